@@ -1,0 +1,39 @@
+# Everything runs from the project's own virtualenv (.venv), made by `make install`.
+PY ?= .venv/bin/python
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
+
+.PHONY: install up down demo test test-unit test-integration lint typecheck bench
+
+install: .venv/.installed  ## the Python environment, pinned by constraints.txt
+
+.venv/.installed: pyproject.toml constraints.txt
+	test -x $(PY) || python3.11 -m venv .venv || python3 -m venv .venv
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e ".[dev]"
+	touch $@
+
+up: install  ## start Kafka and PostgreSQL, create the topics
+	oms dev up
+	oms topics apply
+
+down:
+	oms dev down
+
+demo: up  ## the README's first command: services, topics, and one order round trip
+	oms demo
+
+lint: install
+	ruff check src tests consumers bench
+	ruff format --check src tests consumers bench
+
+typecheck: install
+	mypy
+
+test-unit: install  ## fast tests, no services
+	pytest -q tests/unit tests/property
+
+test-integration: install  ## real Kafka and PostgreSQL (started by the session fixture)
+	pytest -q -m "integration or fault" tests
+
+test: lint typecheck  ## ruff, mypy and every test
+	pytest -q tests

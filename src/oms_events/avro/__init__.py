@@ -1,0 +1,1 @@
+"""Avro contracts: the schema catalog of ``schemas/`` and the wire codecs."""

@@ -1,0 +1,106 @@
+"""The schema catalog: every ``.avsc`` under ``schemas/``, parsed and fingerprinted.
+
+One file holds one record schema; its full name (namespace + name) is how code
+refers to it. ``schemas/released/`` keeps frozen copies of the last released
+version of each schema for the compatibility test; they are not in the catalog.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from fastavro import parse_schema
+from fastavro.schema import fingerprint, to_parsing_canonical_form
+
+SCHEMAS_DIR = Path(__file__).resolve().parents[3] / "schemas"
+RELEASED = "released"
+
+
+class SchemaNotFound(KeyError):
+    """No schema with that name or fingerprint is in the catalog."""
+
+
+@dataclass(frozen=True)
+class Schema:
+    """One record schema: its full name, raw JSON, parsed form and 64-bit fingerprint."""
+
+    name: str
+    path: Path
+    raw: dict[str, Any]
+    parsed: Any
+    fingerprint: bytes  # CRC-64-AVRO of the parsing canonical form, little-endian
+
+
+def full_name(raw: dict[str, Any]) -> str:
+    """``namespace.name`` of a record schema (or just the name if it has no namespace)."""
+    name = str(raw["name"])
+    if "." in name or not raw.get("namespace"):
+        return name
+    return f"{raw['namespace']}.{name}"
+
+
+def load(path: Path) -> Schema:
+    """Parse one ``.avsc`` file."""
+    raw = json.loads(path.read_text())
+    parsed = parse_schema(raw, _write_hint=False)
+    canonical = to_parsing_canonical_form(parsed)
+    fp = int(fingerprint(canonical, "CRC-64-AVRO"), 16)
+    return Schema(full_name(raw), path, raw, parsed, struct.pack("<Q", fp))
+
+
+class Catalog:
+    """All current schemas under a folder, by full name and by fingerprint."""
+
+    def __init__(self, root: Path = SCHEMAS_DIR) -> None:
+        self.root = root
+        self.by_name: dict[str, Schema] = {}
+        self.by_fingerprint: dict[bytes, Schema] = {}
+        for path in sorted(root.rglob("*.avsc")):
+            if RELEASED in path.relative_to(root).parts:
+                continue
+            self.add(load(path))
+
+    def add(self, schema: Schema) -> None:
+        """Add a current schema; two files may not claim one name."""
+        existing = self.by_name.get(schema.name)
+        if existing is not None and existing.fingerprint != schema.fingerprint:
+            raise ValueError(f"two schemas named {schema.name}: {existing.path}, {schema.path}")
+        self.by_name[schema.name] = schema
+        self.by_fingerprint[schema.fingerprint] = schema
+
+    def add_old_writer(self, schema: Schema) -> None:
+        """Keep an earlier version decodable (events on Kafka are kept forever)."""
+        self.by_fingerprint.setdefault(schema.fingerprint, schema)
+
+    def get(self, name: str) -> Schema:
+        """The current schema of a full name."""
+        try:
+            return self.by_name[name]
+        except KeyError:
+            raise SchemaNotFound(f"no schema named {name!r} under {self.root}") from None
+
+    def writer(self, fp: bytes) -> Schema:
+        """The schema that wrote data with this fingerprint."""
+        try:
+            return self.by_fingerprint[fp]
+        except KeyError:
+            raise SchemaNotFound(
+                f"no schema with fingerprint {fp.hex()} under {self.root}"
+            ) from None
+
+
+@lru_cache(maxsize=4)
+def default_catalog(root: Path = SCHEMAS_DIR) -> Catalog:
+    """The catalog of the project's ``schemas/`` folder, loaded once."""
+    catalog = Catalog(root)
+    # Old released writers stay decodable: data on Kafka is forever.
+    released = root / RELEASED
+    if released.exists():
+        for path in sorted(released.rglob("*.avsc")):
+            catalog.add_old_writer(load(path))
+    return catalog

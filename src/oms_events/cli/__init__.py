@@ -1,0 +1,1 @@
+"""The ``oms`` command line."""

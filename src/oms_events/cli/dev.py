@@ -1,0 +1,76 @@
+"""``oms dev``: the local Kafka broker and PostgreSQL server."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from oms_events.cli.errors import one_line_errors
+from oms_events.devservices import services
+from oms_events.settings import get_settings
+
+app = typer.Typer(
+    help="Local Kafka (KRaft, single node) and PostgreSQL on loopback, data under one "
+    "folder (OMS_DATA_DIR). No Docker needed.",
+    no_args_is_help=True,
+)
+out = Console()
+
+
+@app.command()
+@one_line_errors
+def up() -> None:
+    """Start Kafka and PostgreSQL unless they run (safe to repeat).
+
+    The first run resolves the Kafka broker from Maven Central into ~/.m2; later runs
+    start in seconds.
+    """
+    settings = get_settings()
+    with out.status("starting PostgreSQL and Kafka…"):
+        kafka_started, pg_started = services.up(settings)
+    st = services.status(settings)
+    out.print(
+        f"kafka      {'started' if kafka_started else 'already running'}  "
+        f"{st.kafka.address}  (Apache Kafka {st.kafka.version}, KRaft)"
+    )
+    out.print(
+        f"postgresql {'started' if pg_started else 'already running'}  "
+        f"{st.postgres.dsn}  (PostgreSQL {st.postgres.version})"
+    )
+
+
+@app.command()
+@one_line_errors
+def down(wipe: bool = typer.Option(False, "--wipe", help="Also delete all data and logs.")) -> None:
+    """Stop both services; data is kept unless --wipe."""
+    settings = get_settings()
+    kafka_ran, pg_ran = services.down(settings, wipe=wipe)
+    out.print(f"kafka      {'stopped' if kafka_ran else 'was not running'}")
+    out.print(f"postgresql {'stopped' if pg_ran else 'was not running'}")
+    if wipe:
+        out.print(f"data wiped under {settings.data_dir}")
+
+
+@app.command()
+@one_line_errors
+def status() -> None:
+    """Show both services: running or not, address or DSN, version, log file."""
+    st = services.status(get_settings())
+    # Plain lines, not a table: the DSN must stay whole to be copied into psql.
+    out.print(
+        f"kafka       {_state(st.kafka.running)}  {st.kafka.address}  "
+        f"Apache Kafka {st.kafka.version} (KRaft)  pid {st.kafka.pid or '-'}"
+    )
+    out.print(f"            log {st.kafka.log}", highlight=False)
+    out.print(
+        f"postgresql  {_state(st.postgres.running)}  {st.postgres.dsn}  "
+        f"PostgreSQL {st.postgres.version}  pid {st.postgres.pid or '-'}",
+        soft_wrap=True,
+    )
+    out.print(f"            log {st.postgres.log}", highlight=False)
+    if not (st.kafka.running and st.postgres.running):
+        raise typer.Exit(3)
+
+
+def _state(running: bool) -> str:
+    return "[green]running[/]" if running else "[red]stopped[/]"

@@ -1,0 +1,29 @@
+"""The ``oms`` entry point: one Typer app with a sub-command per concern."""
+
+from __future__ import annotations
+
+import typer
+
+from oms_events.cli import demo, dev, topics
+from oms_events.logging import setup_logging
+from oms_events.settings import get_settings
+
+app = typer.Typer(
+    help="oms-events: event-sourced order management on Apache Kafka and PostgreSQL.\n\n"
+    "Settings come from OMS_* environment variables (see README, 'Configuration').",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(dev.app, name="dev")
+app.add_typer(topics.app, name="topics")
+app.command("demo")(demo.demo)
+
+
+@app.callback()
+def _setup() -> None:
+    settings = get_settings()
+    setup_logging(settings.log_format, settings.log_level)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,44 @@
+"""``oms topics``: create or verify the registry's topics."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from oms_events.cli.errors import one_line_errors
+from oms_events.kafka.admin import apply_topics
+from oms_events.settings import get_settings
+from oms_events.topics import registry
+
+app = typer.Typer(
+    help="Kafka topics of the engine (names in oms_events.topics).", no_args_is_help=True
+)
+out = Console()
+
+
+@app.command()
+@one_line_errors
+def apply() -> None:
+    """Create missing topics and verify existing ones; a difference (say, another
+    partition count) is reported as an error and nothing is changed."""
+    states = apply_topics(get_settings())
+    created = [s for s in states if s.action == "created"]
+    for s in states:
+        out.print(f"{s.action:8} {s.name}  ({s.partitions} partitions)")
+    out.print(f"{len(states)} topics, {len(created)} created")
+
+
+@app.command("list")
+def list_() -> None:
+    """Print the registry: every topic, its key, partitions and configuration."""
+    table = Table("topic", "kind", "key", "partitions", "config")
+    for spec in registry(get_settings()):
+        table.add_row(
+            spec.name,
+            spec.kind.value,
+            spec.key,
+            str(spec.partitions),
+            ", ".join(f"{k}={v}" for k, v in spec.config.items()),
+        )
+    out.print(table)

@@ -1,0 +1,1 @@
+"""Adapters for Apache Kafka: clients, topic administration, transactions."""

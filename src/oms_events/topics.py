@@ -1,0 +1,186 @@
+"""The topic registry: every Kafka topic of the engine, declared once.
+
+Names are the contract (DESIGN.md "Topics"); partition counts come from settings.
+Everything else in the code refers to topics through this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from oms_events.settings import Settings
+
+AGGREGATE_TYPES: tuple[str, ...] = ("order", "inventory", "shipment", "payment", "return")
+CHANNELS: tuple[str, ...] = ("web", "tmall", "jd", "pos")
+
+# Event topics are the system of record: keep every event forever, never compact.
+EVENT_CONFIG: dict[str, str] = {
+    "cleanup.policy": "delete",
+    "retention.ms": "-1",
+    "retention.bytes": "-1",
+    "min.insync.replicas": "1",
+}
+# Inputs and integration topics: long retention, but they are not the record.
+INPUT_CONFIG: dict[str, str] = {"cleanup.policy": "delete", "retention.ms": str(30 * 86_400_000)}
+# Snapshots: only the latest per aggregate id matters.
+SNAPSHOT_CONFIG: dict[str, str] = {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
+
+
+class Kind(StrEnum):
+    """What a topic holds; it decides the topic's configuration."""
+
+    INTAKE = "intake"
+    COMMANDS = "commands"
+    EVENTS = "events"
+    SNAPSHOTS = "snapshots"
+    INTEGRATION = "integration"
+    DEADLETTER = "deadletter"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One topic: its name, what its records are keyed by, and its configuration."""
+
+    name: str
+    kind: Kind
+    key: str
+    partitions: int
+    config: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+
+
+def intake(channel: str) -> str:
+    """Topic where a sales channel publishes orders in its own format."""
+    return f"oms.intake.{channel}"
+
+
+def commands(aggregate_type: str) -> str:
+    """Topic of commands for one aggregate type, keyed by aggregate id."""
+    _check_type(aggregate_type)
+    return f"oms.{aggregate_type}.commands"
+
+
+def events(aggregate_type: str) -> str:
+    """Topic of events of one aggregate type, keyed by aggregate id: the system of record."""
+    _check_type(aggregate_type)
+    return f"oms.{aggregate_type}.events"
+
+
+def snapshots(aggregate_type: str) -> str:
+    """Compacted topic of the latest snapshot per aggregate id."""
+    _check_type(aggregate_type)
+    return f"oms.{aggregate_type}.snapshots"
+
+
+ALLOCATIONS = "oms.allocations"
+WAREHOUSE_UPDATES = "oms.warehouse.updates"
+CARRIER_UPDATES = "oms.carrier.updates"
+NOTIFICATIONS = "oms.notifications"
+DEADLETTER = "oms.deadletter"
+
+
+def _check_type(aggregate_type: str) -> None:
+    if aggregate_type not in AGGREGATE_TYPES:
+        raise ValueError(
+            f"unknown aggregate type {aggregate_type!r}; use one of {', '.join(AGGREGATE_TYPES)}"
+        )
+
+
+def registry(settings: Settings) -> list[TopicSpec]:
+    """Every topic the engine uses, with names prefixed by ``settings.topic_prefix``."""
+    p = settings.topic_prefix
+    n = settings.partitions
+    specs: list[TopicSpec] = []
+    for channel in CHANNELS:
+        specs.append(
+            TopicSpec(
+                p + intake(channel),
+                Kind.INTAKE,
+                "channel order id",
+                n,
+                INPUT_CONFIG,
+                f"orders from the {channel} channel in its native format",
+            )
+        )
+    for t in AGGREGATE_TYPES:
+        # Commands and events of a type share the partition count so that one
+        # processor instance owns the same partition of both (one writer per aggregate).
+        specs.append(
+            TopicSpec(
+                p + commands(t),
+                Kind.COMMANDS,
+                "aggregate id",
+                n,
+                INPUT_CONFIG,
+                f"commands for {t} aggregates",
+            )
+        )
+        specs.append(
+            TopicSpec(
+                p + events(t),
+                Kind.EVENTS,
+                "aggregate id",
+                n,
+                EVENT_CONFIG,
+                f"every {t} event, forever",
+            )
+        )
+        specs.append(
+            TopicSpec(
+                p + snapshots(t),
+                Kind.SNAPSHOTS,
+                "aggregate id",
+                n,
+                SNAPSHOT_CONFIG,
+                f"latest snapshot per {t} aggregate",
+            )
+        )
+    specs += [
+        TopicSpec(
+            p + ALLOCATIONS,
+            Kind.INTEGRATION,
+            "location id",
+            n,
+            INPUT_CONFIG,
+            "lines to pick, one record per order and location",
+        ),
+        TopicSpec(
+            p + WAREHOUSE_UPDATES,
+            Kind.INTEGRATION,
+            "shipment id",
+            n,
+            INPUT_CONFIG,
+            "pick / pack / ship confirmations from warehouses",
+        ),
+        TopicSpec(
+            p + CARRIER_UPDATES,
+            Kind.INTEGRATION,
+            "tracking number",
+            n,
+            INPUT_CONFIG,
+            "tracking updates from carriers",
+        ),
+        TopicSpec(
+            p + NOTIFICATIONS,
+            Kind.INTEGRATION,
+            "order id",
+            n,
+            INPUT_CONFIG,
+            "messages for customers, sent at least once with idempotency keys",
+        ),
+        TopicSpec(
+            p + DEADLETTER,
+            Kind.DEADLETTER,
+            "as received",
+            n,
+            EVENT_CONFIG,
+            "inputs that could not be processed, with the reason in headers",
+        ),
+    ]
+    return specs
+
+
+def name(settings: Settings, base: str) -> str:
+    """A registry name with the configured prefix applied."""
+    return settings.topic_prefix + base

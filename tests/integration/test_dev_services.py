@@ -1,0 +1,35 @@
+"""`oms dev up` is idempotent, `status` names what runs, and the CLI says it plainly."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from oms_events.devservices import services
+from oms_events.settings import Settings
+
+
+def test_up_twice_starts_nothing_new(dev_services: Settings) -> None:
+    assert services.up(dev_services) == (False, False)
+
+
+def test_status_shows_both_running_with_versions(dev_services: Settings) -> None:
+    st = services.status(dev_services)
+    assert st.kafka.running and st.postgres.running
+    assert st.kafka.version.startswith("4.")
+    assert st.kafka.address == dev_services.bootstrap_servers
+    assert st.postgres.dsn == dev_services.postgres_dsn
+    assert st.postgres.version[:2].isdigit()
+
+
+def test_cli_status_prints_the_dsn_whole(dev_services: Settings) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "oms_events.cli.main", "dev", "status"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "80"},
+    )
+    assert out.returncode == 0, out.stderr
+    assert dev_services.postgres_dsn in out.stdout
+    assert "Apache Kafka 4." in out.stdout

@@ -1,0 +1,67 @@
+"""`oms topics apply` creates every registry topic once and refuses drift."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from kafka.admin import NewTopic
+
+from oms_events.kafka.admin import apply_topics
+from oms_events.kafka.connection import admin
+from oms_events.kafka.errors import TopicDrift
+from oms_events.settings import Settings
+from oms_events.topics import Kind, registry
+
+
+def test_apply_creates_every_topic_then_is_idempotent(isolated: Settings) -> None:
+    first = apply_topics(isolated)
+    assert {s.action for s in first} == {"created"}
+    second = apply_topics(isolated)
+    assert {s.action for s in second} == {"ok"}
+    assert [s.name for s in second] == [s.name for s in registry(isolated)]
+
+
+def test_event_topics_keep_events_forever(isolated: Settings) -> None:
+    apply_topics(isolated)
+    events = [s.name for s in registry(isolated) if s.kind is Kind.EVENTS]
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    client = admin(isolated)
+    try:
+        result = client.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, n, configs=None) for n in events],
+            config_filter="all",
+        )
+    finally:
+        client.close()
+    for name in events:
+        cfg = result["topic"][name]
+        assert cfg["retention.ms"]["value"] == "-1", name
+        assert cfg["cleanup.policy"]["value"] == "delete", name
+
+
+def test_wrong_partition_count_is_an_error_not_a_fix(isolated: Settings) -> None:
+    spec = registry(isolated)[0]
+    client = admin(isolated)
+    try:
+        client.create_topics([NewTopic(spec.name, spec.partitions + 1, 1)], wait_for_metadata=True)
+    finally:
+        client.close()
+    with pytest.raises(TopicDrift, match=f"{spec.name}: {spec.partitions + 1} partitions"):
+        apply_topics(isolated)
+    client = admin(isolated)
+    try:
+        still = client.describe_topics([spec.name])[0]
+    finally:
+        client.close()
+    assert len(still["partitions"]) == spec.partitions + 1
+
+
+def test_kcat_lists_every_registry_topic(isolated: Settings) -> None:
+    apply_topics(isolated)
+    listing = subprocess.run(
+        ["kcat", "-b", isolated.bootstrap_servers, "-L"], capture_output=True, text=True, check=True
+    ).stdout
+    for spec in registry(isolated):
+        assert f'topic "{spec.name}"' in listing

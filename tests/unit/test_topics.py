@@ -1,0 +1,49 @@
+"""The topic registry matches DESIGN.md's contract."""
+
+from __future__ import annotations
+
+import pytest
+
+from oms_events import topics
+from oms_events.settings import Settings
+from oms_events.topics import AGGREGATE_TYPES, Kind, registry
+
+
+def test_every_design_topic_is_declared() -> None:
+    names = {s.name for s in registry(Settings())}
+    for t in AGGREGATE_TYPES:
+        assert f"oms.{t}.commands" in names
+        assert f"oms.{t}.events" in names
+    for fixed in (
+        "oms.allocations",
+        "oms.warehouse.updates",
+        "oms.carrier.updates",
+        "oms.notifications",
+        "oms.deadletter",
+    ):
+        assert fixed in names
+    assert any(n.startswith("oms.intake.") for n in names)
+
+
+def test_event_topics_are_forever_and_never_compacted() -> None:
+    for spec in registry(Settings()):
+        if spec.kind is Kind.EVENTS:
+            assert spec.config["retention.ms"] == "-1"
+            assert spec.config["cleanup.policy"] == "delete"
+        if spec.kind is Kind.SNAPSHOTS:
+            assert spec.config["cleanup.policy"] == "compact"
+
+
+def test_commands_and_events_share_partition_count() -> None:
+    specs = {s.name: s for s in registry(Settings(partitions=12))}
+    for t in AGGREGATE_TYPES:
+        assert specs[topics.commands(t)].partitions == specs[topics.events(t)].partitions == 12
+
+
+def test_prefix_applies_to_every_name() -> None:
+    assert all(s.name.startswith("x.") for s in registry(Settings(topic_prefix="x.")))
+
+
+def test_unknown_aggregate_type_names_the_valid_ones() -> None:
+    with pytest.raises(ValueError, match="order, inventory"):
+        topics.events("orders")
