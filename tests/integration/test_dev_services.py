@@ -5,8 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from oms_events.devservices import services
+from oms_events.devservices.kafka_broker import KafkaBroker
+from oms_events.devservices.process import ServiceError
 from oms_events.settings import Settings
 
 
@@ -33,3 +38,17 @@ def test_cli_status_prints_the_dsn_whole(dev_services: Settings) -> None:
     assert out.returncode == 0, out.stderr
     assert dev_services.postgres_dsn in out.stdout
     assert "Apache Kafka 4." in out.stdout
+
+
+def test_taken_port_is_named_with_the_variable_to_change(
+    dev_services: Settings, tmp_path: Path
+) -> None:
+    clash = dev_services.model_copy(
+        update={
+            "data_dir": tmp_path,
+            "kafka_port": 19_192,
+            "kafka_controller_port": dev_services.postgres_port,  # PostgreSQL listens there
+        }
+    )
+    with pytest.raises(ServiceError, match="OMS_KAFKA_CONTROLLER_PORT"):
+        KafkaBroker(clash).start()

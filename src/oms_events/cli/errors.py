@@ -33,7 +33,7 @@ def one_line_errors(fn: Callable[P, R]) -> Callable[P, R]:
             first, _, rest = message.partition("\n")
             err.print(f"[bold red]error:[/] {first}", highlight=False, soft_wrap=True)
             if rest:  # service errors quote their log below the one-line summary
-                err.print(rest, highlight=False, markup=False)
+                err.print(rest, highlight=False, markup=False, soft_wrap=True)
             raise typer.Exit(1) from None
 
     return wrapper

@@ -201,11 +201,15 @@ class KafkaBroker:
         """Start the broker unless it runs; wait until it serves. True if it was started."""
         if self.pid() is not None and port_open(self.settings.kafka_port):
             return False
-        if port_open(self.settings.kafka_port):
-            raise ServiceError(
-                f"port {self.settings.kafka_port} is taken by another program; stop it or set "
-                "OMS_KAFKA_PORT (and OMS_BOOTSTRAP_SERVERS)"
-            )
+        for port, variable in (
+            (self.settings.kafka_port, "OMS_KAFKA_PORT"),
+            (self.settings.kafka_controller_port, "OMS_KAFKA_CONTROLLER_PORT"),
+        ):
+            if port_open(port):
+                raise ServiceError(
+                    f"port {port} is taken by another program; stop it or set {variable}"
+                    + (" (and OMS_BOOTSTRAP_SERVERS)" if variable == "OMS_KAFKA_PORT" else "")
+                )
         self.ensure_jars()
         server = self.write_config()
         self.format_storage(server)
@@ -215,8 +219,8 @@ class KafkaBroker:
         while time.monotonic() < deadline:
             if read_pid(self.pid_file) is None:
                 raise ServiceError(
-                    f"Kafka exited during start (pid {pid}). Last lines of {self.log}:\n"
-                    f"{tail(self.log)}\n{tail(self.console_log, 5)}\n"
+                    f"Kafka exited during start (pid {pid}); see {self.log}\n"
+                    f"{self._errors_since(mark)}\n{tail(self.console_log, 5)}\n"
                     "Fix the cause above, or wipe its data with `oms dev down --wipe`."
                 )
             if port_open(self.settings.kafka_port) and self._started_since(mark):
@@ -226,6 +230,17 @@ class KafkaBroker:
             f"Kafka did not serve on {self.address} within {timeout:.0f}s. Last lines of "
             f"{self.log}:\n{tail(self.log)}"
         )
+
+    def _errors_since(self, offset: int, limit: int = 8) -> str:
+        # The first ERROR lines name the cause; the stack traces after them rarely help.
+        try:
+            with self.log.open("rb") as f:
+                f.seek(offset)
+                lines = f.read().decode(errors="replace").splitlines()
+        except OSError:
+            return tail(self.log)
+        errors = [line for line in lines if "] ERROR " in line or "] FATAL " in line]
+        return "\n".join(errors[:limit]) if errors else "\n".join(lines[-limit:])
 
     def _started_since(self, offset: int) -> bool:
         try:
