@@ -10,6 +10,7 @@ so every rule fastavro enforces is enforced here.
 from __future__ import annotations
 
 import io
+from datetime import UTC, date, datetime
 from typing import Any
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
@@ -54,10 +55,13 @@ def sample(schema: Any, named: dict[str, Any] | None = None, depth: int = 0) -> 
     if kind == "fixed":
         named[schema["name"]] = schema
         return b"\x00" * schema["size"]
-    if schema.get("logicalType") in ("timestamp-millis", "timestamp-micros"):
-        from datetime import UTC, datetime
-
+    logical = schema.get("logicalType")
+    if logical in ("timestamp-millis", "timestamp-micros"):
         return datetime(2026, 1, 1, tzinfo=UTC)
+    if logical == "uuid":
+        return "6f1c9e5e-2b0a-4a53-9d8e-3f1f3a7d2c10"
+    if logical == "date":
+        return date(2026, 1, 1)
     return sample(kind, named, depth + 1)
 
 

@@ -1,0 +1,137 @@
+"""Money: an integer amount of minor units (fen, cents) in one ISO 4217 currency.
+
+Integers, never floats or Decimals, so totals add up exactly and every amount
+encodes as an Avro ``long``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from oms_events.domain.errors import CurrencyMismatch, InvalidMoney
+
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """An amount in minor units of ``currency`` (``Money(1999, "CNY")`` is ¥19.99)."""
+
+    amount: int
+    currency: str
+
+    def __post_init__(self) -> None:
+        # bool is an int subclass; True yuan is a bug, not money.
+        if not isinstance(self.amount, int) or isinstance(self.amount, bool):
+            raise InvalidMoney(value=repr(self.amount))
+        if not isinstance(self.currency, str) or not _CURRENCY.match(self.currency):
+            raise InvalidMoney(value=repr(self.currency))
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        """Nothing, in ``currency``."""
+        return cls(0, currency)
+
+    @classmethod
+    def sum(cls, amounts: Iterable[Money], currency: str) -> Money:
+        """Add up ``amounts``; the empty sum is zero in ``currency``."""
+        total = cls.zero(currency)
+        for amount in amounts:
+            total = total + amount
+        return total
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Money:
+        """Build from the event form ``{"amount": int, "currency": str}``."""
+        return cls(data["amount"], data["currency"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event form ``{"amount": int, "currency": str}``."""
+        return {"amount": self.amount, "currency": self.currency}
+
+    def _same_currency(self, other: Money) -> None:
+        if self.currency != other.currency:
+            raise CurrencyMismatch(left=self.currency, right=other.currency)
+
+    def __add__(self, other: Money) -> Money:
+        self._same_currency(other)
+        return Money(self.amount + other.amount, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same_currency(other)
+        return Money(self.amount - other.amount, self.currency)
+
+    def __neg__(self) -> Money:
+        return Money(-self.amount, self.currency)
+
+    def __mul__(self, factor: int) -> Money:
+        if not isinstance(factor, int) or isinstance(factor, bool):
+            return NotImplemented
+        return Money(self.amount * factor, self.currency)
+
+    __rmul__ = __mul__
+
+    def __lt__(self, other: Money) -> bool:
+        self._same_currency(other)
+        return self.amount < other.amount
+
+    def __le__(self, other: Money) -> bool:
+        self._same_currency(other)
+        return self.amount <= other.amount
+
+    def __gt__(self, other: Money) -> bool:
+        self._same_currency(other)
+        return self.amount > other.amount
+
+    def __ge__(self, other: Money) -> bool:
+        self._same_currency(other)
+        return self.amount >= other.amount
+
+    @property
+    def is_zero(self) -> bool:
+        """True when the amount is exactly zero."""
+        return self.amount == 0
+
+    @property
+    def is_negative(self) -> bool:
+        """True when the amount is below zero."""
+        return self.amount < 0
+
+    def allocate(self, weights: Sequence[int]) -> tuple[Money, ...]:
+        """Split into parts proportional to ``weights`` that add up exactly.
+
+        Largest-remainder method: each part is floored, and the minor units
+        left over go one each to the parts with the largest remainders (ties to
+        the earlier part), so no fen is created or lost.
+        """
+        if not weights or any(w < 0 for w in weights) or sum(weights) == 0:
+            raise InvalidMoney(value=f"weights {list(weights)!r}")
+        total_weight = sum(weights)
+        sign = -1 if self.amount < 0 else 1
+        magnitude = abs(self.amount)
+        floors = [magnitude * w // total_weight for w in weights]
+        remainders = [magnitude * w % total_weight for w in weights]
+        left_over = magnitude - sum(floors)
+        order = sorted(range(len(weights)), key=lambda i: (-remainders[i], i))
+        for i in order[:left_over]:
+            floors[i] += 1
+        return tuple(Money(sign * part, self.currency) for part in floors)
+
+    def prorate(self, part: int, whole: int) -> Money:
+        """The share ``part / whole`` of this amount, rounded down to a minor unit.
+
+        ``prorate(whole, whole)`` is exactly this amount, so a full return
+        refunds exactly what was paid for the line.
+        """
+        if whole <= 0 or part < 0 or part > whole:
+            raise InvalidMoney(value=f"{part}/{whole}")
+        share = abs(self.amount) * part // whole
+        return Money(-share if self.amount < 0 else share, self.currency)
+
+    def __str__(self) -> str:
+        sign = "-" if self.amount < 0 else ""
+        units, minor = divmod(abs(self.amount), 100)
+        return f"{sign}{units}.{minor:02d} {self.currency}"

@@ -1,0 +1,619 @@
+"""The Order aggregate: one customer order from placement to completion.
+
+Lifecycle::
+
+    pending ─> confirmed ─> allocated ─> partially_shipped ─> shipped ─> delivered ─> completed
+       ├──> pre_order (awaits stock) ─> confirmed
+       ├──> on_hold (amount, review); release returns it where it came from
+       ├──> rejected (no stock)
+       └──> cancelled (any time before the first shipment)
+
+Commands are public methods that check the rules and then call a private
+``@event`` method; only the private method runs again on replay, so a rule
+changed tomorrow never breaks the replay of yesterday's orders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from oms_events.domain.customer import Address, Customer
+from oms_events.domain.errors import (
+    InvalidOrder,
+    InvalidQuantity,
+    InvalidTransition,
+    LastLine,
+    LineAlreadyShipped,
+    LinesNotReserved,
+    NotFullyPaid,
+    OrderLocked,
+    PaymentAmountInvalid,
+    ReasonRequired,
+    StaleReservation,
+    UnknownLine,
+)
+from oms_events.domain.ids import natural_id
+from oms_events.domain.line import OrderLine
+from oms_events.domain.money import Money
+
+
+class OrderStatus(StrEnum):
+    """Where an order is in its life."""
+
+    PENDING = "pending"
+    PRE_ORDER = "pre_order"
+    ON_HOLD = "on_hold"
+    CONFIRMED = "confirmed"
+    ALLOCATED = "allocated"
+    PARTIALLY_SHIPPED = "partially_shipped"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+
+
+class PaymentMethod(StrEnum):
+    """How the customer pays; ``cod`` is cash collected by the carrier at delivery."""
+
+    CARD = "card"
+    ALIPAY = "alipay"
+    WECHAT_PAY = "wechat_pay"
+    COD = "cod"
+
+
+class DeliverySpeed(StrEnum):
+    """The delivery promise bought by the customer."""
+
+    STANDARD = "standard"
+    EXPRESS = "express"
+    NEXT_DAY = "next_day"
+    SAME_DAY = "same_day"
+
+
+# Statuses in which lines, quantities and the address may still change.
+_CHANGEABLE = (
+    OrderStatus.PENDING,
+    OrderStatus.PRE_ORDER,
+    OrderStatus.ON_HOLD,
+    OrderStatus.CONFIRMED,
+)
+# Statuses in which stock can still be reserved for a line.
+_RESERVABLE = (OrderStatus.PENDING, OrderStatus.PRE_ORDER, OrderStatus.ON_HOLD)
+_CANCELLABLE = (*_CHANGEABLE, OrderStatus.ALLOCATED)
+_CLOSED = (OrderStatus.CANCELLED, OrderStatus.REJECTED)
+
+
+class Order(Aggregate):
+    """A customer order; see the module docstring for its lifecycle."""
+
+    @staticmethod
+    def create_id(channel: str, external_id: str) -> UUID:
+        """The order id: the same channel order always maps to the same aggregate."""
+        return natural_id("order", channel, external_id)
+
+    @staticmethod
+    def reservation_id_for(order_id: UUID, line_no: int, since_version: int) -> UUID:
+        """The reservation id for a line at the version that set its quantity.
+
+        Deterministic, so a retried ReserveStock is a duplicate the inventory
+        ignores, and a quantity change yields a fresh id.
+        """
+        return uuid5(order_id, f"line:{line_no}@{since_version}")
+
+    # --- creation ---------------------------------------------------------------
+
+    @classmethod
+    def place(
+        cls,
+        *,
+        order_no: str,
+        channel: str,
+        external_id: str,
+        customer: Customer,
+        address: Address,
+        lines: Sequence[OrderLine],
+        payment_method: PaymentMethod,
+        placed_at: datetime,
+        delivery_speed: DeliverySpeed = DeliverySpeed.STANDARD,
+        shipping_fee: Money | None = None,
+    ) -> Order:
+        """Place a new order (event ``OrderPlaced``) after checking it is whole."""
+        for name, value in (("order_no", order_no), ("channel", channel)):
+            if not value.strip():
+                raise InvalidOrder(detail=f"{name} is empty")
+        if not external_id.strip():
+            raise InvalidOrder(detail="external_id is empty")
+        if not lines:
+            raise InvalidOrder(detail="an order needs at least one line")
+        line_nos = [line.line_no for line in lines]
+        if len(set(line_nos)) != len(line_nos):
+            raise InvalidOrder(detail=f"duplicate line numbers {sorted(line_nos)}")
+        currency = lines[0].currency
+        fee = shipping_fee if shipping_fee is not None else Money.zero(currency)
+        if any(line.currency != currency for line in lines) or fee.currency != currency:
+            raise InvalidOrder(detail="lines and shipping fee must share one currency")
+        if fee.is_negative:
+            raise InvalidOrder(detail="shipping fee is negative")
+        if placed_at.tzinfo is None:
+            raise InvalidOrder(detail="placed_at must carry a time zone")
+        return cls(
+            order_no=order_no,
+            channel=channel,
+            external_id=external_id,
+            customer=customer.to_dict(),
+            address=address.to_dict(),
+            lines=[line.to_dict() for line in lines],
+            payment_method=PaymentMethod(payment_method).value,
+            delivery_speed=DeliverySpeed(delivery_speed).value,
+            placed_at=placed_at,
+            currency=currency,
+            shipping_fee=fee.to_dict(),
+        )
+
+    @event("OrderPlaced")
+    def __init__(
+        self,
+        order_no: str,
+        channel: str,
+        external_id: str,
+        customer: dict[str, Any],
+        address: dict[str, Any],
+        lines: list[dict[str, Any]],
+        payment_method: str,
+        delivery_speed: str,
+        placed_at: datetime,
+        currency: str,
+        shipping_fee: dict[str, Any],
+    ) -> None:
+        self.order_no = order_no
+        self.channel = channel
+        self.external_id = external_id
+        self.customer = Customer.from_dict(customer)
+        self.address = Address.from_dict(address)
+        self.payment_method = PaymentMethod(payment_method)
+        self.delivery_speed = DeliverySpeed(delivery_speed)
+        self.placed_at = placed_at
+        self.currency = currency
+        self.shipping_fee = Money.from_dict(shipping_fee)
+        self.status = OrderStatus.PENDING
+        self.lines: dict[int, OrderLine] = {}
+        # Version at which each line got its current quantity: names its reservation.
+        self.line_versions: dict[int, int] = {}
+        self.next_line_no = 1
+        for data in lines:
+            line = OrderLine.from_dict(data)
+            self.lines[line.line_no] = line
+            self.line_versions[line.line_no] = self.version
+            self.next_line_no = max(self.next_line_no, line.line_no + 1)
+        self.reservations: dict[int, tuple[UUID, str]] = {}  # line_no -> (reservation, location)
+        self.allocations: dict[int, str] = {}  # line_no -> location
+        self.shipments: dict[int, str] = {}  # line_no -> shipment id
+        self.payments: dict[str, Money] = {}  # payment id -> amount
+        self.refunds: dict[str, Money] = {}  # refund id -> amount
+        self.held_from: OrderStatus | None = None
+        self.hold_reason: str | None = None
+        self.released_from_hold = False
+        self.close_reason: str | None = None
+
+    # --- derived state ----------------------------------------------------------
+
+    @property
+    def total(self) -> Money:
+        """What the customer owes: line nets plus shipping."""
+        return Money.sum((line.net for line in self.lines.values()), self.currency) + (
+            self.shipping_fee
+        )
+
+    @property
+    def amount_paid(self) -> Money:
+        """Payments recorded minus refunds recorded."""
+        paid = Money.sum(self.payments.values(), self.currency)
+        return paid - Money.sum(self.refunds.values(), self.currency)
+
+    @property
+    def is_paid(self) -> bool:
+        """True once payments cover the total."""
+        return self.amount_paid >= self.total
+
+    @property
+    def is_cod(self) -> bool:
+        """True for cash on delivery, collected by the carrier."""
+        return self.payment_method is PaymentMethod.COD
+
+    def reservation_id(self, line_no: int) -> UUID:
+        """The reservation id the inventory must be asked for, for this line now."""
+        self.check_line(line_no)
+        return self.reservation_id_for(self.id, line_no, self.line_versions[line_no])
+
+    def unreserved_lines(self) -> list[int]:
+        """Line numbers still waiting for stock."""
+        return [n for n in self.lines if n not in self.reservations]
+
+    @property
+    def all_lines_reserved(self) -> bool:
+        """True when every line holds a reservation."""
+        return not self.unreserved_lines()
+
+    # --- checks -----------------------------------------------------------------
+
+    def check_status(self, action: str, *allowed: OrderStatus) -> None:
+        """Raise InvalidTransition unless the order is in one of ``allowed``."""
+        if self.status not in allowed:
+            raise InvalidTransition(entity="order", action=action, status=self.status.value)
+
+    def check_line(self, line_no: int) -> None:
+        """Raise UnknownLine unless the order has ``line_no``."""
+        if line_no not in self.lines:
+            raise UnknownLine(line_no=line_no)
+
+    def check_changeable(self) -> None:
+        """Raise OrderLocked once the order has gone to a warehouse (or is closed)."""
+        if self.status not in _CHANGEABLE:
+            raise OrderLocked(status=self.status.value)
+
+    def check_currency(self, amount: Money) -> None:
+        """Raise InvalidOrder unless ``amount`` is in the order's currency."""
+        if amount.currency != self.currency:
+            raise InvalidOrder(detail=f"{amount.currency} on a {self.currency} order")
+
+    # --- reservation, confirmation, rejection -----------------------------------
+
+    def reserve_line(self, line_no: int, reservation_id: UUID, location: str) -> None:
+        """Record that the inventory reserved the line (``LineReserved``); repeats are ignored."""
+        self.check_line(line_no)
+        if self.reservations.get(line_no, (None, ""))[0] == reservation_id:
+            return  # the same StockReserved delivered twice
+        self.check_status("reserve", *_RESERVABLE)
+        if reservation_id != self.reservation_id(line_no):
+            raise StaleReservation(reservation_id=reservation_id, line_no=line_no)
+        if not location.strip():
+            raise InvalidOrder(detail="reservation location is empty")
+        self._line_reserved(line_no=line_no, reservation_id=reservation_id, location=location)
+
+    @event("LineReserved")
+    def _line_reserved(self, line_no: int, reservation_id: UUID, location: str) -> None:
+        self.reservations[line_no] = (reservation_id, location)
+
+    def confirm(self) -> None:
+        """Confirm the order (``OrderConfirmed``); every line must be reserved."""
+        self.check_status("confirm", OrderStatus.PENDING, OrderStatus.PRE_ORDER)
+        if not self.all_lines_reserved:
+            raise LinesNotReserved(line_nos=self.unreserved_lines())
+        self._confirmed()
+
+    @event("OrderConfirmed")
+    def _confirmed(self) -> None:
+        self.status = OrderStatus.CONFIRMED
+
+    def pre_order(self) -> None:
+        """Keep the order waiting for stock instead of rejecting it (``PreOrdered``).
+
+        A held order becomes a pre-order too; the workflow holds it again once
+        the stock is there, since no operator released it.
+        """
+        self.check_status("pre-order", OrderStatus.PENDING, OrderStatus.ON_HOLD)
+        self._pre_ordered()
+
+    @event("PreOrdered")
+    def _pre_ordered(self) -> None:
+        self.status = OrderStatus.PRE_ORDER
+        self.held_from = None
+        self.hold_reason = None
+
+    def reject(self, reason: str) -> None:
+        """Reject the order for lack of stock (``OrderRejected``), releasing what was reserved."""
+        self.check_status("reject", *_RESERVABLE)
+        self._check_reason(reason)
+        self._rejected(reason=reason, releases=self._releases(self.reservations))
+        self._refund_all_paid()
+
+    @event("OrderRejected")
+    def _rejected(self, reason: str, releases: list[dict[str, Any]]) -> None:
+        self._close(OrderStatus.REJECTED, reason)
+
+    # --- hold -------------------------------------------------------------------
+
+    def hold(self, reason: str) -> None:
+        """Put the order on hold (``OrderHeld``), e.g. above an amount or for review."""
+        self.check_status("hold", OrderStatus.PENDING, OrderStatus.PRE_ORDER, OrderStatus.CONFIRMED)
+        self._check_reason(reason)
+        self._held(reason=reason)
+
+    @event("OrderHeld")
+    def _held(self, reason: str) -> None:
+        self.held_from = self.status
+        self.hold_reason = reason
+        self.status = OrderStatus.ON_HOLD
+
+    def release_hold(self) -> None:
+        """Release the hold (``OrderReleased``); the order goes back where it was."""
+        self.check_status("release", OrderStatus.ON_HOLD)
+        self._released()
+
+    @event("OrderReleased")
+    def _released(self) -> None:
+        self.status = self.held_from or OrderStatus.PENDING
+        self.held_from = None
+        self.hold_reason = None
+        # An operator looked at it; the workflow must not hold it again.
+        self.released_from_hold = True
+
+    # --- cancellation -----------------------------------------------------------
+
+    def cancel(self, reason: str) -> None:
+        """Cancel before anything shipped (``OrderCancelled``); reservations are released."""
+        self.check_status("cancel", *_CANCELLABLE)
+        self._check_reason(reason)
+        self._cancelled(reason=reason, releases=self._releases(self.reservations))
+        self._refund_all_paid()
+
+    @event("OrderCancelled")
+    def _cancelled(self, reason: str, releases: list[dict[str, Any]]) -> None:
+        self._close(OrderStatus.CANCELLED, reason)
+
+    def _close(self, status: OrderStatus, reason: str) -> None:
+        self.status = status
+        self.close_reason = reason
+        self.reservations.clear()
+        self.held_from = None
+        self.hold_reason = None
+
+    # --- changes before allocation ----------------------------------------------
+
+    def add_line(
+        self,
+        sku: str,
+        quantity: int,
+        unit_price: Money,
+        discount: Money | None = None,
+        promotions: Sequence[str] = (),
+    ) -> int:
+        """Add a line (``LineAdded``) and return its number; may owe a payment."""
+        self.check_changeable()
+        line = OrderLine(
+            line_no=self.next_line_no,
+            sku=sku,
+            quantity=quantity,
+            unit_price=unit_price,
+            discount=discount if discount is not None else Money.zero(unit_price.currency),
+            promotions=tuple(promotions),
+        )
+        self.check_currency(line.unit_price)
+        old_total = self.total
+        self._line_added(line=line.to_dict())
+        self._note_balance(old_total)
+        return line.line_no
+
+    @event("LineAdded")
+    def _line_added(self, line: dict[str, Any]) -> None:
+        added = OrderLine.from_dict(line)
+        self.lines[added.line_no] = added
+        self.line_versions[added.line_no] = self.version + 1
+        self.next_line_no = max(self.next_line_no, added.line_no + 1)
+        self._unconfirm()
+
+    def remove_line(self, line_no: int) -> None:
+        """Remove a line (``LineRemoved``), releasing its reservation; may owe a refund."""
+        self.check_changeable()
+        self.check_line(line_no)
+        if len(self.lines) == 1:
+            raise LastLine()
+        old_total = self.total
+        self._line_removed(line_no=line_no, release=self._release(line_no))
+        self._note_balance(old_total)
+
+    @event("LineRemoved")
+    def _line_removed(self, line_no: int, release: dict[str, Any] | None) -> None:
+        del self.lines[line_no]
+        del self.line_versions[line_no]
+        self.reservations.pop(line_no, None)
+
+    def change_quantity(self, line_no: int, quantity: int, discount: Money | None = None) -> None:
+        """Change a line's quantity (``QuantityChanged``); the line must be reserved again."""
+        self.check_changeable()
+        self.check_line(line_no)
+        InvalidQuantity.check(quantity)
+        if discount is not None:
+            self.check_currency(discount)
+        line = self.lines[line_no]
+        if quantity == line.quantity and (discount is None or discount == line.discount):
+            return  # nothing changes; no event, no new reservation
+        changed = line.with_quantity(quantity, discount)
+        old_total = self.total
+        self._quantity_changed(
+            line_no=line_no,
+            quantity=quantity,
+            discount=changed.discount.to_dict(),
+            release=self._release(line_no),
+        )
+        self._note_balance(old_total)
+
+    @event("QuantityChanged")
+    def _quantity_changed(
+        self,
+        line_no: int,
+        quantity: int,
+        discount: dict[str, Any],
+        release: dict[str, Any] | None,
+    ) -> None:
+        self.lines[line_no] = self.lines[line_no].with_quantity(quantity, Money.from_dict(discount))
+        self.line_versions[line_no] = self.version + 1
+        self.reservations.pop(line_no, None)
+        self._unconfirm()
+
+    def change_address(self, address: Address, shipping_fee: Money | None = None) -> None:
+        """Change the delivery address (``AddressChanged``), optionally with a new shipping fee."""
+        self.check_changeable()
+        fee = shipping_fee if shipping_fee is not None else self.shipping_fee
+        self.check_currency(fee)
+        if fee.is_negative:
+            raise InvalidOrder(detail="shipping fee is negative")
+        old_total = self.total
+        self._address_changed(address=address.to_dict(), shipping_fee=fee.to_dict())
+        self._note_balance(old_total)
+
+    @event("AddressChanged")
+    def _address_changed(self, address: dict[str, Any], shipping_fee: dict[str, Any]) -> None:
+        self.address = Address.from_dict(address)
+        self.shipping_fee = Money.from_dict(shipping_fee)
+
+    def _unconfirm(self) -> None:
+        # A new or resized line has no stock yet, so the order is not confirmed any more.
+        if self.status is OrderStatus.CONFIRMED:
+            self.status = OrderStatus.PENDING
+        if self.held_from is OrderStatus.CONFIRMED:
+            self.held_from = OrderStatus.PENDING
+
+    def _note_balance(self, old_total: Money) -> None:
+        # Unpaid orders are charged the new total later; only money already
+        # taken makes a difference someone must settle now.
+        if self.total == old_total or self.amount_paid.is_zero:
+            return
+        balance = self.total - self.amount_paid
+        if balance.amount > 0:
+            self._payment_due(amount=balance.to_dict(), total=self.total.to_dict())
+        elif balance.amount < 0:
+            self._refund_due(amount=(-balance).to_dict(), total=self.total.to_dict())
+
+    @event("PaymentDue")
+    def _payment_due(self, amount: dict[str, Any], total: dict[str, Any]) -> None:
+        """The customer owes ``amount`` more; the state is the balance, already derived."""
+
+    @event("RefundDue")
+    def _refund_due(self, amount: dict[str, Any], total: dict[str, Any]) -> None:
+        """The customer is owed ``amount`` back."""
+
+    def _refund_all_paid(self) -> None:
+        if self.amount_paid.amount > 0:
+            self._refund_due(amount=self.amount_paid.to_dict(), total=self.total.to_dict())
+
+    # --- money ------------------------------------------------------------------
+
+    def record_payment(self, payment_id: str, amount: Money) -> None:
+        """Record money received (``PaymentRecorded``); a repeated payment id is ignored.
+
+        Money arriving for a cancelled or rejected order is owed straight back.
+        """
+        if payment_id in self.payments:
+            return
+        self.check_currency(amount)
+        if amount.amount <= 0:
+            raise PaymentAmountInvalid(action="record", amount=str(amount), limit="> 0")
+        self._payment_recorded(payment_id=payment_id, amount=amount.to_dict())
+        if self.status in _CLOSED:
+            self._refund_due(amount=amount.to_dict(), total=self.total.to_dict())
+
+    @event("PaymentRecorded")
+    def _payment_recorded(self, payment_id: str, amount: dict[str, Any]) -> None:
+        self.payments[payment_id] = Money.from_dict(amount)
+
+    def record_refund(self, refund_id: str, amount: Money) -> None:
+        """Record money given back (``RefundRecorded``); never more than was paid."""
+        if refund_id in self.refunds:
+            return
+        self.check_currency(amount)
+        if amount.amount <= 0 or amount > self.amount_paid:
+            raise PaymentAmountInvalid(
+                action="refund", amount=str(amount), limit=str(self.amount_paid)
+            )
+        self._refund_recorded(refund_id=refund_id, amount=amount.to_dict())
+
+    @event("RefundRecorded")
+    def _refund_recorded(self, refund_id: str, amount: dict[str, Any]) -> None:
+        self.refunds[refund_id] = Money.from_dict(amount)
+
+    # --- fulfilment -------------------------------------------------------------
+
+    def allocate(self) -> None:
+        """Send the order to the warehouses holding its reservations (``OrderAllocated``)."""
+        self.check_status("allocate", OrderStatus.CONFIRMED)
+        allocations = [
+            {
+                "line_no": n,
+                "sku": line.sku,
+                "quantity": line.quantity,
+                "location": self.reservations[n][1],
+                "reservation_id": self.reservations[n][0],
+            }
+            for n, line in self.lines.items()
+        ]
+        self._allocated(allocations=allocations)
+
+    @event("OrderAllocated")
+    def _allocated(self, allocations: list[dict[str, Any]]) -> None:
+        self.allocations = {a["line_no"]: a["location"] for a in allocations}
+        self.status = OrderStatus.ALLOCATED
+
+    def ship_line(self, line_no: int, shipment_id: str) -> None:
+        """Record a line shipped (``LineShipped``, then ``OrderShipped`` for the last one)."""
+        self.check_line(line_no)
+        shipped_by = self.shipments.get(line_no)
+        if shipped_by == shipment_id:
+            return  # the warehouse confirmed twice
+        if shipped_by is not None:
+            raise LineAlreadyShipped(line_no=line_no, shipment_id=shipped_by)
+        self.check_status("ship", OrderStatus.ALLOCATED, OrderStatus.PARTIALLY_SHIPPED)
+        self._line_shipped(line_no=line_no, shipment_id=shipment_id)
+        if len(self.shipments) == len(self.lines):
+            self._shipped()
+
+    @event("LineShipped")
+    def _line_shipped(self, line_no: int, shipment_id: str) -> None:
+        self.shipments[line_no] = shipment_id
+        self.status = OrderStatus.PARTIALLY_SHIPPED
+
+    @event("OrderShipped")
+    def _shipped(self) -> None:
+        self.status = OrderStatus.SHIPPED
+
+    def deliver(self) -> None:
+        """Record delivery of the whole order (``OrderDelivered``)."""
+        self.check_status("deliver", OrderStatus.SHIPPED)
+        self._delivered()
+
+    @event("OrderDelivered")
+    def _delivered(self) -> None:
+        self.status = OrderStatus.DELIVERED
+
+    def complete(self) -> None:
+        """Close a delivered, fully paid order (``OrderCompleted``)."""
+        self.check_status("complete", OrderStatus.DELIVERED)
+        if not self.is_paid:
+            raise NotFullyPaid(paid=str(self.amount_paid), total=str(self.total))
+        self._completed()
+
+    @event("OrderCompleted")
+    def _completed(self) -> None:
+        self.status = OrderStatus.COMPLETED
+
+    # --- helpers ----------------------------------------------------------------
+
+    @staticmethod
+    def _check_reason(reason: str) -> None:
+        if not reason or not reason.strip():
+            raise ReasonRequired()
+
+    def _release(self, line_no: int) -> dict[str, Any] | None:
+        # What the saga must release at the inventory, carried in the event so
+        # the saga needs no copy of the order's state.
+        if line_no not in self.reservations:
+            return None
+        reservation_id, location = self.reservations[line_no]
+        line = self.lines[line_no]
+        return {
+            "line_no": line_no,
+            "sku": line.sku,
+            "location": location,
+            "reservation_id": reservation_id,
+            "quantity": line.quantity,
+        }
+
+    def _releases(self, reservations: dict[int, tuple[UUID, str]]) -> list[dict[str, Any]]:
+        return [r for n in reservations if (r := self._release(n)) is not None]

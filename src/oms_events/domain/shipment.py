@@ -1,0 +1,211 @@
+"""The Shipment aggregate: the lines of one order leaving one location, to the customer's door.
+
+Warehouses report picked / packed / shipped; carriers report in transit,
+delivered, failed and returned. Carrier feeds repeat themselves, so a report
+of the status the shipment is already in changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from oms_events.domain.errors import (
+    InvalidCarrier,
+    InvalidOrder,
+    InvalidQuantity,
+    InvalidTransition,
+    ReasonRequired,
+)
+from oms_events.domain.ids import natural_id
+
+
+class ShipmentStatus(StrEnum):
+    """Where a shipment is."""
+
+    CREATED = "created"
+    PICKED = "picked"
+    PACKED = "packed"
+    SHIPPED = "shipped"
+    IN_TRANSIT = "in_transit"
+    DELIVERED = "delivered"
+    DELIVERY_FAILED = "delivery_failed"
+    RETURNED = "returned"
+    CANCELLED = "cancelled"
+
+
+_ON_THE_ROAD = (ShipmentStatus.SHIPPED, ShipmentStatus.IN_TRANSIT, ShipmentStatus.DELIVERY_FAILED)
+
+
+@dataclass(frozen=True, slots=True)
+class ShipmentLine:
+    """An order line (or the part of it) in this shipment, with the reservation it consumes."""
+
+    line_no: int
+    sku: str
+    quantity: int
+    reservation_id: UUID
+
+    def __post_init__(self) -> None:
+        InvalidQuantity.check(self.quantity)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ShipmentLine:
+        """Build from the event form."""
+        return cls(data["line_no"], data["sku"], data["quantity"], data["reservation_id"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event form."""
+        return {
+            "line_no": self.line_no,
+            "sku": self.sku,
+            "quantity": self.quantity,
+            "reservation_id": self.reservation_id,
+        }
+
+
+class Shipment(Aggregate):
+    """One parcel (or consignment) of an order from one location."""
+
+    @staticmethod
+    def create_id(order_id: UUID, location: str) -> UUID:
+        """The shipment id: one shipment per order and location."""
+        return natural_id("shipment", order_id, location)
+
+    @classmethod
+    def create(cls, order_id: UUID, location: str, lines: Sequence[ShipmentLine]) -> Shipment:
+        """Open a shipment for an allocation (``ShipmentCreated``)."""
+        if not location.strip():
+            raise InvalidOrder(detail="shipment location is empty")
+        if not lines:
+            raise InvalidOrder(detail="a shipment needs at least one line")
+        return cls(order_id=order_id, location=location, lines=[ln.to_dict() for ln in lines])
+
+    @event("ShipmentCreated")
+    def __init__(self, order_id: UUID, location: str, lines: list[dict[str, Any]]) -> None:
+        self.order_id = order_id
+        self.location = location
+        self.lines = [ShipmentLine.from_dict(d) for d in lines]
+        self.status = ShipmentStatus.CREATED
+        self.carrier: str | None = None
+        self.tracking_no: str | None = None
+        self.failures: list[str] = []
+        self.close_reason: str | None = None
+
+    def check_status(self, action: str, *allowed: ShipmentStatus) -> None:
+        """Raise InvalidTransition unless the shipment is in one of ``allowed``."""
+        if self.status not in allowed:
+            raise InvalidTransition(entity="shipment", action=action, status=self.status.value)
+
+    @staticmethod
+    def _check_reason(reason: str) -> None:
+        if not reason or not reason.strip():
+            raise ReasonRequired()
+
+    # --- warehouse ------------------------------------------------------------------
+
+    def pick(self) -> None:
+        """The warehouse picked the goods (``ShipmentPicked``)."""
+        if self.status is ShipmentStatus.PICKED:
+            return
+        self.check_status("pick", ShipmentStatus.CREATED)
+        self._picked()
+
+    @event("ShipmentPicked")
+    def _picked(self) -> None:
+        self.status = ShipmentStatus.PICKED
+
+    def pack(self) -> None:
+        """The warehouse packed the parcel (``ShipmentPacked``)."""
+        if self.status is ShipmentStatus.PACKED:
+            return
+        self.check_status("pack", ShipmentStatus.PICKED)
+        self._packed()
+
+    @event("ShipmentPacked")
+    def _packed(self) -> None:
+        self.status = ShipmentStatus.PACKED
+
+    def ship(self, carrier: str, tracking_no: str) -> None:
+        """Handed to ``carrier`` under ``tracking_no`` (``ShipmentShipped``)."""
+        if not carrier.strip() or not tracking_no.strip():
+            raise InvalidCarrier()
+        if self.status is ShipmentStatus.SHIPPED and (carrier, tracking_no) == (
+            self.carrier,
+            self.tracking_no,
+        ):
+            return
+        self.check_status("ship", ShipmentStatus.PACKED)
+        self._shipped(carrier=carrier, tracking_no=tracking_no)
+
+    @event("ShipmentShipped")
+    def _shipped(self, carrier: str, tracking_no: str) -> None:
+        self.carrier = carrier
+        self.tracking_no = tracking_no
+        self.status = ShipmentStatus.SHIPPED
+
+    def cancel(self, reason: str) -> None:
+        """Stop the shipment before it leaves (``ShipmentCancelled``)."""
+        self.check_status(
+            "cancel", ShipmentStatus.CREATED, ShipmentStatus.PICKED, ShipmentStatus.PACKED
+        )
+        self._check_reason(reason)
+        self._cancelled(reason=reason)
+
+    @event("ShipmentCancelled")
+    def _cancelled(self, reason: str) -> None:
+        self.status = ShipmentStatus.CANCELLED
+        self.close_reason = reason
+
+    # --- carrier --------------------------------------------------------------------
+
+    def record_in_transit(self, note: str = "") -> None:
+        """A tracking scan on the way (``ShipmentInTransit``); also after a failed attempt."""
+        if self.status is ShipmentStatus.IN_TRANSIT:
+            return
+        self.check_status("move", *_ON_THE_ROAD)
+        self._in_transit(note=note)
+
+    @event("ShipmentInTransit")
+    def _in_transit(self, note: str) -> None:
+        self.status = ShipmentStatus.IN_TRANSIT
+
+    def deliver(self) -> None:
+        """The carrier delivered (``ShipmentDelivered``)."""
+        if self.status is ShipmentStatus.DELIVERED:
+            return
+        self.check_status("deliver", *_ON_THE_ROAD)
+        self._delivered()
+
+    @event("ShipmentDelivered")
+    def _delivered(self) -> None:
+        self.status = ShipmentStatus.DELIVERED
+
+    def fail_delivery(self, reason: str) -> None:
+        """A delivery attempt failed (``DeliveryFailed``); the carrier may try again."""
+        self.check_status("fail", ShipmentStatus.SHIPPED, ShipmentStatus.IN_TRANSIT)
+        self._check_reason(reason)
+        self._delivery_failed(reason=reason)
+
+    @event("DeliveryFailed")
+    def _delivery_failed(self, reason: str) -> None:
+        self.failures.append(reason)
+        self.status = ShipmentStatus.DELIVERY_FAILED
+
+    def return_to_sender(self, reason: str) -> None:
+        """The carrier brings the parcel back (``ShipmentReturned``)."""
+        if self.status is ShipmentStatus.RETURNED:
+            return
+        self.check_status("return", *_ON_THE_ROAD)
+        self._check_reason(reason)
+        self._returned(reason=reason)
+
+    @event("ShipmentReturned")
+    def _returned(self, reason: str) -> None:
+        self.status = ShipmentStatus.RETURNED
+        self.close_reason = reason

@@ -1,0 +1,308 @@
+"""Stateful property test of the Order aggregate.
+
+Any sequence of commands moves the order only along the lifecycle's edges,
+keeps the totals and reservations consistent with the lines, refuses a command
+without changing anything, and replays to the same state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from oms_events.domain import Money, Order, OrderStatus, PaymentMethod
+from oms_events.domain.errors import (
+    DomainError,
+    InvalidTransition,
+    LinesNotReserved,
+    OrderLocked,
+    UnknownLine,
+)
+from tests.unit.domain.samples import address, cny, line, order, replay, state
+
+S = OrderStatus
+# Every status change a single command may cause (self-loops are always allowed).
+EDGES = {
+    S.PENDING: {S.PRE_ORDER, S.ON_HOLD, S.CONFIRMED, S.CANCELLED, S.REJECTED},
+    S.PRE_ORDER: {S.ON_HOLD, S.CONFIRMED, S.CANCELLED, S.REJECTED},
+    S.ON_HOLD: {S.PENDING, S.PRE_ORDER, S.CONFIRMED, S.CANCELLED, S.REJECTED},
+    S.CONFIRMED: {S.PENDING, S.ON_HOLD, S.ALLOCATED, S.CANCELLED},
+    S.ALLOCATED: {S.PARTIALLY_SHIPPED, S.SHIPPED, S.CANCELLED},
+    S.PARTIALLY_SHIPPED: {S.SHIPPED},
+    S.SHIPPED: {S.DELIVERED},
+    S.DELIVERED: {S.COMPLETED},
+    S.COMPLETED: set(),
+    S.CANCELLED: set(),
+    S.REJECTED: set(),
+}
+BEFORE_ALLOCATION = {S.PENDING, S.PRE_ORDER, S.ON_HOLD, S.CONFIRMED}
+FULFILLED = {S.SHIPPED, S.DELIVERED, S.COMPLETED}
+LINE_PICK = st.integers(min_value=0, max_value=5)
+RARELY = st.integers(min_value=0, max_value=4).map(lambda x: x == 0)
+LOCATIONS = st.sampled_from(["WH-SH", "WH-BJ"])
+
+
+# An unknown line is refused; the error may name the status first when nothing may change.
+UnknownLineOrClosed = DomainError
+
+
+class OrderMachine(RuleBasedStateMachine):
+    """Drives one Order through random commands."""
+
+    order: Order
+    events: list[Any]
+
+    @initialize(
+        quantities=st.lists(st.integers(min_value=1, max_value=5), min_size=1, max_size=3),
+        price=st.integers(min_value=0, max_value=5000),
+        discount_pct=st.integers(min_value=0, max_value=100),
+        method=st.sampled_from(list(PaymentMethod)),
+    )
+    def place(
+        self, quantities: list[int], price: int, discount_pct: int, method: PaymentMethod
+    ) -> None:
+        lines = [
+            line(n, f"SKU-{n}", q, price, price * q * discount_pct // 100)
+            for n, q in enumerate(quantities, start=1)
+        ]
+        self.order = order(lines=lines, payment_method=method)
+        self.events = list(self.order.collect_events())
+        self.status_before = self.order.status
+        self.line_nos_seen = set(self.order.lines)
+
+    def pick(self, index: int) -> int:
+        """One of the order's line numbers."""
+        line_nos = sorted(self.order.lines)
+        return line_nos[index % len(line_nos)]
+
+    def attempt(
+        self,
+        command: Callable[[], object],
+        must_fail: type[DomainError] | None = None,
+        must_succeed: bool = False,
+    ) -> bool:
+        """Run a command; a refused one must leave no trace. True when it succeeded."""
+        before = state(self.order)
+        self.status_before = self.order.status
+        try:
+            command()
+        except DomainError:
+            assert not must_succeed
+            assert state(self.order) == before
+            assert self.order.collect_events() == []
+            return False
+        assert must_fail is None, f"expected {must_fail.__name__}"
+        self.events += self.order.collect_events()
+        return True
+
+    # --- commands -------------------------------------------------------------------
+
+    @rule(index=LINE_PICK, location=LOCATIONS, stale=RARELY)
+    def reserve_line(self, index: int, location: str, stale: bool) -> None:
+        n = self.pick(index)
+        rid = (
+            Order.reservation_id_for(self.order.id, n, 0) if stale else self.order.reservation_id(n)
+        )
+        self.attempt(lambda: self.order.reserve_line(n, rid, location))
+
+    @rule(location=LOCATIONS)
+    def reserve_every_line(self, location: str) -> None:
+        """What the saga does after OrderPlaced: ask for every unreserved line."""
+        for n in self.order.unreserved_lines():
+            self.attempt(
+                lambda n=n: self.order.reserve_line(n, self.order.reservation_id(n), location)
+            )
+
+    @rule()
+    def touch_an_unknown_line(self) -> None:
+        self.attempt(
+            lambda: self.order.reserve_line(99, self.order.id, "WH-SH"), UnknownLineOrClosed
+        )
+        self.attempt(lambda: self.order.change_quantity(99, 1), UnknownLineOrClosed)
+        self.attempt(lambda: self.order.ship_line(99, "S-1"), UnknownLine)
+
+    @rule(index=LINE_PICK, location=LOCATIONS)
+    def reserve_line_again(self, index: int, location: str) -> None:
+        """A redelivered reservation is accepted with no event."""
+        n = self.pick(index)
+        if n in self.order.reservations:
+            rid, where = self.order.reservations[n]
+            count = len(self.events)
+            self.attempt(lambda: self.order.reserve_line(n, rid, where), must_succeed=True)
+            assert len(self.events) == count
+
+    @rule()
+    def confirm(self) -> None:
+        expected: type[DomainError] | None = None
+        if self.order.status not in (S.PENDING, S.PRE_ORDER):
+            expected = InvalidTransition
+        elif not self.order.all_lines_reserved:
+            expected = LinesNotReserved
+        self.attempt(self.order.confirm, expected, must_succeed=expected is None)
+
+    @rule()
+    def pre_order(self) -> None:
+        self.attempt(self.order.pre_order)
+
+    @rule(now=RARELY)
+    def reject(self, now: bool) -> None:
+        # Closing commands are drawn rarely, so most runs get far into the lifecycle.
+        if now:
+            self.attempt(lambda: self.order.reject("stock.insufficient"))
+
+    @rule()
+    def hold(self) -> None:
+        self.attempt(lambda: self.order.hold("review"))
+
+    @rule()
+    def release_hold(self) -> None:
+        self.attempt(self.order.release_hold)
+
+    @rule(now=RARELY)
+    def cancel(self, now: bool) -> None:
+        if not now:
+            return
+        cancellable = self.order.status in BEFORE_ALLOCATION | {S.ALLOCATED}
+        self.attempt(
+            lambda: self.order.cancel("customer asked"),
+            None if cancellable else InvalidTransition,
+            must_succeed=cancellable,
+        )
+
+    @rule(index=LINE_PICK, quantity=st.integers(min_value=1, max_value=6))
+    def change_quantity(self, index: int, quantity: int) -> None:
+        n = self.pick(index)
+        locked = self.order.status not in BEFORE_ALLOCATION
+        self.attempt(
+            lambda: self.order.change_quantity(n, quantity),
+            OrderLocked if locked else None,
+            must_succeed=not locked and n in self.order.lines,
+        )
+
+    @rule(
+        quantity=st.integers(min_value=1, max_value=4),
+        price=st.integers(0, 3000),
+        discount=st.integers(0, 500),
+    )
+    def add_line(self, quantity: int, price: int, discount: int) -> None:
+        discount = min(discount, price * quantity)
+        if self.attempt(lambda: self.order.add_line("SKU-X", quantity, cny(price), cny(discount))):
+            new = max(self.order.lines)
+            assert new not in self.line_nos_seen, "line numbers are never reused"
+            self.line_nos_seen.add(new)
+
+    @rule(index=LINE_PICK)
+    def remove_line(self, index: int) -> None:
+        self.attempt(lambda: self.order.remove_line(self.pick(index)))
+
+    @rule(fee=st.integers(min_value=0, max_value=2000))
+    def change_address(self, fee: int) -> None:
+        self.attempt(lambda: self.order.change_address(address(), cny(fee)))
+
+    @rule(payment_id=st.sampled_from(["pay-1", "pay-2", "pay-3"]), full=st.booleans())
+    def record_payment(self, payment_id: str, full: bool) -> None:
+        amount = self.order.total if full else cny(100)
+        if amount.amount > 0:
+            self.attempt(lambda: self.order.record_payment(payment_id, amount))
+
+    @rule()
+    def allocate(self) -> None:
+        self.attempt(self.order.allocate)
+
+    @rule(index=LINE_PICK, shipment=st.sampled_from(["S-1", "S-2"]))
+    def ship_line(self, index: int, shipment: str) -> None:
+        self.attempt(lambda: self.order.ship_line(self.pick(index), shipment))
+
+    @rule()
+    def ship_every_line(self) -> None:
+        """What the warehouse reports when the whole order leaves in one shipment."""
+        for n in sorted(self.order.lines):
+            self.attempt(lambda n=n: self.order.ship_line(n, "S-1"))
+
+    @rule()
+    def advance(self) -> None:
+        """Take the happy path's next step, as the sagas would."""
+        o = self.order
+        if o.status in (S.PENDING, S.PRE_ORDER):
+            self.reserve_every_line("WH-SH")
+            self.attempt(o.confirm, must_succeed=o.status in (S.PENDING, S.PRE_ORDER))
+        elif o.status is S.ON_HOLD:
+            self.attempt(o.release_hold, must_succeed=True)
+        elif o.status is S.CONFIRMED:
+            self.attempt(o.allocate, must_succeed=True)
+        elif o.status in (S.ALLOCATED, S.PARTIALLY_SHIPPED):
+            # One line at a time, so multi-line orders pass through partially_shipped.
+            n = min(set(o.lines) - set(o.shipments))
+            self.attempt(lambda: o.ship_line(n, f"S-{n}"), must_succeed=True)
+        elif o.status is S.SHIPPED:
+            self.attempt(o.deliver, must_succeed=True)
+        elif o.status is S.DELIVERED:
+            if not o.is_paid:
+                self.attempt(lambda: o.record_payment("balance", o.total - o.amount_paid))
+            self.attempt(o.complete, must_succeed=True)
+
+    @rule()
+    def deliver(self) -> None:
+        self.attempt(self.order.deliver)
+
+    @rule()
+    def complete(self) -> None:
+        self.attempt(self.order.complete)
+
+    # --- invariants -----------------------------------------------------------------
+
+    @invariant()
+    def moves_only_along_the_lifecycle(self) -> None:
+        before, now = self.status_before, self.order.status
+        assert now == before or now in EDGES[before], f"{before} -> {now}"
+
+    @invariant()
+    def totals_follow_the_lines(self) -> None:
+        o = self.order
+        nets = sum(
+            ln.unit_price.amount * ln.quantity - ln.discount.amount for ln in o.lines.values()
+        )
+        assert o.total == Money(nets + o.shipping_fee.amount, "CNY")
+        assert all(0 <= ln.discount.amount <= ln.gross.amount for ln in o.lines.values())
+        assert o.lines, "an order always has a line"
+
+    @invariant()
+    def reservations_follow_the_lines(self) -> None:
+        o = self.order
+        assert set(o.reservations) <= set(o.lines)
+        if o.status in {S.CONFIRMED, S.ALLOCATED, S.PARTIALLY_SHIPPED} | FULFILLED:
+            assert o.all_lines_reserved
+        if o.status in (S.CANCELLED, S.REJECTED):
+            assert o.reservations == {}
+        for n, (rid, _) in o.reservations.items():
+            assert rid == o.reservation_id(n)
+
+    @invariant()
+    def shipping_follows_the_lines(self) -> None:
+        o = self.order
+        if o.status in FULFILLED:
+            assert set(o.shipments) == set(o.lines)
+        if o.status is S.PARTIALLY_SHIPPED:
+            assert 0 < len(o.shipments) < len(o.lines)
+        if o.status in BEFORE_ALLOCATION:
+            assert o.shipments == {} and o.allocations == {}
+
+    @invariant()
+    def money_owed_is_always_positive(self) -> None:
+        for e in self.events:
+            if type(e).__name__ in ("PaymentDue", "RefundDue"):
+                assert e.amount["amount"] > 0
+        if self.order.status is S.COMPLETED:
+            assert self.order.is_paid
+
+    @invariant()
+    def replay_rebuilds_the_same_order(self) -> None:
+        assert state(replay(self.events)) == state(self.order)
+
+
+OrderMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=30, deadline=None)
+TestOrderStateful = OrderMachine.TestCase

@@ -1,0 +1,229 @@
+"""Builders for domain tests: a valid order, item, shipment, payment and return in one line."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from oms_events.domain import (
+    Address,
+    Customer,
+    DeliverySpeed,
+    InventoryItem,
+    Money,
+    Order,
+    OrderLine,
+    Payment,
+    PaymentMethod,
+    Return,
+    ReturnLine,
+    Shipment,
+    ShipmentLine,
+)
+
+PLACED_AT = datetime(2025, 11, 11, 0, 0, 1, tzinfo=UTC)
+
+
+def cny(amount: int) -> Money:
+    """Money in fen."""
+    return Money(amount, "CNY")
+
+
+def address() -> Address:
+    """A valid Chinese address."""
+    return Address(
+        line1="望京街 10 号",
+        city="北京市",
+        country="CN",
+        province="北京市",
+        district="朝阳区",
+        postcode="100102",
+    )
+
+
+def line(
+    line_no: int = 1,
+    sku: str = "SKU-1",
+    quantity: int = 2,
+    price: int = 1000,
+    discount: int = 0,
+    promotions: Sequence[str] = (),
+) -> OrderLine:
+    """An order line in CNY."""
+    return OrderLine(line_no, sku, quantity, cny(price), cny(discount), tuple(promotions))
+
+
+def order(
+    lines: Sequence[OrderLine] | None = None,
+    payment_method: PaymentMethod = PaymentMethod.ALIPAY,
+    external_id: str = "T-1001",
+    phone: str = "13800000000",
+    shipping_fee: int = 0,
+) -> Order:
+    """A freshly placed order with its OrderPlaced event still pending."""
+    return Order.place(
+        order_no="SO-1001",
+        channel="tmall",
+        external_id=external_id,
+        customer=Customer(name="张三", phone=phone, account="zhangsan"),
+        address=address(),
+        lines=list(lines) if lines is not None else [line()],
+        payment_method=payment_method,
+        delivery_speed=DeliverySpeed.EXPRESS,
+        placed_at=PLACED_AT,
+        shipping_fee=cny(shipping_fee),
+    )
+
+
+def reserve_all(o: Order, location: str = "WH-SH") -> None:
+    """Reserve every unreserved line of ``o`` at ``location``."""
+    for n in o.unreserved_lines():
+        o.reserve_line(n, o.reservation_id(n), location)
+
+
+def item(
+    sku: str = "SKU-1", location: str = "WH-SH", on_hand: int = 10, threshold: int = 0
+) -> InventoryItem:
+    """An inventory item with ``on_hand`` units received."""
+    i = InventoryItem.register(sku, location, low_stock_threshold=threshold)
+    if on_hand:
+        i.receive(on_hand, "purchase order PO-1")
+    return i
+
+
+def shipment(order_id: UUID, reservation_id: UUID) -> Shipment:
+    """A created shipment of one line."""
+    return Shipment.create(order_id, "WH-SH", [ShipmentLine(1, "SKU-1", 2, reservation_id)])
+
+
+def payment(
+    order_id: UUID, method: PaymentMethod = PaymentMethod.CARD, amount: int = 2000
+) -> Payment:
+    """A requested payment."""
+    return Payment.request(order_id, method, cny(amount))
+
+
+def return_line(
+    line_no: int = 1, quantity: int = 1, ordered: int = 3, price: int = 1000, discount: int = 100
+) -> ReturnLine:
+    """A return line: ``quantity`` of ``ordered`` units, the line discounted by ``discount``."""
+    return ReturnLine(
+        line_no, f"SKU-{line_no}", quantity, ordered, cny(price), cny(discount), "WH-SH"
+    )
+
+
+def a_return(order_id: UUID, lines: Sequence[ReturnLine] | None = None) -> Return:
+    """A requested return."""
+    return Return.request(order_id, "RMA-1", list(lines or [return_line()]), "does not fit")
+
+
+def replay(events: Sequence[Any]) -> Aggregate:
+    """Rebuild an aggregate from its events, as the processor does after a restart."""
+    aggregate: Any = None
+    for e in events:
+        aggregate = e.mutate(aggregate)
+    assert aggregate is not None
+    return aggregate  # type: ignore[no-any-return]
+
+
+def state(aggregate: Aggregate) -> dict[str, Any]:
+    """The aggregate's state without its pending events, for comparing live and replayed."""
+    return {k: v for k, v in vars(aggregate).items() if k != "_pending_events"}
+
+
+def events_of_every_kind() -> list[Any]:
+    """Run every aggregate through every command once; return all recorded events.
+
+    The schema test checks this list covers every registered event class, so
+    a new event without a sample (and without a schema) fails loudly.
+    """
+    recorded: list[Any] = []
+
+    # Order: paid, changed, held, released, allocated, shipped in two steps, completed.
+    o = order(lines=[line(1, "SKU-1", 2, 1000, 200, ["DOUBLE11"]), line(2, "SKU-2", 1, 500)])
+    o.record_payment("pay-1", o.total)
+    reserve_all(o)
+    o.add_line("SKU-3", 1, cny(300))  # PaymentDue
+    o.remove_line(3)  # back to the paid total
+    o.change_quantity(1, 1)  # RefundDue
+    o.record_refund("refund-1", cny(900))
+    o.change_address(address(), shipping_fee=cny(0))
+    reserve_all(o)
+    o.hold("amount above threshold")
+    o.release_hold()
+    o.confirm()
+    o.allocate()
+    o.ship_line(1, "shipment-1")
+    o.ship_line(2, "shipment-2")
+    o.deliver()
+    o.complete()
+    recorded += o.collect_events()
+
+    # Orders that end early: pre-order then reject, and cancel.
+    short = order(external_id="T-2")
+    short.pre_order()
+    short.reject("stock.insufficient")
+    recorded += short.collect_events()
+    cancelled = order(external_id="T-3")
+    cancelled.cancel("customer changed mind")
+    recorded += cancelled.collect_events()
+
+    # Inventory: receive, adjust, reserve, reject, release, commit, restock, low stock.
+    i = item(on_hand=10, threshold=3)
+    i.adjust(-1, "cycle count")
+    r1, r2 = UUID(int=1), UUID(int=2)
+    i.reserve(r1, o.id, 5)
+    i.try_reserve(r2, o.id, 100)  # ReservationRejected
+    i.release(r1)
+    i.reserve(r2, o.id, 7)  # LowStock
+    i.commit(r2)
+    i.restock(UUID(int=3), 4)  # StockReplenished
+    i.set_threshold(5)
+    recorded += i.collect_events()
+
+    # Shipments: delivered after a failed attempt, cancelled, returned.
+    s = shipment(o.id, r2)
+    s.pick()
+    s.pack()
+    s.ship("SF Express", "SF1234567890")
+    s.fail_delivery("nobody home")
+    s.record_in_transit("re-attempt")
+    s.deliver()
+    recorded += s.collect_events()
+    s2 = Shipment.create(o.id, "WH-BJ", [ShipmentLine(2, "SKU-2", 1, r1)])
+    s2.cancel("order cancelled")
+    recorded += s2.collect_events()
+    s3 = Shipment.create(o.id, "WH-GZ", [ShipmentLine(2, "SKU-2", 1, r1)])
+    s3.pick()
+    s3.pack()
+    s3.ship("YTO", "YT1")
+    s3.return_to_sender("refused")
+    recorded += s3.collect_events()
+
+    # Payments: card captured and refunded; COD collected; one voided.
+    p = payment(o.id)
+    p.authorize(cny(2000), "auth-1")
+    p.capture(cny(2000))
+    p.refund("refund-1", cny(500), "line removed")
+    recorded += p.collect_events()
+    cod = Payment.request(o.id, PaymentMethod.COD, cny(1500), reference="cod")
+    cod.collect_cod(cny(1500))
+    recorded += cod.collect_events()
+    voided = Payment.request(o.id, PaymentMethod.WECHAT_PAY, cny(100), reference="extra")
+    voided.void("order cancelled")
+    recorded += voided.collect_events()
+
+    # Returns: received, restocked, refunded; and one cancelled.
+    ret = a_return(o.id)
+    ret.receive()
+    ret.restock()
+    ret.refund()
+    recorded += ret.collect_events()
+    withdrawn = Return.request(o.id, "RMA-2", [return_line()], "wrong size")
+    withdrawn.cancel("customer kept it")
+    recorded += withdrawn.collect_events()
+    return recorded

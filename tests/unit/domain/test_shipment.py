@@ -1,0 +1,100 @@
+"""Shipment: warehouse and carrier steps in order; repeated carrier reports change nothing."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import pytest
+
+from oms_events.domain import Shipment, ShipmentLine, ShipmentStatus
+from oms_events.domain.errors import InvalidCarrier, InvalidOrder, InvalidTransition
+from tests.unit.domain.samples import replay, shipment, state
+
+ORDER, RESERVATION = UUID(int=100), UUID(int=1)
+
+
+def shipped() -> Shipment:
+    s = shipment(ORDER, RESERVATION)
+    s.pick()
+    s.pack()
+    s.ship("SF Express", "SF100")
+    return s
+
+
+def test_one_shipment_per_order_and_location() -> None:
+    assert shipment(ORDER, RESERVATION).id == Shipment.create_id(ORDER, "WH-SH")
+    assert Shipment.create_id(ORDER, "WH-BJ") != Shipment.create_id(ORDER, "WH-SH")
+
+
+def test_a_shipment_needs_lines() -> None:
+    with pytest.raises(InvalidOrder):
+        Shipment.create(ORDER, "WH-SH", [])
+
+
+def test_picked_packed_shipped_delivered() -> None:
+    s = shipped()
+    assert (s.carrier, s.tracking_no, s.status) == ("SF Express", "SF100", ShipmentStatus.SHIPPED)
+    s.record_in_transit("Shanghai hub")
+    s.deliver()
+    assert s.status is ShipmentStatus.DELIVERED
+    assert [type(e).__name__ for e in s.collect_events()] == [
+        "ShipmentCreated",
+        "ShipmentPicked",
+        "ShipmentPacked",
+        "ShipmentShipped",
+        "ShipmentInTransit",
+        "ShipmentDelivered",
+    ]
+
+
+def test_cannot_ship_before_packing() -> None:
+    s = shipment(ORDER, RESERVATION)
+    s.pick()
+    with pytest.raises(InvalidTransition):
+        s.ship("SF Express", "SF100")
+
+
+def test_shipping_needs_carrier_and_tracking_number() -> None:
+    s = shipment(ORDER, RESERVATION)
+    s.pick()
+    s.pack()
+    with pytest.raises(InvalidCarrier):
+        s.ship("SF Express", "")
+
+
+def test_repeated_warehouse_and_carrier_reports_record_nothing() -> None:
+    s = shipped()
+    s.collect_events()
+    s.ship("SF Express", "SF100")
+    assert s.collect_events() == []
+    s.deliver()
+    s.collect_events()
+    s.deliver()
+    assert s.collect_events() == []
+
+
+def test_a_failed_delivery_can_be_retried_or_returned() -> None:
+    s = shipped()
+    s.fail_delivery("nobody home")
+    s.record_in_transit("second attempt")
+    s.fail_delivery("refused")
+    s.return_to_sender("refused twice")
+    assert s.status is ShipmentStatus.RETURNED
+    assert s.failures == ["nobody home", "refused"]
+    with pytest.raises(InvalidTransition):
+        s.deliver()
+
+
+def test_only_a_shipment_still_in_the_warehouse_can_be_cancelled() -> None:
+    s = Shipment.create(ORDER, "WH-BJ", [ShipmentLine(1, "SKU-1", 1, RESERVATION)])
+    s.cancel("order cancelled")
+    assert s.status is ShipmentStatus.CANCELLED
+    with pytest.raises(InvalidTransition):
+        shipped().cancel("too late")
+
+
+def test_replaying_the_events_rebuilds_the_same_shipment() -> None:
+    s = shipped()
+    s.fail_delivery("nobody home")
+    s.deliver()
+    assert state(replay(s.collect_events())) == state(s)
