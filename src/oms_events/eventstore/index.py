@@ -1,0 +1,185 @@
+"""The in-memory index of an event store's topics: what Kafka cannot look up for us.
+
+Kafka has no "select where originator_id = ?" and no conditional write, so a
+recorder keeps every committed record of its topics in memory, by aggregate id
+and version (for ``select_events`` and the uniqueness check) and, for a
+single-partition log, by position (for notification ids). It is filled by a
+``read_committed`` consumer assigned to every partition from the beginning, and
+brought up to the partitions' last stable offsets before each read and write.
+Catching up costs one ListOffsets round trip when nothing moved.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import structlog
+from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
+from kafka import TopicPartition
+
+from oms_events.kafka.connection import consumer
+from oms_events.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+CATCH_UP_TIMEOUT_S = 60.0
+
+
+class LogIndex:
+    """Committed records of some topics, by (aggregate id, version) and by position."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        topic_names: Sequence[str],
+        read: Callable[[Any], StoredEvent],
+        *,
+        track_positions: bool = False,
+    ) -> None:
+        self._read = read
+        self._track_positions = track_positions
+        self._lock = threading.RLock()
+        self._consumer = consumer(
+            settings,
+            group_id=None,  # assigned, never subscribed: no group, no rebalances
+            max_poll_records=20_000,
+            fetch_max_bytes=64 * 1024 * 1024,
+            max_partition_fetch_bytes=16 * 1024 * 1024,
+        )
+        self.partitions = self._partitions(topic_names)
+        self._consumer.assign(self.partitions)
+        self._consumer.seek_to_beginning(*self.partitions)
+        self._versions: dict[str, dict[int, StoredEvent]] = {}
+        # Per partition: the committed records in order (position = index + 1) and
+        # offset -> position. Kept only for a log that serves notification ids.
+        self._log: dict[TopicPartition, list[StoredEvent]] = {tp: [] for tp in self.partitions}
+        self._position_at: dict[TopicPartition, dict[int, int]] = {tp: {} for tp in self.partitions}
+        self._seen_end: Mapping[TopicPartition, int] = {}
+        self._checked_at = float("-inf")
+        self.duplicates = 0
+
+    def _partitions(self, topic_names: Sequence[str]) -> list[TopicPartition]:
+        deadline = time.monotonic() + 10
+        found: list[TopicPartition] = []
+        for name in topic_names:
+            ids = self._consumer.partitions_for_topic(name)
+            while not ids and time.monotonic() < deadline:
+                time.sleep(0.05)
+                ids = self._consumer.partitions_for_topic(name)
+            if not ids:
+                raise OperationalError(f"topic {name} does not exist (run `oms topics apply`)")
+            found += [TopicPartition(name, p) for p in sorted(ids)]
+        return found
+
+    def catch_up(
+        self, past: Mapping[TopicPartition, int] | None = None, max_age_s: float = 0.0
+    ) -> None:
+        """Consume every committed record up to the last stable offsets.
+
+        ``past`` asks for more: offsets (of records just committed by us) that the
+        index must have passed, waiting for the transaction markers if need be.
+        ``max_age_s`` > 0 lets a read skip the ListOffsets round trip (about 1 ms,
+        the bulk of a warm ``select_events``) when the last one is that recent.
+        """
+        deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
+        with self._lock:
+            if max_age_s > 0 and not past and time.monotonic() - self._checked_at < max_age_s:
+                return
+            while True:
+                ends = self._consumer.end_offsets(self.partitions)
+                if past and any(ends[tp] <= offset for tp, offset in past.items()):
+                    # Our commit returned before the markers reached the partition.
+                    self._check_deadline(deadline)
+                    time.sleep(0.002)
+                    continue
+                self._checked_at = time.monotonic()
+                if ends == self._seen_end:
+                    return
+                break
+            pending = [tp for tp in self.partitions if self._consumer.position(tp) < ends[tp]]
+            while pending:
+                self._check_deadline(deadline)
+                for tp, records in self._consumer.poll(timeout_ms=200).items():
+                    for record in records:
+                        self._add(tp, record)
+                pending = [tp for tp in pending if self._consumer.position(tp) < ends[tp]]
+            self._seen_end = ends
+
+    @staticmethod
+    def _check_deadline(deadline: float) -> None:
+        if time.monotonic() > deadline:
+            raise OperationalError(f"event store index not caught up in {CATCH_UP_TIMEOUT_S} s")
+
+    def _add(self, tp: TopicPartition, record: Any) -> None:
+        stored = self._read(record)
+        versions = self._versions.setdefault(str(stored.originator_id), {})
+        if stored.originator_version in versions:
+            # Only a writer outside the one-writer rule can put this here; the first
+            # committed record of a version wins, as a unique key would, on every reader.
+            self.duplicates += 1
+            log.warning(
+                "eventstore.duplicate_version",
+                topic=tp.topic,
+                partition=tp.partition,
+                offset=record.offset,
+                originator_id=str(stored.originator_id),
+                version=stored.originator_version,
+            )
+            return
+        versions[stored.originator_version] = stored
+        if self._track_positions:
+            entries = self._log[tp]
+            entries.append(stored)
+            self._position_at[tp][record.offset] = len(entries)
+
+    def check_unique(self, stored_events: Sequence[StoredEvent]) -> None:
+        """Raise IntegrityError if any (id, version) is recorded or repeated in the batch."""
+        with self._lock:
+            new: set[tuple[str, int]] = set()
+            for s in stored_events:
+                key = (str(s.originator_id), s.originator_version)
+                if s.originator_version in self._versions.get(key[0], {}):
+                    raise IntegrityError(f"Stored event already recorded: {s}")
+                if key in new:
+                    raise IntegrityError(f"Stored events are not unique: {s}")
+                new.add(key)
+
+    def select(
+        self,
+        originator_id: object,
+        gt: int | None,
+        lte: int | None,
+        desc: bool,
+        limit: int | None,
+    ) -> list[StoredEvent]:
+        """One aggregate's stored events, as ``AggregateRecorder.select_events`` selects."""
+        with self._lock:
+            versions = self._versions.get(str(originator_id))
+            if not versions:
+                return []
+            chosen = sorted(
+                v for v in versions if (gt is None or v > gt) and (lte is None or v <= lte)
+            )
+            if desc:
+                chosen.reverse()
+            if limit is not None:
+                chosen = chosen[:limit]
+            return [versions[v] for v in chosen]
+
+    def log(self, tp: TopicPartition) -> list[StoredEvent]:
+        """The committed records of a position-tracked partition, in order (a copy)."""
+        with self._lock:
+            return list(self._log[tp])
+
+    def position(self, tp: TopicPartition, offset: int) -> int:
+        """The 1-based position of the record at ``offset`` (it must be indexed)."""
+        with self._lock:
+            return self._position_at[tp][offset]
+
+    def close(self) -> None:
+        """Close the consumer."""
+        with self._lock:
+            self._consumer.close()
