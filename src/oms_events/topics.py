@@ -25,6 +25,8 @@ EVENT_CONFIG: dict[str, str] = {
 INPUT_CONFIG: dict[str, str] = {"cleanup.policy": "delete", "retention.ms": str(30 * 86_400_000)}
 # Snapshots: only the latest per aggregate id matters.
 SNAPSHOT_CONFIG: dict[str, str] = {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
+# An adapter's own state (e.g. intake dedup): the last value per key, kept forever.
+STATE_CONFIG: dict[str, str] = {"cleanup.policy": "compact", "retention.ms": "-1"}
 
 
 class Kind(StrEnum):
@@ -34,6 +36,7 @@ class Kind(StrEnum):
     COMMANDS = "commands"
     EVENTS = "events"
     SNAPSHOTS = "snapshots"
+    STATE = "state"
     INTEGRATION = "integration"
     DEADLETTER = "deadletter"
 
@@ -53,6 +56,11 @@ class TopicSpec:
 def intake(channel: str) -> str:
     """Topic where a sales channel publishes orders in its own format."""
     return f"oms.intake.{channel}"
+
+
+def intake_dedup(channel: str) -> str:
+    """Compacted changelog of a channel adapter's dedup index (external id -> content hash)."""
+    return f"{intake(channel)}.dedup"
 
 
 def commands(aggregate_type: str) -> str:
@@ -101,6 +109,16 @@ def registry(settings: Settings) -> list[TopicSpec]:
                 n,
                 INPUT_CONFIG,
                 f"orders from the {channel} channel in its native format",
+            )
+        )
+        specs.append(
+            TopicSpec(
+                p + intake_dedup(channel),
+                Kind.STATE,
+                "channel order id",
+                n,
+                STATE_CONFIG,
+                f"intake dedup index of the {channel} channel, written with its commands",
             )
         )
     for t in AGGREGATE_TYPES:

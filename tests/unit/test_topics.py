@@ -47,3 +47,12 @@ def test_prefix_applies_to_every_name() -> None:
 def test_unknown_aggregate_type_names_the_valid_ones() -> None:
     with pytest.raises(ValueError, match="order, inventory"):
         topics.events("orders")
+
+
+def test_every_channel_has_a_compacted_dedup_changelog() -> None:
+    specs = {s.name: s for s in registry(Settings())}
+    for channel in topics.CHANNELS:
+        spec = specs[topics.intake_dedup(channel)]
+        assert spec.kind is Kind.STATE
+        assert spec.config["cleanup.policy"] == "compact"
+        assert spec.config["retention.ms"] == "-1"

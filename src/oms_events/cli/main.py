@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from oms_events.cli import demo, dev, topics
+from oms_events.cli import channel, demo, dev, intake, topics
 from oms_events.logging import setup_logging
 from oms_events.settings import get_settings
 
@@ -17,6 +17,8 @@ app = typer.Typer(
 app.add_typer(dev.app, name="dev")
 app.add_typer(topics.app, name="topics")
 app.command("demo")(demo.demo)
+app.command("intake")(intake.intake)
+app.add_typer(channel.app, name="channel")
 
 
 @app.callback()

@@ -1,0 +1,113 @@
+"""Intake throughput: normalized orders per second.
+
+* per channel format, pure: parse + normalize + dedup + Avro encode (no Kafka);
+* end to end for one channel (tmall): publish raw trades on oms.intake.tmall, run the
+  adapter (transactions with offsets), until every PlaceOrder is readable committed.
+
+Run: ``.venv/bin/python bench/intake.py [--orders 2000] [--no-kafka]``
+(the Kafka part needs the dev broker: ``oms dev up``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from oms_events import topics
+from oms_events.intake.adapter import ChannelAdapter
+from oms_events.intake.deadletter import Source
+from oms_events.intake.processor import Command, IntakeProcessor
+from oms_events.intake.state import intake_specs
+from oms_events.intake.tables import Tables
+from oms_events.kafka.admin import apply_topics
+from oms_events.kafka.connection import consumer, producer
+from oms_events.logging import setup_logging
+from oms_events.settings import Settings
+
+FIXTURES = Path(__file__).parents[1] / "tests" / "fixtures" / "channels"
+TEMPLATES = {
+    "web": ("order_1001.json", "5712345678901"),
+    "tmall": ("trade_3891234567890123456.json", "3891234567890123456"),
+    "jd": ("order_281234567890.xml", "281234567890"),
+}
+POS_ROW = (
+    "S{n},000001,2024-06-18 15:02:11,6901234567892,2,125.00,ZK95;B2G1-TEA,237.50,微信,陈静,"
+    "13800138000,浙江省,杭州市,上城区,湖滨路 28 号,同城\n"
+    "S{n},000001,2024-06-18 15:02:11,6901234567908,1,98.00,ZK95;B2G1-TEA,237.50,微信,陈静,"
+    "13800138000,浙江省,杭州市,上城区,湖滨路 28 号,同城\n"
+)
+
+
+def deliveries(channel: str, count: int) -> list[bytes]:
+    """``count`` distinct valid deliveries of one order each."""
+    if channel == "pos":
+        header = (FIXTURES / "pos" / "batch_S001_20240618.csv").read_text("utf-8-sig")
+        head = header.splitlines(keepends=True)[0]
+        return [(head + POS_ROW.format(n=n)).encode() for n in range(count)]
+    name, placeholder = TEMPLATES[channel]
+    text = (FIXTURES / channel / name).read_text("utf-8")
+    return [text.replace(placeholder, str(900000000 + n)).encode() for n in range(count)]
+
+
+def pure(count: int) -> None:
+    tables = Tables.load()
+    for channel in ("web", "tmall", "jd", "pos"):
+        raws = deliveries(channel, count)
+        processor = IntakeProcessor(tables)
+        started = time.perf_counter()
+        placed = 0
+        for raw in raws:
+            outputs = processor.handle(channel, raw, Source("bench"))
+            placed += sum(isinstance(o, Command) for o in outputs)
+        processor.index.commit()
+        elapsed = time.perf_counter() - started
+        assert placed == count, (channel, placed)
+        print(f"pure   {channel:6} {count / elapsed:9,.0f} orders/s  ({count} in {elapsed:.2f} s)")
+
+
+def end_to_end(count: int) -> None:
+    settings = Settings().model_copy(update={"topic_prefix": f"bench{uuid.uuid4().hex[:6]}."})
+    apply_topics(settings, intake_specs(settings, ["tmall"]))
+    p = producer(settings)
+    topic = topics.name(settings, topics.intake("tmall"))
+    for i, raw in enumerate(deliveries("tmall", count)):
+        p.send(topic, key=str(i).encode(), value=raw)
+    p.flush()
+    p.close()
+    stop = threading.Event()
+    adapter = ChannelAdapter(settings, "tmall", stop=stop, batch_size=500)
+    started = time.perf_counter()
+    thread = threading.Thread(target=adapter.run, daemon=True)
+    thread.start()
+    commands = topics.name(settings, topics.commands("order"))
+    c = consumer(settings, commands, group_id=None)
+    seen = 0
+    while seen < count:
+        for records in c.poll(timeout_ms=500).values():
+            seen += len(records)
+    elapsed = time.perf_counter() - started
+    stop.set()
+    thread.join(timeout=20)
+    c.close()
+    print(
+        f"kafka  tmall  {count / elapsed:9,.0f} orders/s  ({count} raw trades -> committed "
+        f"PlaceOrder, read_committed, incl. adapter start-up and group join, {elapsed:.2f} s)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--orders", type=int, default=2000)
+    parser.add_argument("--no-kafka", action="store_true")
+    args = parser.parse_args()
+    setup_logging("console", "warning")  # per-order log lines would dominate the timing
+    pure(args.orders)
+    if not args.no_kafka:
+        end_to_end(args.orders)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""What every channel parser provides, and helpers for reading untrusted documents.
+
+A parser turns one delivery's bytes into a :class:`Delivery`: the record key the
+channel would use and, per order, either an :class:`IntakeOrder` or the
+:class:`Rejection` that stopped it. A document that cannot be read at all raises a
+:class:`Rejection` (``intake.unparseable``). Parsers must raise nothing else: the
+fuzz tests hold them to it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any, Protocol
+
+from oms_events.intake.errors import Code, Rejection, bad_value, missing
+from oms_events.intake.model import IntakeOrder
+from oms_events.intake.tables import Tables
+
+CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One parsed delivery: its key and the orders (or rejections) it holds."""
+
+    key: str | None
+    items: Sequence[IntakeOrder | Rejection]
+
+
+class Channel(Protocol):
+    """A channel format: ``name`` is the channel (``oms.intake.<name>``)."""
+
+    name: str
+    media_type: str
+
+    def parse(self, raw: bytes, tables: Tables) -> Delivery:
+        """Read one delivery; raise :class:`Rejection` only when nothing can be read."""
+        ...
+
+
+def unparseable(what: str, detail: str, detail_zh: str) -> Rejection:
+    """The whole document is unreadable."""
+    return Rejection(
+        Code.UNPARSEABLE,
+        "$",
+        f"not a readable {what}: {detail[:160]}",
+        f"无法解析的{what}文档：{detail_zh[:160]}",
+    )
+
+
+def decode_text(raw: bytes, what: str, encodings: Sequence[str] = ("utf-8-sig",)) -> str:
+    """Bytes to text, trying ``encodings`` in turn (POS exports are often GB18030)."""
+    for encoding in encodings:
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise unparseable(what, f"not {' or '.join(encodings)} text", "文本编码无法识别")
+
+
+def load_json(raw: bytes) -> Any:
+    """Parse JSON with every number kept exact (Decimal), never as float."""
+    text = decode_text(raw, "JSON")
+    try:
+        return json.loads(text, parse_float=Decimal)
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers JSONDecodeError and over-long integers.
+        raise unparseable("JSON", str(exc), str(exc)) from None
+
+
+def obj(value: Any, path: str) -> Mapping[str, Any]:
+    """``value`` as a JSON object, or ``intake.missing_field`` / ``intake.bad_value``."""
+    if value is None:
+        raise missing(path)
+    if not isinstance(value, Mapping):
+        raise bad_value(path, value, "an object", "对象")
+    return value
+
+
+def opt_obj(value: Any, path: str) -> Mapping[str, Any]:
+    """Like :func:`obj`, with an absent value read as empty."""
+    return {} if value is None else obj(value, path)
+
+
+def array(value: Any, path: str) -> list[Any]:
+    """``value`` as a non-empty JSON array."""
+    if value is None:
+        raise missing(path)
+    if not isinstance(value, list):
+        raise bad_value(path, value, "a list", "数组")
+    if not value:
+        raise Rejection(
+            Code.MISSING_FIELD, path, f"{path} has no lines", f"{path} 没有任何商品明细"
+        )
+    return value
+
+
+def timestamp(value: Any, path: str, default_zone: timezone = CHINA) -> datetime:
+    """ISO 8601 or ``YYYY-MM-DD HH:MM:SS``; a time without zone is the channel's local time."""
+    if not isinstance(value, str) or not value.strip():
+        raise missing(path) if value in (None, "") else bad_value(path, value, "a time", "时间")
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise bad_value(path, value, "a time like 2024-06-18 10:21:33", "时间格式") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=default_zone)
+    if not 2000 <= moment.year <= 2100:
+        raise bad_value(path, value, "a time between 2000 and 2100", "2000-2100 年之间的时间")
+    return moment

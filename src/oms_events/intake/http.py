@@ -1,0 +1,204 @@
+"""HTTP intake for channels that push: ``POST /channels/{channel}/orders``.
+
+The body is the channel's own format (JSON, XML or CSV), read by the same parser the
+Kafka adapter uses. Design choice: the HTTP path does **not** write commands. It
+validates the delivery, then publishes the raw bytes to ``oms.intake.<channel>``
+(idempotent producer, acks=all) and answers with the deterministic order number. The
+Kafka adapter stays the single writer of order commands and of the dedup changelog,
+so exactly-once rests on one mechanism, whichever way an order arrives.
+
+* 202: published; the body names our order number(s).
+* 409: this exact version was already accepted; the body names the existing number.
+  Best effort (an answer from the changelog plus what this process published): a
+  racing duplicate may get 202, and the adapter still makes one order of it.
+* 400: the delivery is refused; the body names the code, the field and why (en, zh).
+  Nothing is published: the sender keeps it and can fix it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from typing import Any, Protocol
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from oms_events import topics
+from oms_events.intake.dedup import DedupIndex
+from oms_events.intake.errors import Rejection
+from oms_events.intake.model import IntakeOrder
+from oms_events.intake.processor import IntakeProcessor
+from oms_events.intake.state import load_index
+from oms_events.kafka.connection import producer
+from oms_events.settings import Settings
+
+
+class ChannelName(StrEnum):
+    """Channels that may push (``topics.CHANNELS``; a unit test keeps them equal)."""
+
+    web = "web"
+    tmall = "tmall"
+    jd = "jd"
+    pos = "pos"
+
+
+class Publisher(Protocol):
+    """Where accepted deliveries go: ``oms.intake.<channel>`` in production."""
+
+    def publish(self, channel: str, key: str | None, raw: bytes) -> None: ...
+
+
+class OrderRef(BaseModel):
+    """One order of the delivery, in our numbering."""
+
+    external_id: str = Field(description="The channel's order id")
+    order_no: str = Field(description="Our order number, OMS-<channel>-<external id>")
+    order_id: str = Field(description="The Order aggregate id (UUIDv5)")
+
+
+class Accepted(BaseModel):
+    """202: published to the intake topic; the order(s) will be placed once."""
+
+    order_no: str = Field(description="Our number of the (first) order")
+    orders: list[OrderRef]
+
+
+class AlreadyAccepted(BaseModel):
+    """409: this exact version was accepted before."""
+
+    order_no: str = Field(description="The existing order number")
+    orders: list[OrderRef]
+
+
+class Problem(BaseModel):
+    """400: why the delivery was refused."""
+
+    code: str = Field(description="e.g. intake.unknown_sku, intake.bad_phone")
+    field: str = Field(description="Path of the field at fault in the channel's document")
+    message_en: str
+    message_zh: str
+    external_id: str | None = None
+    problems: int = Field(1, description="How many orders of the delivery were refused")
+
+
+def _ref(order: IntakeOrder) -> OrderRef:
+    return OrderRef(
+        external_id=order.external_id, order_no=order.order_no, order_id=str(order.order_id)
+    )
+
+
+_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "The delivery in the channel's own format: web and tmall JSON, "
+        "jd XML, pos a CSV batch.",
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "application/xml": {"schema": {"type": "string"}},
+            "text/csv": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+async def _raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+# The body is read raw: its format is the channel's, not a pydantic model.
+_RAW = Depends(_raw_body)
+
+
+def create_app(processor: IntakeProcessor, publisher: Publisher, seen: DedupIndex) -> FastAPI:
+    """The intake API over a parser/processor, a publisher and a view of accepted orders."""
+    app = FastAPI(
+        title="oms-events intake",
+        version="1",
+        description="Channels that push send their orders here, in their own format.",
+    )
+
+    @app.post(
+        "/channels/{channel}/orders",
+        status_code=202,
+        response_model=Accepted,
+        responses={409: {"model": AlreadyAccepted}, 400: {"model": Problem}},
+        openapi_extra=_BODY,
+        summary="Deliver an order (or a POS batch) in the channel's format",
+    )
+    def post_orders(channel: ChannelName, body: bytes = _RAW) -> Any:
+        try:
+            delivery = processor.parse(channel.value, body)
+        except Rejection as rejection:
+            return _problem(rejection, 1)
+        refused = [i for i in delivery.items if isinstance(i, Rejection)]
+        if refused:
+            processor.counts.update(r.code.value for r in refused)
+            return _problem(refused[0], len(refused))
+        orders = [i for i in delivery.items if isinstance(i, IntakeOrder)]
+        refs = [_ref(o) for o in orders]
+        if all(seen.known(o.channel, o.external_id, o.content_hash()) for o in orders):
+            processor.counts["duplicate"] += len(orders)
+            return JSONResponse(
+                AlreadyAccepted(order_no=refs[0].order_no, orders=refs).model_dump(),
+                status_code=409,
+            )
+        publisher.publish(channel.value, delivery.key, body)
+        for order in orders:
+            seen.stage(order.channel, order.external_id, order.content_hash())
+        seen.commit()
+        return Accepted(order_no=refs[0].order_no, orders=refs)
+
+    return app
+
+
+def _problem(rejection: Rejection, count: int) -> JSONResponse:
+    problem = Problem(
+        code=rejection.code.value,
+        field=rejection.field,
+        message_en=rejection.en,
+        message_zh=rejection.zh,
+        external_id=rejection.external_id,
+        problems=count,
+    )
+    return JSONResponse(problem.model_dump(), status_code=400)
+
+
+class KafkaPublisher:
+    """Publishes raw deliveries on ``oms.intake.<channel>``, waiting for acks=all."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.producer = producer(settings)
+
+    def publish(self, channel: str, key: str | None, raw: bytes) -> None:
+        """Send and wait: a 202 is only given once the broker has the record."""
+        topic = topics.name(self.settings, topics.intake(channel))
+        self.producer.send(topic, key=key.encode() if key else None, value=raw).get(timeout=30)
+
+
+def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8081) -> None:
+    """Run the intake API with uvicorn against Kafka (index loaded from the changelogs)."""
+    import uvicorn
+
+    seen = DedupIndex()
+    load_index(settings, topics.CHANNELS, seen)
+    app = create_app(IntakeProcessor(), KafkaPublisher(settings), seen)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+class _NoPublisher:
+    def publish(self, channel: str, key: str | None, raw: bytes) -> None:
+        raise RuntimeError("no publisher configured")
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document the app serves (``docs/openapi.json`` keeps a copy)."""
+    return create_app(IntakeProcessor(), _NoPublisher(), DedupIndex()).openapi()
+
+
+if __name__ == "__main__":  # python -m oms_events.intake.http > docs/openapi.json
+    json.dump(openapi_document(), sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")

@@ -1,0 +1,157 @@
+"""JD (channel ``jd``): a POP order (``jingdong.pop.order.get`` fields), as XML.
+
+Parsed with defusedxml: entity expansion, external entities and DTDs are refused, so
+a hostile document cannot read files or blow up memory. ``jdPrice`` is the list
+price; coupons with a ``skuId`` are that line's discount, coupons without one are an
+order discount spread over the lines. ``orderPayment`` (shipping included) must equal
+our total.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from xml.etree.ElementTree import Element, ParseError
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+
+from oms_events.intake import normalize as n
+from oms_events.intake.channel import Delivery, timestamp, unparseable
+from oms_events.intake.errors import Code, Rejection, missing
+from oms_events.intake.model import IntakeAddress, IntakeLine, IntakeOrder
+from oms_events.intake.pricing import check_total, spread
+from oms_events.intake.tables import Tables
+
+_PAY_TYPES = {"1": ("cod", False), "4": ("card", True)}  # 1-货到付款, 4-在线支付
+_STATES = ("WAIT_SELLER_STOCK_OUT",)
+
+
+class JdChannel:
+    """JD POP orders in XML."""
+
+    name = "jd"
+    media_type = "application/xml"
+
+    def parse(self, raw: bytes, tables: Tables) -> Delivery:
+        """One ``<orderInfo>`` document is one order."""
+        try:
+            root = fromstring(raw)
+        except (ParseError, DefusedXmlException, ValueError, UnicodeError, LookupError) as exc:
+            # LookupError: an unknown encoding in the XML declaration (found by fuzzing).
+            raise unparseable("XML", str(exc), str(exc)) from None
+        if root.tag != "orderInfo":
+            raise unparseable(
+                "XML", f"root element is <{root.tag[:40]}>, not <orderInfo>", "根元素不是 orderInfo"
+            )
+        external = n.external_id(_text(root, "orderId"), "orderId")
+        try:
+            return Delivery(external, [self._order(root, external, tables)])
+        except Rejection as rejection:
+            return Delivery(external, [rejection.for_order(external)])
+
+    def _order(self, root: Element, external: str, tables: Tables) -> IntakeOrder:
+        state = n.required_text(_text(root, "orderState"), "orderState")
+        if state not in _STATES:
+            raise Rejection(
+                Code.BAD_STATUS,
+                "orderState",
+                f"order state {state[:40]!r} is not one we take in ({', '.join(_STATES)})",
+                f"订单状态 {state[:40]!r} 不可接单（仅接受 {', '.join(_STATES)}）",
+            )
+        pay_type = n.required_text(_text(root, "payType"), "payType").split("-")[0]
+        if pay_type not in _PAY_TYPES:
+            raise Rejection(
+                Code.BAD_VALUE,
+                "payType",
+                f"pay type {pay_type[:20]!r} is not 1 (cash on delivery) or 4 (online)",
+                f"支付方式 {pay_type[:20]!r} 无效（应为 1-货到付款 或 4-在线支付）",
+            )
+        method, paid = _PAY_TYPES[pay_type]
+        items = root.findall("itemInfoList/itemInfo")
+        if not items:
+            raise missing("itemInfoList.itemInfo")
+        lines: list[IntakeLine] = []
+        by_sku: dict[str, int] = {}
+        for i, item in enumerate(items):
+            path = f"itemInfoList.itemInfo[{i}]"
+            channel_sku = n.required_text(_text(item, "skuId"), f"{path}.skuId")
+            by_sku.setdefault(channel_sku, i)
+            lines.append(
+                IntakeLine(
+                    line_no=i + 1,
+                    sku=tables.sku(self.name, channel_sku, f"{path}.skuId"),
+                    quantity=n.quantity(_text(item, "itemTotal"), f"{path}.itemTotal"),
+                    unit_price=n.non_negative_money(_text(item, "jdPrice"), f"{path}.jdPrice"),
+                    channel_sku=channel_sku,
+                )
+            )
+        order_discount = 0
+        for i, coupon in enumerate(root.findall("couponDetailList/couponDetail")):
+            path = f"couponDetailList.couponDetail[{i}]"
+            amount = n.non_negative_money(_text(coupon, "couponPrice"), f"{path}.couponPrice")
+            label = n.text(_text(coupon, "couponType"), f"{path}.couponType", False) or "京东优惠"
+            sku = n.text(_text(coupon, "skuId"), f"{path}.skuId", required=False)
+            if sku is None:
+                order_discount += amount
+                continue
+            if sku not in by_sku:
+                raise Rejection(
+                    Code.PRICE_MISMATCH,
+                    f"{path}.skuId",
+                    f"coupon for sku {sku[:20]!r} that the order does not contain",
+                    f"优惠券对应的商品 {sku[:20]!r} 不在订单中",
+                )
+            index = by_sku[sku]
+            line = lines[index]
+            if line.discount + amount > line.gross:
+                raise Rejection(
+                    Code.PRICE_MISMATCH,
+                    f"{path}.couponPrice",
+                    "coupons exceed the line amount",
+                    "优惠金额超过商品金额",
+                )
+            lines[index] = replace(
+                line, discount=line.discount + amount, promotions=(*line.promotions, label)
+            )
+        lines = spread(lines, order_discount, "京东店铺优惠")
+        shipping = n.optional_money(_text(root, "freightPrice"), "freightPrice")
+        check_total(
+            lines,
+            shipping,
+            n.non_negative_money(_text(root, "orderPayment"), "orderPayment"),
+            "orderPayment",
+        )
+        who = root.find("consigneeInfo")
+        if who is None:
+            raise missing("consigneeInfo")
+        return IntakeOrder(
+            channel=self.name,
+            external_id=external,
+            customer_name=n.required_text(_text(who, "fullname"), "consigneeInfo.fullname"),
+            phone=n.phone(
+                _text(who, "mobile") or _text(who, "telephone"),
+                "consigneeInfo.mobile" if _text(who, "mobile") else "consigneeInfo.telephone",
+                required=True,
+            ),
+            account=n.text(_text(root, "pin"), "pin", required=False),
+            address=IntakeAddress(
+                country="CN",
+                province=n.text(_text(who, "province"), "consigneeInfo.province", False),
+                city=n.text(_text(who, "city"), "consigneeInfo.city", False),
+                district=n.text(_text(who, "county"), "consigneeInfo.county", False),
+                line1=n.required_text(_text(who, "fullAddress"), "consigneeInfo.fullAddress"),
+            ),
+            lines=tuple(lines),
+            payment_method=method,
+            paid=paid,
+            placed_at=timestamp(_text(root, "orderStartTime"), "orderStartTime"),
+            shipping_fee=shipping,
+        )
+
+
+def _text(parent: Element, path: str) -> str | None:
+    """Text of a child element; absent and empty elements are both None."""
+    child = parent.find(path)
+    if child is None or child.text is None:
+        return None
+    return child.text

@@ -1,0 +1,171 @@
+"""The one order model every channel parser produces, and the commands built from it.
+
+An :class:`IntakeOrder` is already normalized (our skus, minor units, half-width text,
+discounts per line); turning it into a ``PlaceOrder`` or ``ChangeOrder`` record is
+mechanical. Identity is deterministic from (channel, external id), so a redelivery
+names the same order number, order id and command id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from oms_events.domain.ids import natural_id
+
+PLACE_ORDER = "oms.order.commands.PlaceOrder"
+CHANGE_ORDER = "oms.order.commands.ChangeOrder"
+PAYMENT_METHODS = ("card", "alipay", "wechat_pay", "cod")
+DELIVERY_SPEEDS = ("standard", "express", "same_day")
+
+
+@dataclass(frozen=True)
+class IntakeLine:
+    """One order line in our terms; ``discount`` is the whole line's, in minor units."""
+
+    line_no: int
+    sku: str
+    quantity: int
+    unit_price: int
+    discount: int = 0
+    promotions: tuple[str, ...] = ()
+    channel_sku: str = ""
+
+    @property
+    def gross(self) -> int:
+        """List price times quantity."""
+        return self.unit_price * self.quantity
+
+    @property
+    def net(self) -> int:
+        """What the customer pays for the line."""
+        return self.gross - self.discount
+
+
+@dataclass(frozen=True)
+class IntakeAddress:
+    """Where the order ships; ``country`` is ISO 3166-1 alpha-2."""
+
+    country: str
+    line1: str
+    province: str | None = None
+    city: str | None = None
+    district: str | None = None
+    postcode: str | None = None
+
+
+@dataclass(frozen=True)
+class IntakeOrder:
+    """A channel order, normalized: what PlaceOrder and ChangeOrder are built from."""
+
+    channel: str
+    external_id: str
+    customer_name: str
+    phone: str | None
+    account: str | None
+    address: IntakeAddress
+    lines: tuple[IntakeLine, ...]
+    payment_method: str
+    paid: bool
+    placed_at: datetime
+    currency: str = "CNY"
+    shipping_fee: int = 0
+    delivery_speed: str = "standard"
+    # Where in the delivery the order sat (CSV rows of a POS batch), for dead letters.
+    position: str = field(default="", compare=False)
+
+    @property
+    def total(self) -> int:
+        """Line nets plus shipping: what the customer owes."""
+        return sum(line.net for line in self.lines) + self.shipping_fee
+
+    @property
+    def order_no(self) -> str:
+        """Our order number."""
+        return order_no(self.channel, self.external_id)
+
+    @property
+    def order_id(self) -> uuid.UUID:
+        """The Order aggregate's id (same as ``Order.create_id``)."""
+        return order_id(self.channel, self.external_id)
+
+    def content_hash(self) -> str:
+        """A digest of everything the channel said about the order.
+
+        Equal hashes mean a plain redelivery; different hashes mean the channel changed
+        the order. ``position`` is left out: the same order may sit elsewhere in a new batch.
+        """
+        data = asdict(self)
+        data.pop("position")
+        data["placed_at"] = self.placed_at.isoformat()
+        canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def order_no(channel: str, external_id: str) -> str:
+    """``OMS-<channel>-<external id>``: readable by people, stable across redeliveries."""
+    return f"OMS-{channel}-{external_id}"
+
+
+def order_id(channel: str, external_id: str) -> uuid.UUID:
+    """The order aggregate id: ``natural_id("order", channel, external_id)``."""
+    return natural_id("order", channel, external_id)
+
+
+def _body(order: IntakeOrder) -> dict[str, Any]:
+    return {
+        "order_no": order.order_no,
+        "channel": order.channel,
+        "external_id": order.external_id,
+        "customer": {"name": order.customer_name, "phone": order.phone, "account": order.account},
+        "address": {
+            "country": order.address.country,
+            "province": order.address.province,
+            "city": order.address.city,
+            "district": order.address.district,
+            "postcode": order.address.postcode,
+            "line1": order.address.line1,
+        },
+        "currency": order.currency,
+        "lines": [
+            {
+                "line_no": line.line_no,
+                "sku": line.sku,
+                "quantity": line.quantity,
+                "unit_price": line.unit_price,
+                "discount": line.discount,
+                "promotions": list(line.promotions),
+            }
+            for line in order.lines
+        ],
+        "shipping_fee": order.shipping_fee,
+    }
+
+
+def place_order(order: IntakeOrder) -> dict[str, Any]:
+    """The ``PlaceOrder`` record. Its command id derives from the content, so producing it
+    again after a crash is recognisably the same command."""
+    return {
+        "command_id": str(uuid.uuid5(order.order_id, f"place:{order.content_hash()}")),
+        **_body(order),
+        "payment_method": order.payment_method,
+        "paid": order.paid,
+        "delivery_speed": order.delivery_speed,
+        "placed_at": order.placed_at,
+    }
+
+
+def change_order(order: IntakeOrder, previous_hash: str, changed_at: datetime) -> dict[str, Any]:
+    """The ``ChangeOrder`` record: the channel's new version of the whole order."""
+    return {
+        "command_id": str(uuid.uuid5(order.order_id, f"change:{order.content_hash()}")),
+        **_body(order),
+        "previous_hash": previous_hash,
+        "content_hash": order.content_hash(),
+        "paid": order.paid,
+        "changed_at": changed_at,
+    }

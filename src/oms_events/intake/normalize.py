@@ -1,0 +1,191 @@
+"""Cleaning what channels really send: full-width characters, phones, money as strings.
+
+Every function takes the raw value and the field path it came from, and raises a
+:class:`Rejection` naming that field when the value cannot be made sense of.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from oms_events.intake.errors import Code, Rejection, bad_value, missing
+
+# Full-width ASCII (U+FF01..U+FF5E) sits exactly 0xFEE0 above ASCII; U+3000 is the
+# ideographic space. We map only these, not NFKC, so names keep every other character
+# (emoji, CJK compatibility forms) exactly as the customer typed them.
+_FULL_WIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+_SPACES = re.compile(r"\s+")
+_CN_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_CN_LANDLINE = re.compile(r"^0\d{2,3}\d{7,8}$")
+_INTL = re.compile(r"^\+[1-9]\d{7,14}$")
+_EXTERNAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_MINOR_UNITS = {"CNY": 2, "USD": 2, "EUR": 2, "HKD": 2, "JPY": 0}
+_CURRENCY_MARKS = "¥￥$€元 "
+
+
+def half_width(text: str) -> str:
+    """Full-width ASCII and ideographic spaces to their half-width forms."""
+    return text.translate(_FULL_WIDTH)
+
+
+def text(value: Any, field: str, required: bool = True) -> str | None:
+    """A trimmed string with full-width ASCII folded and runs of spaces collapsed.
+
+    Numbers are accepted (channels send ids both ways); containers are not.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise missing(field)
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        raise bad_value(field, value, "text", "文本")
+    cleaned = _SPACES.sub(" ", half_width(str(value))).strip()
+    if not cleaned:
+        if required:
+            raise missing(field)
+        return None
+    # Control characters break CSV exports and terminals downstream.
+    if any(ord(c) < 0x20 for c in cleaned):
+        raise bad_value(field, value, "printable text", "可打印文本")
+    return cleaned
+
+
+def required_text(value: Any, field: str) -> str:
+    """:func:`text` for a field that must be present."""
+    result = text(value, field, required=True)
+    assert result is not None  # required=True never returns None
+    return result
+
+
+def currency(value: Any, field: str) -> str:
+    """An ISO 4217 code in upper case."""
+    code = required_text(value, field).upper()
+    if not re.fullmatch(r"[A-Z]{3}", code):
+        raise bad_value(field, value, "a currency code like CNY", "币种代码（如 CNY）")
+    return code
+
+
+def country(value: Any, field: str) -> str:
+    """An ISO 3166-1 alpha-2 code in upper case."""
+    code = required_text(value, field).upper()
+    if not re.fullmatch(r"[A-Z]{2}", code):
+        raise bad_value(field, value, "a country code like CN", "国家代码（如 CN）")
+    return code
+
+
+def external_id(value: Any, field: str) -> str:
+    """The channel's order id: half-width, trimmed, and safe inside an order number."""
+    cleaned = required_text(value, field).replace(" ", "")
+    if not _EXTERNAL_ID.match(cleaned):
+        raise Rejection(
+            Code.BAD_EXTERNAL_ID,
+            field,
+            f"order id {cleaned[:40]!r} must be 1-64 letters, digits, '.', '_' or '-'",
+            f"订单号 {cleaned[:40]!r} 只能包含字母、数字、'.'、'_'、'-'，长度 1-64",
+        )
+    return cleaned
+
+
+def phone(value: Any, field: str, required: bool = False) -> str | None:
+    """A phone number: CN mobiles as 11 digits, CN landlines as digits, others E.164.
+
+    ``+86 138-0013-8000``, ``８６１３８００１３８０００`` and ``(0571) 8888 6666`` all pass;
+    anything else is ``intake.bad_phone``.
+    """
+    raw = text(value, field, required=required)
+    if raw is None:
+        return None
+    compact = re.sub(r"[\s\-().]", "", raw)
+    digits = compact
+    for prefix in ("+86", "0086"):
+        if compact.startswith(prefix):
+            digits = compact[len(prefix) :]
+    if len(compact) == 13 and compact.startswith("86"):
+        digits = compact[2:]  # country code typed without the plus
+    if _CN_MOBILE.match(digits) or _CN_LANDLINE.match(digits):
+        return digits
+    if _INTL.match(compact):
+        return compact
+    raise Rejection(
+        Code.BAD_PHONE,
+        field,
+        f"phone {raw[:30]!r} is not a valid mobile, landline or +E.164 number",
+        f"电话号码 {raw[:30]!r} 无效（应为手机号、座机号或 +国际号码）",
+    )
+
+
+def money(value: Any, field: str, currency: str = "CNY") -> int:
+    """An amount in minor units: ``"12.50"`` -> 1250, ``"１２.５"`` -> 1250, ``12`` -> 1200.
+
+    Parsed with Decimal, never float; more decimals than the currency has (other than
+    trailing zeros) are refused rather than rounded, because rounding hides a wrong price.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise missing(field)
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        raise _bad_amount(field, value)
+    raw = half_width(str(value)).strip().strip(_CURRENCY_MARKS).replace(",", "")
+    try:
+        amount = Decimal(raw)
+    except InvalidOperation:
+        raise _bad_amount(field, value) from None
+    if not amount.is_finite() or abs(amount) > Decimal(10) ** 12:
+        raise _bad_amount(field, value)
+    minor = amount.scaleb(_MINOR_UNITS.get(currency, 2))
+    if minor != minor.to_integral_value():
+        raise _bad_amount(field, value)
+    return int(minor)
+
+
+def non_negative_money(value: Any, field: str, currency: str = "CNY") -> int:
+    """:func:`money` that must not be negative (prices, fees, discounts)."""
+    amount = money(value, field, currency)
+    if amount < 0:
+        raise _bad_amount(field, value)
+    return amount
+
+
+def optional_money(value: Any, field: str, currency: str = "CNY") -> int:
+    """:func:`non_negative_money`, with an absent value meaning zero."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return 0
+    return non_negative_money(value, field, currency)
+
+
+def quantity(value: Any, field: str) -> int:
+    """A positive whole number of units; ``"2"``, ``"２"`` and ``2.0`` are 2."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise missing(field)
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        raise _bad_quantity(field, value)
+    try:
+        number = Decimal(half_width(str(value)).strip())
+    except InvalidOperation:
+        raise _bad_quantity(field, value) from None
+    if not number.is_finite() or number != number.to_integral_value():
+        raise _bad_quantity(field, value)
+    if number <= 0 or number > 100_000:
+        raise _bad_quantity(field, value)
+    return int(number)
+
+
+def _bad_amount(field: str, value: object) -> Rejection:
+    shown = repr(value)[:40]
+    return Rejection(
+        Code.BAD_AMOUNT,
+        field,
+        f"{field} is {shown}, not a non-negative amount with at most 2 decimals",
+        f"{field} 的金额 {shown} 无效（应为非负数，最多两位小数）",
+    )
+
+
+def _bad_quantity(field: str, value: object) -> Rejection:
+    shown = repr(value)[:40]
+    return Rejection(
+        Code.BAD_QUANTITY,
+        field,
+        f"{field} is {shown}, not a positive whole quantity",
+        f"{field} 的数量 {shown} 无效（应为正整数）",
+    )

@@ -1,0 +1,185 @@
+"""The pure heart of the intake: one delivery in, commands and dead letters out.
+
+No Kafka here. The Kafka adapter, the HTTP app, the property tests and the benchmark
+all drive this same step, so what they prove holds for all of them::
+
+    bytes --channel.parse--> IntakeOrder | Rejection
+          --dedup index-->   PlaceOrder | ChangeOrder | duplicate | change rejected
+          --codec-->         Avro bytes keyed by order id (+ a changelog entry)
+
+``handle`` never raises for anything a channel sends: every failure becomes a
+:class:`DeadLetter`. Index changes are staged; the caller commits or rolls them back
+with its transaction.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
+
+import structlog
+
+from oms_events.avro.codec import Codec, SingleObjectCodec
+from oms_events.intake.channel import Delivery
+from oms_events.intake.channels import channel as channel_format
+from oms_events.intake.deadletter import DeadLetter, Source
+from oms_events.intake.dedup import DedupIndex, IsChangeable, Verdict, always_changeable
+from oms_events.intake.errors import Code, Rejection
+from oms_events.intake.model import (
+    CHANGE_ORDER,
+    PLACE_ORDER,
+    IntakeOrder,
+    change_order,
+    place_order,
+)
+from oms_events.intake.tables import Tables
+
+log = structlog.get_logger("oms.intake")
+
+
+@dataclass(frozen=True)
+class Command:
+    """An encoded order command for ``oms.order.commands``, keyed by order id."""
+
+    kind: str  # "place" | "change"
+    channel: str
+    external_id: str
+    order_no: str
+    order_id: UUID
+    value: bytes
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A changelog entry: this version of the order is now accepted."""
+
+    channel: str
+    external_id: str
+    order_no: str
+    history: tuple[str, ...]  # every accepted hash, this version last
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """A redelivery of a version already accepted: acknowledged and ignored."""
+
+    channel: str
+    external_id: str
+    order_no: str
+
+
+Output = Command | Seen | Duplicate | DeadLetter
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class IntakeProcessor:
+    """Turns deliveries into outputs; keeps the dedup index and a counter per outcome.
+
+    ``counts`` has ``placed``, ``changed``, ``duplicate`` and one entry per dead-letter
+    code: the adapter exposes it and logs it.
+    """
+
+    def __init__(
+        self,
+        tables: Tables | None = None,
+        codec: Codec | None = None,
+        index: DedupIndex | None = None,
+        is_changeable: IsChangeable = always_changeable,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self.tables = tables or Tables.load()
+        self.codec = codec or SingleObjectCodec()
+        self.index = index if index is not None else DedupIndex()
+        self.is_changeable = is_changeable
+        self.clock = clock
+        self.counts: Counter[str] = Counter()
+
+    def parse(self, channel: str, raw: bytes) -> Delivery:
+        """Parse only (the HTTP app answers 400 from this); raises :class:`Rejection`."""
+        try:
+            return channel_format(channel).parse(raw, self.tables)
+        except Rejection:
+            raise
+        except Exception as exc:  # a parser bug: still a refusal, never a crash
+            log.exception("intake.parser_bug", channel=channel)
+            raise Rejection(
+                Code.INTERNAL, "$", f"parser failed: {type(exc).__name__}", "解析程序出错"
+            ) from exc
+
+    def handle(self, channel: str, raw: bytes, source: Source) -> list[Output]:
+        """Everything one delivery produces; staged index changes await the caller."""
+        try:
+            delivery = self.parse(channel, raw)
+        except Rejection as unreadable:
+            return [self._dead(channel, unreadable, raw, source)]
+        outputs: list[Output] = []
+        for item in delivery.items:
+            if isinstance(item, Rejection):
+                outputs.append(self._dead(channel, item, raw, source))
+                continue
+            try:
+                outputs.extend(self._decide(item, raw, source))
+            except Exception as exc:  # an encoding bug: dead-letter the order, go on
+                log.exception("intake.encode_bug", channel=channel, external_id=item.external_id)
+                bug = Rejection(
+                    Code.INTERNAL, "$", f"cannot encode: {type(exc).__name__}", "无法编码命令"
+                ).for_order(item.external_id)
+                outputs.append(self._dead(channel, bug, raw, source, item.position))
+        return outputs
+
+    def _decide(self, order: IntakeOrder, raw: bytes, source: Source) -> list[Output]:
+        digest = order.content_hash()
+        decision = self.index.decide(order.channel, order.external_id, digest)
+        if decision.verdict is Verdict.DUPLICATE:
+            self.counts["duplicate"] += 1
+            log.info("intake.duplicate", channel=order.channel, external_id=order.external_id)
+            return [Duplicate(order.channel, order.external_id, order.order_no)]
+        if decision.verdict is Verdict.NEW:
+            kind, value = "place", self.codec.encode(PLACE_ORDER, place_order(order))
+        elif self.is_changeable(order.order_id):
+            assert decision.previous is not None
+            record = change_order(order, decision.previous, self.clock())
+            kind, value = "change", self.codec.encode(CHANGE_ORDER, record)
+        else:
+            refused = Rejection(
+                Code.CHANGE_REJECTED,
+                "$",
+                f"order {order.order_no} changed at the channel but can no longer change",
+                f"订单 {order.order_no} 在渠道被修改，但订单已不可修改",
+                order.external_id,
+            )
+            return [self._dead(order.channel, refused, raw, source, order.position)]
+        self.index.stage(order.channel, order.external_id, digest)
+        self.counts["placed" if kind == "place" else "changed"] += 1
+        return [
+            Command(kind, order.channel, order.external_id, order.order_no, order.order_id, value),
+            Seen(
+                order.channel,
+                order.external_id,
+                order.order_no,
+                self.index.history(order.channel, order.external_id),
+            ),
+        ]
+
+    def _dead(
+        self, channel: str, rejection: Rejection, raw: bytes, source: Source, position: str = ""
+    ) -> DeadLetter:
+        self.counts[rejection.code.value] += 1
+        log.warning(
+            "intake.dead_letter",
+            channel=channel,
+            code=rejection.code.value,
+            field=rejection.field,
+            external_id=rejection.external_id,
+            message=rejection.en,
+            topic=source.topic,
+            partition=source.partition,
+            offset=source.offset,
+        )
+        return DeadLetter(channel, rejection, raw, source, position)

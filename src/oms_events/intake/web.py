@@ -1,0 +1,173 @@
+"""The web shop (channel ``web``): a Shopify-style ``orders/create`` webhook, JSON.
+
+Shopify states list prices per line, the discounts it already allocated to each line
+(``discount_allocations``), the order's ``total_discounts`` and ``total_price`` (taxes
+included, as in China). Any order discount it did not allocate is spread over the lines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from oms_events.intake import normalize as n
+from oms_events.intake.channel import Delivery, array, load_json, obj, opt_obj, timestamp
+from oms_events.intake.errors import Code, Rejection, bad_value
+from oms_events.intake.model import IntakeAddress, IntakeLine, IntakeOrder
+from oms_events.intake.pricing import check_total, spread
+from oms_events.intake.tables import Tables
+
+_GATEWAYS = {
+    "alipay": "alipay",
+    "wechat_pay": "wechat_pay",
+    "weixin": "wechat_pay",
+    "cash_on_delivery": "cod",
+    "cash on delivery (cod)": "cod",
+}
+
+
+class WebChannel:
+    """Shopify-style order webhooks."""
+
+    name = "web"
+    media_type = "application/json"
+
+    def parse(self, raw: bytes, tables: Tables) -> Delivery:
+        """One webhook body is one order."""
+        doc = obj(load_json(raw), "$")
+        external = n.external_id(doc.get("id"), "id")
+        try:
+            return Delivery(external, [self._order(doc, external, tables)])
+        except Rejection as rejection:
+            return Delivery(external, [rejection.for_order(external)])
+
+    def _order(self, doc: Any, external: str, tables: Tables) -> IntakeOrder:
+        currency = n.currency(doc.get("currency") or "CNY", "currency")
+        customer = opt_obj(doc.get("customer"), "customer")
+        ship = obj(doc.get("shipping_address"), "shipping_address")
+        name = n.text(ship.get("name"), "shipping_address.name", required=False) or " ".join(
+            part
+            for part in (
+                n.text(customer.get("last_name"), "customer.last_name", required=False),
+                n.text(customer.get("first_name"), "customer.first_name", required=False),
+            )
+            if part
+        )
+        if not name:
+            raise Rejection(
+                Code.MISSING_FIELD,
+                "shipping_address.name",
+                "the order names no recipient",
+                "订单缺少收货人姓名",
+            )
+        phone_field = "shipping_address.phone" if ship.get("phone") else "customer.phone"
+        phone = n.phone(ship.get("phone") or customer.get("phone"), phone_field)
+        lines = []
+        for i, item in enumerate(array(doc.get("line_items"), "line_items")):
+            path = f"line_items[{i}]"
+            item = obj(item, path)
+            channel_sku = n.required_text(item.get("sku"), f"{path}.sku")
+            allocations = item.get("discount_allocations") or []
+            if not isinstance(allocations, list):
+                raise Rejection(
+                    Code.BAD_VALUE, f"{path}.discount_allocations", "not a list", "应为数组"
+                )
+            discount = sum(
+                n.non_negative_money(
+                    obj(a, f"{path}.discount_allocations[{j}]").get("amount"),
+                    f"{path}.discount_allocations[{j}].amount",
+                    currency,
+                )
+                for j, a in enumerate(allocations)
+            )
+            lines.append(
+                IntakeLine(
+                    line_no=i + 1,
+                    sku=tables.sku(self.name, channel_sku, f"{path}.sku"),
+                    quantity=n.quantity(item.get("quantity"), f"{path}.quantity"),
+                    unit_price=n.non_negative_money(item.get("price"), f"{path}.price", currency),
+                    discount=discount,
+                    promotions=("shopify discount",) if discount else (),
+                    channel_sku=channel_sku,
+                )
+            )
+        for line in lines:
+            if line.discount > line.gross:
+                raise Rejection(
+                    Code.PRICE_MISMATCH,
+                    f"line_items[{line.line_no - 1}].discount_allocations",
+                    "line discount exceeds the line amount",
+                    "商品行优惠超过商品金额",
+                )
+        total_discounts = n.optional_money(doc.get("total_discounts"), "total_discounts", currency)
+        allocated = sum(line.discount for line in lines)
+        if total_discounts > allocated:
+            codes = doc.get("discount_codes")
+            label = "order discount"
+            if isinstance(codes, list) and codes and isinstance(codes[0], dict):
+                label = n.text(codes[0].get("code"), "discount_codes[0].code", False) or label
+            lines = spread(lines, total_discounts - allocated, label)
+        shipping, speed = _shipping(doc.get("shipping_lines"), currency)
+        check_total(
+            lines,
+            shipping,
+            n.non_negative_money(doc.get("total_price"), "total_price", currency),
+            "total_price",
+        )
+        gateways = doc.get("payment_gateway_names") or [doc.get("gateway") or ""]
+        gateway = str(gateways[0] if isinstance(gateways, list) and gateways else "").lower()
+        method = _GATEWAYS.get(gateway, "card")
+        address = IntakeAddress(
+            country=n.country(ship.get("country_code") or "CN", "shipping_address.country_code"),
+            line1=" ".join(
+                part
+                for part in (
+                    n.required_text(ship.get("address1"), "shipping_address.address1"),
+                    n.text(ship.get("address2"), "shipping_address.address2", required=False),
+                )
+                if part
+            ),
+            province=n.text(ship.get("province"), "shipping_address.province", required=False),
+            city=n.text(ship.get("city"), "shipping_address.city", required=False),
+            postcode=n.text(ship.get("zip"), "shipping_address.zip", required=False),
+        )
+        order = IntakeOrder(
+            channel=self.name,
+            external_id=external,
+            customer_name=name,
+            phone=phone,
+            account=n.text(customer.get("email") or doc.get("email"), "customer.email", False),
+            address=address,
+            lines=tuple(lines),
+            payment_method=method,
+            paid=doc.get("financial_status") == "paid",
+            placed_at=timestamp(doc.get("created_at"), "created_at"),
+            currency=currency,
+            shipping_fee=shipping,
+            delivery_speed=speed,
+        )
+        return replace(order, position=str(doc.get("name") or ""))
+
+
+def _shipping(value: Any, currency: str) -> tuple[int, str]:
+    """Shipping fee (sum of shipping lines) and delivery speed (from the first line's code)."""
+    if value is None:
+        return 0, "standard"
+    if not isinstance(value, list):
+        raise bad_value("shipping_lines", value, "a list", "数组")
+    fee, speed = 0, "standard"
+    for i, item in enumerate(value):
+        line = obj(item, f"shipping_lines[{i}]")
+        fee += n.non_negative_money(line.get("price"), f"shipping_lines[{i}].price", currency)
+        if i == 0:
+            speed = _speed(str(line.get("code") or ""))
+    return fee, speed
+
+
+def _speed(code: str) -> str:
+    lowered = code.lower()
+    if "same" in lowered:
+        return "same_day"
+    if "express" in lowered or "next" in lowered:
+        return "express"
+    return "standard"

@@ -1,0 +1,56 @@
+"""Helpers for the intake's tests on the real broker: topics, sending, reading back."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from oms_events import topics
+from oms_events.avro.codec import SingleObjectCodec
+from oms_events.intake.state import intake_specs
+from oms_events.kafka.admin import apply_topics
+from oms_events.kafka.connection import consumer, producer
+from oms_events.settings import Settings
+
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "channels"
+
+
+def make_topics(settings: Settings, channel: str) -> None:
+    """The intake's topics for one channel, under the test's unique prefix."""
+    apply_topics(settings, intake_specs(settings, [channel]))
+
+
+def send(settings: Settings, channel: str, deliveries: list[tuple[str, bytes]]) -> None:
+    """Publish (key, bytes) deliveries on oms.intake.<channel>, as the channel would."""
+    p = producer(settings)
+    topic = topics.name(settings, topics.intake(channel))
+    for key, raw in deliveries:
+        p.send(topic, key=key.encode(), value=raw)
+    p.flush()
+    p.close()
+
+
+def read(settings: Settings, base: str) -> list[Any]:
+    """Every committed record of a topic (read_committed), all partitions."""
+    c = consumer(settings, topics.name(settings, base), group_id=None, consumer_timeout_ms=1500)
+    try:
+        return list(c)
+    finally:
+        c.close()
+
+
+def placed(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
+    """Decoded order commands: (schema name, record)."""
+    codec = SingleObjectCodec()
+    return [codec.decode(r.value) for r in read(settings, topics.commands("order"))]
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 40.0, interval: float = 0.5) -> None:
+    """Poll until ``predicate`` holds, or fail."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(interval)

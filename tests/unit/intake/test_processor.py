@@ -1,0 +1,114 @@
+"""The pure intake step: commands, duplicates, changes and dead letters."""
+
+from __future__ import annotations
+
+from oms_events.avro.codec import SingleObjectCodec
+from oms_events.intake.deadletter import DeadLetter, Source
+from oms_events.intake.model import order_id
+from oms_events.intake.processor import Command, Duplicate, IntakeProcessor, Output, Seen
+from tests.unit.intake.conftest import fixture
+
+SOURCE = Source("oms.intake.tmall", 3, 42, b"3891234567890123456")
+TRADE = "trade_3891234567890123456.json"
+
+
+def commands(outputs: list[Output]) -> list[Command]:
+    return [o for o in outputs if isinstance(o, Command)]
+
+
+def test_new_order_becomes_place_order_keyed_by_order_id(processor: IntakeProcessor) -> None:
+    outputs = processor.handle("tmall", fixture("tmall", TRADE), SOURCE)
+    (command,) = commands(outputs)
+    assert command.kind == "place"
+    assert command.order_id == order_id("tmall", "3891234567890123456")
+    name, record = SingleObjectCodec().decode(command.value)
+    assert name == "oms.order.commands.PlaceOrder"
+    assert record["order_no"] == "OMS-tmall-3891234567890123456"
+    assert [line["discount"] for line in record["lines"]] == [2558, 442]
+    assert record["lines"][1]["promotions"] == ["店铺优惠"]
+    assert any(isinstance(o, Seen) for o in outputs)
+    assert processor.counts["placed"] == 1
+
+
+def test_redelivery_is_a_duplicate_and_command_ids_are_stable(
+    processor: IntakeProcessor,
+) -> None:
+    first = commands(processor.handle("tmall", fixture("tmall", TRADE), SOURCE))
+    processor.index.commit()
+    again = processor.handle("tmall", fixture("tmall", TRADE), SOURCE)
+    assert [type(o) for o in again] == [Duplicate]
+    # A fresh processor (a restart without the index) would emit the same command id.
+    other = IntakeProcessor(processor.tables)
+    assert commands(other.handle("tmall", fixture("tmall", TRADE), SOURCE))[0].value == (
+        first[0].value
+    )
+
+
+def test_duplicate_inside_one_open_transaction_is_caught(processor: IntakeProcessor) -> None:
+    processor.handle("tmall", fixture("tmall", TRADE), SOURCE)
+    assert [type(o) for o in processor.handle("tmall", fixture("tmall", TRADE), SOURCE)] == [
+        Duplicate
+    ]
+
+
+def test_rollback_forgets_staged_orders(processor: IntakeProcessor) -> None:
+    processor.handle("tmall", fixture("tmall", TRADE), SOURCE)
+    processor.index.rollback()
+    assert commands(processor.handle("tmall", fixture("tmall", TRADE), SOURCE))
+
+
+def test_changed_redelivery_becomes_change_order(processor: IntakeProcessor) -> None:
+    processor.handle("tmall", fixture("tmall", TRADE), SOURCE)
+    processor.index.commit()
+    changed = "trade_3891234567890123456_changed.json"
+    (command,) = commands(processor.handle("tmall", fixture("tmall", changed), SOURCE))
+    name, record = SingleObjectCodec().decode(command.value)
+    assert (command.kind, name) == ("change", "oms.order.commands.ChangeOrder")
+    assert record["address"]["line1"].endswith("6楼(改)")
+    assert record["previous_hash"] != record["content_hash"]
+
+
+def test_change_of_an_order_that_cannot_change_is_dead_lettered(
+    processor: IntakeProcessor,
+) -> None:
+    processor.is_changeable = lambda _order_id: False
+    processor.handle("jd", fixture("jd", "order_281234567890.xml"), SOURCE)
+    processor.index.commit()
+    changed = fixture("jd", "order_281234567890_changed.xml")
+    (letter,) = processor.handle("jd", changed, SOURCE)
+    assert isinstance(letter, DeadLetter)
+    headers = dict(letter.headers())
+    assert headers["dlq.code"] == b"intake.change_rejected"
+    assert headers["dlq.external_id"] == b"281234567890"
+    assert letter.raw == changed
+    assert processor.counts["intake.change_rejected"] == 1
+
+
+def test_dead_letter_headers_name_code_field_messages_and_source(
+    processor: IntakeProcessor,
+) -> None:
+    raw = fixture("tmall", "bad_phone.json")
+    (letter,) = processor.handle("tmall", raw, SOURCE)
+    assert isinstance(letter, DeadLetter) and letter.raw == raw
+    headers = {k: v.decode() for k, v in letter.headers()}
+    assert headers["dlq.code"] == "intake.bad_phone"
+    assert headers["dlq.field"] == "receiver_mobile"
+    assert "phone" in headers["dlq.message.en"] and "电话" in headers["dlq.message.zh"]
+    assert (headers["dlq.source.topic"], headers["dlq.source.partition"]) == (
+        "oms.intake.tmall",
+        "3",
+    )
+    assert headers["dlq.source.offset"] == "42"
+    assert processor.counts["intake.bad_phone"] == 1
+
+
+def test_batch_yields_orders_and_dead_letters_side_by_side(processor: IntakeProcessor) -> None:
+    outputs = processor.handle("pos", fixture("pos", "batch_S003_mixed_gb18030.csv"), SOURCE)
+    assert [c.external_id for c in commands(outputs)] == ["S003-000777"]
+    letters = [o for o in outputs if isinstance(o, DeadLetter)]
+    assert sorted(o.rejection.external_id or "" for o in letters) == [
+        "S003-000778",
+        "S003-000779",
+        "S003-000780",
+        "S003-000781",
+    ]
