@@ -12,8 +12,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_compose_file_is_accepted_and_matches_dev_defaults() -> None:
     # Debian's docker-compose validates and normalizes the file without a Docker engine.
-    out = subprocess.run(["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "config"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "config"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     s = Settings()
     assert f"published: {s.kafka_port}" in out
     assert f"published: {s.postgres_port}" in out
