@@ -18,7 +18,8 @@ def test_compose_file_is_accepted_and_matches_dev_defaults() -> None:
         text=True,
         check=True,
     ).stdout
-    s = Settings()
+    # The compose file serves the defaults, whatever this shell's OMS_* variables say.
+    s = Settings.model_construct()
     assert f"published: {s.kafka_port}" in out
     assert f"published: {s.postgres_port}" in out
     for service in ("  kafka:", "  postgres:", "  engine:"):
