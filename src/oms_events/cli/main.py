@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from oms_events.cli import channel, demo, dev, intake, topics
+from oms_events.cli import channel, demo, dev, intake, run, simulate, topics
 from oms_events.logging import setup_logging
 from oms_events.settings import get_settings
 
@@ -18,6 +18,8 @@ app.add_typer(dev.app, name="dev")
 app.add_typer(topics.app, name="topics")
 app.command("demo")(demo.demo)
 app.command("intake")(intake.intake)
+app.command("run")(run.run)
+app.command("simulate")(simulate.simulate)
 app.add_typer(channel.app, name="channel")
 
 

@@ -1,0 +1,80 @@
+"""Allocation: a confirmed order goes to the warehouses that hold its reservations.
+
+One record per location on ``oms.allocations`` (Avro ``oms.allocation.Allocation``,
+keyed by location id) lists the lines to pick; the shipment of that order and
+location is opened at the same time with a CreateShipment command. A warehouse
+quotes the shipment id in every update it sends back.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+from oms_events import topics
+from oms_events.domain.order import Order
+from oms_events.domain.shipment import Shipment
+from oms_events.engine.commands import Outgoing
+from oms_events.engine.outbox import Outbox
+
+ALLOCATION = "oms.allocation.Allocation"
+
+
+def allocate(order: Order, out: Outbox, cause_id: str) -> None:
+    """Record ``OrderAllocated`` and queue an allocation and a shipment per location."""
+    order.allocate()
+    by_location: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for line_no, line in sorted(order.lines.items()):
+        reservation_id, location = order.reservations[line_no]
+        by_location[location].append(
+            {
+                "line_no": line_no,
+                "sku": line.sku,
+                "quantity": line.quantity,
+                "reservation_id": str(reservation_id),
+            }
+        )
+    address, customer = order.address, order.customer
+    for location, lines in sorted(by_location.items()):
+        shipment_id = str(Shipment.create_id(order.id, location))
+        record = {
+            "allocation_id": shipment_id,
+            "shipment_id": shipment_id,
+            "order_id": str(order.id),
+            "order_no": order.order_no,
+            "location": location,
+            "delivery_speed": order.delivery_speed.value,
+            "lines": lines,
+            "ship_to": {
+                "name": customer.name,
+                "phone": customer.phone,
+                "country": address.country,
+                "province": address.province,
+                "city": address.city,
+                "district": address.district,
+                "postcode": address.postcode,
+                "line1": address.line1,
+            },
+            "allocated_at": datetime.now(UTC),
+        }
+        out.add(
+            Outgoing(
+                topics.name(out.settings, topics.ALLOCATIONS),
+                location.encode(),
+                out.codec.encode(ALLOCATION, record),
+                [("order_id", str(order.id).encode())],
+            )
+        )
+        out.command(
+            "shipment",
+            "CreateShipment",
+            shipment_id,
+            {
+                "command_id": f"{cause_id}/ship/{location}",
+                "shipment_id": shipment_id,
+                "order_id": str(order.id),
+                "location": location,
+                "lines": lines,
+            },
+        )

@@ -1,0 +1,403 @@
+"""The partitioned consume-process-produce loop that every service runs in.
+
+One :class:`Processor` is one consumer-group member for one service. Per batch of
+commands it opens a Kafka transaction, lets the service handle each command against
+the in-memory aggregates of its partition, sends what the service wrote (events,
+replies, follow-up commands, dead letters) and the consumed offsets, and commits:
+all of it becomes visible to read_committed readers at once, or none of it.
+
+Fencing (why a zombie's writes never show): KIP-447 group-metadata fencing. Every
+transaction carries the positions of *all* partitions this member owns, sent with
+``consumer.group_metadata()``; the group coordinator refuses them once the group
+has moved on to a generation without this member, the transaction can only abort,
+and the member drops its state. One transactional producer per processor (not one
+per input partition) is enough, so one transaction spans every partition a member
+owns and batches stay large. The transactional id is unique per process start and
+so is never shared with a live instance.
+
+Ordering on assignment, which is what keeps a new owner exact: pause the partition,
+read its committed offset with ``require_stable`` (kafka-python asks for it under
+read_committed; it waits while a previous owner's transaction that already holds
+offsets is still open), *then* replay the events partition up to its last stable
+offset, then resume. Records of an older owner's open transaction without offsets
+cannot commit any more (fenced above), so they are rightly left out.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+import structlog
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.errors import CommitFailedError, KafkaError, KafkaTimeoutError
+from kafka.structs import OffsetAndMetadata
+
+from oms_events import topics
+from oms_events.avro.codec import Codec, DecodeError
+from oms_events.domain.errors import DomainError
+from oms_events.engine.commands import Command, Outgoing, partition_for
+from oms_events.engine.deadletter import dead_letter
+from oms_events.engine.outbox import Outbox
+from oms_events.engine.partition import Partition, rebuild
+from oms_events.engine.service import Service
+from oms_events.engine.settings import EngineSettings
+from oms_events.kafka.connection import consumer, producer
+from oms_events.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, processor: Processor) -> None:
+        self.processor = processor
+
+    def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        self.processor.revoked(list(revoked))
+
+    def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        self.processor.assigned(list(assigned))
+
+
+class Processor(threading.Thread):
+    """Runs one service as one member of its consumer group until ``stop`` is set."""
+
+    def __init__(
+        self,
+        service: Service,
+        settings: Settings,
+        engine: EngineSettings,
+        codec: Codec,
+        stop: threading.Event,
+    ) -> None:
+        super().__init__(name=f"processor-{service.name}", daemon=True)
+        self.service = service
+        self.settings = settings
+        self.engine = engine
+        self.codec = codec
+        self.stop_event = stop
+        self.group = f"{settings.topic_prefix}{engine.group}.{service.name}"
+        self.input_topic = topics.name(settings, service.input_topic())
+        self.events_topic = (
+            topics.name(settings, topics.events(service.aggregate_type))
+            if service.aggregate_type
+            else None
+        )
+        self.partitions: dict[int, Partition] = {}
+        self.pending: set[TopicPartition] = set()
+        self.rebalanced = False
+        self.membership: Any = None  # ConsumerGroupMetadata of the current assignment
+        self.error: BaseException | None = None
+        self.stats = {
+            "commands": 0,
+            "events": 0,
+            "transactions": 0,
+            "dead_letters": 0,
+            "duplicates": 0,
+            "aborts": 0,
+        }
+        # Where a processor's time goes: handling commands vs. sending and committing.
+        self.timings = {"handle_s": 0.0, "commit_s": 0.0}
+        self._consumer: KafkaConsumer | None = None
+        self._producer: KafkaProducer | None = None
+        self._replay: KafkaConsumer | None = None
+        self._next_tick = 0.0
+        self.log = log.bind(processor=service.name)
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    def run(self) -> None:
+        """The loop; an unexpected error stops this processor and is kept in ``error``."""
+        try:
+            self._open()
+            while not self.stop_event.is_set():
+                batch = self._collect()
+                if self.pending:
+                    self._rebuild_pending()
+                ticking = False
+                if self.service.has_timers and time.monotonic() >= self._next_tick:
+                    self._next_tick = time.monotonic() + self.engine.ttl_check_ms / 1000
+                    ticking = self.service.due(time.time(), self.partitions)
+                if batch or ticking:
+                    self._transact(batch, ticking)
+        except BaseException as exc:  # the runner reports it and stops the engine
+            self.error = exc
+            self.log.exception("processor failed")
+        finally:
+            self._close()
+
+    def _open(self) -> None:
+        self._producer = self._new_producer()
+        self._consumer = consumer(
+            self.settings,
+            group_id=self.group,
+            client_id=f"{self.group}-{uuid.uuid4().hex[:6]}",
+            max_poll_records=self.engine.batch_size,
+            fetch_max_wait_ms=self.engine.fetch_max_wait_ms,
+            session_timeout_ms=self.engine.session_timeout_ms,
+            heartbeat_interval_ms=max(1000, self.engine.session_timeout_ms // 5),
+            max_poll_interval_ms=max(60_000, self.engine.session_timeout_ms),
+        )
+        if self.events_topic:
+            self._replay = consumer(self.settings, group_id=None, client_id=f"{self.group}-replay")
+        # Join only once the topic's metadata is known: a group leader that cannot see
+        # the topic assigns nothing and the group idles until the next metadata refresh.
+        deadline = time.monotonic() + 30
+        while (
+            len(self._consumer.partitions_for_topic(self.input_topic)) < self.settings.partitions
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.2)
+        self._consumer.subscribe([self.input_topic], listener=_Listener(self))
+        self.log.info("started", group=self.group, topic=self.input_topic)
+
+    def _new_producer(self) -> KafkaProducer:
+        p = producer(
+            self.settings,
+            transactional_id=f"{self.group}-{uuid.uuid4()}",
+            transaction_timeout_ms=self.engine.transaction_timeout_ms,
+            linger_ms=self.engine.linger_ms,
+        )
+        p.init_transactions()
+        return p
+
+    def _close(self) -> None:
+        # Leaving the group (consumer.close) hands the partitions over at once instead
+        # of after a session timeout; no transaction is open between batches.
+        for client in (self._consumer, self._replay, self._producer):
+            if client is not None:
+                try:
+                    client.close()
+                except Exception:  # closing is best effort on the way out
+                    self.log.warning("close failed", exc_info=True)
+        self.log.info("stopped", **self.stats, **{k: round(v, 3) for k, v in self.timings.items()})
+
+    # --- assignment ------------------------------------------------------------------
+
+    def revoked(self, revoked: list[TopicPartition]) -> None:
+        """Forget revoked partitions: their next owner replays them."""
+        self.rebalanced = True
+        for tp in revoked:
+            self.partitions.pop(tp.partition, None)
+            self.pending.discard(tp)
+            self.service.revoked(tp.partition)
+        if revoked:
+            self.log.info("revoked", partitions=sorted(tp.partition for tp in revoked))
+
+    def assigned(self, assigned: list[TopicPartition]) -> None:
+        """Pause new partitions until their state is rebuilt (see the module doc)."""
+        self.rebalanced = True
+        if self._consumer is not None:
+            # The membership that owns these partitions, kept for every transaction
+            # until the next assignment (see _transact for why not a fresh snapshot).
+            self.membership = self._consumer.group_metadata()
+        if assigned and self._consumer is not None:
+            self._consumer.pause(*assigned)
+        self.pending.update(assigned)
+        if assigned:
+            self.log.info("assigned", partitions=sorted(tp.partition for tp in assigned))
+
+    def _rebuild_pending(self) -> None:
+        """Rebuild paused partitions one by one.
+
+        ``committed`` may run the group protocol, so a rebalance can revoke or assign
+        partitions in the middle of this loop: each partition is re-checked after every
+        blocking call, and the loop gives up (to poll again) when the group moved.
+        """
+        assert self._consumer is not None
+        self.rebalanced = False
+        for tp in sorted(self.pending, key=lambda t: t.partition):
+            if tp not in self.pending:
+                continue
+            try:
+                # Waits while a previous owner's transaction holding offsets is open.
+                committed = self._consumer.committed(tp, timeout_ms=self.engine.session_timeout_ms)
+            except KafkaTimeoutError:
+                return  # tried again after the next poll
+            if self.rebalanced or tp not in self.pending:
+                return
+            if committed is None:
+                self._consumer.seek_to_beginning(tp)
+            else:
+                self._consumer.seek(tp, committed)
+            if self._replay is not None and self.events_topic is not None:
+                state = rebuild(
+                    self._replay,
+                    self.events_topic,
+                    tp.partition,
+                    self.codec,
+                    self.engine.progress_every_s,
+                )
+            else:
+                state = Partition(tp.partition)
+            if self.rebalanced or tp not in self.pending:
+                return
+            self.partitions[tp.partition] = state
+            self.service.rebuilt(state)
+            self._consumer.resume(tp)
+            self.pending.discard(tp)
+
+    # --- one batch -------------------------------------------------------------------
+
+    def _collect(self) -> dict[TopicPartition, list[Any]]:
+        """Poll until ``batch_size`` records or ``linger_ms`` after the first one.
+
+        A rebalance in between discards the batch: its partitions may be someone
+        else's now, and positions restart from the committed offsets anyway.
+        """
+        assert self._consumer is not None
+        self.rebalanced = False
+        batch: dict[TopicPartition, list[Any]] = {}
+        count = 0
+        deadline: float | None = None
+        while count < self.engine.batch_size:
+            wait = 200 if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
+            polled = self._consumer.poll(
+                timeout_ms=wait, max_records=self.engine.batch_size - count
+            )
+            if self.rebalanced:
+                return {}
+            for tp, records in polled.items():
+                batch.setdefault(tp, []).extend(records)
+                count += len(records)
+            if count == 0 or self.stop_event.is_set():
+                break
+            if deadline is None:
+                deadline = time.monotonic() + self.engine.linger_ms / 1000
+            elif time.monotonic() >= deadline:
+                break
+        return batch
+
+    def _transact(self, batch: dict[TopicPartition, list[Any]], ticking: bool) -> None:
+        assert self._consumer is not None and self._producer is not None
+        out = Outbox(self.settings, self.codec)
+        commands = 0
+        began = time.perf_counter()
+        try:
+            self._producer.begin_transaction()
+            for tp, records in batch.items():
+                partition = self.partitions.get(tp.partition)
+                if partition is None:  # paused for a rebuild; replayed from its offset
+                    continue
+                for record in records:
+                    self._handle(record, partition, out)
+                commands += len(records)
+            if ticking:
+                self.service.tick(time.time(), self.partitions, out)
+            handled = time.perf_counter()
+            for o in out.records:
+                self._producer.send(
+                    o.topic, key=o.key, value=o.value, headers=o.headers, partition=o.partition
+                )
+            if self.engine.commit_delay_ms and out.records:
+                self._producer.flush()
+                time.sleep(self.engine.commit_delay_ms / 1000)
+            # Positions of every owned partition, not only those in the batch: each
+            # transaction then passes the generation check, timers' ones included.
+            offsets = {
+                TopicPartition(self.input_topic, n): OffsetAndMetadata(
+                    self._consumer.position(TopicPartition(self.input_topic, n)), "", -1
+                )
+                for n in self.partitions
+            }
+            # The membership of the assignment, never a fresh snapshot: a member that
+            # learns it was evicted resets to generation -1 / no member id, and the
+            # broker accepts such a transactional offset commit (the pre-KIP-447 path),
+            # which would let a resumed zombie commit. An old generation is refused.
+            membership = self.membership
+            if membership is None or membership.generation_id < 0 or not membership.member_id:
+                raise CommitFailedError("no group membership to commit under")
+            self._producer.send_offsets_to_transaction(offsets, membership)
+            self._producer.commit_transaction()
+        except KafkaError as exc:
+            self._recover(exc)
+            return
+        done = time.perf_counter()
+        self.timings["handle_s"] += handled - began
+        self.timings["commit_s"] += done - handled
+        self.stats["commands"] += commands
+        self.stats["events"] += out.events_written
+        self.stats["transactions"] += 1
+        for partition in list(self.partitions.values()):
+            if partition.dirty:  # half-applied command: replay the committed truth
+                self.pending.add(TopicPartition(self.input_topic, partition.number))
+                self._consumer.pause(TopicPartition(self.input_topic, partition.number))
+                del self.partitions[partition.number]
+
+    def _handle(self, record: Any, partition: Partition, out: Outbox) -> None:
+        """One command: decode, check its route and id, apply; never raises for bad input."""
+        try:
+            command: Command = self.service.decode(self.codec, record)
+        except DecodeError as exc:
+            self._dead(out, record, "decode.error", str(exc))
+            return
+        except (KeyError, ValueError, TypeError) as exc:
+            self._dead(out, record, "command.invalid", str(exc), _field(exc))
+            return
+        key = command.key.encode()
+        if partition_for(key, self.settings.partitions) != record.partition:
+            # Keyed by something else (an order number, say): send it to the partition
+            # that owns its aggregate, in this transaction, so it is handled exactly once.
+            out.add(Outgoing(record.topic, key, record.value, list(record.headers or [])))
+            return
+        target = self.service.target(command)
+        if partition.seen(target, command.command_id):
+            self.stats["duplicates"] += 1
+            return
+        try:
+            self.service.handle(command, partition, out)
+        except DomainError as exc:
+            self._taint(partition, target)
+            self._dead(out, record, exc.code, exc.message())
+        except (KeyError, ValueError, TypeError) as exc:
+            self._taint(partition, target)
+            self._dead(out, record, "command.invalid", str(exc), _field(exc))
+        except KafkaError:
+            raise
+        except Exception as exc:  # a bug must not block the partition; it is logged
+            self.log.exception("command failed", command=command.name)
+            self._taint(partition, target)
+            self._dead(out, record, "engine.error", f"{type(exc).__name__}: {exc}")
+
+    def _taint(self, partition: Partition, target: Any) -> None:
+        aggregate = partition.get(target) if target is not None else None
+        if aggregate is not None and aggregate.pending_events:
+            aggregate.collect_events()
+            partition.dirty = True
+
+    def _dead(self, out: Outbox, record: Any, code: str, message: str, field: str = "") -> None:
+        self.stats["dead_letters"] += 1
+        self.log.warning(
+            "dead letter",
+            code=code,
+            message=message,
+            offset=record.offset,
+            partition=record.partition,
+        )
+        out.add(dead_letter(self.settings, record, code, message, field))
+
+    def _recover(self, exc: KafkaError) -> None:
+        """A transaction failed (fenced, rebalanced, broker error): abort it, drop every
+        partition's state, and rebuild from the log once the group has settled."""
+        self.stats["aborts"] += 1
+        self.log.warning("transaction aborted", error=f"{type(exc).__name__}: {exc}")
+        assert self._consumer is not None and self._producer is not None
+        try:
+            self._producer.abort_transaction()
+        except KafkaError:
+            self._producer.close()
+            self._producer = self._new_producer()
+        owned = [TopicPartition(self.input_topic, n) for n in self.partitions]
+        self.partitions.clear()
+        if owned:
+            self._consumer.pause(*owned)
+            self.pending.update(owned)
+
+
+def _field(exc: BaseException) -> str:
+    # A KeyError names the missing field; other errors have none to name.
+    return str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else ""

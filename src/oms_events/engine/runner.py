@@ -1,0 +1,116 @@
+"""The engine process: every processor (or a chosen few) in threads, until SIGTERM.
+
+Threads, not asyncio: kafka-python's clients block, each already runs its own
+network thread, and a processor spends its time waiting on the broker (poll,
+transaction commit) with the GIL released. One thread per processor keeps each
+loop a plain sequential program. CPU-bound work (Avro, aggregates) shares one
+core per process, so to use more cores run more processes (``oms run --only
+inventory`` on one, ``--only order`` on another): partitions are spread over all
+processes of a group by Kafka, one owner per partition at a time.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Sequence
+from types import FrameType
+
+import structlog
+
+from oms_events.avro.codec import Codec
+from oms_events.avro.registry import codec_from_settings
+from oms_events.engine.inventory_processor import InventoryService
+from oms_events.engine.order_processor import OrderService
+from oms_events.engine.order_saga import OrderSaga
+from oms_events.engine.processor import Processor
+from oms_events.engine.service import Service
+from oms_events.engine.settings import EngineSettings
+from oms_events.engine.shipment_processor import ShipmentService
+from oms_events.engine.sourcing import StockView, StockWatcher
+from oms_events.engine.warehouse import WarehouseAdapter
+from oms_events.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+PROCESSORS: tuple[str, ...] = ("inventory", "order", "shipment", "warehouse")
+
+
+class Engine:
+    """Starts the processors named in ``only`` (all by default) and stops them."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: EngineSettings,
+        only: Sequence[str] = (),
+        codec: Codec | None = None,
+    ) -> None:
+        unknown = set(only) - set(PROCESSORS)
+        if unknown:
+            raise ValueError(f"unknown processors {sorted(unknown)}; use {', '.join(PROCESSORS)}")
+        self.settings = settings
+        self.engine = engine
+        self.names = [n for n in PROCESSORS if not only or n in only]
+        self.codec = codec or codec_from_settings(settings.schema_registry_url)
+        self.stop_event = threading.Event()
+        self.stock = StockView()
+        self.watcher: StockWatcher | None = None
+        self.processors: list[Processor] = []
+
+    def _service(self, name: str) -> Service:
+        if name == "inventory":
+            return InventoryService()
+        if name == "order":
+            return OrderService(OrderSaga(self.engine.order_workflow(), self.stock))
+        if name == "shipment":
+            return ShipmentService()
+        return WarehouseAdapter()
+
+    def start(self) -> None:
+        """Start the threads; the order saga waits for its stock view to catch up first."""
+        if "order" in self.names:
+            self.watcher = StockWatcher(self.settings, self.codec, self.stock, self.stop_event)
+            self.watcher.start()
+            self.watcher.caught_up.wait(timeout=60)
+        for name in self.names:
+            p = Processor(
+                self._service(name), self.settings, self.engine, self.codec, self.stop_event
+            )
+            p.start()
+            self.processors.append(p)
+        log.info("engine started", processors=self.names, partitions=self.settings.partitions)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask every processor to finish its transaction and leave its group."""
+        self.stop_event.set()
+        deadline = time.monotonic() + timeout
+        for p in self.processors:
+            p.join(max(0.0, deadline - time.monotonic()))
+        if self.watcher is not None:
+            self.watcher.join(max(0.0, deadline - time.monotonic()))
+
+    def failed(self) -> list[Processor]:
+        """Processors that stopped on an error."""
+        return [p for p in self.processors if p.error is not None]
+
+    def run_forever(self) -> int:
+        """Run until SIGTERM / SIGINT or a processor fails; the exit code says which."""
+
+        def _on_signal(signum: int, frame: FrameType | None) -> None:
+            log.info("stopping", signal=signal.Signals(signum).name)
+            self.stop_event.set()
+
+        signal.signal(signal.SIGTERM, _on_signal)
+        signal.signal(signal.SIGINT, _on_signal)
+        self.start()
+        while not self.stop_event.wait(0.5):
+            if self.failed():
+                log.error(
+                    "a processor failed; stopping the engine",
+                    failed=[p.service.name for p in self.failed()],
+                )
+                self.stop_event.set()
+        self.stop()
+        return 1 if self.failed() else 0

@@ -1,0 +1,129 @@
+"""Sourcing: which location should serve an order line.
+
+The rule today: the location with the most units available, as a local view of
+the inventory events shows it. The view lags the inventory by a transaction or
+two, which is fine: it only proposes, and the InventoryItem accepts or rejects.
+Configurable rules (nearest, cheapest, split shipments) come later.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import structlog
+from kafka import TopicPartition
+
+from oms_events import eventlog, topics
+from oms_events.avro.codec import Codec
+from oms_events.kafka.connection import consumer
+from oms_events.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+# How each inventory event moves (on hand, reserved).
+_ON_HAND = {"StockReceived": 1, "StockRestocked": 1, "ReservationCommitted": -1}
+
+
+@dataclass
+class StockView:
+    """Available units per sku and location, folded from inventory events."""
+
+    on_hand: dict[tuple[str, str], int] = field(default_factory=dict)
+    reserved: dict[tuple[str, str], int] = field(default_factory=dict)
+    locations: dict[str, set[str]] = field(default_factory=dict)  # sku -> locations
+    _items: dict[str, tuple[str, str]] = field(default_factory=dict)  # item id -> (sku, loc)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def apply(self, record: eventlog.EventRecord) -> None:
+        """Fold one inventory event."""
+        p = record.payload
+        item_id = str(record.originator_id)
+        with self.lock:
+            if record.name == "ItemRegistered":
+                key = (p["sku"], p["location"])
+                self._items[item_id] = key
+                self.locations.setdefault(key[0], set()).add(key[1])
+                self.on_hand.setdefault(key, 0)
+                self.reserved.setdefault(key, 0)
+                return
+            found = self._items.get(item_id)
+            if found is None:
+                return
+            if record.name in _ON_HAND:
+                self.on_hand[found] += _ON_HAND[record.name] * p["quantity"]
+            elif record.name == "StockAdjusted":
+                self.on_hand[found] += p["delta"]
+            if record.name == "StockReserved":
+                self.reserved[found] += p["quantity"]
+            elif record.name in ("ReservationReleased", "ReservationCommitted"):
+                self.reserved[found] -= p["quantity"]
+
+    def available(self, sku: str, location: str) -> int:
+        """Units the view believes can be reserved."""
+        key = (sku, location)
+        return self.on_hand.get(key, 0) - self.reserved.get(key, 0)
+
+    def note(self, sku: str, location: str, available: int) -> None:
+        """Take a fresher figure from a reservation answer until the events catch up."""
+        key = (sku, location)
+        with self.lock:
+            if key in self.on_hand:
+                self.on_hand[key] = available + self.reserved[key]
+
+    def choose(self, sku: str, quantity: int, tried: Iterable[str] = ()) -> str | None:
+        """The location to ask for ``quantity`` of ``sku``, or None.
+
+        First ask (nothing tried): the location with the most available, even if
+        the view thinks it is short, because only the inventory may say no. A
+        retry only goes where the view sees enough, so a shortage ends quickly.
+        """
+        skip = set(tried)
+        with self.lock:
+            candidates = sorted(
+                (loc for loc in self.locations.get(sku, ()) if loc not in skip),
+                key=lambda loc: (-self.available(sku, loc), loc),
+            )
+        if not candidates:
+            return None
+        best = candidates[0]
+        if skip and self.available(sku, best) < quantity:
+            return None
+        return best
+
+
+class StockWatcher(threading.Thread):
+    """Keeps a :class:`StockView` current by reading every inventory events partition."""
+
+    def __init__(
+        self, settings: Settings, codec: Codec, view: StockView, stop: threading.Event
+    ) -> None:
+        super().__init__(name="stock-watcher", daemon=True)
+        self.settings, self.codec, self.view, self.stop_event = settings, codec, view, stop
+        self.caught_up = threading.Event()
+
+    def run(self) -> None:
+        """Read from the beginning, then follow; sets ``caught_up`` at the first end."""
+        topic = topics.name(self.settings, topics.events("inventory"))
+        c = consumer(
+            self.settings, group_id=None, client_id="oms-stock-watcher", fetch_max_wait_ms=20
+        )
+        try:
+            parts = [TopicPartition(topic, n) for n in range(self.settings.partitions)]
+            c.assign(parts)
+            c.seek_to_beginning(*parts)
+            end = c.end_offsets(parts)
+            while not self.stop_event.is_set():
+                for records in c.poll(timeout_ms=100, max_records=5000).values():
+                    for r in records:
+                        self.view.apply(
+                            eventlog.decode(r.value, self.codec, r.topic, r.partition, r.offset)
+                        )
+                if not self.caught_up.is_set() and all(c.position(tp) >= end[tp] for tp in parts):
+                    self.caught_up.set()
+        except Exception:
+            log.exception("stock watcher failed")
+        finally:
+            self.caught_up.set()
+            c.close()

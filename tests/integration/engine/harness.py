@@ -1,0 +1,321 @@
+"""Helpers for engine tests on the real broker: topics, stock, orders, reading the log."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kafka import TopicPartition
+
+from oms_events import eventlog, topics
+from oms_events.avro.codec import SingleObjectCodec
+from oms_events.domain.order import Order
+from oms_events.engine.commands import CommandWriter, item_key
+from oms_events.engine.settings import EngineSettings
+from oms_events.kafka.admin import apply_topics
+from oms_events.kafka.connection import consumer, producer
+from oms_events.settings import Settings
+
+CODEC = SingleObjectCodec()
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def light(isolated: Settings, partitions: int = 3) -> Settings:
+    """Settings with few partitions and every topic applied."""
+    settings = isolated.model_copy(update={"partitions": partitions})
+    apply_topics(settings)
+    return settings
+
+
+def engine_settings(**overrides: Any) -> EngineSettings:
+    """Engine settings for tests: short sessions, so a lost member is noticed quickly."""
+    values: dict[str, Any] = {"session_timeout_ms": 6000, "transaction_timeout_ms": 10_000}
+    values.update(overrides)
+    return EngineSettings(**values)
+
+
+def receive(settings: Settings, stock: dict[tuple[str, str], int]) -> None:
+    """Publish ReceiveStock for each (sku, location) -> quantity."""
+    writer = CommandWriter(settings, CODEC)
+    p = producer(settings)
+    for (sku, location), quantity in stock.items():
+        r = writer.record(
+            "inventory",
+            "ReceiveStock",
+            item_key(sku, location),
+            {
+                "command_id": str(uuid.uuid4()),
+                "sku": sku,
+                "location": location,
+                "quantity": quantity,
+                "reason": "test receipt",
+            },
+        )
+        p.send(r.topic, key=r.key, value=r.value, headers=r.headers)
+    p.flush()
+    p.close()
+
+
+def place_order(
+    external_id: str,
+    sku: str,
+    quantity: int = 1,
+    channel: str = "web",
+    paid: bool = True,
+    method: str = "alipay",
+) -> dict[str, Any]:
+    """A PlaceOrder command payload with one line."""
+    return {
+        "command_id": str(uuid.uuid4()),
+        "order_no": f"SO-{external_id}",
+        "channel": channel,
+        "external_id": external_id,
+        "customer": {"name": "张三", "phone": "13800000000", "account": None},
+        "address": {
+            "country": "CN",
+            "province": "浙江省",
+            "city": "杭州市",
+            "district": "西湖区",
+            "postcode": "310000",
+            "line1": "文三路 90 号",
+        },
+        "currency": "CNY",
+        "lines": [
+            {
+                "line_no": 1,
+                "sku": sku,
+                "quantity": quantity,
+                "unit_price": 1000,
+                "discount": 0,
+                "promotions": [],
+            }
+        ],
+        "payment_method": method,
+        "paid": paid,
+        "delivery_speed": "standard",
+        "placed_at": datetime.now(UTC),
+        "shipping_fee": 0,
+    }
+
+
+def order_key(payload: dict[str, Any]) -> str:
+    """The order id a PlaceOrder addresses."""
+    return str(Order.create_id(payload["channel"], payload["external_id"]))
+
+
+def publish_orders(settings: Settings, orders: Iterable[dict[str, Any]]) -> None:
+    """Publish PlaceOrder commands keyed by order id."""
+    writer = CommandWriter(settings, CODEC)
+    p = producer(settings)
+    for o in orders:
+        r = writer.record("order", "PlaceOrder", order_key(o), o)
+        p.send(r.topic, key=r.key, value=r.value)
+    p.flush()
+    p.close()
+
+
+def read_topic(
+    settings: Settings, topic: str, isolation_level: str = "read_committed"
+) -> list[Any]:
+    """Every committed record of a topic, partition by partition, in log order."""
+    c = consumer(settings, group_id=None, isolation_level=isolation_level)
+    parts = [TopicPartition(topic, n) for n in (c.partitions_for_topic(topic) or [])]
+    c.assign(parts)
+    c.seek_to_beginning(*parts)
+    end = c.end_offsets(parts)
+    out: list[Any] = []
+    while any(c.position(tp) < end[tp] for tp in parts):
+        for records in c.poll(timeout_ms=500).values():
+            out.extend(records)
+    c.close()
+    return out
+
+
+def read_events(settings: Settings, aggregate_type: str) -> list[eventlog.EventRecord]:
+    """Every committed event of a type, decoded, in log order per partition."""
+    topic = topics.name(settings, topics.events(aggregate_type))
+    return [
+        eventlog.decode(r.value, CODEC, r.topic, r.partition, r.offset)
+        for r in read_topic(settings, topic)
+    ]
+
+
+def order_outcomes(settings: Settings) -> dict[str, str]:
+    """order id -> last status-deciding event name."""
+    final = {
+        "OrderConfirmed",
+        "OrderAllocated",
+        "OrderRejected",
+        "OrderCancelled",
+        "OrderShipped",
+        "PreOrdered",
+    }
+    outcome: dict[str, str] = {}
+    for e in read_events(settings, "order"):
+        if e.name == "OrderPlaced":
+            outcome.setdefault(str(e.originator_id), "placed")
+        elif e.name in final:
+            outcome[str(e.originator_id)] = e.name
+    return outcome
+
+
+def wait_for(check: Callable[[], bool], timeout: float, every: float = 1.0) -> bool:
+    """Poll ``check`` until it is true or ``timeout`` seconds pass (never asserted on)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(every)
+    return check()
+
+
+@dataclass
+class StockAudit:
+    """What the inventory events say, folded independently of the domain code."""
+
+    on_hand: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    reserved: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    reservations: Counter[str] = field(default_factory=Counter)
+    negative: list[str] = field(default_factory=list)
+
+
+def audit_stock(events: list[eventlog.EventRecord]) -> StockAudit:
+    """Fold inventory events; note any event after which available is below zero."""
+    a = StockAudit()
+    for e in events:
+        item, p = str(e.originator_id), e.payload
+        if e.name in ("StockReceived", "StockRestocked"):
+            a.on_hand[item] += p["quantity"]
+        elif e.name == "StockReserved":
+            a.reserved[item] += p["quantity"]
+            a.reservations[str(p["reservation_id"])] += 1
+        elif e.name == "ReservationReleased":
+            a.reserved[item] -= p["quantity"]
+        elif e.name == "ReservationCommitted":
+            a.reserved[item] -= p["quantity"]
+            a.on_hand[item] -= p["quantity"]
+        if a.on_hand[item] - a.reserved[item] < 0:
+            a.negative.append(f"{item}@{e.offset}")
+    return a
+
+
+def engine_process(
+    settings: Settings, *only: str, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start ``python -m oms_events.cli.run`` for these settings in a child process."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "OMS_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+            "OMS_TOPIC_PREFIX": settings.topic_prefix,
+            "OMS_PARTITIONS": str(settings.partitions),
+            "OMS_ENGINE_SESSION_TIMEOUT_MS": "6000",
+            "OMS_ENGINE_TRANSACTION_TIMEOUT_MS": "10000",
+            "OMS_LOG_FORMAT": "json",
+        }
+    )
+    env.update(extra_env or {})
+    args = [sys.executable, "-m", "oms_events.cli.run", "--no-apply-topics"]
+    for name in only:
+        args += ["--only", name]
+    path = ROOT / ".pytest_cache" / f"engine-{uuid.uuid4().hex[:8]}.log"
+    with path.open("wb") as log:
+        proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    proc.log_path = path  # type: ignore[attr-defined]
+    return proc
+
+
+# --- the contested-stock scenario ------------------------------------------------------
+
+SKU = "HOT-1"
+STOCK = {(SKU, "SH"): 34, (SKU, "BJ"): 33, (SKU, "GZ"): 33}  # 100 units over 3 locations
+FINAL = ("OrderAllocated", "OrderRejected")
+
+
+def stock_ready(settings: Settings) -> bool:
+    """True once every receipt of STOCK is a committed event."""
+    return sum(e.name == "StockReceived" for e in read_events(settings, "inventory")) == len(STOCK)
+
+
+def publish_concurrently(
+    settings: Settings, orders: int, producers: int = 3, prefix: str = "X"
+) -> None:
+    """``orders`` one-unit orders for SKU, split over ``producers`` threads at once."""
+    import threading
+
+    chunks = [
+        [
+            place_order(f"{prefix}{i}", SKU, channel=("web", "tmall", "jd")[i % 3])
+            for i in range(n, orders, producers)
+        ]
+        for n in range(producers)
+    ]
+    threads = [threading.Thread(target=publish_orders, args=(settings, c)) for c in chunks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def order_events_written(settings: Settings) -> int:
+    """Committed order events so far (sum of last stable offsets): a cheap progress gauge."""
+    topic = topics.name(settings, topics.events("order"))
+    c = consumer(settings, group_id=None)
+    try:
+        parts = [TopicPartition(topic, n) for n in range(settings.partitions)]
+        return sum(c.end_offsets(parts).values())
+    finally:
+        c.close()
+
+
+def decided(settings: Settings) -> int:
+    """How many orders reached a final outcome."""
+    return sum(s in FINAL for s in order_outcomes(settings).values())
+
+
+def check_contested_outcome(settings: Settings, orders: int) -> None:
+    """The invariants of the scenario, from the committed events alone."""
+    from oms_events.engine.partition import Partition
+
+    order_events = read_events(settings, "order")
+    placed = Counter(str(e.originator_id) for e in order_events if e.name == "OrderPlaced")
+    assert len(placed) == orders, "an order was lost"
+    assert max(placed.values()) == 1, "an order was placed twice"
+    versions = Counter((e.originator_id, e.originator_version) for e in order_events)
+    assert max(versions.values()) == 1, "two writers appended the same order version"
+    outcomes = order_outcomes(settings)
+    assert set(outcomes.values()) <= set(FINAL), Counter(outcomes.values())
+    assert Counter(outcomes.values())["OrderAllocated"] == 100
+
+    inventory = read_events(settings, "inventory")
+    stock = audit_stock(inventory)
+    assert not stock.negative, f"available below zero at {stock.negative[:3]}"
+    assert sum(stock.reserved.values()) == 100
+    assert max(stock.reservations.values()) == 1, "a reservation id was reserved twice"
+    assert len(stock.reservations) == 100
+    iversions = Counter((e.originator_id, e.originator_version) for e in inventory)
+    assert max(iversions.values()) == 1, "two writers appended the same item version"
+
+    # A replay through the domain rebuilds the same state as the independent fold.
+    state = Partition(0)
+    for e in inventory:
+        state.apply(e, None)
+    for item_id, item in state.aggregates.items():
+        assert (item.on_hand, item.reserved) == (  # type: ignore[attr-defined]
+            stock.on_hand[str(item_id)],
+            stock.reserved[str(item_id)],
+        )
+    orders_state = Partition(0)
+    for e in order_events:
+        orders_state.apply(e, None)
+    status = Counter(o.status.value for o in orders_state.aggregates.values())  # type: ignore[attr-defined]
+    assert status == {"allocated": 100, "rejected": orders - 100}

@@ -1,0 +1,168 @@
+"""The order flow on the real broker, engine in this process: place -> reserve -> confirm
+-> allocate -> ship, with rejection, compensation, cancel and dead letters."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from oms_events import topics
+from oms_events.engine.runner import Engine
+from oms_events.kafka.connection import producer
+from oms_events.settings import Settings
+from tests.integration.engine.harness import (
+    CODEC,
+    audit_stock,
+    engine_settings,
+    light,
+    order_outcomes,
+    place_order,
+    publish_orders,
+    read_events,
+    read_topic,
+    receive,
+    wait_for,
+)
+
+
+@pytest.fixture
+def running(isolated: Settings) -> Iterator[tuple[Settings, Engine]]:
+    settings = light(isolated)
+    engine = Engine(settings, engine_settings())
+    receive(settings, {("TEA", "SH"): 2, ("TEA", "BJ"): 1})
+    engine.start()
+    # Stock arrives long before orders in life; here the view must see it first.
+    assert wait_for(
+        lambda: (
+            engine.stock.available("TEA", "BJ") == 1 and engine.stock.available("TEA", "SH") == 2
+        ),
+        60,
+        0.2,
+    )
+    yield settings, engine
+    engine.stop()
+    assert not engine.failed()
+
+
+def test_orders_are_confirmed_until_stock_runs_out(running: tuple[Settings, Engine]) -> None:
+    settings, _ = running
+    orders = [place_order(f"E{i}", "TEA") for i in range(5)]
+    publish_orders(settings, orders)
+    wait_for(lambda: len([s for s in order_outcomes(settings).values() if s != "placed"]) == 5, 60)
+    outcomes = order_outcomes(settings)
+    assert sorted(outcomes.values()) == ["OrderAllocated"] * 3 + ["OrderRejected"] * 2
+    stock = audit_stock(read_events(settings, "inventory"))
+    assert sum(stock.reserved.values()) == 3 and not stock.negative
+    allocations = read_topic(settings, topics.name(settings, topics.ALLOCATIONS))
+    assert sorted(r.key for r in allocations) == [b"BJ", b"SH", b"SH"]
+    name, allocation = CODEC.decode(allocations[0].value)
+    assert name == "oms.allocation.Allocation" and allocation["lines"][0]["sku"] == "TEA"
+
+
+def test_shipping_commits_stock_and_ships_the_order(running: tuple[Settings, Engine]) -> None:
+    settings, _ = running
+    publish_orders(settings, [place_order("S1", "TEA")])
+    assert wait_for(lambda: read_topic(settings, topics.name(settings, topics.ALLOCATIONS)), 60)
+    _, allocation = CODEC.decode(
+        read_topic(settings, topics.name(settings, topics.ALLOCATIONS))[0].value
+    )
+    p = producer(settings)
+    for status in ("picked", "packed", "shipped"):
+        p.send(
+            topics.name(settings, topics.WAREHOUSE_UPDATES),
+            key=allocation["shipment_id"].encode(),
+            value=CODEC.encode(
+                "oms.warehouse.WarehouseUpdate",
+                {
+                    "update_id": str(uuid.uuid4()),
+                    "shipment_id": allocation["shipment_id"],
+                    "location": allocation["location"],
+                    "status": status,
+                    "carrier": "SF" if status == "shipped" else None,
+                    "tracking_no": "SF123" if status == "shipped" else None,
+                    "at": datetime.now(UTC),
+                },
+            ),
+        )
+    p.flush()
+    p.close()
+    assert wait_for(lambda: "OrderShipped" in order_outcomes(settings).values(), 60)
+    names = [e.name for e in read_events(settings, "inventory")]
+    assert "ReservationCommitted" in names
+    shipment = [e.name for e in read_events(settings, "shipment")]
+    assert shipment == ["ShipmentCreated", "ShipmentPicked", "ShipmentPacked", "ShipmentShipped"]
+
+
+def test_bad_input_goes_to_the_dead_letter_topic(running: tuple[Settings, Engine]) -> None:
+    settings, _ = running
+    p = producer(settings)
+    p.send(topics.name(settings, topics.commands("order")), key=b"x", value=b"not avro")
+    bad = place_order("B1", "TEA")
+    bad["address"]["district"] = None  # a Chinese address needs a district
+    p.send(
+        topics.name(settings, topics.commands("order")),
+        key=b"B1",
+        value=CODEC.encode("oms.order.commands.PlaceOrder", bad),
+    )
+    p.flush()
+    p.close()
+    publish_orders(settings, [place_order("G1", "TEA")])  # the partition keeps going
+    dead = topics.name(settings, topics.DEADLETTER)
+    assert wait_for(lambda: len(read_topic(settings, dead)) == 2, 60)
+    codes = sorted(dict(r.headers)["code"] for r in read_topic(settings, dead))
+    assert codes == [b"address.invalid", b"decode.error"]
+    assert wait_for(lambda: "OrderAllocated" in order_outcomes(settings).values(), 60)
+
+
+def test_cancel_releases_the_reservation(running: tuple[Settings, Engine]) -> None:
+    settings, _ = running
+    unpaid = place_order("C1", "TEA", paid=False)
+    publish_orders(settings, [unpaid])
+    assert wait_for(
+        lambda: any(e.name == "LineReserved" for e in read_events(settings, "order")), 60
+    )
+    order_id = str(read_events(settings, "order")[0].originator_id)
+    p = producer(settings)
+    p.send(
+        topics.name(settings, topics.commands("order")),
+        key=order_id.encode(),
+        value=CODEC.encode(
+            "oms.order.commands.CancelOrder",
+            {"command_id": str(uuid.uuid4()), "order_id": order_id, "reason": "customer"},
+        ),
+    )
+    p.flush()
+    p.close()
+    assert wait_for(
+        lambda: any(e.name == "ReservationReleased" for e in read_events(settings, "inventory")), 60
+    )
+    assert order_outcomes(settings)[order_id] == "OrderCancelled"
+    assert sum(audit_stock(read_events(settings, "inventory")).reserved.values()) == 0
+
+
+def test_unpaid_reservation_expires_and_is_released(isolated: Settings) -> None:
+    settings = light(isolated)
+    engine = Engine(settings, engine_settings(workflow='{"reservation_ttl": 1}', ttl_check_ms=200))
+    receive(settings, {("TEA", "SH"): 2})
+    engine.start()
+    try:
+        assert wait_for(lambda: engine.stock.available("TEA", "SH") == 2, 60, 0.2)
+        publish_orders(
+            settings,
+            [
+                place_order("T1", "TEA", paid=False),
+                place_order("T2", "TEA", method="cod", paid=False),
+            ],
+        )
+        assert wait_for(lambda: "OrderCancelled" in order_outcomes(settings).values(), 60)
+    finally:
+        engine.stop()
+    cancelled = [e for e in read_events(settings, "order") if e.name == "OrderCancelled"]
+    assert [e.payload["reason"] for e in cancelled] == ["reservation.expired"]
+    names = [e.name for e in read_events(settings, "inventory")]
+    assert names.count("ReservationReleased") == names.count("StockReserved") - (
+        1 if "OrderAllocated" in order_outcomes(settings).values() else 0
+    )
