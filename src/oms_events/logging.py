@@ -44,3 +44,6 @@ def setup_logging(fmt: str = "auto", level: str = "info") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
+    # kafka-python's selector warns whenever a callback holds its loop >100 ms, which on
+    # a busy 2-core machine is every GC pause; it says nothing an operator can act on.
+    logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)

@@ -6,19 +6,35 @@ import functools
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
+import psycopg
 import typer
 from kafka.errors import KafkaError
 from rich.console import Console
+from rich.markup import escape
 
 from oms_events.avro.codec import DecodeError
 from oms_events.devservices.process import ServiceError
 from oms_events.kafka.errors import KafkaUnavailable, TopicDrift
+from oms_events.projection.migrate import MigrationChanged
+from oms_events.projection.runner import MissingTopic
+from oms_events.projection.spec import UnknownProjection
 
 P = ParamSpec("P")
 R = TypeVar("R")
 err = Console(stderr=True)
 
-KNOWN = (ServiceError, KafkaUnavailable, TopicDrift, DecodeError, KafkaError, OSError)
+KNOWN = (
+    ServiceError,
+    KafkaUnavailable,
+    TopicDrift,
+    DecodeError,
+    KafkaError,
+    OSError,
+    psycopg.Error,
+    MigrationChanged,
+    UnknownProjection,
+    MissingTopic,
+)
 
 
 def one_line_errors(fn: Callable[P, R]) -> Callable[P, R]:
@@ -30,8 +46,13 @@ def one_line_errors(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
         except KNOWN as exc:
             message = str(exc) or type(exc).__name__
+            if not isinstance(exc, ServiceError):
+                # Drivers wrap their hints onto new lines; operators get one line.
+                message = " ".join(part.strip() for part in message.splitlines())
+            if isinstance(exc, psycopg.OperationalError):
+                message += " (start it with `oms dev up` or set OMS_POSTGRES_DSN)"
             first, _, rest = message.partition("\n")
-            err.print(f"[bold red]error:[/] {first}", highlight=False, soft_wrap=True)
+            err.print(f"[bold red]error:[/] {escape(first)}", highlight=False, soft_wrap=True)
             if rest:  # service errors quote their log below the one-line summary
                 err.print(rest, highlight=False, markup=False, soft_wrap=True)
             raise typer.Exit(1) from None

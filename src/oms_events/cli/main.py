@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from oms_events.cli import channel, demo, dev, intake, run, simulate, topics
+from oms_events.cli import (
+    channel,
+    db,
+    demo,
+    dev,
+    intake,
+    order,
+    project,
+    run,
+    simulate,
+    status,
+    topics,
+)
 from oms_events.logging import setup_logging
 from oms_events.settings import get_settings
 
@@ -20,6 +32,11 @@ app.command("demo")(demo.demo)
 app.command("intake")(intake.intake)
 app.command("run")(run.run)
 app.command("simulate")(simulate.simulate)
+app.add_typer(db.app, name="db")
+app.add_typer(order.app, name="order")
+app.command("project")(project.project)
+app.command("replay")(project.replay)
+app.command("status")(status.status)
 app.add_typer(channel.app, name="channel")
 
 

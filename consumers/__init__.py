@@ -1,0 +1,13 @@
+"""Projection consumers: one small module per projection, naming its topics, group and
+handlers. ``oms project`` runs them; ``oms_events.projection`` is the machinery."""
+
+from __future__ import annotations
+
+from consumers import analytics, exceptions, inventory, tracking
+
+PROJECTIONS = (
+    inventory.PROJECTION,
+    tracking.PROJECTION,
+    exceptions.PROJECTION,
+    analytics.PROJECTION,
+)

@@ -1,0 +1,230 @@
+"""Projection "exceptions": what operations must look at, one row per exception.
+
+Reads ``oms.order.events`` (late allocation or shipment, rejected orders),
+``oms.shipment.events`` (failed deliveries), ``oms.inventory.events`` (rejected
+reservations) and ``oms.deadletter`` (inputs that could not be processed; only
+their headers are read). Lateness is judged from event times against the
+promises of ``consumers.promises``, so a replay finds exactly the same rows.
+Orders that are late *now* and have not moved are in the ``overdue_order`` view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+
+from consumers.promises import deadlines
+from oms_events import topics
+from oms_events.eventlog import EventRecord
+from oms_events.projection import rows
+from oms_events.projection.rows import Row
+from oms_events.projection.spec import DeadLetter, Projection, Record
+
+EXCEPTION = (
+    "exception_id",
+    "kind",
+    "order_id",
+    "order_no",
+    "aggregate_id",
+    "location",
+    "reason",
+    "code",
+    "field",
+    "message",
+    "source_topic",
+    "source_partition",
+    "source_offset",
+    "due_at",
+    "occurred_at",
+)
+SUBJECT = (
+    "aggregate_id",
+    "order_id",
+    "order_no",
+    "location",
+    "allocate_by",
+    "ship_by",
+    "late_allocation",
+    "late_shipment",
+    "version",
+)
+
+
+def _raise(row: Row, kind: str, e: EventRecord, **fields: Any) -> None:
+    # Kept on the row until write() collects it: only folded (new) events raise.
+    row.setdefault("_raised", []).append(
+        {
+            "exception_id": f"{kind}:{e.originator_id}:{e.originator_version}",
+            "kind": kind,
+            "aggregate_id": e.originator_id,
+            "source_topic": e.topic,
+            "source_partition": e.partition,
+            "source_offset": e.offset,
+            "occurred_at": e.timestamp,
+            **fields,
+        }
+    )
+
+
+def order_placed(row: Row, e: EventRecord) -> None:
+    """OrderPlaced: remember the deadlines the order will be judged by."""
+    allocate_by, ship_by, _ = deadlines(e.payload["placed_at"], e.payload["delivery_speed"])
+    row.update(
+        aggregate_id=e.originator_id,
+        order_id=e.originator_id,
+        order_no=e.payload["order_no"],
+        allocate_by=allocate_by,
+        ship_by=ship_by,
+        late_allocation=False,
+        late_shipment=False,
+    )
+
+
+def order_allocated(row: Row, e: EventRecord) -> None:
+    """OrderAllocated after its deadline: late_allocation (once per order)."""
+    if e.timestamp > row["allocate_by"] and not row["late_allocation"]:
+        row["late_allocation"] = True
+        _raise(
+            row,
+            "late_allocation",
+            e,
+            order_id=row["order_id"],
+            order_no=row["order_no"],
+            due_at=row["allocate_by"],
+        )
+
+
+def line_shipped(row: Row, e: EventRecord) -> None:
+    """LineShipped after the ship-by deadline: late_shipment (once per order)."""
+    if e.timestamp > row["ship_by"] and not row["late_shipment"]:
+        row["late_shipment"] = True
+        _raise(
+            row,
+            "late_shipment",
+            e,
+            order_id=row["order_id"],
+            order_no=row["order_no"],
+            due_at=row["ship_by"],
+        )
+
+
+def order_rejected(row: Row, e: EventRecord) -> None:
+    """OrderRejected: no stock for the order."""
+    _raise(
+        row,
+        "order_rejected",
+        e,
+        order_id=row["order_id"],
+        order_no=row["order_no"],
+        reason=e.payload["reason"],
+    )
+
+
+def shipment_created(row: Row, e: EventRecord) -> None:
+    """ShipmentCreated: remember the shipment's order and warehouse."""
+    row.update(
+        aggregate_id=e.originator_id,
+        order_id=e.payload["order_id"],
+        location=e.payload["location"],
+        late_allocation=False,
+        late_shipment=False,
+    )
+
+
+def delivery_failed(row: Row, e: EventRecord) -> None:
+    """DeliveryFailed: one row per failed attempt."""
+    _raise(
+        row,
+        "delivery_failed",
+        e,
+        order_id=row["order_id"],
+        location=row["location"],
+        reason=e.payload["reason"],
+    )
+
+
+HANDLERS: dict[str, rows.Handler] = {
+    "OrderPlaced": order_placed,
+    "OrderAllocated": order_allocated,
+    "LineShipped": line_shipped,
+    "OrderRejected": order_rejected,
+    "ShipmentCreated": shipment_created,
+    "DeliveryFailed": delivery_failed,
+}
+
+
+def reservation_rejected(e: EventRecord) -> Row:
+    """ReservationRejected (inventory): a line could not get stock; needs no state."""
+    p = e.payload
+    return {
+        "exception_id": f"reservation_rejected:{e.originator_id}:{e.originator_version}",
+        "kind": "reservation_rejected",
+        "order_id": p["order_id"],
+        "aggregate_id": e.originator_id,
+        "reason": p["reason"],
+        "message": f"{p['quantity']} requested, {p['available']} available",
+        "source_topic": e.topic,
+        "source_partition": e.partition,
+        "source_offset": e.offset,
+        "occurred_at": e.timestamp,
+    }
+
+
+def dead_letter(d: DeadLetter) -> Row:
+    """A dead-lettered input: its headers say why; its bytes stay on Kafka."""
+    h = d.headers
+    reason = h.get("reason")
+    kind = "rejected_command" if reason and reason.startswith("reject") else "dead_letter"
+    return {
+        "exception_id": f"dead_letter:{d.topic}:{d.partition}:{d.offset}",
+        "kind": kind,
+        "reason": reason,
+        "code": h.get("code"),
+        "field": h.get("field"),
+        "message": h.get("message"),
+        "source_topic": h.get("source.topic") or d.topic,
+        "source_partition": d.partition,
+        "source_offset": d.offset,
+        "occurred_at": d.timestamp,
+    }
+
+
+def write(conn: psycopg.Connection[Any], records: Sequence[Record]) -> None:
+    """Judge a batch and insert the exceptions it raises (each id at most once)."""
+    events = [r for r in records if isinstance(r, EventRecord)]
+    subject_events = [e for e in events if e.name in HANDLERS]
+    state = rows.load(
+        conn, "exception_subject", "aggregate_id", {e.originator_id for e in subject_events}
+    )
+    changed = rows.fold(
+        subject_events, state, HANDLERS, creators={"OrderPlaced", "ShipmentCreated"}
+    )
+    found = [x for row in changed.values() for x in row.pop("_raised", [])]
+    found += [reservation_rejected(e) for e in events if e.name == "ReservationRejected"]
+    found += [dead_letter(r) for r in records if isinstance(r, DeadLetter)]
+    rows.upsert(
+        conn,
+        "exception_subject",
+        SUBJECT,
+        rows.as_tuples(changed.values(), SUBJECT),
+        key=("aggregate_id",),
+    )
+    rows.insert_new(conn, "exception", EXCEPTION, rows.as_tuples(found, EXCEPTION))
+
+
+PROJECTION = Projection(
+    name="exceptions",
+    topics=(
+        topics.events("order"),
+        topics.events("shipment"),
+        topics.events("inventory"),
+        topics.DEADLETTER,
+    ),
+    group="oms-projection-exceptions",
+    migrations=("003_exceptions.sql",),
+    events=frozenset(HANDLERS) | {"ReservationRejected"},
+    write=write,
+    reads_dead_letters=True,
+)

@@ -1,0 +1,452 @@
+"""Projection "tracking": orders, their lines and timeline, and shipments.
+
+Reads ``oms.order.events`` and ``oms.shipment.events``; writes ``order_tracking``,
+``order_line``, ``order_timeline`` and ``shipment_tracking`` (the ``overdue_order``
+view reads ``order_tracking``). ``oms order show`` reads these tables.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from consumers.promises import deadlines
+from oms_events import topics
+from oms_events.eventlog import EventRecord
+from oms_events.projection import rows
+from oms_events.projection.rows import Row
+from oms_events.projection.spec import Projection, Record
+
+ORDER = (
+    "order_id",
+    "order_no",
+    "channel",
+    "external_id",
+    "customer_name",
+    "phone",
+    "customer_account",
+    "region",
+    "city",
+    "status",
+    "currency",
+    "lines_total",
+    "discount_total",
+    "shipping_fee",
+    "order_total",
+    "amount_paid",
+    "amount_refunded",
+    "payment_method",
+    "delivery_speed",
+    "placed_at",
+    "promised_allocate_by",
+    "promised_ship_by",
+    "promised_delivery_by",
+    "confirmed_at",
+    "allocated_at",
+    "shipped_at",
+    "delivered_at",
+    "completed_at",
+    "closed_at",
+    "close_reason",
+    "hold_reason",
+    "status_before_hold",
+    "version",
+    "updated_at",
+)
+LINE = (
+    "order_id",
+    "line_no",
+    "sku",
+    "quantity",
+    "unit_price",
+    "discount",
+    "net_amount",
+    "promotions",
+    "status",
+    "location",
+    "reservation_id",
+    "shipment_id",
+    "shipped_at",
+    "version",
+)
+SHIPMENT = (
+    "shipment_id",
+    "order_id",
+    "location",
+    "status",
+    "units",
+    "carrier",
+    "tracking_no",
+    "created_at",
+    "picked_at",
+    "packed_at",
+    "shipped_at",
+    "in_transit_at",
+    "delivered_at",
+    "failed_attempts",
+    "last_failure",
+    "returned_at",
+    "cancelled_at",
+    "close_reason",
+    "version",
+    "updated_at",
+)
+TIMELINE = ("aggregate_id", "version", "order_id", "aggregate", "event", "at", "detail")
+
+
+# --- orders -----------------------------------------------------------------------
+
+
+def _line(order_id: Any, data: dict[str, Any]) -> Row:
+    quantity = data["quantity"]
+    price, discount = data["unit_price"]["amount"], data["discount"]["amount"]
+    return {
+        "order_id": order_id,
+        "line_no": data["line_no"],
+        "sku": data["sku"],
+        "quantity": quantity,
+        "unit_price": price,
+        "discount": discount,
+        "net_amount": price * quantity - discount,
+        "promotions": list(data["promotions"]),
+        "status": "open",
+    }
+
+
+def _totals(row: Row) -> None:
+    live = [ln for ln in row["lines"].values() if ln["status"] != "removed"]
+    row["lines_total"] = sum(ln["net_amount"] for ln in live)
+    row["discount_total"] = sum(ln["discount"] for ln in live)
+    row["order_total"] = row["lines_total"] + row["shipping_fee"]
+
+
+def _unconfirm(row: Row) -> None:
+    # A new or resized line has no stock yet (as the Order aggregate rules).
+    if row["status"] == "confirmed":
+        row["status"] = "pending"
+    if row["status_before_hold"] == "confirmed":
+        row["status_before_hold"] = "pending"
+
+
+def placed(row: Row, e: EventRecord) -> None:
+    """OrderPlaced: the order, its customer, address, lines and promises."""
+    p = e.payload
+    address = p["address"]
+    allocate_by, ship_by, deliver_by = deadlines(p["placed_at"], p["delivery_speed"])
+    row.update(
+        order_id=e.originator_id,
+        order_no=p["order_no"],
+        channel=p["channel"],
+        external_id=p["external_id"],
+        customer_name=p["customer"]["name"],
+        phone=p["customer"]["phone"],
+        customer_account=p["customer"]["account"],
+        region=address["province"] or address["country"],
+        city=address["city"],
+        status="pending",
+        currency=p["currency"],
+        shipping_fee=p["shipping_fee"]["amount"],
+        amount_paid=0,
+        amount_refunded=0,
+        payment_method=p["payment_method"],
+        delivery_speed=p["delivery_speed"],
+        placed_at=p["placed_at"],
+        promised_allocate_by=allocate_by,
+        promised_ship_by=ship_by,
+        promised_delivery_by=deliver_by,
+        status_before_hold=None,
+        hold_reason=None,
+        lines={d["line_no"]: _line(e.originator_id, d) for d in p["lines"]},
+    )
+    _totals(row)
+
+
+def line_added(row: Row, e: EventRecord) -> None:
+    """LineAdded."""
+    line = _line(e.originator_id, e.payload["line"])
+    row["lines"][line["line_no"]] = line
+    _unconfirm(row)
+    _totals(row)
+
+
+def line_removed(row: Row, e: EventRecord) -> None:
+    """LineRemoved: the line stays, marked removed."""
+    row["lines"][e.payload["line_no"]].update(status="removed", reservation_id=None)
+    _totals(row)
+
+
+def quantity_changed(row: Row, e: EventRecord) -> None:
+    """QuantityChanged: new quantity and discount; the line must be reserved again."""
+    line = row["lines"][e.payload["line_no"]]
+    line.update(
+        quantity=e.payload["quantity"],
+        discount=e.payload["discount"]["amount"],
+        status="open",
+        reservation_id=None,
+    )
+    line["net_amount"] = line["unit_price"] * line["quantity"] - line["discount"]
+    _unconfirm(row)
+    _totals(row)
+
+
+def line_reserved(row: Row, e: EventRecord) -> None:
+    """LineReserved: stock is held for the line at a location."""
+    row["lines"][e.payload["line_no"]].update(
+        status="reserved",
+        location=e.payload["location"],
+        reservation_id=e.payload["reservation_id"],
+    )
+
+
+def allocated(row: Row, e: EventRecord) -> None:
+    """OrderAllocated: the lines go to their warehouses."""
+    row.update(status="allocated", allocated_at=e.timestamp)
+    for a in e.payload["allocations"]:
+        row["lines"][a["line_no"]].update(status="allocated", location=a["location"])
+
+
+def line_shipped(row: Row, e: EventRecord) -> None:
+    """LineShipped."""
+    row["status"] = "partially_shipped"
+    row["lines"][e.payload["line_no"]].update(
+        status="shipped", shipment_id=e.payload["shipment_id"], shipped_at=e.timestamp
+    )
+
+
+def status_at(status: str, column: str | None = None) -> rows.Handler:
+    """A handler that sets the status (and the time it happened, in ``column``)."""
+
+    def handler(row: Row, e: EventRecord) -> None:
+        row["status"] = status
+        if column:
+            row[column] = e.timestamp
+
+    handler.__doc__ = f"The order becomes {status}."
+    return handler
+
+
+def held(row: Row, e: EventRecord) -> None:
+    """OrderHeld: remember where it was, to go back there on release."""
+    row.update(status_before_hold=row["status"], hold_reason=e.payload["reason"], status="on_hold")
+
+
+def hold_released(row: Row, e: EventRecord) -> None:
+    """OrderReleased: back where it was before the hold."""
+    row.update(
+        status=row["status_before_hold"] or "pending", status_before_hold=None, hold_reason=None
+    )
+
+
+def pre_ordered(row: Row, e: EventRecord) -> None:
+    """PreOrdered: waiting for stock; any hold is over."""
+    row.update(status="pre_order", status_before_hold=None, hold_reason=None)
+
+
+def closed(status: str) -> rows.Handler:
+    """A handler for OrderCancelled / OrderRejected: closed with a reason."""
+
+    def handler(row: Row, e: EventRecord) -> None:
+        row.update(
+            status=status,
+            closed_at=e.timestamp,
+            close_reason=e.payload["reason"],
+            status_before_hold=None,
+            hold_reason=None,
+        )
+
+    handler.__doc__ = f"The order is {status}."
+    return handler
+
+
+def address_changed(row: Row, e: EventRecord) -> None:
+    """AddressChanged: new region, city and shipping fee."""
+    address = e.payload["address"]
+    row.update(
+        region=address["province"] or address["country"],
+        city=address["city"],
+        shipping_fee=e.payload["shipping_fee"]["amount"],
+    )
+    _totals(row)
+
+
+def payment_recorded(row: Row, e: EventRecord) -> None:
+    """PaymentRecorded."""
+    row["amount_paid"] += e.payload["amount"]["amount"]
+
+
+def refund_recorded(row: Row, e: EventRecord) -> None:
+    """RefundRecorded."""
+    row["amount_refunded"] += e.payload["amount"]["amount"]
+
+
+ORDER_HANDLERS: dict[str, rows.Handler] = {
+    "OrderPlaced": placed,
+    "LineAdded": line_added,
+    "LineRemoved": line_removed,
+    "QuantityChanged": quantity_changed,
+    "LineReserved": line_reserved,
+    "OrderConfirmed": status_at("confirmed", "confirmed_at"),
+    "PreOrdered": pre_ordered,
+    "OrderHeld": held,
+    "OrderReleased": hold_released,
+    "OrderAllocated": allocated,
+    "LineShipped": line_shipped,
+    "OrderShipped": status_at("shipped", "shipped_at"),
+    "OrderDelivered": status_at("delivered", "delivered_at"),
+    "OrderCompleted": status_at("completed", "completed_at"),
+    "OrderCancelled": closed("cancelled"),
+    "OrderRejected": closed("rejected"),
+    "AddressChanged": address_changed,
+    "PaymentRecorded": payment_recorded,
+    "RefundRecorded": refund_recorded,
+    # Recorded in the timeline only; the balance is already in the amounts.
+    "PaymentDue": lambda row, e: None,
+    "RefundDue": lambda row, e: None,
+}
+
+# --- shipments ----------------------------------------------------------------------
+
+
+def shipment_created(row: Row, e: EventRecord) -> None:
+    """ShipmentCreated."""
+    p = e.payload
+    row.update(
+        shipment_id=e.originator_id,
+        order_id=p["order_id"],
+        location=p["location"],
+        status="created",
+        units=sum(ln["quantity"] for ln in p["lines"]),
+        created_at=e.timestamp,
+        failed_attempts=0,
+    )
+
+
+def shipment_at(status: str, column: str) -> rows.Handler:
+    """A handler that moves a shipment to ``status`` at the event's time."""
+
+    def handler(row: Row, e: EventRecord) -> None:
+        row.update(status=status, **{column: e.timestamp})
+
+    handler.__doc__ = f"The shipment becomes {status}."
+    return handler
+
+
+def shipment_shipped(row: Row, e: EventRecord) -> None:
+    """ShipmentShipped: handed to a carrier."""
+    row.update(
+        status="shipped",
+        shipped_at=e.timestamp,
+        carrier=e.payload["carrier"],
+        tracking_no=e.payload["tracking_no"],
+    )
+
+
+def delivery_failed(row: Row, e: EventRecord) -> None:
+    """DeliveryFailed: one more failed attempt."""
+    row.update(status="delivery_failed", last_failure=e.payload["reason"])
+    row["failed_attempts"] += 1
+
+
+def shipment_closed(status: str, column: str) -> rows.Handler:
+    """A handler for ShipmentReturned / ShipmentCancelled, with a reason."""
+
+    def handler(row: Row, e: EventRecord) -> None:
+        row.update(status=status, close_reason=e.payload["reason"], **{column: e.timestamp})
+
+    handler.__doc__ = f"The shipment is {status}."
+    return handler
+
+
+SHIPMENT_HANDLERS: dict[str, rows.Handler] = {
+    "ShipmentCreated": shipment_created,
+    "ShipmentPicked": shipment_at("picked", "picked_at"),
+    "ShipmentPacked": shipment_at("packed", "packed_at"),
+    "ShipmentShipped": shipment_shipped,
+    "ShipmentInTransit": shipment_at("in_transit", "in_transit_at"),
+    "ShipmentDelivered": shipment_at("delivered", "delivered_at"),
+    "DeliveryFailed": delivery_failed,
+    "ShipmentReturned": shipment_closed("returned", "returned_at"),
+    "ShipmentCancelled": shipment_closed("cancelled", "cancelled_at"),
+}
+
+
+def _detail(payload: dict[str, Any]) -> Jsonb:
+    shown = {k: v for k, v in payload.items() if k != "originator_topic"}
+    return Jsonb(shown, dumps=lambda obj: json.dumps(obj, default=str, ensure_ascii=False))
+
+
+def write(conn: psycopg.Connection[Any], records: Sequence[Record]) -> None:
+    """Fold orders and shipments of a batch, then write rows and timeline entries."""
+    events = [r for r in records if isinstance(r, EventRecord)]
+    order_events = [e for e in events if e.aggregate_type == "order"]
+    shipment_events = [e for e in events if e.aggregate_type == "shipment"]
+
+    order_ids = {e.originator_id for e in order_events}
+    orders = rows.load(conn, "order_tracking", "order_id", order_ids)
+    for order_id, lines in rows.load_grouped(conn, "order_line", "order_id", order_ids).items():
+        if order_id in orders:
+            orders[order_id]["lines"] = {ln["line_no"]: ln for ln in lines}
+    before = {k: r["version"] for k, r in orders.items()}
+    changed = rows.fold(order_events, orders, ORDER_HANDLERS, creators={"OrderPlaced"})
+
+    shipments = rows.load(
+        conn, "shipment_tracking", "shipment_id", {e.originator_id for e in shipment_events}
+    )
+    shipment_before = {k: r["version"] for k, r in shipments.items()}
+    changed_shipments = rows.fold(
+        shipment_events, shipments, SHIPMENT_HANDLERS, creators={"ShipmentCreated"}
+    )
+
+    timeline = [
+        (
+            e.originator_id,
+            e.originator_version,
+            e.originator_id,
+            "order",
+            e.name,
+            e.timestamp,
+            _detail(e.payload),
+        )
+        for e in order_events
+        if e.originator_id in changed and e.originator_version > before.get(e.originator_id, 0)
+    ] + [
+        (
+            e.originator_id,
+            e.originator_version,
+            shipments[e.originator_id]["order_id"],
+            "shipment",
+            e.name,
+            e.timestamp,
+            _detail(e.payload),
+        )
+        for e in shipment_events
+        if e.originator_id in changed_shipments
+        and e.originator_version > shipment_before.get(e.originator_id, 0)
+    ]
+    lines = [dict(ln, version=o["version"]) for o in changed.values() for ln in o["lines"].values()]
+    rows.upsert(
+        conn, "order_tracking", ORDER, rows.as_tuples(changed.values(), ORDER), key=("order_id",)
+    )
+    rows.upsert(conn, "order_line", LINE, rows.as_tuples(lines, LINE), key=("order_id", "line_no"))
+    rows.upsert(
+        conn,
+        "shipment_tracking",
+        SHIPMENT,
+        rows.as_tuples(changed_shipments.values(), SHIPMENT),
+        key=("shipment_id",),
+    )
+    rows.insert_new(conn, "order_timeline", TIMELINE, timeline)
+
+
+PROJECTION = Projection(
+    name="tracking",
+    topics=(topics.events("order"), topics.events("shipment")),
+    group="oms-projection-tracking",
+    migrations=("002_tracking.sql",),
+    events=frozenset(ORDER_HANDLERS) | frozenset(SHIPMENT_HANDLERS),
+    write=write,
+)

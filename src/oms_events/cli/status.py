@@ -1,0 +1,45 @@
+"""``oms status``: lag of every projection per partition and the age of its last event."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from oms_events.cli.errors import one_line_errors
+from oms_events.cli.project import SCHEMA
+from oms_events.projection.runner import connect
+from oms_events.projection.spec import select
+from oms_events.projection.status import age_seconds, lags, render_prometheus
+from oms_events.settings import get_settings
+
+out = Console()
+
+
+@one_line_errors
+def status(
+    schema: str = SCHEMA,
+    prometheus: bool = typer.Option(False, "--prometheus", help="Prometheus text format."),
+) -> None:
+    """Each projection's lag per partition (end offset - stored offset) and how old the
+    newest event it applied is."""
+    settings = get_settings()
+    with connect(settings.postgres_dsn, schema, "oms-status", create=False) as conn:
+        rows = lags(settings, conn, schema, select([]))
+    if prometheus:
+        print(render_prometheus(rows), end="")
+        return
+    ages = age_seconds(rows)
+    table = Table("projection", "topic", "partition", "stored", "end", "lag", "last event age")
+    for r in rows:
+        age = ages.get(r.projection)
+        table.add_row(
+            r.projection,
+            r.topic,
+            str(r.partition),
+            str(r.stored),
+            str(r.end),
+            str(r.lag),
+            "-" if age is None else f"{age:,.0f} s",
+        )
+    out.print(table)

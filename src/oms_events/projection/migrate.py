@@ -1,0 +1,107 @@
+"""Versioned SQL of ``projections/`` applied to a target schema, once each.
+
+Files are named ``NNN_what.sql``; each projection names the files it owns and
+``000_core.sql`` (the offsets table) goes everywhere. The files use unqualified
+names and run with ``search_path`` set to the target schema, so the same SQL
+builds the live schema, a test's schema, a replay's build schema or an as-of copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from oms_events.projection.spec import SQL_DIR, Projection
+
+CORE = "000_core.sql"
+CORE_OWNER = "core"
+
+_MIGRATIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_migration (
+    version    text        PRIMARY KEY,
+    projection text        NOT NULL,
+    checksum   text        NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE schema_migration IS 'SQL files of projections/ applied to this schema.';
+COMMENT ON COLUMN schema_migration.version IS 'File name, e.g. 001_inventory.sql.';
+COMMENT ON COLUMN schema_migration.projection IS
+    'Projection that owns the file (core for bookkeeping).';
+COMMENT ON COLUMN schema_migration.checksum IS
+    'SHA-256 of the file as applied; an edited file is refused.';
+COMMENT ON COLUMN schema_migration.applied_at IS 'When it was applied.';
+"""
+
+
+class MigrationChanged(RuntimeError):
+    """An applied migration file has since been edited: add a new file instead."""
+
+
+@dataclass(frozen=True)
+class Applied:
+    """One migration file and whether this run applied it."""
+
+    version: str
+    projection: str
+    applied: bool
+
+
+def _checksum(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def use_schema(conn: psycopg.Connection[Any], schema: str) -> None:
+    """Create ``schema`` if needed and make it the session's search_path."""
+    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+
+
+def plan(projections: Iterable[Projection]) -> list[tuple[str, str]]:
+    """(file, owner) in apply order: the core file, then each projection's files."""
+    files = [(CORE, CORE_OWNER)]
+    for p in projections:
+        files += [(f, p.name) for f in p.migrations]
+    return sorted(set(files))
+
+
+def migrate(
+    conn: psycopg.Connection[Any],
+    schema: str,
+    projections: Sequence[Projection],
+    sql_dir: Path = SQL_DIR,
+) -> list[Applied]:
+    """Apply the missing migrations of ``projections`` to ``schema``; safe to repeat.
+
+    Runs in one transaction under an advisory lock on the schema, so two
+    migrators never interleave and a failed file leaves nothing half-applied.
+    """
+    results: list[Applied] = []
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"migrate:{schema}",))
+        use_schema(conn, schema)
+        conn.execute(_MIGRATIONS_TABLE)
+        done = dict(conn.execute("SELECT version, checksum FROM schema_migration").fetchall())
+        for version, owner in plan(projections):
+            path = sql_dir / version
+            checksum = _checksum(path)
+            if version in done:
+                if done[version] != checksum:
+                    raise MigrationChanged(
+                        f"{path} changed after it was applied to schema {schema}; "
+                        "add a new migration file instead"
+                    )
+                results.append(Applied(version, owner, False))
+                continue
+            conn.execute(path.read_text())  # trusted SQL of the repository
+            conn.execute(
+                "INSERT INTO schema_migration (version, projection, checksum) VALUES (%s, %s, %s)",
+                (version, owner, checksum),
+            )
+            results.append(Applied(version, owner, True))
+    return results

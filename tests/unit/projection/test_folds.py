@@ -1,0 +1,81 @@
+"""Projection logic without Kafka or PostgreSQL: folds, guards, metrics, Prometheus text."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from oms_events import eventlog
+from oms_events.avro.codec import SingleObjectCodec
+from oms_events.domain import InventoryItem
+from oms_events.projection import rows
+from oms_events.projection.metrics import percentile
+from oms_events.projection.status import PartitionLag, render_prometheus
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+from consumers import inventory
+
+from oms_events.cli.order import language
+
+
+def records(aggregate: InventoryItem) -> list[eventlog.EventRecord]:
+    codec = SingleObjectCodec()
+    return [
+        eventlog.decode(eventlog.encode(e, codec)[1], codec) for e in aggregate.collect_events()
+    ]
+
+
+def test_inventory_fold_matches_the_aggregate_and_ignores_repeats() -> None:
+    item = InventoryItem.register("SKU-1", "WH-SH", 3)
+    item.receive(10, "po")
+    rid = uuid.uuid4()
+    item.reserve(rid, uuid.uuid4(), 4)
+    item.commit(rid)
+    item.reserve(uuid.uuid4(), uuid.uuid4(), 2)
+    events = records(item)
+    state: dict[object, rows.Row] = {}
+    changed = rows.fold(events + events, state, inventory.HANDLERS, {"ItemRegistered"})
+    row = changed[item.id]
+    assert (row["on_hand"], row["reserved"]) == (item.on_hand, item.reserved)
+    assert row["version"] == item.version
+    assert sum(row["_sold"].values()) == 4
+
+
+def test_events_of_an_unseen_aggregate_are_skipped() -> None:
+    item = InventoryItem.register("SKU-2", "WH-SH", 0)
+    item.receive(5, "po")
+    later = records(item)[1:]
+    assert rows.fold(later, {}, inventory.HANDLERS, {"ItemRegistered"}) == {}
+
+
+def test_percentile_by_nearest_rank() -> None:
+    assert percentile([], 0.5) == 0.0
+    assert percentile([3.0, 1.0, 2.0], 0.5) == 2.0
+    assert percentile([float(i) for i in range(1, 101)], 0.99) == 99.0
+
+
+def test_prometheus_text_has_lag_per_partition_and_age() -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    text = render_prometheus(
+        [PartitionLag("inventory", "oms.inventory.events", 0, 5, 8, at)],
+        now=datetime(2026, 1, 1, 0, 0, 10, tzinfo=UTC),
+    )
+    assert (
+        'oms_projection_lag_records{projection="inventory",topic="oms.inventory.events",'
+        'partition="0"} 3'
+    ) in text
+    assert 'oms_projection_last_event_age_seconds{projection="inventory"} 10.000' in text
+
+
+def test_order_show_speaks_chinese_when_the_locale_is_chinese(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.setenv("LANG", "zh_CN.UTF-8")
+    assert language() == "zh"
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
+    assert language() == "en"
