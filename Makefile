@@ -19,7 +19,7 @@ up: install  ## start Kafka and PostgreSQL, create the topics
 down:
 	oms dev down
 
-demo: up  ## the README's first command: services, topics, and one order round trip
+demo: install  ## the README's first command: services, topics, engine, projections, a simulation
 	oms demo
 
 lint: install

@@ -1,18 +1,34 @@
-"""``oms demo``: publish one sample order and read it back, the smallest round trip."""
+"""``oms demo``: the whole engine on the local Kafka and PostgreSQL, in one command.
+
+Starts the services, applies topics and migrations, runs the engine (`oms run`) and
+the projections (`oms project`) as child processes, drives a short simulation, then
+shows what an analyst sees in PostgreSQL, and stops the children again.
+"""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
 
+import psycopg
+import typer
 from rich.console import Console
-from rich.pretty import Pretty
+from rich.table import Table
 
-from oms_events import topics
-from oms_events.avro.registry import codec_from_settings
 from oms_events.cli.errors import one_line_errors
-from oms_events.kafka.connection import consumer, producer
-from oms_events.settings import get_settings
+from oms_events.devservices import services
+from oms_events.kafka.admin import apply_topics
+from oms_events.projection.migrate import migrate
+from oms_events.projection.spec import load_projections
+from oms_events.projection.status import lags
+from oms_events.settings import Settings, get_settings
 
 out = Console()
 PLACE_ORDER = "oms.order.commands.PlaceOrder"
@@ -53,32 +69,98 @@ def sample_order() -> dict[str, object]:
     }
 
 
-@one_line_errors
-def demo() -> None:
-    """Publish one sample PlaceOrder command (Avro) in a Kafka transaction and read it
-    back with a read_committed consumer."""
-    settings = get_settings()
-    codec = codec_from_settings(settings.schema_registry_url)
-    topic = topics.name(settings, topics.commands("order"))
-    order = sample_order()
-    p = producer(settings, transactional_id=f"oms-demo-{uuid.uuid4()}")
-    p.init_transactions()
-    p.begin_transaction()
-    meta = p.send(
-        topic, key=str(order["order_no"]).encode(), value=codec.encode(PLACE_ORDER, order)
-    ).get(timeout=30)
-    p.commit_transaction()
-    p.close()
-    out.print(f"published {order['order_no']} to {topic}[{meta.partition}]@{meta.offset}")
-    from kafka import TopicPartition
+def _spawn(settings: Settings, name: str, *args: str) -> subprocess.Popen[bytes]:
+    log = settings.data_dir / "logs" / f"demo-{name}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as f:
+        return subprocess.Popen(
+            [sys.executable, "-m", "oms_events.cli.main", *args],
+            stdout=f,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "OMS_LOG_FORMAT": "json"},
+        )
 
-    c = consumer(settings, group_id=None, consumer_timeout_ms=10_000)
-    tp = TopicPartition(topic, meta.partition)
-    c.assign([tp])
-    c.seek(tp, meta.offset)
-    for record in c:
-        name, value = codec.decode(record.value)
-        out.print(f"read back {name} from {topic}[{record.partition}]@{record.offset}:")
-        out.print(Pretty(value))
-        break
-    c.close()
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def _wait_caught_up(settings: Settings, schema: str, timeout: float) -> int:
+    projections = list(load_projections().values())
+    deadline = time.monotonic() + timeout
+    lag = -1
+    with psycopg.connect(settings.postgres_dsn, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            lag = sum(r.lag for r in lags(settings, conn, schema, projections))
+            if lag == 0:
+                return 0
+            time.sleep(0.5)
+    return lag
+
+
+def _show_projections(settings: Settings, schema: str) -> None:
+    with psycopg.connect(settings.postgres_dsn) as conn:
+        conn.execute(f'SET search_path TO "{schema}"')
+        statuses = conn.execute(
+            "SELECT status, count(*) FROM order_tracking GROUP BY status ORDER BY 2 DESC"
+        ).fetchall()
+        stock = conn.execute(
+            "SELECT location, count(*), sum(on_hand), sum(reserved), sum(available) "
+            "FROM inventory_level GROUP BY location ORDER BY location"
+        ).fetchall()
+    t = Table("status", "orders", title="orders by status")
+    for status, n in statuses:
+        t.add_row(str(status), str(n))
+    out.print(t)
+    t = Table("location", "skus", "on hand", "reserved", "available", title="stock by location")
+    for row in stock:
+        t.add_row(*(str(v) for v in row))
+    out.print(t)
+
+
+@one_line_errors
+def demo(
+    orders: Annotated[int, typer.Option("--orders", help="Orders to simulate.")] = 300,
+    rate: Annotated[float, typer.Option("--rate", help="Orders published per second.")] = 100.0,
+    schema: Annotated[
+        str, typer.Option("--schema", envvar="OMS_PROJECTION_SCHEMA", help="Projection schema.")
+    ] = "oms",
+) -> None:
+    """Start Kafka and PostgreSQL, apply topics and migrations, run the engine and the
+    projections, simulate ORDERS orders, and show the resulting tables.
+
+    Engine and projection logs go to OMS_DATA_DIR/logs/demo-*.log.
+    """
+    from oms_events.cli.simulate import simulate
+
+    settings = get_settings()
+    with out.status("starting Kafka and PostgreSQL…"):
+        services.up(settings)
+    states = apply_topics(settings)
+    out.print(f"topics: {len(states)} ({sum(s.action == 'created' for s in states)} created)")
+    with psycopg.connect(settings.postgres_dsn) as conn:
+        applied = migrate(conn, schema, list(load_projections().values()))
+    out.print(f"projections: schema {schema}, {len(applied)} migration(s) applied now")
+    procs = [
+        _spawn(settings, "engine", "run", "--no-apply-topics"),
+        _spawn(settings, "projections", "project", "--schema", schema),
+    ]
+    try:
+        simulate(orders=orders, channels=3, skus=20, locations=3, rate=rate, stock=0, timeout=600)
+        with out.status("waiting for the projections to catch up…"):
+            lag = _wait_caught_up(settings, schema, timeout=120)
+        if lag:
+            out.print(f"[yellow]projections still {lag} events behind[/]")
+        _show_projections(settings, schema)
+    finally:
+        _stop(procs)
+    logs = Path(settings.data_dir) / "logs"
+    out.print(f"engine and projections stopped; their logs: {logs}/demo-*.log")
+    out.print(f"try: psql {settings.postgres_dsn} -c 'SELECT * FROM {schema}.daily_sales'")
