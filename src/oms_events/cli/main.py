@@ -15,6 +15,7 @@ from oms_events.cli import (
     run,
     simulate,
     status,
+    stock,
     topics,
 )
 from oms_events.logging import setup_logging
@@ -37,6 +38,7 @@ app.add_typer(order.app, name="order")
 app.command("project")(project.project)
 app.command("replay")(project.replay)
 app.command("status")(status.status)
+app.add_typer(stock.app, name="stock")
 app.add_typer(channel.app, name="channel")
 
 
