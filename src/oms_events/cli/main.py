@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from oms_events.cli import (
+    bench,
     channel,
     db,
     demo,
@@ -39,6 +40,7 @@ app.command("project")(project.project)
 app.command("replay")(project.replay)
 app.command("status")(status.status)
 app.add_typer(stock.app, name="stock")
+app.command("bench")(bench.bench)
 app.add_typer(channel.app, name="channel")
 
 

@@ -1,0 +1,125 @@
+"""``oms bench``: the end-to-end benchmark (engine + projections) beside its baseline.
+
+The harness lives in ``bench/e2e`` (top level of the checkout, next to the other
+benchmarks); this command finds it there. See ``bench/README.md``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from oms_events.cli.errors import one_line_errors
+from oms_events.logging import setup_logging
+from oms_events.settings import get_settings
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _rates(text: str) -> tuple[float, ...]:
+    return tuple(float(r) for r in text.split(",") if r.strip())
+
+
+@one_line_errors
+def bench(
+    rates: Annotated[
+        str, typer.Option("--rates", help="Fixed open-loop rates, orders/s, comma-separated.")
+    ] = "100,250,500",
+    seconds: Annotated[float, typer.Option("--seconds", help="Seconds per fixed rate.")] = 20,
+    ramp: Annotated[
+        bool, typer.Option("--ramp/--no-ramp", help="Then ramp to the highest sustained rate.")
+    ] = True,
+    ramp_seconds: Annotated[float, typer.Option("--ramp-seconds", help="Seconds per step.")] = 10,
+    ramp_steps: Annotated[int, typer.Option("--ramp-steps", help="Most ramp steps.")] = 5,
+    ramp_factor: Annotated[float, typer.Option("--ramp-factor", help="Rate x per step.")] = 1.25,
+    baseline: Annotated[
+        bool,
+        typer.Option("--baseline/--no-baseline", help="Run the eventsourcing.postgres baseline."),
+    ] = True,
+    baseline_cache: Annotated[
+        bool,
+        typer.Option("--baseline-cache/--no-baseline-cache", help="AGGREGATE_CACHE_MAXSIZE."),
+    ] = True,
+    replay: Annotated[
+        bool, typer.Option("--replay/--no-replay", help="Measure replay afterwards.")
+    ] = True,
+    profile: Annotated[
+        bool,
+        typer.Option("--profile", help="Run the engine's hot processors under pyinstrument."),
+    ] = False,
+    skus: Annotated[int, typer.Option("--skus", help="Distinct skus (Zipf popularity).")] = 1000,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the run's topics and schema.")] = False,
+    results: Annotated[Path, typer.Option("--results", help="Where the JSON and PNG go.")] = ROOT
+    / "bench"
+    / "results",
+) -> None:
+    """Start `oms run` (2 processes) and `oms project` on the local Kafka and PostgreSQL,
+    drive a realistic order mix at fixed rates and a ramp, measure throughput, latency,
+    projection lag, memory and replay, run the eventsourcing.postgres baseline, and save
+    JSON + PNG under bench/results/."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from bench.e2e.harness import Bench, Options
+    from bench.e2e.report import save, table
+    from bench.e2e.workload import Mix
+
+    setup_logging(get_settings().log_format, "warning")
+
+    fixed = _rates(rates)
+    opts = Options(
+        rates=fixed,
+        seconds=seconds,
+        ramp=ramp,
+        ramp_seconds=ramp_seconds,
+        ramp_steps=ramp_steps,
+        ramp_factor=ramp_factor,
+        baseline=baseline,
+        baseline_cache=baseline_cache,
+        replay=replay,
+        profile=profile,
+        mix=Mix(skus=skus),
+        results=results,
+        keep=keep,
+    )
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    result = Bench(opts, lambda line: typer.echo(line, err=True)).run()
+    if baseline:
+        typer.echo("baseline: eventsourcing.postgres, same workload, one process", err=True)
+        argv = [
+            sys.executable,
+            "-m",
+            "bench.e2e.baseline",
+            "--rates",
+            ",".join(f"{r:g}" for r in fixed),
+            "--seconds",
+            str(seconds),
+            "--max-seconds",
+            str(ramp_seconds),
+            "--skus",
+            str(skus),
+        ]
+        if not baseline_cache:
+            argv.append("--no-cache")
+        import json
+
+        out = subprocess.run(argv, check=True, capture_output=True, text=True, cwd=ROOT).stdout
+        result["baseline"] = json.loads(out.strip().splitlines()[-1])
+    path, png = save(result, results, stamp)
+    typer.echo(table(result))
+    typer.echo(f"\nsaved {path}" + (f" and {png}" if png else " (no matplotlib: no chart)"))
+    for name, where in result.get("profiles", {}).items():
+        typer.echo(f"profile {name}: {where}")
+
+
+def main() -> None:
+    """``python -m oms_events.cli.bench``: the same command without the ``oms`` group."""
+    typer.run(bench)
+
+
+if __name__ == "__main__":
+    main()
