@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 # Namespace of every deterministic id in the domain; changing it orphans all aggregates.
 OMS_NAMESPACE = uuid5(NAMESPACE_URL, "https://oms-events/ids")
 
 
+@lru_cache(maxsize=65_536)  # the engine derives item and order ids for every command
 def natural_id(kind: str, *parts: str | int | UUID) -> UUID:
     """A UUIDv5 for ``kind`` (order, inventory, ...) and its business key ``parts``.
 
