@@ -6,14 +6,17 @@ running, so a developer's running services serve the tests and CI starts its own
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
+from kafka.errors import KafkaError
 
 from oms_events.devservices import services
+from oms_events.kafka.connection import admin
 from oms_events.settings import Settings
 
 HERE = Path(__file__).parent
@@ -32,11 +35,30 @@ def dev_services(settings: Settings) -> Settings:
     return settings
 
 
+def drop_topics(settings: Settings) -> None:
+    """Delete every topic carrying this settings' prefix.
+
+    Each test creates up to ~30 topics; left behind, a few hundred test runs hold
+    enough partition files open to exhaust the broker's file limit.
+    """
+    client = admin(settings)
+    try:
+        names = [n for n in client.list_topics() if n.startswith(settings.topic_prefix)]
+        if names:
+            with contextlib.suppress(KafkaError):
+                client.delete_topics(names)
+    finally:
+        client.close()
+
+
 @pytest.fixture
-def isolated(dev_services: Settings) -> Settings:
-    """Settings whose topic names carry a unique prefix, so tests never share topics."""
+def isolated(dev_services: Settings) -> Iterator[Settings]:
+    """Settings whose topic names carry a unique prefix, so tests never share topics;
+    the topics are deleted after the test."""
     prefix = f"t{uuid.uuid4().hex[:8]}."
-    return dev_services.model_copy(update={"topic_prefix": prefix})
+    settings = dev_services.model_copy(update={"topic_prefix": prefix})
+    yield settings
+    drop_topics(settings)
 
 
 @pytest.fixture

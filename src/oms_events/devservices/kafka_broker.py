@@ -132,6 +132,9 @@ class KafkaBroker:
             "group.initial.rebalance.delay.ms": "0",
             "transaction.abort.timed.out.transaction.cleanup.interval.ms": "10000",
             "log.retention.hours": "-1",
+            # Deleted topics free their files within seconds, not the default minute:
+            # test suites create and drop thousands of partitions against the file limit.
+            "file.delete.delay.ms": "1000",
         }
         server = self.home / "server.properties"
         server.write_text("".join(f"{k}={v}\n" for k, v in props.items()))

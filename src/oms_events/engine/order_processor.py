@@ -9,10 +9,16 @@ Consumes ``oms.order.commands`` keyed by order id:
   allocate, or compensate and reject, as the saga decides
 * RecordPayment -> PaymentRecorded, and the saga may confirm
 * CancelOrder -> OrderCancelled and ReleaseStock for every reservation
+* ChangeOrder (the intake's changed re-delivery: the whole new version) -> LineAdded /
+  QuantityChanged / LineRemoved / AddressChanged, with stock released and reserved
+  for the lines that changed; once allocated (or closed) it is refused with
+  ``order.locked`` and a CommandRejected reply, an ordinary outcome, not a dead letter
 * ShipLines (from the shipment processor) -> LineShipped / OrderShipped
 
-A timer cancels unpaid prepaid orders whose reservations outlived the workflow's
-``reservation_ttl`` and releases their stock.
+Timers (inside a transaction, like any command): cancel unpaid prepaid orders whose
+reservations outlived the workflow's ``reservation_ttl``, releasing their stock; and
+when stock of a sku a pre-order waits for is received, ask for it again, pre-orders
+in arrival order (``placed_at``) as far as the stock view sees units.
 """
 
 from __future__ import annotations
@@ -24,11 +30,12 @@ from uuid import UUID
 import structlog
 
 from oms_events.domain.customer import Address, Customer
+from oms_events.domain.errors import DomainError, OrderLocked
 from oms_events.domain.line import OrderLine
 from oms_events.domain.money import Money
 from oms_events.domain.order import DeliverySpeed, Order, OrderStatus, PaymentMethod
 from oms_events.engine.commands import Command
-from oms_events.engine.order_saga import OrderSaga
+from oms_events.engine.order_saga import OrderChange, OrderSaga
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition
 from oms_events.engine.service import Service
@@ -51,10 +58,14 @@ class OrderService(Service):
         self.saga = saga
         # partition -> ids of orders that may expire (kept small: only unpaid ones)
         self.unpaid: dict[int, set[UUID]] = {}
+        # partition -> pre-order id -> receipts of its missing skus when last asked
+        # (-1: not asked since it became a pre-order or since the partition was rebuilt)
+        self.waiting: dict[int, dict[UUID, int]] = {}
 
     def key(self, name: str, payload: dict[str, Any]) -> str:
-        """PlaceOrder names its order by channel + external id; the rest carry order_id."""
-        if name == "PlaceOrder":
+        """Place/ChangeOrder name their order by channel + external id; the rest carry
+        order_id."""
+        if name in ("PlaceOrder", "ChangeOrder"):
             return str(Order.create_id(payload["channel"], payload["external_id"]))
         return str(UUID(str(payload["order_id"])))
 
@@ -78,6 +89,8 @@ class OrderService(Service):
             self.saga.advance(order, out, cause)
         elif command.name == "CancelOrder":
             self.saga.cancel(order, command.payload["reason"], out, cause)
+        elif command.name == "ChangeOrder":
+            self.saga.change(order, change_from(command.payload), out, cause)
         elif command.name == "ShipLines":
             for line_no in command.payload["line_nos"]:
                 order.ship_line(line_no, command.payload["shipment_id"])
@@ -85,6 +98,11 @@ class OrderService(Service):
             raise ValueError(f"order has no command {command.name}")
         out.events("order", partition, order, cause)
         self._index(partition.number, order)
+
+    def refusal(self, command: Command, error: DomainError) -> bool:
+        """A channel changing an order that has gone to the warehouse (or closed) is
+        told so; that is the contract of ChangeOrder, not bad input."""
+        return command.name == "ChangeOrder" and isinstance(error, OrderLocked)
 
     @staticmethod
     def _place(p: dict[str, Any]) -> Order:
@@ -115,7 +133,7 @@ class OrderService(Service):
             order.record_payment(f"{order.channel}:{order.external_id}", order.total)
         return order
 
-    # --- reservation expiry ------------------------------------------------------
+    # --- timers: reservation expiry, pre-orders -----------------------------------
 
     def _index(self, number: int, order: Order) -> None:
         unpaid = self.unpaid.setdefault(number, set())
@@ -123,30 +141,61 @@ class OrderService(Service):
             unpaid.add(order.id)
         else:
             unpaid.discard(order.id)
+        waiting = self.waiting.setdefault(number, {})
+        if order.status is OrderStatus.PRE_ORDER:
+            waiting.setdefault(order.id, -1)
+        else:
+            waiting.pop(order.id, None)
+
+    def _arrivals(self, order: Order) -> int:
+        # Receipts so far of the skus the pre-order still lacks: a change means stock came.
+        return sum(self.saga.stock.arrived(order.lines[n].sku) for n in order.unreserved_lines())
 
     def rebuilt(self, partition: Partition) -> None:
-        """Index the partition's unpaid open orders for the expiry timer."""
+        """Index the partition's unpaid open orders and its pre-orders for the timers."""
         self.unpaid[partition.number] = set()
+        self.waiting[partition.number] = {}
         for order in partition.aggregates.values():
             if isinstance(order, Order):
                 self._index(partition.number, order)
 
     def revoked(self, number: int) -> None:
-        """Forget the expiry index of a partition now owned elsewhere."""
+        """Forget the timers' indexes of a partition now owned elsewhere."""
         self.unpaid.pop(number, None)
+        self.waiting.pop(number, None)
 
     def due(self, now: float, partitions: dict[int, Partition]) -> bool:
-        """True when some unpaid order's reservations have expired."""
+        """True when some unpaid order's reservations have expired, or stock arrived for
+        a pre-order."""
         at = datetime.fromtimestamp(now, UTC)
         return any(
             self.saga.expired(order, at)
             for number, partition in partitions.items()
             for order_id in self.unpaid.get(number, ())
             if (order := partition.get(order_id)) is not None
-        )
+        ) or bool(self._restocked(partitions))
+
+    def _restocked(self, partitions: dict[int, Partition]) -> list[tuple[Partition, Order]]:
+        """Pre-orders whose missing skus were received since they last asked, oldest first."""
+        found = [
+            (partition, order)
+            for number, partition in partitions.items()
+            for order_id, mark in self.waiting.get(number, {}).items()
+            if (order := partition.get(order_id)) is not None and self._arrivals(order) != mark
+        ]
+        return sorted(found, key=lambda po: (po[1].placed_at, str(po[1].id)))
 
     def tick(self, now: float, partitions: dict[int, Partition], out: Outbox) -> None:
-        """Cancel orders whose reservations expired, releasing their stock."""
+        """Cancel orders whose reservations expired, releasing their stock; ask again for
+        pre-orders whose stock arrived, in arrival order."""
+        promised: dict[tuple[str, str], int] = {}
+        for partition, order in self._restocked(partitions):
+            arrivals = self._arrivals(order)
+            # Unique per round: an earlier round's ReserveStock may already have been
+            # refused (an event carrying its command id), and must not hide this one.
+            cause = f"restock/{order.id}/{arrivals}/{int(now * 1000)}"
+            self.saga.retry(order, promised, out, cause)
+            self.waiting[partition.number][order.id] = arrivals
         at = datetime.fromtimestamp(now, UTC)
         for number, partition in partitions.items():
             for order_id in list(self.unpaid.get(number, ())):
@@ -157,3 +206,25 @@ class OrderService(Service):
                     out.events("order", partition, order, cause)
                     self._index(number, order)
                     log.info("reservation expired", order_id=str(order_id))
+
+
+def change_from(p: dict[str, Any]) -> OrderChange:
+    """The saga's form of a ChangeOrder payload (raises a DomainError for bad values)."""
+    currency = p["currency"]
+    return OrderChange(
+        address=Address(**p["address"]),
+        shipping_fee=Money(p.get("shipping_fee", 0), currency),
+        lines=tuple(
+            OrderLine(
+                line_no=line["line_no"],
+                sku=line["sku"],
+                quantity=line["quantity"],
+                unit_price=Money(line["unit_price"], currency),
+                discount=Money(line.get("discount", 0), currency),
+                promotions=tuple(line.get("promotions") or ()),
+            )
+            for line in p["lines"]
+        ),
+        paid=bool(p.get("paid")),
+        version=str(p.get("content_hash") or p["command_id"]),
+    )

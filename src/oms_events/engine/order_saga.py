@@ -7,7 +7,12 @@
     ReservationAnswered rejected ─> next location with stock, else workflow.decide_shortage:
         reject (release what was reserved, OrderRejected) | pre-order (PreOrdered)
     cancel / expiry at any step ─> ReleaseStock for every reservation held
+    ChangeOrder before allocation ─> the Order applies the new lines and address;
+        ReleaseStock for reservations of removed or resized lines, ReserveStock for
+        added or resized lines, then workflow.decide as after any answer
     a reservation answered after the order closed ─> ReleaseStock (compensation)
+    stock received for a sku a pre-order waits for ─> ReserveStock again for its
+        unreserved lines, pre-orders in arrival order, as far as the view sees stock
 
 It is keyed by order id and runs inside the order processor's transaction, so what
 it decides is committed together with the order events that caused it. Its state
@@ -19,11 +24,15 @@ ReserveStock command and comes back in its answer (a routing slip).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import structlog
 
+from oms_events.domain.customer import Address
+from oms_events.domain.line import OrderLine
+from oms_events.domain.money import Money
 from oms_events.domain.order import Order, OrderStatus
 from oms_events.domain.workflow import Decision, Workflow
 from oms_events.engine import allocation
@@ -35,6 +44,21 @@ log = structlog.get_logger(__name__)
 
 _CLOSED = (OrderStatus.CANCELLED, OrderStatus.REJECTED)
 NO_LOCATION = "stock.no_location"
+
+
+@dataclass(frozen=True)
+class OrderChange:
+    """A channel's new version of a whole order (a ChangeOrder), in domain terms.
+
+    ``lines`` carry the channel's line numbers; ``version`` names this version (the
+    intake's content hash) so a payment it reports is recorded once.
+    """
+
+    address: Address
+    shipping_fee: Money
+    lines: tuple[OrderLine, ...]
+    paid: bool
+    version: str
 
 
 class OrderSaga:
@@ -104,6 +128,68 @@ class OrderSaga:
         order.cancel(reason)
         self._release_all(order, held, reason, out, cause_id)
 
+    def change(self, order: Order, change: OrderChange, out: Outbox, cause_id: str) -> None:
+        """Apply a new version of the order and move its stock to match.
+
+        Raises OrderLocked once the order is allocated or closed: nothing changes
+        then, and the processor replies with the code.
+        """
+        order.check_changeable()
+        held = dict(order.reservations)
+        skus = {n: line.sku for n, line in order.lines.items()}
+        asked = {n: order.reservation_id(n) for n in order.lines}
+        _apply(order, change)
+        # A removed or resized line lost its reservation: give those units back.
+        for line_no, (reservation_id, location) in sorted(held.items()):
+            if order.reservations.get(line_no, (None, ""))[0] != reservation_id:
+                self._release(
+                    out,
+                    cause_id,
+                    order.id,
+                    line_no,
+                    reservation_id,
+                    skus[line_no],
+                    location,
+                    "order changed",
+                )
+        # An added or resized line has a new reservation id: ask for it. Lines whose
+        # id is unchanged are reserved or already asked for; an answer for an old id
+        # is released when it arrives (see ``answered``).
+        for line_no in sorted(order.lines):
+            if order.status in _CLOSED:
+                break
+            if asked.get(line_no) == order.reservation_id(line_no):
+                continue
+            if not self._reserve(order, line_no, [], out, cause_id):
+                self._shortage(order, NO_LOCATION, out, cause_id)
+        if order.status in _CLOSED:
+            return
+        if change.paid and not order.is_cod and not order.is_paid:
+            # The channel collected the new total: record what it adds.
+            payment_id = f"{order.channel}:{order.external_id}:{change.version}"
+            order.record_payment(payment_id, order.total - order.amount_paid)
+        self.advance(order, out, cause_id)
+
+    def retry(
+        self, order: Order, promised: dict[tuple[str, str], int], out: Outbox, cause_id: str
+    ) -> None:
+        """Ask again for the unreserved lines of a pre-order now that stock arrived.
+
+        ``promised`` holds the units this round already asked for per (sku, location),
+        so pre-orders earlier in arrival order are served first and later ones are not
+        sent to stock the view knows is spoken for. A line the view still cannot serve
+        is left waiting, without a request (the inventory would only refuse it).
+        """
+        if order.status is not OrderStatus.PRE_ORDER:
+            return
+        for line_no in sorted(order.unreserved_lines()):
+            line = order.lines[line_no]
+            location = self.stock.choose_with(line.sku, line.quantity, promised)
+            if location is None:
+                continue
+            promised[(line.sku, location)] = promised.get((line.sku, location), 0) + line.quantity
+            self._ask(order, line_no, location, [], out, cause_id)
+
     def expired(self, order: Order, now: Any) -> bool:
         """True when the workflow's reservation TTL has run out for this order."""
         return self.workflow.reservation_expired(order, now)
@@ -117,6 +203,14 @@ class OrderSaga:
         location = self.stock.choose(line.sku, line.quantity, tried)
         if location is None:
             return False
+        self._ask(order, line_no, location, tried, out, cause_id)
+        return True
+
+    @staticmethod
+    def _ask(
+        order: Order, line_no: int, location: str, tried: list[str], out: Outbox, cause_id: str
+    ) -> None:
+        line = order.lines[line_no]
         reservation_id = order.reservation_id(line_no)
         out.command(
             "inventory",
@@ -133,7 +227,6 @@ class OrderSaga:
                 "tried": tried,
             },
         )
-        return True
 
     def _shortage(self, order: Order, reason: str, out: Outbox, cause_id: str) -> None:
         decision = self.workflow.decide_shortage(order)
@@ -188,3 +281,41 @@ class OrderSaga:
                 "reason": reason,
             },
         )
+
+
+def _apply(order: Order, change: OrderChange) -> None:
+    """Turn the new set of lines and the address into Order commands.
+
+    A channel line is the order line with the same number and item (sku, unit
+    price, promotions), else another line of that item not yet matched; its
+    quantity and discount may change. Unmatched channel lines are added (the order
+    numbers them), unmatched order lines removed, adds first so the order never
+    runs out of lines. A changed price is a different item: remove and add.
+    """
+    existing = set(order.lines)
+    matched: dict[int, int] = {}  # channel line no -> order line no
+    for line in change.lines:
+        current = order.lines.get(line.line_no)
+        if current is not None and _same_item(current, line):
+            matched[line.line_no] = line.line_no
+    for line in change.lines:
+        if line.line_no in matched:
+            continue
+        for n in sorted(existing - set(matched.values())):
+            if _same_item(order.lines[n], line):
+                matched[line.line_no] = n
+                break
+    for line in change.lines:
+        if line.line_no not in matched:
+            order.add_line(line.sku, line.quantity, line.unit_price, line.discount, line.promotions)
+    for line in change.lines:
+        if line.line_no in matched:
+            order.change_quantity(matched[line.line_no], line.quantity, line.discount)
+    for n in sorted(existing - set(matched.values())):
+        order.remove_line(n)
+    if change.address != order.address or change.shipping_fee != order.shipping_fee:
+        order.change_address(change.address, change.shipping_fee)
+
+
+def _same_item(a: OrderLine, b: OrderLine) -> bool:
+    return (a.sku, a.unit_price, a.promotions) == (b.sku, b.unit_price, b.promotions)

@@ -18,9 +18,22 @@ so is never shared with a live instance.
 Ordering on assignment, which is what keeps a new owner exact: pause the partition,
 read its committed offset with ``require_stable`` (kafka-python asks for it under
 read_committed; it waits while a previous owner's transaction that already holds
-offsets is still open), *then* replay the events partition up to its last stable
-offset, then resume. Records of an older owner's open transaction without offsets
-cannot commit any more (fenced above), so they are rightly left out.
+offsets is still open), wait until the events partition has no open transaction
+either (a committed transaction's markers reach its partitions one at a time, so
+stable offsets do not yet mean stable events; see ``_events_settled``), *then*
+replay the events partition up to its last stable offset, then resume. An older
+owner's transaction that was still open there is decided by then: committed (and
+replayed) or aborted by the broker after the transaction timeout (fenced above).
+
+Membership (membership.py): kafka-python 3.0 can lose a rebalance whose JoinGroup
+outlives the ``poll`` that started it, leaving a member with no partitions and no
+heartbeat; the processor subscribes through ``membership.subscribe`` and finishes
+every join it starts before doing anything else (``_finish_join``). Rebalance
+listeners run only inside ``poll`` (on kafka-python's IO thread while the loop waits
+in it), never inside ``committed`` or ``position``.
+
+One record's fate (decode, route, deduplicate, apply, dead-letter or reply) is the
+pure ``handling.Step``; this module only adds Kafka around it.
 """
 
 from __future__ import annotations
@@ -38,10 +51,9 @@ from kafka.errors import CommitFailedError, KafkaError, KafkaTimeoutError
 from kafka.structs import OffsetAndMetadata
 
 from oms_events import topics
-from oms_events.avro.codec import Codec, DecodeError
-from oms_events.domain.errors import DomainError
-from oms_events.engine.commands import Command, Outgoing, partition_for
-from oms_events.engine.deadletter import dead_letter
+from oms_events.avro.codec import Codec
+from oms_events.engine import membership
+from oms_events.engine.handling import Outcome, Step
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition, rebuild
 from oms_events.engine.service import Service
@@ -87,6 +99,7 @@ class Processor(threading.Thread):
             if service.aggregate_type
             else None
         )
+        self.step = Step(service, settings, codec)
         self.partitions: dict[int, Partition] = {}
         self.pending: set[TopicPartition] = set()
         self.rebalanced = False
@@ -98,6 +111,7 @@ class Processor(threading.Thread):
             "transactions": 0,
             "dead_letters": 0,
             "duplicates": 0,
+            "rejected": 0,
             "aborts": 0,
         }
         # Where a processor's time goes: handling commands vs. sending and committing.
@@ -105,6 +119,8 @@ class Processor(threading.Thread):
         self._consumer: KafkaConsumer | None = None
         self._producer: KafkaProducer | None = None
         self._replay: KafkaConsumer | None = None
+        self._log_end: KafkaConsumer | None = None  # read_uncommitted: sees open transactions
+        self._unsettled: set[int] = set()  # events partitions waited on (logged once)
         self._next_tick = 0.0
         self.log = log.bind(processor=service.name)
 
@@ -140,10 +156,20 @@ class Processor(threading.Thread):
             fetch_max_wait_ms=self.engine.fetch_max_wait_ms,
             session_timeout_ms=self.engine.session_timeout_ms,
             heartbeat_interval_ms=max(1000, self.engine.session_timeout_ms // 5),
-            max_poll_interval_ms=max(60_000, self.engine.session_timeout_ms),
+            # Also the rebalance timeout: how long the broker holds a rebalance open
+            # for a member that joined and then went silent (a killed process).
+            max_poll_interval_ms=max(
+                self.engine.rebalance_timeout_ms, self.engine.session_timeout_ms
+            ),
         )
         if self.events_topic:
             self._replay = consumer(self.settings, group_id=None, client_id=f"{self.group}-replay")
+            self._log_end = consumer(
+                self.settings,
+                group_id=None,
+                client_id=f"{self.group}-log-end",
+                isolation_level="read_uncommitted",
+            )
         # Join only once the topic's metadata is known: a group leader that cannot see
         # the topic assigns nothing and the group idles until the next metadata refresh.
         deadline = time.monotonic() + 30
@@ -152,7 +178,8 @@ class Processor(threading.Thread):
             and time.monotonic() < deadline
         ):
             time.sleep(0.2)
-        self._consumer.subscribe([self.input_topic], listener=_Listener(self))
+        # Not a plain subscribe: see membership.py for the joins kafka-python can lose.
+        membership.subscribe(self._consumer, [self.input_topic], _Listener(self))
         self.log.info("started", group=self.group, topic=self.input_topic)
 
     def _new_producer(self) -> KafkaProducer:
@@ -168,7 +195,7 @@ class Processor(threading.Thread):
     def _close(self) -> None:
         # Leaving the group (consumer.close) hands the partitions over at once instead
         # of after a session timeout; no transaction is open between batches.
-        for client in (self._consumer, self._replay, self._producer):
+        for client in (self._consumer, self._replay, self._log_end, self._producer):
             if client is not None:
                 try:
                     client.close()
@@ -220,6 +247,8 @@ class Processor(threading.Thread):
                 return  # tried again after the next poll
             if self.rebalanced or tp not in self.pending:
                 return
+            if not self._events_settled(tp.partition):
+                continue  # tried again after the next poll
             if committed is None:
                 self._consumer.seek_to_beginning(tp)
             else:
@@ -241,6 +270,32 @@ class Processor(threading.Thread):
             self._consumer.resume(tp)
             self.pending.discard(tp)
 
+    def _events_settled(self, number: int) -> bool:
+        """True when no transaction is open on events partition ``number``.
+
+        ``committed(require_stable)`` returns once the previous owner's offsets are
+        materialized, but the commit markers of one transaction reach its partitions
+        one by one: the events partition may still show that (committed!) transaction
+        as open, so a replay to the last stable offset would miss its events while the
+        commands it handled are already behind the committed offset, and they would
+        be lost (seen here as "order ... does not exist" dead letters after a
+        takeover). Waiting until the last stable offset is the log end closes that
+        gap. A killed owner's open transaction holds this up to the transaction
+        timeout, after which the broker aborts it.
+        """
+        if self._replay is None or self._log_end is None or self.events_topic is None:
+            return True
+        tp = TopicPartition(self.events_topic, number)
+        stable = self._replay.end_offsets([tp])[tp]
+        end = self._log_end.end_offsets([tp])[tp]
+        if stable < end:
+            if number not in self._unsettled:  # once per wait, not every poll
+                self._unsettled.add(number)
+                self.log.info("waiting for an open transaction", partition=number, lso=stable)
+            return False
+        self._unsettled.discard(number)
+        return True
+
     # --- one batch -------------------------------------------------------------------
 
     def _collect(self) -> dict[TopicPartition, list[Any]]:
@@ -251,6 +306,9 @@ class Processor(threading.Thread):
         """
         assert self._consumer is not None
         self.rebalanced = False
+        self._finish_join()
+        if self.rebalanced:
+            return {}
         batch: dict[TopicPartition, list[Any]] = {}
         count = 0
         deadline: float | None = None
@@ -259,8 +317,8 @@ class Processor(threading.Thread):
             polled = self._consumer.poll(
                 timeout_ms=wait, max_records=self.engine.batch_size - count
             )
-            if self.rebalanced:
-                return {}
+            if self.rebalanced or membership.joining(self._consumer):
+                return {}  # a join under way is finished by the next _collect
             for tp, records in polled.items():
                 batch.setdefault(tp, []).extend(records)
                 count += len(records)
@@ -271,6 +329,19 @@ class Processor(threading.Thread):
             elif time.monotonic() >= deadline:
                 break
         return batch
+
+    def _finish_join(self) -> None:
+        """Keep polling while a rebalance this member started is unfinished.
+
+        A join task that completes between two polls is thrown away by kafka-python and
+        sent again (another generation for the whole group), so the member stays in
+        ``poll`` until the join is applied. It owns nothing meanwhile: eager rebalancing
+        revoked every partition when the join began, so no work is delayed. Bounded by
+        the broker's rebalance timeout.
+        """
+        assert self._consumer is not None
+        while membership.joining(self._consumer) and not self.stop_event.is_set():
+            self._consumer.poll(timeout_ms=200, max_records=1)
 
     def _transact(self, batch: dict[TopicPartition, list[Any]], ticking: bool) -> None:
         assert self._consumer is not None and self._producer is not None
@@ -308,10 +379,10 @@ class Processor(threading.Thread):
             # learns it was evicted resets to generation -1 / no member id, and the
             # broker accepts such a transactional offset commit (the pre-KIP-447 path),
             # which would let a resumed zombie commit. An old generation is refused.
-            membership = self.membership
-            if membership is None or membership.generation_id < 0 or not membership.member_id:
+            owner = self.membership
+            if owner is None or owner.generation_id < 0 or not owner.member_id:
                 raise CommitFailedError("no group membership to commit under")
-            self._producer.send_offsets_to_transaction(offsets, membership)
+            self._producer.send_offsets_to_transaction(offsets, owner)
             self._producer.commit_transaction()
         except KafkaError as exc:
             self._recover(exc)
@@ -329,56 +400,14 @@ class Processor(threading.Thread):
                 del self.partitions[partition.number]
 
     def _handle(self, record: Any, partition: Partition, out: Outbox) -> None:
-        """One command: decode, check its route and id, apply; never raises for bad input."""
-        try:
-            command: Command = self.service.decode(self.codec, record)
-        except DecodeError as exc:
-            self._dead(out, record, "decode.error", str(exc))
-            return
-        except (KeyError, ValueError, TypeError) as exc:
-            self._dead(out, record, "command.invalid", str(exc), _field(exc))
-            return
-        key = command.key.encode()
-        if partition_for(key, self.settings.partitions) != record.partition:
-            # Keyed by something else (an order number, say): send it to the partition
-            # that owns its aggregate, in this transaction, so it is handled exactly once.
-            out.add(Outgoing(record.topic, key, record.value, list(record.headers or [])))
-            return
-        target = self.service.target(command)
-        if partition.seen(target, command.command_id):
+        """One command through the pure step (handling.py); only the counting is here."""
+        outcome = self.step(record, partition, out)
+        if outcome is Outcome.DUPLICATE:
             self.stats["duplicates"] += 1
-            return
-        try:
-            self.service.handle(command, partition, out)
-        except DomainError as exc:
-            self._taint(partition, target)
-            self._dead(out, record, exc.code, exc.message())
-        except (KeyError, ValueError, TypeError) as exc:
-            self._taint(partition, target)
-            self._dead(out, record, "command.invalid", str(exc), _field(exc))
-        except KafkaError:
-            raise
-        except Exception as exc:  # a bug must not block the partition; it is logged
-            self.log.exception("command failed", command=command.name)
-            self._taint(partition, target)
-            self._dead(out, record, "engine.error", f"{type(exc).__name__}: {exc}")
-
-    def _taint(self, partition: Partition, target: Any) -> None:
-        aggregate = partition.get(target) if target is not None else None
-        if aggregate is not None and aggregate.pending_events:
-            aggregate.collect_events()
-            partition.dirty = True
-
-    def _dead(self, out: Outbox, record: Any, code: str, message: str, field: str = "") -> None:
-        self.stats["dead_letters"] += 1
-        self.log.warning(
-            "dead letter",
-            code=code,
-            message=message,
-            offset=record.offset,
-            partition=record.partition,
-        )
-        out.add(dead_letter(self.settings, record, code, message, field))
+        elif outcome is Outcome.DEAD:
+            self.stats["dead_letters"] += 1
+        elif outcome is Outcome.REJECTED:
+            self.stats["rejected"] += 1
 
     def _recover(self, exc: KafkaError) -> None:
         """A transaction failed (fenced, rebalanced, broker error): abort it, drop every
@@ -396,8 +425,3 @@ class Processor(threading.Thread):
         if owned:
             self._consumer.pause(*owned)
             self.pending.update(owned)
-
-
-def _field(exc: BaseException) -> str:
-    # A KeyError names the missing field; other errors have none to name.
-    return str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else ""

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from oms_events import topics
 from oms_events.avro.codec import Codec
+from oms_events.domain.errors import DomainError
 from oms_events.engine.commands import Command, split_name
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition
@@ -51,6 +52,14 @@ class Service:
     def handle(self, command: Command, partition: Partition, out: Outbox) -> None:
         """Apply one command; raise a DomainError to dead-letter it."""
         raise NotImplementedError
+
+    def refusal(self, command: Command, error: DomainError) -> bool:
+        """True when ``error`` is an ordinary answer to ``command``, not bad input.
+
+        The sender gets a CommandRejected reply either way; only bad input is also
+        dead-lettered for an operator.
+        """
+        return False
 
     def rebuilt(self, partition: Partition) -> None:
         """Called once a partition's state has been replayed (build indexes here)."""

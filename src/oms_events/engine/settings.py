@@ -43,6 +43,14 @@ class EngineSettings(BaseSettings):
     session_timeout_ms: int = Field(
         10_000, ge=6000, description="Group session: a dead instance loses its partitions after it"
     )
+    rebalance_timeout_ms: int = Field(
+        60_000,
+        ge=6000,
+        description="Consumer max.poll.interval.ms, which is also the group's rebalance "
+        "timeout: how long a rebalance waits for a member that joined and then died (a "
+        "killed process) before assigning without it, and how long one loop iteration "
+        "(a batch, a partition rebuild) may take before the member leaves its group",
+    )
     commit_delay_ms: int = Field(
         0,
         ge=0,

@@ -33,6 +33,8 @@ class StockView:
     on_hand: dict[tuple[str, str], int] = field(default_factory=dict)
     reserved: dict[tuple[str, str], int] = field(default_factory=dict)
     locations: dict[str, set[str]] = field(default_factory=dict)  # sku -> locations
+    # sku -> receipts seen (StockReceived, StockRestocked): pre-orders wait for a change
+    arrivals: dict[str, int] = field(default_factory=dict)
     _items: dict[str, tuple[str, str]] = field(default_factory=dict)  # item id -> (sku, loc)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -53,6 +55,8 @@ class StockView:
                 return
             if record.name in _ON_HAND:
                 self.on_hand[found] += _ON_HAND[record.name] * p["quantity"]
+                if record.name != "ReservationCommitted":
+                    self.arrivals[found[0]] = self.arrivals.get(found[0], 0) + 1
             elif record.name == "StockAdjusted":
                 self.on_hand[found] += p["delta"]
             if record.name == "StockReserved":
@@ -64,6 +68,10 @@ class StockView:
         """Units the view believes can be reserved."""
         key = (sku, location)
         return self.on_hand.get(key, 0) - self.reserved.get(key, 0)
+
+    def arrived(self, sku: str) -> int:
+        """How many receipts of ``sku`` the view has seen, at any location."""
+        return self.arrivals.get(sku, 0)
 
     def note(self, sku: str, location: str, available: int) -> None:
         """Take a fresher figure from a reservation answer until the events catch up."""
@@ -91,6 +99,19 @@ class StockView:
         if skip and self.available(sku, best) < quantity:
             return None
         return best
+
+    def choose_with(
+        self, sku: str, quantity: int, promised: dict[tuple[str, str], int]
+    ) -> str | None:
+        """The location with the most units left after ``promised``, if enough for
+        ``quantity``; None when the view sees no location that could serve it."""
+        with self.lock:
+            left = {
+                loc: self.available(sku, loc) - promised.get((sku, loc), 0)
+                for loc in self.locations.get(sku, ())
+            }
+        best = min(left, key=lambda loc: (-left[loc], loc), default=None)
+        return best if best is not None and left[best] >= quantity else None
 
 
 class StockWatcher(threading.Thread):

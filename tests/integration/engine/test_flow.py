@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,7 @@ from tests.integration.engine.harness import (
     audit_stock,
     engine_settings,
     light,
+    order_key,
     order_outcomes,
     place_order,
     publish_orders,
@@ -65,7 +67,9 @@ def test_orders_are_confirmed_until_stock_runs_out(running: tuple[Settings, Engi
 def test_shipping_commits_stock_and_ships_the_order(running: tuple[Settings, Engine]) -> None:
     settings, _ = running
     publish_orders(settings, [place_order("S1", "TEA")])
-    assert wait_for(lambda: read_topic(settings, topics.name(settings, topics.ALLOCATIONS)), 60)
+    assert wait_for(
+        lambda: bool(read_topic(settings, topics.name(settings, topics.ALLOCATIONS))), 60
+    )
     _, allocation = CODEC.decode(
         read_topic(settings, topics.name(settings, topics.ALLOCATIONS))[0].value
     )
@@ -166,3 +170,111 @@ def test_unpaid_reservation_expires_and_is_released(isolated: Settings) -> None:
     assert names.count("ReservationReleased") == names.count("StockReserved") - (
         1 if "OrderAllocated" in order_outcomes(settings).values() else 0
     )
+
+
+def _send(settings: Settings, name: str, key: str, payload: dict[str, Any]) -> None:
+    p = producer(settings)
+    p.send(
+        topics.name(settings, topics.commands("order")),
+        key=key.encode(),
+        value=CODEC.encode(f"oms.order.commands.{name}", payload),
+    )
+    p.flush()
+    p.close()
+
+
+def _change(placed: dict[str, Any], quantity: int) -> dict[str, Any]:
+    body = {k: placed[k] for k in ("order_no", "channel", "external_id", "customer", "currency")}
+    return {
+        "command_id": str(uuid.uuid4()),
+        **body,
+        "address": placed["address"],
+        "lines": [{**placed["lines"][0], "quantity": quantity}],
+        "shipping_fee": 0,
+        "paid": False,
+        "previous_hash": "0" * 32,
+        "content_hash": uuid.uuid4().hex,
+        "changed_at": datetime.now(UTC),
+    }
+
+
+def test_a_changed_quantity_moves_the_reservation(running: tuple[Settings, Engine]) -> None:
+    settings, engine = running
+    receive(settings, {("MUG", "SH"): 10})
+    assert wait_for(lambda: engine.stock.available("MUG", "SH") == 10, 60, 0.2)
+    placed = place_order("Q1", "MUG", quantity=1, paid=False)  # waits for payment
+    key = order_key(placed)
+    publish_orders(settings, [placed])
+    assert wait_for(
+        lambda: any(e.name == "LineReserved" for e in read_events(settings, "order")), 60
+    )
+    _send(settings, "ChangeOrder", key, _change(placed, 3))
+
+    def moved() -> bool:
+        stock = audit_stock(read_events(settings, "inventory"))
+        return sum(stock.reserved.values()) == 3 and not stock.negative
+
+    assert wait_for(moved, 60)
+    inventory = [e for e in read_events(settings, "inventory") if e.payload.get("order_id")]
+    assert [(e.name, e.payload["quantity"]) for e in inventory] == [
+        ("StockReserved", 1),
+        ("ReservationReleased", 1),
+        ("StockReserved", 3),
+    ]
+    assert wait_for(
+        lambda: [e.name for e in read_events(settings, "order")][-1] == "LineReserved", 60
+    )
+    order_events = read_events(settings, "order")
+    assert [e.name for e in order_events] == [
+        "OrderPlaced",
+        "LineReserved",
+        "QuantityChanged",
+        "LineReserved",
+    ]
+    # The order holds the new reservation, the one the inventory holds.
+    assert order_events[-1].payload["reservation_id"] == inventory[-1].payload["reservation_id"]
+
+
+def test_a_change_after_allocation_is_refused_with_a_reply(
+    running: tuple[Settings, Engine],
+) -> None:
+    settings, _ = running
+    placed = place_order("Q2", "TEA")
+    publish_orders(settings, [placed])
+    assert wait_for(lambda: "OrderAllocated" in order_outcomes(settings).values(), 60)
+    change = _change(placed, 2)
+    _send(settings, "ChangeOrder", order_key(placed), change)
+    notifications = topics.name(settings, topics.NOTIFICATIONS)
+    assert wait_for(lambda: bool(read_topic(settings, notifications)), 60)
+    [reply] = read_topic(settings, notifications)
+    name, payload = CODEC.decode(reply.value)
+    assert name == "oms.replies.CommandRejected"
+    assert (payload["code"], payload["command_id"]) == ("order.locked", change["command_id"])
+    assert read_topic(settings, topics.name(settings, topics.DEADLETTER)) == []
+    assert [e.name for e in read_events(settings, "order")][-1] == "OrderAllocated"
+
+
+def test_a_pre_order_is_reserved_when_stock_arrives(isolated: Settings) -> None:
+    settings = light(isolated)
+    engine = Engine(
+        settings, engine_settings(workflow='{"on_shortage": "preorder"}', ttl_check_ms=200)
+    )
+    engine.start()
+    try:
+        early, late = place_order("P1", "KETTLE"), place_order("P2", "KETTLE")
+        publish_orders(settings, [early, late])
+        assert wait_for(
+            lambda: list(order_outcomes(settings).values()) == ["PreOrdered"] * 2, 60
+        ), order_outcomes(settings)
+        receive(settings, {("KETTLE", "SH"): 1})  # one unit: the earlier order gets it
+        assert wait_for(lambda: "OrderAllocated" in order_outcomes(settings).values(), 60)
+    finally:
+        engine.stop()
+    assert not engine.failed()
+    outcomes = order_outcomes(settings)
+    assert (outcomes[order_key(early)], outcomes[order_key(late)]) == (
+        "OrderAllocated",
+        "PreOrdered",
+    )
+    stock = audit_stock(read_events(settings, "inventory"))
+    assert sum(stock.reserved.values()) == 1 and not stock.negative

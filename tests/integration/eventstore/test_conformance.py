@@ -20,7 +20,7 @@ from eventsourcing.utils import Environment
 
 from oms_events.eventstore import Factory, environment
 from oms_events.settings import Settings
-from tests.integration.eventstore.conftest import drop_topics
+from tests.integration.conftest import drop_topics
 
 
 class _KafkaStore:

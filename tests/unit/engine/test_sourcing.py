@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from oms_events.engine.commands import partition_for, split_name
 from oms_events.engine.latency import Latencies
@@ -17,7 +17,7 @@ def _event(item: str, name: str, **payload: object) -> EventRecord:
     )
 
 
-_IDS: dict[str, object] = {}
+_IDS: dict[str, UUID] = {}
 
 
 def _view() -> StockView:

@@ -1,0 +1,150 @@
+"""One command record through a service, without Kafka: the pure step of the processor.
+
+The processor polls, opens the transaction and commits; everything it decides about a
+single record happens here, so unit tests drive it with plain records and an
+in-memory :class:`Outbox`:
+
+* undecodable or invalid -> dead letter (``decode.error`` / ``command.invalid``)
+* keyed to another partition -> forwarded there, in this transaction
+* a command id the aggregate already applied -> nothing (a redelivery)
+* refused by a domain rule -> a :data:`COMMAND_REJECTED` reply to the sender on
+  ``oms.notifications`` with the error code, and a dead letter unless the service
+  says the refusal is an ordinary outcome (a change to an order already allocated)
+* anything else the service raises -> dead letter, and the partition is rebuilt
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import structlog
+from kafka.errors import KafkaError
+
+from oms_events import topics
+from oms_events.avro.codec import Codec, DecodeError
+from oms_events.domain.errors import DomainError
+from oms_events.engine.commands import Command, Outgoing, partition_for
+from oms_events.engine.deadletter import dead_letter
+from oms_events.engine.outbox import Outbox
+from oms_events.engine.partition import Partition
+from oms_events.engine.service import Service
+from oms_events.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+# The reply to a command a domain rule refused (schemas/order/commands/CommandRejected.avsc).
+COMMAND_REJECTED = "oms.replies.CommandRejected"
+
+
+class Outcome(StrEnum):
+    """What became of one record."""
+
+    APPLIED = "applied"  # the service handled it (it may have written nothing)
+    DUPLICATE = "duplicate"  # its command id was applied before
+    FORWARDED = "forwarded"  # sent on to the partition that owns its aggregate
+    REJECTED = "rejected"  # a domain rule refused it; the sender got a reply
+    DEAD = "dead"  # dead-lettered (with or without a reply)
+
+
+class Step:
+    """Decode, route, deduplicate and apply one command record of a service."""
+
+    def __init__(self, service: Service, settings: Settings, codec: Codec) -> None:
+        self.service = service
+        self.settings = settings
+        self.codec = codec
+        self.log = log.bind(processor=service.name)
+
+    def __call__(self, record: Any, partition: Partition, out: Outbox) -> Outcome:
+        """Handle ``record`` against ``partition``, writing to ``out``; never raises for
+        bad input (only KafkaError, which aborts the transaction)."""
+        try:
+            command: Command = self.service.decode(self.codec, record)
+        except DecodeError as exc:
+            return self._dead(out, record, "decode.error", str(exc))
+        except (KeyError, ValueError, TypeError) as exc:
+            return self._dead(out, record, "command.invalid", str(exc), _field(exc))
+        key = command.key.encode()
+        if partition_for(key, self.settings.partitions) != record.partition:
+            # Keyed by something else (an order number, say): send it to the partition
+            # that owns its aggregate, in this transaction, so it is handled exactly once.
+            out.add(Outgoing(record.topic, key, record.value, list(record.headers or [])))
+            return Outcome.FORWARDED
+        target = self.service.target(command)
+        if partition.seen(target, command.command_id):
+            return Outcome.DUPLICATE
+        try:
+            self.service.handle(command, partition, out)
+        except DomainError as exc:
+            _taint(partition, target)
+            out.add(rejection(self.settings, self.codec, record, command, exc))
+            if self.service.refusal(command, exc):
+                self.log.info("command refused", command=command.name, code=exc.code)
+                return Outcome.REJECTED
+            return self._dead(out, record, exc.code, exc.message())
+        except (KeyError, ValueError, TypeError) as exc:
+            _taint(partition, target)
+            return self._dead(out, record, "command.invalid", str(exc), _field(exc))
+        except KafkaError:
+            raise
+        except Exception as exc:
+            # A bug must not block the partition; it is logged and dead-lettered.
+            self.log.exception("command failed", command=command.name)
+            _taint(partition, target)
+            return self._dead(out, record, "engine.error", f"{type(exc).__name__}: {exc}")
+        return Outcome.APPLIED
+
+    def _dead(self, out: Outbox, record: Any, code: str, message: str, field: str = "") -> Outcome:
+        self.log.warning(
+            "dead letter",
+            code=code,
+            message=message,
+            offset=record.offset,
+            partition=record.partition,
+        )
+        out.add(dead_letter(self.settings, record, code, message, field))
+        return Outcome.DEAD
+
+
+def rejection(
+    settings: Settings, codec: Codec, record: Any, command: Command, error: DomainError
+) -> Outgoing:
+    """The reply telling a command's sender which rule refused it, keyed like the command.
+
+    Sent at least once (a redelivered refused command is refused again): readers
+    deduplicate on ``command_id``, which is also a header.
+    """
+    value = codec.encode(
+        COMMAND_REJECTED,
+        {
+            "command_id": command.command_id,
+            "command": f"{command.aggregate_type}.{command.name}",
+            "aggregate_id": command.key,
+            "code": error.code,
+            "message_en": error.message("en"),
+            "message_zh": error.message("zh"),
+            "rejected_at": datetime.now(UTC),
+        },
+    )
+    return Outgoing(
+        topics.name(settings, topics.NOTIFICATIONS),
+        command.key.encode(),
+        value,
+        [("reply", b"CommandRejected"), ("command_id", command.command_id.encode())],
+    )
+
+
+def _taint(partition: Partition, target: Any) -> None:
+    # A command that raised half-way may have left events pending on its aggregate:
+    # drop them and have the processor rebuild the partition from the log.
+    aggregate = partition.get(target) if target is not None else None
+    if aggregate is not None and aggregate.pending_events:
+        aggregate.collect_events()
+        partition.dirty = True
+
+
+def _field(exc: BaseException) -> str:
+    # A KeyError names the missing field; other errors have none to name.
+    return str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else ""

@@ -1,0 +1,367 @@
+"""The order saga and the processor's per-record step, without Kafka.
+
+place -> ReserveStock per line -> every line reserved -> confirm + allocate; a refused
+line -> next location, else compensation and rejection (or a pre-order); cancel at
+any step releases every reservation; a redelivered command has no second effect; a
+command a domain rule refuses gets a CommandRejected reply.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from oms_events.domain.order import OrderStatus
+from oms_events.domain.workflow import ShortagePolicy, Workflow
+from oms_events.engine.handling import Outcome
+from tests.unit.engine.flow import Flow, Result, address, change, order_id, place
+
+
+def test_placing_asks_the_inventory_for_every_line() -> None:
+    flow = Flow({("TEA", "SH"): 5, ("TEA", "BJ"): 2, ("CUP", "BJ"): 3})
+    placed = place(lines=[("TEA", 2), ("CUP", 1)])
+    result = flow.send("PlaceOrder", placed)
+    assert result.outcome is Outcome.APPLIED
+    assert result.events == ["OrderPlaced", "PaymentRecorded"]
+    order = flow.order(order_id(placed))
+    reserves = result.named("ReserveStock")
+    assert [(r["line_no"], r["sku"], r["location"], r["quantity"]) for r in reserves] == [
+        (1, "TEA", "SH", 2),  # the location with the most available
+        (2, "CUP", "BJ", 1),
+    ]
+    assert [r["reservation_id"] for r in reserves] == [
+        str(order.reservation_id(1)),
+        str(order.reservation_id(2)),
+    ]
+    assert order.status is OrderStatus.PENDING
+
+
+def test_every_line_reserved_confirms_and_allocates() -> None:
+    flow = Flow({("TEA", "SH"): 5, ("CUP", "SH"): 3})
+    placed = place(lines=[("TEA", 2), ("CUP", 1)])
+    first, second = flow.send("PlaceOrder", placed).named("ReserveStock")
+
+    one = flow.answer(first)
+    assert one.events == ["LineReserved"]
+    assert flow.order(order_id(placed)).status is OrderStatus.PENDING  # waits for line 2
+
+    both = flow.answer(second)
+    assert both.events == ["LineReserved", "OrderConfirmed", "OrderAllocated"]
+    assert flow.order(order_id(placed)).status is OrderStatus.ALLOCATED
+    [allocation] = both.named("Allocation")
+    assert allocation["location"] == "SH"
+    assert [line["sku"] for line in allocation["lines"]] == ["TEA", "CUP"]
+    [shipment] = both.named("CreateShipment")
+    assert shipment["shipment_id"] == allocation["shipment_id"]
+
+
+def test_an_unpaid_order_waits_for_its_payment() -> None:
+    flow = Flow()
+    placed = place(paid=False)
+    [reserve] = flow.send("PlaceOrder", placed).named("ReserveStock")
+    assert flow.answer(reserve).events == ["LineReserved"]
+    paid = flow.send(
+        "RecordPayment",
+        {
+            "command_id": "pay-1",
+            "order_id": order_id(placed),
+            "payment_id": "alipay-1",
+            "amount": 1000,
+            "currency": "CNY",
+        },
+    )
+    assert paid.events == ["PaymentRecorded", "OrderConfirmed", "OrderAllocated"]
+
+
+def test_a_refusal_tries_the_next_location_with_stock() -> None:
+    flow = Flow({("TEA", "SH"): 5, ("TEA", "BJ"): 2})
+    [reserve] = flow.send("PlaceOrder", place()).named("ReserveStock")
+    assert reserve["location"] == "SH"
+    retry = flow.answer(reserve, "rejected", available=0)
+    [again] = retry.named("ReserveStock")
+    assert (again["location"], again["tried"]) == ("BJ", ["SH"])
+    assert again["reservation_id"] == reserve["reservation_id"]  # same line, same quantity
+    assert again["command_id"] != reserve["command_id"]
+
+
+def test_a_shortage_releases_what_was_reserved_then_rejects() -> None:
+    flow = Flow({("TEA", "SH"): 5, ("CUP", "SH"): 0})
+    placed = place(lines=[("TEA", 2), ("CUP", 1)])
+    tea, cup = flow.send("PlaceOrder", placed).named("ReserveStock")
+    flow.answer(tea)
+    refused = flow.answer(cup, "rejected", available=0)
+    assert "OrderRejected" in refused.events
+    assert flow.order(order_id(placed)).status is OrderStatus.REJECTED
+    [release] = refused.named("ReleaseStock")
+    assert (release["reservation_id"], release["sku"], release["location"]) == (
+        tea["reservation_id"],
+        "TEA",
+        "SH",
+    )
+    assert not refused.named("ReserveStock")  # no other location has CUP
+
+
+def test_a_shortage_keeps_a_pre_order_when_the_workflow_says_so() -> None:
+    flow = Flow(
+        {("TEA", "SH"): 5, ("CUP", "SH"): 0},
+        Workflow(on_shortage=ShortagePolicy.PREORDER),
+    )
+    placed = place(lines=[("TEA", 2), ("CUP", 1)])
+    tea, cup = flow.send("PlaceOrder", placed).named("ReserveStock")
+    flow.answer(tea)
+    refused = flow.answer(cup, "rejected", available=0)
+    assert refused.events == ["PreOrdered"]
+    assert not refused.named("ReleaseStock")  # the reserved line keeps its stock
+    order = flow.order(order_id(placed))
+    assert order.status is OrderStatus.PRE_ORDER and list(order.reservations) == [1]
+
+
+def test_a_late_answer_for_a_closed_order_is_given_back() -> None:
+    flow = Flow({("TEA", "SH"): 5, ("CUP", "SH"): 0})
+    placed = place(lines=[("TEA", 2), ("CUP", 1)])
+    tea, cup = flow.send("PlaceOrder", placed).named("ReserveStock")
+    flow.answer(cup, "rejected", available=0)  # rejected before TEA answered
+    late = flow.answer(tea)
+    assert late.events == []
+    [release] = late.named("ReleaseStock")
+    assert release["reservation_id"] == tea["reservation_id"]
+
+
+def _cancel(flow: Flow, placed: dict[str, Any], command_id: str = "cancel-1") -> Result:
+    return flow.send(
+        "CancelOrder",
+        {"command_id": command_id, "order_id": order_id(placed), "reason": "customer"},
+    )
+
+
+@pytest.mark.parametrize("answered", [0, 1, 2])
+def test_cancel_at_any_step_releases_every_reservation(answered: int) -> None:
+    flow = Flow({("TEA", "SH"): 5, ("CUP", "SH"): 3})
+    placed = place(lines=[("TEA", 2), ("CUP", 1)])
+    reserves = flow.send("PlaceOrder", placed).named("ReserveStock")
+    for reserve in reserves[:answered]:
+        flow.answer(reserve)
+    cancelled = _cancel(flow, placed)
+    assert cancelled.outcome is Outcome.APPLIED
+    assert cancelled.events[0] == "OrderCancelled"
+    released = {r["reservation_id"] for r in cancelled.named("ReleaseStock")}
+    assert released == {r["reservation_id"] for r in reserves[:answered]}
+    # Answers still in flight come back after the cancel: they are given back too.
+    for reserve in reserves[answered:]:
+        late = flow.answer(reserve)
+        assert [r["reservation_id"] for r in late.named("ReleaseStock")] == [
+            reserve["reservation_id"]
+        ]
+    assert flow.order(order_id(placed)).status is OrderStatus.CANCELLED
+
+
+def test_a_redelivered_command_has_no_second_effect() -> None:
+    flow = Flow()
+    placed = place(paid=False)
+    [reserve] = flow.send("PlaceOrder", placed).named("ReserveStock")
+    flow.answer(reserve)
+    first = _cancel(flow, placed, "cancel-7")
+    again = _cancel(flow, placed, "cancel-7")
+    assert first.outcome is Outcome.APPLIED
+    assert again.outcome is Outcome.DUPLICATE
+    assert again.written == []
+    # The same for an inventory answer and for the placement itself.
+    assert flow.answer(reserve).outcome is Outcome.DUPLICATE
+    assert flow.send("PlaceOrder", placed).written == []
+
+
+def test_a_command_refused_by_a_rule_gets_a_rejection_reply() -> None:
+    flow = Flow()
+    placed = place(paid=False)
+    flow.send("PlaceOrder", placed)
+    refused = flow.send(
+        "RecordPayment",
+        {
+            "command_id": "pay-0",
+            "order_id": order_id(placed),
+            "payment_id": "p0",
+            "amount": 0,
+            "currency": "CNY",
+        },
+    )
+    assert refused.outcome is Outcome.DEAD
+    [reply] = refused.named("CommandRejected")
+    assert reply["code"] == "payment.amount_invalid"
+    assert (reply["command_id"], reply["command"]) == ("pay-0", "order.RecordPayment")
+    assert reply["aggregate_id"] == order_id(placed) and reply["message_zh"]
+    [dead] = refused.dead
+    assert dead.headers["code"] == b"payment.amount_invalid"  # bad input: operators see it
+    assert refused.events == []
+    assert not flow.order(order_id(placed)).payments
+
+
+def test_bad_input_is_dead_lettered_without_a_reply() -> None:
+    flow = Flow()
+    result = flow.send(
+        "CancelOrder", {"command_id": "c", "order_id": str(uuid.uuid4()), "reason": "x"}
+    )
+    assert result.outcome is Outcome.DEAD
+    assert result.dead[0].headers["code"] == b"command.invalid"  # no such order
+    assert not result.named("CommandRejected")
+
+
+# --- ChangeOrder ---------------------------------------------------------------------
+
+
+def _reserved(flow: Flow, placed: dict[str, Any]) -> list[dict[str, Any]]:
+    """Place ``placed`` and answer none of its reservations yet."""
+    return flow.send("PlaceOrder", placed).named("ReserveStock")
+
+
+def test_a_quantity_change_moves_the_reservation() -> None:
+    flow = Flow({("TEA", "SH"): 5, ("CUP", "SH"): 3})
+    placed = place(paid=False, lines=[("TEA", 2), ("CUP", 1)])
+    tea, cup = _reserved(flow, placed)
+    flow.answer(tea)
+    flow.answer(cup)
+    changed = flow.send("ChangeOrder", change(placed, [(1, "TEA", 3), (2, "CUP", 1)]))
+    assert changed.outcome is Outcome.APPLIED
+    assert changed.events == ["QuantityChanged"]
+    [release] = changed.named("ReleaseStock")
+    assert release["reservation_id"] == tea["reservation_id"]
+    [reserve] = changed.named("ReserveStock")
+    assert (reserve["line_no"], reserve["quantity"]) == (1, 3)
+    assert reserve["reservation_id"] != tea["reservation_id"]  # a new id for a new quantity
+    order = flow.order(order_id(placed))
+    assert list(order.reservations) == [2]  # CUP keeps its stock
+    # The new reservation is answered: the order goes on as before.
+    flow.answer(reserve)
+    assert sorted(flow.order(order_id(placed)).reservations) == [1, 2]
+
+
+def test_added_and_removed_lines_reserve_and_release() -> None:
+    flow = Flow({("TEA", "SH"): 5, ("CUP", "SH"): 3, ("POT", "SH"): 1})
+    placed = place(paid=False, lines=[("TEA", 2), ("CUP", 1)])
+    tea, cup = _reserved(flow, placed)
+    flow.answer(tea)
+    flow.answer(cup)
+    changed = flow.send("ChangeOrder", change(placed, [(1, "TEA", 2), (3, "POT", 1)]))
+    assert changed.events == ["LineAdded", "LineRemoved"]
+    assert [r["reservation_id"] for r in changed.named("ReleaseStock")] == [cup["reservation_id"]]
+    [reserve] = changed.named("ReserveStock")
+    assert (reserve["sku"], reserve["line_no"]) == ("POT", 3)
+    order = flow.order(order_id(placed))
+    assert {n: line.sku for n, line in order.lines.items()} == {1: "TEA", 3: "POT"}
+
+
+def test_a_change_of_address_moves_no_stock() -> None:
+    flow = Flow()
+    placed = place(paid=False)
+    [tea] = _reserved(flow, placed)
+    flow.answer(tea)
+    changed = flow.send(
+        "ChangeOrder", change(placed, [(1, "TEA", 1)], address=address("文二路 1 号"))
+    )
+    assert changed.events == ["AddressChanged"]
+    assert not changed.named("ReleaseStock") and not changed.named("ReserveStock")
+    assert flow.order(order_id(placed)).address.line1 == "文二路 1 号"
+
+
+def test_a_change_before_the_first_answer_releases_the_old_one_when_it_comes() -> None:
+    flow = Flow({("TEA", "SH"): 5})
+    placed = place(paid=False, lines=[("TEA", 2)])
+    [tea] = _reserved(flow, placed)
+    changed = flow.send("ChangeOrder", change(placed, [(1, "TEA", 1)]))
+    assert not changed.named("ReleaseStock")  # nothing held yet
+    [reserve] = changed.named("ReserveStock")
+    late = flow.answer(tea)  # the answer for quantity 2
+    assert [r["reservation_id"] for r in late.named("ReleaseStock")] == [tea["reservation_id"]]
+    flow.answer(reserve)
+    order = flow.order(order_id(placed))
+    assert order.reservations[1][0] == order.reservation_id(1)
+
+
+def test_a_paid_change_that_completes_the_reservations_allocates() -> None:
+    flow = Flow({("TEA", "SH"): 5, ("CUP", "SH"): 0})
+    placed = place(lines=[("TEA", 2), ("CUP", 1)], paid=False)
+    tea, _ = _reserved(flow, placed)
+    flow.answer(tea)
+    # The buyer drops the line we could not get, and pays the new total.
+    changed = flow.send("ChangeOrder", change(placed, [(1, "TEA", 2)], paid=True))
+    assert changed.events == [
+        "LineRemoved",
+        "PaymentRecorded",
+        "OrderConfirmed",
+        "OrderAllocated",
+    ]
+
+
+def test_a_change_after_allocation_is_refused_with_a_reply_not_a_dead_letter() -> None:
+    flow = Flow()
+    placed = place()
+    [tea] = _reserved(flow, placed)
+    assert "OrderAllocated" in flow.answer(tea).events
+    refused = flow.send("ChangeOrder", change(placed, [(1, "TEA", 4)]))
+    assert refused.outcome is Outcome.REJECTED
+    assert refused.dead == []
+    [reply] = refused.named("CommandRejected")
+    assert (reply["code"], reply["command"]) == ("order.locked", "order.ChangeOrder")
+    assert refused.events == [] and not refused.named("ReleaseStock")
+    order = flow.order(order_id(placed))
+    assert order.status is OrderStatus.ALLOCATED and order.lines[1].quantity == 1
+
+
+def test_a_redelivered_change_has_no_second_effect() -> None:
+    flow = Flow({("TEA", "SH"): 5})
+    placed = place(paid=False)
+    [tea] = _reserved(flow, placed)
+    flow.answer(tea)
+    changed = change(placed, [(1, "TEA", 2)])
+    assert flow.send("ChangeOrder", changed).events == ["QuantityChanged"]
+    again = flow.send("ChangeOrder", changed)
+    assert again.outcome is Outcome.DUPLICATE and again.written == []
+
+
+# --- pre-orders ------------------------------------------------------------------------
+
+
+def _pre_order(flow: Flow, external_id: str, placed_at: datetime) -> dict[str, Any]:
+    placed = {**place(external_id), "placed_at": placed_at}
+    [reserve] = flow.send("PlaceOrder", placed).named("ReserveStock")
+    assert flow.answer(reserve, "rejected", available=0).events == ["PreOrdered"]
+    return placed
+
+
+def test_received_stock_is_offered_to_pre_orders_in_arrival_order() -> None:
+    flow = Flow({("TEA", "SH"): 0, ("TEA", "BJ"): 0}, Workflow(on_shortage=ShortagePolicy.PREORDER))
+    start = datetime(2025, 11, 11, tzinfo=UTC)
+    # Published out of order: arrival order is when the customer placed it.
+    later = _pre_order(flow, "B", start + timedelta(minutes=2))
+    first = _pre_order(flow, "A", start)
+    last = _pre_order(flow, "C", start + timedelta(minutes=3))
+    idle = flow.tick()
+    assert idle is None or idle.written == []  # no stock: nothing asked
+    assert flow.tick() is None
+
+    flow.receive("TEA", "BJ", 2)  # enough for two of the three
+    retried = flow.tick()
+    assert retried is not None
+    asks = retried.named("ReserveStock")
+    assert [(a["order_id"], a["location"]) for a in asks] == [
+        (order_id(first), "BJ"),
+        (order_id(later), "BJ"),
+    ]
+    assert flow.tick() is None  # asked once per arrival
+
+    reserved = flow.answer(asks[0])
+    assert reserved.events == ["LineReserved", "OrderConfirmed", "OrderAllocated"]
+    refused = flow.answer(asks[1], "rejected", available=0)  # someone else was faster
+    assert refused.events == [] and not refused.named("ReserveStock")
+    assert flow.order(order_id(later)).status is OrderStatus.PRE_ORDER
+    assert flow.order(order_id(last)).status is OrderStatus.PRE_ORDER
+
+    flow.receive("TEA", "SH", 5)
+    again = flow.tick()
+    assert again is not None
+    assert [a["order_id"] for a in again.named("ReserveStock")] == [
+        order_id(later),
+        order_id(last),
+    ]
