@@ -240,7 +240,10 @@ def engine_process(
     args = [sys.executable, "-m", "oms_events.cli.run", "--no-apply-topics"]
     for name in only:
         args += ["--only", name]
+    # Engine logs stay beside pytest's cache for post-mortems (the folder may not exist yet
+    # in a fresh clone: pytest creates it only when it first writes there).
     path = ROOT / ".pytest_cache" / f"engine-{uuid.uuid4().hex[:8]}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as log:
         proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     proc.log_path = path  # type: ignore[attr-defined]
