@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 import typer
@@ -10,7 +9,7 @@ from rich.console import Console
 
 from oms_events.avro.registry import codec_from_settings
 from oms_events.cli.errors import one_line_errors
-from oms_events.engine.commands import CommandWriter, item_key
+from oms_events.engine.commands import CommandWriter
 from oms_events.kafka.connection import producer
 from oms_events.settings import get_settings
 
@@ -36,18 +35,7 @@ def receive(
     """
     settings = get_settings()
     writer = CommandWriter(settings, codec_from_settings(settings.schema_registry_url))
-    record = writer.record(
-        "inventory",
-        "ReceiveStock",
-        item_key(sku, location),
-        {
-            "command_id": str(uuid.uuid4()),
-            "sku": sku,
-            "location": location,
-            "quantity": quantity,
-            "reason": reason,
-        },
-    )
+    record = writer.receive_stock(sku, location, quantity, reason)
     p = producer(settings)
     meta = p.send(record.topic, key=record.key, value=record.value, headers=record.headers).get(
         timeout=30

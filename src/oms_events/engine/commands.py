@@ -7,6 +7,7 @@ the aggregate it addresses, so it lands on the partition that owns that aggregat
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -91,3 +92,18 @@ class CommandWriter:
         value = self.codec.encode(schema_name(aggregate_type, name), payload)
         topic = topics.name(self.settings, topics.commands(aggregate_type))
         return Outgoing(topic, key.encode(), value, [("command", name.encode())])
+
+    def receive_stock(self, sku: str, location: str, quantity: int, reason: str) -> Outgoing:
+        """ReceiveStock for ``sku`` at ``location``, with a fresh command id."""
+        return self.record(
+            "inventory",
+            "ReceiveStock",
+            item_key(sku, location),
+            {
+                "command_id": str(uuid.uuid4()),
+                "sku": sku,
+                "location": location,
+                "quantity": quantity,
+                "reason": reason,
+            },
+        )

@@ -23,7 +23,7 @@ from kafka import TopicPartition
 from oms_events import eventlog, topics
 from oms_events.avro.codec import Codec
 from oms_events.domain.order import Order
-from oms_events.engine.commands import CommandWriter, item_key
+from oms_events.engine.commands import CommandWriter
 from oms_events.engine.latency import Latencies
 from oms_events.kafka.connection import consumer, producer
 from oms_events.settings import Settings
@@ -177,17 +177,8 @@ class Simulation:
         """ReceiveStock for every sku at every location."""
         for sku in self.skus:
             for location in self.locations:
-                r = self.writer.record(
-                    "inventory",
-                    "ReceiveStock",
-                    item_key(sku, location),
-                    {
-                        "command_id": str(uuid.uuid4()),
-                        "sku": sku,
-                        "location": location,
-                        "quantity": self.plan.units_per_item(),
-                        "reason": f"simulation {self.run_id}",
-                    },
+                r = self.writer.receive_stock(
+                    sku, location, self.plan.units_per_item(), f"simulation {self.run_id}"
                 )
                 self.producer.send(r.topic, key=r.key, value=r.value, headers=r.headers)
         self.producer.flush()

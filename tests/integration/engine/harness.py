@@ -19,7 +19,7 @@ from kafka import TopicPartition
 from oms_events import eventlog, topics
 from oms_events.avro.codec import SingleObjectCodec
 from oms_events.domain.order import Order
-from oms_events.engine.commands import CommandWriter, item_key
+from oms_events.engine.commands import CommandWriter
 from oms_events.engine.settings import EngineSettings
 from oms_events.kafka.admin import apply_topics
 from oms_events.kafka.connection import consumer, producer
@@ -62,18 +62,7 @@ def receive(settings: Settings, stock: dict[tuple[str, str], int]) -> None:
     writer = CommandWriter(settings, CODEC)
     p = producer(settings)
     for (sku, location), quantity in stock.items():
-        r = writer.record(
-            "inventory",
-            "ReceiveStock",
-            item_key(sku, location),
-            {
-                "command_id": str(uuid.uuid4()),
-                "sku": sku,
-                "location": location,
-                "quantity": quantity,
-                "reason": "test receipt",
-            },
-        )
+        r = writer.receive_stock(sku, location, quantity, "test receipt")
         p.send(r.topic, key=r.key, value=r.value, headers=r.headers)
     p.flush()
     p.close()
