@@ -40,13 +40,10 @@ from psycopg import sql
 from oms_events.avro.codec import DecodeError
 from oms_events.avro.registry import codec_from_settings
 from oms_events.domain import InventoryItem
-from oms_events.domain.customer import Address, Customer
 from oms_events.domain.errors import DomainError
 from oms_events.domain.inventory import ReservationOutcome
-from oms_events.domain.line import OrderLine
-from oms_events.domain.money import Money
-from oms_events.domain.order import DeliverySpeed, Order, PaymentMethod
 from oms_events.engine.commands import schema_name
+from oms_events.engine.order_processor import order_from_command
 from oms_events.settings import Settings
 
 PLACE_ORDER = schema_name("order", "PlaceOrder")
@@ -54,36 +51,6 @@ PLACE_ORDER = schema_name("order", "PlaceOrder")
 
 class Shop(Application[uuid.UUID]):
     """Orders and stock in one eventsourcing application."""
-
-
-def place(p: dict[str, Any]) -> Order:
-    """An Order from a PlaceOrder payload, paid at the channel (as the engine does)."""
-    currency = p["currency"]
-    order = Order.place(
-        order_no=p["order_no"],
-        channel=p["channel"],
-        external_id=p["external_id"],
-        customer=Customer(**p["customer"]),
-        address=Address(**p["address"]),
-        lines=[
-            OrderLine(
-                line_no=line["line_no"],
-                sku=line["sku"],
-                quantity=line["quantity"],
-                unit_price=Money(line["unit_price"], currency),
-                discount=Money(line.get("discount", 0), currency),
-                promotions=tuple(line.get("promotions") or ()),
-            )
-            for line in p["lines"]
-        ],
-        payment_method=PaymentMethod(p["payment_method"]),
-        placed_at=p["placed_at"],
-        delivery_speed=DeliverySpeed(p["delivery_speed"]),
-        shipping_fee=Money(p.get("shipping_fee", 0), currency),
-    )
-    if p.get("paid") and not order.is_cod and order.total.amount > 0:
-        order.record_payment(f"{order.channel}:{order.external_id}", order.total)
-    return order
 
 
 class Baseline:
@@ -141,7 +108,7 @@ class Baseline:
         False when it was invalid."""
         try:
             _, payload = self.codec.decode(value)
-            order = place(payload)
+            order = order_from_command(payload)
         except (DecodeError, DomainError, KeyError, ValueError, TypeError):
             self.dead += 1
             return False

@@ -47,6 +47,36 @@ _EXPIRABLE = (OrderStatus.PENDING, OrderStatus.PRE_ORDER, OrderStatus.ON_HOLD)
 EXPIRED = "reservation.expired"
 
 
+def order_from_command(p: dict[str, Any]) -> Order:
+    """The Order a PlaceOrder payload places; paid at the channel records the payment."""
+    currency = p["currency"]
+    order = Order.place(
+        order_no=p["order_no"],
+        channel=p["channel"],
+        external_id=p["external_id"],
+        customer=Customer(**p["customer"]),
+        address=Address(**p["address"]),
+        lines=[
+            OrderLine(
+                line_no=line["line_no"],
+                sku=line["sku"],
+                quantity=line["quantity"],
+                unit_price=Money(line["unit_price"], currency),
+                discount=Money(line.get("discount", 0), currency),
+                promotions=tuple(line.get("promotions") or ()),
+            )
+            for line in p["lines"]
+        ],
+        payment_method=PaymentMethod(p["payment_method"]),
+        placed_at=p["placed_at"],
+        delivery_speed=DeliverySpeed(p["delivery_speed"]),
+        shipping_fee=Money(p.get("shipping_fee", 0), currency),
+    )
+    if p.get("paid") and not order.is_cod and order.total.amount > 0:
+        order.record_payment(f"{order.channel}:{order.external_id}", order.total)
+    return order
+
+
 class OrderService(Service):
     """Handlers of order commands; the saga is consulted after each one."""
 
@@ -77,7 +107,7 @@ class OrderService(Service):
         if command.name == "PlaceOrder":
             if order is not None:
                 return  # the same channel order again: acknowledged, ignored
-            order = self._place(command.payload)
+            order = order_from_command(command.payload)
             self.saga.placed(order, out, cause)
         elif order is None:
             raise ValueError(f"order {order_id} does not exist")
@@ -103,35 +133,6 @@ class OrderService(Service):
         """A channel changing an order that has gone to the warehouse (or closed) is
         told so; that is the contract of ChangeOrder, not bad input."""
         return command.name == "ChangeOrder" and isinstance(error, OrderLocked)
-
-    @staticmethod
-    def _place(p: dict[str, Any]) -> Order:
-        currency = p["currency"]
-        order = Order.place(
-            order_no=p["order_no"],
-            channel=p["channel"],
-            external_id=p["external_id"],
-            customer=Customer(**p["customer"]),
-            address=Address(**p["address"]),
-            lines=[
-                OrderLine(
-                    line_no=line["line_no"],
-                    sku=line["sku"],
-                    quantity=line["quantity"],
-                    unit_price=Money(line["unit_price"], currency),
-                    discount=Money(line.get("discount", 0), currency),
-                    promotions=tuple(line.get("promotions") or ()),
-                )
-                for line in p["lines"]
-            ],
-            payment_method=PaymentMethod(p["payment_method"]),
-            placed_at=p["placed_at"],
-            delivery_speed=DeliverySpeed(p["delivery_speed"]),
-            shipping_fee=Money(p.get("shipping_fee", 0), currency),
-        )
-        if p.get("paid") and not order.is_cod and order.total.amount > 0:
-            order.record_payment(f"{order.channel}:{order.external_id}", order.total)
-        return order
 
     # --- timers: reservation expiry, pre-orders -----------------------------------
 
