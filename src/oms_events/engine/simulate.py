@@ -18,14 +18,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from kafka import TopicPartition
-
 from oms_events import eventlog, topics
 from oms_events.avro.codec import Codec
 from oms_events.domain.order import Order
 from oms_events.engine.commands import CommandWriter
 from oms_events.engine.latency import Latencies
-from oms_events.kafka.connection import consumer, producer
+from oms_events.kafka.connection import producer
+from oms_events.kafka.follower import Follower
 from oms_events.settings import Settings
 from oms_events.topics import CHANNELS
 
@@ -71,35 +70,6 @@ class Summary:
     def per_second(self) -> float:
         """Orders decided per second, from the first publish to the last decision."""
         return self.decided / self.seconds if self.seconds else 0.0
-
-
-class _Follower(threading.Thread):
-    """Reads a topic from its current end, handing each record to ``on_record``."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        topic: str,
-        on_record: Callable[[Any], None],
-        stop: threading.Event,
-    ) -> None:
-        super().__init__(daemon=True, name=f"follow-{topic}")
-        self.stop_event, self.on_record = stop, on_record
-        self.c = consumer(settings, group_id=None, fetch_max_wait_ms=20)
-        self.parts = [TopicPartition(topic, n) for n in range(settings.partitions)]
-        self.c.assign(self.parts)
-        self.c.seek_to_end(*self.parts)
-        for tp in self.parts:  # fix the start now, before anything is published
-            self.c.position(tp)
-
-    def run(self) -> None:
-        try:
-            while not self.stop_event.is_set():
-                for records in self.c.poll(timeout_ms=100).values():
-                    for r in records:
-                        self.on_record(r)
-        finally:
-            self.c.close()
 
 
 class Simulation:
@@ -247,11 +217,11 @@ class Simulation:
         """Stock, publish, wait for every order to be decided (or ``timeout``)."""
         s = self.settings
         followers = [
-            _Follower(s, topics.name(s, topics.events("order")), self._on_order_event, self.stop),
-            _Follower(
+            Follower(s, topics.name(s, topics.events("order")), self._on_order_event, self.stop),
+            Follower(
                 s, topics.name(s, topics.events("inventory")), self._on_stock_event, self.stop
             ),
-            _Follower(s, topics.name(s, topics.ALLOCATIONS), self._on_allocation, self.stop),
+            Follower(s, topics.name(s, topics.ALLOCATIONS), self._on_allocation, self.stop),
         ]
         for f in followers:
             f.start()

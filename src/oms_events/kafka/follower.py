@@ -1,0 +1,45 @@
+"""Following a topic from its current end in a thread: how the simulation and the
+benchmark see the engine's output as it is committed."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from kafka import TopicPartition
+
+from oms_events.kafka.connection import consumer
+from oms_events.settings import Settings
+
+
+class Follower(threading.Thread):
+    """Reads every partition of one topic from its current end (read_committed),
+    handing each record to ``on_record`` until ``stop`` is set."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        topic: str,
+        on_record: Callable[[Any], None],
+        stop: threading.Event,
+        fetch_max_wait_ms: int = 20,
+    ) -> None:
+        super().__init__(daemon=True, name=f"follow-{topic}")
+        self.stop_event, self.on_record = stop, on_record
+        self.c = consumer(settings, group_id=None, fetch_max_wait_ms=fetch_max_wait_ms)
+        parts = [TopicPartition(topic, n) for n in sorted(self.c.partitions_for_topic(topic))]
+        self.c.assign(parts)
+        self.c.seek_to_end(*parts)
+        for tp in parts:  # fix the start now, before anything is published
+            self.c.position(tp)
+
+    def run(self) -> None:
+        """Hand every record over until stopped."""
+        try:
+            while not self.stop_event.is_set():
+                for records in self.c.poll(timeout_ms=100).values():
+                    for r in records:
+                        self.on_record(r)
+        finally:
+            self.c.close()
