@@ -47,6 +47,18 @@ _EXPIRABLE = (OrderStatus.PENDING, OrderStatus.PRE_ORDER, OrderStatus.ON_HOLD)
 EXPIRED = "reservation.expired"
 
 
+def line_from_command(line: dict[str, Any], currency: str) -> OrderLine:
+    """An OrderLine from a PlaceOrder / ChangeOrder line (amounts in minor units)."""
+    return OrderLine(
+        line_no=line["line_no"],
+        sku=line["sku"],
+        quantity=line["quantity"],
+        unit_price=Money(line["unit_price"], currency),
+        discount=Money(line.get("discount", 0), currency),
+        promotions=tuple(line.get("promotions") or ()),
+    )
+
+
 def order_from_command(p: dict[str, Any]) -> Order:
     """The Order a PlaceOrder payload places; paid at the channel records the payment."""
     currency = p["currency"]
@@ -56,17 +68,7 @@ def order_from_command(p: dict[str, Any]) -> Order:
         external_id=p["external_id"],
         customer=Customer(**p["customer"]),
         address=Address(**p["address"]),
-        lines=[
-            OrderLine(
-                line_no=line["line_no"],
-                sku=line["sku"],
-                quantity=line["quantity"],
-                unit_price=Money(line["unit_price"], currency),
-                discount=Money(line.get("discount", 0), currency),
-                promotions=tuple(line.get("promotions") or ()),
-            )
-            for line in p["lines"]
-        ],
+        lines=[line_from_command(line, currency) for line in p["lines"]],
         payment_method=PaymentMethod(p["payment_method"]),
         placed_at=p["placed_at"],
         delivery_speed=DeliverySpeed(p["delivery_speed"]),
@@ -215,17 +217,7 @@ def change_from(p: dict[str, Any]) -> OrderChange:
     return OrderChange(
         address=Address(**p["address"]),
         shipping_fee=Money(p.get("shipping_fee", 0), currency),
-        lines=tuple(
-            OrderLine(
-                line_no=line["line_no"],
-                sku=line["sku"],
-                quantity=line["quantity"],
-                unit_price=Money(line["unit_price"], currency),
-                discount=Money(line.get("discount", 0), currency),
-                promotions=tuple(line.get("promotions") or ()),
-            )
-            for line in p["lines"]
-        ),
+        lines=tuple(line_from_command(line, currency) for line in p["lines"]),
         paid=bool(p.get("paid")),
         version=str(p.get("content_hash") or p["command_id"]),
     )
