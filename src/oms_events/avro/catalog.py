@@ -44,13 +44,22 @@ def full_name(raw: dict[str, Any]) -> str:
     return f"{raw['namespace']}.{name}"
 
 
-def load(path: Path) -> Schema:
-    """Parse one ``.avsc`` file."""
-    raw = json.loads(path.read_text())
-    parsed = parse_schema(raw, _write_hint=False)
+def from_raw(raw: dict[str, Any], path: Path) -> Schema:
+    """Parse a record schema and fingerprint it.
+
+    The parsed form keeps fastavro's "already parsed" marker: without it every
+    ``schemaless_reader``/``schemaless_writer`` call parses the schema again, which
+    measured as half the cost of encoding or decoding an OrderPlaced (21 of 45 µs).
+    """
+    parsed = parse_schema(raw)
     canonical = to_parsing_canonical_form(parsed)
     fp = int(fingerprint(canonical, "CRC-64-AVRO"), 16)
     return Schema(full_name(raw), path, raw, parsed, struct.pack("<Q", fp))
+
+
+def load(path: Path) -> Schema:
+    """Parse one ``.avsc`` file."""
+    return from_raw(json.loads(path.read_text()), path)
 
 
 class Catalog:

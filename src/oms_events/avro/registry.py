@@ -7,10 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from fastavro import parse_schema
-from fastavro.schema import fingerprint, to_parsing_canonical_form
 
-from oms_events.avro.catalog import Schema, full_name
+from oms_events.avro.catalog import Schema, from_raw
 
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 
@@ -54,11 +52,7 @@ class SchemaRegistry:
         if schema_id not in self._schemas:
             result = self._call("GET", f"/schemas/ids/{schema_id}")
             raw = json.loads(result["schema"])
-            parsed = parse_schema(raw, _write_hint=False)
-            fp = int(fingerprint(to_parsing_canonical_form(parsed), "CRC-64-AVRO"), 16)
-            self._schemas[schema_id] = Schema(
-                full_name(raw), Path(f"registry:{schema_id}"), raw, parsed, fp.to_bytes(8, "little")
-            )
+            self._schemas[schema_id] = from_raw(raw, Path(f"registry:{schema_id}"))
         return self._schemas[schema_id]
 
 
