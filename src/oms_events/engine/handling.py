@@ -67,10 +67,11 @@ class Step:
         except (KeyError, ValueError, TypeError) as exc:
             return self._dead(out, record, "command.invalid", str(exc), _field(exc))
         key = command.key.encode()
-        if partition_for(key, self.settings.partitions) != record.partition:
+        owner = partition_for(key, self.settings.partitions)
+        if owner != record.partition:
             # Keyed by something else (an order number, say): send it to the partition
             # that owns its aggregate, in this transaction, so it is handled exactly once.
-            out.add(Outgoing(record.topic, key, record.value, list(record.headers or [])))
+            out.add(Outgoing(record.topic, key, record.value, list(record.headers or []), owner))
             return Outcome.FORWARDED
         target = self.service.target(command)
         if partition.seen(target, command.command_id):
