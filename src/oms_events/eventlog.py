@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 from uuid import UUID
 
@@ -23,7 +24,7 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.utils import get_topic
 
 from oms_events.avro.codec import Codec
-from oms_events.domain.events import aggregate_classes, event_classes, event_name
+from oms_events.domain.events import aggregate_classes, event_class, event_name
 
 Headers = list[tuple[str, bytes]]
 
@@ -98,20 +99,43 @@ def decode(
 
 def to_domain_event(record: EventRecord) -> DomainEventProtocol[Any]:
     """Rebuild the Python domain event (as the library's mapper does: no __init__ call)."""
-    cls = event_classes(record.aggregate_type)[record.name]
-    event = object.__new__(cls)
     state = dict(record.payload)
-    if "originator_topic" in getattr(cls, "__dataclass_fields__", {}) and not state.get(
-        "originator_topic"
-    ):
-        state["originator_topic"] = get_topic(aggregate_classes()[record.aggregate_type])
     state.update(
         originator_id=record.originator_id,
         originator_version=record.originator_version,
         timestamp=record.timestamp,
     )
+    return _event(record.aggregate_type, record.name, state)
+
+
+def decode_event(value: bytes, codec: Codec) -> DomainEventProtocol[Any]:
+    """The domain event in a record's value, without an :class:`EventRecord` between:
+    the replay path, where that object and its copies were a fifth of the cost."""
+    full, state = codec.decode(value)
+    _, aggregate_type, name = full.split(".", 2)
+    originator_id = state["originator_id"]
+    if not isinstance(originator_id, UUID):
+        state["originator_id"] = UUID(originator_id)
+    return _event(aggregate_type, name, state)
+
+
+def _event(aggregate_type: str, name: str, state: dict[str, Any]) -> DomainEventProtocol[Any]:
+    cls, originator_topic = _event_class(aggregate_type, name)
+    if originator_topic and not state.get("originator_topic"):
+        state["originator_topic"] = originator_topic
+    event = object.__new__(cls)
     event.__dict__.update(state)
-    return event
+    return event  # type: ignore[no-any-return]
+
+
+@cache
+def _event_class(aggregate_type: str, name: str) -> tuple[type[Any], str]:
+    # The class, and the originator topic its Created event needs when the record
+    # left it empty; looked up once per event type instead of once per event.
+    cls = event_class(aggregate_type, name)
+    if "originator_topic" in getattr(cls, "__dataclass_fields__", {}):
+        return cls, get_topic(aggregate_classes()[aggregate_type])
+    return cls, ""
 
 
 def header(headers: Iterable[tuple[str, bytes]] | None, key: str) -> str | None:
@@ -128,4 +152,13 @@ def replay(records: Iterable[Any], codec: Codec) -> Iterator[EventRecord]:
         yield decode(r.value, codec, r.topic, r.partition, r.offset)
 
 
-__all__ = ["EventRecord", "decode", "encode", "header", "replay", "schema_name", "to_domain_event"]
+__all__ = [
+    "EventRecord",
+    "decode",
+    "decode_event",
+    "encode",
+    "header",
+    "replay",
+    "schema_name",
+    "to_domain_event",
+]

@@ -50,6 +50,12 @@ def event_classes(aggregate_type: str) -> dict[str, EventClass]:
     }
 
 
+@cache
+def event_class(aggregate_type: str, name: str) -> EventClass:
+    """The class of one event (KeyError if unknown); cached, as replay asks per event."""
+    return event_classes(aggregate_type)[name]
+
+
 def events_by_aggregate_type() -> dict[str, dict[str, EventClass]]:
     """Aggregate type -> (event name -> event class), for every aggregate type."""
     return {aggregate_type: event_classes(aggregate_type) for aggregate_type in AGGREGATE_CLASSES}

@@ -46,13 +46,12 @@ class Partition:
         """True when the aggregate already applied the command with this id."""
         return aggregate_id is not None and command_id in self.commands_seen.get(aggregate_id, ())
 
-    def apply(self, record: eventlog.EventRecord, command_id: str | None) -> None:
-        """Fold one stored event into the aggregate it belongs to."""
-        event = eventlog.to_domain_event(record)
-        aggregate = event.mutate(self.aggregates.get(record.originator_id))  # type: ignore[attr-defined]
-        self.aggregates[record.originator_id] = aggregate
+    def apply(self, event: Any, command_id: str | None) -> None:
+        """Fold one stored domain event into the aggregate it belongs to."""
+        aggregate_id = event.originator_id
+        self.aggregates[aggregate_id] = event.mutate(self.aggregates.get(aggregate_id))
         if command_id:
-            self.commands_seen.setdefault(record.originator_id, set()).add(command_id)
+            self.commands_seen.setdefault(aggregate_id, set()).add(command_id)
 
 
 def rebuild(
@@ -78,9 +77,8 @@ def rebuild(
     while replay.position(tp) < end:
         for records in replay.poll(timeout_ms=500, max_records=5000).values():
             for r in records:
-                command_id = eventlog.header(r.headers, "command_id")
                 state.apply(
-                    eventlog.decode(r.value, codec, r.topic, r.partition, r.offset), command_id
+                    eventlog.decode_event(r.value, codec), eventlog.header(r.headers, "command_id")
                 )
                 count += 1
         now = time.monotonic()

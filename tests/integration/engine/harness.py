@@ -339,7 +339,7 @@ def check_contested_outcome(settings: Settings, orders: int) -> None:
     # A replay through the domain rebuilds the same state as the independent fold.
     state = Partition(0)
     for e in inventory:
-        state.apply(e, None)
+        state.apply(eventlog.to_domain_event(e), None)
     for item_id, item in state.aggregates.items():
         assert (item.on_hand, item.reserved) == (  # type: ignore[attr-defined]
             stock.on_hand[str(item_id)],
@@ -347,6 +347,6 @@ def check_contested_outcome(settings: Settings, orders: int) -> None:
         )
     orders_state = Partition(0)
     for e in order_events:
-        orders_state.apply(e, None)
+        orders_state.apply(eventlog.to_domain_event(e), None)
     status = Counter(o.status.value for o in orders_state.aggregates.values())  # type: ignore[attr-defined]
     assert status == {"allocated": 100, "rejected": orders - 100}
