@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
+from json.encoder import encode_basestring
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 # Namespace of every deterministic id in the domain; changing it orphans all aggregates.
@@ -16,5 +16,11 @@ def natural_id(kind: str, *parts: str | int | UUID) -> UUID:
 
     The key is JSON-encoded so ("a:b", "c") and ("a", "b:c") never collide.
     """
-    key = json.dumps([kind, *(str(p) for p in parts)], ensure_ascii=False)
+    # Exactly json.dumps([kind, *parts], ensure_ascii=False), built without the
+    # encoder object: shipment ids are new per order, so the cache rarely helps them.
+    key = (
+        "["
+        + ", ".join([encode_basestring(kind), *(encode_basestring(str(p)) for p in parts)])
+        + "]"
+    )
     return uuid5(OMS_NAMESPACE, key)

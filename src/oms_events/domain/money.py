@@ -14,6 +14,7 @@ from typing import Any
 from oms_events.domain.errors import CurrencyMismatch, InvalidMoney
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+_SEEN: set[str] = set()  # currencies that passed _CURRENCY
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,11 +25,16 @@ class Money:
     currency: str
 
     def __post_init__(self) -> None:
+        # The common case first: a plain int in a currency already seen (Money is built
+        # dozens of times per order, and the regex was most of its cost).
+        if type(self.amount) is int and type(self.currency) is str and self.currency in _SEEN:
+            return
         # bool is an int subclass; True yuan is a bug, not money.
         if not isinstance(self.amount, int) or isinstance(self.amount, bool):
             raise InvalidMoney(value=repr(self.amount))
         if not isinstance(self.currency, str) or not _CURRENCY.match(self.currency):
             raise InvalidMoney(value=repr(self.currency))
+        _SEEN.add(self.currency)
 
     @classmethod
     def zero(cls, currency: str) -> Money:
