@@ -71,7 +71,13 @@ class Engine:
     def start(self) -> None:
         """Start the threads; the order saga waits for its stock view to catch up first."""
         if "order" in self.names:
-            self.watcher = StockWatcher(self.settings, self.codec, self.stock, self.stop_event)
+            self.watcher = StockWatcher(
+                self.settings,
+                self.codec,
+                self.stock,
+                self.stop_event,
+                self.engine.fetch_max_wait_ms,
+            )
             self.watcher.start()
             self.watcher.caught_up.wait(timeout=60)
         for name in self.names:

@@ -24,6 +24,11 @@ log = structlog.get_logger(__name__)
 
 # How each inventory event moves (on hand, reserved).
 _ON_HAND = {"StockReceived": 1, "StockRestocked": 1, "ReservationCommitted": -1}
+# Every event StockView.apply folds; the watcher skips the rest (rejections, low-stock
+# alerts) by their ``event`` header, without decoding them.
+FOLDED = frozenset(
+    {*_ON_HAND, "ItemRegistered", "StockAdjusted", "StockReserved", "ReservationReleased"}
+)
 
 
 @dataclass
@@ -118,17 +123,26 @@ class StockWatcher(threading.Thread):
     """Keeps a :class:`StockView` current by reading every inventory events partition."""
 
     def __init__(
-        self, settings: Settings, codec: Codec, view: StockView, stop: threading.Event
+        self,
+        settings: Settings,
+        codec: Codec,
+        view: StockView,
+        stop: threading.Event,
+        fetch_max_wait_ms: int = 500,
     ) -> None:
         super().__init__(name="stock-watcher", daemon=True)
         self.settings, self.codec, self.view, self.stop_event = settings, codec, view, stop
+        self.fetch_max_wait_ms = fetch_max_wait_ms
         self.caught_up = threading.Event()
 
     def run(self) -> None:
         """Read from the beginning, then follow; sets ``caught_up`` at the first end."""
         topic = topics.name(self.settings, topics.events("inventory"))
         c = consumer(
-            self.settings, group_id=None, client_id="oms-stock-watcher", fetch_max_wait_ms=20
+            self.settings,
+            group_id=None,
+            client_id="oms-stock-watcher",
+            fetch_max_wait_ms=self.fetch_max_wait_ms,
         )
         try:
             parts = [TopicPartition(topic, n) for n in range(self.settings.partitions)]
@@ -138,6 +152,9 @@ class StockWatcher(threading.Thread):
             while not self.stop_event.is_set():
                 for records in c.poll(timeout_ms=100, max_records=5000).values():
                     for r in records:
+                        name = eventlog.header(r.headers, "event")
+                        if name is not None and name not in FOLDED:
+                            continue
                         self.view.apply(
                             eventlog.decode(r.value, self.codec, r.topic, r.partition, r.offset)
                         )

@@ -112,10 +112,6 @@ class KafkaAggregateRecorder(AggregateRecorder):
             p = producer(
                 self._settings,
                 transactional_id=self.transactional_id,
-                # A new transaction right after a commit gets CONCURRENT_TRANSACTIONS
-                # until the markers are written; the default 100 ms backoff caps a
-                # writer at ~15 transactions/s on one broker.
-                retry_backoff_ms=5,
             )
             p.init_transactions()
             self._producer = p
