@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 
 from oms_events.avro.catalog import Catalog, Schema, load
-from oms_events.avro.codec import ConfluentCodec, DecodeError, SingleObjectCodec
+from oms_events.avro.codec import ConfluentCodec, DecodeError, SharedDecodes, SingleObjectCodec
 from oms_events.avro.compat import sample
 from oms_events.cli.demo import PLACE_ORDER, sample_order
+
+CANCEL = "oms.order.commands.CancelOrder"
 
 V1 = {
     "type": "record",
@@ -105,3 +107,28 @@ def test_sample_values_encode_for_every_project_schema() -> None:
     for name, schema in codec.catalog.by_name.items():
         record = sample(schema.raw)
         assert codec.decode(codec.encode(name, record))[0] == name
+
+
+def test_shared_decodes_decode_each_value_once_and_hand_out_separate_dicts() -> None:
+    calls: list[bytes] = []
+
+    class Counting(SingleObjectCodec):
+        def decode(self, data: bytes, reader: str | None = None) -> tuple[str, dict[str, Any]]:
+            calls.append(data)
+            return super().decode(data, reader)
+
+    inner = Counting()
+    shared = SharedDecodes(inner, size=2)
+    value = inner.encode(CANCEL, {"command_id": "c-1", "order_id": "o-1", "reason": "r"})
+    first = shared.decode(value)
+    first[1]["reason"] = "changed by one reader"
+    second = shared.decode(value)
+    assert second == (CANCEL, {"command_id": "c-1", "order_id": "o-1", "reason": "r"})
+    assert calls == [value]  # the second reader was served from the memo
+    # Bounded: once full the memo starts again, and decoding still answers correctly.
+    others = [
+        inner.encode(CANCEL, {"command_id": f"c-{n}", "order_id": "o", "reason": "r"})
+        for n in range(3)
+    ]
+    assert [shared.decode(v)[1]["command_id"] for v in others] == ["c-0", "c-1", "c-2"]
+    assert len(shared._memo) <= 2

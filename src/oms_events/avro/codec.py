@@ -100,3 +100,35 @@ class ConfluentCodec:
         writer = self.ids.schema_for(schema_id)
         target = self.catalog.get(reader or writer.name)
         return target.name, _read(data[5:], writer, target)
+
+
+class SharedDecodes:
+    """A codec that decodes each distinct record value once for several readers.
+
+    ``oms project`` runs every projection in one process, each with its own consumer,
+    and three of them read ``oms.order.events``: without this, each OrderPlaced was
+    Avro-decoded three times. Values are whole events (id, version, timestamp), so
+    equal bytes always mean the same record. Callers get their own top-level dict;
+    nested values are shared and must be treated as read-only (projections only
+    read payloads). Bounded: the memo is dropped whenever it reaches ``size``.
+    """
+
+    def __init__(self, inner: Codec, size: int = 50_000) -> None:
+        self.inner = inner
+        self.size = size
+        self._memo: dict[bytes, tuple[str, dict[str, Any]]] = {}
+
+    def encode(self, name: str, record: dict[str, Any]) -> bytes:
+        """Encode with the wrapped codec."""
+        return self.inner.encode(name, record)
+
+    def decode(self, data: bytes, reader: str | None = None) -> tuple[str, dict[str, Any]]:
+        """Decode once per distinct value (a reader other than the writer's bypasses it)."""
+        if reader is not None:
+            return self.inner.decode(data, reader)
+        hit = self._memo.get(data)
+        if hit is None:
+            if len(self._memo) >= self.size:
+                self._memo.clear()
+            hit = self._memo[data] = self.inner.decode(data)
+        return hit[0], dict(hit[1])

@@ -18,6 +18,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from oms_events.avro.codec import SharedDecodes
+from oms_events.avro.registry import codec_from_settings
 from oms_events.cli.errors import one_line_errors
 from oms_events.projection import replay as replays
 from oms_events.projection.migrate import migrate
@@ -58,12 +60,14 @@ def project(
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     runners = []
+    # One decode per event for all projections reading it (three read the order events).
+    codec = SharedDecodes(codec_from_settings(settings.schema_registry_url))
     for p in projections:
         conn = connect(settings.postgres_dsn, schema, f"oms-project-{p.name}")
         migrate(conn, schema, [p])
         # Several projections share the wait: each polls briefly in turn.
         wait = max_wait / len(projections)
-        runners.append(Runner(settings, p, conn, batch_size=batch_size, max_wait=wait))
+        runners.append(Runner(settings, p, conn, batch_size=batch_size, max_wait=wait, codec=codec))
     out.print(f"projecting {', '.join(p.name for p in projections)} into schema {schema}")
     try:
         while not stopping:
