@@ -1,0 +1,148 @@
+"""CPU per order inside the engine's services, with no Kafka and no other process.
+
+Drives the same pure step the processors run (``handling.Step``) for the order and
+the inventory services, routing every record the outbox writes as Kafka would
+(commands to their owner's partition, inventory events into the order process's
+stock view), until each order is allocated. What it prints is the CPU the services
+themselves spend per order — decode, domain, saga, encode — which is what the
+end-to-end benchmark's "CPU per confirmed order" contains besides kafka-python's
+own cost. Not sensitive to the machine's load, so before/after figures compare.
+
+    python bench/handling.py --orders 5000
+    python bench/handling.py --orders 2000 --profile      # the top functions too
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import sys
+import time
+from collections import Counter, deque
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.e2e.workload import Kind, Mix, Workload
+
+from oms_events import eventlog, topics
+from oms_events.avro.codec import SingleObjectCodec
+from oms_events.domain.workflow import Workflow
+from oms_events.engine.commands import CommandWriter, partition_for
+from oms_events.engine.handling import Step
+from oms_events.engine.inventory_processor import InventoryService
+from oms_events.engine.order_processor import OrderService
+from oms_events.engine.order_saga import OrderSaga
+from oms_events.engine.outbox import Outbox
+from oms_events.engine.partition import Partition
+from oms_events.engine.sourcing import StockView
+from oms_events.settings import Settings
+
+
+class Engine:
+    """Order + inventory services over in-memory partitions; a queue stands for Kafka."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.codec = SingleObjectCodec()
+        self.view = StockView()
+        self.services = {
+            "order": Step(OrderService(OrderSaga(Workflow(), self.view)), settings, self.codec),
+            "inventory": Step(InventoryService(), settings, self.codec),
+        }
+        self.partitions: dict[str, dict[int, Partition]] = {k: {} for k in self.services}
+        self.inputs = {topics.name(settings, topics.commands(k)): k for k in self.services}
+        self.inventory_events = topics.name(settings, topics.events("inventory"))
+        self.seconds: Counter[str] = Counter()
+        self.records: Counter[str] = Counter()
+        self.queue: deque[Any] = deque()
+
+    def publish(self, outgoing: Any) -> None:
+        """Queue one record the way a producer would land it."""
+        self.queue.append(
+            SimpleNamespace(
+                topic=outgoing.topic,
+                key=outgoing.key,
+                value=outgoing.value,
+                headers=outgoing.headers,
+                partition=outgoing.partition
+                if outgoing.partition is not None
+                else partition_for(outgoing.key or b"", self.settings.partitions),
+                offset=0,
+            )
+        )
+
+    def drain(self) -> None:
+        """Handle queued records until none is left (one outbox per record)."""
+        while self.queue:
+            record = self.queue.popleft()
+            self.records[record.topic.rsplit(".", 2)[-2]] += 1
+            if record.topic == self.inventory_events:
+                began = time.process_time()
+                self.view.apply(eventlog.decode(record.value, self.codec))
+                self.seconds["stock view"] += time.process_time() - began
+                continue
+            service = self.inputs.get(record.topic)
+            if service is None:
+                continue  # order events, shipments, allocations: other readers
+            parts = self.partitions[service]
+            partition = parts.get(record.partition)
+            if partition is None:
+                partition = parts[record.partition] = Partition(record.partition)
+                self.services[service].service.rebuilt(partition)
+            out = Outbox(self.settings, self.codec)
+            began = time.process_time()
+            self.services[service](record, partition, out)
+            self.seconds[service] += time.process_time() - began
+            for o in out.records:
+                self.publish(o)
+
+
+def run(orders: int, profile: bool) -> None:
+    settings = Settings(topic_prefix="", partitions=6)
+    engine = Engine(settings)
+    workload = Workload(Mix(), "h")
+    writer = CommandWriter(settings, engine.codec)
+    for sku in workload.skus:
+        for location in workload.locations:
+            engine.publish(writer.receive_stock(sku, location, 1_000_000, "bench"))
+    engine.drain()
+    engine.seconds.clear()
+    engine.records.clear()
+    deliveries = [d for d in workload.take(orders) if d.kind in (Kind.ORDER, Kind.CANCEL)]
+    profiler = cProfile.Profile() if profile else None
+    if profiler:
+        profiler.enable()
+    for d in deliveries:
+        engine.publish(writer.record("order", "PlaceOrder", d.payload["order_no"], d.payload))
+        engine.drain()
+    if profiler:
+        profiler.disable()
+    n = len(deliveries)
+    total = sum(engine.seconds.values())
+    print(f"{n} orders, {sum(len(d.payload['lines']) for d in deliveries) / n:.2f} lines each")
+    for name, seconds in engine.seconds.most_common():
+        print(f"  {name:<12} {seconds / n * 1e6:8.0f} µs CPU per order")
+    print(f"  {'total':<12} {total / n * 1e6:8.0f} µs CPU per order  ({n / total:,.0f} orders/s)")
+    print(
+        "  records per order: " + ", ".join(f"{k} {v / n:.2f}" for k, v in engine.records.items())
+    )
+    if profiler:
+        stats = pstats.Stats(profiler).sort_stats("tottime")
+        stats.print_stats(25)
+        stats.print_callers(8)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=5000)
+    parser.add_argument("--profile", action="store_true", help="cProfile the handling")
+    args = parser.parse_args()
+    run(args.orders, args.profile)
+
+
+if __name__ == "__main__":
+    main()
