@@ -50,7 +50,9 @@ class OrderLine:
     @property
     def net(self) -> Money:
         """What the customer pays for the line."""
-        return self.gross - self.discount
+        # One Money instead of two: __post_init__ checked both are in one currency, and
+        # order totals sum this for every line many times per order.
+        return Money(self.unit_price.amount * self.quantity - self.discount.amount, self.currency)
 
     def with_quantity(self, quantity: int, discount: Money | None = None) -> OrderLine:
         """The same line for another quantity.
