@@ -58,7 +58,8 @@ def _ms(x: float | None) -> str:
 def table(result: dict[str, Any]) -> str:
     """A plain-text table of every stage, the headline figures and the targets."""
     lines = [
-        f"oms bench {result['started_at']}  load {result.get('load_before')} -> "
+        f"oms bench {result['started_at']}  commit {result.get('commit', '?')}  "
+        f"load {result.get('load_before')} -> "
         f"{result.get('load_after')} (2 shared cores)",
         "",
         f"{'stage':<10}{'offer/s':>8}{'conf/s':>8}{'alloc/s':>8}"
@@ -118,12 +119,13 @@ def table(result: dict[str, Any]) -> str:
     if ro:
         lines.append(
             f"replay order aggregates: {ro['events']:,} events, {ro['aggregates']:,} orders "
-            f"in {ro['seconds']:.1f} s = {ro['events_per_s']:,.0f} events/s"
+            f"in {ro['seconds']:.1f} s = {ro['events_per_s']:,.0f} events/s" + _cpu(ro, "events")
         )
     if ri:
         lines.append(
             f"replay inventory projection: {ri['records']:,} records ({ri['events']:,} applied)"
             f" in {ri['seconds']:.1f} s = {ri['records_per_s']:,.0f} records/s"
+            + _cpu(ri, "records")
         )
     ratio = h["ratio_to_baseline"]
     lines.append(
@@ -213,3 +215,10 @@ def chart(result: dict[str, Any], path: Path) -> Path:
     fig.savefig(path, dpi=72)
     plt.close(fig)
     return path
+
+
+def _cpu(replay: dict[str, Any], unit: str) -> str:
+    """``; N per CPU-second`` when the run measured the replaying thread's CPU time."""
+    if not replay.get("per_cpu_s"):
+        return ""
+    return f" ({replay['per_cpu_s']:,.0f} {unit} per CPU-second of the replaying thread)"
