@@ -45,6 +45,7 @@ from oms_events.avro.codec import Codec
 from oms_events.avro.registry import codec_from_settings
 from oms_events.domain.order import Order
 from oms_events.engine.commands import CommandWriter, Outgoing, item_key
+from oms_events.engine.runner import PROCESSORS
 from oms_events.kafka.admin import apply_topics
 from oms_events.kafka.connection import admin, consumer, producer
 from oms_events.kafka.follower import Follower
@@ -52,6 +53,31 @@ from oms_events.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 Say = Callable[[str], None]
+
+
+DEFAULT_LAYOUT = {"order": ["order"], "stock": ["inventory", "shipment", "warehouse"]}
+
+
+def parse_layout(text: str) -> dict[str, list[str]]:
+    """``order/inventory/shipment,warehouse`` -> one engine process per ``/``-part,
+    running the ``,``-separated processors; named after its first processor
+    (``stock`` for the default's second process, as earlier results call it)."""
+    layout: dict[str, list[str]] = {}
+    for part in text.split("/"):
+        only = [p.strip() for p in part.split(",") if p.strip()]
+        if not only:
+            raise ValueError(f"empty process in layout {text!r}: write e.g. order/inventory")
+        unknown = sorted(set(only) - set(PROCESSORS))
+        if unknown:
+            raise ValueError(f"unknown processors {unknown}: use {PROCESSORS}")
+        name = "stock" if only == DEFAULT_LAYOUT["stock"] else only[0]
+        if name in layout:
+            raise ValueError(f"two processes named {name!r} in layout {text!r}")
+        layout[name] = only
+    placed = [p for only in layout.values() for p in only]
+    if sorted(placed) != sorted(PROCESSORS):
+        raise ValueError(f"each of {PROCESSORS} must run exactly once, got {placed}")
+    return layout
 
 
 @dataclass
@@ -73,6 +99,8 @@ class Options:
     mix: Mix = field(default_factory=Mix)
     stock: int = 1_000_000
     poll_s: float = 0.02
+    # Engine processes: name -> the processors it runs (``oms run --only ...``).
+    layout: dict[str, list[str]] = field(default_factory=lambda: dict(DEFAULT_LAYOUT))
     results: Path = ROOT / "bench" / "results"
     keep: bool = False
 
@@ -207,9 +235,8 @@ class Bench:
         )
 
     def start_processes(self) -> None:
-        """The two engine processes and the projection process."""
-        groups = {"order": ["order"], "stock": ["inventory", "shipment", "warehouse"]}
-        for name, only in groups.items():
+        """The engine processes (two by default) and the projection process."""
+        for name, only in self.o.layout.items():
             if self.o.profile:
                 argv = ["-m", "bench.e2e.profiled_engine", str(self.logs / f"profile-{name}")]
                 argv += only
@@ -660,7 +687,11 @@ class Bench:
         }
         try:
             self.start_processes()
-            self.say("starting the engine (2 processes) and the projections; receiving stock")
+            self.say(
+                f"starting the engine ({len(self.o.layout)} processes: "
+                + " | ".join(",".join(only) for only in self.o.layout.values())
+                + ") and the projections; receiving stock"
+            )
             self.receive_stock()
             self.warm_up()
             self.t0 = time.monotonic()

@@ -38,3 +38,15 @@ def test_help_explains_every_command_group() -> None:
     assert out.returncode == 0
     for word in ("dev", "topics", "demo"):
         assert word in out.stdout
+
+
+def test_bench_refuses_bad_rates_and_layouts_before_starting_anything() -> None:
+    for args, says in (
+        (("--rates", "fast"), "--rates"),
+        (("--layout", "order/inventory"), "--layout"),
+    ):
+        out = _oms("bench", *args, COLUMNS="200")
+        assert out.returncode == 2, out.stderr
+        assert "Traceback" not in out.stderr
+        assert says in out.stderr
+        assert "topic prefix" not in out.stderr  # nothing was started

@@ -22,7 +22,16 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def _rates(text: str) -> tuple[float, ...]:
-    return tuple(float(r) for r in text.split(",") if r.strip())
+    try:
+        rates = tuple(float(r) for r in text.split(",") if r.strip())
+    except ValueError:
+        rates = ()
+    if not rates or any(r <= 0 for r in rates):
+        raise typer.BadParameter(
+            f"{text!r} is not a list of positive rates: write e.g. 100,250,500",
+            param_hint="--rates",
+        )
+    return rates
 
 
 @one_line_errors
@@ -53,24 +62,37 @@ def bench(
         typer.Option("--profile", help="Run the engine's hot processors under pyinstrument."),
     ] = False,
     skus: Annotated[int, typer.Option("--skus", help="Distinct skus (Zipf popularity).")] = 1000,
+    layout: Annotated[
+        str,
+        typer.Option(
+            "--layout",
+            help="Engine processes, '/' between processes and ',' between the processors "
+            "of one, e.g. order/inventory/shipment,warehouse.",
+        ),
+    ] = "order/inventory,shipment,warehouse",
     keep: Annotated[bool, typer.Option("--keep", help="Keep the run's topics and schema.")] = False,
     results: Annotated[Path, typer.Option("--results", help="Where the JSON and PNG go.")] = ROOT
     / "bench"
     / "results",
 ) -> None:
-    """Start `oms run` (2 processes) and `oms project` on the local Kafka and PostgreSQL,
+    """Start `oms run` (2 processes unless --layout says otherwise) and `oms project` on
+    the local Kafka and PostgreSQL,
     drive a realistic order mix at fixed rates and a ramp, measure throughput, latency,
     projection lag, memory and replay, run the eventsourcing.postgres baseline, and save
     JSON + PNG under bench/results/."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from bench.e2e.harness import Bench, Options
+    from bench.e2e.harness import Bench, Options, parse_layout
     from bench.e2e.report import save, table
     from bench.e2e.workload import Mix
 
     setup_logging(get_settings().log_format, "warning")
 
     fixed = _rates(rates)
+    try:
+        engine_layout = parse_layout(layout)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--layout") from None
     opts = Options(
         rates=fixed,
         seconds=seconds,
@@ -83,6 +105,7 @@ def bench(
         replay=replay,
         profile=profile,
         mix=Mix(skus=skus),
+        layout=engine_layout,
         results=results,
         keep=keep,
     )
