@@ -74,6 +74,13 @@ def _log(proc: subprocess.Popen[bytes]) -> str:
     return Path(proc.log_path).read_text()  # type: ignore[attr-defined]
 
 
+def _holding_order_transaction(proc: subprocess.Popen[bytes]) -> bool:
+    for line in _log(proc).splitlines():
+        if '"holding the transaction open"' in line and '"processor": "order"' in line:
+            return True
+    return False
+
+
 def test_engine_killed_midway_and_restarted(engines: Engines) -> None:
     first = engines.start()
     settings = _stocked(engines)
@@ -107,7 +114,10 @@ def test_paused_zombie_is_fenced(engines: Engines) -> None:
     engines.start()
     settings = _stocked(engines)
     publish_concurrently(settings, ORDERS)
-    assert wait_for(lambda: order_events_written(settings) >= MIDWAY, 120, 0.05)
+    # Pause only once the zombie's order processor has flushed a batch and is holding
+    # its transaction open: pausing on a count of events alone once caught the zombie
+    # before it owned any order partition, with nothing open to be fenced.
+    assert wait_for(lambda: _holding_order_transaction(zombie), 120, 0.05), _log(zombie)
     zombie.send_signal(signal.SIGSTOP)
     assert decided(settings) < ORDERS, "paused too late to prove anything"
     # Completing needs the zombie's partitions: the other engine must have taken them.

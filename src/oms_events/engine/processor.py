@@ -366,6 +366,9 @@ class Processor(threading.Thread):
                 )
             if self.engine.commit_delay_ms and out.records:
                 self._producer.flush()
+                # Fault tests wait for this line to pause a process that holds an open
+                # transaction with records already on the log.
+                self.log.info("holding the transaction open", records=len(out.records))
                 time.sleep(self.engine.commit_delay_ms / 1000)
             # Positions of every owned partition, not only those in the batch: each
             # transaction then passes the generation check, timers' ones included.
