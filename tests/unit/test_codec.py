@@ -125,10 +125,14 @@ def test_shared_decodes_decode_each_value_once_and_hand_out_separate_dicts() -> 
     second = shared.decode(value)
     assert second == (CANCEL, {"command_id": "c-1", "order_id": "o-1", "reason": "r"})
     assert calls == [value]  # the second reader was served from the memo
-    # Bounded: once full the memo starts again, and decoding still answers correctly.
+    # Bounded: the oldest decode leaves first, and decoding still answers correctly.
     others = [
         inner.encode(CANCEL, {"command_id": f"c-{n}", "order_id": "o", "reason": "r"})
         for n in range(3)
     ]
     assert [shared.decode(v)[1]["command_id"] for v in others] == ["c-0", "c-1", "c-2"]
-    assert len(shared._memo) <= 2
+    assert list(shared._memo) == others[1:]
+    calls.clear()
+    shared.decode(others[2])  # still held
+    shared.decode(others[0])  # evicted: decoded again
+    assert calls == [others[0]]
