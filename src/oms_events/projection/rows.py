@@ -113,28 +113,15 @@ def upsert(
     guard: str | None = "version",
 ) -> None:
     """Insert ``rows`` or update the existing ones, only where the stored ``guard`` is older."""
-    if not rows:
-        return
-    temp = _copy_to_temp(conn, table, columns, rows)
-    cols = sql.SQL(", ").join(map(sql.Identifier, columns))
-    updates = sql.SQL(", ").join(
-        sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c)) for c in columns if c not in key
-    )
-    query = sql.SQL(
-        "INSERT INTO {t} ({cols}) SELECT {cols} FROM {temp} ON CONFLICT ({key}) "
-        "DO UPDATE SET {updates}"
-    ).format(
-        t=sql.Identifier(table),
-        cols=cols,
-        temp=temp,
-        key=sql.SQL(", ").join(map(sql.Identifier, key)),
-        updates=updates,
-    )
-    if guard:
-        query += sql.SQL(" WHERE {t}.{g} < excluded.{g}").format(
+    where = (
+        sql.SQL(" WHERE {t}.{g} < excluded.{g}").format(
             t=sql.Identifier(table), g=sql.Identifier(guard)
         )
-    conn.execute(query)
+        if guard
+        else sql.SQL("")
+    )
+    replace = sql.SQL("{0} = excluded.{0}")
+    _merge(conn, table, columns, rows, key, replace.format, where)
 
 
 def add_up(
@@ -149,27 +136,46 @@ def add_up(
     Not idempotent by itself: call it only with amounts from events that passed
     the version guard of the same transaction.
     """
+    stored = sql.Identifier(table)
+    _merge(
+        conn,
+        table,
+        columns,
+        rows,
+        key,
+        lambda c: sql.SQL("{0} = {1}.{0} + excluded.{0}").format(c, stored),
+        sql.SQL(""),
+    )
+
+
+def _merge(
+    conn: psycopg.Connection[Any],
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    key: Sequence[str],
+    assign: Callable[[sql.Identifier], sql.Composable],
+    where: sql.Composable,
+) -> None:
+    # COPY the rows into a temp table, then one INSERT ... ON CONFLICT DO UPDATE that
+    # sets each non-key column as ``assign`` says.
     if not rows:
         return
     temp = _copy_to_temp(conn, table, columns, rows)
     cols = sql.SQL(", ").join(map(sql.Identifier, columns))
-    updates = sql.SQL(", ").join(
-        sql.SQL("{0} = {1}.{0} + excluded.{0}").format(sql.Identifier(c), sql.Identifier(table))
-        for c in columns
-        if c not in key
+    updates = sql.SQL(", ").join(assign(sql.Identifier(c)) for c in columns if c not in key)
+    query = sql.SQL(
+        "INSERT INTO {t} ({cols}) SELECT {cols} FROM {temp} ON CONFLICT ({key}) "
+        "DO UPDATE SET {updates}{where}"
+    ).format(
+        t=sql.Identifier(table),
+        cols=cols,
+        temp=temp,
+        key=sql.SQL(", ").join(map(sql.Identifier, key)),
+        updates=updates,
+        where=where,
     )
-    conn.execute(
-        sql.SQL(
-            "INSERT INTO {t} ({cols}) SELECT {cols} FROM {temp} ON CONFLICT ({key}) "
-            "DO UPDATE SET {updates}"
-        ).format(
-            t=sql.Identifier(table),
-            cols=cols,
-            temp=temp,
-            key=sql.SQL(", ").join(map(sql.Identifier, key)),
-            updates=updates,
-        )
-    )
+    conn.execute(query)
 
 
 def insert_new(
