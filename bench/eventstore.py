@@ -22,9 +22,12 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.e2e.baseline import postgres_environment
 from eventsourcing.application import Application
 
 from oms_events.domain import InventoryItem
@@ -63,16 +66,7 @@ def run_backend(
             OMS_EVENTSTORE_READ_FRESHNESS_MS=str(freshness_ms),
         )
     else:
-        dsn = urlparse(settings.postgres_dsn)
-        env = {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "POSTGRES_DBNAME": dsn.path.lstrip("/"),
-            "POSTGRES_HOST": dsn.hostname or "127.0.0.1",
-            "POSTGRES_PORT": str(dsn.port or 5432),
-            "POSTGRES_USER": dsn.username or "",
-            "POSTGRES_PASSWORD": dsn.password or "",
-            "POSTGRES_SCHEMA": f"bench_{tag}",
-        }
+        env = postgres_environment(settings.postgres_dsn, f"bench_{tag}")
         import psycopg
 
         with psycopg.connect(settings.postgres_dsn, autocommit=True) as conn:

@@ -49,6 +49,21 @@ from oms_events.settings import Settings
 PLACE_ORDER = schema_name("order", "PlaceOrder")
 
 
+def postgres_environment(postgres_dsn: str, schema: str) -> dict[str, str]:
+    """The environment that runs an eventsourcing Application on the library's own
+    PostgreSQL module, in ``schema`` of the database ``postgres_dsn`` names."""
+    dsn = urlparse(postgres_dsn)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": dsn.path.lstrip("/"),
+        "POSTGRES_HOST": dsn.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(dsn.port or 5432),
+        "POSTGRES_USER": dsn.username or "",
+        "POSTGRES_PASSWORD": dsn.password or "",
+        "POSTGRES_SCHEMA": schema,
+    }
+
+
 class Shop(Application[uuid.UUID]):
     """Orders and stock in one eventsourcing application."""
 
@@ -60,16 +75,7 @@ class Baseline:
         self.settings = Settings()
         self.tag = uuid.uuid4().hex[:6]
         self.schema = f"bench_{self.tag}_es"
-        dsn = urlparse(self.settings.postgres_dsn)
-        self.env = {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "POSTGRES_DBNAME": dsn.path.lstrip("/"),
-            "POSTGRES_HOST": dsn.hostname or "127.0.0.1",
-            "POSTGRES_PORT": str(dsn.port or 5432),
-            "POSTGRES_USER": dsn.username or "",
-            "POSTGRES_PASSWORD": dsn.password or "",
-            "POSTGRES_SCHEMA": self.schema,
-        }
+        self.env = postgres_environment(self.settings.postgres_dsn, self.schema)
         if cache:
             self.env["AGGREGATE_CACHE_MAXSIZE"] = "100000"
         with psycopg.connect(self.settings.postgres_dsn, autocommit=True) as conn:
