@@ -82,32 +82,23 @@ def order_placed(row: Row, e: EventRecord) -> None:
     )
 
 
+def _late(row: Row, e: EventRecord, kind: str, deadline: str) -> None:
+    # Raise ``kind`` (a row flag too) once per order when ``e`` comes after the deadline.
+    if e.timestamp > row[deadline] and not row[kind]:
+        row[kind] = True
+        _raise(
+            row, kind, e, order_id=row["order_id"], order_no=row["order_no"], due_at=row[deadline]
+        )
+
+
 def order_allocated(row: Row, e: EventRecord) -> None:
     """OrderAllocated after its deadline: late_allocation (once per order)."""
-    if e.timestamp > row["allocate_by"] and not row["late_allocation"]:
-        row["late_allocation"] = True
-        _raise(
-            row,
-            "late_allocation",
-            e,
-            order_id=row["order_id"],
-            order_no=row["order_no"],
-            due_at=row["allocate_by"],
-        )
+    _late(row, e, "late_allocation", "allocate_by")
 
 
 def line_shipped(row: Row, e: EventRecord) -> None:
     """LineShipped after the ship-by deadline: late_shipment (once per order)."""
-    if e.timestamp > row["ship_by"] and not row["late_shipment"]:
-        row["late_shipment"] = True
-        _raise(
-            row,
-            "late_shipment",
-            e,
-            order_id=row["order_id"],
-            order_no=row["order_no"],
-            due_at=row["ship_by"],
-        )
+    _late(row, e, "late_shipment", "ship_by")
 
 
 def order_rejected(row: Row, e: EventRecord) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,8 @@ from oms_events.projection.metrics import percentile
 from oms_events.projection.status import PartitionLag, render_prometheus
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-from consumers import inventory
+from consumers import exceptions, inventory
+from consumers.promises import deadlines
 
 from oms_events.cli.order import language
 
@@ -79,3 +80,37 @@ def test_order_show_speaks_chinese_when_the_locale_is_chinese(
     assert language() == "zh"
     monkeypatch.setenv("LANG", "en_US.UTF-8")
     assert language() == "en"
+
+
+def test_late_allocation_and_shipment_are_raised_once_each_and_only_when_late() -> None:
+    order_id = uuid.uuid4()
+    placed_at = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+    allocate_by, ship_by, _ = deadlines(placed_at, "standard")
+
+    def event(name: str, version: int, at: datetime, **payload: object) -> eventlog.EventRecord:
+        return eventlog.EventRecord("order", name, order_id, version, at, dict(payload))
+
+    row: rows.Row = {}
+    handlers = exceptions.HANDLERS
+    handlers["OrderPlaced"](
+        row,
+        event(
+            "OrderPlaced",
+            1,
+            placed_at,
+            placed_at=placed_at,
+            delivery_speed="standard",
+            order_no="SO-1",
+        ),
+    )
+    handlers["OrderAllocated"](row, event("OrderAllocated", 2, allocate_by + timedelta(1)))
+    handlers["OrderAllocated"](row, event("OrderAllocated", 3, allocate_by + timedelta(2)))
+    handlers["LineShipped"](row, event("LineShipped", 4, ship_by - timedelta(seconds=1)))
+    raised = row["_raised"]
+    assert [(x["kind"], x["due_at"], x["order_no"]) for x in raised] == [
+        ("late_allocation", allocate_by, "SO-1")
+    ]
+    assert (row["late_allocation"], row["late_shipment"]) == (True, False)
+    handlers["LineShipped"](row, event("LineShipped", 5, ship_by + timedelta(seconds=1)))
+    assert [x["kind"] for x in row["_raised"]] == ["late_allocation", "late_shipment"]
+    assert row["late_shipment"] is True
