@@ -189,14 +189,7 @@ def place(
         "address": address(),
         "currency": "CNY",
         "lines": [
-            {
-                "line_no": n,
-                "sku": sku,
-                "quantity": quantity,
-                "unit_price": 1000,
-                "discount": 0,
-                "promotions": [],
-            }
+            line(n, sku, quantity)
             for n, (sku, quantity) in enumerate(lines or [("TEA", 1)], start=1)
         ],
         "payment_method": method,
@@ -204,6 +197,18 @@ def place(
         "delivery_speed": "standard",
         "placed_at": datetime.now(UTC),
         "shipping_fee": 0,
+    }
+
+
+def line(line_no: int, sku: str, quantity: int) -> dict[str, Any]:
+    """An order line payload at ¥10.00 a unit, no discount."""
+    return {
+        "line_no": line_no,
+        "sku": sku,
+        "quantity": quantity,
+        "unit_price": 1000,
+        "discount": 0,
+        "promotions": [],
     }
 
 
@@ -229,17 +234,7 @@ def change(
         "command_id": str(uuid.uuid4()),
         **body,
         "address": extra.pop("address", placed["address"]),
-        "lines": [
-            {
-                "line_no": n,
-                "sku": sku,
-                "quantity": quantity,
-                "unit_price": 1000,
-                "discount": 0,
-                "promotions": [],
-            }
-            for n, sku, quantity in lines
-        ],
+        "lines": [line(n, sku, quantity) for n, sku, quantity in lines],
         "shipping_fee": 0,
         "paid": extra.pop("paid", False),
         "previous_hash": "0" * 32,
