@@ -62,7 +62,7 @@ def send(
                 key = CHANNELS[channel].parse(raw, tables).key
             except Rejection:
                 key = None  # unreadable: the channel would still send it
-            meta = p.send(topic, key=(key or path.stem).encode(), value=raw).get(timeout=30)
+            meta = p.send(topic, key=(key or path.stem).encode(), value=raw).get(30)
             out.print(f"sent {path.name} -> {topic}[{meta.partition}]@{meta.offset} key={key}")
     finally:
         p.close()

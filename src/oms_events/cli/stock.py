@@ -37,8 +37,6 @@ def receive(
     writer = CommandWriter(settings, codec_from_settings(settings.registry.url))
     record = writer.receive_stock(sku, location, quantity, reason)
     p = producer(settings)
-    meta = p.send(record.topic, key=record.key, value=record.value, headers=record.headers).get(
-        timeout=30
-    )
+    meta = p.send(record.topic, record.value, key=record.key, headers=record.headers).get(30)
     p.close()
     out.print(f"ReceiveStock {sku} @ {location} +{quantity} -> {record.topic}[{meta.partition}]")

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 from uuid import UUID
-
-from kafka.partitioner.default import murmur2
 
 from oms_events import topics
 from oms_events.avro.codec import Codec
 from oms_events.domain.inventory import InventoryItem
+from oms_events.kafka.partitioner import partition_for as partition_for
 from oms_events.settings import Settings
 
 Headers = list[tuple[str, bytes]]
@@ -38,16 +36,6 @@ def split_name(full: str) -> tuple[str, str]:
     if len(parts) != 4 or parts[0] != "oms" or parts[2] != "commands":
         raise ValueError(f"{full} is not a command schema")
     return parts[1], parts[3]
-
-
-@lru_cache(maxsize=1 << 16)
-def partition_for(key: bytes, partitions: int) -> int:
-    """The partition the default (murmur2) partitioner gives ``key``: the owner's.
-
-    Cached: kafka-python's murmur2 is pure Python (~10 µs a key) and the same keys
-    come back all the time (an order's commands, the popular items).
-    """
-    return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def item_key(sku: str, location: str) -> str:

@@ -15,10 +15,10 @@ from uuid import UUID
 
 import structlog
 from eventsourcing.domain import Aggregate
-from kafka import KafkaConsumer, TopicPartition
 
 from oms_events import eventlog
 from oms_events.avro.codec import Codec
+from oms_events.kafka.port import Consumer, TopicPartition
 
 log = structlog.get_logger(__name__)
 
@@ -55,7 +55,7 @@ class Partition:
 
 
 def rebuild(
-    replay: KafkaConsumer,
+    replay: Consumer,
     topic: str,
     number: int,
     codec: Codec,
@@ -78,7 +78,8 @@ def rebuild(
         for records in replay.poll(timeout_ms=500, max_records=5000).values():
             for r in records:
                 state.apply(
-                    eventlog.decode_event(r.value, codec), eventlog.header(r.headers, "command_id")
+                    eventlog.decode_event(r.value or b"", codec),
+                    eventlog.header(r.headers, "command_id"),
                 )
                 count += 1
         now = time.monotonic()

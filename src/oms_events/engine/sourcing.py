@@ -13,11 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import structlog
-from kafka import TopicPartition
 
 from oms_events import eventlog, topics
 from oms_events.avro.codec import Codec
 from oms_events.kafka.connection import consumer
+from oms_events.kafka.port import TopicPartition
 from oms_events.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -156,7 +156,9 @@ class StockWatcher(threading.Thread):
                         if name is not None and name not in FOLDED:
                             continue
                         self.view.apply(
-                            eventlog.decode(r.value, self.codec, r.topic, r.partition, r.offset)
+                            eventlog.decode(
+                                r.value or b"", self.codec, r.topic, r.partition, r.offset
+                            )
                         )
                 if not self.caught_up.is_set() and all(c.position(tp) >= end[tp] for tp in parts):
                     self.caught_up.set()

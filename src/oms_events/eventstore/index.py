@@ -14,13 +14,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 import structlog
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
-from kafka import TopicPartition
 
 from oms_events.kafka.connection import consumer
+from oms_events.kafka.port import Record, TopicPartition
 from oms_events.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -35,7 +34,7 @@ class LogIndex:
         self,
         settings: Settings,
         topic_names: Sequence[str],
-        read: Callable[[Any], StoredEvent],
+        read: Callable[[Record], StoredEvent],
         *,
         track_positions: bool = False,
     ) -> None:
@@ -113,7 +112,7 @@ class LogIndex:
         if time.monotonic() > deadline:
             raise OperationalError(f"event store index not caught up in {CATCH_UP_TIMEOUT_S} s")
 
-    def _add(self, tp: TopicPartition, record: Any) -> None:
+    def _add(self, tp: TopicPartition, record: Record) -> None:
         stored = self._read(record)
         versions = self._versions.setdefault(str(stored.originator_id), {})
         if stored.originator_version in versions:

@@ -22,8 +22,6 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 
 import structlog
-from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer
-from kafka.structs import OffsetAndMetadata
 
 from oms_events import topics
 from oms_events.intake.deadletter import DeadLetter, Source
@@ -32,21 +30,22 @@ from oms_events.intake.processor import Command, Duplicate, IntakeProcessor, Out
 from oms_events.intake.state import changelog, encode_entry, load_index
 from oms_events.intake.tables import Tables
 from oms_events.kafka.connection import consumer, producer
+from oms_events.kafka.errors import TransactionAborted
+from oms_events.kafka.port import Consumer, Producer, Record, TopicPartition
 from oms_events.settings import Settings
 
 log = structlog.get_logger("oms.intake")
 
 
-class _Reassigned(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Marks the index stale when partitions move: another instance may have written."""
+class _Reassigned:
+    """Marks the index stale when partitions move: another instance may have written.
+
+    Nothing to flush on revocation: every batch commits before the next poll."""
 
     def __init__(self) -> None:
         self.stale = False
 
-    def on_partitions_revoked(self, revoked: object) -> None:
-        """Nothing to flush: every batch commits before the next poll."""
-
-    def on_partitions_assigned(self, assigned: object) -> None:
+    def assigned(self, partitions: list[TopicPartition]) -> None:
         """Reload the index before the next batch."""
         self.stale = True
 
@@ -101,7 +100,7 @@ class ChannelAdapter:
             session_timeout_ms=15_000,
             max_poll_records=self.batch_size,
         )
-        c.subscribe([self.source], listener=listener)
+        c.subscribe([self.source], on_assigned=listener.assigned)
         self._reload()
         log.info("intake.started", channel=self.channel, orders_known=len(self.index))
         last_report = time.monotonic()
@@ -125,17 +124,22 @@ class ChannelAdapter:
         self.index.clear()  # the changelog alone is the truth
         load_index(self.settings, [self.channel], self.index)
 
-    def _transact(self, tx: KafkaProducer, c: KafkaConsumer, batch: dict) -> None:  # type: ignore[type-arg]
+    def _transact(
+        self, tx: Producer, c: Consumer, batch: dict[TopicPartition, list[Record]]
+    ) -> None:
         tx.begin_transaction()
         try:
-            offsets = {}
+            offsets: dict[TopicPartition, int] = {}
             for tp, records in batch.items():
                 for record in records:
                     source = Source(record.topic, record.partition, record.offset, record.key)
                     for output in self.processor.handle(self.channel, record.value or b"", source):
                         self._send(tx, output)
-                offsets[tp] = OffsetAndMetadata(records[-1].offset + 1, "", -1)
-            tx.send_offsets_to_transaction(offsets, c.group_metadata())
+                offsets[tp] = records[-1].offset + 1
+            owner = c.group_metadata()
+            if owner is None:  # evicted meanwhile: the batch is redone by the new owner
+                raise TransactionAborted("no group membership to commit under")
+            tx.send_offsets_to_transaction(offsets, owner)
             tx.commit_transaction()
         except BaseException:
             self.index.rollback()
@@ -146,12 +150,12 @@ class ChannelAdapter:
             raise
         self.index.commit()
 
-    def _send(self, tx: KafkaProducer, output: Output) -> None:
+    def _send(self, tx: Producer, output: Output) -> None:
         if isinstance(output, Command):
             tx.send(
                 self.commands,
+                output.value,
                 key=str(output.order_id).encode(),
-                value=output.value,
                 headers=[
                     ("oms.command", output.kind.encode()),
                     ("intake.channel", output.channel.encode()),
@@ -162,13 +166,11 @@ class ChannelAdapter:
         elif isinstance(output, Seen):
             tx.send(
                 self.changelog,
+                encode_entry(output.history, output.order_no),
                 key=output.external_id.encode(),
-                value=encode_entry(output.history, output.order_no),
             )
         elif isinstance(output, DeadLetter):
-            tx.send(
-                self.deadletter, key=output.source.key, value=output.raw, headers=output.headers()
-            )
+            tx.send(self.deadletter, output.raw, key=output.source.key, headers=output.headers())
         elif isinstance(output, Duplicate):
             pass  # acknowledged by the offset commit, nothing to write
 

@@ -17,11 +17,10 @@ import json
 import time
 from collections.abc import Iterable
 
-from kafka import KafkaConsumer, TopicPartition
-
 from oms_events import topics
 from oms_events.intake.dedup import DedupIndex
 from oms_events.kafka.connection import consumer
+from oms_events.kafka.port import Consumer, TopicPartition
 from oms_events.settings import Settings
 from oms_events.topics import TopicSpec
 
@@ -64,7 +63,7 @@ def load_index(
     count = 0
     for channel in channels:
         name = topics.name(settings, changelog(channel))
-        c = consumer(settings, group_id=None, enable_auto_commit=False)
+        c = consumer(settings, group_id=None)
         try:
             count += _read_to_end(c, name, channel, index, timeout_s)
         finally:
@@ -72,10 +71,8 @@ def load_index(
     return count
 
 
-def _read_to_end(
-    c: KafkaConsumer, name: str, channel: str, index: DedupIndex, timeout_s: float
-) -> int:
-    partitions = c.partitions_for_topic(name) or set()
+def _read_to_end(c: Consumer, name: str, channel: str, index: DedupIndex, timeout_s: float) -> int:
+    partitions = c.partitions_for_topic(name)
     tps = [TopicPartition(name, p) for p in sorted(partitions)]
     if not tps:
         return 0

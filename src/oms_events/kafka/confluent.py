@@ -19,11 +19,17 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import confluent_kafka as ck
 import structlog
-from confluent_kafka import admin as ck_admin
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    AdminClient,
+    ConfigResource,
+    OffsetSpec,
+    ResourceType,
+)
+from confluent_kafka.admin import NewTopic as CkNewTopic  # type: ignore[attr-defined]
 
 from oms_events.kafka.errors import KafkaError, KafkaTimeout, ProducerFenced, TransactionAborted
 from oms_events.kafka.port import (
@@ -45,6 +51,8 @@ _FENCED = {
     ck.KafkaError.INVALID_PRODUCER_EPOCH,
 }
 _EOF = ck.KafkaError._PARTITION_EOF
+_LATEST = OffsetSpec.latest()  # type: ignore[no-untyped-call]
+_EARLIEST = OffsetSpec.earliest()  # type: ignore[no-untyped-call]
 
 
 def _error(exc: ck.KafkaException) -> KafkaError:
@@ -82,7 +90,9 @@ class _Delivery:
         if err is not None:
             self._error = err
         else:
-            self._metadata = RecordMetadata(msg.topic(), msg.partition(), msg.offset())
+            self._metadata = RecordMetadata(
+                cast(str, msg.topic()), cast(int, msg.partition()), cast(int, msg.offset())
+            )
 
     def get(self, timeout_s: float = 30.0) -> RecordMetadata:
         deadline = time.monotonic() + timeout_s
@@ -125,17 +135,18 @@ class ConfluentProducer:
         headers: Headers | None = None,
     ) -> _Delivery:
         delivery = _Delivery(self._p)
+        wire = cast(Any, headers)  # list[tuple[str, bytes]], which librdkafka takes
         while True:
             try:
                 if partition is None:
-                    self._p.produce(topic, value, key, headers=headers, on_delivery=delivery.done)
+                    self._p.produce(topic, value, key, headers=wire, on_delivery=delivery.done)
                 else:
                     self._p.produce(
                         topic,
                         value,
                         key,
                         partition=partition,
-                        headers=headers,
+                        headers=wire,
                         on_delivery=delivery.done,
                     )
                 return delivery
@@ -198,7 +209,7 @@ class ConfluentConsumer:
             else ck.IsolationLevel.READ_UNCOMMITTED
         )
         self._admin_config = admin_config
-        self._admin: ck_admin.AdminClient | None = None
+        self._admin: AdminClient | None = None
         self._max_records = max_records
         self._pos: dict[TopicPartition, int] = {}
         self._paused: set[TopicPartition] = set()
@@ -287,16 +298,16 @@ class ConfluentConsumer:
     def _take(self, msg: ck.Message, out: dict[TopicPartition, list[Record]]) -> bool:
         """Add one message to ``out``; False for an event that is no record."""
         err = msg.error()
-        tp = TopicPartition(msg.topic(), msg.partition())
+        tp = TopicPartition(cast(str, msg.topic()), cast(int, msg.partition()))
         if err is not None:
             if err.code() == _EOF:
-                self._pos[tp] = msg.offset()
+                self._pos[tp] = cast(int, msg.offset())
                 return False
             if err.fatal():
                 raise _error(ck.KafkaException(err))
             log.warning("kafka consumer error", error=err.str(), topic=msg.topic())
             return False
-        offset = msg.offset()
+        offset = cast(int, msg.offset())
         self._pos[tp] = offset + 1
         batch = out.get(tp)
         if batch is None:
@@ -308,7 +319,7 @@ class ConfluentConsumer:
                 offset,
                 msg.key(),
                 msg.value(),
-                msg.headers() or [],
+                cast(Headers, msg.headers() or []),
                 msg.timestamp()[1],
             )
         )
@@ -375,7 +386,7 @@ class ConfluentConsumer:
             return {}
         with self._lock:
             if self._admin is None:
-                self._admin = ck_admin.AdminClient(self._admin_config)
+                self._admin = AdminClient(self._admin_config)
             admin = self._admin
         try:
             futures = admin.list_offsets(
@@ -392,10 +403,10 @@ class ConfluentConsumer:
         self, partitions: Sequence[TopicPartition], stable: bool = True
     ) -> dict[TopicPartition, int]:
         isolation = self._isolation if stable else ck.IsolationLevel.READ_UNCOMMITTED
-        return self._list_offsets(partitions, ck_admin.OffsetSpec.latest(), isolation)
+        return self._list_offsets(partitions, _LATEST, isolation)
 
     def beginning_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
-        return self._list_offsets(partitions, ck_admin.OffsetSpec.earliest(), self._isolation)
+        return self._list_offsets(partitions, _EARLIEST, self._isolation)
 
     def partitions_for_topic(self, topic: str) -> set[int]:
         try:
@@ -414,14 +425,14 @@ class ConfluentAdmin:
     """The port's :class:`~oms_events.kafka.port.Admin` on ``confluent_kafka.admin``."""
 
     def __init__(self, config: dict[str, Any]) -> None:
-        self._a = ck_admin.AdminClient(config)
+        self._a = AdminClient(config)
 
     def create_topics(self, topics: Sequence[NewTopic], timeout_s: float = 30.0) -> None:
         if not topics:
             return
         futures = self._a.create_topics(
             [
-                ck_admin.NewTopic(t.name, t.partitions, t.replication_factor, config=dict(t.config))
+                CkNewTopic(t.name, t.partitions, t.replication_factor, config=dict(t.config))
                 for t in topics
             ],
             request_timeout=timeout_s,
@@ -453,9 +464,7 @@ class ConfluentAdmin:
     def topic_configs(self, names: Sequence[str]) -> dict[str, dict[str, str]]:
         if not names:
             return {}
-        futures = self._a.describe_configs(
-            [ck_admin.ConfigResource(ck_admin.ResourceType.TOPIC, n) for n in names]
-        )
+        futures = self._a.describe_configs([ConfigResource(ResourceType.TOPIC, n) for n in names])
         try:
             return {
                 resource.name: {k: v.value for k, v in f.result().items()}

@@ -16,13 +16,14 @@ from typing import Any
 
 import psycopg
 import structlog
-from kafka import KafkaConsumer, TopicPartition
 from psycopg import sql
 
 from oms_events import eventlog, topics
 from oms_events.avro.codec import Codec, DecodeError
 from oms_events.avro.registry import codec_from_settings
+from oms_events.kafka import port
 from oms_events.kafka.connection import consumer
+from oms_events.kafka.port import Consumer, TopicPartition
 from oms_events.projection import offsets
 from oms_events.projection.metrics import Metrics
 from oms_events.projection.migrate import use_schema
@@ -77,7 +78,7 @@ class Runner:
         self.metrics = Metrics()
         self.dead_letter_topic = topics.name(settings, topics.DEADLETTER)
         self.topics = [topics.name(settings, t) for t in projection.topics]
-        self.consumer: KafkaConsumer = consumer(
+        self.consumer: Consumer = consumer(
             settings,
             group_id=None,
             client_id=projection.group,
@@ -119,8 +120,8 @@ class Runner:
         ends = ends or self.end_offsets()
         return sum(max(0, ends[tp] - self.positions[tp]) for tp in self.partitions)
 
-    def _poll(self) -> list[Any]:
-        records: list[Any] = []
+    def _poll(self) -> list[port.Record]:
+        records: list[port.Record] = []
         deadline = time.monotonic() + self.max_wait
         while len(records) < self.batch_size:
             remaining = deadline - time.monotonic()
@@ -135,7 +136,9 @@ class Runner:
                 records.extend(batch)
         return records
 
-    def _decode(self, raw: list[Any]) -> tuple[list[Record], dict[tuple[str, int], datetime]]:
+    def _decode(
+        self, raw: list[port.Record]
+    ) -> tuple[list[Record], dict[tuple[str, int], datetime]]:
         wanted = self.projection.events
         out: list[Record] = []
         last: dict[tuple[str, int], datetime] = {}
@@ -152,7 +155,9 @@ class Runner:
                     self.metrics.skipped += 1
                     continue
                 try:
-                    record = eventlog.decode(r.value, self.codec, r.topic, r.partition, r.offset)
+                    record = eventlog.decode(
+                        r.value or b"", self.codec, r.topic, r.partition, r.offset
+                    )
                 except DecodeError as exc:
                     self.metrics.decode_errors += 1
                     log.warning(

@@ -6,11 +6,11 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
-from kafka import TopicPartition
 
 from oms_events.domain import InventoryItem
 from oms_events.eventstore import environment
 from oms_events.kafka.connection import consumer
+from oms_events.kafka.port import TopicPartition
 from oms_events.settings import Settings
 
 
@@ -38,9 +38,9 @@ def warehouse(settings: Settings, **env: str) -> Warehouse:
 
 def read_topic(settings: Settings, topic: str, isolation: str = "read_committed") -> list[Any]:
     """Every record of ``topic`` an ``isolation`` reader sees, read up to its end offsets."""
-    c = consumer(settings, group_id=None, isolation_level=isolation)
+    c = consumer(settings, group_id=None, isolation=isolation)
     try:
-        parts = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic) or [])]
+        parts = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic))]
         c.assign(parts)
         c.seek_to_beginning(*parts)
         ends = c.end_offsets(parts)

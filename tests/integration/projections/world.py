@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kafka import KafkaProducer
-
 from oms_events import eventlog, topics
 from oms_events.avro.codec import SingleObjectCodec
 from oms_events.domain import (
@@ -30,6 +28,7 @@ from oms_events.domain import (
     ShipmentLine,
 )
 from oms_events.kafka.connection import producer
+from oms_events.kafka.port import Producer
 from oms_events.settings import Settings
 
 SKUS = ("SKU-TEA", "SKU-CUP", "SKU-POT", "SKU-MAT")
@@ -158,7 +157,7 @@ def event_topics(settings: Settings) -> list[str]:
 def produce(settings: Settings, events: list[Any], per_transaction: int = 1000) -> None:
     """Write domain events to their ``oms.<type>.events`` topics as the engine does."""
     codec = SingleObjectCodec()
-    p: KafkaProducer = producer(settings, transactional_id=f"test-{uuid.uuid4()}")
+    p: Producer = producer(settings, transactional_id=f"test-{uuid.uuid4()}")
     p.init_transactions()
     for start in range(0, len(events), per_transaction):
         p.begin_transaction()
@@ -177,7 +176,7 @@ def produce(settings: Settings, events: list[Any], per_transaction: int = 1000) 
 
 def produce_dead_letters(settings: Settings, count: int) -> None:
     """Raw undecodable inputs with their reasons in headers, as any consumer writes them."""
-    p: KafkaProducer = producer(settings)
+    p: Producer = producer(settings)
     for i in range(count):
         reason = "rejected" if i % 2 else "undecodable"
         p.send(
