@@ -51,6 +51,13 @@ _FENCED = {
     ck.KafkaError.INVALID_PRODUCER_EPOCH,
 }
 _EOF = ck.KafkaError._PARTITION_EOF
+# Answers of a partition whose leader is not settled yet (a topic created a moment
+# ago): librdkafka's admin results do not mark them retriable, but they pass.
+_SETTLING = {
+    ck.KafkaError.NOT_LEADER_FOR_PARTITION,
+    ck.KafkaError.LEADER_NOT_AVAILABLE,
+    ck.KafkaError.UNKNOWN_TOPIC_OR_PART,
+}
 _LATEST = OffsetSpec.latest()  # type: ignore[no-untyped-call]
 _EARLIEST = OffsetSpec.earliest()  # type: ignore[no-untyped-call]
 
@@ -67,7 +74,7 @@ def _error(exc: ck.KafkaException) -> KafkaError:
         return KafkaTimeout(text)
     if err.txn_requires_abort():
         return TransactionAborted(text, retriable=err.retriable())
-    return KafkaError(text, retriable=err.retriable())
+    return KafkaError(text, retriable=err.retriable() or err.code() in _SETTLING)
 
 
 def _tp(tp: TopicPartition, offset: int | None = None) -> ck.TopicPartition:
@@ -388,16 +395,25 @@ class ConfluentConsumer:
             if self._admin is None:
                 self._admin = AdminClient(self._admin_config)
             admin = self._admin
-        try:
-            futures = admin.list_offsets(
-                {_tp(tp): spec for tp in partitions}, isolation_level=isolation, request_timeout=30
-            )
-            return {
-                TopicPartition(k.topic, k.partition): int(f.result().offset)
-                for k, f in futures.items()
-            }
-        except ck.KafkaException as exc:
-            raise _error(exc) from exc
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                futures = admin.list_offsets(
+                    {_tp(tp): spec for tp in partitions},
+                    isolation_level=isolation,
+                    request_timeout=30,
+                )
+                return {
+                    TopicPartition(k.topic, k.partition): int(f.result().offset)
+                    for k, f in futures.items()
+                }
+            except ck.KafkaException as exc:
+                # A topic created a moment ago answers NOT_LEADER until its leader is
+                # settled; the admin client does not retry that by itself.
+                error = _error(exc)
+                if not error.retriable or time.monotonic() > deadline:
+                    raise error from exc
+                time.sleep(0.05)
 
     def end_offsets(
         self, partitions: Sequence[TopicPartition], stable: bool = True
