@@ -193,7 +193,12 @@ class ConfluentProducer:
             raise KafkaTimeout(f"{left} records not acknowledged in {timeout_s} s")
 
     def close(self, timeout_s: float = 5.0) -> None:
-        self._p.flush(timeout_s)
+        # Best effort: a fenced producer fails its flush, and has nothing left to send.
+        try:
+            self._p.flush(timeout_s)
+        except ck.KafkaException:
+            log.info("producer closed without flushing", exc_info=True)
+        self._p.close()
 
 
 class ConfluentConsumer:
