@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
@@ -77,6 +78,21 @@ def _error(exc: ck.KafkaException) -> KafkaError:
     return KafkaError(text, retriable=err.retriable() or err.code() in _SETTLING)
 
 
+def _flush(producer: ck.Producer, timeout_s: float) -> int:
+    """``producer.flush``, raising the port's error when the producer failed (fenced)."""
+    try:
+        return producer.flush(timeout_s)
+    except ck.KafkaException as exc:
+        raise _error(exc) from exc
+    except SystemError as exc:
+        # A fatal error raised while delivery callbacks run surfaces as a SystemError
+        # whose context is the KafkaException.
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, ck.KafkaException):
+            raise _error(cause) from exc
+        raise
+
+
 def _tp(tp: TopicPartition, offset: int | None = None) -> ck.TopicPartition:
     if offset is None:
         return ck.TopicPartition(tp.topic, tp.partition)
@@ -107,7 +123,7 @@ class _Delivery:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise KafkaTimeout(f"no delivery report in {timeout_s} s")
-            self._producer.flush(min(left, 1.0))
+            _flush(self._producer, min(left, 1.0))
         if self._error is not None:
             raise _error(ck.KafkaException(self._error))
         assert self._metadata is not None
@@ -188,17 +204,20 @@ class ConfluentProducer:
             raise _error(exc) from exc
 
     def flush(self, timeout_s: float = 30.0) -> None:
-        left = self._p.flush(timeout_s)
+        left = _flush(self._p, timeout_s)
         if left:
             raise KafkaTimeout(f"{left} records not acknowledged in {timeout_s} s")
 
     def close(self, timeout_s: float = 5.0) -> None:
-        # Best effort: a fenced producer fails its flush, and has nothing left to send.
+        # Best effort: a fenced producer fails its flush and its close-time abort, and
+        # has nothing left to send.
         try:
-            self._p.flush(timeout_s)
-        except ck.KafkaException:
+            _flush(self._p, timeout_s)
+        except KafkaError:
             log.info("producer closed without flushing", exc_info=True)
-        self._p.close()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            self._p.close()
 
 
 class ConfluentConsumer:
