@@ -1,4 +1,5 @@
-"""The partitioned consume-process-produce loop that every service runs in.
+"""The partitioned consume-process-produce loop that every service runs in: the
+engine's processors and the channel intake (``intake/adapter.py``) alike.
 
 One :class:`Processor` is one consumer-group member for one service. Per batch of
 commands it opens a Kafka transaction, lets the service handle each command against
@@ -30,7 +31,8 @@ implements it. Rebalance callbacks run only inside ``poll``, never inside
 ``committed`` or ``position``.
 
 One record's fate (decode, route, deduplicate, apply, dead-letter or reply) is the
-pure ``handling.Step``; this module only adds Kafka around it.
+pure ``handling.Step`` (or the step a service brings, as the intake does); this
+module only adds Kafka around it.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 
 import structlog
 
@@ -54,6 +57,9 @@ from oms_events.settings import Settings
 
 log = structlog.get_logger(__name__)
 
+# One record's fate: handled against its partition's state, output to the outbox.
+RecordStep = Callable[[Record, Partition, Outbox], Outcome]
+
 
 class Processor(threading.Thread):
     """Runs one service as one member of its consumer group until ``stop`` is set."""
@@ -64,6 +70,7 @@ class Processor(threading.Thread):
         settings: Settings,
         codec: Codec,
         stop: threading.Event,
+        step: RecordStep | None = None,
     ) -> None:
         super().__init__(name=f"processor-{service.name}", daemon=True)
         self.service = service
@@ -78,7 +85,7 @@ class Processor(threading.Thread):
             if service.aggregate_type
             else None
         )
-        self.step = Step(service, settings, codec)
+        self.step: RecordStep = step or Step(service, settings, codec)
         self.partitions: dict[int, Partition] = {}
         self.pending: set[TopicPartition] = set()
         self.rebalanced = False
@@ -342,6 +349,7 @@ class Processor(threading.Thread):
         except KafkaError as exc:
             self._recover(exc)
             return
+        self.service.committed()
         done = time.perf_counter()
         self.timings["handle_s"] += handled - began
         self.timings["commit_s"] += done - handled
@@ -375,6 +383,7 @@ class Processor(threading.Thread):
         except KafkaError:
             self._producer.close()
             self._producer = self._new_producer()
+        self.service.aborted()
         owned = [TopicPartition(self.input_topic, n) for n in self.partitions]
         self.partitions.clear()
         if owned:
