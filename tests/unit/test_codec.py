@@ -8,11 +8,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastavro import parse_schema
 
-from oms_events.avro.catalog import Catalog, Schema, load
-from oms_events.avro.codec import ConfluentCodec, DecodeError, SharedDecodes, SingleObjectCodec
-from oms_events.avro.compat import sample
+from oms_events.avro.catalog import Catalog, Schema, crc64_fingerprint, load
+from oms_events.avro.codec import (
+    SINGLE_OBJECT_MAGIC,
+    ConfluentCodec,
+    DecodeError,
+    SharedDecodes,
+    SingleObjectCodec,
+)
 from oms_events.cli.demo import PLACE_ORDER, sample_order
+from tests.avro_samples import sample
 
 CANCEL = "oms.order.commands.CancelOrder"
 
@@ -44,6 +51,22 @@ def test_single_object_encoding_has_marker_and_fingerprint() -> None:
     data = codec.encode(PLACE_ORDER, sample_order())
     assert data[:2] == b"\xc3\x01"
     assert data[2:10] == codec.catalog.get(PLACE_ORDER).fingerprint
+
+
+def test_single_object_header_is_the_specs_own_example_for_null() -> None:
+    # The Avro specification's example: the schema "null" has this header.
+    header = SINGLE_OBJECT_MAGIC + crc64_fingerprint(parse_schema("null"))
+    assert header == bytes.fromhex("c3 01 8a 8f 25 cc e7 24 dd 63")
+
+
+def test_records_written_with_the_reversed_fingerprint_still_decode() -> None:
+    codec = SingleObjectCodec()
+    order = sample_order()
+    current = codec.encode(PLACE_ORDER, order)
+    legacy = current[:2] + current[2:10][::-1] + current[10:]  # as written before the fix
+    assert legacy != current
+    assert codec.decode(legacy) == codec.decode(current)
+    assert codec.decode(legacy)[1]["lines"] == order["lines"]
 
 
 def test_round_trip_keeps_chinese_text_and_amounts() -> None:
