@@ -14,6 +14,7 @@ from oms_events.cli import (
     order,
     project,
     run,
+    schemas,
     simulate,
     status,
     stock,
@@ -42,6 +43,7 @@ app.command("status")(status.status)
 app.add_typer(stock.app, name="stock")
 app.command("bench")(bench.bench)
 app.add_typer(channel.app, name="channel")
+app.add_typer(schemas.app, name="schemas")
 
 
 @app.callback()
