@@ -37,6 +37,7 @@ from bench.e2e.workload import UNDECODABLE, Kind, Mix, Workload, schedule
 from eventsourcing.application import Application
 from psycopg import sql
 
+from oms_events import topics
 from oms_events.avro.codec import DecodeError
 from oms_events.avro.registry import codec_from_settings
 from oms_events.domain import InventoryItem
@@ -81,7 +82,7 @@ class Baseline:
         with psycopg.connect(self.settings.postgres_dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.schema)))
         self.app = Shop(env=self.env)
-        self.codec = codec_from_settings(self.settings.schema_registry_url)
+        self.codec = codec_from_settings(self.settings.registry)
         self.workload = Workload(mix, self.tag)
         self.stock = stock
         self.available: dict[tuple[str, str], int] = {}
@@ -154,8 +155,9 @@ class Baseline:
     def deliveries(self, count: int) -> list[tuple[Kind, bytes]]:
         """The next ``count`` deliveries of the mix, Avro-encoded as the engine gets them."""
         out = []
+        topic = topics.name(self.settings, topics.commands("order"))
         for d in self.workload.take(count):
-            value = self.codec.encode(PLACE_ORDER, d.payload)
+            value = self.codec.encode(PLACE_ORDER, d.payload, topic=topic)
             if d.kind is Kind.UNDECODABLE:
                 value = UNDECODABLE + d.external_id.encode()
             out.append((d.kind, value))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,6 +24,29 @@ def default_data_dir() -> Path:
         return Path("/var/lib/oms-events")
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "oms-events"
+
+
+class RegistrySettings(BaseSettings):
+    """The Confluent-compatible schema registry, read from ``OMS_REGISTRY_*``."""
+
+    model_config = SettingsConfigDict(env_prefix="OMS_REGISTRY_", frozen=True, extra="ignore")
+
+    url: str | None = Field(
+        None,
+        description="Confluent-compatible schema registry; when set, Avro uses the Confluent "
+        "wire format (magic byte + schema id), otherwise Avro single-object encoding",
+    )
+    subject_strategy: Literal["topic_record", "record", "topic"] = Field(
+        "topic_record",
+        description="Subject of a schema: 'topic_record' = <topic>-<record full name> "
+        "(several record types per topic, tools find them by topic), 'record' = <record full "
+        "name>, 'topic' = <topic>-value (only for topics that carry one record type)",
+    )
+    compatibility: str = Field(
+        "FULL_TRANSITIVE",
+        description="Compatibility level set on every subject the engine registers "
+        "(what `oms schemas check` enforces against schemas/released/)",
+    )
 
 
 class Settings(BaseSettings):
@@ -42,10 +66,8 @@ class Settings(BaseSettings):
         6, ge=1, description="Partitions of every command and event topic (same count for all)"
     )
     replication_factor: int = Field(1, ge=1, description="Replication factor of new topics")
-    schema_registry_url: str | None = Field(
-        None,
-        description="Confluent-compatible schema registry; when set, Avro uses the Confluent "
-        "wire format (magic byte + schema id), otherwise Avro single-object encoding",
+    registry: RegistrySettings = Field(
+        default_factory=RegistrySettings, description="Schema registry (OMS_REGISTRY_*)"
     )
     topic_prefix: str = Field(
         "",

@@ -32,3 +32,16 @@ def test_bad_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OMS_PARTITIONS", "zero")
     with pytest.raises(pydantic.ValidationError, match="partitions"):
         Settings()
+
+
+def test_registry_settings_default_to_topic_record_subjects_and_full_transitive() -> None:
+    s = Settings()
+    assert s.registry.url is None  # no registry: Avro single-object encoding
+    assert s.registry.subject_strategy == "topic_record"
+    assert s.registry.compatibility == "FULL_TRANSITIVE"
+
+
+def test_unknown_subject_strategy_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMS_REGISTRY_SUBJECT_STRATEGY", "topic-name")
+    with pytest.raises(pydantic.ValidationError, match="subject_strategy"):
+        Settings()

@@ -72,9 +72,14 @@ def _field_path(reader: avro.schema.Schema, location: str) -> str:
     return ".".join(names)
 
 
+def _resolution(reader: avro.schema.Schema, writer: avro.schema.Schema) -> Any:
+    """Avro's verdict on ``reader`` reading what ``writer`` wrote (a fresh memo each time)."""
+    checker = ReaderWriterCompatibilityChecker()  # type: ignore[no-untyped-call]
+    return checker.get_compatibility(reader, writer)
+
+
 def _compatible(reader: avro.schema.Schema, writer: avro.schema.Schema) -> bool:
-    result = ReaderWriterCompatibilityChecker().get_compatibility(reader, writer)
-    return result.compatibility is not SchemaCompatibilityType.incompatible
+    return _resolution(reader, writer).compatibility is not SchemaCompatibilityType.incompatible
 
 
 def _breaking_fields(reader: Any, writer: Any, prefix: str = "") -> list[str]:
@@ -96,7 +101,7 @@ def _breaking_fields(reader: Any, writer: Any, prefix: str = "") -> list[str]:
 def _one_way(
     reader: avro.schema.Schema, writer: avro.schema.Schema, name: str, problem: str
 ) -> list[Incompatibility]:
-    result = ReaderWriterCompatibilityChecker().get_compatibility(reader, writer)
+    result = _resolution(reader, writer)
     if result.compatibility is not SchemaCompatibilityType.incompatible:
         return []
     kinds = ", ".join(sorted({k.name for k in result.incompatibilities}))

@@ -95,8 +95,8 @@ class CommandWriter:
 
     def record(self, aggregate_type: str, name: str, key: str, payload: dict[str, Any]) -> Outgoing:
         """The record of one command for ``oms.<aggregate_type>.commands``."""
-        value = self.codec.encode(schema_name(aggregate_type, name), payload)
         topic = topics.name(self.settings, topics.commands(aggregate_type))
+        value = self.codec.encode(schema_name(aggregate_type, name), payload, topic=topic)
         # The owner's partition, named here so the producer skips its own partitioner.
         raw = key.encode()
         number = partition_for(raw, self.settings.partitions)

@@ -24,6 +24,7 @@ from kafka.errors import KafkaError
 
 from oms_events import topics
 from oms_events.avro.codec import Codec, DecodeError
+from oms_events.avro.registry import RegistryError
 from oms_events.domain.errors import DomainError
 from oms_events.engine.commands import Command, Outgoing, partition_for
 from oms_events.engine.deadletter import dead_letter
@@ -88,8 +89,8 @@ class Step:
         except (KeyError, ValueError, TypeError) as exc:
             _taint(partition, target)
             return self._dead(out, record, "command.invalid", str(exc), _field(exc))
-        except KafkaError:
-            raise
+        except (KafkaError, RegistryError):
+            raise  # not the command's fault: abort the transaction, stop the processor
         except Exception as exc:
             # A bug must not block the partition; it is logged and dead-lettered.
             self.log.exception("command failed", command=command.name)
@@ -117,6 +118,7 @@ def rejection(
     Sent at least once (a redelivered refused command is refused again): readers
     deduplicate on ``command_id``, which is also a header.
     """
+    topic = topics.name(settings, topics.NOTIFICATIONS)
     value = codec.encode(
         COMMAND_REJECTED,
         {
@@ -128,9 +130,10 @@ def rejection(
             "message_zh": error.message("zh"),
             "rejected_at": datetime.now(UTC),
         },
+        topic=topic,
     )
     return Outgoing(
-        topics.name(settings, topics.NOTIFICATIONS),
+        topic,
         command.key.encode(),
         value,
         [("reply", b"CommandRejected"), ("command_id", command.command_id.encode())],

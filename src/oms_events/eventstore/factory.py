@@ -43,7 +43,7 @@ from oms_events.eventstore.recorder import KafkaAggregateRecorder, KafkaApplicat
 from oms_events.eventstore.records import RecordFormat
 from oms_events.eventstore.routing import EventTypes
 from oms_events.kafka.admin import apply_topics
-from oms_events.settings import Settings
+from oms_events.settings import RegistrySettings, Settings
 
 TYPES = "OMS_EVENTSTORE_TYPES"
 DEFAULT_TYPE = "OMS_EVENTSTORE_DEFAULT_TYPE"
@@ -59,7 +59,15 @@ def settings_from_env(env: Environment) -> Settings:
         for name in Settings.model_fields
         if (value := env.get(f"OMS_{name.upper()}")) is not None
     }
-    return Settings.model_validate({**Settings().model_dump(), **given})
+    registry = {
+        name: value
+        for name in RegistrySettings.model_fields
+        if (value := env.get(f"OMS_REGISTRY_{name.upper()}")) is not None
+    }
+    defaults = Settings().model_dump()
+    return Settings.model_validate(
+        {**defaults, **given, "registry": {**defaults["registry"], **registry}}
+    )
 
 
 def environment(settings: Settings, **extra: str) -> dict[str, str]:
@@ -71,8 +79,10 @@ def environment(settings: Settings, **extra: str) -> dict[str, str]:
         "OMS_PARTITIONS": str(settings.partitions),
         "OMS_REPLICATION_FACTOR": str(settings.replication_factor),
     }
-    if settings.schema_registry_url:
-        env["OMS_SCHEMA_REGISTRY_URL"] = settings.schema_registry_url
+    if settings.registry.url:
+        env["OMS_REGISTRY_URL"] = settings.registry.url
+        env["OMS_REGISTRY_SUBJECT_STRATEGY"] = settings.registry.subject_strategy
+        env["OMS_REGISTRY_COMPATIBILITY"] = settings.registry.compatibility
     env.update(extra)
     return env
 
@@ -89,7 +99,7 @@ class KafkaFactory(InfrastructureFactory[TrackingRecorder]):
     ) -> None:
         super().__init__(env)
         self.settings = settings_from_env(self.env)
-        self.codec = codec or codec_from_settings(self.settings.schema_registry_url)
+        self.codec = codec or codec_from_settings(self.settings.registry)
         types = types or EventTypes()
         self.types = types.with_default(self.env.get(DEFAULT_TYPE) or types.default_type)
         listed = [t.strip() for t in (self.env.get(TYPES) or "").split(",") if t.strip()]
@@ -113,6 +123,7 @@ class KafkaFactory(InfrastructureFactory[TrackingRecorder]):
                 cipher=self.cipher(),
                 codec=self.codec,
                 types=self.types,
+                settings=self.settings,
             )
         return super().mapper(transcoder, mapper_class)
 

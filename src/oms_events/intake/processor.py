@@ -18,11 +18,14 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 import structlog
 
+from oms_events import topics
 from oms_events.avro.codec import Codec, SingleObjectCodec
+from oms_events.avro.registry import RegistryError
 from oms_events.intake.channel import Delivery
 from oms_events.intake.channels import channel as channel_format
 from oms_events.intake.deadletter import DeadLetter, Source
@@ -92,9 +95,11 @@ class IntakeProcessor:
         index: DedupIndex | None = None,
         is_changeable: IsChangeable = always_changeable,
         clock: Callable[[], datetime] = _now,
+        commands_topic: str = topics.commands("order"),
     ) -> None:
         self.tables = tables or Tables.load()
         self.codec = codec or SingleObjectCodec()
+        self.commands_topic = commands_topic  # where the encoded commands go (registry subject)
         self.index = index if index is not None else DedupIndex()
         self.is_changeable = is_changeable
         self.clock = clock
@@ -125,6 +130,8 @@ class IntakeProcessor:
                 continue
             try:
                 outputs.extend(self._decide(item, raw, source))
+            except RegistryError:
+                raise  # the registry's problem, not the order's: never dead-letter for it
             except Exception as exc:  # an encoding bug: dead-letter the order, go on
                 log.exception("intake.encode_bug", channel=channel, external_id=item.external_id)
                 bug = Rejection(
@@ -141,11 +148,11 @@ class IntakeProcessor:
             log.info("intake.duplicate", channel=order.channel, external_id=order.external_id)
             return [Duplicate(order.channel, order.external_id, order.order_no)]
         if decision.verdict is Verdict.NEW:
-            kind, value = "place", self.codec.encode(PLACE_ORDER, place_order(order))
+            kind, value = "place", self._encode(PLACE_ORDER, place_order(order))
         elif self.is_changeable(order.order_id):
             assert decision.previous is not None
             record = change_order(order, decision.previous, self.clock())
-            kind, value = "change", self.codec.encode(CHANGE_ORDER, record)
+            kind, value = "change", self._encode(CHANGE_ORDER, record)
         else:
             refused = Rejection(
                 Code.CHANGE_REJECTED,
@@ -166,6 +173,9 @@ class IntakeProcessor:
                 self.index.history(order.channel, order.external_id),
             ),
         ]
+
+    def _encode(self, name: str, record: dict[str, Any]) -> bytes:
+        return self.codec.encode(name, record, topic=self.commands_topic)
 
     def _dead(
         self, channel: str, rejection: Rejection, raw: bytes, source: Source, position: str = ""

@@ -36,14 +36,15 @@ def test_java_decodes_a_record_of_every_project_schema(java_classpath: str) -> N
     names = sorted(codec.catalog.by_name)
     written = {name: sample(codec.catalog.get(name).raw) for name in names}
     written[PLACE_ORDER] = sample_order()  # Chinese text, amounts, nested lines
-    records = [codec.encode(name, written[name]) for name in names]
+    records = [codec.encode(name, written[name], topic="any") for name in names]
     lines = read_single_object(java_classpath, SCHEMAS_DIR, records)
     assert len(lines) == len(names)
     errors = [(n, line) for n, line in zip(names, lines, strict=True) if line.startswith("error")]
     assert errors == []
     for name, line in zip(names, lines, strict=True):
         assert (
-            _from_avro_json(codec, name, line) == codec.decode(codec.encode(name, written[name]))[1]
+            _from_avro_json(codec, name, line)
+            == codec.decode(codec.encode(name, written[name], topic="any"))[1]
         )
     place = json.loads(lines[names.index(PLACE_ORDER)])
     assert place["customer"]["name"] == "张三"
@@ -51,7 +52,7 @@ def test_java_decodes_a_record_of_every_project_schema(java_classpath: str) -> N
 
 def test_java_finds_no_schema_for_the_old_reversed_header(java_classpath: str) -> None:
     codec = SingleObjectCodec()
-    good = codec.encode(PLACE_ORDER, sample_order())
+    good = codec.encode(PLACE_ORDER, sample_order(), topic="oms.order.commands")
     reversed_header = good[:2] + good[2:10][::-1] + good[10:]
     assert read_single_object(java_classpath, SCHEMAS_DIR, [reversed_header])[0].startswith(
         "error:"

@@ -74,9 +74,10 @@ def test_shipping_commits_stock_and_ships_the_order(running: tuple[Settings, Eng
         read_topic(settings, topics.name(settings, topics.ALLOCATIONS))[0].value
     )
     p = producer(settings)
+    updates = topics.name(settings, topics.WAREHOUSE_UPDATES)
     for status in ("picked", "packed", "shipped"):
         p.send(
-            topics.name(settings, topics.WAREHOUSE_UPDATES),
+            updates,
             key=allocation["shipment_id"].encode(),
             value=CODEC.encode(
                 "oms.warehouse.WarehouseUpdate",
@@ -89,6 +90,7 @@ def test_shipping_commits_stock_and_ships_the_order(running: tuple[Settings, Eng
                     "tracking_no": "SF123" if status == "shipped" else None,
                     "at": datetime.now(UTC),
                 },
+                topic=updates,
             ),
         )
     p.flush()
@@ -106,10 +108,11 @@ def test_bad_input_goes_to_the_dead_letter_topic(running: tuple[Settings, Engine
     p.send(topics.name(settings, topics.commands("order")), key=b"x", value=b"not avro")
     bad = place_order("B1", "TEA")
     bad["address"]["district"] = None  # a Chinese address needs a district
+    commands = topics.name(settings, topics.commands("order"))
     p.send(
-        topics.name(settings, topics.commands("order")),
+        commands,
         key=b"B1",
-        value=CODEC.encode("oms.order.commands.PlaceOrder", bad),
+        value=CODEC.encode("oms.order.commands.PlaceOrder", bad, topic=commands),
     )
     p.flush()
     p.close()
@@ -130,12 +133,14 @@ def test_cancel_releases_the_reservation(running: tuple[Settings, Engine]) -> No
     )
     order_id = str(read_events(settings, "order")[0].originator_id)
     p = producer(settings)
+    commands = topics.name(settings, topics.commands("order"))
     p.send(
-        topics.name(settings, topics.commands("order")),
+        commands,
         key=order_id.encode(),
         value=CODEC.encode(
             "oms.order.commands.CancelOrder",
             {"command_id": str(uuid.uuid4()), "order_id": order_id, "reason": "customer"},
+            topic=commands,
         ),
     )
     p.flush()
@@ -174,10 +179,11 @@ def test_unpaid_reservation_expires_and_is_released(isolated: Settings) -> None:
 
 def _send(settings: Settings, name: str, key: str, payload: dict[str, Any]) -> None:
     p = producer(settings)
+    commands = topics.name(settings, topics.commands("order"))
     p.send(
-        topics.name(settings, topics.commands("order")),
+        commands,
         key=key.encode(),
-        value=CODEC.encode(f"oms.order.commands.{name}", payload),
+        value=CODEC.encode(f"oms.order.commands.{name}", payload, topic=commands),
     )
     p.flush()
     p.close()

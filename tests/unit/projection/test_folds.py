@@ -26,7 +26,8 @@ from oms_events.cli.order import language
 def records(aggregate: InventoryItem) -> list[eventlog.EventRecord]:
     codec = SingleObjectCodec()
     return [
-        eventlog.decode(eventlog.encode(e, codec)[1], codec) for e in aggregate.collect_events()
+        eventlog.decode(eventlog.encode(e, codec, topic="oms.inventory.events")[1], codec)
+        for e in aggregate.collect_events()
     ]
 
 
