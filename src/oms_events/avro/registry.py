@@ -66,26 +66,37 @@ class SchemaRegistry:
         self._schemas: dict[int, Schema] = {}
         self._configured: set[str] = set()
 
-    def _call(self, method: str, path: str, body: Any = None) -> httpx.Response:
+    def _call(
+        self, method: str, path: str, body: Any = None, expected: tuple[int, ...] = REFUSALS
+    ) -> httpx.Response:
         try:
             response = self.http.request(method, self.url + path, json=body)
         except httpx.HTTPError as exc:
             raise RegistryError(f"schema registry at {self.url} unreachable: {exc}") from exc
-        if response.status_code >= 400 and response.status_code not in REFUSALS:
+        if response.status_code >= 400 and response.status_code not in expected:
             raise RegistryError(
                 f"schema registry {method} {self.url}{path}: "
                 f"{response.status_code} {_reason(response)}"
             )
         return response
 
-    def _configure(self, subject: str, schema: Schema) -> None:
-        # Before the first version, so even that one is held to the project's level.
-        response = self._call("PUT", f"/config/{subject}", {"compatibility": self.compatibility})
+    def _configure(self, subject: str, schema: Schema) -> bool:
+        """Set the subject's level; False when the subject does not exist yet.
+
+        Confluent's registry takes a level for a subject before its first version;
+        Apicurio's answers 404 until the subject exists, so the caller sets it again
+        right after registering (a first version has nothing to be compatible with).
+        """
+        body = {"compatibility": self.compatibility}
+        response = self._call("PUT", f"/config/{subject}", body, (*REFUSALS, 404))
+        if response.status_code == 404:
+            return False
         if response.status_code in REFUSALS:
             raise RegistryRefused(
                 subject, schema.name, response.status_code, f"compatibility: {_reason(response)}"
             )
         self._configured.add(subject)
+        return True
 
     def id_for(self, subject: str, schema: Schema) -> int:
         """Register (idempotently) and return the schema's global id.
@@ -95,12 +106,13 @@ class SchemaRegistry:
         """
         key = (subject, schema.fingerprint)
         if key not in self._ids:
-            if subject not in self._configured:
-                self._configure(subject, schema)
+            configured = subject in self._configured or self._configure(subject, schema)
             body = {"schema": json.dumps(schema.raw), "schemaType": "AVRO"}
             response = self._call("POST", f"/subjects/{subject}/versions", body)
             if response.status_code in REFUSALS:
                 raise RegistryRefused(subject, schema.name, response.status_code, _reason(response))
+            if not configured and not self._configure(subject, schema):
+                raise RegistryError(f"schema registry lost subject {subject!r} just registered")
             schema_id = int(response.json()["id"])
             self._ids[key] = schema_id
             self._schemas[schema_id] = schema

@@ -1,0 +1,21 @@
+"""A real schema registry for the registry codec's tests (see registry_server.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from oms_events.settings import Settings
+from tests.integration.avro.registry_server import RegistryServer, build
+
+
+@pytest.fixture(scope="session")
+def registry_url(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The Confluent API of a registry started for this test session."""
+    server = RegistryServer(build(settings.data_dir), tmp_path_factory.mktemp("registry") / "log")
+    try:
+        server.wait_ready()
+        yield server.url
+    finally:
+        server.stop()
