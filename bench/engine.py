@@ -1,4 +1,4 @@
-"""Profile one engine processor under load: ``python bench/engine.py order``.
+"""Profile one engine processor under load: ``python -m bench.engine order``.
 
 Runs the named processor in the main thread under pyinstrument (which samples the
 thread it starts in) and the other processors in threads, until SIGINT/SIGTERM or

@@ -8,8 +8,8 @@ themselves spend per order — decode, domain, saga, encode — which is what th
 end-to-end benchmark's "CPU per confirmed order" contains besides kafka-python's
 own cost. Not sensitive to the machine's load, so before/after figures compare.
 
-    python bench/handling.py --orders 5000
-    python bench/handling.py --orders 2000 --profile      # the top functions too
+    python -m bench.handling --orders 5000
+    python -m bench.handling --orders 2000 --profile      # the top functions too
 """
 
 from __future__ import annotations
@@ -17,14 +17,10 @@ from __future__ import annotations
 import argparse
 import cProfile
 import pstats
-import sys
 import time
 from collections import Counter, deque
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.e2e.workload import Kind, Mix, Workload
 

@@ -4,7 +4,7 @@
 * end to end for one channel (tmall): publish raw trades on oms.intake.tmall, run the
   adapter (transactions with offsets), until every PlaceOrder is readable committed.
 
-Run: ``.venv/bin/python bench/intake.py [--orders 2000] [--no-kafka]``
+Run: ``.venv/bin/python -m bench.intake [--orders 2000] [--no-kafka]``
 (the Kafka part needs the dev broker: ``oms dev up``).
 """
 

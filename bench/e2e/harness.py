@@ -335,7 +335,7 @@ class Bench:
 
     def _sample(self) -> None:
         """Once a second: projection lag (records) per projection, engine RSS and CPU."""
-        from oms_events.projection.spec import select
+        from oms_events.projection.registry import select
         from oms_events.projection.status import lags
 
         projections = select([])
@@ -568,8 +568,8 @@ class Bench:
 
     def replay_inventory(self) -> dict[str, Any]:
         """``oms replay inventory``'s function into a schema of its own."""
+        from oms_events.projection.registry import select
         from oms_events.projection.replay import rebuild
-        from oms_events.projection.spec import select
 
         target = f"{self.schema}_replay"
         cpu = time.thread_time()

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bench.events import produce as produce  # the projection tests write events as the bench does
 from kafka import KafkaProducer
 
-from oms_events import eventlog, topics
-from oms_events.avro.codec import SingleObjectCodec
+from oms_events import topics
 from oms_events.domain import (
     Address,
     Customer,
@@ -153,26 +153,6 @@ def event_topics(settings: Settings) -> list[str]:
     return [topics.name(settings, topics.events(t)) for t in topics.AGGREGATE_TYPES] + [
         topics.name(settings, topics.DEADLETTER)
     ]
-
-
-def produce(settings: Settings, events: list[Any], per_transaction: int = 1000) -> None:
-    """Write domain events to their ``oms.<type>.events`` topics as the engine does."""
-    codec = SingleObjectCodec()
-    p: KafkaProducer = producer(settings, transactional_id=f"test-{uuid.uuid4()}")
-    p.init_transactions()
-    for start in range(0, len(events), per_transaction):
-        p.begin_transaction()
-        for event in events[start : start + per_transaction]:
-            key, value, headers = eventlog.encode(event, codec)
-            aggregate = headers[1][1].decode()
-            p.send(
-                topics.name(settings, topics.events(aggregate)),
-                key=key,
-                value=value,
-                headers=headers,
-            )
-        p.commit_transaction()
-    p.close()
 
 
 def produce_dead_letters(settings: Settings, count: int) -> None:
