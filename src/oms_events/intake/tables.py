@@ -1,6 +1,7 @@
 """Reference tables of the intake: channel sku -> our sku, and named promotions.
 
-The defaults ship beside this module (``skus.json``, ``promotions.json``); operators
+The defaults ship inside the package beside this module (``skus.json``,
+``promotions.json``, read with importlib.resources); operators
 point ``OMS_INTAKE_SKU_MAP`` / ``OMS_INTAKE_PROMOTIONS`` at their own files.
 """
 
@@ -14,10 +15,9 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from oms_events import resources
 from oms_events.intake.errors import Code, Rejection
 from oms_events.intake.pricing import Promotion, promotion_from
-
-HERE = Path(__file__).parent
 
 
 class IntakeSettings(BaseSettings):
@@ -25,9 +25,11 @@ class IntakeSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="OMS_INTAKE_", frozen=True, extra="ignore")
 
-    sku_map: Path = Field(HERE / "skus.json", description="JSON: {channel: {channel sku: our sku}}")
-    promotions: Path = Field(
-        HERE / "promotions.json", description="JSON: {code: promotion definition}"
+    sku_map: Path | None = Field(
+        None, description="JSON: {channel: {channel sku: our sku}}; None: the shipped table"
+    )
+    promotions: Path | None = Field(
+        None, description="JSON: {code: promotion definition}; None: the shipped table"
     )
 
 
@@ -42,8 +44,10 @@ class Tables:
     def load(cls, settings: IntakeSettings | None = None) -> Tables:
         """Read both files (``_doc`` keys are comments)."""
         settings = settings or IntakeSettings()
-        skus = json.loads(settings.sku_map.read_text())
-        promos = json.loads(settings.promotions.read_text())
+        skus = json.loads((settings.sku_map or resources.intake_table("skus.json")).read_text())
+        promos = json.loads(
+            (settings.promotions or resources.intake_table("promotions.json")).read_text()
+        )
         return cls(
             skus={c: dict(m) for c, m in skus.items() if not c.startswith("_")},
             promotions={

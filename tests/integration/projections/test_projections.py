@@ -11,9 +11,9 @@ import psycopg
 from psycopg import sql
 
 from oms_events.projection.migrate import migrate
+from oms_events.projection.registry import select
 from oms_events.projection.replay import as_of_schema, rebuild
 from oms_events.projection.runner import Runner, connect
-from oms_events.projection.spec import select
 from oms_events.projection.status import lags, render_prometheus
 from oms_events.settings import Settings
 from tests.integration.projections import world as w
