@@ -17,8 +17,8 @@ import uuid
 from pathlib import Path
 
 from oms_events import topics
+from oms_events.deadletter import Source
 from oms_events.intake.adapter import ChannelAdapter
-from oms_events.intake.deadletter import Source
 from oms_events.intake.processor import Command, IntakeProcessor
 from oms_events.intake.state import intake_specs
 from oms_events.intake.tables import Tables

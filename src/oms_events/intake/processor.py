@@ -8,7 +8,8 @@ all drive this same step, so what they prove holds for all of them::
           --codec-->         Avro bytes keyed by order id (+ a changelog entry)
 
 ``handle`` never raises for anything a channel sends: every failure becomes a
-:class:`DeadLetter`. Index changes are staged; the caller commits or rolls them back
+:class:`Refused` (bytes kept, the reason in :mod:`oms_events.deadletter`'s headers).
+Index changes are staged; the caller commits or rolls them back
 with its transaction.
 """
 
@@ -23,9 +24,9 @@ from uuid import UUID
 import structlog
 
 from oms_events.avro.codec import Codec, SingleObjectCodec
+from oms_events.deadletter import DeadLetter, Reason, Source
 from oms_events.intake.channel import Delivery
 from oms_events.intake.channels import channel as channel_format
-from oms_events.intake.deadletter import DeadLetter, Source
 from oms_events.intake.dedup import DedupIndex, IsChangeable, Verdict, always_changeable
 from oms_events.intake.errors import Code, Rejection
 from oms_events.intake.model import (
@@ -71,7 +72,43 @@ class Duplicate:
     order_no: str
 
 
-Output = Command | Seen | Duplicate | DeadLetter
+PROCESSOR = "intake"
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A delivery (or one order of a batch) the intake refuses: its bytes, kept as
+    received, and the dead letter that says why."""
+
+    rejection: Rejection
+    raw: bytes
+    letter: DeadLetter
+
+    @property
+    def code(self) -> Code:
+        """The intake's code for the refusal."""
+        return self.rejection.code
+
+
+def dead_letter(
+    channel: str, rejection: Rejection, source: Source, position: str = ""
+) -> DeadLetter:
+    """The dead letter of a refused delivery (the contract of :mod:`oms_events.deadletter`)."""
+    return DeadLetter(
+        Reason(
+            rejection.code.value,
+            rejection.field,
+            rejection.en,
+            rejection.zh,
+            type(rejection.__cause__ or rejection).__name__,
+        ),
+        source,
+        PROCESSOR,
+        {"channel": channel, "external_id": rejection.external_id or "", "position": position},
+    )
+
+
+Output = Command | Seen | Duplicate | Refused
 
 
 def _now() -> datetime:
@@ -169,7 +206,7 @@ class IntakeProcessor:
 
     def _dead(
         self, channel: str, rejection: Rejection, raw: bytes, source: Source, position: str = ""
-    ) -> DeadLetter:
+    ) -> Refused:
         self.counts[rejection.code.value] += 1
         log.warning(
             "intake.dead_letter",
@@ -182,4 +219,4 @@ class IntakeProcessor:
             partition=source.partition,
             offset=source.offset,
         )
-        return DeadLetter(channel, rejection, raw, source, position)
+        return Refused(rejection, raw, dead_letter(channel, rejection, source, position))

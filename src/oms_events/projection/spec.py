@@ -7,11 +7,12 @@ finds them, so ``consumers`` importing this module is no cycle).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from oms_events.deadletter import DeadLetter
 from oms_events.eventlog import EventRecord
 
 if TYPE_CHECKING:
@@ -19,18 +20,18 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class DeadLetter:
-    """A record of ``oms.deadletter``: never decoded, only its headers are read."""
+class DeadLetterRecord:
+    """A record of ``oms.deadletter``: never decoded, its headers read by the contract."""
 
     topic: str
     partition: int
     offset: int
     timestamp: datetime
     key: bytes | None
-    headers: Mapping[str, str]
+    letter: DeadLetter
 
 
-Record = EventRecord | DeadLetter
+Record = EventRecord | DeadLetterRecord
 Writer = Callable[["psycopg.Connection[Any]", Sequence[Record]], None]
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from oms_events import topics
+from oms_events import deadletter, topics
 from oms_events.engine.runner import Engine
 from oms_events.kafka.connection import producer
 from oms_events.settings import Settings
@@ -116,8 +116,8 @@ def test_bad_input_goes_to_the_dead_letter_topic(running: tuple[Settings, Engine
     publish_orders(settings, [place_order("G1", "TEA")])  # the partition keeps going
     dead = topics.name(settings, topics.DEADLETTER)
     assert wait_for(lambda: len(read_topic(settings, dead)) == 2, 60)
-    codes = sorted(dict(r.headers)["code"] for r in read_topic(settings, dead))
-    assert codes == [b"address.invalid", b"decode.error"]
+    letters = [deadletter.read(r.headers) for r in read_topic(settings, dead)]
+    assert sorted(x.reason.code for x in letters) == ["address.invalid", "decode.error"]
     assert wait_for(lambda: "OrderAllocated" in order_outcomes(settings).values(), 60)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from bench.events import produce as produce  # the projection tests write events as the bench does
 from kafka import KafkaProducer
 
-from oms_events import topics
+from oms_events import deadletter, topics
 from oms_events.domain import (
     Address,
     Customer,
@@ -156,21 +156,20 @@ def event_topics(settings: Settings) -> list[str]:
 
 
 def produce_dead_letters(settings: Settings, count: int) -> None:
-    """Raw undecodable inputs with their reasons in headers, as any consumer writes them."""
+    """Raw undecodable inputs with their reasons in the contract's headers, each from its
+    own (made-up) intake offset."""
     p: KafkaProducer = producer(settings)
     for i in range(count):
-        reason = "rejected" if i % 2 else "undecodable"
+        letter = deadletter.DeadLetter(
+            deadletter.technical("decode.error", ValueError(f"bad input {i}"), field="lines"),
+            deadletter.Source(topics.name(settings, topics.intake("web")), 0, i),
+            "intake",
+        )
         p.send(
             topics.name(settings, topics.DEADLETTER),
             key=f"in-{i}".encode(),
             value=b"\x00garbage" + bytes([i]),
-            headers=[
-                ("reason", reason.encode()),
-                ("code", b"E42"),
-                ("field", b"lines"),
-                ("message", f"bad input {i}".encode()),
-                ("source.topic", b"oms.intake.web"),
-            ],
+            headers=letter.headers(),
         )
     p.flush()
     p.close()

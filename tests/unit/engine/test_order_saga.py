@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from oms_events import deadletter
 from oms_events.domain.order import OrderStatus
 from oms_events.domain.workflow import ShortagePolicy, Workflow
 from oms_events.engine.handling import Outcome
@@ -193,7 +194,9 @@ def test_a_command_refused_by_a_rule_gets_a_rejection_reply() -> None:
     assert (reply["command_id"], reply["command"]) == ("pay-0", "order.RecordPayment")
     assert reply["aggregate_id"] == order_id(placed) and reply["message_zh"]
     [dead] = refused.dead
-    assert dead.headers["code"] == b"payment.amount_invalid"  # bad input: operators see it
+    letter = deadletter.read(dead.headers.items())
+    assert letter.reason.code == "payment.amount_invalid"  # bad input: operators see it
+    assert letter.reason.en and letter.reason.zh and letter.processor == "engine.order"
     assert refused.events == []
     assert not flow.order(order_id(placed)).payments
 
@@ -204,7 +207,9 @@ def test_bad_input_is_dead_lettered_without_a_reply() -> None:
         "CancelOrder", {"command_id": "c", "order_id": str(uuid.uuid4()), "reason": "x"}
     )
     assert result.outcome is Outcome.DEAD
-    assert result.dead[0].headers["code"] == b"command.invalid"  # no such order
+    letter = deadletter.read(result.dead[0].headers.items())
+    assert letter.reason.code == "command.invalid"  # no such order
+    assert letter.source.topic.endswith("oms.order.commands") and letter.source.offset >= 0
     assert not result.named("CommandRejected")
 
 
