@@ -224,14 +224,18 @@ class Bench:
             OMS_PROJECTION_SCHEMA=self.schema,
             OMS_LOG_FORMAT="json",
             OMS_LOG_LEVEL="warning",
-            PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]),
         )
         return env
 
     def _spawn(self, name: str, argv: Sequence[str]) -> None:
         log = (self.logs / f"{name}.log").open("wb")
         self.procs[name] = subprocess.Popen(
-            [sys.executable, *argv], env=self._env(), stdout=log, stderr=subprocess.STDOUT
+            # From the checkout: `python -m bench.e2e.profiled_engine` finds bench/ there.
+            [sys.executable, *argv],
+            env=self._env(),
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
 
     def start_processes(self) -> None:
