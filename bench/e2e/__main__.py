@@ -80,7 +80,7 @@ def bench(
     drive a realistic order mix at fixed rates and a ramp, measure throughput, latency,
     projection lag, memory and replay, run the eventsourcing.postgres baseline, and save
     JSON + PNG under bench/results/."""
-    setup_logging(get_settings().log_format, "warning")
+    setup_logging(get_settings().log.format, "warning")
 
     fixed = _rates(rates)
     try:

@@ -79,19 +79,19 @@ def test_installed_wheel_runs_outside_the_checkout(
     schema = f"wheel_{uuid.uuid4().hex[:8]}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OMS_", "PYTHON"))}
     env.update(
-        OMS_BOOTSTRAP_SERVERS=dev_services.bootstrap_servers,
-        OMS_POSTGRES_DSN=dev_services.postgres_dsn,
-        OMS_TOPIC_PREFIX=f"t{uuid.uuid4().hex[:8]}.",
+        OMS_KAFKA_BOOTSTRAP_SERVERS=dev_services.kafka.bootstrap_servers,
+        OMS_POSTGRES_DSN=dev_services.postgres.dsn,
+        OMS_KAFKA_TOPIC_PREFIX=f"t{uuid.uuid4().hex[:8]}.",
         COLUMNS="200",
     )
     listed = run([oms, "topics", "list"], cwd=tmp_path, env=env)
-    assert f"{env['OMS_TOPIC_PREFIX']}oms.order.commands" in listed
+    assert f"{env['OMS_KAFKA_TOPIC_PREFIX']}oms.order.commands" in listed
     # LEAD: when `oms schemas check` has landed on main, add here:
     #     run([oms, "schemas", "check"], cwd=tmp_path, env=env)
     try:
         migrated = run([oms, "db", "migrate", "--schema", schema], cwd=tmp_path, env=env)
         assert "000_core.sql" in migrated and "003_exceptions.sql" in migrated
-        with psycopg.connect(dev_services.postgres_dsn) as conn:
+        with psycopg.connect(dev_services.postgres.dsn) as conn:
             tables = {
                 r[0]
                 for r in conn.execute(
@@ -101,5 +101,5 @@ def test_installed_wheel_runs_outside_the_checkout(
             }
         assert {"exception", "inventory_level", "schema_migration"} <= tables
     finally:
-        with psycopg.connect(dev_services.postgres_dsn, autocommit=True) as conn:
+        with psycopg.connect(dev_services.postgres.dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))

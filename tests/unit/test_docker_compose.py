@@ -17,7 +17,7 @@ import jsonschema
 import pytest
 import yaml
 
-from oms_events.settings import Settings
+from oms_events.settings import DevSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = json.loads((ROOT / "tests" / "fixtures" / "compose" / "compose-spec.json").read_text())
@@ -62,7 +62,7 @@ def test_compose_file_is_valid_and_matches_dev_defaults() -> None:
     services = compose["services"]
     assert {"kafka", "postgres", "engine"} <= set(services)
     # The compose file serves the defaults, whatever this shell's OMS_* variables say.
-    s = Settings.model_construct()
+    s = DevSettings.model_construct()
     assert _published(services["kafka"]) == {s.kafka_port}
     assert _published(services["postgres"]) == {s.postgres_port}
 

@@ -34,7 +34,7 @@ def receive(
     Example: oms stock receive SKU-TEA-001 WH-00 50 --reason PO-2026-001
     """
     settings = get_settings()
-    writer = CommandWriter(settings, codec_from_settings(settings.schema_registry_url))
+    writer = CommandWriter(settings, codec_from_settings(settings.registry.url))
     record = writer.receive_stock(sku, location, quantity, reason)
     p = producer(settings)
     meta = p.send(record.topic, key=record.key, value=record.value, headers=record.headers).get(

@@ -99,7 +99,7 @@ class CommandWriter:
         topic = topics.name(self.settings, topics.commands(aggregate_type))
         # The owner's partition, named here so the producer skips its own partitioner.
         raw = key.encode()
-        number = partition_for(raw, self.settings.partitions)
+        number = partition_for(raw, self.settings.kafka.partitions)
         return Outgoing(topic, raw, value, [("command", name.encode())], number)
 
     def receive_stock(self, sku: str, location: str, quantity: int, reason: str) -> Outgoing:

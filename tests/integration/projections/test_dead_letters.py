@@ -66,7 +66,7 @@ def intake_refuses_a_delivery(settings: Settings) -> None:
 
 
 def engine_refuses_a_command(settings: Settings) -> None:
-    engine = Engine(settings, engine_settings())
+    engine = Engine(engine_settings(settings))
     engine.start()
     try:
         p = producer(settings)
@@ -101,7 +101,7 @@ def test_every_writer_dead_letters_with_code_field_and_message(
     undecodable_event(settings)
     w.produce(settings, w.build(1, seed=3).events)  # one good OrderPlaced for "strict"
 
-    with connect(settings.postgres_dsn, schema, "test-dead-letters") as conn:
+    with connect(settings.postgres.dsn, schema, "test-dead-letters") as conn:
         migrate(conn, schema, [exceptions.PROJECTION])
         runners = [
             Runner(settings, exceptions.PROJECTION, conn, batch_size=50, max_wait=0.1),
@@ -133,7 +133,7 @@ def test_every_writer_dead_letters_with_code_field_and_message(
     for row in rows:
         _, code, field, message, message_zh, error_class, source_topic, offset = row
         assert code and field and message and message_zh and error_class, row
-        assert source_topic.startswith(settings.topic_prefix) and offset >= 0, row
+        assert source_topic.startswith(settings.kafka.topic_prefix) and offset >= 0, row
     assert by[("intake", "intake.bad_phone")][2] == "receiver_mobile"
     assert by[("engine.order", "decode.error")][2] == "$"
     assert by[("projection.exceptions", "projection.decode")][6].endswith("oms.order.events")

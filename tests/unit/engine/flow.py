@@ -24,7 +24,7 @@ from oms_events.eventlog import EventRecord
 from oms_events.settings import Settings
 
 CODEC = SingleObjectCodec()
-SETTINGS = Settings(topic_prefix="", partitions=6)
+SETTINGS = Settings().replace(kafka={"topic_prefix": "", "partitions": 6})
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ class Flow:
         """Handle one order command as the processor would, in a fresh outbox."""
         key = self.service.key(name, payload)
         r = self.writer.record("order", name, key, payload)
-        number = partition_for(r.key or b"", SETTINGS.partitions)
+        number = partition_for(r.key or b"", SETTINGS.kafka.partitions)
         record = SimpleNamespace(
             topic=r.topic,
             key=r.key,
@@ -147,7 +147,7 @@ class Flow:
     def order(self, order_id: uuid.UUID | str) -> Order:
         """The order's in-memory state."""
         oid = uuid.UUID(str(order_id))
-        number = partition_for(str(oid).encode(), SETTINGS.partitions)
+        number = partition_for(str(oid).encode(), SETTINGS.kafka.partitions)
         order: Order = self.partitions[number].get(oid)
         return order
 
