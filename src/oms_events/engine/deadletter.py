@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from oms_events import topics
-from oms_events.engine.commands import Outgoing
+from oms_events.engine.records import Outgoing
 from oms_events.settings import Settings
 
 

@@ -4,7 +4,8 @@ The processor polls, opens the transaction and commits; everything it decides ab
 single record happens here, so unit tests drive it with plain records and an
 in-memory :class:`Outbox`:
 
-* undecodable or invalid -> dead letter (``decode.error`` / ``command.invalid``)
+* undecodable, no command of this service, or invalid -> dead letter
+  (``decode.error`` / ``command.unknown`` / ``command.invalid``)
 * keyed to another partition -> forwarded there, in this transaction
 * a command id the aggregate already applied -> nothing (a redelivery)
 * refused by a domain rule -> a :data:`COMMAND_REJECTED` reply to the sender on
@@ -25,10 +26,11 @@ from kafka.errors import KafkaError
 from oms_events import topics
 from oms_events.avro.codec import Codec, DecodeError
 from oms_events.domain.errors import DomainError
-from oms_events.engine.commands import Command, Outgoing, partition_for
+from oms_events.engine.commands import Command, UnknownCommand
 from oms_events.engine.deadletter import dead_letter
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition
+from oms_events.engine.records import Outgoing, partition_for
 from oms_events.engine.service import Service
 from oms_events.settings import Settings
 
@@ -64,6 +66,8 @@ class Step:
             command: Command = self.service.decode(self.codec, record)
         except DecodeError as exc:
             return self._dead(out, record, "decode.error", str(exc))
+        except UnknownCommand as exc:
+            return self._dead(out, record, exc.code, str(exc))
         except (KeyError, ValueError, TypeError) as exc:
             return self._dead(out, record, "command.invalid", str(exc), _field(exc))
         key = command.key.encode()
@@ -78,6 +82,8 @@ class Step:
             return Outcome.DUPLICATE
         try:
             self.service.handle(command, partition, out)
+        except UnknownCommand as exc:
+            return self._dead(out, record, exc.code, str(exc))
         except DomainError as exc:
             _taint(partition, target)
             out.add(rejection(self.settings, self.codec, record, command, exc))
