@@ -28,7 +28,8 @@ from oms_events.engine.processor import Processor
 from oms_events.engine.service import Service
 from oms_events.engine.settings import EngineSettings
 from oms_events.engine.shipment_service import ShipmentService
-from oms_events.engine.sourcing import StockView, StockWatcher
+from oms_events.engine.sourcing import StockView
+from oms_events.engine.stock_watcher import StockWatcher
 from oms_events.engine.warehouse_adapter import WarehouseAdapter
 from oms_events.settings import Settings
 
