@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, ClassVar, Literal, get_args, get_origin, get_type_hints
 from uuid import UUID
 
@@ -41,6 +41,7 @@ def schema_name(aggregate_type: str, name: str) -> str:
     return f"oms.{aggregate_type}.commands.{name}"
 
 
+@lru_cache(maxsize=65_536)  # asked for every stock command, read or written
 def item_key(sku: str, location: str) -> str:
     """Key of commands for the stock of ``sku`` at ``location``."""
     return str(InventoryItem.create_id(sku, location))
@@ -377,11 +378,26 @@ def decode(codec: Codec, value: bytes) -> Command:
 _Convert = Callable[[Any], Any]
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """How one class meets its record, worked out once from its annotations: fields
+    Avro already holds in their Python form are copied, the rest converted."""
+
+    plain: tuple[str, ...]
+    converted: tuple[tuple[str, _Convert, _Convert], ...]  # (name, read, write)
+
+
 @cache
-def _fields(cls: type) -> tuple[tuple[str, _Convert, _Convert], ...]:
-    # Converters per field, worked out once per class from its annotations.
+def _plan(cls: type) -> _Plan:
     hints = get_type_hints(cls)
-    return tuple((f.name, *_converters(hints[f.name])) for f in dataclasses.fields(cls))
+    plain, converted = [], []
+    for f in dataclasses.fields(cls):
+        read, write = _converters(hints[f.name])
+        if read is _same:
+            plain.append(f.name)
+        else:
+            converted.append((f.name, read, write))
+    return _Plan(tuple(plain), tuple(converted))
 
 
 def _converters(tp: Any) -> tuple[_Convert, _Convert]:
@@ -402,11 +418,20 @@ def _converters(tp: Any) -> tuple[_Convert, _Convert]:
 
 def _read(cls: type, record: Mapping[str, Any]) -> Any:
     # A field missing from a hand-built record takes its default, or raises TypeError.
-    return cls(**{name: read(record[name]) for name, read, _ in _fields(cls) if name in record})
+    plan = _plan(cls)
+    values = {name: record[name] for name in plan.plain if name in record}
+    for name, read, _ in plan.converted:
+        if name in record:
+            values[name] = read(record[name])
+    return cls(**values)
 
 
 def _write(cls: type, value: Any) -> dict[str, Any]:
-    return {name: write(getattr(value, name)) for name, _, write in _fields(cls)}
+    plan = _plan(cls)
+    record = {name: getattr(value, name) for name in plan.plain}
+    for name, _, write in plan.converted:
+        record[name] = write(getattr(value, name))
+    return record
 
 
 def _uuid(value: Any) -> UUID:
