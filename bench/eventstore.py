@@ -61,15 +61,15 @@ def run_backend(
     tag = uuid.uuid4().hex[:8]
     if backend == "kafka":
         env = environment(
-            settings.model_copy(update={"topic_prefix": f"bench{tag}."}),
+            settings.replace(kafka={"topic_prefix": f"bench{tag}."}),
             OMS_EVENTSTORE_TYPES="inventory",
             OMS_EVENTSTORE_READ_FRESHNESS_MS=str(freshness_ms),
         )
     else:
-        env = postgres_environment(settings.postgres_dsn, f"bench_{tag}")
+        env = postgres_environment(settings.postgres.dsn, f"bench_{tag}")
         import psycopg
 
-        with psycopg.connect(settings.postgres_dsn, autocommit=True) as conn:
+        with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
             conn.execute(f"CREATE SCHEMA bench_{tag}")
     n_items = events // per_item
     items = _items(n_items, per_item)
@@ -122,7 +122,7 @@ def _cleanup(backend: str, settings: Settings, tag: str) -> None:
     else:
         import psycopg
 
-        with psycopg.connect(settings.postgres_dsn, autocommit=True) as conn:
+        with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA IF EXISTS bench_{tag} CASCADE")
 
 

@@ -71,7 +71,7 @@ class Engine:
                 headers=outgoing.headers,
                 partition=outgoing.partition
                 if outgoing.partition is not None
-                else partition_for(outgoing.key or b"", self.settings.partitions),
+                else partition_for(outgoing.key or b"", self.settings.kafka.partitions),
                 offset=0,
             )
         )
@@ -103,7 +103,7 @@ class Engine:
 
 
 def run(orders: int, profile: bool) -> None:
-    settings = Settings(topic_prefix="", partitions=6)
+    settings = Settings().replace(kafka={"topic_prefix": "", "partitions": 6})
     engine = Engine(settings)
     workload = Workload(Mix(), "h")
     writer = CommandWriter(settings, engine.codec)

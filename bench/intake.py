@@ -69,7 +69,7 @@ def pure(count: int) -> None:
 
 
 def end_to_end(count: int) -> None:
-    settings = Settings().model_copy(update={"topic_prefix": f"bench{uuid.uuid4().hex[:6]}."})
+    settings = Settings().replace(kafka={"topic_prefix": f"bench{uuid.uuid4().hex[:6]}."})
     apply_topics(settings, intake_specs(settings, ["tmall"]))
     p = producer(settings)
     topic = topics.name(settings, topics.intake("tmall"))

@@ -67,7 +67,7 @@ def make_events(n: int) -> list[Any]:
 def run_live(settings: Settings, schema: str, batch_size: int, limit: int | None = None) -> Runner:
     """Run the inventory runner from 0 to the end (or ``limit`` events)."""
     projection = select(["inventory"])[0]
-    conn = connect(settings.postgres_dsn, schema, f"bench-{batch_size}")
+    conn = connect(settings.postgres.dsn, schema, f"bench-{batch_size}")
     migrate(conn, schema, [projection])
     runner = Runner(settings, projection, conn, batch_size=batch_size, max_wait=0.05)
     runner.metrics.started = time.monotonic()
@@ -89,7 +89,7 @@ def main() -> None:
     args = parser.parse_args()
 
     prefix = f"bench{uuid.uuid4().hex[:6]}."
-    settings = Settings().model_copy(update={"topic_prefix": prefix})
+    settings = Settings().replace(kafka={"topic_prefix": prefix})
     specs = [s for s in registry(settings) if s.kind in (Kind.EVENTS, Kind.DEADLETTER)]
     apply_topics(settings, specs)
     schemas = [f"bench_{uuid.uuid4().hex[:6]}_{x}" for x in ("live", "replay", "base")]
@@ -129,7 +129,7 @@ def main() -> None:
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"peak RSS  {rss:.0f} MiB (whole process, events held in memory to produce them)")
     finally:
-        with psycopg.connect(settings.postgres_dsn, autocommit=True) as conn:
+        with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
             for s in schemas:
                 conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(s)))
         client = admin(settings)

@@ -74,13 +74,13 @@ class Baseline:
         self.settings = Settings()
         self.tag = uuid.uuid4().hex[:6]
         self.schema = f"bench_{self.tag}_es"
-        self.env = postgres_environment(self.settings.postgres_dsn, self.schema)
+        self.env = postgres_environment(self.settings.postgres.dsn, self.schema)
         if cache:
             self.env["AGGREGATE_CACHE_MAXSIZE"] = "100000"
-        with psycopg.connect(self.settings.postgres_dsn, autocommit=True) as conn:
+        with psycopg.connect(self.settings.postgres.dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.schema)))
         self.app = Shop(env=self.env)
-        self.codec = codec_from_settings(self.settings.schema_registry_url)
+        self.codec = codec_from_settings(self.settings.registry.url)
         self.workload = Workload(mix, self.tag)
         self.stock = stock
         self.available: dict[tuple[str, str], int] = {}
@@ -228,7 +228,7 @@ class Baseline:
     def close(self) -> None:
         """Close the application and drop its schema."""
         self.app.close()
-        with psycopg.connect(self.settings.postgres_dsn, autocommit=True) as conn:
+        with psycopg.connect(self.settings.postgres.dsn, autocommit=True) as conn:
             conn.execute(
                 sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.schema))
             )

@@ -201,9 +201,9 @@ class Bench:
     def __init__(self, options: Options, say: Say) -> None:
         self.o, self.say = options, say
         self.tag = uuid.uuid4().hex[:6]
-        self.settings = Settings().model_copy(update={"topic_prefix": f"bench{self.tag}."})
+        self.settings = Settings().replace(kafka={"topic_prefix": f"bench{self.tag}."})
         self.schema = f"bench_{self.tag}"
-        self.codec: Codec = codec_from_settings(self.settings.schema_registry_url)
+        self.codec: Codec = codec_from_settings(self.settings.registry.url)
         self.writer = CommandWriter(self.settings, self.codec)
         self.workload = Workload(options.mix, self.tag)
         self.state = State()
@@ -220,8 +220,8 @@ class Bench:
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
-            OMS_TOPIC_PREFIX=self.settings.topic_prefix,
-            OMS_PROJECTION_SCHEMA=self.schema,
+            OMS_KAFKA_TOPIC_PREFIX=self.settings.kafka.topic_prefix,
+            OMS_PROJECTIONS_SCHEMA_NAME=self.schema,
             OMS_LOG_FORMAT="json",
             OMS_LOG_LEVEL="warning",
             PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]),
@@ -310,7 +310,7 @@ class Bench:
 
     def _poll_rows(self) -> None:
         """Every ``poll_s``: which confirmed orders have their row visible."""
-        conn = psycopg.connect(self.settings.postgres_dsn, autocommit=True)
+        conn = psycopg.connect(self.settings.postgres.dsn, autocommit=True)
         query = sql.SQL(
             "SELECT order_id::text FROM {}.order_tracking "
             "WHERE order_id = ANY(%s::uuid[]) AND confirmed_at IS NOT NULL"
@@ -339,7 +339,7 @@ class Bench:
         from oms_events.projection.status import lags
 
         projections = select([])
-        conn = psycopg.connect(self.settings.postgres_dsn, autocommit=True)
+        conn = psycopg.connect(self.settings.postgres.dsn, autocommit=True)
         try:
             while not self.stop.wait(1.0):
                 try:
@@ -543,7 +543,7 @@ class Bench:
         events = aggregates = 0
         started, cpu = time.perf_counter(), time.thread_time()
         try:
-            for n in range(self.settings.partitions):
+            for n in range(self.settings.kafka.partitions):
                 state = rebuild(c, topic, n, self.codec, progress_every_s=3600)
                 aggregates += len(state.aggregates)
                 events += sum(a.version for a in state.aggregates.values())
@@ -569,7 +569,7 @@ class Bench:
             r = rebuild(self.settings, select(["inventory"])[0], target)
             used = time.thread_time() - cpu
         finally:
-            with psycopg.connect(self.settings.postgres_dsn, autocommit=True) as conn:
+            with psycopg.connect(self.settings.postgres.dsn, autocommit=True) as conn:
                 conn.execute(
                     sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(target))
                 )
@@ -652,7 +652,7 @@ class Bench:
     def run(self) -> dict[str, Any]:
         """Everything, in order; the dict is what the JSON file holds."""
         s = self.settings
-        self.say(f"topic prefix {s.topic_prefix}  schema {self.schema}  logs {self.logs}")
+        self.say(f"topic prefix {s.kafka.topic_prefix}  schema {self.schema}  logs {self.logs}")
         apply_topics(s)
         self.producer = producer(s)
         # A short fetch wait keeps the measured latencies close to the commit times.
@@ -755,13 +755,15 @@ class Bench:
 
     def cleanup(self) -> None:
         """Drop the schema and delete the topics of this run."""
-        with psycopg.connect(self.settings.postgres_dsn, autocommit=True) as conn:
+        with psycopg.connect(self.settings.postgres.dsn, autocommit=True) as conn:
             conn.execute(
                 sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.schema))
             )
         client = admin(self.settings)
         try:
-            names = [n for n in client.list_topics() if n.startswith(self.settings.topic_prefix)]
+            names = [
+                n for n in client.list_topics() if n.startswith(self.settings.kafka.topic_prefix)
+            ]
             if names:
                 client.delete_topics(names)
         finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from oms_events.settings import Settings
+from oms_events.settings import DevSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,7 +19,7 @@ def test_compose_file_is_accepted_and_matches_dev_defaults() -> None:
         check=True,
     ).stdout
     # The compose file serves the defaults, whatever this shell's OMS_* variables say.
-    s = Settings.model_construct()
+    s = DevSettings.model_construct()
     assert f"published: {s.kafka_port}" in out
     assert f"published: {s.postgres_port}" in out
     for service in ("  kafka:", "  postgres:", "  engine:"):

@@ -86,7 +86,7 @@ def bench(
     from bench.e2e.report import save, table
     from bench.e2e.workload import Mix
 
-    setup_logging(get_settings().log_format, "warning")
+    setup_logging(get_settings().log.format, "warning")
 
     fixed = _rates(rates)
     try:

@@ -71,7 +71,7 @@ class Step:
         except (KeyError, ValueError, TypeError) as exc:
             return self._dead(out, record, "command.invalid", str(exc), _field(exc))
         key = command.key.encode()
-        owner = partition_for(key, self.settings.partitions)
+        owner = partition_for(key, self.settings.kafka.partitions)
         if owner != record.partition:
             # Keyed by something else (an order number, say): send it to the partition
             # that owns its aggregate, in this transaction, so it is handled exactly once.

@@ -51,5 +51,5 @@ class CommandWriter:
         topic = topics.name(self.settings, topics.commands(command.aggregate_type))
         raw = (command.key if key is None else key).encode()
         # The key's partition, named here so the producer skips its own partitioner.
-        number = partition_for(raw, self.settings.partitions)
+        number = partition_for(raw, self.settings.kafka.partitions)
         return Outgoing(topic, raw, value, [("command", command.name.encode())], number)

@@ -45,7 +45,7 @@ class StockWatcher(threading.Thread):
             fetch_max_wait_ms=self.fetch_max_wait_ms,
         )
         try:
-            parts = [TopicPartition(topic, n) for n in range(self.settings.partitions)]
+            parts = [TopicPartition(topic, n) for n in range(self.settings.kafka.partitions)]
             c.assign(parts)
             c.seek_to_beginning(*parts)
             end = c.end_offsets(parts)

@@ -56,7 +56,7 @@ class AvroMapper(Mapper[UUID]):
     ) -> None:
         super().__init__(transcoder, compressor, cipher)
         # Defaults let MAPPER_TOPIC=oms_events.eventstore.mapper:AvroMapper work alone.
-        self.codec = codec or codec_from_settings(get_settings().schema_registry_url)
+        self.codec = codec or codec_from_settings(get_settings().registry.url)
         self.types = types or EventTypes()
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:

@@ -28,7 +28,6 @@ from oms_events.engine.commands import (
     ReceiveStock,
 )
 from oms_events.engine.records import CommandWriter
-from oms_events.engine.settings import EngineSettings
 from oms_events.kafka.admin import apply_topics
 from oms_events.kafka.connection import consumer, producer
 from oms_events.settings import Settings
@@ -39,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 def light(isolated: Settings, partitions: int = 3) -> Settings:
     """Settings with few partitions and every topic applied."""
-    settings = isolated.model_copy(update={"partitions": partitions})
+    settings = isolated.replace(kafka={"partitions": partitions})
     apply_topics(settings)
     return settings
 
@@ -58,11 +57,11 @@ TEST_TIMEOUTS = {
 }
 
 
-def engine_settings(**overrides: Any) -> EngineSettings:
-    """Engine settings for tests: short Kafka timeouts (see TEST_TIMEOUTS)."""
+def engine_settings(settings: Settings, **overrides: Any) -> Settings:
+    """``settings`` with the engine's test values: short Kafka timeouts (see TEST_TIMEOUTS)."""
     values: dict[str, Any] = dict(TEST_TIMEOUTS)
     values.update(overrides)
-    return EngineSettings(**values)
+    return settings.replace(engine=values)
 
 
 def receive(settings: Settings, stock: dict[tuple[str, str], int]) -> None:
@@ -221,9 +220,9 @@ def engine_process(
     env = dict(os.environ)
     env.update(
         {
-            "OMS_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
-            "OMS_TOPIC_PREFIX": settings.topic_prefix,
-            "OMS_PARTITIONS": str(settings.partitions),
+            "OMS_KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+            "OMS_KAFKA_TOPIC_PREFIX": settings.kafka.topic_prefix,
+            "OMS_KAFKA_PARTITIONS": str(settings.kafka.partitions),
             **{f"OMS_ENGINE_{k.upper()}": str(v) for k, v in TEST_TIMEOUTS.items()},
             "OMS_LOG_FORMAT": "json",
         }
@@ -279,7 +278,7 @@ def order_events_written(settings: Settings) -> int:
     topic = topics.name(settings, topics.events("order"))
     c = consumer(settings, group_id=None)
     try:
-        parts = [TopicPartition(topic, n) for n in range(settings.partitions)]
+        parts = [TopicPartition(topic, n) for n in range(settings.kafka.partitions)]
         return sum(c.end_offsets(parts).values())
     finally:
         c.close()
@@ -295,7 +294,7 @@ def log_stable(settings: Settings, *aggregate_types: str) -> bool:
     offset (what read_committed readers reach) is the end of each partition."""
     for aggregate_type in aggregate_types:
         topic = topics.name(settings, topics.events(aggregate_type))
-        parts = [TopicPartition(topic, n) for n in range(settings.partitions)]
+        parts = [TopicPartition(topic, n) for n in range(settings.kafka.partitions)]
         ends = {}
         for isolation in ("read_committed", "read_uncommitted"):
             c = consumer(settings, group_id=None, isolation_level=isolation)

@@ -35,7 +35,7 @@ from tests.integration.engine.harness import (
 @pytest.fixture
 def running(isolated: Settings) -> Iterator[tuple[Settings, Engine]]:
     settings = light(isolated)
-    engine = Engine(settings, engine_settings())
+    engine = Engine(engine_settings(settings))
     receive(settings, {("TEA", "SH"): 2, ("TEA", "BJ"): 1})
     engine.start()
     # Stock arrives long before orders in life; here the view must see it first.
@@ -144,7 +144,7 @@ def test_cancel_releases_the_reservation(running: tuple[Settings, Engine]) -> No
 
 def test_unpaid_reservation_expires_and_is_released(isolated: Settings) -> None:
     settings = light(isolated)
-    engine = Engine(settings, engine_settings(workflow='{"reservation_ttl": 1}', ttl_check_ms=200))
+    engine = Engine(engine_settings(settings, workflow='{"reservation_ttl": 1}', ttl_check_ms=200))
     receive(settings, {("TEA", "SH"): 2})
     engine.start()
     try:
@@ -241,7 +241,7 @@ def test_a_change_after_allocation_is_refused_with_a_reply(
 def test_a_pre_order_is_reserved_when_stock_arrives(isolated: Settings) -> None:
     settings = light(isolated)
     engine = Engine(
-        settings, engine_settings(workflow='{"on_shortage": "preorder"}', ttl_check_ms=200)
+        engine_settings(settings, workflow='{"on_shortage": "preorder"}', ttl_check_ms=200)
     )
     engine.start()
     try:

@@ -22,7 +22,7 @@ from tests.integration.projections import world as w
 def run_all(settings: Settings, schema: str) -> None:
     """Every projection caught up to the end of its topics in ``schema``."""
     for p in select([]):
-        with connect(settings.postgres_dsn, schema, f"test-{p.name}") as conn:
+        with connect(settings.postgres.dsn, schema, f"test-{p.name}") as conn:
             migrate(conn, schema, [p])
             runner = Runner(settings, p, conn, batch_size=700)
             try:

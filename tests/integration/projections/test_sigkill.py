@@ -37,9 +37,9 @@ TABLES = (
 def start(settings: Settings, schema: str) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
-        "OMS_TOPIC_PREFIX": settings.topic_prefix,
-        "OMS_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
-        "OMS_POSTGRES_DSN": settings.postgres_dsn,
+        "OMS_KAFKA_TOPIC_PREFIX": settings.kafka.topic_prefix,
+        "OMS_KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "OMS_POSTGRES_DSN": settings.postgres.dsn,
         "OMS_LOG_FORMAT": "json",
         "PYTHONPATH": str(ROOT),
     }
@@ -80,7 +80,7 @@ def test_sigkill_mid_batch_then_restart_equals_a_fresh_replay(
         time.sleep(0.002)
     proc.send_signal(signal.SIGKILL)  # mid-batch: its transaction holds written rows
     proc.wait()
-    with connect(topics_ready.postgres_dsn, schema, "test") as conn:
+    with connect(topics_ready.postgres.dsn, schema, "test") as conn:
         before = lags(topics_ready, conn, schema, select([]))
     assert sum(r.lag for r in before) > 0, "killed too late to prove anything"
 
@@ -88,7 +88,7 @@ def test_sigkill_mid_batch_then_restart_equals_a_fresh_replay(
     try:
         deadline = time.monotonic() + 120
         while True:
-            with connect(topics_ready.postgres_dsn, schema, "test") as conn:
+            with connect(topics_ready.postgres.dsn, schema, "test") as conn:
                 if all(r.lag == 0 for r in lags(topics_ready, conn, schema, select([]))):
                     break
             assert proc.poll() is None

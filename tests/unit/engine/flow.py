@@ -35,7 +35,7 @@ from oms_events.eventlog import EventRecord
 from oms_events.settings import Settings
 
 CODEC = SingleObjectCodec()
-SETTINGS = Settings(topic_prefix="", partitions=6)
+SETTINGS = Settings().replace(kafka={"topic_prefix": "", "partitions": 6})
 C = TypeVar("C", bound=Command)
 
 
@@ -149,7 +149,7 @@ class Flow:
 
     def deliver(self, r: Outgoing) -> Result:
         """Handle one record on the order commands topic as the processor would."""
-        number = partition_for(r.key or b"", SETTINGS.partitions)
+        number = partition_for(r.key or b"", SETTINGS.kafka.partitions)
         record = SimpleNamespace(
             topic=r.topic,
             key=r.key,
@@ -170,7 +170,7 @@ class Flow:
     def order(self, order_id: uuid.UUID | str) -> Order:
         """The order's in-memory state."""
         oid = uuid.UUID(str(order_id))
-        number = partition_for(str(oid).encode(), SETTINGS.partitions)
+        number = partition_for(str(oid).encode(), SETTINGS.kafka.partitions)
         order: Order = self.partitions[number].get(oid)
         return order
 

@@ -18,6 +18,7 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 import pytest
 
+from oms_events import topics
 from oms_events.avro.codec import SingleObjectCodec
 from oms_events.domain.order import OrderStatus
 from oms_events.engine import commands
@@ -107,7 +108,7 @@ def test_a_malformed_id_is_refused_when_the_record_is_read() -> None:
         "oms.order.commands.CancelOrder",
         {"command_id": "c1", "order_id": "not-a-uuid", "reason": "x"},
     )
-    record = Outgoing(f"{SETTINGS.topic_prefix}oms.order.commands", b"k", value)
+    record = Outgoing(topics.name(SETTINGS, topics.commands("order")), b"k", value)
     result = flow.deliver(record)
     assert result.outcome is Outcome.DEAD
     assert result.dead[0].headers["code"] == b"command.invalid"
