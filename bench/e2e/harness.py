@@ -43,8 +43,8 @@ from psycopg import sql
 from oms_events import eventlog, topics
 from oms_events.avro.codec import Codec
 from oms_events.avro.registry import codec_from_settings
-from oms_events.domain.order import Order
-from oms_events.engine.commands import CommandWriter, Outgoing, item_key
+from oms_events.engine.commands import ReceiveStock
+from oms_events.engine.records import CommandWriter, Outgoing
 from oms_events.engine.runner import PROCESSORS
 from oms_events.kafka.admin import apply_topics
 from oms_events.kafka.connection import admin, consumer, producer
@@ -372,8 +372,8 @@ class Bench:
         self.producer.send(r.topic, key=r.key, value=r.value, headers=r.headers)
 
     def _record(self, d: Delivery) -> tuple[str, Outgoing]:
-        order_id = str(Order.create_id(d.channel, d.external_id))
-        r = self.writer.record("order", "PlaceOrder", order_id, d.payload)
+        order_id = d.order.key
+        r = self.writer.record(d.order)
         if d.kind is Kind.UNDECODABLE:
             r = Outgoing(r.topic, r.key, UNDECODABLE + d.external_id.encode(), r.headers)
         return order_id, r
@@ -383,29 +383,21 @@ class Bench:
             queue, self.state.cancel_queue = self.state.cancel_queue, []
             externals = [(oid, self.state.tracks[oid].external) for oid in queue]
         for order_id, external in externals:
-            self._send(
-                self.writer.record(
-                    "order", "CancelOrder", order_id, cancel_order(order_id, external)
-                )
-            )
+            self._send(self.writer.record(cancel_order(uuid.UUID(order_id), external)))
 
     def receive_stock(self) -> None:
         """ReceiveStock for every sku at every location; wait for every StockReceived."""
         w = self.workload
         for sku in w.skus:
             for location in w.locations:
-                payload = {
-                    "command_id": f"bench-stock-{sku}-{location}",
-                    "sku": sku,
-                    "location": location,
-                    "quantity": self.o.stock,
-                    "reason": f"bench {self.tag}",
-                }
-                self._send(
-                    self.writer.record(
-                        "inventory", "ReceiveStock", item_key(sku, location), payload
-                    )
+                receipt = ReceiveStock(
+                    command_id=f"bench-stock-{sku}-{location}",
+                    sku=sku,
+                    location=location,
+                    quantity=self.o.stock,
+                    reason=f"bench {self.tag}",
                 )
+                self._send(self.writer.record(receipt))
         assert self.producer is not None
         self.producer.flush()
         want = len(w.skus) * len(w.locations)

@@ -55,6 +55,7 @@ MESSAGE_LIMIT = 1000  # characters: an exception's text can be a whole payload
 TECHNICAL: Mapping[str, tuple[str, str]] = {
     "decode.error": ("cannot decode the record", "无法解码该记录"),
     "command.invalid": ("the command is incomplete or malformed", "命令不完整或格式错误"),
+    "command.unknown": ("no processor here handles this record", "此处没有处理该记录的处理器"),
     "engine.error": ("the engine failed on this input (a bug)", "引擎处理该输入时出错（程序缺陷）"),
     "projection.decode": ("the projection cannot decode the event", "投影无法解码该事件"),
     "projection.fold": ("the projection cannot apply the event", "投影无法应用该事件"),

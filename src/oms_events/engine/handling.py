@@ -4,7 +4,8 @@ The processor polls, opens the transaction and commits; everything it decides ab
 single record happens here, so unit tests drive it with plain records and an
 in-memory :class:`Outbox`:
 
-* undecodable or invalid -> dead letter (``decode.error`` / ``command.invalid``)
+* undecodable, no command of this service, or invalid -> dead letter
+  (``decode.error`` / ``command.unknown`` / ``command.invalid``)
 * keyed to another partition -> forwarded there, in this transaction
 * a command id the aggregate already applied -> nothing (a redelivery)
 * refused by a domain rule -> a :data:`COMMAND_REJECTED` reply to the sender on
@@ -26,9 +27,10 @@ from oms_events import topics
 from oms_events.avro.codec import Codec, DecodeError
 from oms_events.deadletter import WHOLE, DeadLetter, Reason, Source, technical
 from oms_events.domain.errors import DomainError
-from oms_events.engine.commands import Command, Outgoing, partition_for
+from oms_events.engine.commands import Command, UnknownCommand
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition
+from oms_events.engine.records import Outgoing, partition_for
 from oms_events.engine.service import Service
 from oms_events.settings import Settings
 
@@ -65,6 +67,8 @@ class Step:
             command: Command = self.service.decode(self.codec, record)
         except DecodeError as exc:
             return self._dead(out, record, technical("decode.error", exc))
+        except UnknownCommand as exc:
+            return self._dead(out, record, technical(exc.code, exc))
         except (KeyError, ValueError, TypeError) as exc:
             return self._dead(out, record, technical("command.invalid", exc))
         key = command.key.encode()
@@ -79,6 +83,8 @@ class Step:
             return Outcome.DUPLICATE
         try:
             self.service.handle(command, partition, out)
+        except UnknownCommand as exc:
+            return self._dead(out, record, technical(exc.code, exc))
         except DomainError as exc:
             _taint(partition, target)
             out.add(rejection(self.settings, self.codec, record, command, exc))

@@ -25,17 +25,12 @@ import structlog
 
 from oms_events.avro.codec import Codec, SingleObjectCodec
 from oms_events.deadletter import DeadLetter, Reason, Source
+from oms_events.engine import commands
 from oms_events.intake.channel import Delivery
 from oms_events.intake.channels import channel as channel_format
 from oms_events.intake.dedup import DedupIndex, IsChangeable, Verdict, always_changeable
 from oms_events.intake.errors import Code, Rejection
-from oms_events.intake.model import (
-    CHANGE_ORDER,
-    PLACE_ORDER,
-    IntakeOrder,
-    change_order,
-    place_order,
-)
+from oms_events.intake.model import IntakeOrder, change_order, place_order
 from oms_events.intake.tables import Tables
 
 log = structlog.get_logger("oms.intake")
@@ -178,11 +173,11 @@ class IntakeProcessor:
             log.info("intake.duplicate", channel=order.channel, external_id=order.external_id)
             return [Duplicate(order.channel, order.external_id, order.order_no)]
         if decision.verdict is Verdict.NEW:
-            kind, value = "place", self.codec.encode(PLACE_ORDER, place_order(order))
+            kind, value = "place", commands.encode(self.codec, place_order(order))
         elif self.is_changeable(order.order_id):
             assert decision.previous is not None
-            record = change_order(order, decision.previous, self.clock())
-            kind, value = "change", self.codec.encode(CHANGE_ORDER, record)
+            change = change_order(order, decision.previous, self.clock())
+            kind, value = "change", commands.encode(self.codec, change)
         else:
             refused = Rejection(
                 Code.CHANGE_REJECTED,
