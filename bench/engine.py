@@ -1,8 +1,8 @@
-"""Profile one engine processor under load: ``python bench/engine.py order``.
+"""Profile one engine processor under load: ``python -m bench.engine order``.
 
 Runs the named processor in the main thread under pyinstrument (which samples the
 thread it starts in) and the other processors in threads, until SIGINT/SIGTERM or
-``--seconds``; drive load with ``oms simulate`` on the same OMS_TOPIC_PREFIX.
+``--seconds``; drive load with ``oms simulate`` on the same OMS_KAFKA_TOPIC_PREFIX.
 Prints the profile of the hot path to stdout.
 """
 
@@ -15,8 +15,7 @@ from pyinstrument import Profiler
 
 from oms_events.engine.processor import Processor
 from oms_events.engine.runner import PROCESSORS, Engine
-from oms_events.engine.settings import get_engine_settings
-from oms_events.engine.sourcing import StockWatcher
+from oms_events.engine.stock_watcher import StockWatcher
 from oms_events.logging import setup_logging
 from oms_events.settings import get_settings
 
@@ -25,7 +24,7 @@ def main(name: str, seconds: float) -> None:
     settings = get_settings()
     setup_logging("json", "warning")
     others = [n for n in PROCESSORS if n != name]
-    engine = Engine(settings, get_engine_settings(), others)
+    engine = Engine(settings, others)
     engine.start()
     if name == "order":  # the saga's stock view is started with the order processor
         engine.watcher = StockWatcher(settings, engine.codec, engine.stock, engine.stop_event)

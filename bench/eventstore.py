@@ -6,8 +6,8 @@ then replays them all in a fresh application (Kafka: build the index by
 consuming the topic, then load every item; PostgreSQL: load every item).
 Each backend runs in its own child process so that its peak RSS is its own.
 
-    .venv/bin/python bench/eventstore.py --events 100000
-    .venv/bin/python bench/eventstore.py --events 10000
+    .venv/bin/python -m bench.eventstore --events 100000
+    .venv/bin/python -m bench.eventstore --events 10000
 
 Needs the dev services (`oms dev up`). Uses fresh topics (prefix) and a fresh
 PostgreSQL schema, both removed afterwards.
@@ -22,10 +22,7 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.e2e.baseline import postgres_environment
 from eventsourcing.application import Application
@@ -61,15 +58,15 @@ def run_backend(
     tag = uuid.uuid4().hex[:8]
     if backend == "kafka":
         env = environment(
-            settings.model_copy(update={"topic_prefix": f"bench{tag}."}),
+            settings.replace(kafka={"topic_prefix": f"bench{tag}."}),
             OMS_EVENTSTORE_TYPES="inventory",
             OMS_EVENTSTORE_READ_FRESHNESS_MS=str(freshness_ms),
         )
     else:
-        env = postgres_environment(settings.postgres_dsn, f"bench_{tag}")
+        env = postgres_environment(settings.postgres.dsn, f"bench_{tag}")
         import psycopg
 
-        with psycopg.connect(settings.postgres_dsn, autocommit=True) as conn:
+        with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
             conn.execute(f"CREATE SCHEMA bench_{tag}")
     n_items = events // per_item
     items = _items(n_items, per_item)
@@ -122,7 +119,7 @@ def _cleanup(backend: str, settings: Settings, tag: str) -> None:
     else:
         import psycopg
 
-        with psycopg.connect(settings.postgres_dsn, autocommit=True) as conn:
+        with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA IF EXISTS bench_{tag} CASCADE")
 
 
@@ -152,7 +149,8 @@ def main() -> None:
         out = subprocess.run(
             [
                 sys.executable,
-                __file__,
+                "-m",
+                "bench.eventstore",
                 "--backend",
                 backend,
                 "--events",

@@ -1,6 +1,6 @@
 """Events per second into PostgreSQL for the inventory projection: live, replay, baseline.
 
-    .venv/bin/python bench/projections.py [--events 100000] [--baseline 3000]
+    .venv/bin/python -m bench.projections [--events 100000] [--baseline 3000]
 
 Produces inventory events made by real ``InventoryItem`` aggregates to topics of
 their own (unique prefix), then times, in one run:
@@ -18,29 +18,23 @@ from __future__ import annotations
 
 import argparse
 import resource
-import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import psycopg
+from bench.events import produce
 from psycopg import sql
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tests.integration.projections.world import produce  # noqa: E402
-
-from oms_events.domain import InventoryItem  # noqa: E402
-from oms_events.kafka.admin import apply_topics  # noqa: E402
-from oms_events.kafka.connection import admin  # noqa: E402
-from oms_events.projection.migrate import migrate  # noqa: E402
-from oms_events.projection.replay import rebuild  # noqa: E402
-from oms_events.projection.runner import Runner, connect  # noqa: E402
-from oms_events.projection.spec import select  # noqa: E402
-from oms_events.settings import Settings  # noqa: E402
-from oms_events.topics import Kind, registry  # noqa: E402
+from oms_events.domain import InventoryItem
+from oms_events.kafka.admin import apply_topics
+from oms_events.kafka.connection import admin
+from oms_events.projection.migrate import migrate
+from oms_events.projection.registry import select
+from oms_events.projection.replay import rebuild
+from oms_events.projection.runner import Runner, connect
+from oms_events.settings import Settings
+from oms_events.topics import Kind, registry
 
 
 def make_events(n: int) -> list[Any]:
@@ -67,7 +61,7 @@ def make_events(n: int) -> list[Any]:
 def run_live(settings: Settings, schema: str, batch_size: int, limit: int | None = None) -> Runner:
     """Run the inventory runner from 0 to the end (or ``limit`` events)."""
     projection = select(["inventory"])[0]
-    conn = connect(settings.postgres_dsn, schema, f"bench-{batch_size}")
+    conn = connect(settings.postgres.dsn, schema, f"bench-{batch_size}")
     migrate(conn, schema, [projection])
     runner = Runner(settings, projection, conn, batch_size=batch_size, max_wait=0.05)
     runner.metrics.started = time.monotonic()
@@ -89,7 +83,7 @@ def main() -> None:
     args = parser.parse_args()
 
     prefix = f"bench{uuid.uuid4().hex[:6]}."
-    settings = Settings().model_copy(update={"topic_prefix": prefix})
+    settings = Settings().replace(kafka={"topic_prefix": prefix})
     specs = [s for s in registry(settings) if s.kind in (Kind.EVENTS, Kind.DEADLETTER)]
     apply_topics(settings, specs)
     schemas = [f"bench_{uuid.uuid4().hex[:6]}_{x}" for x in ("live", "replay", "base")]
@@ -129,7 +123,7 @@ def main() -> None:
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"peak RSS  {rss:.0f} MiB (whole process, events held in memory to produce them)")
     finally:
-        with psycopg.connect(settings.postgres_dsn, autocommit=True) as conn:
+        with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
             for s in schemas:
                 conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(s)))
         client = admin(settings)

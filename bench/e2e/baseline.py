@@ -43,11 +43,10 @@ from oms_events.avro.registry import codec_from_settings
 from oms_events.domain import InventoryItem
 from oms_events.domain.errors import DomainError
 from oms_events.domain.inventory import ReservationOutcome
-from oms_events.engine.commands import schema_name
-from oms_events.engine.order_processor import order_from_command
+from oms_events.engine import commands
+from oms_events.engine.commands import PlaceOrder
+from oms_events.engine.order_service import order_from_command
 from oms_events.settings import Settings
-
-PLACE_ORDER = schema_name("order", "PlaceOrder")
 
 
 def postgres_environment(postgres_dsn: str, schema: str) -> dict[str, str]:
@@ -76,10 +75,10 @@ class Baseline:
         self.settings = Settings()
         self.tag = uuid.uuid4().hex[:6]
         self.schema = f"bench_{self.tag}_es"
-        self.env = postgres_environment(self.settings.postgres_dsn, self.schema)
+        self.env = postgres_environment(self.settings.postgres.dsn, self.schema)
         if cache:
             self.env["AGGREGATE_CACHE_MAXSIZE"] = "100000"
-        with psycopg.connect(self.settings.postgres_dsn, autocommit=True) as conn:
+        with psycopg.connect(self.settings.postgres.dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.schema)))
         self.app = Shop(env=self.env)
         self.codec = codec_from_settings(self.settings.registry)
@@ -114,8 +113,10 @@ class Baseline:
         """One PlaceOrder delivery, start to confirmed (and cancelled if it is one);
         False when it was invalid."""
         try:
-            _, payload = self.codec.decode(value)
-            order = order_from_command(payload)
+            command = commands.decode(self.codec, value)
+            if not isinstance(command, PlaceOrder):
+                raise ValueError(f"{command.name} is not a PlaceOrder")
+            order = order_from_command(command)
         except (DecodeError, DomainError, KeyError, ValueError, TypeError):
             self.dead += 1
             return False
@@ -157,7 +158,7 @@ class Baseline:
         out = []
         topic = topics.name(self.settings, topics.commands("order"))
         for d in self.workload.take(count):
-            value = self.codec.encode(PLACE_ORDER, d.payload, topic=topic)
+            value = commands.encode(self.codec, d.order, topic=topic)
             if d.kind is Kind.UNDECODABLE:
                 value = UNDECODABLE + d.external_id.encode()
             out.append((d.kind, value))
@@ -229,7 +230,7 @@ class Baseline:
     def close(self) -> None:
         """Close the application and drop its schema."""
         self.app.close()
-        with psycopg.connect(self.settings.postgres_dsn, autocommit=True) as conn:
+        with psycopg.connect(self.settings.postgres.dsn, autocommit=True) as conn:
             conn.execute(
                 sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.schema))
             )

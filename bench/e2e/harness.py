@@ -43,8 +43,8 @@ from psycopg import sql
 from oms_events import eventlog, topics
 from oms_events.avro.codec import Codec
 from oms_events.avro.registry import codec_from_settings
-from oms_events.domain.order import Order
-from oms_events.engine.commands import CommandWriter, Outgoing, item_key
+from oms_events.engine.commands import ReceiveStock
+from oms_events.engine.records import CommandWriter, Outgoing
 from oms_events.engine.runner import PROCESSORS
 from oms_events.kafka.admin import apply_topics
 from oms_events.kafka.connection import admin, consumer, producer
@@ -201,7 +201,7 @@ class Bench:
     def __init__(self, options: Options, say: Say) -> None:
         self.o, self.say = options, say
         self.tag = uuid.uuid4().hex[:6]
-        self.settings = Settings().model_copy(update={"topic_prefix": f"bench{self.tag}."})
+        self.settings = Settings().replace(kafka={"topic_prefix": f"bench{self.tag}."})
         self.schema = f"bench_{self.tag}"
         self.codec: Codec = codec_from_settings(self.settings.registry)
         self.writer = CommandWriter(self.settings, self.codec)
@@ -220,18 +220,22 @@ class Bench:
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
-            OMS_TOPIC_PREFIX=self.settings.topic_prefix,
-            OMS_PROJECTION_SCHEMA=self.schema,
+            OMS_KAFKA_TOPIC_PREFIX=self.settings.kafka.topic_prefix,
+            OMS_PROJECTIONS_SCHEMA_NAME=self.schema,
             OMS_LOG_FORMAT="json",
             OMS_LOG_LEVEL="warning",
-            PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]),
         )
         return env
 
     def _spawn(self, name: str, argv: Sequence[str]) -> None:
         log = (self.logs / f"{name}.log").open("wb")
         self.procs[name] = subprocess.Popen(
-            [sys.executable, *argv], env=self._env(), stdout=log, stderr=subprocess.STDOUT
+            # From the checkout: `python -m bench.e2e.profiled_engine` finds bench/ there.
+            [sys.executable, *argv],
+            env=self._env(),
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
 
     def start_processes(self) -> None:
@@ -310,7 +314,7 @@ class Bench:
 
     def _poll_rows(self) -> None:
         """Every ``poll_s``: which confirmed orders have their row visible."""
-        conn = psycopg.connect(self.settings.postgres_dsn, autocommit=True)
+        conn = psycopg.connect(self.settings.postgres.dsn, autocommit=True)
         query = sql.SQL(
             "SELECT order_id::text FROM {}.order_tracking "
             "WHERE order_id = ANY(%s::uuid[]) AND confirmed_at IS NOT NULL"
@@ -335,11 +339,11 @@ class Bench:
 
     def _sample(self) -> None:
         """Once a second: projection lag (records) per projection, engine RSS and CPU."""
-        from oms_events.projection.spec import select
+        from oms_events.projection.registry import select
         from oms_events.projection.status import lags
 
         projections = select([])
-        conn = psycopg.connect(self.settings.postgres_dsn, autocommit=True)
+        conn = psycopg.connect(self.settings.postgres.dsn, autocommit=True)
         try:
             while not self.stop.wait(1.0):
                 try:
@@ -368,8 +372,8 @@ class Bench:
         self.producer.send(r.topic, key=r.key, value=r.value, headers=r.headers)
 
     def _record(self, d: Delivery) -> tuple[str, Outgoing]:
-        order_id = str(Order.create_id(d.channel, d.external_id))
-        r = self.writer.record("order", "PlaceOrder", order_id, d.payload)
+        order_id = d.order.key
+        r = self.writer.record(d.order)
         if d.kind is Kind.UNDECODABLE:
             r = Outgoing(r.topic, r.key, UNDECODABLE + d.external_id.encode(), r.headers)
         return order_id, r
@@ -379,29 +383,21 @@ class Bench:
             queue, self.state.cancel_queue = self.state.cancel_queue, []
             externals = [(oid, self.state.tracks[oid].external) for oid in queue]
         for order_id, external in externals:
-            self._send(
-                self.writer.record(
-                    "order", "CancelOrder", order_id, cancel_order(order_id, external)
-                )
-            )
+            self._send(self.writer.record(cancel_order(uuid.UUID(order_id), external)))
 
     def receive_stock(self) -> None:
         """ReceiveStock for every sku at every location; wait for every StockReceived."""
         w = self.workload
         for sku in w.skus:
             for location in w.locations:
-                payload = {
-                    "command_id": f"bench-stock-{sku}-{location}",
-                    "sku": sku,
-                    "location": location,
-                    "quantity": self.o.stock,
-                    "reason": f"bench {self.tag}",
-                }
-                self._send(
-                    self.writer.record(
-                        "inventory", "ReceiveStock", item_key(sku, location), payload
-                    )
+                receipt = ReceiveStock(
+                    command_id=f"bench-stock-{sku}-{location}",
+                    sku=sku,
+                    location=location,
+                    quantity=self.o.stock,
+                    reason=f"bench {self.tag}",
                 )
+                self._send(self.writer.record(receipt))
         assert self.producer is not None
         self.producer.flush()
         want = len(w.skus) * len(w.locations)
@@ -551,7 +547,7 @@ class Bench:
         events = aggregates = 0
         started, cpu = time.perf_counter(), time.thread_time()
         try:
-            for n in range(self.settings.partitions):
+            for n in range(self.settings.kafka.partitions):
                 state = rebuild(c, topic, n, self.codec, progress_every_s=3600)
                 aggregates += len(state.aggregates)
                 events += sum(a.version for a in state.aggregates.values())
@@ -568,8 +564,8 @@ class Bench:
 
     def replay_inventory(self) -> dict[str, Any]:
         """``oms replay inventory``'s function into a schema of its own."""
+        from oms_events.projection.registry import select
         from oms_events.projection.replay import rebuild
-        from oms_events.projection.spec import select
 
         target = f"{self.schema}_replay"
         cpu = time.thread_time()
@@ -577,7 +573,7 @@ class Bench:
             r = rebuild(self.settings, select(["inventory"])[0], target)
             used = time.thread_time() - cpu
         finally:
-            with psycopg.connect(self.settings.postgres_dsn, autocommit=True) as conn:
+            with psycopg.connect(self.settings.postgres.dsn, autocommit=True) as conn:
                 conn.execute(
                     sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(target))
                 )
@@ -660,7 +656,7 @@ class Bench:
     def run(self) -> dict[str, Any]:
         """Everything, in order; the dict is what the JSON file holds."""
         s = self.settings
-        self.say(f"topic prefix {s.topic_prefix}  schema {self.schema}  logs {self.logs}")
+        self.say(f"topic prefix {s.kafka.topic_prefix}  schema {self.schema}  logs {self.logs}")
         apply_topics(s)
         self.producer = producer(s)
         # A short fetch wait keeps the measured latencies close to the commit times.
@@ -763,13 +759,15 @@ class Bench:
 
     def cleanup(self) -> None:
         """Drop the schema and delete the topics of this run."""
-        with psycopg.connect(self.settings.postgres_dsn, autocommit=True) as conn:
+        with psycopg.connect(self.settings.postgres.dsn, autocommit=True) as conn:
             conn.execute(
                 sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.schema))
             )
         client = admin(self.settings)
         try:
-            names = [n for n in client.list_topics() if n.startswith(self.settings.topic_prefix)]
+            names = [
+                n for n in client.list_topics() if n.startswith(self.settings.kafka.topic_prefix)
+            ]
             if names:
                 client.delete_topics(names)
         finally:

@@ -20,8 +20,7 @@ from pyinstrument import Profiler
 
 from oms_events.engine.processor import Processor
 from oms_events.engine.runner import Engine
-from oms_events.engine.settings import get_engine_settings
-from oms_events.engine.sourcing import StockWatcher
+from oms_events.engine.stock_watcher import StockWatcher
 from oms_events.logging import setup_logging
 from oms_events.settings import get_settings
 
@@ -31,9 +30,9 @@ def main(stem: Path, names: list[str]) -> None:
     settings = get_settings()
     setup_logging("json", "warning")
     hot, others = names[0], names[1:]
-    engine = Engine(settings, get_engine_settings(), [hot])
+    engine = Engine(settings, [hot])
     if others:
-        helper = Engine(settings, get_engine_settings(), others, codec=engine.codec)
+        helper = Engine(settings, others, codec=engine.codec)
         helper.stop_event = engine.stop_event
         helper.start()
     if hot == "order":  # the saga's stock view, as Engine.start does

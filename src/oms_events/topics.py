@@ -96,9 +96,9 @@ def _check_type(aggregate_type: str) -> None:
 
 
 def registry(settings: Settings) -> list[TopicSpec]:
-    """Every topic the engine uses, with names prefixed by ``settings.topic_prefix``."""
-    p = settings.topic_prefix
-    n = settings.partitions
+    """Every topic the engine uses, with names prefixed by ``settings.kafka.topic_prefix``."""
+    p = settings.kafka.topic_prefix
+    n = settings.kafka.partitions
     specs: list[TopicSpec] = []
     for channel in CHANNELS:
         specs.append(
@@ -201,4 +201,4 @@ def registry(settings: Settings) -> list[TopicSpec]:
 
 def name(settings: Settings, base: str) -> str:
     """A registry name with the configured prefix applied."""
-    return settings.topic_prefix + base
+    return settings.kafka.topic_prefix + base

@@ -43,7 +43,7 @@ def drop_topics(settings: Settings) -> None:
     """
     client = admin(settings)
     try:
-        names = [n for n in client.list_topics() if n.startswith(settings.topic_prefix)]
+        names = [n for n in client.list_topics() if n.startswith(settings.kafka.topic_prefix)]
         if names:
             with contextlib.suppress(KafkaError):
                 client.delete_topics(names)
@@ -56,7 +56,7 @@ def isolated(dev_services: Settings) -> Iterator[Settings]:
     """Settings whose topic names carry a unique prefix, so tests never share topics;
     the topics are deleted after the test."""
     prefix = f"t{uuid.uuid4().hex[:8]}."
-    settings = dev_services.model_copy(update={"topic_prefix": prefix})
+    settings = dev_services.replace(kafka={"topic_prefix": prefix})
     yield settings
     drop_topics(settings)
 
@@ -64,5 +64,5 @@ def isolated(dev_services: Settings) -> Iterator[Settings]:
 @pytest.fixture
 def pg(dev_services: Settings) -> Iterator[psycopg.Connection]:
     """A connection to the engine's database."""
-    with psycopg.connect(dev_services.postgres_dsn) as conn:
+    with psycopg.connect(dev_services.postgres.dsn) as conn:
         yield conn

@@ -16,9 +16,9 @@ def test_demo_places_orders_and_the_projection_shows_each_once(isolated: Setting
     schema = f"demo_{uuid.uuid4().hex[:8]}"
     env = {
         **os.environ,
-        "OMS_TOPIC_PREFIX": isolated.topic_prefix,
-        "OMS_PROJECTION_SCHEMA": schema,
-        "OMS_PARTITIONS": "2",
+        "OMS_KAFKA_TOPIC_PREFIX": isolated.kafka.topic_prefix,
+        "OMS_PROJECTIONS_SCHEMA_NAME": schema,
+        "OMS_KAFKA_PARTITIONS": "2",
         "COLUMNS": "120",
     }
     out = subprocess.run(
@@ -30,7 +30,7 @@ def test_demo_places_orders_and_the_projection_shows_each_once(isolated: Setting
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "orders by status" in out.stdout
-    with psycopg.connect(isolated.postgres_dsn) as conn:
+    with psycopg.connect(isolated.postgres.dsn) as conn:
         rows = conn.execute(
             f'SELECT status, count(*) FROM "{schema}".order_tracking GROUP BY status'
         ).fetchall()

@@ -23,8 +23,8 @@ def test_status_shows_both_running_with_versions(dev_services: Settings) -> None
     st = services.status(dev_services)
     assert st.kafka.running and st.postgres.running
     assert st.kafka.version.startswith("4.")
-    assert st.kafka.address == dev_services.bootstrap_servers
-    assert st.postgres.dsn == dev_services.postgres_dsn
+    assert st.kafka.address == dev_services.kafka.bootstrap_servers
+    assert st.postgres.dsn == dev_services.postgres.dsn
     assert st.postgres.version[:2].isdigit()
 
 
@@ -36,19 +36,19 @@ def test_cli_status_prints_the_dsn_whole(dev_services: Settings) -> None:
         env={**os.environ, "COLUMNS": "80"},
     )
     assert out.returncode == 0, out.stderr
-    assert dev_services.postgres_dsn in out.stdout
+    assert dev_services.postgres.dsn in out.stdout
     assert "Apache Kafka 4." in out.stdout
 
 
 def test_taken_port_is_named_with_the_variable_to_change(
     dev_services: Settings, tmp_path: Path
 ) -> None:
-    clash = dev_services.model_copy(
-        update={
+    clash = dev_services.replace(
+        dev={
             "data_dir": tmp_path,
             "kafka_port": 19_192,
-            "kafka_controller_port": dev_services.postgres_port,  # PostgreSQL listens there
+            "kafka_controller_port": dev_services.dev.postgres_port,  # PostgreSQL listens there
         }
     )
-    with pytest.raises(ServiceError, match="OMS_KAFKA_CONTROLLER_PORT"):
+    with pytest.raises(ServiceError, match="OMS_DEV_KAFKA_CONTROLLER_PORT"):
         KafkaBroker(clash).start()

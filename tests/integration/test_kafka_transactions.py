@@ -11,7 +11,7 @@ from oms_events.settings import Settings
 
 
 def _topic(settings: Settings, partitions: int = 1) -> str:
-    name = f"{settings.topic_prefix}tx-{uuid.uuid4().hex[:8]}"
+    name = f"{settings.kafka.topic_prefix}tx-{uuid.uuid4().hex[:8]}"
     client = admin(settings)
     try:
         client.create_topics([NewTopic(name, partitions, 1)], wait_for_metadata=True)

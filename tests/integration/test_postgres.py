@@ -26,7 +26,7 @@ def test_server_encoding_is_utf8_for_chinese_text(pg: psycopg.Connection) -> Non
 
 def test_psql_connects_with_the_status_dsn(dev_services: Settings) -> None:
     out = subprocess.run(
-        ["psql", dev_services.postgres_dsn, "-tAc", "SELECT current_user"],
+        ["psql", dev_services.postgres.dsn, "-tAc", "SELECT current_user"],
         capture_output=True,
         text=True,
         check=True,

@@ -61,7 +61,10 @@ def test_wrong_partition_count_is_an_error_not_a_fix(isolated: Settings) -> None
 def test_kcat_lists_every_registry_topic(isolated: Settings) -> None:
     apply_topics(isolated)
     listing = subprocess.run(
-        ["kcat", "-b", isolated.bootstrap_servers, "-L"], capture_output=True, text=True, check=True
+        ["kcat", "-b", isolated.kafka.bootstrap_servers, "-L"],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     for spec in registry(isolated):
         assert f'topic "{spec.name}"' in listing

@@ -18,7 +18,7 @@ def _oms(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_topics_apply_with_no_broker_names_the_address_in_one_line() -> None:
-    out = _oms("topics", "apply", OMS_BOOTSTRAP_SERVERS="127.0.0.1:1")
+    out = _oms("topics", "apply", OMS_KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:1")
     assert out.returncode != 0
     assert "Traceback" not in out.stderr
     lines = [line for line in out.stderr.splitlines() if line.strip()]
@@ -28,7 +28,7 @@ def test_topics_apply_with_no_broker_names_the_address_in_one_line() -> None:
 
 
 def test_bad_setting_names_the_variable() -> None:
-    out = _oms("topics", "list", OMS_PARTITIONS="many")
+    out = _oms("topics", "list", OMS_KAFKA_PARTITIONS="many")
     assert out.returncode != 0
     assert "partitions" in out.stderr.lower()
 

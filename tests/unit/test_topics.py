@@ -35,13 +35,15 @@ def test_event_topics_are_forever_and_never_compacted() -> None:
 
 
 def test_commands_and_events_share_partition_count() -> None:
-    specs = {s.name: s for s in registry(Settings(partitions=12))}
+    specs = {s.name: s for s in registry(Settings().replace(kafka={"partitions": 12}))}
     for t in AGGREGATE_TYPES:
         assert specs[topics.commands(t)].partitions == specs[topics.events(t)].partitions == 12
 
 
 def test_prefix_applies_to_every_name() -> None:
-    assert all(s.name.startswith("x.") for s in registry(Settings(topic_prefix="x.")))
+    assert all(
+        s.name.startswith("x.") for s in registry(Settings().replace(kafka={"topic_prefix": "x."}))
+    )
 
 
 def test_unknown_aggregate_type_names_the_valid_ones() -> None:

@@ -6,10 +6,10 @@ import typer
 from rich.console import Console
 
 from oms_events.cli.errors import one_line_errors
-from oms_events.cli.project import SCHEMA
+from oms_events.cli.project import SCHEMA, schema_or_setting
 from oms_events.projection.migrate import migrate as apply_migrations
+from oms_events.projection.registry import select
 from oms_events.projection.runner import connect
-from oms_events.projection.spec import select
 from oms_events.settings import get_settings
 
 app = typer.Typer(
@@ -20,10 +20,11 @@ out = Console()
 
 @app.command()
 @one_line_errors
-def migrate(schema: str = SCHEMA) -> None:
+def migrate(schema: str | None = SCHEMA) -> None:
     """Apply the versioned SQL of projections/ that the schema lacks (safe to repeat)."""
     settings = get_settings()
-    with connect(settings.postgres_dsn, schema, "oms-db-migrate") as conn:
+    schema = schema_or_setting(schema)
+    with connect(settings.postgres.dsn, schema, "oms-db-migrate") as conn:
         results = apply_migrations(conn, schema, select([]))
     for r in results:
         out.print(f"{'applied' if r.applied else 'ok':8} {r.version}  ({r.projection})")

@@ -23,10 +23,11 @@ from rich.console import Console
 from rich.table import Table
 
 from oms_events.cli.errors import one_line_errors
+from oms_events.cli.project import SCHEMA, schema_or_setting
 from oms_events.devservices import services
 from oms_events.kafka.admin import apply_topics
 from oms_events.projection.migrate import migrate
-from oms_events.projection.spec import load_projections
+from oms_events.projection.registry import load_projections
 from oms_events.projection.status import lags
 from oms_events.settings import Settings, get_settings
 
@@ -70,7 +71,7 @@ def sample_order() -> dict[str, object]:
 
 
 def _spawn(settings: Settings, name: str, *args: str) -> subprocess.Popen[bytes]:
-    log = settings.data_dir / "logs" / f"demo-{name}.log"
+    log = settings.dev.data_dir / "logs" / f"demo-{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as f:
         return subprocess.Popen(
@@ -96,7 +97,7 @@ def _wait_caught_up(settings: Settings, schema: str, timeout: float) -> int:
     projections = list(load_projections().values())
     deadline = time.monotonic() + timeout
     lag = -1
-    with psycopg.connect(settings.postgres_dsn, autocommit=True) as conn:
+    with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
         while time.monotonic() < deadline:
             lag = sum(r.lag for r in lags(settings, conn, schema, projections))
             if lag == 0:
@@ -106,7 +107,7 @@ def _wait_caught_up(settings: Settings, schema: str, timeout: float) -> int:
 
 
 def _show_projections(settings: Settings, schema: str) -> None:
-    with psycopg.connect(settings.postgres_dsn) as conn:
+    with psycopg.connect(settings.postgres.dsn) as conn:
         conn.execute(f'SET search_path TO "{schema}"')
         statuses = conn.execute(
             "SELECT status, count(*) FROM order_tracking GROUP BY status ORDER BY 2 DESC"
@@ -129,23 +130,22 @@ def _show_projections(settings: Settings, schema: str) -> None:
 def demo(
     orders: Annotated[int, typer.Option("--orders", help="Orders to simulate.")] = 300,
     rate: Annotated[float, typer.Option("--rate", help="Orders published per second.")] = 100.0,
-    schema: Annotated[
-        str, typer.Option("--schema", envvar="OMS_PROJECTION_SCHEMA", help="Projection schema.")
-    ] = "oms",
+    schema: str | None = SCHEMA,
 ) -> None:
     """Start Kafka and PostgreSQL, apply topics and migrations, run the engine and the
     projections, simulate ORDERS orders, and show the resulting tables.
 
-    Engine and projection logs go to OMS_DATA_DIR/logs/demo-*.log.
+    Engine and projection logs go to OMS_DEV_DATA_DIR/logs/demo-*.log.
     """
     from oms_events.cli.simulate import simulate
 
     settings = get_settings()
+    schema = schema_or_setting(schema)
     with out.status("starting Kafka and PostgreSQL…"):
         services.up(settings)
     states = apply_topics(settings)
     out.print(f"topics: {len(states)} ({sum(s.action == 'created' for s in states)} created)")
-    with psycopg.connect(settings.postgres_dsn) as conn:
+    with psycopg.connect(settings.postgres.dsn) as conn:
         applied = migrate(conn, schema, list(load_projections().values()))
     out.print(f"projections: schema {schema}, {len(applied)} migration(s) applied now")
     procs = [
@@ -161,6 +161,6 @@ def demo(
         _show_projections(settings, schema)
     finally:
         _stop(procs)
-    logs = Path(settings.data_dir) / "logs"
+    logs = Path(settings.dev.data_dir) / "logs"
     out.print(f"engine and projections stopped; their logs: {logs}/demo-*.log")
-    out.print(f"try: psql {settings.postgres_dsn} -c 'SELECT * FROM {schema}.daily_sales'")
+    out.print(f"try: psql {settings.postgres.dsn} -c 'SELECT * FROM {schema}.daily_sales'")

@@ -11,7 +11,7 @@ from oms_events.settings import get_settings
 
 app = typer.Typer(
     help="Local Kafka (KRaft, single node) and PostgreSQL on loopback, data under one "
-    "folder (OMS_DATA_DIR). No Docker needed.",
+    "folder (OMS_DEV_DATA_DIR). No Docker needed.",
     no_args_is_help=True,
 )
 out = Console()
@@ -48,7 +48,7 @@ def down(wipe: bool = typer.Option(False, "--wipe", help="Also delete all data a
     out.print(f"kafka      {'stopped' if kafka_ran else 'was not running'}")
     out.print(f"postgresql {'stopped' if pg_ran else 'was not running'}")
     if wipe:
-        out.print(f"data wiped under {settings.data_dir}")
+        out.print(f"data wiped under {settings.dev.data_dir}")
 
 
 @app.command()

@@ -79,5 +79,5 @@ if __name__ == "__main__":  # `python -m oms_events.cli.intake`, as the fault te
     from oms_events.logging import setup_logging
 
     settings = get_settings()
-    setup_logging(settings.log_format, settings.log_level)
+    setup_logging(settings.log.format, settings.log.level)
     typer.run(intake)

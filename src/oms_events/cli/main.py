@@ -7,6 +7,7 @@ import typer
 from oms_events.cli import (
     bench,
     channel,
+    config,
     db,
     demo,
     dev,
@@ -41,15 +42,20 @@ app.command("project")(project.project)
 app.command("replay")(project.replay)
 app.command("status")(status.status)
 app.add_typer(stock.app, name="stock")
-app.command("bench")(bench.bench)
+app.command(
+    "bench",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)(bench.bench)
 app.add_typer(channel.app, name="channel")
 app.add_typer(schemas.app, name="schemas")
+app.add_typer(config.app, name="config")
 
 
 @app.callback()
 def _setup() -> None:
     settings = get_settings()
-    setup_logging(settings.log_format, settings.log_level)
+    setup_logging(settings.log.format, settings.log.level)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from oms_events.cli.errors import one_line_errors
-from oms_events.cli.project import SCHEMA
+from oms_events.cli.project import SCHEMA, schema_or_setting
 from oms_events.projection.lookup import OrderView, find_orders
 from oms_events.projection.runner import connect
 from oms_events.settings import get_settings
@@ -156,14 +156,15 @@ def show(
     order_no: str | None = typer.Argument(None, help="Order number."),
     phone: str | None = typer.Option(None, "--phone", help="Customer phone."),
     customer: str | None = typer.Option(None, "--customer", help="Customer account or name."),
-    schema: str = SCHEMA,
+    schema: str | None = SCHEMA,
 ) -> None:
     """Print an order (or every order of a phone or customer) and its timeline."""
     if not (order_no or phone or customer):
         raise typer.BadParameter("give ORDER_NO, --phone or --customer")
     settings = get_settings()
+    schema = schema_or_setting(schema)
     lang = language()
-    with connect(settings.postgres_dsn, schema, "oms-order-show", create=False) as conn:
+    with connect(settings.postgres.dsn, schema, "oms-order-show", create=False) as conn:
         views = find_orders(conn, schema, order_no=order_no, phone=phone, customer=customer)
     if not views:
         out.print(LABELS[lang]["none"])

@@ -23,13 +23,22 @@ from oms_events.avro.registry import codec_from_settings
 from oms_events.cli.errors import one_line_errors
 from oms_events.projection import replay as replays
 from oms_events.projection.migrate import migrate
+from oms_events.projection.registry import select
 from oms_events.projection.runner import Runner, connect
-from oms_events.projection.spec import select
 from oms_events.settings import get_settings
 
 out = Console()
-SCHEMA_HELP = "PostgreSQL schema of the live projections."
-SCHEMA = typer.Option("oms", "--schema", envvar="OMS_PROJECTION_SCHEMA", help=SCHEMA_HELP)
+SCHEMA_HELP = (
+    "PostgreSQL schema of the live projections [default: OMS_PROJECTIONS_SCHEMA_NAME, or oms]."
+)
+SCHEMA = typer.Option(None, "--schema", help=SCHEMA_HELP, show_default=False)
+
+
+def schema_or_setting(schema: str | None) -> str:
+    """The --schema given, else the settings' projection schema (one default, in Settings)."""
+    return schema or get_settings().projections.schema_name
+
+
 NAMES = typer.Argument(None, help="Projections to run (default: all).")
 AS_OF = typer.Option(
     None,
@@ -43,13 +52,14 @@ AS_OF = typer.Option(
 @one_line_errors
 def project(
     names: list[str] = NAMES,
-    schema: str = SCHEMA,
+    schema: str | None = SCHEMA,
     batch_size: int = typer.Option(5000, help="Most records per PostgreSQL transaction."),
     max_wait: float = typer.Option(0.2, help="Longest wait (s) to fill a batch."),
 ) -> None:
     """Run projections until SIGTERM or Ctrl-C: each batch of events is written with its
     offsets in one transaction, and a restart resumes where the database says."""
     settings = get_settings()
+    schema = schema_or_setting(schema)
     projections = select(names or [])
     stopping = False
 
@@ -63,7 +73,7 @@ def project(
     # One decode per event for all projections reading it (three read the order events).
     codec = SharedDecodes(codec_from_settings(settings.registry))
     for p in projections:
-        conn = connect(settings.postgres_dsn, schema, f"oms-project-{p.name}")
+        conn = connect(settings.postgres.dsn, schema, f"oms-project-{p.name}")
         migrate(conn, schema, [p])
         # Several projections share the wait: each polls briefly in turn.
         wait = max_wait / len(projections)
@@ -85,13 +95,14 @@ def project(
 @one_line_errors
 def replay(
     name: str = typer.Argument(..., help="Projection to rebuild."),
-    schema: str = SCHEMA,
+    schema: str | None = SCHEMA,
     as_of: datetime | None = AS_OF,
     batch_size: int = typer.Option(5000, help="Most records per PostgreSQL transaction."),
 ) -> None:
     """Rebuild a projection from the start of its topics into a fresh schema while the live
     one keeps serving, then swap it in atomically."""
     settings = get_settings()
+    schema = schema_or_setting(schema)
     (projection,) = select([name])
     if as_of is not None and as_of.tzinfo is None:
         as_of = as_of.replace(tzinfo=UTC)

@@ -13,7 +13,6 @@ import typer
 
 from oms_events.cli.errors import one_line_errors
 from oms_events.engine.runner import PROCESSORS, Engine
-from oms_events.engine.settings import get_engine_settings
 from oms_events.kafka.admin import apply_topics
 from oms_events.logging import setup_logging
 from oms_events.settings import get_settings
@@ -34,14 +33,14 @@ def run(
     settings = get_settings()
     if apply:
         apply_topics(settings)
-    engine = Engine(settings, get_engine_settings(), only)
+    engine = Engine(settings, only)
     raise typer.Exit(engine.run_forever())
 
 
 def main() -> None:
     """``python -m oms_events.cli.run``: the same command without the ``oms`` group."""
     settings = get_settings()
-    setup_logging(settings.log_format, settings.log_level)
+    setup_logging(settings.log.format, settings.log.level)
     typer.run(run)
 
 

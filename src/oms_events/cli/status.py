@@ -7,9 +7,9 @@ from rich.console import Console
 from rich.table import Table
 
 from oms_events.cli.errors import one_line_errors
-from oms_events.cli.project import SCHEMA
+from oms_events.cli.project import SCHEMA, schema_or_setting
+from oms_events.projection.registry import select
 from oms_events.projection.runner import connect
-from oms_events.projection.spec import select
 from oms_events.projection.status import age_seconds, lags, render_prometheus
 from oms_events.settings import get_settings
 
@@ -18,13 +18,14 @@ out = Console()
 
 @one_line_errors
 def status(
-    schema: str = SCHEMA,
+    schema: str | None = SCHEMA,
     prometheus: bool = typer.Option(False, "--prometheus", help="Prometheus text format."),
 ) -> None:
     """Each projection's lag per partition (end offset - stored offset) and how old the
     newest event it applied is."""
     settings = get_settings()
-    with connect(settings.postgres_dsn, schema, "oms-status", create=False) as conn:
+    schema = schema_or_setting(schema)
+    with connect(settings.postgres.dsn, schema, "oms-status", create=False) as conn:
         rows = lags(settings, conn, schema, select([]))
     if prometheus:
         print(render_prometheus(rows), end="")

@@ -46,14 +46,14 @@ class KafkaBroker:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.home = settings.data_dir / "kafka"
-        self.version = settings.kafka_version
+        self.home = settings.dev.data_dir / "kafka"
+        self.version = settings.dev.kafka_version
         self.lib = self.home / f"lib-{self.version}"
         self.data = self.home / "data"
         self.log = self.home / "logs" / "server.log"
         self.console_log = self.home / "logs" / "console.log"
         self.pid_file = self.home / "kafka.pid"
-        self.address = f"127.0.0.1:{settings.kafka_port}"
+        self.address = f"127.0.0.1:{settings.dev.kafka_port}"
 
     # -- jars ---------------------------------------------------------------
     def ensure_jars(self) -> None:
@@ -108,15 +108,15 @@ class KafkaBroker:
         props = {
             "process.roles": "broker,controller",
             "node.id": "1",
-            "controller.quorum.voters": f"1@127.0.0.1:{s.kafka_controller_port}",
-            "listeners": f"PLAINTEXT://127.0.0.1:{s.kafka_port},"
-            f"CONTROLLER://127.0.0.1:{s.kafka_controller_port}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{s.kafka_port}",
+            "controller.quorum.voters": f"1@127.0.0.1:{s.dev.kafka_controller_port}",
+            "listeners": f"PLAINTEXT://127.0.0.1:{s.dev.kafka_port},"
+            f"CONTROLLER://127.0.0.1:{s.dev.kafka_controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{s.dev.kafka_port}",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
             "log.dirs": str(self.data),
-            "num.partitions": str(s.partitions),
+            "num.partitions": str(s.kafka.partitions),
             # One node: internal topics cannot have more replicas than brokers.
             "offsets.topic.replication.factor": "1",
             "offsets.topic.num.partitions": "10",
@@ -202,16 +202,20 @@ class KafkaBroker:
 
     def start(self, timeout: float = 90.0) -> bool:
         """Start the broker unless it runs; wait until it serves. True if it was started."""
-        if self.pid() is not None and port_open(self.settings.kafka_port):
+        if self.pid() is not None and port_open(self.settings.dev.kafka_port):
             return False
         for port, variable in (
-            (self.settings.kafka_port, "OMS_KAFKA_PORT"),
-            (self.settings.kafka_controller_port, "OMS_KAFKA_CONTROLLER_PORT"),
+            (self.settings.dev.kafka_port, "OMS_DEV_KAFKA_PORT"),
+            (self.settings.dev.kafka_controller_port, "OMS_DEV_KAFKA_CONTROLLER_PORT"),
         ):
             if port_open(port):
                 raise ServiceError(
                     f"port {port} is taken by another program; stop it or set {variable}"
-                    + (" (and OMS_BOOTSTRAP_SERVERS)" if variable == "OMS_KAFKA_PORT" else "")
+                    + (
+                        " (and OMS_KAFKA_BOOTSTRAP_SERVERS)"
+                        if variable == "OMS_DEV_KAFKA_PORT"
+                        else ""
+                    )
                 )
         self.ensure_jars()
         server = self.write_config()
@@ -226,7 +230,7 @@ class KafkaBroker:
                     f"{self._errors_since(mark)}\n{tail(self.console_log, 5)}\n"
                     "Fix the cause above, or wipe its data with `oms dev down --wipe`."
                 )
-            if port_open(self.settings.kafka_port) and self._started_since(mark):
+            if port_open(self.settings.dev.kafka_port) and self._started_since(mark):
                 return True
             time.sleep(0.3)
         raise ServiceError(
@@ -271,7 +275,7 @@ class KafkaBroker:
         """Whether it runs, where, and which version."""
         pid = self.pid()
         return BrokerStatus(
-            running=pid is not None and port_open(self.settings.kafka_port),
+            running=pid is not None and port_open(self.settings.dev.kafka_port),
             pid=pid,
             address=self.address,
             version=self.version,

@@ -53,12 +53,12 @@ class PostgresServer:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.home = settings.data_dir / "postgres"
+        self.home = settings.dev.data_dir / "postgres"
         self.data = self.home / "data"
         self.run_dir = self.home / "run"
         self.log = self.home / "logs" / "postgresql.log"
-        self.port = settings.postgres_port
-        info = conninfo_to_dict(settings.postgres_dsn)
+        self.port = settings.dev.postgres_port
+        info = conninfo_to_dict(settings.postgres.dsn)
         self.role = str(info.get("user") or "oms")
         self.password = str(info.get("password") or "oms")
         self.database = str(info.get("dbname") or "oms")
@@ -167,7 +167,7 @@ class PostgresServer:
             if port_open(self.port):
                 raise ServiceError(
                     f"port {self.port} is taken by another program; stop it or set "
-                    "OMS_POSTGRES_PORT and OMS_POSTGRES_DSN"
+                    "OMS_DEV_POSTGRES_PORT and OMS_POSTGRES_DSN"
                 )
             self._prepare_dirs()
             self._run(
@@ -232,7 +232,7 @@ class PostgresServer:
         return PostgresStatus(
             running=pid is not None and port_open(self.port),
             pid=pid,
-            dsn=self.settings.postgres_dsn,
+            dsn=self.settings.postgres.dsn,
             version=self.version(),
             log=self.log,
         )

@@ -19,7 +19,7 @@ class DevStatus:
 
 def up(settings: Settings) -> tuple[bool, bool]:
     """Start PostgreSQL and Kafka unless they run; returns which ones were started."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.dev.data_dir.mkdir(parents=True, exist_ok=True)
     pg = PostgresServer(settings).start()
     kafka = KafkaBroker(settings).start()
     return kafka, pg

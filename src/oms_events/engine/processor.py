@@ -57,7 +57,6 @@ from oms_events.engine.handling import Outcome, Step
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition, rebuild
 from oms_events.engine.service import Service
-from oms_events.engine.settings import EngineSettings
 from oms_events.kafka.connection import consumer, producer
 from oms_events.settings import Settings
 
@@ -82,17 +81,16 @@ class Processor(threading.Thread):
         self,
         service: Service,
         settings: Settings,
-        engine: EngineSettings,
         codec: Codec,
         stop: threading.Event,
     ) -> None:
         super().__init__(name=f"processor-{service.name}", daemon=True)
         self.service = service
         self.settings = settings
-        self.engine = engine
+        self.engine = settings.engine
         self.codec = codec
         self.stop_event = stop
-        self.group = f"{settings.topic_prefix}{engine.group}.{service.name}"
+        self.group = f"{settings.kafka.topic_prefix}{settings.engine.group}.{service.name}"
         self.input_topic = topics.name(settings, service.input_topic())
         self.events_topic = (
             topics.name(settings, topics.events(service.aggregate_type))
@@ -174,7 +172,8 @@ class Processor(threading.Thread):
         # the topic assigns nothing and the group idles until the next metadata refresh.
         deadline = time.monotonic() + 30
         while (
-            len(self._consumer.partitions_for_topic(self.input_topic)) < self.settings.partitions
+            len(self._consumer.partitions_for_topic(self.input_topic))
+            < self.settings.kafka.partitions
             and time.monotonic() < deadline
         ):
             time.sleep(0.2)

@@ -21,15 +21,15 @@ import structlog
 
 from oms_events.avro.codec import Codec
 from oms_events.avro.registry import RegistryError, codec_from_settings
-from oms_events.engine.inventory_processor import InventoryService
-from oms_events.engine.order_processor import OrderService
+from oms_events.engine.inventory_service import InventoryService
 from oms_events.engine.order_saga import OrderSaga
+from oms_events.engine.order_service import OrderService
 from oms_events.engine.processor import Processor
 from oms_events.engine.service import Service
-from oms_events.engine.settings import EngineSettings
-from oms_events.engine.shipment_processor import ShipmentService
-from oms_events.engine.sourcing import StockView, StockWatcher
-from oms_events.engine.warehouse import WarehouseAdapter
+from oms_events.engine.shipment_service import ShipmentService
+from oms_events.engine.sourcing import StockView
+from oms_events.engine.stock_watcher import StockWatcher
+from oms_events.engine.warehouse_adapter import WarehouseAdapter
 from oms_events.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -43,7 +43,6 @@ class Engine:
     def __init__(
         self,
         settings: Settings,
-        engine: EngineSettings,
         only: Sequence[str] = (),
         codec: Codec | None = None,
     ) -> None:
@@ -51,7 +50,7 @@ class Engine:
         if unknown:
             raise ValueError(f"unknown processors {sorted(unknown)}; use {', '.join(PROCESSORS)}")
         self.settings = settings
-        self.engine = engine
+        self.engine = settings.engine
         self.names = [n for n in PROCESSORS if not only or n in only]
         self.codec = codec or codec_from_settings(settings.registry)
         self.stop_event = threading.Event()
@@ -81,12 +80,10 @@ class Engine:
             self.watcher.start()
             self.watcher.caught_up.wait(timeout=60)
         for name in self.names:
-            p = Processor(
-                self._service(name), self.settings, self.engine, self.codec, self.stop_event
-            )
+            p = Processor(self._service(name), self.settings, self.codec, self.stop_event)
             p.start()
             self.processors.append(p)
-        log.info("engine started", processors=self.names, partitions=self.settings.partitions)
+        log.info("engine started", processors=self.names, partitions=self.settings.kafka.partitions)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Ask every processor to finish its transaction and leave its group."""

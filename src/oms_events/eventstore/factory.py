@@ -1,22 +1,12 @@
 """The infrastructure factory: ``PERSISTENCE_MODULE=oms_events.eventstore``.
 
-Configuration comes through the library's environment (so an application name
-prefix such as ``WAREHOUSE_OMS_TOPIC_PREFIX`` works too):
-
-* every ``OMS_*`` setting of :class:`~oms_events.settings.Settings` (bootstrap
-  servers, topic prefix, partitions, schema registry);
-* ``OMS_EVENTSTORE_TYPES``: the aggregate types this application stores,
-  comma-separated (default: all). Each recorder indexes only these topics;
-* ``OMS_EVENTSTORE_DEFAULT_TYPE``: the type whose topics take events of classes
-  outside the domain registry (default: none, such events are refused);
-* ``OMS_EVENTSTORE_TRANSACTIONAL_ID``: prefix of the writers' transactional ids
-  (default ``<topic prefix>oms-eventstore.<application name>``); one writer per
-  id, a newer instance fences an older one;
-* ``OMS_EVENTSTORE_CREATE_TOPICS``: create missing topics of the registry
-  (default yes; existing topics are verified, never changed);
-* ``OMS_EVENTSTORE_READ_FRESHNESS_MS``: how old the last end-offsets check may
-  be for ``select_events`` to skip it (default 0: every read sees every write
-  committed before it; writes always check).
+Configuration is :class:`~oms_events.settings.Settings` (its ``kafka``, ``registry``
+and ``eventstore`` sections), where the library's environment overrides the ``OMS_*``
+variables, so an application name prefix such as ``WAREHOUSE_OMS_KAFKA_TOPIC_PREFIX``
+works too. The ``eventstore`` section (``OMS_EVENTSTORE_*``) says which aggregate
+types the application stores, the default type of classes outside the domain
+registry, the writers' transactional-id prefix, whether missing topics are created,
+and how fresh a read's end-offsets check must be.
 """
 
 from __future__ import annotations
@@ -33,7 +23,7 @@ from eventsourcing.persistence import (
     TrackingRecorder,
     Transcoder,
 )
-from eventsourcing.utils import Environment, EnvType, strtobool
+from eventsourcing.utils import Environment, EnvType
 
 from oms_events import topics
 from oms_events.avro.codec import Codec
@@ -43,41 +33,30 @@ from oms_events.eventstore.recorder import KafkaAggregateRecorder, KafkaApplicat
 from oms_events.eventstore.records import RecordFormat
 from oms_events.eventstore.routing import EventTypes
 from oms_events.kafka.admin import apply_topics
-from oms_events.settings import RegistrySettings, Settings
-
-TYPES = "OMS_EVENTSTORE_TYPES"
-DEFAULT_TYPE = "OMS_EVENTSTORE_DEFAULT_TYPE"
-TRANSACTIONAL_ID = "OMS_EVENTSTORE_TRANSACTIONAL_ID"
-CREATE_TOPICS = "OMS_EVENTSTORE_CREATE_TOPICS"
-READ_FRESHNESS_MS = "OMS_EVENTSTORE_READ_FRESHNESS_MS"
+from oms_events.settings import Settings
 
 
 def settings_from_env(env: Environment) -> Settings:
-    """Settings whose fields the library environment sets override ``OMS_*`` variables."""
-    given = {
-        name: value
-        for name in Settings.model_fields
-        if (value := env.get(f"OMS_{name.upper()}")) is not None
-    }
-    registry = {
-        name: value
-        for name in RegistrySettings.model_fields
-        if (value := env.get(f"OMS_REGISTRY_{name.upper()}")) is not None
-    }
-    defaults = Settings().model_dump()
-    return Settings.model_validate(
-        {**defaults, **given, "registry": {**defaults["registry"], **registry}}
-    )
+    """Settings in which what the library environment sets (it also finds
+    application-prefixed names) overrides the ``OMS_*`` variables."""
+    base = Settings()
+    changes: dict[str, dict[str, Any]] = {}
+    for entry in base.entries():
+        value = env.get(entry.variable)
+        if value is not None:
+            section, field = entry.name.split(".", 1)
+            changes.setdefault(section, {})[field] = value
+    return base.replace(**changes)
 
 
 def environment(settings: Settings, **extra: str) -> dict[str, str]:
     """An application env that selects this store with ``settings`` (tests, scripts)."""
     env = {
         "PERSISTENCE_MODULE": "oms_events.eventstore",
-        "OMS_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
-        "OMS_TOPIC_PREFIX": settings.topic_prefix,
-        "OMS_PARTITIONS": str(settings.partitions),
-        "OMS_REPLICATION_FACTOR": str(settings.replication_factor),
+        "OMS_KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "OMS_KAFKA_TOPIC_PREFIX": settings.kafka.topic_prefix,
+        "OMS_KAFKA_PARTITIONS": str(settings.kafka.partitions),
+        "OMS_KAFKA_REPLICATION_FACTOR": str(settings.kafka.replication_factor),
     }
     if settings.registry.url:
         env["OMS_REGISTRY_URL"] = settings.registry.url
@@ -101,8 +80,9 @@ class KafkaFactory(InfrastructureFactory[TrackingRecorder]):
         self.settings = settings_from_env(self.env)
         self.codec = codec or codec_from_settings(self.settings.registry)
         types = types or EventTypes()
-        self.types = types.with_default(self.env.get(DEFAULT_TYPE) or types.default_type)
-        listed = [t.strip() for t in (self.env.get(TYPES) or "").split(",") if t.strip()]
+        store = self.settings.eventstore
+        self.types = types.with_default(store.default_type or types.default_type)
+        listed = [t.strip() for t in store.types.split(",") if t.strip()]
         self.aggregate_types = listed or list(self.types.types)
         if self.types.default_type and self.types.default_type not in self.aggregate_types:
             self.aggregate_types.append(self.types.default_type)
@@ -141,20 +121,21 @@ class KafkaFactory(InfrastructureFactory[TrackingRecorder]):
         if purpose not in ("events", "snapshots"):
             raise ValueError(f"unknown recorder purpose {purpose!r}")
         record_format = RecordFormat(self.settings, self.types, self.codec, purpose)
-        if strtobool(self.env.get(CREATE_TOPICS, "yes")):
+        store = self.settings.eventstore
+        if store.create_topics:
             wanted = {record_format.topic_of[t] for t in self.aggregate_types}
             apply_topics(
                 self.settings, [s for s in topics.registry(self.settings) if s.name in wanted]
             )
-        base = self.env.get(TRANSACTIONAL_ID) or (
-            f"{self.settings.topic_prefix}oms-eventstore.{self.env.name or 'application'}"
+        base = store.transactional_id or (
+            f"{self.settings.kafka.topic_prefix}oms-eventstore.{self.env.name or 'application'}"
         )
         recorder = cls(
             self.settings,
             record_format,
             self.aggregate_types,
             f"{base}.{purpose}",
-            read_freshness_s=float(self.env.get(READ_FRESHNESS_MS, "0")) / 1000,
+            read_freshness_s=store.read_freshness_ms / 1000,
         )
         self._recorders.append(recorder)
         return recorder

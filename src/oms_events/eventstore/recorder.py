@@ -183,7 +183,7 @@ class KafkaApplicationRecorder(KafkaAggregateRecorder, ApplicationRecorder):
 
     Notification ids are 1-based positions among the committed records of the
     recorder's log, which must be a single partition (one aggregate type,
-    ``OMS_PARTITIONS=1``). Offsets cannot be the ids: each transaction's commit
+    ``OMS_KAFKA_PARTITIONS=1``). Offsets cannot be the ids: each transaction's commit
     marker takes an offset, and aborted records keep theirs, so offsets have gaps.
     Positions have none and every read_committed reader counts them alike.
 
@@ -230,7 +230,7 @@ class KafkaApplicationRecorder(KafkaAggregateRecorder, ApplicationRecorder):
             raise NotSupportedError(
                 f"no notification log over {len(self._index.partitions)} partitions: "
                 "notification ids need a single-partition log (one aggregate type, "
-                "OMS_PARTITIONS=1)"
+                "OMS_KAFKA_PARTITIONS=1)"
             )
         return self.log_partition
 

@@ -46,7 +46,7 @@ def apply_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> li
                     NewTopic(
                         s.name,
                         s.partitions,
-                        settings.replication_factor,
+                        settings.kafka.replication_factor,
                         topic_configs=dict(s.config),
                     )
                     for s in missing
@@ -67,7 +67,7 @@ def apply_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> li
         if problems:
             raise TopicDrift(
                 "topics differ from the registry (nothing was changed; fix the topic or "
-                "OMS_PARTITIONS): " + "; ".join(problems)
+                "OMS_KAFKA_PARTITIONS): " + "; ".join(problems)
             )
         return [
             TopicState(s.name, "created" if s in missing else "ok", s.partitions) for s in specs

@@ -27,15 +27,15 @@ def check_reachable(bootstrap_servers: str, timeout: float = 3.0) -> None:
             errors.append(f"{address.strip()} ({exc.strerror or exc})")
     raise KafkaUnavailable(
         f"cannot reach Kafka at {', '.join(errors)}: start it with `oms dev up` "
-        "or set OMS_BOOTSTRAP_SERVERS"
+        "or set OMS_KAFKA_BOOTSTRAP_SERVERS"
     )
 
 
 def admin(settings: Settings) -> KafkaAdminClient:
     """An admin client for the configured cluster."""
-    check_reachable(settings.bootstrap_servers)
+    check_reachable(settings.kafka.bootstrap_servers)
     return KafkaAdminClient(
-        bootstrap_servers=settings.bootstrap_servers,
+        bootstrap_servers=settings.kafka.bootstrap_servers,
         client_id="oms-admin",
         bootstrap_timeout_ms=10_000,
     )
@@ -44,9 +44,9 @@ def admin(settings: Settings) -> KafkaAdminClient:
 def producer(settings: Settings, **config: Any) -> KafkaProducer:
     """A producer with the engine's defaults: idempotent, acks=all, a short linger so
     that hot paths batch many records per request."""
-    check_reachable(settings.bootstrap_servers)
+    check_reachable(settings.kafka.bootstrap_servers)
     defaults: dict[str, Any] = {
-        "bootstrap_servers": settings.bootstrap_servers,
+        "bootstrap_servers": settings.kafka.bootstrap_servers,
         "acks": "all",
         "enable_idempotence": True,
         "linger_ms": 5,
@@ -66,9 +66,9 @@ def producer(settings: Settings, **config: Any) -> KafkaProducer:
 
 def consumer(settings: Settings, *topics: str, **config: Any) -> KafkaConsumer:
     """A consumer that only ever sees committed transactions."""
-    check_reachable(settings.bootstrap_servers)
+    check_reachable(settings.kafka.bootstrap_servers)
     defaults: dict[str, Any] = {
-        "bootstrap_servers": settings.bootstrap_servers,
+        "bootstrap_servers": settings.kafka.bootstrap_servers,
         "isolation_level": "read_committed",
         "auto_offset_reset": "earliest",
         "enable_auto_commit": False,

@@ -10,5 +10,5 @@ from oms_events.settings import get_settings
 
 if __name__ == "__main__":
     settings = get_settings()
-    setup_logging(settings.log_format, settings.log_level)
+    setup_logging(settings.log.format, settings.log.level)
     typer.run(project)

@@ -13,7 +13,9 @@ from tests.integration.avro.registry_server import RegistryServer, build
 @pytest.fixture(scope="session")
 def registry_url(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The Confluent API of a registry started for this test session."""
-    server = RegistryServer(build(settings.data_dir), tmp_path_factory.mktemp("registry") / "log")
+    server = RegistryServer(
+        build(settings.dev.data_dir), tmp_path_factory.mktemp("registry") / "log"
+    )
     try:
         server.wait_ready()
         yield server.url

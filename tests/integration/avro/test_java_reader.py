@@ -19,6 +19,9 @@ from oms_events.cli.demo import PLACE_ORDER, sample_order
 from tests.avro_samples import sample
 from tests.integration.avro.java_reader import classpath, read_single_object
 
+# The package's schemas/ may be a symlink into the checkout: Java walks the real folder.
+SCHEMAS = SCHEMAS_DIR.resolve()
+
 
 @pytest.fixture(scope="module")
 def java_classpath(tmp_path_factory: pytest.TempPathFactory) -> str:
@@ -37,7 +40,7 @@ def test_java_decodes_a_record_of_every_project_schema(java_classpath: str) -> N
     written = {name: sample(codec.catalog.get(name).raw) for name in names}
     written[PLACE_ORDER] = sample_order()  # Chinese text, amounts, nested lines
     records = [codec.encode(name, written[name], topic="any") for name in names]
-    lines = read_single_object(java_classpath, SCHEMAS_DIR, records)
+    lines = read_single_object(java_classpath, SCHEMAS, records)
     assert len(lines) == len(names)
     errors = [(n, line) for n, line in zip(names, lines, strict=True) if line.startswith("error")]
     assert errors == []
@@ -54,6 +57,4 @@ def test_java_finds_no_schema_for_the_old_reversed_header(java_classpath: str) -
     codec = SingleObjectCodec()
     good = codec.encode(PLACE_ORDER, sample_order(), topic="oms.order.commands")
     reversed_header = good[:2] + good[2:10][::-1] + good[10:]
-    assert read_single_object(java_classpath, SCHEMAS_DIR, [reversed_header])[0].startswith(
-        "error:"
-    )
+    assert read_single_object(java_classpath, SCHEMAS, [reversed_header])[0].startswith("error:")

@@ -25,13 +25,12 @@ from oms_events.avro.catalog import Catalog
 from oms_events.avro.codec import ConfluentCodec
 from oms_events.avro.registry import RegistryRefused, SchemaRegistry
 from oms_events.cli.demo import PLACE_ORDER, sample_order
-from oms_events.engine.commands import CommandWriter
+from oms_events.engine.records import CommandWriter
 from oms_events.kafka.connection import producer
-from oms_events.settings import RegistrySettings, Settings
+from oms_events.settings import Settings
 from tests.integration.engine.harness import (
     TEST_TIMEOUTS,
     light,
-    order_key,
     place_order,
     read_topic,
 )
@@ -117,7 +116,7 @@ def test_registry_refusal_names_subject_and_reason(
 def test_engine_stops_with_one_line_when_the_registry_refuses(
     registry_url: str, isolated: Settings
 ) -> None:
-    settings = light(isolated).model_copy(update={"registry": RegistrySettings(url=registry_url)})
+    settings = light(isolated).replace(registry={"url": registry_url})
     events = topics.name(settings, topics.events("order"))
     subject = f"{events}-oms.order.OrderPlaced"
     # Another OrderPlaced already holds the subject: ours cannot replace it under FULL.
@@ -134,17 +133,16 @@ def test_engine_stops_with_one_line_when_the_registry_refuses(
     )
     assert posted.status_code == 200, posted.text
     codec = ConfluentCodec(SchemaRegistry(registry_url))
-    order = place_order("R1", "TEA")
-    command = CommandWriter(settings, codec).record("order", "PlaceOrder", order_key(order), order)
+    command = CommandWriter(settings, codec).record(place_order("R1", "TEA"))
     p = producer(settings)
     p.send(command.topic, key=command.key, value=command.value)
     p.flush()
     p.close()
     env = {
         **os.environ,
-        "OMS_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
-        "OMS_TOPIC_PREFIX": settings.topic_prefix,
-        "OMS_PARTITIONS": str(settings.partitions),
+        "OMS_KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "OMS_KAFKA_TOPIC_PREFIX": settings.kafka.topic_prefix,
+        "OMS_KAFKA_PARTITIONS": str(settings.kafka.partitions),
         "OMS_REGISTRY_URL": registry_url,
         "OMS_LOG_FORMAT": "json",
         **{f"OMS_ENGINE_{k.upper()}": str(v) for k, v in TEST_TIMEOUTS.items()},

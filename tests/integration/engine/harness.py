@@ -18,9 +18,16 @@ from kafka import TopicPartition
 
 from oms_events import eventlog, topics
 from oms_events.avro.codec import SingleObjectCodec
-from oms_events.domain.order import Order
-from oms_events.engine.commands import CommandWriter
-from oms_events.engine.settings import EngineSettings
+from oms_events.domain.order import PaymentMethod
+from oms_events.engine.commands import (
+    AddressDetails,
+    Command,
+    CustomerDetails,
+    LineDetails,
+    PlaceOrder,
+    ReceiveStock,
+)
+from oms_events.engine.records import CommandWriter
 from oms_events.kafka.admin import apply_topics
 from oms_events.kafka.connection import consumer, producer
 from oms_events.settings import Settings
@@ -31,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 def light(isolated: Settings, partitions: int = 3) -> Settings:
     """Settings with few partitions and every topic applied."""
-    settings = isolated.model_copy(update={"partitions": partitions})
+    settings = isolated.replace(kafka={"partitions": partitions})
     apply_topics(settings)
     return settings
 
@@ -50,22 +57,28 @@ TEST_TIMEOUTS = {
 }
 
 
-def engine_settings(**overrides: Any) -> EngineSettings:
-    """Engine settings for tests: short Kafka timeouts (see TEST_TIMEOUTS)."""
+def engine_settings(settings: Settings, **overrides: Any) -> Settings:
+    """``settings`` with the engine's test values: short Kafka timeouts (see TEST_TIMEOUTS)."""
     values: dict[str, Any] = dict(TEST_TIMEOUTS)
     values.update(overrides)
-    return EngineSettings(**values)
+    return settings.replace(engine=values)
 
 
 def receive(settings: Settings, stock: dict[tuple[str, str], int]) -> None:
     """Publish ReceiveStock for each (sku, location) -> quantity."""
-    writer = CommandWriter(settings, CODEC)
-    p = producer(settings)
-    for (sku, location), quantity in stock.items():
-        r = writer.receive_stock(sku, location, quantity, "test receipt")
-        p.send(r.topic, key=r.key, value=r.value, headers=r.headers)
-    p.flush()
-    p.close()
+    send(
+        settings,
+        [
+            ReceiveStock(
+                command_id=str(uuid.uuid4()),
+                sku=sku,
+                location=location,
+                quantity=quantity,
+                reason="test receipt",
+            )
+            for (sku, location), quantity in stock.items()
+        ],
+    )
 
 
 def place_order(
@@ -75,55 +88,44 @@ def place_order(
     channel: str = "web",
     paid: bool = True,
     method: str = "alipay",
-) -> dict[str, Any]:
-    """A PlaceOrder command payload with one line."""
-    return {
-        "command_id": str(uuid.uuid4()),
-        "order_no": f"SO-{external_id}",
-        "channel": channel,
-        "external_id": external_id,
-        "customer": {"name": "张三", "phone": "13800000000", "account": None},
-        "address": {
-            "country": "CN",
-            "province": "浙江省",
-            "city": "杭州市",
-            "district": "西湖区",
-            "postcode": "310000",
-            "line1": "文三路 90 号",
-        },
-        "currency": "CNY",
-        "lines": [
-            {
-                "line_no": 1,
-                "sku": sku,
-                "quantity": quantity,
-                "unit_price": 1000,
-                "discount": 0,
-                "promotions": [],
-            }
-        ],
-        "payment_method": method,
-        "paid": paid,
-        "delivery_speed": "standard",
-        "placed_at": datetime.now(UTC),
-        "shipping_fee": 0,
-    }
+) -> PlaceOrder:
+    """A PlaceOrder with one line."""
+    return PlaceOrder(
+        command_id=str(uuid.uuid4()),
+        order_no=f"SO-{external_id}",
+        channel=channel,
+        external_id=external_id,
+        customer=CustomerDetails(name="张三", phone="13800000000"),
+        address=AddressDetails(
+            country="CN",
+            province="浙江省",
+            city="杭州市",
+            district="西湖区",
+            postcode="310000",
+            line1="文三路 90 号",
+        ),
+        currency="CNY",
+        lines=(LineDetails(line_no=1, sku=sku, quantity=quantity, unit_price=1000),),
+        payment_method=PaymentMethod(method),
+        paid=paid,
+        placed_at=datetime.now(UTC),
+    )
 
 
-def order_key(payload: dict[str, Any]) -> str:
-    """The order id a PlaceOrder addresses."""
-    return str(Order.create_id(payload["channel"], payload["external_id"]))
-
-
-def publish_orders(settings: Settings, orders: Iterable[dict[str, Any]]) -> None:
-    """Publish PlaceOrder commands keyed by order id."""
+def send(settings: Settings, commands: Iterable[Command]) -> None:
+    """Publish commands, each keyed by the aggregate it addresses."""
     writer = CommandWriter(settings, CODEC)
     p = producer(settings)
-    for o in orders:
-        r = writer.record("order", "PlaceOrder", order_key(o), o)
-        p.send(r.topic, key=r.key, value=r.value)
+    for command in commands:
+        r = writer.record(command)
+        p.send(r.topic, key=r.key, value=r.value, headers=r.headers)
     p.flush()
     p.close()
+
+
+def publish_orders(settings: Settings, orders: Iterable[PlaceOrder]) -> None:
+    """Publish PlaceOrder commands keyed by order id."""
+    send(settings, orders)
 
 
 def read_topic(
@@ -218,9 +220,9 @@ def engine_process(
     env = dict(os.environ)
     env.update(
         {
-            "OMS_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
-            "OMS_TOPIC_PREFIX": settings.topic_prefix,
-            "OMS_PARTITIONS": str(settings.partitions),
+            "OMS_KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+            "OMS_KAFKA_TOPIC_PREFIX": settings.kafka.topic_prefix,
+            "OMS_KAFKA_PARTITIONS": str(settings.kafka.partitions),
             **{f"OMS_ENGINE_{k.upper()}": str(v) for k, v in TEST_TIMEOUTS.items()},
             "OMS_LOG_FORMAT": "json",
         }
@@ -276,7 +278,7 @@ def order_events_written(settings: Settings) -> int:
     topic = topics.name(settings, topics.events("order"))
     c = consumer(settings, group_id=None)
     try:
-        parts = [TopicPartition(topic, n) for n in range(settings.partitions)]
+        parts = [TopicPartition(topic, n) for n in range(settings.kafka.partitions)]
         return sum(c.end_offsets(parts).values())
     finally:
         c.close()
@@ -292,7 +294,7 @@ def log_stable(settings: Settings, *aggregate_types: str) -> bool:
     offset (what read_committed readers reach) is the end of each partition."""
     for aggregate_type in aggregate_types:
         topic = topics.name(settings, topics.events(aggregate_type))
-        parts = [TopicPartition(topic, n) for n in range(settings.partitions)]
+        parts = [TopicPartition(topic, n) for n in range(settings.kafka.partitions)]
         ends = {}
         for isolation in ("read_committed", "read_uncommitted"):
             c = consumer(settings, group_id=None, isolation_level=isolation)

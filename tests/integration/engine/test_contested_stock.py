@@ -23,7 +23,7 @@ def test_two_thousand_orders_from_three_producers_reserve_exactly_the_stock(
     isolated: Settings,
 ) -> None:
     settings = light(isolated)
-    engine = Engine(settings, engine_settings(), only=("inventory", "order"))
+    engine = Engine(engine_settings(settings), only=("inventory", "order"))
     engine.start()
     try:
         receive(settings, STOCK)

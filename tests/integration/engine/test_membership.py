@@ -36,7 +36,7 @@ class _Recorder(ConsumerRebalanceListener):  # type: ignore[misc]
 
 @pytest.fixture
 def topic(isolated: Settings) -> Iterator[str]:
-    name = f"{isolated.topic_prefix}membership"
+    name = f"{isolated.kafka.topic_prefix}membership"
     client = admin(isolated)
     client.create_topics([NewTopic(name, 2, 1)])
     yield name

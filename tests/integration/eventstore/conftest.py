@@ -13,4 +13,4 @@ from oms_events.settings import Settings
 def store_settings(isolated: Settings) -> Iterator[Settings]:
     """Isolated settings with 2 partitions per topic (multi-partition, yet cheap)."""
     # `isolated` deletes the prefix's topics after the test.
-    yield isolated.model_copy(update={"partitions": 2})
+    yield isolated.replace(kafka={"partitions": 2})

@@ -1,7 +1,7 @@
 """The eventsourcing library's own recorder test cases, run unchanged against Kafka.
 
 Only ``create_recorder`` is ours. The application log is a single partition
-(``OMS_PARTITIONS=1``): notification ids are positions in it (see
+(``OMS_KAFKA_PARTITIONS=1``): notification ids are positions in it (see
 ``KafkaApplicationRecorder``). The suites write events of made-up classes
 (``topic1``...), which go on the default type's topic in the StoredEvent envelope.
 """
@@ -30,7 +30,7 @@ class _KafkaStore:
 
     @pytest.fixture(autouse=True)
     def _factory(self, isolated: Settings) -> Iterator[None]:
-        settings = isolated.model_copy(update={"partitions": 1})
+        settings = isolated.replace(kafka={"partitions": 1})
         env = environment(
             settings, OMS_EVENTSTORE_TYPES="order", OMS_EVENTSTORE_DEFAULT_TYPE="order"
         )

@@ -35,7 +35,11 @@ def batch(store: str, receipts: range) -> tuple[str, bytes]:
 
 
 def start(settings: Settings) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "OMS_TOPIC_PREFIX": settings.topic_prefix, "OMS_LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        "OMS_KAFKA_TOPIC_PREFIX": settings.kafka.topic_prefix,
+        "OMS_LOG_LEVEL": "warning",
+    }
     return subprocess.Popen(
         [sys.executable, "-m", "oms_events.cli.intake", "--channel", "pos", "--batch-size", "1"],
         env=env,

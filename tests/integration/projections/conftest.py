@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -15,16 +13,11 @@ from oms_events.kafka.admin import apply_topics
 from oms_events.settings import Settings
 from oms_events.topics import Kind, registry
 
-# `consumers` sits at the repository root until the lead packages it.
-ROOT = Path(__file__).resolve().parents[3]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
 
 @pytest.fixture
 def topics_ready(isolated: Settings) -> Settings:
     """``isolated`` settings with the event and dead-letter topics created (3 partitions)."""
-    settings = isolated.model_copy(update={"partitions": 3})
+    settings = isolated.replace(kafka={"partitions": 3})
     specs = [s for s in registry(settings) if s.kind in (Kind.EVENTS, Kind.DEADLETTER)]
     apply_topics(settings, specs)
     return settings
@@ -45,4 +38,4 @@ def schema(dev_services: Settings, pg: psycopg.Connection) -> Iterator[str]:
     name = f"t_{uuid.uuid4().hex[:10]}"
     yield name
     pg.rollback()  # the test's reads must not hold the drop back
-    _drop(dev_services.postgres_dsn, name)
+    _drop(dev_services.postgres.dsn, name)

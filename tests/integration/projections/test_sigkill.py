@@ -13,9 +13,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from oms_events.projection.registry import select
 from oms_events.projection.replay import rebuild
 from oms_events.projection.runner import connect
-from oms_events.projection.spec import select
 from oms_events.projection.status import lags
 from oms_events.settings import Settings
 from tests.integration.projections import world as w
@@ -37,11 +37,10 @@ TABLES = (
 def start(settings: Settings, schema: str) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
-        "OMS_TOPIC_PREFIX": settings.topic_prefix,
-        "OMS_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
-        "OMS_POSTGRES_DSN": settings.postgres_dsn,
+        "OMS_KAFKA_TOPIC_PREFIX": settings.kafka.topic_prefix,
+        "OMS_KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "OMS_POSTGRES_DSN": settings.postgres.dsn,
         "OMS_LOG_FORMAT": "json",
-        "PYTHONPATH": str(ROOT),
     }
     return subprocess.Popen(
         [sys.executable, "-m", "oms_events.projection", "--schema", schema, "--batch-size", "400"],
@@ -80,7 +79,7 @@ def test_sigkill_mid_batch_then_restart_equals_a_fresh_replay(
         time.sleep(0.002)
     proc.send_signal(signal.SIGKILL)  # mid-batch: its transaction holds written rows
     proc.wait()
-    with connect(topics_ready.postgres_dsn, schema, "test") as conn:
+    with connect(topics_ready.postgres.dsn, schema, "test") as conn:
         before = lags(topics_ready, conn, schema, select([]))
     assert sum(r.lag for r in before) > 0, "killed too late to prove anything"
 
@@ -88,7 +87,7 @@ def test_sigkill_mid_batch_then_restart_equals_a_fresh_replay(
     try:
         deadline = time.monotonic() + 120
         while True:
-            with connect(topics_ready.postgres_dsn, schema, "test") as conn:
+            with connect(topics_ready.postgres.dsn, schema, "test") as conn:
                 if all(r.lag == 0 for r in lags(topics_ready, conn, schema, select([]))):
                     break
             assert proc.poll() is None

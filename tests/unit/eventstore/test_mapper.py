@@ -87,7 +87,7 @@ def test_statecodec_keeps_types_json_cannot() -> None:
 
 
 def test_unregistered_events_use_the_envelope_on_the_default_type() -> None:
-    settings = Settings(topic_prefix="p.")
+    settings = Settings().replace(kafka={"topic_prefix": "p."})
     stored = StoredEvent(uuid4(), 1, "topic1", b"state1")
     with pytest.raises(UnroutableEvent):
         RecordFormat(settings, EventTypes(), SingleObjectCodec(), "events").to_kafka(stored)
@@ -103,7 +103,7 @@ def test_unregistered_events_use_the_envelope_on_the_default_type() -> None:
 
 
 def test_registered_events_go_on_their_type_topic_with_eventlog_headers() -> None:
-    settings = Settings(topic_prefix="p.")
+    settings = Settings().replace(kafka={"topic_prefix": "p."})
     mapper, item = _mapper(), _item()
     stored = mapper.to_stored_event(item.collect_events()[0])
     fmt = RecordFormat(settings, EventTypes(), SingleObjectCodec(), "snapshots")
