@@ -77,7 +77,8 @@ class SingleObjectCodec:
 
 
 class SchemaIds(Protocol):
-    """Where Confluent schema ids come from (a schema registry)."""
+    """Where Confluent schema ids come from (a schema registry): ``schema_for`` raises
+    KeyError for an id it never gave."""
 
     def id_for(self, subject: str, schema: Schema) -> int: ...
 
@@ -123,7 +124,10 @@ class ConfluentCodec:
         if len(data) < 5 or data[:1] != CONFLUENT_MAGIC:
             raise DecodeError("not Confluent wire format (missing 00 magic byte)")
         (schema_id,) = struct.unpack(">I", data[1:5])
-        writer = self.ids.schema_for(schema_id)
+        try:
+            writer = self.ids.schema_for(schema_id)
+        except KeyError as exc:  # an id the registry never gave: a bad record
+            raise DecodeError(str(exc)) from exc
         target = self.catalog.get(reader or writer.name)
         return target.name, _read(data[5:], writer, target)
 

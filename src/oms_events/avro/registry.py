@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from oms_events.avro.catalog import Schema, from_raw
+from oms_events.avro.catalog import Schema, SchemaNotFound, from_raw
 
 if TYPE_CHECKING:
     from oms_events.avro.codec import Codec
@@ -119,11 +119,12 @@ class SchemaRegistry:
         return self._ids[key]
 
     def schema_for(self, schema_id: int) -> Schema:
-        """The writer schema registered under ``schema_id``."""
+        """The writer schema registered under ``schema_id`` (SchemaNotFound if none is:
+        the record came from elsewhere, a problem of that record, not of the registry)."""
         if schema_id not in self._schemas:
-            response = self._call("GET", f"/schemas/ids/{schema_id}")
-            if response.status_code in REFUSALS:
-                raise RegistryError(f"schema registry has no schema {schema_id}")
+            response = self._call("GET", f"/schemas/ids/{schema_id}", expected=(404,))
+            if response.status_code == 404:
+                raise SchemaNotFound(f"schema registry at {self.url} has no schema id {schema_id}")
             raw = json.loads(response.json()["schema"])
             self._schemas[schema_id] = from_raw(raw, Path(f"registry:{schema_id}"))
         return self._schemas[schema_id]

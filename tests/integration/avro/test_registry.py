@@ -22,7 +22,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 from oms_events import topics
 from oms_events.avro.catalog import Catalog
-from oms_events.avro.codec import ConfluentCodec
+from oms_events.avro.codec import ConfluentCodec, DecodeError
 from oms_events.avro.registry import RegistryRefused, SchemaRegistry
 from oms_events.cli.demo import PLACE_ORDER, sample_order
 from oms_events.engine.records import CommandWriter
@@ -172,3 +172,9 @@ def test_engine_stops_with_one_line_when_the_registry_refuses(
     # The command was not the problem: nothing was dead-lettered, no event was written.
     assert read_topic(settings, topics.name(settings, topics.DEADLETTER)) == []
     assert read_topic(settings, events) == []
+
+
+def test_a_schema_id_the_registry_never_gave_is_a_decode_error(registry_url: str) -> None:
+    codec = ConfluentCodec(SchemaRegistry(registry_url))
+    with pytest.raises(DecodeError, match="no schema id 987654"):
+        codec.decode(b"\x00" + (987654).to_bytes(4, "big") + b"\x02")
