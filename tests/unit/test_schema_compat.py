@@ -146,3 +146,12 @@ def test_release_freezes_the_current_set(tmp_path: Path) -> None:
     # No: shipping_fee has a default, so both directions still resolve.
     _edit(root, PLACE_ORDER, lambda s: s["fields"].pop())
     assert _oms("schemas", "check", "--schemas", str(root)).returncode == 0
+
+
+def test_each_broken_field_is_reported_with_its_own_reason() -> None:
+    old = json.loads((SCHEMAS_DIR / WAREHOUSE_UPDATE).read_text())
+    new = json.loads(json.dumps(old))
+    _remove_enum_symbol(new)
+    _narrow_long_to_int(new)
+    found = {(p.field, p.detail.split(":")[0]) for p in check(old, new)}
+    assert found == {("status", "missing_enum_symbols"), ("at", "type_mismatch")}

@@ -17,7 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import avro.schema
-from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibilityType
+from avro.compatibility import (
+    ReaderWriterCompatibilityChecker,
+    SchemaCompatibilityType,
+    lookup_writer_field,
+)
 
 from oms_events.avro.catalog import RELEASED, full_name
 
@@ -30,7 +34,7 @@ class Incompatibility:
     """One reason a schema may not replace its released version."""
 
     schema: str  # full name, e.g. oms.warehouse.WarehouseUpdate
-    field: str  # dotted field paths (``lines.status``), comma-separated; "" for the record
+    field: str  # dotted field path (``lines.status``); "" for the record itself
     problem: str  # what breaks, in words
     detail: str  # Avro's incompatibility kind and message
 
@@ -78,45 +82,44 @@ def _resolution(reader: avro.schema.Schema, writer: avro.schema.Schema) -> Any:
     return checker.get_compatibility(reader, writer)
 
 
-def _compatible(reader: avro.schema.Schema, writer: avro.schema.Schema) -> bool:
-    return _resolution(reader, writer).compatibility is not SchemaCompatibilityType.incompatible
+def _detail(result: Any) -> str:
+    kinds = ", ".join(sorted({k.name for k in result.incompatibilities}))
+    return f"{kinds}: {'; '.join(sorted(result.messages))}"
 
 
-def _breaking_fields(reader: Any, writer: Any, prefix: str = "") -> list[str]:
-    """Paths of the reader's fields that cannot read the writer's (records only)."""
-    if not (isinstance(reader, avro.schema.RecordSchema) and reader.type == writer.type):
+def _findings(reader: Any, writer: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """(field path, Avro's reason) for each field of ``reader`` that cannot read ``writer``'s.
+
+    Avro's Python checker merges all findings of a pair into one result, and inside a
+    writer's union it loses the location: asking it about each field pair in turn gives
+    one finding per field, each with its own reason.
+    """
+    result = _resolution(reader, writer)
+    if result.compatibility is not SchemaCompatibilityType.incompatible:
         return []
-    found = []
-    for field in reader.fields:
-        path = f"{prefix}{field.name}"
-        other = writer.fields_dict.get(field.name)
-        if other is None:
-            if not field.has_default:
-                found.append(path)
-        elif not _compatible(field.type, other.type):
-            found.extend(_breaking_fields(field.type, other.type, f"{path}.") or [path])
-    return found
+    if isinstance(reader, avro.schema.RecordSchema) and isinstance(
+        writer, avro.schema.RecordSchema
+    ):
+        found: list[tuple[str, str]] = []
+        for field in reader.fields:
+            other = lookup_writer_field(writer_schema=writer, reader_field=field)
+            if other is not None:
+                found.extend(_findings(field.type, other.type, f"{prefix}{field.name}."))
+            elif field.name in result.messages and not field.has_default:
+                reason = "reader_field_missing_default_value: no such field to read, no default"
+                found.append((f"{prefix}{field.name}", reason))
+        if found:
+            return found
+    # Not a record pair, or the record itself differs (its name): the finding is here.
+    places = {_field_path(reader, loc) for loc in result.locations if loc.strip("/")} - {""}
+    path = prefix + (sorted(places)[0] if len(places) == 1 else "")
+    return [(path.rstrip("."), _detail(result))]
 
 
 def _one_way(
     reader: avro.schema.Schema, writer: avro.schema.Schema, name: str, problem: str
 ) -> list[Incompatibility]:
-    result = _resolution(reader, writer)
-    if result.compatibility is not SchemaCompatibilityType.incompatible:
-        return []
-    kinds = ", ".join(sorted({k.name for k in result.incompatibilities}))
-    messages = "; ".join(sorted(result.messages))
-    # Avro's Python checker merges every finding of one pair into one result, and
-    # merging adds the root "/" to the locations: keep only the real places.
-    locations = {loc for loc in result.locations if loc.strip("/")}
-    fields = sorted({_field_path(reader, loc) for loc in locations})
-    if not any(fields):
-        # Inside a writer's union the Python checker restarts its location at "/":
-        # find the fields by asking the same checker about each field pair.
-        fields = _breaking_fields(reader, writer)
-    return [
-        Incompatibility(name, ", ".join(f for f in fields if f), problem, f"{kinds}: {messages}")
-    ]
+    return [Incompatibility(name, path, problem, why) for path, why in _findings(reader, writer)]
 
 
 def check(released: dict[str, Any], current: dict[str, Any]) -> list[Incompatibility]:
