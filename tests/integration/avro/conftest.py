@@ -1,4 +1,4 @@
-"""A real schema registry for the registry codec's tests (see registry_server.py)."""
+"""Readers and a registry we did not write: Apache Avro for Java, Apicurio Registry."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from oms_events.settings import Settings
+from tests.integration.avro.java_reader import classpath
 from tests.integration.avro.registry_server import RegistryServer, build
 
 
@@ -21,3 +22,9 @@ def registry_url(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -
         yield server.url
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def java_classpath(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Apache Avro for Java's jars (Maven Central, resolved into ~/.m2)."""
+    return classpath(tmp_path_factory.mktemp("java"))

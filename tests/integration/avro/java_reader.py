@@ -31,11 +31,22 @@ def classpath(work: Path) -> str:
 
 
 def read_single_object(cp: str, schemas: Path, records: list[bytes]) -> list[str]:
-    """What Apache Avro for Java decodes from each record: its Avro JSON, or ``error: …``."""
+    """What Apache Avro for Java decodes from each single-object record given the schema
+    files: its Avro JSON, or ``error: …``."""
+    return _run(cp, [str(schemas)], records)
+
+
+def read_from_registry(cp: str, url: str, records: list[bytes]) -> list[str]:
+    """What Apache Avro for Java decodes from each Confluent wire-format record given only
+    the registry (writer schema by id): its Avro JSON, or ``error: …``."""
+    return _run(cp, ["--registry", url], records)
+
+
+def _run(cp: str, args: list[str], records: list[bytes]) -> list[str]:
     java = shutil.which("java")
     assert java, "a JDK 17 is needed (apt-get install -y openjdk-17-jdk-headless)"
     result = subprocess.run(
-        [java, "-cp", cp, str(HERE / "SingleObjectReader.java"), str(schemas)],
+        [java, "-cp", cp, str(HERE / "SingleObjectReader.java"), *args],
         input="".join(r.hex() + "\n" for r in records),
         capture_output=True,
         text=True,

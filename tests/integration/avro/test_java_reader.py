@@ -10,22 +10,16 @@ import io
 import json
 from typing import Any
 
-import pytest
 from fastavro import json_reader
 
 from oms_events.avro.catalog import SCHEMAS_DIR
 from oms_events.avro.codec import SingleObjectCodec
 from oms_events.cli.demo import PLACE_ORDER, sample_order
 from tests.avro_samples import sample
-from tests.integration.avro.java_reader import classpath, read_single_object
+from tests.integration.avro.java_reader import read_single_object
 
 # The package's schemas/ may be a symlink into the checkout: Java walks the real folder.
 SCHEMAS = SCHEMAS_DIR.resolve()
-
-
-@pytest.fixture(scope="module")
-def java_classpath(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return classpath(tmp_path_factory.mktemp("java"))
 
 
 def _from_avro_json(codec: SingleObjectCodec, name: str, line: str) -> dict[str, Any]:

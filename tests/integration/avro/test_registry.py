@@ -6,6 +6,7 @@ configured strategy and carry FULL_TRANSITIVE; a refused schema is one clear err
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -19,6 +20,7 @@ import pytest
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
+from fastavro import json_reader
 
 from oms_events import topics
 from oms_events.avro.catalog import Catalog
@@ -28,6 +30,7 @@ from oms_events.cli.demo import PLACE_ORDER, sample_order
 from oms_events.engine.records import CommandWriter
 from oms_events.kafka.connection import producer
 from oms_events.settings import Settings
+from tests.integration.avro.java_reader import read_from_registry
 from tests.integration.engine.harness import (
     TEST_TIMEOUTS,
     light,
@@ -65,6 +68,18 @@ def test_confluents_deserializer_reads_what_the_registry_codec_writes(registry_u
     assert theirs == ours
     assert theirs["customer"]["name"] == "张三"
     assert theirs["lines"] == order["lines"]
+
+
+def test_apache_avro_for_java_reads_what_the_registry_codec_writes(
+    registry_url: str, java_classpath: str
+) -> None:
+    topic = _topic()
+    codec = ConfluentCodec(SchemaRegistry(registry_url))
+    data = codec.encode(PLACE_ORDER, sample_order(), topic=topic)
+    [line] = read_from_registry(java_classpath, registry_url, [data])
+    parsed = codec.catalog.get(PLACE_ORDER).parsed
+    assert next(iter(json_reader(io.StringIO(line), parsed))) == codec.decode(data)[1]
+    assert json.loads(line)["customer"]["name"] == "张三"
 
 
 @pytest.mark.parametrize(
