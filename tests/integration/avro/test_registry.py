@@ -184,6 +184,7 @@ def test_engine_stops_with_one_line_when_the_registry_refuses(
         + errors[0].split(f"'{subject}': ", 1)[1]
     ], run.stderr[-2000:]
     assert errors[0].split(f"'{subject}': ", 1)[1].startswith("409 ")
+    assert "Traceback" not in run.stderr + run.stdout
     # The command was not the problem: nothing was dead-lettered, no event was written.
     assert read_topic(settings, topics.name(settings, topics.DEADLETTER)) == []
     assert read_topic(settings, events) == []
