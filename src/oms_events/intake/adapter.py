@@ -20,16 +20,16 @@ from collections.abc import Callable, Sequence
 import structlog
 
 from oms_events import topics
-from oms_events.avro.codec import SingleObjectCodec
-from oms_events.engine.commands import Outgoing
+from oms_events.avro.registry import codec_from_settings
+from oms_events.deadletter import Source
 from oms_events.engine.handling import Outcome
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition
 from oms_events.engine.processor import Processor
+from oms_events.engine.records import Outgoing
 from oms_events.engine.service import Service
-from oms_events.intake.deadletter import DeadLetter, Source
 from oms_events.intake.dedup import DedupIndex, IsChangeable, always_changeable
-from oms_events.intake.processor import Command, Duplicate, IntakeProcessor, Output, Seen
+from oms_events.intake.processor import Command, Duplicate, IntakeProcessor, Output, Refused, Seen
 from oms_events.intake.state import changelog, encode_entry, load_index
 from oms_events.intake.tables import Tables
 from oms_events.kafka.port import Record
@@ -57,8 +57,15 @@ class IntakeService(Service):
         self.settings = settings
         self.channel = channel
         self.index = DedupIndex()
-        self.processor = IntakeProcessor(tables, index=self.index, is_changeable=is_changeable)
         self.commands = topics.name(settings, topics.commands("order"))
+        self.codec = codec_from_settings(settings.registry)
+        self.processor = IntakeProcessor(
+            tables,
+            self.codec,
+            index=self.index,
+            is_changeable=is_changeable,
+            commands_topic=self.commands,
+        )
         self.deadletter = topics.name(settings, topics.DEADLETTER)
         self.changelog = topics.name(settings, changelog(channel))
         self.stale = True
@@ -90,18 +97,18 @@ class IntakeService(Service):
 
     def step(self, record: Record, partition: Partition, out: Outbox) -> Outcome:
         """One delivery through the pure intake processor; its outputs into ``out``."""
-        source = Source(record.topic, record.partition, record.offset, record.key)
+        source = Source(record.topic, record.partition, record.offset)
         outcome = Outcome.APPLIED
         for output in self.processor.handle(self.channel, record.value or b"", source):
             if isinstance(output, Duplicate):
                 outcome = Outcome.DUPLICATE  # acknowledged by the offset commit
                 continue
-            if isinstance(output, DeadLetter):
+            if isinstance(output, Refused):
                 outcome = Outcome.DEAD
-            out.add(self._record(output))
+            out.add(self._record(output, record.key))
         return outcome
 
-    def _record(self, output: Output) -> Outgoing:
+    def _record(self, output: Output, key: bytes | None) -> Outgoing:
         if isinstance(output, Command):
             return Outgoing(
                 self.commands,
@@ -120,8 +127,9 @@ class IntakeService(Service):
                 output.external_id.encode(),
                 encode_entry(output.history, output.order_no),
             )
-        assert isinstance(output, DeadLetter)
-        return Outgoing(self.deadletter, output.source.key, output.raw, output.headers())
+        assert isinstance(output, Refused)
+        # The delivery's key and bytes as received; the reason in the contract's headers.
+        return Outgoing(self.deadletter, key, output.raw, output.letter.headers())
 
 
 class ChannelAdapter:
@@ -150,7 +158,7 @@ class ChannelAdapter:
     def run(self) -> None:
         """Consume until stopped, in this thread; raises what stopped the loop."""
         loop = Processor(
-            self.service, self.settings, SingleObjectCodec(), self.stop, step=self.service.step
+            self.service, self.settings, self.service.codec, self.stop, step=self.service.step
         )
         log.info("intake.started", channel=self.channel)
         loop.run()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
-from oms_events.engine.commands import partition_for, split_name
 from oms_events.engine.latency import Latencies
+from oms_events.engine.records import partition_for
 from oms_events.engine.sourcing import StockView
 from oms_events.eventlog import EventRecord
 
@@ -60,7 +60,3 @@ def test_percentiles_by_nearest_rank() -> None:
 def test_partition_matches_kafkas_default_partitioner() -> None:
     # Java's murmur2 partitioner puts key "a" on partition 4 of 6.
     assert partition_for(b"a", 6) == 4
-
-
-def test_command_names() -> None:
-    assert split_name("oms.inventory.commands.ReserveStock") == ("inventory", "ReserveStock")
