@@ -50,7 +50,7 @@ def send(
         )
     settings = get_settings()
     topic = topics.name(settings, topics.intake(channel))
-    # Creates the intake topic if missing (kafka-python would otherwise wait 60 s for
+    # Creates the intake topic if missing (a producer would otherwise wait for the
     # metadata of a topic that will never appear), and verifies it if present.
     apply_topics(settings, intake_specs(settings, [channel]))
     tables = Tables.load()

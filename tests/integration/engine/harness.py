@@ -28,7 +28,7 @@ from oms_events.engine.commands import (
 from oms_events.engine.records import CommandWriter
 from oms_events.kafka.admin import apply_topics
 from oms_events.kafka.connection import consumer, producer
-from oms_events.kafka.port import Record, TopicPartition
+from oms_events.kafka.port import Consumer, Record, TopicPartition
 from oms_events.settings import Settings
 
 CODEC = SingleObjectCodec()
@@ -272,15 +272,23 @@ def publish_concurrently(
         t.join()
 
 
+_gauge: tuple[str, Consumer] | None = None  # (topic prefix, consumer) of the last test
+
+
 def order_events_written(settings: Settings) -> int:
-    """Committed order events so far (sum of last stable offsets): a cheap progress gauge."""
+    """Committed order events so far (sum of last stable offsets): a cheap progress gauge.
+
+    One consumer serves every call of a test: fault tests poll this every 50 ms to
+    kill an engine midway, and a new client per call would make them late.
+    """
+    global _gauge
+    if _gauge is None or _gauge[0] != settings.kafka.topic_prefix:
+        if _gauge is not None:
+            _gauge[1].close()
+        _gauge = (settings.kafka.topic_prefix, consumer(settings, group_id=None))
     topic = topics.name(settings, topics.events("order"))
-    c = consumer(settings, group_id=None)
-    try:
-        parts = [TopicPartition(topic, n) for n in range(settings.kafka.partitions)]
-        return sum(c.end_offsets(parts).values())
-    finally:
-        c.close()
+    parts = [TopicPartition(topic, n) for n in range(settings.kafka.partitions)]
+    return sum(_gauge[1].end_offsets(parts).values())
 
 
 def decided(settings: Settings) -> int:
