@@ -46,7 +46,7 @@ from oms_events.engine.commands import ReceiveStock
 from oms_events.engine.records import CommandWriter, Outgoing
 from oms_events.engine.runner import PROCESSORS
 from oms_events.kafka.admin import apply_topics
-from oms_events.kafka.connection import admin, consumer, producer
+from oms_events.kafka.connection import READ_TO_END_WAIT_MS, admin, consumer, producer
 from oms_events.kafka.follower import Follower
 from oms_events.kafka.port import Producer, Record
 from oms_events.settings import Settings
@@ -548,7 +548,12 @@ class Bench:
         from oms_events.engine.partition import rebuild
 
         topic = topics.name(self.settings, topics.events("order"))
-        c = consumer(self.settings, group_id=None, max_poll_records=5000)
+        c = consumer(
+            self.settings,
+            group_id=None,
+            max_poll_records=5000,
+            fetch_max_wait_ms=READ_TO_END_WAIT_MS,
+        )
         events = aggregates = 0
         started, cpu = time.perf_counter(), time.thread_time()
         try:

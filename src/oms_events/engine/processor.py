@@ -51,7 +51,7 @@ from oms_events.engine.handling import Outcome, Step
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition, rebuild
 from oms_events.engine.service import Service
-from oms_events.kafka.connection import consumer, producer
+from oms_events.kafka.connection import READ_TO_END_WAIT_MS, consumer, producer
 from oms_events.kafka.errors import KafkaError, KafkaTimeout, TransactionAborted
 from oms_events.kafka.port import Consumer, GroupMetadata, Producer, Record, TopicPartition
 from oms_events.settings import Settings
@@ -152,7 +152,12 @@ class Processor(threading.Thread):
             ),
         )
         if self.events_topic:
-            self._replay = consumer(self.settings, group_id=None, client_id=f"{self.group}-replay")
+            self._replay = consumer(
+                self.settings,
+                group_id=None,
+                client_id=f"{self.group}-replay",
+                fetch_max_wait_ms=READ_TO_END_WAIT_MS,
+            )
         # Join only once the topic's metadata is known: a group leader that cannot see
         # the topic assigns nothing and the group idles until the next metadata refresh.
         deadline = time.monotonic() + 30

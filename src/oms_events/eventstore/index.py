@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 import structlog
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
 
-from oms_events.kafka.connection import consumer
+from oms_events.kafka.connection import READ_TO_END_WAIT_MS, consumer
 from oms_events.kafka.port import Record, TopicPartition
 from oms_events.settings import Settings
 
@@ -47,6 +47,8 @@ class LogIndex:
             max_poll_records=20_000,
             fetch_max_bytes=64 * 1024 * 1024,
             max_partition_fetch_bytes=16 * 1024 * 1024,
+            # Every read and write catches up to the end: see READ_TO_END_WAIT_MS.
+            fetch_max_wait_ms=READ_TO_END_WAIT_MS,
         )
         self.partitions = self._partitions(topic_names)
         self._consumer.assign(self.partitions)

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 from oms_events import topics
 from oms_events.intake.dedup import DedupIndex
-from oms_events.kafka.connection import consumer
+from oms_events.kafka.connection import READ_TO_END_WAIT_MS, consumer
 from oms_events.kafka.port import Consumer, TopicPartition
 from oms_events.settings import Settings
 from oms_events.topics import TopicSpec
@@ -74,7 +74,7 @@ def load_index(
     count = 0
     for channel in channels:
         name = topics.name(settings, changelog(channel))
-        c = consumer(settings, group_id=None)
+        c = consumer(settings, group_id=None, fetch_max_wait_ms=READ_TO_END_WAIT_MS)
         try:
             if settled:
                 _wait_settled(c, name, timeout_s)

@@ -59,8 +59,8 @@ _SETTLING = {
     ck.KafkaError.LEADER_NOT_AVAILABLE,
     ck.KafkaError.UNKNOWN_TOPIC_OR_PART,
 }
+_UNSETTLED = {ck.KafkaError._STATE, ck.KafkaError._OUTDATED}
 _LATEST = OffsetSpec.latest()  # type: ignore[no-untyped-call]
-_EARLIEST = OffsetSpec.earliest()  # type: ignore[no-untyped-call]
 
 
 def _error(exc: ck.KafkaException) -> KafkaError:
@@ -363,9 +363,10 @@ class ConfluentConsumer:
                 self._c.seek(_tp(tp, offset))
                 break
             except ck.KafkaException as exc:
-                # librdkafka applies an assignment asynchronously and refuses to seek a
-                # partition that is not fetching yet (_STATE).
-                if exc.args[0].code() != ck.KafkaError._STATE or time.monotonic() > deadline:
+                # librdkafka applies an assignment asynchronously: it refuses to seek a
+                # partition that is not fetching yet (_STATE) and drops a seek overtaken
+                # by the assignment's own fetch start (_OUTDATED).
+                if exc.args[0].code() not in _UNSETTLED or time.monotonic() > deadline:
                     raise _error(exc) from exc
                 if not self._subscribed:
                     # Assigned by hand: restart the partition at the offset instead.
@@ -439,14 +440,30 @@ class ConfluentConsumer:
                     raise error from exc
                 time.sleep(0.05)
 
+    def _watermarks(self, tp: TopicPartition) -> tuple[int, int]:
+        """(first offset, end offset) over this consumer's own connection; the end is
+        the last stable offset under read_committed."""
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                low, high = self._c.get_watermark_offsets(_tp(tp), timeout=10, cached=False)
+                return int(low), int(high)
+            except ck.KafkaException as exc:
+                error = _error(exc)  # a new topic's leader may still be settling
+                if not error.retriable or time.monotonic() > deadline:
+                    raise error from exc
+                time.sleep(0.05)
+
     def end_offsets(
         self, partitions: Sequence[TopicPartition], stable: bool = True
     ) -> dict[TopicPartition, int]:
-        isolation = self._isolation if stable else ck.IsolationLevel.READ_UNCOMMITTED
-        return self._list_offsets(partitions, _LATEST, isolation)
+        if stable or self._isolation == ck.IsolationLevel.READ_UNCOMMITTED:
+            return {tp: self._watermarks(tp)[1] for tp in partitions}
+        # The log end past open transactions: asked with read_uncommitted isolation.
+        return self._list_offsets(partitions, _LATEST, ck.IsolationLevel.READ_UNCOMMITTED)
 
     def beginning_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
-        return self._list_offsets(partitions, _EARLIEST, self._isolation)
+        return {tp: self._watermarks(tp)[0] for tp in partitions}
 
     def partitions_for_topic(self, topic: str) -> set[int]:
         try:
@@ -562,6 +579,11 @@ class ConfluentClients:
         if transactional_id:
             config["transactional.id"] = transactional_id
             config["transaction.timeout.ms"] = transaction_timeout_ms
+            # A transaction begun right after a commit gets CONCURRENT_TRANSACTIONS until
+            # the last one's markers are written; librdkafka retries after
+            # retry.backoff.ms (100 ms, doubling): that doubled the time per transaction.
+            config["retry.backoff.ms"] = 5
+            config["retry.backoff.max.ms"] = 100
         return ConfluentProducer(config)
 
     def consumer(

@@ -16,6 +16,11 @@ from oms_events.kafka.errors import KafkaUnavailable
 from oms_events.kafka.port import Admin, Clients, Consumer, Producer
 from oms_events.settings import Settings
 
+# Fetch wait of a consumer that reads partitions to their end (replays, indexes): with
+# librdkafka the position passes a partition's last transaction marker only when an
+# empty fetch at the end comes back, which takes this long.
+READ_TO_END_WAIT_MS = 10
+
 
 def check_reachable(bootstrap_servers: str, timeout: float = 3.0) -> None:
     """Raise :class:`KafkaUnavailable` unless one bootstrap address accepts TCP."""

@@ -11,7 +11,9 @@ proves them on the real broker):
 
 * ``Consumer.position`` is the offset of the next record to read, and it moves past
   transaction markers and aborted records: a reader is at the end of a partition
-  exactly when ``position >= end_offsets()[tp]``.
+  exactly when ``position >= end_offsets()[tp]``. (With librdkafka the last marker is
+  passed when an empty fetch at the end returns, after ``fetch_max_wait_ms``: readers
+  waiting for an end use ``connection.READ_TO_END_WAIT_MS``.)
 * ``end_offsets(stable=True)`` is the last stable offset (what read_committed
   readers can reach); ``stable=False`` is the log end, open transactions included.
 * Keyed records without an explicit partition land where Java's default

@@ -131,7 +131,7 @@ def read_topic(
     settings: Settings, topic: str, isolation_level: str = "read_committed"
 ) -> list[Record]:
     """Every committed record of a topic, partition by partition, in log order."""
-    c = consumer(settings, group_id=None, isolation=isolation_level)
+    c = consumer(settings, group_id=None, isolation=isolation_level, fetch_max_wait_ms=10)
     parts = [TopicPartition(topic, n) for n in sorted(c.partitions_for_topic(topic))]
     c.assign(parts)
     c.seek_to_beginning(*parts)

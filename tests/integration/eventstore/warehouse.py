@@ -38,7 +38,7 @@ def warehouse(settings: Settings, **env: str) -> Warehouse:
 
 def read_topic(settings: Settings, topic: str, isolation: str = "read_committed") -> list[Any]:
     """Every record of ``topic`` an ``isolation`` reader sees, read up to its end offsets."""
-    c = consumer(settings, group_id=None, isolation=isolation)
+    c = consumer(settings, group_id=None, isolation=isolation, fetch_max_wait_ms=10)
     try:
         parts = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic))]
         c.assign(parts)

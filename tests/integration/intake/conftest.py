@@ -36,7 +36,7 @@ def send(settings: Settings, channel: str, deliveries: list[tuple[str, bytes]]) 
 def read(settings: Settings, base: str) -> list[Any]:
     """Every committed record of a topic (read_committed), all partitions."""
     name = topics.name(settings, base)
-    c = consumer(settings, group_id=None)
+    c = consumer(settings, group_id=None, fetch_max_wait_ms=10)
     try:
         parts = [TopicPartition(name, n) for n in sorted(c.partitions_for_topic(name))]
         c.assign(parts)

@@ -55,7 +55,7 @@ def new_topic(kafka: Clients, isolated: Settings) -> Iterator[object]:
 
 def read_all(kafka: Clients, topic: str, isolation: str = "read_committed") -> list[Record]:
     """Every record of ``topic`` up to its end, partition by partition."""
-    c = kafka.consumer(isolation=isolation)  # type: ignore[arg-type]
+    c = kafka.consumer(isolation=isolation, fetch_max_wait_ms=10)  # type: ignore[arg-type]
     try:
         parts = [TopicPartition(topic, n) for n in sorted(c.partitions_for_topic(topic))]
         c.assign(parts)
