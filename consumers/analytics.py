@@ -15,6 +15,7 @@ import psycopg
 from oms_events import topics
 from oms_events.eventlog import EventRecord
 from oms_events.projection import rows
+from oms_events.projection.rowcache import RowCache
 from oms_events.projection.rows import Row
 from oms_events.projection.spec import Projection, Record
 
@@ -177,13 +178,16 @@ def _orders(facts: dict[Any, list[Row]]) -> dict[Any, Row]:
     return orders
 
 
-def write(conn: psycopg.Connection[Any], records: Sequence[Record]) -> None:
+def write(conn: psycopg.Connection[Any], records: Sequence[Record], cache: RowCache) -> None:
     """Fold the orders of a batch and write all their lines back, guarded by version."""
     events = [r for r in records if isinstance(r, EventRecord)]
-    facts = rows.load_grouped(
-        conn, "fact_order_line", "order_id", {e.originator_id for e in events}
+    state = cache.rows(
+        "order",
+        {e.originator_id for e in events},
+        lambda ids: _orders(rows.load_grouped(conn, "fact_order_line", "order_id", ids)),
     )
-    changed = rows.fold(events, _orders(facts), HANDLERS, creators={"OrderPlaced"})
+    changed = rows.fold(events, state, HANDLERS, creators={"OrderPlaced"})
+    cache.keep("order", changed)
     out = [
         {
             **line,

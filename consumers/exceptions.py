@@ -19,6 +19,7 @@ from consumers.promises import deadlines
 from oms_events import topics
 from oms_events.eventlog import EventRecord
 from oms_events.projection import rows
+from oms_events.projection.rowcache import RowCache
 from oms_events.projection.rows import Row
 from oms_events.projection.spec import DeadLetter, Projection, Record
 
@@ -182,16 +183,19 @@ def dead_letter(d: DeadLetter) -> Row:
     }
 
 
-def write(conn: psycopg.Connection[Any], records: Sequence[Record]) -> None:
+def write(conn: psycopg.Connection[Any], records: Sequence[Record], cache: RowCache) -> None:
     """Judge a batch and insert the exceptions it raises (each id at most once)."""
     events = [r for r in records if isinstance(r, EventRecord)]
     subject_events = [e for e in events if e.name in HANDLERS]
-    state = rows.load(
-        conn, "exception_subject", "aggregate_id", {e.originator_id for e in subject_events}
+    state = cache.rows(
+        "subject",
+        {e.originator_id for e in subject_events},
+        lambda ids: rows.load(conn, "exception_subject", "aggregate_id", ids),
     )
     changed = rows.fold(
         subject_events, state, HANDLERS, creators={"OrderPlaced", "ShipmentCreated"}
     )
+    cache.keep("subject", changed)
     found = [x for row in changed.values() for x in row.pop("_raised", [])]
     found += [reservation_rejected(e) for e in events if e.name == "ReservationRejected"]
     found += [dead_letter(r) for r in records if isinstance(r, DeadLetter)]

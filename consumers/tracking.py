@@ -8,7 +8,7 @@ view reads ``order_tracking``). ``oms order show`` reads these tables.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import psycopg
@@ -18,6 +18,7 @@ from consumers.promises import deadlines
 from oms_events import topics
 from oms_events.eventlog import EventRecord
 from oms_events.projection import rows
+from oms_events.projection.rowcache import RowCache
 from oms_events.projection.rows import Row
 from oms_events.projection.spec import Projection, Record
 
@@ -379,27 +380,38 @@ def _detail(payload: dict[str, Any]) -> Jsonb:
     return Jsonb(shown, dumps=lambda obj: json.dumps(obj, default=str, ensure_ascii=False))
 
 
-def write(conn: psycopg.Connection[Any], records: Sequence[Record]) -> None:
+def _load_orders(conn: psycopg.Connection[Any], order_ids: Collection[Any]) -> dict[Any, Row]:
+    # An order's fold state is its row with its lines by line number.
+    orders = rows.load(conn, "order_tracking", "order_id", order_ids)
+    for order_id, lines in rows.load_grouped(conn, "order_line", "order_id", order_ids).items():
+        if order_id in orders:
+            orders[order_id]["lines"] = {ln["line_no"]: ln for ln in lines}
+    return orders
+
+
+def write(conn: psycopg.Connection[Any], records: Sequence[Record], cache: RowCache) -> None:
     """Fold orders and shipments of a batch, then write rows and timeline entries."""
     events = [r for r in records if isinstance(r, EventRecord)]
     order_events = [e for e in events if e.aggregate_type == "order"]
     shipment_events = [e for e in events if e.aggregate_type == "shipment"]
 
-    order_ids = {e.originator_id for e in order_events}
-    orders = rows.load(conn, "order_tracking", "order_id", order_ids)
-    for order_id, lines in rows.load_grouped(conn, "order_line", "order_id", order_ids).items():
-        if order_id in orders:
-            orders[order_id]["lines"] = {ln["line_no"]: ln for ln in lines}
+    orders = cache.rows(
+        "order", {e.originator_id for e in order_events}, lambda ids: _load_orders(conn, ids)
+    )
     before = {k: r["version"] for k, r in orders.items()}
     changed = rows.fold(order_events, orders, ORDER_HANDLERS, creators={"OrderPlaced"})
+    cache.keep("order", changed)
 
-    shipments = rows.load(
-        conn, "shipment_tracking", "shipment_id", {e.originator_id for e in shipment_events}
+    shipments = cache.rows(
+        "shipment",
+        {e.originator_id for e in shipment_events},
+        lambda ids: rows.load(conn, "shipment_tracking", "shipment_id", ids),
     )
     shipment_before = {k: r["version"] for k, r in shipments.items()}
     changed_shipments = rows.fold(
         shipment_events, shipments, SHIPMENT_HANDLERS, creators={"ShipmentCreated"}
     )
+    cache.keep("shipment", changed_shipments)
 
     timeline = [
         (

@@ -1,7 +1,8 @@
 """Bulk writing for projections: load the rows a batch touches, fold, write them back.
 
 A batch costs a handful of statements whatever its size: one SELECT per table to
-load current rows, one COPY into a temporary table, one INSERT … ON CONFLICT.
+load the current rows the runner's cache (``rowcache``) does not hold, one COPY
+into a temporary table, one INSERT … ON CONFLICT.
 Upserts only replace a row whose stored ``version`` is older, so applying an
 event twice never changes anything.
 """

@@ -26,6 +26,7 @@ from oms_events.kafka.connection import consumer
 from oms_events.projection import offsets
 from oms_events.projection.metrics import Metrics
 from oms_events.projection.migrate import use_schema
+from oms_events.projection.rowcache import RowCache
 from oms_events.projection.spec import DeadLetter, Projection, Record
 from oms_events.settings import Settings
 
@@ -75,6 +76,7 @@ class Runner:
         self.as_of = as_of
         self.codec: Codec = codec or codec_from_settings(settings.registry.url)
         self.metrics = Metrics()
+        self.cache = RowCache(settings.projections.row_cache_size)
         self.dead_letter_topic = topics.name(settings, topics.DEADLETTER)
         self.topics = [topics.name(settings, t) for t in projection.topics]
         self.consumer: KafkaConsumer = consumer(
@@ -97,7 +99,10 @@ class Runner:
         self.reset()
 
     def reset(self) -> None:
-        """Seek every partition to the offset the database holds (creating rows at 0)."""
+        """Seek every partition to the offset the database holds (creating rows at 0).
+
+        Cached rows are forgotten too: call it whenever partitions change hands.
+        """
         with self.conn.transaction():
             offsets.ensure(
                 self.conn,
@@ -105,8 +110,13 @@ class Runner:
                 [(tp.topic, tp.partition) for tp in self.partitions],
             )
             stored = offsets.load(self.conn, self.projection.name)
+        self.cache.clear()
         for tp in self.partitions:
             self.positions[tp] = stored[(tp.topic, tp.partition)]
+        self._rewind()
+
+    def _rewind(self) -> None:
+        for tp in self.partitions:
             self.consumer.seek(tp, self.positions[tp])
 
     def end_offsets(self) -> dict[TopicPartition, int]:
@@ -191,15 +201,20 @@ class Runner:
             for tp, pos in moved.items()
         }
         try:
-            with self.conn.transaction():
+            # A rolled-back transaction also drops the rows its fold changed in the cache.
+            with self.cache.batch(), self.conn.transaction():
                 if records:
-                    self.projection.write(self.conn, records)
+                    self.projection.write(self.conn, records, self.cache)
                 offsets.advance(self.conn, self.projection.name, moves)
         except offsets.OffsetConflict as exc:
             self.metrics.conflicts += 1
             log.warning("offsets moved underneath; re-reading them", error=str(exc))
             self.reset()
             return 0
+        except BaseException:
+            # Nothing of the batch was committed: read it again rather than skip it.
+            self._rewind()
+            raise
         self.positions.update(moved)
         self.metrics.record_batch(len(records), 0, time.perf_counter() - started)
         return len(raw)
