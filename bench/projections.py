@@ -1,9 +1,13 @@
-"""Events per second into PostgreSQL for the inventory projection: live, replay, baseline.
+"""Events per second into PostgreSQL for one projection: live, replay, baseline.
 
-    .venv/bin/python bench/projections.py [--events 100000] [--baseline 3000]
+    .venv/bin/python bench/projections.py [--projection inventory] [--events 100000]
+                                          [--baseline 3000]
 
-Produces inventory events made by real ``InventoryItem`` aggregates to topics of
-their own (unique prefix), then times, in one run:
+Produces events made by real aggregates to topics of their own (unique prefix):
+for ``inventory``, receipts, reservations and commits of 500 items; for
+``tracking``, the orders and shipments of the projection tests' shop with 5,000
+aggregates in flight at once, so each batch touches rows earlier batches wrote.
+Then times, in one run:
 
 * live: ``oms project``'s runner from offset 0 to the end, batches of 5,000;
 * replay: ``oms replay``'s rebuild into a fresh schema and the swap;
@@ -30,7 +34,7 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.integration.projections.world import produce  # noqa: E402
+from tests.integration.projections.world import build, produce  # noqa: E402
 
 from oms_events.domain import InventoryItem  # noqa: E402
 from oms_events.kafka.admin import apply_topics  # noqa: E402
@@ -43,7 +47,34 @@ from oms_events.settings import Settings  # noqa: E402
 from oms_events.topics import Kind, registry  # noqa: E402
 
 
-def make_events(n: int) -> list[Any]:
+def make_events(projection: str, n: int) -> list[Any]:
+    """About ``n`` events the projection reads."""
+    if projection == "tracking":
+        # About 13 order and shipment events per order; the inventory events go unread.
+        shop = build(n // 13, stock=10**9).events
+        return in_flight([e for e in shop if type(e).__qualname__.split(".")[0] != "InventoryItem"])
+    return inventory_events(n)
+
+
+def in_flight(events: list[Any], at_once: int = 5000) -> list[Any]:
+    """``events`` with ``at_once`` aggregates alive together, each moving one event in turn.
+
+    As in production, an order's life (placed, confirmed, allocated, shipped…) then
+    spans many batches, and each batch touches rows that earlier ones wrote.
+    """
+    lives: dict[Any, list[Any]] = {}
+    for e in events:
+        lives.setdefault(e.originator_id, []).append(e)
+    waves = list(lives.values())
+    out: list[Any] = []
+    for start in range(0, len(waves), at_once):
+        wave = waves[start : start + at_once]
+        for step in range(max(len(life) for life in wave)):
+            out += [life[step] for life in wave if step < len(life)]
+    return out
+
+
+def inventory_events(n: int) -> list[Any]:
     """About ``n`` inventory events: receipts, reservations, commits and releases."""
     items = [InventoryItem.register(f"SKU-{i:04d}", f"WH-{i % 4}", 5) for i in range(500)]
     events: list[Any] = []
@@ -64,9 +95,15 @@ def make_events(n: int) -> list[Any]:
     return events
 
 
-def run_live(settings: Settings, schema: str, batch_size: int, limit: int | None = None) -> Runner:
-    """Run the inventory runner from 0 to the end (or ``limit`` events)."""
-    projection = select(["inventory"])[0]
+def run_live(
+    settings: Settings,
+    name: str,
+    schema: str,
+    batch_size: int,
+    limit: int | None = None,
+) -> Runner:
+    """Run the projection's runner from 0 to the end (or ``limit`` events)."""
+    projection = select([name])[0]
     conn = connect(settings.postgres.dsn, schema, f"bench-{batch_size}")
     migrate(conn, schema, [projection])
     runner = Runner(settings, projection, conn, batch_size=batch_size, max_wait=0.05)
@@ -84,6 +121,7 @@ def run_live(settings: Settings, schema: str, batch_size: int, limit: int | None
 def main() -> None:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--projection", choices=("inventory", "tracking"), default="inventory")
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--baseline", type=int, default=3_000)
     args = parser.parse_args()
@@ -95,18 +133,20 @@ def main() -> None:
     schemas = [f"bench_{uuid.uuid4().hex[:6]}_{x}" for x in ("live", "replay", "base")]
     try:
         t = time.monotonic()
-        events = make_events(args.events)
+        events = make_events(args.projection, args.events)
         produce(settings, events, per_transaction=5000)
-        print(f"produced {len(events):,} inventory events in {time.monotonic() - t:.1f} s")
+        print(
+            f"produced {len(events):,} events for {args.projection} in {time.monotonic() - t:.1f} s"
+        )
 
-        live = run_live(settings, schemas[0], 5000)
+        live = run_live(settings, args.projection, schemas[0], 5000)
         live_rate = live.metrics.events / (time.monotonic() - live.metrics.started)
 
         t = time.monotonic()
-        result = rebuild(settings, select(["inventory"])[0], schemas[1])
+        result = rebuild(settings, select([args.projection])[0], schemas[1])
         replay_rate = result.events / (time.monotonic() - t)
 
-        base = run_live(settings, schemas[2], 1, limit=args.baseline)
+        base = run_live(settings, args.projection, schemas[2], 1, limit=args.baseline)
         base_rate = base.metrics.events / (time.monotonic() - base.metrics.started)
 
         m = live.metrics

@@ -205,7 +205,7 @@ class ProjectionSettings(BaseSettings):
 
     schema_name: str = Field("oms", description="PostgreSQL schema of the live projections")
     row_cache_size: int = Field(
-        20_000,
+        10_000,
         ge=0,
         description="Aggregates each projection keeps in memory between batches (0: reload)",
     )
