@@ -14,17 +14,21 @@ Then times, in one run:
 * baseline: the same runner writing one transaction per event (batch size 1),
   over the first ``--baseline`` events.
 
-Prints events/s, the ratio to the baseline, p50/p99 batch latency and peak RSS.
+Prints events/s, the ratio to the baseline, p50/p99 batch latency, the live run's
+CPU per event (this process and its PostgreSQL backend, read from ``/proc``: the
+figures to compare before/after on a busy machine) and peak RSS.
 Needs the dev services (``oms dev up``); cleans up its topics and schemas.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -95,27 +99,50 @@ def inventory_events(n: int) -> list[Any]:
     return events
 
 
+def backend_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a PostgreSQL backend of this machine has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Live:
+    """A finished run and the CPU it took: this process, and its PostgreSQL backend."""
+
+    runner: Runner
+    cpu: float
+    db_cpu: float
+
+    def per_event(self) -> tuple[float, float]:
+        """(process, PostgreSQL) CPU per event in microseconds."""
+        n = self.runner.metrics.events
+        return self.cpu / n * 1e6, self.db_cpu / n * 1e6
+
+
 def run_live(
     settings: Settings,
     name: str,
     schema: str,
     batch_size: int,
     limit: int | None = None,
-) -> Runner:
+) -> Live:
     """Run the projection's runner from 0 to the end (or ``limit`` events)."""
     projection = select([name])[0]
     conn = connect(settings.postgres.dsn, schema, f"bench-{batch_size}")
     migrate(conn, schema, [projection])
     runner = Runner(settings, projection, conn, batch_size=batch_size, max_wait=0.05)
+    pid = conn.info.backend_pid
+    cpu, db_cpu = time.process_time(), backend_cpu(pid)
     runner.metrics.started = time.monotonic()
     if limit is None:
         runner.catch_up()
     else:
         while runner.metrics.events < limit:
             runner.step()
+    live = Live(runner, time.process_time() - cpu, backend_cpu(pid) - db_cpu)
     runner.close()
     conn.close()
-    return runner
+    return live
 
 
 def main() -> None:
@@ -140,27 +167,32 @@ def main() -> None:
         )
 
         live = run_live(settings, args.projection, schemas[0], 5000)
-        live_rate = live.metrics.events / (time.monotonic() - live.metrics.started)
+        live_rate = live.runner.metrics.events / (time.monotonic() - live.runner.metrics.started)
 
         t = time.monotonic()
         result = rebuild(settings, select([args.projection])[0], schemas[1])
         replay_rate = result.events / (time.monotonic() - t)
 
         base = run_live(settings, args.projection, schemas[2], 1, limit=args.baseline)
-        base_rate = base.metrics.events / (time.monotonic() - base.metrics.started)
+        base_rate = base.runner.metrics.events / (time.monotonic() - base.runner.metrics.started)
 
-        m = live.metrics
+        m = live.runner.metrics
         print(
             f"live      {live_rate:>10,.0f} events/s  ({m.events:,} events, {m.batches} "
             f"transactions; batch p50 {m.p50() * 1000:.1f} ms, p99 {m.p99() * 1000:.1f} ms)"
+        )
+        own, db = live.per_event()
+        print(
+            f"live CPU  {own:>10.1f} µs/event in this process, {db:.1f} µs/event in its "
+            "PostgreSQL backend (less sensitive to the machine's load than events/s)"
         )
         print(
             f"replay    {replay_rate:>10,.0f} events/s  ({result.events:,} events, rebuild + swap)"
         )
         print(
-            f"baseline  {base_rate:>10,.0f} events/s  ({base.metrics.events:,} events, one "
-            f"transaction each; p50 {base.metrics.p50() * 1000:.2f} ms, "
-            f"p99 {base.metrics.p99() * 1000:.2f} ms)"
+            f"baseline  {base_rate:>10,.0f} events/s  ({base.runner.metrics.events:,} events, "
+            f"one transaction each; p50 {base.runner.metrics.p50() * 1000:.2f} ms, "
+            f"p99 {base.runner.metrics.p99() * 1000:.2f} ms)"
         )
         print(
             f"ratio     live {live_rate / base_rate:.0f}x, replay {replay_rate / base_rate:.0f}x "
