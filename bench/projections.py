@@ -1,6 +1,6 @@
 """Events per second into PostgreSQL for one projection: live, replay, baseline.
 
-    .venv/bin/python bench/projections.py [--projection inventory] [--events 100000]
+    .venv/bin/python -m bench.projections [--projection inventory] [--events 100000]
                                           [--baseline 3000]
 
 Produces events made by real aggregates to topics of their own (unique prefix):
@@ -25,39 +25,85 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import sys
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from bench.events import produce
 from psycopg import sql
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tests.integration.projections.world import build, produce  # noqa: E402
-
-from oms_events.domain import InventoryItem  # noqa: E402
-from oms_events.kafka.admin import apply_topics  # noqa: E402
-from oms_events.kafka.connection import admin  # noqa: E402
-from oms_events.projection.migrate import migrate  # noqa: E402
-from oms_events.projection.replay import rebuild  # noqa: E402
-from oms_events.projection.runner import Runner, connect  # noqa: E402
-from oms_events.projection.spec import select  # noqa: E402
-from oms_events.settings import Settings  # noqa: E402
-from oms_events.topics import Kind, registry  # noqa: E402
+from oms_events.domain import (
+    Address,
+    Customer,
+    InventoryItem,
+    Money,
+    Order,
+    OrderLine,
+    PaymentMethod,
+    Shipment,
+    ShipmentLine,
+)
+from oms_events.kafka.admin import apply_topics
+from oms_events.kafka.connection import admin
+from oms_events.projection.migrate import migrate
+from oms_events.projection.registry import select
+from oms_events.projection.replay import rebuild
+from oms_events.projection.runner import Runner, connect
+from oms_events.settings import Settings
+from oms_events.topics import Kind, registry
 
 
 def make_events(projection: str, n: int) -> list[Any]:
     """About ``n`` events the projection reads."""
     if projection == "tracking":
-        # About 13 order and shipment events per order; the inventory events go unread.
-        shop = build(n // 13, stock=10**9).events
-        return in_flight([e for e in shop if type(e).__qualname__.split(".")[0] != "InventoryItem"])
+        return in_flight(order_events(n))
     return inventory_events(n)
+
+
+def order_events(n: int) -> list[Any]:
+    """About ``n`` order and shipment events: each order of two lines placed, reserved,
+    confirmed, allocated, shipped and delivered (14 events with its shipment's)."""
+    events: list[Any] = []
+    for i in range(n // 14):
+        lines = [
+            OrderLine(k, f"SKU-{(i + k) % 50:04d}", k, Money(1000 * k, "CNY"), Money(0, "CNY"), ())
+            for k in (1, 2)
+        ]
+        order = Order.place(
+            order_no=f"BENCH-{i:06d}",
+            channel="web",
+            external_id=f"B{i}",
+            customer=Customer(f"客户{i % 50}", f"138{i % 50:08d}", f"acct{i % 50}"),
+            address=Address("文三路 90 号", "CN", "杭州市", "浙江省", "西湖区"),
+            lines=lines,
+            payment_method=PaymentMethod.ALIPAY,
+            placed_at=datetime.now(UTC),
+        )
+        for line in lines:
+            order.reserve_line(line.line_no, order.reservation_id(line.line_no), "WH-1")
+        order.confirm()
+        order.allocate()
+        shipment = Shipment.create(
+            order.id,
+            "WH-1",
+            [
+                ShipmentLine(ln.line_no, ln.sku, ln.quantity, order.reservation_id(ln.line_no))
+                for ln in lines
+            ],
+        )
+        shipment.pick()
+        shipment.pack()
+        shipment.ship("SF", f"SF{i:08d}")
+        for line in lines:
+            order.ship_line(line.line_no, str(shipment.id))
+        shipment.deliver()
+        order.deliver()
+        events += order.collect_events() + shipment.collect_events()
+    return events
 
 
 def in_flight(events: list[Any], at_once: int = 5000) -> list[Any]:

@@ -1,5 +1,7 @@
 """The schema catalog: every ``.avsc`` under ``schemas/``, parsed and fingerprinted.
 
+The folder ships inside the package (:mod:`oms_events.resources`).
+
 One file holds one record schema; its full name (namespace + name) is how code
 refers to it. ``schemas/released/`` keeps frozen copies of the last released
 version of each schema for the compatibility test; they are not in the catalog.
@@ -17,7 +19,9 @@ from typing import Any
 from fastavro import parse_schema
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
-SCHEMAS_DIR = Path(__file__).resolve().parents[3] / "schemas"
+from oms_events import resources
+
+SCHEMAS_DIR = resources.schemas()
 RELEASED = "released"
 
 

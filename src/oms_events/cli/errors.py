@@ -16,8 +16,8 @@ from oms_events.avro.codec import DecodeError
 from oms_events.devservices.process import ServiceError
 from oms_events.kafka.errors import KafkaUnavailable, TopicDrift
 from oms_events.projection.migrate import MigrationChanged
+from oms_events.projection.registry import UnknownProjection
 from oms_events.projection.runner import MissingTopic
-from oms_events.projection.spec import UnknownProjection
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -41,7 +41,11 @@ app.command("project")(project.project)
 app.command("replay")(project.replay)
 app.command("status")(status.status)
 app.add_typer(stock.app, name="stock")
-app.command("bench")(bench.bench)
+app.command(
+    "bench",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)(bench.bench)
 app.add_typer(channel.app, name="channel")
 app.add_typer(config.app, name="config")
 

@@ -21,14 +21,15 @@ import structlog
 
 from oms_events.avro.codec import Codec
 from oms_events.avro.registry import codec_from_settings
-from oms_events.engine.inventory_processor import InventoryService
-from oms_events.engine.order_processor import OrderService
+from oms_events.engine.inventory_service import InventoryService
 from oms_events.engine.order_saga import OrderSaga
+from oms_events.engine.order_service import OrderService
 from oms_events.engine.processor import Processor
 from oms_events.engine.service import Service
-from oms_events.engine.shipment_processor import ShipmentService
-from oms_events.engine.sourcing import StockView, StockWatcher
-from oms_events.engine.warehouse import WarehouseAdapter
+from oms_events.engine.shipment_service import ShipmentService
+from oms_events.engine.sourcing import StockView
+from oms_events.engine.stock_watcher import StockWatcher
+from oms_events.engine.warehouse_adapter import WarehouseAdapter
 from oms_events.settings import Settings
 
 log = structlog.get_logger(__name__)

@@ -8,7 +8,8 @@ all drive this same step, so what they prove holds for all of them::
           --codec-->         Avro bytes keyed by order id (+ a changelog entry)
 
 ``handle`` never raises for anything a channel sends: every failure becomes a
-:class:`DeadLetter`. Index changes are staged; the caller commits or rolls them back
+:class:`Refused` (bytes kept, the reason in :mod:`oms_events.deadletter`'s headers).
+Index changes are staged; the caller commits or rolls them back
 with its transaction.
 """
 
@@ -23,18 +24,13 @@ from uuid import UUID
 import structlog
 
 from oms_events.avro.codec import Codec, SingleObjectCodec
+from oms_events.deadletter import DeadLetter, Reason, Source
+from oms_events.engine import commands
 from oms_events.intake.channel import Delivery
 from oms_events.intake.channels import channel as channel_format
-from oms_events.intake.deadletter import DeadLetter, Source
 from oms_events.intake.dedup import DedupIndex, IsChangeable, Verdict, always_changeable
 from oms_events.intake.errors import Code, Rejection
-from oms_events.intake.model import (
-    CHANGE_ORDER,
-    PLACE_ORDER,
-    IntakeOrder,
-    change_order,
-    place_order,
-)
+from oms_events.intake.model import IntakeOrder, change_order, place_order
 from oms_events.intake.tables import Tables
 
 log = structlog.get_logger("oms.intake")
@@ -71,7 +67,43 @@ class Duplicate:
     order_no: str
 
 
-Output = Command | Seen | Duplicate | DeadLetter
+PROCESSOR = "intake"
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A delivery (or one order of a batch) the intake refuses: its bytes, kept as
+    received, and the dead letter that says why."""
+
+    rejection: Rejection
+    raw: bytes
+    letter: DeadLetter
+
+    @property
+    def code(self) -> Code:
+        """The intake's code for the refusal."""
+        return self.rejection.code
+
+
+def dead_letter(
+    channel: str, rejection: Rejection, source: Source, position: str = ""
+) -> DeadLetter:
+    """The dead letter of a refused delivery (the contract of :mod:`oms_events.deadletter`)."""
+    return DeadLetter(
+        Reason(
+            rejection.code.value,
+            rejection.field,
+            rejection.en,
+            rejection.zh,
+            type(rejection.__cause__ or rejection).__name__,
+        ),
+        source,
+        PROCESSOR,
+        {"channel": channel, "external_id": rejection.external_id or "", "position": position},
+    )
+
+
+Output = Command | Seen | Duplicate | Refused
 
 
 def _now() -> datetime:
@@ -141,11 +173,11 @@ class IntakeProcessor:
             log.info("intake.duplicate", channel=order.channel, external_id=order.external_id)
             return [Duplicate(order.channel, order.external_id, order.order_no)]
         if decision.verdict is Verdict.NEW:
-            kind, value = "place", self.codec.encode(PLACE_ORDER, place_order(order))
+            kind, value = "place", commands.encode(self.codec, place_order(order))
         elif self.is_changeable(order.order_id):
             assert decision.previous is not None
-            record = change_order(order, decision.previous, self.clock())
-            kind, value = "change", self.codec.encode(CHANGE_ORDER, record)
+            change = change_order(order, decision.previous, self.clock())
+            kind, value = "change", commands.encode(self.codec, change)
         else:
             refused = Rejection(
                 Code.CHANGE_REJECTED,
@@ -169,7 +201,7 @@ class IntakeProcessor:
 
     def _dead(
         self, channel: str, rejection: Rejection, raw: bytes, source: Source, position: str = ""
-    ) -> DeadLetter:
+    ) -> Refused:
         self.counts[rejection.code.value] += 1
         log.warning(
             "intake.dead_letter",
@@ -182,4 +214,4 @@ class IntakeProcessor:
             partition=source.partition,
             offset=source.offset,
         )
-        return DeadLetter(channel, rejection, raw, source, position)
+        return Refused(rejection, raw, dead_letter(channel, rejection, source, position))

@@ -7,8 +7,8 @@ last committed *are* the rows in the database, and reloading the aggregates of
 every batch is wasted work. The cache stays exact because:
 
 * it is bounded (least recently used first out); a miss loads from PostgreSQL;
-* rows a failed batch read or wrote are forgotten (``batch()``): the fold mutates
-  them in place, and the rolled-back transaction never committed those changes;
+* rows a failed batch read or wrote are forgotten (``batch()``, once per transaction
+  or savepoint): the fold mutates them in place, and the rollback undid those changes;
 * ``clear()`` empties it whenever the runner re-reads its offsets (start, offset
   conflict, partitions taken away): rows it no longer owns are not kept.
 
@@ -19,7 +19,7 @@ Entries are the fold state of one aggregate (e.g. an order with its lines), by
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -36,8 +36,9 @@ class RowCache:
         self.hits = 0
         self.misses = 0
         self._rows: OrderedDict[tuple[str, Any], Row] = OrderedDict()
-        # Keys handed out or stored since the open batch began: what a failure forgets.
-        self._touched: set[tuple[str, Any]] = set()
+        # Per open batch (transaction, then savepoints): the keys it handed out or
+        # stored, which its failure forgets.
+        self._open: list[set[tuple[str, Any]]] = []
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -63,7 +64,7 @@ class RowCache:
             loaded = load(missing)
             self.keep(kind, loaded)
             found.update(loaded)
-        self._touched.update((kind, key) for key in found)
+        self._touch((kind, key) for key in found)
         return found
 
     def keep(self, kind: str, rows: Mapping[Any, Row]) -> None:
@@ -71,24 +72,31 @@ class RowCache:
         for key, row in rows.items():
             self._rows[(kind, key)] = row
             self._rows.move_to_end((kind, key))
-            self._touched.add((kind, key))
+        self._touch((kind, key) for key in rows)
         while len(self._rows) > self.size:
             self._rows.popitem(last=False)
 
+    def _touch(self, keys: Iterable[tuple[str, Any]]) -> None:
+        if self._open:
+            self._open[-1].update(keys)
+
     @contextmanager
     def batch(self) -> Iterator[None]:
-        """One batch's transaction: if the block raises, forget every row the batch touched."""
-        self._touched.clear()
+        """Around one transaction or savepoint: if the block raises, forget every row it
+        touched. Nested, an inner one that succeeds hands its rows to the outer one,
+        whose own rollback would undo them too."""
+        touched: set[tuple[str, Any]] = set()
+        self._open.append(touched)
         try:
             yield
         except BaseException:
-            for key in self._touched:
+            for key in touched:
                 self._rows.pop(key, None)
             raise
         finally:
-            self._touched.clear()
+            self._open.pop()
+            self._touch(touched)
 
     def clear(self) -> None:
         """Forget everything: the next batch loads its rows from PostgreSQL."""
         self._rows.clear()
-        self._touched.clear()

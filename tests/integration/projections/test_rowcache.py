@@ -15,10 +15,11 @@ import pytest
 from psycopg import sql
 
 from oms_events.projection.migrate import migrate
+from oms_events.projection.registry import select
 from oms_events.projection.replay import rebuild
 from oms_events.projection.rowcache import RowCache
 from oms_events.projection.runner import Runner, connect
-from oms_events.projection.spec import Projection, Writer, select
+from oms_events.projection.spec import Projection, Writer
 from oms_events.settings import Settings
 from tests.integration.projections import world as w
 
@@ -30,13 +31,22 @@ TABLES = {
 }
 
 
-class DiskFull(RuntimeError):
-    """The failure injected into one batch."""
+class FoldError(RuntimeError):
+    """A failure of the projection's own code: the runner rolls the batch's savepoint
+    back and applies its records one by one."""
 
 
-def failing_once(write: Writer, at_call: int) -> Writer:
-    """``write`` that, on its ``at_call``-th batch, folds and writes everything, then fails:
-    the transaction rolls back after the fold has changed the cached rows."""
+# Injected failures, and whether the runner's step raises it.
+FAILURES = {
+    "savepoint": (FoldError("line 3 has no sku"), False),
+    # The database went away mid-batch: the whole transaction rolls back, the step raises.
+    "transaction": (psycopg.OperationalError("server closed the connection"), True),
+}
+
+
+def failing_once(write: Writer, at_call: int, error: Exception) -> Writer:
+    """``write`` that, on its ``at_call``-th call, folds and writes everything, then fails:
+    the rollback comes after the fold has changed the cached rows."""
     calls = 0
 
     def wrapped(conn: psycopg.Connection[Any], records: Any, cache: RowCache) -> None:
@@ -44,7 +54,7 @@ def failing_once(write: Writer, at_call: int) -> Writer:
         calls += 1
         write(conn, records, cache)
         if calls == at_call:
-            raise DiskFull("no space left on device")
+            raise error
 
     return wrapped
 
@@ -73,26 +83,35 @@ def assert_equals_a_fresh_replay(
     pg.commit()
 
 
+@pytest.mark.parametrize("failure", list(FAILURES))
 @pytest.mark.parametrize("cache_size", [5, 100_000])
 @pytest.mark.parametrize("name", list(TABLES))
 def test_a_rolled_back_batch_leaves_no_stale_row_in_the_cache(
-    topics_ready: Settings, pg: psycopg.Connection, schema: str, name: str, cache_size: int
+    topics_ready: Settings,
+    pg: psycopg.Connection,
+    schema: str,
+    name: str,
+    cache_size: int,
+    failure: str,
 ) -> None:
     world = w.build(120)
     w.produce(topics_ready, world.events)
     w.produce_dead_letters(topics_ready, 4)
     settings = topics_ready.replace(projections={"row_cache_size": cache_size})
     (projection,) = select([name])
-    failing = dataclasses.replace(projection, write=failing_once(projection.write, at_call=2))
+    error, raised = FAILURES[failure]
+    failing = dataclasses.replace(projection, write=failing_once(projection.write, 2, error))
 
     with connect(settings.postgres.dsn, schema, f"test-{name}") as conn:
         migrate(conn, schema, [projection])
         runner = Runner(settings, failing, conn, batch_size=150)
         try:
-            with pytest.raises(DiskFull):
-                runner.catch_up()
-            # The same runner, with the cache it had, reads the failed batch again.
+            if raised:
+                with pytest.raises(type(error)):
+                    runner.catch_up()
+            # The same runner, with the cache it had, applies the failed batch again.
             runner.catch_up()
+            assert runner.metrics.fold_errors == 0
             assert 0 < len(runner.cache) <= cache_size
         finally:
             runner.close()

@@ -92,3 +92,23 @@ def test_size_zero_keeps_nothing() -> None:
 def test_the_size_is_a_projections_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OMS_PROJECTIONS_ROW_CACHE_SIZE", "123")
     assert Settings().projections.row_cache_size == 123
+
+
+def test_a_failed_savepoint_forgets_its_rows_and_a_failed_transaction_all_of_its_own() -> None:
+    table = Table({k: {"version": 1} for k in range(4)})
+    cache = RowCache(10)
+    with pytest.raises(RuntimeError), cache.batch():  # the transaction
+        with cache.batch():  # a savepoint that commits
+            cache.rows("item", {0}, table.load)[0]["version"] = 2
+        with pytest.raises(KeyError), cache.batch():  # a savepoint that rolls back
+            cache.rows("item", {1}, table.load)[1]["version"] = 2
+            raise KeyError("line_no")
+        assert len(cache) == 1  # only the rolled-back savepoint's row is gone so far
+        cache.rows("item", {2}, table.load)
+        raise RuntimeError("the transaction rolled back")
+    with cache.batch():
+        cache.rows("item", {3}, table.load)
+    table.asked.clear()
+    with cache.batch():
+        assert cache.rows("item", range(4), table.load) == {k: {"version": 1} for k in range(4)}
+    assert table.asked == [0, 1, 2]

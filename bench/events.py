@@ -1,0 +1,35 @@
+"""Domain events onto their topics exactly as the engine writes them (one producer
+transaction per batch): the input of the projection benchmark and of the projection
+tests, which import it from here (``bench`` never imports ``tests``)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from kafka import KafkaProducer
+
+from oms_events import eventlog, topics
+from oms_events.avro.codec import SingleObjectCodec
+from oms_events.kafka.connection import producer
+from oms_events.settings import Settings
+
+
+def produce(settings: Settings, events: list[Any], per_transaction: int = 1000) -> None:
+    """Write domain events to their ``oms.<type>.events`` topics as the engine does."""
+    codec = SingleObjectCodec()
+    p: KafkaProducer = producer(settings, transactional_id=f"test-{uuid.uuid4()}")
+    p.init_transactions()
+    for start in range(0, len(events), per_transaction):
+        p.begin_transaction()
+        for event in events[start : start + per_transaction]:
+            key, value, headers = eventlog.encode(event, codec)
+            aggregate = headers[1][1].decode()
+            p.send(
+                topics.name(settings, topics.events(aggregate)),
+                key=key,
+                value=value,
+                headers=headers,
+            )
+        p.commit_transaction()
+    p.close()
