@@ -5,9 +5,9 @@
 
 Produces events made by real aggregates to topics of their own (unique prefix):
 for ``inventory``, receipts, reservations and commits of 500 items; for
-``tracking``, the orders and shipments of the projection tests' shop with 5,000
-aggregates in flight at once, so each batch touches rows earlier batches wrote.
-Then times, in one run:
+``tracking``, orders and their shipments from placement to delivery, 9,000 of
+them in flight at once (within the default row cache of 10,000), so each batch
+touches rows that earlier batches wrote. Then times, in one run:
 
 * live: ``oms project``'s runner from offset 0 to the end, batches of 5,000;
 * replay: ``oms replay``'s rebuild into a fresh schema and the swap;
@@ -106,7 +106,7 @@ def order_events(n: int) -> list[Any]:
     return events
 
 
-def in_flight(events: list[Any], at_once: int = 5000) -> list[Any]:
+def in_flight(events: list[Any], at_once: int = 9000) -> list[Any]:
     """``events`` with ``at_once`` aggregates alive together, each moving one event in turn.
 
     As in production, an order's life (placed, confirmed, allocated, shipped…) then
