@@ -96,6 +96,9 @@ def _copy_to_temp(
             "CREATE TEMP TABLE IF NOT EXISTS {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA"
         ).format(temp, cols, sql.Identifier(table))
     )
+    # Nor between writes of one transaction (the runner's record-by-record retry makes
+    # several): rows left from an earlier one would be merged again, counters added twice.
+    conn.execute(sql.SQL("DELETE FROM {}").format(temp))
     with (
         conn.cursor() as cur,
         cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(temp, cols)) as cp,
