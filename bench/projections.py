@@ -1,7 +1,7 @@
 """Events per second into PostgreSQL for one projection: live, replay, baseline.
 
     .venv/bin/python -m bench.projections [--projection inventory] [--events 100000]
-                                          [--baseline 3000]
+                                          [--batch-size 5000] [--baseline 3000]
 
 Produces events made by real aggregates to topics of their own (unique prefix):
 for ``inventory``, receipts, reservations and commits of 500 items; for
@@ -9,7 +9,9 @@ for ``inventory``, receipts, reservations and commits of 500 items; for
 them in flight at once (within the default row cache of 10,000), so each batch
 touches rows that earlier batches wrote. Then times, in one run:
 
-* live: ``oms project``'s runner from offset 0 to the end, batches of 5,000;
+* live: ``oms project``'s runner from offset 0 to the end, batches of 5,000
+  (``--batch-size``: a live projection at a moderate rate commits smaller ones, each
+  touching an order at most once);
 * replay: ``oms replay``'s rebuild into a fresh schema and the swap;
 * baseline: the same runner writing one transaction per event (batch size 1),
   over the first ``--baseline`` events.
@@ -196,6 +198,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--projection", choices=("inventory", "tracking"), default="inventory")
     parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--batch-size", type=int, default=5000, help="Live run's batch size.")
     parser.add_argument("--baseline", type=int, default=3_000)
     args = parser.parse_args()
 
@@ -212,7 +215,7 @@ def main() -> None:
             f"produced {len(events):,} events for {args.projection} in {time.monotonic() - t:.1f} s"
         )
 
-        live = run_live(settings, args.projection, schemas[0], 5000)
+        live = run_live(settings, args.projection, schemas[0], args.batch_size)
         live_rate = live.runner.metrics.events / (time.monotonic() - live.runner.metrics.started)
 
         t = time.monotonic()
