@@ -10,8 +10,8 @@ them in flight at once (within the default row cache of 10,000), so each batch
 touches rows that earlier batches wrote. Then times, in one run:
 
 * live: ``oms project``'s runner from offset 0 to the end, batches of 5,000
-  (``--batch-size``: a live projection at a moderate rate commits smaller ones, each
-  touching an order at most once);
+  (``--batch-size``: a live projection at a moderate rate commits smaller ones, in
+  which an order rarely appears twice);
 * replay: ``oms replay``'s rebuild into a fresh schema and the swap;
 * baseline: the same runner writing one transaction per event (batch size 1),
   over the first ``--baseline`` events.
