@@ -3,12 +3,14 @@
 Consumes ``oms.inventory.commands`` keyed by inventory item id:
 
 * ReceiveStock -> ItemRegistered (first time) + StockReceived
-* ReserveStock -> StockReserved | ReservationRejected, and a ReservationAnswered
-  reply to the order saga on ``oms.order.commands`` (keyed by order id)
+* ReserveLines (the lines of one order whose items live on this partition) ->
+  StockReserved | ReservationRejected per item, and one ReservationsAnswered per order
+  and transaction to the order saga on ``oms.order.commands`` (keyed by order id);
+  an earlier version's ReserveStock is a ReserveLines of one line
 * ReleaseStock -> ReservationReleased
 * CommitStock  -> ReservationCommitted (the goods left with the carrier)
 
-A ReserveStock repeated under the same reservation id reserves nothing more
+A line asked again under the same reservation id reserves nothing more
 (``InventoryItem.try_reserve`` returns DUPLICATE); its answer is repeated, so the
 saga always hears back. One writer per item, so no interleaving can oversell.
 """
@@ -22,13 +24,16 @@ from oms_events.domain.errors import ReservationConflict, UnknownReservation
 from oms_events.domain.inventory import InventoryItem, ReservationOutcome
 from oms_events.engine.commands import (
     CommitStock,
+    LineToReserve,
     ReceiveStock,
     ReleaseStock,
-    ReservationAnswered,
+    ReservationAnswer,
+    ReserveLines,
     ReserveStock,
 )
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition
+from oms_events.engine.records import partition_for
 from oms_events.engine.service import Service
 
 
@@ -41,7 +46,8 @@ class InventoryService(Service):
     def __init__(self) -> None:
         self.handlers = {
             ReceiveStock: self.receive,
-            ReserveStock: self.reserve,
+            ReserveLines: self.reserve,
+            ReserveStock: self.reserve_one,
             ReleaseStock: self.release,
             CommitStock: self.commit,
         }
@@ -54,24 +60,63 @@ class InventoryService(Service):
         item.receive(command.quantity, command.reason)
         out.events("inventory", partition, item, command.command_id)
 
-    def reserve(self, command: ReserveStock, partition: Partition, out: Outbox) -> None:
-        """Reserve if the units are there, and answer the saga either way."""
-        item: InventoryItem | None = partition.get(UUID(command.key))
+    def reserve(self, command: ReserveLines, partition: Partition, out: Outbox) -> None:
+        """Reserve each line where its units are, and answer the saga for all of them in
+        the transaction's one reply to the order."""
+        partitions = out.settings.kafka.partitions
+        elsewhere = [
+            line
+            for line in command.lines
+            if partition_for(line.item.encode(), partitions) != partition.number
+        ]
+        if elsewhere:
+            # Not this partition's items (the sender counted partitions differently):
+            # their owner answers for them, in this transaction.
+            out.command(
+                ReserveLines(
+                    command_id=f"{command.command_id}/elsewhere",
+                    order_id=command.order_id,
+                    lines=tuple(elsewhere),
+                )
+            )
+        for line in command.lines:
+            if line not in elsewhere:
+                answer = self._reserve(command, line, partition, out)
+                if answer is not None:
+                    out.answer(command.order_id, answer, command.command_id)
+
+    def reserve_one(self, command: ReserveStock, partition: Partition, out: Outbox) -> None:
+        """An earlier version's ReserveStock: a ReserveLines of one line."""
+        line = LineToReserve(
+            line_no=command.line_no,
+            reservation_id=command.reservation_id,
+            sku=command.sku,
+            location=command.location,
+            quantity=command.quantity,
+            tried=command.tried,
+        )
+        one = ReserveLines(command_id=command.command_id, order_id=command.order_id, lines=(line,))
+        self.reserve(one, partition, out)
+
+    @staticmethod
+    def _reserve(
+        command: ReserveLines, line: LineToReserve, partition: Partition, out: Outbox
+    ) -> ReservationAnswer | None:
+        # One line against its item: its events queued, its answer returned (None for a
+        # repeat of a reservation since released or committed: the saga closed that line).
+        item: InventoryItem | None = partition.get(UUID(line.item))
         if item is None:
-            out.command(_answer(command, "rejected", "stock.unknown_item", 0))
-            return
+            return _answer(line, "rejected", "stock.unknown_item", 0)
         try:
-            outcome = item.try_reserve(command.reservation_id, command.order_id, command.quantity)
+            outcome = item.try_reserve(line.reservation_id, command.order_id, line.quantity)
         except ReservationConflict as error:
-            out.command(_answer(command, "rejected", error.code, item.available))
-            return
+            return _answer(line, "rejected", error.code, item.available)
         out.events("inventory", partition, item, command.command_id)
         if outcome is ReservationOutcome.REJECTED:
-            out.command(_answer(command, "rejected", "stock.insufficient", item.available))
-        elif outcome is ReservationOutcome.RESERVED or command.reservation_id in item.reservations:
-            out.command(_answer(command, "reserved", "", item.available))
-        # A duplicate of a reservation since released or committed needs no answer:
-        # the saga closed that line itself.
+            return _answer(line, "rejected", "stock.insufficient", item.available)
+        if outcome is ReservationOutcome.RESERVED or line.reservation_id in item.reservations:
+            return _answer(line, "reserved", "", item.available)
+        return None
 
     def release(self, command: ReleaseStock, partition: Partition, out: Outbox) -> None:
         """Give a reservation's units back to available."""
@@ -96,22 +141,20 @@ class InventoryService(Service):
 
 
 def _answer(
-    command: ReserveStock,
+    line: LineToReserve,
     outcome: Literal["reserved", "rejected"],
     reason: str,
     available: int,
-) -> ReservationAnswered:
-    """The reply to ``command`` for the order saga, keyed by its order."""
-    return ReservationAnswered(
-        command_id=f"{command.command_id}/answer",
-        order_id=command.order_id,
-        line_no=command.line_no,
-        reservation_id=command.reservation_id,
-        sku=command.sku,
-        location=command.location,
-        quantity=command.quantity,
+) -> ReservationAnswer:
+    """The answer for one line, for the order saga."""
+    return ReservationAnswer(
+        line_no=line.line_no,
+        reservation_id=line.reservation_id,
+        sku=line.sku,
+        location=line.location,
+        quantity=line.quantity,
         outcome=outcome,
         reason=reason,
         available=available,
-        tried=command.tried,
+        tried=line.tried,
     )
