@@ -3,7 +3,8 @@
 Lifecycle::
 
     pending ─> confirmed ─> allocated ─> partially_shipped ─> shipped ─> delivered ─> completed
-       ├──> pre_order (awaits stock) ─> confirmed
+       ├──> allocated (confirmed by the allocation: the engine's way, one event)
+       ├──> pre_order (awaits stock) ─> confirmed | allocated
        ├──> on_hold (amount, review); release returns it where it came from
        ├──> rejected (no stock)
        └──> cancelled (any time before the first shipment)
@@ -601,12 +602,14 @@ class Order(Aggregate):
             }
             for n, line in self.lines.items()
         ]
-        self._allocated(allocations=allocations)
+        self._allocated(allocations=allocations, confirmed=self.status is not OrderStatus.CONFIRMED)
 
     @event("OrderAllocated")
-    def _allocated(self, allocations: list[dict[str, Any]]) -> None:
-        # Every line's reservation rides along: the ones this event completed, and the
-        # ones held already (unchanged).
+    def _allocated(self, allocations: list[dict[str, Any]], confirmed: bool) -> None:
+        # ``confirmed``: this event confirmed the order too (earlier versions wrote an
+        # OrderConfirmed before it; their events read as False).
+        # Every line's reservation rides along: those this event completed, and those
+        # held already (unchanged).
         for a in allocations:
             self.reservations[a["line_no"]] = (a["reservation_id"], a["location"])
         self.allocations = {a["line_no"]: a["location"] for a in allocations}

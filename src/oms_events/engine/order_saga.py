@@ -84,7 +84,7 @@ class OrderSaga:
         for line_no in sorted(order.lines):
             if order.status in _CLOSED:
                 return  # rejected for a line no location has: ask for nothing
-            ask = self._choose(order, line_no, [])
+            ask = self._choose(order, line_no, [], asks)
             if ask is None:
                 self._shortage(order, NO_LOCATION, out, cause_id)
             else:
@@ -138,7 +138,7 @@ class OrderSaga:
                 continue
             if order.reservation_id(a.line_no) != a.reservation_id:
                 continue  # an answer for an earlier quantity; the current one is asked already
-            ask = self._choose(order, a.line_no, [*a.tried, a.location])
+            ask = self._choose(order, a.line_no, [*a.tried, a.location], asks)
             if ask is None:
                 self._shortage(order, a.reason or "stock.insufficient", out, cause_id)
             else:
@@ -200,7 +200,7 @@ class OrderSaga:
                 return
             if asked.get(line_no) == order.reservation_id(line_no):
                 continue
-            ask = self._choose(order, line_no, [])
+            ask = self._choose(order, line_no, [], asks)
             if ask is None:
                 self._shortage(order, NO_LOCATION, out, cause_id)
             else:
@@ -242,10 +242,15 @@ class OrderSaga:
 
     # --- steps -------------------------------------------------------------------
 
-    def _choose(self, order: Order, line_no: int, tried: list[str]) -> LineToReserve | None:
-        # The line asked at the best location not tried yet, or None when none is left.
+    def _choose(
+        self, order: Order, line_no: int, tried: list[str], asks: Sequence[LineToReserve] = ()
+    ) -> LineToReserve | None:
+        # The line asked at the best location not tried yet, or None when none is left;
+        # where the order's other lines are held or asked for, when it has enough.
         line = order.lines[line_no]
-        location = self.stock.choose(line.sku, line.quantity, tried)
+        serving = {location for _, location in order.reservations.values()}
+        serving.update(ask.location for ask in asks)
+        location = self.stock.choose(line.sku, line.quantity, tried, serving)
         return None if location is None else _ask(order, line_no, location, tried)
 
     @staticmethod

@@ -104,7 +104,8 @@ def legacy_order_events(external_id: str = "T-OLD") -> list[Any]:
                 "reservation_id": o.reservations[n][0],
             }
             for n in sorted(o.lines)
-        ]
+        ],
+        confirmed=False,  # as today's reader reads theirs
     )
     o._line_shipped(line_no=1, shipment_id="shipment-1")
     o._line_shipped(line_no=2, shipment_id="shipment-2")
