@@ -4,12 +4,13 @@ other process.
 Drives the same pure step the processors run (``handling.Step``) for the order and
 the inventory services, routing every record the outbox writes as Kafka would
 (commands to their owner's partition, inventory events into the order process's
-stock view), until each order is allocated. What it prints is the CPU the services
-themselves spend per order — decode, domain, saga, encode — which is what the
-end-to-end benchmark's "CPU per confirmed order" contains besides the Kafka client's
-own cost, and the records each order writes (its PlaceOrder included), per topic
-family and for orders of 1, 2, 3 … lines. Not sensitive to the machine's load, so
-before/after figures compare.
+stock view), until each order is allocated (``--to-shipped``: shipped, with the
+shipment service, the warehouse adapter and a warehouse that answers at once). What
+it prints is the CPU the services themselves spend per order — decode, domain, saga,
+encode — which is what the end-to-end benchmark's "CPU per confirmed order" contains
+besides the Kafka client's own cost, and the records each order writes (its
+PlaceOrder included), per topic family and for orders of 1, 2, 3 … lines. Not
+sensitive to the machine's load, so before/after figures compare.
 
 A transaction is, by default, what one processor owning every partition of its
 service does with one poll: everything queued for that service is handled in one
@@ -18,6 +19,7 @@ records an order can cost: nothing is batched).
 
     python -m bench.handling --orders 5000
     python -m bench.handling --orders 3000 --per-record
+    python -m bench.handling --orders 3000 --to-shipped
     python -m bench.handling --orders 2000 --profile      # the top functions too
 """
 
@@ -28,6 +30,7 @@ import cProfile
 import pstats
 import time
 from collections import Counter, defaultdict, deque
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -43,15 +46,21 @@ from oms_events.engine.order_saga import OrderSaga
 from oms_events.engine.order_service import OrderService
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition
-from oms_events.engine.records import CommandWriter, partition_for
+from oms_events.engine.records import CommandWriter, Outgoing, partition_for
+from oms_events.engine.shipment_service import ShipmentService
 from oms_events.engine.sourcing import StockView
+from oms_events.engine.warehouse_adapter import WAREHOUSE_UPDATE, WarehouseAdapter
 from oms_events.settings import Settings
 
 
 class Engine:
-    """Order + inventory services over in-memory partitions; a queue stands for Kafka."""
+    """Order + inventory services over in-memory partitions; a queue stands for Kafka.
 
-    def __init__(self, settings: Settings, per_record: bool = False) -> None:
+    ``to_shipped``: the shipment service and the warehouse adapter too, and a warehouse
+    that picks, packs and ships every allocation at once (as ``oms simulate``'s does).
+    """
+
+    def __init__(self, settings: Settings, per_record: bool = False, to_shipped: bool = False):
         self.settings = settings
         self.per_record = per_record
         self.codec = SingleObjectCodec()
@@ -60,9 +69,16 @@ class Engine:
             "order": Step(OrderService(OrderSaga(Workflow(), self.view)), settings, self.codec),
             "inventory": Step(InventoryService(), settings, self.codec),
         }
+        if to_shipped:
+            self.services["shipment"] = Step(ShipmentService(), settings, self.codec)
+            self.services["warehouse"] = Step(WarehouseAdapter(), settings, self.codec)
         self.partitions: dict[str, dict[int, Partition]] = {k: {} for k in self.services}
-        self.inputs = {topics.name(settings, topics.commands(k)): k for k in self.services}
+        self.inputs = {
+            topics.name(settings, service.service.input_topic()): name
+            for name, service in self.services.items()
+        }
         self.inventory_events = topics.name(settings, topics.events("inventory"))
+        self.allocations = topics.name(settings, topics.ALLOCATIONS) if to_shipped else None
         self.seconds: Counter[str] = Counter()
         self.records: Counter[str] = Counter()
         self.queue: deque[Any] = deque()
@@ -105,6 +121,9 @@ class Engine:
             self.view.apply(eventlog.decode(record.value, self.codec))
             self.seconds["stock view"] += time.process_time() - began
             return None
+        if record.topic == self.allocations:
+            self.warehouse(record)
+            return None
         service = self.inputs.get(record.topic)
         if service is None:
             return None  # order events, shipments, allocations: other readers
@@ -122,6 +141,29 @@ class Engine:
         self.seconds[service] += time.process_time() - began
         return out
 
+    def warehouse(self, record: Any) -> None:
+        """Be the warehouse: picked, packed and shipped updates for an allocation."""
+        _, allocation = self.codec.decode(record.value)
+        shipment_id = allocation["shipment_id"]
+        for status in ("picked", "packed", "shipped"):
+            shipped = status == "shipped"
+            update = {
+                "update_id": f"{shipment_id}/{status}",
+                "shipment_id": shipment_id,
+                "location": allocation["location"],
+                "status": status,
+                "carrier": "SF Express" if shipped else None,
+                "tracking_no": f"SF{shipment_id[:12]}" if shipped else None,
+                "at": datetime.now(UTC),
+            }
+            self.publish(
+                Outgoing(
+                    topics.name(self.settings, topics.WAREHOUSE_UPDATES),
+                    shipment_id.encode(),
+                    self.codec.encode(WAREHOUSE_UPDATE, update),
+                )
+            )
+
     def flush(self, outboxes: list[Outbox]) -> None:
         """Commit: what the outboxes hold becomes visible to the readers."""
         for out in outboxes:
@@ -130,9 +172,9 @@ class Engine:
             out.records.clear()
 
 
-def run(orders: int, profile: bool, per_record: bool) -> None:
+def run(orders: int, profile: bool, per_record: bool, to_shipped: bool) -> None:
     settings = Settings().replace(kafka={"topic_prefix": "", "partitions": 6})
-    engine = Engine(settings, per_record)
+    engine = Engine(settings, per_record, to_shipped)
     workload = Workload(Mix(), "h")
     writer = CommandWriter(settings, engine.codec)
     for sku in workload.skus:
@@ -164,6 +206,7 @@ def run(orders: int, profile: bool, per_record: bool) -> None:
     n = len(deliveries)
     total = sum(engine.seconds.values())
     mode = "one transaction per record" if per_record else "one transaction per poll"
+    mode += ", to shipped" if to_shipped else ", to allocated"
     print(f"{n} orders, {sum(len(d.order.lines) for d in deliveries) / n:.2f} lines each ({mode})")
     for name, seconds in engine.seconds.most_common():
         print(f"  {name:<12} {seconds / n * 1e6:8.0f} µs CPU per order")
@@ -191,8 +234,13 @@ def main() -> None:
     parser.add_argument(
         "--per-record", action="store_true", help="one transaction per record (no batching)"
     )
+    parser.add_argument(
+        "--to-shipped",
+        action="store_true",
+        help="go on to shipped: shipment service, warehouse adapter and a warehouse",
+    )
     args = parser.parse_args()
-    run(args.orders, args.profile, args.per_record)
+    run(args.orders, args.profile, args.per_record, args.to_shipped)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Literal
 from uuid import UUID
 
-from oms_events.domain.errors import ReservationConflict, UnknownReservation
+from oms_events.domain.errors import InvalidQuantity, ReservationConflict, UnknownReservation
 from oms_events.domain.inventory import InventoryItem, ReservationOutcome
 from oms_events.engine.commands import (
     CommitStock,
@@ -63,6 +63,9 @@ class InventoryService(Service):
     def reserve(self, command: ReserveLines, partition: Partition, out: Outbox) -> None:
         """Reserve each line where its units are, and answer the saga for all of them in
         the transaction's one reply to the order."""
+        for line in command.lines:
+            # Bad input is refused whole, before any line holds stock.
+            InvalidQuantity.check(line.quantity)
         partitions = out.settings.kafka.partitions
         elsewhere = [
             line
@@ -79,11 +82,13 @@ class InventoryService(Service):
                     lines=tuple(elsewhere),
                 )
             )
-        for line in command.lines:
-            if line not in elsewhere:
-                answer = self._reserve(command, line, partition, out)
-                if answer is not None:
-                    out.answer(command.order_id, answer, command.command_id)
+        answers = [
+            answer
+            for line in command.lines
+            if line not in elsewhere
+            if (answer := self._reserve(command, line, partition, out)) is not None
+        ]
+        out.answer(command.order_id, answers, command.command_id)
 
     def reserve_one(self, command: ReserveStock, partition: Partition, out: Outbox) -> None:
         """An earlier version's ReserveStock: a ReserveLines of one line."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -37,22 +38,26 @@ class Outbox:
         """Queue a command for another (or this) processor, keyed by its aggregate."""
         self.records.append(self.commands.record(command))
 
-    def answer(self, order_id: UUID, answer: ReservationAnswer, cause_id: str) -> None:
-        """Add one line's answer to this transaction's reply to the order.
+    def answer(self, order_id: UUID, answers: Sequence[ReservationAnswer], cause_id: str) -> None:
+        """Add a command's answers to this transaction's one reply to the order.
 
-        The reply is one record, rewritten in place as answers join it; its command id
-        is that of the first command answered, unique since each command is handled in
-        exactly one committed transaction.
+        The reply is one record, rewritten in place when another command's answers
+        join it; its command id is that of the first command answered, unique since
+        each command is handled in exactly one committed transaction.
         """
+        if not answers:
+            return
         index, reply = self._replies.get(order_id, (len(self.records), None))
         if reply is None:
             reply = ReservationsAnswered(
-                command_id=f"{cause_id}/answer", order_id=order_id, answers=(answer,)
+                command_id=f"{cause_id}/answer", order_id=order_id, answers=tuple(answers)
             )
             self.records.append(self.commands.record(reply))
         else:
             reply = ReservationsAnswered(
-                command_id=reply.command_id, order_id=order_id, answers=(*reply.answers, answer)
+                command_id=reply.command_id,
+                order_id=order_id,
+                answers=(*reply.answers, *answers),
             )
             self.records[index] = self.commands.record(reply)
         self._replies[order_id] = (index, reply)

@@ -159,3 +159,27 @@ def test_an_earlier_versions_reserve_stock_is_answered_as_one_line() -> None:
     assert [(x["line_no"], x["reservation_id"], x["outcome"]) for x in reply["answers"]] == [
         (3, str(rid), "reserved")
     ]
+
+
+def test_a_command_with_a_bad_line_is_refused_whole_before_any_stock_moves() -> None:
+    a, b = _skus_on_one_partition(2)
+    stock = Stock()
+    stock.transaction(
+        *[ReceiveStock(command_id=f"r-{s}", sku=s, location="SH", quantity=2) for s in (a, b)]
+    )
+    command = ReserveLines(
+        command_id="bad", order_id=uuid.uuid4(), lines=(_line(1, a), _line(2, b, 0))
+    )
+    r = stock.writer.record(command)
+    assert r.partition is not None
+    partition = stock.partitions[r.partition]
+    out = Outbox(SETTINGS, CODEC)
+    record = SimpleNamespace(
+        topic=r.topic, key=r.key, value=r.value, headers=r.headers, partition=r.partition, offset=7
+    )
+    assert stock.step(record, partition, out) is Outcome.DEAD
+    names = [name for name, _ in _written(out)]
+    assert "oms.inventory.StockReserved" not in names
+    assert ReservationsAnswered.schema() not in names
+    item = partition.get(uuid.UUID(commands.item_key(a, "SH")))
+    assert item is not None and item.reserved == 0
