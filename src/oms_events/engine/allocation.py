@@ -71,11 +71,12 @@ def allocate(
             },
             "allocated_at": datetime.now(UTC),
         }
+        topic = topics.name(out.settings, topics.ALLOCATIONS)
         out.add(
             Outgoing(
-                topics.name(out.settings, topics.ALLOCATIONS),
+                topic,
                 location.encode(),
-                out.codec.encode(ALLOCATION, record),
+                out.codec.encode(ALLOCATION, record, topic=topic),
                 [("order_id", str(order.id).encode())],
             )
         )

@@ -431,9 +431,9 @@ def to_record(command: Command) -> dict[str, Any]:
     return record
 
 
-def encode(codec: Codec, command: Command) -> bytes:
-    """``command`` as the bytes of its schema."""
-    return codec.encode(command.schema(), to_record(command))
+def encode(codec: Codec, command: Command, *, topic: str) -> bytes:
+    """``command`` as the bytes of its schema, for ``topic`` (a registry subject may name it)."""
+    return codec.encode(command.schema(), to_record(command), topic=topic)
 
 
 def decode(codec: Codec, value: bytes) -> Command:

@@ -76,7 +76,7 @@ class Outbox:
             return new
         topic = topics.name(self.settings, topics.events(aggregate_type))
         for event in new:
-            key, value, headers = eventlog.encode(event, self.codec)
+            key, value, headers = eventlog.encode(event, self.codec, topic=topic)
             headers.append(("command_id", command_id.encode()))
             self.records.append(Outgoing(topic, key, value, headers, partition.number))
         partition.aggregates[aggregate.id] = aggregate

@@ -130,8 +130,9 @@ class Simulation:
             return
         for status in ("picked", "packed", "shipped"):
             shipped = status == "shipped"
+            topic = topics.name(self.settings, topics.WAREHOUSE_UPDATES)
             self.producer.send(
-                topics.name(self.settings, topics.WAREHOUSE_UPDATES),
+                topic,
                 key=allocation["shipment_id"].encode(),
                 value=self.codec.encode(
                     WAREHOUSE_UPDATE,
@@ -146,6 +147,7 @@ class Simulation:
                         else None,
                         "at": datetime.now(UTC),
                     },
+                    topic=topic,
                 ),
             )
 

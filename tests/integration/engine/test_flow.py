@@ -76,9 +76,10 @@ def test_shipping_commits_stock_and_ships_the_order(running: tuple[Settings, Eng
         read_topic(settings, topics.name(settings, topics.ALLOCATIONS))[0].value
     )
     p = producer(settings)
+    updates = topics.name(settings, topics.WAREHOUSE_UPDATES)
     for status in ("picked", "packed", "shipped"):
         p.send(
-            topics.name(settings, topics.WAREHOUSE_UPDATES),
+            updates,
             key=allocation["shipment_id"].encode(),
             value=CODEC.encode(
                 "oms.warehouse.WarehouseUpdate",
@@ -91,6 +92,7 @@ def test_shipping_commits_stock_and_ships_the_order(running: tuple[Settings, Eng
                     "tracking_no": "SF123" if status == "shipped" else None,
                     "at": datetime.now(UTC),
                 },
+                topic=updates,
             ),
         )
     p.flush()
@@ -109,11 +111,8 @@ def test_bad_input_goes_to_the_dead_letter_topic(running: tuple[Settings, Engine
     good = place_order("B1", "TEA")
     # A Chinese address needs a district.
     bad = replace(good, address=replace(good.address, district=None))
-    p.send(
-        topics.name(settings, topics.commands("order")),
-        key=b"B1",
-        value=commands.encode(CODEC, bad),
-    )
+    order_commands = topics.name(settings, topics.commands("order"))
+    p.send(order_commands, key=b"B1", value=commands.encode(CODEC, bad, topic=order_commands))
     p.flush()
     p.close()
     publish_orders(settings, [place_order("G1", "TEA")])  # the partition keeps going

@@ -22,7 +22,8 @@ from tests.unit.domain.samples import legacy_order_events, line, order
 def records(aggregate: InventoryItem) -> list[eventlog.EventRecord]:
     codec = SingleObjectCodec()
     return [
-        eventlog.decode(eventlog.encode(e, codec)[1], codec) for e in aggregate.collect_events()
+        eventlog.decode(eventlog.encode(e, codec, topic="oms.inventory.events")[1], codec)
+        for e in aggregate.collect_events()
     ]
 
 
