@@ -115,7 +115,10 @@ def test_late_allocation_and_shipment_are_raised_once_each_and_only_when_late() 
 
 def _order_records(events: list[object]) -> list[eventlog.EventRecord]:
     codec = SingleObjectCodec()
-    return [eventlog.decode(eventlog.encode(e, codec)[1], codec) for e in events]  # type: ignore[arg-type]
+    return [
+        eventlog.decode(eventlog.encode(e, codec, topic="oms.order.events")[1], codec)
+        for e in events
+    ]  # type: ignore[arg-type]
 
 
 def _comparable(row: rows.Row) -> dict[str, object]:
