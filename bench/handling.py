@@ -156,13 +156,9 @@ class Engine:
                 "tracking_no": f"SF{shipment_id[:12]}" if shipped else None,
                 "at": datetime.now(UTC),
             }
-            self.publish(
-                Outgoing(
-                    topics.name(self.settings, topics.WAREHOUSE_UPDATES),
-                    shipment_id.encode(),
-                    self.codec.encode(WAREHOUSE_UPDATE, update),
-                )
-            )
+            topic = topics.name(self.settings, topics.WAREHOUSE_UPDATES)
+            value = self.codec.encode(WAREHOUSE_UPDATE, update, topic=topic)
+            self.publish(Outgoing(topic, shipment_id.encode(), value))
 
     def flush(self, outboxes: list[Outbox]) -> None:
         """Commit: what the outboxes hold becomes visible to the readers."""

@@ -345,8 +345,38 @@ class ReleaseStock(StockCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
+class LineToCommit:
+    """One line of a CommitLines: a reservation of a sku at a location."""
+
+    reservation_id: UUID
+    sku: str
+    location: str
+
+    @property
+    def item(self) -> str:
+        """The inventory item id of (sku, location)."""
+        return item_key(self.sku, self.location)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommitLines(Command):
+    """The reserved units of these lines left the warehouse: one per inventory partition
+    of a shipment, keyed by the first line's item."""
+
+    aggregate_type: ClassVar[str] = "inventory"
+    order_id: UUID
+    lines: tuple[LineToCommit, ...]
+
+    @property
+    def key(self) -> str:
+        """The inventory item id of the first line."""
+        return self.lines[0].item
+
+
+@dataclass(frozen=True, kw_only=True)
 class CommitStock(StockCommand):
-    """The reserved units left the warehouse: on hand and reserved both drop."""
+    """The reserved units left the warehouse (written by earlier versions; handled as a
+    CommitLines of one line)."""
 
     order_id: UUID
     reservation_id: UUID
@@ -403,6 +433,7 @@ COMMANDS: dict[str, type[Command]] = {
         ReserveLines,
         ReleaseStock,
         CommitStock,
+        CommitLines,
         CreateShipment,
         RecordWarehouseUpdate,
     )

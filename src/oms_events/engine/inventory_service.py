@@ -8,7 +8,9 @@ Consumes ``oms.inventory.commands`` keyed by inventory item id:
   and transaction to the order saga on ``oms.order.commands`` (keyed by order id);
   an earlier version's ReserveStock is a ReserveLines of one line
 * ReleaseStock -> ReservationReleased
-* CommitStock  -> ReservationCommitted (the goods left with the carrier)
+* CommitLines (a shipment's lines whose items live on this partition) ->
+  ReservationCommitted per item (the goods left with the carrier); an earlier
+  version's CommitStock is a CommitLines of one line
 
 A line asked again under the same reservation id reserves nothing more
 (``InventoryItem.try_reserve`` returns DUPLICATE); its answer is repeated, so the
@@ -17,13 +19,16 @@ saga always hears back. One writer per item, so no interleaving can oversell.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Sequence
+from typing import Literal, TypeVar
 from uuid import UUID
 
 from oms_events.domain.errors import InvalidQuantity, ReservationConflict, UnknownReservation
 from oms_events.domain.inventory import InventoryItem, ReservationOutcome
 from oms_events.engine.commands import (
+    CommitLines,
     CommitStock,
+    LineToCommit,
     LineToReserve,
     ReceiveStock,
     ReleaseStock,
@@ -35,6 +40,8 @@ from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition
 from oms_events.engine.records import partition_for
 from oms_events.engine.service import Service
+
+_Line = TypeVar("_Line", LineToReserve, LineToCommit)
 
 
 class InventoryService(Service):
@@ -49,7 +56,8 @@ class InventoryService(Service):
             ReserveLines: self.reserve,
             ReserveStock: self.reserve_one,
             ReleaseStock: self.release,
-            CommitStock: self.commit,
+            CommitLines: self.commit,
+            CommitStock: self.commit_one,
         }
 
     def receive(self, command: ReceiveStock, partition: Partition, out: Outbox) -> None:
@@ -66,15 +74,8 @@ class InventoryService(Service):
         for line in command.lines:
             # Bad input is refused whole, before any line holds stock.
             InvalidQuantity.check(line.quantity)
-        partitions = out.settings.kafka.partitions
-        elsewhere = [
-            line
-            for line in command.lines
-            if partition_for(line.item.encode(), partitions) != partition.number
-        ]
+        elsewhere = self._elsewhere(command.lines, partition, out)
         if elsewhere:
-            # Not this partition's items (the sender counted partitions differently):
-            # their owner answers for them, in this transaction.
             out.command(
                 ReserveLines(
                     command_id=f"{command.command_id}/elsewhere",
@@ -136,13 +137,51 @@ class InventoryService(Service):
             return
         out.events("inventory", partition, item, command.command_id)
 
-    def commit(self, command: CommitStock, partition: Partition, out: Outbox) -> None:
-        """The reserved units left with the carrier."""
-        item: InventoryItem | None = partition.get(UUID(command.key))
-        if item is None:
-            raise UnknownReservation(reservation_id=str(command.reservation_id))
-        item.commit(command.reservation_id)
-        out.events("inventory", partition, item, command.command_id)
+    def commit(self, command: CommitLines, partition: Partition, out: Outbox) -> None:
+        """The reserved units of these lines left with the carrier.
+
+        Committing is idempotent, so a command dead-lettered half-way (a reservation
+        released meanwhile) can be replayed once fixed.
+        """
+        elsewhere = self._elsewhere(command.lines, partition, out)
+        if elsewhere:
+            out.command(
+                CommitLines(
+                    command_id=f"{command.command_id}/elsewhere",
+                    order_id=command.order_id,
+                    lines=tuple(elsewhere),
+                )
+            )
+        for line in command.lines:
+            if line in elsewhere:
+                continue
+            item: InventoryItem | None = partition.get(UUID(line.item))
+            if item is None:
+                raise UnknownReservation(reservation_id=str(line.reservation_id))
+            item.commit(line.reservation_id)
+            out.events("inventory", partition, item, command.command_id)
+
+    def commit_one(self, command: CommitStock, partition: Partition, out: Outbox) -> None:
+        """An earlier version's CommitStock: a CommitLines of one line."""
+        line = LineToCommit(
+            reservation_id=command.reservation_id, sku=command.sku, location=command.location
+        )
+        self.commit(
+            CommitLines(command_id=command.command_id, order_id=command.order_id, lines=(line,)),
+            partition,
+            out,
+        )
+
+    @staticmethod
+    def _elsewhere(lines: Sequence[_Line], partition: Partition, out: Outbox) -> list[_Line]:
+        # Lines whose items another partition owns (the sender counted partitions
+        # differently): their owner handles them, in this transaction.
+        partitions = out.settings.kafka.partitions
+        return [
+            line
+            for line in lines
+            if partition_for(line.item.encode(), partitions) != partition.number
+        ]
 
 
 def _answer(

@@ -9,6 +9,9 @@ from typing import Any
 
 from oms_events.engine import commands
 from oms_events.engine.commands import (
+    CommitLines,
+    CommitStock,
+    LineToCommit,
     LineToReserve,
     ReceiveStock,
     ReservationsAnswered,
@@ -183,3 +186,38 @@ def test_a_command_with_a_bad_line_is_refused_whole_before_any_stock_moves() -> 
     assert ReservationsAnswered.schema() not in names
     item = partition.get(uuid.UUID(commands.item_key(a, "SH")))
     assert item is not None and item.reserved == 0
+
+
+def test_a_shipments_lines_of_one_partition_are_committed_by_one_command() -> None:
+    a, b = _skus_on_one_partition(2)
+    stock = Stock()
+    stock.transaction(
+        *[ReceiveStock(command_id=f"r-{s}", sku=s, location="SH", quantity=3) for s in (a, b)]
+    )
+    order_id = uuid.uuid4()
+    one, two = _line(1, a), _line(2, b, 2)
+    stock.transaction(ReserveLines(command_id="c1", order_id=order_id, lines=(one, two)))
+    commit = CommitLines(
+        command_id="ship-1",
+        order_id=order_id,
+        lines=tuple(
+            LineToCommit(reservation_id=x.reservation_id, sku=x.sku, location="SH")
+            for x in (one, two)
+        ),
+    )
+    written = _written(stock.transaction(commit))
+    assert [(n, r["quantity"]) for n, r in written] == [
+        ("oms.inventory.ReservationCommitted", 1),
+        ("oms.inventory.ReservationCommitted", 2),
+    ]
+    old = CommitStock(
+        command_id="ship-old",
+        order_id=order_id,
+        reservation_id=one.reservation_id,
+        sku=a,
+        location="SH",
+    )
+    assert _written(stock.transaction(old)) == []  # committed already: nothing more
+    partition = next(iter(stock.partitions.values()))
+    items = [partition.get(uuid.UUID(commands.item_key(s, "SH"))) for s in (a, b)]
+    assert [(i.on_hand, i.reserved) for i in items if i is not None] == [(2, 0), (1, 0)]
