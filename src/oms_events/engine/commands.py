@@ -336,8 +336,39 @@ class ReserveLines(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class LineToRelease:
+    """One line of a ReleaseLines: a reservation of a sku at a location."""
+
+    reservation_id: UUID
+    sku: str
+    location: str
+
+    @property
+    def item(self) -> str:
+        """The inventory item id of (sku, location)."""
+        return item_key(self.sku, self.location)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReleaseLines(Command):
+    """Give reservations of one order back to available (cancel, reject, expiry,
+    compensation): one per inventory partition, keyed by the first line's item."""
+
+    aggregate_type: ClassVar[str] = "inventory"
+    order_id: UUID
+    lines: tuple[LineToRelease, ...]
+    reason: str = ""
+
+    @property
+    def key(self) -> str:
+        """The inventory item id of the first line."""
+        return self.lines[0].item
+
+
+@dataclass(frozen=True, kw_only=True)
 class ReleaseStock(StockCommand):
-    """Give a reservation back to available (cancel, reject, expiry, compensation)."""
+    """Give a reservation back to available (written by earlier versions; handled as a
+    ReleaseLines of one line)."""
 
     order_id: UUID
     reservation_id: UUID
@@ -432,6 +463,7 @@ COMMANDS: dict[str, type[Command]] = {
         ReserveStock,
         ReserveLines,
         ReleaseStock,
+        ReleaseLines,
         CommitStock,
         CommitLines,
         CreateShipment,

@@ -7,7 +7,8 @@ Consumes ``oms.inventory.commands`` keyed by inventory item id:
   StockReserved | ReservationRejected per item, and one ReservationsAnswered per order
   and transaction to the order saga on ``oms.order.commands`` (keyed by order id);
   an earlier version's ReserveStock is a ReserveLines of one line
-* ReleaseStock -> ReservationReleased
+* ReleaseLines (an order's reservations on this partition) -> ReservationReleased per
+  item; an earlier version's ReleaseStock is a ReleaseLines of one line
 * CommitLines (a shipment's lines whose items live on this partition) ->
   ReservationCommitted per item (the goods left with the carrier); an earlier
   version's CommitStock is a CommitLines of one line
@@ -29,8 +30,10 @@ from oms_events.engine.commands import (
     CommitLines,
     CommitStock,
     LineToCommit,
+    LineToRelease,
     LineToReserve,
     ReceiveStock,
+    ReleaseLines,
     ReleaseStock,
     ReservationAnswer,
     ReserveLines,
@@ -41,7 +44,7 @@ from oms_events.engine.partition import Partition
 from oms_events.engine.records import partition_for
 from oms_events.engine.service import Service
 
-_Line = TypeVar("_Line", LineToReserve, LineToCommit)
+_Line = TypeVar("_Line", LineToReserve, LineToCommit, LineToRelease)
 
 
 class InventoryService(Service):
@@ -55,7 +58,8 @@ class InventoryService(Service):
             ReceiveStock: self.receive,
             ReserveLines: self.reserve,
             ReserveStock: self.reserve_one,
-            ReleaseStock: self.release,
+            ReleaseLines: self.release,
+            ReleaseStock: self.release_one,
             CommitLines: self.commit,
             CommitStock: self.commit_one,
         }
@@ -124,18 +128,42 @@ class InventoryService(Service):
             return _answer(line, "reserved", "", item.available)
         return None
 
-    def release(self, command: ReleaseStock, partition: Partition, out: Outbox) -> None:
-        """Give a reservation's units back to available."""
-        item: InventoryItem | None = partition.get(UUID(command.key))
-        if item is None:
-            return
-        try:
-            item.release(command.reservation_id)
-        except UnknownReservation:
-            # A compensation for a reservation that was rejected or never arrived:
-            # nothing is held, so there is nothing to give back.
-            return
-        out.events("inventory", partition, item, command.command_id)
+    def release(self, command: ReleaseLines, partition: Partition, out: Outbox) -> None:
+        """Give the lines' reservations back to available."""
+        elsewhere = self._elsewhere(command.lines, partition, out)
+        if elsewhere:
+            out.command(
+                ReleaseLines(
+                    command_id=f"{command.command_id}/elsewhere",
+                    order_id=command.order_id,
+                    lines=tuple(elsewhere),
+                    reason=command.reason,
+                )
+            )
+        for line in command.lines:
+            item: InventoryItem | None = partition.get(UUID(line.item))
+            if line in elsewhere or item is None:
+                continue
+            try:
+                item.release(line.reservation_id)
+            except UnknownReservation:
+                # A compensation for a reservation that was rejected or never arrived:
+                # nothing is held, so there is nothing to give back.
+                continue
+            out.events("inventory", partition, item, command.command_id)
+
+    def release_one(self, command: ReleaseStock, partition: Partition, out: Outbox) -> None:
+        """An earlier version's ReleaseStock: a ReleaseLines of one line."""
+        line = LineToRelease(
+            reservation_id=command.reservation_id, sku=command.sku, location=command.location
+        )
+        one = ReleaseLines(
+            command_id=command.command_id,
+            order_id=command.order_id,
+            lines=(line,),
+            reason=command.reason,
+        )
+        self.release(one, partition, out)
 
     def commit(self, command: CommitLines, partition: Partition, out: Outbox) -> None:
         """The reserved units of these lines left with the carrier.

@@ -7,11 +7,12 @@
         the reservations) | LinesReserved (+ hold)
     ReservationsAnswered rejected ─> next location with stock, else workflow.decide_shortage:
         reject (release what was reserved, OrderRejected) | pre-order (PreOrdered)
-    cancel / expiry at any step ─> ReleaseStock for every reservation held
+    cancel / expiry at any step ─> ReleaseLines (per inventory partition) for every
+        reservation held
     ChangeOrder before allocation ─> the Order applies the new lines and address;
-        ReleaseStock for reservations of removed or resized lines, ReserveLines for
+        ReleaseLines for reservations of removed or resized lines, ReserveLines for
         added or resized lines, then workflow.decide as after any answer
-    a reservation answered after the order closed ─> ReleaseStock (compensation)
+    a reservation answered after the order closed ─> ReleaseLines (compensation)
     stock received for a sku a pre-order waits for ─> ReserveLines again for its
         unreserved lines, pre-orders in arrival order, as far as the view sees stock
 
@@ -40,8 +41,9 @@ from oms_events.domain.order import Order, OrderStatus
 from oms_events.domain.workflow import Decision, Workflow
 from oms_events.engine import allocation
 from oms_events.engine.commands import (
+    LineToRelease,
     LineToReserve,
-    ReleaseStock,
+    ReleaseLines,
     ReservationAnswer,
     ReserveLines,
 )
@@ -98,6 +100,7 @@ class OrderSaga:
         one event (``OrderAllocated`` when they complete the order and the workflow
         confirms it, else ``LinesReserved``); refused lines try the next location."""
         reserving: list[tuple[int, UUID, str]] = []
+        moved_on: list[tuple[int, LineToRelease]] = []
         for a in answers:
             if a.outcome != "reserved":
                 continue
@@ -108,18 +111,10 @@ class OrderSaga:
             )
             if current != a.reservation_id:
                 # Closed, line removed or resized meanwhile: give the units back.
-                self._release(
-                    out,
-                    cause_id,
-                    order.id,
-                    a.line_no,
-                    a.reservation_id,
-                    a.sku,
-                    a.location,
-                    "order moved on",
-                )
+                moved_on.append((a.line_no, _held(a.reservation_id, a.sku, a.location)))
             elif order.reservations.get(a.line_no, (None, ""))[0] != a.reservation_id:
                 reserving.append((a.line_no, a.reservation_id, a.location))
+        _release(out, f"{cause_id}/late", order.id, moved_on, "order moved on")
         if reserving:
             decision = self.workflow.decide(order, reserving={n for n, _, _ in reserving})
             if decision is Decision.CONFIRM:
@@ -179,18 +174,12 @@ class OrderSaga:
         asked = {n: order.reservation_id(n) for n in order.lines}
         _apply(order, change)
         # A removed or resized line lost its reservation: give those units back.
-        for line_no, (reservation_id, location) in sorted(held.items()):
-            if order.reservations.get(line_no, (None, ""))[0] != reservation_id:
-                self._release(
-                    out,
-                    cause_id,
-                    order.id,
-                    line_no,
-                    reservation_id,
-                    skus[line_no],
-                    location,
-                    "order changed",
-                )
+        lost = [
+            (line_no, _held(reservation_id, skus[line_no], location))
+            for line_no, (reservation_id, location) in sorted(held.items())
+            if order.reservations.get(line_no, (None, ""))[0] != reservation_id
+        ]
+        _release(out, f"{cause_id}/changed", order.id, lost, "order changed")
         # An added or resized line has a new reservation id: ask for it. Lines whose
         # id is unchanged are reserved or already asked for; an answer for an old id
         # is released when it arrives (see ``answered``).
@@ -279,44 +268,46 @@ class OrderSaga:
         elif decision is Decision.PRE_ORDER:
             order.pre_order()
 
+    @staticmethod
     def _release_all(
-        self,
         order: Order,
         held: dict[int, tuple[UUID, str]],
         reason: str,
         out: Outbox,
         cause_id: str,
     ) -> None:
-        for line_no, (reservation_id, location) in sorted(held.items()):
-            self._release(
-                out,
-                cause_id,
-                order.id,
-                line_no,
-                reservation_id,
-                order.lines[line_no].sku,
-                location,
-                reason,
-            )
+        lines = [
+            (line_no, _held(reservation_id, order.lines[line_no].sku, location))
+            for line_no, (reservation_id, location) in sorted(held.items())
+        ]
+        _release(out, cause_id, order.id, lines, reason)
 
-    @staticmethod
-    def _release(
-        out: Outbox,
-        cause_id: str,
-        order_id: UUID,
-        line_no: int,
-        reservation_id: UUID,
-        sku: str,
-        location: str,
-        reason: str,
-    ) -> None:
+
+def _held(reservation_id: UUID, sku: str, location: str) -> LineToRelease:
+    return LineToRelease(reservation_id=reservation_id, sku=sku, location=location)
+
+
+def _release(
+    out: Outbox,
+    cause_id: str,
+    order_id: UUID,
+    lines: Sequence[tuple[int, LineToRelease]],
+    reason: str,
+) -> None:
+    """One ReleaseLines per inventory partition for ``lines`` ((line no, reservation)),
+    named by ``cause_id`` and the first line number (callers that may release twice
+    for one cause, the same line under two reservation ids, give distinct causes).
+    """
+    by_partition: dict[int, list[tuple[int, LineToRelease]]] = defaultdict(list)
+    for line_no, line in lines:
+        number = partition_for(line.item.encode(), out.settings.kafka.partitions)
+        by_partition[number].append((line_no, line))
+    for _, held in sorted(by_partition.items()):
         out.command(
-            ReleaseStock(
-                command_id=f"{cause_id}/release/{line_no}",
+            ReleaseLines(
+                command_id=f"{cause_id}/release/{held[0][0]}",
                 order_id=order_id,
-                reservation_id=reservation_id,
-                sku=sku,
-                location=location,
+                lines=tuple(line for _, line in held),
                 reason=reason,
             )
         )

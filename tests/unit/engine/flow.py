@@ -20,8 +20,10 @@ from oms_events.engine.commands import (
     Command,
     CustomerDetails,
     LineDetails,
+    LineToRelease,
     LineToReserve,
     PlaceOrder,
+    ReleaseLines,
     ReservationAnswer,
     ReservationsAnswered,
     ReserveLines,
@@ -91,6 +93,10 @@ class Result:
             if w.name == kind.schema() and "deadletter" not in w.topic
             if isinstance(command := commands.from_record(w.name, w.payload), kind)
         ]
+
+    def releases(self) -> list[LineToRelease]:
+        """Every line of every ReleaseLines written, in order."""
+        return [line for c in self.commands(ReleaseLines) for line in c.lines]
 
     def asks(self) -> list[Ask]:
         """Every line of every ReserveLines written, in order."""

@@ -12,8 +12,11 @@ from oms_events.engine.commands import (
     CommitLines,
     CommitStock,
     LineToCommit,
+    LineToRelease,
     LineToReserve,
     ReceiveStock,
+    ReleaseLines,
+    ReleaseStock,
     ReservationsAnswered,
     ReserveLines,
     ReserveStock,
@@ -221,3 +224,52 @@ def test_a_shipments_lines_of_one_partition_are_committed_by_one_command() -> No
     partition = next(iter(stock.partitions.values()))
     items = [partition.get(uuid.UUID(commands.item_key(s, "SH"))) for s in (a, b)]
     assert [(i.on_hand, i.reserved) for i in items if i is not None] == [(2, 0), (1, 0)]
+
+
+def test_an_orders_reservations_on_one_partition_are_released_by_one_command() -> None:
+    a, b = _skus_on_one_partition(2)
+    stock = Stock()
+    stock.transaction(
+        *[ReceiveStock(command_id=f"r-{s}", sku=s, location="SH", quantity=3) for s in (a, b)]
+    )
+    order_id = uuid.uuid4()
+    one, two = _line(1, a), _line(2, b, 2)
+    stock.transaction(ReserveLines(command_id="c1", order_id=order_id, lines=(one, two)))
+    never = LineToRelease(reservation_id=uuid.uuid4(), sku=a, location="SH")  # nothing held
+    release = ReleaseLines(
+        command_id="cancel-1",
+        order_id=order_id,
+        reason="customer",
+        lines=(
+            *(
+                LineToRelease(reservation_id=x.reservation_id, sku=x.sku, location="SH")
+                for x in (one, two)
+            ),
+            never,
+        ),
+    )
+    written = _written(stock.transaction(release))
+    assert [(n, r["quantity"]) for n, r in written] == [
+        ("oms.inventory.ReservationReleased", 1),
+        ("oms.inventory.ReservationReleased", 2),
+    ]
+    partition = next(iter(stock.partitions.values()))
+    items = [partition.get(uuid.UUID(commands.item_key(s, "SH"))) for s in (a, b)]
+    assert [i.available for i in items if i is not None] == [3, 3]
+
+
+def test_an_earlier_versions_release_stock_releases_one_line() -> None:
+    [a] = _skus_on_one_partition(1)
+    stock = Stock()
+    stock.transaction(ReceiveStock(command_id="r", sku=a, location="SH", quantity=3))
+    order_id, line = uuid.uuid4(), _line(1, a, 2)
+    stock.transaction(ReserveLines(command_id="c1", order_id=order_id, lines=(line,)))
+    old = ReleaseStock(
+        command_id="old-release",
+        order_id=order_id,
+        reservation_id=line.reservation_id,
+        sku=a,
+        location="SH",
+        reason="customer",
+    )
+    assert [n for n, _ in _written(stock.transaction(old))] == ["oms.inventory.ReservationReleased"]

@@ -22,7 +22,7 @@ from oms_events.engine.commands import (
     CreateShipment,
     PlaceOrder,
     RecordPayment,
-    ReleaseStock,
+    ReleaseLines,
     ReserveLines,
 )
 from oms_events.engine.handling import Outcome
@@ -116,6 +116,13 @@ def test_one_reserve_command_per_inventory_partition_and_one_event_per_answer() 
     done = flow.answer(*[Ask(last, line) for line in last.lines])
     assert done.events == ["OrderAllocated"]
     assert flow.order(order_id(placed)).status is OrderStatus.ALLOCATED
+    # Cancelled: the stock goes back the same way, one ReleaseLines per partition.
+    cancelled = _cancel(flow, placed)
+    releases = cancelled.commands(ReleaseLines)
+    assert sorted(partition_for(c.key.encode(), SETTINGS.kafka.partitions) for c in releases) == (
+        sorted(owners)
+    )
+    assert len(cancelled.releases()) == 12
 
 
 def test_a_refusal_tries_the_next_location_with_stock() -> None:
@@ -137,7 +144,7 @@ def test_a_shortage_releases_what_was_reserved_then_rejects() -> None:
     refused = flow.answer(cup, outcome="rejected", available=0)
     assert "OrderRejected" in refused.events
     assert flow.order(order_id(placed)).status is OrderStatus.REJECTED
-    [release] = refused.commands(ReleaseStock)
+    [release] = refused.releases()
     assert (release.reservation_id, release.sku, release.location) == (
         tea.reservation_id,
         "TEA",
@@ -156,7 +163,7 @@ def test_a_shortage_keeps_a_pre_order_when_the_workflow_says_so() -> None:
     flow.answer(tea)
     refused = flow.answer(cup, outcome="rejected", available=0)
     assert refused.events == ["PreOrdered"]
-    assert not refused.commands(ReleaseStock)  # the reserved line keeps its stock
+    assert not refused.releases()  # the reserved line keeps its stock
     order = flow.order(order_id(placed))
     assert order.status is OrderStatus.PRE_ORDER and list(order.reservations) == [1]
 
@@ -168,7 +175,7 @@ def test_a_late_answer_for_a_closed_order_is_given_back() -> None:
     flow.answer(cup, outcome="rejected", available=0)  # rejected before TEA answered
     late = flow.answer(tea)
     assert late.events == []
-    [release] = late.commands(ReleaseStock)
+    [release] = late.releases()
     assert release.reservation_id == tea.reservation_id
 
 
@@ -188,12 +195,12 @@ def test_cancel_at_any_step_releases_every_reservation(answered: int) -> None:
     cancelled = _cancel(flow, placed)
     assert cancelled.outcome is Outcome.APPLIED
     assert cancelled.events[0] == "OrderCancelled"
-    released = {r.reservation_id for r in cancelled.commands(ReleaseStock)}
+    released = {r.reservation_id for r in cancelled.releases()}
     assert released == {r.reservation_id for r in reserves[:answered]}
     # Answers still in flight come back after the cancel: they are given back too.
     for reserve in reserves[answered:]:
         late = flow.answer(reserve)
-        assert [r.reservation_id for r in late.commands(ReleaseStock)] == [reserve.reservation_id]
+        assert [r.reservation_id for r in late.releases()] == [reserve.reservation_id]
     assert flow.order(order_id(placed)).status is OrderStatus.CANCELLED
 
 
@@ -261,7 +268,7 @@ def test_a_quantity_change_moves_the_reservation() -> None:
     changed = flow.send(change(placed, [(1, "TEA", 3), (2, "CUP", 1)]))
     assert changed.outcome is Outcome.APPLIED
     assert changed.events == ["QuantityChanged"]
-    [release] = changed.commands(ReleaseStock)
+    [release] = changed.releases()
     assert release.reservation_id == tea.reservation_id
     [reserve] = changed.asks()
     assert (reserve.line_no, reserve.quantity) == (1, 3)
@@ -281,7 +288,7 @@ def test_added_and_removed_lines_reserve_and_release() -> None:
     flow.answer(cup)
     changed = flow.send(change(placed, [(1, "TEA", 2), (3, "POT", 1)]))
     assert changed.events == ["LineAdded", "LineRemoved"]
-    assert [r.reservation_id for r in changed.commands(ReleaseStock)] == [cup.reservation_id]
+    assert [r.reservation_id for r in changed.releases()] == [cup.reservation_id]
     [reserve] = changed.asks()
     assert (reserve.sku, reserve.line_no) == ("POT", 3)
     order = flow.order(order_id(placed))
@@ -295,7 +302,7 @@ def test_a_change_of_address_moves_no_stock() -> None:
     flow.answer(tea)
     changed = flow.send(change(placed, [(1, "TEA", 1)], address=address("文二路 1 号")))
     assert changed.events == ["AddressChanged"]
-    assert not changed.commands(ReleaseStock) and not changed.asks()
+    assert not changed.releases() and not changed.asks()
     assert flow.order(order_id(placed)).address.line1 == "文二路 1 号"
 
 
@@ -304,10 +311,10 @@ def test_a_change_before_the_first_answer_releases_the_old_one_when_it_comes() -
     placed = place(paid=False, lines=[("TEA", 2)])
     [tea] = _reserved(flow, placed)
     changed = flow.send(change(placed, [(1, "TEA", 1)]))
-    assert not changed.commands(ReleaseStock)  # nothing held yet
+    assert not changed.releases()  # nothing held yet
     [reserve] = changed.asks()
     late = flow.answer(tea)  # the answer for quantity 2
-    assert [r.reservation_id for r in late.commands(ReleaseStock)] == [tea.reservation_id]
+    assert [r.reservation_id for r in late.releases()] == [tea.reservation_id]
     flow.answer(reserve)
     order = flow.order(order_id(placed))
     assert order.reservations[1][0] == order.reservation_id(1)
@@ -333,7 +340,7 @@ def test_a_change_after_allocation_is_refused_with_a_reply_not_a_dead_letter() -
     assert refused.dead == []
     [reply] = refused.named("CommandRejected")
     assert (reply["code"], reply["command"]) == ("order.locked", "order.ChangeOrder")
-    assert refused.events == [] and not refused.commands(ReleaseStock)
+    assert refused.events == [] and not refused.releases()
     order = flow.order(order_id(placed))
     assert order.status is OrderStatus.ALLOCATED and order.lines[1].quantity == 1
 
