@@ -61,10 +61,10 @@ def test_aggregates_rebuilt_from_decoded_records_equal_the_originals() -> None:
 
 def _as_released(event: Any) -> bytes:
     # The record the previous version wrote: the event under its *released* schema
-    # (schemas/released/), which lacks the fields added since.
+    # (schemas/released/v1/), which lacks the fields added since.
     aggregate_type, name = event_name(type(event))
     schema = catalog.load(
-        catalog.SCHEMAS_DIR / catalog.RELEASED / aggregate_type / "events" / f"{name}.avsc"
+        catalog.SCHEMAS_DIR / catalog.RELEASED / "v1" / aggregate_type / "events" / f"{name}.avsc"
     )
     record = {k: v for k, v in event.__dict__.items() if k in _field_names(schema)}
     body = io.BytesIO()
