@@ -26,6 +26,7 @@ demo: install  ## the README's first command: services, topics, engine, projecti
 lint: install
 	ruff check src tests consumers bench
 	ruff format --check src tests consumers bench
+	oms schemas check  # every schema FULL compatible with schemas/released/ (Apache Avro's rules)
 
 typecheck: install
 	mypy

@@ -11,6 +11,7 @@ from kafka import KafkaProducer
 
 from oms_events import eventlog, topics
 from oms_events.avro.codec import SingleObjectCodec
+from oms_events.domain.events import event_name
 from oms_events.kafka.connection import producer
 from oms_events.settings import Settings
 
@@ -23,10 +24,10 @@ def produce(settings: Settings, events: list[Any], per_transaction: int = 1000) 
     for start in range(0, len(events), per_transaction):
         p.begin_transaction()
         for event in events[start : start + per_transaction]:
-            key, value, headers = eventlog.encode(event, codec)
-            aggregate = headers[1][1].decode()
+            topic = topics.name(settings, topics.events(event_name(type(event))[0]))
+            key, value, headers = eventlog.encode(event, codec, topic=topic)
             p.send(
-                topics.name(settings, topics.events(aggregate)),
+                topic,
                 key=key,
                 value=value,
                 headers=headers,

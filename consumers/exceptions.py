@@ -102,8 +102,16 @@ def order_allocated(row: Row, e: EventRecord) -> None:
 
 
 def line_shipped(row: Row, e: EventRecord) -> None:
-    """LineShipped after the ship-by deadline: late_shipment (once per order)."""
+    """LineShipped / LinesShipped after the ship-by deadline: late_shipment (once per
+    order)."""
     _late(row, e, "late_shipment", "ship_by")
+
+
+def order_shipped(row: Row, e: EventRecord) -> None:
+    """OrderShipped carrying its last lines, after the ship-by deadline: late_shipment
+    (earlier versions' OrderShipped carried none: their LineShipped counted)."""
+    if e.payload.get("line_nos"):
+        _late(row, e, "late_shipment", "ship_by")
 
 
 def order_rejected(row: Row, e: EventRecord) -> None:
@@ -145,6 +153,8 @@ HANDLERS: dict[str, rows.Handler] = {
     "OrderPlaced": order_placed,
     "OrderAllocated": order_allocated,
     "LineShipped": line_shipped,
+    "LinesShipped": line_shipped,
+    "OrderShipped": order_shipped,
     "OrderRejected": order_rejected,
     "ShipmentCreated": shipment_created,
     "DeliveryFailed": delivery_failed,

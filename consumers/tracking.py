@@ -151,7 +151,8 @@ def placed(row: Row, e: EventRecord) -> None:
         status="pending",
         currency=p["currency"],
         shipping_fee=p["shipping_fee"]["amount"],
-        amount_paid=0,
+        # Paid at the channel: recorded with the order (earlier: a PaymentRecorded).
+        amount_paid=p["payment"]["amount"]["amount"] if p.get("payment") else 0,
         amount_refunded=0,
         payment_method=p["payment_method"],
         delivery_speed=p["delivery_speed"],
@@ -195,27 +196,57 @@ def quantity_changed(row: Row, e: EventRecord) -> None:
 
 
 def line_reserved(row: Row, e: EventRecord) -> None:
-    """LineReserved: stock is held for the line at a location."""
-    row["lines"][e.payload["line_no"]].update(
-        status="reserved",
-        location=e.payload["location"],
-        reservation_id=e.payload["reservation_id"],
+    """LineReserved (earlier versions, one per line): stock is held for the line."""
+    _reserved(row, e.payload)
+
+
+def lines_reserved(row: Row, e: EventRecord) -> None:
+    """LinesReserved: stock is held for these lines, each at its location."""
+    for r in e.payload["reservations"]:
+        _reserved(row, r)
+
+
+def _reserved(row: Row, r: dict[str, Any]) -> None:
+    row["lines"][r["line_no"]].update(
+        status="reserved", location=r["location"], reservation_id=r["reservation_id"]
     )
 
 
 def allocated(row: Row, e: EventRecord) -> None:
-    """OrderAllocated: the lines go to their warehouses."""
+    """OrderAllocated: the lines go to their warehouses (confirmed by the same event
+    when ``confirmed``; earlier versions wrote an OrderConfirmed first)."""
+    if e.payload.get("confirmed"):
+        row["confirmed_at"] = e.timestamp
     row.update(status="allocated", allocated_at=e.timestamp)
     for a in e.payload["allocations"]:
-        row["lines"][a["line_no"]].update(status="allocated", location=a["location"])
+        row["lines"][a["line_no"]].update(
+            status="allocated", location=a["location"], reservation_id=a["reservation_id"]
+        )
 
 
 def line_shipped(row: Row, e: EventRecord) -> None:
-    """LineShipped."""
+    """LineShipped (earlier versions, one per line)."""
     row["status"] = "partially_shipped"
-    row["lines"][e.payload["line_no"]].update(
-        status="shipped", shipment_id=e.payload["shipment_id"], shipped_at=e.timestamp
-    )
+    _shipped(row, e, [e.payload["line_no"]])
+
+
+def lines_shipped(row: Row, e: EventRecord) -> None:
+    """LinesShipped: a shipment left with these lines; others are still to ship."""
+    row["status"] = "partially_shipped"
+    _shipped(row, e, e.payload["line_nos"])
+
+
+def order_shipped(row: Row, e: EventRecord) -> None:
+    """OrderShipped: the last lines left (none listed in earlier versions' events)."""
+    _shipped(row, e, e.payload.get("line_nos") or [])
+    row.update(status="shipped", shipped_at=e.timestamp)
+
+
+def _shipped(row: Row, e: EventRecord, line_nos: Sequence[int]) -> None:
+    for line_no in line_nos:
+        row["lines"][line_no].update(
+            status="shipped", shipment_id=e.payload["shipment_id"], shipped_at=e.timestamp
+        )
 
 
 def status_at(status: str, column: str | None = None) -> rows.Handler:
@@ -290,13 +321,15 @@ ORDER_HANDLERS: dict[str, rows.Handler] = {
     "LineRemoved": line_removed,
     "QuantityChanged": quantity_changed,
     "LineReserved": line_reserved,
+    "LinesReserved": lines_reserved,
     "OrderConfirmed": status_at("confirmed", "confirmed_at"),
     "PreOrdered": pre_ordered,
     "OrderHeld": held,
     "OrderReleased": hold_released,
     "OrderAllocated": allocated,
     "LineShipped": line_shipped,
-    "OrderShipped": status_at("shipped", "shipped_at"),
+    "LinesShipped": lines_shipped,
+    "OrderShipped": order_shipped,
     "OrderDelivered": status_at("delivered", "delivered_at"),
     "OrderCompleted": status_at("completed", "completed_at"),
     "OrderCancelled": closed("cancelled"),

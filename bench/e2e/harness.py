@@ -203,7 +203,7 @@ class Bench:
         self.tag = uuid.uuid4().hex[:6]
         self.settings = Settings().replace(kafka={"topic_prefix": f"bench{self.tag}."})
         self.schema = f"bench_{self.tag}"
-        self.codec: Codec = codec_from_settings(self.settings.registry.url)
+        self.codec: Codec = codec_from_settings(self.settings.registry)
         self.writer = CommandWriter(self.settings, self.codec)
         self.workload = Workload(options.mix, self.tag)
         self.state = State()
@@ -288,12 +288,13 @@ class Bench:
             t = st.tracks.get(order_id)
             if t is None:
                 return
-            if name == "OrderConfirmed" and t.confirmed is None:
+            # OrderAllocated confirms too (earlier versions wrote an OrderConfirmed first).
+            if name in ("OrderConfirmed", "OrderAllocated") and t.confirmed is None:
                 t.confirmed = now
                 st.unseen.add(order_id)
                 if t.kind is Kind.CANCEL:
                     st.cancel_queue.append(order_id)
-            elif name == "OrderAllocated" and t.allocated is None:
+            if name == "OrderAllocated" and t.allocated is None:
                 t.allocated = now
             elif name == "OrderCancelled":
                 t.cancelled = now

@@ -53,8 +53,10 @@ def encode(
     event: DomainEventProtocol[Any],
     codec: Codec,
     names: Callable[[type[Any]], tuple[str, str]] = event_name,
+    *,
+    topic: str,
 ) -> tuple[bytes, bytes, Headers]:
-    """(key, value, headers) of a domain event.
+    """(key, value, headers) of a domain event for ``topic`` (its events topic).
 
     ``names`` maps the event class to (aggregate type, event name); the domain
     registry by default. An event class with ``class_version`` > 1 records it (as
@@ -65,7 +67,7 @@ def encode(
     class_version = getattr(type(event), "class_version", 1)
     if class_version > 1:
         state["class_version"] = class_version
-    value = codec.encode(schema_name(aggregate_type, name), state)
+    value = codec.encode(schema_name(aggregate_type, name), state, topic=topic)
     return (
         str(event.originator_id).encode(),
         value,

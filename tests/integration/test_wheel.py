@@ -91,8 +91,7 @@ def test_installed_wheel_runs_outside_the_checkout(
     )
     listed = run([oms, "topics", "list"], cwd=tmp_path, env=env)
     assert f"{env['OMS_KAFKA_TOPIC_PREFIX']}oms.order.commands" in listed
-    # LEAD: when `oms schemas check` has landed on main, add here:
-    #     run([oms, "schemas", "check"], cwd=tmp_path, env=env)
+    assert "all FULL compatible" in run([oms, "schemas", "check"], cwd=tmp_path, env=env)
     try:
         migrated = run([oms, "db", "migrate", "--schema", schema], cwd=tmp_path, env=env)
         assert "000_core.sql" in migrated and "003_exceptions.sql" in migrated

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from oms_events.avro.codec import DecodeError
+from oms_events.avro.registry import RegistryError
 from oms_events.devservices.process import ServiceError
 from oms_events.kafka.errors import KafkaUnavailable, TopicDrift
 from oms_events.projection.migrate import MigrationChanged
@@ -28,6 +29,7 @@ KNOWN = (
     KafkaUnavailable,
     TopicDrift,
     DecodeError,
+    RegistryError,
     KafkaError,
     OSError,
     psycopg.Error,

@@ -15,6 +15,7 @@ from oms_events.cli import (
     order,
     project,
     run,
+    schemas,
     simulate,
     status,
     stock,
@@ -47,6 +48,7 @@ app.command(
     add_help_option=False,
 )(bench.bench)
 app.add_typer(channel.app, name="channel")
+app.add_typer(schemas.app, name="schemas")
 app.add_typer(config.app, name="config")
 
 

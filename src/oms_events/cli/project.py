@@ -71,7 +71,7 @@ def project(
     signal.signal(signal.SIGINT, stop)
     runners = []
     # One decode per event for all projections reading it (three read the order events).
-    codec = SharedDecodes(codec_from_settings(settings.registry.url))
+    codec = SharedDecodes(codec_from_settings(settings.registry))
     for p in projections:
         conn = connect(settings.postgres.dsn, schema, f"oms-project-{p.name}")
         migrate(conn, schema, [p])

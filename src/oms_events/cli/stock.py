@@ -36,7 +36,7 @@ def receive(
     Example: oms stock receive SKU-TEA-001 WH-00 50 --reason PO-2026-001
     """
     settings = get_settings()
-    writer = CommandWriter(settings, codec_from_settings(settings.registry.url))
+    writer = CommandWriter(settings, codec_from_settings(settings.registry))
     command = ReceiveStock(
         command_id=str(uuid.uuid4()), sku=sku, location=location, quantity=quantity, reason=reason
     )

@@ -25,6 +25,7 @@ from kafka.errors import KafkaError
 
 from oms_events import topics
 from oms_events.avro.codec import Codec, DecodeError
+from oms_events.avro.registry import RegistryError
 from oms_events.deadletter import WHOLE, DeadLetter, Reason, Source, technical
 from oms_events.domain.errors import DomainError
 from oms_events.engine.commands import Command, UnknownCommand
@@ -98,8 +99,8 @@ class Step:
         except (KeyError, ValueError, TypeError) as exc:
             _taint(partition, target)
             return self._dead(out, record, technical("command.invalid", exc))
-        except KafkaError:
-            raise
+        except (KafkaError, RegistryError):
+            raise  # not the command's fault: abort the transaction, stop the processor
         except Exception as exc:
             # A bug must not block the partition; it is logged and dead-lettered.
             self.log.exception("command failed", command=command.name)
@@ -138,6 +139,7 @@ def rejection(
     Sent at least once (a redelivered refused command is refused again): readers
     deduplicate on ``command_id``, which is also a header.
     """
+    topic = topics.name(settings, topics.NOTIFICATIONS)
     value = codec.encode(
         COMMAND_REJECTED,
         {
@@ -149,9 +151,10 @@ def rejection(
             "message_zh": error.message("zh"),
             "rejected_at": datetime.now(UTC),
         },
+        topic=topic,
     )
     return Outgoing(
-        topics.name(settings, topics.NOTIFICATIONS),
+        topic,
         command.key.encode(),
         value,
         [("reply", b"CommandRejected"), ("command_id", command.command_id.encode())],

@@ -47,8 +47,8 @@ class CommandWriter:
     def record(self, command: Command, key: str | None = None) -> Outgoing:
         """The record of ``command`` for ``oms.<type>.commands``, keyed by the aggregate it
         addresses (or by ``key``: the processor forwards it to the owner)."""
-        value = commands.encode(self.codec, command)
         topic = topics.name(self.settings, topics.commands(command.aggregate_type))
+        value = commands.encode(self.codec, command, topic=topic)
         raw = (command.key if key is None else key).encode()
         # The key's partition, named here so the producer skips its own partitioner.
         number = partition_for(raw, self.settings.kafka.partitions)

@@ -31,13 +31,13 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import get_topic, resolve_topic
 
-from oms_events import eventlog
+from oms_events import eventlog, topics
 from oms_events.avro.codec import Codec, DecodeError
 from oms_events.avro.registry import codec_from_settings
 from oms_events.eventstore import statecodec
 from oms_events.eventstore.records import is_avro
 from oms_events.eventstore.routing import SNAPSHOT, EventTypes
-from oms_events.settings import get_settings
+from oms_events.settings import Settings, get_settings
 
 SNAPSHOT_SCHEMA = "oms.eventstore.Snapshot"
 
@@ -53,24 +53,35 @@ class AvroMapper(Mapper[UUID]):
         *,
         codec: Codec | None = None,
         types: EventTypes | None = None,
+        settings: Settings | None = None,
     ) -> None:
         super().__init__(transcoder, compressor, cipher)
         # Defaults let MAPPER_TOPIC=oms_events.eventstore.mapper:AvroMapper work alone.
-        self.codec = codec or codec_from_settings(get_settings().registry.url)
+        self.settings = settings or get_settings()
+        self.codec = codec or codec_from_settings(self.settings.registry)
         self.types = types or EventTypes()
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         """Avro for registered events and snapshots, the library's mapping otherwise."""
         cls = type(domain_event)
         if self.types.is_registered(cls):
-            _, value, _ = eventlog.encode(domain_event, self.codec, self.types.name_of)
+            aggregate_type = self.types.name_of(cls)[0]
+            _, value, _ = eventlog.encode(
+                domain_event,
+                self.codec,
+                self.types.name_of,
+                topic=topics.name(self.settings, topics.events(aggregate_type)),
+            )
             return StoredEvent(
                 originator_id=domain_event.originator_id,
                 originator_version=domain_event.originator_version,
                 topic=get_topic(cls),
                 state=value,
             )
-        if isinstance(domain_event, Snapshot) and self._snapshot_type(domain_event.topic):
+        snapshot_type = (
+            self._snapshot_type(domain_event.topic) if isinstance(domain_event, Snapshot) else None
+        )
+        if isinstance(domain_event, Snapshot) and snapshot_type:
             value = self.codec.encode(
                 SNAPSHOT_SCHEMA,
                 {
@@ -80,6 +91,7 @@ class AvroMapper(Mapper[UUID]):
                     "topic": domain_event.topic,
                     "state": statecodec.encode(domain_event.state),
                 },
+                topic=topics.name(self.settings, topics.snapshots(snapshot_type)),
             )
             return StoredEvent(
                 originator_id=domain_event.originator_id,

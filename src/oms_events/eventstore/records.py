@@ -78,6 +78,7 @@ class RecordFormat:
                     "topic": stored.topic,
                     "state": stored.state,
                 },
+                topic=self.topic_of[aggregate_type],
             )
         # The same three headers as eventlog.encode, so every reader indexes alike.
         headers = [

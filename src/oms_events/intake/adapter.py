@@ -26,6 +26,7 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer
 from kafka.structs import OffsetAndMetadata
 
 from oms_events import topics
+from oms_events.avro.registry import codec_from_settings
 from oms_events.deadletter import Source
 from oms_events.intake.dedup import DedupIndex, IsChangeable, always_changeable
 from oms_events.intake.processor import Command, Duplicate, IntakeProcessor, Output, Refused, Seen
@@ -68,12 +69,18 @@ class ChannelAdapter:
         self.settings = settings
         self.channel = channel
         self.index = DedupIndex()
-        self.processor = IntakeProcessor(tables, index=self.index, is_changeable=is_changeable)
+        self.commands = topics.name(settings, topics.commands("order"))
+        self.processor = IntakeProcessor(
+            tables,
+            codec_from_settings(settings.registry),
+            index=self.index,
+            is_changeable=is_changeable,
+            commands_topic=self.commands,
+        )
         self.instance = instance
         self.batch_size = batch_size
         self.stop = stop or threading.Event()
         self.source = topics.name(settings, topics.intake(channel))
-        self.commands = topics.name(settings, topics.commands("order"))
         self.deadletter = topics.name(settings, topics.DEADLETTER)
         self.changelog = topics.name(settings, changelog(channel))
         self.group = topics.name(settings, f"oms-intake.{channel}")

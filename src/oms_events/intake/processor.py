@@ -23,7 +23,9 @@ from uuid import UUID
 
 import structlog
 
+from oms_events import topics
 from oms_events.avro.codec import Codec, SingleObjectCodec
+from oms_events.avro.registry import RegistryError
 from oms_events.deadletter import DeadLetter, Reason, Source
 from oms_events.engine import commands
 from oms_events.intake.channel import Delivery
@@ -124,9 +126,11 @@ class IntakeProcessor:
         index: DedupIndex | None = None,
         is_changeable: IsChangeable = always_changeable,
         clock: Callable[[], datetime] = _now,
+        commands_topic: str = topics.commands("order"),
     ) -> None:
         self.tables = tables or Tables.load()
         self.codec = codec or SingleObjectCodec()
+        self.commands_topic = commands_topic  # where the encoded commands go (registry subject)
         self.index = index if index is not None else DedupIndex()
         self.is_changeable = is_changeable
         self.clock = clock
@@ -157,6 +161,8 @@ class IntakeProcessor:
                 continue
             try:
                 outputs.extend(self._decide(item, raw, source))
+            except RegistryError:
+                raise  # the registry's problem, not the order's: never dead-letter for it
             except Exception as exc:  # an encoding bug: dead-letter the order, go on
                 log.exception("intake.encode_bug", channel=channel, external_id=item.external_id)
                 bug = Rejection(
@@ -173,11 +179,11 @@ class IntakeProcessor:
             log.info("intake.duplicate", channel=order.channel, external_id=order.external_id)
             return [Duplicate(order.channel, order.external_id, order.order_no)]
         if decision.verdict is Verdict.NEW:
-            kind, value = "place", commands.encode(self.codec, place_order(order))
+            kind, value = "place", self._encode(place_order(order))
         elif self.is_changeable(order.order_id):
             assert decision.previous is not None
             change = change_order(order, decision.previous, self.clock())
-            kind, value = "change", commands.encode(self.codec, change)
+            kind, value = "change", self._encode(change)
         else:
             refused = Rejection(
                 Code.CHANGE_REJECTED,
@@ -198,6 +204,9 @@ class IntakeProcessor:
                 self.index.history(order.channel, order.external_id),
             ),
         ]
+
+    def _encode(self, command: commands.Command) -> bytes:
+        return commands.encode(self.codec, command, topic=self.commands_topic)
 
     def _dead(
         self, channel: str, rejection: Rejection, raw: bytes, source: Source, position: str = ""

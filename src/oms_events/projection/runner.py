@@ -91,7 +91,7 @@ class Runner:
         self.batch_size = batch_size
         self.max_wait = max_wait
         self.as_of = as_of
-        self.codec: Codec = codec or codec_from_settings(settings.registry.url)
+        self.codec: Codec = codec or codec_from_settings(settings.registry)
         self.metrics = Metrics()
         self.cache = RowCache(settings.projections.row_cache_size)
         self.dead_letter_topic = topics.name(settings, topics.DEADLETTER)

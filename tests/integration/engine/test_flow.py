@@ -76,9 +76,10 @@ def test_shipping_commits_stock_and_ships_the_order(running: tuple[Settings, Eng
         read_topic(settings, topics.name(settings, topics.ALLOCATIONS))[0].value
     )
     p = producer(settings)
+    updates = topics.name(settings, topics.WAREHOUSE_UPDATES)
     for status in ("picked", "packed", "shipped"):
         p.send(
-            topics.name(settings, topics.WAREHOUSE_UPDATES),
+            updates,
             key=allocation["shipment_id"].encode(),
             value=CODEC.encode(
                 "oms.warehouse.WarehouseUpdate",
@@ -91,6 +92,7 @@ def test_shipping_commits_stock_and_ships_the_order(running: tuple[Settings, Eng
                     "tracking_no": "SF123" if status == "shipped" else None,
                     "at": datetime.now(UTC),
                 },
+                topic=updates,
             ),
         )
     p.flush()
@@ -109,11 +111,8 @@ def test_bad_input_goes_to_the_dead_letter_topic(running: tuple[Settings, Engine
     good = place_order("B1", "TEA")
     # A Chinese address needs a district.
     bad = replace(good, address=replace(good.address, district=None))
-    p.send(
-        topics.name(settings, topics.commands("order")),
-        key=b"B1",
-        value=commands.encode(CODEC, bad),
-    )
+    order_commands = topics.name(settings, topics.commands("order"))
+    p.send(order_commands, key=b"B1", value=commands.encode(CODEC, bad, topic=order_commands))
     p.flush()
     p.close()
     publish_orders(settings, [place_order("G1", "TEA")])  # the partition keeps going
@@ -129,7 +128,7 @@ def test_cancel_releases_the_reservation(running: tuple[Settings, Engine]) -> No
     unpaid = place_order("C1", "TEA", paid=False)
     publish_orders(settings, [unpaid])
     assert wait_for(
-        lambda: any(e.name == "LineReserved" for e in read_events(settings, "order")), 60
+        lambda: any(e.name == "LinesReserved" for e in read_events(settings, "order")), 60
     )
     order_id = read_events(settings, "order")[0].originator_id
     send(
@@ -190,7 +189,7 @@ def test_a_changed_quantity_moves_the_reservation(running: tuple[Settings, Engin
     placed = place_order("Q1", "MUG", quantity=1, paid=False)  # waits for payment
     publish_orders(settings, [placed])
     assert wait_for(
-        lambda: any(e.name == "LineReserved" for e in read_events(settings, "order")), 60
+        lambda: any(e.name == "LinesReserved" for e in read_events(settings, "order")), 60
     )
     send(settings, [_change(placed, 3)])
 
@@ -206,17 +205,18 @@ def test_a_changed_quantity_moves_the_reservation(running: tuple[Settings, Engin
         ("StockReserved", 3),
     ]
     assert wait_for(
-        lambda: [e.name for e in read_events(settings, "order")][-1] == "LineReserved", 60
+        lambda: [e.name for e in read_events(settings, "order")][-1] == "LinesReserved", 60
     )
     order_events = read_events(settings, "order")
     assert [e.name for e in order_events] == [
         "OrderPlaced",
-        "LineReserved",
+        "LinesReserved",
         "QuantityChanged",
-        "LineReserved",
+        "LinesReserved",
     ]
     # The order holds the new reservation, the one the inventory holds.
-    assert order_events[-1].payload["reservation_id"] == inventory[-1].payload["reservation_id"]
+    [reservation] = order_events[-1].payload["reservations"]
+    assert reservation["reservation_id"] == inventory[-1].payload["reservation_id"]
 
 
 def test_a_change_after_allocation_is_refused_with_a_reply(
