@@ -185,9 +185,9 @@ class EventStoreSettings(BaseSettings):
         "", description="Aggregate types this application stores, comma-separated; empty: all"
     )
     default_type: str = Field(
-        "",
-        description="Aggregate type (topics oms.<type>.events / .snapshots) of event classes "
-        "outside the domain registry; empty: such events are refused",
+        "app",
+        description="Aggregate type (topics oms.<type>.events / .snapshots, created on demand) "
+        "of event classes outside the domain registry; empty: such events are refused",
     )
     transactional_id: str = Field(
         "", description="Prefix of the writers' transactional ids; empty: one per process"

@@ -79,7 +79,8 @@ class KafkaFactory(InfrastructureFactory[TrackingRecorder]):
         self.codec = codec or codec_from_settings(self.settings.registry.url)
         types = types or EventTypes()
         store = self.settings.eventstore
-        self.types = types.with_default(store.default_type or types.default_type)
+        # A registry built with its own default (tests, scripts) keeps it; else the setting.
+        self.types = types.with_default(types.default_type or store.default_type or None)
         listed = [t.strip() for t in store.types.split(",") if t.strip()]
         self.aggregate_types = listed or list(self.types.types)
         if self.types.default_type and self.types.default_type not in self.aggregate_types:
@@ -121,9 +122,8 @@ class KafkaFactory(InfrastructureFactory[TrackingRecorder]):
         store = self.settings.eventstore
         if store.create_topics:
             wanted = {record_format.topic_of[t] for t in self.aggregate_types}
-            apply_topics(
-                self.settings, [s for s in topics.registry(self.settings) if s.name in wanted]
-            )
+            specs = topics.store_registry(self.settings, self.aggregate_types)
+            apply_topics(self.settings, [s for s in specs if s.name in wanted])
         base = store.transactional_id or (
             f"{self.settings.kafka.topic_prefix}oms-eventstore.{self.env.name or 'application'}"
         )

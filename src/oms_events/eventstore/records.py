@@ -59,7 +59,8 @@ class RecordFormat:
         self.types = types
         self.codec = codec
         base = topics.snapshots if purpose == "snapshots" else topics.events
-        self.topic_of = {t: topics.name(settings, base(t)) for t in topics.AGGREGATE_TYPES}
+        kinds = (*types.types, *([types.default_type] if types.default_type else []))
+        self.topic_of = {t: topics.name(settings, base(t)) for t in kinds}
 
     def to_kafka(self, stored: StoredEvent) -> KafkaRecord:
         """The record for one stored event (raises UnroutableEvent)."""

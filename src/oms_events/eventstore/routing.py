@@ -11,8 +11,8 @@ schema name. :class:`EventTypes` maps the two ways:
   belongs to that aggregate's type;
 * anything else (the library's conformance suite writes ``topic1`` and the like)
   belongs to the *default type* the application configured
-  (``OMS_EVENTSTORE_DEFAULT_TYPE``); without one it is refused, because silently
-  parking unknown events on some aggregate's topic would hide a wiring mistake.
+  (``OMS_EVENTSTORE_DEFAULT_TYPE``, ``app`` unless set: topics ``oms.app.events`` and
+  ``oms.app.snapshots``); set to empty, such events are refused.
 """
 
 from __future__ import annotations
