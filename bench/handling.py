@@ -48,6 +48,7 @@ class Engine:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.codec = SingleObjectCodec()
+        self.events = eventlog.EventLog(self.codec)
         self.view = StockView()
         self.services = {
             "order": Step(OrderService(OrderSaga(Workflow(), self.view)), settings, self.codec),
@@ -82,7 +83,7 @@ class Engine:
             self.records[record.topic.rsplit(".", 2)[-2]] += 1
             if record.topic == self.inventory_events:
                 began = time.process_time()
-                self.view.apply(eventlog.decode(record.value, self.codec))
+                self.view.apply(self.events.record(record))
                 self.seconds["stock view"] += time.process_time() - began
                 continue
             service = self.inputs.get(record.topic)

@@ -1,27 +1,35 @@
-"""Every domain event survives the trip through its Kafka record unchanged."""
+"""Every domain event survives the trip through its Kafka record unchanged, and an old
+writer's record comes back as the current event through the class's upcasters."""
 
 from __future__ import annotations
 
+import io
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
+import pytest
+from fastavro import schemaless_writer
+
 from oms_events import eventlog
-from oms_events.avro.codec import SingleObjectCodec
+from oms_events.avro.catalog import Catalog, Schema, default_catalog, from_raw
+from oms_events.avro.codec import SINGLE_OBJECT_MAGIC, SingleObjectCodec
 from oms_events.domain.events import events_by_aggregate_type
+from oms_events.domain.inventory import InventoryItem
 from tests.unit.domain.samples import events_of_every_kind, replay, state
 
 
 def test_every_event_kind_round_trips_through_avro() -> None:
-    codec = SingleObjectCodec()
+    log = eventlog.EventLog(SingleObjectCodec())
     seen = set()
     for event in events_of_every_kind():
-        key, value, headers = eventlog.encode(event, codec)
-        record = eventlog.decode(value, codec)
-        back = eventlog.to_domain_event(record)
+        key, value, headers = log.encode(event)
+        record = log.record(eventlog.Record(value))
+        back = log.to_domain_event(record)
         assert type(back) is type(event)
         assert back.__dict__ == event.__dict__
         # The replay path (value straight to the event) gives the same event.
-        fast = eventlog.decode_event(value, codec)
+        fast = log.event(value)
         assert type(fast) is type(event)
         assert fast.__dict__ == event.__dict__
         assert key == str(event.originator_id).encode()
@@ -32,14 +40,86 @@ def test_every_event_kind_round_trips_through_avro() -> None:
 
 
 def test_aggregates_rebuilt_from_decoded_records_equal_the_originals() -> None:
-    codec = SingleObjectCodec()
+    log = eventlog.EventLog(SingleObjectCodec())
     by_aggregate: dict[Any, list[Any]] = defaultdict(list)
     originals: dict[Any, list[Any]] = defaultdict(list)
     for event in events_of_every_kind():
-        _, value, _ = eventlog.encode(event, codec)
-        by_aggregate[event.originator_id].append(
-            eventlog.to_domain_event(eventlog.decode(value, codec))
-        )
+        _, value, _ = log.encode(event)
+        by_aggregate[event.originator_id].append(log.event(value))
         originals[event.originator_id].append(event)
     for aggregate_id, events in by_aggregate.items():
         assert state(replay(events)) == state(replay(originals[aggregate_id]))
+
+
+# StockReceived as a previous release wrote it: quantities in cases of 12, no reason.
+V1: dict[str, Any] = {
+    "type": "record",
+    "name": "StockReceived",
+    "namespace": "oms.inventory",
+    "fields": [
+        {"name": "originator_id", "type": {"type": "string", "logicalType": "uuid"}},
+        {"name": "originator_version", "type": "int"},
+        {"name": "timestamp", "type": {"type": "long", "logicalType": "timestamp-micros"}},
+        {"name": "quantity", "type": "int"},
+    ],
+}
+
+
+def evolved_codec(folder: Path) -> tuple[SingleObjectCodec, Schema]:
+    """A codec whose StockReceived is version 2 (records its class_version, reason has
+    a default) and that still reads version 1; and the version 1 schema."""
+    current = dict(V1, fields=[*V1["fields"]])
+    current["fields"] += [
+        {"name": "reason", "type": "string", "default": ""},
+        {"name": "class_version", "type": "int", "default": 1},
+    ]
+    catalog = Catalog(folder)
+    for schema in default_catalog().by_name.values():
+        if schema.name != "oms.inventory.StockReceived":
+            catalog.add(schema)
+    catalog.add(from_raw(current, folder / "StockReceived.avsc"))
+    v1 = from_raw(V1, folder / "released" / "StockReceived.avsc")
+    catalog.add_old_writer(v1)  # events on Kafka are forever: old writers stay readable
+    return SingleObjectCodec(catalog), v1
+
+
+def v1_value(v1: Schema, state: dict[str, Any]) -> bytes:
+    """What the previous release's writer put on Kafka."""
+    body = io.BytesIO()
+    schemaless_writer(body, v1.parsed, state)
+    return SINGLE_OBJECT_MAGIC + v1.fingerprint + body.getvalue()
+
+
+def evolve(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make StockReceived a version 2 class with its upcaster, for one test."""
+    monkeypatch.setattr(InventoryItem.StockReceived, "class_version", 2, raising=False)
+    monkeypatch.setattr(
+        InventoryItem.StockReceived, "upcast_v1_v2", staticmethod(_upcast_v1_v2), raising=False
+    )
+
+
+def _upcast_v1_v2(state: dict[str, Any]) -> None:
+    state["quantity"] *= 12  # version 1 counted cases of 12
+    state["reason"] = "received (v1)"
+
+
+def test_an_old_writers_event_is_upcast_for_every_reader(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    evolve(monkeypatch)
+    codec, v1 = evolved_codec(tmp_path)
+    log = eventlog.EventLog(codec)
+    item = InventoryItem.register("SKU-1", "WH-1")
+    item.receive(5, "po")
+    registered, received = item.collect_events()
+    old = v1_value(v1, {**received.__dict__, "quantity": 2})
+
+    event = log.event(old)  # the engine's rebuild
+    assert (event.quantity, event.reason) == (24, "received (v1)")  # type: ignore[attr-defined]
+    record = log.record(eventlog.Record(old))  # projections
+    assert record.payload == {"quantity": 24, "reason": "received (v1)"}
+    # A current event records version 2 and is not upcast again.
+    _, value, _ = log.encode(received)
+    assert log.event(value).quantity == 5  # type: ignore[attr-defined]
+    rebuilt = log.event(old).mutate(log.event(log.encode(registered)[1]).mutate(None))
+    assert rebuilt.on_hand == 24  # type: ignore[attr-defined]

@@ -21,8 +21,8 @@ from oms_events.eventstore.recorder import (
     KafkaApplicationRecorder,
     WriterFenced,
 )
-from oms_events.eventstore.routing import EventTypes, UnroutableEvent
 from oms_events.eventstore.timetravel import aggregate_as_of
+from oms_events.eventtypes import EventTypes, UnroutableEvent
 
 __all__ = [
     "AvroMapper",

@@ -31,7 +31,7 @@ from oms_events.avro.registry import codec_from_settings
 from oms_events.eventstore.mapper import AvroMapper
 from oms_events.eventstore.recorder import KafkaAggregateRecorder, KafkaApplicationRecorder
 from oms_events.eventstore.records import RecordFormat
-from oms_events.eventstore.routing import EventTypes
+from oms_events.eventtypes import EventTypes
 from oms_events.kafka.admin import apply_topics
 from oms_events.settings import Settings
 

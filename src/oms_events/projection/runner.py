@@ -74,6 +74,7 @@ class Runner:
         self.max_wait = max_wait
         self.as_of = as_of
         self.codec: Codec = codec or codec_from_settings(settings.registry.url)
+        self.events = eventlog.EventLog(self.codec)
         self.metrics = Metrics()
         self.dead_letter_topic = topics.name(settings, topics.DEADLETTER)
         self.topics = [topics.name(settings, t) for t in projection.topics]
@@ -152,7 +153,7 @@ class Runner:
                     self.metrics.skipped += 1
                     continue
                 try:
-                    record = eventlog.decode(r.value, self.codec, r.topic, r.partition, r.offset)
+                    record = self.events.record(r)
                 except DecodeError as exc:
                     self.metrics.decode_errors += 1
                     log.warning(

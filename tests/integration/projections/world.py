@@ -163,7 +163,7 @@ def produce(settings: Settings, events: list[Any], per_transaction: int = 1000) 
     for start in range(0, len(events), per_transaction):
         p.begin_transaction()
         for event in events[start : start + per_transaction]:
-            key, value, headers = eventlog.encode(event, codec)
+            key, value, headers = eventlog.EventLog(codec).encode(event)
             aggregate = headers[1][1].decode()
             p.send(
                 topics.name(settings, topics.events(aggregate)),

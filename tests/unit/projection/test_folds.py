@@ -24,10 +24,8 @@ from oms_events.cli.order import language
 
 
 def records(aggregate: InventoryItem) -> list[eventlog.EventRecord]:
-    codec = SingleObjectCodec()
-    return [
-        eventlog.decode(eventlog.encode(e, codec)[1], codec) for e in aggregate.collect_events()
-    ]
+    log = eventlog.EventLog(SingleObjectCodec())
+    return [log.record(eventlog.Record(log.encode(e)[1])) for e in aggregate.collect_events()]
 
 
 def test_inventory_fold_matches_the_aggregate_and_ignores_repeats() -> None:
