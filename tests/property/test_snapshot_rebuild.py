@@ -161,7 +161,8 @@ def _records(encoded: list[snapshots.Encoded], at: int) -> list[eventlog.Record]
 
 def _append(log: list[eventlog.Record], records: list[eventlog.Record]) -> None:
     for r in records:
-        log.append(eventlog.Record(r.value, r.key, r.headers, offset=len(log), timestamp=r.timestamp))
+        at = r.timestamp
+        log.append(eventlog.Record(r.value, r.key, r.headers, offset=len(log), timestamp=at))
 
 
 def _full_replay(logs: Logs) -> dict[UUID, Any]:

@@ -3,19 +3,17 @@ writer's record comes back as the current event through the class's upcasters.""
 
 from __future__ import annotations
 
-import io
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fastavro import schemaless_writer
 
 from oms_events import eventlog
-from oms_events.avro.catalog import Catalog, Schema, default_catalog, from_raw
-from oms_events.avro.codec import SINGLE_OBJECT_MAGIC, SingleObjectCodec
+from oms_events.avro.codec import SingleObjectCodec
 from oms_events.domain.events import events_by_aggregate_type
 from oms_events.domain.inventory import InventoryItem
+from tests.evolution import evolve, evolved_codec, v1_value
 from tests.unit.domain.samples import events_of_every_kind, replay, state
 
 
@@ -49,58 +47,6 @@ def test_aggregates_rebuilt_from_decoded_records_equal_the_originals() -> None:
         originals[event.originator_id].append(event)
     for aggregate_id, events in by_aggregate.items():
         assert state(replay(events)) == state(replay(originals[aggregate_id]))
-
-
-# StockReceived as a previous release wrote it: quantities in cases of 12, no reason.
-V1: dict[str, Any] = {
-    "type": "record",
-    "name": "StockReceived",
-    "namespace": "oms.inventory",
-    "fields": [
-        {"name": "originator_id", "type": {"type": "string", "logicalType": "uuid"}},
-        {"name": "originator_version", "type": "int"},
-        {"name": "timestamp", "type": {"type": "long", "logicalType": "timestamp-micros"}},
-        {"name": "quantity", "type": "int"},
-    ],
-}
-
-
-def evolved_codec(folder: Path) -> tuple[SingleObjectCodec, Schema]:
-    """A codec whose StockReceived is version 2 (records its class_version, reason has
-    a default) and that still reads version 1; and the version 1 schema."""
-    current = dict(V1, fields=[*V1["fields"]])
-    current["fields"] += [
-        {"name": "reason", "type": "string", "default": ""},
-        {"name": "class_version", "type": "int", "default": 1},
-    ]
-    catalog = Catalog(folder)
-    for schema in default_catalog().by_name.values():
-        if schema.name != "oms.inventory.StockReceived":
-            catalog.add(schema)
-    catalog.add(from_raw(current, folder / "StockReceived.avsc"))
-    v1 = from_raw(V1, folder / "released" / "StockReceived.avsc")
-    catalog.add_old_writer(v1)  # events on Kafka are forever: old writers stay readable
-    return SingleObjectCodec(catalog), v1
-
-
-def v1_value(v1: Schema, state: dict[str, Any]) -> bytes:
-    """What the previous release's writer put on Kafka."""
-    body = io.BytesIO()
-    schemaless_writer(body, v1.parsed, state)
-    return SINGLE_OBJECT_MAGIC + v1.fingerprint + body.getvalue()
-
-
-def evolve(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make StockReceived a version 2 class with its upcaster, for one test."""
-    monkeypatch.setattr(InventoryItem.StockReceived, "class_version", 2, raising=False)
-    monkeypatch.setattr(
-        InventoryItem.StockReceived, "upcast_v1_v2", staticmethod(_upcast_v1_v2), raising=False
-    )
-
-
-def _upcast_v1_v2(state: dict[str, Any]) -> None:
-    state["quantity"] *= 12  # version 1 counted cases of 12
-    state["reason"] = "received (v1)"
 
 
 def test_an_old_writers_event_is_upcast_for_every_reader(

@@ -49,7 +49,7 @@ from oms_events.eventtypes import SNAPSHOT
 Encoded = tuple[bytes, bytes, list[tuple[str, bytes]]]
 
 CLOSED = "closed"  # header of a snapshot written as its aggregate left memory
-CLOCK_STEP_MS = 5_000
+CLOCK_STEP_MS = 1_000
 
 # Orders the engine still drives by itself: reservations, payment timers, review.
 _ACTIVE_ORDERS = frozenset(
