@@ -17,12 +17,15 @@ from __future__ import annotations
 import argparse
 import cProfile
 import pstats
+import sqlite3
 import sys
+import tempfile
 import time
 from collections import Counter, deque
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from uuid import UUID
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -31,6 +34,7 @@ from bench.e2e.workload import Kind, Mix, Workload
 from oms_events import eventlog, topics
 from oms_events.avro.codec import SingleObjectCodec
 from oms_events.domain.workflow import Workflow
+from oms_events.engine import snapshots
 from oms_events.engine.commands import CommandWriter, partition_for
 from oms_events.engine.handling import Step
 from oms_events.engine.inventory_processor import InventoryService
@@ -38,14 +42,44 @@ from oms_events.engine.order_processor import OrderService
 from oms_events.engine.order_saga import OrderSaga
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition
+from oms_events.engine.snapshots import Stub
 from oms_events.engine.sourcing import StockView
 from oms_events.settings import Settings
 
 
-class Engine:
-    """Order + inventory services over in-memory partitions; a queue stands for Kafka."""
+class SnapshotShelf:
+    """The snapshots topics, on disk (sqlite) so that what left the engine's memory is
+    not counted in it; reloads an aggregate as the processor's SnapshotLoader does."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self) -> None:
+        self.db = sqlite3.connect(tempfile.mkstemp(suffix=".db")[1])
+        self.db.execute("CREATE TABLE s (id TEXT, version INT, value BLOB, PRIMARY KEY (id))")
+        self.log = eventlog.EventLog(SingleObjectCodec())
+
+    def put(self, record: Any) -> None:
+        version = eventlog.header(record.headers, "version")
+        if version is not None:  # not the checkpoint
+            self.db.execute(
+                "INSERT OR REPLACE INTO s VALUES (?, ?, ?)",
+                (record.key.decode(), int(version), record.value),
+            )
+
+    def load(self, aggregate_id: UUID, stub: Stub) -> tuple[Any, list[str]]:
+        row = self.db.execute(
+            "SELECT value FROM s WHERE id = ? AND version = ?", (str(aggregate_id), stub.version)
+        ).fetchone()
+        return snapshots.restore(self.log, row[0])
+
+
+class Engine:
+    """Order + inventory services over in-memory partitions; a queue stands for Kafka.
+
+    With ``shelf``, each handled record is one transaction as far as snapshots go:
+    aggregates leave memory as the processors let them (engine/snapshots.py).
+    """
+
+    def __init__(self, settings: Settings, shelf: SnapshotShelf | None = None) -> None:
+        self.shelf = shelf
         self.settings = settings
         self.codec = SingleObjectCodec()
         self.events = eventlog.EventLog(self.codec)
@@ -57,6 +91,7 @@ class Engine:
         self.partitions: dict[str, dict[int, Partition]] = {k: {} for k in self.services}
         self.inputs = {topics.name(settings, topics.commands(k)): k for k in self.services}
         self.inventory_events = topics.name(settings, topics.events("inventory"))
+        self.snapshot_topics = {topics.name(settings, topics.snapshots(k)) for k in self.services}
         self.seconds: Counter[str] = Counter()
         self.records: Counter[str] = Counter()
         self.queue: deque[Any] = deque()
@@ -81,6 +116,10 @@ class Engine:
         while self.queue:
             record = self.queue.popleft()
             self.records[record.topic.rsplit(".", 2)[-2]] += 1
+            if record.topic in self.snapshot_topics:
+                if self.shelf is not None:
+                    self.shelf.put(record)
+                continue
             if record.topic == self.inventory_events:
                 began = time.process_time()
                 self.view.apply(self.events.record(record))
@@ -93,10 +132,19 @@ class Engine:
             partition = parts.get(record.partition)
             if partition is None:
                 partition = parts[record.partition] = Partition(record.partition)
+                if self.shelf is not None:
+                    partition.loader = self.shelf.load
                 self.services[service].service.rebuilt(partition)
             out = Outbox(self.settings, self.codec)
             began = time.process_time()
             self.services[service](record, partition, out)
+            if self.shelf is not None:
+                engine = self.settings.engine
+                window_ms = int(engine.redelivery_window_s * 1000)
+                settlement = out.snapshots(
+                    service, partition, engine.snapshot_every, window_ms, final=False
+                )
+                snapshots.committed(partition, settlement)  # the "transaction" commits
             self.seconds[service] += time.process_time() - began
             for o in out.records:
                 self.publish(o)

@@ -1,0 +1,93 @@
+"""Engine memory per order: how much the order and inventory services hold per order.
+
+Runs bench/handling.py's in-process engine (the processors' pure step, no Kafka) over
+N orders of the benchmark workload (cancels included) and prints the growth of the
+process's resident set and of the Python heap (tracemalloc) per order and per 100k
+orders, after ``--warmup`` orders that fill the engine's bounded caches (ids and
+partitions of recent keys, 65,536 entries each) so that what is measured is the
+growth per order, not a fixed cost. ``--keep-all`` keeps every aggregate and command
+id in memory, as the engine did before snapshots; by default aggregates leave memory as the processors let them
+(engine/snapshots.py), with their snapshots kept on disk as Kafka would keep them.
+
+    python bench/memory.py --warmup 20000 --orders 20000
+    python bench/memory.py --warmup 20000 --orders 20000 --keep-all
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import sys
+import tracemalloc
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.e2e.workload import Kind, Mix, Workload
+from bench.handling import Engine, SnapshotShelf
+
+from oms_events.engine.commands import CommandWriter
+from oms_events.settings import Settings
+
+
+def rss_bytes() -> int:
+    """Resident set size of this process (Linux)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def run(warmup: int, orders: int, keep_all: bool, traced: bool) -> None:
+    settings = Settings().replace(kafka={"topic_prefix": "", "partitions": 6})
+    engine = Engine(settings, None if keep_all else SnapshotShelf())
+    workload = Workload(Mix(), "m")
+    writer = CommandWriter(settings, engine.codec)
+    for sku in workload.skus:
+        for location in workload.locations:
+            engine.publish(writer.receive_stock(sku, location, 1_000_000, "bench"))
+    engine.drain()
+    taken = list(workload.take(warmup + orders))
+    deliveries = [d for d in taken if d.kind in (Kind.ORDER, Kind.CANCEL)]
+    first = len([d for d in taken[:warmup] if d.kind in (Kind.ORDER, Kind.CANCEL)])
+    for d in deliveries[:first]:
+        engine.publish(writer.record("order", "PlaceOrder", d.payload["order_no"], d.payload))
+        engine.drain()
+    deliveries = deliveries[first:]
+    gc.collect()
+    if traced:
+        tracemalloc.start()
+    before = rss_bytes()
+    for d in deliveries:
+        engine.publish(writer.record("order", "PlaceOrder", d.payload["order_no"], d.payload))
+        engine.drain()
+    gc.collect()
+    grown = rss_bytes() - before
+    heap = tracemalloc.get_traced_memory()[0] if traced else 0
+    n = len(deliveries)
+    in_memory = {
+        kind: sum(len(p.aggregates) for p in parts.values())
+        for kind, parts in engine.partitions.items()
+    }
+    mode = "every aggregate kept (before)" if keep_all else "dormant aggregates leave memory"
+    print(f"{n} orders, {mode}; in memory at the end: {in_memory}")
+    print(
+        f"  RSS growth   {grown / n:8.0f} B per order  {grown / n * 1e5 / 2**20:7.1f} MiB per 100k"
+    )
+    if traced:
+        print(
+            f"  Python heap  {heap / n:8.0f} B per order  {heap / n * 1e5 / 2**20:7.1f} MiB per 100k"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--warmup", type=int, default=20000, help="orders before measuring")
+    parser.add_argument("--orders", type=int, default=20000, help="orders measured")
+    parser.add_argument("--keep-all", action="store_true", help="no aggregate leaves memory")
+    parser.add_argument("--traced", action="store_true", help="also trace the Python heap")
+    args = parser.parse_args()
+    run(args.warmup, args.orders, args.keep_all, args.traced)
+
+
+if __name__ == "__main__":
+    main()
