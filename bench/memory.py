@@ -6,8 +6,8 @@ process's resident set and of the Python heap (tracemalloc) per order and per 10
 orders, after ``--warmup`` orders that fill the engine's bounded caches (ids and
 partitions of recent keys, 65,536 entries each) so that what is measured is the
 growth per order, not a fixed cost. ``--keep-all`` keeps every aggregate and command
-id in memory, as the engine did before snapshots; by default aggregates leave memory as the processors let them
-(engine/snapshots.py), with their snapshots kept on disk as Kafka would keep them.
+id in memory, as the engine did before snapshots; by default aggregates leave memory
+as the processors let them (engine/snapshots.py), with their snapshots kept on disk as Kafka would keep them.
 
     python bench/memory.py --warmup 20000 --orders 20000
     python bench/memory.py --warmup 20000 --orders 20000 --keep-all
@@ -70,13 +70,10 @@ def run(warmup: int, orders: int, keep_all: bool, traced: bool) -> None:
     }
     mode = "every aggregate kept (before)" if keep_all else "dormant aggregates leave memory"
     print(f"{n} orders, {mode}; in memory at the end: {in_memory}")
-    print(
-        f"  RSS growth   {grown / n:8.0f} B per order  {grown / n * 1e5 / 2**20:7.1f} MiB per 100k"
-    )
-    if traced:
-        print(
-            f"  Python heap  {heap / n:8.0f} B per order  {heap / n * 1e5 / 2**20:7.1f} MiB per 100k"
-        )
+    for name, size in (("RSS growth", grown), ("Python heap", heap)):
+        if name == "RSS growth" or traced:
+            mib = size / n * 1e5 / 2**20
+            print(f"  {name:<12} {size / n:8.0f} B per order  {mib:7.1f} MiB per 100k orders")
 
 
 def main() -> None:
