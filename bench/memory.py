@@ -7,7 +7,8 @@ orders, after ``--warmup`` orders that fill the engine's bounded caches (ids and
 partitions of recent keys, 65,536 entries each) so that what is measured is the
 growth per order, not a fixed cost. ``--keep-all`` keeps every aggregate and command
 id in memory, as the engine did before snapshots; by default aggregates leave memory
-as the processors let them (engine/snapshots.py), with their snapshots kept on disk as Kafka would keep them.
+as the processors let them (engine/snapshots.py), their snapshots kept on disk as
+Kafka would keep them.
 
     python bench/memory.py --warmup 20000 --orders 20000
     python bench/memory.py --warmup 20000 --orders 20000 --keep-all
