@@ -182,7 +182,7 @@ COMMANDS = st.lists(
 )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     kind=st.sampled_from(sorted(KINDS)),
     transactions=COMMANDS,

@@ -98,7 +98,8 @@ class Partition:
     aggregates: dict[UUID, Aggregate] = field(default_factory=dict)
     commands_seen: dict[UUID, dict[str, int]] = field(default_factory=dict)
     snapshots: dict[UUID, Stub] = field(default_factory=dict)
-    # In memory, with events no snapshot covers: (timestamp of the first, how many).
+    # In memory, with events no snapshot covers: (timestamp of the first, how many), in
+    # the order of those first timestamps (a transaction's start time only grows).
     unsnapshotted: dict[UUID, tuple[int, int]] = field(default_factory=dict)
     touched: set[UUID] = field(default_factory=set)  # changed or loaded since the last commit
     checkpoint_ms: int | None = None  # events_since last written (or read)
@@ -196,10 +197,12 @@ def settle(
         written = aggregate_id in out.snapshotted
         if leaving and (written or (count == 0 and aggregate_id in partition.snapshots)):
             out.leaving.append(aggregate_id)
-    pending = [
-        first for i, (first, _) in partition.unsnapshotted.items() if i not in out.snapshotted
-    ]
-    since = min(pending, default=at_ms)
+    # The oldest unsnapshotted event left is the first such entry: entries are kept in
+    # the order of their first event (see Partition.unsnapshotted), so this is not a scan.
+    since = next(
+        (first for i, (first, _) in partition.unsnapshotted.items() if i not in out.snapshotted),
+        at_ms,
+    )
     if since != partition.checkpoint_ms:
         out.records.append(log.encode_checkpoint(partition.number, since))
         out.checkpoint_ms = since
@@ -336,6 +339,8 @@ def _replay(
         first, count = partition.unsnapshotted.get(aggregate_id, (r.timestamp, 0))
         partition.unsnapshotted[aggregate_id] = (first, count + 1)
         result.applied += 1
+    # Ordered by first timestamp, as settle() expects (owners' clocks may differ).
+    partition.unsnapshotted = dict(sorted(partition.unsnapshotted.items(), key=lambda e: e[1][0]))
     # Aggregates that are done leave memory with the next transaction (with a snapshot
     # first if events were replayed on top of theirs).
     for aggregate_id, aggregate in partition.aggregates.items():
