@@ -6,7 +6,8 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
 install: .venv/.installed  ## the Python environment, pinned by constraints.txt
 
-.venv/.installed: pyproject.toml constraints.txt
+.venv/.installed: pyproject.toml constraints.txt .ci/debian-packages
+	bash .ci/debian-packages
 	test -x $(PY) || python3.11 -m venv .venv || python3 -m venv .venv
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c constraints.txt -e ".[dev]"
@@ -25,6 +26,7 @@ demo: install  ## the README's first command: services, topics, engine, projecti
 lint: install
 	ruff check src tests consumers bench
 	ruff format --check src tests consumers bench
+	oms schemas check  # every schema FULL compatible with schemas/released/ (Apache Avro's rules)
 
 typecheck: install
 	mypy

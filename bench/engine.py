@@ -1,4 +1,4 @@
-"""Profile one engine processor under load: ``python bench/engine.py order``.
+"""Profile one engine processor under load: ``python -m bench.engine order``.
 
 Runs the named processor in the main thread under pyinstrument (which samples the
 thread it starts in) and the other processors in threads, until SIGINT/SIGTERM or
@@ -15,7 +15,7 @@ from pyinstrument import Profiler
 
 from oms_events.engine.processor import Processor
 from oms_events.engine.runner import PROCESSORS, Engine
-from oms_events.engine.sourcing import StockWatcher
+from oms_events.engine.stock_watcher import StockWatcher
 from oms_events.logging import setup_logging
 from oms_events.settings import get_settings
 

@@ -6,8 +6,8 @@ then replays them all in a fresh application (Kafka: build the index by
 consuming the topic, then load every item; PostgreSQL: load every item).
 Each backend runs in its own child process so that its peak RSS is its own.
 
-    .venv/bin/python bench/eventstore.py --events 100000
-    .venv/bin/python bench/eventstore.py --events 10000
+    .venv/bin/python -m bench.eventstore --events 100000
+    .venv/bin/python -m bench.eventstore --events 10000
 
 Needs the dev services (`oms dev up`). Uses fresh topics (prefix) and a fresh
 PostgreSQL schema, both removed afterwards.
@@ -22,10 +22,7 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.e2e.baseline import postgres_environment
 from eventsourcing.application import Application
@@ -152,7 +149,8 @@ def main() -> None:
         out = subprocess.run(
             [
                 sys.executable,
-                __file__,
+                "-m",
+                "bench.eventstore",
                 "--backend",
                 backend,
                 "--events",

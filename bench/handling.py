@@ -8,8 +8,8 @@ themselves spend per order — decode, domain, saga, encode — which is what th
 end-to-end benchmark's "CPU per confirmed order" contains besides kafka-python's
 own cost. Not sensitive to the machine's load, so before/after figures compare.
 
-    python bench/handling.py --orders 5000
-    python bench/handling.py --orders 2000 --profile      # the top functions too
+    python -m bench.handling --orders 5000
+    python -m bench.handling --orders 2000 --profile      # the top functions too
 """
 
 from __future__ import annotations
@@ -18,16 +18,12 @@ import argparse
 import cProfile
 import pstats
 import sqlite3
-import sys
 import tempfile
 import time
 from collections import Counter, deque
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.e2e.workload import Kind, Mix, Workload
 
@@ -35,13 +31,14 @@ from oms_events import eventlog, topics
 from oms_events.avro.codec import SingleObjectCodec
 from oms_events.domain.workflow import Workflow
 from oms_events.engine import snapshots
-from oms_events.engine.commands import CommandWriter, partition_for
+from oms_events.engine.commands import ReceiveStock
 from oms_events.engine.handling import Step
-from oms_events.engine.inventory_processor import InventoryService
-from oms_events.engine.order_processor import OrderService
+from oms_events.engine.inventory_service import InventoryService
 from oms_events.engine.order_saga import OrderSaga
+from oms_events.engine.order_service import OrderService
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition
+from oms_events.engine.records import CommandWriter, partition_for
 from oms_events.engine.snapshots import Stub
 from oms_events.engine.sourcing import StockView
 from oms_events.settings import Settings
@@ -157,7 +154,14 @@ def run(orders: int, profile: bool) -> None:
     writer = CommandWriter(settings, engine.codec)
     for sku in workload.skus:
         for location in workload.locations:
-            engine.publish(writer.receive_stock(sku, location, 1_000_000, "bench"))
+            receipt = ReceiveStock(
+                command_id=f"bench-{sku}-{location}",
+                sku=sku,
+                location=location,
+                quantity=1_000_000,
+                reason="bench",
+            )
+            engine.publish(writer.record(receipt))
     engine.drain()
     engine.seconds.clear()
     engine.records.clear()
@@ -166,13 +170,14 @@ def run(orders: int, profile: bool) -> None:
     if profiler:
         profiler.enable()
     for d in deliveries:
-        engine.publish(writer.record("order", "PlaceOrder", d.payload["order_no"], d.payload))
+        # Keyed by order number, as a channel might: the step forwards it to the owner.
+        engine.publish(writer.record(d.order, key=d.order.order_no))
         engine.drain()
     if profiler:
         profiler.disable()
     n = len(deliveries)
     total = sum(engine.seconds.values())
-    print(f"{n} orders, {sum(len(d.payload['lines']) for d in deliveries) / n:.2f} lines each")
+    print(f"{n} orders, {sum(len(d.order.lines) for d in deliveries) / n:.2f} lines each")
     for name, seconds in engine.seconds.most_common():
         print(f"  {name:<12} {seconds / n * 1e6:8.0f} µs CPU per order")
     print(f"  {'total':<12} {total / n * 1e6:8.0f} µs CPU per order  ({n / total:,.0f} orders/s)")

@@ -4,7 +4,7 @@
 * end to end for one channel (tmall): publish raw trades on oms.intake.tmall, run the
   adapter (transactions with offsets), until every PlaceOrder is readable committed.
 
-Run: ``.venv/bin/python bench/intake.py [--orders 2000] [--no-kafka]``
+Run: ``.venv/bin/python -m bench.intake [--orders 2000] [--no-kafka]``
 (the Kafka part needs the dev broker: ``oms dev up``).
 """
 
@@ -17,8 +17,8 @@ import uuid
 from pathlib import Path
 
 from oms_events import topics
+from oms_events.deadletter import Source
 from oms_events.intake.adapter import ChannelAdapter
-from oms_events.intake.deadletter import Source
 from oms_events.intake.processor import Command, IntakeProcessor
 from oms_events.intake.state import intake_specs
 from oms_events.intake.tables import Tables

@@ -10,8 +10,8 @@ id in memory, as the engine did before snapshots; by default aggregates leave me
 as the processors let them (engine/snapshots.py), their snapshots kept on disk as
 Kafka would keep them.
 
-    python bench/memory.py --warmup 20000 --orders 20000
-    python bench/memory.py --warmup 20000 --orders 20000 --keep-all
+    python -m bench.memory --warmup 20000 --orders 20000
+    python -m bench.memory --warmup 20000 --orders 20000 --keep-all
 """
 
 from __future__ import annotations
@@ -19,11 +19,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import sys
 import tracemalloc
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.e2e.workload import Kind, Mix, Workload
 from bench.handling import Engine, SnapshotShelf

@@ -1,6 +1,6 @@
 """Events per second into PostgreSQL for the inventory projection: live, replay, baseline.
 
-    .venv/bin/python bench/projections.py [--events 100000] [--baseline 3000]
+    .venv/bin/python -m bench.projections [--events 100000] [--baseline 3000]
 
 Produces inventory events made by real ``InventoryItem`` aggregates to topics of
 their own (unique prefix), then times, in one run:
@@ -18,29 +18,23 @@ from __future__ import annotations
 
 import argparse
 import resource
-import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import psycopg
+from bench.events import produce
 from psycopg import sql
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tests.integration.projections.world import produce  # noqa: E402
-
-from oms_events.domain import InventoryItem  # noqa: E402
-from oms_events.kafka.admin import apply_topics  # noqa: E402
-from oms_events.kafka.connection import admin  # noqa: E402
-from oms_events.projection.migrate import migrate  # noqa: E402
-from oms_events.projection.replay import rebuild  # noqa: E402
-from oms_events.projection.runner import Runner, connect  # noqa: E402
-from oms_events.projection.spec import select  # noqa: E402
-from oms_events.settings import Settings  # noqa: E402
-from oms_events.topics import Kind, registry  # noqa: E402
+from oms_events.domain import InventoryItem
+from oms_events.kafka.admin import apply_topics
+from oms_events.kafka.connection import admin
+from oms_events.projection.migrate import migrate
+from oms_events.projection.registry import select
+from oms_events.projection.replay import rebuild
+from oms_events.projection.runner import Runner, connect
+from oms_events.settings import Settings
+from oms_events.topics import Kind, registry
 
 
 def make_events(n: int) -> list[Any]:

@@ -11,18 +11,14 @@ processor would, and timed:
   command ids, not decoded);
 * snapshots, window 0: newest snapshots + the events after the checkpoint only.
 
-    python bench/rebuild.py --orders 20000
+    python -m bench.rebuild --orders 20000
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 import uuid
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.e2e.workload import Kind, Mix, Workload
 from kafka import TopicPartition

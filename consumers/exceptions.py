@@ -3,8 +3,9 @@
 Reads ``oms.order.events`` (late allocation or shipment, rejected orders),
 ``oms.shipment.events`` (failed deliveries), ``oms.inventory.events`` (rejected
 reservations) and ``oms.deadletter`` (inputs that could not be processed; only
-their headers are read). Lateness is judged from event times against the
-promises of ``consumers.promises``, so a replay finds exactly the same rows.
+their headers are read, as :mod:`oms_events.deadletter` defines them). Lateness is
+judged from event times against the promises of ``consumers.promises``, so a replay
+finds exactly the same rows.
 Orders that are late *now* and have not moved are in the ``overdue_order`` view.
 """
 
@@ -20,7 +21,7 @@ from oms_events import topics
 from oms_events.eventlog import EventRecord
 from oms_events.projection import rows
 from oms_events.projection.rows import Row
-from oms_events.projection.spec import DeadLetter, Projection, Record
+from oms_events.projection.spec import DeadLetterRecord, Projection, Record
 
 EXCEPTION = (
     "exception_id",
@@ -33,6 +34,9 @@ EXCEPTION = (
     "code",
     "field",
     "message",
+    "message_zh",
+    "processor",
+    "error_class",
     "source_topic",
     "source_partition",
     "source_offset",
@@ -163,21 +167,31 @@ def reservation_rejected(e: EventRecord) -> Row:
     }
 
 
-def dead_letter(d: DeadLetter) -> Row:
-    """A dead-lettered input: its headers say why; its bytes stay on Kafka."""
-    h = d.headers
-    reason = h.get("reason")
-    kind = "rejected_command" if reason and reason.startswith("reject") else "dead_letter"
+def dead_letter(d: DeadLetterRecord) -> Row:
+    """A dead-lettered input: its headers (:mod:`oms_events.deadletter`) say why; its
+    bytes stay on Kafka.
+
+    The id names the refusing processor and the input, so the same input dead-lettered
+    twice (a projection writes its dead letters at least once) is one row.
+    """
+    letter, source = d.letter, d.letter.source
+    if source.topic and source.offset >= 0:
+        position = letter.context.get("position", "")
+        where = f"{letter.processor}:{source.topic}:{source.partition}:{source.offset}:{position}"
+    else:
+        where = f"{d.topic}:{d.partition}:{d.offset}"
     return {
-        "exception_id": f"dead_letter:{d.topic}:{d.partition}:{d.offset}",
-        "kind": kind,
-        "reason": reason,
-        "code": h.get("code"),
-        "field": h.get("field"),
-        "message": h.get("message"),
-        "source_topic": h.get("source.topic") or d.topic,
-        "source_partition": d.partition,
-        "source_offset": d.offset,
+        "exception_id": f"dead_letter:{where}",
+        "kind": "dead_letter",
+        "code": letter.reason.code or None,
+        "field": letter.reason.field or None,
+        "message": letter.reason.en or None,
+        "message_zh": letter.reason.zh or None,
+        "processor": letter.processor or None,
+        "error_class": letter.reason.error_class or None,
+        "source_topic": source.topic or d.topic,
+        "source_partition": source.partition if source.topic else d.partition,
+        "source_offset": source.offset if source.topic else d.offset,
         "occurred_at": d.timestamp,
     }
 
@@ -194,7 +208,7 @@ def write(conn: psycopg.Connection[Any], records: Sequence[Record]) -> None:
     )
     found = [x for row in changed.values() for x in row.pop("_raised", [])]
     found += [reservation_rejected(e) for e in events if e.name == "ReservationRejected"]
-    found += [dead_letter(r) for r in records if isinstance(r, DeadLetter)]
+    found += [dead_letter(r) for r in records if isinstance(r, DeadLetterRecord)]
     rows.upsert(
         conn,
         "exception_subject",
@@ -214,7 +228,7 @@ PROJECTION = Projection(
         topics.DEADLETTER,
     ),
     group="oms-projection-exceptions",
-    migrations=("003_exceptions.sql",),
+    migrations=("003_exceptions.sql", "005_dead_letter_reasons.sql"),
     events=frozenset(HANDLERS) | {"ReservationRejected"},
     write=write,
     reads_dead_letters=True,

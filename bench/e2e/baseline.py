@@ -37,16 +37,16 @@ from bench.e2e.workload import UNDECODABLE, Kind, Mix, Workload, schedule
 from eventsourcing.application import Application
 from psycopg import sql
 
+from oms_events import topics
 from oms_events.avro.codec import DecodeError
 from oms_events.avro.registry import codec_from_settings
 from oms_events.domain import InventoryItem
 from oms_events.domain.errors import DomainError
 from oms_events.domain.inventory import ReservationOutcome
-from oms_events.engine.commands import schema_name
-from oms_events.engine.order_processor import order_from_command
+from oms_events.engine import commands
+from oms_events.engine.commands import PlaceOrder
+from oms_events.engine.order_service import order_from_command
 from oms_events.settings import Settings
-
-PLACE_ORDER = schema_name("order", "PlaceOrder")
 
 
 def postgres_environment(postgres_dsn: str, schema: str) -> dict[str, str]:
@@ -81,7 +81,7 @@ class Baseline:
         with psycopg.connect(self.settings.postgres.dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.schema)))
         self.app = Shop(env=self.env)
-        self.codec = codec_from_settings(self.settings.registry.url)
+        self.codec = codec_from_settings(self.settings.registry)
         self.workload = Workload(mix, self.tag)
         self.stock = stock
         self.available: dict[tuple[str, str], int] = {}
@@ -113,8 +113,10 @@ class Baseline:
         """One PlaceOrder delivery, start to confirmed (and cancelled if it is one);
         False when it was invalid."""
         try:
-            _, payload = self.codec.decode(value)
-            order = order_from_command(payload)
+            command = commands.decode(self.codec, value)
+            if not isinstance(command, PlaceOrder):
+                raise ValueError(f"{command.name} is not a PlaceOrder")
+            order = order_from_command(command)
         except (DecodeError, DomainError, KeyError, ValueError, TypeError):
             self.dead += 1
             return False
@@ -154,8 +156,9 @@ class Baseline:
     def deliveries(self, count: int) -> list[tuple[Kind, bytes]]:
         """The next ``count`` deliveries of the mix, Avro-encoded as the engine gets them."""
         out = []
+        topic = topics.name(self.settings, topics.commands("order"))
         for d in self.workload.take(count):
-            value = self.codec.encode(PLACE_ORDER, d.payload)
+            value = commands.encode(self.codec, d.order, topic=topic)
             if d.kind is Kind.UNDECODABLE:
                 value = UNDECODABLE + d.external_id.encode()
             out.append((d.kind, value))

@@ -43,8 +43,8 @@ from psycopg import sql
 from oms_events import eventlog, topics
 from oms_events.avro.codec import Codec
 from oms_events.avro.registry import codec_from_settings
-from oms_events.domain.order import Order
-from oms_events.engine.commands import CommandWriter, Outgoing, item_key
+from oms_events.engine.commands import ReceiveStock
+from oms_events.engine.records import CommandWriter, Outgoing
 from oms_events.engine.runner import PROCESSORS
 from oms_events.kafka.admin import apply_topics
 from oms_events.kafka.connection import admin, consumer, producer
@@ -203,7 +203,7 @@ class Bench:
         self.tag = uuid.uuid4().hex[:6]
         self.settings = Settings().replace(kafka={"topic_prefix": f"bench{self.tag}."})
         self.schema = f"bench_{self.tag}"
-        self.codec: Codec = codec_from_settings(self.settings.registry.url)
+        self.codec: Codec = codec_from_settings(self.settings.registry)
         self.writer = CommandWriter(self.settings, self.codec)
         self.workload = Workload(options.mix, self.tag)
         self.state = State()
@@ -224,14 +224,18 @@ class Bench:
             OMS_PROJECTIONS_SCHEMA_NAME=self.schema,
             OMS_LOG_FORMAT="json",
             OMS_LOG_LEVEL="warning",
-            PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]),
         )
         return env
 
     def _spawn(self, name: str, argv: Sequence[str]) -> None:
         log = (self.logs / f"{name}.log").open("wb")
         self.procs[name] = subprocess.Popen(
-            [sys.executable, *argv], env=self._env(), stdout=log, stderr=subprocess.STDOUT
+            # From the checkout: `python -m bench.e2e.profiled_engine` finds bench/ there.
+            [sys.executable, *argv],
+            env=self._env(),
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
 
     def start_processes(self) -> None:
@@ -335,7 +339,7 @@ class Bench:
 
     def _sample(self) -> None:
         """Once a second: projection lag (records) per projection, engine RSS and CPU."""
-        from oms_events.projection.spec import select
+        from oms_events.projection.registry import select
         from oms_events.projection.status import lags
 
         projections = select([])
@@ -368,8 +372,8 @@ class Bench:
         self.producer.send(r.topic, key=r.key, value=r.value, headers=r.headers)
 
     def _record(self, d: Delivery) -> tuple[str, Outgoing]:
-        order_id = str(Order.create_id(d.channel, d.external_id))
-        r = self.writer.record("order", "PlaceOrder", order_id, d.payload)
+        order_id = d.order.key
+        r = self.writer.record(d.order)
         if d.kind is Kind.UNDECODABLE:
             r = Outgoing(r.topic, r.key, UNDECODABLE + d.external_id.encode(), r.headers)
         return order_id, r
@@ -379,29 +383,21 @@ class Bench:
             queue, self.state.cancel_queue = self.state.cancel_queue, []
             externals = [(oid, self.state.tracks[oid].external) for oid in queue]
         for order_id, external in externals:
-            self._send(
-                self.writer.record(
-                    "order", "CancelOrder", order_id, cancel_order(order_id, external)
-                )
-            )
+            self._send(self.writer.record(cancel_order(uuid.UUID(order_id), external)))
 
     def receive_stock(self) -> None:
         """ReceiveStock for every sku at every location; wait for every StockReceived."""
         w = self.workload
         for sku in w.skus:
             for location in w.locations:
-                payload = {
-                    "command_id": f"bench-stock-{sku}-{location}",
-                    "sku": sku,
-                    "location": location,
-                    "quantity": self.o.stock,
-                    "reason": f"bench {self.tag}",
-                }
-                self._send(
-                    self.writer.record(
-                        "inventory", "ReceiveStock", item_key(sku, location), payload
-                    )
+                receipt = ReceiveStock(
+                    command_id=f"bench-stock-{sku}-{location}",
+                    sku=sku,
+                    location=location,
+                    quantity=self.o.stock,
+                    reason=f"bench {self.tag}",
                 )
+                self._send(self.writer.record(receipt))
         assert self.producer is not None
         self.producer.flush()
         want = len(w.skus) * len(w.locations)
@@ -571,8 +567,8 @@ class Bench:
 
     def replay_inventory(self) -> dict[str, Any]:
         """``oms replay inventory``'s function into a schema of its own."""
+        from oms_events.projection.registry import select
         from oms_events.projection.replay import rebuild
-        from oms_events.projection.spec import select
 
         target = f"{self.schema}_replay"
         cpu = time.thread_time()

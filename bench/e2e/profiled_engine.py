@@ -20,7 +20,7 @@ from pyinstrument import Profiler
 
 from oms_events.engine.processor import Processor
 from oms_events.engine.runner import Engine
-from oms_events.engine.sourcing import StockWatcher
+from oms_events.engine.stock_watcher import StockWatcher
 from oms_events.logging import setup_logging
 from oms_events.settings import get_settings
 

@@ -10,10 +10,19 @@ import bisect
 import math
 import random
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from uuid import UUID
+
+from oms_events.domain.order import PaymentMethod
+from oms_events.engine.commands import (
+    AddressDetails,
+    CancelOrder,
+    CustomerDetails,
+    LineDetails,
+    PlaceOrder,
+)
 
 CHANNELS = ("web", "tmall", "jd")
 LINE_WEIGHTS = (0.40, 0.25, 0.15, 0.12, 0.08)  # 1..5 lines per order, mean 2.2
@@ -85,7 +94,7 @@ class Delivery:
     kind: Kind
     channel: str
     external_id: str
-    payload: dict[str, Any]
+    order: PlaceOrder
 
     @property
     def valid(self) -> bool:
@@ -137,10 +146,11 @@ class Workload:
         channel = CHANNELS[n % len(CHANNELS)]
         external = f"{self.run_id}-{n:08d}"
         skus = [self.skus[k] for k in self.zipf.distinct(self.lines())]
-        payload = place_order(n, channel, external, skus, [self.rng.randint(1, 3) for _ in skus])
+        order = place_order(n, channel, external, skus, [self.rng.randint(1, 3) for _ in skus])
         if kind is Kind.INVALID:
-            payload["lines"][0]["quantity"] = 0
-        return Delivery(n, kind, channel, external, payload)
+            lines = (replace(order.lines[0], quantity=0), *order.lines[1:])
+            order = replace(order, lines=lines)
+        return Delivery(n, kind, channel, external, order)
 
     def take(self, count: int) -> Iterator[Delivery]:
         """The next ``count`` deliveries."""
@@ -150,49 +160,40 @@ class Workload:
 
 def place_order(
     n: int, channel: str, external: str, skus: Sequence[str], quantities: Sequence[int]
-) -> dict[str, Any]:
-    """A PlaceOrder payload (schemas/order/commands/PlaceOrder.avsc), paid at the channel."""
-    return {
-        "command_id": f"bench-place-{external}",
-        "order_no": f"B-{external}",
-        "channel": channel,
-        "external_id": external,
-        "customer": {"name": "压测顾客", "phone": f"139{n % 10**8:08d}", "account": None},
-        "address": {
-            "country": "CN",
-            "province": "浙江省",
-            "city": "杭州市",
-            "district": "西湖区",
-            "postcode": "310000",
-            "line1": f"文三路 {n} 号",
-        },
-        "currency": "CNY",
-        "lines": [
-            {
-                "line_no": i + 1,
-                "sku": sku,
-                "quantity": q,
-                "unit_price": 4900 + 100 * (i % 7),
-                "discount": 0,
-                "promotions": [],
-            }
+) -> PlaceOrder:
+    """A PlaceOrder, paid at the channel."""
+    return PlaceOrder(
+        command_id=f"bench-place-{external}",
+        order_no=f"B-{external}",
+        channel=channel,
+        external_id=external,
+        customer=CustomerDetails(name="压测顾客", phone=f"139{n % 10**8:08d}"),
+        address=AddressDetails(
+            country="CN",
+            province="浙江省",
+            city="杭州市",
+            district="西湖区",
+            postcode="310000",
+            line1=f"文三路 {n} 号",
+        ),
+        currency="CNY",
+        lines=tuple(
+            LineDetails(line_no=i + 1, sku=sku, quantity=q, unit_price=4900 + 100 * (i % 7))
             for i, (sku, q) in enumerate(zip(skus, quantities, strict=True))
-        ],
-        "payment_method": "alipay",
-        "paid": True,
-        "delivery_speed": "standard",
-        "placed_at": datetime.now(UTC),
-        "shipping_fee": 0,
-    }
+        ),
+        payment_method=PaymentMethod.ALIPAY,
+        paid=True,
+        placed_at=datetime.now(UTC),
+    )
 
 
-def cancel_order(order_id: str, external: str) -> dict[str, Any]:
-    """A CancelOrder payload (schemas/order/commands/CancelOrder.avsc)."""
-    return {
-        "command_id": f"bench-cancel-{external}",
-        "order_id": order_id,
-        "reason": "customer changed their mind",
-    }
+def cancel_order(order_id: UUID, external: str) -> CancelOrder:
+    """A CancelOrder for a bench order."""
+    return CancelOrder(
+        command_id=f"bench-cancel-{external}",
+        order_id=order_id,
+        reason="customer changed their mind",
+    )
 
 
 UNDECODABLE = b"\x00\x00\x00\x00\x07not avro at all"

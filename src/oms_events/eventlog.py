@@ -31,9 +31,10 @@ from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol, Snapshot
 
-from oms_events import statecodec
+from oms_events import statecodec, topics
 from oms_events.avro.codec import Codec
 from oms_events.eventtypes import SNAPSHOT, EventTypes, domain_types
+from oms_events.settings import Settings, get_settings
 
 Headers = list[tuple[str, bytes]]
 
@@ -96,9 +97,13 @@ def header(headers: Iterable[tuple[str, bytes]] | None, key: str) -> str | None:
 class EventLog:
     """Encodes domain events and snapshots for Kafka and decodes them back, current."""
 
-    def __init__(self, codec: Codec, types: EventTypes | None = None) -> None:
+    def __init__(
+        self, codec: Codec, types: EventTypes | None = None, settings: Settings | None = None
+    ) -> None:
         self.codec = codec
         self.types = types or domain_types()
+        # Names the topics written to (a registry codec's subjects are per topic).
+        self.settings = settings or get_settings()
         # Event class -> the originator topic its Created event needs when a record
         # left it empty ("" for other events): looked up once per class, not per event.
         self._origin: dict[type[Any], str] = {}
@@ -116,7 +121,8 @@ class EventLog:
         class_version = getattr(type(event), "class_version", 1)
         if class_version > 1:
             state["class_version"] = class_version
-        value = self.codec.encode(schema_name(aggregate_type, name), state)
+        topic = topics.name(self.settings, topics.events(aggregate_type))
+        value = self.codec.encode(schema_name(aggregate_type, name), state, topic=topic)
         key = str(event.originator_id).encode()
         return key, value, headers(aggregate_type, name, event.originator_version)
 
@@ -214,6 +220,7 @@ class EventLog:
                 "state": statecodec.encode(snapshot.state),
                 "command_ids": list(command_ids),
             },
+            topic=topics.name(self.settings, topics.snapshots(aggregate_type)),
         )
         key = str(snapshot.originator_id).encode()
         return key, value, headers(aggregate_type, SNAPSHOT, snapshot.originator_version)
@@ -237,7 +244,7 @@ class EventLog:
         return snapshot, list(fields.get("command_ids") or ())
 
     def encode_checkpoint(
-        self, partition: int, events_since_ms: int
+        self, aggregate_type: str, partition: int, events_since_ms: int
     ) -> tuple[bytes, bytes, Headers]:
         """(key, value, headers) of the engine's checkpoint of a snapshots partition: every
         event of the events partition older than ``events_since_ms`` is in a snapshot."""
@@ -247,6 +254,7 @@ class EventLog:
                 "partition": partition,
                 "events_since": datetime.fromtimestamp(events_since_ms / 1000, UTC),
             },
+            topic=topics.name(self.settings, topics.snapshots(aggregate_type)),
         )
         return CHECKPOINT.encode(), value, [("event", CHECKPOINT.encode())]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oms_events.intake.deadletter import Source
+from oms_events.deadletter import Source
 from oms_events.intake.dedup import DedupIndex
 from oms_events.intake.processor import Command, IntakeProcessor, Seen
 from oms_events.intake.tables import Tables

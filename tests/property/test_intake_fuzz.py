@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from oms_events.intake.deadletter import DeadLetter, Source
+from oms_events.deadletter import Source
 from oms_events.intake.errors import Code
-from oms_events.intake.processor import IntakeProcessor
+from oms_events.intake.processor import IntakeProcessor, Refused
 from oms_events.intake.tables import Tables
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "channels"
@@ -35,7 +35,7 @@ def survive(channel: str, raw: bytes) -> None:
     outputs = PROCESSOR.handle(channel, raw, Source(f"oms.intake.{channel}"))
     PROCESSOR.index.rollback()  # keep every example independent
     assert outputs, "a delivery must produce a command, a duplicate or a dead letter"
-    internal = [o for o in outputs if isinstance(o, DeadLetter) and o.code is Code.INTERNAL]
+    internal = [o for o in outputs if isinstance(o, Refused) and o.code is Code.INTERNAL]
     assert not internal, internal[0].rejection
 
 

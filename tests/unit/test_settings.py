@@ -74,3 +74,16 @@ def test_config_show_prints_sources_and_masks_the_password() -> None:
     assert "postgresql://oms:****@db:5432/oms" in out
     line = next(line for line in out.splitlines() if line.startswith("engine.batch_size"))
     assert "42" in line and "OMS_ENGINE_BATCH_SIZE" in line and "environment" in line
+
+
+def test_registry_settings_default_to_topic_record_subjects_and_full_transitive() -> None:
+    s = Settings()
+    assert s.registry.url is None  # no registry: Avro single-object encoding
+    assert s.registry.subject_strategy == "topic_record"
+    assert s.registry.compatibility == "FULL_TRANSITIVE"
+
+
+def test_unknown_subject_strategy_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMS_REGISTRY_SUBJECT_STRATEGY", "topic-name")
+    with pytest.raises(pydantic.ValidationError, match="subject_strategy"):
+        Settings()

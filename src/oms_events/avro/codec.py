@@ -3,7 +3,11 @@
 * Single-object encoding (the Avro spec's): ``C3 01`` + 8-byte little-endian
   CRC-64-AVRO fingerprint + body. The default, needing no registry.
 * Confluent wire format: ``00`` + 4-byte big-endian schema id + body, when a schema
-  registry is configured (ids come from the registry).
+  registry is configured (ids come from the registry, under the subject the
+  configured naming strategy gives the topic and record).
+
+Encoding names the topic the record goes to: the single-object header does not
+carry it, but a registry subject may (``<topic>-<record>``, ``<topic>-value``).
 
 Decoding always resolves the writer schema to the reader's current schema, so old
 events read as today's records (new fields take their defaults).
@@ -31,7 +35,7 @@ class DecodeError(ValueError):
 class Codec(Protocol):
     """Encodes a record under a named schema and decodes it back."""
 
-    def encode(self, name: str, record: dict[str, Any]) -> bytes: ...
+    def encode(self, name: str, record: dict[str, Any], *, topic: str) -> bytes: ...
 
     def decode(self, data: bytes, reader: str | None = None) -> tuple[str, dict[str, Any]]: ...
 
@@ -55,8 +59,8 @@ class SingleObjectCodec:
     def __init__(self, catalog: Catalog | None = None) -> None:
         self.catalog = catalog or default_catalog()
 
-    def encode(self, name: str, record: dict[str, Any]) -> bytes:
-        """Encode ``record`` with the current schema named ``name``."""
+    def encode(self, name: str, record: dict[str, Any], *, topic: str) -> bytes:
+        """Encode ``record`` with the current schema named ``name`` (for any topic)."""
         schema = self.catalog.get(name)
         return SINGLE_OBJECT_MAGIC + schema.fingerprint + _write(schema, record)
 
@@ -73,24 +77,46 @@ class SingleObjectCodec:
 
 
 class SchemaIds(Protocol):
-    """Where Confluent schema ids come from (a schema registry)."""
+    """Where Confluent schema ids come from (a schema registry): ``schema_for`` raises
+    KeyError for an id it never gave."""
 
     def id_for(self, subject: str, schema: Schema) -> int: ...
 
     def schema_for(self, schema_id: int) -> Schema: ...
 
 
-class ConfluentCodec:
-    """Confluent wire format; subjects use the record-name strategy (one subject per record)."""
+def subject_name(strategy: str, topic: str, record: str) -> str:
+    """The registry subject of a record's schema on a topic, by Confluent's strategies.
 
-    def __init__(self, ids: SchemaIds, catalog: Catalog | None = None) -> None:
+    ``topic_record`` (TopicRecordNameStrategy) = ``<topic>-<record full name>``;
+    ``record`` (RecordNameStrategy) = ``<record full name>``; ``topic``
+    (TopicNameStrategy) = ``<topic>-value``, for topics that carry one record type.
+    """
+    if strategy == "topic_record":
+        return f"{topic}-{record}"
+    if strategy == "record":
+        return record
+    if strategy == "topic":
+        return f"{topic}-value"
+    raise ValueError(f"unknown subject strategy {strategy!r}; use topic_record, record or topic")
+
+
+class ConfluentCodec:
+    """Confluent wire format; the subject of each schema follows ``strategy``."""
+
+    def __init__(
+        self, ids: SchemaIds, strategy: str = "topic_record", catalog: Catalog | None = None
+    ) -> None:
+        subject_name(strategy, "", "")  # an unknown strategy fails here, not on first write
         self.ids = ids
+        self.strategy = strategy
         self.catalog = catalog or default_catalog()
 
-    def encode(self, name: str, record: dict[str, Any]) -> bytes:
-        """Encode with the id the registry assigns to the current schema of ``name``."""
+    def encode(self, name: str, record: dict[str, Any], *, topic: str) -> bytes:
+        """Encode with the id the registry assigns to the current schema of ``name``
+        under the subject of ``topic`` (raises avro.registry.RegistryRefused)."""
         schema = self.catalog.get(name)
-        schema_id = self.ids.id_for(schema.name, schema)
+        schema_id = self.ids.id_for(subject_name(self.strategy, topic, schema.name), schema)
         return CONFLUENT_MAGIC + struct.pack(">I", schema_id) + _write(schema, record)
 
     def decode(self, data: bytes, reader: str | None = None) -> tuple[str, dict[str, Any]]:
@@ -98,7 +124,10 @@ class ConfluentCodec:
         if len(data) < 5 or data[:1] != CONFLUENT_MAGIC:
             raise DecodeError("not Confluent wire format (missing 00 magic byte)")
         (schema_id,) = struct.unpack(">I", data[1:5])
-        writer = self.ids.schema_for(schema_id)
+        try:
+            writer = self.ids.schema_for(schema_id)
+        except KeyError as exc:  # an id the registry never gave: a bad record
+            raise DecodeError(str(exc)) from exc
         target = self.catalog.get(reader or writer.name)
         return target.name, _read(data[5:], writer, target)
 
@@ -122,9 +151,9 @@ class SharedDecodes:
         self.size = size
         self._memo: OrderedDict[bytes, tuple[str, dict[str, Any]]] = OrderedDict()
 
-    def encode(self, name: str, record: dict[str, Any]) -> bytes:
+    def encode(self, name: str, record: dict[str, Any], *, topic: str) -> bytes:
         """Encode with the wrapped codec."""
-        return self.inner.encode(name, record)
+        return self.inner.encode(name, record, topic=topic)
 
     def decode(self, data: bytes, reader: str | None = None) -> tuple[str, dict[str, Any]]:
         """Decode once per distinct value (a reader other than the writer's bypasses it)."""

@@ -27,7 +27,7 @@ from oms_events.cli.project import SCHEMA, schema_or_setting
 from oms_events.devservices import services
 from oms_events.kafka.admin import apply_topics
 from oms_events.projection.migrate import migrate
-from oms_events.projection.spec import load_projections
+from oms_events.projection.registry import load_projections
 from oms_events.projection.status import lags
 from oms_events.settings import Settings, get_settings
 

@@ -13,11 +13,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from oms_events.avro.codec import DecodeError
+from oms_events.avro.registry import RegistryError
 from oms_events.devservices.process import ServiceError
 from oms_events.kafka.errors import KafkaUnavailable, TopicDrift
 from oms_events.projection.migrate import MigrationChanged
+from oms_events.projection.registry import UnknownProjection
 from oms_events.projection.runner import MissingTopic
-from oms_events.projection.spec import UnknownProjection
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -28,6 +29,7 @@ KNOWN = (
     KafkaUnavailable,
     TopicDrift,
     DecodeError,
+    RegistryError,
     KafkaError,
     OSError,
     psycopg.Error,

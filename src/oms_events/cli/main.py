@@ -15,6 +15,7 @@ from oms_events.cli import (
     order,
     project,
     run,
+    schemas,
     simulate,
     status,
     stock,
@@ -41,8 +42,13 @@ app.command("project")(project.project)
 app.command("replay")(project.replay)
 app.command("status")(status.status)
 app.add_typer(stock.app, name="stock")
-app.command("bench")(bench.bench)
+app.command(
+    "bench",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)(bench.bench)
 app.add_typer(channel.app, name="channel")
+app.add_typer(schemas.app, name="schemas")
 app.add_typer(config.app, name="config")
 
 

@@ -23,8 +23,8 @@ from oms_events.avro.registry import codec_from_settings
 from oms_events.cli.errors import one_line_errors
 from oms_events.projection import replay as replays
 from oms_events.projection.migrate import migrate
+from oms_events.projection.registry import select
 from oms_events.projection.runner import Runner, connect
-from oms_events.projection.spec import select
 from oms_events.settings import get_settings
 
 out = Console()
@@ -71,7 +71,7 @@ def project(
     signal.signal(signal.SIGINT, stop)
     runners = []
     # One decode per event for all projections reading it (three read the order events).
-    codec = SharedDecodes(codec_from_settings(settings.registry.url))
+    codec = SharedDecodes(codec_from_settings(settings.registry))
     for p in projections:
         conn = connect(settings.postgres.dsn, schema, f"oms-project-{p.name}")
         migrate(conn, schema, [p])

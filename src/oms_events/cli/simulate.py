@@ -39,7 +39,7 @@ def simulate(
     plan = Plan(
         orders=orders, channels=channels, skus=skus, locations=locations, rate=rate, stock=stock
     )
-    sim = Simulation(settings, codec_from_settings(settings.registry.url), plan)
+    sim = Simulation(settings, codec_from_settings(settings.registry), plan)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),

@@ -8,8 +8,8 @@ from rich.table import Table
 
 from oms_events.cli.errors import one_line_errors
 from oms_events.cli.project import SCHEMA, schema_or_setting
+from oms_events.projection.registry import select
 from oms_events.projection.runner import connect
-from oms_events.projection.spec import select
 from oms_events.projection.status import age_seconds, lags, render_prometheus
 from oms_events.settings import get_settings
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 import typer
@@ -9,7 +10,8 @@ from rich.console import Console
 
 from oms_events.avro.registry import codec_from_settings
 from oms_events.cli.errors import one_line_errors
-from oms_events.engine.commands import CommandWriter
+from oms_events.engine.commands import ReceiveStock
+from oms_events.engine.records import CommandWriter
 from oms_events.kafka.connection import producer
 from oms_events.settings import get_settings
 
@@ -34,8 +36,11 @@ def receive(
     Example: oms stock receive SKU-TEA-001 WH-00 50 --reason PO-2026-001
     """
     settings = get_settings()
-    writer = CommandWriter(settings, codec_from_settings(settings.registry.url))
-    record = writer.receive_stock(sku, location, quantity, reason)
+    writer = CommandWriter(settings, codec_from_settings(settings.registry))
+    command = ReceiveStock(
+        command_id=str(uuid.uuid4()), sku=sku, location=location, quantity=quantity, reason=reason
+    )
+    record = writer.record(command)
     p = producer(settings)
     meta = p.send(record.topic, key=record.key, value=record.value, headers=record.headers).get(
         timeout=30

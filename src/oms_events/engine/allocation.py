@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, datetime
-from typing import Any
 
 from oms_events import topics
 from oms_events.domain.order import Order
 from oms_events.domain.shipment import Shipment
-from oms_events.engine.commands import Outgoing
+from oms_events.engine.commands import CreateShipment, ShipmentLineDetails
 from oms_events.engine.outbox import Outbox
+from oms_events.engine.records import Outgoing
 
 ALLOCATION = "oms.allocation.Allocation"
 
@@ -24,28 +24,33 @@ ALLOCATION = "oms.allocation.Allocation"
 def allocate(order: Order, out: Outbox, cause_id: str) -> None:
     """Record ``OrderAllocated`` and queue an allocation and a shipment per location."""
     order.allocate()
-    by_location: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_location: dict[str, list[ShipmentLineDetails]] = defaultdict(list)
     for line_no, line in sorted(order.lines.items()):
         reservation_id, location = order.reservations[line_no]
         by_location[location].append(
-            {
-                "line_no": line_no,
-                "sku": line.sku,
-                "quantity": line.quantity,
-                "reservation_id": str(reservation_id),
-            }
+            ShipmentLineDetails(
+                line_no=line_no, sku=line.sku, quantity=line.quantity, reservation_id=reservation_id
+            )
         )
     address, customer = order.address, order.customer
     for location, lines in sorted(by_location.items()):
-        shipment_id = str(Shipment.create_id(order.id, location))
+        shipment_id = Shipment.create_id(order.id, location)
         record = {
-            "allocation_id": shipment_id,
-            "shipment_id": shipment_id,
+            "allocation_id": str(shipment_id),
+            "shipment_id": str(shipment_id),
             "order_id": str(order.id),
             "order_no": order.order_no,
             "location": location,
             "delivery_speed": order.delivery_speed.value,
-            "lines": lines,
+            "lines": [
+                {
+                    "line_no": line.line_no,
+                    "sku": line.sku,
+                    "quantity": line.quantity,
+                    "reservation_id": str(line.reservation_id),
+                }
+                for line in lines
+            ],
             "ship_to": {
                 "name": customer.name,
                 "phone": customer.phone,
@@ -58,23 +63,21 @@ def allocate(order: Order, out: Outbox, cause_id: str) -> None:
             },
             "allocated_at": datetime.now(UTC),
         }
+        topic = topics.name(out.settings, topics.ALLOCATIONS)
         out.add(
             Outgoing(
-                topics.name(out.settings, topics.ALLOCATIONS),
+                topic,
                 location.encode(),
-                out.codec.encode(ALLOCATION, record),
+                out.codec.encode(ALLOCATION, record, topic=topic),
                 [("order_id", str(order.id).encode())],
             )
         )
         out.command(
-            "shipment",
-            "CreateShipment",
-            shipment_id,
-            {
-                "command_id": f"{cause_id}/ship/{location}",
-                "shipment_id": shipment_id,
-                "order_id": str(order.id),
-                "location": location,
-                "lines": lines,
-            },
+            CreateShipment(
+                command_id=f"{cause_id}/ship/{location}",
+                shipment_id=shipment_id,
+                order_id=order.id,
+                location=location,
+                lines=tuple(lines),
+            )
         )

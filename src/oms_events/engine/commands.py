@@ -1,26 +1,39 @@
-"""Commands on ``oms.<type>.commands``: their schemas, keys and how a record is built.
+"""The commands on ``oms.<type>.commands``, typed: one frozen dataclass per schema.
 
 A command is an Avro record under ``oms.<type>.commands.<Name>`` (one ``.avsc`` per
 command in ``schemas/<type>/commands/``) carrying a ``command_id``, keyed by the id of
-the aggregate it addresses, so it lands on the partition that owns that aggregate.
+the aggregate it addresses (:attr:`Command.key`), so it lands on the partition that
+owns that aggregate. Here each schema has its class; :func:`from_record` builds one
+from an Avro-decoded record and :func:`to_record` turns one back into the record the
+codec writes: the only two places that know the wire shape. Ids the schemas carry as
+strings are ``UUID`` here, so a malformed id is refused when the record is read.
+
+No Kafka here: the intake, the CLI and the services build and read commands alike.
 """
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from functools import cache, lru_cache
+from typing import Any, ClassVar, Literal, get_args, get_origin, get_type_hints
 from uuid import UUID
 
-from kafka.partitioner.default import murmur2
-
-from oms_events import topics
 from oms_events.avro.codec import Codec
 from oms_events.domain.inventory import InventoryItem
-from oms_events.settings import Settings
+from oms_events.domain.order import DeliverySpeed, Order, PaymentMethod
 
-Headers = list[tuple[str, bytes]]
+
+class UnknownCommand(ValueError):
+    """A record that is no command the reader knows (an event on a command topic, say).
+
+    The processor dead-letters it with :attr:`code`.
+    """
+
+    code = "command.unknown"
 
 
 def schema_name(aggregate_type: str, name: str) -> str:
@@ -28,93 +41,406 @@ def schema_name(aggregate_type: str, name: str) -> str:
     return f"oms.{aggregate_type}.commands.{name}"
 
 
-def split_name(full: str) -> tuple[str, str]:
-    """``(aggregate type, command name)`` of a command schema's full name.
-
-    Raises ValueError for a schema that is not a command (an event sent to the
-    wrong topic, say), which the processor dead-letters.
-    """
-    parts = full.split(".")
-    if len(parts) != 4 or parts[0] != "oms" or parts[2] != "commands":
-        raise ValueError(f"{full} is not a command schema")
-    return parts[1], parts[3]
-
-
-# 8,192 recent keys: the ones that come back are an order's commands within its life and
-# the popular items; 65,536 entries held ~25 MiB for keys never seen again (bench/memory.py).
-@lru_cache(maxsize=1 << 13)
-def partition_for(key: bytes, partitions: int) -> int:
-    """The partition the default (murmur2) partitioner gives ``key``: the owner's.
-
-    Cached: kafka-python's murmur2 is pure Python (~10 µs a key) and the same keys
-    come back all the time (an order's commands, the popular items).
-    """
-    return int(murmur2(key) & 0x7FFFFFFF) % partitions
-
-
+@lru_cache(maxsize=8192)  # asked for every stock command; the popular items come back
 def item_key(sku: str, location: str) -> str:
     """Key of commands for the stock of ``sku`` at ``location``."""
     return str(InventoryItem.create_id(sku, location))
 
 
-@dataclass(frozen=True)
-class Outgoing:
-    """One record a transaction will produce."""
-
-    topic: str
-    key: bytes | None
-    value: bytes
-    headers: Headers = field(default_factory=list)
-    partition: int | None = None
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Command:
-    """A decoded command as handlers see it."""
+    """Base of every command: its id, the aggregate type it goes to and its key."""
 
-    aggregate_type: str
-    name: str
-    payload: dict[str, Any]
-    key: str
+    aggregate_type: ClassVar[str]
+    command_id: str  # unique; a redelivery with the same id has no second effect
 
     @property
-    def command_id(self) -> str:
-        """The command's unique id."""
-        return str(self.payload["command_id"])
+    def name(self) -> str:
+        """The command's name, e.g. ``ReserveStock``."""
+        return type(self).__name__
 
-    def uuid(self, field_name: str) -> UUID:
-        """A payload field that holds a UUID (raises ValueError when it does not)."""
-        value = self.payload[field_name]
-        return value if isinstance(value, UUID) else UUID(str(value))
+    @classmethod
+    def schema(cls) -> str:
+        """The Avro full name of this command's schema."""
+        return schema_name(cls.aggregate_type, cls.__name__)
+
+    @property
+    def key(self) -> str:
+        """Id of the aggregate the command addresses: its record key."""
+        raise NotImplementedError
 
 
-class CommandWriter:
-    """Builds command records for any aggregate type, with topic names from the registry."""
+# --- parts of the order commands -------------------------------------------------
 
-    def __init__(self, settings: Settings, codec: Codec) -> None:
-        self.settings = settings
-        self.codec = codec
 
-    def record(self, aggregate_type: str, name: str, key: str, payload: dict[str, Any]) -> Outgoing:
-        """The record of one command for ``oms.<aggregate_type>.commands``."""
-        value = self.codec.encode(schema_name(aggregate_type, name), payload)
-        topic = topics.name(self.settings, topics.commands(aggregate_type))
-        # The owner's partition, named here so the producer skips its own partitioner.
-        raw = key.encode()
-        number = partition_for(raw, self.settings.kafka.partitions)
-        return Outgoing(topic, raw, value, [("command", name.encode())], number)
+@dataclass(frozen=True, kw_only=True)
+class CustomerDetails:
+    """The buyer as the channel names them (PlaceOrder / ChangeOrder ``customer``)."""
 
-    def receive_stock(self, sku: str, location: str, quantity: int, reason: str) -> Outgoing:
-        """ReceiveStock for ``sku`` at ``location``, with a fresh command id."""
-        return self.record(
-            "inventory",
-            "ReceiveStock",
-            item_key(sku, location),
-            {
-                "command_id": str(uuid.uuid4()),
-                "sku": sku,
-                "location": location,
-                "quantity": quantity,
-                "reason": reason,
-            },
-        )
+    name: str
+    phone: str | None = None
+    account: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddressDetails:
+    """Where the order ships, as the channel wrote it; ``country`` is ISO 3166-1 alpha-2."""
+
+    country: str
+    line1: str
+    province: str | None = None
+    city: str | None = None
+    district: str | None = None
+    postcode: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LineDetails:
+    """One order line of PlaceOrder / ChangeOrder; amounts in minor units."""
+
+    line_no: int
+    sku: str
+    quantity: int
+    unit_price: int  # list price per unit
+    discount: int = 0  # on the whole line
+    promotions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShipmentLineDetails:
+    """One line of a CreateShipment: what leaves, under which reservation."""
+
+    line_no: int
+    sku: str
+    quantity: int
+    reservation_id: UUID
+
+
+# --- order commands --------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlaceOrder(Command):
+    """Place an order: what every channel adapter produces from its native format."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_no: str
+    channel: str
+    external_id: str  # the channel's own id; (channel, external_id) is unique
+    customer: CustomerDetails
+    address: AddressDetails
+    currency: str  # ISO 4217; every amount is in its minor units
+    lines: tuple[LineDetails, ...]
+    payment_method: PaymentMethod
+    placed_at: datetime
+    paid: bool = False  # paid at the channel already (not for COD)
+    delivery_speed: DeliverySpeed = DeliverySpeed.STANDARD
+    shipping_fee: int = 0
+
+    @property
+    def key(self) -> str:
+        """The order id, derived from channel + external id."""
+        return str(Order.create_id(self.channel, self.external_id))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChangeOrder(Command):
+    """The channel's new version of an order it sent before: the whole order, not a delta."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_no: str
+    channel: str
+    external_id: str
+    customer: CustomerDetails
+    address: AddressDetails
+    currency: str
+    lines: tuple[LineDetails, ...]
+    previous_hash: str  # content hash of the version this one replaces
+    content_hash: str
+    changed_at: datetime
+    shipping_fee: int = 0
+    paid: bool = False
+
+    @property
+    def key(self) -> str:
+        """The order id, derived from channel + external id."""
+        return str(Order.create_id(self.channel, self.external_id))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReservationAnswered(Command):
+    """The inventory's answer to one ReserveStock, for the order saga."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_id: UUID
+    line_no: int
+    reservation_id: UUID
+    sku: str
+    location: str
+    quantity: int
+    outcome: Literal["reserved", "rejected"]
+    reason: str = ""  # the domain error code when rejected
+    available: int = 0  # units available at the location when answered
+    tried: tuple[str, ...] = ()  # locations already asked (the saga's routing slip)
+
+    @property
+    def key(self) -> str:
+        """The order id."""
+        return str(self.order_id)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordPayment(Command):
+    """Money received for an order."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_id: UUID
+    payment_id: str
+    amount: int  # minor units
+    currency: str
+
+    @property
+    def key(self) -> str:
+        """The order id."""
+        return str(self.order_id)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelOrder(Command):
+    """Cancel an order before it ships; every reservation is released."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_id: UUID
+    reason: str
+
+    @property
+    def key(self) -> str:
+        """The order id."""
+        return str(self.order_id)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShipLines(Command):
+    """A shipment left with these lines of the order."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_id: UUID
+    shipment_id: UUID
+    line_nos: tuple[int, ...]
+
+    @property
+    def key(self) -> str:
+        """The order id."""
+        return str(self.order_id)
+
+
+# --- inventory commands ----------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class StockCommand(Command):
+    """An inventory command: addressed to the item of its (sku, location)."""
+
+    aggregate_type: ClassVar[str] = "inventory"
+    sku: str
+    location: str
+
+    @property
+    def key(self) -> str:
+        """The inventory item id of (sku, location)."""
+        return item_key(self.sku, self.location)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReceiveStock(StockCommand):
+    """Units arrived at a location (purchase order, transfer)."""
+
+    quantity: int  # > 0
+    reason: str = "receipt"  # why stock moves, e.g. a purchase order number
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReserveStock(StockCommand):
+    """Reserve units for an order line; answered by ReservationAnswered."""
+
+    order_id: UUID
+    line_no: int
+    reservation_id: UUID  # per order line and quantity version: a repeat reserves nothing
+    quantity: int
+    tried: tuple[str, ...] = ()  # locations already asked (the saga's routing slip)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReleaseStock(StockCommand):
+    """Give a reservation back to available (cancel, reject, expiry, compensation)."""
+
+    order_id: UUID
+    reservation_id: UUID
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommitStock(StockCommand):
+    """The reserved units left the warehouse: on hand and reserved both drop."""
+
+    order_id: UUID
+    reservation_id: UUID
+
+
+# --- shipment commands -----------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateShipment(Command):
+    """Open the shipment of an allocation."""
+
+    aggregate_type: ClassVar[str] = "shipment"
+    shipment_id: UUID
+    order_id: UUID
+    location: str
+    lines: tuple[ShipmentLineDetails, ...]
+
+    @property
+    def key(self) -> str:
+        """The shipment id."""
+        return str(self.shipment_id)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordWarehouseUpdate(Command):
+    """A warehouse's pick / pack / ship confirmation, as a command to the shipment."""
+
+    aggregate_type: ClassVar[str] = "shipment"
+    shipment_id: UUID
+    status: Literal["picked", "packed", "shipped"]
+    carrier: str | None = None
+    tracking_no: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The shipment id."""
+        return str(self.shipment_id)
+
+
+# Schema full name -> class: every command a processor can be sent.
+COMMANDS: dict[str, type[Command]] = {
+    c.schema(): c
+    for c in (
+        PlaceOrder,
+        ChangeOrder,
+        ReservationAnswered,
+        RecordPayment,
+        CancelOrder,
+        ShipLines,
+        ReceiveStock,
+        ReserveStock,
+        ReleaseStock,
+        CommitStock,
+        CreateShipment,
+        RecordWarehouseUpdate,
+    )
+}
+
+
+# --- the wire shape: Avro record <-> typed command ---------------------------------
+
+
+def from_record(schema: str, record: Mapping[str, Any]) -> Command:
+    """The command an Avro-decoded ``record`` of ``schema`` holds.
+
+    Raises UnknownCommand for a schema that is no command, ValueError for a malformed
+    id, KeyError / TypeError for a missing field.
+    """
+    cls = COMMANDS.get(schema)
+    if cls is None:
+        raise UnknownCommand(f"{schema} is not a command")
+    command: Command = _read(cls, record)
+    return command
+
+
+def to_record(command: Command) -> dict[str, Any]:
+    """The Avro record of ``command`` (ids as strings, tuples as lists)."""
+    record: dict[str, Any] = _write(type(command), command)
+    return record
+
+
+def encode(codec: Codec, command: Command, *, topic: str) -> bytes:
+    """``command`` as the bytes of its schema, for ``topic`` (a registry subject may name it)."""
+    return codec.encode(command.schema(), to_record(command), topic=topic)
+
+
+def decode(codec: Codec, value: bytes) -> Command:
+    """The command in a record value (raises codec.DecodeError, UnknownCommand, ValueError,
+    KeyError)."""
+    return from_record(*codec.decode(value))
+
+
+_Convert = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How one class meets its record, worked out once from its annotations: fields
+    Avro already holds in their Python form are copied, the rest converted."""
+
+    plain: tuple[str, ...]
+    converted: tuple[tuple[str, _Convert, _Convert], ...]  # (name, read, write)
+
+
+@cache
+def _plan(cls: type) -> _Plan:
+    hints = get_type_hints(cls)
+    plain, converted = [], []
+    for f in dataclasses.fields(cls):
+        read, write = _converters(hints[f.name])
+        if read is _same:
+            plain.append(f.name)
+        else:
+            converted.append((f.name, read, write))
+    return _Plan(tuple(plain), tuple(converted))
+
+
+def _converters(tp: Any) -> tuple[_Convert, _Convert]:
+    """(read, write) for one annotated type."""
+    if tp is UUID:
+        return _uuid, str
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        return tp, _value
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return (lambda v: _read(tp, v)), (lambda v: _write(tp, v))
+    if get_origin(tp) is tuple:
+        read, write = _converters(get_args(tp)[0])
+        return (lambda v: tuple(map(read, v))), (lambda v: list(map(write, v)))
+    if tp in (str, int, bool, datetime) or get_origin(tp) is not None:
+        return _same, _same  # str | None, Literal[...]: Avro already checked them
+    raise TypeError(f"no Avro form for {tp!r}")
+
+
+def _read(cls: type, record: Mapping[str, Any]) -> Any:
+    # A field missing from a hand-built record takes its default, or raises TypeError.
+    plan = _plan(cls)
+    values = {name: record[name] for name in plan.plain if name in record}
+    for name, read, _ in plan.converted:
+        if name in record:
+            values[name] = read(record[name])
+    return cls(**values)
+
+
+def _write(cls: type, value: Any) -> dict[str, Any]:
+    plan = _plan(cls)
+    record = {name: getattr(value, name) for name in plan.plain}
+    for name, _, write in plan.converted:
+        record[name] = write(getattr(value, name))
+    return record
+
+
+def _uuid(value: Any) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))
+
+
+def _value(member: Enum) -> Any:
+    return member.value
+
+
+def _same(value: Any) -> Any:
+    return value

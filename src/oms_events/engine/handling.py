@@ -4,7 +4,8 @@ The processor polls, opens the transaction and commits; everything it decides ab
 single record happens here, so unit tests drive it with plain records and an
 in-memory :class:`Outbox`:
 
-* undecodable or invalid -> dead letter (``decode.error`` / ``command.invalid``)
+* undecodable, no command of this service, or invalid -> dead letter
+  (``decode.error`` / ``command.unknown`` / ``command.invalid``)
 * keyed to another partition -> forwarded there, in this transaction
 * a command id the aggregate already applied -> nothing (a redelivery)
 * refused by a domain rule -> a :data:`COMMAND_REJECTED` reply to the sender on
@@ -24,11 +25,13 @@ from kafka.errors import KafkaError
 
 from oms_events import topics
 from oms_events.avro.codec import Codec, DecodeError
+from oms_events.avro.registry import RegistryError
+from oms_events.deadletter import WHOLE, DeadLetter, Reason, Source, technical
 from oms_events.domain.errors import DomainError
-from oms_events.engine.commands import Command, Outgoing, partition_for
-from oms_events.engine.deadletter import dead_letter
+from oms_events.engine.commands import Command, UnknownCommand
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition
+from oms_events.engine.records import Outgoing, partition_for
 from oms_events.engine.service import Service
 from oms_events.settings import Settings
 
@@ -56,6 +59,7 @@ class Step:
         self.settings = settings
         self.codec = codec
         self.log = log.bind(processor=service.name)
+        self.processor = f"engine.{service.name}"  # who refused it, in dead letters
 
     def __call__(self, record: Any, partition: Partition, out: Outbox) -> Outcome:
         """Handle ``record`` against ``partition``, writing to ``out``; never raises for
@@ -63,9 +67,11 @@ class Step:
         try:
             command: Command = self.service.decode(self.codec, record)
         except DecodeError as exc:
-            return self._dead(out, record, "decode.error", str(exc))
+            return self._dead(out, record, technical("decode.error", exc))
+        except UnknownCommand as exc:
+            return self._dead(out, record, technical(exc.code, exc))
         except (KeyError, ValueError, TypeError) as exc:
-            return self._dead(out, record, "command.invalid", str(exc), _field(exc))
+            return self._dead(out, record, technical("command.invalid", exc))
         key = command.key.encode()
         owner = partition_for(key, self.settings.kafka.partitions)
         if owner != record.partition:
@@ -78,34 +84,50 @@ class Step:
             return Outcome.DUPLICATE
         try:
             self.service.handle(command, partition, out)
+        except UnknownCommand as exc:
+            return self._dead(out, record, technical(exc.code, exc))
         except DomainError as exc:
             _taint(partition, target)
             out.add(rejection(self.settings, self.codec, record, command, exc))
             if self.service.refusal(command, exc):
                 self.log.info("command refused", command=command.name, code=exc.code)
                 return Outcome.REJECTED
-            return self._dead(out, record, exc.code, exc.message())
+            reason = Reason(
+                exc.code, WHOLE, exc.message("en"), exc.message("zh"), type(exc).__name__
+            )
+            return self._dead(out, record, reason)
         except (KeyError, ValueError, TypeError) as exc:
             _taint(partition, target)
-            return self._dead(out, record, "command.invalid", str(exc), _field(exc))
-        except KafkaError:
-            raise
+            return self._dead(out, record, technical("command.invalid", exc))
+        except (KafkaError, RegistryError):
+            raise  # not the command's fault: abort the transaction, stop the processor
         except Exception as exc:
             # A bug must not block the partition; it is logged and dead-lettered.
             self.log.exception("command failed", command=command.name)
             _taint(partition, target)
-            return self._dead(out, record, "engine.error", f"{type(exc).__name__}: {exc}")
+            return self._dead(out, record, technical("engine.error", exc))
         return Outcome.APPLIED
 
-    def _dead(self, out: Outbox, record: Any, code: str, message: str, field: str = "") -> Outcome:
+    def _dead(self, out: Outbox, record: Any, reason: Reason) -> Outcome:
         self.log.warning(
             "dead letter",
-            code=code,
-            message=message,
+            code=reason.code,
+            message=reason.en,
             offset=record.offset,
             partition=record.partition,
         )
-        out.add(dead_letter(self.settings, record, code, message, field))
+        letter = DeadLetter(
+            reason, Source(record.topic, record.partition, record.offset), self.processor
+        )
+        # Key and value byte for byte, so an operator can fix the input and replay it.
+        out.add(
+            Outgoing(
+                topics.name(self.settings, topics.DEADLETTER),
+                record.key,
+                record.value if record.value is not None else b"",
+                letter.headers(record.headers or []),
+            )
+        )
         return Outcome.DEAD
 
 
@@ -117,6 +139,7 @@ def rejection(
     Sent at least once (a redelivered refused command is refused again): readers
     deduplicate on ``command_id``, which is also a header.
     """
+    topic = topics.name(settings, topics.NOTIFICATIONS)
     value = codec.encode(
         COMMAND_REJECTED,
         {
@@ -128,9 +151,10 @@ def rejection(
             "message_zh": error.message("zh"),
             "rejected_at": datetime.now(UTC),
         },
+        topic=topic,
     )
     return Outgoing(
-        topics.name(settings, topics.NOTIFICATIONS),
+        topic,
         command.key.encode(),
         value,
         [("reply", b"CommandRejected"), ("command_id", command.command_id.encode())],
@@ -144,8 +168,3 @@ def _taint(partition: Partition, target: Any) -> None:
     if aggregate is not None and aggregate.pending_events:
         aggregate.collect_events()
         partition.dirty = True
-
-
-def _field(exc: BaseException) -> str:
-    # A KeyError names the missing field; other errors have none to name.
-    return str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else ""

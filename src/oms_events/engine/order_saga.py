@@ -36,7 +36,7 @@ from oms_events.domain.money import Money
 from oms_events.domain.order import Order, OrderStatus
 from oms_events.domain.workflow import Decision, Workflow
 from oms_events.engine import allocation
-from oms_events.engine.commands import item_key
+from oms_events.engine.commands import ReleaseStock, ReservationAnswered, ReserveStock
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.sourcing import StockView
 
@@ -76,11 +76,12 @@ class OrderSaga:
             if not self._reserve(order, line_no, [], out, cause_id):
                 self._shortage(order, NO_LOCATION, out, cause_id)
 
-    def answered(self, order: Order, answer: dict[str, Any], out: Outbox, cause_id: str) -> None:
+    def answered(
+        self, order: Order, answer: ReservationAnswered, out: Outbox, cause_id: str
+    ) -> None:
         """Carry on after the inventory answered one ReserveStock."""
-        line_no = answer["line_no"]
-        reservation_id = UUID(answer["reservation_id"])
-        if answer["outcome"] == "reserved":
+        line_no, reservation_id = answer.line_no, answer.reservation_id
+        if answer.outcome == "reserved":
             current = (
                 order.reservation_id(line_no)
                 if line_no in order.lines and order.status not in _CLOSED
@@ -94,22 +95,22 @@ class OrderSaga:
                     order.id,
                     line_no,
                     reservation_id,
-                    answer["sku"],
-                    answer["location"],
+                    answer.sku,
+                    answer.location,
                     "order moved on",
                 )
                 return
-            order.reserve_line(line_no, reservation_id, answer["location"])
+            order.reserve_line(line_no, reservation_id, answer.location)
             self.advance(order, out, cause_id)
             return
-        self.stock.note(answer["sku"], answer["location"], answer["available"])
+        self.stock.note(answer.sku, answer.location, answer.available)
         if order.status in _CLOSED or line_no not in order.lines or line_no in order.reservations:
             return
         if order.reservation_id(line_no) != reservation_id:
             return  # an answer for an earlier quantity; the current one is asked already
-        tried = [*answer.get("tried", []), answer["location"]]
+        tried = [*answer.tried, answer.location]
         if not self._reserve(order, line_no, tried, out, cause_id):
-            self._shortage(order, answer["reason"] or "stock.insufficient", out, cause_id)
+            self._shortage(order, answer.reason or "stock.insufficient", out, cause_id)
 
     def advance(self, order: Order, out: Outbox, cause_id: str) -> None:
         """Do what the workflow says once reservations or payment changed."""
@@ -211,21 +212,17 @@ class OrderSaga:
         order: Order, line_no: int, location: str, tried: list[str], out: Outbox, cause_id: str
     ) -> None:
         line = order.lines[line_no]
-        reservation_id = order.reservation_id(line_no)
         out.command(
-            "inventory",
-            "ReserveStock",
-            item_key(line.sku, location),
-            {
-                "command_id": f"{cause_id}/reserve/{line_no}/{len(tried)}",
-                "order_id": str(order.id),
-                "line_no": line_no,
-                "reservation_id": str(reservation_id),
-                "sku": line.sku,
-                "location": location,
-                "quantity": line.quantity,
-                "tried": tried,
-            },
+            ReserveStock(
+                command_id=f"{cause_id}/reserve/{line_no}/{len(tried)}",
+                order_id=order.id,
+                line_no=line_no,
+                reservation_id=order.reservation_id(line_no),
+                sku=line.sku,
+                location=location,
+                quantity=line.quantity,
+                tried=tuple(tried),
+            )
         )
 
     def _shortage(self, order: Order, reason: str, out: Outbox, cause_id: str) -> None:
@@ -269,17 +266,14 @@ class OrderSaga:
         reason: str,
     ) -> None:
         out.command(
-            "inventory",
-            "ReleaseStock",
-            item_key(sku, location),
-            {
-                "command_id": f"{cause_id}/release/{line_no}",
-                "order_id": str(order_id),
-                "reservation_id": str(reservation_id),
-                "sku": sku,
-                "location": location,
-                "reason": reason,
-            },
+            ReleaseStock(
+                command_id=f"{cause_id}/release/{line_no}",
+                order_id=order_id,
+                reservation_id=reservation_id,
+                sku=sku,
+                location=location,
+                reason=reason,
+            )
         )
 
 

@@ -9,7 +9,8 @@ from eventsourcing.domain import Aggregate
 
 from oms_events import eventlog, topics
 from oms_events.avro.codec import Codec
-from oms_events.engine.commands import CommandWriter, Outgoing
+from oms_events.engine.commands import Command
+from oms_events.engine.records import CommandWriter, Outgoing
 from oms_events.engine.snapshots import Partition, Settlement, settle
 from oms_events.settings import Settings
 
@@ -21,7 +22,7 @@ class Outbox:
     def __init__(self, settings: Settings, codec: Codec) -> None:
         self.settings = settings
         self.codec = codec
-        self.log = eventlog.EventLog(codec)
+        self.log = eventlog.EventLog(codec, settings=settings)
         self.commands = CommandWriter(settings, codec)
         self.records: list[Outgoing] = []
         self.events_written = 0
@@ -32,9 +33,9 @@ class Outbox:
         """Queue any record."""
         self.records.append(record)
 
-    def command(self, aggregate_type: str, name: str, key: str, payload: dict[str, Any]) -> None:
-        """Queue a command for another (or this) processor."""
-        self.records.append(self.commands.record(aggregate_type, name, key, payload))
+    def command(self, command: Command) -> None:
+        """Queue a command for another (or this) processor, keyed by its aggregate."""
+        self.records.append(self.commands.record(command))
 
     def events(
         self, aggregate_type: str, partition: Partition, aggregate: Aggregate, command_id: str

@@ -52,6 +52,7 @@ from kafka.structs import OffsetAndMetadata
 
 from oms_events import topics
 from oms_events.avro.codec import Codec
+from oms_events.avro.registry import RegistryError
 from oms_events.engine import membership, snapshots
 from oms_events.engine.handling import Outcome, Step
 from oms_events.engine.outbox import Outbox
@@ -143,6 +144,9 @@ class Processor(threading.Thread):
                 if batch or ticking:
                     self._transact(batch, ticking)
             self._final_snapshots()
+        except RegistryError as exc:  # an operator's problem: one line, no traceback
+            self.error = exc
+            self.log.error("processor stopped by the schema registry", error=str(exc))
         except BaseException as exc:  # the runner reports it and stops the engine
             self.error = exc
             self.log.exception("processor failed")

@@ -20,15 +20,16 @@ from types import FrameType
 import structlog
 
 from oms_events.avro.codec import Codec
-from oms_events.avro.registry import codec_from_settings
-from oms_events.engine.inventory_processor import InventoryService
-from oms_events.engine.order_processor import OrderService
+from oms_events.avro.registry import RegistryError, codec_from_settings
+from oms_events.engine.inventory_service import InventoryService
 from oms_events.engine.order_saga import OrderSaga
+from oms_events.engine.order_service import OrderService
 from oms_events.engine.processor import Processor
 from oms_events.engine.service import Service
-from oms_events.engine.shipment_processor import ShipmentService
-from oms_events.engine.sourcing import StockView, StockWatcher
-from oms_events.engine.warehouse import WarehouseAdapter
+from oms_events.engine.shipment_service import ShipmentService
+from oms_events.engine.sourcing import StockView
+from oms_events.engine.stock_watcher import StockWatcher
+from oms_events.engine.warehouse_adapter import WarehouseAdapter
 from oms_events.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -51,7 +52,7 @@ class Engine:
         self.settings = settings
         self.engine = settings.engine
         self.names = [n for n in PROCESSORS if not only or n in only]
-        self.codec = codec or codec_from_settings(settings.registry.url)
+        self.codec = codec or codec_from_settings(settings.registry)
         self.stop_event = threading.Event()
         self.stock = StockView()
         self.watcher: StockWatcher | None = None
@@ -98,7 +99,12 @@ class Engine:
         return [p for p in self.processors if p.error is not None]
 
     def run_forever(self) -> int:
-        """Run until SIGTERM / SIGINT or a processor fails; the exit code says which."""
+        """Run until SIGTERM / SIGINT or a processor fails; the exit code says which.
+
+        A processor stopped by the schema registry (a refused schema, say) re-raises
+        its error here, so ``oms run`` prints it as one line: restarting cannot help
+        until the schema or the registry is fixed, and no record was dead-lettered.
+        """
 
         def _on_signal(signum: int, frame: FrameType | None) -> None:
             log.info("stopping", signal=signal.Signals(signum).name)
@@ -115,4 +121,7 @@ class Engine:
                 )
                 self.stop_event.set()
         self.stop()
+        for p in self.failed():
+            if isinstance(p.error, RegistryError):
+                raise p.error
         return 1 if self.failed() else 0

@@ -1,21 +1,27 @@
-"""What a processor runs: a service decodes its input, names the aggregate a command
-addresses, and handles it against the partition's state, writing to an outbox."""
+"""What a processor runs: a service decodes its input into a typed command, names the
+aggregate it addresses, and hands it to the handler its map names for the command's
+type, against the partition's state, writing to an outbox."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 from uuid import UUID
 
 from oms_events import topics
 from oms_events.avro.codec import Codec
 from oms_events.domain.errors import DomainError
-from oms_events.engine.commands import Command, split_name
+from oms_events.engine import commands
+from oms_events.engine.commands import Command, UnknownCommand
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition
 
+# A handler of one command type: (the command, the partition's state, the outbox).
+Handler = Callable[[Any, Partition, Outbox], None]
+
 
 class Service:
-    """Base of the processors' services; subclasses set the names and handlers.
+    """Base of the processors' services; subclasses set the names and the handler map.
 
     ``aggregate_type`` names the events topic replayed on assignment; a stateless
     adapter (the warehouse updates) leaves it None.
@@ -24,6 +30,8 @@ class Service:
     name: str = ""
     aggregate_type: str | None = None
     has_timers: bool = False  # True: ``tick`` runs every OMS_ENGINE_TTL_CHECK_MS
+    # Command type -> the method that handles it; set by each service's __init__.
+    handlers: Mapping[type[Command], Handler]
 
     def input_topic(self) -> str:
         """Unprefixed name of the topic consumed; ``oms.<type>.commands`` by default."""
@@ -31,16 +39,12 @@ class Service:
         return topics.commands(self.aggregate_type)
 
     def decode(self, codec: Codec, record: Any) -> Command:
-        """Decode a command record (raises codec.DecodeError, ValueError, KeyError)."""
-        full, payload = codec.decode(record.value)
-        aggregate_type, name = split_name(full)
-        if aggregate_type != self.aggregate_type:
-            raise ValueError(f"{full} does not belong on {record.topic}")
-        return Command(aggregate_type, name, payload, self.key(name, payload))
-
-    def key(self, name: str, payload: dict[str, Any]) -> str:
-        """Id of the aggregate a command addresses, as its record key."""
-        raise NotImplementedError
+        """Decode a command record (raises codec.DecodeError, UnknownCommand, ValueError,
+        KeyError)."""
+        command = commands.decode(codec, record.value)
+        if command.aggregate_type != self.aggregate_type:
+            raise UnknownCommand(f"{command.schema()} does not belong on {record.topic}")
+        return command
 
     def target(self, command: Command) -> UUID | None:
         """The aggregate id whose applied command ids deduplicate this command."""
@@ -50,8 +54,11 @@ class Service:
             return None
 
     def handle(self, command: Command, partition: Partition, out: Outbox) -> None:
-        """Apply one command; raise a DomainError to dead-letter it."""
-        raise NotImplementedError
+        """Apply one command with its handler; raise a DomainError to dead-letter it."""
+        handler = self.handlers.get(type(command))
+        if handler is None:
+            raise UnknownCommand(f"{self.name} has no handler for {command.name}")
+        handler(command, partition, out)
 
     def refusal(self, command: Command, error: DomainError) -> bool:
         """True when ``error`` is an ordinary answer to ``command``, not bad input.

@@ -20,9 +20,16 @@ from typing import Any
 
 from oms_events import eventlog, topics
 from oms_events.avro.codec import Codec
-from oms_events.domain.order import Order
-from oms_events.engine.commands import CommandWriter
+from oms_events.domain.order import PaymentMethod
+from oms_events.engine.commands import (
+    AddressDetails,
+    CustomerDetails,
+    LineDetails,
+    PlaceOrder,
+    ReceiveStock,
+)
 from oms_events.engine.latency import Latencies
+from oms_events.engine.records import CommandWriter
 from oms_events.kafka.connection import producer
 from oms_events.kafka.follower import Follower
 from oms_events.settings import Settings
@@ -122,8 +129,9 @@ class Simulation:
             return
         for status in ("picked", "packed", "shipped"):
             shipped = status == "shipped"
+            topic = topics.name(self.settings, topics.WAREHOUSE_UPDATES)
             self.producer.send(
-                topics.name(self.settings, topics.WAREHOUSE_UPDATES),
+                topic,
                 key=allocation["shipment_id"].encode(),
                 value=self.codec.encode(
                     WAREHOUSE_UPDATE,
@@ -138,6 +146,7 @@ class Simulation:
                         else None,
                         "at": datetime.now(UTC),
                     },
+                    topic=topic,
                 ),
             )
 
@@ -147,51 +156,47 @@ class Simulation:
         """ReceiveStock for every sku at every location."""
         for sku in self.skus:
             for location in self.locations:
-                r = self.writer.receive_stock(
-                    sku, location, self.plan.units_per_item(), f"simulation {self.run_id}"
+                r = self.writer.record(
+                    ReceiveStock(
+                        command_id=str(uuid.uuid4()),
+                        sku=sku,
+                        location=location,
+                        quantity=self.plan.units_per_item(),
+                        reason=f"simulation {self.run_id}",
+                    )
                 )
                 self.producer.send(r.topic, key=r.key, value=r.value, headers=r.headers)
         self.producer.flush()
 
-    def _order(self, n: int) -> tuple[str, dict[str, Any]]:
+    def _order(self, n: int) -> PlaceOrder:
         channel = self.channels[n % len(self.channels)]
         external = f"{self.run_id}-{n:07d}"
         lines = self.random.choice((1, 1, 1, 2))
         skus = self.random.sample(self.skus, min(lines, len(self.skus)))
         cod = self.random.random() < 0.1
-        payload = {
-            "command_id": str(uuid.uuid4()),
-            "order_no": f"SIM-{external}",
-            "channel": channel,
-            "external_id": external,
-            "customer": {"name": "模拟顾客", "phone": f"138{n % 10**8:08d}", "account": None},
-            "address": {
-                "country": "CN",
-                "province": "广东省",
-                "city": "深圳市",
-                "district": "南山区",
-                "postcode": "518000",
-                "line1": f"科技园 {n} 号",
-            },
-            "currency": "CNY",
-            "lines": [
-                {
-                    "line_no": i + 1,
-                    "sku": sku,
-                    "quantity": 1,
-                    "unit_price": 9900,
-                    "discount": 0,
-                    "promotions": [],
-                }
+        return PlaceOrder(
+            command_id=str(uuid.uuid4()),
+            order_no=f"SIM-{external}",
+            channel=channel,
+            external_id=external,
+            customer=CustomerDetails(name="模拟顾客", phone=f"138{n % 10**8:08d}"),
+            address=AddressDetails(
+                country="CN",
+                province="广东省",
+                city="深圳市",
+                district="南山区",
+                postcode="518000",
+                line1=f"科技园 {n} 号",
+            ),
+            currency="CNY",
+            lines=tuple(
+                LineDetails(line_no=i + 1, sku=sku, quantity=1, unit_price=9900)
                 for i, sku in enumerate(skus)
-            ],
-            "payment_method": "cod" if cod else "alipay",
-            "paid": not cod,
-            "delivery_speed": "standard",
-            "placed_at": datetime.now(UTC),
-            "shipping_fee": 0,
-        }
-        return str(Order.create_id(channel, external)), payload
+            ),
+            payment_method=PaymentMethod.COD if cod else PaymentMethod.ALIPAY,
+            paid=not cod,
+            placed_at=datetime.now(UTC),
+        )
 
     def publish_orders(self, on_progress: Callable[[], None]) -> None:
         """Publish every order at the plan's rate."""
@@ -201,10 +206,10 @@ class Simulation:
             delay = due - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-            order_id, payload = self._order(n)
-            r = self.writer.record("order", "PlaceOrder", order_id, payload)
+            order = self._order(n)
+            r = self.writer.record(order)
             with self.lock:
-                self.published_at[order_id] = time.monotonic()
+                self.published_at[order.key] = time.monotonic()
             self.producer.send(r.topic, key=r.key, value=r.value, headers=r.headers)
             self.summary.published += 1
             if n % 50 == 0:

@@ -204,7 +204,7 @@ def settle(
         at_ms,
     )
     if since != partition.checkpoint_ms:
-        out.records.append(log.encode_checkpoint(partition.number, since))
+        out.records.append(log.encode_checkpoint(aggregate_type, partition.number, since))
         out.checkpoint_ms = since
     return out
 

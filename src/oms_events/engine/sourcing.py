@@ -3,7 +3,8 @@
 The rule today: the location with the most units available, as a local view of
 the inventory events shows it. The view lags the inventory by a transaction or
 two, which is fine: it only proposes, and the InventoryItem accepts or rejects.
-Configurable rules (nearest, cheapest, split shipments) come later.
+Configurable rules (nearest, cheapest, split shipments) come later. No Kafka here:
+``stock_watcher.StockWatcher`` feeds the view from the inventory events.
 """
 
 from __future__ import annotations
@@ -12,20 +13,12 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import structlog
-from kafka import TopicPartition
-
-from oms_events import eventlog, topics
-from oms_events.avro.codec import Codec
-from oms_events.kafka.connection import consumer
-from oms_events.settings import Settings
-
-log = structlog.get_logger(__name__)
+from oms_events import eventlog
 
 # How each inventory event moves (on hand, reserved).
 _ON_HAND = {"StockReceived": 1, "StockRestocked": 1, "ReservationCommitted": -1}
-# Every event StockView.apply folds; the watcher skips the rest (rejections, low-stock
-# alerts) by their ``event`` header, without decoding them.
+# Every event StockView.apply folds; the stock watcher skips the rest (rejections,
+# low-stock alerts) by their ``event`` header, without decoding them.
 FOLDED = frozenset(
     {*_ON_HAND, "ItemRegistered", "StockAdjusted", "StockReserved", "ReservationReleased"}
 )
@@ -117,50 +110,3 @@ class StockView:
             }
         best = min(left, key=lambda loc: (-left[loc], loc), default=None)
         return best if best is not None and left[best] >= quantity else None
-
-
-class StockWatcher(threading.Thread):
-    """Keeps a :class:`StockView` current by reading every inventory events partition."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        codec: Codec,
-        view: StockView,
-        stop: threading.Event,
-        fetch_max_wait_ms: int = 500,
-    ) -> None:
-        super().__init__(name="stock-watcher", daemon=True)
-        self.settings, self.codec, self.view, self.stop_event = settings, codec, view, stop
-        self.events = eventlog.EventLog(codec)
-        self.fetch_max_wait_ms = fetch_max_wait_ms
-        self.caught_up = threading.Event()
-
-    def run(self) -> None:
-        """Read from the beginning, then follow; sets ``caught_up`` at the first end."""
-        topic = topics.name(self.settings, topics.events("inventory"))
-        c = consumer(
-            self.settings,
-            group_id=None,
-            client_id="oms-stock-watcher",
-            fetch_max_wait_ms=self.fetch_max_wait_ms,
-        )
-        try:
-            parts = [TopicPartition(topic, n) for n in range(self.settings.kafka.partitions)]
-            c.assign(parts)
-            c.seek_to_beginning(*parts)
-            end = c.end_offsets(parts)
-            while not self.stop_event.is_set():
-                for records in c.poll(timeout_ms=100, max_records=5000).values():
-                    for r in records:
-                        name = eventlog.header(r.headers, "event")
-                        if name is not None and name not in FOLDED:
-                            continue
-                        self.view.apply(self.events.record(r))
-                if not self.caught_up.is_set() and all(c.position(tp) >= end[tp] for tp in parts):
-                    self.caught_up.set()
-        except Exception:
-            log.exception("stock watcher failed")
-        finally:
-            self.caught_up.set()
-            c.close()

@@ -60,6 +60,8 @@ def environment(settings: Settings, **extra: str) -> dict[str, str]:
     }
     if settings.registry.url:
         env["OMS_REGISTRY_URL"] = settings.registry.url
+        env["OMS_REGISTRY_SUBJECT_STRATEGY"] = settings.registry.subject_strategy
+        env["OMS_REGISTRY_COMPATIBILITY"] = settings.registry.compatibility
     env.update(extra)
     return env
 
@@ -76,7 +78,7 @@ class KafkaFactory(InfrastructureFactory[TrackingRecorder]):
     ) -> None:
         super().__init__(env)
         self.settings = settings_from_env(self.env)
-        self.codec = codec or codec_from_settings(self.settings.registry.url)
+        self.codec = codec or codec_from_settings(self.settings.registry)
         types = types or EventTypes()
         store = self.settings.eventstore
         # A registry built with its own default (tests, scripts) keeps it; else the setting.
@@ -102,6 +104,7 @@ class KafkaFactory(InfrastructureFactory[TrackingRecorder]):
                 cipher=self.cipher(),
                 codec=self.codec,
                 types=self.types,
+                settings=self.settings,
             )
         return super().mapper(transcoder, mapper_class)
 

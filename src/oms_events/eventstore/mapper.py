@@ -33,7 +33,7 @@ from oms_events.avro.registry import codec_from_settings
 from oms_events.eventlog import EventLog
 from oms_events.eventstore.records import is_avro
 from oms_events.eventtypes import SNAPSHOT, EventTypes
-from oms_events.settings import get_settings
+from oms_events.settings import Settings, get_settings
 
 
 class AvroMapper(Mapper[UUID]):
@@ -47,11 +47,14 @@ class AvroMapper(Mapper[UUID]):
         *,
         codec: Codec | None = None,
         types: EventTypes | None = None,
+        settings: Settings | None = None,
     ) -> None:
         super().__init__(transcoder, compressor, cipher)
         # Defaults let MAPPER_TOPIC=oms_events.eventstore.mapper:AvroMapper work alone.
+        settings = settings or get_settings()
         self.types = types or EventTypes()
-        self.log = EventLog(codec or codec_from_settings(get_settings().registry.url), self.types)
+        codec = codec or codec_from_settings(settings.registry)
+        self.log = EventLog(codec, self.types, settings)
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         """Avro for registered events and snapshots, the library's mapping otherwise."""

@@ -79,6 +79,7 @@ class RecordFormat:
                     "topic": stored.topic,
                     "state": stored.state,
                 },
+                topic=self.topic_of[aggregate_type],
             )
         # The EventLog's headers, so every reader indexes alike.
         headers = eventlog.headers(aggregate_type, name, stored.originator_version)

@@ -26,9 +26,10 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer
 from kafka.structs import OffsetAndMetadata
 
 from oms_events import topics
-from oms_events.intake.deadletter import DeadLetter, Source
+from oms_events.avro.registry import codec_from_settings
+from oms_events.deadletter import Source
 from oms_events.intake.dedup import DedupIndex, IsChangeable, always_changeable
-from oms_events.intake.processor import Command, Duplicate, IntakeProcessor, Output, Seen
+from oms_events.intake.processor import Command, Duplicate, IntakeProcessor, Output, Refused, Seen
 from oms_events.intake.state import changelog, encode_entry, load_index
 from oms_events.intake.tables import Tables
 from oms_events.kafka.connection import consumer, producer
@@ -68,12 +69,18 @@ class ChannelAdapter:
         self.settings = settings
         self.channel = channel
         self.index = DedupIndex()
-        self.processor = IntakeProcessor(tables, index=self.index, is_changeable=is_changeable)
+        self.commands = topics.name(settings, topics.commands("order"))
+        self.processor = IntakeProcessor(
+            tables,
+            codec_from_settings(settings.registry),
+            index=self.index,
+            is_changeable=is_changeable,
+            commands_topic=self.commands,
+        )
         self.instance = instance
         self.batch_size = batch_size
         self.stop = stop or threading.Event()
         self.source = topics.name(settings, topics.intake(channel))
-        self.commands = topics.name(settings, topics.commands("order"))
         self.deadletter = topics.name(settings, topics.DEADLETTER)
         self.changelog = topics.name(settings, changelog(channel))
         self.group = topics.name(settings, f"oms-intake.{channel}")
@@ -131,9 +138,9 @@ class ChannelAdapter:
             offsets = {}
             for tp, records in batch.items():
                 for record in records:
-                    source = Source(record.topic, record.partition, record.offset, record.key)
+                    source = Source(record.topic, record.partition, record.offset)
                     for output in self.processor.handle(self.channel, record.value or b"", source):
-                        self._send(tx, output)
+                        self._send(tx, output, record.key)
                 offsets[tp] = OffsetAndMetadata(records[-1].offset + 1, "", -1)
             tx.send_offsets_to_transaction(offsets, c.group_metadata())
             tx.commit_transaction()
@@ -146,7 +153,7 @@ class ChannelAdapter:
             raise
         self.index.commit()
 
-    def _send(self, tx: KafkaProducer, output: Output) -> None:
+    def _send(self, tx: KafkaProducer, output: Output, key: bytes | None) -> None:
         if isinstance(output, Command):
             tx.send(
                 self.commands,
@@ -165,10 +172,9 @@ class ChannelAdapter:
                 key=output.external_id.encode(),
                 value=encode_entry(output.history, output.order_no),
             )
-        elif isinstance(output, DeadLetter):
-            tx.send(
-                self.deadletter, key=output.source.key, value=output.raw, headers=output.headers()
-            )
+        elif isinstance(output, Refused):
+            # The delivery's key and bytes as received; the reason in the contract's headers.
+            tx.send(self.deadletter, key=key, value=output.raw, headers=output.letter.headers())
         elif isinstance(output, Duplicate):
             pass  # acknowledged by the offset commit, nothing to write
 

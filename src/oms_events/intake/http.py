@@ -11,8 +11,9 @@ so exactly-once rests on one mechanism, whichever way an order arrives.
 * 409: this exact version was already accepted; the body names the existing number.
   Best effort (an answer from the changelog plus what this process published): a
   racing duplicate may get 202, and the adapter still makes one order of it.
-* 400: the delivery is refused; the body names the code, the field and why (en, zh).
-  Nothing is published: the sender keeps it and can fix it.
+* 400: the delivery is refused; the body names the code, the field and why (en, zh),
+  the same reason a dead letter of the Kafka path carries (:mod:`oms_events.deadletter`).
+  Nothing is published or dead-lettered: the sender keeps it and can fix it.
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from oms_events import topics
+from oms_events.deadletter import Source
 from oms_events.intake.dedup import DedupIndex
 from oms_events.intake.errors import Rejection
 from oms_events.intake.model import IntakeOrder
-from oms_events.intake.processor import IntakeProcessor
+from oms_events.intake.processor import IntakeProcessor, dead_letter
 from oms_events.intake.state import load_index
 from oms_events.kafka.connection import producer
 from oms_events.settings import Settings
@@ -132,11 +134,11 @@ def create_app(processor: IntakeProcessor, publisher: Publisher, seen: DedupInde
         try:
             delivery = processor.parse(channel.value, body)
         except Rejection as rejection:
-            return _problem(rejection, 1)
+            return _problem(channel.value, rejection, 1)
         refused = [i for i in delivery.items if isinstance(i, Rejection)]
         if refused:
             processor.counts.update(r.code.value for r in refused)
-            return _problem(refused[0], len(refused))
+            return _problem(channel.value, refused[0], len(refused))
         orders = [i for i in delivery.items if isinstance(i, IntakeOrder)]
         refs = [_ref(o) for o in orders]
         if all(seen.known(o.channel, o.external_id, o.content_hash()) for o in orders):
@@ -154,13 +156,15 @@ def create_app(processor: IntakeProcessor, publisher: Publisher, seen: DedupInde
     return app
 
 
-def _problem(rejection: Rejection, count: int) -> JSONResponse:
+def _problem(channel: str, rejection: Rejection, count: int) -> JSONResponse:
+    # The words of the dead letter the Kafka path would write for this delivery.
+    letter = dead_letter(channel, rejection, Source(topics.intake(channel)))
     problem = Problem(
-        code=rejection.code.value,
-        field=rejection.field,
-        message_en=rejection.en,
-        message_zh=rejection.zh,
-        external_id=rejection.external_id,
+        code=letter.reason.code,
+        field=letter.reason.field,
+        message_en=letter.reason.en,
+        message_zh=letter.reason.zh,
+        external_id=letter.context.get("external_id") or None,
         problems=count,
     )
     return JSONResponse(problem.model_dump(), status_code=400)

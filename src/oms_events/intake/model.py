@@ -1,7 +1,7 @@
 """The one order model every channel parser produces, and the commands built from it.
 
 An :class:`IntakeOrder` is already normalized (our skus, minor units, half-width text,
-discounts per line); turning it into a ``PlaceOrder`` or ``ChangeOrder`` record is
+discounts per line); turning it into a ``PlaceOrder`` or ``ChangeOrder`` command is
 mechanical. Identity is deterministic from (channel, external id), so a redelivery
 names the same order number, order id and command id.
 """
@@ -13,12 +13,17 @@ import json
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
 
 from oms_events.domain.ids import natural_id
+from oms_events.domain.order import DeliverySpeed, PaymentMethod
+from oms_events.engine.commands import (
+    AddressDetails,
+    ChangeOrder,
+    CustomerDetails,
+    LineDetails,
+    PlaceOrder,
+)
 
-PLACE_ORDER = "oms.order.commands.PlaceOrder"
-CHANGE_ORDER = "oms.order.commands.ChangeOrder"
 PAYMENT_METHODS = ("card", "alipay", "wechat_pay", "cod")
 DELIVERY_SPEEDS = ("standard", "express", "same_day")
 
@@ -116,56 +121,70 @@ def order_id(channel: str, external_id: str) -> uuid.UUID:
     return natural_id("order", channel, external_id)
 
 
-def _body(order: IntakeOrder) -> dict[str, Any]:
-    return {
-        "order_no": order.order_no,
-        "channel": order.channel,
-        "external_id": order.external_id,
-        "customer": {"name": order.customer_name, "phone": order.phone, "account": order.account},
-        "address": {
-            "country": order.address.country,
-            "province": order.address.province,
-            "city": order.address.city,
-            "district": order.address.district,
-            "postcode": order.address.postcode,
-            "line1": order.address.line1,
-        },
-        "currency": order.currency,
-        "lines": [
-            {
-                "line_no": line.line_no,
-                "sku": line.sku,
-                "quantity": line.quantity,
-                "unit_price": line.unit_price,
-                "discount": line.discount,
-                "promotions": list(line.promotions),
-            }
-            for line in order.lines
-        ],
-        "shipping_fee": order.shipping_fee,
-    }
+def _customer(order: IntakeOrder) -> CustomerDetails:
+    return CustomerDetails(name=order.customer_name, phone=order.phone, account=order.account)
 
 
-def place_order(order: IntakeOrder) -> dict[str, Any]:
-    """The ``PlaceOrder`` record. Its command id derives from the content, so producing it
-    again after a crash is recognisably the same command."""
-    return {
-        "command_id": str(uuid.uuid5(order.order_id, f"place:{order.content_hash()}")),
-        **_body(order),
-        "payment_method": order.payment_method,
-        "paid": order.paid,
-        "delivery_speed": order.delivery_speed,
-        "placed_at": order.placed_at,
-    }
+def _address(order: IntakeOrder) -> AddressDetails:
+    a = order.address
+    return AddressDetails(
+        country=a.country,
+        province=a.province,
+        city=a.city,
+        district=a.district,
+        postcode=a.postcode,
+        line1=a.line1,
+    )
 
 
-def change_order(order: IntakeOrder, previous_hash: str, changed_at: datetime) -> dict[str, Any]:
-    """The ``ChangeOrder`` record: the channel's new version of the whole order."""
-    return {
-        "command_id": str(uuid.uuid5(order.order_id, f"change:{order.content_hash()}")),
-        **_body(order),
-        "previous_hash": previous_hash,
-        "content_hash": order.content_hash(),
-        "paid": order.paid,
-        "changed_at": changed_at,
-    }
+def _lines(order: IntakeOrder) -> tuple[LineDetails, ...]:
+    return tuple(
+        LineDetails(
+            line_no=line.line_no,
+            sku=line.sku,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            discount=line.discount,
+            promotions=line.promotions,
+        )
+        for line in order.lines
+    )
+
+
+def place_order(order: IntakeOrder) -> PlaceOrder:
+    """The ``PlaceOrder`` command. Its command id derives from the content, so producing
+    it again after a crash is recognisably the same command."""
+    return PlaceOrder(
+        command_id=str(uuid.uuid5(order.order_id, f"place:{order.content_hash()}")),
+        order_no=order.order_no,
+        channel=order.channel,
+        external_id=order.external_id,
+        customer=_customer(order),
+        address=_address(order),
+        currency=order.currency,
+        lines=_lines(order),
+        shipping_fee=order.shipping_fee,
+        payment_method=PaymentMethod(order.payment_method),
+        paid=order.paid,
+        delivery_speed=DeliverySpeed(order.delivery_speed),
+        placed_at=order.placed_at,
+    )
+
+
+def change_order(order: IntakeOrder, previous_hash: str, changed_at: datetime) -> ChangeOrder:
+    """The ``ChangeOrder`` command: the channel's new version of the whole order."""
+    return ChangeOrder(
+        command_id=str(uuid.uuid5(order.order_id, f"change:{order.content_hash()}")),
+        order_no=order.order_no,
+        channel=order.channel,
+        external_id=order.external_id,
+        customer=_customer(order),
+        address=_address(order),
+        currency=order.currency,
+        lines=_lines(order),
+        shipping_fee=order.shipping_fee,
+        previous_hash=previous_hash,
+        content_hash=order.content_hash(),
+        paid=order.paid,
+        changed_at=changed_at,
+    )

@@ -8,7 +8,8 @@ all drive this same step, so what they prove holds for all of them::
           --codec-->         Avro bytes keyed by order id (+ a changelog entry)
 
 ``handle`` never raises for anything a channel sends: every failure becomes a
-:class:`DeadLetter`. Index changes are staged; the caller commits or rolls them back
+:class:`Refused` (bytes kept, the reason in :mod:`oms_events.deadletter`'s headers).
+Index changes are staged; the caller commits or rolls them back
 with its transaction.
 """
 
@@ -22,19 +23,16 @@ from uuid import UUID
 
 import structlog
 
+from oms_events import topics
 from oms_events.avro.codec import Codec, SingleObjectCodec
+from oms_events.avro.registry import RegistryError
+from oms_events.deadletter import DeadLetter, Reason, Source
+from oms_events.engine import commands
 from oms_events.intake.channel import Delivery
 from oms_events.intake.channels import channel as channel_format
-from oms_events.intake.deadletter import DeadLetter, Source
 from oms_events.intake.dedup import DedupIndex, IsChangeable, Verdict, always_changeable
 from oms_events.intake.errors import Code, Rejection
-from oms_events.intake.model import (
-    CHANGE_ORDER,
-    PLACE_ORDER,
-    IntakeOrder,
-    change_order,
-    place_order,
-)
+from oms_events.intake.model import IntakeOrder, change_order, place_order
 from oms_events.intake.tables import Tables
 
 log = structlog.get_logger("oms.intake")
@@ -71,7 +69,43 @@ class Duplicate:
     order_no: str
 
 
-Output = Command | Seen | Duplicate | DeadLetter
+PROCESSOR = "intake"
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A delivery (or one order of a batch) the intake refuses: its bytes, kept as
+    received, and the dead letter that says why."""
+
+    rejection: Rejection
+    raw: bytes
+    letter: DeadLetter
+
+    @property
+    def code(self) -> Code:
+        """The intake's code for the refusal."""
+        return self.rejection.code
+
+
+def dead_letter(
+    channel: str, rejection: Rejection, source: Source, position: str = ""
+) -> DeadLetter:
+    """The dead letter of a refused delivery (the contract of :mod:`oms_events.deadletter`)."""
+    return DeadLetter(
+        Reason(
+            rejection.code.value,
+            rejection.field,
+            rejection.en,
+            rejection.zh,
+            type(rejection.__cause__ or rejection).__name__,
+        ),
+        source,
+        PROCESSOR,
+        {"channel": channel, "external_id": rejection.external_id or "", "position": position},
+    )
+
+
+Output = Command | Seen | Duplicate | Refused
 
 
 def _now() -> datetime:
@@ -92,9 +126,11 @@ class IntakeProcessor:
         index: DedupIndex | None = None,
         is_changeable: IsChangeable = always_changeable,
         clock: Callable[[], datetime] = _now,
+        commands_topic: str = topics.commands("order"),
     ) -> None:
         self.tables = tables or Tables.load()
         self.codec = codec or SingleObjectCodec()
+        self.commands_topic = commands_topic  # where the encoded commands go (registry subject)
         self.index = index if index is not None else DedupIndex()
         self.is_changeable = is_changeable
         self.clock = clock
@@ -125,6 +161,8 @@ class IntakeProcessor:
                 continue
             try:
                 outputs.extend(self._decide(item, raw, source))
+            except RegistryError:
+                raise  # the registry's problem, not the order's: never dead-letter for it
             except Exception as exc:  # an encoding bug: dead-letter the order, go on
                 log.exception("intake.encode_bug", channel=channel, external_id=item.external_id)
                 bug = Rejection(
@@ -141,11 +179,11 @@ class IntakeProcessor:
             log.info("intake.duplicate", channel=order.channel, external_id=order.external_id)
             return [Duplicate(order.channel, order.external_id, order.order_no)]
         if decision.verdict is Verdict.NEW:
-            kind, value = "place", self.codec.encode(PLACE_ORDER, place_order(order))
+            kind, value = "place", self._encode(place_order(order))
         elif self.is_changeable(order.order_id):
             assert decision.previous is not None
-            record = change_order(order, decision.previous, self.clock())
-            kind, value = "change", self.codec.encode(CHANGE_ORDER, record)
+            change = change_order(order, decision.previous, self.clock())
+            kind, value = "change", self._encode(change)
         else:
             refused = Rejection(
                 Code.CHANGE_REJECTED,
@@ -167,9 +205,12 @@ class IntakeProcessor:
             ),
         ]
 
+    def _encode(self, command: commands.Command) -> bytes:
+        return commands.encode(self.codec, command, topic=self.commands_topic)
+
     def _dead(
         self, channel: str, rejection: Rejection, raw: bytes, source: Source, position: str = ""
-    ) -> DeadLetter:
+    ) -> Refused:
         self.counts[rejection.code.value] += 1
         log.warning(
             "intake.dead_letter",
@@ -182,4 +223,4 @@ class IntakeProcessor:
             partition=source.partition,
             offset=source.offset,
         )
-        return DeadLetter(channel, rejection, raw, source, position)
+        return Refused(rejection, raw, dead_letter(channel, rejection, source, position))

@@ -1,7 +1,8 @@
 """Reference tables of the intake: channel sku -> our sku, and named promotions.
 
-The defaults ship beside this module (``skus.json``, ``promotions.json``); operators
-point ``OMS_INTAKE_SKU_MAP`` / ``OMS_INTAKE_PROMOTIONS`` (``settings.intake``) at their own files.
+The defaults ship inside the package beside this module (``skus.json``,
+``promotions.json``, read with importlib.resources); operators point
+``OMS_INTAKE_SKU_MAP`` / ``OMS_INTAKE_PROMOTIONS`` (``settings.intake``) at their own files.
 """
 
 from __future__ import annotations
@@ -9,13 +10,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
+from oms_events import resources
 from oms_events.intake.errors import Code, Rejection
 from oms_events.intake.pricing import Promotion, promotion_from
 from oms_events.settings import IntakeSettings, get_settings
-
-HERE = Path(__file__).parent
 
 
 @dataclass(frozen=True)
@@ -29,8 +28,10 @@ class Tables:
     def load(cls, settings: IntakeSettings | None = None) -> Tables:
         """Read both files (``_doc`` keys are comments)."""
         settings = settings or get_settings().intake
-        skus = json.loads((settings.sku_map or HERE / "skus.json").read_text())
-        promos = json.loads((settings.promotions or HERE / "promotions.json").read_text())
+        skus = json.loads((settings.sku_map or resources.intake_table("skus.json")).read_text())
+        promos = json.loads(
+            (settings.promotions or resources.intake_table("promotions.json")).read_text()
+        )
         return cls(
             skus={c: dict(m) for c, m in skus.items() if not c.startswith("_")},
             promotions={

@@ -23,6 +23,7 @@ class Metrics:
     events: int = 0
     skipped: int = 0  # records read but not handled (other events, after --as-of, undecodable)
     decode_errors: int = 0
+    fold_errors: int = 0  # records the projection could not apply (dead-lettered)
     batches: int = 0
     conflicts: int = 0
     batch_seconds: list[float] = field(default_factory=list)

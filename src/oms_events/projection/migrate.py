@@ -17,7 +17,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from oms_events.projection.spec import SQL_DIR, Projection
+from oms_events import resources
+from oms_events.projection.spec import Projection
 
 CORE = "000_core.sql"
 CORE_OWNER = "core"
@@ -74,7 +75,7 @@ def migrate(
     conn: psycopg.Connection[Any],
     schema: str,
     projections: Sequence[Projection],
-    sql_dir: Path = SQL_DIR,
+    sql_dir: Path | None = None,
 ) -> list[Applied]:
     """Apply the missing migrations of ``projections`` to ``schema``; safe to repeat.
 
@@ -88,7 +89,7 @@ def migrate(
         conn.execute(_MIGRATIONS_TABLE)
         done = dict(conn.execute("SELECT version, checksum FROM schema_migration").fetchall())
         for version, owner in plan(projections):
-            path = sql_dir / version
+            path = (sql_dir or resources.sql()) / version
             checksum = _checksum(path)
             if version in done:
                 if done[version] != checksum:

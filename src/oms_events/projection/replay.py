@@ -120,7 +120,10 @@ def rebuild(
     conn = connect(settings.postgres.dsn, build, f"oms-replay-{projection.name}")
     try:
         migrate(conn, build, [projection])
-        runner = Runner(settings, projection, conn, batch_size=batch_size, as_of=as_of)
+        # The live projection dead-lettered what it refused; a rebuild only counts it.
+        runner = Runner(
+            settings, projection, conn, batch_size=batch_size, as_of=as_of, dead_letters=False
+        )
         try:
             targets = runner.end_offsets()
             if on_start is not None:

@@ -5,6 +5,11 @@ one PostgreSQL transaction together with the offsets it reaches. The consumer is
 assigned its partitions directly and seeks to the offsets stored in the database:
 Kafka's group offsets play no part in correctness, so a SIGKILL at any moment
 loses nothing and repeats nothing.
+
+A record the projection cannot decode or apply does not stop it: it goes to
+``oms.deadletter`` with the reason (:mod:`oms_events.deadletter`), flushed before the
+batch's transaction commits (so at least once; the exceptions projection keys the row
+on the input, so a repeat adds nothing), and the projection moves on.
 """
 
 from __future__ import annotations
@@ -16,22 +21,26 @@ from typing import Any
 
 import psycopg
 import structlog
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from psycopg import sql
 
-from oms_events import eventlog, topics
+from oms_events import deadletter, eventlog, topics
 from oms_events.avro.codec import Codec, DecodeError
 from oms_events.avro.registry import codec_from_settings
-from oms_events.kafka.connection import consumer
+from oms_events.kafka.connection import consumer, producer
 from oms_events.projection import offsets
 from oms_events.projection.metrics import Metrics
 from oms_events.projection.migrate import use_schema
-from oms_events.projection.spec import DeadLetter, Projection, Record
+from oms_events.projection.spec import DeadLetterRecord, Projection, Record
 from oms_events.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 Progress = Callable[["Runner", int], None]
+
+# Errors that say nothing about the record: the database is gone or busy. They stop the
+# batch (and the process) instead of dead-lettering good input.
+NOT_THE_RECORD = (psycopg.OperationalError, psycopg.InterfaceError, offsets.OffsetConflict)
 
 
 class MissingTopic(LookupError):
@@ -67,14 +76,22 @@ class Runner:
         max_wait: float = 0.2,
         as_of: datetime | None = None,
         codec: Codec | None = None,
+        dead_letters: bool = True,
     ) -> None:
+        """``dead_letters`` false (replays): refused records are only logged and counted,
+        since the live projection has dead-lettered them already."""
+        self.settings = settings
         self.projection = projection
+        self.processor = f"projection.{projection.name}"  # who refused it, in dead letters
+        self.dead_letters = dead_letters
+        self._refused: list[tuple[Any, deadletter.Reason]] = []
+        self._letters: KafkaProducer | None = None
         self.conn = conn
         self.batch_size = batch_size
         self.max_wait = max_wait
         self.as_of = as_of
-        self.codec: Codec = codec or codec_from_settings(settings.registry.url)
-        self.events = eventlog.EventLog(self.codec)
+        self.codec: Codec = codec or codec_from_settings(settings.registry)
+        self.events = eventlog.EventLog(self.codec, settings=settings)
         self.metrics = Metrics()
         self.dead_letter_topic = topics.name(settings, topics.DEADLETTER)
         self.topics = [topics.name(settings, t) for t in projection.topics]
@@ -143,8 +160,8 @@ class Runner:
         for r in raw:
             if r.topic == self.dead_letter_topic:
                 at = datetime.fromtimestamp(r.timestamp / 1000, UTC)
-                headers = {k: v.decode(errors="replace") for k, v in r.headers or ()}
-                record: Record = DeadLetter(r.topic, r.partition, r.offset, at, r.key, headers)
+                letter = deadletter.read(r.headers)
+                record: Record = DeadLetterRecord(r.topic, r.partition, r.offset, at, r.key, letter)
             else:
                 # The event header names the event: skip what this projection ignores
                 # without paying for Avro decoding.
@@ -156,14 +173,7 @@ class Runner:
                     record = self.events.record(r)
                 except DecodeError as exc:
                     self.metrics.decode_errors += 1
-                    log.warning(
-                        "undecodable event skipped",
-                        projection=self.projection.name,
-                        topic=r.topic,
-                        partition=r.partition,
-                        offset=r.offset,
-                        error=str(exc),
-                    )
+                    self._refuse(r, deadletter.technical("projection.decode", exc))
                     continue
                 at = record.timestamp
                 if record.name not in wanted:
@@ -178,6 +188,7 @@ class Runner:
 
     def step(self) -> int:
         """Poll one batch and apply it in one transaction; returns records consumed."""
+        self._refused.clear()  # a failed step's refusals come back with its records
         raw = self._poll()
         moved = {tp: self.consumer.position(tp) for tp in self.partitions}
         moved = {tp: pos for tp, pos in moved.items() if pos != self.positions[tp]}
@@ -185,6 +196,7 @@ class Runner:
             return 0
         started = time.perf_counter()
         records, last = self._decode(raw)
+        by_offset = {(r.topic, r.partition, r.offset): r for r in raw}
         moves = {
             (tp.topic, tp.partition): offsets.Advance(
                 self.positions[tp], pos, last.get((tp.topic, tp.partition))
@@ -194,7 +206,9 @@ class Runner:
         try:
             with self.conn.transaction():
                 if records:
-                    self.projection.write(self.conn, records)
+                    self._write(records, by_offset)
+                # Before the offsets pass them: a crash now repeats them, never loses them.
+                self._send_refused()
                 offsets.advance(self.conn, self.projection.name, moves)
         except offsets.OffsetConflict as exc:
             self.metrics.conflicts += 1
@@ -204,6 +218,63 @@ class Runner:
         self.positions.update(moved)
         self.metrics.record_batch(len(records), 0, time.perf_counter() - started)
         return len(raw)
+
+    def _write(self, records: list[Record], raw: dict[tuple[str, int, int], Any]) -> None:
+        try:
+            with self.conn.transaction():  # a savepoint: a failed batch leaves nothing
+                self.projection.write(self.conn, records)
+            return
+        except NOT_THE_RECORD:
+            raise
+        except Exception:
+            log.warning("batch failed; applying its records one by one", projection=self.name)
+        # Some record spoils the batch: apply each alone, in order, refusing those that fail.
+        for record in records:
+            try:
+                with self.conn.transaction():
+                    self.projection.write(self.conn, [record])
+            except NOT_THE_RECORD:
+                raise
+            except Exception as exc:
+                self.metrics.fold_errors += 1
+                where = (record.topic, record.partition, record.offset)
+                self._refuse(raw[where], deadletter.technical("projection.fold", exc))
+
+    @property
+    def name(self) -> str:
+        """The projection's name."""
+        return self.projection.name
+
+    def _refuse(self, record: Any, reason: deadletter.Reason) -> None:
+        log.warning(
+            "record refused",
+            projection=self.name,
+            code=reason.code,
+            error=reason.en,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+        )
+        # A dead letter is never dead-lettered again (no loop): it is logged and skipped.
+        if self.dead_letters and record.topic != self.dead_letter_topic:
+            self._refused.append((record, reason))
+
+    def _send_refused(self) -> None:
+        if not self._refused:
+            return
+        if self._letters is None:
+            self._letters = producer(self.settings, client_id=f"{self.projection.group}-dlq")
+        for record, reason in self._refused:
+            source = deadletter.Source(record.topic, record.partition, record.offset)
+            letter = deadletter.DeadLetter(reason, source, self.processor)
+            self._letters.send(
+                self.dead_letter_topic,
+                key=record.key,
+                value=record.value if record.value is not None else b"",
+                headers=letter.headers(record.headers or []),
+            )
+        self._letters.flush(timeout=30)
+        self._refused.clear()
 
     def run(self, stop: Callable[[], bool]) -> None:
         """Apply batches until ``stop()`` is true."""
@@ -221,5 +292,7 @@ class Runner:
                 progress(self, n)
 
     def close(self) -> None:
-        """Close the Kafka consumer (the connection belongs to the caller)."""
+        """Close the Kafka clients (the connection belongs to the caller)."""
         self.consumer.close()
+        if self._letters is not None:
+            self._letters.close()

@@ -18,8 +18,16 @@ from kafka import TopicPartition
 
 from oms_events import eventlog, topics
 from oms_events.avro.codec import SingleObjectCodec
-from oms_events.domain.order import Order
-from oms_events.engine.commands import CommandWriter
+from oms_events.domain.order import PaymentMethod
+from oms_events.engine.commands import (
+    AddressDetails,
+    Command,
+    CustomerDetails,
+    LineDetails,
+    PlaceOrder,
+    ReceiveStock,
+)
+from oms_events.engine.records import CommandWriter
 from oms_events.kafka.admin import apply_topics
 from oms_events.kafka.connection import consumer, producer
 from oms_events.settings import Settings
@@ -59,13 +67,19 @@ def engine_settings(settings: Settings, **overrides: Any) -> Settings:
 
 def receive(settings: Settings, stock: dict[tuple[str, str], int]) -> None:
     """Publish ReceiveStock for each (sku, location) -> quantity."""
-    writer = CommandWriter(settings, CODEC)
-    p = producer(settings)
-    for (sku, location), quantity in stock.items():
-        r = writer.receive_stock(sku, location, quantity, "test receipt")
-        p.send(r.topic, key=r.key, value=r.value, headers=r.headers)
-    p.flush()
-    p.close()
+    send(
+        settings,
+        [
+            ReceiveStock(
+                command_id=str(uuid.uuid4()),
+                sku=sku,
+                location=location,
+                quantity=quantity,
+                reason="test receipt",
+            )
+            for (sku, location), quantity in stock.items()
+        ],
+    )
 
 
 def place_order(
@@ -75,55 +89,44 @@ def place_order(
     channel: str = "web",
     paid: bool = True,
     method: str = "alipay",
-) -> dict[str, Any]:
-    """A PlaceOrder command payload with one line."""
-    return {
-        "command_id": str(uuid.uuid4()),
-        "order_no": f"SO-{external_id}",
-        "channel": channel,
-        "external_id": external_id,
-        "customer": {"name": "张三", "phone": "13800000000", "account": None},
-        "address": {
-            "country": "CN",
-            "province": "浙江省",
-            "city": "杭州市",
-            "district": "西湖区",
-            "postcode": "310000",
-            "line1": "文三路 90 号",
-        },
-        "currency": "CNY",
-        "lines": [
-            {
-                "line_no": 1,
-                "sku": sku,
-                "quantity": quantity,
-                "unit_price": 1000,
-                "discount": 0,
-                "promotions": [],
-            }
-        ],
-        "payment_method": method,
-        "paid": paid,
-        "delivery_speed": "standard",
-        "placed_at": datetime.now(UTC),
-        "shipping_fee": 0,
-    }
+) -> PlaceOrder:
+    """A PlaceOrder with one line."""
+    return PlaceOrder(
+        command_id=str(uuid.uuid4()),
+        order_no=f"SO-{external_id}",
+        channel=channel,
+        external_id=external_id,
+        customer=CustomerDetails(name="张三", phone="13800000000"),
+        address=AddressDetails(
+            country="CN",
+            province="浙江省",
+            city="杭州市",
+            district="西湖区",
+            postcode="310000",
+            line1="文三路 90 号",
+        ),
+        currency="CNY",
+        lines=(LineDetails(line_no=1, sku=sku, quantity=quantity, unit_price=1000),),
+        payment_method=PaymentMethod(method),
+        paid=paid,
+        placed_at=datetime.now(UTC),
+    )
 
 
-def order_key(payload: dict[str, Any]) -> str:
-    """The order id a PlaceOrder addresses."""
-    return str(Order.create_id(payload["channel"], payload["external_id"]))
-
-
-def publish_orders(settings: Settings, orders: Iterable[dict[str, Any]]) -> None:
-    """Publish PlaceOrder commands keyed by order id."""
+def send(settings: Settings, commands: Iterable[Command]) -> None:
+    """Publish commands, each keyed by the aggregate it addresses."""
     writer = CommandWriter(settings, CODEC)
     p = producer(settings)
-    for o in orders:
-        r = writer.record("order", "PlaceOrder", order_key(o), o)
-        p.send(r.topic, key=r.key, value=r.value)
+    for command in commands:
+        r = writer.record(command)
+        p.send(r.topic, key=r.key, value=r.value, headers=r.headers)
     p.flush()
     p.close()
+
+
+def publish_orders(settings: Settings, orders: Iterable[PlaceOrder]) -> None:
+    """Publish PlaceOrder commands keyed by order id."""
+    send(settings, orders)
 
 
 def read_topic(

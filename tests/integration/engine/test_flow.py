@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
-from oms_events import topics
+from oms_events import deadletter, topics
+from oms_events.engine import commands
+from oms_events.engine.commands import CancelOrder, ChangeOrder, PlaceOrder
 from oms_events.engine.runner import Engine
 from oms_events.kafka.connection import producer
 from oms_events.settings import Settings
@@ -19,13 +21,13 @@ from tests.integration.engine.harness import (
     audit_stock,
     engine_settings,
     light,
-    order_key,
     order_outcomes,
     place_order,
     publish_orders,
     read_events,
     read_topic,
     receive,
+    send,
     wait_for,
 )
 
@@ -74,9 +76,10 @@ def test_shipping_commits_stock_and_ships_the_order(running: tuple[Settings, Eng
         read_topic(settings, topics.name(settings, topics.ALLOCATIONS))[0].value
     )
     p = producer(settings)
+    updates = topics.name(settings, topics.WAREHOUSE_UPDATES)
     for status in ("picked", "packed", "shipped"):
         p.send(
-            topics.name(settings, topics.WAREHOUSE_UPDATES),
+            updates,
             key=allocation["shipment_id"].encode(),
             value=CODEC.encode(
                 "oms.warehouse.WarehouseUpdate",
@@ -89,6 +92,7 @@ def test_shipping_commits_stock_and_ships_the_order(running: tuple[Settings, Eng
                     "tracking_no": "SF123" if status == "shipped" else None,
                     "at": datetime.now(UTC),
                 },
+                topic=updates,
             ),
         )
     p.flush()
@@ -104,20 +108,18 @@ def test_bad_input_goes_to_the_dead_letter_topic(running: tuple[Settings, Engine
     settings, _ = running
     p = producer(settings)
     p.send(topics.name(settings, topics.commands("order")), key=b"x", value=b"not avro")
-    bad = place_order("B1", "TEA")
-    bad["address"]["district"] = None  # a Chinese address needs a district
-    p.send(
-        topics.name(settings, topics.commands("order")),
-        key=b"B1",
-        value=CODEC.encode("oms.order.commands.PlaceOrder", bad),
-    )
+    good = place_order("B1", "TEA")
+    # A Chinese address needs a district.
+    bad = replace(good, address=replace(good.address, district=None))
+    order_commands = topics.name(settings, topics.commands("order"))
+    p.send(order_commands, key=b"B1", value=commands.encode(CODEC, bad, topic=order_commands))
     p.flush()
     p.close()
     publish_orders(settings, [place_order("G1", "TEA")])  # the partition keeps going
     dead = topics.name(settings, topics.DEADLETTER)
     assert wait_for(lambda: len(read_topic(settings, dead)) == 2, 60)
-    codes = sorted(dict(r.headers)["code"] for r in read_topic(settings, dead))
-    assert codes == [b"address.invalid", b"decode.error"]
+    letters = [deadletter.read(r.headers) for r in read_topic(settings, dead)]
+    assert sorted(x.reason.code for x in letters) == ["address.invalid", "decode.error"]
     assert wait_for(lambda: "OrderAllocated" in order_outcomes(settings).values(), 60)
 
 
@@ -128,22 +130,14 @@ def test_cancel_releases_the_reservation(running: tuple[Settings, Engine]) -> No
     assert wait_for(
         lambda: any(e.name == "LineReserved" for e in read_events(settings, "order")), 60
     )
-    order_id = str(read_events(settings, "order")[0].originator_id)
-    p = producer(settings)
-    p.send(
-        topics.name(settings, topics.commands("order")),
-        key=order_id.encode(),
-        value=CODEC.encode(
-            "oms.order.commands.CancelOrder",
-            {"command_id": str(uuid.uuid4()), "order_id": order_id, "reason": "customer"},
-        ),
+    order_id = read_events(settings, "order")[0].originator_id
+    send(
+        settings, [CancelOrder(command_id=str(uuid.uuid4()), order_id=order_id, reason="customer")]
     )
-    p.flush()
-    p.close()
     assert wait_for(
         lambda: any(e.name == "ReservationReleased" for e in read_events(settings, "inventory")), 60
     )
-    assert order_outcomes(settings)[order_id] == "OrderCancelled"
+    assert order_outcomes(settings)[str(order_id)] == "OrderCancelled"
     assert sum(audit_stock(read_events(settings, "inventory")).reserved.values()) == 0
 
 
@@ -172,30 +166,20 @@ def test_unpaid_reservation_expires_and_is_released(isolated: Settings) -> None:
     )
 
 
-def _send(settings: Settings, name: str, key: str, payload: dict[str, Any]) -> None:
-    p = producer(settings)
-    p.send(
-        topics.name(settings, topics.commands("order")),
-        key=key.encode(),
-        value=CODEC.encode(f"oms.order.commands.{name}", payload),
+def _change(placed: PlaceOrder, quantity: int) -> ChangeOrder:
+    return ChangeOrder(
+        command_id=str(uuid.uuid4()),
+        order_no=placed.order_no,
+        channel=placed.channel,
+        external_id=placed.external_id,
+        customer=placed.customer,
+        address=placed.address,
+        currency=placed.currency,
+        lines=(replace(placed.lines[0], quantity=quantity),),
+        previous_hash="0" * 32,
+        content_hash=uuid.uuid4().hex,
+        changed_at=datetime.now(UTC),
     )
-    p.flush()
-    p.close()
-
-
-def _change(placed: dict[str, Any], quantity: int) -> dict[str, Any]:
-    body = {k: placed[k] for k in ("order_no", "channel", "external_id", "customer", "currency")}
-    return {
-        "command_id": str(uuid.uuid4()),
-        **body,
-        "address": placed["address"],
-        "lines": [{**placed["lines"][0], "quantity": quantity}],
-        "shipping_fee": 0,
-        "paid": False,
-        "previous_hash": "0" * 32,
-        "content_hash": uuid.uuid4().hex,
-        "changed_at": datetime.now(UTC),
-    }
 
 
 def test_a_changed_quantity_moves_the_reservation(running: tuple[Settings, Engine]) -> None:
@@ -203,12 +187,11 @@ def test_a_changed_quantity_moves_the_reservation(running: tuple[Settings, Engin
     receive(settings, {("MUG", "SH"): 10})
     assert wait_for(lambda: engine.stock.available("MUG", "SH") == 10, 60, 0.2)
     placed = place_order("Q1", "MUG", quantity=1, paid=False)  # waits for payment
-    key = order_key(placed)
     publish_orders(settings, [placed])
     assert wait_for(
         lambda: any(e.name == "LineReserved" for e in read_events(settings, "order")), 60
     )
-    _send(settings, "ChangeOrder", key, _change(placed, 3))
+    send(settings, [_change(placed, 3)])
 
     def moved() -> bool:
         stock = audit_stock(read_events(settings, "inventory"))
@@ -243,13 +226,13 @@ def test_a_change_after_allocation_is_refused_with_a_reply(
     publish_orders(settings, [placed])
     assert wait_for(lambda: "OrderAllocated" in order_outcomes(settings).values(), 60)
     change = _change(placed, 2)
-    _send(settings, "ChangeOrder", order_key(placed), change)
+    send(settings, [change])
     notifications = topics.name(settings, topics.NOTIFICATIONS)
     assert wait_for(lambda: bool(read_topic(settings, notifications)), 60)
     [reply] = read_topic(settings, notifications)
     name, payload = CODEC.decode(reply.value)
     assert name == "oms.replies.CommandRejected"
-    assert (payload["code"], payload["command_id"]) == ("order.locked", change["command_id"])
+    assert (payload["code"], payload["command_id"]) == ("order.locked", change.command_id)
     assert read_topic(settings, topics.name(settings, topics.DEADLETTER)) == []
     assert [e.name for e in read_events(settings, "order")][-1] == "OrderAllocated"
 
@@ -272,7 +255,7 @@ def test_a_pre_order_is_reserved_when_stock_arrives(isolated: Settings) -> None:
         engine.stop()
     assert not engine.failed()
     outcomes = order_outcomes(settings)
-    assert (outcomes[order_key(early)], outcomes[order_key(late)]) == (
+    assert (outcomes[early.key], outcomes[late.key]) == (
         "OrderAllocated",
         "PreOrdered",
     )

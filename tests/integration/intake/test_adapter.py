@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
-from oms_events import topics
+from oms_events import deadletter, topics
 from oms_events.intake.adapter import ChannelAdapter
 from oms_events.settings import Settings
 from tests.integration.intake.conftest import FIXTURES, make_topics, placed, read, send, wait_for
@@ -63,14 +63,14 @@ def test_duplicates_changes_and_bad_deliveries(isolated: Settings) -> None:
         ("PlaceOrder", "3891234567890123499"),
     ]
     letters = read(isolated, topics.DEADLETTER)
-    by_code = {dict(r.headers)["dlq.code"].decode(): r for r in letters}
+    by_code = {deadletter.read(r.headers).reason.code: r for r in letters}
     assert set(by_code) == {"intake.bad_phone", "intake.unparseable"}
     bad_phone = by_code["intake.bad_phone"]
-    headers = {k: v.decode() for k, v in bad_phone.headers}
+    letter = deadletter.read(bad_phone.headers)
     assert bad_phone.value == fx("bad_phone.json") and bad_phone.key == b"3891234567890123402"
-    assert headers["dlq.field"] == "receiver_mobile" and "电话" in headers["dlq.message.zh"]
-    assert headers["dlq.source.topic"] == topics.name(isolated, topics.intake("tmall"))
-    assert headers["dlq.source.offset"] == "3" or int(headers["dlq.source.offset"]) >= 0
+    assert letter.reason.field == "receiver_mobile" and "电话" in letter.reason.zh
+    assert letter.source.topic == topics.name(isolated, topics.intake("tmall"))
+    assert letter.source.offset >= 0 and letter.processor == "intake"
 
     # A restart (new process state, index rebuilt from the changelog) then the channel
     # sends everything again: nothing new is placed.

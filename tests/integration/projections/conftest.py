@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -14,11 +12,6 @@ from psycopg import sql
 from oms_events.kafka.admin import apply_topics
 from oms_events.settings import Settings
 from oms_events.topics import Kind, registry
-
-# `consumers` sits at the repository root until the lead packages it.
-ROOT = Path(__file__).resolve().parents[3]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from oms_events.projection.registry import select
 from oms_events.projection.replay import rebuild
 from oms_events.projection.runner import connect
-from oms_events.projection.spec import select
 from oms_events.projection.status import lags
 from oms_events.settings import Settings
 from tests.integration.projections import world as w
@@ -41,7 +41,6 @@ def start(settings: Settings, schema: str) -> subprocess.Popen[bytes]:
         "OMS_KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
         "OMS_POSTGRES_DSN": settings.postgres.dsn,
         "OMS_LOG_FORMAT": "json",
-        "PYTHONPATH": str(ROOT),
     }
     return subprocess.Popen(
         [sys.executable, "-m", "oms_events.projection", "--schema", schema, "--batch-size", "400"],

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bench.events import produce as produce  # the projection tests write events as the bench does
 from kafka import KafkaProducer
 
-from oms_events import eventlog, topics
-from oms_events.avro.codec import SingleObjectCodec
+from oms_events import deadletter, topics
 from oms_events.domain import (
     Address,
     Customer,
@@ -155,42 +155,21 @@ def event_topics(settings: Settings) -> list[str]:
     ]
 
 
-def produce(settings: Settings, events: list[Any], per_transaction: int = 1000) -> None:
-    """Write domain events to their ``oms.<type>.events`` topics as the engine does."""
-    codec = SingleObjectCodec()
-    p: KafkaProducer = producer(settings, transactional_id=f"test-{uuid.uuid4()}")
-    p.init_transactions()
-    for start in range(0, len(events), per_transaction):
-        p.begin_transaction()
-        for event in events[start : start + per_transaction]:
-            key, value, headers = eventlog.EventLog(codec).encode(event)
-            aggregate = headers[1][1].decode()
-            p.send(
-                topics.name(settings, topics.events(aggregate)),
-                key=key,
-                value=value,
-                headers=headers,
-            )
-        p.commit_transaction()
-    p.close()
-
-
 def produce_dead_letters(settings: Settings, count: int) -> None:
-    """Raw undecodable inputs with their reasons in headers, as any consumer writes them."""
+    """Raw undecodable inputs with their reasons in the contract's headers, each from its
+    own (made-up) intake offset."""
     p: KafkaProducer = producer(settings)
     for i in range(count):
-        reason = "rejected" if i % 2 else "undecodable"
+        letter = deadletter.DeadLetter(
+            deadletter.technical("decode.error", ValueError(f"bad input {i}"), field="lines"),
+            deadletter.Source(topics.name(settings, topics.intake("web")), 0, i),
+            "intake",
+        )
         p.send(
             topics.name(settings, topics.DEADLETTER),
             key=f"in-{i}".encode(),
             value=b"\x00garbage" + bytes([i]),
-            headers=[
-                ("reason", reason.encode()),
-                ("code", b"E42"),
-                ("field", b"lines"),
-                ("message", f"bad input {i}".encode()),
-                ("source.topic", b"oms.intake.web"),
-            ],
+            headers=letter.headers(),
         )
     p.flush()
     p.close()

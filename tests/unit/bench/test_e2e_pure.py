@@ -94,21 +94,19 @@ def test_workload_mix_ratios_lines_and_determinism() -> None:
     mix = Mix(skus=1000, cancel_ratio=0.05, invalid_ratio=0.02, seed=11)
     a = list(Workload(mix, "t").take(20_000))
     b = list(Workload(mix, "t").take(20_000))
-    assert [(d.kind, d.payload["lines"]) for d in a[:200]] == [
-        (d.kind, d.payload["lines"]) for d in b[:200]
-    ]
+    assert [(d.kind, d.order.lines) for d in a[:200]] == [(d.kind, d.order.lines) for d in b[:200]]
     kinds = Counter(d.kind for d in a)
     assert kinds[Kind.CANCEL] / len(a) == pytest.approx(0.05, abs=0.006)
     invalid = kinds[Kind.UNDECODABLE] + kinds[Kind.INVALID]
     assert invalid / len(a) == pytest.approx(0.02, abs=0.004)
     assert kinds[Kind.UNDECODABLE] > 0 and kinds[Kind.INVALID] > 0
-    lines = Counter(len(d.payload["lines"]) for d in a)
+    lines = Counter(len(d.order.lines) for d in a)
     assert set(lines) == {1, 2, 3, 4, 5}
     assert lines[1] > lines[2] > lines[3] > lines[5]
     for d in a:
-        skus = [line["sku"] for line in d.payload["lines"]]
+        skus = [line.sku for line in d.order.lines]
         assert len(set(skus)) == len(skus)
-        bad = [line for line in d.payload["lines"] if line["quantity"] < 1]
+        bad = [line for line in d.order.lines if line.quantity < 1]
         assert bool(bad) == (d.kind is Kind.INVALID)
     assert Counter(d.channel for d in a).keys() == {"web", "tmall", "jd"}
 

@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
+from oms_events import resources
 from oms_events.domain import events_by_aggregate_type
 from tests.unit.domain.samples import events_of_every_kind
 
-SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"
+SCHEMAS = resources.schemas()  # the files the package ships
 REGISTRY = events_by_aggregate_type()
 EVENT_CLASSES = [
     (aggregate_type, name, cls)

@@ -8,23 +8,35 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 from oms_events.avro.codec import SingleObjectCodec
-from oms_events.domain.order import Order
+from oms_events.domain.order import Order, PaymentMethod
 from oms_events.domain.workflow import Workflow
-from oms_events.engine.commands import CommandWriter, partition_for
+from oms_events.engine import commands
+from oms_events.engine.commands import (
+    AddressDetails,
+    ChangeOrder,
+    Command,
+    CustomerDetails,
+    LineDetails,
+    PlaceOrder,
+    ReservationAnswered,
+    ReserveStock,
+)
 from oms_events.engine.handling import Outcome, Step
-from oms_events.engine.order_processor import OrderService
 from oms_events.engine.order_saga import OrderSaga
+from oms_events.engine.order_service import OrderService
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition
+from oms_events.engine.records import CommandWriter, Outgoing, partition_for
 from oms_events.engine.sourcing import StockView
 from oms_events.eventlog import EventRecord
 from oms_events.settings import Settings
 
 CODEC = SingleObjectCodec()
 SETTINGS = Settings().replace(kafka={"topic_prefix": "", "partitions": 6})
+C = TypeVar("C", bound=Command)
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,15 @@ class Result:
     def named(self, short: str) -> list[dict[str, Any]]:
         """Payloads of the written records called ``short`` (dead letters excluded)."""
         return [w.payload for w in self.written if w.short == short and "deadletter" not in w.topic]
+
+    def commands(self, kind: type[C]) -> list[C]:
+        """The commands of type ``kind`` written (dead letters excluded), as typed."""
+        return [
+            command
+            for w in self.written
+            if w.name == kind.schema() and "deadletter" not in w.topic
+            if isinstance(command := commands.from_record(w.name, w.payload), kind)
+        ]
 
     @property
     def dead(self) -> list[Written]:
@@ -122,10 +143,12 @@ class Flow:
             written.append(Written(o.topic, full, decoded, dict(o.headers)))
         return written
 
-    def send(self, name: str, payload: dict[str, Any]) -> Result:
+    def send(self, command: Command) -> Result:
         """Handle one order command as the processor would, in a fresh outbox."""
-        key = self.service.key(name, payload)
-        r = self.writer.record("order", name, key, payload)
+        return self.deliver(self.writer.record(command))
+
+    def deliver(self, r: Outgoing) -> Result:
+        """Handle one record on the order commands topic as the processor would."""
         number = partition_for(r.key or b"", SETTINGS.kafka.partitions)
         record = SimpleNamespace(
             topic=r.topic,
@@ -152,24 +175,26 @@ class Flow:
         return order
 
     def answer(
-        self, reserve: dict[str, Any], outcome: str = "reserved", available: int = 0
+        self,
+        reserve: ReserveStock,
+        outcome: Literal["reserved", "rejected"] = "reserved",
+        available: int = 0,
     ) -> Result:
-        """The inventory's reply to one ReserveStock payload."""
+        """The inventory's reply to one ReserveStock."""
         return self.send(
-            "ReservationAnswered",
-            {
-                "command_id": f"{reserve['command_id']}/answer",
-                "order_id": reserve["order_id"],
-                "line_no": reserve["line_no"],
-                "reservation_id": reserve["reservation_id"],
-                "sku": reserve["sku"],
-                "location": reserve["location"],
-                "quantity": reserve["quantity"],
-                "outcome": outcome,
-                "reason": "" if outcome == "reserved" else "stock.insufficient",
-                "available": available,
-                "tried": list(reserve.get("tried") or []),
-            },
+            ReservationAnswered(
+                command_id=f"{reserve.command_id}/answer",
+                order_id=reserve.order_id,
+                line_no=reserve.line_no,
+                reservation_id=reserve.reservation_id,
+                sku=reserve.sku,
+                location=reserve.location,
+                quantity=reserve.quantity,
+                outcome=outcome,
+                reason="" if outcome == "reserved" else "stock.insufficient",
+                available=available,
+                tried=reserve.tried,
+            )
         )
 
 
@@ -178,72 +203,67 @@ def place(
     lines: list[tuple[str, int]] | None = None,
     paid: bool = True,
     method: str = "alipay",
-) -> dict[str, Any]:
-    """A PlaceOrder payload; ``lines`` are (sku, quantity), numbered from 1."""
-    return {
-        "command_id": str(uuid.uuid4()),
-        "order_no": f"SO-{external_id}",
-        "channel": "web",
-        "external_id": external_id,
-        "customer": {"name": "张三", "phone": "13800000000", "account": None},
-        "address": address(),
-        "currency": "CNY",
-        "lines": [
+    placed_at: datetime | None = None,
+) -> PlaceOrder:
+    """A PlaceOrder; ``lines`` are (sku, quantity), numbered from 1."""
+    return PlaceOrder(
+        command_id=str(uuid.uuid4()),
+        order_no=f"SO-{external_id}",
+        channel="web",
+        external_id=external_id,
+        customer=CustomerDetails(name="张三", phone="13800000000"),
+        address=address(),
+        currency="CNY",
+        lines=tuple(
             line(n, sku, quantity)
             for n, (sku, quantity) in enumerate(lines or [("TEA", 1)], start=1)
-        ],
-        "payment_method": method,
-        "paid": paid,
-        "delivery_speed": "standard",
-        "placed_at": datetime.now(UTC),
-        "shipping_fee": 0,
-    }
+        ),
+        payment_method=PaymentMethod(method),
+        paid=paid,
+        placed_at=placed_at or datetime.now(UTC),
+    )
 
 
-def line(line_no: int, sku: str, quantity: int) -> dict[str, Any]:
-    """An order line payload at ¥10.00 a unit, no discount."""
-    return {
-        "line_no": line_no,
-        "sku": sku,
-        "quantity": quantity,
-        "unit_price": 1000,
-        "discount": 0,
-        "promotions": [],
-    }
+def line(line_no: int, sku: str, quantity: int) -> LineDetails:
+    """An order line at ¥10.00 a unit, no discount."""
+    return LineDetails(line_no=line_no, sku=sku, quantity=quantity, unit_price=1000)
 
 
-def address(line1: str = "文三路 90 号") -> dict[str, Any]:
-    """A valid Chinese address payload."""
-    return {
-        "country": "CN",
-        "province": "浙江省",
-        "city": "杭州市",
-        "district": "西湖区",
-        "postcode": "310000",
-        "line1": line1,
-    }
+def address(line1: str = "文三路 90 号") -> AddressDetails:
+    """A valid Chinese address."""
+    return AddressDetails(
+        country="CN",
+        province="浙江省",
+        city="杭州市",
+        district="西湖区",
+        postcode="310000",
+        line1=line1,
+    )
 
 
 def change(
-    placed: dict[str, Any], lines: list[tuple[int, str, int]], **extra: Any
-) -> dict[str, Any]:
-    """A ChangeOrder payload for ``placed`` with ``lines`` as (line no, sku, quantity)."""
-    body = {k: placed[k] for k in ("order_no", "channel", "external_id", "customer", "currency")}
-    version = uuid.uuid4().hex
-    return {
-        "command_id": str(uuid.uuid4()),
-        **body,
-        "address": extra.pop("address", placed["address"]),
-        "lines": [line(n, sku, quantity) for n, sku, quantity in lines],
-        "shipping_fee": 0,
-        "paid": extra.pop("paid", False),
-        "previous_hash": "0" * 32,
-        "content_hash": version,
-        "changed_at": datetime.now(UTC),
-        **extra,
-    }
+    placed: PlaceOrder,
+    lines: list[tuple[int, str, int]],
+    paid: bool = False,
+    address: AddressDetails | None = None,
+) -> ChangeOrder:
+    """A ChangeOrder for ``placed`` with ``lines`` as (line no, sku, quantity)."""
+    return ChangeOrder(
+        command_id=str(uuid.uuid4()),
+        order_no=placed.order_no,
+        channel=placed.channel,
+        external_id=placed.external_id,
+        customer=placed.customer,
+        address=address or placed.address,
+        currency=placed.currency,
+        lines=tuple(line(n, sku, quantity) for n, sku, quantity in lines),
+        paid=paid,
+        previous_hash="0" * 32,
+        content_hash=uuid.uuid4().hex,
+        changed_at=datetime.now(UTC),
+    )
 
 
-def order_id(placed: dict[str, Any]) -> str:
+def order_id(placed: PlaceOrder) -> uuid.UUID:
     """The order id a PlaceOrder addresses."""
-    return str(Order.create_id(placed["channel"], placed["external_id"]))
+    return Order.create_id(placed.channel, placed.external_id)

@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
+from oms_events import deadletter
 from oms_events.domain.order import OrderStatus
 from oms_events.domain.workflow import ShortagePolicy, Workflow
+from oms_events.engine.commands import (
+    CancelOrder,
+    CreateShipment,
+    PlaceOrder,
+    RecordPayment,
+    ReleaseStock,
+    ReserveStock,
+)
 from oms_events.engine.handling import Outcome
 from tests.unit.engine.flow import Flow, Result, address, change, order_id, place
 
@@ -23,18 +31,18 @@ from tests.unit.engine.flow import Flow, Result, address, change, order_id, plac
 def test_placing_asks_the_inventory_for_every_line() -> None:
     flow = Flow({("TEA", "SH"): 5, ("TEA", "BJ"): 2, ("CUP", "BJ"): 3})
     placed = place(lines=[("TEA", 2), ("CUP", 1)])
-    result = flow.send("PlaceOrder", placed)
+    result = flow.send(placed)
     assert result.outcome is Outcome.APPLIED
     assert result.events == ["OrderPlaced", "PaymentRecorded"]
     order = flow.order(order_id(placed))
-    reserves = result.named("ReserveStock")
-    assert [(r["line_no"], r["sku"], r["location"], r["quantity"]) for r in reserves] == [
+    reserves = result.commands(ReserveStock)
+    assert [(r.line_no, r.sku, r.location, r.quantity) for r in reserves] == [
         (1, "TEA", "SH", 2),  # the location with the most available
         (2, "CUP", "BJ", 1),
     ]
-    assert [r["reservation_id"] for r in reserves] == [
-        str(order.reservation_id(1)),
-        str(order.reservation_id(2)),
+    assert [r.reservation_id for r in reserves] == [
+        order.reservation_id(1),
+        order.reservation_id(2),
     ]
     assert order.status is OrderStatus.PENDING
 
@@ -42,7 +50,7 @@ def test_placing_asks_the_inventory_for_every_line() -> None:
 def test_every_line_reserved_confirms_and_allocates() -> None:
     flow = Flow({("TEA", "SH"): 5, ("CUP", "SH"): 3})
     placed = place(lines=[("TEA", 2), ("CUP", 1)])
-    first, second = flow.send("PlaceOrder", placed).named("ReserveStock")
+    first, second = flow.send(placed).commands(ReserveStock)
 
     one = flow.answer(first)
     assert one.events == ["LineReserved"]
@@ -54,54 +62,53 @@ def test_every_line_reserved_confirms_and_allocates() -> None:
     [allocation] = both.named("Allocation")
     assert allocation["location"] == "SH"
     assert [line["sku"] for line in allocation["lines"]] == ["TEA", "CUP"]
-    [shipment] = both.named("CreateShipment")
-    assert shipment["shipment_id"] == allocation["shipment_id"]
+    [shipment] = both.commands(CreateShipment)
+    assert str(shipment.shipment_id) == allocation["shipment_id"]
 
 
 def test_an_unpaid_order_waits_for_its_payment() -> None:
     flow = Flow()
     placed = place(paid=False)
-    [reserve] = flow.send("PlaceOrder", placed).named("ReserveStock")
+    [reserve] = flow.send(placed).commands(ReserveStock)
     assert flow.answer(reserve).events == ["LineReserved"]
     paid = flow.send(
-        "RecordPayment",
-        {
-            "command_id": "pay-1",
-            "order_id": order_id(placed),
-            "payment_id": "alipay-1",
-            "amount": 1000,
-            "currency": "CNY",
-        },
+        RecordPayment(
+            command_id="pay-1",
+            order_id=order_id(placed),
+            payment_id="alipay-1",
+            amount=1000,
+            currency="CNY",
+        )
     )
     assert paid.events == ["PaymentRecorded", "OrderConfirmed", "OrderAllocated"]
 
 
 def test_a_refusal_tries_the_next_location_with_stock() -> None:
     flow = Flow({("TEA", "SH"): 5, ("TEA", "BJ"): 2})
-    [reserve] = flow.send("PlaceOrder", place()).named("ReserveStock")
-    assert reserve["location"] == "SH"
+    [reserve] = flow.send(place()).commands(ReserveStock)
+    assert reserve.location == "SH"
     retry = flow.answer(reserve, "rejected", available=0)
-    [again] = retry.named("ReserveStock")
-    assert (again["location"], again["tried"]) == ("BJ", ["SH"])
-    assert again["reservation_id"] == reserve["reservation_id"]  # same line, same quantity
-    assert again["command_id"] != reserve["command_id"]
+    [again] = retry.commands(ReserveStock)
+    assert (again.location, again.tried) == ("BJ", ("SH",))
+    assert again.reservation_id == reserve.reservation_id  # same line, same quantity
+    assert again.command_id != reserve.command_id
 
 
 def test_a_shortage_releases_what_was_reserved_then_rejects() -> None:
     flow = Flow({("TEA", "SH"): 5, ("CUP", "SH"): 0})
     placed = place(lines=[("TEA", 2), ("CUP", 1)])
-    tea, cup = flow.send("PlaceOrder", placed).named("ReserveStock")
+    tea, cup = flow.send(placed).commands(ReserveStock)
     flow.answer(tea)
     refused = flow.answer(cup, "rejected", available=0)
     assert "OrderRejected" in refused.events
     assert flow.order(order_id(placed)).status is OrderStatus.REJECTED
-    [release] = refused.named("ReleaseStock")
-    assert (release["reservation_id"], release["sku"], release["location"]) == (
-        tea["reservation_id"],
+    [release] = refused.commands(ReleaseStock)
+    assert (release.reservation_id, release.sku, release.location) == (
+        tea.reservation_id,
         "TEA",
         "SH",
     )
-    assert not refused.named("ReserveStock")  # no other location has CUP
+    assert not refused.commands(ReserveStock)  # no other location has CUP
 
 
 def test_a_shortage_keeps_a_pre_order_when_the_workflow_says_so() -> None:
@@ -110,11 +117,11 @@ def test_a_shortage_keeps_a_pre_order_when_the_workflow_says_so() -> None:
         Workflow(on_shortage=ShortagePolicy.PREORDER),
     )
     placed = place(lines=[("TEA", 2), ("CUP", 1)])
-    tea, cup = flow.send("PlaceOrder", placed).named("ReserveStock")
+    tea, cup = flow.send(placed).commands(ReserveStock)
     flow.answer(tea)
     refused = flow.answer(cup, "rejected", available=0)
     assert refused.events == ["PreOrdered"]
-    assert not refused.named("ReleaseStock")  # the reserved line keeps its stock
+    assert not refused.commands(ReleaseStock)  # the reserved line keeps its stock
     order = flow.order(order_id(placed))
     assert order.status is OrderStatus.PRE_ORDER and list(order.reservations) == [1]
 
@@ -122,18 +129,17 @@ def test_a_shortage_keeps_a_pre_order_when_the_workflow_says_so() -> None:
 def test_a_late_answer_for_a_closed_order_is_given_back() -> None:
     flow = Flow({("TEA", "SH"): 5, ("CUP", "SH"): 0})
     placed = place(lines=[("TEA", 2), ("CUP", 1)])
-    tea, cup = flow.send("PlaceOrder", placed).named("ReserveStock")
+    tea, cup = flow.send(placed).commands(ReserveStock)
     flow.answer(cup, "rejected", available=0)  # rejected before TEA answered
     late = flow.answer(tea)
     assert late.events == []
-    [release] = late.named("ReleaseStock")
-    assert release["reservation_id"] == tea["reservation_id"]
+    [release] = late.commands(ReleaseStock)
+    assert release.reservation_id == tea.reservation_id
 
 
-def _cancel(flow: Flow, placed: dict[str, Any], command_id: str = "cancel-1") -> Result:
+def _cancel(flow: Flow, placed: PlaceOrder, command_id: str = "cancel-1") -> Result:
     return flow.send(
-        "CancelOrder",
-        {"command_id": command_id, "order_id": order_id(placed), "reason": "customer"},
+        CancelOrder(command_id=command_id, order_id=order_id(placed), reason="customer")
     )
 
 
@@ -141,27 +147,25 @@ def _cancel(flow: Flow, placed: dict[str, Any], command_id: str = "cancel-1") ->
 def test_cancel_at_any_step_releases_every_reservation(answered: int) -> None:
     flow = Flow({("TEA", "SH"): 5, ("CUP", "SH"): 3})
     placed = place(lines=[("TEA", 2), ("CUP", 1)])
-    reserves = flow.send("PlaceOrder", placed).named("ReserveStock")
+    reserves = flow.send(placed).commands(ReserveStock)
     for reserve in reserves[:answered]:
         flow.answer(reserve)
     cancelled = _cancel(flow, placed)
     assert cancelled.outcome is Outcome.APPLIED
     assert cancelled.events[0] == "OrderCancelled"
-    released = {r["reservation_id"] for r in cancelled.named("ReleaseStock")}
-    assert released == {r["reservation_id"] for r in reserves[:answered]}
+    released = {r.reservation_id for r in cancelled.commands(ReleaseStock)}
+    assert released == {r.reservation_id for r in reserves[:answered]}
     # Answers still in flight come back after the cancel: they are given back too.
     for reserve in reserves[answered:]:
         late = flow.answer(reserve)
-        assert [r["reservation_id"] for r in late.named("ReleaseStock")] == [
-            reserve["reservation_id"]
-        ]
+        assert [r.reservation_id for r in late.commands(ReleaseStock)] == [reserve.reservation_id]
     assert flow.order(order_id(placed)).status is OrderStatus.CANCELLED
 
 
 def test_a_redelivered_command_has_no_second_effect() -> None:
     flow = Flow()
     placed = place(paid=False)
-    [reserve] = flow.send("PlaceOrder", placed).named("ReserveStock")
+    [reserve] = flow.send(placed).commands(ReserveStock)
     flow.answer(reserve)
     first = _cancel(flow, placed, "cancel-7")
     again = _cancel(flow, placed, "cancel-7")
@@ -170,50 +174,47 @@ def test_a_redelivered_command_has_no_second_effect() -> None:
     assert again.written == []
     # The same for an inventory answer and for the placement itself.
     assert flow.answer(reserve).outcome is Outcome.DUPLICATE
-    assert flow.send("PlaceOrder", placed).written == []
+    assert flow.send(placed).written == []
 
 
 def test_a_command_refused_by_a_rule_gets_a_rejection_reply() -> None:
     flow = Flow()
     placed = place(paid=False)
-    flow.send("PlaceOrder", placed)
+    flow.send(placed)
     refused = flow.send(
-        "RecordPayment",
-        {
-            "command_id": "pay-0",
-            "order_id": order_id(placed),
-            "payment_id": "p0",
-            "amount": 0,
-            "currency": "CNY",
-        },
+        RecordPayment(
+            command_id="pay-0", order_id=order_id(placed), payment_id="p0", amount=0, currency="CNY"
+        )
     )
     assert refused.outcome is Outcome.DEAD
     [reply] = refused.named("CommandRejected")
     assert reply["code"] == "payment.amount_invalid"
     assert (reply["command_id"], reply["command"]) == ("pay-0", "order.RecordPayment")
-    assert reply["aggregate_id"] == order_id(placed) and reply["message_zh"]
+    assert reply["aggregate_id"] == str(order_id(placed)) and reply["message_zh"]
     [dead] = refused.dead
-    assert dead.headers["code"] == b"payment.amount_invalid"  # bad input: operators see it
+    letter = deadletter.read(dead.headers.items())
+    assert letter.reason.code == "payment.amount_invalid"  # bad input: operators see it
+    assert letter.reason.en and letter.reason.zh and letter.processor == "engine.order"
     assert refused.events == []
     assert not flow.order(order_id(placed)).payments
 
 
 def test_bad_input_is_dead_lettered_without_a_reply() -> None:
     flow = Flow()
-    result = flow.send(
-        "CancelOrder", {"command_id": "c", "order_id": str(uuid.uuid4()), "reason": "x"}
-    )
+    result = flow.send(CancelOrder(command_id="c", order_id=uuid.uuid4(), reason="x"))
     assert result.outcome is Outcome.DEAD
-    assert result.dead[0].headers["code"] == b"command.invalid"  # no such order
+    letter = deadletter.read(result.dead[0].headers.items())
+    assert letter.reason.code == "command.invalid"  # no such order
+    assert letter.source.topic.endswith("oms.order.commands") and letter.source.offset >= 0
     assert not result.named("CommandRejected")
 
 
 # --- ChangeOrder ---------------------------------------------------------------------
 
 
-def _reserved(flow: Flow, placed: dict[str, Any]) -> list[dict[str, Any]]:
+def _reserved(flow: Flow, placed: PlaceOrder) -> list[ReserveStock]:
     """Place ``placed`` and answer none of its reservations yet."""
-    return flow.send("PlaceOrder", placed).named("ReserveStock")
+    return flow.send(placed).commands(ReserveStock)
 
 
 def test_a_quantity_change_moves_the_reservation() -> None:
@@ -222,14 +223,14 @@ def test_a_quantity_change_moves_the_reservation() -> None:
     tea, cup = _reserved(flow, placed)
     flow.answer(tea)
     flow.answer(cup)
-    changed = flow.send("ChangeOrder", change(placed, [(1, "TEA", 3), (2, "CUP", 1)]))
+    changed = flow.send(change(placed, [(1, "TEA", 3), (2, "CUP", 1)]))
     assert changed.outcome is Outcome.APPLIED
     assert changed.events == ["QuantityChanged"]
-    [release] = changed.named("ReleaseStock")
-    assert release["reservation_id"] == tea["reservation_id"]
-    [reserve] = changed.named("ReserveStock")
-    assert (reserve["line_no"], reserve["quantity"]) == (1, 3)
-    assert reserve["reservation_id"] != tea["reservation_id"]  # a new id for a new quantity
+    [release] = changed.commands(ReleaseStock)
+    assert release.reservation_id == tea.reservation_id
+    [reserve] = changed.commands(ReserveStock)
+    assert (reserve.line_no, reserve.quantity) == (1, 3)
+    assert reserve.reservation_id != tea.reservation_id  # a new id for a new quantity
     order = flow.order(order_id(placed))
     assert list(order.reservations) == [2]  # CUP keeps its stock
     # The new reservation is answered: the order goes on as before.
@@ -243,11 +244,11 @@ def test_added_and_removed_lines_reserve_and_release() -> None:
     tea, cup = _reserved(flow, placed)
     flow.answer(tea)
     flow.answer(cup)
-    changed = flow.send("ChangeOrder", change(placed, [(1, "TEA", 2), (3, "POT", 1)]))
+    changed = flow.send(change(placed, [(1, "TEA", 2), (3, "POT", 1)]))
     assert changed.events == ["LineAdded", "LineRemoved"]
-    assert [r["reservation_id"] for r in changed.named("ReleaseStock")] == [cup["reservation_id"]]
-    [reserve] = changed.named("ReserveStock")
-    assert (reserve["sku"], reserve["line_no"]) == ("POT", 3)
+    assert [r.reservation_id for r in changed.commands(ReleaseStock)] == [cup.reservation_id]
+    [reserve] = changed.commands(ReserveStock)
+    assert (reserve.sku, reserve.line_no) == ("POT", 3)
     order = flow.order(order_id(placed))
     assert {n: line.sku for n, line in order.lines.items()} == {1: "TEA", 3: "POT"}
 
@@ -257,11 +258,9 @@ def test_a_change_of_address_moves_no_stock() -> None:
     placed = place(paid=False)
     [tea] = _reserved(flow, placed)
     flow.answer(tea)
-    changed = flow.send(
-        "ChangeOrder", change(placed, [(1, "TEA", 1)], address=address("文二路 1 号"))
-    )
+    changed = flow.send(change(placed, [(1, "TEA", 1)], address=address("文二路 1 号")))
     assert changed.events == ["AddressChanged"]
-    assert not changed.named("ReleaseStock") and not changed.named("ReserveStock")
+    assert not changed.commands(ReleaseStock) and not changed.commands(ReserveStock)
     assert flow.order(order_id(placed)).address.line1 == "文二路 1 号"
 
 
@@ -269,11 +268,11 @@ def test_a_change_before_the_first_answer_releases_the_old_one_when_it_comes() -
     flow = Flow({("TEA", "SH"): 5})
     placed = place(paid=False, lines=[("TEA", 2)])
     [tea] = _reserved(flow, placed)
-    changed = flow.send("ChangeOrder", change(placed, [(1, "TEA", 1)]))
-    assert not changed.named("ReleaseStock")  # nothing held yet
-    [reserve] = changed.named("ReserveStock")
+    changed = flow.send(change(placed, [(1, "TEA", 1)]))
+    assert not changed.commands(ReleaseStock)  # nothing held yet
+    [reserve] = changed.commands(ReserveStock)
     late = flow.answer(tea)  # the answer for quantity 2
-    assert [r["reservation_id"] for r in late.named("ReleaseStock")] == [tea["reservation_id"]]
+    assert [r.reservation_id for r in late.commands(ReleaseStock)] == [tea.reservation_id]
     flow.answer(reserve)
     order = flow.order(order_id(placed))
     assert order.reservations[1][0] == order.reservation_id(1)
@@ -285,7 +284,7 @@ def test_a_paid_change_that_completes_the_reservations_allocates() -> None:
     tea, _ = _reserved(flow, placed)
     flow.answer(tea)
     # The buyer drops the line we could not get, and pays the new total.
-    changed = flow.send("ChangeOrder", change(placed, [(1, "TEA", 2)], paid=True))
+    changed = flow.send(change(placed, [(1, "TEA", 2)], paid=True))
     assert changed.events == [
         "LineRemoved",
         "PaymentRecorded",
@@ -299,12 +298,12 @@ def test_a_change_after_allocation_is_refused_with_a_reply_not_a_dead_letter() -
     placed = place()
     [tea] = _reserved(flow, placed)
     assert "OrderAllocated" in flow.answer(tea).events
-    refused = flow.send("ChangeOrder", change(placed, [(1, "TEA", 4)]))
+    refused = flow.send(change(placed, [(1, "TEA", 4)]))
     assert refused.outcome is Outcome.REJECTED
     assert refused.dead == []
     [reply] = refused.named("CommandRejected")
     assert (reply["code"], reply["command"]) == ("order.locked", "order.ChangeOrder")
-    assert refused.events == [] and not refused.named("ReleaseStock")
+    assert refused.events == [] and not refused.commands(ReleaseStock)
     order = flow.order(order_id(placed))
     assert order.status is OrderStatus.ALLOCATED and order.lines[1].quantity == 1
 
@@ -315,17 +314,17 @@ def test_a_redelivered_change_has_no_second_effect() -> None:
     [tea] = _reserved(flow, placed)
     flow.answer(tea)
     changed = change(placed, [(1, "TEA", 2)])
-    assert flow.send("ChangeOrder", changed).events == ["QuantityChanged"]
-    again = flow.send("ChangeOrder", changed)
+    assert flow.send(changed).events == ["QuantityChanged"]
+    again = flow.send(changed)
     assert again.outcome is Outcome.DUPLICATE and again.written == []
 
 
 # --- pre-orders ------------------------------------------------------------------------
 
 
-def _pre_order(flow: Flow, external_id: str, placed_at: datetime) -> dict[str, Any]:
-    placed = {**place(external_id), "placed_at": placed_at}
-    [reserve] = flow.send("PlaceOrder", placed).named("ReserveStock")
+def _pre_order(flow: Flow, external_id: str, placed_at: datetime) -> PlaceOrder:
+    placed = place(external_id, placed_at=placed_at)
+    [reserve] = flow.send(placed).commands(ReserveStock)
     assert flow.answer(reserve, "rejected", available=0).events == ["PreOrdered"]
     return placed
 
@@ -344,8 +343,8 @@ def test_received_stock_is_offered_to_pre_orders_in_arrival_order() -> None:
     flow.receive("TEA", "BJ", 2)  # enough for two of the three
     retried = flow.tick()
     assert retried is not None
-    asks = retried.named("ReserveStock")
-    assert [(a["order_id"], a["location"]) for a in asks] == [
+    asks = retried.commands(ReserveStock)
+    assert [(a.order_id, a.location) for a in asks] == [
         (order_id(first), "BJ"),
         (order_id(later), "BJ"),
     ]
@@ -354,14 +353,14 @@ def test_received_stock_is_offered_to_pre_orders_in_arrival_order() -> None:
     reserved = flow.answer(asks[0])
     assert reserved.events == ["LineReserved", "OrderConfirmed", "OrderAllocated"]
     refused = flow.answer(asks[1], "rejected", available=0)  # someone else was faster
-    assert refused.events == [] and not refused.named("ReserveStock")
+    assert refused.events == [] and not refused.commands(ReserveStock)
     assert flow.order(order_id(later)).status is OrderStatus.PRE_ORDER
     assert flow.order(order_id(last)).status is OrderStatus.PRE_ORDER
 
     flow.receive("TEA", "SH", 5)
     again = flow.tick()
     assert again is not None
-    assert [a["order_id"] for a in again.named("ReserveStock")] == [
+    assert [a.order_id for a in again.commands(ReserveStock)] == [
         order_id(later),
         order_id(last),
     ]

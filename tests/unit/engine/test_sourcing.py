@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
-from oms_events.engine.commands import partition_for, split_name
 from oms_events.engine.latency import Latencies
+from oms_events.engine.records import partition_for
 from oms_events.engine.sourcing import StockView
 from oms_events.eventlog import EventRecord
 
@@ -62,7 +62,3 @@ def test_partition_matches_kafkas_default_partitioner() -> None:
     from kafka.partitioner.default import murmur2
 
     assert partition_for(b"a", 6) == (murmur2(b"a") & 0x7FFFFFFF) % 6
-
-
-def test_command_names() -> None:
-    assert split_name("oms.inventory.commands.ReserveStock") == ("inventory", "ReserveStock")

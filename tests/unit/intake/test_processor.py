@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from oms_events.avro.codec import SingleObjectCodec
-from oms_events.intake.deadletter import DeadLetter, Source
+from oms_events.deadletter import Source
 from oms_events.intake.model import order_id
-from oms_events.intake.processor import Command, Duplicate, IntakeProcessor, Output, Seen
+from oms_events.intake.processor import Command, Duplicate, IntakeProcessor, Output, Refused, Seen
 from tests.unit.intake.conftest import fixture
 
-SOURCE = Source("oms.intake.tmall", 3, 42, b"3891234567890123456")
+SOURCE = Source("oms.intake.tmall", 3, 42)
 TRADE = "trade_3891234567890123456.json"
 
 
@@ -76,10 +76,10 @@ def test_change_of_an_order_that_cannot_change_is_dead_lettered(
     processor.index.commit()
     changed = fixture("jd", "order_281234567890_changed.xml")
     (letter,) = processor.handle("jd", changed, SOURCE)
-    assert isinstance(letter, DeadLetter)
-    headers = dict(letter.headers())
+    assert isinstance(letter, Refused)
+    headers = dict(letter.letter.headers())
     assert headers["dlq.code"] == b"intake.change_rejected"
-    assert headers["dlq.external_id"] == b"281234567890"
+    assert headers["dlq.context.external_id"] == b"281234567890"
     assert letter.raw == changed
     assert processor.counts["intake.change_rejected"] == 1
 
@@ -89,8 +89,8 @@ def test_dead_letter_headers_name_code_field_messages_and_source(
 ) -> None:
     raw = fixture("tmall", "bad_phone.json")
     (letter,) = processor.handle("tmall", raw, SOURCE)
-    assert isinstance(letter, DeadLetter) and letter.raw == raw
-    headers = {k: v.decode() for k, v in letter.headers()}
+    assert isinstance(letter, Refused) and letter.raw == raw
+    headers = {k: v.decode() for k, v in letter.letter.headers()}
     assert headers["dlq.code"] == "intake.bad_phone"
     assert headers["dlq.field"] == "receiver_mobile"
     assert "phone" in headers["dlq.message.en"] and "电话" in headers["dlq.message.zh"]
@@ -105,7 +105,7 @@ def test_dead_letter_headers_name_code_field_messages_and_source(
 def test_batch_yields_orders_and_dead_letters_side_by_side(processor: IntakeProcessor) -> None:
     outputs = processor.handle("pos", fixture("pos", "batch_S003_mixed_gb18030.csv"), SOURCE)
     assert [c.external_id for c in commands(outputs)] == ["S003-000777"]
-    letters = [o for o in outputs if isinstance(o, DeadLetter)]
+    letters = [o for o in outputs if isinstance(o, Refused)]
     assert sorted(o.rejection.external_id or "" for o in letters) == [
         "S003-000778",
         "S003-000779",

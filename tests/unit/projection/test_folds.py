@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import sys
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
+from consumers import exceptions, inventory
+from consumers.promises import deadlines
 
 from oms_events import eventlog
 from oms_events.avro.codec import SingleObjectCodec
+from oms_events.cli.order import language
 from oms_events.domain import InventoryItem
 from oms_events.projection import rows
 from oms_events.projection.metrics import percentile
 from oms_events.projection.status import PartitionLag, render_prometheus
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-from consumers import exceptions, inventory
-from consumers.promises import deadlines
-
-from oms_events.cli.order import language
 
 
 def records(aggregate: InventoryItem) -> list[eventlog.EventRecord]:

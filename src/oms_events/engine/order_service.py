@@ -1,4 +1,4 @@
-"""The order processor: Order aggregates, with the order saga deciding each next step.
+"""The order service: Order aggregates, with the order saga deciding each next step.
 
 Consumes ``oms.order.commands`` keyed by order id:
 
@@ -24,7 +24,6 @@ in arrival order (``placed_at``) as far as the stock view sees units.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID
 
 import structlog
@@ -33,8 +32,18 @@ from oms_events.domain.customer import Address, Customer
 from oms_events.domain.errors import DomainError, OrderLocked
 from oms_events.domain.line import OrderLine
 from oms_events.domain.money import Money
-from oms_events.domain.order import DeliverySpeed, Order, OrderStatus, PaymentMethod
-from oms_events.engine.commands import Command
+from oms_events.domain.order import Order, OrderStatus
+from oms_events.engine.commands import (
+    AddressDetails,
+    CancelOrder,
+    ChangeOrder,
+    Command,
+    LineDetails,
+    PlaceOrder,
+    RecordPayment,
+    ReservationAnswered,
+    ShipLines,
+)
 from oms_events.engine.order_saga import OrderChange, OrderSaga
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition
@@ -47,36 +56,61 @@ _EXPIRABLE = (OrderStatus.PENDING, OrderStatus.PRE_ORDER, OrderStatus.ON_HOLD)
 EXPIRED = "reservation.expired"
 
 
-def line_from_command(line: dict[str, Any], currency: str) -> OrderLine:
+def line_from_command(line: LineDetails, currency: str) -> OrderLine:
     """An OrderLine from a PlaceOrder / ChangeOrder line (amounts in minor units)."""
     return OrderLine(
-        line_no=line["line_no"],
-        sku=line["sku"],
-        quantity=line["quantity"],
-        unit_price=Money(line["unit_price"], currency),
-        discount=Money(line.get("discount", 0), currency),
-        promotions=tuple(line.get("promotions") or ()),
+        line_no=line.line_no,
+        sku=line.sku,
+        quantity=line.quantity,
+        unit_price=Money(line.unit_price, currency),
+        discount=Money(line.discount, currency),
+        promotions=line.promotions,
     )
 
 
-def order_from_command(p: dict[str, Any]) -> Order:
-    """The Order a PlaceOrder payload places; paid at the channel records the payment."""
-    currency = p["currency"]
+def address_from_command(address: AddressDetails) -> Address:
+    """The domain Address of a command's address (raises a DomainError when invalid)."""
+    return Address(
+        line1=address.line1,
+        country=address.country,
+        city=address.city,
+        province=address.province,
+        district=address.district,
+        postcode=address.postcode,
+    )
+
+
+def order_from_command(command: PlaceOrder) -> Order:
+    """The Order a PlaceOrder places; paid at the channel records the payment."""
+    currency = command.currency
+    customer = command.customer
     order = Order.place(
-        order_no=p["order_no"],
-        channel=p["channel"],
-        external_id=p["external_id"],
-        customer=Customer(**p["customer"]),
-        address=Address(**p["address"]),
-        lines=[line_from_command(line, currency) for line in p["lines"]],
-        payment_method=PaymentMethod(p["payment_method"]),
-        placed_at=p["placed_at"],
-        delivery_speed=DeliverySpeed(p["delivery_speed"]),
-        shipping_fee=Money(p.get("shipping_fee", 0), currency),
+        order_no=command.order_no,
+        channel=command.channel,
+        external_id=command.external_id,
+        customer=Customer(customer.name, customer.phone, customer.account),
+        address=address_from_command(command.address),
+        lines=[line_from_command(line, currency) for line in command.lines],
+        payment_method=command.payment_method,
+        placed_at=command.placed_at,
+        delivery_speed=command.delivery_speed,
+        shipping_fee=Money(command.shipping_fee, currency),
     )
-    if p.get("paid") and not order.is_cod and order.total.amount > 0:
+    if command.paid and not order.is_cod and order.total.amount > 0:
         order.record_payment(f"{order.channel}:{order.external_id}", order.total)
     return order
+
+
+def change_from(command: ChangeOrder) -> OrderChange:
+    """The saga's form of a ChangeOrder (raises a DomainError for bad values)."""
+    currency = command.currency
+    return OrderChange(
+        address=address_from_command(command.address),
+        shipping_fee=Money(command.shipping_fee, currency),
+        lines=tuple(line_from_command(line, currency) for line in command.lines),
+        paid=command.paid,
+        version=command.content_hash or command.command_id,
+    )
 
 
 class OrderService(Service):
@@ -88,53 +122,77 @@ class OrderService(Service):
 
     def __init__(self, saga: OrderSaga) -> None:
         self.saga = saga
+        self.handlers = {
+            PlaceOrder: self.place,
+            ReservationAnswered: self.answered,
+            RecordPayment: self.record_payment,
+            CancelOrder: self.cancel,
+            ChangeOrder: self.change,
+            ShipLines: self.ship_lines,
+        }
         # partition -> ids of orders that may expire (kept small: only unpaid ones)
         self.unpaid: dict[int, set[UUID]] = {}
         # partition -> pre-order id -> receipts of its missing skus when last asked
         # (-1: not asked since it became a pre-order or since the partition was rebuilt)
         self.waiting: dict[int, dict[UUID, int]] = {}
 
-    def key(self, name: str, payload: dict[str, Any]) -> str:
-        """Place/ChangeOrder name their order by channel + external id; the rest carry
-        order_id."""
-        if name in ("PlaceOrder", "ChangeOrder"):
-            return str(Order.create_id(payload["channel"], payload["external_id"]))
-        return str(UUID(str(payload["order_id"])))
+    def place(self, command: PlaceOrder, partition: Partition, out: Outbox) -> None:
+        """Place the order and ask for its stock; the same channel order again is
+        acknowledged and ignored."""
+        if partition.get(UUID(command.key)) is not None:
+            return
+        order = order_from_command(command)
+        self.saga.placed(order, out, command.command_id)
+        self._save(partition, order, out, command.command_id)
 
-    def handle(self, command: Command, partition: Partition, out: Outbox) -> None:
-        """Dispatch on the command name, then keep the expiry index current."""
-        order_id = UUID(command.key)
-        order: Order | None = partition.get(order_id)
-        cause = command.command_id
-        if command.name == "PlaceOrder":
-            if order is not None:
-                return  # the same channel order again: acknowledged, ignored
-            order = order_from_command(command.payload)
-            self.saga.placed(order, out, cause)
-        elif order is None:
-            raise ValueError(f"order {order_id} does not exist")
-        elif command.name == "ReservationAnswered":
-            self.saga.answered(order, command.payload, out, cause)
-        elif command.name == "RecordPayment":
-            p = command.payload
-            order.record_payment(p["payment_id"], Money(p["amount"], p["currency"]))
-            self.saga.advance(order, out, cause)
-        elif command.name == "CancelOrder":
-            self.saga.cancel(order, command.payload["reason"], out, cause)
-        elif command.name == "ChangeOrder":
-            self.saga.change(order, change_from(command.payload), out, cause)
-        elif command.name == "ShipLines":
-            for line_no in command.payload["line_nos"]:
-                order.ship_line(line_no, command.payload["shipment_id"])
-        else:
-            raise ValueError(f"order has no command {command.name}")
-        out.events("order", partition, order, cause)
-        self._index(partition.number, order)
+    def answered(self, command: ReservationAnswered, partition: Partition, out: Outbox) -> None:
+        """The inventory answered one ReserveStock: the saga carries on."""
+        order = self._order(partition, command.order_id)
+        self.saga.answered(order, command, out, command.command_id)
+        self._save(partition, order, out, command.command_id)
+
+    def record_payment(self, command: RecordPayment, partition: Partition, out: Outbox) -> None:
+        """Money arrived; the saga may confirm."""
+        order = self._order(partition, command.order_id)
+        order.record_payment(command.payment_id, Money(command.amount, command.currency))
+        self.saga.advance(order, out, command.command_id)
+        self._save(partition, order, out, command.command_id)
+
+    def cancel(self, command: CancelOrder, partition: Partition, out: Outbox) -> None:
+        """Cancel the order, releasing every reservation."""
+        order = self._order(partition, command.order_id)
+        self.saga.cancel(order, command.reason, out, command.command_id)
+        self._save(partition, order, out, command.command_id)
+
+    def change(self, command: ChangeOrder, partition: Partition, out: Outbox) -> None:
+        """Apply the channel's new version of the order (refused once allocated)."""
+        order = self._order(partition, UUID(command.key))
+        self.saga.change(order, change_from(command), out, command.command_id)
+        self._save(partition, order, out, command.command_id)
+
+    def ship_lines(self, command: ShipLines, partition: Partition, out: Outbox) -> None:
+        """A shipment left with these lines."""
+        order = self._order(partition, command.order_id)
+        for line_no in command.line_nos:
+            order.ship_line(line_no, str(command.shipment_id))
+        self._save(partition, order, out, command.command_id)
 
     def refusal(self, command: Command, error: DomainError) -> bool:
         """A channel changing an order that has gone to the warehouse (or closed) is
         told so; that is the contract of ChangeOrder, not bad input."""
-        return command.name == "ChangeOrder" and isinstance(error, OrderLocked)
+        return isinstance(command, ChangeOrder) and isinstance(error, OrderLocked)
+
+    @staticmethod
+    def _order(partition: Partition, order_id: UUID) -> Order:
+        order: Order | None = partition.get(order_id)
+        if order is None:
+            raise ValueError(f"order {order_id} does not exist")
+        return order
+
+    def _save(self, partition: Partition, order: Order, out: Outbox, cause: str) -> None:
+        # Queue what the command changed, and keep the timers' indexes current.
+        out.events("order", partition, order, cause)
+        self._index(partition.number, order)
 
     # --- timers: reservation expiry, pre-orders -----------------------------------
 
@@ -209,15 +267,3 @@ class OrderService(Service):
                     out.events("order", partition, order, cause)
                     self._index(number, order)
                     log.info("reservation expired", order_id=str(order_id))
-
-
-def change_from(p: dict[str, Any]) -> OrderChange:
-    """The saga's form of a ChangeOrder payload (raises a DomainError for bad values)."""
-    currency = p["currency"]
-    return OrderChange(
-        address=Address(**p["address"]),
-        shipping_fee=Money(p.get("shipping_fee", 0), currency),
-        lines=tuple(line_from_command(line, currency) for line in p["lines"]),
-        paid=bool(p.get("paid")),
-        version=str(p.get("content_hash") or p["command_id"]),
-    )

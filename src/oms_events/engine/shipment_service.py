@@ -1,0 +1,91 @@
+"""The shipment service: one Shipment per order and location, moved by its warehouse.
+
+Consumes ``oms.shipment.commands`` keyed by shipment id:
+
+* CreateShipment (from allocation) -> ShipmentCreated
+* RecordWarehouseUpdate (from the warehouse adapter) -> ShipmentPicked / Packed /
+  Shipped; on shipped, CommitStock per line to the inventory (the goods have left)
+  and ShipLines to the order.
+"""
+
+from __future__ import annotations
+
+from oms_events.domain.shipment import Shipment, ShipmentLine, ShipmentStatus
+from oms_events.engine.commands import (
+    CommitStock,
+    CreateShipment,
+    RecordWarehouseUpdate,
+    ShipLines,
+)
+from oms_events.engine.outbox import Outbox
+from oms_events.engine.partition import Partition
+from oms_events.engine.service import Service
+
+
+class ShipmentService(Service):
+    """Handlers of shipment commands."""
+
+    name = "shipment"
+    aggregate_type = "shipment"
+
+    def __init__(self) -> None:
+        self.handlers = {
+            CreateShipment: self.create,
+            RecordWarehouseUpdate: self.record_update,
+        }
+
+    def create(self, command: CreateShipment, partition: Partition, out: Outbox) -> None:
+        """Open the shipment of an allocation (once)."""
+        if partition.get(command.shipment_id) is not None:
+            return
+        shipment = Shipment.create(
+            command.order_id,
+            command.location,
+            [
+                ShipmentLine(line.line_no, line.sku, line.quantity, line.reservation_id)
+                for line in command.lines
+            ],
+        )
+        if shipment.id != command.shipment_id:
+            raise ValueError(f"shipment id {command.key} is not that of its order+location")
+        out.events("shipment", partition, shipment, command.command_id)
+
+    def record_update(
+        self, command: RecordWarehouseUpdate, partition: Partition, out: Outbox
+    ) -> None:
+        """Apply a warehouse's confirmation; once shipped, commit the stock and tell the
+        order."""
+        shipment: Shipment | None = partition.get(command.shipment_id)
+        if shipment is None:
+            raise ValueError(f"shipment {command.key} does not exist")
+        was_shipped = shipment.status is ShipmentStatus.SHIPPED
+        if command.status == "picked":
+            shipment.pick()
+        elif command.status == "packed":
+            shipment.pack()
+        else:
+            shipment.ship(command.carrier or "", command.tracking_no or "")
+            if not was_shipped:
+                _shipped(shipment, out, command.command_id)
+        out.events("shipment", partition, shipment, command.command_id)
+
+
+def _shipped(shipment: Shipment, out: Outbox, cause: str) -> None:
+    for line in shipment.lines:
+        out.command(
+            CommitStock(
+                command_id=f"{cause}/commit/{line.line_no}",
+                order_id=shipment.order_id,
+                reservation_id=line.reservation_id,
+                sku=line.sku,
+                location=shipment.location,
+            )
+        )
+    out.command(
+        ShipLines(
+            command_id=f"{cause}/ship",
+            order_id=shipment.order_id,
+            shipment_id=shipment.id,
+            line_nos=tuple(line.line_no for line in shipment.lines),
+        )
+    )
