@@ -27,7 +27,7 @@ from oms_events import topics
 from oms_events.avro.codec import SingleObjectCodec
 from oms_events.engine import snapshots
 from oms_events.engine.commands import CommandWriter
-from oms_events.engine.partition import _read, rebuild
+from oms_events.engine.partition import rebuild, records_since
 from oms_events.engine.runner import Engine
 from oms_events.eventlog import EventLog
 from oms_events.kafka.admin import apply_topics
@@ -90,7 +90,7 @@ def timed(settings: Settings, full: bool) -> tuple[float, snapshots.Partition, i
         if full:
             tp = TopicPartition(topics.name(settings, topics.events("order")), 0)
             result = snapshots.rebuild(
-                0, [], lambda since: _read(c, tp, since), EventLog(codec), 0, 0
+                0, [], lambda since: records_since(c, tp, since), EventLog(codec), 0, 0
             )
             state, events = result.partition, result.events
         else:

@@ -29,7 +29,7 @@ from oms_events.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-__all__ = ["Partition", "SnapshotLoader", "rebuild"]
+__all__ = ["Partition", "SnapshotLoader", "rebuild", "records_since"]
 
 
 def rebuild(
@@ -48,11 +48,11 @@ def rebuild(
     progress = _Progress(events, settings.engine.progress_every_s)
 
     def events_from(since_ms: int | None) -> Iterator[Any]:
-        return progress.count(_read(replay, events, since_ms))
+        return progress.count(records_since(replay, events, since_ms))
 
     result = snapshots.rebuild(
         number,
-        _read(replay, stored, None),
+        records_since(replay, stored, None),
         events_from,
         event_log,
         now_ms=int(time.time() * 1000),
@@ -60,7 +60,7 @@ def rebuild(
     )
     replay.assign([])
     state = result.partition
-    state.loader = SnapshotLoader(replay, stored, event_log)
+    state.loader = SnapshotLoader(replay, stored, events, event_log)
     elapsed = time.monotonic() - started
     log.info(
         "rebuilt",
@@ -81,24 +81,38 @@ def rebuild(
 class SnapshotLoader:
     """Reloads an aggregate that left memory from its newest snapshot (Partition.get)."""
 
-    def __init__(self, replay: KafkaConsumer, tp: TopicPartition, event_log: EventLog) -> None:
+    def __init__(
+        self,
+        replay: KafkaConsumer,
+        stored: TopicPartition,
+        events: TopicPartition,
+        event_log: EventLog,
+    ) -> None:
         self.replay = replay
-        self.tp = tp
+        self.stored = stored
+        self.events = events
         self.log = event_log
 
     def __call__(self, aggregate_id: UUID, stub: Stub) -> tuple[Aggregate, list[str]]:
-        """The aggregate and its command ids; LookupError if the snapshot is gone."""
-        since = stub.since_ms - CLOCK_STEP_MS
-        found = snapshots.find(_read(self.replay, self.tp, since), aggregate_id, stub.version)
-        if found is None:  # a clock that stepped back further than CLOCK_STEP_MS
-            found = snapshots.find(_read(self.replay, self.tp, None), aggregate_id, stub.version)
-        self.replay.assign([])
-        if found is None:
-            raise LookupError(f"no snapshot of {aggregate_id} v{stub.version} on {self.tp.topic}")
-        return snapshots.restore(self.log, found.value)
+        """The aggregate and its command ids (LookupError if it has no events at all)."""
+        try:
+            # From when it was written on; from the beginning if a clock stepped back further.
+            for since in (stub.since_ms - CLOCK_STEP_MS, None):
+                records = records_since(self.replay, self.stored, since)
+                found = snapshots.find(records, aggregate_id, stub.version)
+                if found is not None:
+                    return snapshots.restore(self.log, found.value)
+            # The snapshot is gone (a topic recreated?): the events are the truth.
+            log.warning("snapshot missing, replaying", aggregate_id=str(aggregate_id))
+            events = records_since(self.replay, self.events, None)
+            return snapshots.replay_one(events, aggregate_id, self.log)
+        finally:
+            self.replay.assign([])
 
 
-def _read(consumer: KafkaConsumer, tp: TopicPartition, since_ms: int | None) -> Iterator[Any]:
+def records_since(
+    consumer: KafkaConsumer, tp: TopicPartition, since_ms: int | None
+) -> Iterator[Any]:
     """Records of one partition with timestamp >= ``since_ms`` (all when None), in
     offset order, up to the last stable offset as it is now."""
     consumer.assign([tp])

@@ -244,6 +244,26 @@ def find(records: Iterable[Any], aggregate_id: UUID, version: int) -> Any | None
     return None
 
 
+def replay_one(
+    records: Iterable[Any], aggregate_id: UUID, log: EventLog
+) -> tuple[Aggregate, list[str]]:
+    """The aggregate ``aggregate_id`` folded from all its events among ``records``, and
+    the command ids they carry; LookupError if it has none."""
+    key = str(aggregate_id).encode()
+    aggregate: Any = None
+    command_ids: list[str] = []
+    for r in records:
+        if r.key == key:
+            event: Any = log.event(r.value)
+            aggregate = event.mutate(aggregate)
+            command_id = header(r.headers, "command_id")
+            if command_id:
+                command_ids.append(command_id)
+    if aggregate is None:
+        raise LookupError(f"no events of {aggregate_id}")
+    return aggregate, command_ids
+
+
 @dataclass
 class Rebuilt:
     """A rebuilt partition and what it took: the figures a restart logs."""
@@ -360,6 +380,7 @@ __all__ = [
     "dormant",
     "find",
     "rebuild",
+    "replay_one",
     "restore",
     "settle",
 ]
