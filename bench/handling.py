@@ -147,21 +147,28 @@ class Engine:
                 self.publish(o)
 
 
+def receipts(workload: Workload) -> list[ReceiveStock]:
+    """Plenty of stock of every sku of the workload at every location."""
+    return [
+        ReceiveStock(
+            command_id=f"bench-{sku}-{location}",
+            sku=sku,
+            location=location,
+            quantity=1_000_000,
+            reason="bench",
+        )
+        for sku in workload.skus
+        for location in workload.locations
+    ]
+
+
 def run(orders: int, profile: bool) -> None:
     settings = Settings().replace(kafka={"topic_prefix": "", "partitions": 6})
     engine = Engine(settings)
     workload = Workload(Mix(), "h")
     writer = CommandWriter(settings, engine.codec)
-    for sku in workload.skus:
-        for location in workload.locations:
-            receipt = ReceiveStock(
-                command_id=f"bench-{sku}-{location}",
-                sku=sku,
-                location=location,
-                quantity=1_000_000,
-                reason="bench",
-            )
-            engine.publish(writer.record(receipt))
+    for receipt in receipts(workload):
+        engine.publish(writer.record(receipt))
     engine.drain()
     engine.seconds.clear()
     engine.records.clear()

@@ -22,9 +22,9 @@ import os
 import tracemalloc
 
 from bench.e2e.workload import Kind, Mix, Workload
-from bench.handling import Engine, SnapshotShelf
+from bench.handling import Engine, SnapshotShelf, receipts
 
-from oms_events.engine.commands import CommandWriter
+from oms_events.engine.records import CommandWriter
 from oms_events.settings import Settings
 
 
@@ -39,15 +39,14 @@ def run(warmup: int, orders: int, keep_all: bool, traced: bool) -> None:
     engine = Engine(settings, None if keep_all else SnapshotShelf())
     workload = Workload(Mix(), "m")
     writer = CommandWriter(settings, engine.codec)
-    for sku in workload.skus:
-        for location in workload.locations:
-            engine.publish(writer.receive_stock(sku, location, 1_000_000, "bench"))
+    for receipt in receipts(workload):
+        engine.publish(writer.record(receipt))
     engine.drain()
     taken = list(workload.take(warmup + orders))
     deliveries = [d for d in taken if d.kind in (Kind.ORDER, Kind.CANCEL)]
     first = len([d for d in taken[:warmup] if d.kind in (Kind.ORDER, Kind.CANCEL)])
     for d in deliveries[:first]:
-        engine.publish(writer.record("order", "PlaceOrder", d.payload["order_no"], d.payload))
+        engine.publish(writer.record(d.order))
         engine.drain()
     deliveries = deliveries[first:]
     gc.collect()
@@ -55,7 +54,7 @@ def run(warmup: int, orders: int, keep_all: bool, traced: bool) -> None:
         tracemalloc.start()
     before = rss_bytes()
     for d in deliveries:
-        engine.publish(writer.record("order", "PlaceOrder", d.payload["order_no"], d.payload))
+        engine.publish(writer.record(d.order))
         engine.drain()
     gc.collect()
     grown = rss_bytes() - before

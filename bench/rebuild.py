@@ -21,13 +21,14 @@ import time
 import uuid
 
 from bench.e2e.workload import Kind, Mix, Workload
+from bench.handling import receipts
 from kafka import TopicPartition
 
 from oms_events import topics
 from oms_events.avro.codec import SingleObjectCodec
 from oms_events.engine import snapshots
-from oms_events.engine.commands import CommandWriter
 from oms_events.engine.partition import rebuild, records_since
+from oms_events.engine.records import CommandWriter
 from oms_events.engine.runner import Engine
 from oms_events.eventlog import EventLog
 from oms_events.kafka.admin import apply_topics
@@ -60,17 +61,16 @@ def load(settings: Settings, orders: int) -> None:
     workload = Workload(Mix(), f"r{uuid.uuid4().hex[:4]}")
     writer = CommandWriter(settings, codec)
     p = producer(settings)
-    for sku in workload.skus:
-        for location in workload.locations:
-            r = writer.receive_stock(sku, location, 1_000_000, "bench")
-            p.send(r.topic, key=r.key, value=r.value, headers=r.headers)
+    for receipt in receipts(workload):
+        r = writer.record(receipt)
+        p.send(r.topic, key=r.key, value=r.value, headers=r.headers)
     p.flush()
     time.sleep(3)  # the stock view sees the receipts before the first order
     sent = 0
     for d in workload.take(orders * 2):
         if d.kind is not Kind.ORDER:
             continue
-        r = writer.record("order", "PlaceOrder", d.payload["order_no"], d.payload)
+        r = writer.record(d.order)
         p.send(r.topic, key=r.key, value=r.value, headers=r.headers)
         sent += 1
         if sent == orders:

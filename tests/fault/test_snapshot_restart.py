@@ -18,19 +18,18 @@ from pathlib import Path
 from typing import Any
 
 from oms_events import topics
-from oms_events.kafka.connection import producer
+from oms_events.engine.commands import CancelOrder
 from oms_events.settings import Settings
 from tests.integration.engine.harness import (
-    CODEC,
     audit_stock,
     engine_process,
     light,
-    order_key,
     order_outcomes,
     place_order,
     publish_orders,
     read_events,
     receive,
+    send,
     wait_for,
 )
 
@@ -46,7 +45,7 @@ def _rebuilt(proc: subprocess.Popen[bytes], topic: str) -> list[dict[str, Any]]:
 
 def _allocated(settings: Settings, orders: list[dict[str, Any]]) -> bool:
     outcomes = order_outcomes(settings)
-    return all(outcomes.get(order_key(o)) == "OrderAllocated" for o in orders)
+    return all(outcomes.get(o.key) == "OrderAllocated" for o in orders)
 
 
 def test_a_restart_after_sigkill_reads_snapshots_and_reloads_on_demand(
@@ -74,7 +73,7 @@ def test_a_restart_after_sigkill_reads_snapshots_and_reloads_on_demand(
         first.kill()  # SIGKILL: no final snapshots, nothing flushed on the way out
         first.wait()
         events = read_events(settings, "order")
-        first_wave = {order_key(o) for o in wave1}
+        first_wave = {o.key for o in wave1}
         behind = sum(str(e.originator_id) in first_wave for e in events)
 
         second = engine_process(settings, "inventory", "order", extra_env=ENV)
@@ -91,18 +90,9 @@ def test_a_restart_after_sigkill_reads_snapshots_and_reloads_on_demand(
         assert sum(r["out_of_memory"] for r in rebuilt) == 2 * WAVE
 
         # A first-wave order comes back from its snapshot for a command.
-        order_id = order_key(wave1[0])
-        p = producer(settings)
-        p.send(
-            topics.name(settings, topics.commands("order")),
-            key=order_id.encode(),
-            value=CODEC.encode(
-                "oms.order.commands.CancelOrder",
-                {"command_id": str(uuid.uuid4()), "order_id": order_id, "reason": "customer"},
-            ),
-        )
-        p.flush()
-        p.close()
+        order_id = wave1[0].key
+        cancel = CancelOrder(command_id=str(uuid.uuid4()), order_id=order_id, reason="customer")
+        send(settings, [cancel])
         assert wait_for(lambda: order_outcomes(settings)[order_id] == "OrderCancelled", 60, 0.5)
         cancelled = [e for e in read_events(settings, "order") if str(e.originator_id) == order_id]
         versions = [e.originator_version for e in cancelled]

@@ -25,7 +25,6 @@ from tests.evolution import CASE, evolve, evolved_codec, v1_value
 from tests.integration.engine.harness import (
     engine_settings,
     light,
-    order_key,
     order_outcomes,
     place_order,
     publish_orders,
@@ -62,8 +61,8 @@ def test_an_old_event_version_is_upcast_on_rebuild_and_the_item_takes_a_command(
         assert wait_for(lambda: engine.stock.available("TEA", "SH") == 2 * CASE, 60, 0.2)
         order = place_order("UP-1", "TEA", quantity=20)
         publish_orders(settings, [order])
-        assert wait_for(lambda: order_key(order) in order_outcomes(settings), 60, 0.5)
-        assert order_outcomes(settings)[order_key(order)] == "OrderAllocated"
+        assert wait_for(lambda: order.key in order_outcomes(settings), 60, 0.5)
+        assert order_outcomes(settings)[order.key] == "OrderAllocated"
     finally:
         engine.stop()
     assert not engine.failed()
