@@ -201,9 +201,10 @@ def test_snapshots_and_tail_rebuild_what_a_full_replay_does(
 ) -> None:
     logs, clock = _drive(kind, transactions, gaps, every, clean)
     now = clock + later  # the restart comes a while after the last transaction
-    result = snapshots.rebuild(0, logs.snapshots, logs.events_from, LOG, now, WINDOW_MS)
+    result = snapshots.rebuild(
+        0, logs.snapshots, logs.events_from, LOG, now, WINDOW_MS, logs.loader
+    )
     rebuilt = result.partition
-    rebuilt.loader = logs.loader
     expected = _full_replay(logs)
     for aggregate_id, aggregate in expected.items():
         again = rebuilt.get(aggregate_id)

@@ -57,10 +57,10 @@ def rebuild(
         event_log,
         now_ms=int(time.time() * 1000),
         window_ms=int(settings.engine.redelivery_window_s * 1000),
+        load=SnapshotLoader(replay, stored, events, event_log),
     )
     replay.assign([])
     state = result.partition
-    state.loader = SnapshotLoader(replay, stored, events, event_log)
     elapsed = time.monotonic() - started
     log.info(
         "rebuilt",

@@ -282,11 +282,17 @@ def rebuild(
     log: EventLog,
     now_ms: int,
     window_ms: int,
+    load: Loader,
 ) -> Rebuilt:
     """The state of partition ``number``: its newest snapshots (``snapshot_records``, the
     whole snapshots partition in offset order), then the events ``events_from(since)``
-    returns (records with timestamp >= since, in offset order; None: all of them)."""
-    newest: dict[UUID, Any] = {}
+    returns (records with timestamp >= since, in offset order; None: all of them).
+
+    Only the snapshots of aggregates still in memory are kept while reading (those
+    written as an aggregate left memory are most of them); ``load`` reads one back
+    when events follow it. The result's partition reloads with ``load`` too.
+    """
+    newest: dict[UUID, tuple[Stub, bytes | None]] = {}
     checkpoint: int | None = None
     read = 0
     for r in snapshot_records:
@@ -299,21 +305,25 @@ def rebuild(
             continue
         aggregate_id = UUID(r.key.decode())
         kept = newest.get(aggregate_id)
-        if kept is None or _version(r) > _version(kept):
-            newest[aggregate_id] = r
+        version = _version(r)
+        if kept is None or version > kept[0].version:
+            value = None if header(r.headers, CLOSED) else r.value
+            newest[aggregate_id] = (Stub(r.timestamp, version), value)
+    window = now_ms - window_ms
     if checkpoint is not None:
-        since = min(checkpoint, now_ms - window_ms) - CLOCK_STEP_MS
+        since = min(checkpoint, window) - CLOCK_STEP_MS
         try:
-            result = _replay(number, newest, events_from(since), log, now_ms - window_ms)
+            result = _replay(number, newest, events_from(since), log, window, load)
             result.since_ms = since
         except VersionGap:
             # The events read do not continue the snapshots (a lost checkpoint rule,
             # a clock far off): the whole partition is the truth.
-            result = _replay(number, {}, events_from(None), log, now_ms - window_ms)
+            result = _replay(number, {}, events_from(None), log, window, load)
     else:
-        result = _replay(number, {}, events_from(None), log, now_ms - window_ms)
+        result = _replay(number, {}, events_from(None), log, window, load)
     result.snapshots = read
     result.partition.checkpoint_ms = checkpoint
+    result.partition.loader = load
     return result
 
 
@@ -326,13 +336,19 @@ def _version(r: Any) -> int:
 
 
 def _replay(
-    number: int, newest: dict[UUID, Any], events: Iterable[Any], log: EventLog, window_ms: int
+    number: int,
+    newest: dict[UUID, tuple[Stub, bytes | None]],
+    events: Iterable[Any],
+    log: EventLog,
+    window_ms: int,
+    load: Loader,
 ) -> Rebuilt:
     partition = Partition(number)
-    for aggregate_id, r in newest.items():
-        partition.snapshots[aggregate_id] = Stub(r.timestamp, _version(r))
-        if header(r.headers, CLOSED) is None:
-            partition.aggregates[aggregate_id], _ = restore(log, r.value)
+    for aggregate_id, (written, value) in newest.items():
+        partition.snapshots[aggregate_id] = written
+        if value is not None:
+            partition.aggregates[aggregate_id], _ = restore(log, value)
+    newest.clear()  # the values are in the aggregates now
     result = Rebuilt(partition)
     for r in events:
         result.events += 1
@@ -348,7 +364,7 @@ def _replay(
             continue
         if aggregate_id not in partition.aggregates and stub is not None:
             # Out of memory, yet events follow its snapshot: bring it back first.
-            aggregate, ids = restore(log, newest[aggregate_id].value)
+            aggregate, ids = load(aggregate_id, stub)
             partition.aggregates[aggregate_id] = aggregate
             partition.commands_seen[aggregate_id] = dict.fromkeys(ids, stub.since_ms)
         current = partition.aggregates.get(aggregate_id)
