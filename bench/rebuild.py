@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import time
 import uuid
+from typing import Any
 
 from bench.e2e.workload import Kind, Mix, Workload
 from bench.handling import receipts
