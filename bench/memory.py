@@ -34,9 +34,9 @@ def rss_bytes() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def run(warmup: int, orders: int, keep_all: bool, traced: bool) -> None:
+def run(warmup: int, orders: int, keep_all: bool, traced: bool, to_shipped: bool) -> None:
     settings = Settings().replace(kafka={"topic_prefix": "", "partitions": 6})
-    engine = Engine(settings, None if keep_all else SnapshotShelf())
+    engine = Engine(settings, to_shipped=to_shipped, shelf=None if keep_all else SnapshotShelf())
     workload = Workload(Mix(), "m")
     writer = CommandWriter(settings, engine.codec)
     for receipt in receipts(workload):
@@ -78,8 +78,11 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=20000, help="orders measured")
     parser.add_argument("--keep-all", action="store_true", help="no aggregate leaves memory")
     parser.add_argument("--traced", action="store_true", help="also trace the Python heap")
+    parser.add_argument(
+        "--to-shipped", action="store_true", help="every order shipped (stock committed)"
+    )
     args = parser.parse_args()
-    run(args.warmup, args.orders, args.keep_all, args.traced)
+    run(args.warmup, args.orders, args.keep_all, args.traced, args.to_shipped)
 
 
 if __name__ == "__main__":

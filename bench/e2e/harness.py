@@ -288,12 +288,13 @@ class Bench:
             t = st.tracks.get(order_id)
             if t is None:
                 return
-            if name == "OrderConfirmed" and t.confirmed is None:
+            # OrderAllocated confirms too (earlier versions wrote an OrderConfirmed first).
+            if name in ("OrderConfirmed", "OrderAllocated") and t.confirmed is None:
                 t.confirmed = now
                 st.unseen.add(order_id)
                 if t.kind is Kind.CANCEL:
                     st.cancel_queue.append(order_id)
-            elif name == "OrderAllocated" and t.allocated is None:
+            if name == "OrderAllocated" and t.allocated is None:
                 t.allocated = now
             elif name == "OrderCancelled":
                 t.cancelled = now

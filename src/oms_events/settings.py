@@ -211,6 +211,11 @@ class ProjectionSettings(BaseSettings):
     model_config = _section("OMS_PROJECTIONS_")
 
     schema_name: str = Field("oms", description="PostgreSQL schema of the live projections")
+    row_cache_size: int = Field(
+        10_000,
+        ge=0,
+        description="Aggregates each projection keeps in memory between batches (0: reload)",
+    )
 
 
 class HttpSettings(BaseSettings):

@@ -3,18 +3,29 @@ writer's record comes back as the current event through the class's upcasters.""
 
 from __future__ import annotations
 
+import io
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastavro import schemaless_writer
 
 from oms_events import eventlog
-from oms_events.avro.codec import SingleObjectCodec
-from oms_events.domain.events import events_by_aggregate_type
+from oms_events.avro import catalog
+from oms_events.avro.codec import SINGLE_OBJECT_MAGIC, SingleObjectCodec
+from oms_events.domain.events import event_name, events_by_aggregate_type
 from oms_events.domain.inventory import InventoryItem
+from oms_events.domain.order import Order, OrderStatus
 from tests.evolution import evolve, evolved_codec, v1_value
-from tests.unit.domain.samples import events_of_every_kind, replay, state
+from tests.unit.domain.samples import (
+    events_of_every_kind,
+    legacy_order_events,
+    line,
+    order,
+    replay,
+    state,
+)
 
 
 def test_every_event_kind_round_trips_through_avro() -> None:
@@ -69,3 +80,44 @@ def test_an_old_writers_event_is_upcast_for_every_reader(
     assert log.event(value).quantity == 5  # type: ignore[attr-defined]
     rebuilt = log.event(old).mutate(log.event(log.encode(registered)[1]).mutate(None))
     assert rebuilt.on_hand == 24  # type: ignore[attr-defined]
+
+
+def _as_released(event: Any) -> bytes:
+    # The record the previous version wrote: the event under its *released* schema
+    # (schemas/released/v1/), which lacks the fields added since.
+    aggregate_type, name = event_name(type(event))
+    schema = catalog.load(
+        catalog.SCHEMAS_DIR / catalog.RELEASED / "v1" / aggregate_type / "events" / f"{name}.avsc"
+    )
+    record = {k: v for k, v in event.__dict__.items() if k in _field_names(schema)}
+    body = io.BytesIO()
+    schemaless_writer(body, schema.parsed, record)
+    return SINGLE_OBJECT_MAGIC + schema.fingerprint + body.getvalue()
+
+
+def _field_names(schema: catalog.Schema) -> set[str]:
+    return {f["name"] for f in schema.raw["fields"]}
+
+
+def test_an_order_log_written_by_the_previous_version_replays_to_the_same_state() -> None:
+    log = eventlog.EventLog(SingleObjectCodec())
+    old = legacy_order_events("T-OLD")
+    live = replay(old)  # the state the previous version held in memory
+    rebuilt = replay([log.event(_as_released(e)) for e in old])
+    assert state(rebuilt) == state(live)
+    # And it is the state today's events give the same order: paid at the channel,
+    # reserved, confirmed and allocated by one answer, shipped by one shipment per line.
+    o: Order = order(
+        lines=[line(1, "SKU-1"), line(2, "SKU-2", 1, 500)],
+        external_id="T-OLD",
+        paid_at_channel="tmall:T-OLD",
+    )
+    o.reserve_line(1, o.reservation_id(1), "WH-SH")
+    o.allocate([(2, o.reservation_id(2), "WH-BJ")])
+    o.ship_line(1, "shipment-1")
+    o.ship_line(2, "shipment-2")
+    new = replay(o.collect_events())
+    assert len(new.collect_events()) == 0
+    for attribute in ("status", "lines", "reservations", "allocations", "shipments", "payments"):
+        assert getattr(rebuilt, attribute) == getattr(new, attribute), attribute
+    assert rebuilt.is_paid and rebuilt.status is OrderStatus.SHIPPED
