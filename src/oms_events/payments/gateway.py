@@ -9,17 +9,19 @@ A :class:`PaymentGateway` does three things, the same for every provider:
 ``request_refund(out_trade_no, refund_no, amount, trade_amount, currency, …)``
     Refund ``amount`` of a paid trade of ``trade_amount`` (WeChat Pay wants both).
     ``refund_no`` is the idempotency key (Alipay ``out_request_no``, WeChat Pay
-    ``out_refund_no``): asking again with the same key
-    returns the first result and moves no money, so a processor that crashed mid-refund
-    simply asks again. Returns a :class:`RefundAccepted`.
+    ``out_refund_no``): asking again with the same key returns the first result and
+    moves no money, so a processor that crashed mid-refund simply asks again with the
+    key it recorded before asking. Returns a :class:`RefundAccepted`.
 ``parse_notification(headers, body)``
     Verify the provider's signature (and decrypt, for WeChat Pay) and return a typed
     :class:`PaymentNotification`; raises :class:`NotificationRefused` with a
-    :class:`RefusalCode` and a sentence otherwise. The caller dead-letters a refused
-    notification, answers the provider with :attr:`PaymentGateway.acknowledgement`
-    after it has recorded an accepted one, and ignores a notification whose
-    ``notify_id`` it has already recorded (providers resend until acknowledged, and a
-    resend carries the same ``notify_id``).
+    :class:`RefusalCode` and a sentence otherwise. The caller:
+
+    * dead-letters a refused notification
+      (:meth:`NotificationRefused.dead_letter_reason`);
+    * ignores one whose ``notify_id`` it has already recorded (providers resend until
+      acknowledged, and a resend carries the same ``notify_id``);
+    * answers :attr:`PaymentGateway.acknowledgement` once it has recorded it.
 
 Amounts are integers in the currency's minor units (fen for CNY) everywhere in the
 port; only the provider modules see the providers' decimal strings.
@@ -36,6 +38,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Literal, Protocol
+
+from oms_events.deadletter import WHOLE, Reason
 
 Provider = Literal["alipay", "wechatpay"]
 
@@ -56,6 +60,16 @@ class RefusalCode(StrEnum):
     MERCHANT = "merchant"  # signed for another merchant / app than ours
 
 
+REFUSAL_ZH: dict[RefusalCode, str] = {
+    RefusalCode.SIGNATURE: "通知验签失败",
+    RefusalCode.DECRYPTION: "通知资源解密失败",
+    RefusalCode.STALE: "通知时间戳超出允许范围",
+    RefusalCode.MALFORMED: "通知格式无法解析",
+    RefusalCode.UNSUPPORTED: "通知类型不涉及资金变动",
+    RefusalCode.MERCHANT: "通知不属于本商户",
+}
+
+
 class NotificationRefused(Exception):
     """A notification that must not be acted upon; ``code`` says why, the message
     says it to an operator."""
@@ -65,6 +79,17 @@ class NotificationRefused(Exception):
         self.provider = provider
         self.code = code
         self.reason = message
+
+    def dead_letter_reason(self) -> Reason:
+        """The dead letter's reason (``dlq.code`` ``payment.<provider>.<code>``), for
+        the writer that keeps the refused notification's body and headers."""
+        return Reason(
+            code=f"payment.{self.provider}.{self.code}",
+            field=WHOLE,
+            en=str(self),
+            zh=f"{self.provider} {REFUSAL_ZH[self.code]}：{self.reason}",
+            error_class=type(self).__name__,
+        )
 
 
 class GatewayError(RuntimeError):

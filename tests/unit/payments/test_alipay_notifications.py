@@ -113,3 +113,11 @@ def test_a_trade_closed_unpaid_is_closed(gateway: AlipayGateway, keyring: KeyRin
     params = {**fixture("alipay_notify_paid.json"), "trade_status": "TRADE_CLOSED"}
     closed = gateway.parse_notification(FORM, alipay_body(params, keyring.alipay_platform))
     assert closed.status == "closed"
+
+
+def test_a_refusal_becomes_a_dead_letter_reason(gateway: AlipayGateway, stranger: KeyRing) -> None:
+    body = alipay_body(fixture("alipay_notify_paid.json"), stranger.alipay_platform)
+    reason = refused(gateway, body).dead_letter_reason()
+    assert reason.code == "payment.alipay.signature"
+    assert "not Alipay's" in reason.en and "验签失败" in reason.zh
+    assert reason.error_class == "NotificationRefused"
