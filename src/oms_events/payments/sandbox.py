@@ -56,6 +56,7 @@ class Trade:
     currency: str
     subject: str
     notify_url: str
+    appid: str = ""  # WeChat Pay: the app the customer pays in
     paid: bool = False
     refunded: int = 0
     refunds: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> first answer
@@ -399,6 +400,7 @@ class WechatPaySandbox(Sandbox):
                     currency=str(payload["amount"].get("currency", "CNY")),
                     subject=str(payload.get("description", "")),
                     notify_url=str(payload["notify_url"]),
+                    appid=str(payload.get("appid", "")),
                 ),
             )
         return self._signed(
@@ -464,7 +466,7 @@ class WechatPaySandbox(Sandbox):
     def payment_notification(self, trade: Trade) -> Delivery:
         resource = {
             "mchid": self.mchid,
-            "appid": "wx0000000000000001",
+            "appid": trade.appid,
             "out_trade_no": trade.out_trade_no,
             "transaction_id": trade.transaction_id,
             "trade_type": "NATIVE",
