@@ -5,7 +5,8 @@ merchant's request signatures, keep trades and refunds in memory, and post signe
 ``pay(out_trade_no)`` (or ``POST /sandbox/pay {"out_trade_no": …}`` from another
 process) plays the customer paying. Refunds are idempotent on the merchant's key, as
 the providers' are: the same key again answers the first result and moves no money.
-``resend(notify_id)`` replays a notification as the providers' retries do (same id).
+A notification not acknowledged is resent on a (compressed) retry schedule, with the
+same id, as the providers do; ``resend(notify_id)`` replays one at once.
 
 ``python -m oms_events.payments.sandbox`` runs both on the ports of
 ``settings.payments`` until SIGTERM; ``oms dev up`` starts it so.
@@ -18,7 +19,7 @@ import json
 import signal
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from http import HTTPStatus
@@ -34,16 +35,24 @@ from oms_events.payments.keys import KeyRing
 
 Answer = tuple[int, dict[str, str], bytes]
 
+# Providers resend a notification until the merchant acknowledges it (WeChat Pay after
+# 15s, 15s, 30s, 3m, 10m…; Alipay after 4m, 10m, 10m, 1h…). The sandbox keeps the
+# pattern, compressed so that a development loop sees a retry within seconds.
+RETRY_DELAYS_S = (2.0, 5.0, 15.0, 30.0, 60.0, 180.0)
+
 
 @dataclass
 class Delivery:
-    """One notification as sent, and what the merchant answered (None: unreachable)."""
+    """One notification, its attempts, and what the merchant last answered (None:
+    unreachable)."""
 
     notify_id: str
     url: str
     headers: dict[str, str]
     body: bytes
     answered: int | None = None
+    acknowledged: bool = False  # the provider stops resending once the merchant says so
+    attempts: int = 0
 
 
 @dataclass
@@ -67,8 +76,13 @@ class Sandbox:
 
     name = "sandbox"
 
-    def __init__(self, keyring: KeyRing, port: int = 0) -> None:
+    def __init__(
+        self, keyring: KeyRing, port: int = 0, retry_delays: Sequence[float] = RETRY_DELAYS_S
+    ) -> None:
         self.keys = keyring
+        self.retry_delays = tuple(retry_delays)
+        self._timers: set[threading.Timer] = set()
+        self._stopped = False
         self.trades: dict[str, Trade] = {}
         self.deliveries: dict[str, Delivery] = {}
         self.lock = threading.RLock()
@@ -91,13 +105,20 @@ class Sandbox:
     def start(self) -> Sandbox:
         """Serve on a background thread."""
         self._thread = threading.Thread(
-            target=self.server.serve_forever, name=f"{self.name}-sandbox", daemon=True
+            target=self.server.serve_forever,
+            args=(0.05,),  # how soon stop() is noticed (the default half second adds up in tests)
+            name=f"{self.name}-sandbox",
+            daemon=True,
         )
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        """Stop serving and release the port."""
+        """Stop serving and resending, and release the port."""
+        with self.lock:
+            self._stopped = True
+            for timer in self._timers:
+                timer.cancel()
         self.server.shutdown()
         self.server.server_close()
         self._http.close()
@@ -131,20 +152,49 @@ class Sandbox:
             return self.trades[out_trade_no].refunded
 
     def resend(self, notify_id: str) -> Delivery:
-        """Post a notification again, as a provider retries one not acknowledged."""
-        return self.deliver(self.redelivery(self.deliveries[notify_id]))
+        """Post a notification again now, as a provider's retry would (same id)."""
+        delivery = self.deliveries[notify_id]
+        self._post(delivery)
+        return delivery
 
     def deliver(self, delivery: Delivery) -> Delivery:
-        """Post one notification and record the merchant's answer."""
-        self.deliveries[delivery.notify_id] = delivery
+        """Post one notification; unless acknowledged, resend it on the retry schedule."""
+        with self.lock:
+            self.deliveries[delivery.notify_id] = delivery
+        self._post(delivery)
+        self._retry_later(delivery)
+        return delivery
+
+    def _post(self, delivery: Delivery) -> None:
+        # Never under the lock: the merchant may call us back while it handles this.
+        if delivery.attempts:
+            self.resign(delivery)
+        delivery.attempts += 1
         try:
             response = self._http.post(
                 delivery.url, content=delivery.body, headers=delivery.headers
             )
-            delivery.answered = response.status_code
         except httpx.HTTPError:
-            delivery.answered = None  # the provider would retry later; resend() does
-        return delivery
+            delivery.answered, delivery.acknowledged = None, False
+            return
+        delivery.answered = response.status_code
+        delivery.acknowledged = self.acknowledges(response.status_code, response.content)
+
+    def _retry_later(self, delivery: Delivery) -> None:
+        with self.lock:
+            step = delivery.attempts - 1
+            if delivery.acknowledged or self._stopped or step >= len(self.retry_delays):
+                return
+            timer = threading.Timer(self.retry_delays[step], self._retry, (delivery,))
+            timer.daemon = True
+            self._timers.add(timer)
+            timer.start()
+
+    def _retry(self, delivery: Delivery) -> None:
+        if self._stopped or delivery.acknowledged:
+            return
+        self._post(delivery)
+        self._retry_later(delivery)
 
     def deliver_later(self, delivery: Delivery) -> None:
         """Post after the current answer has gone, as providers notify asynchronously."""
@@ -159,9 +209,12 @@ class Sandbox:
         """The signed notification that ``trade`` was paid."""
         raise NotImplementedError
 
-    def redelivery(self, delivery: Delivery) -> Delivery:
-        """``delivery`` as sent again (WeChat Pay signs each attempt anew)."""
-        return delivery
+    def resign(self, delivery: Delivery) -> None:
+        """Prepare ``delivery`` to be sent again (WeChat Pay signs each attempt anew)."""
+
+    def acknowledges(self, status: int, body: bytes) -> bool:
+        """Whether the merchant's answer stops the resending."""
+        raise NotImplementedError
 
     def control(self, path: str, body: bytes) -> Answer | None:
         """``POST /sandbox/pay``: the customer pays, from another process."""
@@ -213,8 +266,14 @@ class AlipaySandbox(Sandbox):
 
     name = "alipay"
 
-    def __init__(self, keyring: KeyRing, app_id: str, port: int = 0) -> None:
-        super().__init__(keyring, port)
+    def __init__(
+        self,
+        keyring: KeyRing,
+        app_id: str,
+        port: int = 0,
+        retry_delays: Sequence[float] = RETRY_DELAYS_S,
+    ) -> None:
+        super().__init__(keyring, port, retry_delays)
         self.app_id = app_id
 
     def handle(self, path: str, headers: Mapping[str, str], body: bytes) -> Answer:
@@ -236,6 +295,10 @@ class AlipaySandbox(Sandbox):
         if method == "alipay.trade.refund":
             return self._answer(node, self._refund(biz))
         return self._answer(node, _failure("40004", "Business Failed", "isv.invalid-method"))
+
+    def acknowledges(self, status: int, body: bytes) -> bool:
+        """Alipay: exactly ``success`` in the body; anything else is resent."""
+        return status == HTTPStatus.OK and body.strip() == b"success"
 
     def _answer(self, node: str, payload: dict[str, Any]) -> Answer:
         text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
@@ -348,8 +411,14 @@ class WechatPaySandbox(Sandbox):
 
     name = "wechatpay"
 
-    def __init__(self, keyring: KeyRing, mchid: str, port: int = 0) -> None:
-        super().__init__(keyring, port)
+    def __init__(
+        self,
+        keyring: KeyRing,
+        mchid: str,
+        port: int = 0,
+        retry_delays: Sequence[float] = RETRY_DELAYS_S,
+    ) -> None:
+        super().__init__(keyring, port, retry_delays)
         self.mchid = mchid
 
     def _signed(self, status: int, payload: Mapping[str, Any]) -> Answer:
@@ -510,13 +579,12 @@ class WechatPaySandbox(Sandbox):
             body=body,
         )
 
-    def redelivery(self, delivery: Delivery) -> Delivery:
-        return Delivery(
-            notify_id=delivery.notify_id,
-            url=delivery.url,
-            headers={"Content-Type": "application/json", **self._signature(delivery.body)},
-            body=delivery.body,
-        )
+    def resign(self, delivery: Delivery) -> None:
+        delivery.headers = {"Content-Type": "application/json", **self._signature(delivery.body)}
+
+    def acknowledges(self, status: int, body: bytes) -> bool:
+        """WeChat Pay: any 2xx (200 or 204)."""
+        return 200 <= status < 300
 
 
 def main() -> None:

@@ -85,12 +85,19 @@ class NotifyReceiver:
 
     def __init__(self) -> None:
         self.posts: queue.Queue[tuple[str, dict[str, str], bytes]] = queue.Queue()
-        received = self.posts
+        self.refuse = 0  # answer this many posts with 500, as a merchant that is down
+        received, receiver = self.posts, self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 received.put((self.path, dict(self.headers.items()), body))
+                if receiver.refuse:
+                    receiver.refuse -= 1
+                    self.send_response(500)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 self.send_response(200)
                 self.send_header("Content-Length", "7")
                 self.end_headers()
@@ -100,7 +107,7 @@ class NotifyReceiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
     def url(self, provider: str) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}/payments/{provider}/notify"

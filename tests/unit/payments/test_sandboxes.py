@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import queue
 import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from oms_events.payments.sandbox import AlipaySandbox, Sandbox, WechatPaySandbox
 from oms_events.payments.wechatpay import WechatPayGateway
 
 from .conftest import APP_ID, MCHID, NotifyReceiver
+
+RETRIES = (0.05, 0.05)  # the providers' schedule, in milliseconds
 
 
 def alipay_gateway(ring: KeyRing, sandbox: Sandbox, receiver: NotifyReceiver) -> AlipayGateway:
@@ -55,10 +58,10 @@ def provider(
     sandbox: Sandbox
     gateway: PaymentGateway
     if request.param == "alipay":
-        sandbox = AlipaySandbox(keyring, APP_ID).start()
+        sandbox = AlipaySandbox(keyring, APP_ID, retry_delays=RETRIES).start()
         gateway = alipay_gateway(keyring, sandbox, receiver)
     else:
-        sandbox = WechatPaySandbox(keyring, MCHID).start()
+        sandbox = WechatPaySandbox(keyring, MCHID, retry_delays=RETRIES).start()
         gateway = wechatpay_gateway(keyring, sandbox, receiver)
     yield sandbox, gateway
     sandbox.stop()
@@ -82,6 +85,24 @@ def test_a_paid_trade_is_notified_and_a_resend_has_the_same_notify_id(
     sandbox.resend(paid.notify_id)
     again = gateway.parse_notification(*receiver.next())
     assert again.notify_id == paid.notify_id
+
+
+def test_a_notification_refused_by_the_merchant_is_resent_with_the_same_id(
+    provider: tuple[Sandbox, PaymentGateway], receiver: NotifyReceiver
+) -> None:
+    sandbox, gateway = provider
+    gateway.request_payment("P-8", 700, "CNY", "order 8")
+    receiver.refuse = 1  # the merchant is down for the first attempt
+    first = sandbox.pay("P-8")
+    assert (first.answered, first.acknowledged) == (500, False)
+    sent, resent = receiver.next(), receiver.next()
+    assert gateway.parse_notification(*resent) == gateway.parse_notification(*sent)
+    deadline = time.monotonic() + 10  # the receiver queues a post before it answers
+    while not first.acknowledged and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert first.acknowledged and first.attempts == 2
+    with pytest.raises(queue.Empty):  # acknowledged: no third attempt
+        receiver.next(timeout=0.3)
 
 
 def test_a_refund_repeated_with_its_key_moves_money_once(
