@@ -181,11 +181,13 @@ class AlipayGateway:
     def parse_notification(self, headers: Mapping[str, str], body: bytes) -> PaymentNotification:
         """Verify the RSA2 signature of a notify post and read it."""
         try:
-            params = dict(
-                parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
-            )
+            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
         except (UnicodeDecodeError, ValueError) as e:
             raise self._refused(RefusalCode.MALFORMED, f"not a form post: {e}") from None
+        params = dict(pairs)
+        if len(params) != len(pairs):
+            # Alipay sends each parameter once; a second value is someone else's.
+            raise self._refused(RefusalCode.MALFORMED, "a parameter appears twice")
         signature = params.get("sign", "")
         if params.get("sign_type") != "RSA2" or not signature:
             raise self._refused(

@@ -187,7 +187,8 @@ class Sandbox:
                 return
             timer = threading.Timer(self.retry_delays[step], self._retry, (delivery,))
             timer.daemon = True
-            self._timers.add(timer)
+            # Keep only the pending ones: a long-running sandbox posts many notifications.
+            self._timers = {t for t in self._timers if t.is_alive()} | {timer}
             timer.start()
 
     def _retry(self, delivery: Delivery) -> None:
@@ -242,7 +243,13 @@ def _handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             headers = {k: v for k, v in self.headers.items()}
-            answer = sandbox.control(self.path, body) or sandbox.handle(self.path, headers, body)
+            try:
+                answer = sandbox.control(self.path, body) or sandbox.handle(
+                    self.path, headers, body
+                )
+            except (ValueError, KeyError, TypeError) as e:
+                # The providers answer a malformed request with PARAM_ERROR / 40002.
+                answer = _json(HTTPStatus.BAD_REQUEST, {"code": "PARAM_ERROR", "message": repr(e)})
             status, answer_headers, answer_body = answer
             self.send_response(status)
             for name, value in answer_headers.items():

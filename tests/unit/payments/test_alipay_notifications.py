@@ -62,6 +62,13 @@ def test_a_changed_amount_breaks_the_signature(gateway: AlipayGateway, keyring: 
     assert "not Alipay's" in error.reason
 
 
+def test_a_second_value_appended_to_a_signed_post_is_refused(
+    gateway: AlipayGateway, keyring: KeyRing
+) -> None:
+    body = alipay_body(fixture("alipay_notify_paid.json"), keyring.alipay_platform)
+    assert refused(gateway, body + b"&total_amount=0.01").code is RefusalCode.MALFORMED
+
+
 def test_a_notification_signed_by_another_key_is_refused(
     gateway: AlipayGateway, stranger: KeyRing
 ) -> None:

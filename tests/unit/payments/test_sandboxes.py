@@ -207,3 +207,9 @@ def test_keys_are_generated_once_readable_by_the_owner_only(tmp_path: Path) -> N
     files = sorted(folder.iterdir())
     assert len(files) == 5
     assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
+
+
+def test_a_malformed_request_is_answered_400_not_dropped(keyring: KeyRing) -> None:
+    with AlipaySandbox(keyring, APP_ID) as ali:
+        answer = httpx.post(f"{ali.url}/gateway.do", content=b"\xff\xfe")
+        assert answer.status_code == 400 and answer.json()["code"] == "PARAM_ERROR"
