@@ -15,6 +15,7 @@ import psycopg
 from oms_events import topics
 from oms_events.eventlog import EventRecord
 from oms_events.projection import rows
+from oms_events.projection.rowcache import RowCache
 from oms_events.projection.rows import Row
 from oms_events.projection.spec import Projection, Record
 
@@ -100,8 +101,14 @@ def quantity_changed(row: Row, e: EventRecord) -> None:
 
 
 def line_reserved(row: Row, e: EventRecord) -> None:
-    """LineReserved: the warehouse the line comes from."""
+    """LineReserved (earlier versions, one per line): the warehouse the line comes from."""
     row["lines"][e.payload["line_no"]]["location"] = e.payload["location"]
+
+
+def lines_reserved(row: Row, e: EventRecord) -> None:
+    """LinesReserved: the warehouse each of these lines comes from."""
+    for r in e.payload["reservations"]:
+        row["lines"][r["line_no"]]["location"] = r["location"]
 
 
 def confirmed(row: Row, e: EventRecord) -> None:
@@ -110,15 +117,23 @@ def confirmed(row: Row, e: EventRecord) -> None:
 
 
 def allocated(row: Row, e: EventRecord) -> None:
-    """OrderAllocated."""
+    """OrderAllocated (confirming the order too when ``confirmed``)."""
+    if e.payload.get("confirmed"):
+        row["confirmed_at"] = e.timestamp
     row["allocated_at"] = e.timestamp
     for a in e.payload["allocations"]:
         row["lines"][a["line_no"]]["location"] = a["location"]
 
 
 def line_shipped(row: Row, e: EventRecord) -> None:
-    """LineShipped."""
+    """LineShipped (earlier versions, one per line)."""
     row["lines"][e.payload["line_no"]].update(status="shipped", shipped_at=e.timestamp)
+
+
+def lines_shipped(row: Row, e: EventRecord) -> None:
+    """LinesShipped, or OrderShipped with its last lines (earlier versions': none)."""
+    for line_no in e.payload.get("line_nos") or ():
+        row["lines"][line_no].update(status="shipped", shipped_at=e.timestamp)
 
 
 def delivered(row: Row, e: EventRecord) -> None:
@@ -153,9 +168,12 @@ HANDLERS: dict[str, rows.Handler] = {
     "LineRemoved": line_removed,
     "QuantityChanged": quantity_changed,
     "LineReserved": line_reserved,
+    "LinesReserved": lines_reserved,
     "OrderConfirmed": confirmed,
     "OrderAllocated": allocated,
     "LineShipped": line_shipped,
+    "LinesShipped": lines_shipped,
+    "OrderShipped": lines_shipped,
     "OrderDelivered": delivered,
     "OrderCancelled": closed("cancelled"),
     "OrderRejected": closed("rejected"),
@@ -177,13 +195,16 @@ def _orders(facts: dict[Any, list[Row]]) -> dict[Any, Row]:
     return orders
 
 
-def write(conn: psycopg.Connection[Any], records: Sequence[Record]) -> None:
+def write(conn: psycopg.Connection[Any], records: Sequence[Record], cache: RowCache) -> None:
     """Fold the orders of a batch and write all their lines back, guarded by version."""
     events = [r for r in records if isinstance(r, EventRecord)]
-    facts = rows.load_grouped(
-        conn, "fact_order_line", "order_id", {e.originator_id for e in events}
+    state = cache.rows(
+        "order",
+        {e.originator_id for e in events},
+        lambda ids: _orders(rows.load_grouped(conn, "fact_order_line", "order_id", ids)),
     )
-    changed = rows.fold(events, _orders(facts), HANDLERS, creators={"OrderPlaced"})
+    changed = rows.fold(events, state, HANDLERS, creators={"OrderPlaced"})
+    cache.keep("order", changed)
     out = [
         {
             **line,

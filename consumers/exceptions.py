@@ -20,6 +20,7 @@ from consumers.promises import deadlines
 from oms_events import topics
 from oms_events.eventlog import EventRecord
 from oms_events.projection import rows
+from oms_events.projection.rowcache import RowCache
 from oms_events.projection.rows import Row
 from oms_events.projection.spec import DeadLetterRecord, Projection, Record
 
@@ -101,8 +102,16 @@ def order_allocated(row: Row, e: EventRecord) -> None:
 
 
 def line_shipped(row: Row, e: EventRecord) -> None:
-    """LineShipped after the ship-by deadline: late_shipment (once per order)."""
+    """LineShipped / LinesShipped after the ship-by deadline: late_shipment (once per
+    order)."""
     _late(row, e, "late_shipment", "ship_by")
+
+
+def order_shipped(row: Row, e: EventRecord) -> None:
+    """OrderShipped carrying its last lines, after the ship-by deadline: late_shipment
+    (earlier versions' OrderShipped carried none: their LineShipped counted)."""
+    if e.payload.get("line_nos"):
+        _late(row, e, "late_shipment", "ship_by")
 
 
 def order_rejected(row: Row, e: EventRecord) -> None:
@@ -144,6 +153,8 @@ HANDLERS: dict[str, rows.Handler] = {
     "OrderPlaced": order_placed,
     "OrderAllocated": order_allocated,
     "LineShipped": line_shipped,
+    "LinesShipped": line_shipped,
+    "OrderShipped": order_shipped,
     "OrderRejected": order_rejected,
     "ShipmentCreated": shipment_created,
     "DeliveryFailed": delivery_failed,
@@ -196,16 +207,19 @@ def dead_letter(d: DeadLetterRecord) -> Row:
     }
 
 
-def write(conn: psycopg.Connection[Any], records: Sequence[Record]) -> None:
+def write(conn: psycopg.Connection[Any], records: Sequence[Record], cache: RowCache) -> None:
     """Judge a batch and insert the exceptions it raises (each id at most once)."""
     events = [r for r in records if isinstance(r, EventRecord)]
     subject_events = [e for e in events if e.name in HANDLERS]
-    state = rows.load(
-        conn, "exception_subject", "aggregate_id", {e.originator_id for e in subject_events}
+    state = cache.rows(
+        "subject",
+        {e.originator_id for e in subject_events},
+        lambda ids: rows.load(conn, "exception_subject", "aggregate_id", ids),
     )
     changed = rows.fold(
         subject_events, state, HANDLERS, creators={"OrderPlaced", "ShipmentCreated"}
     )
+    cache.keep("subject", changed)
     found = [x for row in changed.values() for x in row.pop("_raised", [])]
     found += [reservation_rejected(e) for e in events if e.name == "ReservationRejected"]
     found += [dead_letter(r) for r in records if isinstance(r, DeadLetterRecord)]

@@ -17,6 +17,7 @@ import psycopg
 from oms_events import topics
 from oms_events.eventlog import EventRecord
 from oms_events.projection import rows
+from oms_events.projection.rowcache import RowCache
 from oms_events.projection.rows import Row
 from oms_events.projection.spec import Projection, Record
 
@@ -90,11 +91,16 @@ HANDLERS = {
 }
 
 
-def write(conn: psycopg.Connection[Any], records: Sequence[Record]) -> None:
+def write(conn: psycopg.Connection[Any], records: Sequence[Record], cache: RowCache) -> None:
     """Fold a batch into the items it touches and write them back, guarded by version."""
     events = [r for r in records if isinstance(r, EventRecord)]
-    state = rows.load(conn, "inventory_level", "item_id", {e.originator_id for e in events})
+    state = cache.rows(
+        "item",
+        {e.originator_id for e in events},
+        lambda ids: rows.load(conn, "inventory_level", "item_id", ids),
+    )
     changed = rows.fold(events, state, HANDLERS, creators={"ItemRegistered"})
+    cache.keep("item", changed)
     rows.upsert(
         conn, "inventory_level", LEVEL, rows.as_tuples(changed.values(), LEVEL), key=("item_id",)
     )

@@ -8,7 +8,7 @@ view reads ``order_tracking``). ``oms order show`` reads these tables.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import psycopg
@@ -18,6 +18,7 @@ from consumers.promises import deadlines
 from oms_events import topics
 from oms_events.eventlog import EventRecord
 from oms_events.projection import rows
+from oms_events.projection.rowcache import RowCache
 from oms_events.projection.rows import Row
 from oms_events.projection.spec import Projection, Record
 
@@ -150,7 +151,8 @@ def placed(row: Row, e: EventRecord) -> None:
         status="pending",
         currency=p["currency"],
         shipping_fee=p["shipping_fee"]["amount"],
-        amount_paid=0,
+        # Paid at the channel: recorded with the order (earlier: a PaymentRecorded).
+        amount_paid=p["payment"]["amount"]["amount"] if p.get("payment") else 0,
         amount_refunded=0,
         payment_method=p["payment_method"],
         delivery_speed=p["delivery_speed"],
@@ -194,27 +196,57 @@ def quantity_changed(row: Row, e: EventRecord) -> None:
 
 
 def line_reserved(row: Row, e: EventRecord) -> None:
-    """LineReserved: stock is held for the line at a location."""
-    row["lines"][e.payload["line_no"]].update(
-        status="reserved",
-        location=e.payload["location"],
-        reservation_id=e.payload["reservation_id"],
+    """LineReserved (earlier versions, one per line): stock is held for the line."""
+    _reserved(row, e.payload)
+
+
+def lines_reserved(row: Row, e: EventRecord) -> None:
+    """LinesReserved: stock is held for these lines, each at its location."""
+    for r in e.payload["reservations"]:
+        _reserved(row, r)
+
+
+def _reserved(row: Row, r: dict[str, Any]) -> None:
+    row["lines"][r["line_no"]].update(
+        status="reserved", location=r["location"], reservation_id=r["reservation_id"]
     )
 
 
 def allocated(row: Row, e: EventRecord) -> None:
-    """OrderAllocated: the lines go to their warehouses."""
+    """OrderAllocated: the lines go to their warehouses (confirmed by the same event
+    when ``confirmed``; earlier versions wrote an OrderConfirmed first)."""
+    if e.payload.get("confirmed"):
+        row["confirmed_at"] = e.timestamp
     row.update(status="allocated", allocated_at=e.timestamp)
     for a in e.payload["allocations"]:
-        row["lines"][a["line_no"]].update(status="allocated", location=a["location"])
+        row["lines"][a["line_no"]].update(
+            status="allocated", location=a["location"], reservation_id=a["reservation_id"]
+        )
 
 
 def line_shipped(row: Row, e: EventRecord) -> None:
-    """LineShipped."""
+    """LineShipped (earlier versions, one per line)."""
     row["status"] = "partially_shipped"
-    row["lines"][e.payload["line_no"]].update(
-        status="shipped", shipment_id=e.payload["shipment_id"], shipped_at=e.timestamp
-    )
+    _shipped(row, e, [e.payload["line_no"]])
+
+
+def lines_shipped(row: Row, e: EventRecord) -> None:
+    """LinesShipped: a shipment left with these lines; others are still to ship."""
+    row["status"] = "partially_shipped"
+    _shipped(row, e, e.payload["line_nos"])
+
+
+def order_shipped(row: Row, e: EventRecord) -> None:
+    """OrderShipped: the last lines left (none listed in earlier versions' events)."""
+    _shipped(row, e, e.payload.get("line_nos") or [])
+    row.update(status="shipped", shipped_at=e.timestamp)
+
+
+def _shipped(row: Row, e: EventRecord, line_nos: Sequence[int]) -> None:
+    for line_no in line_nos:
+        row["lines"][line_no].update(
+            status="shipped", shipment_id=e.payload["shipment_id"], shipped_at=e.timestamp
+        )
 
 
 def status_at(status: str, column: str | None = None) -> rows.Handler:
@@ -289,13 +321,15 @@ ORDER_HANDLERS: dict[str, rows.Handler] = {
     "LineRemoved": line_removed,
     "QuantityChanged": quantity_changed,
     "LineReserved": line_reserved,
+    "LinesReserved": lines_reserved,
     "OrderConfirmed": status_at("confirmed", "confirmed_at"),
     "PreOrdered": pre_ordered,
     "OrderHeld": held,
     "OrderReleased": hold_released,
     "OrderAllocated": allocated,
     "LineShipped": line_shipped,
-    "OrderShipped": status_at("shipped", "shipped_at"),
+    "LinesShipped": lines_shipped,
+    "OrderShipped": order_shipped,
     "OrderDelivered": status_at("delivered", "delivered_at"),
     "OrderCompleted": status_at("completed", "completed_at"),
     "OrderCancelled": closed("cancelled"),
@@ -379,27 +413,38 @@ def _detail(payload: dict[str, Any]) -> Jsonb:
     return Jsonb(shown, dumps=lambda obj: json.dumps(obj, default=str, ensure_ascii=False))
 
 
-def write(conn: psycopg.Connection[Any], records: Sequence[Record]) -> None:
+def _load_orders(conn: psycopg.Connection[Any], order_ids: Collection[Any]) -> dict[Any, Row]:
+    # An order's fold state is its row with its lines by line number.
+    orders = rows.load(conn, "order_tracking", "order_id", order_ids)
+    for order_id, lines in rows.load_grouped(conn, "order_line", "order_id", order_ids).items():
+        if order_id in orders:
+            orders[order_id]["lines"] = {ln["line_no"]: ln for ln in lines}
+    return orders
+
+
+def write(conn: psycopg.Connection[Any], records: Sequence[Record], cache: RowCache) -> None:
     """Fold orders and shipments of a batch, then write rows and timeline entries."""
     events = [r for r in records if isinstance(r, EventRecord)]
     order_events = [e for e in events if e.aggregate_type == "order"]
     shipment_events = [e for e in events if e.aggregate_type == "shipment"]
 
-    order_ids = {e.originator_id for e in order_events}
-    orders = rows.load(conn, "order_tracking", "order_id", order_ids)
-    for order_id, lines in rows.load_grouped(conn, "order_line", "order_id", order_ids).items():
-        if order_id in orders:
-            orders[order_id]["lines"] = {ln["line_no"]: ln for ln in lines}
+    orders = cache.rows(
+        "order", {e.originator_id for e in order_events}, lambda ids: _load_orders(conn, ids)
+    )
     before = {k: r["version"] for k, r in orders.items()}
     changed = rows.fold(order_events, orders, ORDER_HANDLERS, creators={"OrderPlaced"})
+    cache.keep("order", changed)
 
-    shipments = rows.load(
-        conn, "shipment_tracking", "shipment_id", {e.originator_id for e in shipment_events}
+    shipments = cache.rows(
+        "shipment",
+        {e.originator_id for e in shipment_events},
+        lambda ids: rows.load(conn, "shipment_tracking", "shipment_id", ids),
     )
     shipment_before = {k: r["version"] for k, r in shipments.items()}
     changed_shipments = rows.fold(
         shipment_events, shipments, SHIPMENT_HANDLERS, creators={"ShipmentCreated"}
     )
+    cache.keep("shipment", changed_shipments)
 
     timeline = [
         (

@@ -288,12 +288,13 @@ class Bench:
             t = st.tracks.get(order_id)
             if t is None:
                 return
-            if name == "OrderConfirmed" and t.confirmed is None:
+            # OrderAllocated confirms too (earlier versions wrote an OrderConfirmed first).
+            if name in ("OrderConfirmed", "OrderAllocated") and t.confirmed is None:
                 t.confirmed = now
                 st.unseen.add(order_id)
                 if t.kind is Kind.CANCEL:
                     st.cancel_queue.append(order_id)
-            elif name == "OrderAllocated" and t.allocated is None:
+            if name == "OrderAllocated" and t.allocated is None:
                 t.allocated = now
             elif name == "OrderCancelled":
                 t.cancelled = now
@@ -543,11 +544,11 @@ class Bench:
     # --- replay --------------------------------------------------------------------
 
     def replay_orders(self) -> dict[str, Any]:
-        """Rebuild every Order aggregate from ``oms.order.events`` (the engine's rebuild
-        code: decode + mutate per partition); events counted from aggregate versions."""
+        """Rebuild every order partition as the engine does on assignment (newest
+        snapshots + the events after them); events counted from aggregate versions, of
+        aggregates in memory and of those left in their snapshots."""
         from oms_events.engine.partition import rebuild
 
-        topic = topics.name(self.settings, topics.events("order"))
         c = consumer(
             self.settings,
             group_id=None,
@@ -558,9 +559,12 @@ class Bench:
         started, cpu = time.perf_counter(), time.thread_time()
         try:
             for n in range(self.settings.kafka.partitions):
-                state = rebuild(c, topic, n, self.codec, progress_every_s=3600)
-                aggregates += len(state.aggregates)
+                state = rebuild(c, self.settings, "order", n, self.codec)
+                aggregates += len(state.aggregates.keys() | state.snapshots.keys())
                 events += sum(a.version for a in state.aggregates.values())
+                events += sum(
+                    s.version for i, s in state.snapshots.items() if i not in state.aggregates
+                )
         finally:
             c.close()
         seconds = time.perf_counter() - started

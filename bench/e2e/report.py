@@ -76,9 +76,10 @@ def table(result: dict[str, Any]) -> str:
             f"{s['dead_lettered']:>4}/{s['invalid']:<2}{s['cancelled']:>4}/{s['cancels']:<2}"
             f"  {s['verdict']} (load {s['load']})"
         )
-    lines.append("  (ms; conf = publish->OrderConfirmed read back; vis = publish->order_tracking")
-    lines.append("   row with confirmed_at; lag = vis - conf per order; lag rec = summed offsets")
-    lines.append("   lag of all projections, 1 Hz samples; dead = dead-lettered/invalid sent)")
+    lines.append("  (ms; conf = publish->confirmed (OrderAllocated) read back; vis = publish->")
+    lines.append("   order_tracking row with confirmed_at; lag = vis - conf per order; lag rec =")
+    lines.append("   summed offsets lag of all projections, 1 Hz samples; dead = dead-lettered/")
+    lines.append("   invalid sent)")
     base = result.get("baseline")
     if base:
         lines += ["", "baseline (eventsourcing.postgres, one process, synchronous):"]

@@ -144,6 +144,13 @@ class EngineSettings(BaseSettings):
         description="Events of one aggregate between two of its snapshots on "
         "oms.<type>.snapshots; a rebuild reads the newest snapshot and the events after it",
     )
+    redelivery_window_s: float = Field(
+        3600,
+        ge=0,
+        description="How long the engine remembers the id of a command an aggregate applied, "
+        "so an upstream redelivery has no second effect; older ids leave memory (and a "
+        "rebuild reads at least this much of the events partition to learn them again)",
+    )
     workflow: str = Field(
         "{}",
         description="Order workflow as JSON (domain/workflow.py Workflow.from_dict), e.g. "
@@ -185,9 +192,9 @@ class EventStoreSettings(BaseSettings):
         "", description="Aggregate types this application stores, comma-separated; empty: all"
     )
     default_type: str = Field(
-        "",
-        description="Aggregate type (topics oms.<type>.events / .snapshots) of event classes "
-        "outside the domain registry; empty: such events are refused",
+        "app",
+        description="Aggregate type (topics oms.<type>.events / .snapshots, created on demand) "
+        "of event classes outside the domain registry; empty: such events are refused",
     )
     transactional_id: str = Field(
         "", description="Prefix of the writers' transactional ids; empty: one per process"
@@ -204,6 +211,11 @@ class ProjectionSettings(BaseSettings):
     model_config = _section("OMS_PROJECTIONS_")
 
     schema_name: str = Field("oms", description="PostgreSQL schema of the live projections")
+    row_cache_size: int = Field(
+        10_000,
+        ge=0,
+        description="Aggregates each projection keeps in memory between batches (0: reload)",
+    )
 
 
 class HttpSettings(BaseSettings):
@@ -228,6 +240,43 @@ class DevSettings(BaseSettings):
     kafka_port: int = Field(9092, description="Loopback port of the dev Kafka broker")
     kafka_controller_port: int = Field(9093, description="Loopback port of the KRaft controller")
     postgres_port: int = Field(55432, description="Loopback port of the dev PostgreSQL server")
+
+
+class PaymentSettings(BaseSettings):
+    """The payment gateways and their local sandboxes (``OMS_PAYMENTS_*``)."""
+
+    model_config = _section("OMS_PAYMENTS_")
+
+    alipay_port: int = Field(
+        18091, ge=1, le=65535, description="Loopback port of the Alipay sandbox (`oms dev up`)"
+    )
+    wechatpay_port: int = Field(
+        18092, ge=1, le=65535, description="Loopback port of the WeChat Pay sandbox"
+    )
+    alipay_url: str = Field(
+        "",
+        description="Alipay gateway.do URL; empty: the sandbox, "
+        "http://127.0.0.1:<alipay_port>/gateway.do",
+    )
+    wechatpay_url: str = Field(
+        "", description="WeChat Pay API base URL; empty: the sandbox, http://127.0.0.1:<port>"
+    )
+    alipay_notify_url: str = Field(
+        "http://127.0.0.1:8080/payments/alipay/notify",
+        description="Where Alipay posts its asynchronous notifications",
+    )
+    wechatpay_notify_url: str = Field(
+        "http://127.0.0.1:8080/payments/wechatpay/notify",
+        description="Where WeChat Pay posts its notifications",
+    )
+    alipay_app_id: str = Field("2021000000000001", description="Our Alipay app_id")
+    wechatpay_mchid: str = Field("1900000001", description="Our WeChat Pay merchant id (mchid)")
+    wechatpay_appid: str = Field("wx0000000000000001", description="Our WeChat Pay appid")
+    keys_dir: Path | None = Field(
+        None,
+        description="Folder of the gateways' keys (0600 files); unset: "
+        "<OMS_DEV_DATA_DIR>/payments/keys, generated on first use",
+    )
 
 
 class LogSettings(BaseSettings):
@@ -256,6 +305,7 @@ class Settings(BaseModel):
     projections: ProjectionSettings = Field(default_factory=ProjectionSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     dev: DevSettings = Field(default_factory=DevSettings)
+    payments: PaymentSettings = Field(default_factory=PaymentSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
     def replace(self, **sections: dict[str, Any]) -> Settings:

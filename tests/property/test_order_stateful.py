@@ -27,8 +27,9 @@ from tests.unit.domain.samples import address, cny, line, order, replay, state
 S = OrderStatus
 # Every status change a single command may cause (self-loops are always allowed).
 EDGES = {
-    S.PENDING: {S.PRE_ORDER, S.ON_HOLD, S.CONFIRMED, S.CANCELLED, S.REJECTED},
-    S.PRE_ORDER: {S.ON_HOLD, S.CONFIRMED, S.CANCELLED, S.REJECTED},
+    # Allocating an order not confirmed yet confirms it in the same event.
+    S.PENDING: {S.PRE_ORDER, S.ON_HOLD, S.CONFIRMED, S.ALLOCATED, S.CANCELLED, S.REJECTED},
+    S.PRE_ORDER: {S.ON_HOLD, S.CONFIRMED, S.ALLOCATED, S.CANCELLED, S.REJECTED},
     S.ON_HOLD: {S.PENDING, S.PRE_ORDER, S.CONFIRMED, S.CANCELLED, S.REJECTED},
     S.CONFIRMED: {S.PENDING, S.ON_HOLD, S.ALLOCATED, S.CANCELLED},
     S.ALLOCATED: {S.PARTIALLY_SHIPPED, S.SHIPPED, S.CANCELLED},
@@ -212,6 +213,26 @@ class OrderMachine(RuleBasedStateMachine):
     @rule()
     def allocate(self) -> None:
         self.attempt(self.order.allocate)
+
+    @rule(location=LOCATIONS, stale=RARELY)
+    def allocate_with_the_last_answers(self, location: str, stale: bool) -> None:
+        """What the saga does when one answer reserves the last lines: one OrderAllocated
+        carrying them."""
+        o = self.order
+        reserving = [
+            (n, Order.reservation_id_for(o.id, n, 0) if stale else o.reservation_id(n), location)
+            for n in o.unreserved_lines()
+        ]
+        self.attempt(lambda: o.allocate(reserving))
+
+    @rule(location=LOCATIONS)
+    def reserve_lines_in_one_answer(self, location: str) -> None:
+        o = self.order
+        self.attempt(
+            lambda: o.reserve_lines(
+                [(n, o.reservation_id(n), location) for n in o.unreserved_lines()]
+            )
+        )
 
     @rule(index=LINE_PICK, shipment=st.sampled_from(["S-1", "S-2"]))
     def ship_line(self, index: int, shipment: str) -> None:

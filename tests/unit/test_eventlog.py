@@ -1,29 +1,44 @@
-"""Every domain event survives the trip through its Kafka record unchanged."""
+"""Every domain event survives the trip through its Kafka record unchanged, and an old
+writer's record comes back as the current event through the class's upcasters."""
 
 from __future__ import annotations
 
+import io
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
-from oms_events import eventlog
-from oms_events.avro.codec import SingleObjectCodec
-from oms_events.domain.events import events_by_aggregate_type
-from tests.unit.domain.samples import events_of_every_kind, replay, state
+import pytest
+from fastavro import schemaless_writer
 
-TOPIC = "oms.any.events"  # single-object encoding does not depend on the topic
+from oms_events import eventlog
+from oms_events.avro import catalog
+from oms_events.avro.codec import SINGLE_OBJECT_MAGIC, SingleObjectCodec
+from oms_events.domain.events import event_name, events_by_aggregate_type
+from oms_events.domain.inventory import InventoryItem
+from oms_events.domain.order import Order, OrderStatus
+from tests.evolution import evolve, evolved_codec, v1_value
+from tests.unit.domain.samples import (
+    events_of_every_kind,
+    legacy_order_events,
+    line,
+    order,
+    replay,
+    state,
+)
 
 
 def test_every_event_kind_round_trips_through_avro() -> None:
-    codec = SingleObjectCodec()
+    log = eventlog.EventLog(SingleObjectCodec())
     seen = set()
     for event in events_of_every_kind():
-        key, value, headers = eventlog.encode(event, codec, topic=TOPIC)
-        record = eventlog.decode(value, codec)
-        back = eventlog.to_domain_event(record)
+        key, value, headers = log.encode(event)
+        record = log.record(eventlog.Record(value))
+        back = log.to_domain_event(record)
         assert type(back) is type(event)
         assert back.__dict__ == event.__dict__
         # The replay path (value straight to the event) gives the same event.
-        fast = eventlog.decode_event(value, codec)
+        fast = log.event(value)
         assert type(fast) is type(event)
         assert fast.__dict__ == event.__dict__
         assert key == str(event.originator_id).encode()
@@ -34,14 +49,75 @@ def test_every_event_kind_round_trips_through_avro() -> None:
 
 
 def test_aggregates_rebuilt_from_decoded_records_equal_the_originals() -> None:
-    codec = SingleObjectCodec()
+    log = eventlog.EventLog(SingleObjectCodec())
     by_aggregate: dict[Any, list[Any]] = defaultdict(list)
     originals: dict[Any, list[Any]] = defaultdict(list)
     for event in events_of_every_kind():
-        _, value, _ = eventlog.encode(event, codec, topic=TOPIC)
-        by_aggregate[event.originator_id].append(
-            eventlog.to_domain_event(eventlog.decode(value, codec))
-        )
+        _, value, _ = log.encode(event)
+        by_aggregate[event.originator_id].append(log.event(value))
         originals[event.originator_id].append(event)
     for aggregate_id, events in by_aggregate.items():
         assert state(replay(events)) == state(replay(originals[aggregate_id]))
+
+
+def test_an_old_writers_event_is_upcast_for_every_reader(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    evolve(monkeypatch)
+    codec, v1 = evolved_codec(tmp_path)
+    log = eventlog.EventLog(codec)
+    item = InventoryItem.register("SKU-1", "WH-1")
+    item.receive(5, "po")
+    registered, received = item.collect_events()
+    old = v1_value(v1, {**received.__dict__, "quantity": 2})
+
+    event = log.event(old)  # the engine's rebuild
+    assert (event.quantity, event.reason) == (24, "received (v1)")  # type: ignore[attr-defined]
+    record = log.record(eventlog.Record(old))  # projections
+    assert record.payload == {"quantity": 24, "reason": "received (v1)"}
+    # A current event records version 2 and is not upcast again.
+    _, value, _ = log.encode(received)
+    assert log.event(value).quantity == 5  # type: ignore[attr-defined]
+    rebuilt = log.event(old).mutate(log.event(log.encode(registered)[1]).mutate(None))
+    assert rebuilt.on_hand == 24  # type: ignore[attr-defined]
+
+
+def _as_released(event: Any) -> bytes:
+    # The record the previous version wrote: the event under its *released* schema
+    # (schemas/released/v1/), which lacks the fields added since.
+    aggregate_type, name = event_name(type(event))
+    schema = catalog.load(
+        catalog.SCHEMAS_DIR / catalog.RELEASED / "v1" / aggregate_type / "events" / f"{name}.avsc"
+    )
+    record = {k: v for k, v in event.__dict__.items() if k in _field_names(schema)}
+    body = io.BytesIO()
+    schemaless_writer(body, schema.parsed, record)
+    return SINGLE_OBJECT_MAGIC + schema.fingerprint + body.getvalue()
+
+
+def _field_names(schema: catalog.Schema) -> set[str]:
+    return {f["name"] for f in schema.raw["fields"]}
+
+
+def test_an_order_log_written_by_the_previous_version_replays_to_the_same_state() -> None:
+    log = eventlog.EventLog(SingleObjectCodec())
+    old = legacy_order_events("T-OLD")
+    live = replay(old)  # the state the previous version held in memory
+    rebuilt = replay([log.event(_as_released(e)) for e in old])
+    assert state(rebuilt) == state(live)
+    # And it is the state today's events give the same order: paid at the channel,
+    # reserved, confirmed and allocated by one answer, shipped by one shipment per line.
+    o: Order = order(
+        lines=[line(1, "SKU-1"), line(2, "SKU-2", 1, 500)],
+        external_id="T-OLD",
+        paid_at_channel="tmall:T-OLD",
+    )
+    o.reserve_line(1, o.reservation_id(1), "WH-SH")
+    o.allocate([(2, o.reservation_id(2), "WH-BJ")])
+    o.ship_line(1, "shipment-1")
+    o.ship_line(2, "shipment-2")
+    new = replay(o.collect_events())
+    assert len(new.collect_events()) == 0
+    for attribute in ("status", "lines", "reservations", "allocations", "shipments", "payments"):
+        assert getattr(rebuilt, attribute) == getattr(new, attribute), attribute
+    assert rebuilt.is_paid and rebuilt.status is OrderStatus.SHIPPED

@@ -1,8 +1,10 @@
 """Schema evolution under Avro's resolution rules, checked by Apache Avro itself.
 
-Every current schema under ``schemas/`` must be FULL compatible with its frozen copy
-under ``schemas/released/``: the new schema reads what the released one wrote
-(backward) and the released one reads what the new one writes (forward). The schema
+Every current schema under ``schemas/`` must be FULL compatible with each of its
+frozen copies under ``schemas/released/v<N>/`` (every release is kept: records of each
+version stay on Kafka forever, and the registry's subjects are FULL_TRANSITIVE): the
+new schema reads what a released one wrote (backward) and the released one reads what
+the new one writes (forward). The schema
 registry's subjects are set to FULL_TRANSITIVE, so a change this check passes is one
 the registry accepts too. The rules are Apache Avro's own
 (``avro.compatibility.ReaderWriterCompatibilityChecker``), not a re-implementation.
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +40,12 @@ class Incompatibility:
     problem: str  # what breaks, in words
     detail: str  # Avro's incompatibility kind and message
 
+    release: str = ""  # the release folder it breaks with, e.g. v1
+
     def __str__(self) -> str:
         where = f"{self.schema} field {self.field}" if self.field else self.schema
-        return f"{where}: {self.problem} ({self.detail})"
+        against = f", against released {self.release}" if self.release else ""
+        return f"{where}: {self.problem} ({self.detail}{against})"
 
 
 def _field_path(reader: avro.schema.Schema, location: str) -> str:
@@ -139,34 +144,57 @@ def _avsc(folder: Path) -> dict[Path, Path]:
     }
 
 
+def releases(root: Path) -> list[Path]:
+    """The release folders ``root/released/v<N>``, oldest first."""
+    folder = root / RELEASED
+    found = [p for p in folder.glob("v*") if p.is_dir() and p.name[1:].isdigit()]
+    return sorted(found, key=lambda p: int(p.name[1:]))
+
+
 def check_released(root: Path) -> list[Incompatibility]:
-    """Check every current schema under ``root`` against its copy in ``root/released``.
+    """Check every current schema under ``root`` against each of its released copies.
 
     A schema without a released copy is new and passes; a released schema whose file
     is gone is an incompatibility (its records on Kafka could no longer be read).
     """
     current = _avsc(root)
     problems: list[Incompatibility] = []
-    for rel, old_path in _avsc(root / RELEASED).items():
-        old = json.loads(old_path.read_text())
-        new_path = current.get(rel)
-        if new_path is None:
-            problems.append(
-                Incompatibility(full_name(old), "", "was released and its file is gone", str(rel))
-            )
-            continue
-        problems.extend(check(old, json.loads(new_path.read_text())))
+    gone: set[Path] = set()
+    for version in releases(root):
+        for rel, old_path in _avsc(version).items():
+            old = json.loads(old_path.read_text())
+            new_path = current.get(rel)
+            if new_path is None:
+                if rel not in gone:
+                    gone.add(rel)
+                    problems.append(
+                        Incompatibility(
+                            full_name(old), "", "was released and its file is gone", str(rel)
+                        )
+                    )
+                continue
+            for problem in check(old, json.loads(new_path.read_text())):
+                problems.append(replace(problem, release=version.name))
     return problems
 
 
-def release(root: Path) -> list[Path]:
-    """Freeze the current schemas under ``root`` into ``root/released``; returns the
-    files written (relative paths). The released folder is replaced as a whole."""
-    released = root / RELEASED
-    current = _avsc(root)
-    shutil.rmtree(released, ignore_errors=True)
-    for rel, path in current.items():
-        target = released / rel
+def release(root: Path) -> tuple[str, list[Path]]:
+    """Freeze the current schemas that are new or changed since the newest released
+    copy into a new folder ``root/released/v<N+1>``; earlier releases stay, so their
+    writers keep decoding. Returns the new version's name and the files written
+    (relative paths); nothing is written when nothing changed."""
+    versions = releases(root)
+    newest: dict[Path, str] = {}
+    for version in versions:
+        for rel, path in _avsc(version).items():
+            newest[rel] = path.read_text()
+    changed = {
+        rel: path for rel, path in _avsc(root).items() if newest.get(rel) != path.read_text()
+    }
+    number = int(versions[-1].name[1:]) + 1 if versions else 1
+    name = f"v{number}"
+    for rel, path in changed.items():
+        target = root / RELEASED / name / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
-    return list(current)
+    return name, list(changed)

@@ -13,8 +13,8 @@ from oms_events.avro.evolution import Incompatibility, check_released, release
 
 app = typer.Typer(
     help="Avro schemas (schemas/): check changes against the released set, freeze a release.\n\n"
-    "Every schema must stay FULL compatible with its copy in schemas/released/ by Avro's "
-    "resolution rules: the new schema reads records the released one wrote, and the "
+    "Every schema must stay FULL compatible with each of its copies in schemas/released/v<N>/ "
+    "by Avro's resolution rules: the new schema reads records the released one wrote, and the "
     "released one reads records the new one writes (the registry enforces FULL_TRANSITIVE).",
     no_args_is_help=True,
 )
@@ -54,14 +54,19 @@ def check(schemas: Path = SchemasOption) -> None:
 
 @app.command("release")
 def release_(schemas: Path = SchemasOption) -> None:
-    """Freeze the current schemas into released/ (refused while the check fails).
+    """Freeze the schemas that are new or changed since the last release into
+    released/v<N+1>/ (refused while the check fails).
 
-    The released folder is replaced as a whole; a breaking change is never released.
+    Earlier releases stay: their records are on Kafka forever, so their writer schemas
+    keep decoding and every later change is checked against all of them.
     """
     _require_folder(schemas)
     problems = check_released(schemas)
     if problems:
         _report(problems)
         raise typer.Exit(1)
-    written = release(schemas)
-    out.print(f"{len(written)} schema(s) released into {schemas / RELEASED}")
+    version, written = release(schemas)
+    if not written:
+        out.print("nothing changed since the last release; nothing written")
+        return
+    out.print(f"{len(written)} schema(s) released into {schemas / RELEASED / version}")

@@ -3,7 +3,8 @@
 Lifecycle::
 
     pending ─> confirmed ─> allocated ─> partially_shipped ─> shipped ─> delivered ─> completed
-       ├──> pre_order (awaits stock) ─> confirmed
+       ├──> allocated (confirmed by the allocation: the engine's way, one event)
+       ├──> pre_order (awaits stock) ─> confirmed | allocated
        ├──> on_hold (amount, review); release returns it where it came from
        ├──> rejected (no stock)
        └──> cancelled (any time before the first shipment)
@@ -100,7 +101,7 @@ class Order(Aggregate):
         return natural_id("order", channel, external_id)
 
     @staticmethod
-    @lru_cache(maxsize=65_536)  # the saga asks for a line's id several times per answer
+    @lru_cache(maxsize=8192)  # the saga asks for a line's id several times per answer
     def reservation_id_for(order_id: UUID, line_no: int, since_version: int) -> UUID:
         """The reservation id for a line at the version that set its quantity.
 
@@ -125,8 +126,13 @@ class Order(Aggregate):
         placed_at: datetime,
         delivery_speed: DeliverySpeed = DeliverySpeed.STANDARD,
         shipping_fee: Money | None = None,
+        paid_at_channel: str | None = None,
     ) -> Order:
-        """Place a new order (event ``OrderPlaced``) after checking it is whole."""
+        """Place a new order (event ``OrderPlaced``) after checking it is whole.
+
+        ``paid_at_channel`` is the id of the channel's payment when the channel already
+        collected the total: ``OrderPlaced`` records it, no ``PaymentRecorded`` follows.
+        """
         for name, value in (("order_no", order_no), ("channel", channel)):
             if not value.strip():
                 raise InvalidOrder(detail=f"{name} is empty")
@@ -145,6 +151,11 @@ class Order(Aggregate):
             raise InvalidOrder(detail="shipping fee is negative")
         if placed_at.tzinfo is None:
             raise InvalidOrder(detail="placed_at must carry a time zone")
+        payment = None
+        if paid_at_channel is not None and payment_method is not PaymentMethod.COD:
+            total = Money.sum((line.net for line in lines), currency) + fee
+            if total.amount > 0:
+                payment = {"payment_id": paid_at_channel, "amount": total.to_dict()}
         return cls(
             order_no=order_no,
             channel=channel,
@@ -157,6 +168,7 @@ class Order(Aggregate):
             placed_at=placed_at,
             currency=currency,
             shipping_fee=fee.to_dict(),
+            payment=payment,
         )
 
     @event("OrderPlaced")
@@ -173,6 +185,7 @@ class Order(Aggregate):
         placed_at: datetime,
         currency: str,
         shipping_fee: dict[str, Any],
+        payment: dict[str, Any] | None = None,
     ) -> None:
         self.order_no = order_no
         self.channel = channel
@@ -198,6 +211,8 @@ class Order(Aggregate):
         self.allocations: dict[int, str] = {}  # line_no -> location
         self.shipments: dict[int, str] = {}  # line_no -> shipment id
         self.payments: dict[str, Money] = {}  # payment id -> amount
+        if payment is not None:  # collected by the channel (absent in older events)
+            self.payments[payment["payment_id"]] = Money.from_dict(payment["amount"])
         self.refunds: dict[str, Money] = {}  # refund id -> amount
         self.held_from: OrderStatus | None = None
         self.hold_reason: str | None = None
@@ -268,19 +283,45 @@ class Order(Aggregate):
     # --- reservation, confirmation, rejection -----------------------------------
 
     def reserve_line(self, line_no: int, reservation_id: UUID, location: str) -> None:
-        """Record that the inventory reserved the line (``LineReserved``); repeats are ignored."""
-        self.check_line(line_no)
-        if self.reservations.get(line_no, (None, ""))[0] == reservation_id:
-            return  # the same StockReserved delivered twice
-        self.check_status("reserve", *_RESERVABLE)
-        if reservation_id != self.reservation_id(line_no):
-            raise StaleReservation(reservation_id=reservation_id, line_no=line_no)
-        if not location.strip():
-            raise InvalidOrder(detail="reservation location is empty")
-        self._line_reserved(line_no=line_no, reservation_id=reservation_id, location=location)
+        """Record that the inventory reserved one line; see :meth:`reserve_lines`."""
+        self.reserve_lines([(line_no, reservation_id, location)])
+
+    def reserve_lines(self, reservations: Sequence[tuple[int, UUID, str]]) -> None:
+        """Record the lines one inventory answer reserved (one ``LinesReserved``).
+
+        Each is ``(line_no, reservation_id, location)``; a line already holding that
+        reservation is skipped (the same answer delivered twice), and nothing is
+        recorded when every line is such a repeat.
+        """
+        new = self._check_reservations(reservations)
+        if new:
+            self._lines_reserved(reservations=new)
+
+    def _check_reservations(
+        self, reservations: Sequence[tuple[int, UUID, str]]
+    ) -> list[dict[str, Any]]:
+        # The reservations that are new, as event data; raises if one cannot be taken.
+        new: list[dict[str, Any]] = []
+        for line_no, reservation_id, location in reservations:
+            self.check_line(line_no)
+            if self.reservations.get(line_no, (None, ""))[0] == reservation_id:
+                continue
+            self.check_status("reserve", *_RESERVABLE)
+            if reservation_id != self.reservation_id(line_no):
+                raise StaleReservation(reservation_id=reservation_id, line_no=line_no)
+            if not location.strip():
+                raise InvalidOrder(detail="reservation location is empty")
+            new.append({"line_no": line_no, "reservation_id": reservation_id, "location": location})
+        return new
+
+    @event("LinesReserved")
+    def _lines_reserved(self, reservations: list[dict[str, Any]]) -> None:
+        for r in reservations:
+            self.reservations[r["line_no"]] = (r["reservation_id"], r["location"])
 
     @event("LineReserved")
     def _line_reserved(self, line_no: int, reservation_id: UUID, location: str) -> None:
+        # Written by earlier versions (one per line); kept so their logs replay.
         self.reservations[line_no] = (reservation_id, location)
 
     def confirm(self) -> None:
@@ -533,46 +574,90 @@ class Order(Aggregate):
 
     # --- fulfilment -------------------------------------------------------------
 
-    def allocate(self) -> None:
-        """Send the order to the warehouses holding its reservations (``OrderAllocated``)."""
-        self.check_status("allocate", OrderStatus.CONFIRMED)
+    def allocate(self, reserving: Sequence[tuple[int, UUID, str]] = ()) -> None:
+        """Confirm the order and send it to the warehouses holding its reservations, in
+        one ``OrderAllocated``.
+
+        ``reserving`` are reservations just answered (as in :meth:`reserve_lines`) that
+        complete the order: the event carries every line's reservation, so they need no
+        ``LinesReserved`` of their own. An order confirmed by an earlier version (an
+        ``OrderConfirmed`` in its log) is allocated the same way.
+        """
+        self.check_status(
+            "allocate", OrderStatus.PENDING, OrderStatus.PRE_ORDER, OrderStatus.CONFIRMED
+        )
+        new = {r["line_no"]: r for r in self._check_reservations(reserving)}
+        held = {n: (r["reservation_id"], r["location"]) for n, r in new.items()}
+        held = {**self.reservations, **held}
+        missing = [n for n in self.lines if n not in held]
+        if missing:
+            raise LinesNotReserved(line_nos=missing)
         allocations = [
             {
                 "line_no": n,
                 "sku": line.sku,
                 "quantity": line.quantity,
-                "location": self.reservations[n][1],
-                "reservation_id": self.reservations[n][0],
+                "location": held[n][1],
+                "reservation_id": held[n][0],
             }
             for n, line in self.lines.items()
         ]
-        self._allocated(allocations=allocations)
+        self._allocated(allocations=allocations, confirmed=self.status is not OrderStatus.CONFIRMED)
 
     @event("OrderAllocated")
-    def _allocated(self, allocations: list[dict[str, Any]]) -> None:
+    def _allocated(self, allocations: list[dict[str, Any]], confirmed: bool) -> None:
+        # ``confirmed``: this event confirmed the order too (earlier versions wrote an
+        # OrderConfirmed before it; their events read as False).
+        # Every line's reservation rides along: those this event completed, and those
+        # held already (unchanged).
+        for a in allocations:
+            self.reservations[a["line_no"]] = (a["reservation_id"], a["location"])
         self.allocations = {a["line_no"]: a["location"] for a in allocations}
         self.status = OrderStatus.ALLOCATED
 
     def ship_line(self, line_no: int, shipment_id: str) -> None:
-        """Record a line shipped (``LineShipped``, then ``OrderShipped`` for the last one)."""
-        self.check_line(line_no)
-        shipped_by = self.shipments.get(line_no)
-        if shipped_by == shipment_id:
-            return  # the warehouse confirmed twice
-        if shipped_by is not None:
-            raise LineAlreadyShipped(line_no=line_no, shipment_id=shipped_by)
-        self.check_status("ship", OrderStatus.ALLOCATED, OrderStatus.PARTIALLY_SHIPPED)
-        self._line_shipped(line_no=line_no, shipment_id=shipment_id)
-        if len(self.shipments) == len(self.lines):
-            self._shipped()
+        """Record one line shipped; see :meth:`ship_lines`."""
+        self.ship_lines([line_no], shipment_id)
+
+    def ship_lines(self, line_nos: Sequence[int], shipment_id: str) -> None:
+        """Record the lines a shipment took: ``OrderShipped`` when they are the last
+        ones, else ``LinesShipped``; lines this shipment already took are skipped."""
+        new: list[int] = []
+        for line_no in line_nos:
+            self.check_line(line_no)
+            shipped_by = self.shipments.get(line_no)
+            if shipped_by == shipment_id:
+                continue  # the warehouse confirmed twice
+            if shipped_by is not None:
+                raise LineAlreadyShipped(line_no=line_no, shipment_id=shipped_by)
+            self.check_status("ship", OrderStatus.ALLOCATED, OrderStatus.PARTIALLY_SHIPPED)
+            if line_no not in new:
+                new.append(line_no)
+        if not new:
+            return
+        if len(self.shipments) + len(new) == len(self.lines):
+            self._shipped(line_nos=new, shipment_id=shipment_id)
+        else:
+            self._lines_shipped(line_nos=new, shipment_id=shipment_id)
+
+    @event("LinesShipped")
+    def _lines_shipped(self, line_nos: list[int], shipment_id: str) -> None:
+        for line_no in line_nos:
+            self.shipments[line_no] = shipment_id
+        self.status = OrderStatus.PARTIALLY_SHIPPED
 
     @event("LineShipped")
     def _line_shipped(self, line_no: int, shipment_id: str) -> None:
+        # Written by earlier versions (one per line); kept so their logs replay.
         self.shipments[line_no] = shipment_id
         self.status = OrderStatus.PARTIALLY_SHIPPED
 
     @event("OrderShipped")
-    def _shipped(self) -> None:
+    def _shipped(self, line_nos: list[int], shipment_id: str | None) -> None:
+        # Earlier versions wrote it empty (read as no lines, no shipment), after a
+        # LineShipped for every line.
+        for line_no in line_nos:
+            self.shipments[line_no] = shipment_id or ""
         self.status = OrderStatus.SHIPPED
 
     def deliver(self) -> None:

@@ -6,7 +6,7 @@ settings; the order saga asks it what to do next and carries the answer out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -103,7 +103,7 @@ class Workflow:
             "reservation_ttl": self.reservation_ttl,
         }
 
-    def decide(self, order: Order) -> Decision:
+    def decide(self, order: Order, reserving: Collection[int] = ()) -> Decision:
         """The next step for ``order`` once its reservations have been answered.
 
         Order of the rules: stock first (nothing else matters without it),
@@ -112,7 +112,8 @@ class Workflow:
         """
         if order.status not in (OrderStatus.PENDING, OrderStatus.PRE_ORDER):
             return Decision.NOTHING
-        if not order.all_lines_reserved:
+        # ``reserving``: lines an answer is reserving now, not yet recorded on the order.
+        if any(n not in order.reservations and n not in reserving for n in order.lines):
             return Decision.WAIT_FOR_STOCK
         if not order.released_from_hold:
             if order.customer.identities() & self.manual_review:

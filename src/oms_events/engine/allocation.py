@@ -9,7 +9,9 @@ quotes the shipment id in every update it sends back.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from uuid import UUID
 
 from oms_events import topics
 from oms_events.domain.order import Order
@@ -21,9 +23,15 @@ from oms_events.engine.records import Outgoing
 ALLOCATION = "oms.allocation.Allocation"
 
 
-def allocate(order: Order, out: Outbox, cause_id: str) -> None:
-    """Record ``OrderAllocated`` and queue an allocation and a shipment per location."""
-    order.allocate()
+def allocate(
+    order: Order,
+    out: Outbox,
+    cause_id: str,
+    reserving: Sequence[tuple[int, UUID, str]] = (),
+) -> None:
+    """Record ``OrderAllocated`` (confirmed, with the ``reserving`` that complete it) and
+    queue an allocation and a shipment per location."""
+    order.allocate(reserving)
     by_location: dict[str, list[ShipmentLineDetails]] = defaultdict(list)
     for line_no, line in sorted(order.lines.items()):
         reservation_id, location = order.reservations[line_no]

@@ -41,7 +41,7 @@ def schema_name(aggregate_type: str, name: str) -> str:
     return f"oms.{aggregate_type}.commands.{name}"
 
 
-@lru_cache(maxsize=65_536)  # asked for every stock command, read or written
+@lru_cache(maxsize=8192)  # asked for every stock command; the popular items come back
 def item_key(sku: str, location: str) -> str:
     """Key of commands for the stock of ``sku`` at ``location``."""
     return str(InventoryItem.create_id(sku, location))
@@ -169,7 +169,8 @@ class ChangeOrder(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class ReservationAnswered(Command):
-    """The inventory's answer to one ReserveStock, for the order saga."""
+    """The inventory's answer to one ReserveStock, for the order saga (written by earlier
+    versions; read as a ReservationsAnswered of one answer)."""
 
     aggregate_type: ClassVar[str] = "order"
     order_id: UUID
@@ -182,6 +183,36 @@ class ReservationAnswered(Command):
     reason: str = ""  # the domain error code when rejected
     available: int = 0  # units available at the location when answered
     tried: tuple[str, ...] = ()  # locations already asked (the saga's routing slip)
+
+    @property
+    def key(self) -> str:
+        """The order id."""
+        return str(self.order_id)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReservationAnswer:
+    """The inventory's answer for one line (a part of ReservationsAnswered)."""
+
+    line_no: int
+    reservation_id: UUID
+    sku: str
+    location: str
+    quantity: int
+    outcome: Literal["reserved", "rejected"]
+    reason: str = ""  # the domain error code when rejected
+    available: int = 0  # units available at the location when answered
+    tried: tuple[str, ...] = ()  # locations already asked (the saga's routing slip)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReservationsAnswered(Command):
+    """The inventory's answers to the ReserveLines of one order that one inventory
+    transaction handled: one reply, however many lines and items."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_id: UUID
+    answers: tuple[ReservationAnswer, ...]
 
     @property
     def key(self) -> str:
@@ -261,7 +292,8 @@ class ReceiveStock(StockCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class ReserveStock(StockCommand):
-    """Reserve units for an order line; answered by ReservationAnswered."""
+    """Reserve units for an order line (written by earlier versions; handled as a
+    ReserveLines of one line)."""
 
     order_id: UUID
     line_no: int
@@ -271,8 +303,72 @@ class ReserveStock(StockCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
+class LineToReserve:
+    """One line of a ReserveLines: units of a sku at a location for an order line."""
+
+    line_no: int
+    reservation_id: UUID  # per order line and quantity version: a repeat reserves nothing
+    sku: str
+    location: str
+    quantity: int
+    tried: tuple[str, ...] = ()  # locations already asked (the saga's routing slip)
+
+    @property
+    def item(self) -> str:
+        """The inventory item id of (sku, location)."""
+        return item_key(self.sku, self.location)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReserveLines(Command):
+    """Reserve stock for those lines of one order whose items live on one inventory
+    partition; answered by one ReservationsAnswered. Keyed by the first line's item,
+    so it lands on the partition that owns every item it names."""
+
+    aggregate_type: ClassVar[str] = "inventory"
+    order_id: UUID
+    lines: tuple[LineToReserve, ...]
+
+    @property
+    def key(self) -> str:
+        """The inventory item id of the first line."""
+        return self.lines[0].item
+
+
+@dataclass(frozen=True, kw_only=True)
+class LineToRelease:
+    """One line of a ReleaseLines: a reservation of a sku at a location."""
+
+    reservation_id: UUID
+    sku: str
+    location: str
+
+    @property
+    def item(self) -> str:
+        """The inventory item id of (sku, location)."""
+        return item_key(self.sku, self.location)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReleaseLines(Command):
+    """Give reservations of one order back to available (cancel, reject, expiry,
+    compensation): one per inventory partition, keyed by the first line's item."""
+
+    aggregate_type: ClassVar[str] = "inventory"
+    order_id: UUID
+    lines: tuple[LineToRelease, ...]
+    reason: str = ""
+
+    @property
+    def key(self) -> str:
+        """The inventory item id of the first line."""
+        return self.lines[0].item
+
+
+@dataclass(frozen=True, kw_only=True)
 class ReleaseStock(StockCommand):
-    """Give a reservation back to available (cancel, reject, expiry, compensation)."""
+    """Give a reservation back to available (written by earlier versions; handled as a
+    ReleaseLines of one line)."""
 
     order_id: UUID
     reservation_id: UUID
@@ -280,8 +376,38 @@ class ReleaseStock(StockCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
+class LineToCommit:
+    """One line of a CommitLines: a reservation of a sku at a location."""
+
+    reservation_id: UUID
+    sku: str
+    location: str
+
+    @property
+    def item(self) -> str:
+        """The inventory item id of (sku, location)."""
+        return item_key(self.sku, self.location)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommitLines(Command):
+    """The reserved units of these lines left the warehouse: one per inventory partition
+    of a shipment, keyed by the first line's item."""
+
+    aggregate_type: ClassVar[str] = "inventory"
+    order_id: UUID
+    lines: tuple[LineToCommit, ...]
+
+    @property
+    def key(self) -> str:
+        """The inventory item id of the first line."""
+        return self.lines[0].item
+
+
+@dataclass(frozen=True, kw_only=True)
 class CommitStock(StockCommand):
-    """The reserved units left the warehouse: on hand and reserved both drop."""
+    """The reserved units left the warehouse (written by earlier versions; handled as a
+    CommitLines of one line)."""
 
     order_id: UUID
     reservation_id: UUID
@@ -329,13 +455,17 @@ COMMANDS: dict[str, type[Command]] = {
         PlaceOrder,
         ChangeOrder,
         ReservationAnswered,
+        ReservationsAnswered,
         RecordPayment,
         CancelOrder,
         ShipLines,
         ReceiveStock,
         ReserveStock,
+        ReserveLines,
         ReleaseStock,
+        ReleaseLines,
         CommitStock,
+        CommitLines,
         CreateShipment,
         RecordWarehouseUpdate,
     )

@@ -3,33 +3,48 @@
 Consumes ``oms.inventory.commands`` keyed by inventory item id:
 
 * ReceiveStock -> ItemRegistered (first time) + StockReceived
-* ReserveStock -> StockReserved | ReservationRejected, and a ReservationAnswered
-  reply to the order saga on ``oms.order.commands`` (keyed by order id)
-* ReleaseStock -> ReservationReleased
-* CommitStock  -> ReservationCommitted (the goods left with the carrier)
+* ReserveLines (the lines of one order whose items live on this partition) ->
+  StockReserved | ReservationRejected per item, and one ReservationsAnswered per order
+  and transaction to the order saga on ``oms.order.commands`` (keyed by order id);
+  an earlier version's ReserveStock is a ReserveLines of one line
+* ReleaseLines (an order's reservations on this partition) -> ReservationReleased per
+  item; an earlier version's ReleaseStock is a ReleaseLines of one line
+* CommitLines (a shipment's lines whose items live on this partition) ->
+  ReservationCommitted per item (the goods left with the carrier); an earlier
+  version's CommitStock is a CommitLines of one line
 
-A ReserveStock repeated under the same reservation id reserves nothing more
+A line asked again under the same reservation id reserves nothing more
 (``InventoryItem.try_reserve`` returns DUPLICATE); its answer is repeated, so the
 saga always hears back. One writer per item, so no interleaving can oversell.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Sequence
+from typing import Literal, TypeVar
 from uuid import UUID
 
-from oms_events.domain.errors import ReservationConflict, UnknownReservation
+from oms_events.domain.errors import InvalidQuantity, ReservationConflict, UnknownReservation
 from oms_events.domain.inventory import InventoryItem, ReservationOutcome
 from oms_events.engine.commands import (
+    CommitLines,
     CommitStock,
+    LineToCommit,
+    LineToRelease,
+    LineToReserve,
     ReceiveStock,
+    ReleaseLines,
     ReleaseStock,
-    ReservationAnswered,
+    ReservationAnswer,
+    ReserveLines,
     ReserveStock,
 )
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition
+from oms_events.engine.records import partition_for
 from oms_events.engine.service import Service
+
+_Line = TypeVar("_Line", LineToReserve, LineToCommit, LineToRelease)
 
 
 class InventoryService(Service):
@@ -41,9 +56,12 @@ class InventoryService(Service):
     def __init__(self) -> None:
         self.handlers = {
             ReceiveStock: self.receive,
-            ReserveStock: self.reserve,
-            ReleaseStock: self.release,
-            CommitStock: self.commit,
+            ReserveLines: self.reserve,
+            ReserveStock: self.reserve_one,
+            ReleaseLines: self.release,
+            ReleaseStock: self.release_one,
+            CommitLines: self.commit,
+            CommitStock: self.commit_one,
         }
 
     def receive(self, command: ReceiveStock, partition: Partition, out: Outbox) -> None:
@@ -54,64 +72,161 @@ class InventoryService(Service):
         item.receive(command.quantity, command.reason)
         out.events("inventory", partition, item, command.command_id)
 
-    def reserve(self, command: ReserveStock, partition: Partition, out: Outbox) -> None:
-        """Reserve if the units are there, and answer the saga either way."""
-        item: InventoryItem | None = partition.get(UUID(command.key))
+    def reserve(self, command: ReserveLines, partition: Partition, out: Outbox) -> None:
+        """Reserve each line where its units are, and answer the saga for all of them in
+        the transaction's one reply to the order."""
+        for line in command.lines:
+            # Bad input is refused whole, before any line holds stock.
+            InvalidQuantity.check(line.quantity)
+        elsewhere = self._elsewhere(command.lines, partition, out)
+        if elsewhere:
+            out.command(
+                ReserveLines(
+                    command_id=f"{command.command_id}/elsewhere",
+                    order_id=command.order_id,
+                    lines=tuple(elsewhere),
+                )
+            )
+        answers = [
+            answer
+            for line in command.lines
+            if line not in elsewhere
+            if (answer := self._reserve(command, line, partition, out)) is not None
+        ]
+        out.answer(command.order_id, answers, command.command_id)
+
+    def reserve_one(self, command: ReserveStock, partition: Partition, out: Outbox) -> None:
+        """An earlier version's ReserveStock: a ReserveLines of one line."""
+        line = LineToReserve(
+            line_no=command.line_no,
+            reservation_id=command.reservation_id,
+            sku=command.sku,
+            location=command.location,
+            quantity=command.quantity,
+            tried=command.tried,
+        )
+        one = ReserveLines(command_id=command.command_id, order_id=command.order_id, lines=(line,))
+        self.reserve(one, partition, out)
+
+    @staticmethod
+    def _reserve(
+        command: ReserveLines, line: LineToReserve, partition: Partition, out: Outbox
+    ) -> ReservationAnswer | None:
+        # One line against its item: its events queued, its answer returned (None for a
+        # repeat of a reservation since released or committed: the saga closed that line).
+        item: InventoryItem | None = partition.get(UUID(line.item))
         if item is None:
-            out.command(_answer(command, "rejected", "stock.unknown_item", 0))
-            return
+            return _answer(line, "rejected", "stock.unknown_item", 0)
         try:
-            outcome = item.try_reserve(command.reservation_id, command.order_id, command.quantity)
+            outcome = item.try_reserve(line.reservation_id, command.order_id, line.quantity)
         except ReservationConflict as error:
-            out.command(_answer(command, "rejected", error.code, item.available))
-            return
+            return _answer(line, "rejected", error.code, item.available)
         out.events("inventory", partition, item, command.command_id)
         if outcome is ReservationOutcome.REJECTED:
-            out.command(_answer(command, "rejected", "stock.insufficient", item.available))
-        elif outcome is ReservationOutcome.RESERVED or command.reservation_id in item.reservations:
-            out.command(_answer(command, "reserved", "", item.available))
-        # A duplicate of a reservation since released or committed needs no answer:
-        # the saga closed that line itself.
+            return _answer(line, "rejected", "stock.insufficient", item.available)
+        if outcome is ReservationOutcome.RESERVED or line.reservation_id in item.reservations:
+            return _answer(line, "reserved", "", item.available)
+        return None
 
-    def release(self, command: ReleaseStock, partition: Partition, out: Outbox) -> None:
-        """Give a reservation's units back to available."""
-        item: InventoryItem | None = partition.get(UUID(command.key))
-        if item is None:
-            return
-        try:
-            item.release(command.reservation_id)
-        except UnknownReservation:
-            # A compensation for a reservation that was rejected or never arrived:
-            # nothing is held, so there is nothing to give back.
-            return
-        out.events("inventory", partition, item, command.command_id)
+    def release(self, command: ReleaseLines, partition: Partition, out: Outbox) -> None:
+        """Give the lines' reservations back to available."""
+        elsewhere = self._elsewhere(command.lines, partition, out)
+        if elsewhere:
+            out.command(
+                ReleaseLines(
+                    command_id=f"{command.command_id}/elsewhere",
+                    order_id=command.order_id,
+                    lines=tuple(elsewhere),
+                    reason=command.reason,
+                )
+            )
+        for line in command.lines:
+            item: InventoryItem | None = partition.get(UUID(line.item))
+            if line in elsewhere or item is None:
+                continue
+            try:
+                item.release(line.reservation_id)
+            except UnknownReservation:
+                # A compensation for a reservation that was rejected or never arrived:
+                # nothing is held, so there is nothing to give back.
+                continue
+            out.events("inventory", partition, item, command.command_id)
 
-    def commit(self, command: CommitStock, partition: Partition, out: Outbox) -> None:
-        """The reserved units left with the carrier."""
-        item: InventoryItem | None = partition.get(UUID(command.key))
-        if item is None:
-            raise UnknownReservation(reservation_id=str(command.reservation_id))
-        item.commit(command.reservation_id)
-        out.events("inventory", partition, item, command.command_id)
+    def release_one(self, command: ReleaseStock, partition: Partition, out: Outbox) -> None:
+        """An earlier version's ReleaseStock: a ReleaseLines of one line."""
+        line = LineToRelease(
+            reservation_id=command.reservation_id, sku=command.sku, location=command.location
+        )
+        one = ReleaseLines(
+            command_id=command.command_id,
+            order_id=command.order_id,
+            lines=(line,),
+            reason=command.reason,
+        )
+        self.release(one, partition, out)
+
+    def commit(self, command: CommitLines, partition: Partition, out: Outbox) -> None:
+        """The reserved units of these lines left with the carrier.
+
+        Committing is idempotent, so a command dead-lettered half-way (a reservation
+        released meanwhile) can be replayed once fixed.
+        """
+        elsewhere = self._elsewhere(command.lines, partition, out)
+        if elsewhere:
+            out.command(
+                CommitLines(
+                    command_id=f"{command.command_id}/elsewhere",
+                    order_id=command.order_id,
+                    lines=tuple(elsewhere),
+                )
+            )
+        for line in command.lines:
+            if line in elsewhere:
+                continue
+            item: InventoryItem | None = partition.get(UUID(line.item))
+            if item is None:
+                raise UnknownReservation(reservation_id=str(line.reservation_id))
+            item.commit(line.reservation_id)
+            out.events("inventory", partition, item, command.command_id)
+
+    def commit_one(self, command: CommitStock, partition: Partition, out: Outbox) -> None:
+        """An earlier version's CommitStock: a CommitLines of one line."""
+        line = LineToCommit(
+            reservation_id=command.reservation_id, sku=command.sku, location=command.location
+        )
+        self.commit(
+            CommitLines(command_id=command.command_id, order_id=command.order_id, lines=(line,)),
+            partition,
+            out,
+        )
+
+    @staticmethod
+    def _elsewhere(lines: Sequence[_Line], partition: Partition, out: Outbox) -> list[_Line]:
+        # Lines whose items another partition owns (the sender counted partitions
+        # differently): their owner handles them, in this transaction.
+        partitions = out.settings.kafka.partitions
+        return [
+            line
+            for line in lines
+            if partition_for(line.item.encode(), partitions) != partition.number
+        ]
 
 
 def _answer(
-    command: ReserveStock,
+    line: LineToReserve,
     outcome: Literal["reserved", "rejected"],
     reason: str,
     available: int,
-) -> ReservationAnswered:
-    """The reply to ``command`` for the order saga, keyed by its order."""
-    return ReservationAnswered(
-        command_id=f"{command.command_id}/answer",
-        order_id=command.order_id,
-        line_no=command.line_no,
-        reservation_id=command.reservation_id,
-        sku=command.sku,
-        location=command.location,
-        quantity=command.quantity,
+) -> ReservationAnswer:
+    """The answer for one line, for the order saga."""
+    return ReservationAnswer(
+        line_no=line.line_no,
+        reservation_id=line.reservation_id,
+        sku=line.sku,
+        location=line.location,
+        quantity=line.quantity,
         outcome=outcome,
         reason=reason,
         available=available,
-        tried=command.tried,
+        tried=line.tried,
     )

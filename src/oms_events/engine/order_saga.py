@@ -2,16 +2,18 @@
 
 ::
 
-    OrderPlaced ─> ReserveStock per line (location by sourcing)
-    ReservationAnswered reserved ─> LineReserved ─> workflow.decide ─> confirm + allocate
-    ReservationAnswered rejected ─> next location with stock, else workflow.decide_shortage:
+    OrderPlaced ─> ReserveLines per inventory partition (locations by sourcing)
+    ReservationsAnswered reserved ─> workflow.decide ─> OrderAllocated (confirmed, with
+        the reservations) | LinesReserved (+ hold)
+    ReservationsAnswered rejected ─> next location with stock, else workflow.decide_shortage:
         reject (release what was reserved, OrderRejected) | pre-order (PreOrdered)
-    cancel / expiry at any step ─> ReleaseStock for every reservation held
+    cancel / expiry at any step ─> ReleaseLines (per inventory partition) for every
+        reservation held
     ChangeOrder before allocation ─> the Order applies the new lines and address;
-        ReleaseStock for reservations of removed or resized lines, ReserveStock for
+        ReleaseLines for reservations of removed or resized lines, ReserveLines for
         added or resized lines, then workflow.decide as after any answer
-    a reservation answered after the order closed ─> ReleaseStock (compensation)
-    stock received for a sku a pre-order waits for ─> ReserveStock again for its
+    a reservation answered after the order closed ─> ReleaseLines (compensation)
+    stock received for a sku a pre-order waits for ─> ReserveLines again for its
         unreserved lines, pre-orders in arrival order, as far as the view sees stock
 
 It is keyed by order id and runs inside the order processor's transaction, so what
@@ -19,11 +21,13 @@ it decides is committed together with the order events that caused it. Its state
 is event-sourced without a stream of its own: the Order aggregate's events say
 which lines hold which reservation and where the order stands, and the one thing
 they do not say — the locations already asked for a line — travels in the
-ReserveStock command and comes back in its answer (a routing slip).
+ReserveLines command and comes back in its answer (a routing slip).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -36,8 +40,15 @@ from oms_events.domain.money import Money
 from oms_events.domain.order import Order, OrderStatus
 from oms_events.domain.workflow import Decision, Workflow
 from oms_events.engine import allocation
-from oms_events.engine.commands import ReleaseStock, ReservationAnswered, ReserveStock
+from oms_events.engine.commands import (
+    LineToRelease,
+    LineToReserve,
+    ReleaseLines,
+    ReservationAnswer,
+    ReserveLines,
+)
 from oms_events.engine.outbox import Outbox
+from oms_events.engine.records import partition_for
 from oms_events.engine.sourcing import StockView
 
 log = structlog.get_logger(__name__)
@@ -69,56 +80,78 @@ class OrderSaga:
         self.stock = stock
 
     def placed(self, order: Order, out: Outbox, cause_id: str) -> None:
-        """Ask the inventory for every line of a new order."""
+        """Ask the inventory for every line of a new order: one ReserveLines per
+        inventory partition, carrying every line whose item lives there."""
+        asks: list[LineToReserve] = []
         for line_no in sorted(order.lines):
             if order.status in _CLOSED:
-                break
-            if not self._reserve(order, line_no, [], out, cause_id):
+                return  # rejected for a line no location has: ask for nothing
+            ask = self._choose(order, line_no, [], asks)
+            if ask is None:
                 self._shortage(order, NO_LOCATION, out, cause_id)
+            else:
+                asks.append(ask)
+        self._send(order, asks, out, cause_id)
 
     def answered(
-        self, order: Order, answer: ReservationAnswered, out: Outbox, cause_id: str
+        self, order: Order, answers: Sequence[ReservationAnswer], out: Outbox, cause_id: str
     ) -> None:
-        """Carry on after the inventory answered one ReserveStock."""
-        line_no, reservation_id = answer.line_no, answer.reservation_id
-        if answer.outcome == "reserved":
+        """Carry on after the inventory answered: the lines it reserved are recorded in
+        one event (``OrderAllocated`` when they complete the order and the workflow
+        confirms it, else ``LinesReserved``); refused lines try the next location."""
+        reserving: list[tuple[int, UUID, str]] = []
+        moved_on: list[tuple[int, LineToRelease]] = []
+        for a in answers:
+            if a.outcome != "reserved":
+                continue
             current = (
-                order.reservation_id(line_no)
-                if line_no in order.lines and order.status not in _CLOSED
+                order.reservation_id(a.line_no)
+                if a.line_no in order.lines and order.status not in _CLOSED
                 else None
             )
-            if current != reservation_id:
+            if current != a.reservation_id:
                 # Closed, line removed or resized meanwhile: give the units back.
-                self._release(
-                    out,
-                    cause_id,
-                    order.id,
-                    line_no,
-                    reservation_id,
-                    answer.sku,
-                    answer.location,
-                    "order moved on",
-                )
+                moved_on.append((a.line_no, _held(a.reservation_id, a.sku, a.location)))
+            elif order.reservations.get(a.line_no, (None, ""))[0] != a.reservation_id:
+                reserving.append((a.line_no, a.reservation_id, a.location))
+        _release(out, f"{cause_id}/late", order.id, moved_on, "order moved on")
+        if reserving:
+            decision = self.workflow.decide(order, reserving={n for n, _, _ in reserving})
+            if decision is Decision.CONFIRM:
+                allocation.allocate(order, out, cause_id, reserving)
+            else:
+                order.reserve_lines(reserving)
+                self._hold(order, decision)
+        rejected = [a for a in answers if a.outcome != "reserved"]
+        for a in rejected:
+            self.stock.note(a.sku, a.location, a.available)
+        asks: list[LineToReserve] = []
+        for a in rejected:
+            if order.status in _CLOSED:
                 return
-            order.reserve_line(line_no, reservation_id, answer.location)
-            self.advance(order, out, cause_id)
-            return
-        self.stock.note(answer.sku, answer.location, answer.available)
-        if order.status in _CLOSED or line_no not in order.lines or line_no in order.reservations:
-            return
-        if order.reservation_id(line_no) != reservation_id:
-            return  # an answer for an earlier quantity; the current one is asked already
-        tried = [*answer.tried, answer.location]
-        if not self._reserve(order, line_no, tried, out, cause_id):
-            self._shortage(order, answer.reason or "stock.insufficient", out, cause_id)
+            if a.line_no not in order.lines or a.line_no in order.reservations:
+                continue
+            if order.reservation_id(a.line_no) != a.reservation_id:
+                continue  # an answer for an earlier quantity; the current one is asked already
+            ask = self._choose(order, a.line_no, [*a.tried, a.location], asks)
+            if ask is None:
+                self._shortage(order, a.reason or "stock.insufficient", out, cause_id)
+            else:
+                asks.append(ask)
+        if order.status not in _CLOSED:
+            self._send(order, asks, out, cause_id)
 
     def advance(self, order: Order, out: Outbox, cause_id: str) -> None:
         """Do what the workflow says once reservations or payment changed."""
         decision = self.workflow.decide(order)
         if decision is Decision.CONFIRM:
-            order.confirm()
             allocation.allocate(order, out, cause_id)
-        elif decision is Decision.HOLD:
+        else:
+            self._hold(order, decision)
+
+    @staticmethod
+    def _hold(order: Order, decision: Decision) -> None:
+        if decision is Decision.HOLD:
             order.hold("amount above the hold threshold")
         elif decision is Decision.REVIEW:
             order.hold("manual review")
@@ -141,30 +174,29 @@ class OrderSaga:
         asked = {n: order.reservation_id(n) for n in order.lines}
         _apply(order, change)
         # A removed or resized line lost its reservation: give those units back.
-        for line_no, (reservation_id, location) in sorted(held.items()):
-            if order.reservations.get(line_no, (None, ""))[0] != reservation_id:
-                self._release(
-                    out,
-                    cause_id,
-                    order.id,
-                    line_no,
-                    reservation_id,
-                    skus[line_no],
-                    location,
-                    "order changed",
-                )
+        lost = [
+            (line_no, _held(reservation_id, skus[line_no], location))
+            for line_no, (reservation_id, location) in sorted(held.items())
+            if order.reservations.get(line_no, (None, ""))[0] != reservation_id
+        ]
+        _release(out, f"{cause_id}/changed", order.id, lost, "order changed")
         # An added or resized line has a new reservation id: ask for it. Lines whose
         # id is unchanged are reserved or already asked for; an answer for an old id
         # is released when it arrives (see ``answered``).
+        asks: list[LineToReserve] = []
         for line_no in sorted(order.lines):
             if order.status in _CLOSED:
-                break
+                return
             if asked.get(line_no) == order.reservation_id(line_no):
                 continue
-            if not self._reserve(order, line_no, [], out, cause_id):
+            ask = self._choose(order, line_no, [], asks)
+            if ask is None:
                 self._shortage(order, NO_LOCATION, out, cause_id)
+            else:
+                asks.append(ask)
         if order.status in _CLOSED:
             return
+        self._send(order, asks, out, cause_id)
         if change.paid and not order.is_cod and not order.is_paid:
             # The channel collected the new total: record what it adds.
             payment_id = f"{order.channel}:{order.external_id}:{change.version}"
@@ -183,13 +215,15 @@ class OrderSaga:
         """
         if order.status is not OrderStatus.PRE_ORDER:
             return
+        asks: list[LineToReserve] = []
         for line_no in sorted(order.unreserved_lines()):
             line = order.lines[line_no]
             location = self.stock.choose_with(line.sku, line.quantity, promised)
             if location is None:
                 continue
             promised[(line.sku, location)] = promised.get((line.sku, location), 0) + line.quantity
-            self._ask(order, line_no, location, [], out, cause_id)
+            asks.append(_ask(order, line_no, location, []))
+        self._send(order, asks, out, cause_id)
 
     def expired(self, order: Order, now: Any) -> bool:
         """True when the workflow's reservation TTL has run out for this order."""
@@ -197,33 +231,33 @@ class OrderSaga:
 
     # --- steps -------------------------------------------------------------------
 
-    def _reserve(
-        self, order: Order, line_no: int, tried: list[str], out: Outbox, cause_id: str
-    ) -> bool:
+    def _choose(
+        self, order: Order, line_no: int, tried: list[str], asks: Sequence[LineToReserve] = ()
+    ) -> LineToReserve | None:
+        # The line asked at the best location not tried yet, or None when none is left;
+        # where the order's other lines are held or asked for, when it has enough.
         line = order.lines[line_no]
-        location = self.stock.choose(line.sku, line.quantity, tried)
-        if location is None:
-            return False
-        self._ask(order, line_no, location, tried, out, cause_id)
-        return True
+        serving = {location for _, location in order.reservations.values()}
+        serving.update(ask.location for ask in asks)
+        location = self.stock.choose(line.sku, line.quantity, tried, serving)
+        return None if location is None else _ask(order, line_no, location, tried)
 
     @staticmethod
-    def _ask(
-        order: Order, line_no: int, location: str, tried: list[str], out: Outbox, cause_id: str
-    ) -> None:
-        line = order.lines[line_no]
-        out.command(
-            ReserveStock(
-                command_id=f"{cause_id}/reserve/{line_no}/{len(tried)}",
-                order_id=order.id,
-                line_no=line_no,
-                reservation_id=order.reservation_id(line_no),
-                sku=line.sku,
-                location=location,
-                quantity=line.quantity,
-                tried=tuple(tried),
+    def _send(order: Order, asks: Sequence[LineToReserve], out: Outbox, cause_id: str) -> None:
+        # One ReserveLines per inventory partition: the lines whose items live there.
+        by_partition: dict[int, list[LineToReserve]] = defaultdict(list)
+        for ask in asks:
+            by_partition[partition_for(ask.item.encode(), out.settings.kafka.partitions)].append(
+                ask
             )
-        )
+        for number, lines in sorted(by_partition.items()):
+            out.command(
+                ReserveLines(
+                    command_id=f"{cause_id}/reserve/{number}",
+                    order_id=order.id,
+                    lines=tuple(lines),
+                )
+            )
 
     def _shortage(self, order: Order, reason: str, out: Outbox, cause_id: str) -> None:
         decision = self.workflow.decide_shortage(order)
@@ -234,47 +268,62 @@ class OrderSaga:
         elif decision is Decision.PRE_ORDER:
             order.pre_order()
 
+    @staticmethod
     def _release_all(
-        self,
         order: Order,
         held: dict[int, tuple[UUID, str]],
         reason: str,
         out: Outbox,
         cause_id: str,
     ) -> None:
-        for line_no, (reservation_id, location) in sorted(held.items()):
-            self._release(
-                out,
-                cause_id,
-                order.id,
-                line_no,
-                reservation_id,
-                order.lines[line_no].sku,
-                location,
-                reason,
-            )
+        lines = [
+            (line_no, _held(reservation_id, order.lines[line_no].sku, location))
+            for line_no, (reservation_id, location) in sorted(held.items())
+        ]
+        _release(out, cause_id, order.id, lines, reason)
 
-    @staticmethod
-    def _release(
-        out: Outbox,
-        cause_id: str,
-        order_id: UUID,
-        line_no: int,
-        reservation_id: UUID,
-        sku: str,
-        location: str,
-        reason: str,
-    ) -> None:
+
+def _held(reservation_id: UUID, sku: str, location: str) -> LineToRelease:
+    return LineToRelease(reservation_id=reservation_id, sku=sku, location=location)
+
+
+def _release(
+    out: Outbox,
+    cause_id: str,
+    order_id: UUID,
+    lines: Sequence[tuple[int, LineToRelease]],
+    reason: str,
+) -> None:
+    """One ReleaseLines per inventory partition for ``lines`` ((line no, reservation)),
+    named by ``cause_id`` and the first line number (callers that may release twice
+    for one cause, the same line under two reservation ids, give distinct causes).
+    """
+    by_partition: dict[int, list[tuple[int, LineToRelease]]] = defaultdict(list)
+    for line_no, line in lines:
+        number = partition_for(line.item.encode(), out.settings.kafka.partitions)
+        by_partition[number].append((line_no, line))
+    for _, held in sorted(by_partition.items()):
         out.command(
-            ReleaseStock(
-                command_id=f"{cause_id}/release/{line_no}",
+            ReleaseLines(
+                command_id=f"{cause_id}/release/{held[0][0]}",
                 order_id=order_id,
-                reservation_id=reservation_id,
-                sku=sku,
-                location=location,
+                lines=tuple(line for _, line in held),
                 reason=reason,
             )
         )
+
+
+def _ask(order: Order, line_no: int, location: str, tried: list[str]) -> LineToReserve:
+    """What the inventory is asked for one line at ``location``."""
+    line = order.lines[line_no]
+    return LineToReserve(
+        line_no=line_no,
+        reservation_id=order.reservation_id(line_no),
+        sku=line.sku,
+        location=location,
+        quantity=line.quantity,
+        tried=tuple(tried),
+    )
 
 
 def _apply(order: Order, change: OrderChange) -> None:

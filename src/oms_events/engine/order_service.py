@@ -2,18 +2,19 @@
 
 Consumes ``oms.order.commands`` keyed by order id:
 
-* PlaceOrder (the intake contract) -> OrderPlaced (+ PaymentRecorded when paid at
-  the channel) and ReserveStock per line; a repeat of the same channel order is
-  acknowledged and ignored (the order id is derived from channel + external id)
-* ReservationAnswered (the inventory's reply) -> LineReserved, then confirm and
-  allocate, or compensate and reject, as the saga decides
+* PlaceOrder (the intake contract) -> OrderPlaced (carrying the payment when paid at
+  the channel) and one ReserveLines per inventory partition; a repeat of the same
+  channel order is acknowledged and ignored (the order id is derived from channel +
+  external id)
+* ReservationsAnswered (the inventory's reply) -> OrderAllocated (confirmed, with the
+  reservations) or LinesReserved, or compensate and reject, as the saga decides
 * RecordPayment -> PaymentRecorded, and the saga may confirm
 * CancelOrder -> OrderCancelled and ReleaseStock for every reservation
 * ChangeOrder (the intake's changed re-delivery: the whole new version) -> LineAdded /
   QuantityChanged / LineRemoved / AddressChanged, with stock released and reserved
   for the lines that changed; once allocated (or closed) it is refused with
   ``order.locked`` and a CommandRejected reply, an ordinary outcome, not a dead letter
-* ShipLines (from the shipment processor) -> LineShipped / OrderShipped
+* ShipLines (from the shipment processor) -> LinesShipped, or OrderShipped for the last
 
 Timers (inside a transaction, like any command): cancel unpaid prepaid orders whose
 reservations outlived the workflow's ``reservation_ttl``, releasing their stock; and
@@ -41,7 +42,9 @@ from oms_events.engine.commands import (
     LineDetails,
     PlaceOrder,
     RecordPayment,
+    ReservationAnswer,
     ReservationAnswered,
+    ReservationsAnswered,
     ShipLines,
 )
 from oms_events.engine.order_saga import OrderChange, OrderSaga
@@ -95,9 +98,8 @@ def order_from_command(command: PlaceOrder) -> Order:
         placed_at=command.placed_at,
         delivery_speed=command.delivery_speed,
         shipping_fee=Money(command.shipping_fee, currency),
+        paid_at_channel=f"{command.channel}:{command.external_id}" if command.paid else None,
     )
-    if command.paid and not order.is_cod and order.total.amount > 0:
-        order.record_payment(f"{order.channel}:{order.external_id}", order.total)
     return order
 
 
@@ -124,7 +126,8 @@ class OrderService(Service):
         self.saga = saga
         self.handlers = {
             PlaceOrder: self.place,
-            ReservationAnswered: self.answered,
+            ReservationsAnswered: self.answered,
+            ReservationAnswered: self.answered_one,
             RecordPayment: self.record_payment,
             CancelOrder: self.cancel,
             ChangeOrder: self.change,
@@ -145,10 +148,27 @@ class OrderService(Service):
         self.saga.placed(order, out, command.command_id)
         self._save(partition, order, out, command.command_id)
 
-    def answered(self, command: ReservationAnswered, partition: Partition, out: Outbox) -> None:
-        """The inventory answered one ReserveStock: the saga carries on."""
+    def answered(self, command: ReservationsAnswered, partition: Partition, out: Outbox) -> None:
+        """The inventory answered for some lines: the saga carries on."""
         order = self._order(partition, command.order_id)
-        self.saga.answered(order, command, out, command.command_id)
+        self.saga.answered(order, command.answers, out, command.command_id)
+        self._save(partition, order, out, command.command_id)
+
+    def answered_one(self, command: ReservationAnswered, partition: Partition, out: Outbox) -> None:
+        """An earlier version's answer for one line: the same, with one answer."""
+        answer = ReservationAnswer(
+            line_no=command.line_no,
+            reservation_id=command.reservation_id,
+            sku=command.sku,
+            location=command.location,
+            quantity=command.quantity,
+            outcome=command.outcome,
+            reason=command.reason,
+            available=command.available,
+            tried=command.tried,
+        )
+        order = self._order(partition, command.order_id)
+        self.saga.answered(order, (answer,), out, command.command_id)
         self._save(partition, order, out, command.command_id)
 
     def record_payment(self, command: RecordPayment, partition: Partition, out: Outbox) -> None:
@@ -173,8 +193,7 @@ class OrderService(Service):
     def ship_lines(self, command: ShipLines, partition: Partition, out: Outbox) -> None:
         """A shipment left with these lines."""
         order = self._order(partition, command.order_id)
-        for line_no in command.line_nos:
-            order.ship_line(line_no, str(command.shipment_id))
+        order.ship_lines(command.line_nos, str(command.shipment_id))
         self._save(partition, order, out, command.command_id)
 
     def refusal(self, command: Command, error: DomainError) -> bool:

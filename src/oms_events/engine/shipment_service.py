@@ -4,21 +4,25 @@ Consumes ``oms.shipment.commands`` keyed by shipment id:
 
 * CreateShipment (from allocation) -> ShipmentCreated
 * RecordWarehouseUpdate (from the warehouse adapter) -> ShipmentPicked / Packed /
-  Shipped; on shipped, CommitStock per line to the inventory (the goods have left)
+  Shipped; on shipped, CommitLines per inventory partition (the goods have left)
   and ShipLines to the order.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from oms_events.domain.shipment import Shipment, ShipmentLine, ShipmentStatus
 from oms_events.engine.commands import (
-    CommitStock,
+    CommitLines,
     CreateShipment,
+    LineToCommit,
     RecordWarehouseUpdate,
     ShipLines,
 )
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition
+from oms_events.engine.records import partition_for
 from oms_events.engine.service import Service
 
 
@@ -71,14 +75,21 @@ class ShipmentService(Service):
 
 
 def _shipped(shipment: Shipment, out: Outbox, cause: str) -> None:
+    # One CommitLines per inventory partition the shipment's items live on.
+    by_partition: dict[int, list[LineToCommit]] = defaultdict(list)
     for line in shipment.lines:
+        commit = LineToCommit(
+            reservation_id=line.reservation_id, sku=line.sku, location=shipment.location
+        )
+        by_partition[partition_for(commit.item.encode(), out.settings.kafka.partitions)].append(
+            commit
+        )
+    for number, lines in sorted(by_partition.items()):
         out.command(
-            CommitStock(
-                command_id=f"{cause}/commit/{line.line_no}",
+            CommitLines(
+                command_id=f"{cause}/commit/{number}",
                 order_id=shipment.order_id,
-                reservation_id=line.reservation_id,
-                sku=line.sku,
-                location=shipment.location,
+                lines=tuple(lines),
             )
         )
     out.command(

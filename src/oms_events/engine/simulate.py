@@ -3,8 +3,8 @@
 ``oms simulate`` drives a running engine (``oms run``) through its topics only:
 it receives stock (ReceiveStock), publishes PlaceOrder commands keyed by order id
 at a steady rate, answers every allocation as a warehouse would (picked, packed,
-shipped), and measures, from publish to the OrderConfirmed (or OrderRejected) it
-reads back on ``oms.order.events`` with read_committed, how long each order took.
+shipped), and measures, from publish to the OrderAllocated that confirms it (or the
+OrderRejected) it reads back on ``oms.order.events`` with read_committed, how long each order took.
 """
 
 from __future__ import annotations
@@ -101,7 +101,8 @@ class Simulation:
 
     def _on_order_event(self, record: Any) -> None:
         name = eventlog.header(record.headers, "event")
-        if name not in ("OrderConfirmed", "OrderRejected", "OrderShipped"):
+        # The engine confirms an order by allocating it (one OrderAllocated).
+        if name not in ("OrderAllocated", "OrderRejected", "OrderShipped"):
             return
         order_id = record.key.decode()
         now = time.monotonic()
@@ -109,7 +110,7 @@ class Simulation:
             sent = self.published_at.get(order_id)
             if sent is None:
                 return  # another run's order
-            if name == "OrderConfirmed":
+            if name == "OrderAllocated":
                 self.summary.confirmed += 1
                 self.summary.latency.add(now - sent)
             elif name == "OrderRejected":

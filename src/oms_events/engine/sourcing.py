@@ -1,7 +1,9 @@
 """Sourcing: which location should serve an order line.
 
-The rule today: the location with the most units available, as a local view of
-the inventory events shows it. The view lags the inventory by a transaction or
+The rule today: a location already serving another line of the order when the view
+sees enough there (one parcel, one allocation and one shipment fewer), else the
+location with the most units available, as a local view of the inventory events
+shows it. The view lags the inventory by a transaction or
 two, which is fine: it only proposes, and the InventoryItem accepts or rejects.
 Configurable rules (nearest, cheapest, split shipments) come later. No Kafka here:
 ``stock_watcher.StockWatcher`` feeds the view from the inventory events.
@@ -78,12 +80,20 @@ class StockView:
             if key in self.on_hand:
                 self.on_hand[key] = available + self.reserved[key]
 
-    def choose(self, sku: str, quantity: int, tried: Iterable[str] = ()) -> str | None:
+    def choose(
+        self,
+        sku: str,
+        quantity: int,
+        tried: Iterable[str] = (),
+        prefer: Iterable[str] = (),
+    ) -> str | None:
         """The location to ask for ``quantity`` of ``sku``, or None.
 
-        First ask (nothing tried): the location with the most available, even if
-        the view thinks it is short, because only the inventory may say no. A
-        retry only goes where the view sees enough, so a shortage ends quickly.
+        A location in ``prefer`` (those serving the order's other lines) where the
+        view sees enough comes first. Otherwise, first ask (nothing tried): the
+        location with the most available, even if the view thinks it is short,
+        because only the inventory may say no. A retry only goes where the view sees
+        enough, so a shortage ends quickly.
         """
         skip = set(tried)
         with self.lock:
@@ -93,6 +103,10 @@ class StockView:
             )
         if not candidates:
             return None
+        preferred = set(prefer)
+        for loc in candidates:
+            if loc in preferred and self.available(sku, loc) >= quantity:
+                return loc
         best = candidates[0]
         if skip and self.available(sku, best) < quantity:
             return None

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 import structlog
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
 
+from oms_events import eventlog
 from oms_events.kafka.connection import READ_TO_END_WAIT_MS, consumer
 from oms_events.kafka.port import Record, TopicPartition
 from oms_events.settings import Settings
@@ -115,6 +116,8 @@ class LogIndex:
             raise OperationalError(f"event store index not caught up in {CATCH_UP_TIMEOUT_S} s")
 
     def _add(self, tp: TopicPartition, record: Record) -> None:
+        if eventlog.header(record.headers, "event") == eventlog.CHECKPOINT:
+            return  # the engine's note of where its snapshots cover the events: no event
         stored = self._read(record)
         versions = self._versions.setdefault(str(stored.originator_id), {})
         if stored.originator_version in versions:

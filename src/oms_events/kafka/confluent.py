@@ -465,6 +465,20 @@ class ConfluentConsumer:
     def beginning_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         return {tp: self._watermarks(tp)[0] for tp in partitions}
 
+    def offsets_for_times(
+        self, timestamps: Mapping[TopicPartition, int]
+    ) -> dict[TopicPartition, int | None]:
+        try:
+            found = self._c.offsets_for_times(
+                [_tp(tp, ms) for tp, ms in timestamps.items()], timeout=30
+            )
+        except ck.KafkaException as exc:
+            raise _error(exc) from exc
+        return {
+            TopicPartition(f.topic, f.partition): (f.offset if f.offset >= 0 else None)
+            for f in found
+        }
+
     def partitions_for_topic(self, topic: str) -> set[int]:
         try:
             found = self._c.list_topics(topic, timeout=10).topics.get(topic)

@@ -318,6 +318,18 @@ class KafkaPythonConsumer:
             raise _error(exc) from exc
         return {TopicPartition(tp.topic, tp.partition): int(o) for tp, o in starts.items()}
 
+    def offsets_for_times(
+        self, timestamps: Mapping[TopicPartition, int]
+    ) -> dict[TopicPartition, int | None]:
+        try:
+            found = self._c.offsets_for_times({_ktp(tp): ms for tp, ms in timestamps.items()})
+        except ke.KafkaError as exc:
+            raise _error(exc) from exc
+        return {
+            TopicPartition(tp.topic, tp.partition): (None if o is None else int(o.offset))
+            for tp, o in found.items()
+        }
+
     def partitions_for_topic(self, topic: str) -> set[int]:
         return set(self._c.partitions_for_topic(topic) or ())
 

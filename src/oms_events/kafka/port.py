@@ -207,6 +207,13 @@ class Consumer(Protocol):
         """First offsets still on the log."""
         ...
 
+    def offsets_for_times(
+        self, timestamps: Mapping[TopicPartition, int]
+    ) -> dict[TopicPartition, int | None]:
+        """Per partition, the first offset whose timestamp (epoch ms) is at or after the
+        one given; None when there is none."""
+        ...
+
     def partitions_for_topic(self, topic: str) -> set[int]:
         """The topic's partition numbers (empty when the topic does not exist)."""
         ...

@@ -1,7 +1,8 @@
 """Bulk writing for projections: load the rows a batch touches, fold, write them back.
 
 A batch costs a handful of statements whatever its size: one SELECT per table to
-load current rows, one COPY into a temporary table, one INSERT … ON CONFLICT.
+load the current rows the runner's cache (``rowcache``) does not hold, one COPY
+into a temporary table, one INSERT … ON CONFLICT.
 Upserts only replace a row whose stored ``version`` is older, so applying an
 event twice never changes anything.
 """
@@ -95,6 +96,9 @@ def _copy_to_temp(
             "CREATE TEMP TABLE IF NOT EXISTS {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA"
         ).format(temp, cols, sql.Identifier(table))
     )
+    # Nor between writes of one transaction (the runner's record-by-record retry makes
+    # several): rows left from an earlier one would be merged again, counters added twice.
+    conn.execute(sql.SQL("DELETE FROM {}").format(temp))
     with (
         conn.cursor() as cur,
         cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(temp, cols)) as cp,

@@ -32,6 +32,7 @@ from oms_events.kafka.port import Consumer, Producer, TopicPartition
 from oms_events.projection import offsets
 from oms_events.projection.metrics import Metrics
 from oms_events.projection.migrate import use_schema
+from oms_events.projection.rowcache import RowCache
 from oms_events.projection.spec import DeadLetterRecord, Projection, Record
 from oms_events.settings import Settings
 
@@ -92,7 +93,9 @@ class Runner:
         self.max_wait = max_wait
         self.as_of = as_of
         self.codec: Codec = codec or codec_from_settings(settings.registry)
+        self.events = eventlog.EventLog(self.codec, settings=settings)
         self.metrics = Metrics()
+        self.cache = RowCache(settings.projections.row_cache_size)
         self.dead_letter_topic = topics.name(settings, topics.DEADLETTER)
         self.topics = [topics.name(settings, t) for t in projection.topics]
         self.consumer: Consumer = consumer(
@@ -115,7 +118,10 @@ class Runner:
         self.reset()
 
     def reset(self) -> None:
-        """Seek every partition to the offset the database holds (creating rows at 0)."""
+        """Seek every partition to the offset the database holds (creating rows at 0).
+
+        Cached rows are forgotten too: call it whenever partitions change hands.
+        """
         with self.conn.transaction():
             offsets.ensure(
                 self.conn,
@@ -123,8 +129,13 @@ class Runner:
                 [(tp.topic, tp.partition) for tp in self.partitions],
             )
             stored = offsets.load(self.conn, self.projection.name)
+        self.cache.clear()
         for tp in self.partitions:
             self.positions[tp] = stored[(tp.topic, tp.partition)]
+        self._rewind()
+
+    def _rewind(self) -> None:
+        for tp in self.partitions:
             self.consumer.seek(tp, self.positions[tp])
 
     def end_offsets(self) -> dict[TopicPartition, int]:
@@ -172,9 +183,7 @@ class Runner:
                     self.metrics.skipped += 1
                     continue
                 try:
-                    record = eventlog.decode(
-                        r.value or b"", self.codec, r.topic, r.partition, r.offset
-                    )
+                    record = self.events.record(r)
                 except DecodeError as exc:
                     self.metrics.decode_errors += 1
                     self._refuse(r, deadletter.technical("projection.decode", exc))
@@ -208,7 +217,8 @@ class Runner:
             for tp, pos in moved.items()
         }
         try:
-            with self.conn.transaction():
+            # A rolled-back transaction also drops the rows its fold changed in the cache.
+            with self.cache.batch(), self.conn.transaction():
                 if records:
                     self._write(records, by_offset)
                 # Before the offsets pass them: a crash now repeats them, never loses them.
@@ -219,14 +229,19 @@ class Runner:
             log.warning("offsets moved underneath; re-reading them", error=str(exc))
             self.reset()
             return 0
+        except BaseException:
+            # Nothing of the batch was committed: read it again rather than skip it.
+            self._rewind()
+            raise
         self.positions.update(moved)
         self.metrics.record_batch(len(records), 0, time.perf_counter() - started)
         return len(raw)
 
     def _write(self, records: list[Record], raw: dict[tuple[str, int, int], Any]) -> None:
         try:
-            with self.conn.transaction():  # a savepoint: a failed batch leaves nothing
-                self.projection.write(self.conn, records)
+            # A savepoint: a failed batch leaves nothing, in the tables or the cache.
+            with self.cache.batch(), self.conn.transaction():
+                self.projection.write(self.conn, records, self.cache)
             return
         except NOT_THE_RECORD:
             raise
@@ -235,8 +250,8 @@ class Runner:
         # Some record spoils the batch: apply each alone, in order, refusing those that fail.
         for record in records:
             try:
-                with self.conn.transaction():
-                    self.projection.write(self.conn, [record])
+                with self.cache.batch(), self.conn.transaction():
+                    self.projection.write(self.conn, [record], self.cache)
             except NOT_THE_RECORD:
                 raise
             except Exception as exc:

@@ -18,6 +18,8 @@ from oms_events.eventlog import EventRecord
 if TYPE_CHECKING:
     import psycopg
 
+    from oms_events.projection.rowcache import RowCache
+
 
 @dataclass(frozen=True)
 class DeadLetterRecord:
@@ -32,7 +34,7 @@ class DeadLetterRecord:
 
 
 Record = EventRecord | DeadLetterRecord
-Writer = Callable[["psycopg.Connection[Any]", Sequence[Record]], None]
+Writer = Callable[["psycopg.Connection[Any]", Sequence[Record], "RowCache"], None]
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,8 @@ class Projection:
 
     ``topics`` are registry names without prefix (``oms.inventory.events``);
     ``events`` names the events ``write`` handles, so the runner skips the others
-    without decoding them; ``write`` applies one batch inside the caller's transaction.
+    without decoding them; ``write`` applies one batch inside the caller's transaction,
+    taking the rows it folds from the runner's cache of what it committed before.
     """
 
     name: str

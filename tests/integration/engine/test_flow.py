@@ -128,7 +128,7 @@ def test_cancel_releases_the_reservation(running: tuple[Settings, Engine]) -> No
     unpaid = place_order("C1", "TEA", paid=False)
     publish_orders(settings, [unpaid])
     assert wait_for(
-        lambda: any(e.name == "LineReserved" for e in read_events(settings, "order")), 60
+        lambda: any(e.name == "LinesReserved" for e in read_events(settings, "order")), 60
     )
     order_id = read_events(settings, "order")[0].originator_id
     send(
@@ -189,7 +189,7 @@ def test_a_changed_quantity_moves_the_reservation(running: tuple[Settings, Engin
     placed = place_order("Q1", "MUG", quantity=1, paid=False)  # waits for payment
     publish_orders(settings, [placed])
     assert wait_for(
-        lambda: any(e.name == "LineReserved" for e in read_events(settings, "order")), 60
+        lambda: any(e.name == "LinesReserved" for e in read_events(settings, "order")), 60
     )
     send(settings, [_change(placed, 3)])
 
@@ -205,17 +205,18 @@ def test_a_changed_quantity_moves_the_reservation(running: tuple[Settings, Engin
         ("StockReserved", 3),
     ]
     assert wait_for(
-        lambda: [e.name for e in read_events(settings, "order")][-1] == "LineReserved", 60
+        lambda: [e.name for e in read_events(settings, "order")][-1] == "LinesReserved", 60
     )
     order_events = read_events(settings, "order")
     assert [e.name for e in order_events] == [
         "OrderPlaced",
-        "LineReserved",
+        "LinesReserved",
         "QuantityChanged",
-        "LineReserved",
+        "LinesReserved",
     ]
     # The order holds the new reservation, the one the inventory holds.
-    assert order_events[-1].payload["reservation_id"] == inventory[-1].payload["reservation_id"]
+    [reservation] = order_events[-1].payload["reservations"]
+    assert reservation["reservation_id"] == inventory[-1].payload["reservation_id"]
 
 
 def test_a_change_after_allocation_is_refused_with_a_reply(

@@ -344,3 +344,24 @@ def test_admin_creates_describes_configures_and_deletes(kafka: Clients, isolated
             time.sleep(0.2)
     finally:
         admin.close()
+
+
+def test_offsets_for_times_finds_the_first_record_at_or_after_an_instant(
+    kafka: Clients,
+    new_topic,  # type: ignore[no-untyped-def]
+) -> None:
+    topic = new_topic()
+    tp = TopicPartition(topic, 0)
+    p = kafka.producer()
+    first = p.send(topic, b"early").get()
+    time.sleep(0.05)
+    middle = int(time.time() * 1000)
+    later = p.send(topic, b"late").get()
+    p.close()
+    c = kafka.consumer()
+    try:
+        assert c.offsets_for_times({tp: 0}) == {tp: first.offset}
+        assert c.offsets_for_times({tp: middle}) == {tp: later.offset}
+        assert c.offsets_for_times({tp: int(time.time() * 1000) + 60_000}) == {tp: None}
+    finally:
+        c.close()

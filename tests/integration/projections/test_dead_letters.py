@@ -18,6 +18,7 @@ from oms_events.engine.runner import Engine
 from oms_events.intake.adapter import ChannelAdapter
 from oms_events.kafka.connection import producer
 from oms_events.projection.migrate import migrate
+from oms_events.projection.rowcache import RowCache
 from oms_events.projection.runner import Runner, connect
 from oms_events.projection.spec import Projection, Record
 from oms_events.settings import Settings
@@ -26,7 +27,9 @@ from tests.integration.intake.conftest import FIXTURES, make_topics, read, send,
 from tests.integration.projections import world as w
 
 
-def needs_a_field_orders_lack(conn: psycopg.Connection[Any], records: Sequence[Record]) -> None:
+def needs_a_field_orders_lack(
+    conn: psycopg.Connection[Any], records: Sequence[Record], cache: RowCache
+) -> None:
     """A projection written against a payload field OrderPlaced does not have: every
     OrderPlaced fails to fold (as a projection bug or an unexpected event would)."""
     for r in records:

@@ -1,8 +1,10 @@
 """A small shop's worth of domain events, made with the real aggregates, for projection tests.
 
-Orders are placed over the last two weeks, reserved at one warehouse, then
-confirmed, cancelled, rejected (no stock), allocated, shipped (some late, some
-with a failed delivery) and delivered, as the engine's sagas would drive them.
+Orders are placed over the last two weeks (every other one paid at the channel),
+reserved at one warehouse, then confirmed, cancelled, rejected (no stock),
+allocated (confirmed by the allocation, as the engine does it), shipped in one
+shipment (some late, some with a failed delivery) and delivered, as the engine's
+sagas would drive them.
 """
 
 from __future__ import annotations
@@ -82,10 +84,12 @@ def build(n_orders: int, seed: int = 7, stock: int = 40) -> World:
             )
             for n, sku in enumerate(skus, start=1)
         ]
+        channel = rng.choice(CHANNELS)
+        external_id = f"X{seed}-{i}-{uuid.uuid4().hex[:6]}"
         order = Order.place(
             order_no=f"OMS-{seed}-{i:05d}",
-            channel=rng.choice(CHANNELS),
-            external_id=f"X{seed}-{i}-{uuid.uuid4().hex[:6]}",
+            channel=channel,
+            external_id=external_id,
             customer=Customer(f"客户{i % 50}", f"138{i % 50:08d}", f"acct{i % 50}"),
             address=Address("文三路 90 号", "CN", city, province, district),
             lines=lines,
@@ -94,17 +98,21 @@ def build(n_orders: int, seed: int = 7, stock: int = 40) -> World:
             - timedelta(
                 days=rng.randint(0, 13), hours=rng.randint(0, 23), minutes=rng.randint(0, 59)
             ),
+            paid_at_channel=f"{channel}:{external_id}" if i % 2 else None,
         )
         loc = rng.choice(LOCATIONS)
         touched: list[Any] = [order]
         reserved: list[tuple[InventoryItem, uuid.UUID]] = []
+        answers: list[tuple[int, uuid.UUID, str]] = []  # one reply for the order's lines
         for line in lines:
             item = world.items[(line.sku, loc)]
             touched.append(item)
             rid = order.reservation_id(line.line_no)
             if item.try_reserve(rid, order.id, line.quantity) is ReservationOutcome.RESERVED:
-                order.reserve_line(line.line_no, rid, loc)
+                answers.append((line.line_no, rid, loc))
                 reserved.append((item, rid))
+        if answers:
+            order.reserve_lines(answers)
         fate = rng.random()
         if len(reserved) < len(lines):
             order.reject("out_of_stock")
@@ -114,35 +122,32 @@ def build(n_orders: int, seed: int = 7, stock: int = 40) -> World:
             order.cancel("customer changed mind")
             for item, rid in reserved:
                 item.release(rid)
-        else:
+        elif fate <= 0.25:
             order.confirm()
-            if fate > 0.25:
-                order.allocate()
-                shipment = Shipment.create(
-                    order.id,
-                    loc,
-                    [
-                        ShipmentLine(
-                            ln.line_no, ln.sku, ln.quantity, order.reservation_id(ln.line_no)
-                        )
-                        for ln in lines
-                    ],
-                )
-                touched.append(shipment)
-                world.shipments.append(shipment)
-                if fate > 0.4:
-                    shipment.pick()
-                    shipment.pack()
-                    shipment.ship("SF", f"SF{i:08d}")
-                    for ln in lines:
-                        order.ship_line(ln.line_no, str(shipment.id))
-                    for item, rid in reserved:
-                        item.commit(rid)
-                    if fate > 0.9:
-                        shipment.fail_delivery("nobody home")
-                    if fate > 0.55:
-                        shipment.deliver()
-                        order.deliver()
+        else:
+            order.allocate()  # confirmed by the allocation, as the engine does it
+            shipment = Shipment.create(
+                order.id,
+                loc,
+                [
+                    ShipmentLine(ln.line_no, ln.sku, ln.quantity, order.reservation_id(ln.line_no))
+                    for ln in lines
+                ],
+            )
+            touched.append(shipment)
+            world.shipments.append(shipment)
+            if fate > 0.4:
+                shipment.pick()
+                shipment.pack()
+                shipment.ship("SF", f"SF{i:08d}")
+                order.ship_lines([ln.line_no for ln in lines], str(shipment.id))
+                for item, rid in reserved:
+                    item.commit(rid)
+                if fate > 0.9:
+                    shipment.fail_delivery("nobody home")
+                if fate > 0.55:
+                    shipment.deliver()
+                    order.deliver()
         world.orders.append(order)
         world.collect(*touched)
     return world

@@ -63,6 +63,7 @@ def order(
     external_id: str = "T-1001",
     phone: str = "13800000000",
     shipping_fee: int = 0,
+    paid_at_channel: str | None = None,
 ) -> Order:
     """A freshly placed order with its OrderPlaced event still pending."""
     return Order.place(
@@ -76,7 +77,40 @@ def order(
         delivery_speed=DeliverySpeed.EXPRESS,
         placed_at=PLACED_AT,
         shipping_fee=cny(shipping_fee),
+        paid_at_channel=paid_at_channel,
     )
+
+
+def legacy_order_events(external_id: str = "T-OLD") -> list[Any]:
+    """The log an earlier version wrote for a 2-line order paid at the channel, from
+    placed to shipped: PaymentRecorded apart, a LineReserved and a LineShipped per line,
+    OrderConfirmed before OrderAllocated, an empty OrderShipped.
+
+    Built with the Order's event methods one by one, as those versions called them; the
+    domain keeps these events so such logs replay.
+    """
+    o: Any = order(lines=[line(1, "SKU-1"), line(2, "SKU-2", 1, 500)], external_id=external_id)
+    o._payment_recorded(payment_id=f"tmall:{external_id}", amount=o.total.to_dict())
+    for n, location in ((1, "WH-SH"), (2, "WH-BJ")):
+        o._line_reserved(line_no=n, reservation_id=o.reservation_id(n), location=location)
+    o._confirmed()
+    o._allocated(
+        allocations=[
+            {
+                "line_no": n,
+                "sku": o.lines[n].sku,
+                "quantity": o.lines[n].quantity,
+                "location": o.reservations[n][1],
+                "reservation_id": o.reservations[n][0],
+            }
+            for n in sorted(o.lines)
+        ],
+        confirmed=False,  # as today's reader reads theirs
+    )
+    o._line_shipped(line_no=1, shipment_id="shipment-1")
+    o._line_shipped(line_no=2, shipment_id="shipment-2")
+    o._shipped(line_nos=[], shipment_id=None)  # as today's reader reads their empty one
+    return list(o.collect_events())
 
 
 def reserve_all(o: Order, location: str = "WH-SH") -> None:
@@ -157,11 +191,19 @@ def events_of_every_kind() -> list[Any]:
     o.release_hold()
     o.confirm()
     o.allocate()
-    o.ship_line(1, "shipment-1")
-    o.ship_line(2, "shipment-2")
+    o.ship_line(1, "shipment-1")  # LinesShipped
+    o.ship_line(2, "shipment-2")  # OrderShipped, with the line
     o.deliver()
     o.complete()
     recorded += o.collect_events()
+
+    # Paid at the channel (OrderPlaced carries the payment), allocated by the answer.
+    paid = order(external_id="T-4", paid_at_channel="tmall:T-4")
+    paid.allocate([(1, paid.reservation_id(1), "WH-SH")])
+    recorded += paid.collect_events()
+
+    # What earlier versions wrote for an order, one event per line.
+    recorded += legacy_order_events()
 
     # Orders that end early: pre-order then reject, and cancel.
     short = order(external_id="T-2")

@@ -138,7 +138,38 @@ def test_confirming_needs_every_line_reserved() -> None:
     o.reserve_line(2, o.reservation_id(2), "WH-BJ")
     o.confirm()
     assert o.status is OrderStatus.CONFIRMED
-    assert names(o) == ["OrderPlaced", "LineReserved", "LineReserved", "OrderConfirmed"]
+    assert names(o) == ["OrderPlaced", "LinesReserved", "LinesReserved", "OrderConfirmed"]
+
+
+def test_one_answer_reserves_several_lines_in_one_event() -> None:
+    o = order(lines=[line(1), line(2, "SKU-2"), line(3, "SKU-3")])
+    o.collect_events()
+    o.reserve_lines([(1, o.reservation_id(1), "WH-SH"), (2, o.reservation_id(2), "WH-BJ")])
+    [reserved] = o.collect_events()
+    assert type(reserved).__name__ == "LinesReserved"
+    assert o.reservations == {1: (o.reservation_id(1), "WH-SH"), 2: (o.reservation_id(2), "WH-BJ")}
+    o.reserve_lines([(1, o.reservation_id(1), "WH-SH")])  # the same answer again
+    assert names(o) == []
+
+
+def test_the_answer_that_completes_the_order_confirms_and_allocates_in_one_event() -> None:
+    o = order(lines=[line(1), line(2, "SKU-2")], paid_at_channel="tmall:T-1001")
+    o.reserve_line(1, o.reservation_id(1), "WH-SH")
+    o.collect_events()
+    with pytest.raises(LinesNotReserved):
+        o.allocate()  # line 2 holds nothing yet
+    o.allocate([(2, o.reservation_id(2), "WH-BJ")])
+    assert names(o) == ["OrderAllocated"]
+    assert o.status is OrderStatus.ALLOCATED
+    assert o.reservations[2] == (o.reservation_id(2), "WH-BJ")
+    assert o.allocations == {1: "WH-SH", 2: "WH-BJ"}
+
+
+def test_an_order_paid_at_the_channel_records_the_payment_in_order_placed() -> None:
+    o = order(paid_at_channel="tmall:T-1001")
+    assert names(o) == ["OrderPlaced"]
+    assert o.is_paid and o.payments == {"tmall:T-1001": o.total}
+    assert not order(payment_method=PaymentMethod.COD, paid_at_channel="x").payments
 
 
 def test_a_redelivered_reservation_is_ignored() -> None:
@@ -349,6 +380,15 @@ def test_a_payment_recorded_twice_counts_once() -> None:
 # --- fulfilment ----------------------------------------------------------------------
 
 
+def test_a_shipment_with_every_line_is_one_order_shipped() -> None:
+    o = allocated_order()
+    o.ship_lines([1, 2], "S-1")
+    assert names(o) == ["OrderShipped"]
+    assert o.status is OrderStatus.SHIPPED and o.shipments == {1: "S-1", 2: "S-1"}
+    o.ship_lines([1, 2], "S-1")  # the warehouse confirmed twice
+    assert names(o) == []
+
+
 def test_shipping_line_by_line_then_delivered_and_completed() -> None:
     o = allocated_order(payment_method=PaymentMethod.COD)
     assert o.allocations == {1: "WH-SH", 2: "WH-SH"}
@@ -356,7 +396,8 @@ def test_shipping_line_by_line_then_delivered_and_completed() -> None:
     assert o.status is OrderStatus.PARTIALLY_SHIPPED
     o.ship_line(2, "S-2")
     assert o.status is OrderStatus.SHIPPED
-    assert names(o) == ["LineShipped", "LineShipped", "OrderShipped"]
+    assert names(o) == ["LinesShipped", "OrderShipped"]
+    assert o.shipments == {1: "S-1", 2: "S-2"}
     o.deliver()
     with pytest.raises(NotFullyPaid):
         o.complete()  # cash not collected yet

@@ -20,9 +20,13 @@ from oms_events.engine.commands import (
     Command,
     CustomerDetails,
     LineDetails,
+    LineToRelease,
+    LineToReserve,
     PlaceOrder,
-    ReservationAnswered,
-    ReserveStock,
+    ReleaseLines,
+    ReservationAnswer,
+    ReservationsAnswered,
+    ReserveLines,
 )
 from oms_events.engine.handling import Outcome, Step
 from oms_events.engine.order_saga import OrderSaga
@@ -54,6 +58,22 @@ class Written:
         return self.name.rsplit(".", 1)[-1]
 
 
+@dataclass(frozen=True)
+class Ask:
+    """One line of a ReserveLines, with the command that carried it."""
+
+    command: ReserveLines
+    line: LineToReserve
+
+    def __getattr__(self, name: str) -> Any:
+        # The line's fields (sku, location, quantity, tried, ...), then the command's.
+        if name in ("command", "line"):
+            raise AttributeError(name)
+        if hasattr(self.line, name):
+            return getattr(self.line, name)
+        return getattr(self.command, name)
+
+
 @dataclass
 class Result:
     """What one command did."""
@@ -73,6 +93,14 @@ class Result:
             if w.name == kind.schema() and "deadletter" not in w.topic
             if isinstance(command := commands.from_record(w.name, w.payload), kind)
         ]
+
+    def releases(self) -> list[LineToRelease]:
+        """Every line of every ReleaseLines written, in order."""
+        return [line for c in self.commands(ReleaseLines) for line in c.lines]
+
+    def asks(self) -> list[Ask]:
+        """Every line of every ReserveLines written, in order."""
+        return [Ask(c, line) for c in self.commands(ReserveLines) for line in c.lines]
 
     @property
     def dead(self) -> list[Written]:
@@ -176,24 +204,31 @@ class Flow:
 
     def answer(
         self,
-        reserve: ReserveStock,
+        *asks: Ask,
         outcome: Literal["reserved", "rejected"] = "reserved",
         available: int = 0,
     ) -> Result:
-        """The inventory's reply to one ReserveStock."""
+        """The inventory's one reply for ``asks`` (lines of one order), all with
+        ``outcome``."""
+        first = asks[0]
         return self.send(
-            ReservationAnswered(
-                command_id=f"{reserve.command_id}/answer",
-                order_id=reserve.order_id,
-                line_no=reserve.line_no,
-                reservation_id=reserve.reservation_id,
-                sku=reserve.sku,
-                location=reserve.location,
-                quantity=reserve.quantity,
-                outcome=outcome,
-                reason="" if outcome == "reserved" else "stock.insufficient",
-                available=available,
-                tried=reserve.tried,
+            ReservationsAnswered(
+                command_id=f"{first.command.command_id}/answer/{first.line_no}",
+                order_id=first.order_id,
+                answers=tuple(
+                    ReservationAnswer(
+                        line_no=a.line_no,
+                        reservation_id=a.reservation_id,
+                        sku=a.sku,
+                        location=a.location,
+                        quantity=a.quantity,
+                        outcome=outcome,
+                        reason="" if outcome == "reserved" else "stock.insufficient",
+                        available=available,
+                        tried=a.tried,
+                    )
+                    for a in asks
+                ),
             )
         )
 

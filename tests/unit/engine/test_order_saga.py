@@ -1,6 +1,7 @@
 """The order saga and the processor's per-record step, without Kafka.
 
-place -> ReserveStock per line -> every line reserved -> confirm + allocate; a refused
+place -> ReserveLines per inventory partition -> every line reserved -> OrderAllocated
+(confirmed, with the reservations) in the event of the last answer; a refused
 line -> next location, else compensation and rejection (or a pre-order); cancel at
 any step releases every reservation; a redelivered command has no second effect; a
 command a domain rule refuses gets a CommandRejected reply.
@@ -21,11 +22,21 @@ from oms_events.engine.commands import (
     CreateShipment,
     PlaceOrder,
     RecordPayment,
-    ReleaseStock,
-    ReserveStock,
+    ReleaseLines,
+    ReserveLines,
 )
 from oms_events.engine.handling import Outcome
-from tests.unit.engine.flow import Flow, Result, address, change, order_id, place
+from oms_events.engine.records import partition_for
+from tests.unit.engine.flow import (
+    SETTINGS,
+    Ask,
+    Flow,
+    Result,
+    address,
+    change,
+    order_id,
+    place,
+)
 
 
 def test_placing_asks_the_inventory_for_every_line() -> None:
@@ -33,9 +44,10 @@ def test_placing_asks_the_inventory_for_every_line() -> None:
     placed = place(lines=[("TEA", 2), ("CUP", 1)])
     result = flow.send(placed)
     assert result.outcome is Outcome.APPLIED
-    assert result.events == ["OrderPlaced", "PaymentRecorded"]
+    assert result.events == ["OrderPlaced"]  # the channel's payment rides in it
     order = flow.order(order_id(placed))
-    reserves = result.commands(ReserveStock)
+    assert order.is_paid
+    reserves = result.asks()
     assert [(r.line_no, r.sku, r.location, r.quantity) for r in reserves] == [
         (1, "TEA", "SH", 2),  # the location with the most available
         (2, "CUP", "BJ", 1),
@@ -50,15 +62,17 @@ def test_placing_asks_the_inventory_for_every_line() -> None:
 def test_every_line_reserved_confirms_and_allocates() -> None:
     flow = Flow({("TEA", "SH"): 5, ("CUP", "SH"): 3})
     placed = place(lines=[("TEA", 2), ("CUP", 1)])
-    first, second = flow.send(placed).commands(ReserveStock)
+    first, second = flow.send(placed).asks()
 
     one = flow.answer(first)
-    assert one.events == ["LineReserved"]
+    assert one.events == ["LinesReserved"]
     assert flow.order(order_id(placed)).status is OrderStatus.PENDING  # waits for line 2
 
     both = flow.answer(second)
-    assert both.events == ["LineReserved", "OrderConfirmed", "OrderAllocated"]
-    assert flow.order(order_id(placed)).status is OrderStatus.ALLOCATED
+    assert both.events == ["OrderAllocated"]  # reserved, confirmed and allocated at once
+    order = flow.order(order_id(placed))
+    assert order.status is OrderStatus.ALLOCATED
+    assert order.reservations[2] == (second.reservation_id, "SH")
     [allocation] = both.named("Allocation")
     assert allocation["location"] == "SH"
     assert [line["sku"] for line in allocation["lines"]] == ["TEA", "CUP"]
@@ -69,8 +83,8 @@ def test_every_line_reserved_confirms_and_allocates() -> None:
 def test_an_unpaid_order_waits_for_its_payment() -> None:
     flow = Flow()
     placed = place(paid=False)
-    [reserve] = flow.send(placed).commands(ReserveStock)
-    assert flow.answer(reserve).events == ["LineReserved"]
+    [reserve] = flow.send(placed).asks()
+    assert flow.answer(reserve).events == ["LinesReserved"]
     paid = flow.send(
         RecordPayment(
             command_id="pay-1",
@@ -80,15 +94,43 @@ def test_an_unpaid_order_waits_for_its_payment() -> None:
             currency="CNY",
         )
     )
-    assert paid.events == ["PaymentRecorded", "OrderConfirmed", "OrderAllocated"]
+    assert paid.events == ["PaymentRecorded", "OrderAllocated"]
+
+
+def test_one_reserve_command_per_inventory_partition_and_one_event_per_answer() -> None:
+    skus = [f"SKU-{n}" for n in range(12)]
+    flow = Flow({(sku, "SH"): 5 for sku in skus})
+    placed = place(lines=[(sku, 1) for sku in skus])
+    commands = flow.send(placed).commands(ReserveLines)
+    owners = [partition_for(c.key.encode(), SETTINGS.kafka.partitions) for c in commands]
+    assert len(owners) == len(set(owners)) > 1  # one per partition that holds its items
+    for c in commands:  # every line lands where its item lives
+        assert {
+            partition_for(line.item.encode(), SETTINGS.kafka.partitions) for line in c.lines
+        } == {partition_for(c.key.encode(), SETTINGS.kafka.partitions)}
+    assert sorted(line.line_no for c in commands for line in c.lines) == list(range(1, 13))
+    *early, last = commands
+    for c in early:
+        answered = flow.answer(*[Ask(c, line) for line in c.lines])
+        assert answered.events == ["LinesReserved"]  # one event for all its lines
+    done = flow.answer(*[Ask(last, line) for line in last.lines])
+    assert done.events == ["OrderAllocated"]
+    assert flow.order(order_id(placed)).status is OrderStatus.ALLOCATED
+    # Cancelled: the stock goes back the same way, one ReleaseLines per partition.
+    cancelled = _cancel(flow, placed)
+    releases = cancelled.commands(ReleaseLines)
+    assert sorted(partition_for(c.key.encode(), SETTINGS.kafka.partitions) for c in releases) == (
+        sorted(owners)
+    )
+    assert len(cancelled.releases()) == 12
 
 
 def test_a_refusal_tries_the_next_location_with_stock() -> None:
     flow = Flow({("TEA", "SH"): 5, ("TEA", "BJ"): 2})
-    [reserve] = flow.send(place()).commands(ReserveStock)
+    [reserve] = flow.send(place()).asks()
     assert reserve.location == "SH"
-    retry = flow.answer(reserve, "rejected", available=0)
-    [again] = retry.commands(ReserveStock)
+    retry = flow.answer(reserve, outcome="rejected", available=0)
+    [again] = retry.asks()
     assert (again.location, again.tried) == ("BJ", ("SH",))
     assert again.reservation_id == reserve.reservation_id  # same line, same quantity
     assert again.command_id != reserve.command_id
@@ -97,18 +139,18 @@ def test_a_refusal_tries_the_next_location_with_stock() -> None:
 def test_a_shortage_releases_what_was_reserved_then_rejects() -> None:
     flow = Flow({("TEA", "SH"): 5, ("CUP", "SH"): 0})
     placed = place(lines=[("TEA", 2), ("CUP", 1)])
-    tea, cup = flow.send(placed).commands(ReserveStock)
+    tea, cup = flow.send(placed).asks()
     flow.answer(tea)
-    refused = flow.answer(cup, "rejected", available=0)
+    refused = flow.answer(cup, outcome="rejected", available=0)
     assert "OrderRejected" in refused.events
     assert flow.order(order_id(placed)).status is OrderStatus.REJECTED
-    [release] = refused.commands(ReleaseStock)
+    [release] = refused.releases()
     assert (release.reservation_id, release.sku, release.location) == (
         tea.reservation_id,
         "TEA",
         "SH",
     )
-    assert not refused.commands(ReserveStock)  # no other location has CUP
+    assert not refused.asks()  # no other location has CUP
 
 
 def test_a_shortage_keeps_a_pre_order_when_the_workflow_says_so() -> None:
@@ -117,11 +159,11 @@ def test_a_shortage_keeps_a_pre_order_when_the_workflow_says_so() -> None:
         Workflow(on_shortage=ShortagePolicy.PREORDER),
     )
     placed = place(lines=[("TEA", 2), ("CUP", 1)])
-    tea, cup = flow.send(placed).commands(ReserveStock)
+    tea, cup = flow.send(placed).asks()
     flow.answer(tea)
-    refused = flow.answer(cup, "rejected", available=0)
+    refused = flow.answer(cup, outcome="rejected", available=0)
     assert refused.events == ["PreOrdered"]
-    assert not refused.commands(ReleaseStock)  # the reserved line keeps its stock
+    assert not refused.releases()  # the reserved line keeps its stock
     order = flow.order(order_id(placed))
     assert order.status is OrderStatus.PRE_ORDER and list(order.reservations) == [1]
 
@@ -129,11 +171,11 @@ def test_a_shortage_keeps_a_pre_order_when_the_workflow_says_so() -> None:
 def test_a_late_answer_for_a_closed_order_is_given_back() -> None:
     flow = Flow({("TEA", "SH"): 5, ("CUP", "SH"): 0})
     placed = place(lines=[("TEA", 2), ("CUP", 1)])
-    tea, cup = flow.send(placed).commands(ReserveStock)
-    flow.answer(cup, "rejected", available=0)  # rejected before TEA answered
+    tea, cup = flow.send(placed).asks()
+    flow.answer(cup, outcome="rejected", available=0)  # rejected before TEA answered
     late = flow.answer(tea)
     assert late.events == []
-    [release] = late.commands(ReleaseStock)
+    [release] = late.releases()
     assert release.reservation_id == tea.reservation_id
 
 
@@ -147,25 +189,25 @@ def _cancel(flow: Flow, placed: PlaceOrder, command_id: str = "cancel-1") -> Res
 def test_cancel_at_any_step_releases_every_reservation(answered: int) -> None:
     flow = Flow({("TEA", "SH"): 5, ("CUP", "SH"): 3})
     placed = place(lines=[("TEA", 2), ("CUP", 1)])
-    reserves = flow.send(placed).commands(ReserveStock)
+    reserves = flow.send(placed).asks()
     for reserve in reserves[:answered]:
         flow.answer(reserve)
     cancelled = _cancel(flow, placed)
     assert cancelled.outcome is Outcome.APPLIED
     assert cancelled.events[0] == "OrderCancelled"
-    released = {r.reservation_id for r in cancelled.commands(ReleaseStock)}
+    released = {r.reservation_id for r in cancelled.releases()}
     assert released == {r.reservation_id for r in reserves[:answered]}
     # Answers still in flight come back after the cancel: they are given back too.
     for reserve in reserves[answered:]:
         late = flow.answer(reserve)
-        assert [r.reservation_id for r in late.commands(ReleaseStock)] == [reserve.reservation_id]
+        assert [r.reservation_id for r in late.releases()] == [reserve.reservation_id]
     assert flow.order(order_id(placed)).status is OrderStatus.CANCELLED
 
 
 def test_a_redelivered_command_has_no_second_effect() -> None:
     flow = Flow()
     placed = place(paid=False)
-    [reserve] = flow.send(placed).commands(ReserveStock)
+    [reserve] = flow.send(placed).asks()
     flow.answer(reserve)
     first = _cancel(flow, placed, "cancel-7")
     again = _cancel(flow, placed, "cancel-7")
@@ -212,9 +254,9 @@ def test_bad_input_is_dead_lettered_without_a_reply() -> None:
 # --- ChangeOrder ---------------------------------------------------------------------
 
 
-def _reserved(flow: Flow, placed: PlaceOrder) -> list[ReserveStock]:
+def _reserved(flow: Flow, placed: PlaceOrder) -> list[Ask]:
     """Place ``placed`` and answer none of its reservations yet."""
-    return flow.send(placed).commands(ReserveStock)
+    return flow.send(placed).asks()
 
 
 def test_a_quantity_change_moves_the_reservation() -> None:
@@ -226,9 +268,9 @@ def test_a_quantity_change_moves_the_reservation() -> None:
     changed = flow.send(change(placed, [(1, "TEA", 3), (2, "CUP", 1)]))
     assert changed.outcome is Outcome.APPLIED
     assert changed.events == ["QuantityChanged"]
-    [release] = changed.commands(ReleaseStock)
+    [release] = changed.releases()
     assert release.reservation_id == tea.reservation_id
-    [reserve] = changed.commands(ReserveStock)
+    [reserve] = changed.asks()
     assert (reserve.line_no, reserve.quantity) == (1, 3)
     assert reserve.reservation_id != tea.reservation_id  # a new id for a new quantity
     order = flow.order(order_id(placed))
@@ -246,8 +288,8 @@ def test_added_and_removed_lines_reserve_and_release() -> None:
     flow.answer(cup)
     changed = flow.send(change(placed, [(1, "TEA", 2), (3, "POT", 1)]))
     assert changed.events == ["LineAdded", "LineRemoved"]
-    assert [r.reservation_id for r in changed.commands(ReleaseStock)] == [cup.reservation_id]
-    [reserve] = changed.commands(ReserveStock)
+    assert [r.reservation_id for r in changed.releases()] == [cup.reservation_id]
+    [reserve] = changed.asks()
     assert (reserve.sku, reserve.line_no) == ("POT", 3)
     order = flow.order(order_id(placed))
     assert {n: line.sku for n, line in order.lines.items()} == {1: "TEA", 3: "POT"}
@@ -260,7 +302,7 @@ def test_a_change_of_address_moves_no_stock() -> None:
     flow.answer(tea)
     changed = flow.send(change(placed, [(1, "TEA", 1)], address=address("文二路 1 号")))
     assert changed.events == ["AddressChanged"]
-    assert not changed.commands(ReleaseStock) and not changed.commands(ReserveStock)
+    assert not changed.releases() and not changed.asks()
     assert flow.order(order_id(placed)).address.line1 == "文二路 1 号"
 
 
@@ -269,10 +311,10 @@ def test_a_change_before_the_first_answer_releases_the_old_one_when_it_comes() -
     placed = place(paid=False, lines=[("TEA", 2)])
     [tea] = _reserved(flow, placed)
     changed = flow.send(change(placed, [(1, "TEA", 1)]))
-    assert not changed.commands(ReleaseStock)  # nothing held yet
-    [reserve] = changed.commands(ReserveStock)
+    assert not changed.releases()  # nothing held yet
+    [reserve] = changed.asks()
     late = flow.answer(tea)  # the answer for quantity 2
-    assert [r.reservation_id for r in late.commands(ReleaseStock)] == [tea.reservation_id]
+    assert [r.reservation_id for r in late.releases()] == [tea.reservation_id]
     flow.answer(reserve)
     order = flow.order(order_id(placed))
     assert order.reservations[1][0] == order.reservation_id(1)
@@ -285,12 +327,7 @@ def test_a_paid_change_that_completes_the_reservations_allocates() -> None:
     flow.answer(tea)
     # The buyer drops the line we could not get, and pays the new total.
     changed = flow.send(change(placed, [(1, "TEA", 2)], paid=True))
-    assert changed.events == [
-        "LineRemoved",
-        "PaymentRecorded",
-        "OrderConfirmed",
-        "OrderAllocated",
-    ]
+    assert changed.events == ["LineRemoved", "PaymentRecorded", "OrderAllocated"]
 
 
 def test_a_change_after_allocation_is_refused_with_a_reply_not_a_dead_letter() -> None:
@@ -303,7 +340,7 @@ def test_a_change_after_allocation_is_refused_with_a_reply_not_a_dead_letter() -
     assert refused.dead == []
     [reply] = refused.named("CommandRejected")
     assert (reply["code"], reply["command"]) == ("order.locked", "order.ChangeOrder")
-    assert refused.events == [] and not refused.commands(ReleaseStock)
+    assert refused.events == [] and not refused.releases()
     order = flow.order(order_id(placed))
     assert order.status is OrderStatus.ALLOCATED and order.lines[1].quantity == 1
 
@@ -324,8 +361,8 @@ def test_a_redelivered_change_has_no_second_effect() -> None:
 
 def _pre_order(flow: Flow, external_id: str, placed_at: datetime) -> PlaceOrder:
     placed = place(external_id, placed_at=placed_at)
-    [reserve] = flow.send(placed).commands(ReserveStock)
-    assert flow.answer(reserve, "rejected", available=0).events == ["PreOrdered"]
+    [reserve] = flow.send(placed).asks()
+    assert flow.answer(reserve, outcome="rejected", available=0).events == ["PreOrdered"]
     return placed
 
 
@@ -343,7 +380,7 @@ def test_received_stock_is_offered_to_pre_orders_in_arrival_order() -> None:
     flow.receive("TEA", "BJ", 2)  # enough for two of the three
     retried = flow.tick()
     assert retried is not None
-    asks = retried.commands(ReserveStock)
+    asks = retried.asks()
     assert [(a.order_id, a.location) for a in asks] == [
         (order_id(first), "BJ"),
         (order_id(later), "BJ"),
@@ -351,16 +388,16 @@ def test_received_stock_is_offered_to_pre_orders_in_arrival_order() -> None:
     assert flow.tick() is None  # asked once per arrival
 
     reserved = flow.answer(asks[0])
-    assert reserved.events == ["LineReserved", "OrderConfirmed", "OrderAllocated"]
-    refused = flow.answer(asks[1], "rejected", available=0)  # someone else was faster
-    assert refused.events == [] and not refused.commands(ReserveStock)
+    assert reserved.events == ["OrderAllocated"]
+    refused = flow.answer(asks[1], outcome="rejected", available=0)  # someone else was faster
+    assert refused.events == [] and not refused.asks()
     assert flow.order(order_id(later)).status is OrderStatus.PRE_ORDER
     assert flow.order(order_id(last)).status is OrderStatus.PRE_ORDER
 
     flow.receive("TEA", "SH", 5)
     again = flow.tick()
     assert again is not None
-    assert [a.order_id for a in again.commands(ReserveStock)] == [
+    assert [a.order_id for a in again.asks()] == [
         order_id(later),
         order_id(last),
     ]

@@ -32,6 +32,13 @@ def test_first_ask_goes_to_the_most_available_location() -> None:
     assert _view().choose("TEA", 1) == "SH"
 
 
+def test_a_location_serving_the_order_comes_first_when_it_has_enough() -> None:
+    view = _view()
+    assert view.choose("TEA", 2, prefer={"BJ"}) == "BJ"  # one parcel instead of two
+    assert view.choose("TEA", 3, prefer={"BJ"}) == "SH"  # BJ has only 2
+    assert view.choose("TEA", 1, tried=["BJ"], prefer={"BJ"}) == "SH"
+
+
 def test_reservations_move_the_view() -> None:
     view = _view()
     view.apply(_event("SH", "StockReserved", reservation_id=uuid4(), order_id=uuid4(), quantity=4))
