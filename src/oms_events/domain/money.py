@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from iso4217 import Currency
@@ -21,6 +22,7 @@ _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _SEEN: set[str] = set()  # currencies that passed _CURRENCY and minor_units
 
 
+@lru_cache(maxsize=512)  # asked for every amount read at intake and every amount printed
 def minor_units(currency: str) -> int:
     """The ISO 4217 exponent of ``currency``: CNY 2, JPY and KRW 0, BHD 3.
 
