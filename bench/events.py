@@ -18,14 +18,14 @@ from oms_events.settings import Settings
 
 def produce(settings: Settings, events: list[Any], per_transaction: int = 1000) -> None:
     """Write domain events to their ``oms.<type>.events`` topics as the engine does."""
-    codec = SingleObjectCodec()
+    log = eventlog.EventLog(SingleObjectCodec(), settings=settings)
     p: KafkaProducer = producer(settings, transactional_id=f"test-{uuid.uuid4()}")
     p.init_transactions()
     for start in range(0, len(events), per_transaction):
         p.begin_transaction()
         for event in events[start : start + per_transaction]:
             topic = topics.name(settings, topics.events(event_name(type(event))[0]))
-            key, value, headers = eventlog.encode(event, codec, topic=topic)
+            key, value, headers = log.encode(event)
             p.send(
                 topic,
                 key=key,

@@ -28,17 +28,21 @@ from __future__ import annotations
 import argparse
 import cProfile
 import pstats
+import sqlite3
+import tempfile
 import time
 from collections import Counter, defaultdict, deque
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
+from uuid import UUID
 
 from bench.e2e.workload import Kind, Mix, Workload
 
 from oms_events import eventlog, topics
 from oms_events.avro.codec import SingleObjectCodec
 from oms_events.domain.workflow import Workflow
+from oms_events.engine import snapshots
 from oms_events.engine.commands import ReceiveStock
 from oms_events.engine.handling import Step
 from oms_events.engine.inventory_service import InventoryService
@@ -48,9 +52,36 @@ from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition
 from oms_events.engine.records import CommandWriter, Outgoing, partition_for
 from oms_events.engine.shipment_service import ShipmentService
+from oms_events.engine.snapshots import Stub
 from oms_events.engine.sourcing import StockView
 from oms_events.engine.warehouse_adapter import WAREHOUSE_UPDATE, WarehouseAdapter
 from oms_events.settings import Settings
+
+
+class SnapshotShelf:
+    """The snapshots topics, on disk (sqlite) so that what left the engine's memory is
+    not counted in it; reloads an aggregate as the processor's SnapshotLoader does."""
+
+    def __init__(self) -> None:
+        self.db = sqlite3.connect(tempfile.mkstemp(suffix=".db")[1])
+        self.db.execute("CREATE TABLE s (id TEXT, version INT, value BLOB, PRIMARY KEY (id))")
+        self.log = eventlog.EventLog(SingleObjectCodec())
+
+    def put(self, record: Any) -> None:
+        """Keep a snapshot record (the checkpoint has no version: not needed here)."""
+        version = eventlog.header(record.headers, "version")
+        if version is not None:
+            self.db.execute(
+                "INSERT OR REPLACE INTO s VALUES (?, ?, ?)",
+                (record.key.decode(), int(version), record.value),
+            )
+
+    def load(self, aggregate_id: UUID, stub: Stub) -> tuple[Any, list[str]]:
+        """The aggregate and command ids of a snapshot put here."""
+        row = self.db.execute(
+            "SELECT value FROM s WHERE id = ? AND version = ?", (str(aggregate_id), stub.version)
+        ).fetchone()
+        return snapshots.restore(self.log, row[0])
 
 
 class Engine:
@@ -58,12 +89,22 @@ class Engine:
 
     ``to_shipped``: the shipment service and the warehouse adapter too, and a warehouse
     that picks, packs and ships every allocation at once (as ``oms simulate``'s does).
+    With a ``shelf``, each transaction also writes its snapshots and aggregates leave
+    memory as the processors let them (engine/snapshots.py).
     """
 
-    def __init__(self, settings: Settings, per_record: bool = False, to_shipped: bool = False):
+    def __init__(
+        self,
+        settings: Settings,
+        per_record: bool = False,
+        to_shipped: bool = False,
+        shelf: SnapshotShelf | None = None,
+    ):
         self.settings = settings
+        self.shelf = shelf
         self.per_record = per_record
         self.codec = SingleObjectCodec()
+        self.events = eventlog.EventLog(self.codec, settings=settings)
         self.view = StockView()
         self.services = {
             "order": Step(OrderService(OrderSaga(Workflow(), self.view)), settings, self.codec),
@@ -79,6 +120,9 @@ class Engine:
         }
         self.inventory_events = topics.name(settings, topics.events("inventory"))
         self.allocations = topics.name(settings, topics.ALLOCATIONS) if to_shipped else None
+        self.snapshot_topics = {
+            topics.name(settings, topics.snapshots(t)) for t in ("order", "inventory", "shipment")
+        }
         self.seconds: Counter[str] = Counter()
         self.records: Counter[str] = Counter()
         self.queue: deque[Any] = deque()
@@ -109,16 +153,20 @@ class Engine:
             for record in batch:
                 out = self.handle(record, outboxes)
                 if out is not None and self.per_record:
-                    self.flush([out])
-            self.flush(list(outboxes.values()))
+                    self.flush({self.inputs[record.topic]: out})
+            self.flush(outboxes)
         return handled
 
     def handle(self, record: Any, outboxes: dict[str, Outbox]) -> Outbox | None:
         """One record through its service, into that service's outbox of this round."""
         self.records[record.topic.rsplit(".", 2)[-2]] += 1
+        if record.topic in self.snapshot_topics:
+            if self.shelf is not None:
+                self.shelf.put(record)
+            return None
         if record.topic == self.inventory_events:
             began = time.process_time()
-            self.view.apply(eventlog.decode(record.value, self.codec))
+            self.view.apply(self.events.record(record))
             self.seconds["stock view"] += time.process_time() - began
             return None
         if record.topic == self.allocations:
@@ -131,6 +179,8 @@ class Engine:
         partition = parts.get(record.partition)
         if partition is None:
             partition = parts[record.partition] = Partition(record.partition)
+            if self.shelf is not None:
+                partition.loader = self.shelf.load
             self.services[service].service.rebuilt(partition)
         if self.per_record:
             out = Outbox(self.settings, self.codec)
@@ -160,12 +210,43 @@ class Engine:
             value = self.codec.encode(WAREHOUSE_UPDATE, update, topic=topic)
             self.publish(Outgoing(topic, shipment_id.encode(), value))
 
-    def flush(self, outboxes: list[Outbox]) -> None:
-        """Commit: what the outboxes hold becomes visible to the readers."""
-        for out in outboxes:
+    def flush(self, outboxes: dict[str, Outbox]) -> None:
+        """Commit: what the outboxes hold (with a shelf, the snapshots each service's
+        partitions write too) becomes visible to the readers."""
+        for service, out in outboxes.items():
+            settled = self.snapshot(service, out)
             for o in out.records:
                 self.publish(o)
             out.records.clear()
+            for partition, settlement in settled:
+                snapshots.committed(partition, settlement)
+
+    def snapshot(self, service: str, out: Outbox) -> list[tuple[Partition, Any]]:
+        """The snapshots a service's transaction writes, as the processor's _snapshots."""
+        aggregate_type = self.services[service].service.aggregate_type
+        if self.shelf is None or aggregate_type is None:
+            return []
+        engine = self.settings.engine
+        window_ms = int(engine.redelivery_window_s * 1000)
+        return [
+            (p, out.snapshots(aggregate_type, p, engine.snapshot_every, window_ms, final=False))
+            for p in self.partitions[service].values()
+        ]
+
+
+def receipts(workload: Workload) -> list[ReceiveStock]:
+    """Plenty of stock of every sku of the workload at every location."""
+    return [
+        ReceiveStock(
+            command_id=f"bench-{sku}-{location}",
+            sku=sku,
+            location=location,
+            quantity=1_000_000,
+            reason="bench",
+        )
+        for sku in workload.skus
+        for location in workload.locations
+    ]
 
 
 def run(orders: int, profile: bool, per_record: bool, to_shipped: bool) -> None:
@@ -173,16 +254,8 @@ def run(orders: int, profile: bool, per_record: bool, to_shipped: bool) -> None:
     engine = Engine(settings, per_record, to_shipped)
     workload = Workload(Mix(), "h")
     writer = CommandWriter(settings, engine.codec)
-    for sku in workload.skus:
-        for location in workload.locations:
-            receipt = ReceiveStock(
-                command_id=f"bench-{sku}-{location}",
-                sku=sku,
-                location=location,
-                quantity=1_000_000,
-                reason="bench",
-            )
-            engine.publish(writer.record(receipt))
+    for receipt in receipts(workload):
+        engine.publish(writer.record(receipt))
     engine.drain()
     engine.seconds.clear()
     engine.records.clear()

@@ -539,19 +539,22 @@ class Bench:
     # --- replay --------------------------------------------------------------------
 
     def replay_orders(self) -> dict[str, Any]:
-        """Rebuild every Order aggregate from ``oms.order.events`` (the engine's rebuild
-        code: decode + mutate per partition); events counted from aggregate versions."""
+        """Rebuild every order partition as the engine does on assignment (newest
+        snapshots + the events after them); events counted from aggregate versions, of
+        aggregates in memory and of those left in their snapshots."""
         from oms_events.engine.partition import rebuild
 
-        topic = topics.name(self.settings, topics.events("order"))
         c = consumer(self.settings, group_id=None, max_poll_records=5000)
         events = aggregates = 0
         started, cpu = time.perf_counter(), time.thread_time()
         try:
             for n in range(self.settings.kafka.partitions):
-                state = rebuild(c, topic, n, self.codec, progress_every_s=3600)
-                aggregates += len(state.aggregates)
+                state = rebuild(c, self.settings, "order", n, self.codec)
+                aggregates += len(state.aggregates.keys() | state.snapshots.keys())
                 events += sum(a.version for a in state.aggregates.values())
+                events += sum(
+                    s.version for i, s in state.snapshots.items() if i not in state.aggregates
+                )
         finally:
             c.close()
         seconds = time.perf_counter() - started

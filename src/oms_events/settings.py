@@ -144,6 +144,13 @@ class EngineSettings(BaseSettings):
         description="Events of one aggregate between two of its snapshots on "
         "oms.<type>.snapshots; a rebuild reads the newest snapshot and the events after it",
     )
+    redelivery_window_s: float = Field(
+        3600,
+        ge=0,
+        description="How long the engine remembers the id of a command an aggregate applied, "
+        "so an upstream redelivery has no second effect; older ids leave memory (and a "
+        "rebuild reads at least this much of the events partition to learn them again)",
+    )
     workflow: str = Field(
         "{}",
         description="Order workflow as JSON (domain/workflow.py Workflow.from_dict), e.g. "
@@ -185,9 +192,9 @@ class EventStoreSettings(BaseSettings):
         "", description="Aggregate types this application stores, comma-separated; empty: all"
     )
     default_type: str = Field(
-        "",
-        description="Aggregate type (topics oms.<type>.events / .snapshots) of event classes "
-        "outside the domain registry; empty: such events are refused",
+        "app",
+        description="Aggregate type (topics oms.<type>.events / .snapshots, created on demand) "
+        "of event classes outside the domain registry; empty: such events are refused",
     )
     transactional_id: str = Field(
         "", description="Prefix of the writers' transactional ids; empty: one per process"

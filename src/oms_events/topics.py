@@ -6,6 +6,7 @@ Everything else in the code refers to topics through this module.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -70,14 +71,17 @@ def commands(aggregate_type: str) -> str:
 
 
 def events(aggregate_type: str) -> str:
-    """Topic of events of one aggregate type, keyed by aggregate id: the system of record."""
-    _check_type(aggregate_type)
+    """Topic of events of one aggregate type, keyed by aggregate id: the system of record.
+
+    Also an event-store application's own type (``settings.eventstore.default_type``).
+    """
+    _check_type(aggregate_type, store=True)
     return f"oms.{aggregate_type}.events"
 
 
 def snapshots(aggregate_type: str) -> str:
     """Compacted topic of the latest snapshot per aggregate id."""
-    _check_type(aggregate_type)
+    _check_type(aggregate_type, store=True)
     return f"oms.{aggregate_type}.snapshots"
 
 
@@ -88,11 +92,44 @@ NOTIFICATIONS = "oms.notifications"
 DEADLETTER = "oms.deadletter"
 
 
-def _check_type(aggregate_type: str) -> None:
-    if aggregate_type not in AGGREGATE_TYPES:
-        raise ValueError(
-            f"unknown aggregate type {aggregate_type!r}; use one of {', '.join(AGGREGATE_TYPES)}"
+# An event-store application's own type: a plain lowercase word that is not one of
+# the engine's other topic families.
+_STORE_TYPE = re.compile(r"[a-z][a-z0-9_]{0,39}")
+_RESERVED = frozenset({"intake", "allocations", "warehouse", "carrier", "channel", "dropship"})
+
+
+def _check_type(aggregate_type: str, store: bool = False) -> None:
+    if aggregate_type in AGGREGATE_TYPES:
+        return
+    if store and _STORE_TYPE.fullmatch(aggregate_type) and aggregate_type not in _RESERVED:
+        return
+    raise ValueError(
+        f"unknown aggregate type {aggregate_type!r}; use one of {', '.join(AGGREGATE_TYPES)}"
+        + (" or a lowercase word for an event-store application" if store else "")
+    )
+
+
+def store_registry(settings: Settings, types: list[str]) -> list[TopicSpec]:
+    """The events and snapshots topics of the event store's aggregate types (created on
+    demand by the store, including an application type outside :data:`AGGREGATE_TYPES`)."""
+    p = settings.kafka.topic_prefix
+    n = settings.kafka.partitions
+    specs: list[TopicSpec] = []
+    for t in types:
+        specs.append(
+            TopicSpec(p + events(t), Kind.EVENTS, "aggregate id", n, EVENT_CONFIG, f"{t} events")
         )
+        specs.append(
+            TopicSpec(
+                p + snapshots(t),
+                Kind.SNAPSHOTS,
+                "aggregate id",
+                n,
+                SNAPSHOT_CONFIG,
+                f"latest snapshot per {t} aggregate",
+            )
+        )
+    return specs
 
 
 def registry(settings: Settings) -> list[TopicSpec]:

@@ -1,18 +1,23 @@
-"""Every domain event survives the trip through its Kafka record unchanged."""
+"""Every domain event survives the trip through its Kafka record unchanged, and an old
+writer's record comes back as the current event through the class's upcasters."""
 
 from __future__ import annotations
 
 import io
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
+import pytest
 from fastavro import schemaless_writer
 
 from oms_events import eventlog
 from oms_events.avro import catalog
 from oms_events.avro.codec import SINGLE_OBJECT_MAGIC, SingleObjectCodec
 from oms_events.domain.events import event_name, events_by_aggregate_type
+from oms_events.domain.inventory import InventoryItem
 from oms_events.domain.order import Order, OrderStatus
+from tests.evolution import evolve, evolved_codec, v1_value
 from tests.unit.domain.samples import (
     events_of_every_kind,
     legacy_order_events,
@@ -22,20 +27,18 @@ from tests.unit.domain.samples import (
     state,
 )
 
-TOPIC = "oms.any.events"  # single-object encoding does not depend on the topic
-
 
 def test_every_event_kind_round_trips_through_avro() -> None:
-    codec = SingleObjectCodec()
+    log = eventlog.EventLog(SingleObjectCodec())
     seen = set()
     for event in events_of_every_kind():
-        key, value, headers = eventlog.encode(event, codec, topic=TOPIC)
-        record = eventlog.decode(value, codec)
-        back = eventlog.to_domain_event(record)
+        key, value, headers = log.encode(event)
+        record = log.record(eventlog.Record(value))
+        back = log.to_domain_event(record)
         assert type(back) is type(event)
         assert back.__dict__ == event.__dict__
         # The replay path (value straight to the event) gives the same event.
-        fast = eventlog.decode_event(value, codec)
+        fast = log.event(value)
         assert type(fast) is type(event)
         assert fast.__dict__ == event.__dict__
         assert key == str(event.originator_id).encode()
@@ -46,17 +49,37 @@ def test_every_event_kind_round_trips_through_avro() -> None:
 
 
 def test_aggregates_rebuilt_from_decoded_records_equal_the_originals() -> None:
-    codec = SingleObjectCodec()
+    log = eventlog.EventLog(SingleObjectCodec())
     by_aggregate: dict[Any, list[Any]] = defaultdict(list)
     originals: dict[Any, list[Any]] = defaultdict(list)
     for event in events_of_every_kind():
-        _, value, _ = eventlog.encode(event, codec, topic=TOPIC)
-        by_aggregate[event.originator_id].append(
-            eventlog.to_domain_event(eventlog.decode(value, codec))
-        )
+        _, value, _ = log.encode(event)
+        by_aggregate[event.originator_id].append(log.event(value))
         originals[event.originator_id].append(event)
     for aggregate_id, events in by_aggregate.items():
         assert state(replay(events)) == state(replay(originals[aggregate_id]))
+
+
+def test_an_old_writers_event_is_upcast_for_every_reader(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    evolve(monkeypatch)
+    codec, v1 = evolved_codec(tmp_path)
+    log = eventlog.EventLog(codec)
+    item = InventoryItem.register("SKU-1", "WH-1")
+    item.receive(5, "po")
+    registered, received = item.collect_events()
+    old = v1_value(v1, {**received.__dict__, "quantity": 2})
+
+    event = log.event(old)  # the engine's rebuild
+    assert (event.quantity, event.reason) == (24, "received (v1)")  # type: ignore[attr-defined]
+    record = log.record(eventlog.Record(old))  # projections
+    assert record.payload == {"quantity": 24, "reason": "received (v1)"}
+    # A current event records version 2 and is not upcast again.
+    _, value, _ = log.encode(received)
+    assert log.event(value).quantity == 5  # type: ignore[attr-defined]
+    rebuilt = log.event(old).mutate(log.event(log.encode(registered)[1]).mutate(None))
+    assert rebuilt.on_hand == 24  # type: ignore[attr-defined]
 
 
 def _as_released(event: Any) -> bytes:
@@ -77,10 +100,10 @@ def _field_names(schema: catalog.Schema) -> set[str]:
 
 
 def test_an_order_log_written_by_the_previous_version_replays_to_the_same_state() -> None:
-    codec = SingleObjectCodec()
+    log = eventlog.EventLog(SingleObjectCodec())
     old = legacy_order_events("T-OLD")
     live = replay(old)  # the state the previous version held in memory
-    rebuilt = replay([eventlog.decode_event(_as_released(e), codec) for e in old])
+    rebuilt = replay([log.event(_as_released(e)) for e in old])
     assert state(rebuilt) == state(live)
     # And it is the state today's events give the same order: paid at the channel,
     # reserved, confirmed and allocated by one answer, shipped by one shipment per line.

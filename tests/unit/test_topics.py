@@ -48,7 +48,20 @@ def test_prefix_applies_to_every_name() -> None:
 
 def test_unknown_aggregate_type_names_the_valid_ones() -> None:
     with pytest.raises(ValueError, match="order, inventory"):
-        topics.events("orders")
+        topics.commands("orders")
+    with pytest.raises(ValueError, match="order, inventory"):
+        topics.events("Order.Events")
+
+
+def test_an_event_store_application_type_has_events_and_snapshots_topics() -> None:
+    # The event store's default type for classes the project does not know.
+    assert topics.events(Settings().eventstore.default_type) == "oms.app.events"
+    assert [s.name for s in topics.store_registry(Settings(), ["app"])] == [
+        "oms.app.events",
+        "oms.app.snapshots",
+    ]
+    with pytest.raises(ValueError):
+        topics.events("intake")  # another family of topics, not an aggregate type
 
 
 def test_every_channel_has_a_compacted_dedup_changelog() -> None:

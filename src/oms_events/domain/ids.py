@@ -10,7 +10,9 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 OMS_NAMESPACE = uuid5(NAMESPACE_URL, "https://oms-events/ids")
 
 
-@lru_cache(maxsize=65_536)  # the engine derives item and order ids for every command
+# The engine derives item and order ids for every command; recent ones come back (an
+# order's commands, the popular items). Bounded small: each entry is ~400 B.
+@lru_cache(maxsize=8192)
 def natural_id(kind: str, *parts: str | int | UUID) -> UUID:
     """A UUIDv5 for ``kind`` (order, inventory, ...) and its business key ``parts``.
 

@@ -6,7 +6,9 @@ aggregate per (sku, location), with one writer, is what stops overselling.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -23,6 +25,11 @@ from oms_events.domain.errors import (
 )
 from oms_events.domain.ids import natural_id
 
+# How long, in event time, a settled (released or committed) reservation is remembered
+# so that a redelivered command for it has no second effect; after that it leaves the
+# item (kept in two generations, so between one and two of these).
+SETTLED_MEMORY = timedelta(days=1)
+
 
 class ReservationOutcome(StrEnum):
     """What ``InventoryItem.try_reserve`` did."""
@@ -34,6 +41,16 @@ class ReservationOutcome(StrEnum):
 
 class InventoryItem(Aggregate):
     """Stock of one sku at one location."""
+
+    # 2: settled reservations age out (closed_earlier, closed_since). Snapshots of
+    # version 1 are upcast when they are restored.
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """A version 1 snapshot remembered every settled reservation in one dict."""
+        state.setdefault("closed_earlier", {})
+        state.setdefault("closed_since", None)
 
     @staticmethod
     def create_id(sku: str, location: str) -> UUID:
@@ -70,8 +87,11 @@ class InventoryItem(Aggregate):
         # every reserve cost O(open reservations), and a popular item holds thousands.
         self.reserved_units = 0
         # Closed reservations remember how they closed ("released" or "committed"),
-        # so a redelivered command after the close has no second effect.
+        # so a redelivered command after the close has no second effect: those closed
+        # since ``closed_since``, and the generation before (see SETTLED_MEMORY).
         self.closed_reservations: dict[UUID, str] = {}
+        self.closed_earlier: dict[UUID, str] = {}
+        self.closed_since: datetime | None = None
         self.restocked_returns: set[UUID] = set()
 
     # --- derived state ----------------------------------------------------------
@@ -85,6 +105,23 @@ class InventoryItem(Aggregate):
     def available(self) -> int:
         """Units that can still be reserved."""
         return self.on_hand - self.reserved
+
+    def closed_as(self, reservation_id: UUID) -> str | None:
+        """How a settled reservation closed ("released", "committed"), or None."""
+        found = self.closed_reservations.get(reservation_id)
+        return found if found is not None else self.closed_earlier.get(reservation_id)
+
+    def _settle(self, reservation_id: UUID, outcome: str) -> None:
+        # Called while an event is applied: modified_on is then the previous event's
+        # time, so a replay ages reservations out exactly as the live item did.
+        now = self.modified_on
+        if self.closed_since is None:
+            self.closed_since = now
+        elif now - self.closed_since > SETTLED_MEMORY:
+            self.closed_earlier = self.closed_reservations
+            self.closed_reservations = {}
+            self.closed_since = now
+        self.closed_reservations[reservation_id] = outcome
 
     # --- checks -----------------------------------------------------------------
 
@@ -115,7 +152,7 @@ class InventoryItem(Aggregate):
 
     def _is_duplicate_reserve(self, reservation_id: UUID, order_id: UUID, quantity: int) -> bool:
         # True when this exact reservation was already made; raises on a reused id.
-        if reservation_id in self.closed_reservations:
+        if self.closed_as(reservation_id) is not None:
             return True
         existing = self.reservations.get(reservation_id)
         if existing is None:
@@ -232,9 +269,9 @@ class InventoryItem(Aggregate):
         Releasing twice does nothing; releasing a committed reservation is a
         conflict (the goods have left).
         """
-        if self.closed_reservations.get(reservation_id) == "released":
+        if self.closed_as(reservation_id) == "released":
             return
-        if self.closed_reservations.get(reservation_id) == "committed":
+        if self.closed_as(reservation_id) == "committed":
             raise ReservationConflict(reservation_id=reservation_id, detail="already shipped")
         order_id, quantity = self.check_open(reservation_id)
         self._released(reservation_id=reservation_id, order_id=order_id, quantity=quantity)
@@ -244,16 +281,16 @@ class InventoryItem(Aggregate):
     def _released(self, reservation_id: UUID, order_id: UUID, quantity: int) -> None:
         del self.reservations[reservation_id]
         self.reserved_units -= quantity
-        self.closed_reservations[reservation_id] = "released"
+        self._settle(reservation_id, "released")
 
     def commit(self, reservation_id: UUID) -> None:
         """Ship reserved units (``ReservationCommitted``): on-hand and reserved both drop.
 
         Committing twice does nothing; committing a released reservation is a conflict.
         """
-        if self.closed_reservations.get(reservation_id) == "committed":
+        if self.closed_as(reservation_id) == "committed":
             return
-        if self.closed_reservations.get(reservation_id) == "released":
+        if self.closed_as(reservation_id) == "released":
             raise ReservationConflict(reservation_id=reservation_id, detail="already released")
         order_id, quantity = self.check_open(reservation_id)
         self._committed(reservation_id=reservation_id, order_id=order_id, quantity=quantity)
@@ -263,7 +300,7 @@ class InventoryItem(Aggregate):
     def _committed(self, reservation_id: UUID, order_id: UUID, quantity: int) -> None:
         del self.reservations[reservation_id]
         self.reserved_units -= quantity
-        self.closed_reservations[reservation_id] = "committed"
+        self._settle(reservation_id, "committed")
         self.on_hand -= quantity
 
     # --- low stock ----------------------------------------------------------------

@@ -146,7 +146,7 @@ class Order(Aggregate):
         return natural_id("order", channel, external_id)
 
     @staticmethod
-    @lru_cache(maxsize=65_536)  # the saga asks for a line's id several times per answer
+    @lru_cache(maxsize=8192)  # the saga asks for a line's id several times per answer
     def reservation_id_for(order_id: UUID, line_no: int, since_version: int) -> UUID:
         """The reservation id for a line at the version that set its quantity.
 

@@ -41,7 +41,7 @@ def schema_name(aggregate_type: str, name: str) -> str:
     return f"oms.{aggregate_type}.commands.{name}"
 
 
-@lru_cache(maxsize=65_536)  # asked for every stock command, read or written
+@lru_cache(maxsize=8192)  # asked for every stock command; the popular items come back
 def item_key(sku: str, location: str) -> str:
     """Key of commands for the stock of ``sku`` at ``location``."""
     return str(InventoryItem.create_id(sku, location))

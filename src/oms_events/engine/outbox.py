@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
@@ -11,8 +12,8 @@ from eventsourcing.domain import Aggregate
 from oms_events import eventlog, topics
 from oms_events.avro.codec import Codec
 from oms_events.engine.commands import Command, ReservationAnswer, ReservationsAnswered
-from oms_events.engine.partition import Partition
 from oms_events.engine.records import CommandWriter, Outgoing
+from oms_events.engine.snapshots import Partition, Settlement, settle
 from oms_events.settings import Settings
 
 
@@ -23,9 +24,12 @@ class Outbox:
     def __init__(self, settings: Settings, codec: Codec) -> None:
         self.settings = settings
         self.codec = codec
+        self.log = eventlog.EventLog(codec, settings=settings)
         self.commands = CommandWriter(settings, codec)
         self.records: list[Outgoing] = []
         self.events_written = 0
+        # Before anything is sent: a lower bound of every record timestamp it writes.
+        self.started_ms = int(time.time() * 1000)
         # order id -> (index in records, the reply so far): one reply per order per
         # transaction, however many of its ReserveLines the transaction handled.
         self._replies: dict[UUID, tuple[int, ReservationsAnswered]] = {}
@@ -76,10 +80,22 @@ class Outbox:
             return new
         topic = topics.name(self.settings, topics.events(aggregate_type))
         for event in new:
-            key, value, headers = eventlog.encode(event, self.codec, topic=topic)
+            key, value, headers = self.log.encode(event)
             headers.append(("command_id", command_id.encode()))
             self.records.append(Outgoing(topic, key, value, headers, partition.number))
-        partition.aggregates[aggregate.id] = aggregate
-        partition.commands_seen.setdefault(aggregate.id, set()).add(command_id)
+        partition.record(aggregate, command_id, len(new), self.started_ms)
         self.events_written += len(new)
         return new
+
+    def snapshots(
+        self, aggregate_type: str, partition: Partition, every: int, window_ms: int, final: bool
+    ) -> Settlement:
+        """Queue the snapshots (and checkpoint) of ``partition`` this transaction writes
+        (see snapshots.settle); hand the result to ``snapshots.committed`` after commit."""
+        settlement = settle(
+            partition, self.log, aggregate_type, self.started_ms, every, window_ms, final
+        )
+        topic = topics.name(self.settings, topics.snapshots(aggregate_type))
+        for key, value, headers in settlement.records:
+            self.records.append(Outgoing(topic, key, value, headers, partition.number))
+        return settlement

@@ -1,15 +1,18 @@
-"""The state a processor holds for one input partition: its aggregates, rebuilt by replay.
+"""The Kafka reads behind a processor's partition state: the rebuild on assignment and
+the reload of an aggregate that left memory. What is decided about those records is
+in ``snapshots.py`` (pure); this module only seeks and polls.
 
 Commands and events of a type are keyed alike on topics of one partition count, so
-command partition *p* owns exactly the aggregates whose events are on events
-partition *p*. On assignment the processor replays that events partition (read
-committed) into a :class:`Partition`; afterwards it is the only writer.
+command partition *p* owns exactly the aggregates whose events are on events partition
+*p* and whose snapshots are on snapshots partition *p*. On assignment the processor
+rebuilds that state (read committed, up to the last stable offsets); afterwards it is
+the only writer.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
@@ -17,90 +20,132 @@ import structlog
 from eventsourcing.domain import Aggregate
 from kafka import KafkaConsumer, TopicPartition
 
-from oms_events import eventlog
+from oms_events import topics
 from oms_events.avro.codec import Codec
+from oms_events.engine import snapshots
+from oms_events.engine.snapshots import CLOCK_STEP_MS, Partition, Stub
+from oms_events.eventlog import EventLog
+from oms_events.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-
-@dataclass
-class Partition:
-    """Aggregates of one partition, and the command ids each has already applied.
-
-    ``commands_seen`` is rebuilt from the ``command`` header every engine-written event
-    carries: a command published twice upstream (two offsets, one id) is recognised
-    by its id and has no second effect, even for commands with no natural key
-    (ReceiveStock). Kafka transactions already stop the engine's own redeliveries.
-    """
-
-    number: int
-    aggregates: dict[UUID, Aggregate] = field(default_factory=dict)
-    commands_seen: dict[UUID, set[str]] = field(default_factory=dict)
-    dirty: bool = False  # an aggregate may hold half a command: rebuild after commit
-
-    def get(self, aggregate_id: UUID) -> Any:
-        """The aggregate, or None if it has no events yet."""
-        return self.aggregates.get(aggregate_id)
-
-    def seen(self, aggregate_id: UUID | None, command_id: str) -> bool:
-        """True when the aggregate already applied the command with this id."""
-        return aggregate_id is not None and command_id in self.commands_seen.get(aggregate_id, ())
-
-    def apply(self, event: Any, command_id: str | None) -> None:
-        """Fold one stored domain event into the aggregate it belongs to."""
-        aggregate_id = event.originator_id
-        self.aggregates[aggregate_id] = event.mutate(self.aggregates.get(aggregate_id))
-        if command_id:
-            self.commands_seen.setdefault(aggregate_id, set()).add(command_id)
+__all__ = ["Partition", "SnapshotLoader", "rebuild", "records_since"]
 
 
 def rebuild(
-    replay: KafkaConsumer,
-    topic: str,
-    number: int,
-    codec: Codec,
-    progress_every_s: float = 2.0,
+    replay: KafkaConsumer, settings: Settings, aggregate_type: str, number: int, codec: Codec
 ) -> Partition:
-    """Replay events partition ``number`` of ``topic`` from the start to its last
-    stable offset and return the state it describes.
+    """The state of partition ``number`` of ``aggregate_type``: its newest snapshots and
+    the events after them (see snapshots.rebuild), read to the last stable offsets.
 
     ``replay`` is a group-less read_committed consumer: the end it reads to is the
     last stable offset, so an open (possibly zombie) transaction is never folded in.
     """
-    tp = TopicPartition(topic, number)
-    replay.assign([tp])
-    replay.seek_to_beginning(tp)
-    end = replay.end_offsets([tp])[tp]
-    state = Partition(number)
-    started = last_line = time.monotonic()
-    count = 0
-    while replay.position(tp) < end:
-        for records in replay.poll(timeout_ms=500, max_records=5000).values():
-            for r in records:
-                state.apply(
-                    eventlog.decode_event(r.value, codec), eventlog.header(r.headers, "command_id")
-                )
-                count += 1
-        now = time.monotonic()
-        if now - last_line >= progress_every_s:
-            last_line = now
-            log.info(
-                "rebuilding",
-                topic=topic,
-                partition=number,
-                events=count,
-                events_per_s=round(count / (now - started)),
-                end=end,
-            )
+    events = TopicPartition(topics.name(settings, topics.events(aggregate_type)), number)
+    stored = TopicPartition(topics.name(settings, topics.snapshots(aggregate_type)), number)
+    event_log = EventLog(codec)
+    started = time.monotonic()
+    progress = _Progress(events, settings.engine.progress_every_s)
+
+    def events_from(since_ms: int | None) -> Iterator[Any]:
+        return progress.count(records_since(replay, events, since_ms))
+
+    result = snapshots.rebuild(
+        number,
+        records_since(replay, stored, None),
+        events_from,
+        event_log,
+        now_ms=int(time.time() * 1000),
+        window_ms=int(settings.engine.redelivery_window_s * 1000),
+        load=SnapshotLoader(replay, stored, events, event_log),
+    )
+    replay.assign([])
+    state = result.partition
     elapsed = time.monotonic() - started
     log.info(
         "rebuilt",
-        topic=topic,
+        topic=events.topic,
         partition=number,
-        events=count,
-        aggregates=len(state.aggregates),
+        snapshots=result.snapshots,
+        events=result.events,
+        applied=result.applied,
+        from_snapshot=result.since_ms is not None,
+        in_memory=len(state.aggregates),
+        out_of_memory=len(state.snapshots) - len(state.snapshots.keys() & state.aggregates.keys()),
         seconds=round(elapsed, 3),
-        events_per_s=round(count / elapsed) if elapsed > 0 else count,
+        events_per_s=round(result.events / elapsed) if elapsed > 0 else result.events,
     )
-    replay.assign([])
     return state
+
+
+class SnapshotLoader:
+    """Reloads an aggregate that left memory from its newest snapshot (Partition.get)."""
+
+    def __init__(
+        self,
+        replay: KafkaConsumer,
+        stored: TopicPartition,
+        events: TopicPartition,
+        event_log: EventLog,
+    ) -> None:
+        self.replay = replay
+        self.stored = stored
+        self.events = events
+        self.log = event_log
+
+    def __call__(self, aggregate_id: UUID, stub: Stub) -> tuple[Aggregate, list[str]]:
+        """The aggregate and its command ids (LookupError if it has no events at all)."""
+        try:
+            # From when it was written on; from the beginning if a clock stepped back further.
+            for since in (stub.since_ms - CLOCK_STEP_MS, None):
+                records = records_since(self.replay, self.stored, since)
+                found = snapshots.find(records, aggregate_id, stub.version)
+                if found is not None:
+                    return snapshots.restore(self.log, found.value)
+            # The snapshot is gone (a topic recreated?): the events are the truth.
+            log.warning("snapshot missing, replaying", aggregate_id=str(aggregate_id))
+            events = records_since(self.replay, self.events, None)
+            return snapshots.replay_one(events, aggregate_id, self.log)
+        finally:
+            self.replay.assign([])
+
+
+def records_since(
+    consumer: KafkaConsumer, tp: TopicPartition, since_ms: int | None
+) -> Iterator[Any]:
+    """Records of one partition with timestamp >= ``since_ms`` (all when None), in
+    offset order, up to the last stable offset as it is now."""
+    consumer.assign([tp])
+    end = consumer.end_offsets([tp])[tp]
+    if since_ms is None:
+        consumer.seek_to_beginning(tp)
+    else:
+        found = consumer.offsets_for_times({tp: max(0, since_ms)})[tp]
+        consumer.seek(tp, found.offset if found is not None else end)
+    while consumer.position(tp) < end:
+        for records in consumer.poll(timeout_ms=500, max_records=5000).values():
+            for r in records:
+                if r.offset < end:
+                    yield r
+
+
+class _Progress:
+    """Counts records as they pass and logs a progress line every few seconds."""
+
+    def __init__(self, tp: TopicPartition, every_s: float) -> None:
+        self.tp = tp
+        self.every_s = every_s
+
+    def count(self, records: Iterator[Any]) -> Iterator[Any]:
+        started = last = time.monotonic()
+        for n, r in enumerate(records, 1):
+            yield r
+            if n % 1000 == 0 and time.monotonic() - last >= self.every_s:
+                last = time.monotonic()
+                log.info(
+                    "rebuilding",
+                    topic=self.tp.topic,
+                    partition=self.tp.partition,
+                    events=n,
+                    events_per_s=round(n / (last - started)),
+                )

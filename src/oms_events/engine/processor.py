@@ -53,11 +53,12 @@ from kafka.structs import OffsetAndMetadata
 from oms_events import topics
 from oms_events.avro.codec import Codec
 from oms_events.avro.registry import RegistryError
-from oms_events.engine import membership
+from oms_events.engine import membership, snapshots
 from oms_events.engine.handling import Outcome, Step
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition, rebuild
 from oms_events.engine.service import Service
+from oms_events.engine.snapshots import Settlement
 from oms_events.kafka.connection import consumer, producer
 from oms_events.settings import Settings
 
@@ -112,6 +113,9 @@ class Processor(threading.Thread):
             "duplicates": 0,
             "rejected": 0,
             "aborts": 0,
+            "snapshots": 0,
+            "left_memory": 0,
+            "loads": 0,
         }
         # Where a processor's time goes: handling commands vs. sending and committing.
         self.timings = {"handle_s": 0.0, "commit_s": 0.0}
@@ -139,6 +143,7 @@ class Processor(threading.Thread):
                     ticking = self.service.due(time.time(), self.partitions)
                 if batch or ticking:
                     self._transact(batch, ticking)
+            self._final_snapshots()
         except RegistryError as exc:  # an operator's problem: one line, no traceback
             self.error = exc
             self.log.error("processor stopped by the schema registry", error=str(exc))
@@ -256,14 +261,9 @@ class Processor(threading.Thread):
                 self._consumer.seek_to_beginning(tp)
             else:
                 self._consumer.seek(tp, committed)
-            if self._replay is not None and self.events_topic is not None:
-                state = rebuild(
-                    self._replay,
-                    self.events_topic,
-                    tp.partition,
-                    self.codec,
-                    self.engine.progress_every_s,
-                )
+            if self._replay is not None and self.service.aggregate_type is not None:
+                kind = self.service.aggregate_type
+                state = rebuild(self._replay, self.settings, kind, tp.partition, self.codec)
             else:
                 state = Partition(tp.partition)
             if self.rebalanced or tp not in self.pending:
@@ -346,7 +346,9 @@ class Processor(threading.Thread):
         while membership.joining(self._consumer) and not self.stop_event.is_set():
             self._consumer.poll(timeout_ms=200, max_records=1)
 
-    def _transact(self, batch: dict[TopicPartition, list[Any]], ticking: bool) -> None:
+    def _transact(
+        self, batch: dict[TopicPartition, list[Any]], ticking: bool, final: bool = False
+    ) -> None:
         assert self._consumer is not None and self._producer is not None
         out = Outbox(self.settings, self.codec)
         commands = 0
@@ -362,6 +364,7 @@ class Processor(threading.Thread):
                 commands += len(records)
             if ticking:
                 self.service.tick(time.time(), self.partitions, out)
+            settlements = self._snapshots(out, final)
             handled = time.perf_counter()
             for o in out.records:
                 self._producer.send(
@@ -399,11 +402,51 @@ class Processor(threading.Thread):
         self.stats["commands"] += commands
         self.stats["events"] += out.events_written
         self.stats["transactions"] += 1
+        self._snapshots_committed(settlements)
         for partition in list(self.partitions.values()):
             if partition.dirty:  # half-applied command: replay the committed truth
                 self.pending.add(TopicPartition(self.input_topic, partition.number))
                 self._consumer.pause(TopicPartition(self.input_topic, partition.number))
                 del self.partitions[partition.number]
+
+    # --- snapshots (snapshots.py decides; these only call it around a transaction) ---
+
+    def _snapshots(self, out: Outbox, final: bool) -> list[tuple[Partition, Settlement]]:
+        """Queue each owned partition's snapshots and checkpoint in this transaction."""
+        if self.service.aggregate_type is None:
+            return []
+        window_ms = int(self.engine.redelivery_window_s * 1000)
+        return [
+            (
+                partition,
+                out.snapshots(
+                    self.service.aggregate_type,
+                    partition,
+                    self.engine.snapshot_every,
+                    window_ms,
+                    final,
+                ),
+            )
+            for partition in self.partitions.values()
+            if not partition.dirty
+        ]
+
+    def _snapshots_committed(self, settlements: list[tuple[Partition, Settlement]]) -> None:
+        """The transaction committed: aggregates that are done leave memory."""
+        for partition, settlement in settlements:
+            snapshots.committed(partition, settlement)
+            self.stats["snapshots"] += len(settlement.snapshotted)
+            self.stats["left_memory"] += len(settlement.leaving)
+            self.stats["loads"] += partition.loads
+            partition.loads = 0
+
+    def _final_snapshots(self) -> None:
+        """Clean shutdown: one last transaction snapshots every aggregate with events no
+        snapshot covers, so the next owner reads snapshots instead of events."""
+        if self.service.aggregate_type is None or not self.partitions or self.pending:
+            return
+        self._transact({}, False, final=True)
+        self.log.info("final snapshots written", snapshots=self.stats["snapshots"])
 
     def _handle(self, record: Any, partition: Partition, out: Outbox) -> None:
         """One command through the pure step (handling.py); only the counting is here."""

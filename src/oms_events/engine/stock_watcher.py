@@ -32,6 +32,7 @@ class StockWatcher(threading.Thread):
     ) -> None:
         super().__init__(name="stock-watcher", daemon=True)
         self.settings, self.codec, self.view, self.stop_event = settings, codec, view, stop
+        self.events = eventlog.EventLog(codec, settings=settings)
         self.fetch_max_wait_ms = fetch_max_wait_ms
         self.caught_up = threading.Event()
 
@@ -55,9 +56,7 @@ class StockWatcher(threading.Thread):
                         name = eventlog.header(r.headers, "event")
                         if name is not None and name not in FOLDED:
                             continue
-                        self.view.apply(
-                            eventlog.decode(r.value, self.codec, r.topic, r.partition, r.offset)
-                        )
+                        self.view.apply(self.events.record(r))
                 if not self.caught_up.is_set() and all(c.position(tp) >= end[tp] for tp in parts):
                     self.caught_up.set()
         except Exception:

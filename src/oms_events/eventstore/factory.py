@@ -31,7 +31,7 @@ from oms_events.avro.registry import codec_from_settings
 from oms_events.eventstore.mapper import AvroMapper
 from oms_events.eventstore.recorder import KafkaAggregateRecorder, KafkaApplicationRecorder
 from oms_events.eventstore.records import RecordFormat
-from oms_events.eventstore.routing import EventTypes
+from oms_events.eventtypes import EventTypes
 from oms_events.kafka.admin import apply_topics
 from oms_events.settings import Settings
 
@@ -81,7 +81,8 @@ class KafkaFactory(InfrastructureFactory[TrackingRecorder]):
         self.codec = codec or codec_from_settings(self.settings.registry)
         types = types or EventTypes()
         store = self.settings.eventstore
-        self.types = types.with_default(store.default_type or types.default_type)
+        # A registry built with its own default (tests, scripts) keeps it; else the setting.
+        self.types = types.with_default(types.default_type or store.default_type or None)
         listed = [t.strip() for t in store.types.split(",") if t.strip()]
         self.aggregate_types = listed or list(self.types.types)
         if self.types.default_type and self.types.default_type not in self.aggregate_types:
@@ -124,9 +125,8 @@ class KafkaFactory(InfrastructureFactory[TrackingRecorder]):
         store = self.settings.eventstore
         if store.create_topics:
             wanted = {record_format.topic_of[t] for t in self.aggregate_types}
-            apply_topics(
-                self.settings, [s for s in topics.registry(self.settings) if s.name in wanted]
-            )
+            specs = topics.store_registry(self.settings, self.aggregate_types)
+            apply_topics(self.settings, [s for s in specs if s.name in wanted])
         base = store.transactional_id or (
             f"{self.settings.kafka.topic_prefix}oms-eventstore.{self.env.name or 'application'}"
         )

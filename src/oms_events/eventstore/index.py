@@ -20,6 +20,7 @@ import structlog
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
 from kafka import TopicPartition
 
+from oms_events import eventlog
 from oms_events.kafka.connection import consumer
 from oms_events.settings import Settings
 
@@ -114,6 +115,8 @@ class LogIndex:
             raise OperationalError(f"event store index not caught up in {CATCH_UP_TIMEOUT_S} s")
 
     def _add(self, tp: TopicPartition, record: Any) -> None:
+        if eventlog.header(record.headers, "event") == eventlog.CHECKPOINT:
+            return  # the engine's note of where its snapshots cover the events: no event
         stored = self._read(record)
         versions = self._versions.setdefault(str(stored.originator_id), {})
         if stored.originator_version in versions:

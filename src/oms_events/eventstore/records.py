@@ -1,7 +1,7 @@
 """How one :class:`~eventsourcing.persistence.StoredEvent` is laid on Kafka, and read back.
 
 * A registered domain event (and a snapshot) whose state our mapper encoded is
-  written exactly as ``oms_events.eventlog`` lays a domain event: key = aggregate
+  written exactly as ``oms_events.eventlog`` lays it: key = aggregate
   id, value = the Avro single-object bytes, headers ``event``, ``aggregate``,
   ``version``. Sagas and projections read these records without the library.
 * Anything else is wrapped, fields as-is, in the generic envelope
@@ -22,7 +22,7 @@ from eventsourcing.persistence import StoredEvent
 
 from oms_events import eventlog, topics
 from oms_events.avro.codec import CONFLUENT_MAGIC, SINGLE_OBJECT_MAGIC, Codec
-from oms_events.eventstore.routing import SNAPSHOT, EventTypes
+from oms_events.eventtypes import SNAPSHOT, EventTypes
 from oms_events.settings import Settings
 
 ENVELOPE = "StoredEvent"
@@ -59,7 +59,8 @@ class RecordFormat:
         self.types = types
         self.codec = codec
         base = topics.snapshots if purpose == "snapshots" else topics.events
-        self.topic_of = {t: topics.name(settings, base(t)) for t in topics.AGGREGATE_TYPES}
+        kinds = (*types.types, *([types.default_type] if types.default_type else []))
+        self.topic_of = {t: topics.name(settings, base(t)) for t in kinds}
 
     def to_kafka(self, stored: StoredEvent) -> KafkaRecord:
         """The record for one stored event (raises UnroutableEvent)."""
@@ -80,12 +81,8 @@ class RecordFormat:
                 },
                 topic=self.topic_of[aggregate_type],
             )
-        # The same three headers as eventlog.encode, so every reader indexes alike.
-        headers = [
-            ("event", name.encode()),
-            ("aggregate", aggregate_type.encode()),
-            ("version", str(stored.originator_version).encode()),
-        ]
+        # The EventLog's headers, so every reader indexes alike.
+        headers = eventlog.headers(aggregate_type, name, stored.originator_version)
         return KafkaRecord(self.topic_of[aggregate_type], key, value, headers)
 
     def _own_schema(self, class_topic: str, aggregate_type: str) -> str | None:

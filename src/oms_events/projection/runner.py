@@ -92,6 +92,7 @@ class Runner:
         self.max_wait = max_wait
         self.as_of = as_of
         self.codec: Codec = codec or codec_from_settings(settings.registry)
+        self.events = eventlog.EventLog(self.codec, settings=settings)
         self.metrics = Metrics()
         self.cache = RowCache(settings.projections.row_cache_size)
         self.dead_letter_topic = topics.name(settings, topics.DEADLETTER)
@@ -179,7 +180,7 @@ class Runner:
                     self.metrics.skipped += 1
                     continue
                 try:
-                    record = eventlog.decode(r.value, self.codec, r.topic, r.partition, r.offset)
+                    record = self.events.record(r)
                 except DecodeError as exc:
                     self.metrics.decode_errors += 1
                     self._refuse(r, deadletter.technical("projection.decode", exc))

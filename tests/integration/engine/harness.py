@@ -33,6 +33,7 @@ from oms_events.kafka.connection import consumer, producer
 from oms_events.settings import Settings
 
 CODEC = SingleObjectCodec()
+EVENTS = eventlog.EventLog(CODEC)
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -148,10 +149,7 @@ def read_topic(
 def read_events(settings: Settings, aggregate_type: str) -> list[eventlog.EventRecord]:
     """Every committed event of a type, decoded, in log order per partition."""
     topic = topics.name(settings, topics.events(aggregate_type))
-    return [
-        eventlog.decode(r.value, CODEC, r.topic, r.partition, r.offset)
-        for r in read_topic(settings, topic)
-    ]
+    return [EVENTS.record(r) for r in read_topic(settings, topic)]
 
 
 def order_outcomes(settings: Settings) -> dict[str, str]:
@@ -341,7 +339,7 @@ def check_contested_outcome(settings: Settings, orders: int) -> None:
     # A replay through the domain rebuilds the same state as the independent fold.
     state = Partition(0)
     for e in inventory:
-        state.apply(eventlog.to_domain_event(e), None)
+        state.apply(EVENTS.to_domain_event(e), None)
     for item_id, item in state.aggregates.items():
         assert (item.on_hand, item.reserved) == (  # type: ignore[attr-defined]
             stock.on_hand[str(item_id)],
@@ -349,6 +347,6 @@ def check_contested_outcome(settings: Settings, orders: int) -> None:
         )
     orders_state = Partition(0)
     for e in order_events:
-        orders_state.apply(eventlog.to_domain_event(e), None)
+        orders_state.apply(EVENTS.to_domain_event(e), None)
     status = Counter(o.status.value for o in orders_state.aggregates.values())  # type: ignore[attr-defined]
     assert status == {"allocated": 100, "rejected": orders - 100}

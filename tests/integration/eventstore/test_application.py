@@ -42,7 +42,7 @@ def test_saved_item_reloads_in_a_fresh_application(store_settings: Settings) -> 
     # On Kafka, the records are the eventlog format that projections read.
     codec = SingleObjectCodec()
     decoded = [
-        eventlog.decode(r.value, codec)
+        eventlog.EventLog(codec).record(r)
         for r in read_topic(store_settings, _events_topic(store_settings))
     ]
     assert [(d.name, d.originator_version) for d in decoded] == stored
@@ -65,7 +65,7 @@ def test_conflicting_write_raises_and_leaves_nothing_visible(store_settings: Set
 
     records = read_topic(store_settings, _events_topic(store_settings))
     codec = SingleObjectCodec()
-    decoded = [eventlog.decode(r.value, codec) for r in records]
+    decoded = [eventlog.EventLog(codec).record(r) for r in records]
     assert sorted((d.originator_id, d.originator_version) for d in decoded) == [
         (item_id, 1),
         (item_id, 2),

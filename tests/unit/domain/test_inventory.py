@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from uuid import UUID
+from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -16,6 +17,7 @@ from oms_events.domain.errors import (
     StockAdjustmentInvalid,
     UnknownReservation,
 )
+from oms_events.domain.inventory import SETTLED_MEMORY
 from tests.unit.domain.samples import item, replay, state
 
 ORDER = UUID(int=100)
@@ -198,3 +200,28 @@ def test_replaying_the_events_rebuilds_the_same_item() -> None:
     i.restock(R3, 1)
     rebuilt = replay(i.collect_events())
     assert state(rebuilt) == state(i)
+
+
+def test_settled_reservations_leave_the_item_after_the_settled_memory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A settled reservation is remembered (a redelivery has no second effect) for at
+    least SETTLED_MEMORY of event time, then forgotten; a replay forgets it alike."""
+    clock = [datetime(2026, 1, 1, tzinfo=UTC)]
+    monkeypatch.setattr(InventoryItem.Event, "create_timestamp", staticmethod(lambda: clock[0]))
+    item = InventoryItem.register("SKU-1", "WH-SH")
+    item.receive(10, "po")
+    first, second, third, order = uuid4(), uuid4(), uuid4(), uuid4()
+    item.reserve(first, order, 1)
+    item.release(first)
+    later = SETTLED_MEMORY + timedelta(seconds=1)
+    clock[0] += later
+    item.reserve(second, order, 1)
+    item.commit(second)  # a new generation: the first is still remembered
+    assert item.try_reserve(first, order, 1) is ReservationOutcome.DUPLICATE
+    clock[0] += later
+    item.reserve(third, order, 1)
+    item.release(third)  # another generation: the first is forgotten
+    assert item.closed_as(first) is None
+    assert item.closed_as(second) == "committed"
+    assert state(replay(item.collect_events())) == state(item)

@@ -11,10 +11,10 @@ from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import JSONTranscoder, StoredEvent, UUIDAsHex
 from eventsourcing.utils import get_topic
 
-from oms_events import eventlog
+from oms_events import eventlog, statecodec
 from oms_events.avro.codec import SingleObjectCodec
 from oms_events.domain import InventoryItem, OrderStatus
-from oms_events.eventstore import AvroMapper, EventTypes, UnroutableEvent, statecodec
+from oms_events.eventstore import AvroMapper, EventTypes, UnroutableEvent
 from oms_events.eventstore.records import ENVELOPE, RecordFormat
 from oms_events.settings import Settings
 
@@ -39,7 +39,7 @@ def test_domain_events_round_trip_as_eventlog_records() -> None:
     codec = SingleObjectCodec()
     for event, s in zip(events, stored, strict=True):
         assert s.topic == get_topic(type(event))
-        record = eventlog.decode(s.state, codec)  # the state is the Kafka value projections read
+        record = eventlog.EventLog(codec).record(eventlog.Record(s.state))  # what projections read
         assert (record.originator_id, record.originator_version) == (item.id, s.originator_version)
         again = mapper.to_domain_event(s)
         assert type(again) is type(event)

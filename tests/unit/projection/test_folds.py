@@ -20,11 +20,8 @@ from tests.unit.domain.samples import legacy_order_events, line, order
 
 
 def records(aggregate: InventoryItem) -> list[eventlog.EventRecord]:
-    codec = SingleObjectCodec()
-    return [
-        eventlog.decode(eventlog.encode(e, codec, topic="oms.inventory.events")[1], codec)
-        for e in aggregate.collect_events()
-    ]
+    log = eventlog.EventLog(SingleObjectCodec())
+    return [log.record(eventlog.Record(log.encode(e)[1])) for e in aggregate.collect_events()]
 
 
 def test_inventory_fold_matches_the_aggregate_and_ignores_repeats() -> None:
@@ -114,11 +111,8 @@ def test_late_allocation_and_shipment_are_raised_once_each_and_only_when_late() 
 
 
 def _order_records(events: list[object]) -> list[eventlog.EventRecord]:
-    codec = SingleObjectCodec()
-    return [
-        eventlog.decode(eventlog.encode(e, codec, topic="oms.order.events")[1], codec)
-        for e in events
-    ]  # type: ignore[arg-type]
+    log = eventlog.EventLog(SingleObjectCodec())
+    return [log.record(eventlog.Record(log.encode(e)[1])) for e in events]  # type: ignore[arg-type]
 
 
 def _comparable(row: rows.Row) -> dict[str, object]:

@@ -1,4 +1,6 @@
-"""Which aggregate type an event belongs to, and so which Kafka topic it goes on.
+"""The event classes a reader and a writer know: which aggregate type an event belongs
+to (so which Kafka topic it goes on), and which class a record of ``(aggregate type,
+event name)`` becomes.
 
 The library knows an event by its *class topic* (``module:Class.Event``); Kafka
 knows it by ``(aggregate type, event name)`` in the record's headers and Avro
@@ -11,13 +13,14 @@ schema name. :class:`EventTypes` maps the two ways:
   belongs to that aggregate's type;
 * anything else (the library's conformance suite writes ``topic1`` and the like)
   belongs to the *default type* the application configured
-  (``OMS_EVENTSTORE_DEFAULT_TYPE``); without one it is refused, because silently
-  parking unknown events on some aggregate's topic would hide a wiring mistake.
+  (``OMS_EVENTSTORE_DEFAULT_TYPE``, ``app`` unless set: topics ``oms.app.events`` and
+  ``oms.app.snapshots``); set to empty, such events are refused.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 from eventsourcing.utils import get_topic
@@ -44,7 +47,7 @@ class EventTypes:
         aggregates = aggregate_classes() if aggregates is None else aggregates
         events = events_by_aggregate_type() if events is None else events
         for aggregate_type in aggregates:
-            topics.events(aggregate_type)  # raises on a type the topic registry lacks
+            topics.events(aggregate_type)  # raises on a name no topic can have
         if default_type is not None:
             topics.events(default_type)
         self.default_type = default_type
@@ -54,12 +57,14 @@ class EventTypes:
         self._by_topic: dict[str, tuple[str, str]] = {}
         self._by_name: dict[tuple[str, str], str] = {}
         self._by_class: dict[type[Any], tuple[str, str]] = {}
+        self._classes: dict[tuple[str, str], type[Any]] = {}
         for aggregate_type, classes in events.items():
             for name, cls in classes.items():
                 topic = get_topic(cls)
                 self._by_topic[topic] = (aggregate_type, name)
                 self._by_name[(aggregate_type, name)] = topic
                 self._by_class[cls] = (aggregate_type, name)
+                self._classes[(aggregate_type, name)] = cls
 
     def with_default(self, default_type: str | None) -> EventTypes:
         """The same registry with another default type for unregistered events."""
@@ -73,6 +78,10 @@ class EventTypes:
     def name_of(self, cls: type[Any]) -> tuple[str, str]:
         """(aggregate type, event name) of a registered event class, else KeyError."""
         return self._by_class[cls]
+
+    def event_class(self, aggregate_type: str, name: str) -> type[Any]:
+        """The class of a record's (aggregate type, event name), else KeyError."""
+        return self._classes[(aggregate_type, name)]
 
     def is_registered(self, cls: type[Any]) -> bool:
         """True for an event class the registry names (it has an Avro schema of its own)."""
@@ -108,3 +117,9 @@ class EventTypes:
         if name == SNAPSHOT:
             return f"{self._aggregate_topic[aggregate_type]}.{SNAPSHOT}"
         return self._by_name[(aggregate_type, name)]
+
+
+@cache
+def domain_types() -> EventTypes:
+    """The domain's registry (``oms_events.domain.events``), built once."""
+    return EventTypes()

@@ -1,0 +1,54 @@
+"""The engine's snapshot rules on one partition, without Kafka (engine/snapshots.py)."""
+
+from __future__ import annotations
+
+from uuid import uuid4
+
+from oms_events import eventlog
+from oms_events.avro.codec import SingleObjectCodec
+from oms_events.domain import Order
+from oms_events.engine import snapshots
+from oms_events.engine.snapshots import CLOSED, Partition
+from tests.unit.domain.samples import order, reserve_all, state
+
+LOG = eventlog.EventLog(SingleObjectCodec())
+
+
+def _allocated() -> tuple[Order, list[eventlog.Record]]:
+    o = order(external_id=f"T-{uuid4()}")
+    reserve_all(o)
+    o.confirm()
+    o.allocate()
+    records = []
+    for e in o.collect_events():
+        key, value, headers = LOG.encode(e)
+        headers.append(("command_id", b"c-1"))
+        records.append(eventlog.Record(value, key, headers, timestamp=1_000))
+    return o, records
+
+
+def test_an_allocated_order_leaves_memory_with_a_closed_snapshot_and_comes_back() -> None:
+    o, _ = _allocated()
+    partition = Partition(0)
+    partition.record(o, "c-1", o.version, at_ms=1_000)
+    settlement = snapshots.settle(partition, LOG, "order", 1_000, every=200, window_ms=60_000)
+    snapshot, checkpoint = settlement.records
+    assert eventlog.header(snapshot[2], CLOSED) == "1"
+    assert eventlog.header(checkpoint[2], "event") == eventlog.CHECKPOINT
+    snapshots.committed(partition, settlement)
+    assert o.id not in partition.aggregates  # left memory
+    stored = eventlog.Record(snapshot[1], snapshot[0], snapshot[2], timestamp=1_000)
+    partition.loader = lambda i, stub: snapshots.restore(
+        LOG,
+        snapshots.find([stored], i, stub.version).value,  # type: ignore[union-attr]
+    )
+    assert state(partition.get(o.id)) == state(o)
+    assert partition.seen(o.id, "c-1")  # its command ids came back with it
+
+
+def test_an_aggregate_whose_snapshot_is_gone_is_folded_from_its_events() -> None:
+    o, records = _allocated()
+    _, more = _allocated()  # another order on the same partition
+    again, command_ids = snapshots.replay_one(records + more, o.id, LOG)
+    assert state(again) == state(o)
+    assert command_ids == ["c-1"] * len(records)
