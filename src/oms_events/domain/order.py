@@ -140,6 +140,9 @@ _CLOSED = (OrderStatus.CANCELLED, OrderStatus.REJECTED)
 class Order(Aggregate):
     """A customer order; see the module docstring for its lifecycle."""
 
+    # Read when a snapshot taken before orders had tenders is restored (its state has none).
+    tenders: tuple[Tender, ...] = ()
+
     @staticmethod
     def create_id(channel: str, external_id: str) -> UUID:
         """The order id: the same channel order always maps to the same aggregate."""

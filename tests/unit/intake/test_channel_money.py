@@ -293,3 +293,13 @@ def test_minor_units_follow_the_table_not_a_list_of_ours() -> None:
             assert minor_units(currency.code) == currency.exponent
             text = Money(10**currency.exponent, currency.code).decimal_text()
             assert Decimal(text) == 1
+
+
+def test_an_order_snapshotted_before_tenders_existed_has_none(tables: Tables) -> None:
+    from eventsourcing.domain import Snapshot
+
+    (command,) = placed("jd", "order_281234567892_company_transfer.xml", tables)
+    snapshot = Snapshot.take(order_of(command))
+    del snapshot.state["tenders"]  # as written by the previous release
+    restored = snapshot.mutate(None)
+    assert isinstance(restored, Order) and restored.tenders == () and restored.is_paid
