@@ -167,6 +167,7 @@ def test_shopify_manual_gateway_named_for_cod_is_cod(tables: Tables) -> None:
         "COD",
         "Cash On Delivery",
         "Pay on delivery",
+        "Cash on Delivary",  # as a shop named it (ShopifySharp issue 796)
         "货到付款",
         "ＣＯＤ 到付",
     ],
