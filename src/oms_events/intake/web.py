@@ -26,7 +26,9 @@ _GATEWAYS = {
 # A manual payment method is named by the merchant: Shopify's default is "Cash on
 # Delivery (COD)" (older shops: "cash_on_delivery"), and shops rename it. These words in
 # a gateway name mean the courier collects the money (shops misspell it: "Delivary").
-_COD_NAME = re.compile(r"\bcod\b|\b(cash|collect|pay|payment) on deliv[ae]ry\b|货到付款|到付|代收货款")
+_COD_NAME = re.compile(
+    r"\bcod\b|\b(cash|collect|pay|payment) on deliv[ae]ry\b|货到付款|到付|代收货款"
+)
 
 
 class WebChannel:
