@@ -242,6 +242,43 @@ class DevSettings(BaseSettings):
     postgres_port: int = Field(55432, description="Loopback port of the dev PostgreSQL server")
 
 
+class PaymentSettings(BaseSettings):
+    """The payment gateways and their local sandboxes (``OMS_PAYMENTS_*``)."""
+
+    model_config = _section("OMS_PAYMENTS_")
+
+    alipay_port: int = Field(
+        18091, ge=1, le=65535, description="Loopback port of the Alipay sandbox (`oms dev up`)"
+    )
+    wechatpay_port: int = Field(
+        18092, ge=1, le=65535, description="Loopback port of the WeChat Pay sandbox"
+    )
+    alipay_url: str = Field(
+        "",
+        description="Alipay gateway.do URL; empty: the sandbox, "
+        "http://127.0.0.1:<alipay_port>/gateway.do",
+    )
+    wechatpay_url: str = Field(
+        "", description="WeChat Pay API base URL; empty: the sandbox, http://127.0.0.1:<port>"
+    )
+    alipay_notify_url: str = Field(
+        "http://127.0.0.1:8080/payments/alipay/notify",
+        description="Where Alipay posts its asynchronous notifications",
+    )
+    wechatpay_notify_url: str = Field(
+        "http://127.0.0.1:8080/payments/wechatpay/notify",
+        description="Where WeChat Pay posts its notifications",
+    )
+    alipay_app_id: str = Field("2021000000000001", description="Our Alipay app_id")
+    wechatpay_mchid: str = Field("1900000001", description="Our WeChat Pay merchant id (mchid)")
+    wechatpay_appid: str = Field("wx0000000000000001", description="Our WeChat Pay appid")
+    keys_dir: Path | None = Field(
+        None,
+        description="Folder of the gateways' keys (0600 files); unset: "
+        "<OMS_DEV_DATA_DIR>/payments/keys, generated on first use",
+    )
+
+
 class LogSettings(BaseSettings):
     """Logging (``OMS_LOG_*``)."""
 
@@ -268,6 +305,7 @@ class Settings(BaseModel):
     projections: ProjectionSettings = Field(default_factory=ProjectionSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     dev: DevSettings = Field(default_factory=DevSettings)
+    payments: PaymentSettings = Field(default_factory=PaymentSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
     def replace(self, **sections: dict[str, Any]) -> Settings:

@@ -1,4 +1,4 @@
-"""``oms dev``: the local Kafka broker and PostgreSQL server."""
+"""``oms dev``: the local Kafka broker, PostgreSQL server and payment sandboxes."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from oms_events.devservices import services
 from oms_events.settings import get_settings
 
 app = typer.Typer(
-    help="Local Kafka (KRaft, single node) and PostgreSQL on loopback, data under one "
-    "folder (OMS_DEV_DATA_DIR). No Docker needed.",
+    help="Local Kafka (KRaft, single node), PostgreSQL and the Alipay / WeChat Pay "
+    "sandboxes on loopback, data under one folder (OMS_DEV_DATA_DIR). No Docker needed.",
     no_args_is_help=True,
 )
 out = Console()
@@ -20,14 +20,14 @@ out = Console()
 @app.command()
 @one_line_errors
 def up() -> None:
-    """Start Kafka and PostgreSQL unless they run (safe to repeat).
+    """Start Kafka, PostgreSQL and the payment sandboxes unless they run (safe to repeat).
 
     The first run resolves the Kafka broker from Maven Central into ~/.m2; later runs
     start in seconds.
     """
     settings = get_settings()
-    with out.status("starting PostgreSQL and Kafka…"):
-        kafka_started, pg_started = services.up(settings)
+    with out.status("starting PostgreSQL, Kafka and the payment sandboxes…"):
+        kafka_started, pg_started, payments_started = services.up(settings)
     st = services.status(settings)
     out.print(
         f"kafka      {'started' if kafka_started else 'already running'}  "
@@ -37,16 +37,21 @@ def up() -> None:
         f"postgresql {'started' if pg_started else 'already running'}  "
         f"{st.postgres.dsn}  (PostgreSQL {st.postgres.version})"
     )
+    out.print(
+        f"payments   {'started' if payments_started else 'already running'}  "
+        f"alipay {st.payments.alipay_url}  wechatpay {st.payments.wechatpay_url}  (sandboxes)"
+    )
 
 
 @app.command()
 @one_line_errors
 def down(wipe: bool = typer.Option(False, "--wipe", help="Also delete all data and logs.")) -> None:
-    """Stop both services; data is kept unless --wipe."""
+    """Stop every service; data is kept unless --wipe."""
     settings = get_settings()
-    kafka_ran, pg_ran = services.down(settings, wipe=wipe)
+    kafka_ran, pg_ran, payments_ran = services.down(settings, wipe=wipe)
     out.print(f"kafka      {'stopped' if kafka_ran else 'was not running'}")
     out.print(f"postgresql {'stopped' if pg_ran else 'was not running'}")
+    out.print(f"payments   {'stopped' if payments_ran else 'was not running'}")
     if wipe:
         out.print(f"data wiped under {settings.dev.data_dir}")
 
@@ -54,7 +59,7 @@ def down(wipe: bool = typer.Option(False, "--wipe", help="Also delete all data a
 @app.command()
 @one_line_errors
 def status() -> None:
-    """Show both services: running or not, address or DSN, version, log file."""
+    """Show every service: running or not, address or DSN, version, log file."""
     st = services.status(get_settings())
     # Plain lines, not a table: the DSN must stay whole to be copied into psql.
     out.print(
@@ -68,7 +73,13 @@ def status() -> None:
         soft_wrap=True,
     )
     out.print(f"            log {st.postgres.log}", highlight=False)
-    if not (st.kafka.running and st.postgres.running):
+    out.print(
+        f"payments    {_state(st.payments.running)}  alipay {st.payments.alipay_url}  "
+        f"wechatpay {st.payments.wechatpay_url}  pid {st.payments.pid or '-'}",
+        soft_wrap=True,
+    )
+    out.print(f"            log {st.payments.log}", highlight=False)
+    if not (st.kafka.running and st.postgres.running and st.payments.running):
         raise typer.Exit(3)
 
 
