@@ -107,6 +107,18 @@ class LineDetails:
 
 
 @dataclass(frozen=True, kw_only=True)
+class TenderDetails:
+    """One part of how an order is paid (PlaceOrder ``tenders``); amount in minor units.
+
+    ``method`` is a string from ``oms_events.domain.order.TENDER_METHODS`` (cash,
+    bank_transfer, ... beyond what the PaymentMethod enum can name)."""
+
+    method: str
+    amount: int
+    reference: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class ShipmentLineDetails:
     """One line of a CreateShipment: what leaves, under which reservation."""
 
@@ -136,6 +148,9 @@ class PlaceOrder(Command):
     paid: bool = False  # paid at the channel already (not for COD)
     delivery_speed: DeliverySpeed = DeliverySpeed.STANDARD
     shipping_fee: int = 0
+    # How the total is paid, when the channel says more than payment_method (split
+    # tenders, cash, transfers); empty: one tender of payment_method for the total.
+    tenders: tuple[TenderDetails, ...] = ()
 
     @property
     def key(self) -> str:

@@ -33,7 +33,7 @@ from oms_events.domain.customer import Address, Customer
 from oms_events.domain.errors import DomainError, OrderLocked
 from oms_events.domain.line import OrderLine
 from oms_events.domain.money import Money
-from oms_events.domain.order import Order, OrderStatus
+from oms_events.domain.order import Order, OrderStatus, Tender
 from oms_events.engine.commands import (
     AddressDetails,
     CancelOrder,
@@ -99,6 +99,7 @@ def order_from_command(command: PlaceOrder) -> Order:
         delivery_speed=command.delivery_speed,
         shipping_fee=Money(command.shipping_fee, currency),
         paid_at_channel=f"{command.channel}:{command.external_id}" if command.paid else None,
+        tenders=[Tender(t.method, Money(t.amount, currency), t.reference) for t in command.tenders],
     )
     return order
 
