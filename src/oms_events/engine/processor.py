@@ -53,7 +53,7 @@ from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition, rebuild
 from oms_events.engine.service import Service
 from oms_events.engine.snapshots import Settlement
-from oms_events.kafka.connection import READ_TO_END_WAIT_MS, consumer, producer
+from oms_events.kafka.connection import consumer, producer
 from oms_events.kafka.errors import KafkaError, KafkaTimeout, TransactionAborted
 from oms_events.kafka.port import Consumer, GroupMetadata, Producer, Record, TopicPartition
 from oms_events.settings import Settings
@@ -162,7 +162,9 @@ class Processor(threading.Thread):
                 self.settings,
                 group_id=None,
                 client_id=f"{self.group}-replay",
-                fetch_max_wait_ms=READ_TO_END_WAIT_MS,
+                # Assigned only while it reads (rebuilds, snapshot loads), so it never
+                # fetches idle: the shortest wait makes each read's end come at once.
+                fetch_max_wait_ms=1,
             )
         # Join only once the topic's metadata is known: a group leader that cannot see
         # the topic assigns nothing and the group idles until the next metadata refresh.
