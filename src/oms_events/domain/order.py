@@ -16,7 +16,7 @@ changed tomorrow never breaks the replay of yesterday's orders.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
@@ -214,6 +214,11 @@ class Order(Aggregate):
         if payment is not None:  # collected by the channel (absent in older events)
             self.payments[payment["payment_id"]] = Money.from_dict(payment["amount"])
         self.refunds: dict[str, Money] = {}  # refund id -> amount
+        self.refunds_agreed: set[str] = set()
+        # Refunds owed or agreed, recorded or not: money no longer ours to keep.
+        self.promised_back = Money.zero(currency)
+        self.refunded_units: dict[int, int] = {}  # line_no -> units refunded
+        self.shipping_refunded = False
         self.held_from: OrderStatus | None = None
         self.hold_reason: str | None = None
         self.released_from_hold = False
@@ -233,6 +238,12 @@ class Order(Aggregate):
         """Payments recorded minus refunds recorded."""
         paid = Money.sum(self.payments.values(), self.currency)
         return paid - Money.sum(self.refunds.values(), self.currency)
+
+    @property
+    def amount_held(self) -> Money:
+        """Payments recorded minus every refund owed or agreed (in flight or done): what
+        a new balance is settled against, so two refunds never promise the same money."""
+        return Money.sum(self.payments.values(), self.currency) - self.promised_back
 
     @property
     def is_paid(self) -> bool:
@@ -517,9 +528,9 @@ class Order(Aggregate):
     def _note_balance(self, old_total: Money) -> None:
         # Unpaid orders are charged the new total later; only money already
         # taken makes a difference someone must settle now.
-        if self.total == old_total or self.amount_paid.is_zero:
+        if self.total == old_total or self.amount_held.is_zero:
             return
-        balance = self.total - self.amount_paid
+        balance = self.total - self.amount_held
         if balance.amount > 0:
             self._payment_due(amount=balance.to_dict(), total=self.total.to_dict())
         elif balance.amount < 0:
@@ -532,10 +543,11 @@ class Order(Aggregate):
     @event("RefundDue")
     def _refund_due(self, amount: dict[str, Any], total: dict[str, Any]) -> None:
         """The customer is owed ``amount`` back."""
+        self.promised_back = self.promised_back + Money.from_dict(amount)
 
     def _refund_all_paid(self) -> None:
-        if self.amount_paid.amount > 0:
-            self._refund_due(amount=self.amount_paid.to_dict(), total=self.total.to_dict())
+        if self.amount_held.amount > 0:
+            self._refund_due(amount=self.amount_held.to_dict(), total=self.total.to_dict())
 
     # --- money ------------------------------------------------------------------
 
@@ -571,6 +583,79 @@ class Order(Aggregate):
     @event("RefundRecorded")
     def _refund_recorded(self, refund_id: str, amount: dict[str, Any]) -> None:
         self.refunds[refund_id] = Money.from_dict(amount)
+
+    def agree_refund(
+        self, refund_id: str, lines: Mapping[int, int], shipping: bool, reason: str
+    ) -> Money:
+        """Agree to give back ``lines`` (line no -> units) and the shipping fee
+        (``RefundAgreed``); return the amount, which the payment sends back.
+
+        A line's refund is its net (after its share of order-level promotions, which
+        intake spreads into the line discounts) prorated by units, counted from the
+        units already refunded so that refunding a line unit by unit gives back
+        exactly its net. A repeated refund id agrees nothing more.
+        """
+        self._check_reason(reason)
+        if refund_id in self.refunds_agreed:
+            return Money.zero(self.currency)
+        parts: list[dict[str, Any]] = []
+        for line_no, units in sorted(lines.items()):
+            self.check_line(line_no)
+            line = self.lines[line_no]
+            done = self.refunded_units.get(line_no, 0)
+            if units <= 0 or done + units > line.quantity:
+                raise PaymentAmountInvalid(
+                    action=f"refund {units} of line {line_no}",
+                    amount=str(units),
+                    limit=str(line.quantity - done),
+                )
+            amount = line.net.prorate(done + units, line.quantity) - line.net.prorate(
+                done, line.quantity
+            )
+            parts.append(
+                {"line_no": line_no, "sku": line.sku, "quantity": units, "amount": amount.to_dict()}
+            )
+        fee = self.shipping_fee if shipping and not self.shipping_refunded else None
+        total = Money.sum((Money.from_dict(p["amount"]) for p in parts), self.currency)
+        total = total + (fee or Money.zero(self.currency))
+        if total.amount <= 0 or total > self.amount_held:
+            raise PaymentAmountInvalid(
+                action="refund", amount=str(total), limit=str(self.amount_held)
+            )
+        self._refund_agreed(
+            refund_id=refund_id,
+            reason=reason,
+            lines=parts,
+            shipping=(fee or Money.zero(self.currency)).to_dict(),
+            amount=total.to_dict(),
+        )
+        return total
+
+    def refundable_units(self) -> dict[int, int]:
+        """Line no -> units not refunded yet (a full refund gives back all of them)."""
+        done = self.refunded_units
+        return {
+            n: line.quantity - done.get(n, 0)
+            for n, line in self.lines.items()
+            if line.quantity > done.get(n, 0)
+        }
+
+    @event("RefundAgreed")
+    def _refund_agreed(
+        self,
+        refund_id: str,
+        reason: str,
+        lines: list[dict[str, Any]],
+        shipping: dict[str, Any],
+        amount: dict[str, Any],
+    ) -> None:
+        self.refunds_agreed.add(refund_id)
+        self.promised_back = self.promised_back + Money.from_dict(amount)
+        for part in lines:
+            n = part["line_no"]
+            self.refunded_units[n] = self.refunded_units.get(n, 0) + part["quantity"]
+        if shipping["amount"] > 0:
+            self.shipping_refunded = True
 
     # --- fulfilment -------------------------------------------------------------
 
