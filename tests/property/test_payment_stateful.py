@@ -32,7 +32,9 @@ class MoneyMachine(RuleBasedStateMachine):
             paid_at_channel="web:E-1",
             shipping_fee=fee,
         )
-        self.payment = Payment.open(self.order.id, "O-1", "web", "CNY")
+        self.payment = Payment.request(
+            self.order.id, PaymentMethod.ALIPAY, self.order.amount_paid, "O-1"
+        )
         self.payment.capture("O-1", PaymentMethod.ALIPAY, self.order.amount_paid, "ali-1")
         self.n = 0
 
@@ -44,7 +46,7 @@ class MoneyMachine(RuleBasedStateMachine):
             self.n += 1
             if name == "PaymentDue" and amount is not None:
                 tender = f"O-1-{self.n}"
-                self.payment.request(tender, PaymentMethod.WECHAT_PAY, amount)
+                self.payment.request_more(tender, PaymentMethod.WECHAT_PAY, amount)
                 self.payment.capture(tender, PaymentMethod.WECHAT_PAY, amount, f"wx-{self.n}")
                 self.order.record_payment(tender, amount)
             elif name in ("RefundDue", "RefundAgreed") and amount is not None:

@@ -1,5 +1,8 @@
 """The Payment aggregate: the money of one order, tender by tender.
 
+The first tender asked for opens it (``PaymentRequested``: the channel's payment at
+placing); a balance owed after a change is another tender (``TenderRequested``).
+
 A tender is one way the customer paid (an Alipay trade, a WeChat Pay trade, cash at
 the door), named by our reference of it (the provider's ``out_trade_no``). Money is
 captured per tender, and refunds go back to the tenders it came from, never more
@@ -23,6 +26,7 @@ from eventsourcing.domain import Aggregate, event
 
 from oms_events.domain.errors import (
     InvalidOrder,
+    InvalidTransition,
     PaymentAmountInvalid,
     PaymentMethodMismatch,
     ReasonRequired,
@@ -91,20 +95,50 @@ class Payment(Aggregate):
         return natural_id("payment", order_id)
 
     @classmethod
-    def open(cls, order_id: UUID, order_no: str, channel: str, currency: str) -> Payment:
-        """Start the money book of an order (``PaymentOpened``)."""
-        if not order_no.strip() or not channel.strip():
-            raise InvalidOrder(detail="a payment needs the order number and channel")
-        return cls(order_id=order_id, order_no=order_no, channel=channel, currency=currency)
+    def request(
+        cls,
+        order_id: UUID,
+        method: PaymentMethod,
+        amount: Money,
+        reference: str,
+        order_no: str = "",
+        channel: str = "",
+    ) -> Payment:
+        """Open the order's payment by asking for its first tender (``PaymentRequested``):
+        ``amount`` by ``method`` under ``reference`` (the provider's out_trade_no)."""
+        if amount.amount <= 0:
+            raise PaymentAmountInvalid(action="request", amount=str(amount), limit="> 0")
+        if not reference.strip():
+            raise InvalidOrder(detail="payment reference is empty")
+        return cls(
+            order_id=order_id,
+            reference=reference,
+            method=PaymentMethod(method).value,
+            amount=amount.to_dict(),
+            order_no=order_no,
+            channel=channel,
+        )
 
-    @event("PaymentOpened")
-    def __init__(self, order_id: UUID, order_no: str, channel: str, currency: str) -> None:
+    @event("PaymentRequested")
+    def __init__(
+        self,
+        order_id: UUID,
+        reference: str,
+        method: str,
+        amount: dict[str, Any],
+        order_no: str = "",
+        channel: str = "",
+    ) -> None:
+        money = Money.from_dict(amount)
         self.order_id = order_id
         self.order_no = order_no
         self.channel = channel
-        self.currency = currency
+        self.currency = money.currency
+        self.requested: dict[str, tuple[PaymentMethod, Money]] = {
+            reference: (PaymentMethod(method), money)
+        }
+        self.authorizations: dict[str, str] = {}  # tender reference -> provider authorization
         self.tenders: dict[str, Tender] = {}
-        self.requested: dict[str, Money] = {}  # tender reference -> amount asked for
         self.refunds: dict[str, Refund] = {}
         self.ledger: list[LedgerEntry] = []
 
@@ -135,19 +169,34 @@ class Payment(Aggregate):
 
     # --- money in ------------------------------------------------------------------
 
-    def request(self, reference: str, method: PaymentMethod, amount: Money) -> None:
-        """Ask the customer for ``amount`` more under a new tender (``PaymentRequested``);
+    def request_more(self, reference: str, method: PaymentMethod, amount: Money) -> None:
+        """Ask the customer for ``amount`` more under a new tender (``TenderRequested``);
         the same reference again asks nothing more."""
         if reference in self.requested or reference in self.tenders:
             return
         self.check_positive("request", amount)
-        self._requested(
+        self._tender_requested(
             reference=reference, method=PaymentMethod(method).value, amount=amount.to_dict()
         )
 
-    @event("PaymentRequested")
-    def _requested(self, reference: str, method: str, amount: dict[str, Any]) -> None:
-        self.requested[reference] = Money.from_dict(amount)
+    @event("TenderRequested")
+    def _tender_requested(self, reference: str, method: str, amount: dict[str, Any]) -> None:
+        self.requested[reference] = (PaymentMethod(method), Money.from_dict(amount))
+
+    def authorize(self, reference: str, amount: Money, authorization: str) -> None:
+        """The provider authorized a requested tender (``PaymentAuthorized``), e.g. a
+        card hold before capture; not for cash."""
+        method, asked = self._requested_tender("authorize", reference)
+        if method is PaymentMethod.COD:
+            raise PaymentMethodMismatch(action="authorize", method=method.value)
+        self.check_positive("authorize", amount)
+        if amount > asked:
+            raise PaymentAmountInvalid(action="authorize", amount=str(amount), limit=str(asked))
+        self._authorized(amount=amount.to_dict(), authorization=authorization, reference=reference)
+
+    @event("PaymentAuthorized")
+    def _authorized(self, amount: dict[str, Any], authorization: str, reference: str = "") -> None:
+        self.authorizations[reference] = authorization
 
     def capture(
         self, reference: str, method: PaymentMethod, amount: Money, provider_reference: str = ""
@@ -160,41 +209,63 @@ class Payment(Aggregate):
             raise InvalidOrder(detail="tender reference is empty")
         self.check_positive("capture", amount)
         self._captured(
+            amount=amount.to_dict(),
             reference=reference,
             method=PaymentMethod(method).value,
-            amount=amount.to_dict(),
             provider_reference=provider_reference,
         )
 
     @event("PaymentCaptured")
     def _captured(
-        self, reference: str, method: str, amount: dict[str, Any], provider_reference: str
+        self,
+        amount: dict[str, Any],
+        reference: str = "",
+        method: str = "",
+        provider_reference: str = "",
     ) -> None:
         money = Money.from_dict(amount)
-        self.requested.pop(reference, None)
+        asked = self.requested.pop(reference, None)
+        kind = PaymentMethod(method) if method else asked[0] if asked else PaymentMethod.CARD
         self.tenders[reference] = Tender(
-            reference, PaymentMethod(method), money, Money.zero(money.currency), provider_reference
+            reference, kind, money, Money.zero(money.currency), provider_reference
         )
         self.ledger.append(LedgerEntry(reference, "capture", money, provider_reference))
 
     def collect_cod(self, reference: str, amount: Money) -> None:
-        """The carrier collected cash at the door (``CodCollected``): a COD tender captured."""
-        requested = self.requested.get(reference)
+        """The carrier collected cash at the door for a requested COD tender
+        (``CodCollected``)."""
         if reference in self.tenders:
             return
+        method, asked = self._requested_tender("collect cash for", reference)
+        if method is not PaymentMethod.COD:
+            raise PaymentMethodMismatch(action="collect cash for", method=method.value)
         self.check_positive("collect", amount)
-        if requested is None:
-            raise PaymentMethodMismatch(action="collect cash for", method="unrequested")
-        self._cod_collected(reference=reference, amount=amount.to_dict())
+        if amount > asked:
+            raise PaymentAmountInvalid(action="collect", amount=str(amount), limit=str(asked))
+        self._cod_collected(amount=amount.to_dict(), reference=reference)
 
     @event("CodCollected")
-    def _cod_collected(self, reference: str, amount: dict[str, Any]) -> None:
+    def _cod_collected(self, amount: dict[str, Any], reference: str = "") -> None:
         money = Money.from_dict(amount)
         self.requested.pop(reference, None)
         self.tenders[reference] = Tender(
             reference, PaymentMethod.COD, money, Money.zero(money.currency)
         )
         self.ledger.append(LedgerEntry(reference, "capture", money, ""))
+
+    def void(self, reference: str, reason: str) -> None:
+        """Withdraw a requested tender before any money was taken (``PaymentVoided``)."""
+        if reference in self.tenders:
+            raise InvalidTransition(entity="payment", action="void", status="captured")
+        if reference not in self.requested:
+            return
+        if not reason or not reason.strip():
+            raise ReasonRequired()
+        self._voided(reason=reason, reference=reference)
+
+    @event("PaymentVoided")
+    def _voided(self, reason: str, reference: str = "") -> None:
+        self.requested.pop(reference, None)
 
     # --- money out -----------------------------------------------------------------
 
@@ -238,22 +309,30 @@ class Payment(Aggregate):
         self.refunds[refund_id] = Refund(refund_id, reason, shares)
 
     def refund_succeeded(self, refund_id: str, provider_refs: Mapping[str, str]) -> None:
-        """The providers took the refund (``RefundSucceeded``); once only."""
+        """The providers took the refund (``PaymentRefunded``); once only."""
         refund = self._pending(refund_id)
         if refund is None:
             return
-        self._refund_succeeded(
+        self._refunded(
             refund_id=refund_id,
+            amount=refund.amount.to_dict(),
+            reason=refund.reason,
             provider_refs=[
                 {"tender": t, "provider_refund_id": provider_refs.get(t, "")} for t in refund.parts
             ],
         )
 
-    @event("RefundSucceeded")
-    def _refund_succeeded(self, refund_id: str, provider_refs: list[dict[str, Any]]) -> None:
+    @event("PaymentRefunded")
+    def _refunded(
+        self,
+        refund_id: str,
+        amount: dict[str, Any],
+        reason: str,
+        provider_refs: list[dict[str, Any]] | None = None,
+    ) -> None:
         refund = self.refunds[refund_id]
         refund.status = RefundStatus.SUCCEEDED
-        refs = {r["tender"]: r["provider_refund_id"] for r in provider_refs}
+        refs = {r["tender"]: r["provider_refund_id"] for r in provider_refs or ()}
         for tender, share in refund.parts.items():
             self.ledger.append(LedgerEntry(tender, "refund", -share, refs.get(tender, refund_id)))
 
@@ -278,6 +357,12 @@ class Payment(Aggregate):
         """Raise PaymentAmountInvalid unless ``amount`` is above zero in the order's currency."""
         if amount.currency != self.currency or amount.amount <= 0:
             raise PaymentAmountInvalid(action=action, amount=str(amount), limit="> 0")
+
+    def _requested_tender(self, action: str, reference: str) -> tuple[PaymentMethod, Money]:
+        found = self.requested.get(reference)
+        if found is None:
+            raise InvalidTransition(entity="payment", action=action, status="not requested")
+        return found
 
     def _pending(self, refund_id: str) -> Refund | None:
         # The refund still waiting for its provider; None once it has an outcome.

@@ -25,6 +25,7 @@ from uuid import UUID
 from oms_events.avro.codec import Codec
 from oms_events.domain.inventory import InventoryItem
 from oms_events.domain.order import DeliverySpeed, Order, PaymentMethod
+from oms_events.domain.payment import Payment
 
 
 class UnknownCommand(ValueError):
@@ -265,6 +266,113 @@ class ShipLines(Command):
         return str(self.order_id)
 
 
+@dataclass(frozen=True, kw_only=True)
+class LineRefund:
+    """Units of one line to give back (a part of RefundOrder)."""
+
+    line_no: int
+    quantity: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefundOrder(Command):
+    """Give back units of lines and/or the shipping fee; the order prices it, the
+    payment sends it back. No lines and no shipping: everything not refunded yet."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_id: UUID
+    refund_id: str  # the idempotency key all the way to the provider
+    lines: tuple[LineRefund, ...] = ()
+    shipping: bool = False
+    reason: str
+
+    @property
+    def key(self) -> str:
+        """The order id."""
+        return str(self.order_id)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordRefund(Command):
+    """The payment gave money back (the provider took the refund)."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_id: UUID
+    refund_id: str
+    amount: int  # minor units
+    currency: str
+
+    @property
+    def key(self) -> str:
+        """The order id."""
+        return str(self.order_id)
+
+
+# --- payment commands ------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentCommand(Command):
+    """A command to the payment of an order, keyed by that payment's id."""
+
+    aggregate_type: ClassVar[str] = "payment"
+    order_id: UUID
+    order_no: str
+    channel: str
+    currency: str
+
+    @property
+    def key(self) -> str:
+        """The order's payment id."""
+        return str(Payment.create_id(self.order_id))
+
+
+@dataclass(frozen=True, kw_only=True)
+class CapturePayment(PaymentCommand):
+    """Money taken on a tender: the channel's payment at placing, or a collected balance."""
+
+    reference: str  # our reference of the tender (the provider's out_trade_no)
+    method: PaymentMethod
+    amount: int  # minor units
+    provider_reference: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestPayment(PaymentCommand):
+    """The order owes more (PaymentDue): ask the customer under a new tender."""
+
+    reference: str
+    method: PaymentMethod
+    amount: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestRefund(PaymentCommand):
+    """Give ``amount`` back to the tenders it came from."""
+
+    refund_id: str
+    amount: int
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefundTender:
+    """The provider's answer for one tender's share of a refund."""
+
+    tender: str
+    provider_refund_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordRefundOutcome(PaymentCommand):
+    """What the providers answered to a refund (sent by the refund desk)."""
+
+    refund_id: str
+    succeeded: bool
+    tenders: tuple[RefundTender, ...] = ()
+    failure: str = ""
+
+
 # --- inventory commands ----------------------------------------------------------
 
 
@@ -459,6 +567,12 @@ COMMANDS: dict[str, type[Command]] = {
         RecordPayment,
         CancelOrder,
         ShipLines,
+        RefundOrder,
+        RecordRefund,
+        CapturePayment,
+        RequestPayment,
+        RequestRefund,
+        RecordRefundOutcome,
         ReceiveStock,
         ReserveStock,
         ReserveLines,

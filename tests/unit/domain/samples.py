@@ -136,7 +136,7 @@ def shipment(order_id: UUID, reservation_id: UUID) -> Shipment:
 
 def payment(order_id: UUID, amount: int = 2000) -> Payment:
     """An order's payment with its channel capture (Alipay, tender ``O-1``)."""
-    p = Payment.open(order_id, "O-1", "web", "CNY")
+    p = Payment.request(order_id, PaymentMethod.ALIPAY, cny(amount), "O-1", "O-1", "web")
     p.capture("O-1", PaymentMethod.ALIPAY, cny(amount), "ali-1")
     return p
 
@@ -248,10 +248,13 @@ def events_of_every_kind() -> list[Any]:
 
     # Payment: a channel capture, a collected balance, COD cash; refunds taken and failed.
     p = payment(o.id)
-    p.request("O-1-2", PaymentMethod.WECHAT_PAY, cny(300))
-    p.capture("O-1-2", PaymentMethod.WECHAT_PAY, cny(300), "wx-1")
-    p.request("O-1-cod", PaymentMethod.COD, cny(100))
+    p.request_more("O-1-2", PaymentMethod.CARD, cny(300))
+    p.authorize("O-1-2", cny(300), "auth-1")
+    p.capture("O-1-2", PaymentMethod.CARD, cny(300), "psp-1")
+    p.request_more("O-1-cod", PaymentMethod.COD, cny(100))
     p.collect_cod("O-1-cod", cny(100))
+    p.request_more("O-1-3", PaymentMethod.WECHAT_PAY, cny(50))
+    p.void("O-1-3", "order cancelled")
     p.request_refund("refund-1", cny(500), "line removed")
     p.refund_succeeded("refund-1", {"O-1": "ali-r-1"})
     p.request_refund("refund-2", cny(100), "shipping")

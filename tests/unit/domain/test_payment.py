@@ -7,7 +7,7 @@ from uuid import UUID
 import pytest
 
 from oms_events.domain import Payment, PaymentMethod, RefundStatus
-from oms_events.domain.errors import PaymentAmountInvalid, ReasonRequired
+from oms_events.domain.errors import InvalidTransition, PaymentAmountInvalid, ReasonRequired
 from oms_events.domain.payment import ledger_total
 from tests.unit.domain.samples import cny, payment, replay
 
@@ -76,3 +76,21 @@ def test_the_ledger_replays_to_the_same_balance() -> None:
     copy = replay(p.collect_events())
     assert isinstance(copy, Payment)
     assert ledger_total(copy.ledger, "CNY") == copy.balance == cny(9000)
+
+
+def test_cash_on_delivery_is_collected_on_a_requested_cod_tender() -> None:
+    p = payment(ORDER, amount=2000)
+    p.request_more("O-1-cod", PaymentMethod.COD, cny(500))
+    with pytest.raises(PaymentAmountInvalid):
+        p.collect_cod("O-1-cod", cny(501))
+    p.collect_cod("O-1-cod", cny(500))
+    assert (p.tenders["O-1-cod"].method, p.balance) == (PaymentMethod.COD, cny(2500))
+
+
+def test_a_requested_tender_is_voided_until_money_is_taken() -> None:
+    p = payment(ORDER)
+    p.request_more("O-1-2", PaymentMethod.WECHAT_PAY, cny(300))
+    p.void("O-1-2", "order cancelled")
+    assert "O-1-2" not in p.requested
+    with pytest.raises(InvalidTransition):
+        p.void("O-1", "too late")
