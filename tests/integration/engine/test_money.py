@@ -1,0 +1,160 @@
+"""An order's money on the real broker: paid at the channel through Alipay, refunded
+in part (a line's units) and then in full (the rest and the shipping fee); the refunds
+reach the Alipay sandbox through the gateway port, each once."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from oms_events.engine.commands import LineDetails, LineRefund, RefundOrder
+from oms_events.engine.runner import Engine
+from oms_events.payments.alipay import AlipayGateway
+from oms_events.payments.gateway import PaymentGateway, RefundAccepted
+from oms_events.payments.keys import KeyRing
+from oms_events.payments.sandbox import AlipaySandbox
+from oms_events.settings import Settings
+from tests.integration.engine.harness import (
+    engine_settings,
+    light,
+    place_order,
+    read_events,
+    receive,
+    send,
+    wait_for,
+)
+
+APP_ID = "2021000000000001"
+
+
+class Counting:
+    """The real gateway, counting the refund requests that left for the provider."""
+
+    def __init__(self, gateway: PaymentGateway) -> None:
+        self.gateway = gateway
+        self.provider = gateway.provider
+        self.refund_requests: list[str] = []
+        self.lock = threading.Lock()
+
+    def request_refund(self, *args: Any, **kwargs: Any) -> RefundAccepted:
+        with self.lock:
+            self.refund_requests.append(args[1])
+        return self.gateway.request_refund(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.gateway, name)
+
+
+@pytest.fixture
+def alipay(tmp_path: Path) -> Iterator[tuple[AlipaySandbox, Counting]]:
+    ring = KeyRing.load_or_create(tmp_path / "keys")
+    sandbox = AlipaySandbox(ring, APP_ID, retry_delays=(60.0,)).start()
+    gateway = AlipayGateway(
+        app_id=APP_ID,
+        app_key=ring.alipay_app,
+        alipay_public_key=ring.alipay_platform.public_key(),
+        gateway_url=f"{sandbox.url}/gateway.do",
+        # Nobody listens: the payment's notification is not what this test is about.
+        notify_url="http://127.0.0.1:9/notify",
+    )
+    yield sandbox, Counting(gateway)
+    sandbox.stop()
+
+
+def payments(settings: Settings) -> list[Any]:
+    return read_events(settings, "payment")
+
+
+def names(events: list[Any]) -> list[str]:
+    return [e.name for e in events]
+
+
+def test_an_order_paid_at_the_channel_is_refunded_in_part_then_in_full(
+    isolated: Settings, alipay: tuple[AlipaySandbox, Counting]
+) -> None:
+    sandbox, gateway = alipay
+    settings = light(isolated)
+    receive(settings, {("TEA", "SH"): 5, ("CUP", "SH"): 5})
+    order = replace(
+        place_order("M1", "TEA", quantity=2),
+        lines=(
+            LineDetails(line_no=1, sku="TEA", quantity=2, unit_price=1000),
+            # 300 off: the line's share of an order-level promotion, spread by intake.
+            LineDetails(line_no=2, sku="CUP", quantity=1, unit_price=3000, discount=300),
+        ),
+        shipping_fee=500,
+    )
+    total = 2 * 1000 + 2700 + 500
+    # The customer paid the channel's Alipay trade, named by the order number.
+    gateway.request_payment(order.order_no, total, "CNY", "order M1")
+    sandbox.pay(order.order_no)
+
+    engine = Engine(engine_settings(settings), gateways={"alipay": gateway})
+    engine.start()
+    try:
+        # Stock arrives long before orders in life; here the view must see it first.
+        assert wait_for(lambda: engine.stock.available("CUP", "SH") == 5, 60, 0.2)
+        send(settings, [order])
+        assert wait_for(lambda: "PaymentCaptured" in names(payments(settings)), 60, 0.5)
+        assert wait_for(lambda: "OrderAllocated" in names(read_events(settings, "order")), 60)
+        order_id = next(e.originator_id for e in read_events(settings, "order"))
+
+        # One TEA back: its net, 1000.
+        send(
+            settings,
+            [
+                RefundOrder(
+                    command_id="refund-1",
+                    order_id=order_id,
+                    refund_id="RF-M1-1",
+                    lines=(LineRefund(line_no=1, quantity=1),),
+                    reason="damaged in transit",
+                )
+            ],
+        )
+        assert wait_for(lambda: sandbox.refunded(order.order_no) == 1000, 60, 0.5)
+        # Everything else: one TEA, the CUP after its promotion, the shipping fee.
+        send(
+            settings,
+            [
+                RefundOrder(
+                    command_id="refund-2",
+                    order_id=order_id,
+                    refund_id="RF-M1-2",
+                    reason="order returned",
+                )
+            ],
+        )
+        assert wait_for(lambda: sandbox.refunded(order.order_no) == total, 60, 0.5)
+        assert wait_for(
+            lambda: names(read_events(settings, "order")).count("RefundRecorded") == 2, 60, 0.5
+        )
+    finally:
+        engine.stop()
+    assert not engine.failed()
+    assert engine.desk is not None and engine.desk.error is None
+
+    money = payments(settings)
+    assert names(money) == [
+        "PaymentRequested",
+        "PaymentCaptured",
+        "RefundRequested",
+        "PaymentRefunded",
+        "RefundRequested",
+        "PaymentRefunded",
+    ]
+    refunded = [e.payload["amount"]["amount"] for e in money if e.name == "PaymentRefunded"]
+    assert refunded == [1000, total - 1000]
+    recorded = [
+        e.payload["amount"]["amount"]
+        for e in read_events(settings, "order")
+        if e.name == "RefundRecorded"
+    ]
+    assert recorded == refunded
+    # Each refund left for the provider once, under its own key.
+    assert sorted(gateway.refund_requests) == ["RF-M1-1", "RF-M1-2"]
