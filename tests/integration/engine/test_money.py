@@ -5,12 +5,15 @@ reach the Alipay sandbox through the gateway port, each once."""
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
+from psycopg import sql
 
 from oms_events.engine.commands import LineDetails, LineRefund, RefundOrder
 from oms_events.engine.runner import Engine
@@ -18,6 +21,9 @@ from oms_events.payments.alipay import AlipayGateway
 from oms_events.payments.gateway import PaymentGateway, RefundAccepted
 from oms_events.payments.keys import KeyRing
 from oms_events.payments.sandbox import AlipaySandbox
+from oms_events.projection.migrate import migrate
+from oms_events.projection.registry import select
+from oms_events.projection.runner import Runner, connect
 from oms_events.settings import Settings
 from tests.integration.engine.harness import (
     engine_settings,
@@ -66,6 +72,27 @@ def alipay(tmp_path: Path) -> Iterator[tuple[AlipaySandbox, Counting]]:
     sandbox.stop()
 
 
+@pytest.fixture
+def schema(isolated: Settings) -> Iterator[str]:
+    """A fresh PostgreSQL schema for the projections, dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    yield name
+    with psycopg.connect(isolated.postgres.dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+
+
+def project(settings: Settings, schema: str) -> None:
+    """The payments and tracking projections caught up in ``schema``."""
+    for p in select(["payments", "tracking"]):
+        with connect(settings.postgres.dsn, schema, f"test-{p.name}") as conn:
+            migrate(conn, schema, [p])
+            runner = Runner(settings, p, conn, batch_size=100)
+            try:
+                runner.catch_up()
+            finally:
+                runner.close()
+
+
 def payments(settings: Settings) -> list[Any]:
     return read_events(settings, "payment")
 
@@ -75,7 +102,7 @@ def names(events: list[Any]) -> list[str]:
 
 
 def test_an_order_paid_at_the_channel_is_refunded_in_part_then_in_full(
-    isolated: Settings, alipay: tuple[AlipaySandbox, Counting]
+    isolated: Settings, alipay: tuple[AlipaySandbox, Counting], schema: str
 ) -> None:
     sandbox, gateway = alipay
     settings = light(isolated)
@@ -158,3 +185,30 @@ def test_an_order_paid_at_the_channel_is_refunded_in_part_then_in_full(
     assert recorded == refunded
     # Each refund left for the provider once, under its own key.
     assert sorted(gateway.refund_requests) == ["RF-M1-1", "RF-M1-2"]
+
+    # The projections agree with the log and with each other.
+    project(settings, schema)
+    with psycopg.connect(settings.postgres.dsn) as conn:
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+        ledger = conn.execute(
+            "SELECT kind, amount, method, provider_reference <> '' FROM payment_ledger "
+            "WHERE order_id = %s ORDER BY occurred_at, version",
+            (order_id,),
+        ).fetchall()
+        assert ledger == [
+            ("capture", total, "alipay", True),
+            ("refund", -1000, "alipay", True),
+            ("refund", -(total - 1000), "alipay", True),
+        ]
+        paid, refunded = conn.execute(
+            "SELECT amount_paid, amount_refunded FROM order_tracking WHERE order_id = %s",
+            (order_id,),
+        ).fetchone()
+        assert (paid, refunded) == (total, total)
+        assert paid - refunded == sum(amount for _, amount, _, _ in ledger) == 0
+        assert conn.execute(
+            "SELECT refund_id, amount, status FROM refund ORDER BY refund_id"
+        ).fetchall() == [("RF-M1-1", 1000, "succeeded"), ("RF-M1-2", total - 1000, "succeeded")]
+        assert conn.execute(
+            "SELECT channel, method, captured, refunded, fees, net FROM daily_settlement"
+        ).fetchall() == [("web", "alipay", total, total, 0, 0)]
