@@ -4,6 +4,9 @@ reach the Alipay sandbox through the gateway port, each once."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -15,7 +18,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from oms_events.engine.commands import LineDetails, LineRefund, RefundOrder
+from oms_events.engine.commands import LineDetails
 from oms_events.engine.runner import Engine
 from oms_events.payments.alipay import AlipayGateway
 from oms_events.payments.gateway import PaymentGateway, RefundAccepted
@@ -93,6 +96,28 @@ def project(settings: Settings, schema: str) -> None:
                 runner.close()
 
 
+def oms(settings: Settings, schema: str, *args: str) -> str:
+    """Run the ``oms`` CLI on these settings; its output (fails the test on an error)."""
+    env = {
+        **os.environ,
+        "OMS_KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "OMS_KAFKA_TOPIC_PREFIX": settings.kafka.topic_prefix,
+        "OMS_KAFKA_PARTITIONS": str(settings.kafka.partitions),
+        "OMS_POSTGRES_DSN": settings.postgres.dsn,
+        "OMS_PROJECTIONS_SCHEMA_NAME": schema,
+        "COLUMNS": "200",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "oms_events.cli.main", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def payments(settings: Settings) -> list[Any]:
     return read_events(settings, "payment")
 
@@ -131,31 +156,31 @@ def test_an_order_paid_at_the_channel_is_refunded_in_part_then_in_full(
         assert wait_for(lambda: "OrderAllocated" in names(read_events(settings, "order")), 60)
         order_id = next(e.originator_id for e in read_events(settings, "order"))
 
-        # One TEA back: its net, 1000.
-        send(
+        # One TEA back, as an operator asks: its net, 1000.
+        project(settings, schema)
+        oms(
             settings,
-            [
-                RefundOrder(
-                    command_id="refund-1",
-                    order_id=order_id,
-                    refund_id="RF-M1-1",
-                    lines=(LineRefund(line_no=1, quantity=1),),
-                    reason="damaged in transit",
-                )
-            ],
+            schema,
+            "refund",
+            order.order_no,
+            "--line",
+            "TEA:1",
+            "--reason",
+            "damaged in transit",
+            "--refund-id",
+            "RF-M1-1",
         )
         assert wait_for(lambda: sandbox.refunded(order.order_no) == 1000, 60, 0.5)
         # Everything else: one TEA, the CUP after its promotion, the shipping fee.
-        send(
+        oms(
             settings,
-            [
-                RefundOrder(
-                    command_id="refund-2",
-                    order_id=order_id,
-                    refund_id="RF-M1-2",
-                    reason="order returned",
-                )
-            ],
+            schema,
+            "refund",
+            order.order_no,
+            "--reason",
+            "order returned",
+            "--refund-id",
+            "RF-M1-2",
         )
         assert wait_for(lambda: sandbox.refunded(order.order_no) == total, 60, 0.5)
         assert wait_for(
@@ -212,3 +237,5 @@ def test_an_order_paid_at_the_channel_is_refunded_in_part_then_in_full(
         assert conn.execute(
             "SELECT channel, method, captured, refunded, fees, net FROM daily_settlement"
         ).fetchall() == [("web", "alipay", total, total, 0, 0)]
+    shown = oms(settings, schema, "payment", "show", order.order_no)
+    assert "RF-M1-2" in shown and "Held 0.00 CNY" in shown
