@@ -107,7 +107,9 @@ class RefundDesk(threading.Thread):
         self.events = eventlog.EventLog(codec, settings=settings)
         self.writer = CommandWriter(settings, codec)
         self.payments: dict[UUID, Payment] = {}
-        self.asked: dict[str, float] = {}  # refund id -> when last asked (monotonic)
+        # Refunds whose outcome this desk sent: the processor records it, nothing to ask.
+        self.answered: set[str] = set()
+        self.retry_at: dict[str, float] = {}  # refund id -> when to ask an unreachable provider
         self.error: BaseException | None = None
 
     def run(self) -> None:
@@ -144,14 +146,14 @@ class RefundDesk(threading.Thread):
         now = time.monotonic()
         for payment in self.payments.values():
             for refund in payment.refunds.values():
-                if refund.status is not RefundStatus.REQUESTED:
+                if refund.status is not RefundStatus.REQUESTED or refund.refund_id in self.answered:
                     continue
-                if now - self.asked.get(refund.refund_id, -RETRY_S) < RETRY_S:
-                    continue  # asked already; its outcome is on its way
-                self.asked[refund.refund_id] = now
+                if now < self.retry_at.get(refund.refund_id, now):
+                    continue
                 try:
                     command = outcome(payment, refund, self.gateways)
                 except httpx.HTTPError as error:
+                    self.retry_at[refund.refund_id] = now + RETRY_S
                     log.warning(
                         "provider unreachable", refund_id=refund.refund_id, error=str(error)
                     )
@@ -159,4 +161,6 @@ class RefundDesk(threading.Thread):
                 record = self.writer.record(command)
                 p.send(record.topic, key=record.key, value=record.value, headers=record.headers)
                 p.flush()
+                self.answered.add(refund.refund_id)
+                self.retry_at.pop(refund.refund_id, None)
                 log.info("refund answered", refund_id=refund.refund_id, succeeded=command.succeeded)
