@@ -4,6 +4,7 @@ reach the Alipay sandbox through the gateway port, each once."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from oms_events.engine.commands import LineDetails
+from oms_events.engine.commands import ChangeOrder, LineDetails, PlaceOrder
 from oms_events.engine.runner import Engine
 from oms_events.payments.alipay import AlipayGateway
 from oms_events.payments.gateway import PaymentGateway, RefundAccepted
@@ -239,3 +241,75 @@ def test_an_order_paid_at_the_channel_is_refunded_in_part_then_in_full(
         ).fetchall() == [("web", "alipay", total, total, 0, 0)]
     shown = oms(settings, schema, "payment", "show", order.order_no)
     assert "RF-M1-2" in shown and "Held 0.00 CNY" in shown
+
+
+def change(placed: PlaceOrder, lines: tuple[LineDetails, ...], paid: bool) -> ChangeOrder:
+    """The channel's new version of ``placed`` with these lines."""
+    return ChangeOrder(
+        command_id=str(uuid.uuid4()),
+        order_no=placed.order_no,
+        channel=placed.channel,
+        external_id=placed.external_id,
+        customer=placed.customer,
+        address=placed.address,
+        currency=placed.currency,
+        lines=lines,
+        previous_hash="0" * 32,
+        content_hash=uuid.uuid4().hex,
+        changed_at=datetime.now(UTC),
+        paid=paid,
+    )
+
+
+def test_a_line_added_is_collected_and_a_line_removed_is_refunded(
+    isolated: Settings, alipay: tuple[AlipaySandbox, Counting], schema: str
+) -> None:
+    sandbox, gateway = alipay
+    # Held for review, so the order stays open to the channel's changes.
+    settings = light(isolated).replace(
+        engine={"workflow": json.dumps({"manual_review": ["13800000000"]})}
+    )
+    receive(settings, {("TEA", "SH"): 5, ("CUP", "SH"): 5})
+    placed = place_order("C1", "TEA", quantity=2)
+    gateway.request_payment(placed.order_no, 2000, "CNY", "order C1")
+    sandbox.pay(placed.order_no)
+    tea = placed.lines[0]
+    cup = LineDetails(line_no=2, sku="CUP", quantity=1, unit_price=500)
+
+    engine = Engine(engine_settings(settings), gateways={"alipay": gateway})
+    engine.start()
+    try:
+        assert wait_for(lambda: engine.stock.available("CUP", "SH") == 5, 60, 0.2)
+        send(settings, [placed])
+        assert wait_for(lambda: "OrderHeld" in names(read_events(settings, "order")), 60)
+        # The channel collected the added line's 500 with the new version.
+        send(settings, [change(placed, (tea, cup), paid=True)])
+        assert wait_for(lambda: names(payments(settings)).count("PaymentCaptured") == 2, 60)
+        [added] = [e for e in payments(settings) if e.name == "PaymentCaptured"][1:]
+        assert added.payload["amount"]["amount"] == 500
+        # Its trade, as the channel's Alipay opened and the customer paid it.
+        gateway.request_payment(added.payload["reference"], 500, "CNY", "order C1, more")
+        sandbox.pay(added.payload["reference"])
+        # The line removed again: 500 owed back, over the two tenders in proportion.
+        send(settings, [change(placed, (tea,), paid=True)])
+        assert wait_for(lambda: "RefundRecorded" in names(read_events(settings, "order")), 60, 0.5)
+    finally:
+        engine.stop()
+    assert not engine.failed()
+
+    back = sandbox.refunded(placed.order_no), sandbox.refunded(added.payload["reference"])
+    assert back == (400, 100)
+    order_names = names(read_events(settings, "order"))
+    assert [n for n in order_names if n in ("PaymentDue", "PaymentRecorded", "RefundDue")] == [
+        "PaymentDue",
+        "PaymentRecorded",
+        "RefundDue",
+    ]
+    project(settings, schema)
+    with psycopg.connect(settings.postgres.dsn) as conn:
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+        [(held,)] = conn.execute("SELECT sum(amount) FROM payment_ledger").fetchall()
+        [(paid, refunded)] = conn.execute(
+            "SELECT amount_paid, amount_refunded FROM order_tracking"
+        ).fetchall()
+    assert (paid, refunded, held) == (2500, 500, 2000)
