@@ -25,7 +25,11 @@ FIXTURES = Path(__file__).parents[1] / "fixtures" / "channels"
 CHANNELS = ("web", "tmall", "jd", "pos")
 PROCESSOR = IntakeProcessor(Tables.load())
 VALID = {
-    c: [p.read_bytes() for p in sorted((FIXTURES / c).iterdir()) if not p.name.startswith("bad_")]
+    c: [
+        p.read_bytes()
+        for p in sorted((FIXTURES / c).iterdir())
+        if p.suffix in (".json", ".xml", ".csv") and not p.name.startswith("bad_")
+    ]
     for c in CHANNELS
 }
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -6,6 +6,7 @@ Labels follow the locale: LANG (or LC_ALL) starting with ``zh`` prints Chinese.
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from typing import Any
 
 import typer
@@ -14,6 +15,7 @@ from rich.table import Table
 
 from oms_events.cli.errors import one_line_errors
 from oms_events.cli.project import SCHEMA, schema_or_setting
+from oms_events.domain.money import is_currency, minor_units
 from oms_events.projection.lookup import OrderView, find_orders
 from oms_events.projection.runner import connect
 from oms_events.settings import get_settings
@@ -92,7 +94,8 @@ def language() -> str:
 def _money(amount: int | None, currency: str) -> str:
     if amount is None:
         return "-"
-    return f"{amount / 100:,.2f} {currency}"
+    exponent = minor_units(currency) if is_currency(currency) else 2
+    return f"{Decimal(amount).scaleb(-exponent):,.{exponent}f} {currency}"
 
 
 def _at(value: Any) -> str:

@@ -1,7 +1,9 @@
 """Money: an integer amount of minor units (fen, cents) in one ISO 4217 currency.
 
 Integers, never floats or Decimals, so totals add up exactly and every amount
-encodes as an Avro ``long``.
+encodes as an Avro ``long``. How many minor units a currency has comes from the ISO
+4217 maintenance agency's table (the ``iso4217`` package), not from a list of our
+own: KRW and JPY have none, BHD and KWD have three.
 """
 
 from __future__ import annotations
@@ -9,12 +11,40 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
+
+from iso4217 import Currency
 
 from oms_events.domain.errors import CurrencyMismatch, InvalidMoney
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
-_SEEN: set[str] = set()  # currencies that passed _CURRENCY
+_SEEN: set[str] = set()  # currencies that passed _CURRENCY and minor_units
+
+
+@lru_cache(maxsize=512)  # asked for every amount read at intake and every amount printed
+def minor_units(currency: str) -> int:
+    """The ISO 4217 exponent of ``currency``: CNY 2, JPY and KRW 0, BHD 3.
+
+    Raises InvalidMoney for a code the table does not list and for the codes that are
+    no money one can pay with (gold, SDR, the test code XTS: the table gives them none).
+    """
+    try:
+        exponent = Currency(currency).exponent if _CURRENCY.match(currency) else None
+    except ValueError:
+        exponent = None
+    if exponent is None:
+        raise InvalidMoney(value=repr(currency))
+    return exponent
+
+
+def is_currency(code: str) -> bool:
+    """True for an ISO 4217 code of a currency one can pay with."""
+    try:
+        minor_units(code)
+    except InvalidMoney:
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +62,9 @@ class Money:
         # bool is an int subclass; True yuan is a bug, not money.
         if not isinstance(self.amount, int) or isinstance(self.amount, bool):
             raise InvalidMoney(value=repr(self.amount))
-        if not isinstance(self.currency, str) or not _CURRENCY.match(self.currency):
+        if not isinstance(self.currency, str):
             raise InvalidMoney(value=repr(self.currency))
+        minor_units(self.currency)  # an ISO 4217 currency, or InvalidMoney
         _SEEN.add(self.currency)
 
     @classmethod
@@ -140,7 +171,20 @@ class Money:
         share = abs(self.amount) * part // whole
         return Money(-share if self.amount < 0 else share, self.currency)
 
+    def decimal_text(self) -> str:
+        """The amount in major units with the currency's own decimals: ``"19.99"``,
+        ``"1200"`` for 1200 JPY, ``"1.250"`` for 1250 BHD."""
+        return decimal_text(self.amount, self.currency)
+
     def __str__(self) -> str:
-        sign = "-" if self.amount < 0 else ""
-        units, minor = divmod(abs(self.amount), 100)
-        return f"{sign}{units}.{minor:02d} {self.currency}"
+        return f"{self.decimal_text()} {self.currency}"
+
+
+def decimal_text(amount: int, currency: str) -> str:
+    """``amount`` minor units of ``currency`` written in major units (``-12.50``)."""
+    exponent = minor_units(currency)
+    sign = "-" if amount < 0 else ""
+    if exponent == 0:
+        return f"{sign}{abs(amount)}"
+    units, minor = divmod(abs(amount), 10**exponent)
+    return f"{sign}{units}.{minor:0{exponent}d}"

@@ -17,6 +17,7 @@ changed tomorrow never breaks the replay of yesterday's orders.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
@@ -70,6 +71,50 @@ class PaymentMethod(StrEnum):
     COD = "cod"
 
 
+# How a tender was paid, finer than PaymentMethod: the Avro enum of PaymentMethod cannot
+# gain symbols (release v1 has no enum default, so its readers could not read them), so
+# the tender's method is a string from this vocabulary.
+TENDER_METHODS = frozenset(
+    {
+        "card",
+        "alipay",
+        "wechat_pay",
+        "cod",  # cash collected by the carrier at delivery (货到付款)
+        "cash",  # cash at the till
+        "bank_transfer",  # company or bank-card transfer before dispatch (公司转账, 银行卡转账)
+        "postal_remittance",  # 邮局汇款
+        "pay_at_pickup",  # paid when the buyer collects the parcel (自提)
+    }
+)
+# Tenders collected only when the goods are handed over: the order is not paid at intake.
+COLLECTED_ON_HANDOVER = frozenset({"cod", "pay_at_pickup"})
+
+
+@dataclass(frozen=True)
+class Tender:
+    """One part of how the customer pays the order: ``method`` (see TENDER_METHODS),
+    ``amount``, and the channel's reference for it when it gave one."""
+
+    method: str
+    amount: Money
+    reference: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.method not in TENDER_METHODS:
+            raise InvalidOrder(detail=f"unknown tender method {self.method[:30]!r}")
+        if self.amount.is_negative:
+            raise InvalidOrder(detail=f"tender {self.method} is negative")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event form."""
+        return {"method": self.method, "amount": self.amount.to_dict(), "reference": self.reference}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Tender:
+        """Build from the event form."""
+        return cls(data["method"], Money.from_dict(data["amount"]), data.get("reference"))
+
+
 class DeliverySpeed(StrEnum):
     """The delivery promise bought by the customer."""
 
@@ -94,6 +139,9 @@ _CLOSED = (OrderStatus.CANCELLED, OrderStatus.REJECTED)
 
 class Order(Aggregate):
     """A customer order; see the module docstring for its lifecycle."""
+
+    # Read when a snapshot taken before orders had tenders is restored (its state has none).
+    tenders: tuple[Tender, ...] = ()
 
     @staticmethod
     def create_id(channel: str, external_id: str) -> UUID:
@@ -127,11 +175,14 @@ class Order(Aggregate):
         delivery_speed: DeliverySpeed = DeliverySpeed.STANDARD,
         shipping_fee: Money | None = None,
         paid_at_channel: str | None = None,
+        tenders: Sequence[Tender] = (),
     ) -> Order:
         """Place a new order (event ``OrderPlaced``) after checking it is whole.
 
         ``paid_at_channel`` is the id of the channel's payment when the channel already
         collected the total: ``OrderPlaced`` records it, no ``PaymentRecorded`` follows.
+        ``tenders`` say how the total is paid when the channel said so (split tenders at
+        a till, a transfer): recorded as given, they must add up to the total.
         """
         for name, value in (("order_no", order_no), ("channel", channel)):
             if not value.strip():
@@ -151,11 +202,20 @@ class Order(Aggregate):
             raise InvalidOrder(detail="shipping fee is negative")
         if placed_at.tzinfo is None:
             raise InvalidOrder(detail="placed_at must carry a time zone")
+        total = Money.sum((line.net for line in lines), currency) + fee
+        if tenders:
+            if any(t.amount.currency != currency for t in tenders):
+                raise InvalidOrder(detail="tenders must be in the order's currency")
+            paid_in = Money.sum((t.amount for t in tenders), currency)
+            if paid_in != total:
+                raise InvalidOrder(detail=f"tenders add up to {paid_in}, the order to {total}")
         payment = None
-        if paid_at_channel is not None and payment_method is not PaymentMethod.COD:
-            total = Money.sum((line.net for line in lines), currency) + fee
-            if total.amount > 0:
-                payment = {"payment_id": paid_at_channel, "amount": total.to_dict()}
+        if (
+            paid_at_channel is not None
+            and payment_method is not PaymentMethod.COD
+            and total.amount > 0
+        ):
+            payment = {"payment_id": paid_at_channel, "amount": total.to_dict()}
         return cls(
             order_no=order_no,
             channel=channel,
@@ -169,6 +229,7 @@ class Order(Aggregate):
             currency=currency,
             shipping_fee=fee.to_dict(),
             payment=payment,
+            tenders=[t.to_dict() for t in tenders],
         )
 
     @event("OrderPlaced")
@@ -186,6 +247,7 @@ class Order(Aggregate):
         currency: str,
         shipping_fee: dict[str, Any],
         payment: dict[str, Any] | None = None,
+        tenders: list[dict[str, Any]] | None = None,
     ) -> None:
         self.order_no = order_no
         self.channel = channel
@@ -219,6 +281,9 @@ class Order(Aggregate):
         self.promised_back = Money.zero(currency)
         self.refunded_units: dict[int, int] = {}  # line_no -> units refunded
         self.shipping_refunded = False
+        # How the channel said the total is paid (absent in older events: one tender of
+        # payment_method for the whole total).
+        self.tenders = tuple(Tender.from_dict(t) for t in tenders or ())
         self.held_from: OrderStatus | None = None
         self.hold_reason: str | None = None
         self.released_from_hold = False

@@ -33,7 +33,7 @@ from oms_events.domain.errors import (
 )
 from oms_events.domain.ids import natural_id
 from oms_events.domain.money import Money
-from oms_events.domain.order import PaymentMethod
+from oms_events.domain.order import COLLECTED_ON_HANDOVER, TENDER_METHODS, PaymentMethod
 
 
 class RefundStatus(StrEnum):
@@ -49,7 +49,7 @@ class Tender:
     """One way the customer paid: what it captured, and what refunds hold of it."""
 
     reference: str  # our reference of the trade (out_trade_no)
-    method: PaymentMethod
+    method: str  # from TENDER_METHODS: alipay, wechat_pay, card, cash, cod...
     captured: Money
     refunded: Money  # requested or succeeded; a failed refund gives its share back
     provider_reference: str = ""  # the provider's id of the trade
@@ -134,8 +134,8 @@ class Payment(Aggregate):
         self.order_no = order_no
         self.channel = channel
         self.currency = money.currency
-        self.requested: dict[str, tuple[PaymentMethod, Money]] = {
-            reference: (PaymentMethod(method), money)
+        self.requested: dict[str, tuple[str, Money]] = {
+            reference: (PaymentMethod(method).value, money)
         }
         self.authorizations: dict[str, str] = {}  # tender reference -> provider authorization
         self.tenders: dict[str, Tender] = {}
@@ -169,26 +169,26 @@ class Payment(Aggregate):
 
     # --- money in ------------------------------------------------------------------
 
-    def request_more(self, reference: str, method: PaymentMethod, amount: Money) -> None:
+    def request_more(self, reference: str, method: str, amount: Money) -> None:
         """Ask the customer for ``amount`` more under a new tender (``TenderRequested``);
         the same reference again asks nothing more."""
         if reference in self.requested or reference in self.tenders:
             return
         self.check_positive("request", amount)
         self._tender_requested(
-            reference=reference, method=PaymentMethod(method).value, amount=amount.to_dict()
+            reference=reference, method=_tender_method(method), amount=amount.to_dict()
         )
 
     @event("TenderRequested")
     def _tender_requested(self, reference: str, method: str, amount: dict[str, Any]) -> None:
-        self.requested[reference] = (PaymentMethod(method), Money.from_dict(amount))
+        self.requested[reference] = (method, Money.from_dict(amount))
 
     def authorize(self, reference: str, amount: Money, authorization: str) -> None:
         """The provider authorized a requested tender (``PaymentAuthorized``), e.g. a
         card hold before capture; not for cash."""
         method, asked = self._requested_tender("authorize", reference)
-        if method is PaymentMethod.COD:
-            raise PaymentMethodMismatch(action="authorize", method=method.value)
+        if method in COLLECTED_ON_HANDOVER or method == "cash":
+            raise PaymentMethodMismatch(action="authorize", method=method)
         self.check_positive("authorize", amount)
         if amount > asked:
             raise PaymentAmountInvalid(action="authorize", amount=str(amount), limit=str(asked))
@@ -199,7 +199,7 @@ class Payment(Aggregate):
         self.authorizations[reference] = authorization
 
     def capture(
-        self, reference: str, method: PaymentMethod, amount: Money, provider_reference: str = ""
+        self, reference: str, method: str, amount: Money, provider_reference: str = ""
     ) -> None:
         """Money taken on a tender (``PaymentCaptured``); a tender is captured once, so a
         repeated notification or command has no second effect."""
@@ -211,7 +211,7 @@ class Payment(Aggregate):
         self._captured(
             amount=amount.to_dict(),
             reference=reference,
-            method=PaymentMethod(method).value,
+            method=_tender_method(method),
             provider_reference=provider_reference,
         )
 
@@ -225,7 +225,7 @@ class Payment(Aggregate):
     ) -> None:
         money = Money.from_dict(amount)
         asked = self.requested.pop(reference, None)
-        kind = PaymentMethod(method) if method else asked[0] if asked else PaymentMethod.CARD
+        kind = method or (asked[0] if asked else "card")
         self.tenders[reference] = Tender(
             reference, kind, money, Money.zero(money.currency), provider_reference
         )
@@ -237,8 +237,8 @@ class Payment(Aggregate):
         if reference in self.tenders:
             return
         method, asked = self._requested_tender("collect cash for", reference)
-        if method is not PaymentMethod.COD:
-            raise PaymentMethodMismatch(action="collect cash for", method=method.value)
+        if method not in COLLECTED_ON_HANDOVER:
+            raise PaymentMethodMismatch(action="collect cash for", method=method)
         self.check_positive("collect", amount)
         if amount > asked:
             raise PaymentAmountInvalid(action="collect", amount=str(amount), limit=str(asked))
@@ -248,9 +248,7 @@ class Payment(Aggregate):
     def _cod_collected(self, amount: dict[str, Any], reference: str = "") -> None:
         money = Money.from_dict(amount)
         self.requested.pop(reference, None)
-        self.tenders[reference] = Tender(
-            reference, PaymentMethod.COD, money, Money.zero(money.currency)
-        )
+        self.tenders[reference] = Tender(reference, "cod", money, Money.zero(money.currency))
         self.ledger.append(LedgerEntry(reference, "capture", money, ""))
 
     def void(self, reference: str, reason: str) -> None:
@@ -358,7 +356,7 @@ class Payment(Aggregate):
         if amount.currency != self.currency or amount.amount <= 0:
             raise PaymentAmountInvalid(action=action, amount=str(amount), limit="> 0")
 
-    def _requested_tender(self, action: str, reference: str) -> tuple[PaymentMethod, Money]:
+    def _requested_tender(self, action: str, reference: str) -> tuple[str, Money]:
         found = self.requested.get(reference)
         if found is None:
             raise InvalidTransition(entity="payment", action=action, status="not requested")
@@ -372,9 +370,17 @@ class Payment(Aggregate):
         return refund if refund.status is RefundStatus.REQUESTED else None
 
 
-def provider_of(method: PaymentMethod) -> str:
+def provider_of(method: str) -> str:
     """The gateway a tender of ``method`` is refunded through ("" = none: by hand)."""
-    return {PaymentMethod.ALIPAY: "alipay", PaymentMethod.WECHAT_PAY: "wechatpay"}.get(method, "")
+    return {"alipay": "alipay", "wechat_pay": "wechatpay"}.get(method, "")
+
+
+def _tender_method(method: str) -> str:
+    # The tender vocabulary of the order (TENDER_METHODS), as a plain string.
+    value = str(method)
+    if value not in TENDER_METHODS:
+        raise InvalidOrder(detail=f"unknown tender method {value[:30]!r}")
+    return value
 
 
 def ledger_total(entries: Sequence[LedgerEntry], currency: str) -> Money:

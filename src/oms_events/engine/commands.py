@@ -108,6 +108,18 @@ class LineDetails:
 
 
 @dataclass(frozen=True, kw_only=True)
+class TenderDetails:
+    """One part of how an order is paid (PlaceOrder ``tenders``); amount in minor units.
+
+    ``method`` is a string from ``oms_events.domain.order.TENDER_METHODS`` (cash,
+    bank_transfer, ... beyond what the PaymentMethod enum can name)."""
+
+    method: str
+    amount: int
+    reference: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class ShipmentLineDetails:
     """One line of a CreateShipment: what leaves, under which reservation."""
 
@@ -137,6 +149,9 @@ class PlaceOrder(Command):
     paid: bool = False  # paid at the channel already (not for COD)
     delivery_speed: DeliverySpeed = DeliverySpeed.STANDARD
     shipping_fee: int = 0
+    # How the total is paid, when the channel says more than payment_method (split
+    # tenders, cash, transfers); empty: one tender of payment_method for the total.
+    tenders: tuple[TenderDetails, ...] = ()
 
     @property
     def key(self) -> str:
@@ -332,8 +347,9 @@ class CapturePayment(PaymentCommand):
     """Money taken on a tender: the channel's payment at placing, or a collected balance."""
 
     reference: str  # our reference of the tender (the provider's out_trade_no)
-    method: PaymentMethod
+    method: str  # the tender's, from oms_events.domain.order.TENDER_METHODS
     amount: int  # minor units
+    order_method: PaymentMethod  # the order's: names the payment opened by this tender
     provider_reference: str = ""
 
 
@@ -342,8 +358,9 @@ class RequestPayment(PaymentCommand):
     """The order owes more (PaymentDue): ask the customer under a new tender."""
 
     reference: str
-    method: PaymentMethod
+    method: str  # from TENDER_METHODS
     amount: int
+    order_method: PaymentMethod
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -42,7 +42,7 @@ from oms_events.domain.customer import Address, Customer
 from oms_events.domain.errors import DomainError, OrderLocked
 from oms_events.domain.line import OrderLine
 from oms_events.domain.money import Money
-from oms_events.domain.order import Order, OrderStatus
+from oms_events.domain.order import COLLECTED_ON_HANDOVER, Order, OrderStatus, Tender
 from oms_events.engine.commands import (
     AddressDetails,
     CancelOrder,
@@ -114,6 +114,7 @@ def order_from_command(command: PlaceOrder) -> Order:
         delivery_speed=command.delivery_speed,
         shipping_fee=Money(command.shipping_fee, currency),
         paid_at_channel=f"{command.channel}:{command.external_id}" if command.paid else None,
+        tenders=[Tender(t.method, Money(t.amount, currency), t.reference) for t in command.tenders],
     )
     return order
 
@@ -137,29 +138,21 @@ def money_commands(order: Order, new: Sequence[Any], cause: str) -> list[Payment
         "order_no": order.order_no,
         "channel": order.channel,
         "currency": order.currency,
+        "order_method": order.payment_method,
     }
     found: list[PaymentCommand] = []
     for e in new:
         name = type(e).__name__
         ref = f"{order.order_no}-{e.originator_version}"  # a tender's out_trade_no
         if name == "OrderPlaced" and e.payment:
-            found.append(
-                CapturePayment(
-                    command_id=f"{cause}/capture",
-                    **head,
-                    reference=order.order_no,
-                    method=order.payment_method,
-                    amount=e.payment["amount"]["amount"],
-                    provider_reference=e.payment["payment_id"],
-                )
-            )
+            found.extend(_placed_tenders(order, e.payment, head, cause))
         elif name == "PaymentRecorded":
             found.append(
                 CapturePayment(
                     command_id=f"{cause}/capture/{e.originator_version}",
                     **head,
                     reference=ref,
-                    method=order.payment_method,
+                    method=order.payment_method.value,
                     amount=e.amount["amount"],
                     provider_reference=e.payment_id,
                 )
@@ -171,7 +164,7 @@ def money_commands(order: Order, new: Sequence[Any], cause: str) -> list[Payment
                     command_id=f"{cause}/request/{e.originator_version}",
                     **head,
                     reference=ref,
-                    method=order.payment_method,
+                    method=order.payment_method.value,
                     amount=e.amount["amount"],
                 )
             )
@@ -180,12 +173,53 @@ def money_commands(order: Order, new: Sequence[Any], cause: str) -> list[Payment
             found.append(
                 RequestRefund(
                     command_id=f"{cause}/refund/{e.originator_version}",
-                    **head,
+                    # A refund names no method: the tenders it goes back to do.
+                    **{k: v for k, v in head.items() if k != "order_method"},
                     refund_id=refund_id,
                     amount=e.amount["amount"],
                     reason=getattr(e, "reason", None) or "order changed",
                 )
             )
+    return found
+
+
+def _placed_tenders(
+    order: Order, payment: dict[str, Any], head: dict[str, Any], cause: str
+) -> list[PaymentCommand]:
+    """The channel's payment at placing, tender by tender (one tender of the order's
+    method for the whole amount when the channel named none). Tenders paid only at
+    handover (COD, pay at pickup) are asked for, not captured."""
+    tenders = order.tenders or (
+        Tender(order.payment_method.value, Money.from_dict(payment["amount"]), None),
+    )
+    found: list[PaymentCommand] = []
+    for n, tender in enumerate(tenders, 1):
+        # Our reference of the trade (its out_trade_no): the order number, numbered
+        # when the order has several tenders.
+        reference = order.order_no if len(tenders) == 1 else f"{order.order_no}-{n}"
+        if tender.amount.is_zero:
+            continue
+        if tender.method in COLLECTED_ON_HANDOVER:
+            found.append(
+                RequestPayment(
+                    command_id=f"{cause}/request/{n}",
+                    **head,
+                    reference=reference,
+                    method=tender.method,
+                    amount=tender.amount.amount,
+                )
+            )
+            continue
+        found.append(
+            CapturePayment(
+                command_id=f"{cause}/capture/{n}",
+                **head,
+                reference=reference,
+                method=tender.method,
+                amount=tender.amount.amount,
+                provider_reference=tender.reference or payment["payment_id"],
+            )
+        )
     return found
 
 

@@ -53,7 +53,9 @@ class PaymentService(Service):
 
     def capture(self, command: CapturePayment, partition: Partition, out: Outbox) -> None:
         """Money taken on a tender; a tender already captured is left as it is."""
-        payment = self._open(command, partition, command.reference, command.method, command.amount)
+        payment = self._open(
+            command, partition, command.reference, command.order_method, command.amount
+        )
         payment.capture(
             command.reference,
             command.method,
@@ -64,7 +66,9 @@ class PaymentService(Service):
 
     def request(self, command: RequestPayment, partition: Partition, out: Outbox) -> None:
         """The order owes more: ask under a new tender."""
-        payment = self._open(command, partition, command.reference, command.method, command.amount)
+        payment = self._open(
+            command, partition, command.reference, command.order_method, command.amount
+        )
         payment.request_more(
             command.reference, command.method, Money(command.amount, command.currency)
         )

@@ -18,11 +18,27 @@ from defusedxml.ElementTree import fromstring
 from oms_events.intake import normalize as n
 from oms_events.intake.channel import Delivery, timestamp, unparseable
 from oms_events.intake.errors import Code, Rejection, missing
-from oms_events.intake.model import IntakeAddress, IntakeLine, IntakeOrder
+from oms_events.intake.model import (
+    IntakeAddress,
+    IntakeLine,
+    IntakeOrder,
+    IntakeTender,
+    payment_class,
+)
 from oms_events.intake.pricing import check_total, spread
 from oms_events.intake.tables import Tables
 
-_PAY_TYPES = {"1": ("cod", False), "4": ("card", True)}  # 1-货到付款, 4-在线支付
+# JD's payType codes (the API sends "1-货到付款" or just "1") -> our tender method. Only
+# tenders collected at handover (货到付款, 自提 paid at the pickup point) leave the order
+# unpaid; a transfer has reached JD before the order waits for the seller to ship.
+_PAY_TYPES = {
+    "1": "cod",  # 货到付款
+    "2": "postal_remittance",  # 邮局汇款
+    "3": "pay_at_pickup",  # 自提
+    "4": "card",  # 在线支付
+    "5": "bank_transfer",  # 公司转账
+    "6": "bank_transfer",  # 银行卡转账
+}
 _STATES = ("WAIT_SELLER_STOCK_OUT",)
 
 
@@ -63,10 +79,11 @@ class JdChannel:
             raise Rejection(
                 Code.BAD_VALUE,
                 "payType",
-                f"pay type {pay_type[:20]!r} is not 1 (cash on delivery) or 4 (online)",
-                f"支付方式 {pay_type[:20]!r} 无效（应为 1-货到付款 或 4-在线支付）",
+                f"pay type {pay_type[:20]!r} is none of JD's 1-6",
+                f"支付方式 {pay_type[:20]!r} 无效（应为 1-货到付款、2-邮局汇款、3-自提、"
+                "4-在线支付、5-公司转账 或 6-银行卡转账）",
             )
-        method, paid = _PAY_TYPES[pay_type]
+        tender_method = _PAY_TYPES[pay_type]
         items = root.findall("itemInfoList/itemInfo")
         if not items:
             raise missing("itemInfoList.itemInfo")
@@ -124,6 +141,9 @@ class JdChannel:
         who = root.find("consigneeInfo")
         if who is None:
             raise missing("consigneeInfo")
+        total = sum(line.net for line in lines) + shipping
+        tenders = (IntakeTender(tender_method, total),)
+        method, on_handover = payment_class(tenders)
         return IntakeOrder(
             channel=self.name,
             external_id=external,
@@ -143,7 +163,9 @@ class JdChannel:
             ),
             lines=tuple(lines),
             payment_method=method,
-            paid=paid,
+            paid=not on_handover,
+            # Only a method the PaymentMethod enum cannot name needs its tender spelled out.
+            tenders=() if method == tender_method else tenders,
             placed_at=timestamp(_text(root, "orderStartTime"), "orderStartTime"),
             shipping_fee=shipping,
         )

@@ -15,17 +15,41 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from oms_events.domain.ids import natural_id
-from oms_events.domain.order import DeliverySpeed, PaymentMethod
+from oms_events.domain.order import COLLECTED_ON_HANDOVER, DeliverySpeed, PaymentMethod
 from oms_events.engine.commands import (
     AddressDetails,
     ChangeOrder,
     CustomerDetails,
     LineDetails,
     PlaceOrder,
+    TenderDetails,
 )
 
 PAYMENT_METHODS = ("card", "alipay", "wechat_pay", "cod")
 DELIVERY_SPEEDS = ("standard", "express", "same_day")
+
+
+@dataclass(frozen=True)
+class IntakeTender:
+    """One part of how the order is paid; ``method`` from ``TENDER_METHODS``, minor units."""
+
+    method: str
+    amount: int
+    reference: str | None = None
+
+
+def payment_class(tenders: tuple[IntakeTender, ...]) -> tuple[str, bool]:
+    """(PlaceOrder ``payment_method``, collected at handover) for ``tenders``.
+
+    Any part collected when the goods are handed over makes the order ``cod``: it is not
+    paid until then. Otherwise the largest tender names the method (ties to the first);
+    a method the PaymentMethod enum cannot name (cash, transfers) is written as ``card``,
+    the prepaid class, and the tenders keep the exact method.
+    """
+    if any(t.method in COLLECTED_ON_HANDOVER for t in tenders):
+        return "cod", True
+    principal = max(tenders, key=lambda t: t.amount)  # max keeps the first of equals
+    return (principal.method if principal.method in PAYMENT_METHODS else "card"), False
 
 
 @dataclass(frozen=True)
@@ -80,6 +104,8 @@ class IntakeOrder:
     currency: str = "CNY"
     shipping_fee: int = 0
     delivery_speed: str = "standard"
+    # How the total is paid when the channel says more than payment_method.
+    tenders: tuple[IntakeTender, ...] = ()
     # Where in the delivery the order sat (CSV rows of a POS batch), for dead letters.
     position: str = field(default="", compare=False)
 
@@ -106,6 +132,10 @@ class IntakeOrder:
         """
         data = asdict(self)
         data.pop("position")
+        if not self.tenders:
+            # Left out when empty, so orders hashed before tenders existed keep their hash
+            # and a redelivery of one is still recognised as the same order.
+            data.pop("tenders")
         data["placed_at"] = self.placed_at.isoformat()
         canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:32]
@@ -168,6 +198,10 @@ def place_order(order: IntakeOrder) -> PlaceOrder:
         paid=order.paid,
         delivery_speed=DeliverySpeed(order.delivery_speed),
         placed_at=order.placed_at,
+        tenders=tuple(
+            TenderDetails(method=t.method, amount=t.amount, reference=t.reference)
+            for t in order.tenders
+        ),
     )
 
 

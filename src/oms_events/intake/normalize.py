@@ -10,6 +10,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from oms_events.domain.money import is_currency, minor_units
 from oms_events.intake.errors import Code, Rejection, bad_value, missing
 
 # Full-width ASCII (U+FF01..U+FF5E) sits exactly 0xFEE0 above ASCII; U+3000 is the
@@ -21,7 +22,6 @@ _CN_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _CN_LANDLINE = re.compile(r"^0\d{2,3}\d{7,8}$")
 _INTL = re.compile(r"^\+[1-9]\d{7,14}$")
 _EXTERNAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_MINOR_UNITS = {"CNY": 2, "USD": 2, "EUR": 2, "HKD": 2, "JPY": 0}
 _CURRENCY_MARKS = "¥￥$€元 "
 
 
@@ -60,10 +60,10 @@ def required_text(value: Any, field: str) -> str:
 
 
 def currency(value: Any, field: str) -> str:
-    """An ISO 4217 code in upper case."""
+    """An ISO 4217 code of a currency one can pay with, in upper case."""
     code = required_text(value, field).upper()
-    if not re.fullmatch(r"[A-Z]{3}", code):
-        raise bad_value(field, value, "a currency code like CNY", "币种代码（如 CNY）")
+    if not is_currency(code):
+        raise bad_value(field, value, "an ISO 4217 currency code like CNY", "币种代码（如 CNY）")
     return code
 
 
@@ -119,23 +119,24 @@ def phone(value: Any, field: str, required: bool = False) -> str | None:
 def money(value: Any, field: str, currency: str = "CNY") -> int:
     """An amount in minor units: ``"12.50"`` -> 1250, ``"１２.５"`` -> 1250, ``12`` -> 1200.
 
-    Parsed with Decimal, never float; more decimals than the currency has (other than
-    trailing zeros) are refused rather than rounded, because rounding hides a wrong price.
+    Parsed with Decimal, never float; more decimals than the currency has in ISO 4217
+    (other than trailing zeros: ``"1200.00"`` JPY is 1200) are refused rather than
+    rounded, because rounding hides a wrong price.
     """
     if value is None or (isinstance(value, str) and not value.strip()):
         raise missing(field)
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-        raise _bad_amount(field, value)
+        raise _bad_amount(field, value, currency)
     raw = half_width(str(value)).strip().strip(_CURRENCY_MARKS).replace(",", "")
     try:
         amount = Decimal(raw)
     except InvalidOperation:
-        raise _bad_amount(field, value) from None
+        raise _bad_amount(field, value, currency) from None
     if not amount.is_finite() or abs(amount) > Decimal(10) ** 12:
-        raise _bad_amount(field, value)
-    minor = amount.scaleb(_MINOR_UNITS.get(currency, 2))
+        raise _bad_amount(field, value, currency)
+    minor = amount.scaleb(minor_units(currency))
     if minor != minor.to_integral_value():
-        raise _bad_amount(field, value)
+        raise _bad_amount(field, value, currency)
     return int(minor)
 
 
@@ -143,7 +144,7 @@ def non_negative_money(value: Any, field: str, currency: str = "CNY") -> int:
     """:func:`money` that must not be negative (prices, fees, discounts)."""
     amount = money(value, field, currency)
     if amount < 0:
-        raise _bad_amount(field, value)
+        raise _bad_amount(field, value, currency)
     return amount
 
 
@@ -171,13 +172,14 @@ def quantity(value: Any, field: str) -> int:
     return int(number)
 
 
-def _bad_amount(field: str, value: object) -> Rejection:
+def _bad_amount(field: str, value: object, currency: str) -> Rejection:
     shown = repr(value)[:40]
+    places = minor_units(currency)
     return Rejection(
         Code.BAD_AMOUNT,
         field,
-        f"{field} is {shown}, not a non-negative amount with at most 2 decimals",
-        f"{field} 的金额 {shown} 无效（应为非负数，最多两位小数）",
+        f"{field} is {shown}, not a non-negative {currency} amount with at most {places} decimals",
+        f"{field} 的金额 {shown} 无效（应为非负数，{currency} 最多 {places} 位小数）",
     )
 
 

@@ -3,8 +3,12 @@
 Rows of one receipt share ``store_id`` and ``receipt_no``; the order's external id is
 ``<store_id>-<receipt_no>``. Tills send list prices and the codes of the promotions
 they applied (``promo_codes``, ``;``-separated); we recompute the discounts from the
-promotion table, record them per line, and check them against ``paid_total``. Exports
-from older tills come in GB18030, newer ones in UTF-8 with a BOM: both are read.
+promotion table, record them per line, and check them against ``paid_total``. A till
+that rounds the amount down to the jiao (抹零: 237.56 -> 237.50) is accepted, the few
+fen recorded as a line discount labelled 抹零. ``payment`` is one tender (``微信``,
+``现金``, ``货到付款``) for the whole amount, or split tenders as ``method:amount``
+separated by ``;`` (``微信:200.00;现金:37.50``) that must add up to ``paid_total``.
+Exports from older tills come in GB18030, newer ones in UTF-8 with a BOM: both are read.
 
 One bad receipt rejects only itself; the rest of the batch goes through.
 """
@@ -15,11 +19,18 @@ import csv
 import io
 from collections.abc import Mapping
 
+from oms_events.domain.money import decimal_text
 from oms_events.intake import normalize as n
 from oms_events.intake.channel import Delivery, decode_text, timestamp, unparseable
-from oms_events.intake.errors import Rejection, bad_value
-from oms_events.intake.model import IntakeAddress, IntakeLine, IntakeOrder
-from oms_events.intake.pricing import apply_promotions, check_total
+from oms_events.intake.errors import Code, Rejection, bad_value
+from oms_events.intake.model import (
+    IntakeAddress,
+    IntakeLine,
+    IntakeOrder,
+    IntakeTender,
+    payment_class,
+)
+from oms_events.intake.pricing import ROUNDING, apply_promotions, check_total, spread
 from oms_events.intake.tables import Tables
 
 COLUMNS = (
@@ -48,7 +59,13 @@ _PAYMENTS = {
     "card": "card",
     "unionpay": "card",
     "银联": "card",
+    "cash": "cash",
+    "现金": "cash",
+    "cod": "cod",
+    "货到付款": "cod",
 }
+# Tills round the amount payable down to the jiao (10 fen) at most: more is a wrong price.
+_JIAO = 10
 _SPEEDS = {
     "": "standard",
     "standard": "standard",
@@ -121,20 +138,13 @@ class PosChannel:
             tables.promotion(c.strip(), at("promo_codes")) for c in codes.split(";") if c.strip()
         ]
         lines = apply_promotions(lines, promotions)
-        check_total(
-            lines,
-            0,
-            n.non_negative_money(head.get("paid_total"), at("paid_total")),
-            at("paid_total"),
-        )
-        payment = (n.text(head.get("payment"), at("payment"), required=False) or "").lower()
-        if payment not in _PAYMENTS:
-            raise bad_value(
-                at("payment"),
-                payment,
-                "alipay, wechat, card or unionpay",
-                "支付宝、微信、银行卡或银联",
-            )
+        paid_total = n.non_negative_money(head.get("paid_total"), at("paid_total"))
+        shortfall = sum(line.net for line in lines) - paid_total
+        if 0 < shortfall < _JIAO and paid_total % _JIAO == 0:
+            lines = spread(lines, shortfall, ROUNDING)  # 抹零: the till let the fen go
+        check_total(lines, 0, paid_total, at("paid_total"))
+        tenders = _tenders(head.get("payment"), paid_total, at("payment"))
+        method, on_handover = payment_class(tenders)
         delivery = (n.text(head.get("delivery"), at("delivery"), required=False) or "").lower()
         if delivery not in _SPEEDS:
             raise bad_value(
@@ -158,9 +168,48 @@ class PosChannel:
                 line1=n.required_text(head.get("address"), at("address")),
             ),
             lines=tuple(lines),
-            payment_method=_PAYMENTS[payment],
-            paid=True,  # the customer paid at the till
+            payment_method=method,
+            # Paid at the till, unless the store delivers and the courier collects.
+            paid=not on_handover,
+            # One tender the PaymentMethod enum names says it all; else spell them out.
+            tenders=() if len(tenders) == 1 and tenders[0].method == method else tenders,
             placed_at=timestamp(head.get("sold_at"), at("sold_at")),
             delivery_speed=_SPEEDS[delivery],
             position=rows,
         )
+
+
+def _tenders(value: str | None, paid_total: int, field: str) -> tuple[IntakeTender, ...]:
+    """The receipt's tenders: one method for ``paid_total``, or ``method:amount;...``."""
+    raw = n.text(value, field, required=False) or ""
+    parts = [part.strip() for part in raw.split(";") if part.strip()] or [""]
+    tenders = []
+    for part in parts:
+        name, _, amount = part.partition(":")
+        method = _PAYMENTS.get(name.strip().lower())
+        if method is None:
+            raise bad_value(
+                field,
+                name,
+                "alipay, wechat, card, unionpay, cash or cod (split: wechat:80.00;cash:20.00)",
+                "支付宝、微信、银行卡、银联、现金或货到付款（组合支付：微信:80.00;现金:20.00）",
+            )
+        if not amount.strip() and len(parts) > 1:
+            raise bad_value(
+                field, part, "method:amount for each split tender", "组合支付需写明金额"
+            )
+        tenders.append(
+            IntakeTender(
+                method, n.non_negative_money(amount, field) if amount.strip() else paid_total
+            )
+        )
+    paid_in = sum(t.amount for t in tenders)
+    if paid_in != paid_total:
+        ours, theirs = decimal_text(paid_in, "CNY"), decimal_text(paid_total, "CNY")
+        raise Rejection(
+            Code.PRICE_MISMATCH,
+            field,
+            f"tenders add up to {ours}, paid_total is {theirs}",
+            f"组合支付合计 {ours} 与实收 {theirs} 不符",
+        )
+    return tuple(tenders)

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from oms_events.domain.money import decimal_text
 from oms_events.intake.errors import Code, Rejection
 from oms_events.intake.model import IntakeLine
 
@@ -58,6 +59,60 @@ def spread(
         promos = line.promotions + ((label,) if label and share else ())
         out.append(replace(line, discount=line.discount + share, promotions=promos))
     return out
+
+
+SELLER_ADJUSTMENT = "卖家改价"
+ROUNDING = "抹零"
+
+
+def adjust(line: IntakeLine, amount: int, label: str = SELLER_ADJUSTMENT) -> IntakeLine:
+    """The line after the seller changed what it costs by ``amount`` minor units.
+
+    A cut is more discount. A rise first takes back discount; beyond the list price it
+    raises the unit price to the smallest that covers the new amount, and the few minor
+    units over it are discount, so the line's net is exactly what the seller asked and
+    no discount is negative.
+    """
+    if amount == 0:
+        return line
+    target = line.net + amount
+    if target < 0:
+        raise Rejection(
+            Code.PRICE_MISMATCH,
+            "adjust_fee",
+            f"the seller's adjustment {amount} takes the line below zero",
+            f"卖家改价 {amount} 使商品金额小于零",
+        )
+    unit_price = max(line.unit_price, -(-target // line.quantity))  # ceiling division
+    discount = unit_price * line.quantity - target
+    return replace(
+        line,
+        unit_price=unit_price,
+        discount=discount,
+        promotions=(*line.promotions, label) if label not in line.promotions else line.promotions,
+    )
+
+
+def adjust_order(
+    lines: Sequence[IntakeLine], amount: int, label: str = SELLER_ADJUSTMENT
+) -> list[IntakeLine]:
+    """An order-level adjustment shared by the lines in proportion to their nets
+    (to their list amounts when every net is zero)."""
+    if amount == 0:
+        return list(lines)
+    if amount < 0:
+        return spread(lines, -amount, label)
+    weights = [line.net for line in lines]
+    if not any(weights):
+        weights = (
+            [line.gross for line in lines]
+            if any(line.gross for line in lines)
+            else [1] * len(lines)
+        )
+    return [
+        adjust(line, share, label)
+        for line, share in zip(lines, prorate(amount, weights), strict=True)
+    ]
 
 
 @dataclass(frozen=True)
@@ -158,13 +213,16 @@ def apply_promotions(
     return out
 
 
-def check_total(lines: Sequence[IntakeLine], shipping_fee: int, stated: int, field: str) -> None:
+def check_total(
+    lines: Sequence[IntakeLine], shipping_fee: int, stated: int, field: str, currency: str = "CNY"
+) -> None:
     """Refuse an order whose lines do not add up to the total the channel states."""
     ours = sum(line.net for line in lines) + shipping_fee
     if ours != stated:
+        mine, theirs = decimal_text(ours, currency), decimal_text(stated, currency)
         raise Rejection(
             Code.PRICE_MISMATCH,
             field,
-            f"lines add up to {ours / 100:.2f} but the channel states {stated / 100:.2f}",
-            f"商品明细合计 {ours / 100:.2f} 与渠道金额 {stated / 100:.2f} 不符",
+            f"lines add up to {mine} but the channel states {theirs}",
+            f"商品明细合计 {mine} 与渠道金额 {theirs} 不符",
         )

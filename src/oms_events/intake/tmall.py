@@ -1,10 +1,20 @@
 """Tmall / Taobao (channel ``tmall``): a ``taobao.trade.fullinfo.get`` trade, JSON.
 
-Field names are the platform's: ``tid``, ``receiver_*``, ``orders`` (sub-orders with
-``num_iid``, ``outer_sku_id``, ``num``, ``price``, ``discount_fee``), amounts as yuan
-strings. ``price`` is the list price; a sub-order's ``discount_fee`` is its own
-discount, the trade's ``discount_fee`` is a shop-level discount we spread over the
-lines. ``payment`` (what the buyer paid, shipping included) must equal our total.
+Field names are the platform's: ``tid``, ``type``, ``receiver_*``, ``orders``
+(sub-orders with ``num_iid``, ``outer_sku_id``, ``num``, ``price``, ``discount_fee``,
+``adjust_fee``, ``status``, ``refund_status``), amounts as yuan strings. ``price`` is
+the list price; a sub-order pays ``price * num + adjust_fee - discount_fee`` (the
+platform's own formula): ``discount_fee`` is its discount, ``adjust_fee`` the seller's
+price change (改价, negative when the seller lowers the price). The trade's
+``discount_fee`` is a shop-level discount we spread over the lines, and the trade's
+``adjust_fee`` counts only when no sub-order carries one (the platform repeats a
+single sub-order's adjustment on the trade). ``payment`` (what the buyer paid,
+shipping included) must equal our total.
+
+A trade of a cash-on-delivery ``type`` is COD: not paid, whatever its status says.
+Sub-orders closed before payment are not part of the trade's ``payment``; sub-orders
+refunded after payment are (the buyer paid, then got the money back): neither is
+placed as a line to ship.
 """
 
 from __future__ import annotations
@@ -14,13 +24,20 @@ from typing import Any
 
 from oms_events.intake import normalize as n
 from oms_events.intake.channel import Delivery, array, load_json, obj, timestamp
-from oms_events.intake.errors import Code, Rejection
+from oms_events.intake.errors import Code, Rejection, missing
 from oms_events.intake.model import IntakeAddress, IntakeLine, IntakeOrder
-from oms_events.intake.pricing import check_total, spread
+from oms_events.intake.pricing import adjust, adjust_order, check_total, spread
 from oms_events.intake.tables import Tables
 
 # Statuses at which a trade enters fulfilment; the value says whether it is paid.
 _STATUSES = {"WAIT_SELLER_SEND_GOODS": True, "WAIT_BUYER_PAY": False}
+# Trade types paid in cash to the courier (货到付款): cod, 大商家货到付款, 超市货到付款.
+_COD_TYPES = frozenset({"cod", "b2c_cod", "super_market_cod_trade"})
+# A sub-order closed before the buyer paid: its amount is not in the trade's payment.
+_CLOSED_UNPAID = "TRADE_CLOSED_BY_TAOBAO"
+# A sub-order closed after payment, by a refund that succeeded: paid, then given back.
+_CLOSED_REFUNDED = "TRADE_CLOSED"
+_REFUNDED = "SUCCESS"  # refund_status of a refund that went through
 
 
 class TmallChannel:
@@ -55,10 +72,16 @@ class TmallChannel:
         subs = doc.get("orders")
         if isinstance(subs, dict):  # the API wraps the list: {"order": [...]}
             subs = subs.get("order")
-        lines = []
+        lines: list[IntakeLine] = []
+        refunded: set[int] = set()  # line numbers paid for, then refunded
+        adjusted = False  # a sub-order carries the seller's adjustment
         for i, item in enumerate(array(subs, "orders")):
             path = f"orders[{i}]"
             item = obj(item, path)
+            sub_status = n.text(item.get("status"), f"{path}.status", required=False)
+            refund = n.text(item.get("refund_status"), f"{path}.refund_status", required=False)
+            if sub_status == _CLOSED_UNPAID:
+                continue  # never paid, never to ship: not in the trade's payment either
             outer = n.text(item.get("outer_sku_id"), f"{path}.outer_sku_id", required=False)
             channel_sku = outer or n.required_text(item.get("num_iid"), f"{path}.num_iid")
             sku_field = f"{path}.outer_sku_id" if outer else f"{path}.num_iid"
@@ -79,10 +102,30 @@ class TmallChannel:
                 )
             if line.discount:
                 line = replace(line, promotions=("单品优惠",))
+            if item.get("adjust_fee") not in (None, ""):
+                adjusted = True
+                line = adjust(line, _signed_money(item.get("adjust_fee"), f"{path}.adjust_fee"))
             lines.append(line)
+            if sub_status == _CLOSED_REFUNDED or refund == _REFUNDED:
+                refunded.add(line.line_no)
+        if not lines:
+            raise missing("orders")
+        if not adjusted:
+            lines = adjust_order(lines, _signed_money(doc.get("adjust_fee"), "adjust_fee"))
         lines = spread(lines, n.optional_money(doc.get("discount_fee"), "discount_fee"), "店铺优惠")
         shipping = n.optional_money(doc.get("post_fee"), "post_fee")
         check_total(lines, shipping, n.non_negative_money(doc.get("payment"), "payment"), "payment")
+        # Checked with the refunded sub-orders (the payment includes them), placed without.
+        lines = [line for line in lines if line.line_no not in refunded]
+        if not lines:
+            raise Rejection(
+                Code.BAD_STATUS,
+                "orders",
+                "every sub-order is closed or refunded: nothing to ship",
+                "所有子订单均已关闭或退款，无商品可发货",
+            )
+        trade_type = n.text(doc.get("type"), "type", required=False) or "fixed"
+        cod = trade_type in _COD_TYPES
         street = n.required_text(doc.get("receiver_address"), "receiver_address")
         town = n.text(doc.get("receiver_town"), "receiver_town", required=False)
         return IntakeOrder(
@@ -104,11 +147,20 @@ class TmallChannel:
                 line1=f"{town} {street}" if town else street,
             ),
             lines=tuple(lines),
-            payment_method="alipay",  # every Tmall trade is paid through Alipay
-            paid=_STATUSES[status],
+            # Every other trade is paid through Alipay; a COD trade's cash reaches the
+            # seller through the courier, so it is not paid at intake.
+            payment_method="cod" if cod else "alipay",
+            paid=_STATUSES[status] and not cod,
             placed_at=timestamp(
                 doc.get("pay_time") or doc.get("created"),
                 "pay_time" if doc.get("pay_time") else "created",
             ),
             shipping_fee=shipping,
         )
+
+
+def _signed_money(value: Any, field: str) -> int:
+    """An adjustment in fen: negative lowers the price; absent is zero."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return 0
+    return n.money(value, field)

@@ -7,6 +7,7 @@ included, as in China). Any order discount it did not allocate is spread over th
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -19,11 +20,15 @@ from oms_events.intake.tables import Tables
 
 _GATEWAYS = {
     "alipay": "alipay",
-    "wechat_pay": "wechat_pay",
+    "wechat pay": "wechat_pay",
     "weixin": "wechat_pay",
-    "cash_on_delivery": "cod",
-    "cash on delivery (cod)": "cod",
 }
+# A manual payment method is named by the merchant: Shopify's default is "Cash on
+# Delivery (COD)" (older shops: "cash_on_delivery"), and shops rename it. These words in
+# a gateway name mean the courier collects the money (shops misspell it: "Delivary").
+_COD_NAME = re.compile(
+    r"\bcod\b|\b(cash|collect|pay|payment) on deliv[ae]ry\b|货到付款|到付|代收货款"
+)
 
 
 class WebChannel:
@@ -113,10 +118,9 @@ class WebChannel:
             shipping,
             n.non_negative_money(doc.get("total_price"), "total_price", currency),
             "total_price",
+            currency,
         )
-        gateways = doc.get("payment_gateway_names") or [doc.get("gateway") or ""]
-        gateway = str(gateways[0] if isinstance(gateways, list) and gateways else "").lower()
-        method = _GATEWAYS.get(gateway, "card")
+        method = _method(doc.get("payment_gateway_names"), doc.get("gateway"))
         address = IntakeAddress(
             country=n.country(ship.get("country_code") or "CN", "shipping_address.country_code"),
             line1=" ".join(
@@ -140,13 +144,32 @@ class WebChannel:
             address=address,
             lines=tuple(lines),
             payment_method=method,
-            paid=doc.get("financial_status") == "paid",
+            # A COD order is paid when the courier collects, whatever the shop marked.
+            paid=doc.get("financial_status") == "paid" and method != "cod",
             placed_at=timestamp(doc.get("created_at"), "created_at"),
             currency=currency,
             shipping_fee=shipping,
             delivery_speed=speed,
         )
         return replace(order, position=str(doc.get("name") or ""))
+
+
+def _method(names: Any, gateway: Any) -> str:
+    """Our payment method from the order's gateway names: COD when any is named for cash
+    on delivery, else the first we know, else card (Shopify Payments and other PSPs)."""
+    listed = names if isinstance(names, list) and names else [gateway]
+    cleaned = [
+        re.sub(r"[\W_]+", " ", n.half_width(str(name)).lower()).strip()
+        for name in listed
+        if isinstance(name, str)
+    ]
+    if any(_COD_NAME.search(name) for name in cleaned):
+        return "cod"
+    for name in cleaned:
+        for word, method in _GATEWAYS.items():
+            if word in name:
+                return method
+    return "card"
 
 
 def _shipping(value: Any, currency: str) -> tuple[int, str]:

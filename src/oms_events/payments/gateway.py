@@ -40,6 +40,7 @@ from enum import StrEnum
 from typing import Literal, Protocol
 
 from oms_events.deadletter import WHOLE, Reason
+from oms_events.domain.money import minor_units
 
 Provider = Literal["alipay", "wechatpay"]
 
@@ -166,8 +167,9 @@ class PaymentGateway(Protocol):
         ...
 
 
-# CNY, the only currency both providers settle domestically, has two minor digits.
-MINOR_DIGITS = 2
+# CNY, the only currency both providers settle domestically; its digits come from the
+# ISO 4217 table the domain's Money uses, not a number of our own.
+MINOR_DIGITS = minor_units("CNY")
 
 
 def to_minor(text: str) -> int:
