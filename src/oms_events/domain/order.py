@@ -142,6 +142,11 @@ class Order(Aggregate):
 
     # Read when a snapshot taken before orders had tenders is restored (its state has none).
     tenders: tuple[Tender, ...] = ()
+    # Likewise for refunds by line: immutable, so replaced (never changed) by the events.
+    refunds_agreed: frozenset[str] = frozenset()
+    refunded_units: tuple[tuple[int, int], ...] = ()  # (line_no, units refunded)
+    shipping_refunded = False
+    promised_back: Money | None = None  # None: nothing promised back (older snapshots)
 
     @staticmethod
     def create_id(channel: str, external_id: str) -> UUID:
@@ -276,11 +281,6 @@ class Order(Aggregate):
         if payment is not None:  # collected by the channel (absent in older events)
             self.payments[payment["payment_id"]] = Money.from_dict(payment["amount"])
         self.refunds: dict[str, Money] = {}  # refund id -> amount
-        self.refunds_agreed: set[str] = set()
-        # Refunds owed or agreed, recorded or not: money no longer ours to keep.
-        self.promised_back = Money.zero(currency)
-        self.refunded_units: dict[int, int] = {}  # line_no -> units refunded
-        self.shipping_refunded = False
         # How the channel said the total is paid (absent in older events: one tender of
         # payment_method for the whole total).
         self.tenders = tuple(Tender.from_dict(t) for t in tenders or ())
@@ -308,7 +308,9 @@ class Order(Aggregate):
     def amount_held(self) -> Money:
         """Payments recorded minus every refund owed or agreed (in flight or done): what
         a new balance is settled against, so two refunds never promise the same money."""
-        return Money.sum(self.payments.values(), self.currency) - self.promised_back
+        # Refunds owed or agreed, recorded or not: money no longer ours to keep.
+        promised = self.promised_back or Money.zero(self.currency)
+        return Money.sum(self.payments.values(), self.currency) - promised
 
     @property
     def is_paid(self) -> bool:
@@ -608,7 +610,10 @@ class Order(Aggregate):
     @event("RefundDue")
     def _refund_due(self, amount: dict[str, Any], total: dict[str, Any]) -> None:
         """The customer is owed ``amount`` back."""
-        self.promised_back = self.promised_back + Money.from_dict(amount)
+        self._promise_back(Money.from_dict(amount))
+
+    def _promise_back(self, amount: Money) -> None:
+        self.promised_back = (self.promised_back or Money.zero(self.currency)) + amount
 
     def _refund_all_paid(self) -> None:
         if self.amount_held.amount > 0:
@@ -664,10 +669,11 @@ class Order(Aggregate):
         if refund_id in self.refunds_agreed:
             return Money.zero(self.currency)
         parts: list[dict[str, Any]] = []
+        refunded = dict(self.refunded_units)
         for line_no, units in sorted(lines.items()):
             self.check_line(line_no)
             line = self.lines[line_no]
-            done = self.refunded_units.get(line_no, 0)
+            done = refunded.get(line_no, 0)
             if units <= 0 or done + units > line.quantity:
                 raise PaymentAmountInvalid(
                     action=f"refund {units} of line {line_no}",
@@ -698,7 +704,7 @@ class Order(Aggregate):
 
     def refundable_units(self) -> dict[int, int]:
         """Line no -> units not refunded yet (a full refund gives back all of them)."""
-        done = self.refunded_units
+        done = dict(self.refunded_units)
         return {
             n: line.quantity - done.get(n, 0)
             for n, line in self.lines.items()
@@ -714,11 +720,12 @@ class Order(Aggregate):
         shipping: dict[str, Any],
         amount: dict[str, Any],
     ) -> None:
-        self.refunds_agreed.add(refund_id)
-        self.promised_back = self.promised_back + Money.from_dict(amount)
+        self.refunds_agreed = self.refunds_agreed | {refund_id}
+        self._promise_back(Money.from_dict(amount))
+        units = dict(self.refunded_units)
         for part in lines:
-            n = part["line_no"]
-            self.refunded_units[n] = self.refunded_units.get(n, 0) + part["quantity"]
+            units[part["line_no"]] = units.get(part["line_no"], 0) + part["quantity"]
+        self.refunded_units = tuple(sorted(units.items()))
         if shipping["amount"] > 0:
             self.shipping_refunded = True
 
