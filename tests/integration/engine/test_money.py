@@ -313,3 +313,25 @@ def test_a_line_added_is_collected_and_a_line_removed_is_refunded(
             "SELECT amount_paid, amount_refunded FROM order_tracking"
         ).fetchall()
     assert (paid, refunded, held) == (2500, 500, 2000)
+
+
+def test_a_paid_order_rejected_for_want_of_stock_is_refunded_in_full(
+    isolated: Settings, alipay: tuple[AlipaySandbox, Counting]
+) -> None:
+    sandbox, gateway = alipay
+    settings = light(isolated)
+    placed = place_order("R1", "GONE", quantity=1)  # no stock anywhere
+    gateway.request_payment(placed.order_no, 1000, "CNY", "order R1")
+    sandbox.pay(placed.order_no)
+    engine = Engine(engine_settings(settings), gateways={"alipay": gateway})
+    engine.start()
+    try:
+        send(settings, [placed])
+        assert wait_for(lambda: sandbox.refunded(placed.order_no) == 1000, 60, 0.5)
+        assert wait_for(lambda: "RefundRecorded" in names(read_events(settings, "order")), 60, 0.5)
+    finally:
+        engine.stop()
+    assert not engine.failed()
+    order_names = names(read_events(settings, "order"))
+    assert order_names[:3] == ["OrderPlaced", "OrderRejected", "RefundDue"]
+    assert len(gateway.refund_requests) == 1
