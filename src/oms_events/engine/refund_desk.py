@@ -47,17 +47,28 @@ def refund_keys(refund: Refund) -> dict[str, str]:
     return {t: f"{refund.refund_id}-{n}" for n, t in enumerate(tenders, 1)}
 
 
+class PartlyRefunded(RuntimeError):
+    """A provider refused a share of a refund after another provider paid its share."""
+
+
 def outcome(
     payment: Payment, refund: Refund, gateways: Mapping[str, PaymentGateway]
 ) -> RecordRefundOutcome:
     """Ask the providers for each tender's share of ``refund``; their answer as a
-    command (raises httpx.HTTPError when a provider cannot be reached: ask later).
+    command (raises httpx.HTTPError when a provider cannot be reached, PartlyRefunded
+    when one refused after another paid: ask later, with the same keys).
+
+    A provider refusing the first share asked fails the refund (nothing moved; its
+    shares are refundable again). Once a provider has paid a share, the refund cannot
+    fail any more without the ledger lying: it stays pending and is asked again, the
+    paid shares answering their first result.
 
     A tender without a gateway (cash, card through a PSP not wired yet) is refunded
     by hand at the till or in the PSP's console: recorded as succeeded, reference
     ``manual``.
     """
     answers: list[RefundTender] = []
+    paid = False  # a provider has given a share back
     for tender, key in refund_keys(refund).items():
         t = payment.tenders[tender]
         gateway = gateways.get(provider_of(t.method))
@@ -74,8 +85,10 @@ def outcome(
                 refund.reason,
             )
         except GatewayError as error:
-            # Shares already paid keep their keys: a new refund id retries the rest.
+            if paid:
+                raise PartlyRefunded(f"{refund.refund_id}: {tender} refused: {error}") from error
             return _command(payment, refund, succeeded=False, failure=str(error))
+        paid = True
         answers.append(RefundTender(tender=tender, provider_refund_id=accepted.provider_refund_id))
     return _command(payment, refund, succeeded=True, tenders=tuple(answers))
 
@@ -152,11 +165,9 @@ class RefundDesk(threading.Thread):
                     continue
                 try:
                     command = outcome(payment, refund, self.gateways)
-                except httpx.HTTPError as error:
+                except (httpx.HTTPError, PartlyRefunded) as error:
                     self.retry_at[refund.refund_id] = now + RETRY_S
-                    log.warning(
-                        "provider unreachable", refund_id=refund.refund_id, error=str(error)
-                    )
+                    log.warning("refund not settled", refund_id=refund.refund_id, error=str(error))
                     continue
                 record = self.writer.record(command)
                 p.send(record.topic, key=record.key, value=record.value, headers=record.headers)

@@ -133,6 +133,10 @@ class Engine:
         signal.signal(signal.SIGINT, _on_signal)
         self.start()
         while not self.stop_event.wait(0.5):
+            if self.desk is not None and self.desk.error is not None:
+                # Refunds would wait unasked: stop, so a supervisor restarts the engine.
+                log.error("the refund desk failed; stopping the engine")
+                self.stop_event.set()
             if self.failed():
                 log.error(
                     "a processor failed; stopping the engine",
@@ -143,4 +147,5 @@ class Engine:
         for p in self.failed():
             if isinstance(p.error, RegistryError):
                 raise p.error
-        return 1 if self.failed() else 0
+        desk_failed = self.desk is not None and self.desk.error is not None
+        return 1 if self.failed() or desk_failed else 0
