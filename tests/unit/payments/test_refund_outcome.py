@@ -14,10 +14,10 @@ from oms_events.domain import Money, Payment, PaymentMethod
 from oms_events.engine.refund_desk import PartlyRefunded, outcome, refund_keys
 from oms_events.payments.gateway import PaymentGateway
 from oms_events.payments.keys import KeyRing
-from oms_events.payments.sandbox import AlipaySandbox
+from oms_events.payments.sandbox import AlipaySandbox, Sandbox, WechatPaySandbox
 
-from .conftest import APP_ID, NotifyReceiver
-from .test_sandboxes import RETRIES, alipay_gateway
+from .conftest import APP_ID, MCHID, NotifyReceiver
+from .test_sandboxes import RETRIES, alipay_gateway, wechatpay_gateway
 
 ORDER = UUID(int=7)
 
@@ -35,7 +35,7 @@ def cny(amount: int) -> Money:
     return Money(amount, "CNY")
 
 
-def paid(sandbox: AlipaySandbox, gateway: PaymentGateway, reference: str, amount: int) -> None:
+def paid(sandbox: Sandbox, gateway: PaymentGateway, reference: str, amount: int) -> None:
     gateway.request_payment(reference, amount, "CNY", "order")
     sandbox.pay(reference)
 
@@ -93,3 +93,20 @@ def test_cash_is_refunded_by_hand(alipay: tuple[AlipaySandbox, PaymentGateway]) 
     p.request_refund("RF-10", cny(500), "return at the till")
     answer = outcome(p, p.refunds["RF-10"], {"alipay": gateway})
     assert answer.succeeded and [t.provider_refund_id for t in answer.tenders] == ["manual"]
+
+
+def test_a_wechat_pay_share_is_asked_with_the_trade_amount(
+    keyring: KeyRing, receiver: NotifyReceiver
+) -> None:
+    sandbox = WechatPaySandbox(keyring, MCHID, retry_delays=RETRIES).start()
+    try:
+        gateway = wechatpay_gateway(keyring, sandbox, receiver)
+        paid(sandbox, gateway, "W-1", 3000)
+        p = Payment.request(ORDER, PaymentMethod.WECHAT_PAY, cny(3000), "W-1")
+        p.capture("W-1", "wechat_pay", cny(3000), "4200000001")
+        p.request_refund("RF-11", cny(1200), "return")
+        answer = outcome(p, p.refunds["RF-11"], {"wechatpay": gateway})
+        assert answer.succeeded and answer.tenders[0].provider_refund_id
+        assert sandbox.refunded("W-1") == 1200
+    finally:
+        sandbox.stop()
