@@ -273,3 +273,29 @@ def test_an_earlier_versions_release_stock_releases_one_line() -> None:
         reason="customer",
     )
     assert [n for n, _ in _written(stock.transaction(old))] == ["oms.inventory.ReservationReleased"]
+
+
+def test_a_release_of_another_partitions_line_is_sent_on_with_its_reason() -> None:
+    [a] = _skus_on_one_partition(1)
+    here = partition_for(commands.item_key(a, "SH").encode(), PARTITIONS)
+    b = next(
+        f"OTHER-{n}"
+        for n in range(100)
+        if partition_for(commands.item_key(f"OTHER-{n}", "SH").encode(), PARTITIONS) != here
+    )
+    stock = Stock()
+    stock.transaction(ReceiveStock(command_id="r", sku=a, location="SH", quantity=2))
+    order_id = uuid.uuid4()
+    mine, theirs = (
+        LineToRelease(reservation_id=uuid.uuid4(), sku=s, location="SH") for s in (a, b)
+    )
+    release = ReleaseLines(
+        command_id="cancel-1", order_id=order_id, lines=(mine, theirs), reason="customer"
+    )
+    out = stock.transaction(release)
+    [forwarded] = [
+        commands.from_record(n, r) for n, r in _written(out) if n == ReleaseLines.schema()
+    ]
+    assert forwarded == ReleaseLines(
+        command_id="cancel-1/elsewhere", order_id=order_id, lines=(theirs,), reason="customer"
+    )
