@@ -10,7 +10,6 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +17,8 @@ from kafka import TopicPartition
 
 from oms_events import eventlog, topics
 from oms_events.avro.codec import SingleObjectCodec
-from oms_events.domain.order import PaymentMethod
 from oms_events.engine.commands import (
-    AddressDetails,
     Command,
-    CustomerDetails,
-    LineDetails,
     PlaceOrder,
     ReceiveStock,
 )
@@ -31,6 +26,7 @@ from oms_events.engine.records import CommandWriter
 from oms_events.kafka.admin import apply_topics
 from oms_events.kafka.connection import consumer, producer
 from oms_events.settings import Settings
+from tests.unit.engine.flow import place
 
 CODEC = SingleObjectCodec()
 EVENTS = eventlog.EventLog(CODEC)
@@ -90,27 +86,8 @@ def place_order(
     paid: bool = True,
     method: str = "alipay",
 ) -> PlaceOrder:
-    """A PlaceOrder with one line."""
-    return PlaceOrder(
-        command_id=str(uuid.uuid4()),
-        order_no=f"SO-{external_id}",
-        channel=channel,
-        external_id=external_id,
-        customer=CustomerDetails(name="张三", phone="13800000000"),
-        address=AddressDetails(
-            country="CN",
-            province="浙江省",
-            city="杭州市",
-            district="西湖区",
-            postcode="310000",
-            line1="文三路 90 号",
-        ),
-        currency="CNY",
-        lines=(LineDetails(line_no=1, sku=sku, quantity=quantity, unit_price=1000),),
-        payment_method=PaymentMethod(method),
-        paid=paid,
-        placed_at=datetime.now(UTC),
-    )
+    """A PlaceOrder with one line (the unit tests' order, on the real broker)."""
+    return place(external_id, [(sku, quantity)], paid=paid, method=method, channel=channel)
 
 
 def send(settings: Settings, commands: Iterable[Command]) -> None:
