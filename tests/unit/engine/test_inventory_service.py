@@ -42,6 +42,16 @@ def _skus_on_one_partition(count: int, location: str = "SH") -> list[str]:
     raise AssertionError("no partition holds enough skus")
 
 
+def _sku_elsewhere(sku: str, location: str = "SH") -> str:
+    # A sku whose item another partition than ``sku``'s owns.
+    here = partition_for(commands.item_key(sku, location).encode(), PARTITIONS)
+    return next(
+        f"OTHER-{n}"
+        for n in range(100)
+        if partition_for(commands.item_key(f"OTHER-{n}", location).encode(), PARTITIONS) != here
+    )
+
+
 class Stock:
     """The inventory service's partitions; every command of one call is one transaction."""
 
@@ -104,12 +114,7 @@ def test_the_lines_of_one_partition_are_reserved_per_item_and_answered_in_one_re
 
 def test_one_transaction_answers_an_order_once_whatever_it_asked_of_each_partition() -> None:
     [a] = _skus_on_one_partition(1)
-    b = next(
-        f"OTHER-{n}"
-        for n in range(100)
-        if partition_for(commands.item_key(f"OTHER-{n}", "SH").encode(), PARTITIONS)
-        != partition_for(commands.item_key(a, "SH").encode(), PARTITIONS)
-    )
+    b = _sku_elsewhere(a)
     stock = Stock()
     stock.transaction(
         *[ReceiveStock(command_id=f"r-{s}", sku=s, location="SH", quantity=2) for s in (a, b)]
@@ -125,12 +130,7 @@ def test_one_transaction_answers_an_order_once_whatever_it_asked_of_each_partiti
 
 def test_a_line_of_another_partition_is_sent_on_to_its_owner() -> None:
     [a] = _skus_on_one_partition(1)
-    here = partition_for(commands.item_key(a, "SH").encode(), PARTITIONS)
-    b = next(
-        f"OTHER-{n}"
-        for n in range(100)
-        if partition_for(commands.item_key(f"OTHER-{n}", "SH").encode(), PARTITIONS) != here
-    )
+    b = _sku_elsewhere(a)
     stock = Stock()
     stock.transaction(ReceiveStock(command_id="r", sku=a, location="SH", quantity=2))
     out = stock.transaction(
@@ -277,12 +277,7 @@ def test_an_earlier_versions_release_stock_releases_one_line() -> None:
 
 def test_a_release_of_another_partitions_line_is_sent_on_with_its_reason() -> None:
     [a] = _skus_on_one_partition(1)
-    here = partition_for(commands.item_key(a, "SH").encode(), PARTITIONS)
-    b = next(
-        f"OTHER-{n}"
-        for n in range(100)
-        if partition_for(commands.item_key(f"OTHER-{n}", "SH").encode(), PARTITIONS) != here
-    )
+    b = _sku_elsewhere(a)
     stock = Stock()
     stock.transaction(ReceiveStock(command_id="r", sku=a, location="SH", quantity=2))
     order_id = uuid.uuid4()
