@@ -109,18 +109,21 @@ def publish_orders(settings: Settings, orders: Iterable[PlaceOrder]) -> None:
 def read_topic(
     settings: Settings, topic: str, isolation_level: str = "read_committed"
 ) -> list[Any]:
-    """Every committed record of a topic, partition by partition, in log order."""
+    """Every record of ``topic`` an ``isolation_level`` reader sees, read up to its end
+    offsets, partition by partition in log order."""
     c = consumer(settings, group_id=None, isolation_level=isolation_level)
-    parts = [TopicPartition(topic, n) for n in (c.partitions_for_topic(topic) or [])]
-    c.assign(parts)
-    c.seek_to_beginning(*parts)
-    end = c.end_offsets(parts)
-    out: list[Any] = []
-    while any(c.position(tp) < end[tp] for tp in parts):
-        for records in c.poll(timeout_ms=500).values():
-            out.extend(records)
-    c.close()
-    return out
+    try:
+        parts = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic) or [])]
+        c.assign(parts)
+        c.seek_to_beginning(*parts)
+        ends = c.end_offsets(parts)
+        records: list[Any] = []
+        while any(c.position(tp) < ends[tp] for tp in parts):
+            for batch in c.poll(timeout_ms=500).values():
+                records.extend(batch)
+        return records
+    finally:
+        c.close()
 
 
 def read_events(settings: Settings, aggregate_type: str) -> list[eventlog.EventRecord]:
