@@ -7,6 +7,7 @@ import uuid
 from types import SimpleNamespace
 from typing import Any
 
+from oms_events.domain.inventory import InventoryItem
 from oms_events.engine import commands
 from oms_events.engine.commands import (
     CommitLines,
@@ -86,6 +87,26 @@ def _line(n: int, sku: str, quantity: int = 1) -> LineToReserve:
     return LineToReserve(
         line_no=n, reservation_id=uuid.uuid4(), sku=sku, location="SH", quantity=quantity
     )
+
+
+def _two_lines_reserved() -> tuple[Stock, uuid.UUID, LineToReserve, LineToReserve]:
+    # Two items of one partition with 3 units each; an order holds 1 of the first, 2 of
+    # the second.
+    a, b = _skus_on_one_partition(2)
+    stock = Stock()
+    stock.transaction(
+        *[ReceiveStock(command_id=f"r-{s}", sku=s, location="SH", quantity=3) for s in (a, b)]
+    )
+    order_id = uuid.uuid4()
+    one, two = _line(1, a), _line(2, b, 2)
+    stock.transaction(ReserveLines(command_id="c1", order_id=order_id, lines=(one, two)))
+    return stock, order_id, one, two
+
+
+def _items(stock: Stock, *skus: str) -> list[InventoryItem | None]:
+    # The items of ``skus`` at SH, all on the one partition the stock has.
+    [partition] = stock.partitions.values()
+    return [partition.get(uuid.UUID(commands.item_key(s, "SH"))) for s in skus]
 
 
 def test_the_lines_of_one_partition_are_reserved_per_item_and_answered_in_one_reply() -> None:
@@ -192,14 +213,8 @@ def test_a_command_with_a_bad_line_is_refused_whole_before_any_stock_moves() -> 
 
 
 def test_a_shipments_lines_of_one_partition_are_committed_by_one_command() -> None:
-    a, b = _skus_on_one_partition(2)
-    stock = Stock()
-    stock.transaction(
-        *[ReceiveStock(command_id=f"r-{s}", sku=s, location="SH", quantity=3) for s in (a, b)]
-    )
-    order_id = uuid.uuid4()
-    one, two = _line(1, a), _line(2, b, 2)
-    stock.transaction(ReserveLines(command_id="c1", order_id=order_id, lines=(one, two)))
+    stock, order_id, one, two = _two_lines_reserved()
+    a, b = one.sku, two.sku
     commit = CommitLines(
         command_id="ship-1",
         order_id=order_id,
@@ -221,20 +236,13 @@ def test_a_shipments_lines_of_one_partition_are_committed_by_one_command() -> No
         location="SH",
     )
     assert _written(stock.transaction(old)) == []  # committed already: nothing more
-    partition = next(iter(stock.partitions.values()))
-    items = [partition.get(uuid.UUID(commands.item_key(s, "SH"))) for s in (a, b)]
+    items = _items(stock, a, b)
     assert [(i.on_hand, i.reserved) for i in items if i is not None] == [(2, 0), (1, 0)]
 
 
 def test_an_orders_reservations_on_one_partition_are_released_by_one_command() -> None:
-    a, b = _skus_on_one_partition(2)
-    stock = Stock()
-    stock.transaction(
-        *[ReceiveStock(command_id=f"r-{s}", sku=s, location="SH", quantity=3) for s in (a, b)]
-    )
-    order_id = uuid.uuid4()
-    one, two = _line(1, a), _line(2, b, 2)
-    stock.transaction(ReserveLines(command_id="c1", order_id=order_id, lines=(one, two)))
+    stock, order_id, one, two = _two_lines_reserved()
+    a, b = one.sku, two.sku
     never = LineToRelease(reservation_id=uuid.uuid4(), sku=a, location="SH")  # nothing held
     release = ReleaseLines(
         command_id="cancel-1",
@@ -253,8 +261,7 @@ def test_an_orders_reservations_on_one_partition_are_released_by_one_command() -
         ("oms.inventory.ReservationReleased", 1),
         ("oms.inventory.ReservationReleased", 2),
     ]
-    partition = next(iter(stock.partitions.values()))
-    items = [partition.get(uuid.UUID(commands.item_key(s, "SH"))) for s in (a, b)]
+    items = _items(stock, a, b)
     assert [i.available for i in items if i is not None] == [3, 3]
 
 
