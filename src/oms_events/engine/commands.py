@@ -14,7 +14,7 @@ No Kafka here: the intake, the CLI and the services build and read commands alik
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -69,6 +69,43 @@ class Command:
     def key(self) -> str:
         """Id of the aggregate the command addresses: its record key."""
         raise NotImplementedError
+
+
+class _OrderKeyed:
+    """A command keyed by the order it addresses: its ``order_id`` (declared by each
+    command, as its schema lists it)."""
+
+    order_id: UUID
+
+    @property
+    def key(self) -> str:
+        """The order id."""
+        return str(self.order_id)
+
+
+class _AtItem:
+    """A line of stock at a location: the inventory item its ``sku`` and ``location``
+    (declared by each line, as its schema lists them) name."""
+
+    sku: str
+    location: str
+
+    @property
+    def item(self) -> str:
+        """The inventory item id of (sku, location)."""
+        return item_key(self.sku, self.location)
+
+
+class _FirstLineKeyed:
+    """An inventory command of lines all owned by one partition, keyed by the first
+    line's item so that it lands there."""
+
+    lines: Sequence[_AtItem]
+
+    @property
+    def key(self) -> str:
+        """The inventory item id of the first line."""
+        return self.lines[0].item
 
 
 # --- parts of the order commands -------------------------------------------------
@@ -184,7 +221,7 @@ class ChangeOrder(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ReservationAnswered(Command):
+class ReservationAnswered(_OrderKeyed, Command):
     """The inventory's answer to one ReserveStock, for the order saga (written by earlier
     versions; read as a ReservationsAnswered of one answer)."""
 
@@ -199,11 +236,6 @@ class ReservationAnswered(Command):
     reason: str = ""  # the domain error code when rejected
     available: int = 0  # units available at the location when answered
     tried: tuple[str, ...] = ()  # locations already asked (the saga's routing slip)
-
-    @property
-    def key(self) -> str:
-        """The order id."""
-        return str(self.order_id)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -222,7 +254,7 @@ class ReservationAnswer:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ReservationsAnswered(Command):
+class ReservationsAnswered(_OrderKeyed, Command):
     """The inventory's answers to the ReserveLines of one order that one inventory
     transaction handled: one reply, however many lines and items."""
 
@@ -230,14 +262,9 @@ class ReservationsAnswered(Command):
     order_id: UUID
     answers: tuple[ReservationAnswer, ...]
 
-    @property
-    def key(self) -> str:
-        """The order id."""
-        return str(self.order_id)
-
 
 @dataclass(frozen=True, kw_only=True)
-class RecordPayment(Command):
+class RecordPayment(_OrderKeyed, Command):
     """Money received for an order."""
 
     aggregate_type: ClassVar[str] = "order"
@@ -246,39 +273,24 @@ class RecordPayment(Command):
     amount: int  # minor units
     currency: str
 
-    @property
-    def key(self) -> str:
-        """The order id."""
-        return str(self.order_id)
-
 
 @dataclass(frozen=True, kw_only=True)
-class CancelOrder(Command):
+class CancelOrder(_OrderKeyed, Command):
     """Cancel an order before it ships; every reservation is released."""
 
     aggregate_type: ClassVar[str] = "order"
     order_id: UUID
     reason: str
 
-    @property
-    def key(self) -> str:
-        """The order id."""
-        return str(self.order_id)
-
 
 @dataclass(frozen=True, kw_only=True)
-class ShipLines(Command):
+class ShipLines(_OrderKeyed, Command):
     """A shipment left with these lines of the order."""
 
     aggregate_type: ClassVar[str] = "order"
     order_id: UUID
     shipment_id: UUID
     line_nos: tuple[int, ...]
-
-    @property
-    def key(self) -> str:
-        """The order id."""
-        return str(self.order_id)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -428,7 +440,7 @@ class ReserveStock(StockCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class LineToReserve:
+class LineToReserve(_AtItem):
     """One line of a ReserveLines: units of a sku at a location for an order line."""
 
     line_no: int
@@ -438,14 +450,9 @@ class LineToReserve:
     quantity: int
     tried: tuple[str, ...] = ()  # locations already asked (the saga's routing slip)
 
-    @property
-    def item(self) -> str:
-        """The inventory item id of (sku, location)."""
-        return item_key(self.sku, self.location)
-
 
 @dataclass(frozen=True, kw_only=True)
-class ReserveLines(Command):
+class ReserveLines(_FirstLineKeyed, Command):
     """Reserve stock for those lines of one order whose items live on one inventory
     partition; answered by one ReservationsAnswered. Keyed by the first line's item,
     so it lands on the partition that owns every item it names."""
@@ -454,28 +461,18 @@ class ReserveLines(Command):
     order_id: UUID
     lines: tuple[LineToReserve, ...]
 
-    @property
-    def key(self) -> str:
-        """The inventory item id of the first line."""
-        return self.lines[0].item
-
 
 @dataclass(frozen=True, kw_only=True)
-class LineToRelease:
+class LineToRelease(_AtItem):
     """One line of a ReleaseLines: a reservation of a sku at a location."""
 
     reservation_id: UUID
     sku: str
     location: str
 
-    @property
-    def item(self) -> str:
-        """The inventory item id of (sku, location)."""
-        return item_key(self.sku, self.location)
-
 
 @dataclass(frozen=True, kw_only=True)
-class ReleaseLines(Command):
+class ReleaseLines(_FirstLineKeyed, Command):
     """Give reservations of one order back to available (cancel, reject, expiry,
     compensation): one per inventory partition, keyed by the first line's item."""
 
@@ -483,11 +480,6 @@ class ReleaseLines(Command):
     order_id: UUID
     lines: tuple[LineToRelease, ...]
     reason: str = ""
-
-    @property
-    def key(self) -> str:
-        """The inventory item id of the first line."""
-        return self.lines[0].item
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -501,32 +493,22 @@ class ReleaseStock(StockCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class LineToCommit:
+class LineToCommit(_AtItem):
     """One line of a CommitLines: a reservation of a sku at a location."""
 
     reservation_id: UUID
     sku: str
     location: str
 
-    @property
-    def item(self) -> str:
-        """The inventory item id of (sku, location)."""
-        return item_key(self.sku, self.location)
-
 
 @dataclass(frozen=True, kw_only=True)
-class CommitLines(Command):
+class CommitLines(_FirstLineKeyed, Command):
     """The reserved units of these lines left the warehouse: one per inventory partition
     of a shipment, keyed by the first line's item."""
 
     aggregate_type: ClassVar[str] = "inventory"
     order_id: UUID
     lines: tuple[LineToCommit, ...]
-
-    @property
-    def key(self) -> str:
-        """The inventory item id of the first line."""
-        return self.lines[0].item
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TypeVar
 
 from kafka.partitioner.default import murmur2
 
@@ -14,6 +17,7 @@ from oms_events.engine.commands import Command
 from oms_events.settings import Settings
 
 Headers = list[tuple[str, bytes]]
+_Entry = TypeVar("_Entry")
 
 
 # 8,192 recent keys: the ones that come back are an order's commands within its life and
@@ -26,6 +30,17 @@ def partition_for(key: bytes, partitions: int) -> int:
     come back all the time (an order's commands, the popular items).
     """
     return int(murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def by_item_partition(
+    entries: Iterable[_Entry], item: Callable[[_Entry], str], partitions: int
+) -> list[tuple[int, list[_Entry]]]:
+    """``entries`` grouped by the partition that owns each one's inventory ``item``
+    (one XLines command per partition), in partition order, each group in input order."""
+    groups: dict[int, list[_Entry]] = defaultdict(list)
+    for entry in entries:
+        groups[partition_for(item(entry).encode(), partitions)].append(entry)
+    return sorted(groups.items())
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,22 @@ def legacy_order_events(external_id: str = "T-OLD") -> list[Any]:
     return list(o.collect_events())
 
 
+def todays_order(external_id: str = "T-OLD") -> Order:
+    """The order of :func:`legacy_order_events` as today's version writes it (events
+    not yet collected): OrderPlaced with the channel's payment, line 1 reserved, one
+    answer reserving line 2 and allocating both, one shipment per line."""
+    o = order(
+        lines=[line(1, "SKU-1"), line(2, "SKU-2", 1, 500)],
+        external_id=external_id,
+        paid_at_channel=f"tmall:{external_id}",
+    )
+    o.reserve_line(1, o.reservation_id(1), "WH-SH")
+    o.allocate([(2, o.reservation_id(2), "WH-BJ")])
+    o.ship_line(1, "shipment-1")
+    o.ship_line(2, "shipment-2")
+    return o
+
+
 def reserve_all(o: Order, location: str = "WH-SH") -> None:
     """Reserve every unreserved line of ``o`` at ``location``."""
     for n in o.unreserved_lines():

@@ -20,7 +20,7 @@ import pytest
 
 from oms_events import deadletter, topics
 from oms_events.avro.codec import SingleObjectCodec
-from oms_events.domain.order import OrderStatus
+from oms_events.domain.order import Order, OrderStatus
 from oms_events.engine import commands
 from oms_events.engine.commands import COMMANDS, Command, ReceiveStock, UnknownCommand
 from oms_events.engine.handling import Outcome
@@ -86,6 +86,20 @@ def test_a_command_round_trips_through_its_schema(cls: type[Command]) -> None:
     )
     assert CODEC.decode(value)[0] == cls.schema()
     assert commands.decode(CODEC, value) == command
+
+
+@pytest.mark.parametrize("cls", list(COMMANDS.values()), ids=lambda c: c.__name__)
+def test_a_command_is_keyed_by_the_aggregate_it_addresses(cls: type[Command]) -> None:
+    command = _example(cls, 0)
+    if cls.aggregate_type == "inventory":  # the item; of the first line for XLines
+        at = command.lines[0] if hasattr(command, "lines") else command
+        assert command.key == commands.item_key(at.sku, at.location)
+    elif cls.aggregate_type == "shipment":
+        assert command.key == str(command.shipment_id)
+    elif hasattr(command, "order_id"):
+        assert command.key == str(command.order_id)
+    else:  # PlaceOrder, ChangeOrder: the order id the channel's own id derives
+        assert command.key == str(Order.create_id(command.channel, command.external_id))
 
 
 def test_a_record_of_another_schema_is_no_command() -> None:
