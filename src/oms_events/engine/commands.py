@@ -302,7 +302,7 @@ class LineRefund:
 
 
 @dataclass(frozen=True, kw_only=True)
-class RefundOrder(Command):
+class RefundOrder(_OrderKeyed, Command):
     """Give back units of lines and/or the shipping fee; the order prices it, the
     payment sends it back. No lines and no shipping: everything not refunded yet."""
 
@@ -313,14 +313,9 @@ class RefundOrder(Command):
     shipping: bool = False
     reason: str
 
-    @property
-    def key(self) -> str:
-        """The order id."""
-        return str(self.order_id)
-
 
 @dataclass(frozen=True, kw_only=True)
-class RecordRefund(Command):
+class RecordRefund(_OrderKeyed, Command):
     """The payment gave money back (the provider took the refund)."""
 
     aggregate_type: ClassVar[str] = "order"
@@ -328,11 +323,6 @@ class RecordRefund(Command):
     refund_id: str
     amount: int  # minor units
     currency: str
-
-    @property
-    def key(self) -> str:
-        """The order id."""
-        return str(self.order_id)
 
 
 # --- payment commands ------------------------------------------------------------

@@ -21,6 +21,7 @@ import pytest
 from oms_events import deadletter, topics
 from oms_events.avro.codec import SingleObjectCodec
 from oms_events.domain.order import Order, OrderStatus
+from oms_events.domain.payment import Payment
 from oms_events.engine import commands
 from oms_events.engine.commands import COMMANDS, Command, ReceiveStock, UnknownCommand
 from oms_events.engine.handling import Outcome
@@ -96,6 +97,8 @@ def test_a_command_is_keyed_by_the_aggregate_it_addresses(cls: type[Command]) ->
         assert command.key == commands.item_key(at.sku, at.location)
     elif cls.aggregate_type == "shipment":
         assert command.key == str(command.shipment_id)
+    elif cls.aggregate_type == "payment":  # the order's one payment
+        assert command.key == str(Payment.create_id(command.order_id))
     elif hasattr(command, "order_id"):
         assert command.key == str(command.order_id)
     else:  # PlaceOrder, ChangeOrder: the order id the channel's own id derives

@@ -16,8 +16,8 @@ from oms_events.payments.gateway import PaymentGateway
 from oms_events.payments.keys import KeyRing
 from oms_events.payments.sandbox import AlipaySandbox, Sandbox, WechatPaySandbox
 
-from .conftest import APP_ID, MCHID, NotifyReceiver
-from .test_sandboxes import RETRIES, alipay_gateway, wechatpay_gateway
+from .conftest import APP_ID, MCHID, NotifyReceiver, alipay_gateway, wechatpay_gateway
+from .test_sandboxes import RETRIES
 
 ORDER = UUID(int=7)
 
@@ -27,7 +27,7 @@ def alipay(
     keyring: KeyRing, receiver: NotifyReceiver
 ) -> Iterator[tuple[AlipaySandbox, PaymentGateway]]:
     sandbox = AlipaySandbox(keyring, APP_ID, retry_delays=RETRIES).start()
-    yield sandbox, alipay_gateway(keyring, sandbox, receiver)
+    yield sandbox, alipay_gateway(keyring, sandbox.url, receiver.url("alipay"))
     sandbox.stop()
 
 
@@ -100,7 +100,7 @@ def test_a_wechat_pay_share_is_asked_with_the_trade_amount(
 ) -> None:
     sandbox = WechatPaySandbox(keyring, MCHID, retry_delays=RETRIES).start()
     try:
-        gateway = wechatpay_gateway(keyring, sandbox, receiver)
+        gateway = wechatpay_gateway(keyring, sandbox.url, receiver.url("wechatpay"))
         paid(sandbox, gateway, "W-1", 3000)
         p = Payment.request(ORDER, PaymentMethod.WECHAT_PAY, cny(3000), "W-1")
         p.capture("W-1", "wechat_pay", cny(3000), "4200000001")
