@@ -3,11 +3,12 @@ handlers. ``oms project`` runs them; ``oms_events.projection`` is the machinery.
 
 from __future__ import annotations
 
-from consumers import analytics, exceptions, inventory, tracking
+from consumers import analytics, exceptions, inventory, payments, tracking
 
 PROJECTIONS = (
     inventory.PROJECTION,
     tracking.PROJECTION,
     exceptions.PROJECTION,
     analytics.PROJECTION,
+    payments.PROJECTION,
 )

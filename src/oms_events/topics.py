@@ -112,24 +112,25 @@ def _check_type(aggregate_type: str, store: bool = False) -> None:
 def store_registry(settings: Settings, types: list[str]) -> list[TopicSpec]:
     """The events and snapshots topics of the event store's aggregate types (created on
     demand by the store, including an application type outside :data:`AGGREGATE_TYPES`)."""
-    p = settings.kafka.topic_prefix
-    n = settings.kafka.partitions
-    specs: list[TopicSpec] = []
-    for t in types:
-        specs.append(
-            TopicSpec(p + events(t), Kind.EVENTS, "aggregate id", n, EVENT_CONFIG, f"{t} events")
-        )
-        specs.append(
-            TopicSpec(
-                p + snapshots(t),
-                Kind.SNAPSHOTS,
-                "aggregate id",
-                n,
-                SNAPSHOT_CONFIG,
-                f"latest snapshot per {t} aggregate",
-            )
-        )
-    return specs
+    return [spec for t in types for spec in _log_and_snapshots(settings, t)]
+
+
+def _log_and_snapshots(settings: Settings, aggregate_type: str) -> list[TopicSpec]:
+    """An aggregate type's events topic (its log) and its snapshots topic."""
+    p, n, t = settings.kafka.topic_prefix, settings.kafka.partitions, aggregate_type
+    return [
+        TopicSpec(
+            p + events(t), Kind.EVENTS, "aggregate id", n, EVENT_CONFIG, f"every {t} event, forever"
+        ),
+        TopicSpec(
+            p + snapshots(t),
+            Kind.SNAPSHOTS,
+            "aggregate id",
+            n,
+            SNAPSHOT_CONFIG,
+            f"latest snapshot per {t} aggregate",
+        ),
+    ]
 
 
 def registry(settings: Settings) -> list[TopicSpec]:
@@ -171,26 +172,7 @@ def registry(settings: Settings) -> list[TopicSpec]:
                 f"commands for {t} aggregates",
             )
         )
-        specs.append(
-            TopicSpec(
-                p + events(t),
-                Kind.EVENTS,
-                "aggregate id",
-                n,
-                EVENT_CONFIG,
-                f"every {t} event, forever",
-            )
-        )
-        specs.append(
-            TopicSpec(
-                p + snapshots(t),
-                Kind.SNAPSHOTS,
-                "aggregate id",
-                n,
-                SNAPSHOT_CONFIG,
-                f"latest snapshot per {t} aggregate",
-            )
-        )
+        specs += _log_and_snapshots(settings, t)
     specs += [
         TopicSpec(
             p + ALLOCATIONS,

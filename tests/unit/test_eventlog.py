@@ -16,15 +16,14 @@ from oms_events.avro import catalog
 from oms_events.avro.codec import SINGLE_OBJECT_MAGIC, SingleObjectCodec
 from oms_events.domain.events import event_name, events_by_aggregate_type
 from oms_events.domain.inventory import InventoryItem
-from oms_events.domain.order import Order, OrderStatus
+from oms_events.domain.order import OrderStatus
 from tests.evolution import evolve, evolved_codec, v1_value
 from tests.unit.domain.samples import (
     events_of_every_kind,
     legacy_order_events,
-    line,
-    order,
     replay,
     state,
+    todays_order,
 )
 
 
@@ -107,16 +106,7 @@ def test_an_order_log_written_by_the_previous_version_replays_to_the_same_state(
     assert state(rebuilt) == state(live)
     # And it is the state today's events give the same order: paid at the channel,
     # reserved, confirmed and allocated by one answer, shipped by one shipment per line.
-    o: Order = order(
-        lines=[line(1, "SKU-1"), line(2, "SKU-2", 1, 500)],
-        external_id="T-OLD",
-        paid_at_channel="tmall:T-OLD",
-    )
-    o.reserve_line(1, o.reservation_id(1), "WH-SH")
-    o.allocate([(2, o.reservation_id(2), "WH-BJ")])
-    o.ship_line(1, "shipment-1")
-    o.ship_line(2, "shipment-2")
-    new = replay(o.collect_events())
+    new = replay(todays_order("T-OLD").collect_events())
     assert len(new.collect_events()) == 0
     for attribute in ("status", "lines", "reservations", "allocations", "shipments", "payments"):
         assert getattr(rebuilt, attribute) == getattr(new, attribute), attribute

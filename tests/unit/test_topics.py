@@ -64,6 +64,13 @@ def test_an_event_store_application_type_has_events_and_snapshots_topics() -> No
         topics.events("intake")  # another family of topics, not an aggregate type
 
 
+def test_the_event_store_creates_an_engine_types_topics_as_the_registry_declares_them() -> None:
+    # Same partitions and retention either way: whoever creates the log first wins.
+    declared = {s.name: s for s in registry(Settings())}
+    for spec in topics.store_registry(Settings(), list(AGGREGATE_TYPES)):
+        assert spec == declared[spec.name]
+
+
 def test_every_channel_has_a_compacted_dedup_changelog() -> None:
     specs = {s.name: s for s in registry(Settings())}
     for channel in topics.CHANNELS:

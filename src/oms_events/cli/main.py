@@ -13,6 +13,7 @@ from oms_events.cli import (
     dev,
     intake,
     order,
+    payment,
     project,
     run,
     schemas,
@@ -38,6 +39,8 @@ app.command("run")(run.run)
 app.command("simulate")(simulate.simulate)
 app.add_typer(db.app, name="db")
 app.add_typer(order.app, name="order")
+app.add_typer(payment.app, name="payment")
+app.command("refund")(payment.refund)
 app.command("project")(project.project)
 app.command("replay")(project.replay)
 app.command("status")(status.status)

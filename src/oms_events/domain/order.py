@@ -142,6 +142,11 @@ class Order(Aggregate):
 
     # Read when a snapshot taken before orders had tenders is restored (its state has none).
     tenders: tuple[Tender, ...] = ()
+    # Likewise for refunds by line: immutable, so replaced (never changed) by the events.
+    refunds_agreed: frozenset[str] = frozenset()
+    refunded_units: tuple[tuple[int, int], ...] = ()  # (line_no, units refunded)
+    shipping_refunded = False
+    promised_back: Money | None = None  # None: nothing promised back (older snapshots)
 
     @staticmethod
     def create_id(channel: str, external_id: str) -> UUID:
@@ -298,6 +303,14 @@ class Order(Aggregate):
         """Payments recorded minus refunds recorded."""
         paid = Money.sum(self.payments.values(), self.currency)
         return paid - Money.sum(self.refunds.values(), self.currency)
+
+    @property
+    def amount_held(self) -> Money:
+        """Payments recorded minus every refund owed or agreed (in flight or done): what
+        a new balance is settled against, so two refunds never promise the same money."""
+        # Refunds owed or agreed, recorded or not: money no longer ours to keep.
+        promised = self.promised_back or Money.zero(self.currency)
+        return Money.sum(self.payments.values(), self.currency) - promised
 
     @property
     def is_paid(self) -> bool:
@@ -582,9 +595,9 @@ class Order(Aggregate):
     def _note_balance(self, old_total: Money) -> None:
         # Unpaid orders are charged the new total later; only money already
         # taken makes a difference someone must settle now.
-        if self.total == old_total or self.amount_paid.is_zero:
+        if self.total == old_total or self.amount_held.is_zero:
             return
-        balance = self.total - self.amount_paid
+        balance = self.total - self.amount_held
         if balance.amount > 0:
             self._payment_due(amount=balance.to_dict(), total=self.total.to_dict())
         elif balance.amount < 0:
@@ -597,10 +610,14 @@ class Order(Aggregate):
     @event("RefundDue")
     def _refund_due(self, amount: dict[str, Any], total: dict[str, Any]) -> None:
         """The customer is owed ``amount`` back."""
+        self._promise_back(Money.from_dict(amount))
+
+    def _promise_back(self, amount: Money) -> None:
+        self.promised_back = (self.promised_back or Money.zero(self.currency)) + amount
 
     def _refund_all_paid(self) -> None:
-        if self.amount_paid.amount > 0:
-            self._refund_due(amount=self.amount_paid.to_dict(), total=self.total.to_dict())
+        if self.amount_held.amount > 0:
+            self._refund_due(amount=self.amount_held.to_dict(), total=self.total.to_dict())
 
     # --- money ------------------------------------------------------------------
 
@@ -636,6 +653,81 @@ class Order(Aggregate):
     @event("RefundRecorded")
     def _refund_recorded(self, refund_id: str, amount: dict[str, Any]) -> None:
         self.refunds[refund_id] = Money.from_dict(amount)
+
+    def agree_refund(
+        self, refund_id: str, lines: Mapping[int, int], shipping: bool, reason: str
+    ) -> Money:
+        """Agree to give back ``lines`` (line no -> units) and the shipping fee
+        (``RefundAgreed``); return the amount, which the payment sends back.
+
+        A line's refund is its net (after its share of order-level promotions, which
+        intake spreads into the line discounts) prorated by units, counted from the
+        units already refunded so that refunding a line unit by unit gives back
+        exactly its net. A repeated refund id agrees nothing more.
+        """
+        self._check_reason(reason)
+        if refund_id in self.refunds_agreed:
+            return Money.zero(self.currency)
+        parts: list[dict[str, Any]] = []
+        refunded = dict(self.refunded_units)
+        for line_no, units in sorted(lines.items()):
+            self.check_line(line_no)
+            line = self.lines[line_no]
+            done = refunded.get(line_no, 0)
+            if units <= 0 or done + units > line.quantity:
+                raise PaymentAmountInvalid(
+                    action=f"refund {units} of line {line_no}",
+                    amount=str(units),
+                    limit=str(line.quantity - done),
+                )
+            amount = line.net.prorate(done + units, line.quantity) - line.net.prorate(
+                done, line.quantity
+            )
+            parts.append(
+                {"line_no": line_no, "sku": line.sku, "quantity": units, "amount": amount.to_dict()}
+            )
+        fee = self.shipping_fee if shipping and not self.shipping_refunded else None
+        total = Money.sum((Money.from_dict(p["amount"]) for p in parts), self.currency)
+        total = total + (fee or Money.zero(self.currency))
+        if total.amount <= 0 or total > self.amount_held:
+            raise PaymentAmountInvalid(
+                action="refund", amount=str(total), limit=str(self.amount_held)
+            )
+        self._refund_agreed(
+            refund_id=refund_id,
+            reason=reason,
+            lines=parts,
+            shipping=(fee or Money.zero(self.currency)).to_dict(),
+            amount=total.to_dict(),
+        )
+        return total
+
+    def refundable_units(self) -> dict[int, int]:
+        """Line no -> units not refunded yet (a full refund gives back all of them)."""
+        done = dict(self.refunded_units)
+        return {
+            n: line.quantity - done.get(n, 0)
+            for n, line in self.lines.items()
+            if line.quantity > done.get(n, 0)
+        }
+
+    @event("RefundAgreed")
+    def _refund_agreed(
+        self,
+        refund_id: str,
+        reason: str,
+        lines: list[dict[str, Any]],
+        shipping: dict[str, Any],
+        amount: dict[str, Any],
+    ) -> None:
+        self.refunds_agreed = self.refunds_agreed | {refund_id}
+        self._promise_back(Money.from_dict(amount))
+        units = dict(self.refunded_units)
+        for part in lines:
+            units[part["line_no"]] = units.get(part["line_no"], 0) + part["quantity"]
+        self.refunded_units = tuple(sorted(units.items()))
+        if shipping["amount"] > 0:
+            self.shipping_refunded = True
 
     # --- fulfilment -------------------------------------------------------------
 

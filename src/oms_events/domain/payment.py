@@ -1,12 +1,23 @@
-"""The Payment aggregate: money for an order, authorized, captured and refunded.
+"""The Payment aggregate: the money of one order, tender by tender.
 
-Prepaid methods (card, Alipay, WeChat Pay) authorize then capture; cash on
-delivery is collected by the carrier at the door. Nothing is ever refunded
-beyond what was captured.
+The first tender asked for opens it (``PaymentRequested``: the channel's payment at
+placing); a balance owed after a change is another tender (``TenderRequested``).
+
+A tender is one way the customer paid (an Alipay trade, a WeChat Pay trade, cash at
+the door), named by our reference of it (the provider's ``out_trade_no``). Money is
+captured per tender, and refunds go back to the tenders it came from, never more
+than a tender captured: a refund reserves its share of each tender when it is
+requested, so two refunds in flight can never overdraw one tender, and gives it back
+if the provider fails it.
+
+The ledger is every movement: +captured per tender, -refunded per tender once the
+provider took the refund. It sums to :attr:`Payment.balance`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -22,33 +33,79 @@ from oms_events.domain.errors import (
 )
 from oms_events.domain.ids import natural_id
 from oms_events.domain.money import Money
-from oms_events.domain.order import PaymentMethod
+from oms_events.domain.order import COLLECTED_ON_HANDOVER, TENDER_METHODS, PaymentMethod
 
 
-class PaymentStatus(StrEnum):
-    """Where a payment is, derived from its amounts."""
+class RefundStatus(StrEnum):
+    """Where a refund is: asked of the provider, taken, or refused."""
 
     REQUESTED = "requested"
-    AUTHORIZED = "authorized"
-    CAPTURED = "captured"
-    PARTIALLY_REFUNDED = "partially_refunded"
-    REFUNDED = "refunded"
-    VOIDED = "voided"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass
+class Tender:
+    """One way the customer paid: what it captured, and what refunds hold of it."""
+
+    reference: str  # our reference of the trade (out_trade_no)
+    method: str  # from TENDER_METHODS: alipay, wechat_pay, card, cash, cod...
+    captured: Money
+    refunded: Money  # requested or succeeded; a failed refund gives its share back
+    provider_reference: str = ""  # the provider's id of the trade
+
+    @property
+    def refundable(self) -> Money:
+        """Captured and not yet held by a refund."""
+        return self.captured - self.refunded
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One money movement, signed: positive in, negative back out."""
+
+    tender: str
+    kind: str  # "capture" | "refund"
+    amount: Money
+    reference: str  # provider trade id (capture) or refund id (refund)
+
+
+@dataclass
+class Refund:
+    """One refund of the order, split over its tenders."""
+
+    refund_id: str
+    reason: str
+    parts: dict[str, Money]  # tender reference -> amount
+    status: RefundStatus = RefundStatus.REQUESTED
+
+    @property
+    def amount(self) -> Money:
+        """The refund's total."""
+        currency = next(iter(self.parts.values())).currency
+        return Money.sum(self.parts.values(), currency)
 
 
 class Payment(Aggregate):
-    """The money for one order (or one later balance, under another ``reference``)."""
+    """The money of one order: its tenders, its refunds, its ledger."""
 
     @staticmethod
-    def create_id(order_id: UUID, reference: str) -> UUID:
-        """The payment id: one per order and reference ("order" for the first payment)."""
-        return natural_id("payment", order_id, reference)
+    def create_id(order_id: UUID) -> UUID:
+        """The payment id: one per order."""
+        return natural_id("payment", order_id)
 
     @classmethod
     def request(
-        cls, order_id: UUID, method: PaymentMethod, amount: Money, reference: str = "order"
+        cls,
+        order_id: UUID,
+        method: PaymentMethod,
+        amount: Money,
+        reference: str,
+        order_no: str = "",
+        channel: str = "",
     ) -> Payment:
-        """Ask the customer for ``amount`` (``PaymentRequested``)."""
+        """Open the order's payment by asking for its first tender (``PaymentRequested``):
+        ``amount`` by ``method`` under ``reference`` (the provider's out_trade_no)."""
         if amount.amount <= 0:
             raise PaymentAmountInvalid(action="request", amount=str(amount), limit="> 0")
         if not reference.strip():
@@ -58,112 +115,274 @@ class Payment(Aggregate):
             reference=reference,
             method=PaymentMethod(method).value,
             amount=amount.to_dict(),
+            order_no=order_no,
+            channel=channel,
         )
 
     @event("PaymentRequested")
-    def __init__(self, order_id: UUID, reference: str, method: str, amount: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        order_id: UUID,
+        reference: str,
+        method: str,
+        amount: dict[str, Any],
+        order_no: str = "",
+        channel: str = "",
+    ) -> None:
+        money = Money.from_dict(amount)
         self.order_id = order_id
-        self.reference = reference
-        self.method = PaymentMethod(method)
-        self.requested = Money.from_dict(amount)
-        zero = Money.zero(self.requested.currency)
-        self.authorized = zero
-        self.captured = zero
-        self.refunded = zero
-        self.refund_ids: set[str] = set()
-        self.voided = False
+        self.order_no = order_no
+        self.channel = channel
+        self.currency = money.currency
+        self.requested: dict[str, tuple[str, Money]] = {
+            reference: (PaymentMethod(method).value, money)
+        }
+        self.authorizations: dict[str, str] = {}  # tender reference -> provider authorization
+        self.tenders: dict[str, Tender] = {}
+        self.refunds: dict[str, Refund] = {}
+        self.ledger: list[LedgerEntry] = []
+
+    # --- derived -----------------------------------------------------------------
 
     @property
-    def status(self) -> PaymentStatus:
-        """Status derived from the amounts, so it can never disagree with them."""
-        if self.voided:
-            return PaymentStatus.VOIDED
-        if self.refunded.amount > 0:
-            if self.refunded == self.captured:
-                return PaymentStatus.REFUNDED
-            return PaymentStatus.PARTIALLY_REFUNDED
-        if self.captured.amount > 0:
-            return PaymentStatus.CAPTURED
-        if self.authorized.amount > 0:
-            return PaymentStatus.AUTHORIZED
-        return PaymentStatus.REQUESTED
+    def captured(self) -> Money:
+        """Everything captured, over all tenders."""
+        return Money.sum((t.captured for t in self.tenders.values()), self.currency)
+
+    @property
+    def refunded(self) -> Money:
+        """Refunds the providers took."""
+        return Money.sum(
+            (r.amount for r in self.refunds.values() if r.status is RefundStatus.SUCCEEDED),
+            self.currency,
+        )
 
     @property
     def refundable(self) -> Money:
-        """Captured minus already refunded."""
+        """What refunds may still take (captured minus every refund not failed)."""
+        return Money.sum((t.refundable for t in self.tenders.values()), self.currency)
+
+    @property
+    def balance(self) -> Money:
+        """The customer's money we hold: captured minus refunded."""
         return self.captured - self.refunded
 
-    def check_amount(self, action: str, amount: Money, limit: Money) -> None:
-        """Raise PaymentAmountInvalid unless 0 < ``amount`` <= ``limit`` in the same currency."""
-        if amount.currency != limit.currency or amount.amount <= 0 or amount > limit:
-            raise PaymentAmountInvalid(action=action, amount=str(amount), limit=str(limit))
+    # --- money in ------------------------------------------------------------------
 
-    def check_not_voided(self, action: str) -> None:
-        """Raise InvalidTransition on a voided payment."""
-        if self.voided:
-            raise InvalidTransition(entity="payment", action=action, status="voided")
+    def request_more(self, reference: str, method: str, amount: Money) -> None:
+        """Ask the customer for ``amount`` more under a new tender (``TenderRequested``);
+        the same reference again asks nothing more."""
+        if reference in self.requested or reference in self.tenders:
+            return
+        self.check_positive("request", amount)
+        self._tender_requested(
+            reference=reference, method=_tender_method(method), amount=amount.to_dict()
+        )
 
-    def authorize(self, amount: Money, authorization: str) -> None:
-        """The provider authorized ``amount`` (``PaymentAuthorized``); not for COD."""
-        self.check_not_voided("authorize")
-        if self.method is PaymentMethod.COD:
-            raise PaymentMethodMismatch(action="authorize", method=self.method.value)
-        self.check_amount("authorize", amount, self.requested - self.authorized)
-        self._authorized(amount=amount.to_dict(), authorization=authorization)
+    @event("TenderRequested")
+    def _tender_requested(self, reference: str, method: str, amount: dict[str, Any]) -> None:
+        self.requested[reference] = (method, Money.from_dict(amount))
+
+    def authorize(self, reference: str, amount: Money, authorization: str) -> None:
+        """The provider authorized a requested tender (``PaymentAuthorized``), e.g. a
+        card hold before capture; not for cash."""
+        method, asked = self._requested_tender("authorize", reference)
+        if method in COLLECTED_ON_HANDOVER or method == "cash":
+            raise PaymentMethodMismatch(action="authorize", method=method)
+        self.check_positive("authorize", amount)
+        if amount > asked:
+            raise PaymentAmountInvalid(action="authorize", amount=str(amount), limit=str(asked))
+        self._authorized(amount=amount.to_dict(), authorization=authorization, reference=reference)
 
     @event("PaymentAuthorized")
-    def _authorized(self, amount: dict[str, Any], authorization: str) -> None:
-        self.authorized = self.authorized + Money.from_dict(amount)
+    def _authorized(self, amount: dict[str, Any], authorization: str, reference: str = "") -> None:
+        self.authorizations[reference] = authorization
 
-    def capture(self, amount: Money) -> None:
-        """Take authorized money (``PaymentCaptured``); never more than authorized."""
-        self.check_not_voided("capture")
-        self.check_amount("capture", amount, self.authorized - self.captured)
-        self._captured(amount=amount.to_dict())
+    def capture(
+        self, reference: str, method: str, amount: Money, provider_reference: str = ""
+    ) -> None:
+        """Money taken on a tender (``PaymentCaptured``); a tender is captured once, so a
+        repeated notification or command has no second effect."""
+        if reference in self.tenders:
+            return
+        if not reference.strip():
+            raise InvalidOrder(detail="tender reference is empty")
+        self.check_positive("capture", amount)
+        self._captured(
+            amount=amount.to_dict(),
+            reference=reference,
+            method=_tender_method(method),
+            provider_reference=provider_reference,
+        )
 
     @event("PaymentCaptured")
-    def _captured(self, amount: dict[str, Any]) -> None:
-        self.captured = self.captured + Money.from_dict(amount)
+    def _captured(
+        self,
+        amount: dict[str, Any],
+        reference: str = "",
+        method: str = "",
+        provider_reference: str = "",
+    ) -> None:
+        money = Money.from_dict(amount)
+        asked = self.requested.pop(reference, None)
+        kind = method or (asked[0] if asked else "card")
+        self.tenders[reference] = Tender(
+            reference, kind, money, Money.zero(money.currency), provider_reference
+        )
+        self.ledger.append(LedgerEntry(reference, "capture", money, provider_reference))
 
-    def collect_cod(self, amount: Money) -> None:
-        """The carrier collected cash at delivery (``CodCollected``); COD only."""
-        self.check_not_voided("collect")
-        if self.method is not PaymentMethod.COD:
-            raise PaymentMethodMismatch(action="collect cash for", method=self.method.value)
-        self.check_amount("collect", amount, self.requested - self.captured)
-        self._cod_collected(amount=amount.to_dict())
+    def collect_cod(self, reference: str, amount: Money) -> None:
+        """The carrier collected cash at the door for a requested COD tender
+        (``CodCollected``)."""
+        if reference in self.tenders:
+            return
+        method, asked = self._requested_tender("collect cash for", reference)
+        if method not in COLLECTED_ON_HANDOVER:
+            raise PaymentMethodMismatch(action="collect cash for", method=method)
+        self.check_positive("collect", amount)
+        if amount > asked:
+            raise PaymentAmountInvalid(action="collect", amount=str(amount), limit=str(asked))
+        self._cod_collected(amount=amount.to_dict(), reference=reference)
 
     @event("CodCollected")
-    def _cod_collected(self, amount: dict[str, Any]) -> None:
-        collected = Money.from_dict(amount)
-        # Cash in hand is authorized and captured at once.
-        self.authorized = self.authorized + collected
-        self.captured = self.captured + collected
+    def _cod_collected(self, amount: dict[str, Any], reference: str = "") -> None:
+        money = Money.from_dict(amount)
+        self.requested.pop(reference, None)
+        self.tenders[reference] = Tender(reference, "cod", money, Money.zero(money.currency))
+        self.ledger.append(LedgerEntry(reference, "capture", money, ""))
 
-    def refund(self, refund_id: str, amount: Money, reason: str) -> None:
-        """Give money back (``PaymentRefunded``); a repeated refund id is ignored."""
-        if refund_id in self.refund_ids:
+    def void(self, reference: str, reason: str) -> None:
+        """Withdraw a requested tender before any money was taken (``PaymentVoided``)."""
+        if reference in self.tenders:
+            raise InvalidTransition(entity="payment", action="void", status="captured")
+        if reference not in self.requested:
             return
         if not reason or not reason.strip():
             raise ReasonRequired()
-        self.check_amount("refund", amount, self.refundable)
-        self._refunded(refund_id=refund_id, amount=amount.to_dict(), reason=reason)
-
-    @event("PaymentRefunded")
-    def _refunded(self, refund_id: str, amount: dict[str, Any], reason: str) -> None:
-        self.refunded = self.refunded + Money.from_dict(amount)
-        self.refund_ids.add(refund_id)
-
-    def void(self, reason: str) -> None:
-        """Cancel the payment before any money was taken (``PaymentVoided``)."""
-        if self.voided:
-            return
-        if self.captured.amount > 0:
-            raise InvalidTransition(entity="payment", action="void", status=self.status.value)
-        if not reason or not reason.strip():
-            raise ReasonRequired()
-        self._voided(reason=reason)
+        self._voided(reason=reason, reference=reference)
 
     @event("PaymentVoided")
-    def _voided(self, reason: str) -> None:
-        self.voided = True
+    def _voided(self, reason: str, reference: str = "") -> None:
+        self.requested.pop(reference, None)
+
+    # --- money out -----------------------------------------------------------------
+
+    def split(self, amount: Money) -> dict[str, Money]:
+        """How ``amount`` goes back: over the tenders in proportion to what each still
+        holds, so a split tender (WeChat Pay + cash) is refunded in its own proportion.
+
+        Each share is at most its tender's refundable (largest remainders never round a
+        share above its exact value's ceiling, which is within the tender).
+        """
+        self.check_positive("refund", amount)
+        open_tenders = [t for t in self.tenders.values() if t.refundable.amount > 0]
+        if amount > self.refundable or not open_tenders:
+            raise PaymentAmountInvalid(
+                action="refund", amount=str(amount), limit=str(self.refundable)
+            )
+        shares = amount.allocate([t.refundable.amount for t in open_tenders])
+        return {t.reference: s for t, s in zip(open_tenders, shares, strict=True) if s.amount}
+
+    def request_refund(self, refund_id: str, amount: Money, reason: str) -> None:
+        """Give ``amount`` back to the original tenders (``RefundRequested``); the
+        provider is asked after this is recorded. A repeated refund id is ignored."""
+        if refund_id in self.refunds:
+            return
+        if not refund_id.strip():
+            raise InvalidOrder(detail="refund id is empty")
+        if not reason or not reason.strip():
+            raise ReasonRequired()
+        parts = self.split(amount)
+        self._refund_requested(
+            refund_id=refund_id,
+            reason=reason,
+            parts=[{"tender": t, "amount": m.to_dict()} for t, m in parts.items()],
+        )
+
+    @event("RefundRequested")
+    def _refund_requested(self, refund_id: str, reason: str, parts: list[dict[str, Any]]) -> None:
+        shares = {p["tender"]: Money.from_dict(p["amount"]) for p in parts}
+        for tender, share in shares.items():
+            self.tenders[tender].refunded = self.tenders[tender].refunded + share
+        self.refunds[refund_id] = Refund(refund_id, reason, shares)
+
+    def refund_succeeded(self, refund_id: str, provider_refs: Mapping[str, str]) -> None:
+        """The providers took the refund (``PaymentRefunded``); once only."""
+        refund = self._pending(refund_id)
+        if refund is None:
+            return
+        self._refunded(
+            refund_id=refund_id,
+            amount=refund.amount.to_dict(),
+            reason=refund.reason,
+            provider_refs=[
+                {"tender": t, "provider_refund_id": provider_refs.get(t, "")} for t in refund.parts
+            ],
+        )
+
+    @event("PaymentRefunded")
+    def _refunded(
+        self,
+        refund_id: str,
+        amount: dict[str, Any],
+        reason: str,
+        provider_refs: list[dict[str, Any]] | None = None,
+    ) -> None:
+        refund = self.refunds[refund_id]
+        refund.status = RefundStatus.SUCCEEDED
+        refs = {r["tender"]: r["provider_refund_id"] for r in provider_refs or ()}
+        for tender, share in refund.parts.items():
+            self.ledger.append(LedgerEntry(tender, "refund", -share, refs.get(tender, refund_id)))
+
+    def refund_failed(self, refund_id: str, failure: str) -> None:
+        """A provider refused the refund (``RefundFailed``): its shares are refundable
+        again; a new refund (a new id) may be tried."""
+        refund = self._pending(refund_id)
+        if refund is None:
+            return
+        self._refund_failed(refund_id=refund_id, failure=failure)
+
+    @event("RefundFailed")
+    def _refund_failed(self, refund_id: str, failure: str) -> None:
+        refund = self.refunds[refund_id]
+        refund.status = RefundStatus.FAILED
+        for tender, share in refund.parts.items():
+            self.tenders[tender].refunded = self.tenders[tender].refunded - share
+
+    # --- rules ---------------------------------------------------------------------
+
+    def check_positive(self, action: str, amount: Money) -> None:
+        """Raise PaymentAmountInvalid unless ``amount`` is above zero in the order's currency."""
+        if amount.currency != self.currency or amount.amount <= 0:
+            raise PaymentAmountInvalid(action=action, amount=str(amount), limit="> 0")
+
+    def _requested_tender(self, action: str, reference: str) -> tuple[str, Money]:
+        found = self.requested.get(reference)
+        if found is None:
+            raise InvalidTransition(entity="payment", action=action, status="not requested")
+        return found
+
+    def _pending(self, refund_id: str) -> Refund | None:
+        # The refund still waiting for its provider; None once it has an outcome.
+        refund = self.refunds.get(refund_id)
+        if refund is None:
+            raise InvalidOrder(detail=f"no refund {refund_id}")
+        return refund if refund.status is RefundStatus.REQUESTED else None
+
+
+def provider_of(method: str) -> str:
+    """The gateway a tender of ``method`` is refunded through ("" = none: by hand)."""
+    return {"alipay": "alipay", "wechat_pay": "wechatpay"}.get(method, "")
+
+
+def _tender_method(method: str) -> str:
+    # The tender vocabulary of the order (TENDER_METHODS), as a plain string.
+    value = str(method)
+    if value not in TENDER_METHODS:
+        raise InvalidOrder(detail=f"unknown tender method {value[:30]!r}")
+    return value
+
+
+def ledger_total(entries: Sequence[LedgerEntry], currency: str) -> Money:
+    """The ledger's sum: what the payment holds."""
+    return Money.sum((e.amount for e in entries), currency)

@@ -14,7 +14,7 @@ No Kafka here: the intake, the CLI and the services build and read commands alik
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -25,6 +25,7 @@ from uuid import UUID
 from oms_events.avro.codec import Codec
 from oms_events.domain.inventory import InventoryItem
 from oms_events.domain.order import DeliverySpeed, Order, PaymentMethod
+from oms_events.domain.payment import Payment
 
 
 class UnknownCommand(ValueError):
@@ -68,6 +69,43 @@ class Command:
     def key(self) -> str:
         """Id of the aggregate the command addresses: its record key."""
         raise NotImplementedError
+
+
+class _OrderKeyed:
+    """A command keyed by the order it addresses: its ``order_id`` (declared by each
+    command, as its schema lists it)."""
+
+    order_id: UUID
+
+    @property
+    def key(self) -> str:
+        """The order id."""
+        return str(self.order_id)
+
+
+class _AtItem:
+    """A line of stock at a location: the inventory item its ``sku`` and ``location``
+    (declared by each line, as its schema lists them) name."""
+
+    sku: str
+    location: str
+
+    @property
+    def item(self) -> str:
+        """The inventory item id of (sku, location)."""
+        return item_key(self.sku, self.location)
+
+
+class _FirstLineKeyed:
+    """An inventory command of lines all owned by one partition, keyed by the first
+    line's item so that it lands there."""
+
+    lines: Sequence[_AtItem]
+
+    @property
+    def key(self) -> str:
+        """The inventory item id of the first line."""
+        return self.lines[0].item
 
 
 # --- parts of the order commands -------------------------------------------------
@@ -183,7 +221,7 @@ class ChangeOrder(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ReservationAnswered(Command):
+class ReservationAnswered(_OrderKeyed, Command):
     """The inventory's answer to one ReserveStock, for the order saga (written by earlier
     versions; read as a ReservationsAnswered of one answer)."""
 
@@ -198,11 +236,6 @@ class ReservationAnswered(Command):
     reason: str = ""  # the domain error code when rejected
     available: int = 0  # units available at the location when answered
     tried: tuple[str, ...] = ()  # locations already asked (the saga's routing slip)
-
-    @property
-    def key(self) -> str:
-        """The order id."""
-        return str(self.order_id)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -221,7 +254,7 @@ class ReservationAnswer:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ReservationsAnswered(Command):
+class ReservationsAnswered(_OrderKeyed, Command):
     """The inventory's answers to the ReserveLines of one order that one inventory
     transaction handled: one reply, however many lines and items."""
 
@@ -229,14 +262,9 @@ class ReservationsAnswered(Command):
     order_id: UUID
     answers: tuple[ReservationAnswer, ...]
 
-    @property
-    def key(self) -> str:
-        """The order id."""
-        return str(self.order_id)
-
 
 @dataclass(frozen=True, kw_only=True)
-class RecordPayment(Command):
+class RecordPayment(_OrderKeyed, Command):
     """Money received for an order."""
 
     aggregate_type: ClassVar[str] = "order"
@@ -245,28 +273,18 @@ class RecordPayment(Command):
     amount: int  # minor units
     currency: str
 
-    @property
-    def key(self) -> str:
-        """The order id."""
-        return str(self.order_id)
-
 
 @dataclass(frozen=True, kw_only=True)
-class CancelOrder(Command):
+class CancelOrder(_OrderKeyed, Command):
     """Cancel an order before it ships; every reservation is released."""
 
     aggregate_type: ClassVar[str] = "order"
     order_id: UUID
     reason: str
 
-    @property
-    def key(self) -> str:
-        """The order id."""
-        return str(self.order_id)
-
 
 @dataclass(frozen=True, kw_only=True)
-class ShipLines(Command):
+class ShipLines(_OrderKeyed, Command):
     """A shipment left with these lines of the order."""
 
     aggregate_type: ClassVar[str] = "order"
@@ -274,10 +292,104 @@ class ShipLines(Command):
     shipment_id: UUID
     line_nos: tuple[int, ...]
 
+
+@dataclass(frozen=True, kw_only=True)
+class LineRefund:
+    """Units of one line to give back (a part of RefundOrder)."""
+
+    line_no: int
+    quantity: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefundOrder(_OrderKeyed, Command):
+    """Give back units of lines and/or the shipping fee; the order prices it, the
+    payment sends it back. No lines and no shipping: everything not refunded yet."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_id: UUID
+    refund_id: str  # the idempotency key all the way to the provider
+    lines: tuple[LineRefund, ...] = ()
+    shipping: bool = False
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordRefund(_OrderKeyed, Command):
+    """The payment gave money back (the provider took the refund)."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_id: UUID
+    refund_id: str
+    amount: int  # minor units
+    currency: str
+
+
+# --- payment commands ------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentCommand(Command):
+    """A command to the payment of an order, keyed by that payment's id."""
+
+    aggregate_type: ClassVar[str] = "payment"
+    order_id: UUID
+    order_no: str
+    channel: str
+    currency: str
+
     @property
     def key(self) -> str:
-        """The order id."""
-        return str(self.order_id)
+        """The order's payment id."""
+        return str(Payment.create_id(self.order_id))
+
+
+@dataclass(frozen=True, kw_only=True)
+class CapturePayment(PaymentCommand):
+    """Money taken on a tender: the channel's payment at placing, or a collected balance."""
+
+    reference: str  # our reference of the tender (the provider's out_trade_no)
+    method: str  # the tender's, from oms_events.domain.order.TENDER_METHODS
+    amount: int  # minor units
+    order_method: PaymentMethod  # the order's: names the payment opened by this tender
+    provider_reference: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestPayment(PaymentCommand):
+    """The order owes more (PaymentDue): ask the customer under a new tender."""
+
+    reference: str
+    method: str  # from TENDER_METHODS
+    amount: int
+    order_method: PaymentMethod
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestRefund(PaymentCommand):
+    """Give ``amount`` back to the tenders it came from."""
+
+    refund_id: str
+    amount: int
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefundTender:
+    """The provider's answer for one tender's share of a refund."""
+
+    tender: str
+    provider_refund_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordRefundOutcome(PaymentCommand):
+    """What the providers answered to a refund (sent by the refund desk)."""
+
+    refund_id: str
+    succeeded: bool
+    tenders: tuple[RefundTender, ...] = ()
+    failure: str = ""
 
 
 # --- inventory commands ----------------------------------------------------------
@@ -318,7 +430,7 @@ class ReserveStock(StockCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class LineToReserve:
+class LineToReserve(_AtItem):
     """One line of a ReserveLines: units of a sku at a location for an order line."""
 
     line_no: int
@@ -328,14 +440,9 @@ class LineToReserve:
     quantity: int
     tried: tuple[str, ...] = ()  # locations already asked (the saga's routing slip)
 
-    @property
-    def item(self) -> str:
-        """The inventory item id of (sku, location)."""
-        return item_key(self.sku, self.location)
-
 
 @dataclass(frozen=True, kw_only=True)
-class ReserveLines(Command):
+class ReserveLines(_FirstLineKeyed, Command):
     """Reserve stock for those lines of one order whose items live on one inventory
     partition; answered by one ReservationsAnswered. Keyed by the first line's item,
     so it lands on the partition that owns every item it names."""
@@ -344,28 +451,18 @@ class ReserveLines(Command):
     order_id: UUID
     lines: tuple[LineToReserve, ...]
 
-    @property
-    def key(self) -> str:
-        """The inventory item id of the first line."""
-        return self.lines[0].item
-
 
 @dataclass(frozen=True, kw_only=True)
-class LineToRelease:
+class LineToRelease(_AtItem):
     """One line of a ReleaseLines: a reservation of a sku at a location."""
 
     reservation_id: UUID
     sku: str
     location: str
 
-    @property
-    def item(self) -> str:
-        """The inventory item id of (sku, location)."""
-        return item_key(self.sku, self.location)
-
 
 @dataclass(frozen=True, kw_only=True)
-class ReleaseLines(Command):
+class ReleaseLines(_FirstLineKeyed, Command):
     """Give reservations of one order back to available (cancel, reject, expiry,
     compensation): one per inventory partition, keyed by the first line's item."""
 
@@ -373,11 +470,6 @@ class ReleaseLines(Command):
     order_id: UUID
     lines: tuple[LineToRelease, ...]
     reason: str = ""
-
-    @property
-    def key(self) -> str:
-        """The inventory item id of the first line."""
-        return self.lines[0].item
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -391,32 +483,22 @@ class ReleaseStock(StockCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class LineToCommit:
+class LineToCommit(_AtItem):
     """One line of a CommitLines: a reservation of a sku at a location."""
 
     reservation_id: UUID
     sku: str
     location: str
 
-    @property
-    def item(self) -> str:
-        """The inventory item id of (sku, location)."""
-        return item_key(self.sku, self.location)
-
 
 @dataclass(frozen=True, kw_only=True)
-class CommitLines(Command):
+class CommitLines(_FirstLineKeyed, Command):
     """The reserved units of these lines left the warehouse: one per inventory partition
     of a shipment, keyed by the first line's item."""
 
     aggregate_type: ClassVar[str] = "inventory"
     order_id: UUID
     lines: tuple[LineToCommit, ...]
-
-    @property
-    def key(self) -> str:
-        """The inventory item id of the first line."""
-        return self.lines[0].item
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -474,6 +556,12 @@ COMMANDS: dict[str, type[Command]] = {
         RecordPayment,
         CancelOrder,
         ShipLines,
+        RefundOrder,
+        RecordRefund,
+        CapturePayment,
+        RequestPayment,
+        RequestRefund,
+        RecordRefundOutcome,
         ReceiveStock,
         ReserveStock,
         ReserveLines,

@@ -20,7 +20,7 @@ saga always hears back. One writer per item, so no interleaving can oversell.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
 from typing import Literal, TypeVar
 from uuid import UUID
 
@@ -44,7 +44,8 @@ from oms_events.engine.partition import Partition
 from oms_events.engine.records import partition_for
 from oms_events.engine.service import Service
 
-_Line = TypeVar("_Line", LineToReserve, LineToCommit, LineToRelease)
+_Lines = TypeVar("_Lines", ReserveLines, ReleaseLines, CommitLines)
+_Line = LineToReserve | LineToRelease | LineToCommit
 
 
 class InventoryService(Service):
@@ -78,15 +79,7 @@ class InventoryService(Service):
         for line in command.lines:
             # Bad input is refused whole, before any line holds stock.
             InvalidQuantity.check(line.quantity)
-        elsewhere = self._elsewhere(command.lines, partition, out)
-        if elsewhere:
-            out.command(
-                ReserveLines(
-                    command_id=f"{command.command_id}/elsewhere",
-                    order_id=command.order_id,
-                    lines=tuple(elsewhere),
-                )
-            )
+        elsewhere = _forward_elsewhere(command, partition, out)
         answers = [
             answer
             for line in command.lines
@@ -130,16 +123,7 @@ class InventoryService(Service):
 
     def release(self, command: ReleaseLines, partition: Partition, out: Outbox) -> None:
         """Give the lines' reservations back to available."""
-        elsewhere = self._elsewhere(command.lines, partition, out)
-        if elsewhere:
-            out.command(
-                ReleaseLines(
-                    command_id=f"{command.command_id}/elsewhere",
-                    order_id=command.order_id,
-                    lines=tuple(elsewhere),
-                    reason=command.reason,
-                )
-            )
+        elsewhere = _forward_elsewhere(command, partition, out)
         for line in command.lines:
             item: InventoryItem | None = partition.get(UUID(line.item))
             if line in elsewhere or item is None:
@@ -171,15 +155,7 @@ class InventoryService(Service):
         Committing is idempotent, so a command dead-lettered half-way (a reservation
         released meanwhile) can be replayed once fixed.
         """
-        elsewhere = self._elsewhere(command.lines, partition, out)
-        if elsewhere:
-            out.command(
-                CommitLines(
-                    command_id=f"{command.command_id}/elsewhere",
-                    order_id=command.order_id,
-                    lines=tuple(elsewhere),
-                )
-            )
+        elsewhere = _forward_elsewhere(command, partition, out)
         for line in command.lines:
             if line in elsewhere:
                 continue
@@ -200,16 +176,25 @@ class InventoryService(Service):
             out,
         )
 
-    @staticmethod
-    def _elsewhere(lines: Sequence[_Line], partition: Partition, out: Outbox) -> list[_Line]:
-        # Lines whose items another partition owns (the sender counted partitions
-        # differently): their owner handles them, in this transaction.
-        partitions = out.settings.kafka.partitions
-        return [
-            line
-            for line in lines
-            if partition_for(line.item.encode(), partitions) != partition.number
-        ]
+
+def _forward_elsewhere(command: _Lines, partition: Partition, out: Outbox) -> tuple[_Line, ...]:
+    """The command's lines whose items another partition owns (the sender counted
+    partitions differently), forwarded to their owner as the same command, in this
+    transaction; the caller handles the rest."""
+    partitions = out.settings.kafka.partitions
+    elsewhere = tuple(
+        line
+        for line in command.lines
+        if partition_for(line.item.encode(), partitions) != partition.number
+    )
+    if elsewhere:
+        # Every field but the id and the lines carries over (a release's reason, say).
+        out.command(
+            dataclasses.replace(
+                command, command_id=f"{command.command_id}/elsewhere", lines=elsewhere
+            )
+        )
+    return elsewhere
 
 
 def _answer(

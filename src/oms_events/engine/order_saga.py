@@ -26,7 +26,6 @@ ReserveLines command and comes back in its answer (a routing slip).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -48,7 +47,7 @@ from oms_events.engine.commands import (
     ReserveLines,
 )
 from oms_events.engine.outbox import Outbox
-from oms_events.engine.records import partition_for
+from oms_events.engine.records import by_item_partition
 from oms_events.engine.sourcing import StockView
 
 log = structlog.get_logger(__name__)
@@ -245,12 +244,8 @@ class OrderSaga:
     @staticmethod
     def _send(order: Order, asks: Sequence[LineToReserve], out: Outbox, cause_id: str) -> None:
         # One ReserveLines per inventory partition: the lines whose items live there.
-        by_partition: dict[int, list[LineToReserve]] = defaultdict(list)
-        for ask in asks:
-            by_partition[partition_for(ask.item.encode(), out.settings.kafka.partitions)].append(
-                ask
-            )
-        for number, lines in sorted(by_partition.items()):
+        partitions = out.settings.kafka.partitions
+        for number, lines in by_item_partition(asks, lambda ask: ask.item, partitions):
             out.command(
                 ReserveLines(
                     command_id=f"{cause_id}/reserve/{number}",
@@ -298,11 +293,8 @@ def _release(
     named by ``cause_id`` and the first line number (callers that may release twice
     for one cause, the same line under two reservation ids, give distinct causes).
     """
-    by_partition: dict[int, list[tuple[int, LineToRelease]]] = defaultdict(list)
-    for line_no, line in lines:
-        number = partition_for(line.item.encode(), out.settings.kafka.partitions)
-        by_partition[number].append((line_no, line))
-    for _, held in sorted(by_partition.items()):
+    partitions = out.settings.kafka.partitions
+    for _, held in by_item_partition(lines, lambda entry: entry[1].item, partitions):
         out.command(
             ReleaseLines(
                 command_id=f"{cause_id}/release/{held[0][0]}",

@@ -15,6 +15,13 @@ Consumes ``oms.order.commands`` keyed by order id:
   for the lines that changed; once allocated (or closed) it is refused with
   ``order.locked`` and a CommandRejected reply, an ordinary outcome, not a dead letter
 * ShipLines (from the shipment processor) -> LinesShipped, or OrderShipped for the last
+* RefundOrder (the shop: lines, units, shipping) -> RefundAgreed, priced by the order
+* RecordRefund (from the payment service: the provider took it) -> RefundRecorded
+
+Money goes to the payment service (``oms.payment.commands``) in the same transaction
+as the events that decided it: a channel's payment (OrderPlaced with its payment, or
+PaymentRecorded on a paid change) -> CapturePayment; PaymentDue -> RequestPayment;
+RefundDue / RefundAgreed -> RequestRefund.
 
 Timers (inside a transaction, like any command): cancel unpaid prepaid orders whose
 reservations outlived the workflow's ``reservation_ttl``, releasing their stock; and
@@ -24,7 +31,9 @@ in arrival order (``placed_at``) as far as the stock view sees units.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 import structlog
@@ -33,15 +42,21 @@ from oms_events.domain.customer import Address, Customer
 from oms_events.domain.errors import DomainError, OrderLocked
 from oms_events.domain.line import OrderLine
 from oms_events.domain.money import Money
-from oms_events.domain.order import Order, OrderStatus, Tender
+from oms_events.domain.order import COLLECTED_ON_HANDOVER, Order, OrderStatus, Tender
 from oms_events.engine.commands import (
     AddressDetails,
     CancelOrder,
+    CapturePayment,
     ChangeOrder,
     Command,
     LineDetails,
+    PaymentCommand,
     PlaceOrder,
     RecordPayment,
+    RecordRefund,
+    RefundOrder,
+    RequestPayment,
+    RequestRefund,
     ReservationAnswer,
     ReservationAnswered,
     ReservationsAnswered,
@@ -116,6 +131,98 @@ def change_from(command: ChangeOrder) -> OrderChange:
     )
 
 
+def money_commands(order: Order, new: Sequence[Any], cause: str) -> list[PaymentCommand]:
+    """What the payment must do about the order's new events (see the module doc)."""
+    head: dict[str, Any] = {
+        "order_id": order.id,
+        "order_no": order.order_no,
+        "channel": order.channel,
+        "currency": order.currency,
+        "order_method": order.payment_method,
+    }
+    found: list[PaymentCommand] = []
+    for e in new:
+        name = type(e).__name__
+        ref = f"{order.order_no}-{e.originator_version}"  # a tender's out_trade_no
+        if name == "OrderPlaced" and e.payment:
+            found.extend(_placed_tenders(order, e.payment, head, cause))
+        elif name == "PaymentRecorded":
+            found.append(
+                CapturePayment(
+                    command_id=f"{cause}/capture/{e.originator_version}",
+                    **head,
+                    reference=ref,
+                    method=order.payment_method.value,
+                    amount=e.amount["amount"],
+                    provider_reference=e.payment_id,
+                )
+            )
+        elif name == "PaymentDue" and not any(type(x).__name__ == "PaymentRecorded" for x in new):
+            # Unless the channel collected it in this same change (a PaymentRecorded).
+            found.append(
+                RequestPayment(
+                    command_id=f"{cause}/request/{e.originator_version}",
+                    **head,
+                    reference=ref,
+                    method=order.payment_method.value,
+                    amount=e.amount["amount"],
+                )
+            )
+        elif name in ("RefundDue", "RefundAgreed"):
+            refund_id = getattr(e, "refund_id", None) or f"{order.order_no}-R{e.originator_version}"
+            found.append(
+                RequestRefund(
+                    command_id=f"{cause}/refund/{e.originator_version}",
+                    # A refund names no method: the tenders it goes back to do.
+                    **{k: v for k, v in head.items() if k != "order_method"},
+                    refund_id=refund_id,
+                    amount=e.amount["amount"],
+                    reason=getattr(e, "reason", None) or "order changed",
+                )
+            )
+    return found
+
+
+def _placed_tenders(
+    order: Order, payment: dict[str, Any], head: dict[str, Any], cause: str
+) -> list[PaymentCommand]:
+    """The channel's payment at placing, tender by tender (one tender of the order's
+    method for the whole amount when the channel named none). Tenders paid only at
+    handover (COD, pay at pickup) are asked for, not captured."""
+    tenders = order.tenders or (
+        Tender(order.payment_method.value, Money.from_dict(payment["amount"]), None),
+    )
+    found: list[PaymentCommand] = []
+    for n, tender in enumerate(tenders, 1):
+        # Our reference of the trade (its out_trade_no): the order number, numbered
+        # when the order has several tenders.
+        reference = order.order_no if len(tenders) == 1 else f"{order.order_no}-{n}"
+        if tender.amount.is_zero:
+            continue
+        if tender.method in COLLECTED_ON_HANDOVER:
+            found.append(
+                RequestPayment(
+                    command_id=f"{cause}/request/{n}",
+                    **head,
+                    reference=reference,
+                    method=tender.method,
+                    amount=tender.amount.amount,
+                )
+            )
+            continue
+        found.append(
+            CapturePayment(
+                command_id=f"{cause}/capture/{n}",
+                **head,
+                reference=reference,
+                method=tender.method,
+                amount=tender.amount.amount,
+                provider_reference=tender.reference or payment["payment_id"],
+            )
+        )
+    return found
+
+
 class OrderService(Service):
     """Handlers of order commands; the saga is consulted after each one."""
 
@@ -133,6 +240,8 @@ class OrderService(Service):
             CancelOrder: self.cancel,
             ChangeOrder: self.change,
             ShipLines: self.ship_lines,
+            RefundOrder: self.refund,
+            RecordRefund: self.record_refund,
         }
         # partition -> ids of orders that may expire (kept small: only unpaid ones)
         self.unpaid: dict[int, set[UUID]] = {}
@@ -197,6 +306,22 @@ class OrderService(Service):
         order.ship_lines(command.line_nos, str(command.shipment_id))
         self._save(partition, order, out, command.command_id)
 
+    def refund(self, command: RefundOrder, partition: Partition, out: Outbox) -> None:
+        """Agree the refund (no lines and no shipping: everything not refunded yet)."""
+        order = self._order(partition, command.order_id)
+        lines = {line.line_no: line.quantity for line in command.lines}
+        shipping = command.shipping
+        if not lines and not shipping:
+            lines, shipping = order.refundable_units(), True
+        order.agree_refund(command.refund_id, lines, shipping, command.reason)
+        self._save(partition, order, out, command.command_id)
+
+    def record_refund(self, command: RecordRefund, partition: Partition, out: Outbox) -> None:
+        """The provider gave the money back."""
+        order = self._order(partition, command.order_id)
+        order.record_refund(command.refund_id, Money(command.amount, command.currency))
+        self._save(partition, order, out, command.command_id)
+
     def refusal(self, command: Command, error: DomainError) -> bool:
         """A channel changing an order that has gone to the warehouse (or closed) is
         told so; that is the contract of ChangeOrder, not bad input."""
@@ -210,8 +335,11 @@ class OrderService(Service):
         return order
 
     def _save(self, partition: Partition, order: Order, out: Outbox, cause: str) -> None:
-        # Queue what the command changed, and keep the timers' indexes current.
-        out.events("order", partition, order, cause)
+        # Queue what the command changed, tell the payment what it owes, and keep the
+        # timers' indexes current.
+        new = out.events("order", partition, order, cause)
+        for command in money_commands(order, new, cause):
+            out.command(command)
         self._index(partition.number, order)
 
     # --- timers: reservation expiry, pre-orders -----------------------------------

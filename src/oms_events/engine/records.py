@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from oms_events import topics
 from oms_events.avro.codec import Codec
@@ -12,6 +15,18 @@ from oms_events.kafka.partitioner import partition_for as partition_for
 from oms_events.settings import Settings
 
 Headers = list[tuple[str, bytes]]
+_Entry = TypeVar("_Entry")
+
+
+def by_item_partition(
+    entries: Iterable[_Entry], item: Callable[[_Entry], str], partitions: int
+) -> list[tuple[int, list[_Entry]]]:
+    """``entries`` grouped by the partition that owns each one's inventory ``item``
+    (one XLines command per partition), in partition order, each group in input order."""
+    groups: dict[int, list[_Entry]] = defaultdict(list)
+    for entry in entries:
+        groups[partition_for(item(entry).encode(), partitions)].append(entry)
+    return sorted(groups.items())
 
 
 @dataclass(frozen=True)

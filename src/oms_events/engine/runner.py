@@ -14,7 +14,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import FrameType
 
 import structlog
@@ -24,17 +24,21 @@ from oms_events.avro.registry import RegistryError, codec_from_settings
 from oms_events.engine.inventory_service import InventoryService
 from oms_events.engine.order_saga import OrderSaga
 from oms_events.engine.order_service import OrderService
+from oms_events.engine.payment_service import PaymentService
 from oms_events.engine.processor import Processor
+from oms_events.engine.refund_desk import RefundDesk
 from oms_events.engine.service import Service
 from oms_events.engine.shipment_service import ShipmentService
 from oms_events.engine.sourcing import StockView
 from oms_events.engine.stock_watcher import StockWatcher
 from oms_events.engine.warehouse_adapter import WarehouseAdapter
+from oms_events.payments import providers
+from oms_events.payments.gateway import PaymentGateway
 from oms_events.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-PROCESSORS: tuple[str, ...] = ("inventory", "order", "shipment", "warehouse")
+PROCESSORS: tuple[str, ...] = ("inventory", "order", "shipment", "warehouse", "payment")
 
 
 class Engine:
@@ -45,6 +49,7 @@ class Engine:
         settings: Settings,
         only: Sequence[str] = (),
         codec: Codec | None = None,
+        gateways: Mapping[str, PaymentGateway] | None = None,
     ) -> None:
         unknown = set(only) - set(PROCESSORS)
         if unknown:
@@ -56,6 +61,8 @@ class Engine:
         self.stop_event = threading.Event()
         self.stock = StockView()
         self.watcher: StockWatcher | None = None
+        self.desk: RefundDesk | None = None
+        self.gateways = gateways
         self.processors: list[Processor] = []
 
     def _service(self, name: str) -> Service:
@@ -65,6 +72,8 @@ class Engine:
             return OrderService(OrderSaga(self.engine.order_workflow(), self.stock))
         if name == "shipment":
             return ShipmentService()
+        if name == "payment":
+            return PaymentService()
         return WarehouseAdapter()
 
     def start(self) -> None:
@@ -79,6 +88,15 @@ class Engine:
             )
             self.watcher.start()
             self.watcher.caught_up.wait(timeout=60)
+        if "payment" in self.names:
+            # The providers' gateways are built only where refunds are paid out.
+            gateways: Mapping[str, PaymentGateway]
+            if self.gateways is not None:
+                gateways = self.gateways
+            else:
+                gateways = {str(n): g for n, g in providers.gateways(self.settings).items()}
+            self.desk = RefundDesk(self.settings, self.codec, gateways, self.stop_event)
+            self.desk.start()
         for name in self.names:
             p = Processor(self._service(name), self.settings, self.codec, self.stop_event)
             p.start()
@@ -91,8 +109,9 @@ class Engine:
         deadline = time.monotonic() + timeout
         for p in self.processors:
             p.join(max(0.0, deadline - time.monotonic()))
-        if self.watcher is not None:
-            self.watcher.join(max(0.0, deadline - time.monotonic()))
+        for thread in (self.watcher, self.desk):
+            if thread is not None:
+                thread.join(max(0.0, deadline - time.monotonic()))
 
     def failed(self) -> list[Processor]:
         """Processors that stopped on an error."""
@@ -114,6 +133,10 @@ class Engine:
         signal.signal(signal.SIGINT, _on_signal)
         self.start()
         while not self.stop_event.wait(0.5):
+            if self.desk is not None and self.desk.error is not None:
+                # Refunds would wait unasked: stop, so a supervisor restarts the engine.
+                log.error("the refund desk failed; stopping the engine")
+                self.stop_event.set()
             if self.failed():
                 log.error(
                     "a processor failed; stopping the engine",
@@ -124,4 +147,5 @@ class Engine:
         for p in self.failed():
             if isinstance(p.error, RegistryError):
                 raise p.error
-        return 1 if self.failed() else 0
+        desk_failed = self.desk is not None and self.desk.error is not None
+        return 1 if self.failed() or desk_failed else 0

@@ -10,8 +10,6 @@ Consumes ``oms.shipment.commands`` keyed by shipment id:
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 from oms_events.domain.shipment import Shipment, ShipmentLine, ShipmentStatus
 from oms_events.engine.commands import (
     CommitLines,
@@ -22,7 +20,7 @@ from oms_events.engine.commands import (
 )
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition
-from oms_events.engine.records import partition_for
+from oms_events.engine.records import by_item_partition
 from oms_events.engine.service import Service
 
 
@@ -76,15 +74,12 @@ class ShipmentService(Service):
 
 def _shipped(shipment: Shipment, out: Outbox, cause: str) -> None:
     # One CommitLines per inventory partition the shipment's items live on.
-    by_partition: dict[int, list[LineToCommit]] = defaultdict(list)
-    for line in shipment.lines:
-        commit = LineToCommit(
-            reservation_id=line.reservation_id, sku=line.sku, location=shipment.location
-        )
-        by_partition[partition_for(commit.item.encode(), out.settings.kafka.partitions)].append(
-            commit
-        )
-    for number, lines in sorted(by_partition.items()):
+    commits = [
+        LineToCommit(reservation_id=line.reservation_id, sku=line.sku, location=shipment.location)
+        for line in shipment.lines
+    ]
+    partitions = out.settings.kafka.partitions
+    for number, lines in by_item_partition(commits, lambda commit: commit.item, partitions):
         out.command(
             CommitLines(
                 command_id=f"{cause}/commit/{number}",

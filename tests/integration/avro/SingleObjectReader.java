@@ -62,55 +62,60 @@ public class SingleObjectReader {
         current.put(schema.getFullName(), schema);
       }
     }
-    PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
-    BufferedReader in =
-        new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-    String line;
-    while ((line = in.readLine()) != null) {
-      try {
-        byte[] data = HexFormat.of().parseHex(line.trim());
-        // Only to pick the reader schema: the decoder below reads the header itself.
-        long fingerprint = ByteBuffer.wrap(data, 2, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
-        Schema writer = store.findByFingerprint(fingerprint);
-        if (writer == null) {
-          throw new IllegalArgumentException("no schema has fingerprint " + fingerprint);
-        }
-        Schema reader = current.get(writer.getFullName());
-        BinaryMessageDecoder<GenericRecord> decoder =
-            new BinaryMessageDecoder<>(GenericData.get(), reader, store);
-        out.println(json(reader, decoder.decode(data)));
-      } catch (Exception e) {
-        out.println("error: " + e.getClass().getSimpleName() + ": " + e.getMessage());
-      }
-    }
+    eachLine(
+        data -> {
+          // Only to pick the reader schema: the decoder below reads the header itself.
+          long fingerprint = ByteBuffer.wrap(data, 2, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+          Schema writer = store.findByFingerprint(fingerprint);
+          if (writer == null) {
+            throw new IllegalArgumentException("no schema has fingerprint " + fingerprint);
+          }
+          Schema reader = current.get(writer.getFullName());
+          BinaryMessageDecoder<GenericRecord> decoder =
+              new BinaryMessageDecoder<>(GenericData.get(), reader, store);
+          return json(reader, decoder.decode(data));
+        });
   }
 
   static void readFromRegistry(String url) throws Exception {
     HttpClient http = HttpClient.newHttpClient();
     ObjectMapper mapper = new ObjectMapper();
     Map<Integer, Schema> schemas = new HashMap<>();
+    eachLine(
+        data -> {
+          if (data[0] != 0) {
+            throw new IllegalArgumentException("not the Confluent wire format");
+          }
+          int id = ByteBuffer.wrap(data, 1, 4).order(ByteOrder.BIG_ENDIAN).getInt();
+          Schema writer = schemas.get(id);
+          if (writer == null) {
+            HttpRequest get =
+                HttpRequest.newBuilder(URI.create(url + "/schemas/ids/" + id)).build();
+            String body = http.send(get, HttpResponse.BodyHandlers.ofString()).body();
+            writer = new Schema.Parser().parse(mapper.readTree(body).get("schema").asText());
+            schemas.put(id, writer);
+          }
+          GenericRecord record =
+              new GenericDatumReader<GenericRecord>(writer)
+                  .read(null, DecoderFactory.get().binaryDecoder(data, 5, data.length - 5, null));
+          return json(writer, record);
+        });
+  }
+
+  /** Turns one record's bytes into the line to print. */
+  interface RecordDecoder {
+    String decode(byte[] data) throws Exception;
+  }
+
+  /** Each hex line of stdin decoded to one line of stdout, or "error: ..." for it. */
+  static void eachLine(RecordDecoder decoder) throws Exception {
     PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
     BufferedReader in =
         new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
     String line;
     while ((line = in.readLine()) != null) {
       try {
-        byte[] data = HexFormat.of().parseHex(line.trim());
-        if (data[0] != 0) {
-          throw new IllegalArgumentException("not the Confluent wire format");
-        }
-        int id = ByteBuffer.wrap(data, 1, 4).order(ByteOrder.BIG_ENDIAN).getInt();
-        Schema writer = schemas.get(id);
-        if (writer == null) {
-          HttpRequest get = HttpRequest.newBuilder(URI.create(url + "/schemas/ids/" + id)).build();
-          String body = http.send(get, HttpResponse.BodyHandlers.ofString()).body();
-          writer = new Schema.Parser().parse(mapper.readTree(body).get("schema").asText());
-          schemas.put(id, writer);
-        }
-        GenericRecord record =
-            new GenericDatumReader<GenericRecord>(writer)
-                .read(null, DecoderFactory.get().binaryDecoder(data, 5, data.length - 5, null));
-        out.println(json(writer, record));
+        out.println(decoder.decode(HexFormat.of().parseHex(line.trim())));
       } catch (Exception e) {
         out.println("error: " + e.getClass().getSimpleName() + ": " + e.getMessage());
       }

@@ -10,18 +10,13 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from oms_events import eventlog, topics
 from oms_events.avro.codec import SingleObjectCodec
-from oms_events.domain.order import PaymentMethod
 from oms_events.engine.commands import (
-    AddressDetails,
     Command,
-    CustomerDetails,
-    LineDetails,
     PlaceOrder,
     ReceiveStock,
 )
@@ -30,6 +25,7 @@ from oms_events.kafka.admin import apply_topics
 from oms_events.kafka.connection import consumer, producer
 from oms_events.kafka.port import Consumer, Record, TopicPartition
 from oms_events.settings import Settings
+from tests.unit.engine.flow import place
 
 CODEC = SingleObjectCodec()
 EVENTS = eventlog.EventLog(CODEC)
@@ -89,27 +85,8 @@ def place_order(
     paid: bool = True,
     method: str = "alipay",
 ) -> PlaceOrder:
-    """A PlaceOrder with one line."""
-    return PlaceOrder(
-        command_id=str(uuid.uuid4()),
-        order_no=f"SO-{external_id}",
-        channel=channel,
-        external_id=external_id,
-        customer=CustomerDetails(name="张三", phone="13800000000"),
-        address=AddressDetails(
-            country="CN",
-            province="浙江省",
-            city="杭州市",
-            district="西湖区",
-            postcode="310000",
-            line1="文三路 90 号",
-        ),
-        currency="CNY",
-        lines=(LineDetails(line_no=1, sku=sku, quantity=quantity, unit_price=1000),),
-        payment_method=PaymentMethod(method),
-        paid=paid,
-        placed_at=datetime.now(UTC),
-    )
+    """A PlaceOrder with one line (the unit tests' order, on the real broker)."""
+    return place(external_id, [(sku, quantity)], paid=paid, method=method, channel=channel)
 
 
 def send(settings: Settings, commands: Iterable[Command]) -> None:
@@ -131,18 +108,21 @@ def publish_orders(settings: Settings, orders: Iterable[PlaceOrder]) -> None:
 def read_topic(
     settings: Settings, topic: str, isolation_level: str = "read_committed"
 ) -> list[Record]:
-    """Every committed record of a topic, partition by partition, in log order."""
+    """Every record of ``topic`` an ``isolation_level`` reader sees, read up to its end
+    offsets, partition by partition in log order."""
     c = consumer(settings, group_id=None, isolation=isolation_level, fetch_max_wait_ms=10)
-    parts = [TopicPartition(topic, n) for n in sorted(c.partitions_for_topic(topic))]
-    c.assign(parts)
-    c.seek_to_beginning(*parts)
-    end = c.end_offsets(parts)
-    out: list[Record] = []
-    while any(c.position(tp) < end[tp] for tp in parts):
-        for records in c.poll(timeout_ms=500).values():
-            out.extend(records)
-    c.close()
-    return out
+    try:
+        parts = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic))]
+        c.assign(parts)
+        c.seek_to_beginning(*parts)
+        ends = c.end_offsets(parts)
+        records: list[Record] = []
+        while any(c.position(tp) < ends[tp] for tp in parts):
+            for batch in c.poll(timeout_ms=500).values():
+                records.extend(batch)
+        return records
+    finally:
+        c.close()
 
 
 def read_events(settings: Settings, aggregate_type: str) -> list[eventlog.EventRecord]:

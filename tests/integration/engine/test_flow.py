@@ -12,7 +12,7 @@ import pytest
 
 from oms_events import deadletter, topics
 from oms_events.engine import commands
-from oms_events.engine.commands import CancelOrder, ChangeOrder, PlaceOrder
+from oms_events.engine.commands import CancelOrder
 from oms_events.engine.runner import Engine
 from oms_events.kafka.connection import producer
 from oms_events.settings import Settings
@@ -30,6 +30,7 @@ from tests.integration.engine.harness import (
     send,
     wait_for,
 )
+from tests.unit.engine.flow import change
 
 
 @pytest.fixture
@@ -166,22 +167,6 @@ def test_unpaid_reservation_expires_and_is_released(isolated: Settings) -> None:
     )
 
 
-def _change(placed: PlaceOrder, quantity: int) -> ChangeOrder:
-    return ChangeOrder(
-        command_id=str(uuid.uuid4()),
-        order_no=placed.order_no,
-        channel=placed.channel,
-        external_id=placed.external_id,
-        customer=placed.customer,
-        address=placed.address,
-        currency=placed.currency,
-        lines=(replace(placed.lines[0], quantity=quantity),),
-        previous_hash="0" * 32,
-        content_hash=uuid.uuid4().hex,
-        changed_at=datetime.now(UTC),
-    )
-
-
 def test_a_changed_quantity_moves_the_reservation(running: tuple[Settings, Engine]) -> None:
     settings, engine = running
     receive(settings, {("MUG", "SH"): 10})
@@ -191,7 +176,7 @@ def test_a_changed_quantity_moves_the_reservation(running: tuple[Settings, Engin
     assert wait_for(
         lambda: any(e.name == "LinesReserved" for e in read_events(settings, "order")), 60
     )
-    send(settings, [_change(placed, 3)])
+    send(settings, [change(placed, [(1, placed.lines[0].sku, 3)])])
 
     def moved() -> bool:
         stock = audit_stock(read_events(settings, "inventory"))
@@ -226,14 +211,14 @@ def test_a_change_after_allocation_is_refused_with_a_reply(
     placed = place_order("Q2", "TEA")
     publish_orders(settings, [placed])
     assert wait_for(lambda: "OrderAllocated" in order_outcomes(settings).values(), 60)
-    change = _change(placed, 2)
-    send(settings, [change])
+    changed = change(placed, [(1, placed.lines[0].sku, 2)])
+    send(settings, [changed])
     notifications = topics.name(settings, topics.NOTIFICATIONS)
     assert wait_for(lambda: bool(read_topic(settings, notifications)), 60)
     [reply] = read_topic(settings, notifications)
     name, payload = CODEC.decode(reply.value)
     assert name == "oms.replies.CommandRejected"
-    assert (payload["code"], payload["command_id"]) == ("order.locked", change.command_id)
+    assert (payload["code"], payload["command_id"]) == ("order.locked", changed.command_id)
     assert read_topic(settings, topics.name(settings, topics.DEADLETTER)) == []
     assert [e.name for e in read_events(settings, "order")][-1] == "OrderAllocated"
 

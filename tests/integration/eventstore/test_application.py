@@ -10,7 +10,8 @@ from oms_events.avro.codec import SingleObjectCodec
 from oms_events.domain import InventoryItem
 from oms_events.eventstore import KafkaAggregateRecorder, WriterFenced
 from oms_events.settings import Settings
-from tests.integration.eventstore.warehouse import read_topic, warehouse
+from tests.integration.engine.harness import read_topic
+from tests.integration.eventstore.warehouse import warehouse
 
 
 def _events_topic(settings: Settings) -> str:

@@ -7,7 +7,8 @@ from typing import Any
 from oms_events import topics
 from oms_events.eventstore import aggregate_as_of
 from oms_events.settings import Settings
-from tests.integration.eventstore.warehouse import read_topic, warehouse
+from tests.integration.engine.harness import read_topic
+from tests.integration.eventstore.warehouse import warehouse
 
 
 def test_loading_reads_the_snapshot_and_only_later_events(store_settings: Settings) -> None:

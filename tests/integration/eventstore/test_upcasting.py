@@ -24,7 +24,7 @@ from oms_events.avro.catalog import Catalog, default_catalog, load
 from oms_events.avro.codec import SINGLE_OBJECT_MAGIC, SingleObjectCodec
 from oms_events.eventstore import EventTypes, Factory, environment
 from oms_events.settings import Settings
-from tests.integration.eventstore.warehouse import read_topic
+from tests.integration.engine.harness import read_topic
 
 SCHEMAS = Path(__file__).parent / "schemas"
 V1 = load(SCHEMAS / "released" / "BinCounted.avsc")

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
 
 from oms_events.domain import InventoryItem
 from oms_events.eventstore import environment
-from oms_events.kafka.connection import consumer
-from oms_events.kafka.port import TopicPartition
 from oms_events.settings import Settings
 
 
@@ -34,20 +31,3 @@ class Warehouse(Application[UUID]):
 def warehouse(settings: Settings, **env: str) -> Warehouse:
     """A Warehouse on the Kafka store, storing inventory aggregates only."""
     return Warehouse(env=environment(settings, OMS_EVENTSTORE_TYPES="inventory", **env))
-
-
-def read_topic(settings: Settings, topic: str, isolation: str = "read_committed") -> list[Any]:
-    """Every record of ``topic`` an ``isolation`` reader sees, read up to its end offsets."""
-    c = consumer(settings, group_id=None, isolation=isolation, fetch_max_wait_ms=10)
-    try:
-        parts = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic))]
-        c.assign(parts)
-        c.seek_to_beginning(*parts)
-        ends = c.end_offsets(parts)
-        records: list[Any] = []
-        while any(c.position(tp) < ends[tp] for tp in parts):
-            for batch in c.poll(timeout_ms=500).values():
-                records.extend(batch)
-        return records
-    finally:
-        c.close()

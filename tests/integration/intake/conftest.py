@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from oms_events import topics
 from oms_events.avro.codec import SingleObjectCodec
+from oms_events.intake.adapter import ChannelAdapter
 from oms_events.intake.state import intake_specs
 from oms_events.kafka.admin import apply_topics
 from oms_events.kafka.connection import consumer, producer
@@ -64,3 +67,23 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 40.0, interval: flo
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         time.sleep(interval)
+
+
+def run_adapter(settings: Settings, channel: str, commands: int, letters: int) -> Counter[str]:
+    """Run ``channel``'s adapter (batches of 3) until ``commands`` commands and ``letters``
+    dead letters are committed, stop it; its counts."""
+    stop = threading.Event()
+    adapter = ChannelAdapter(settings, channel, stop=stop, batch_size=3)
+    thread = threading.Thread(target=adapter.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(
+            lambda: (
+                len(placed(settings)) >= commands
+                and len(read(settings, topics.DEADLETTER)) >= letters
+            )
+        )
+    finally:
+        stop.set()
+        thread.join(timeout=20)
+    return adapter.counts

@@ -3,37 +3,15 @@ exactly the right commands (read_committed) and dead letters out, across a resta
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
-
 from oms_events import deadletter, topics
-from oms_events.intake.adapter import ChannelAdapter
 from oms_events.settings import Settings
-from tests.integration.intake.conftest import FIXTURES, make_topics, placed, read, send, wait_for
+from tests.integration.intake.conftest import FIXTURES, make_topics, placed, read, run_adapter, send
 
 TRADE = "3891234567890123456"
 
 
 def fx(name: str) -> bytes:
     return (FIXTURES / "tmall" / name).read_bytes()
-
-
-def run_adapter(settings: Settings, until_commands: int, until_letters: int) -> Counter[str]:
-    stop = threading.Event()
-    adapter = ChannelAdapter(settings, "tmall", stop=stop, batch_size=3)
-    thread = threading.Thread(target=adapter.run, daemon=True)
-    thread.start()
-    try:
-        wait_for(
-            lambda: (
-                len(placed(settings)) >= until_commands
-                and len(read(settings, topics.DEADLETTER)) >= until_letters
-            )
-        )
-    finally:
-        stop.set()
-        thread.join(timeout=20)
-    return adapter.counts
 
 
 def test_duplicates_changes_and_bad_deliveries(isolated: Settings) -> None:
@@ -52,7 +30,7 @@ def test_duplicates_changes_and_bad_deliveries(isolated: Settings) -> None:
             (TRADE, fx(f"trade_{TRADE}_changed.json")),  # the buyer changed the address
         ],
     )
-    counts = run_adapter(isolated, until_commands=3, until_letters=2)
+    counts = run_adapter(isolated, "tmall", commands=3, letters=2)
     assert counts["placed"] == 2 and counts["changed"] == 1 and counts["duplicate"] == 2
     assert counts["intake.bad_phone"] == 1 and counts["intake.unparseable"] == 1
 
@@ -76,6 +54,6 @@ def test_duplicates_changes_and_bad_deliveries(isolated: Settings) -> None:
     # sends everything again: nothing new is placed.
     send(isolated, "tmall", [(TRADE, ok), ("3891234567890123499", unpaid)])
     send(isolated, "tmall", [("x", fx("bad_status.json"))])  # marks the end of the run
-    again = run_adapter(isolated, until_commands=3, until_letters=3)
+    again = run_adapter(isolated, "tmall", commands=3, letters=3)
     assert again["duplicate"] == 2 and again["placed"] == 0
     assert len(placed(isolated)) == 3

@@ -5,30 +5,11 @@ a COD order paid; the receipts whose tenders or rounding do not add up are dead 
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from oms_events import deadletter, topics
-from oms_events.intake.adapter import ChannelAdapter
 from oms_events.settings import Settings
-from tests.integration.intake.conftest import FIXTURES, make_topics, placed, read, send, wait_for
-
-
-def run(settings: Settings, channel: str, commands: int, letters: int) -> None:
-    stop = threading.Event()
-    adapter = ChannelAdapter(settings, channel, stop=stop, batch_size=3)
-    thread = threading.Thread(target=adapter.run, daemon=True)
-    thread.start()
-    try:
-        wait_for(
-            lambda: (
-                len(placed(settings)) >= commands
-                and len(read(settings, topics.DEADLETTER)) >= letters
-            )
-        )
-    finally:
-        stop.set()
-        thread.join(timeout=20)
+from tests.integration.intake.conftest import FIXTURES, make_topics, placed, read, run_adapter, send
 
 
 def by_external_id(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -42,7 +23,7 @@ def by_external_id(settings: Settings) -> dict[str, dict[str, Any]]:
 def test_till_tenders_rounding_and_cod(isolated: Settings) -> None:
     make_topics(isolated, "pos")
     send(isolated, "pos", [("S004", (FIXTURES / "pos" / "batch_S004_tenders.csv").read_bytes())])
-    run(isolated, "pos", commands=5, letters=2)
+    run_adapter(isolated, "pos", commands=5, letters=2)
 
     orders = by_external_id(isolated)
     assert sorted(orders) == [
@@ -77,6 +58,6 @@ def test_taobao_cod_trade_is_placed_unpaid(isolated: Settings) -> None:
     make_topics(isolated, "tmall")
     trade = "3891234567890124001"
     send(isolated, "tmall", [(trade, (FIXTURES / "tmall" / "trade_cod.json").read_bytes())])
-    run(isolated, "tmall", commands=1, letters=0)
+    run_adapter(isolated, "tmall", commands=1, letters=0)
     record = by_external_id(isolated)[trade]
     assert (record["payment_method"], record["paid"], record["tenders"]) == ("cod", False, [])

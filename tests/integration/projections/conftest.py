@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -21,6 +22,18 @@ def topics_ready(isolated: Settings) -> Settings:
     specs = [s for s in registry(settings) if s.kind in (Kind.EVENTS, Kind.DEADLETTER)]
     apply_topics(settings, specs)
     return settings
+
+
+def differences(pg: psycopg.Connection[Any], a: str, b: str, table: str) -> int:
+    """Rows of ``table`` in one schema and not the other (counting duplicates)."""
+    row = pg.execute(
+        sql.SQL(
+            "SELECT count(*) FROM ((TABLE {a} EXCEPT ALL TABLE {b}) "
+            "UNION ALL (TABLE {b} EXCEPT ALL TABLE {a})) d"
+        ).format(a=sql.Identifier(a, table), b=sql.Identifier(b, table))
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 def _drop(dsn: str, prefix: str) -> None:

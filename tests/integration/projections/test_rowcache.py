@@ -22,6 +22,7 @@ from oms_events.projection.runner import Runner, connect
 from oms_events.projection.spec import Projection, Writer
 from oms_events.settings import Settings
 from tests.integration.projections import world as w
+from tests.integration.projections.conftest import differences
 
 TABLES = {
     "inventory": ("inventory_level", "inventory_sales_daily"),
@@ -57,18 +58,6 @@ def failing_once(write: Writer, at_call: int, error: Exception) -> Writer:
             raise error
 
     return wrapped
-
-
-def differences(pg: psycopg.Connection[Any], a: str, b: str, table: str) -> int:
-    """Rows of ``table`` in one schema and not the other (counting duplicates)."""
-    row = pg.execute(
-        sql.SQL(
-            "SELECT count(*) FROM ((TABLE {a} EXCEPT ALL TABLE {b}) "
-            "UNION ALL (TABLE {b} EXCEPT ALL TABLE {a})) d"
-        ).format(a=sql.Identifier(a, table), b=sql.Identifier(b, table))
-    ).fetchone()
-    assert row is not None
-    return int(row[0])
 
 
 def assert_equals_a_fresh_replay(

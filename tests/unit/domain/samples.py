@@ -113,6 +113,22 @@ def legacy_order_events(external_id: str = "T-OLD") -> list[Any]:
     return list(o.collect_events())
 
 
+def todays_order(external_id: str = "T-OLD") -> Order:
+    """The order of :func:`legacy_order_events` as today's version writes it (events
+    not yet collected): OrderPlaced with the channel's payment, line 1 reserved, one
+    answer reserving line 2 and allocating both, one shipment per line."""
+    o = order(
+        lines=[line(1, "SKU-1"), line(2, "SKU-2", 1, 500)],
+        external_id=external_id,
+        paid_at_channel=f"tmall:{external_id}",
+    )
+    o.reserve_line(1, o.reservation_id(1), "WH-SH")
+    o.allocate([(2, o.reservation_id(2), "WH-BJ")])
+    o.ship_line(1, "shipment-1")
+    o.ship_line(2, "shipment-2")
+    return o
+
+
 def reserve_all(o: Order, location: str = "WH-SH") -> None:
     """Reserve every unreserved line of ``o`` at ``location``."""
     for n in o.unreserved_lines():
@@ -134,11 +150,11 @@ def shipment(order_id: UUID, reservation_id: UUID) -> Shipment:
     return Shipment.create(order_id, "WH-SH", [ShipmentLine(1, "SKU-1", 2, reservation_id)])
 
 
-def payment(
-    order_id: UUID, method: PaymentMethod = PaymentMethod.CARD, amount: int = 2000
-) -> Payment:
-    """A requested payment."""
-    return Payment.request(order_id, method, cny(amount))
+def payment(order_id: UUID, amount: int = 2000) -> Payment:
+    """An order's payment with its channel capture (Alipay, tender ``O-1``)."""
+    p = Payment.request(order_id, PaymentMethod.ALIPAY, cny(amount), "O-1", "O-1", "web")
+    p.capture("O-1", PaymentMethod.ALIPAY, cny(amount), "ali-1")
+    return p
 
 
 def return_line(
@@ -246,18 +262,33 @@ def events_of_every_kind() -> list[Any]:
     s3.return_to_sender("refused")
     recorded += s3.collect_events()
 
-    # Payments: card captured and refunded; COD collected; one voided.
+    # Payment: a channel capture, a collected balance, COD cash; refunds taken and failed.
     p = payment(o.id)
-    p.authorize(cny(2000), "auth-1")
-    p.capture(cny(2000))
-    p.refund("refund-1", cny(500), "line removed")
+    p.request_more("O-1-2", PaymentMethod.CARD, cny(300))
+    p.authorize("O-1-2", cny(300), "auth-1")
+    p.capture("O-1-2", PaymentMethod.CARD, cny(300), "psp-1")
+    p.request_more("O-1-cod", PaymentMethod.COD, cny(100))
+    p.collect_cod("O-1-cod", cny(100))
+    p.request_more("O-1-3", PaymentMethod.WECHAT_PAY, cny(50))
+    p.void("O-1-3", "order cancelled")
+    p.request_refund("refund-1", cny(500), "line removed")
+    p.refund_succeeded("refund-1", {"O-1": "ali-r-1"})
+    p.request_refund("refund-2", cny(100), "shipping")
+    p.refund_failed("refund-2", "ACQ.TRADE_HAS_CLOSE")
     recorded += p.collect_events()
-    cod = Payment.request(o.id, PaymentMethod.COD, cny(1500), reference="cod")
-    cod.collect_cod(cny(1500))
-    recorded += cod.collect_events()
-    voided = Payment.request(o.id, PaymentMethod.WECHAT_PAY, cny(100), reference="extra")
-    voided.void("order cancelled")
-    recorded += voided.collect_events()
+    o2 = Order.place(
+        order_no="O-R",
+        channel="web",
+        external_id="R",
+        customer=Customer("a", None, "a"),
+        address=o.address,
+        lines=[OrderLine(1, "SKU-1", 2, cny(1000), cny(100))],
+        payment_method=PaymentMethod.ALIPAY,
+        placed_at=o.placed_at,
+        paid_at_channel="web:R",
+    )
+    o2.agree_refund("refund-3", {1: 1}, shipping=False, reason="return")
+    recorded += o2.collect_events()
 
     # Returns: received, restocked, refunded; and one cancelled.
     ret = a_return(o.id)

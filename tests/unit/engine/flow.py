@@ -239,12 +239,13 @@ def place(
     paid: bool = True,
     method: str = "alipay",
     placed_at: datetime | None = None,
+    channel: str = "web",
 ) -> PlaceOrder:
     """A PlaceOrder; ``lines`` are (sku, quantity), numbered from 1."""
     return PlaceOrder(
         command_id=str(uuid.uuid4()),
         order_no=f"SO-{external_id}",
-        channel="web",
+        channel=channel,
         external_id=external_id,
         customer=CustomerDetails(name="张三", phone="13800000000"),
         address=address(),

@@ -20,7 +20,8 @@ import pytest
 
 from oms_events import deadletter, topics
 from oms_events.avro.codec import SingleObjectCodec
-from oms_events.domain.order import OrderStatus
+from oms_events.domain.order import Order, OrderStatus
+from oms_events.domain.payment import Payment
 from oms_events.engine import commands
 from oms_events.engine.commands import COMMANDS, Command, ReceiveStock, UnknownCommand
 from oms_events.engine.handling import Outcome
@@ -43,7 +44,7 @@ def _command_schemas() -> list[str]:
 
 def test_every_command_schema_has_exactly_one_class() -> None:
     schemas = _command_schemas()
-    assert len(schemas) == 16
+    assert len(schemas) == 22
     assert sorted(COMMANDS) == sorted(schemas)
     assert len(set(COMMANDS.values())) == len(COMMANDS)  # no class serves two schemas
     for name, cls in COMMANDS.items():
@@ -86,6 +87,22 @@ def test_a_command_round_trips_through_its_schema(cls: type[Command]) -> None:
     )
     assert CODEC.decode(value)[0] == cls.schema()
     assert commands.decode(CODEC, value) == command
+
+
+@pytest.mark.parametrize("cls", list(COMMANDS.values()), ids=lambda c: c.__name__)
+def test_a_command_is_keyed_by_the_aggregate_it_addresses(cls: type[Command]) -> None:
+    command = _example(cls, 0)
+    if cls.aggregate_type == "inventory":  # the item; of the first line for XLines
+        at = command.lines[0] if hasattr(command, "lines") else command
+        assert command.key == commands.item_key(at.sku, at.location)
+    elif cls.aggregate_type == "shipment":
+        assert command.key == str(command.shipment_id)
+    elif cls.aggregate_type == "payment":  # the order's one payment
+        assert command.key == str(Payment.create_id(command.order_id))
+    elif hasattr(command, "order_id"):
+        assert command.key == str(command.order_id)
+    else:  # PlaceOrder, ChangeOrder: the order id the channel's own id derives
+        assert command.key == str(Order.create_id(command.channel, command.external_id))
 
 
 def test_a_record_of_another_schema_is_no_command() -> None:

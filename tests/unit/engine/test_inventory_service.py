@@ -7,6 +7,7 @@ import uuid
 from types import SimpleNamespace
 from typing import Any
 
+from oms_events.domain.inventory import InventoryItem
 from oms_events.engine import commands
 from oms_events.engine.commands import (
     CommitLines,
@@ -40,6 +41,16 @@ def _skus_on_one_partition(count: int, location: str = "SH") -> list[str]:
         if len(by_partition[owner]) == count:
             return by_partition[owner]
     raise AssertionError("no partition holds enough skus")
+
+
+def _sku_elsewhere(sku: str, location: str = "SH") -> str:
+    # A sku whose item another partition than ``sku``'s owns.
+    here = partition_for(commands.item_key(sku, location).encode(), PARTITIONS)
+    return next(
+        f"OTHER-{n}"
+        for n in range(100)
+        if partition_for(commands.item_key(f"OTHER-{n}", location).encode(), PARTITIONS) != here
+    )
 
 
 class Stock:
@@ -78,6 +89,26 @@ def _line(n: int, sku: str, quantity: int = 1) -> LineToReserve:
     )
 
 
+def _two_lines_reserved() -> tuple[Stock, uuid.UUID, LineToReserve, LineToReserve]:
+    # Two items of one partition with 3 units each; an order holds 1 of the first, 2 of
+    # the second.
+    a, b = _skus_on_one_partition(2)
+    stock = Stock()
+    stock.transaction(
+        *[ReceiveStock(command_id=f"r-{s}", sku=s, location="SH", quantity=3) for s in (a, b)]
+    )
+    order_id = uuid.uuid4()
+    one, two = _line(1, a), _line(2, b, 2)
+    stock.transaction(ReserveLines(command_id="c1", order_id=order_id, lines=(one, two)))
+    return stock, order_id, one, two
+
+
+def _items(stock: Stock, *skus: str) -> list[InventoryItem | None]:
+    # The items of ``skus`` at SH, all on the one partition the stock has.
+    [partition] = stock.partitions.values()
+    return [partition.get(uuid.UUID(commands.item_key(s, "SH"))) for s in skus]
+
+
 def test_the_lines_of_one_partition_are_reserved_per_item_and_answered_in_one_reply() -> None:
     a, b = _skus_on_one_partition(2)
     stock = Stock()
@@ -104,12 +135,7 @@ def test_the_lines_of_one_partition_are_reserved_per_item_and_answered_in_one_re
 
 def test_one_transaction_answers_an_order_once_whatever_it_asked_of_each_partition() -> None:
     [a] = _skus_on_one_partition(1)
-    b = next(
-        f"OTHER-{n}"
-        for n in range(100)
-        if partition_for(commands.item_key(f"OTHER-{n}", "SH").encode(), PARTITIONS)
-        != partition_for(commands.item_key(a, "SH").encode(), PARTITIONS)
-    )
+    b = _sku_elsewhere(a)
     stock = Stock()
     stock.transaction(
         *[ReceiveStock(command_id=f"r-{s}", sku=s, location="SH", quantity=2) for s in (a, b)]
@@ -125,12 +151,7 @@ def test_one_transaction_answers_an_order_once_whatever_it_asked_of_each_partiti
 
 def test_a_line_of_another_partition_is_sent_on_to_its_owner() -> None:
     [a] = _skus_on_one_partition(1)
-    here = partition_for(commands.item_key(a, "SH").encode(), PARTITIONS)
-    b = next(
-        f"OTHER-{n}"
-        for n in range(100)
-        if partition_for(commands.item_key(f"OTHER-{n}", "SH").encode(), PARTITIONS) != here
-    )
+    b = _sku_elsewhere(a)
     stock = Stock()
     stock.transaction(ReceiveStock(command_id="r", sku=a, location="SH", quantity=2))
     out = stock.transaction(
@@ -192,14 +213,8 @@ def test_a_command_with_a_bad_line_is_refused_whole_before_any_stock_moves() -> 
 
 
 def test_a_shipments_lines_of_one_partition_are_committed_by_one_command() -> None:
-    a, b = _skus_on_one_partition(2)
-    stock = Stock()
-    stock.transaction(
-        *[ReceiveStock(command_id=f"r-{s}", sku=s, location="SH", quantity=3) for s in (a, b)]
-    )
-    order_id = uuid.uuid4()
-    one, two = _line(1, a), _line(2, b, 2)
-    stock.transaction(ReserveLines(command_id="c1", order_id=order_id, lines=(one, two)))
+    stock, order_id, one, two = _two_lines_reserved()
+    a, b = one.sku, two.sku
     commit = CommitLines(
         command_id="ship-1",
         order_id=order_id,
@@ -221,20 +236,13 @@ def test_a_shipments_lines_of_one_partition_are_committed_by_one_command() -> No
         location="SH",
     )
     assert _written(stock.transaction(old)) == []  # committed already: nothing more
-    partition = next(iter(stock.partitions.values()))
-    items = [partition.get(uuid.UUID(commands.item_key(s, "SH"))) for s in (a, b)]
+    items = _items(stock, a, b)
     assert [(i.on_hand, i.reserved) for i in items if i is not None] == [(2, 0), (1, 0)]
 
 
 def test_an_orders_reservations_on_one_partition_are_released_by_one_command() -> None:
-    a, b = _skus_on_one_partition(2)
-    stock = Stock()
-    stock.transaction(
-        *[ReceiveStock(command_id=f"r-{s}", sku=s, location="SH", quantity=3) for s in (a, b)]
-    )
-    order_id = uuid.uuid4()
-    one, two = _line(1, a), _line(2, b, 2)
-    stock.transaction(ReserveLines(command_id="c1", order_id=order_id, lines=(one, two)))
+    stock, order_id, one, two = _two_lines_reserved()
+    a, b = one.sku, two.sku
     never = LineToRelease(reservation_id=uuid.uuid4(), sku=a, location="SH")  # nothing held
     release = ReleaseLines(
         command_id="cancel-1",
@@ -253,8 +261,7 @@ def test_an_orders_reservations_on_one_partition_are_released_by_one_command() -
         ("oms.inventory.ReservationReleased", 1),
         ("oms.inventory.ReservationReleased", 2),
     ]
-    partition = next(iter(stock.partitions.values()))
-    items = [partition.get(uuid.UUID(commands.item_key(s, "SH"))) for s in (a, b)]
+    items = _items(stock, a, b)
     assert [i.available for i in items if i is not None] == [3, 3]
 
 
@@ -273,3 +280,24 @@ def test_an_earlier_versions_release_stock_releases_one_line() -> None:
         reason="customer",
     )
     assert [n for n, _ in _written(stock.transaction(old))] == ["oms.inventory.ReservationReleased"]
+
+
+def test_a_release_of_another_partitions_line_is_sent_on_with_its_reason() -> None:
+    [a] = _skus_on_one_partition(1)
+    b = _sku_elsewhere(a)
+    stock = Stock()
+    stock.transaction(ReceiveStock(command_id="r", sku=a, location="SH", quantity=2))
+    order_id = uuid.uuid4()
+    mine, theirs = (
+        LineToRelease(reservation_id=uuid.uuid4(), sku=s, location="SH") for s in (a, b)
+    )
+    release = ReleaseLines(
+        command_id="cancel-1", order_id=order_id, lines=(mine, theirs), reason="customer"
+    )
+    out = stock.transaction(release)
+    [forwarded] = [
+        commands.from_record(n, r) for n, r in _written(out) if n == ReleaseLines.schema()
+    ]
+    assert forwarded == ReleaseLines(
+        command_id="cancel-1/elsewhere", order_id=order_id, lines=(theirs,), reason="customer"
+    )

@@ -7,12 +7,11 @@ the partition rebuild and the stock watcher are the engine's Kafka side.
 from __future__ import annotations
 
 import ast
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.fresh_import import top_level_modules_loaded_by
 
 ENGINE = Path(__file__).resolve().parents[3] / "src" / "oms_events" / "engine"
 DECISIONS = [
@@ -59,14 +58,8 @@ def test_every_service_lives_in_a_file_named_after_it() -> None:
 
 
 def test_the_intake_builds_commands_without_loading_a_kafka_client() -> None:
-    # A fresh interpreter: this test process may have imported kafka already.
-    code = (
-        "import json, sys; import oms_events.engine.commands, oms_events.intake.processor; "
-        "print(json.dumps(sorted(m.split('.')[0] for m in sys.modules)))"
+    loaded = top_level_modules_loaded_by(
+        "oms_events.engine.commands", "oms_events.intake.processor"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
-    loaded = set(json.loads(out))
     assert "oms_events" in loaded
     assert loaded.isdisjoint({"kafka", "confluent_kafka"})

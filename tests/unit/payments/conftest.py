@@ -15,11 +15,14 @@ from urllib.parse import urlencode
 import pytest
 
 from oms_events.payments import alipay, keys, wechatpay
+from oms_events.payments.alipay import AlipayGateway
 from oms_events.payments.keys import KeyRing
+from oms_events.payments.wechatpay import WechatPayGateway
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "payments"
 APP_ID = "2021000000000001"
 MCHID = "1900000001"
+NOWHERE = "http://127.0.0.1:9"  # the discard port: for gateways that never call out
 
 
 def fixture(name: str) -> dict[str, Any]:
@@ -37,6 +40,35 @@ def keyring(tmp_path_factory: pytest.TempPathFactory) -> KeyRing:
 def stranger(tmp_path_factory: pytest.TempPathFactory) -> KeyRing:
     """Keys of someone who is not the provider."""
     return KeyRing.load_or_create(tmp_path_factory.mktemp("stranger-keys"))
+
+
+def alipay_gateway(
+    ring: KeyRing, url: str = NOWHERE, notify_url: str = f"{NOWHERE}/notify"
+) -> AlipayGateway:
+    """The merchant's Alipay gateway with ``ring``'s keys, talking to ``url``."""
+    return AlipayGateway(
+        app_id=APP_ID,
+        app_key=ring.alipay_app,
+        alipay_public_key=ring.alipay_platform.public_key(),
+        gateway_url=f"{url}/gateway.do",
+        notify_url=notify_url,
+    )
+
+
+def wechatpay_gateway(
+    ring: KeyRing, url: str = NOWHERE, notify_url: str = f"{NOWHERE}/notify"
+) -> WechatPayGateway:
+    """The merchant's WeChat Pay gateway with ``ring``'s keys, talking to ``url``."""
+    return WechatPayGateway(
+        mchid=MCHID,
+        appid="wx0000000000000001",
+        merchant_key=ring.wechatpay_merchant,
+        merchant_serial=ring.wechatpay_merchant_serial,
+        platform_keys={ring.wechatpay_platform_serial: ring.wechatpay_platform.public_key()},
+        apiv3_key=ring.wechatpay_apiv3,
+        api_url=url,
+        notify_url=notify_url,
+    )
 
 
 def alipay_body(params: dict[str, str], signer: Any) -> bytes:

@@ -9,20 +9,14 @@ from oms_events.payments.alipay import AlipayGateway, signing_content
 from oms_events.payments.gateway import NotificationRefused, PaymentNotification, RefusalCode
 from oms_events.payments.keys import KeyRing
 
-from .conftest import APP_ID, alipay_body, fixture
+from .conftest import alipay_body, alipay_gateway, fixture
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
 
 
 @pytest.fixture
 def gateway(keyring: KeyRing) -> AlipayGateway:
-    return AlipayGateway(
-        app_id=APP_ID,
-        app_key=keyring.alipay_app,
-        alipay_public_key=keyring.alipay_platform.public_key(),
-        gateway_url="http://127.0.0.1:9/gateway.do",  # never called here
-        notify_url="http://127.0.0.1:9/notify",
-    )
+    return alipay_gateway(keyring)  # never calls out here
 
 
 def refused(gateway: AlipayGateway, body: bytes) -> NotificationRefused:

@@ -14,40 +14,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from oms_events.payments.alipay import AlipayGateway
 from oms_events.payments.gateway import GatewayError, PaymentGateway
 from oms_events.payments.keys import KeyRing
 from oms_events.payments.sandbox import AlipaySandbox, Sandbox, WechatPaySandbox
-from oms_events.payments.wechatpay import WechatPayGateway
 
-from .conftest import APP_ID, MCHID, NotifyReceiver
+from .conftest import APP_ID, MCHID, NotifyReceiver, alipay_gateway, wechatpay_gateway
 
 RETRIES = (0.05, 0.05)  # the providers' schedule, in milliseconds
-
-
-def alipay_gateway(ring: KeyRing, sandbox: Sandbox, receiver: NotifyReceiver) -> AlipayGateway:
-    return AlipayGateway(
-        app_id=APP_ID,
-        app_key=ring.alipay_app,
-        alipay_public_key=ring.alipay_platform.public_key(),
-        gateway_url=f"{sandbox.url}/gateway.do",
-        notify_url=receiver.url("alipay"),
-    )
-
-
-def wechatpay_gateway(
-    ring: KeyRing, sandbox: Sandbox, receiver: NotifyReceiver
-) -> WechatPayGateway:
-    return WechatPayGateway(
-        mchid=MCHID,
-        appid="wx0000000000000001",
-        merchant_key=ring.wechatpay_merchant,
-        merchant_serial=ring.wechatpay_merchant_serial,
-        platform_keys={ring.wechatpay_platform_serial: ring.wechatpay_platform.public_key()},
-        apiv3_key=ring.wechatpay_apiv3,
-        api_url=sandbox.url,
-        notify_url=receiver.url("wechatpay"),
-    )
 
 
 @pytest.fixture(params=["alipay", "wechatpay"])
@@ -59,10 +32,10 @@ def provider(
     gateway: PaymentGateway
     if request.param == "alipay":
         sandbox = AlipaySandbox(keyring, APP_ID, retry_delays=RETRIES).start()
-        gateway = alipay_gateway(keyring, sandbox, receiver)
+        gateway = alipay_gateway(keyring, sandbox.url, receiver.url("alipay"))
     else:
         sandbox = WechatPaySandbox(keyring, MCHID, retry_delays=RETRIES).start()
-        gateway = wechatpay_gateway(keyring, sandbox, receiver)
+        gateway = wechatpay_gateway(keyring, sandbox.url, receiver.url("wechatpay"))
     yield sandbox, gateway
     sandbox.stop()
 
@@ -160,9 +133,13 @@ def test_requests_signed_by_another_merchant_key_are_refused(
     )
     with AlipaySandbox(keyring, APP_ID) as ali, WechatPaySandbox(keyring, MCHID) as wx:
         with pytest.raises(GatewayError, match="invalid-signature"):
-            alipay_gateway(forged, ali, receiver).request_payment("P-5", 100, "CNY", "x")
+            alipay_gateway(forged, ali.url, receiver.url("alipay")).request_payment(
+                "P-5", 100, "CNY", "x"
+            )
         with pytest.raises(GatewayError, match="SIGN_ERROR"):
-            wechatpay_gateway(forged, wx, receiver).request_payment("P-5", 100, "CNY", "x")
+            wechatpay_gateway(forged, wx.url, receiver.url("wechatpay")).request_payment(
+                "P-5", 100, "CNY", "x"
+            )
         assert not ali.trades and not wx.trades
 
 
@@ -179,16 +156,20 @@ def test_an_answer_not_signed_by_the_platform_is_not_trusted(
     )
     with AlipaySandbox(impostor, APP_ID) as ali, WechatPaySandbox(impostor, MCHID) as wx:
         with pytest.raises(GatewayError, match="signature is not Alipay's"):
-            alipay_gateway(keyring, ali, receiver).request_payment("P-6", 100, "CNY", "x")
+            alipay_gateway(keyring, ali.url, receiver.url("alipay")).request_payment(
+                "P-6", 100, "CNY", "x"
+            )
         with pytest.raises(GatewayError, match="not the platform's"):
-            wechatpay_gateway(keyring, wx, receiver).request_payment("P-6", 100, "CNY", "x")
+            wechatpay_gateway(keyring, wx.url, receiver.url("wechatpay")).request_payment(
+                "P-6", 100, "CNY", "x"
+            )
 
 
 def test_the_customer_pays_from_another_process_through_the_control_endpoint(
     keyring: KeyRing, receiver: NotifyReceiver
 ) -> None:
     with WechatPaySandbox(keyring, MCHID) as wx:
-        gateway = wechatpay_gateway(keyring, wx, receiver)
+        gateway = wechatpay_gateway(keyring, wx.url, receiver.url("wechatpay"))
         gateway.request_payment("P-7", 2500, "CNY", "order 7")
         answer = httpx.post(f"{wx.url}/sandbox/pay", json={"out_trade_no": "P-7"})
         assert answer.status_code == 200 and answer.json()["answered"] == 200

@@ -13,21 +13,12 @@ from oms_events.payments.gateway import NotificationRefused, PaymentNotification
 from oms_events.payments.keys import KeyRing
 from oms_events.payments.wechatpay import WechatPayGateway
 
-from .conftest import MCHID, fixture, sign_wechatpay, wechatpay_post
+from .conftest import fixture, sign_wechatpay, wechatpay_gateway, wechatpay_post
 
 
 @pytest.fixture
 def gateway(keyring: KeyRing) -> WechatPayGateway:
-    return WechatPayGateway(
-        mchid=MCHID,
-        appid="wx0000000000000001",
-        merchant_key=keyring.wechatpay_merchant,
-        merchant_serial=keyring.wechatpay_merchant_serial,
-        platform_keys={keyring.wechatpay_platform_serial: keyring.wechatpay_platform.public_key()},
-        apiv3_key=keyring.wechatpay_apiv3,
-        api_url="http://127.0.0.1:9",  # never called here
-        notify_url="http://127.0.0.1:9/notify",
-    )
+    return wechatpay_gateway(keyring)  # never calls out here
 
 
 def refused(gateway: WechatPayGateway, headers: dict[str, str], body: bytes) -> NotificationRefused:

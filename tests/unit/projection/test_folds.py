@@ -16,7 +16,7 @@ from oms_events.domain import InventoryItem
 from oms_events.projection import rows
 from oms_events.projection.metrics import percentile
 from oms_events.projection.status import PartitionLag, render_prometheus
-from tests.unit.domain.samples import legacy_order_events, line, order
+from tests.unit.domain.samples import legacy_order_events, todays_order
 
 
 def records(aggregate: InventoryItem) -> list[eventlog.EventRecord]:
@@ -139,15 +139,7 @@ def test_an_order_logged_by_the_previous_version_projects_to_the_same_rows(
     # with the payment, LinesReserved, OrderAllocated confirming with line 2's
     # reservation, LinesShipped, OrderShipped with line 2) of the same order.
     old = _order_records(legacy_order_events("T-ROWS"))
-    o = order(
-        lines=[line(1, "SKU-1"), line(2, "SKU-2", 1, 500)],
-        external_id="T-ROWS",
-        paid_at_channel="tmall:T-ROWS",
-    )
-    o.reserve_line(1, o.reservation_id(1), "WH-SH")
-    o.allocate([(2, o.reservation_id(2), "WH-BJ")])
-    o.ship_line(1, "shipment-1")
-    o.ship_line(2, "shipment-2")
+    o = todays_order("T-ROWS")
     new = _order_records(o.collect_events())
     assert len(new) < len(old)
     handlers = consumer.HANDLERS if hasattr(consumer, "HANDLERS") else consumer.ORDER_HANDLERS  # type: ignore[attr-defined]

@@ -1,0 +1,177 @@
+"""The refund desk: asks the payment providers for the refunds the payment service
+recorded, and sends their answers back as commands.
+
+A provider call is a side effect no Kafka transaction can roll back, so it is made
+here, after the RefundRequested is committed, at least once: the desk folds every
+``oms.payment.events`` partition into Payment aggregates (read committed, from the
+beginning), and once caught up asks for each refund still without an outcome; later
+ones as they arrive. Each tender's share is asked with a key derived from the refund
+id (the provider's idempotency key), so a desk that crashed after the provider paid
+and before the outcome was committed asks again and moves no money: the provider
+answers its first result. The outcome goes to ``oms.payment.commands`` as a
+RecordRefundOutcome whose command id is the refund's, so a repeat has no effect.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+from uuid import UUID
+
+import httpx
+import structlog
+
+from oms_events import eventlog, topics
+from oms_events.avro.codec import Codec
+from oms_events.domain.payment import Payment, Refund, RefundStatus, provider_of
+from oms_events.engine.commands import RecordRefundOutcome, RefundTender
+from oms_events.engine.records import CommandWriter
+from oms_events.kafka.connection import consumer, producer
+from oms_events.kafka.port import TopicPartition
+from oms_events.payments.gateway import GatewayError, PaymentGateway
+from oms_events.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+RETRY_S = 5.0  # a provider that could not be reached is asked again after this
+
+
+def refund_keys(refund: Refund) -> dict[str, str]:
+    """Tender -> the provider's idempotency key for its share (the refund id itself
+    when the refund has one share)."""
+    tenders = sorted(refund.parts)
+    if len(tenders) == 1:
+        return {tenders[0]: refund.refund_id}
+    return {t: f"{refund.refund_id}-{n}" for n, t in enumerate(tenders, 1)}
+
+
+class PartlyRefunded(RuntimeError):
+    """A provider refused a share of a refund after another provider paid its share."""
+
+
+def outcome(
+    payment: Payment, refund: Refund, gateways: Mapping[str, PaymentGateway]
+) -> RecordRefundOutcome:
+    """Ask the providers for each tender's share of ``refund``; their answer as a
+    command (raises httpx.HTTPError when a provider cannot be reached, PartlyRefunded
+    when one refused after another paid: ask later, with the same keys).
+
+    A provider refusing the first share asked fails the refund (nothing moved; its
+    shares are refundable again). Once a provider has paid a share, the refund cannot
+    fail any more without the ledger lying: it stays pending and is asked again, the
+    paid shares answering their first result.
+
+    A tender without a gateway (cash, card through a PSP not wired yet) is refunded
+    by hand at the till or in the PSP's console: recorded as succeeded, reference
+    ``manual``.
+    """
+    answers: list[RefundTender] = []
+    paid = False  # a provider has given a share back
+    for tender, key in refund_keys(refund).items():
+        t = payment.tenders[tender]
+        gateway = gateways.get(provider_of(t.method))
+        if gateway is None:
+            answers.append(RefundTender(tender=tender, provider_refund_id="manual"))
+            continue
+        try:
+            accepted = gateway.request_refund(
+                tender,
+                key,
+                refund.parts[tender].amount,
+                t.captured.amount,
+                payment.currency,
+                refund.reason,
+            )
+        except GatewayError as error:
+            if paid:
+                raise PartlyRefunded(f"{refund.refund_id}: {tender} refused: {error}") from error
+            return _command(payment, refund, succeeded=False, failure=str(error))
+        paid = True
+        answers.append(RefundTender(tender=tender, provider_refund_id=accepted.provider_refund_id))
+    return _command(payment, refund, succeeded=True, tenders=tuple(answers))
+
+
+def _command(payment: Payment, refund: Refund, **result: Any) -> RecordRefundOutcome:
+    return RecordRefundOutcome(
+        command_id=f"refund-outcome/{refund.refund_id}",
+        order_id=payment.order_id,
+        order_no=payment.order_no,
+        channel=payment.channel,
+        currency=payment.currency,
+        refund_id=refund.refund_id,
+        **result,
+    )
+
+
+class RefundDesk(threading.Thread):
+    """Follows the payment events and settles each requested refund with its provider."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        codec: Codec,
+        gateways: Mapping[str, PaymentGateway],
+        stop: threading.Event,
+    ) -> None:
+        super().__init__(name="refund-desk", daemon=True)
+        self.settings, self.codec, self.gateways, self.stop_event = settings, codec, gateways, stop
+        self.events = eventlog.EventLog(codec, settings=settings)
+        self.writer = CommandWriter(settings, codec)
+        self.payments: dict[UUID, Payment] = {}
+        # Refunds whose outcome this desk sent: the processor records it, nothing to ask.
+        self.answered: set[str] = set()
+        self.retry_at: dict[str, float] = {}  # refund id -> when to ask an unreachable provider
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        """Fold the events; once caught up, settle whatever is still pending."""
+        topic = topics.name(self.settings, topics.events("payment"))
+        c = consumer(self.settings, group_id=None, client_id="oms-refund-desk")
+        p = producer(self.settings)
+        try:
+            parts = [TopicPartition(topic, n) for n in range(self.settings.kafka.partitions)]
+            c.assign(parts)
+            c.seek_to_beginning(*parts)
+            end = c.end_offsets(parts)
+            caught_up = False
+            while not self.stop_event.is_set():
+                for records in c.poll(timeout_ms=200, max_records=2000).values():
+                    for r in records:
+                        self._fold(r.value or b"")
+                if not caught_up:
+                    caught_up = all(c.position(tp) >= end[tp] for tp in parts)
+                if caught_up:
+                    self._settle(p)
+        except Exception as error:
+            self.error = error
+            log.exception("refund desk failed")
+        finally:
+            c.close()
+            p.close()
+
+    def _fold(self, value: bytes) -> None:
+        event: Any = self.events.event(value)
+        self.payments[event.originator_id] = event.mutate(self.payments.get(event.originator_id))
+
+    def _settle(self, p: Any) -> None:
+        now = time.monotonic()
+        for payment in self.payments.values():
+            for refund in payment.refunds.values():
+                if refund.status is not RefundStatus.REQUESTED or refund.refund_id in self.answered:
+                    continue
+                if now < self.retry_at.get(refund.refund_id, now):
+                    continue
+                try:
+                    command = outcome(payment, refund, self.gateways)
+                except (httpx.HTTPError, PartlyRefunded) as error:
+                    self.retry_at[refund.refund_id] = now + RETRY_S
+                    log.warning("refund not settled", refund_id=refund.refund_id, error=str(error))
+                    continue
+                record = self.writer.record(command)
+                p.send(record.topic, key=record.key, value=record.value, headers=record.headers)
+                p.flush()
+                self.answered.add(refund.refund_id)
+                self.retry_at.pop(refund.refund_id, None)
+                log.info("refund answered", refund_id=refund.refund_id, succeeded=command.succeeded)

@@ -1,0 +1,71 @@
+"""What the order service tells the payment about the order's money events."""
+
+from __future__ import annotations
+
+from oms_events.domain import Money, Order
+from oms_events.domain.order import Tender
+from oms_events.engine.commands import CapturePayment, RequestPayment, RequestRefund
+from oms_events.engine.order_service import money_commands
+from tests.unit.domain.samples import address, cny, line, order
+
+
+def placed_with(*tenders: Tender) -> tuple[Order, list[object]]:
+    o = order(lines=[line(1, "SKU-1", 2, 1000)], paid_at_channel="pos:P-1")
+    new = Order.place(
+        order_no=o.order_no,
+        channel="pos",
+        external_id="P-1",
+        customer=o.customer,
+        address=address(),
+        lines=list(o.lines.values()),
+        payment_method=o.payment_method,
+        placed_at=o.placed_at,
+        paid_at_channel="pos:P-1",
+        tenders=tenders,
+    )
+    return new, list(new.collect_events())
+
+
+def test_a_channel_payment_without_tenders_is_one_capture_of_the_total() -> None:
+    o, events = placed_with()
+    [capture] = money_commands(o, events, "c1")
+    assert isinstance(capture, CapturePayment)
+    assert (capture.reference, capture.method, capture.amount) == ("SO-1001", "alipay", 2000)
+    assert capture.provider_reference == "pos:P-1"
+
+
+def test_split_tenders_are_captured_each_and_cash_on_delivery_is_asked_for() -> None:
+    o, events = placed_with(
+        Tender("wechat_pay", cny(1200), "wx-9"),
+        Tender("cash", cny(500)),
+        Tender("cod", cny(300)),
+    )
+    commands = money_commands(o, events, "c1")
+    assert [(type(c).__name__, c.reference, c.method, c.amount) for c in commands] == [  # type: ignore[attr-defined]
+        ("CapturePayment", "SO-1001-1", "wechat_pay", 1200),
+        ("CapturePayment", "SO-1001-2", "cash", 500),
+        ("RequestPayment", "SO-1001-3", "cod", 300),
+    ]
+    assert isinstance(commands[2], RequestPayment)
+    assert len({c.command_id for c in commands}) == 3
+
+
+def test_a_refund_agreed_is_a_refund_requested_under_its_id() -> None:
+    o, _ = placed_with()
+    o.agree_refund("RF-1", {1: 1}, shipping=False, reason="damaged")
+    [refund] = money_commands(o, list(o.collect_events()), "c2")
+    assert isinstance(refund, RequestRefund)
+    assert (refund.refund_id, refund.amount, refund.reason) == ("RF-1", 1000, "damaged")
+
+
+def test_a_balance_owed_after_a_change_is_asked_for_and_one_owed_back_is_refunded() -> None:
+    o, _ = placed_with()
+    o.add_line("SKU-2", 1, Money(700, "CNY"))
+    o.remove_line(1)
+    commands = money_commands(o, list(o.collect_events()), "c3")
+    # Paid 2000; the order is now 700: 1300 goes back. (The 700 asked for before the
+    # removal stays open at the payment: see the report's follow-ups.)
+    assert [(type(c).__name__, c.amount) for c in commands] == [  # type: ignore[attr-defined]
+        ("RequestPayment", 700),
+        ("RequestRefund", 1300),
+    ]
