@@ -183,6 +183,16 @@ def test_an_unpaid_order_is_paid_at_the_provider_notified_captured_once_and_allo
                 lambda: "RefundRecorded" in names(read_events(settings, "order")), 60, 0.5
             )
             assert wait_for(lambda: sandbox.refunded(trade.out_trade_no) == 1000, 30, 0.2)
+            # The provider notifies the refund too: acknowledged; the payment desk's
+            # answer recorded it already, so it is not counted again (see below).
+            assert wait_for(
+                lambda: (
+                    len(sandbox.deliveries) == 2
+                    and all(d.acknowledged for d in sandbox.deliveries.values())
+                ),
+                30,
+                0.2,
+            )
         finally:
             engine.stop()
             sink.close()

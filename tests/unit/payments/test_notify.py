@@ -155,3 +155,34 @@ def test_the_failure_answers_are_the_providers_documented_ones(keyring: KeyRing)
     status, media_type, body = wechatpay_gateway(keyring).refusal("验签失败")
     assert (status, media_type) == (400, "application/json")
     assert json.loads(body) == {"code": "FAIL", "message": "验签失败"}
+
+
+def test_a_refund_notified_is_acknowledged_and_moves_nothing_again(
+    client: TestClient, sink: Letters, keyring: KeyRing
+) -> None:
+    # The payment desk recorded this refund from the provider's answer already.
+    params = {**fixture("alipay_notify_refund.json"), "out_trade_no": trade_no(ORDER, 1)}
+    body = alipay_body(params, keyring.alipay_platform)
+    answer = client.post("/payments/alipay/notify", content=body, headers=FORM)
+    assert (answer.status_code, answer.text) == (200, "success")
+    data = fixture("wechatpay_notify_refund.json")
+    data["resource"]["out_trade_no"] = trade_no(ORDER, 3)
+    headers, body = wechatpay_post(data, keyring)
+    answer = client.post("/payments/wechatpay/notify", content=body, headers=headers)
+    assert answer.status_code == 204
+    assert not sink.captures and not sink.letters
+
+
+def test_a_refund_the_provider_failed_is_left_for_an_operator(
+    client: TestClient, sink: Letters, keyring: KeyRing
+) -> None:
+    data = fixture("wechatpay_notify_refund.json")
+    data["envelope"]["event_type"] = "REFUND.ABNORMAL"
+    data["resource"]["refund_status"] = "ABNORMAL"
+    data["resource"]["out_trade_no"] = trade_no(ORDER, 3)
+    headers, body = wechatpay_post(data, keyring)
+    answer = client.post("/payments/wechatpay/notify", content=body, headers=headers)
+    assert answer.status_code == 204  # verified: resending it would change nothing
+    [(letter, _, _)] = sink.letters
+    assert letter.reason.code == "payment.wechatpay.refund_failed"
+    assert "R-JD-2002-1-1" in letter.reason.en and not sink.captures
