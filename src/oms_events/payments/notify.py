@@ -160,15 +160,14 @@ class KafkaNotificationSink:
     def capture(self, command: CapturePayment) -> None:
         """Send the capture and wait for the broker."""
         r = self.writer.record(command)
-        self.producer.send(r.topic, key=r.key, value=r.value, headers=r.headers).get(timeout=30)
+        self.producer.send(r.topic, key=r.key, value=r.value, headers=r.headers).get(30)
 
     def dead_letter(self, letter: DeadLetter, body: bytes, headers: Mapping[str, str]) -> None:
         """Send the letter (the body and headers as posted) and wait for the broker."""
         topic = topics.name(self.settings, topics.DEADLETTER)
         original = [(k, v.encode()) for k, v in headers.items()]
-        self.producer.send(topic, key=None, value=body, headers=letter.headers(original)).get(
-            timeout=30
-        )
+        sent = self.producer.send(topic, key=None, value=body, headers=letter.headers(original))
+        sent.get(30)
 
     def close(self) -> None:
         """Flush and close the producer."""
