@@ -78,27 +78,27 @@ def collect_and_refund(settings: Settings, codec: Codec, schema: str, out: Conso
         DemoOrder(f"OMS-web-PAY{run}{n}", f"PAY{run}{n}", provider)
         for n, (_, provider) in enumerate(UNPAID, 1)
     ]
-    _send(
-        settings,
-        codec,
-        [
-            ReceiveStock(
-                command_id=str(uuid.uuid4()),
-                sku=SKU,
-                location=LOCATION,
-                quantity=2 * len(orders),
-                reason="demo: payments",
-            ),
-            *(_unpaid(o, method) for o, (method, _) in zip(orders, UNPAID, strict=True)),
-        ],
-    )
-    out.print(f"placed {len(orders)} orders unpaid at the channel (alipay, wechat_pay)")
-    with httpx.Client(timeout=10.0) as http:
-        for o in orders:
-            _until(partial(_pay, http, settings, o), 90, f"trade {o.out_trade_no} opened")
-            out.print(f"  customer paid {o.order_no} in the {o.provider} sandbox")
     with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
         conn.execute(f'SET search_path TO "{schema}"')
+        # The stock first, and seen, as in life: an order placed before the engine's
+        # stock view has it would be rejected for want of stock (and refunded). The
+        # view follows the same committed events as the projection, and faster.
+        before, units = _on_hand(conn), 2 * len(orders)
+        receipt = ReceiveStock(
+            command_id=str(uuid.uuid4()),
+            sku=SKU,
+            location=LOCATION,
+            quantity=units,
+            reason="demo: payments",
+        )
+        _send(settings, codec, [receipt])
+        _until(lambda: _on_hand(conn) >= before + units, 60, f"stock of {SKU}")
+        _send(settings, codec, [_unpaid(o, m) for o, (m, _) in zip(orders, UNPAID, strict=True)])
+        out.print(f"placed {len(orders)} orders unpaid at the channel (alipay, wechat_pay)")
+        with httpx.Client(timeout=10.0) as http:
+            for o in orders:
+                _until(partial(_pay, http, settings, o), 90, f"trade {o.out_trade_no} opened")
+                out.print(f"  customer paid {o.order_no} in the {o.provider} sandbox")
         numbers = [o.order_no for o in orders]
         _until(lambda: _paid(conn, numbers) == len(orders), 90, "orders paid")
         refunds = [
@@ -165,6 +165,14 @@ def _pay(http: httpx.Client, settings: Settings, o: DemoOrder) -> bool:
         f"http://127.0.0.1:{port}/sandbox/pay", json={"out_trade_no": o.out_trade_no}
     )
     return answer.status_code == 200
+
+
+def _on_hand(conn: psycopg.Connection[Any]) -> int:
+    row = conn.execute(
+        "SELECT coalesce(sum(on_hand), 0) FROM inventory_level WHERE sku = %s AND location = %s",
+        (SKU, LOCATION),
+    ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _paid(conn: psycopg.Connection[Any], numbers: list[str]) -> int:
