@@ -7,19 +7,18 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from kafka import KafkaProducer
-
 from oms_events import eventlog, topics
 from oms_events.avro.codec import SingleObjectCodec
 from oms_events.domain.events import event_name
 from oms_events.kafka.connection import producer
+from oms_events.kafka.port import Producer
 from oms_events.settings import Settings
 
 
 def produce(settings: Settings, events: list[Any], per_transaction: int = 1000) -> None:
     """Write domain events to their ``oms.<type>.events`` topics as the engine does."""
     log = eventlog.EventLog(SingleObjectCodec(), settings=settings)
-    p: KafkaProducer = producer(settings, transactional_id=f"test-{uuid.uuid4()}")
+    p: Producer = producer(settings, transactional_id=f"test-{uuid.uuid4()}")
     p.init_transactions()
     for start in range(0, len(events), per_transaction):
         p.begin_transaction()

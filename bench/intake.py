@@ -24,6 +24,7 @@ from oms_events.intake.state import intake_specs
 from oms_events.intake.tables import Tables
 from oms_events.kafka.admin import apply_topics
 from oms_events.kafka.connection import consumer, producer
+from oms_events.kafka.port import TopicPartition
 from oms_events.logging import setup_logging
 from oms_events.settings import Settings
 
@@ -83,7 +84,10 @@ def end_to_end(count: int) -> None:
     thread = threading.Thread(target=adapter.run, daemon=True)
     thread.start()
     commands = topics.name(settings, topics.commands("order"))
-    c = consumer(settings, commands, group_id=None)
+    c = consumer(settings, group_id=None)
+    parts = [TopicPartition(commands, n) for n in sorted(c.partitions_for_topic(commands))]
+    c.assign(parts)
+    c.seek_to_beginning(*parts)
     seen = 0
     while seen < count:
         for records in c.poll(timeout_ms=500).values():

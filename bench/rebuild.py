@@ -23,7 +23,6 @@ from typing import Any
 
 from bench.e2e.workload import Kind, Mix, Workload
 from bench.handling import receipts
-from kafka import TopicPartition
 
 from oms_events import topics
 from oms_events.avro.codec import SingleObjectCodec
@@ -33,7 +32,8 @@ from oms_events.engine.records import CommandWriter
 from oms_events.engine.runner import Engine
 from oms_events.eventlog import EventLog
 from oms_events.kafka.admin import apply_topics
-from oms_events.kafka.connection import admin, consumer, producer
+from oms_events.kafka.connection import READ_TO_END_WAIT_MS, admin, consumer, producer
+from oms_events.kafka.port import TopicPartition
 from oms_events.settings import Settings
 
 
@@ -89,7 +89,9 @@ def _no_snapshots(aggregate_id: Any, stub: Any) -> Any:
 def timed(settings: Settings, full: bool) -> tuple[float, snapshots.Partition, int]:
     """Seconds to rebuild order partition 0; the state; events read."""
     codec = SingleObjectCodec()
-    c = consumer(settings, group_id=None, max_poll_records=5000)
+    c = consumer(
+        settings, group_id=None, max_poll_records=5000, fetch_max_wait_ms=READ_TO_END_WAIT_MS
+    )
     try:
         started = time.perf_counter()
         if full:

@@ -37,7 +37,6 @@ import psycopg
 from bench.e2e.stats import summary_ms, verdict
 from bench.e2e.workload import UNDECODABLE, Delivery, Kind, Mix, Workload, cancel_order, due
 from bench.e2e.workload import schedule as make_schedule
-from kafka import KafkaProducer
 from psycopg import sql
 
 from oms_events import eventlog, topics
@@ -47,8 +46,9 @@ from oms_events.engine.commands import ReceiveStock
 from oms_events.engine.records import CommandWriter, Outgoing
 from oms_events.engine.runner import PROCESSORS
 from oms_events.kafka.admin import apply_topics
-from oms_events.kafka.connection import admin, consumer, producer
+from oms_events.kafka.connection import READ_TO_END_WAIT_MS, admin, consumer, producer
 from oms_events.kafka.follower import Follower
+from oms_events.kafka.port import Producer, Record
 from oms_events.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -213,7 +213,7 @@ class Bench:
         self.stop = threading.Event()
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.logs = Path(tempfile.mkdtemp(prefix=f"oms-bench-{self.tag}-"))
-        self.producer: KafkaProducer | None = None
+        self.producer: Producer | None = None
         self.t0 = 0.0
         self.stages: list[dict[str, Any]] = []
         self.started_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
@@ -280,11 +280,11 @@ class Bench:
 
     # --- what comes back -----------------------------------------------------------
 
-    def _on_order_event(self, record: Any) -> None:
+    def _on_order_event(self, record: Record) -> None:
         name = eventlog.header(record.headers, "event")
         if name not in ("OrderConfirmed", "OrderAllocated", "OrderCancelled", "OrderRejected"):
             return
-        order_id = record.key.decode()
+        order_id = (record.key or b"").decode()
         now = time.monotonic()
         st = self.state
         with st.lock:
@@ -304,14 +304,14 @@ class Bench:
             elif name == "OrderRejected":
                 st.rejected += 1
 
-    def _on_dead_letter(self, record: Any) -> None:
+    def _on_dead_letter(self, record: Record) -> None:
         key = record.key.decode() if record.key else ""
         with self.state.lock:
             t = self.state.tracks.get(key)
             if t is not None and t.dead is None and t.kind in (Kind.UNDECODABLE, Kind.INVALID):
                 t.dead = time.monotonic()
 
-    def _on_stock_event(self, record: Any) -> None:
+    def _on_stock_event(self, record: Record) -> None:
         if eventlog.header(record.headers, "event") == "StockReceived":
             with self.state.lock:
                 self.state.stock_received += 1
@@ -361,7 +361,12 @@ class Bench:
                     "t": time.monotonic() - self.t0 if self.t0 else 0.0,
                     "lag": dict(by),
                     "rss_mb": {n: _rss_mb(p.pid) for n, p in self.procs.items()},
-                    "cpu_s": {n: _cpu_s(p.pid) for n, p in self.procs.items()},
+                    # The driver's own CPU (publisher, followers, poller, sampler) beside
+                    # the processes it measures: it shares their two cores.
+                    "cpu_s": {
+                        **{n: _cpu_s(p.pid) for n, p in self.procs.items()},
+                        "driver": _cpu_s(os.getpid()),
+                    },
                     "load": loadavg(),
                 }
                 with self.state.lock:
@@ -373,7 +378,7 @@ class Bench:
 
     def _send(self, r: Outgoing) -> None:
         assert self.producer is not None
-        self.producer.send(r.topic, key=r.key, value=r.value, headers=r.headers)
+        self.producer.send(r.topic, r.value, key=r.key, headers=r.headers)
 
     def _record(self, d: Delivery) -> tuple[str, Outgoing]:
         order_id = d.order.key
@@ -547,7 +552,12 @@ class Bench:
         aggregates in memory and of those left in their snapshots."""
         from oms_events.engine.partition import rebuild
 
-        c = consumer(self.settings, group_id=None, max_poll_records=5000)
+        c = consumer(
+            self.settings,
+            group_id=None,
+            max_poll_records=5000,
+            fetch_max_wait_ms=READ_TO_END_WAIT_MS,
+        )
         events = aggregates = 0
         started, cpu = time.perf_counter(), time.thread_time()
         try:
@@ -686,8 +696,10 @@ class Bench:
         result: dict[str, Any] = {
             "started_at": self.started_at,
             "commit": commit(),
+            "kafka_client": s.kafka.client,
             "load_before": loadavg(),
         }
+        driver_cpu = time.process_time()
         try:
             self.start_processes()
             self.say(
@@ -736,6 +748,7 @@ class Bench:
             result["timeline"] = self.timeline()
             result["samples"] = samples
             result["load_after"] = loadavg()
+            result["driver_cpu_s"] = time.process_time() - driver_cpu
         finally:
             self.stop.set()
             self.stop_processes()

@@ -115,7 +115,12 @@ def table(result: dict[str, Any]) -> str:
         lines.append(
             "CPU per confirmed order: "
             + ", ".join(f"{name} {ms:.2f} ms" for name, ms in cpu.items())
-            + f" (total {sum(cpu.values()):.2f} ms; Kafka, PostgreSQL and the driver not counted)"
+            + f" (total {sum(cpu.values()):.2f} ms; Kafka and PostgreSQL not counted)"
+        )
+    if "driver_cpu_s" in result:
+        lines.append(
+            f"driver ({result.get('kafka_client', '?')} client): {result['driver_cpu_s']:.1f} CPU s"
+            f" for the whole run; load {result.get('load_before')} -> {result.get('load_after')}"
         )
     if ro:
         lines.append(

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from kafka.errors import KafkaError
 
 from oms_events.devservices import services
 from oms_events.kafka.connection import admin
+from oms_events.kafka.errors import KafkaError
 from oms_events.settings import Settings
 
 HERE = Path(__file__).parent

@@ -50,7 +50,7 @@ def send(
         )
     settings = get_settings()
     topic = topics.name(settings, topics.intake(channel))
-    # Creates the intake topic if missing (kafka-python would otherwise wait 60 s for
+    # Creates the intake topic if missing (a producer would otherwise wait for the
     # metadata of a topic that will never appear), and verifies it if present.
     apply_topics(settings, intake_specs(settings, [channel]))
     tables = Tables.load()
@@ -62,7 +62,7 @@ def send(
                 key = CHANNELS[channel].parse(raw, tables).key
             except Rejection:
                 key = None  # unreadable: the channel would still send it
-            meta = p.send(topic, key=(key or path.stem).encode(), value=raw).get(timeout=30)
+            meta = p.send(topic, key=(key or path.stem).encode(), value=raw).get(30)
             out.print(f"sent {path.name} -> {topic}[{meta.partition}]@{meta.offset} key={key}")
     finally:
         p.close()

@@ -8,14 +8,13 @@ from typing import ParamSpec, TypeVar
 
 import psycopg
 import typer
-from kafka.errors import KafkaError
 from rich.console import Console
 from rich.markup import escape
 
 from oms_events.avro.codec import DecodeError
 from oms_events.avro.registry import RegistryError
 from oms_events.devservices.process import ServiceError
-from oms_events.kafka.errors import KafkaUnavailable, TopicDrift
+from oms_events.kafka.errors import KafkaError, KafkaUnavailable, TopicDrift
 from oms_events.projection.migrate import MigrationChanged
 from oms_events.projection.registry import UnknownProjection
 from oms_events.projection.runner import MissingTopic

@@ -31,10 +31,6 @@ def intake(
             help=f"Channel to run (repeatable): {CHANNEL_NAMES}. Default: all.",
         ),
     ] = None,
-    instance: Annotated[
-        str,
-        typer.Option(help="Instance name, part of the transactional id: one per running copy."),
-    ] = "0",
     batch_size: Annotated[
         int, typer.Option(min=1, help="Records per Kafka transaction at most.")
     ] = 200,
@@ -67,9 +63,7 @@ def intake(
         settings,
         channels,
         stop,
-        lambda ch: ChannelAdapter(
-            settings, ch, instance=instance, batch_size=batch_size, stop=stop
-        ),
+        lambda ch: ChannelAdapter(settings, ch, batch_size=batch_size, stop=stop),
     )
     for adapter in adapters:
         out.print(f"{adapter.channel}: {dict(adapter.counts)}")

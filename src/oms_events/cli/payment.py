@@ -113,9 +113,7 @@ def refund(
     record = writer.record(command)
     p = producer(settings)
     try:
-        p.send(record.topic, key=record.key, value=record.value, headers=record.headers).get(
-            timeout=30
-        )
+        p.send(record.topic, record.value, key=record.key, headers=record.headers).get(30)
     finally:
         p.close()
     out.print(f"RefundOrder {order_no} refund {command.refund_id} -> {record.topic}")

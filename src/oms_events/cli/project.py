@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from types import FrameType
 
 import typer
-from kafka import TopicPartition
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -21,6 +20,7 @@ from rich.progress import (
 from oms_events.avro.codec import SharedDecodes
 from oms_events.avro.registry import codec_from_settings
 from oms_events.cli.errors import one_line_errors
+from oms_events.kafka.port import TopicPartition
 from oms_events.projection import replay as replays
 from oms_events.projection.migrate import migrate
 from oms_events.projection.registry import select

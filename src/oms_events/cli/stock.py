@@ -42,8 +42,6 @@ def receive(
     )
     record = writer.record(command)
     p = producer(settings)
-    meta = p.send(record.topic, key=record.key, value=record.value, headers=record.headers).get(
-        timeout=30
-    )
+    meta = p.send(record.topic, record.value, key=record.key, headers=record.headers).get(30)
     p.close()
     out.print(f"ReceiveStock {sku} @ {location} +{quantity} -> {record.topic}[{meta.partition}]")

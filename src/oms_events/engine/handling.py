@@ -21,7 +21,6 @@ from enum import StrEnum
 from typing import Any
 
 import structlog
-from kafka.errors import KafkaError
 
 from oms_events import topics
 from oms_events.avro.codec import Codec, DecodeError
@@ -33,6 +32,7 @@ from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition
 from oms_events.engine.records import Outgoing, partition_for
 from oms_events.engine.service import Service
+from oms_events.kafka.errors import KafkaError
 from oms_events.settings import Settings
 
 log = structlog.get_logger(__name__)

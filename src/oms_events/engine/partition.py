@@ -18,13 +18,13 @@ from uuid import UUID
 
 import structlog
 from eventsourcing.domain import Aggregate
-from kafka import KafkaConsumer, TopicPartition
 
 from oms_events import topics
 from oms_events.avro.codec import Codec
 from oms_events.engine import snapshots
 from oms_events.engine.snapshots import CLOCK_STEP_MS, Partition, Stub
 from oms_events.eventlog import EventLog
+from oms_events.kafka.port import Consumer, TopicPartition
 from oms_events.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -33,7 +33,7 @@ __all__ = ["Partition", "SnapshotLoader", "rebuild", "records_since"]
 
 
 def rebuild(
-    replay: KafkaConsumer, settings: Settings, aggregate_type: str, number: int, codec: Codec
+    replay: Consumer, settings: Settings, aggregate_type: str, number: int, codec: Codec
 ) -> Partition:
     """The state of partition ``number`` of ``aggregate_type``: its newest snapshots and
     the events after them (see snapshots.rebuild), read to the last stable offsets.
@@ -83,7 +83,7 @@ class SnapshotLoader:
 
     def __init__(
         self,
-        replay: KafkaConsumer,
+        replay: Consumer,
         stored: TopicPartition,
         events: TopicPartition,
         event_log: EventLog,
@@ -110,9 +110,7 @@ class SnapshotLoader:
             self.replay.assign([])
 
 
-def records_since(
-    consumer: KafkaConsumer, tp: TopicPartition, since_ms: int | None
-) -> Iterator[Any]:
+def records_since(consumer: Consumer, tp: TopicPartition, since_ms: int | None) -> Iterator[Any]:
     """Records of one partition with timestamp >= ``since_ms`` (all when None), in
     offset order, up to the last stable offset as it is now."""
     consumer.assign([tp])
@@ -121,7 +119,7 @@ def records_since(
         consumer.seek_to_beginning(tp)
     else:
         found = consumer.offsets_for_times({tp: max(0, since_ms)})[tp]
-        consumer.seek(tp, found.offset if found is not None else end)
+        consumer.seek(tp, found if found is not None else end)
     while consumer.position(tp) < end:
         for records in consumer.poll(timeout_ms=500, max_records=5000).values():
             for r in records:

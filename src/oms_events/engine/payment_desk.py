@@ -28,7 +28,6 @@ from uuid import UUID
 
 import httpx
 import structlog
-from kafka import TopicPartition
 
 from oms_events import eventlog, topics
 from oms_events.avro.codec import Codec
@@ -42,6 +41,7 @@ from oms_events.domain.payment import (
 from oms_events.engine.commands import RecordRefundOutcome, RefundTender
 from oms_events.engine.records import CommandWriter
 from oms_events.kafka.connection import consumer, producer
+from oms_events.kafka.port import TopicPartition
 from oms_events.payments.gateway import GatewayError, PaymentGateway
 from oms_events.settings import Settings
 
@@ -168,7 +168,7 @@ class PaymentDesk(threading.Thread):
             while not self.stop_event.is_set():
                 for tp, records in c.poll(timeout_ms=200, max_records=2000).items():
                     for r in records:
-                        self.read_at[self._fold(r.value)] = (tp, None)
+                        self.read_at[self._fold(r.value or b"")] = (tp, None)
                 if not caught_up:
                     caught_up = all(c.position(tp) >= end[tp] for tp in parts)
                 if caught_up:

@@ -1,4 +1,5 @@
-"""The partitioned consume-process-produce loop that every service runs in.
+"""The partitioned consume-process-produce loop that every service runs in: the
+engine's processors and the channel intake (``intake/adapter.py``) alike.
 
 One :class:`Processor` is one consumer-group member for one service. Per batch of
 commands it opens a Kafka transaction, lets the service handle each command against
@@ -16,7 +17,7 @@ owns and batches stay large. The transactional id is unique per process start an
 so is never shared with a live instance.
 
 Ordering on assignment, which is what keeps a new owner exact: pause the partition,
-read its committed offset with ``require_stable`` (kafka-python asks for it under
+read its committed offset with ``require_stable`` (both clients ask for it under
 read_committed; it waits while a previous owner's transaction that already holds
 offsets is still open), wait until the events partition has no open transaction
 either (a committed transaction's markers reach its partitions one at a time, so
@@ -25,15 +26,13 @@ replay the events partition up to its last stable offset, then resume. An older
 owner's transaction that was still open there is decided by then: committed (and
 replayed) or aborted by the broker after the transaction timeout (fenced above).
 
-Membership (membership.py): kafka-python 3.0 can lose a rebalance whose JoinGroup
-outlives the ``poll`` that started it, leaving a member with no partitions and no
-heartbeat; the processor subscribes through ``membership.subscribe`` and finishes
-every join it starts before doing anything else (``_finish_join``). Rebalance
-listeners run only inside ``poll`` (on kafka-python's IO thread while the loop waits
-in it), never inside ``committed`` or ``position``.
+Kafka is reached through the port (``oms_events.kafka.port``), whichever client
+implements it. Rebalance callbacks run only inside ``poll``, never inside
+``committed`` or ``position``.
 
 One record's fate (decode, route, deduplicate, apply, dead-letter or reply) is the
-pure ``handling.Step``; this module only adds Kafka around it.
+pure ``handling.Step`` (or the step a service brings, as the intake does); this
+module only adds Kafka around it.
 """
 
 from __future__ import annotations
@@ -41,39 +40,28 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable
 
 import structlog
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.consumer.subscription_state import ConsumerRebalanceListener
-from kafka.errors import CommitFailedError, KafkaError, KafkaTimeoutError
-from kafka.structs import OffsetAndMetadata
 
 from oms_events import topics
 from oms_events.avro.codec import Codec
 from oms_events.avro.registry import RegistryError
-from oms_events.engine import membership, snapshots
+from oms_events.engine import snapshots
 from oms_events.engine.handling import Outcome, Step
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition, rebuild
 from oms_events.engine.service import Service
 from oms_events.engine.snapshots import Settlement
 from oms_events.kafka.connection import consumer, producer
+from oms_events.kafka.errors import KafkaError, KafkaTimeout, TransactionAborted
+from oms_events.kafka.port import Consumer, GroupMetadata, Producer, Record, TopicPartition
 from oms_events.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-
-class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, processor: Processor) -> None:
-        self.processor = processor
-
-    def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        self.processor.revoked(list(revoked))
-
-    def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
-        self.processor.assigned(list(assigned))
+# One record's fate: handled against its partition's state, output to the outbox.
+RecordStep = Callable[[Record, Partition, Outbox], Outcome]
 
 
 class Processor(threading.Thread):
@@ -85,6 +73,7 @@ class Processor(threading.Thread):
         settings: Settings,
         codec: Codec,
         stop: threading.Event,
+        step: RecordStep | None = None,
     ) -> None:
         super().__init__(name=f"processor-{service.name}", daemon=True)
         self.service = service
@@ -99,11 +88,11 @@ class Processor(threading.Thread):
             if service.aggregate_type
             else None
         )
-        self.step = Step(service, settings, codec)
+        self.step: RecordStep = step or Step(service, settings, codec)
         self.partitions: dict[int, Partition] = {}
         self.pending: set[TopicPartition] = set()
         self.rebalanced = False
-        self.membership: Any = None  # ConsumerGroupMetadata of the current assignment
+        self.membership: GroupMetadata | None = None  # of the current assignment
         self.error: BaseException | None = None
         self.stats = {
             "commands": 0,
@@ -119,10 +108,9 @@ class Processor(threading.Thread):
         }
         # Where a processor's time goes: handling commands vs. sending and committing.
         self.timings = {"handle_s": 0.0, "commit_s": 0.0}
-        self._consumer: KafkaConsumer | None = None
-        self._producer: KafkaProducer | None = None
-        self._replay: KafkaConsumer | None = None
-        self._log_end: KafkaConsumer | None = None  # read_uncommitted: sees open transactions
+        self._consumer: Consumer | None = None
+        self._producer: Producer | None = None
+        self._replay: Consumer | None = None  # group-less: replays and log ends
         self._unsettled: set[int] = set()  # events partitions waited on (logged once)
         self._next_tick = 0.0
         self.log = log.bind(processor=service.name)
@@ -170,12 +158,13 @@ class Processor(threading.Thread):
             ),
         )
         if self.events_topic:
-            self._replay = consumer(self.settings, group_id=None, client_id=f"{self.group}-replay")
-            self._log_end = consumer(
+            self._replay = consumer(
                 self.settings,
                 group_id=None,
-                client_id=f"{self.group}-log-end",
-                isolation_level="read_uncommitted",
+                client_id=f"{self.group}-replay",
+                # Assigned only while it reads (rebuilds, snapshot loads), so it never
+                # fetches idle: the shortest wait makes each read's end come at once.
+                fetch_max_wait_ms=1,
             )
         # Join only once the topic's metadata is known: a group leader that cannot see
         # the topic assigns nothing and the group idles until the next metadata refresh.
@@ -186,11 +175,10 @@ class Processor(threading.Thread):
             and time.monotonic() < deadline
         ):
             time.sleep(0.2)
-        # Not a plain subscribe: see membership.py for the joins kafka-python can lose.
-        membership.subscribe(self._consumer, [self.input_topic], _Listener(self))
+        self._consumer.subscribe([self.input_topic], self.assigned, self.revoked)
         self.log.info("started", group=self.group, topic=self.input_topic)
 
-    def _new_producer(self) -> KafkaProducer:
+    def _new_producer(self) -> Producer:
         p = producer(
             self.settings,
             transactional_id=f"{self.group}-{uuid.uuid4()}",
@@ -203,7 +191,7 @@ class Processor(threading.Thread):
     def _close(self) -> None:
         # Leaving the group (consumer.close) hands the partitions over at once instead
         # of after a session timeout; no transaction is open between batches.
-        for client in (self._consumer, self._replay, self._log_end, self._producer):
+        for client in (self._consumer, self._replay, self._producer):
             if client is not None:
                 try:
                     client.close()
@@ -251,7 +239,7 @@ class Processor(threading.Thread):
             try:
                 # Waits while a previous owner's transaction holding offsets is open.
                 committed = self._consumer.committed(tp, timeout_ms=self.engine.session_timeout_ms)
-            except KafkaTimeoutError:
+            except KafkaTimeout:
                 return  # tried again after the next poll
             if self.rebalanced or tp not in self.pending:
                 return
@@ -286,11 +274,11 @@ class Processor(threading.Thread):
         gap. A killed owner's open transaction holds this up to the transaction
         timeout, after which the broker aborts it.
         """
-        if self._replay is None or self._log_end is None or self.events_topic is None:
+        if self._replay is None or self.events_topic is None:
             return True
         tp = TopicPartition(self.events_topic, number)
         stable = self._replay.end_offsets([tp])[tp]
-        end = self._log_end.end_offsets([tp])[tp]
+        end = self._replay.end_offsets([tp], stable=False)[tp]
         if stable < end:
             if number not in self._unsettled:  # once per wait, not every poll
                 self._unsettled.add(number)
@@ -301,7 +289,7 @@ class Processor(threading.Thread):
 
     # --- one batch -------------------------------------------------------------------
 
-    def _collect(self) -> dict[TopicPartition, list[Any]]:
+    def _collect(self) -> dict[TopicPartition, list[Record]]:
         """Poll until ``batch_size`` records or ``linger_ms`` after the first one.
 
         A rebalance in between discards the batch: its partitions may be someone
@@ -309,10 +297,7 @@ class Processor(threading.Thread):
         """
         assert self._consumer is not None
         self.rebalanced = False
-        self._finish_join()
-        if self.rebalanced:
-            return {}
-        batch: dict[TopicPartition, list[Any]] = {}
+        batch: dict[TopicPartition, list[Record]] = {}
         count = 0
         deadline: float | None = None
         while count < self.engine.batch_size:
@@ -320,8 +305,8 @@ class Processor(threading.Thread):
             polled = self._consumer.poll(
                 timeout_ms=wait, max_records=self.engine.batch_size - count
             )
-            if self.rebalanced or membership.joining(self._consumer):
-                return {}  # a join under way is finished by the next _collect
+            if self.rebalanced:
+                return {}
             for tp, records in polled.items():
                 batch.setdefault(tp, []).extend(records)
                 count += len(records)
@@ -333,21 +318,8 @@ class Processor(threading.Thread):
                 break
         return batch
 
-    def _finish_join(self) -> None:
-        """Keep polling while a rebalance this member started is unfinished.
-
-        A join task that completes between two polls is thrown away by kafka-python and
-        sent again (another generation for the whole group), so the member stays in
-        ``poll`` until the join is applied. It owns nothing meanwhile: eager rebalancing
-        revoked every partition when the join began, so no work is delayed. Bounded by
-        the broker's rebalance timeout.
-        """
-        assert self._consumer is not None
-        while membership.joining(self._consumer) and not self.stop_event.is_set():
-            self._consumer.poll(timeout_ms=200, max_records=1)
-
     def _transact(
-        self, batch: dict[TopicPartition, list[Any]], ticking: bool, final: bool = False
+        self, batch: dict[TopicPartition, list[Record]], ticking: bool, final: bool = False
     ) -> None:
         assert self._consumer is not None and self._producer is not None
         out = Outbox(self.settings, self.codec)
@@ -368,7 +340,7 @@ class Processor(threading.Thread):
             handled = time.perf_counter()
             for o in out.records:
                 self._producer.send(
-                    o.topic, key=o.key, value=o.value, headers=o.headers, partition=o.partition
+                    o.topic, o.value, key=o.key, headers=o.headers, partition=o.partition
                 )
             if self.engine.commit_delay_ms and out.records:
                 self._producer.flush()
@@ -378,24 +350,21 @@ class Processor(threading.Thread):
                 time.sleep(self.engine.commit_delay_ms / 1000)
             # Positions of every owned partition, not only those in the batch: each
             # transaction then passes the generation check, timers' ones included.
-            offsets = {
-                TopicPartition(self.input_topic, n): OffsetAndMetadata(
-                    self._consumer.position(TopicPartition(self.input_topic, n)), "", -1
-                )
-                for n in self.partitions
-            }
+            owned = [TopicPartition(self.input_topic, n) for n in self.partitions]
+            offsets = {tp: self._consumer.position(tp) for tp in owned}
             # The membership of the assignment, never a fresh snapshot: a member that
-            # learns it was evicted resets to generation -1 / no member id, and the
-            # broker accepts such a transactional offset commit (the pre-KIP-447 path),
-            # which would let a resumed zombie commit. An old generation is refused.
+            # learns it was evicted has no generation any more, and the broker accepts
+            # a transactional offset commit without one (the pre-KIP-447 path), which
+            # would let a resumed zombie commit. An old generation is refused.
             owner = self.membership
-            if owner is None or owner.generation_id < 0 or not owner.member_id:
-                raise CommitFailedError("no group membership to commit under")
+            if owner is None:
+                raise TransactionAborted("no group membership to commit under")
             self._producer.send_offsets_to_transaction(offsets, owner)
             self._producer.commit_transaction()
         except KafkaError as exc:
             self._recover(exc)
             return
+        self.service.committed()
         done = time.perf_counter()
         self.timings["handle_s"] += handled - began
         self.timings["commit_s"] += done - handled
@@ -448,7 +417,7 @@ class Processor(threading.Thread):
         self._transact({}, False, final=True)
         self.log.info("final snapshots written", snapshots=self.stats["snapshots"])
 
-    def _handle(self, record: Any, partition: Partition, out: Outbox) -> None:
+    def _handle(self, record: Record, partition: Partition, out: Outbox) -> None:
         """One command through the pure step (handling.py); only the counting is here."""
         outcome = self.step(record, partition, out)
         if outcome is Outcome.DUPLICATE:
@@ -469,6 +438,7 @@ class Processor(threading.Thread):
         except KafkaError:
             self._producer.close()
             self._producer = self._new_producer()
+        self.service.aborted()
         owned = [TopicPartition(self.input_topic, n) for n in self.partitions]
         self.partitions.clear()
         if owned:

@@ -5,31 +5,17 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import TypeVar
-
-from kafka.partitioner.default import murmur2
 
 from oms_events import topics
 from oms_events.avro.codec import Codec
 from oms_events.engine import commands
 from oms_events.engine.commands import Command
+from oms_events.kafka.partitioner import partition_for as partition_for
 from oms_events.settings import Settings
 
 Headers = list[tuple[str, bytes]]
 _Entry = TypeVar("_Entry")
-
-
-# 8,192 recent keys: the ones that come back are an order's commands within its life and
-# the popular items; 65,536 entries held ~25 MiB for keys never seen again (bench/memory.py).
-@lru_cache(maxsize=1 << 13)
-def partition_for(key: bytes, partitions: int) -> int:
-    """The partition the default (murmur2) partitioner gives ``key``: the owner's.
-
-    Cached: kafka-python's murmur2 is pure Python (~10 µs a key) and the same keys
-    come back all the time (an order's commands, the popular items).
-    """
-    return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def by_item_partition(

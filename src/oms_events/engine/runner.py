@@ -1,6 +1,6 @@
 """The engine process: every processor (or a chosen few) in threads, until SIGTERM.
 
-Threads, not asyncio: kafka-python's clients block, each already runs its own
+Threads, not asyncio: the Kafka clients block, each already runs its own
 network thread, and a processor spends its time waiting on the broker (poll,
 transaction commit) with the GIL released. One thread per processor keeps each
 loop a plain sequential program. CPU-bound work (Avro, aggregates) shares one

@@ -80,3 +80,11 @@ class Service:
 
     def tick(self, now: float, partitions: dict[int, Partition], out: Outbox) -> None:
         """Timers (reservation expiry); runs inside a transaction every tick interval."""
+
+    def committed(self) -> None:
+        """Called after a batch's transaction committed (state kept beside the
+        partitions, such as the intake's dedup index, becomes final here)."""
+
+    def aborted(self) -> None:
+        """Called after a batch's transaction aborted; every owned partition is then
+        rebuilt (``rebuilt`` runs again for each)."""

@@ -8,12 +8,12 @@ from __future__ import annotations
 import threading
 
 import structlog
-from kafka import TopicPartition
 
 from oms_events import eventlog, topics
 from oms_events.avro.codec import Codec
 from oms_events.engine.sourcing import FOLDED, StockView
 from oms_events.kafka.connection import consumer
+from oms_events.kafka.port import TopicPartition
 from oms_events.settings import Settings
 
 log = structlog.get_logger(__name__)

@@ -14,14 +14,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 import structlog
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
-from kafka import TopicPartition
 
 from oms_events import eventlog
-from oms_events.kafka.connection import consumer
+from oms_events.kafka.connection import READ_TO_END_WAIT_MS, consumer
+from oms_events.kafka.port import Record, TopicPartition
 from oms_events.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -36,7 +35,7 @@ class LogIndex:
         self,
         settings: Settings,
         topic_names: Sequence[str],
-        read: Callable[[Any], StoredEvent],
+        read: Callable[[Record], StoredEvent],
         *,
         track_positions: bool = False,
     ) -> None:
@@ -49,6 +48,8 @@ class LogIndex:
             max_poll_records=20_000,
             fetch_max_bytes=64 * 1024 * 1024,
             max_partition_fetch_bytes=16 * 1024 * 1024,
+            # Every read and write catches up to the end: see READ_TO_END_WAIT_MS.
+            fetch_max_wait_ms=READ_TO_END_WAIT_MS,
         )
         self.partitions = self._partitions(topic_names)
         self._consumer.assign(self.partitions)
@@ -114,7 +115,7 @@ class LogIndex:
         if time.monotonic() > deadline:
             raise OperationalError(f"event store index not caught up in {CATCH_UP_TIMEOUT_S} s")
 
-    def _add(self, tp: TopicPartition, record: Any) -> None:
+    def _add(self, tp: TopicPartition, record: Record) -> None:
         if eventlog.header(record.headers, "event") == eventlog.CHECKPOINT:
             return  # the engine's note of where its snapshots cover the events: no event
         stored = self._read(record)

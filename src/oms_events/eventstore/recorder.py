@@ -36,12 +36,12 @@ from eventsourcing.persistence import (
     StoredEvent,
     Subscription,
 )
-from kafka import KafkaProducer, TopicPartition
-from kafka.errors import KafkaError, ProducerFencedError
 
 from oms_events.eventstore.index import LogIndex
 from oms_events.eventstore.records import RecordFormat
 from oms_events.kafka.connection import producer
+from oms_events.kafka.errors import KafkaError, ProducerFenced
+from oms_events.kafka.port import Producer, RecordMetadata, TopicPartition
 from oms_events.settings import Settings
 
 SEND_TIMEOUT_S = 30.0
@@ -74,7 +74,7 @@ class KafkaAggregateRecorder(AggregateRecorder):
             settings, self.topics, record_format.from_kafka, track_positions=track_positions
         )
         self._write_lock = threading.Lock()
-        self._producer: KafkaProducer | None = None
+        self._producer: Producer | None = None
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -83,8 +83,8 @@ class KafkaAggregateRecorder(AggregateRecorder):
         self._write(stored_events)
         return None
 
-    def _write(self, stored_events: Sequence[StoredEvent]) -> list[Any]:
-        # Returns the RecordMetadata of each event, in order.
+    def _write(self, stored_events: Sequence[StoredEvent]) -> list[RecordMetadata]:
+        # Returns where each event was written, in order.
         if not stored_events:
             return []
         records = [self._format.to_kafka(s) for s in stored_events]
@@ -106,7 +106,7 @@ class KafkaAggregateRecorder(AggregateRecorder):
             self._index.catch_up(past=last)
         return metadata
 
-    def _writer(self) -> KafkaProducer:
+    def _writer(self) -> Producer:
         # Created on first write only, so a reading instance never fences the writer.
         if self._producer is None:
             p = producer(
@@ -117,17 +117,15 @@ class KafkaAggregateRecorder(AggregateRecorder):
             self._producer = p
         return self._producer
 
-    def _send_in_transaction(self, records: Sequence[Any]) -> list[Any]:
+    def _send_in_transaction(self, records: Sequence[Any]) -> list[RecordMetadata]:
         p = self._writer()
         try:
             p.begin_transaction()
-            futures = [
-                p.send(r.topic, key=r.key, value=r.value, headers=r.headers) for r in records
-            ]
-            p.flush()
-            metadata = [f.get(timeout=SEND_TIMEOUT_S) for f in futures]
+            sent = [p.send(r.topic, r.value, key=r.key, headers=r.headers) for r in records]
+            p.flush(SEND_TIMEOUT_S)
+            metadata = [s.get(SEND_TIMEOUT_S) for s in sent]
             p.commit_transaction()
-        except ProducerFencedError as exc:
+        except ProducerFenced as exc:
             self._drop_producer()
             raise WriterFenced(
                 f"writer {self.transactional_id!r} was fenced by a newer instance; "
@@ -150,7 +148,7 @@ class KafkaAggregateRecorder(AggregateRecorder):
     def _drop_producer(self) -> None:
         if self._producer is not None:
             with contextlib.suppress(Exception):
-                self._producer.close(timeout=5)
+                self._producer.close(5)
             self._producer = None
 
     def select_events(

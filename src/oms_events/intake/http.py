@@ -245,7 +245,7 @@ class KafkaPublisher:
     def publish(self, channel: str, key: str | None, raw: bytes) -> None:
         """Send and wait: a 202 is only given once the broker has the record."""
         topic = topics.name(self.settings, topics.intake(channel))
-        self.producer.send(topic, key=key.encode() if key else None, value=raw).get(timeout=30)
+        self.producer.send(topic, key=key.encode() if key else None, value=raw).get(30)
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8081) -> None:

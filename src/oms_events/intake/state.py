@@ -17,11 +17,10 @@ import json
 import time
 from collections.abc import Iterable
 
-from kafka import KafkaConsumer, TopicPartition
-
 from oms_events import topics
 from oms_events.intake.dedup import DedupIndex
-from oms_events.kafka.connection import consumer
+from oms_events.kafka.connection import READ_TO_END_WAIT_MS, consumer
+from oms_events.kafka.port import Consumer, TopicPartition
 from oms_events.settings import Settings
 from oms_events.topics import TopicSpec
 
@@ -58,24 +57,44 @@ def encode_entry(history: tuple[str, ...], order_no: str) -> bytes:
 
 
 def load_index(
-    settings: Settings, channels: Iterable[str], index: DedupIndex, timeout_s: float = 60.0
+    settings: Settings,
+    channels: Iterable[str],
+    index: DedupIndex,
+    timeout_s: float = 60.0,
+    *,
+    settled: bool = False,
 ) -> int:
-    """Read each channel's changelog to its end into ``index``; returns entries read."""
+    """Read each channel's changelog to its end into ``index``; returns entries read.
+
+    ``settled`` first waits until no transaction is open on the changelog: a previous
+    owner's committed transaction reaches its partitions' markers one by one, so its
+    offsets can be final while its changelog entries are not yet readable, and the
+    index would miss orders whose commands are committed.
+    """
     count = 0
     for channel in channels:
         name = topics.name(settings, changelog(channel))
-        c = consumer(settings, group_id=None, enable_auto_commit=False)
+        c = consumer(settings, group_id=None, fetch_max_wait_ms=READ_TO_END_WAIT_MS)
         try:
+            if settled:
+                _wait_settled(c, name, timeout_s)
             count += _read_to_end(c, name, channel, index, timeout_s)
         finally:
             c.close()
     return count
 
 
-def _read_to_end(
-    c: KafkaConsumer, name: str, channel: str, index: DedupIndex, timeout_s: float
-) -> int:
-    partitions = c.partitions_for_topic(name) or set()
+def _wait_settled(c: Consumer, name: str, timeout_s: float) -> None:
+    tps = [TopicPartition(name, p) for p in sorted(c.partitions_for_topic(name))]
+    deadline = time.monotonic() + timeout_s
+    while c.end_offsets(tps) != c.end_offsets(tps, stable=False):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"a transaction stayed open on {name} for {timeout_s:.0f} s")
+        time.sleep(0.05)
+
+
+def _read_to_end(c: Consumer, name: str, channel: str, index: DedupIndex, timeout_s: float) -> int:
+    partitions = c.partitions_for_topic(name)
     tps = [TopicPartition(name, p) for p in sorted(partitions)]
     if not tps:
         return 0

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
-
 from oms_events.kafka.connection import admin
 from oms_events.kafka.errors import TopicDrift
+from oms_events.kafka.port import NewTopic
 from oms_events.settings import Settings
 from oms_events.topics import TopicSpec, registry
 
@@ -34,30 +33,19 @@ def apply_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> li
     specs = specs if specs is not None else registry(settings)
     client = admin(settings)
     try:
-        existing = {
-            d["name"]: d
-            for d in client.describe_topics([s.name for s in specs])
-            if d["error_code"] == 0
-        }
+        existing = client.describe_topics([s.name for s in specs])
         missing = [s for s in specs if s.name not in existing]
-        if missing:
-            client.create_topics(
-                [
-                    NewTopic(
-                        s.name,
-                        s.partitions,
-                        settings.kafka.replication_factor,
-                        topic_configs=dict(s.config),
-                    )
-                    for s in missing
-                ],
-                wait_for_metadata=True,
-            )
+        client.create_topics(
+            [
+                NewTopic(s.name, s.partitions, settings.kafka.replication_factor, dict(s.config))
+                for s in missing
+            ]
+        )
         problems: list[str] = []
         present = [s for s in specs if s.name in existing]
-        configs = _configs(client, [s.name for s in present]) if present else {}
+        configs = client.topic_configs([s.name for s in present])
         for s in present:
-            have = len(existing[s.name]["partitions"])
+            have = existing[s.name]
             if have != s.partitions:
                 problems.append(f"{s.name}: {have} partitions, registry says {s.partitions}")
             for key, want in s.config.items():
@@ -74,12 +62,3 @@ def apply_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> li
         ]
     finally:
         client.close()
-
-
-def _configs(client: object, names: list[str]) -> dict[str, dict[str, str]]:
-    resources = [ConfigResource(ConfigResourceType.TOPIC, n, configs=None) for n in names]
-    result = client.describe_configs(resources, config_filter="all")  # type: ignore[attr-defined]
-    return {
-        topic: {k: v["value"] for k, v in entries.items()}
-        for topic, entries in result["topic"].items()
-    }

@@ -1,7 +1,10 @@
-"""Reaching the broker: a quick reachability check and client factories.
+"""Reaching the broker: a quick reachability check and the one factory of clients.
 
-kafka-python waits up to 30 s to bootstrap against a dead address; a plain TCP
-connect answers in milliseconds, so operators get a one-line error at once.
+``clients(settings)`` picks the implementation of the port (``port.py``) named by
+``settings.kafka.client``; ``producer``, ``consumer`` and ``admin`` are shorthands
+that also check the broker answers. Clients wait up to 30 s to bootstrap against a
+dead address; a plain TCP connect answers in milliseconds, so operators get a
+one-line error at once.
 """
 
 from __future__ import annotations
@@ -9,10 +12,14 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-
 from oms_events.kafka.errors import KafkaUnavailable
+from oms_events.kafka.port import Admin, Clients, Consumer, Producer
 from oms_events.settings import Settings
+
+# Fetch wait of a consumer that reads partitions to their end (replays, indexes): with
+# librdkafka the position passes a partition's last transaction marker only when an
+# empty fetch at the end comes back, which takes this long.
+READ_TO_END_WAIT_MS = 10
 
 
 def check_reachable(bootstrap_servers: str, timeout: float = 3.0) -> None:
@@ -31,47 +38,30 @@ def check_reachable(bootstrap_servers: str, timeout: float = 3.0) -> None:
     )
 
 
-def admin(settings: Settings) -> KafkaAdminClient:
+def clients(settings: Settings) -> Clients:
+    """The Kafka client implementation ``settings.kafka.client`` names."""
+    if settings.kafka.client == "kafka-python":
+        from oms_events.kafka.kafkapython import KafkaPythonClients
+
+        return KafkaPythonClients(settings.kafka.bootstrap_servers)
+    from oms_events.kafka.confluent import ConfluentClients
+
+    return ConfluentClients(settings.kafka.bootstrap_servers)
+
+
+def admin(settings: Settings) -> Admin:
     """An admin client for the configured cluster."""
     check_reachable(settings.kafka.bootstrap_servers)
-    return KafkaAdminClient(
-        bootstrap_servers=settings.kafka.bootstrap_servers,
-        client_id="oms-admin",
-        bootstrap_timeout_ms=10_000,
-    )
+    return clients(settings).admin()
 
 
-def producer(settings: Settings, **config: Any) -> KafkaProducer:
-    """A producer with the engine's defaults: idempotent, acks=all, a short linger so
-    that hot paths batch many records per request."""
+def producer(settings: Settings, **config: Any) -> Producer:
+    """A producer (idempotent, acks=all; transactional with ``transactional_id``)."""
     check_reachable(settings.kafka.bootstrap_servers)
-    defaults: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka.bootstrap_servers,
-        "acks": "all",
-        "enable_idempotence": True,
-        "linger_ms": 5,
-        "batch_size": 256 * 1024,
-    }
-    if config.get("transactional_id"):
-        # A transaction begun right after a commit gets CONCURRENT_TRANSACTIONS from
-        # AddOffsetsToTxn until the last one's markers are written, and kafka-python
-        # waits retry_backoff_ms (100 ms by default) before asking again: that capped
-        # a transactional writer near 15 transactions/s and added up to 100 ms to every
-        # hop of the engine (measured: p50 place->confirmed at 150 orders/s, see
-        # bench/README.md).
-        defaults["retry_backoff_ms"] = 5
-    defaults.update(config)
-    return KafkaProducer(**defaults)
+    return clients(settings).producer(**config)
 
 
-def consumer(settings: Settings, *topics: str, **config: Any) -> KafkaConsumer:
-    """A consumer that only ever sees committed transactions."""
+def consumer(settings: Settings, **config: Any) -> Consumer:
+    """A consumer that only ever sees committed transactions (unless told otherwise)."""
     check_reachable(settings.kafka.bootstrap_servers)
-    defaults: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka.bootstrap_servers,
-        "isolation_level": "read_committed",
-        "auto_offset_reset": "earliest",
-        "enable_auto_commit": False,
-    }
-    defaults.update(config)
-    return KafkaConsumer(*topics, **defaults)
+    return clients(settings).consumer(**config)

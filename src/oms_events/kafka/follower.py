@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
-
-from kafka import TopicPartition
 
 from oms_events.kafka.connection import consumer
+from oms_events.kafka.port import Record, TopicPartition
 from oms_events.settings import Settings
 
 
@@ -21,7 +19,7 @@ class Follower(threading.Thread):
         self,
         settings: Settings,
         topic: str,
-        on_record: Callable[[Any], None],
+        on_record: Callable[[Record], None],
         stop: threading.Event,
         fetch_max_wait_ms: int = 20,
     ) -> None:
@@ -30,9 +28,7 @@ class Follower(threading.Thread):
         self.c = consumer(settings, group_id=None, fetch_max_wait_ms=fetch_max_wait_ms)
         parts = [TopicPartition(topic, n) for n in sorted(self.c.partitions_for_topic(topic))]
         self.c.assign(parts)
-        self.c.seek_to_end(*parts)
-        for tp in parts:  # fix the start now, before anything is published
-            self.c.position(tp)
+        self.c.seek_to_end(*parts)  # fixes the start now, before anything is published
 
     def run(self) -> None:
         """Hand every record over until stopped."""

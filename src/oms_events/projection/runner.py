@@ -21,13 +21,14 @@ from typing import Any
 
 import psycopg
 import structlog
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from psycopg import sql
 
 from oms_events import deadletter, eventlog, topics
 from oms_events.avro.codec import Codec, DecodeError
 from oms_events.avro.registry import codec_from_settings
+from oms_events.kafka import port
 from oms_events.kafka.connection import consumer, producer
+from oms_events.kafka.port import Consumer, Producer, TopicPartition
 from oms_events.projection import offsets
 from oms_events.projection.metrics import Metrics
 from oms_events.projection.migrate import use_schema
@@ -86,7 +87,7 @@ class Runner:
         self.processor = f"projection.{projection.name}"  # who refused it, in dead letters
         self.dead_letters = dead_letters
         self._refused: list[tuple[Any, deadletter.Reason]] = []
-        self._letters: KafkaProducer | None = None
+        self._letters: Producer | None = None
         self.conn = conn
         self.batch_size = batch_size
         self.max_wait = max_wait
@@ -97,7 +98,7 @@ class Runner:
         self.cache = RowCache(settings.projections.row_cache_size)
         self.dead_letter_topic = topics.name(settings, topics.DEADLETTER)
         self.topics = [topics.name(settings, t) for t in projection.topics]
-        self.consumer: KafkaConsumer = consumer(
+        self.consumer: Consumer = consumer(
             settings,
             group_id=None,
             client_id=projection.group,
@@ -147,8 +148,8 @@ class Runner:
         ends = ends or self.end_offsets()
         return sum(max(0, ends[tp] - self.positions[tp]) for tp in self.partitions)
 
-    def _poll(self) -> list[Any]:
-        records: list[Any] = []
+    def _poll(self) -> list[port.Record]:
+        records: list[port.Record] = []
         deadline = time.monotonic() + self.max_wait
         while len(records) < self.batch_size:
             remaining = deadline - time.monotonic()
@@ -163,7 +164,9 @@ class Runner:
                 records.extend(batch)
         return records
 
-    def _decode(self, raw: list[Any]) -> tuple[list[Record], dict[tuple[str, int], datetime]]:
+    def _decode(
+        self, raw: list[port.Record]
+    ) -> tuple[list[Record], dict[tuple[str, int], datetime]]:
         wanted = self.projection.events
         out: list[Record] = []
         last: dict[tuple[str, int], datetime] = {}
@@ -289,7 +292,7 @@ class Runner:
                 value=record.value if record.value is not None else b"",
                 headers=letter.headers(record.headers or []),
             )
-        self._letters.flush(timeout=30)
+        self._letters.flush(30)
         self._refused.clear()
 
     def run(self, stop: Callable[[], bool]) -> None:

@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from kafka import TopicPartition
 from psycopg import sql
 
 from oms_events import topics
 from oms_events.kafka.connection import consumer
+from oms_events.kafka.port import TopicPartition
 from oms_events.projection.spec import Projection
 from oms_events.settings import Settings
 
@@ -61,7 +61,7 @@ def lags(
         for p in projections:
             for base in p.topics:
                 topic = topics.name(settings, base)
-                for n in sorted(c.partitions_for_topic(topic) or ()):
+                for n in sorted(c.partitions_for_topic(topic)):
                     wanted.append((p.name, TopicPartition(topic, n)))
         ends = c.end_offsets([tp for _, tp in wanted]) if wanted else {}
     finally:

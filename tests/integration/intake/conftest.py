@@ -15,6 +15,7 @@ from oms_events.intake.adapter import ChannelAdapter
 from oms_events.intake.state import intake_specs
 from oms_events.kafka.admin import apply_topics
 from oms_events.kafka.connection import consumer, producer
+from oms_events.kafka.port import Record, TopicPartition
 from oms_events.settings import Settings
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "channels"
@@ -37,9 +38,18 @@ def send(settings: Settings, channel: str, deliveries: list[tuple[str, bytes]]) 
 
 def read(settings: Settings, base: str) -> list[Any]:
     """Every committed record of a topic (read_committed), all partitions."""
-    c = consumer(settings, topics.name(settings, base), group_id=None, consumer_timeout_ms=1500)
+    name = topics.name(settings, base)
+    c = consumer(settings, group_id=None, fetch_max_wait_ms=10)
     try:
-        return list(c)
+        parts = [TopicPartition(name, n) for n in sorted(c.partitions_for_topic(name))]
+        c.assign(parts)
+        c.seek_to_beginning(*parts)
+        end = c.end_offsets(parts)
+        out: list[Record] = []
+        while any(c.position(tp) < end[tp] for tp in parts):
+            for records in c.poll(timeout_ms=500).values():
+                out.extend(records)
+        return out
     finally:
         c.close()
 

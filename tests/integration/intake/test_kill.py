@@ -11,10 +11,10 @@ import time
 from collections import Counter
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 
 from oms_events import topics
 from oms_events.kafka.connection import consumer
+from oms_events.kafka.port import Consumer, TopicPartition
 from oms_events.settings import Settings
 from tests.integration.intake.conftest import make_topics, placed, send, wait_for
 
@@ -54,11 +54,11 @@ def log_end(settings: Settings) -> int:
     if _gauge is None:
         _gauge = consumer(settings, group_id=None)
     name = topics.name(settings, topics.commands("order"))
-    tps = [TopicPartition(name, p) for p in _gauge.partitions_for_topic(name) or ()]
+    tps = [TopicPartition(name, p) for p in _gauge.partitions_for_topic(name)]
     return sum(_gauge.end_offsets(tps).values())
 
 
-_gauge: KafkaConsumer | None = None
+_gauge: Consumer | None = None
 
 
 @pytest.mark.fault

@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.events import produce as produce  # the projection tests write events as the bench does
-from kafka import KafkaProducer
 
 from oms_events import deadletter, topics
 from oms_events.domain import (
@@ -32,6 +31,7 @@ from oms_events.domain import (
     ShipmentLine,
 )
 from oms_events.kafka.connection import producer
+from oms_events.kafka.port import Producer
 from oms_events.settings import Settings
 
 SKUS = ("SKU-TEA", "SKU-CUP", "SKU-POT", "SKU-MAT")
@@ -163,7 +163,7 @@ def event_topics(settings: Settings) -> list[str]:
 def produce_dead_letters(settings: Settings, count: int) -> None:
     """Raw undecodable inputs with their reasons in the contract's headers, each from its
     own (made-up) intake offset."""
-    p: KafkaProducer = producer(settings)
+    p: Producer = producer(settings)
     for i in range(count):
         letter = deadletter.DeadLetter(
             deadletter.technical("decode.error", ValueError(f"bad input {i}"), field="lines"),
