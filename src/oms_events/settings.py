@@ -144,6 +144,14 @@ class EngineSettings(BaseSettings):
         description="Events of one aggregate between two of its snapshots on "
         "oms.<type>.snapshots; a rebuild reads the newest snapshot and the events after it",
     )
+    dormant_kept: int = Field(
+        1000,
+        ge=0,
+        description="Per partition, how many aggregates the engine has nothing left to "
+        "decide about (allocated orders, shipments) stay in memory, the most recently "
+        "touched; older ones leave memory with a snapshot and are reloaded when a command "
+        "comes. Bounds memory whatever the number of orders",
+    )
     redelivery_window_s: float = Field(
         3600,
         ge=0,

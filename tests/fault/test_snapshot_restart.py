@@ -33,7 +33,12 @@ from tests.integration.engine.harness import (
     wait_for,
 )
 
-ENV = {"OMS_ENGINE_SNAPSHOT_EVERY": "5", "OMS_ENGINE_REDELIVERY_WINDOW_S": "1"}
+# Dormant orders leave memory at once (no resting room), the path this test is about.
+ENV = {
+    "OMS_ENGINE_SNAPSHOT_EVERY": "5",
+    "OMS_ENGINE_REDELIVERY_WINDOW_S": "1",
+    "OMS_ENGINE_DORMANT_KEPT": "0",
+}
 WAVE = 60
 
 

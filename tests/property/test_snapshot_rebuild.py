@@ -112,6 +112,7 @@ def _drive(
     gaps: list[int],
     every: int,
     clean: bool,
+    keep: int = 0,
 ) -> tuple[Logs, int]:
     ops, new, command = KINDS[kind]
     logs = Logs()
@@ -143,13 +144,15 @@ def _drive(
                 sent.append(eventlog.Record(value, key, headers, timestamp=started))
             partition.record(aggregate, command_id, len(new_events), started)
             logs.commands[command_id] = (aggregate.id, started)
-        settlement = snapshots.settle(partition, LOG, kind, started, every, WINDOW_MS)
+        settlement = snapshots.settle(partition, LOG, kind, started, every, WINDOW_MS, keep=keep)
         _append(logs.events, sent)
         _append(logs.snapshots, _records(settlement.records, started))
         snapshots.committed(partition, settlement)
     if clean:
         clock += 1
-        settlement = snapshots.settle(partition, LOG, kind, clock, every, WINDOW_MS, final=True)
+        settlement = snapshots.settle(
+            partition, LOG, kind, clock, every, WINDOW_MS, final=True, keep=keep
+        )
         _append(logs.snapshots, _records(settlement.records, clock))
         snapshots.committed(partition, settlement)
     return logs, clock
@@ -188,6 +191,7 @@ COMMANDS = st.lists(
     transactions=COMMANDS,
     gaps=st.lists(st.integers(1, 40_000), min_size=25, max_size=25),
     every=st.integers(1, 6),
+    keep=st.integers(0, 3),
     clean=st.booleans(),
     later=st.integers(0, 200_000),
 )
@@ -196,10 +200,11 @@ def test_snapshots_and_tail_rebuild_what_a_full_replay_does(
     transactions: list[list[tuple[int, int, int]]],
     gaps: list[int],
     every: int,
+    keep: int,
     clean: bool,
     later: int,
 ) -> None:
-    logs, clock = _drive(kind, transactions, gaps, every, clean)
+    logs, clock = _drive(kind, transactions, gaps, every, clean, keep)
     now = clock + later  # the restart comes a while after the last transaction
     result = snapshots.rebuild(
         0, logs.snapshots, logs.events_from, LOG, now, WINDOW_MS, logs.loader

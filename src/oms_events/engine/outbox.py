@@ -88,12 +88,18 @@ class Outbox:
         return new
 
     def snapshots(
-        self, aggregate_type: str, partition: Partition, every: int, window_ms: int, final: bool
+        self,
+        aggregate_type: str,
+        partition: Partition,
+        every: int,
+        window_ms: int,
+        final: bool,
+        keep: int = 0,
     ) -> Settlement:
         """Queue the snapshots (and checkpoint) of ``partition`` this transaction writes
         (see snapshots.settle); hand the result to ``snapshots.committed`` after commit."""
         settlement = settle(
-            partition, self.log, aggregate_type, self.started_ms, every, window_ms, final
+            partition, self.log, aggregate_type, self.started_ms, every, window_ms, final, keep
         )
         topic = topics.name(self.settings, topics.snapshots(aggregate_type))
         for key, value, headers in settlement.records:

@@ -394,6 +394,7 @@ class Processor(threading.Thread):
                     self.engine.snapshot_every,
                     window_ms,
                     final,
+                    self.engine.dormant_kept,
                 ),
             )
             for partition in self.partitions.values()

@@ -52,3 +52,28 @@ def test_an_aggregate_whose_snapshot_is_gone_is_folded_from_its_events() -> None
     again, command_ids = snapshots.replay_one(records + more, o.id, LOG)
     assert state(again) == state(o)
     assert command_ids == ["c-1"] * len(records)
+
+
+def test_dormant_aggregates_rest_in_memory_until_newer_ones_push_them_out() -> None:
+    """The ``keep`` most recently touched dormant aggregates stay; older ones leave with
+    a snapshot, and one touched again moves to the back of the line."""
+    partition = Partition(0)
+    orders = []
+    for n in range(3):
+        o, records = _allocated()
+        partition.record(o, f"c{n}", len(records), 1_000 + n)
+        orders.append(o)
+        settlement = snapshots.settle(partition, LOG, "order", 1_000 + n, 200, 60_000, keep=2)
+        snapshots.committed(partition, settlement)
+    # Three allocated orders, room for two: the first left memory with its snapshot.
+    assert orders[0].id not in partition.aggregates
+    assert orders[0].id in partition.snapshots
+    assert {o.id for o in orders[1:]} <= set(partition.aggregates)
+    # Touching the oldest resting one keeps it; the next newcomer pushes out the other.
+    partition.touched.add(orders[1].id)
+    newcomer, records = _allocated()
+    partition.record(newcomer, "c3", len(records), 2_000)
+    settlement = snapshots.settle(partition, LOG, "order", 2_000, 200, 60_000, keep=2)
+    snapshots.committed(partition, settlement)
+    assert set(partition.aggregates) == {orders[1].id, newcomer.id}
+    assert settlement.leaving == [orders[2].id]
