@@ -152,6 +152,8 @@ class PaymentDesk(threading.Thread):
         # after it: a trade is opened only once the desk has read that far, so that a
         # tender captured in the same transaction that asked for it is never opened.
         self.read_at: dict[UUID, tuple[TopicPartition, int | None]] = {}
+        # Payments changed since they last had nothing to open: the only ones looked at.
+        self.asking: set[UUID] = set()
         self.error: BaseException | None = None
 
     def run(self) -> None:
@@ -168,7 +170,9 @@ class PaymentDesk(threading.Thread):
             while not self.stop_event.is_set():
                 for tp, records in c.poll(timeout_ms=200, max_records=2000).items():
                     for r in records:
-                        self.read_at[self._fold(r.value or b"")] = (tp, None)
+                        pid = self._fold(r.value or b"")
+                        self.read_at[pid] = (tp, None)
+                        self.asking.add(pid)
                 if not caught_up:
                     caught_up = all(c.position(tp) >= end[tp] for tp in parts)
                 if caught_up:
@@ -189,12 +193,12 @@ class PaymentDesk(threading.Thread):
     def _open(self, c: Any) -> None:
         """Open at its provider each trade still waiting for one."""
         now = time.monotonic()
-        waiting = [
-            (pid, trade)
-            for pid, payment in self.payments.items()
-            for trade in trades_to_open(payment)
-            if trade[0] not in self.opened and now >= self.retry_at.get(trade[0], now)
-        ]
+        waiting = []
+        for pid in list(self.asking):
+            trades = [t for t in trades_to_open(self.payments[pid]) if t[0] not in self.opened]
+            if not trades:
+                self.asking.discard(pid)
+            waiting += [(pid, t) for t in trades if now >= self.retry_at.get(t[0], now)]
         unmarked = {self.read_at[pid][0] for pid, _ in waiting if self.read_at[pid][1] is None}
         if unmarked:
             ends = c.end_offsets(list(unmarked))
