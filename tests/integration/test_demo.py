@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import uuid
@@ -12,10 +13,21 @@ import psycopg
 from oms_events.settings import Settings
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
 def test_demo_places_orders_and_the_projection_shows_each_once(isolated: Settings) -> None:
     schema = f"demo_{uuid.uuid4().hex[:8]}"
+    port = free_port()  # our HTTP server, where the sandboxes notify this run's payments
     env = {
         **os.environ,
+        "OMS_HTTP_PORT": str(port),
+        "OMS_PAYMENTS_ALIPAY_NOTIFY_URL": f"http://127.0.0.1:{port}/payments/alipay/notify",
+        "OMS_PAYMENTS_WECHATPAY_NOTIFY_URL": f"http://127.0.0.1:{port}/payments/wechatpay/notify",
         "OMS_KAFKA_TOPIC_PREFIX": isolated.kafka.topic_prefix,
         "OMS_PROJECTIONS_SCHEMA_NAME": schema,
         "OMS_KAFKA_PARTITIONS": "2",
@@ -30,13 +42,26 @@ def test_demo_places_orders_and_the_projection_shows_each_once(isolated: Setting
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "orders by status" in out.stdout
+    assert "payment_ledger" in out.stdout and "daily_settlement" in out.stdout
     with psycopg.connect(isolated.postgres.dsn) as conn:
         rows = conn.execute(
             f'SELECT status, count(*) FROM "{schema}".order_tracking GROUP BY status'
         ).fetchall()
+        # The orders paid in the sandboxes (PAY…) and their refunds, in the ledger.
+        ours = conn.execute(
+            f'SELECT method, kind, count(*), sum(amount) FROM "{schema}".payment_ledger '
+            "WHERE order_no LIKE 'OMS-web-PAY%' GROUP BY 1, 2 ORDER BY 1, 2"
+        ).fetchall()
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
         conn.commit()
+    assert ours == [
+        ("alipay", "capture", 2, 2 * 9800),
+        ("alipay", "refund", 1, -4900),  # one tin of the first order
+        ("wechat_pay", "capture", 2, 2 * 9800),
+        ("wechat_pay", "refund", 1, -9800),  # all of the second
+    ]
     counts = dict(rows)
-    assert sum(counts.values()) == 40
+    # 40 simulated orders and 4 the customers paid in the sandboxes.
+    assert sum(counts.values()) == 44
     # Every simulated order was decided: nothing is left pending.
     assert set(counts) <= {"confirmed", "allocated", "shipped", "rejected", "partially_shipped"}

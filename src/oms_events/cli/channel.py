@@ -71,11 +71,18 @@ def send(
 @app.command()
 @one_line_errors
 def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8081,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default: OMS_HTTP_HOST).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on (default: OMS_HTTP_PORT).")
+    ] = None,
 ) -> None:
     """Serve the HTTP intake (POST /channels/{channel}/orders; OpenAPI at /docs): valid
-    deliveries are published on oms.intake.<channel> for the adapters."""
+    deliveries are published on oms.intake.<channel> for the adapters. The payment
+    providers' notifications arrive here too (POST /payments/{alipay,wechatpay}/notify,
+    the notify URLs of settings.payments)."""
     from oms_events.intake.http import serve as run
 
-    run(get_settings(), host, port)
+    settings = get_settings()
+    run(settings, host or settings.http.host, port or settings.http.port)

@@ -1,8 +1,10 @@
 """``oms demo``: the whole engine on the local Kafka and PostgreSQL, in one command.
 
-Starts the services, applies topics and migrations, runs the engine (`oms run`) and
-the projections (`oms project`) as child processes, drives a short simulation, then
-shows what an analyst sees in PostgreSQL, and stops the children again.
+Starts the services, applies topics and migrations, runs the engine (`oms run`), the
+projections (`oms project`) and the HTTP server (`oms channel serve`, where the payment
+sandboxes notify) as child processes, drives a short simulation, collects a few
+orders' payments in the sandboxes and refunds two (``demo_payments.py``), then shows
+what an analyst sees in PostgreSQL, and stops the children again.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from oms_events.avro.registry import codec_from_settings
+from oms_events.cli.demo_payments import collect_and_refund
 from oms_events.cli.errors import one_line_errors
 from oms_events.cli.project import SCHEMA, schema_or_setting
 from oms_events.devservices import services
@@ -132,8 +136,10 @@ def demo(
     rate: Annotated[float, typer.Option("--rate", help="Orders published per second.")] = 100.0,
     schema: str | None = SCHEMA,
 ) -> None:
-    """Start Kafka and PostgreSQL, apply topics and migrations, run the engine and the
-    projections, simulate ORDERS orders, and show the resulting tables.
+    """Start Kafka, PostgreSQL and the payment sandboxes, apply topics and migrations,
+    run the engine, the projections and the HTTP server, simulate ORDERS orders, have
+    the customers of a few unpaid ones pay in the Alipay / WeChat Pay sandboxes, refund
+    two, and show the resulting tables (payment_ledger, daily_settlement among them).
 
     Engine and projection logs go to OMS_DEV_DATA_DIR/logs/demo-*.log.
     """
@@ -151,9 +157,13 @@ def demo(
     procs = [
         _spawn(settings, "engine", "run", "--no-apply-topics"),
         _spawn(settings, "projections", "project", "--schema", schema),
+        # The providers' sandboxes notify payments here (settings.payments.*_notify_url).
+        _spawn(settings, "http", "channel", "serve"),
     ]
     try:
         simulate(orders=orders, channels=3, skus=20, locations=3, rate=rate, stock=0, timeout=600)
+        with out.status("collecting payments in the Alipay / WeChat Pay sandboxes…"):
+            collect_and_refund(settings, codec_from_settings(settings.registry), schema, out)
         with out.status("waiting for the projections to catch up…"):
             lag = _wait_caught_up(settings, schema, timeout=120)
         if lag:

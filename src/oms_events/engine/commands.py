@@ -384,7 +384,7 @@ class RefundTender:
 
 @dataclass(frozen=True, kw_only=True)
 class RecordRefundOutcome(PaymentCommand):
-    """What the providers answered to a refund (sent by the refund desk)."""
+    """What the providers answered to a refund (sent by the payment desk)."""
 
     refund_id: str
     succeeded: bool

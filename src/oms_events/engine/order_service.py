@@ -20,8 +20,11 @@ Consumes ``oms.order.commands`` keyed by order id:
 
 Money goes to the payment service (``oms.payment.commands``) in the same transaction
 as the events that decided it: a channel's payment (OrderPlaced with its payment, or
-PaymentRecorded on a paid change) -> CapturePayment; PaymentDue -> RequestPayment;
-RefundDue / RefundAgreed -> RequestRefund.
+PaymentRecorded on a paid change) -> CapturePayment; PaymentDue, or an OrderPlaced the
+channel did not collect (prepaid, not COD) -> RequestPayment under a trade number of
+our own (``payment.trade_no``), which the payment desk opens at the provider;
+RefundDue / RefundAgreed -> RequestRefund. A PaymentRecorded of such a trade comes
+from the payment service, which captured it already: it asks nothing more.
 
 Timers (inside a transaction, like any command): cancel unpaid prepaid orders whose
 reservations outlived the workflow's ``reservation_ttl``, releasing their stock; and
@@ -43,6 +46,7 @@ from oms_events.domain.errors import DomainError, OrderLocked
 from oms_events.domain.line import OrderLine
 from oms_events.domain.money import Money
 from oms_events.domain.order import COLLECTED_ON_HANDOVER, Order, OrderStatus, Tender
+from oms_events.domain.payment import order_of_trade, trade_no
 from oms_events.engine.commands import (
     AddressDetails,
     CancelOrder,
@@ -146,6 +150,20 @@ def money_commands(order: Order, new: Sequence[Any], cause: str) -> list[Payment
         ref = f"{order.order_no}-{e.originator_version}"  # a tender's out_trade_no
         if name == "OrderPlaced" and e.payment:
             found.extend(_placed_tenders(order, e.payment, head, cause))
+        elif name == "OrderPlaced" and not order.is_cod and order.total.amount > 0:
+            # Not collected at the channel: we open a trade for the customer to pay.
+            found.append(
+                RequestPayment(
+                    command_id=f"{cause}/request/{e.originator_version}",
+                    **head,
+                    reference=trade_no(order.id, e.originator_version),
+                    method=order.payment_method.value,
+                    amount=order.total.amount,
+                )
+            )
+        elif name == "PaymentRecorded" and order_of_trade(e.payment_id) == order.id:
+            # A trade we opened, paid: the payment service captured it and told us.
+            continue
         elif name == "PaymentRecorded":
             found.append(
                 CapturePayment(
@@ -163,7 +181,7 @@ def money_commands(order: Order, new: Sequence[Any], cause: str) -> list[Payment
                 RequestPayment(
                     command_id=f"{cause}/request/{e.originator_version}",
                     **head,
-                    reference=ref,
+                    reference=trade_no(order.id, e.originator_version),
                     method=order.payment_method.value,
                     amount=e.amount["amount"],
                 )

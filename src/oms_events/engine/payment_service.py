@@ -2,19 +2,21 @@
 
 Consumes ``oms.payment.commands`` keyed by the order's payment id:
 
-* CapturePayment (from the order service: paid at the channel, or paid on a change)
-  -> PaymentRequested (the first tender opens the payment) and PaymentCaptured, once
-  per tender
+* CapturePayment (from the order service: paid at the channel, or paid on a change;
+  from the notification endpoint: a trade we opened was paid) -> PaymentRequested (the
+  first tender opens the payment) and PaymentCaptured, once per tender; a trade of
+  ours also -> RecordPayment to the order
 * RequestPayment (the order owes more: its PaymentDue) -> TenderRequested
 * RequestRefund (the order agreed a refund, or owes one: its RefundAgreed / RefundDue)
-  -> RefundRequested, split over the tenders; the refund desk then asks the providers
-* RecordRefundOutcome (from the refund desk) -> PaymentRefunded and a RecordRefund to
+  -> RefundRequested, split over the tenders; the payment desk then asks the providers
+* RecordRefundOutcome (from the payment desk) -> PaymentRefunded and a RecordRefund to
   the order, or RefundFailed (the shares are refundable again)
 
-A refund is asked of a provider only after its RefundRequested is committed, by the
-refund desk (``refund_desk.py``), outside this transaction: an HTTP call cannot be
-rolled back with a Kafka transaction, so it is made at least once, with the refund id
-as the provider's idempotency key.
+A trade is opened and a refund asked of a provider only after its TenderRequested /
+RefundRequested is committed, by the payment desk (``payment_desk.py``), outside this
+transaction: an HTTP call cannot be rolled back with a Kafka transaction, so it is
+made at least once, with the trade number / refund id as the provider's idempotency
+key.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from uuid import UUID
 
 from oms_events.domain.money import Money
 from oms_events.domain.order import PaymentMethod
-from oms_events.domain.payment import Payment
+from oms_events.domain.payment import Payment, order_of_trade
 from oms_events.engine.commands import (
     CapturePayment,
     PaymentCommand,
+    RecordPayment,
     RecordRefund,
     RecordRefundOutcome,
     RequestPayment,
@@ -52,17 +55,35 @@ class PaymentService(Service):
         }
 
     def capture(self, command: CapturePayment, partition: Partition, out: Outbox) -> None:
-        """Money taken on a tender; a tender already captured is left as it is."""
-        payment = self._open(
-            command, partition, command.reference, command.order_method, command.amount
-        )
+        """Money taken on a tender; a tender already captured is left as it is.
+
+        A trade we opened ourselves (its provider notified the payment) was asked for
+        by the order, which does not know it is paid: it is told (RecordPayment), once.
+        """
+        ours = order_of_trade(command.reference) == command.order_id
+        if ours:
+            payment = self._payment(command, partition)
+        else:
+            payment = self._open(
+                command, partition, command.reference, command.order_method, command.amount
+            )
         payment.capture(
             command.reference,
             command.method,
             Money(command.amount, command.currency),
             command.provider_reference,
         )
-        out.events("payment", partition, payment, command.command_id)
+        new = out.events("payment", partition, payment, command.command_id)
+        if ours and new:
+            out.command(
+                RecordPayment(
+                    command_id=f"{command.command_id}/order",
+                    order_id=command.order_id,
+                    payment_id=command.reference,
+                    amount=command.amount,
+                    currency=command.currency,
+                )
+            )
 
     def request(self, command: RequestPayment, partition: Partition, out: Outbox) -> None:
         """The order owes more: ask under a new tender."""
@@ -75,7 +96,7 @@ class PaymentService(Service):
         out.events("payment", partition, payment, command.command_id)
 
     def refund(self, command: RequestRefund, partition: Partition, out: Outbox) -> None:
-        """Reserve the refund on the tenders; the refund desk asks the providers."""
+        """Reserve the refund on the tenders; the payment desk asks the providers."""
         payment = self._payment(command, partition)
         payment.request_refund(
             command.refund_id, Money(command.amount, command.currency), command.reason

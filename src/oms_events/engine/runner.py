@@ -24,9 +24,9 @@ from oms_events.avro.registry import RegistryError, codec_from_settings
 from oms_events.engine.inventory_service import InventoryService
 from oms_events.engine.order_saga import OrderSaga
 from oms_events.engine.order_service import OrderService
+from oms_events.engine.payment_desk import PaymentDesk
 from oms_events.engine.payment_service import PaymentService
 from oms_events.engine.processor import Processor
-from oms_events.engine.refund_desk import RefundDesk
 from oms_events.engine.service import Service
 from oms_events.engine.shipment_service import ShipmentService
 from oms_events.engine.sourcing import StockView
@@ -61,7 +61,7 @@ class Engine:
         self.stop_event = threading.Event()
         self.stock = StockView()
         self.watcher: StockWatcher | None = None
-        self.desk: RefundDesk | None = None
+        self.desk: PaymentDesk | None = None
         self.gateways = gateways
         self.processors: list[Processor] = []
 
@@ -95,7 +95,7 @@ class Engine:
                 gateways = self.gateways
             else:
                 gateways = {str(n): g for n, g in providers.gateways(self.settings).items()}
-            self.desk = RefundDesk(self.settings, self.codec, gateways, self.stop_event)
+            self.desk = PaymentDesk(self.settings, self.codec, gateways, self.stop_event)
             self.desk.start()
         for name in self.names:
             p = Processor(self._service(name), self.settings, self.codec, self.stop_event)
@@ -135,7 +135,7 @@ class Engine:
         while not self.stop_event.wait(0.5):
             if self.desk is not None and self.desk.error is not None:
                 # Refunds would wait unasked: stop, so a supervisor restarts the engine.
-                log.error("the refund desk failed; stopping the engine")
+                log.error("the payment desk failed; stopping the engine")
                 self.stop_event.set()
             if self.failed():
                 log.error(

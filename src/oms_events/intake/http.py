@@ -14,27 +14,34 @@ so exactly-once rests on one mechanism, whichever way an order arrives.
 * 400: the delivery is refused; the body names the code, the field and why (en, zh),
   the same reason a dead letter of the Kafka path carries (:mod:`oms_events.deadletter`).
   Nothing is published or dead-lettered: the sender keeps it and can fix it.
+
+The same server receives the payment providers' notifications
+(``POST /payments/{alipay,wechatpay}/notify``): verified, recorded and answered by
+:mod:`oms_events.payments.notify`, each provider in its own words.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, Protocol
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from oms_events import topics
-from oms_events.deadletter import Source
+from oms_events.deadletter import DeadLetter, Source
+from oms_events.engine.commands import CapturePayment
 from oms_events.intake.dedup import DedupIndex
 from oms_events.intake.errors import Rejection
 from oms_events.intake.model import IntakeOrder
 from oms_events.intake.processor import IntakeProcessor, dead_letter
 from oms_events.intake.state import load_index
 from oms_events.kafka.connection import producer
+from oms_events.payments.notify import KafkaNotificationSink, Notifications
 from oms_events.settings import Settings
 
 
@@ -45,6 +52,13 @@ class ChannelName(StrEnum):
     tmall = "tmall"
     jd = "jd"
     pos = "pos"
+
+
+class ProviderName(StrEnum):
+    """Payment providers that notify us (``payments.gateway.Provider``)."""
+
+    alipay = "alipay"
+    wechatpay = "wechatpay"
 
 
 class Publisher(Protocol):
@@ -110,17 +124,68 @@ async def _raw_body(request: Request) -> bytes:
     return await request.body()
 
 
+_NOTIFICATION = {
+    "requestBody": {
+        "required": True,
+        "description": "The provider's notification as it posts it: Alipay a form "
+        "signed RSA2 (sign, sign_type); WeChat Pay v3 JSON whose resource is "
+        "AEAD_AES_256_GCM-encrypted, signed in the Wechatpay-Signature header.",
+        "content": {
+            "application/x-www-form-urlencoded": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"type": "object"}},
+        },
+    }
+}
+_NOTIFICATION_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Alipay: recorded; the body is exactly success",
+        "content": {"text/plain": {"schema": {"type": "string", "example": "success"}}},
+    },
+    204: {"description": "WeChat Pay: recorded"},
+    400: {
+        "description": "Refused (bad signature, undecryptable, stale, another merchant's) "
+        "and dead-lettered: Alipay's body is fail, WeChat Pay's "
+        '{"code": "FAIL", "message": …}; the provider resends',
+    },
+}
+
+
+async def _headers(request: Request) -> dict[str, str]:
+    return dict(request.headers)
+
+
 # The body is read raw: its format is the channel's, not a pydantic model.
 _RAW = Depends(_raw_body)
+_HEADERS = Depends(_headers)
 
 
-def create_app(processor: IntakeProcessor, publisher: Publisher, seen: DedupIndex) -> FastAPI:
-    """The intake API over a parser/processor, a publisher and a view of accepted orders."""
+def create_app(
+    processor: IntakeProcessor,
+    publisher: Publisher,
+    seen: DedupIndex,
+    notifications: Notifications,
+) -> FastAPI:
+    """The intake API over a parser/processor, a publisher, a view of accepted orders,
+    and the receiver of the payment providers' notifications."""
     app = FastAPI(
         title="oms-events intake",
         version="1",
-        description="Channels that push send their orders here, in their own format.",
+        description="Channels that push send their orders here, in their own format; "
+        "payment providers notify the payments they collected for us.",
     )
+
+    @app.post(
+        "/payments/{provider}/notify",
+        response_class=Response,
+        responses=_NOTIFICATION_ANSWERS,
+        openapi_extra=_NOTIFICATION,
+        summary="A payment provider's notification (paid, refunded, closed)",
+    )
+    def post_notification(
+        provider: ProviderName, body: bytes = _RAW, headers: dict[str, str] = _HEADERS
+    ) -> Response:
+        status, media_type, answer = notifications.receive(provider.value, headers, body)
+        return Response(content=answer, status_code=status, media_type=media_type)
 
     @app.post(
         "/channels/{channel}/orders",
@@ -184,13 +249,23 @@ class KafkaPublisher:
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8081) -> None:
-    """Run the intake API with uvicorn against Kafka (index loaded from the changelogs)."""
+    """Run the intake API with uvicorn against Kafka (index loaded from the changelogs),
+    with the configured payment gateways verifying notifications."""
     import uvicorn
+
+    from oms_events.avro.registry import codec_from_settings
+    from oms_events.payments import providers
 
     seen = DedupIndex()
     load_index(settings, topics.CHANNELS, seen)
-    app = create_app(IntakeProcessor(), KafkaPublisher(settings), seen)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    sink = KafkaNotificationSink(settings, codec_from_settings(settings.registry))
+    gateways = {str(n): g for n, g in providers.gateways(settings).items()}
+    notifications = Notifications(gateways, sink)
+    app = create_app(IntakeProcessor(), KafkaPublisher(settings), seen, notifications)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        sink.close()
 
 
 class _NoPublisher:
@@ -198,9 +273,18 @@ class _NoPublisher:
         raise RuntimeError("no publisher configured")
 
 
+class _NoSink:
+    def capture(self, command: CapturePayment) -> None:
+        raise RuntimeError("no notification sink configured")
+
+    def dead_letter(self, letter: DeadLetter, body: bytes, headers: Mapping[str, str]) -> None:
+        raise RuntimeError("no notification sink configured")
+
+
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI document the app serves (``docs/openapi.json`` keeps a copy)."""
-    return create_app(IntakeProcessor(), _NoPublisher(), DedupIndex()).openapi()
+    notifications = Notifications({}, _NoSink())
+    return create_app(IntakeProcessor(), _NoPublisher(), DedupIndex(), notifications).openapi()
 
 
 if __name__ == "__main__":  # python -m oms_events.intake.http > docs/openapi.json

@@ -103,6 +103,10 @@ class AlipayGateway:
         """Alipay stops resending when the body is exactly ``success``."""
         return 200, "text/plain", b"success"
 
+    def refusal(self, reason: str) -> tuple[int, str, bytes]:
+        """Anything but ``success`` makes Alipay resend; ``fail`` is what it documents."""
+        return 400, "text/plain", b"fail"
+
     # -- requests -------------------------------------------------------------
     def _call(self, method: str, biz: dict[str, Any]) -> dict[str, Any]:
         params = {

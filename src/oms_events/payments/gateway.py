@@ -21,7 +21,8 @@ A :class:`PaymentGateway` does three things, the same for every provider:
       (:meth:`NotificationRefused.dead_letter_reason`);
     * ignores one whose ``notify_id`` it has already recorded (providers resend until
       acknowledged, and a resend carries the same ``notify_id``);
-    * answers :attr:`PaymentGateway.acknowledgement` once it has recorded it.
+    * answers :attr:`PaymentGateway.acknowledgement` once it has recorded it, and
+      :meth:`PaymentGateway.refusal` to one it refused.
 
 Amounts are integers in the currency's minor units (fen for CNY) everywhere in the
 port; only the provider modules see the providers' decimal strings.
@@ -142,6 +143,11 @@ class PaymentGateway(Protocol):
     @property
     def acknowledgement(self) -> tuple[int, str, bytes]:
         """HTTP status, content type and body that tell the provider to stop resending."""
+        ...
+
+    def refusal(self, reason: str) -> tuple[int, str, bytes]:
+        """HTTP status (4xx), content type and body of the provider's documented failure
+        answer to a notification we refuse (it will resend it)."""
         ...
 
     def request_payment(

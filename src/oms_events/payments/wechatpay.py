@@ -146,6 +146,11 @@ class WechatPayGateway:
         """WeChat Pay stops resending on a 2xx; 204 with no body is what it documents."""
         return 204, "application/json", b""
 
+    def refusal(self, reason: str) -> tuple[int, str, bytes]:
+        """A 4xx/5xx with ``{"code": "FAIL", "message": …}``, as WeChat Pay documents."""
+        body = json.dumps({"code": "FAIL", "message": reason}, ensure_ascii=False)
+        return 400, "application/json", body.encode()
+
     # -- requests -------------------------------------------------------------
     def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))

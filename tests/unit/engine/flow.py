@@ -34,6 +34,7 @@ from oms_events.engine.order_service import OrderService
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition
 from oms_events.engine.records import CommandWriter, Outgoing, partition_for
+from oms_events.engine.service import Service
 from oms_events.engine.sourcing import StockView
 from oms_events.eventlog import EventRecord
 from oms_events.settings import Settings
@@ -114,12 +115,14 @@ class Result:
 
 
 class Flow:
-    """The order service and its saga, a partition map, and a record counter."""
+    """The order service and its saga (or ``service``), a partition map, and a record
+    counter."""
 
     def __init__(
         self,
         stock: dict[tuple[str, str], int] | None = None,
         workflow: Workflow | None = None,
+        service: Service | None = None,
     ) -> None:
         self.view = StockView()
         self.items: dict[tuple[str, str], uuid.UUID] = {}
@@ -127,7 +130,7 @@ class Flow:
             stock if stock is not None else {("TEA", "SH"): 5}
         ).items():
             self.receive(sku, location, quantity)
-        self.service = OrderService(OrderSaga(workflow or Workflow(), self.view))
+        self.service: Any = service or OrderService(OrderSaga(workflow or Workflow(), self.view))
         self.step = Step(self.service, SETTINGS, CODEC)
         self.writer = CommandWriter(SETTINGS, CODEC)
         self.partitions: dict[int, Partition] = {}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from oms_events.domain import Money, Order
-from oms_events.domain.order import Tender
+from oms_events.domain.order import PaymentMethod, Tender
+from oms_events.domain.payment import order_of_trade, trade_no
 from oms_events.engine.commands import CapturePayment, RequestPayment, RequestRefund
 from oms_events.engine.order_service import money_commands
 from tests.unit.domain.samples import address, cny, line, order
@@ -69,3 +70,52 @@ def test_a_balance_owed_after_a_change_is_asked_for_and_one_owed_back_is_refunde
         ("RequestPayment", 700),
         ("RequestRefund", 1300),
     ]
+
+
+def unpaid(method: PaymentMethod) -> tuple[Order, list[object]]:
+    o = order(lines=[line(1, "SKU-1", 2, 1000)])
+    new = Order.place(
+        order_no=o.order_no,
+        channel="web",
+        external_id="W-1",
+        customer=o.customer,
+        address=address(),
+        lines=list(o.lines.values()),
+        payment_method=method,
+        placed_at=o.placed_at,
+    )
+    return new, list(new.collect_events())
+
+
+def test_an_order_the_channel_did_not_collect_is_asked_for_under_a_trade_of_ours() -> None:
+    o, events = unpaid(PaymentMethod.WECHAT_PAY)
+    [ask] = money_commands(o, events, "c1")
+    assert isinstance(ask, RequestPayment)
+    assert (ask.method, ask.amount) == ("wechat_pay", o.total.amount)
+    # The trade number names the order, within WeChat Pay's 32 characters.
+    assert order_of_trade(ask.reference) == o.id and len(ask.reference) <= 32
+
+
+def test_cash_on_delivery_is_not_asked_for_at_placing() -> None:
+    o, events = unpaid(PaymentMethod.COD)
+    assert money_commands(o, events, "c1") == []
+
+
+def test_our_trade_paid_is_not_captured_again_but_a_channel_payment_is() -> None:
+    o, events = unpaid(PaymentMethod.ALIPAY)
+    [ask] = money_commands(o, events, "c1")
+    assert isinstance(ask, RequestPayment)
+    o.record_payment(ask.reference, o.total)
+    assert money_commands(o, list(o.collect_events()), "c2") == []
+    o.add_line("SKU-2", 1, Money(700, "CNY"))
+    o.record_payment("tmall-pay-2", Money(700, "CNY"))
+    [capture] = money_commands(o, list(o.collect_events()), "c3")
+    assert isinstance(capture, CapturePayment) and capture.amount == 700
+
+
+def test_trade_numbers_round_trip_and_other_references_are_not_ours() -> None:
+    o, _ = unpaid(PaymentMethod.ALIPAY)
+    assert order_of_trade(trade_no(o.id, 7)) == o.id
+    assert trade_no(o.id, 7) != trade_no(o.id, 8)
+    for other in ("SO-1001", "SO-1001-2", "OMS-web-ABCDEFGHIJKLMNOPQRSTUVWXYZ-1", "-1", ""):
+        assert order_of_trade(other) is None

@@ -11,8 +11,10 @@ from fastapi.testclient import TestClient
 from oms_events.intake.dedup import DedupIndex
 from oms_events.intake.http import ChannelName, create_app, openapi_document
 from oms_events.intake.processor import IntakeProcessor
+from oms_events.payments.notify import Notifications
 from oms_events.topics import CHANNELS
 from tests.unit.intake.conftest import fixture
+from tests.unit.payments.test_notify import Letters
 
 DOCS = Path(__file__).parents[3] / "docs" / "openapi.json"
 
@@ -28,7 +30,8 @@ class Recorder:
 @pytest.fixture
 def client_and_sent(processor: IntakeProcessor) -> tuple[TestClient, Recorder]:
     sent = Recorder()
-    return TestClient(create_app(processor, sent, DedupIndex())), sent
+    notifications = Notifications({}, Letters())
+    return TestClient(create_app(processor, sent, DedupIndex(), notifications)), sent
 
 
 def test_accepts_publishes_raw_and_answers_with_our_number(

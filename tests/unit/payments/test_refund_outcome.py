@@ -1,4 +1,4 @@
-"""The refund desk's questions to the providers, against the Alipay sandbox on loopback:
+"""The payment desk's refund questions to the providers, against the Alipay sandbox on loopback:
 each tender's share asked under its own key, a refusal before any money moved fails
 the refund, one after a share was paid leaves it pending, and a tender with no gateway
 is refunded by hand."""
@@ -11,7 +11,7 @@ from uuid import UUID
 import pytest
 
 from oms_events.domain import Money, Payment, PaymentMethod
-from oms_events.engine.refund_desk import PartlyRefunded, outcome, refund_keys
+from oms_events.engine.payment_desk import PartlyRefunded, outcome, refund_keys
 from oms_events.payments.gateway import PaymentGateway
 from oms_events.payments.keys import KeyRing
 from oms_events.payments.sandbox import AlipaySandbox, Sandbox, WechatPaySandbox

@@ -1,15 +1,21 @@
-"""The refund desk: asks the payment providers for the refunds the payment service
-recorded, and sends their answers back as commands.
+"""The payment desk: opens at the providers the trades the payment service asked for,
+asks them for the refunds it recorded, and sends the refunds' answers back as commands.
 
 A provider call is a side effect no Kafka transaction can roll back, so it is made
-here, after the RefundRequested is committed, at least once: the desk folds every
-``oms.payment.events`` partition into Payment aggregates (read committed, from the
-beginning), and once caught up asks for each refund still without an outcome; later
-ones as they arrive. Each tender's share is asked with a key derived from the refund
-id (the provider's idempotency key), so a desk that crashed after the provider paid
-and before the outcome was committed asks again and moves no money: the provider
-answers its first result. The outcome goes to ``oms.payment.commands`` as a
-RecordRefundOutcome whose command id is the refund's, so a repeat has no effect.
+here, after the TenderRequested / RefundRequested is committed, at least once: the
+desk folds every ``oms.payment.events`` partition into Payment aggregates (read
+committed, from the beginning), and once caught up acts on what is still open; later
+events as they arrive.
+
+* A requested tender of a provider's method (a trade of ours, ``payment.trade_no``)
+  is opened with ``request_payment`` under its reference as the out_trade_no: opening
+  it again (a desk restarted) is the same trade at the provider. The money arrives by
+  the provider's notification (``payments/notify.py``), as a CapturePayment.
+* Each tender's share of a refund is asked with a key derived from the refund id
+  (the provider's idempotency key), so a desk that crashed after the provider paid
+  and before the outcome was committed asks again and moves no money: the provider
+  answers its first result. The outcome goes to ``oms.payment.commands`` as a
+  RecordRefundOutcome whose command id is the refund's, so a repeat has no effect.
 """
 
 from __future__ import annotations
@@ -25,7 +31,13 @@ import structlog
 
 from oms_events import eventlog, topics
 from oms_events.avro.codec import Codec
-from oms_events.domain.payment import Payment, Refund, RefundStatus, provider_of
+from oms_events.domain.payment import (
+    Payment,
+    Refund,
+    RefundStatus,
+    order_of_trade,
+    provider_of,
+)
 from oms_events.engine.commands import RecordRefundOutcome, RefundTender
 from oms_events.engine.records import CommandWriter
 from oms_events.kafka.connection import consumer, producer
@@ -105,8 +117,20 @@ def _command(payment: Payment, refund: Refund, **result: Any) -> RecordRefundOut
     )
 
 
-class RefundDesk(threading.Thread):
-    """Follows the payment events and settles each requested refund with its provider."""
+def trades_to_open(payment: Payment) -> list[tuple[str, str, int]]:
+    """(reference, provider, amount) of each tender we asked for and must open at its
+    provider: a trade of ours (``trade_no``), not captured yet, of a provider's method.
+    A tender asked of the channel (COD, the channel's own trade) is not ours to open."""
+    return [
+        (reference, provider_of(method), money.amount)
+        for reference, (method, money) in payment.requested.items()
+        if provider_of(method) and order_of_trade(reference) == payment.order_id
+    ]
+
+
+class PaymentDesk(threading.Thread):
+    """Follows the payment events: opens requested trades and settles each requested
+    refund with its provider."""
 
     def __init__(
         self,
@@ -115,20 +139,27 @@ class RefundDesk(threading.Thread):
         gateways: Mapping[str, PaymentGateway],
         stop: threading.Event,
     ) -> None:
-        super().__init__(name="refund-desk", daemon=True)
+        super().__init__(name="payment-desk", daemon=True)
         self.settings, self.codec, self.gateways, self.stop_event = settings, codec, gateways, stop
         self.events = eventlog.EventLog(codec, settings=settings)
         self.writer = CommandWriter(settings, codec)
         self.payments: dict[UUID, Payment] = {}
         # Refunds whose outcome this desk sent: the processor records it, nothing to ask.
         self.answered: set[str] = set()
-        self.retry_at: dict[str, float] = {}  # refund id -> when to ask an unreachable provider
+        self.retry_at: dict[str, float] = {}  # refund id / trade -> when to ask again
+        self.opened: set[str] = set()  # trades this desk opened
+        # Where each payment's last event was read, and the partition's end offset taken
+        # after it: a trade is opened only once the desk has read that far, so that a
+        # tender captured in the same transaction that asked for it is never opened.
+        self.read_at: dict[UUID, tuple[TopicPartition, int | None]] = {}
+        # Payments changed since they last had nothing to open: the only ones looked at.
+        self.asking: set[UUID] = set()
         self.error: BaseException | None = None
 
     def run(self) -> None:
-        """Fold the events; once caught up, settle whatever is still pending."""
+        """Fold the events; once caught up, open and settle whatever is still pending."""
         topic = topics.name(self.settings, topics.events("payment"))
-        c = consumer(self.settings, group_id=None, client_id="oms-refund-desk")
+        c = consumer(self.settings, group_id=None, client_id="oms-payment-desk")
         p = producer(self.settings)
         try:
             parts = [TopicPartition(topic, n) for n in range(self.settings.kafka.partitions)]
@@ -137,23 +168,63 @@ class RefundDesk(threading.Thread):
             end = c.end_offsets(parts)
             caught_up = False
             while not self.stop_event.is_set():
-                for records in c.poll(timeout_ms=200, max_records=2000).values():
+                for tp, records in c.poll(timeout_ms=200, max_records=2000).items():
                     for r in records:
-                        self._fold(r.value or b"")
+                        pid = self._fold(r.value or b"")
+                        self.read_at[pid] = (tp, None)
+                        self.asking.add(pid)
                 if not caught_up:
                     caught_up = all(c.position(tp) >= end[tp] for tp in parts)
                 if caught_up:
+                    self._open(c)
                     self._settle(p)
         except Exception as error:
             self.error = error
-            log.exception("refund desk failed")
+            log.exception("payment desk failed")
         finally:
             c.close()
             p.close()
 
-    def _fold(self, value: bytes) -> None:
+    def _fold(self, value: bytes) -> UUID:
         event: Any = self.events.event(value)
         self.payments[event.originator_id] = event.mutate(self.payments.get(event.originator_id))
+        return UUID(str(event.originator_id))
+
+    def _open(self, c: Any) -> None:
+        """Open at its provider each trade still waiting for one."""
+        now = time.monotonic()
+        waiting = []
+        for pid in list(self.asking):
+            trades = [t for t in trades_to_open(self.payments[pid]) if t[0] not in self.opened]
+            if not trades:
+                self.asking.discard(pid)
+            waiting += [(pid, t) for t in trades if now >= self.retry_at.get(t[0], now)]
+        unmarked = {self.read_at[pid][0] for pid, _ in waiting if self.read_at[pid][1] is None}
+        if unmarked:
+            ends = c.end_offsets(list(unmarked))
+            for pid, _ in waiting:
+                tp, mark = self.read_at[pid]
+                if mark is None:
+                    self.read_at[pid] = (tp, ends[tp])
+        for pid, (reference, provider, amount) in waiting:
+            tp, mark = self.read_at[pid]
+            if mark is None or c.position(tp) < mark:
+                continue  # the rest of the transaction that asked may still capture it
+            payment = self.payments[pid]
+            gateway = self.gateways.get(provider)
+            if gateway is None:
+                continue  # a provider not configured here: nothing to open
+            try:
+                asked = gateway.request_payment(
+                    reference, amount, payment.currency, f"order {payment.order_no}"
+                )
+            except (httpx.HTTPError, GatewayError) as error:
+                self.retry_at[reference] = now + RETRY_S
+                log.warning("trade not opened", out_trade_no=reference, error=str(error))
+                continue
+            self.opened.add(reference)
+            self.retry_at.pop(reference, None)
+            log.info("trade opened", out_trade_no=reference, pay_url=asked.pay_url)
 
     def _settle(self, p: Any) -> None:
         now = time.monotonic()
