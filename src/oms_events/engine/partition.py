@@ -99,7 +99,7 @@ class SnapshotLoader:
             # From when it was written on; from the beginning if a clock stepped back further.
             for since in (stub.since_ms - CLOCK_STEP_MS, None):
                 records = records_since(self.replay, self.stored, since)
-                found = snapshots.find(records, aggregate_id, stub.version)
+                found = snapshots.find(records, aggregate_id, stub.version, stub.closed)
                 if found is not None:
                     return snapshots.restore(self.log, found.value)
             # The snapshot is gone (a topic recreated?): the events are the truth.

@@ -80,6 +80,9 @@ class Stub(NamedTuple):
 
     since_ms: int
     version: int
+    # Written as the aggregate left memory, so it carries the command ids of the window;
+    # one written while it stayed (every N events, stale) does not.
+    closed: bool = False
 
 
 # Reads the newest snapshot of an aggregate that left memory: its aggregate and ids.
@@ -213,7 +216,10 @@ def settle(
             seen = partition.commands_seen.get(aggregate_id, {})
             recent = {c: t for c, t in seen.items() if t >= at_ms - window_ms}
             partition.commands_seen[aggregate_id] = recent
-        unsaved = count or aggregate_id not in partition.snapshots
+        stub = partition.snapshots.get(aggregate_id)
+        # Leaving with nothing new still needs a snapshot that carries its command ids,
+        # unless the newest one is such a snapshot already.
+        unsaved = count or stub is None or (leaving and not stub.closed)
         due = leaving or final or count >= every or aggregate_id in stale
         if unsaved and due:
             key, value, headers = log.encode_snapshot(
@@ -242,7 +248,8 @@ def committed(partition: Partition, settlement: Settlement) -> None:
     """The settlement's transaction committed: its snapshots are the newest, and the
     aggregates that left memory go."""
     for aggregate_id, version in settlement.snapshotted.items():
-        partition.snapshots[aggregate_id] = Stub(settlement.at_ms, version)
+        closed = aggregate_id in settlement.leaving
+        partition.snapshots[aggregate_id] = Stub(settlement.at_ms, version, closed)
         partition.unsnapshotted.pop(aggregate_id, None)
     for aggregate_id in settlement.leaving:
         partition.aggregates.pop(aggregate_id, None)
@@ -261,17 +268,27 @@ def restore(log: EventLog, value: bytes) -> tuple[Aggregate, list[str]]:
     return aggregate, command_ids  # type: ignore[return-value]
 
 
-def find(records: Iterable[Any], aggregate_id: UUID, version: int) -> Any | None:
-    """The snapshot record of ``aggregate_id`` at ``version`` among ``records``, or None."""
+def find(
+    records: Iterable[Any], aggregate_id: UUID, version: int, closed: bool = False
+) -> Any | None:
+    """The snapshot record of ``aggregate_id`` at ``version`` among ``records``, or None.
+
+    A snapshot taken while the aggregate stayed in memory and the one written as it left
+    (``closed``, carrying its command ids) can share a version: for a closed stub the
+    first closed record is the one (and the read stops there); otherwise the newest.
+    """
     key = str(aggregate_id).encode()
+    found = None
     for r in records:
         if (
             r.key == key
             and header(r.headers, "version") == str(version)
             and header(r.headers, "event") == SNAPSHOT
         ):
-            return r
-    return None
+            if closed and header(r.headers, CLOSED):
+                return r
+            found = r
+    return found
 
 
 def replay_one(
@@ -338,7 +355,7 @@ def rebuild(
         version = _version(r)
         if kept is None or version > kept[0].version:
             value = None if header(r.headers, CLOSED) else r.value
-            newest[aggregate_id] = (Stub(r.timestamp, version), value)
+            newest[aggregate_id] = (Stub(r.timestamp, version, value is None), value)
     window = now_ms - window_ms
     if checkpoint is not None:
         since = min(checkpoint, window) - CLOCK_STEP_MS

@@ -77,3 +77,32 @@ def test_dormant_aggregates_rest_in_memory_until_newer_ones_push_them_out() -> N
     snapshots.committed(partition, settlement)
     assert set(partition.aggregates) == {orders[1].id, newcomer.id}
     assert settlement.leaving == [orders[2].id]
+
+
+def test_an_aggregate_leaving_after_a_plain_snapshot_keeps_its_command_ids() -> None:
+    """Snapshotted while it rested (no command ids in that snapshot), then pushed out with
+    nothing new: it must leave with a snapshot that carries its ids, or a redelivered
+    command would apply twice after it is reloaded."""
+    o, records = _allocated()
+    partition = Partition(0)
+    partition.record(o, "c-1", len(records), at_ms=1_000)
+    written: list[eventlog.Record] = []
+
+    def settle(at_ms: int, keep: int, every: int = 200) -> snapshots.Settlement:
+        settlement = snapshots.settle(partition, LOG, "order", at_ms, every, 60_000, keep=keep)
+        written.extend(eventlog.Record(v, k, h, timestamp=at_ms) for k, v, h in settlement.records)
+        snapshots.committed(partition, settlement)
+        return settlement
+
+    first = settle(1_000, keep=1, every=1)  # rests, and a plain snapshot is due
+    assert first.snapshotted and not first.leaving
+    newcomer, more = _allocated()
+    partition.record(newcomer, "c-2", len(more), at_ms=2_000)
+    second = settle(2_000, keep=1)  # the newcomer pushes the order out
+    assert second.leaving == [o.id]
+    assert o.id in second.snapshotted  # a closed snapshot, with the ids, was written
+    partition.loader = lambda i, stub: snapshots.restore(
+        LOG,
+        snapshots.find(written, i, stub.version, stub.closed).value,  # type: ignore[union-attr]
+    )
+    assert partition.seen(o.id, "c-1")

@@ -25,7 +25,13 @@ def free_port() -> int:
 def settings(tmp_path: Path) -> Settings:
     return Settings().replace(
         dev={"data_dir": tmp_path},
-        payments={"alipay_port": free_port(), "wechatpay_port": free_port()},
+        # URLs empty: the sandboxes on these ports, whatever OMS_PAYMENTS_*_URL says.
+        payments={
+            "alipay_port": free_port(),
+            "wechatpay_port": free_port(),
+            "alipay_url": "",
+            "wechatpay_url": "",
+        },
     )
 
 
