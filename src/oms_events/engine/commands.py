@@ -14,6 +14,7 @@ No Kafka here: the intake, the CLI and the services build and read commands alik
 from __future__ import annotations
 
 import dataclasses
+import types
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -392,6 +393,17 @@ class RecordRefundOutcome(PaymentCommand):
     failure: str = ""
 
 
+@dataclass(frozen=True, kw_only=True)
+class CollectCod(PaymentCommand):
+    """The courier collected cash at the door for the order's cash-on-delivery tender
+    (sent by the shipment service on a delivered carrier update)."""
+
+    amount: int  # minor units collected
+    carrier: str
+    tracking_no: str  # the waybill: the key of the courier's remittance file
+    collected_at: datetime
+
+
 # --- inventory commands ----------------------------------------------------------
 
 
@@ -545,6 +557,65 @@ class RecordWarehouseUpdate(Command):
         return str(self.shipment_id)
 
 
+CarrierStatus = Literal[
+    "in_transit", "out_for_delivery", "delivered", "delivery_failed", "returned_to_sender"
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CodAmount:
+    """Cash a courier collected at the door (RecordCarrierUpdate ``cod_collected``)."""
+
+    amount: int  # minor units
+    currency: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordCarrierUpdate(Command):
+    """A carrier's tracking update for a shipment's parcel, normalized by the carrier
+    adapter from the carrier's own push format."""
+
+    aggregate_type: ClassVar[str] = "shipment"
+    shipment_id: UUID
+    carrier: str
+    tracking_no: str
+    status: CarrierStatus
+    occurred_at: datetime
+    location: str | None = None
+    reason: str | None = None
+    eta: datetime | None = None
+    signer: str | None = None
+    cod_collected: CodAmount | None = None
+
+    @property
+    def key(self) -> str:
+        """The shipment id."""
+        return str(self.shipment_id)
+
+
+# --- return commands -------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordReturnParcelUpdate(Command):
+    """A carrier's tracking update for a return's parcel (the customer's parcel back to
+    us), normalized by the carrier adapter."""
+
+    aggregate_type: ClassVar[str] = "return"
+    return_id: UUID
+    carrier: str
+    tracking_no: str
+    status: CarrierStatus
+    occurred_at: datetime
+    location: str | None = None
+    reason: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The return id."""
+        return str(self.return_id)
+
+
 # Schema full name -> class: every command a processor can be sent.
 COMMANDS: dict[str, type[Command]] = {
     c.schema(): c
@@ -562,6 +633,7 @@ COMMANDS: dict[str, type[Command]] = {
         RequestPayment,
         RequestRefund,
         RecordRefundOutcome,
+        CollectCod,
         ReceiveStock,
         ReserveStock,
         ReserveLines,
@@ -571,6 +643,8 @@ COMMANDS: dict[str, type[Command]] = {
         CommitLines,
         CreateShipment,
         RecordWarehouseUpdate,
+        RecordCarrierUpdate,
+        RecordReturnParcelUpdate,
     )
 }
 
@@ -644,6 +718,14 @@ def _converters(tp: Any) -> tuple[_Convert, _Convert]:
     if get_origin(tp) is tuple:
         read, write = _converters(get_args(tp)[0])
         return (lambda v: tuple(map(read, v))), (lambda v: list(map(write, v)))
+    if get_origin(tp) is types.UnionType and type(None) in get_args(tp):
+        # X | None: convert X when it needs converting (a nested record, say)
+        (inner,) = [a for a in get_args(tp) if a is not type(None)]
+        read, write = _converters(inner)
+        if read is not _same:
+            return (lambda v: None if v is None else read(v)), (
+                lambda v: None if v is None else write(v)
+            )
     if tp in (str, int, bool, datetime) or get_origin(tp) is not None:
         return _same, _same  # str | None, Literal[...]: Avro already checked them
     raise TypeError(f"no Avro form for {tp!r}")
