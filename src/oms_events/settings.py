@@ -287,6 +287,49 @@ class PaymentSettings(BaseSettings):
     )
 
 
+class CarrierSimSettings(BaseSettings):
+    """The carrier simulator `oms dev up` starts, and `oms simulate` runs when none
+    follows its topics (``OMS_CARRIERSIM_*``)."""
+
+    model_config = _section("OMS_CARRIERSIM_")
+
+    time_scale: float = Field(
+        3600.0,
+        gt=0,
+        description="Simulated seconds per real second: 3600 turns a parcel's two days on "
+        "the road into about 50 s; tests use 10^6",
+    )
+    failure_rate: float = Field(
+        0.1, ge=0, le=1, description="Share of delivery attempts that fail (then a retry)"
+    )
+    refusal_rate: float = Field(
+        0.02, ge=0, le=1, description="Share of delivery attempts refused at the door (returned)"
+    )
+    lost_rate: float = Field(
+        0.005, ge=0, le=1, description="Share of parcels lost on the way (their scans stop)"
+    )
+    max_attempts: int = Field(
+        3, ge=1, description="Failed attempts after which a parcel is returned to sender"
+    )
+    intercept_success_rate: float = Field(
+        0.8,
+        ge=0,
+        le=1,
+        description="Share of interception requests (拦截) that succeed: the parcel is "
+        "returned to sender; the others go on being delivered",
+    )
+    sf_format_share: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="Share of SF parcels pushed in SF Express's route format instead of "
+        "the generic JSON (COD parcels are always generic: SF's push carries no cash)",
+    )
+    seed: int | None = Field(
+        None, description="Seed of the parcels' lives (same seed, same lives); unset: random"
+    )
+
+
 class LogSettings(BaseSettings):
     """Logging (``OMS_LOG_*``)."""
 
@@ -314,6 +357,7 @@ class Settings(BaseModel):
     http: HttpSettings = Field(default_factory=HttpSettings)
     dev: DevSettings = Field(default_factory=DevSettings)
     payments: PaymentSettings = Field(default_factory=PaymentSettings)
+    carriersim: CarrierSimSettings = Field(default_factory=CarrierSimSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
     def replace(self, **sections: dict[str, Any]) -> Settings:

@@ -16,7 +16,7 @@ from oms_events.settings import Settings
 
 
 def test_up_twice_starts_nothing_new(dev_services: Settings) -> None:
-    assert services.up(dev_services) == (False, False, False)
+    assert services.up(dev_services) == (False, False, False, False)
 
 
 def test_status_shows_both_running_with_versions(dev_services: Settings) -> None:

@@ -1,4 +1,5 @@
-"""``oms dev``: the local Kafka broker, PostgreSQL server and payment sandboxes."""
+"""``oms dev``: the local Kafka broker, PostgreSQL server, payment sandboxes and carrier
+simulator."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from oms_events.devservices import services
 from oms_events.settings import get_settings
 
 app = typer.Typer(
-    help="Local Kafka (KRaft, single node), PostgreSQL and the Alipay / WeChat Pay "
-    "sandboxes on loopback, data under one folder (OMS_DEV_DATA_DIR). No Docker needed.",
+    help="Local Kafka (KRaft, single node), PostgreSQL, the Alipay / WeChat Pay "
+    "sandboxes and the carrier simulator on loopback, data under one folder (OMS_DEV_DATA_DIR). No Docker needed.",
     no_args_is_help=True,
 )
 out = Console()
@@ -20,14 +21,15 @@ out = Console()
 @app.command()
 @one_line_errors
 def up() -> None:
-    """Start Kafka, PostgreSQL and the payment sandboxes unless they run (safe to repeat).
+    """Start Kafka, PostgreSQL, the payment sandboxes and the carrier simulator unless they
+    run (safe to repeat).
 
     The first run resolves the Kafka broker from Maven Central into ~/.m2; later runs
     start in seconds.
     """
     settings = get_settings()
-    with out.status("starting PostgreSQL, Kafka and the payment sandboxes…"):
-        kafka_started, pg_started, payments_started = services.up(settings)
+    with out.status("starting PostgreSQL, Kafka, the payment sandboxes and the carriers…"):
+        kafka_started, pg_started, payments_started, carriers_started = services.up(settings)
     st = services.status(settings)
     out.print(
         f"kafka      {'started' if kafka_started else 'already running'}  "
@@ -41,6 +43,12 @@ def up() -> None:
         f"payments   {'started' if payments_started else 'already running'}  "
         f"alipay {st.payments.alipay_url}  wechatpay {st.payments.wechatpay_url}  (sandboxes)"
     )
+    out.print(
+        f"carriers   {'started' if carriers_started else 'already running'}  "
+        f"simulator on {st.carriers.topic_prefix or '(no prefix)'}oms.carrier.updates  "
+        f"time x{st.carriers.time_scale or 0:g}",
+        highlight=False,
+    )
 
 
 @app.command()
@@ -48,10 +56,11 @@ def up() -> None:
 def down(wipe: bool = typer.Option(False, "--wipe", help="Also delete all data and logs.")) -> None:
     """Stop every service; data is kept unless --wipe."""
     settings = get_settings()
-    kafka_ran, pg_ran, payments_ran = services.down(settings, wipe=wipe)
+    kafka_ran, pg_ran, payments_ran, carriers_ran = services.down(settings, wipe=wipe)
     out.print(f"kafka      {'stopped' if kafka_ran else 'was not running'}")
     out.print(f"postgresql {'stopped' if pg_ran else 'was not running'}")
     out.print(f"payments   {'stopped' if payments_ran else 'was not running'}")
+    out.print(f"carriers   {'stopped' if carriers_ran else 'was not running'}")
     if wipe:
         out.print(f"data wiped under {settings.dev.data_dir}")
 
@@ -79,7 +88,15 @@ def status() -> None:
         soft_wrap=True,
     )
     out.print(f"            log {st.payments.log}", highlight=False)
-    if not (st.kafka.running and st.postgres.running and st.payments.running):
+    out.print(
+        f"carriers    {_state(st.carriers.running)}  simulator pushing to "
+        f"{st.carriers.topic_prefix or ''}oms.carrier.updates  "
+        f"time x{st.carriers.time_scale or 0:g}  pid {st.carriers.pid or '-'}",
+        soft_wrap=True,
+    )
+    out.print(f"            log {st.carriers.log}", highlight=False)
+    running = (st.kafka.running, st.postgres.running, st.payments.running, st.carriers.running)
+    if not all(running):
         raise typer.Exit(3)
 
 

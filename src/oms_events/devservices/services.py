@@ -1,10 +1,11 @@
-"""The dev services together (Kafka, PostgreSQL, the payment sandboxes): what
-``oms dev up/down/status`` and the test fixture call."""
+"""The dev services together (Kafka, PostgreSQL, the payment sandboxes, the carrier
+simulator): what ``oms dev up/down/status`` and the test fixture call."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from oms_events.devservices.carrier_simulator import CarrierSimStatus, CarrierSimulatorProcess
 from oms_events.devservices.kafka_broker import BrokerStatus, KafkaBroker
 from oms_events.devservices.payment_sandboxes import PaymentSandboxes, SandboxStatus
 from oms_events.devservices.postgres_server import PostgresServer, PostgresStatus
@@ -13,33 +14,36 @@ from oms_events.settings import Settings
 
 @dataclass(frozen=True)
 class DevStatus:
-    """Status of the local Kafka, PostgreSQL and payment sandboxes."""
+    """Status of the local Kafka, PostgreSQL, payment sandboxes and carrier simulator."""
 
     kafka: BrokerStatus
     postgres: PostgresStatus
     payments: SandboxStatus
+    carriers: CarrierSimStatus
 
 
-def up(settings: Settings) -> tuple[bool, bool, bool]:
-    """Start PostgreSQL, Kafka and the payment sandboxes unless they run; returns which
-    ones were started (kafka, postgres, payments)."""
+def up(settings: Settings) -> tuple[bool, bool, bool, bool]:
+    """Start PostgreSQL, Kafka, the payment sandboxes and the carrier simulator unless
+    they run; returns which ones were started (kafka, postgres, payments, carriers)."""
     settings.dev.data_dir.mkdir(parents=True, exist_ok=True)
     pg = PostgresServer(settings).start()
     kafka = KafkaBroker(settings).start()
     payments = PaymentSandboxes(settings).start()
-    return kafka, pg, payments
+    carriers = CarrierSimulatorProcess(settings).start()  # a Kafka client: after the broker
+    return kafka, pg, payments, carriers
 
 
-def down(settings: Settings, wipe: bool = False) -> tuple[bool, bool, bool]:
+def down(settings: Settings, wipe: bool = False) -> tuple[bool, bool, bool, bool]:
     """Stop them all (keeping data unless ``wipe``); returns which ones were running."""
     broker, pg = KafkaBroker(settings), PostgresServer(settings)
+    carriers_ran = CarrierSimulatorProcess(settings).stop()
     payments_ran = PaymentSandboxes(settings).stop()
     kafka_ran = broker.stop()
     pg_ran = pg.stop()
     if wipe:
         broker.wipe()
         pg.wipe()
-    return kafka_ran, pg_ran, payments_ran
+    return kafka_ran, pg_ran, payments_ran, carriers_ran
 
 
 def status(settings: Settings) -> DevStatus:
@@ -48,4 +52,5 @@ def status(settings: Settings) -> DevStatus:
         KafkaBroker(settings).status(),
         PostgresServer(settings).status(),
         PaymentSandboxes(settings).status(),
+        CarrierSimulatorProcess(settings).status(),
     )
