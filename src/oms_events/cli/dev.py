@@ -12,7 +12,8 @@ from oms_events.settings import get_settings
 
 app = typer.Typer(
     help="Local Kafka (KRaft, single node), PostgreSQL, the Alipay / WeChat Pay "
-    "sandboxes and the carrier simulator on loopback, data under one folder (OMS_DEV_DATA_DIR). No Docker needed.",
+    "sandboxes and the carrier simulator on loopback, data under one folder "
+    "(OMS_DEV_DATA_DIR). No Docker needed.",
     no_args_is_help=True,
 )
 out = Console()
