@@ -1,4 +1,5 @@
-"""``oms simulate``: load a running engine with stock and orders and measure it."""
+"""``oms simulate``: load a running engine with stock and orders and measure it; with
+``--life full``, take every order to its end (carriers, cancellations, COD)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from rich.table import Table
 
 from oms_events.avro.registry import codec_from_settings
 from oms_events.cli.errors import one_line_errors
-from oms_events.engine.simulate import Plan, Simulation
+from oms_events.engine.simulate import Plan, Simulation, Summary
 from oms_events.kafka.admin import apply_topics
 from oms_events.settings import get_settings
 
@@ -29,15 +30,76 @@ def simulate(
         int, typer.Option("--stock", help="Units per sku and location (0: ~90% of demand).")
     ] = 0,
     timeout: Annotated[float, typer.Option("--timeout", help="Give up after seconds.")] = 600,
+    life: Annotated[
+        str,
+        typer.Option(
+            "--life",
+            help="'decide': stop once every order is allocated or rejected; 'full': also "
+            "deliver every parcel (carrier simulator) and wait for the parcels' ends.",
+        ),
+    ] = "decide",
+    cod_rate: Annotated[
+        float, typer.Option("--cod-rate", help="Share of orders paid cash on delivery (货到付款).")
+    ] = 0.1,
+    cancel_rate: Annotated[
+        float,
+        typer.Option("--cancel-rate", help="Full life: share cancelled after allocation."),
+    ] = 0.0,
+    failed_delivery_rate: Annotated[
+        float,
+        typer.Option(
+            "--failed-delivery-rate",
+            help="Full life: share of delivery attempts that fail (the carrier retries; "
+            "after 3 failures the parcel goes back to sender).",
+        ),
+    ] = 0.1,
+    return_rate: Annotated[
+        float,
+        typer.Option(
+            "--return-rate",
+            help="Full life: share of orders returned after delivery. Pending: counted, "
+            "not requested, until the return service's commands exist.",
+        ),
+    ] = 0.0,
+    exchange_rate: Annotated[
+        float,
+        typer.Option("--exchange-rate", help="Full life: share exchanged (pending, as returns)."),
+    ] = 0.0,
+    time_scale: Annotated[
+        float,
+        typer.Option(
+            "--time-scale",
+            help="Full life: simulated seconds per real second for the carriers run here "
+            "(0: OMS_CARRIERSIM_TIME_SCALE). Ignored when `oms dev up`'s carrier "
+            "simulator follows these topics.",
+        ),
+    ] = 0.0,
 ) -> None:
     """Receive stock, place orders at --rate, ship what is allocated, then print a summary.
 
-    Needs a running engine (`oms run`) on the same settings.
+    Needs a running engine (`oms run`) on the same settings. Every order to its end:
+
+        oms simulate --orders 300 --life full --cod-rate 0.2 --cancel-rate 0.05 \\
+            --failed-delivery-rate 0.15 --time-scale 100000
+
+    then check the invariants with `oms check life`.
     """
     settings = get_settings()
     apply_topics(settings)
     plan = Plan(
-        orders=orders, channels=channels, skus=skus, locations=locations, rate=rate, stock=stock
+        orders=orders,
+        channels=channels,
+        skus=skus,
+        locations=locations,
+        rate=rate,
+        stock=stock,
+        life=life,
+        cod_rate=cod_rate,
+        cancel_rate=cancel_rate,
+        failed_delivery_rate=failed_delivery_rate,
+        return_rate=return_rate,
+        exchange_rate=exchange_rate,
+        time_scale=time_scale,
     )
     sim = Simulation(settings, codec_from_settings(settings.registry), plan)
     with Progress(
@@ -51,6 +113,8 @@ def simulate(
             "stock": progress.add_task("stock received", total=skus * locations),
             "orders": progress.add_task("orders decided", total=orders),
         }
+        if life == "full":
+            tasks["parcels"] = progress.add_task("parcels ended", total=None)
 
         def on_progress(stage: str, done: int, total: int) -> None:
             progress.update(tasks[stage], completed=done, total=total)
@@ -63,6 +127,7 @@ def simulate(
         ("confirmed", str(summary.confirmed)),
         ("rejected", str(summary.rejected)),
         ("shipped (seen so far)", str(summary.shipped)),
+        *_life_rows(summary, life),
         ("orders decided per second", f"{summary.per_second:.1f}"),
         ("latency p50 (publish -> confirmed)", f"{lat.percentile(50) * 1000:.0f} ms"),
         ("latency p95", f"{lat.percentile(95) * 1000:.0f} ms"),
@@ -73,6 +138,22 @@ def simulate(
     if summary.decided < orders:
         out.print(f"[yellow]{orders - summary.decided} orders undecided after {timeout:g} s[/]")
         raise typer.Exit(2)
+
+
+def _life_rows(summary: Summary, life: str) -> list[tuple[str, str]]:
+    if life != "full":
+        return []
+    ended = summary.parcels_ended
+    return [
+        ("cancelled", str(summary.cancelled)),
+        ("parcels shipped", str(summary.parcels_shipped)),
+        ("parcels delivered", str(ended.get("delivered", 0))),
+        ("parcels returned to sender", str(ended.get("returned_to_sender", 0))),
+        ("failed delivery attempts", str(summary.failed_attempts)),
+        ("COD collected", f"{summary.cod_collected / 100:.2f}"),
+        ("returns / exchanges pending (no return service yet)", str(summary.returns_pending)),
+        ("carriers", summary.carrier),
+    ]
 
 
 if __name__ == "__main__":

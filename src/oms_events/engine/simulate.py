@@ -1,14 +1,24 @@
-"""A load simulation: stock, orders from several channels, a warehouse that ships.
+"""A load simulation: stock, orders from several channels, a warehouse that ships,
+and with ``life="full"`` carriers that deliver and customers who change their minds.
 
 ``oms simulate`` drives a running engine (``oms run``) through its topics only:
 it receives stock (ReceiveStock), publishes PlaceOrder commands keyed by order id
 at a steady rate, answers every allocation as a warehouse would (picked, packed,
-shipped), and measures, from publish to the OrderAllocated that confirms it (or the
-OrderRejected) it reads back on ``oms.order.events`` with read_committed, how long each order took.
+shipped with a carrier and a waybill number in that carrier's numbering), and measures,
+from publish to the OrderAllocated that confirms it (or the OrderRejected) it reads back
+on ``oms.order.events`` with read_committed, how long each order took.
+
+The full life adds: a share of orders paid cash on delivery, a share cancelled after
+allocation (CancelOrder; the warehouse holds their parcels), the carriers (the
+``oms dev up`` simulator when it follows these topics, else one run here with the
+plan's failure rate) delivering every parcel, and waits until the parcels' lives end.
+Returns and exchanges wait on the return service (``Plan.return_rate``: counted as
+pending until its commands exist).
 """
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -20,9 +30,14 @@ from typing import Any
 
 from oms_events import eventlog, topics
 from oms_events.avro.codec import Codec
-from oms_events.domain.order import PaymentMethod
+from oms_events.carriersim.life import pick_carrier, waybill_number
+from oms_events.carriersim.simulator import CarrierSimulator
+from oms_events.devservices.carrier_simulator import CarrierSimulatorProcess
+from oms_events.domain.order import Order, PaymentMethod
 from oms_events.engine.commands import (
+    COMMANDS,
     AddressDetails,
+    CancelOrder,
     CustomerDetails,
     LineDetails,
     PlaceOrder,
@@ -36,6 +51,10 @@ from oms_events.settings import Settings
 from oms_events.topics import CHANNELS
 
 WAREHOUSE_UPDATE = "oms.warehouse.WarehouseUpdate"
+_COMMAND_NAMES = frozenset(name.rsplit(".", 1)[-1] for name in COMMANDS)
+# SF route opCodes (carriersim/life.py) as carrier statuses, for the summary only.
+_SF_STATUS = {"44": "out_for_delivery", "80": "delivered", "70": "delivery_failed"}
+_SF_STATUS["99"] = "returned_to_sender"
 
 
 @dataclass(frozen=True)
@@ -49,6 +68,20 @@ class Plan:
     rate: float = 200.0  # orders per second
     stock: int = 0  # units per sku and location; 0: enough for about 90% of the orders
     seed: int = 7
+    life: str = "decide"  # "decide": until allocated or rejected; "full": to each order's end
+    cod_rate: float = 0.1  # share of orders paid cash on delivery
+    cancel_rate: float = 0.0  # full life: share cancelled after allocation, before shipping
+    failed_delivery_rate: float = 0.1  # full life: share of delivery attempts that fail
+    return_rate: float = 0.0  # full life: share of delivered orders returned (return service)
+    exchange_rate: float = 0.0  # full life: share of delivered orders exchanged
+    time_scale: float = 0.0  # full life: the carriers' time scale; 0: settings.carriersim
+
+    def __post_init__(self) -> None:
+        if self.life not in ("decide", "full"):
+            raise ValueError(f"life {self.life!r}: use 'decide' or 'full'")
+        for name in ("cod_rate", "cancel_rate", "failed_delivery_rate", "return_rate"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} {getattr(self, name)} is not a share between 0 and 1")
 
     def units_per_item(self) -> int:
         """Stock per (sku, location)."""
@@ -65,6 +98,14 @@ class Summary:
     confirmed: int = 0
     rejected: int = 0
     shipped: int = 0
+    cancelled: int = 0
+    delivered: int = 0  # OrderDelivered seen
+    parcels_shipped: int = 0  # shipped updates the warehouse sent
+    parcels_ended: dict[str, int] = field(default_factory=dict)  # delivered / returned
+    failed_attempts: int = 0
+    cod_collected: int = 0  # minor units, from the carriers' delivered pushes
+    returns_pending: int = 0  # returns and exchanges drawn but not requested (no service)
+    carrier: str = ""  # "dev" (oms dev up's simulator) or "inline", in full life
     seconds: float = 0.0
     latency: Latencies = field(default_factory=Latencies)
 
@@ -96,13 +137,23 @@ class Simulation:
         self.stop = threading.Event()
         self.writer = CommandWriter(settings, codec)
         self.producer = producer(settings)
+        self.to_cancel: set[str] = set()  # order ids cancelled once allocated
+        self.cancels_sent: set[str] = set()
+        self.parcel_status: dict[str, str] = {}  # tracking number -> last carrier status
+        self.last_end = time.monotonic()
 
     # --- what comes back -----------------------------------------------------------
 
     def _on_order_event(self, record: Any) -> None:
         name = eventlog.header(record.headers, "event")
         # The engine confirms an order by allocating it (one OrderAllocated).
-        if name not in ("OrderAllocated", "OrderRejected", "OrderShipped"):
+        if name not in (
+            "OrderAllocated",
+            "OrderRejected",
+            "OrderShipped",
+            "OrderCancelled",
+            "OrderDelivered",
+        ):
             return
         order_id = record.key.decode()
         now = time.monotonic()
@@ -115,6 +166,10 @@ class Simulation:
                 self.summary.latency.add(now - sent)
             elif name == "OrderRejected":
                 self.summary.rejected += 1
+            elif name == "OrderCancelled":
+                self.summary.cancelled += 1
+            elif name == "OrderDelivered":
+                self.summary.delivered += 1
             else:
                 self.summary.shipped += 1
 
@@ -126,8 +181,25 @@ class Simulation:
     def _on_allocation(self, record: Any) -> None:
         """Be the warehouse: pick, pack and ship every allocation at once."""
         _, allocation = self.codec.decode(record.value)
-        if allocation["order_id"] not in self.published_at:
+        order_id = str(allocation["order_id"])
+        if order_id not in self.published_at:
             return
+        if order_id in self.to_cancel:
+            # The customer cancels after allocation: the warehouse holds the parcel.
+            if order_id not in self.cancels_sent:
+                self.cancels_sent.add(order_id)
+                r = self.writer.record(
+                    CancelOrder(
+                        command_id=f"{order_id}/simulated-cancel",
+                        order_id=uuid.UUID(order_id),
+                        reason="顾客取消 (simulated cancel after allocation)",
+                    )
+                )
+                self.producer.send(r.topic, key=r.key, value=r.value, headers=r.headers)
+                self.producer.flush()
+            return
+        carrier = pick_carrier(self.random)
+        tracking_no = waybill_number(carrier, self.random)
         for status in ("picked", "packed", "shipped"):
             shipped = status == "shipped"
             topic = topics.name(self.settings, topics.WAREHOUSE_UPDATES)
@@ -141,15 +213,39 @@ class Simulation:
                         "shipment_id": allocation["shipment_id"],
                         "location": allocation["location"],
                         "status": status,
-                        "carrier": "SF Express" if shipped else None,
-                        "tracking_no": f"SF{self.random.randrange(10**12):012d}"
-                        if shipped
-                        else None,
+                        "carrier": carrier if shipped else None,
+                        "tracking_no": tracking_no if shipped else None,
                         "at": datetime.now(UTC),
                     },
                     topic=topic,
                 ),
             )
+        with self.lock:
+            self.summary.parcels_shipped += 1
+
+    def _on_carrier_update(self, record: Any) -> None:
+        """Watch the carriers' pushes: which parcels ended, how, and the cash collected."""
+        try:
+            push = json.loads(record.value)
+        except ValueError:
+            return
+        if push.get("format") == "generic":
+            tracking_no, status = str(push.get("tracking_no")), str(push.get("status"))
+            cod = (push.get("cod_collected") or {}).get("amount") or 0
+        else:
+            routes = (push.get("Body") or {}).get("WaybillRoute") or [{}]
+            tracking_no = str(routes[0].get("mailno"))
+            status = _SF_STATUS.get(str(routes[0].get("opCode")), "in_transit")
+            cod = 0
+        with self.lock:
+            self.parcel_status[tracking_no] = status
+            if status == "delivery_failed":
+                self.summary.failed_attempts += 1
+            if status in ("delivered", "returned_to_sender"):
+                ended = self.summary.parcels_ended
+                ended[status] = ended.get(status, 0) + 1
+                self.summary.cod_collected += int(cod)
+                self.last_end = time.monotonic()
 
     # --- what goes out -------------------------------------------------------------
 
@@ -174,7 +270,14 @@ class Simulation:
         external = f"{self.run_id}-{n:07d}"
         lines = self.random.choice((1, 1, 1, 2))
         skus = self.random.sample(self.skus, min(lines, len(self.skus)))
-        cod = self.random.random() < 0.1
+        cod = self.random.random() < self.plan.cod_rate
+        order_id = str(Order.create_id(channel, external))
+        if self.plan.life == "full":
+            if self.random.random() < self.plan.cancel_rate:
+                self.to_cancel.add(order_id)
+            elif self.random.random() < self.plan.return_rate + self.plan.exchange_rate:
+                # No return service to ask yet (oms.return.commands has no RequestReturn).
+                self.summary.returns_pending += int("RequestReturn" not in _COMMAND_NAMES)
         return PlaceOrder(
             command_id=str(uuid.uuid4()),
             order_no=f"SIM-{external}",
@@ -220,8 +323,10 @@ class Simulation:
     # --- the whole run -------------------------------------------------------------
 
     def run(self, on_progress: Callable[[str, int, int], None], timeout: float = 600) -> Summary:
-        """Stock, publish, wait for every order to be decided (or ``timeout``)."""
+        """Stock, publish, wait for every order to be decided (or ``timeout``); in the
+        full life, then wait for every parcel's life to end."""
         s = self.settings
+        full = self.plan.life == "full"
         followers = [
             Follower(s, topics.name(s, topics.events("order")), self._on_order_event, self.stop),
             Follower(
@@ -229,6 +334,14 @@ class Simulation:
             ),
             Follower(s, topics.name(s, topics.ALLOCATIONS), self._on_allocation, self.stop),
         ]
+        carrier: threading.Thread | None = None
+        if full:
+            followers.append(
+                Follower(
+                    s, topics.name(s, topics.CARRIER_UPDATES), self._on_carrier_update, self.stop
+                )
+            )
+            carrier = self._carrier()
         for f in followers:
             f.start()
         try:
@@ -253,9 +366,51 @@ class Simulation:
             on_progress("orders", self.summary.decided, self.plan.orders)
             self.summary.seconds = time.monotonic() - started
             publisher.join()
+            if full:
+                self._wait_for_parcels(on_progress, deadline)
         finally:
             self.stop.set()
             for f in followers:
                 f.join(5)
+            if carrier is not None:
+                carrier.join(10)
             self.producer.close()
         return self.summary
+
+    def _carrier(self) -> threading.Thread | None:
+        """The carriers: ``oms dev up``'s simulator when it follows these topics, else one
+        here, with the plan's failure rate and time scale."""
+        if CarrierSimulatorProcess(self.settings).follows(self.settings):
+            self.summary.carrier = "dev"
+            return None
+        self.summary.carrier = "inline"
+        changes: dict[str, Any] = {
+            "failure_rate": self.plan.failed_delivery_rate,
+            "seed": self.plan.seed,
+        }
+        if self.plan.time_scale:
+            changes["time_scale"] = self.plan.time_scale
+        settings = self.settings.replace(carriersim=changes)
+        sim = CarrierSimulator(settings, self.codec)
+        thread = threading.Thread(target=sim.run, args=(self.stop,), daemon=True, name="carriers")
+        thread.start()
+        sim.ready.wait(30)
+        return thread
+
+    def _wait_for_parcels(
+        self, on_progress: Callable[[str, int, int], None], deadline: float
+    ) -> None:
+        # A lost parcel never ends: stop once every other one has, i.e. when no parcel
+        # ended for a while (its length: a few days of simulated time, at least 5 s).
+        scale = self.plan.time_scale or self.settings.carriersim.time_scale
+        quiet = max(5.0, 4 * 86400 / scale)
+        time.sleep(1.0)  # the last shipped updates reach the engine and the carriers
+        while time.monotonic() < deadline:
+            with self.lock:
+                ended = sum(self.summary.parcels_ended.values())
+                shipped = self.summary.parcels_shipped
+                since = time.monotonic() - self.last_end
+            on_progress("parcels", ended, shipped)
+            if ended >= shipped or since > quiet:
+                return
+            time.sleep(0.2)
