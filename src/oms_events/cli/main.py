@@ -7,6 +7,7 @@ import typer
 from oms_events.cli import (
     bench,
     channel,
+    check,
     config,
     db,
     demo,
@@ -53,6 +54,7 @@ app.command(
 app.add_typer(channel.app, name="channel")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(config.app, name="config")
+app.add_typer(check.app, name="check")
 
 
 @app.callback()

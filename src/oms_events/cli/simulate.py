@@ -123,6 +123,7 @@ def simulate(
     table = Table("figure", "value", title=f"oms simulate: {orders} orders at {rate:g}/s")
     lat = summary.latency
     for figure, value in (
+        ("run (oms check life --run)", sim.run_id),
         ("published", str(summary.published)),
         ("confirmed", str(summary.confirmed)),
         ("rejected", str(summary.rejected)),

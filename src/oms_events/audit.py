@@ -1,0 +1,276 @@
+"""The full-life audit: after a simulation, do the books balance and did every order end?
+
+It folds the committed events itself — never through the aggregates, whose code is
+what is being checked — and says what is wrong:
+
+* stock, per (sku, location): received + restocked + adjusted (found, written off) −
+  shipped, summed from the inventory events, must equal on hand in the projection
+  (``inventory_level``), which must also agree on reserved; available (on hand −
+  reserved) never below zero after any event;
+* what the inventory committed (ReservationCommitted) equals what the shipments shipped
+  (their lines, once ShipmentShipped): the two aggregates agree on what left;
+* every order (of a simulation run: ``order_no`` prefix) in a terminal state — completed,
+  cancelled, rejected, or returned (a refunded return); the others are listed by status.
+
+``oms check life`` prints it; the integration test of the full life asserts it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from oms_events import eventlog, topics
+from oms_events.avro.codec import Codec
+from oms_events.kafka.connection import consumer
+from oms_events.kafka.port import TopicPartition
+from oms_events.settings import Settings
+
+Item = tuple[str, str]  # (sku, location)
+
+TERMINAL = frozenset({"completed", "cancelled", "rejected", "returned"})
+
+# The order event that puts an order in a status (the order aggregate's own words).
+ORDER_STATUS = {
+    "OrderPlaced": "pending",
+    "PreOrdered": "pre_order",
+    "OrderHeld": "on_hold",
+    "OrderConfirmed": "confirmed",
+    "LinesReserved": "pending",
+    "OrderAllocated": "allocated",
+    "LineShipped": "partially_shipped",
+    "LinesShipped": "partially_shipped",
+    "OrderShipped": "shipped",
+    "OrderDelivered": "delivered",
+    "OrderCompleted": "completed",
+    "OrderCancelled": "cancelled",
+    "OrderRejected": "rejected",
+}
+
+
+@dataclass
+class StockBook:
+    """One (sku, location)'s movements, summed from its events."""
+
+    received: int = 0
+    restocked: int = 0
+    adjusted: int = 0  # net of StockAdjusted: found (+) and written off (−)
+    written_off: int = 0  # the negative adjustments, as a positive number
+    shipped: int = 0  # ReservationCommitted
+    reserved: int = 0
+    on_hand: int = 0  # applied event by event, to see available never goes negative
+    went_negative: int = 0  # events after which available was below zero
+
+    @property
+    def balance(self) -> int:
+        """received + restocked + adjusted − shipped: what on hand must be."""
+        return self.received + self.restocked + self.adjusted - self.shipped
+
+    @property
+    def available(self) -> int:
+        """on hand − reserved."""
+        return self.on_hand - self.reserved
+
+
+@dataclass
+class Audit:
+    """What the audit found; ``problems`` empty means the books balance."""
+
+    stock: dict[Item, StockBook] = field(default_factory=dict)
+    orders: dict[str, str] = field(default_factory=dict)  # order id -> status
+    problems: list[str] = field(default_factory=list)
+
+    def open_orders(self) -> Counter[str]:
+        """Orders not in a terminal state, counted by status."""
+        return Counter(s for s in self.orders.values() if s not in TERMINAL)
+
+    def by_status(self) -> Counter[str]:
+        """Every audited order, counted by status."""
+        return Counter(self.orders.values())
+
+
+def read_events(
+    settings: Settings, codec: Codec, aggregate_type: str
+) -> list[eventlog.EventRecord]:
+    """Every committed event of ``aggregate_type``, up to the end offsets of now."""
+    log = eventlog.EventLog(codec, settings=settings)
+    topic = topics.name(settings, topics.events(aggregate_type))
+    c = consumer(settings, group_id=None, fetch_max_wait_ms=10)
+    try:
+        parts = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic))]
+        c.assign(parts)
+        c.seek_to_beginning(*parts)
+        ends = c.end_offsets(parts)
+        found: list[eventlog.EventRecord] = []
+        while any(c.position(tp) < ends[tp] for tp in parts):
+            for batch in c.poll(timeout_ms=500, max_records=5000).values():
+                found.extend(log.record(r) for r in batch)
+        return found
+    finally:
+        c.close()
+
+
+def fold_stock(events: Iterable[eventlog.EventRecord]) -> dict[Item, StockBook]:
+    """Sum the inventory events per (sku, location)."""
+    items: dict[str, Item] = {}
+    books: dict[Item, StockBook] = defaultdict(StockBook)
+    for e in events:
+        item_id, p = str(e.originator_id), e.payload
+        if e.name == "ItemRegistered":
+            items[item_id] = (p["sku"], p["location"])
+        key = items.get(item_id)
+        if key is None:
+            continue  # an item registered before the log's start: nothing to balance
+        book = books[key]
+        if e.name == "StockReceived":
+            book.received += p["quantity"]
+            book.on_hand += p["quantity"]
+        elif e.name == "StockRestocked":
+            book.restocked += p["quantity"]
+            book.on_hand += p["quantity"]
+        elif e.name == "StockAdjusted":
+            book.adjusted += p["delta"]
+            book.written_off += max(0, -p["delta"])
+            book.on_hand += p["delta"]
+        elif e.name == "StockReserved":
+            book.reserved += p["quantity"]
+        elif e.name == "ReservationReleased":
+            book.reserved -= p["quantity"]
+        elif e.name == "ReservationCommitted":
+            book.reserved -= p["quantity"]
+            book.shipped += p["quantity"]
+            book.on_hand -= p["quantity"]
+        if book.available < 0 or book.reserved < 0:
+            book.went_negative += 1
+    return dict(books)
+
+
+def shipped_by_shipments(events: Iterable[eventlog.EventRecord]) -> Counter[Item]:
+    """Units that left per (sku, location), from the shipments: the lines of every
+    shipment once it shipped."""
+    lines: dict[str, tuple[str, list[dict[str, Any]]]] = {}
+    left: Counter[Item] = Counter()
+    for e in events:
+        if e.name == "ShipmentCreated":
+            lines[str(e.originator_id)] = (e.payload["location"], e.payload["lines"])
+        elif e.name == "ShipmentShipped" and str(e.originator_id) in lines:
+            location, shipped = lines.pop(str(e.originator_id))
+            for line in shipped:
+                left[(line["sku"], location)] += line["quantity"]
+    return left
+
+
+def order_statuses(
+    orders: Iterable[eventlog.EventRecord],
+    returns: Iterable[eventlog.EventRecord] = (),
+    order_no_prefix: str = "",
+) -> dict[str, str]:
+    """Each order's status from its events (and ``returned`` once a return of it is
+    refunded), for the orders whose number starts with ``order_no_prefix``."""
+    status: dict[str, str] = {}
+    held_from: dict[str, str] = {}
+    for e in orders:
+        oid = str(e.originator_id)
+        if e.name == "OrderPlaced":
+            if not str(e.payload.get("order_no", "")).startswith(order_no_prefix):
+                continue
+            status[oid] = "pending"
+        elif oid not in status:
+            continue
+        elif e.name == "OrderHeld":
+            held_from[oid] = status[oid]
+            status[oid] = "on_hold"
+        elif e.name == "OrderReleased":
+            status[oid] = held_from.pop(oid, "pending")
+        elif e.name in ORDER_STATUS:
+            status[oid] = ORDER_STATUS[e.name]
+    return_of: dict[str, str] = {}
+    for e in returns:
+        if e.name == "ReturnRequested":
+            return_of[str(e.originator_id)] = str(e.payload["order_id"])
+        elif e.name == "ReturnRefunded":
+            order_id = return_of.get(str(e.originator_id))
+            if order_id in status:
+                status[order_id] = "returned"
+    return status
+
+
+def projected_levels(conn: psycopg.Connection[Any], schema: str) -> dict[Item, tuple[int, int]]:
+    """(on hand, reserved) per (sku, location) in the ``inventory_level`` projection."""
+    rows = conn.execute(
+        sql.SQL("SELECT sku, location, on_hand, reserved FROM {}.inventory_level").format(
+            sql.Identifier(schema)
+        )
+    ).fetchall()
+    return {(sku, location): (on_hand, reserved) for sku, location, on_hand, reserved in rows}
+
+
+def audit(
+    stock_events: Iterable[eventlog.EventRecord],
+    shipment_events: Iterable[eventlog.EventRecord],
+    order_events: Iterable[eventlog.EventRecord],
+    return_events: Iterable[eventlog.EventRecord] = (),
+    projected: dict[Item, tuple[int, int]] | None = None,
+    order_no_prefix: str = "",
+    sku_prefix: str = "",
+) -> Audit:
+    """Check the invariants (module docstring) on events already read; ``projected``
+    (from :func:`projected_levels`) adds the projection's side. ``sku_prefix`` limits the
+    stock checks to one run's skus."""
+    result = Audit()
+    books = {k: b for k, b in fold_stock(stock_events).items() if k[0].startswith(sku_prefix)}
+    result.stock = books
+    left = shipped_by_shipments(shipment_events)
+    for (sku, location), book in sorted(books.items()):
+        where = f"{sku}@{location}"
+        if book.went_negative:
+            result.problems.append(
+                f"{where}: available or reserved below zero after {book.went_negative} event(s)"
+            )
+        if left.get((sku, location), 0) != book.shipped:
+            result.problems.append(
+                f"{where}: inventory committed {book.shipped} units, "
+                f"shipments shipped {left.get((sku, location), 0)}"
+            )
+        if projected is not None:
+            seen = projected.get((sku, location))
+            if seen != (book.balance, book.reserved):
+                result.problems.append(
+                    f"{where}: received {book.received} + restocked {book.restocked} + "
+                    f"adjusted {book.adjusted} - shipped {book.shipped} = {book.balance} on "
+                    f"hand, {book.reserved} reserved; inventory_level says "
+                    + (f"{seen[0]} on hand, {seen[1]} reserved" if seen else "nothing")
+                )
+    result.orders = order_statuses(order_events, return_events, order_no_prefix)
+    for status, n in sorted(result.open_orders().items()):
+        result.problems.append(f"{n} order(s) not at an end: {status}")
+    return result
+
+
+def audit_live(
+    settings: Settings,
+    codec: Codec,
+    schema: str | None,
+    order_no_prefix: str = "",
+    sku_prefix: str = "",
+) -> Audit:
+    """Read the events of ``settings``' topics (and the projection in ``schema`` when
+    given) and audit them."""
+    projected = None
+    if schema is not None:
+        with psycopg.connect(settings.postgres.dsn) as conn:
+            projected = projected_levels(conn, schema)
+    return audit(
+        read_events(settings, codec, "inventory"),
+        read_events(settings, codec, "shipment"),
+        read_events(settings, codec, "order"),
+        read_events(settings, codec, "return"),
+        projected,
+        order_no_prefix,
+        sku_prefix,
+    )
