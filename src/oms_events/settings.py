@@ -294,10 +294,10 @@ class CarrierSimSettings(BaseSettings):
     model_config = _section("OMS_CARRIERSIM_")
 
     time_scale: float = Field(
-        3600.0,
+        20_000.0,
         gt=0,
-        description="Simulated seconds per real second: 3600 turns a parcel's two days on "
-        "the road into about 50 s; tests use 10^6",
+        description="Simulated seconds per real second: 20000 turns a parcel's two days on "
+        "the road into about 9 s (a demo); tests use 2x10^6",
     )
     failure_rate: float = Field(
         0.1, ge=0, le=1, description="Share of delivery attempts that fail (then a retry)"

@@ -64,4 +64,15 @@ def test_demo_places_orders_and_the_projection_shows_each_once(isolated: Setting
     # 40 simulated orders and 4 the customers paid in the sandboxes.
     assert sum(counts.values()) == 44
     # Every simulated order was decided: nothing is left pending.
-    assert set(counts) <= {"confirmed", "allocated", "shipped", "rejected", "partially_shipped"}
+    # (The full life cancels a few after allocation; until the carrier adapter is merged,
+    # delivered parcels leave their orders shipped.)
+    assert set(counts) <= {
+        "confirmed",
+        "allocated",
+        "shipped",
+        "rejected",
+        "partially_shipped",
+        "cancelled",
+        "delivered",
+        "completed",
+    }

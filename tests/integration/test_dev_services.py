@@ -52,3 +52,22 @@ def test_taken_port_is_named_with_the_variable_to_change(
     )
     with pytest.raises(ServiceError, match="OMS_DEV_KAFKA_CONTROLLER_PORT"):
         KafkaBroker(clash).start()
+
+
+def test_the_carrier_simulator_starts_follows_its_prefix_and_stops(
+    isolated: Settings, tmp_path: Path
+) -> None:
+    from oms_events.devservices.carrier_simulator import CarrierSimulatorProcess
+
+    settings = isolated.replace(dev={"data_dir": tmp_path})
+    carriers = CarrierSimulatorProcess(settings)
+    try:
+        assert carriers.start() is True
+        assert carriers.start() is False  # already following
+        st = carriers.status()
+        assert st.running and st.topic_prefix == isolated.kafka.topic_prefix
+        assert carriers.follows(settings)
+        assert not carriers.follows(settings.replace(kafka={"topic_prefix": "other."}))
+    finally:
+        assert carriers.stop() is True
+    assert not carriers.status().running

@@ -2,7 +2,8 @@
 
 Starts the services, applies topics and migrations, runs the engine (`oms run`), the
 projections (`oms project`) and the HTTP server (`oms channel serve`, where the payment
-sandboxes notify) as child processes, drives a short simulation, collects a few
+sandboxes notify) as child processes, drives a short full-life simulation (the carrier
+simulator of ``oms dev up`` delivers the parcels), collects a few
 orders' payments in the sandboxes and refunds two (``demo_payments.py``), then shows
 what an analyst sees in PostgreSQL, and stops the children again.
 """
@@ -161,7 +162,24 @@ def demo(
         _spawn(settings, "http", "channel", "serve"),
     ]
     try:
-        simulate(orders=orders, channels=3, skus=20, locations=3, rate=rate, stock=0, timeout=600)
+        # Every order to its end: carriers (oms dev up's simulator) deliver, some orders
+        # are paid cash on delivery, a few are cancelled after allocation.
+        simulate(
+            orders=orders,
+            channels=3,
+            skus=20,
+            locations=3,
+            rate=rate,
+            stock=0,
+            timeout=600,
+            life="full",
+            cod_rate=0.2,
+            cancel_rate=0.05,
+            failed_delivery_rate=0.1,
+            return_rate=0.0,
+            exchange_rate=0.0,
+            time_scale=0.0,
+        )
         with out.status("collecting payments in the Alipay / WeChat Pay sandboxes…"):
             collect_and_refund(settings, codec_from_settings(settings.registry), schema, out)
         with out.status("waiting for the projections to catch up…"):
