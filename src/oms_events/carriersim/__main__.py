@@ -46,14 +46,14 @@ def main() -> None:
                 "pid": os.getpid(),
                 "topic_prefix": settings.kafka.topic_prefix,
                 "bootstrap_servers": settings.kafka.bootstrap_servers,
-                "time_scale": sim.config.time_scale,
-                "seed": sim.seed,
+                "time_scale": sim.carriers.config.time_scale,
+                "seed": sim.carriers.seed,
             }
         )
     )
-    log.info("carrier simulator following", prefix=settings.kafka.topic_prefix, seed=sim.seed)
+    log.info("carrier simulator following", prefix=settings.kafka.topic_prefix, seed=sim.carriers.seed)
     while loop.is_alive() and not stop.wait(60):
-        t = sim.tally
+        t = sim.carriers.tally
         log.info(
             "carrier simulator",
             parcels=t.parcels,

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from oms_events.carriersim import formats
+from oms_events.carriersim.carriers import cod_due, order_facts
 from oms_events.carriersim.life import (
     CARRIERS,
     End,
@@ -22,7 +23,6 @@ from oms_events.carriersim.life import (
     plan,
     waybill_number,
 )
-from oms_events.carriersim.simulator import cod_due, order_facts
 
 ENDING = {"delivered": End.DELIVERED, "returned_to_sender": End.RETURNED}
 
