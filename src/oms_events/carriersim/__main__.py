@@ -51,7 +51,9 @@ def main() -> None:
             }
         )
     )
-    log.info("carrier simulator following", prefix=settings.kafka.topic_prefix, seed=sim.carriers.seed)
+    log.info(
+        "carrier simulator following", prefix=settings.kafka.topic_prefix, seed=sim.carriers.seed
+    )
     while loop.is_alive() and not stop.wait(60):
         t = sim.carriers.tally
         log.info(

@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from oms_events.carriersim import formats
 from oms_events.carriersim.life import (
@@ -31,7 +31,14 @@ from oms_events.carriersim.life import (
 from oms_events.eventlog import EventRecord
 from oms_events.settings import CarrierSimSettings
 
-Push = tuple[str, bytes]  # (tracking number, the carrier's push)
+
+class Push(NamedTuple):
+    """One record for ``oms.carrier.updates``: the waybill (its key), the push's format
+    (its ``format`` header: ``generic`` or ``sf``) and the push itself."""
+
+    tracking_no: str
+    format: str
+    value: bytes
 
 
 # --- what an order owes at the door ----------------------------------------------------
@@ -257,7 +264,8 @@ class Carriers:
             scan = parcel.life.scans[parcel.pushed]
             if parcel.handed_over + self.real_seconds(scan.hours) > at + 1e-9:
                 continue  # a stale entry: an interception rescheduled this parcel
-            pushes.append((tracking_no, self._push(parcel, wall)))
+            fmt = "sf" if parcel.sf_format else "generic"
+            pushes.append(Push(tracking_no, fmt, self._push(parcel, wall)))
             parcel.pushed += 1
             if parcel.done():
                 self._finish(parcel)

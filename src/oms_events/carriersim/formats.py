@@ -1,7 +1,8 @@
 """A scan as a carrier pushes it: our generic JSON, or SF Express's route push.
 
-Both are JSON on ``oms.carrier.updates``, keyed by tracking number; the carrier
-adapter tells them apart by their shape (``"format": "generic"`` or SF's ``Body``).
+Both are JSON on ``oms.carrier.updates``, keyed by tracking number, with a ``format``
+header (``generic`` or ``sf``); the carrier adapter reads the header, else the shape
+(``"format": "generic"`` or SF's ``Body``).
 """
 
 from __future__ import annotations
@@ -45,23 +46,21 @@ def sf_route(
     """SF Express's route push (丰桥 RoutePushService): ``Body.WaybillRoute`` with one
     route — ``mailno`` the waybill, ``acceptTime`` Beijing time as ``yyyy-MM-dd
     HH:mm:ss``, ``acceptAddress`` the city or outlet, ``remark`` SF's words (a failure's
-    or return's reason in brackets), ``opCode`` the kind of scan (life.py)."""
+    or return's reason in brackets, a signer as ``签收人：…``), ``opCode`` the kind of
+    scan (life.py), ``reasonName`` an exception's reason."""
     remark = f"{scan.remark}（{scan.reason}）" if scan.reason else scan.remark
-    return {
-        "Body": {
-            "WaybillRoute": [
-                {
-                    "id": route_id,
-                    "mailno": tracking_no,
-                    "orderid": order_ref,
-                    "acceptTime": occurred_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
-                    "acceptAddress": scan.location,
-                    "remark": remark,
-                    "opCode": scan.op_code,
-                }
-            ]
-        }
+    route = {
+        "id": route_id,
+        "mailno": tracking_no,
+        "orderid": order_ref,
+        "acceptTime": occurred_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
+        "acceptAddress": scan.location,
+        "remark": remark,
+        "opCode": scan.op_code,
     }
+    if scan.reason:
+        route["reasonName"] = scan.reason  # SF names an exception's reason here
+    return {"Body": {"WaybillRoute": [route]}}
 
 
 def encode(push: dict[str, Any]) -> bytes:

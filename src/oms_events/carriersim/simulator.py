@@ -68,8 +68,13 @@ class CarrierSimulator:
                     for r in records:
                         self._on_record(r, requests)
                 pushes = self.carriers.pushes_due(time.monotonic(), datetime.now(UTC))
-                for tracking_no, value in pushes:
-                    out.send(self.updates_topic, key=tracking_no.encode(), value=value)
+                for push in pushes:
+                    out.send(
+                        self.updates_topic,
+                        key=push.tracking_no.encode(),
+                        value=push.value,
+                        headers=[("format", push.format.encode())],
+                    )
                 if pushes:
                     out.flush()
         finally:

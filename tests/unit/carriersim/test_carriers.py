@@ -39,7 +39,7 @@ def run_out(carriers: Carriers, until: float = 10_000.0) -> list[dict[str, Any]]
     now = 0.0
     while carriers.next_due() is not None and now < until:
         now = carriers.next_due() or now
-        pushes += [json.loads(v) for _, v in carriers.pushes_due(now, T0)]
+        pushes += [json.loads(p.value) for p in carriers.pushes_due(now, T0)]
     return pushes
 
 
@@ -70,6 +70,7 @@ def test_a_prepaid_sf_parcel_may_speak_sf_route_format() -> None:
     routes = [p["Body"]["WaybillRoute"][0] for p in pushes]
     assert routes[0]["opCode"] == "50" and routes[-1]["opCode"] == "80"
     assert {r["mailno"] for r in routes} == {"SF0000000000002"}
+    assert "签收人：" in routes[-1]["remark"]  # where SF names the signer
 
 
 def test_nothing_is_pushed_before_its_hour() -> None:
