@@ -51,6 +51,7 @@ from oms_events.settings import Settings
 from oms_events.topics import CHANNELS
 
 WAREHOUSE_UPDATE = "oms.warehouse.WarehouseUpdate"
+ALLOCATION = "oms.allocation.Allocation"
 _COMMAND_NAMES = frozenset(name.rsplit(".", 1)[-1] for name in COMMANDS)
 # SF route opCodes (carriersim/life.py) as carrier statuses, for the summary only.
 _SF_STATUS = {"44": "out_for_delivery", "80": "delivered", "70": "delivery_failed"}
@@ -180,7 +181,9 @@ class Simulation:
 
     def _on_allocation(self, record: Any) -> None:
         """Be the warehouse: pick, pack and ship every allocation at once."""
-        _, allocation = self.codec.decode(record.value)
+        full, allocation = self.codec.decode(record.value)
+        if full != ALLOCATION:
+            return  # e.g. a cancelled allocation: nothing to pick
         order_id = str(allocation["order_id"])
         if order_id not in self.published_at:
             return
