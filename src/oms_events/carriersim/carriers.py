@@ -14,13 +14,15 @@ import heapq
 import random
 import uuid
 import zlib
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from oms_events.carriersim import formats
 from oms_events.carriersim.life import (
+    CITIES,
     Life,
     Odds,
     destination_city,
@@ -99,6 +101,25 @@ def cod_due(facts: OrderFacts, line_nos: Iterable[int], first_line: int) -> int:
 
 # --- the parcels on the road -----------------------------------------------------------
 
+RECENT = 200_000  # orders and shipments remembered until their parcels leave
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Recent(OrderedDict[K, V]):
+    """A dict that forgets its oldest entries beyond ``size``: bounded memory for a
+    simulator that runs for weeks."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def __setitem__(self, key: K, value: V) -> None:
+        super().__setitem__(key, value)
+        if len(self) > self.size:
+            self.popitem(last=False)
+
 
 @dataclass
 class Parcel:
@@ -147,10 +168,12 @@ class Carriers:
         )
         seed = self.config.seed if self.config.seed is not None else random.randrange(2**32)
         self.seed = seed
-        self.orders: dict[str, OrderFacts] = {}
-        self.first_lines: dict[str, int] = {}  # order id -> its lowest line number
+        # What the events said, for parcels not yet handed over: the most recent ones
+        # (an order delivered long ago, a shipment cancelled, is never asked for again).
+        self.orders: Recent[str, OrderFacts] = Recent(RECENT)
+        self.first_lines: Recent[str, int] = Recent(RECENT)  # order id -> lowest line
         # shipment id -> (order id, its line numbers, stock location)
-        self.shipments: dict[str, tuple[str, tuple[int, ...], str]] = {}
+        self.shipments: Recent[str, tuple[str, tuple[int, ...], str]] = Recent(RECENT)
         self.parcels: dict[str, Parcel] = {}  # tracking number -> parcel
         self.due: list[tuple[float, int, str]] = []  # (monotonic due, seq, tracking number)
         self.seq = 0
@@ -170,7 +193,7 @@ class Carriers:
     # --- what comes in ------------------------------------------------------------------
 
     def on_event(self, record: EventRecord, now: float) -> None:
-        """Take in one order or shipment event."""
+        """Take in one order, shipment or return event."""
         oid, p = str(record.originator_id), record.payload
         if record.name == "OrderPlaced":
             self.orders[oid] = order_facts(p)
@@ -180,9 +203,32 @@ class Carriers:
             self.shipments[oid] = (str(p["order_id"]), lines, str(p["location"]))
         elif record.name == "ShipmentShipped":
             self.hand_over(oid, str(p["carrier"]), str(p["tracking_no"]), now)
+        elif record.name == "ReturnShipped":
+            self.hand_over_return(oid, str(p["carrier"]), str(p["tracking_no"]), now)
         elif record.name in ("OrderCancelled", "OrderRejected"):
             self.orders.pop(oid, None)
             self.first_lines.pop(oid, None)
+
+    def hand_over_return(self, return_id: str, carrier: str, tracking_no: str, now: float) -> None:
+        """A customer sends a return back (ReturnShipped): the parcel travels to the
+        warehouse, which is always in and always signs, unless the parcel is lost."""
+        if tracking_no in self.parcels:
+            return
+        rng = self._rng(tracking_no)
+        odds = Odds(failure_rate=0.0, refusal_rate=0.0, lost_rate=self.odds.lost_rate)
+        life = plan(rng, rng.choice(CITIES), "退货仓", odds, customer="仓库签收")
+        self.parcels[tracking_no] = Parcel(
+            shipment_id=return_id,
+            carrier=carrier,
+            tracking_no=tracking_no,
+            order_ref=return_id,
+            life=life,
+            handed_over=now,
+            cod=None,
+            sf_format=carrier == "SF" and rng.random() < self.config.sf_format_share,
+        )
+        self.tally.parcels += 1
+        self._schedule(self.parcels[tracking_no])
 
     def hand_over(self, shipment_id: str, carrier: str, tracking_no: str, now: float) -> None:
         """A parcel leaves the warehouse with ``carrier``: plan its life, schedule scans."""

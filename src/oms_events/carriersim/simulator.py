@@ -1,6 +1,7 @@
 """The carrier simulator's Kafka loop: follow hand-overs, push scans when due.
 
-It reads, from their current end, ``oms.order.events`` and ``oms.shipment.events`` (and,
+It reads, from their current end, ``oms.order.events``, ``oms.shipment.events`` and
+``oms.return.events`` (a customer's return parcel: ReturnShipped) (and,
 when the topic registry declares it, the carriers' interception requests), hands each
 event to :class:`~oms_events.carriersim.carriers.Carriers`, and publishes what it says
 is due on ``oms.carrier.updates`` (key: tracking number). One thread reads and pushes,
@@ -46,7 +47,8 @@ class CarrierSimulator:
         """Follow the events from their current end and push scans until ``stop``."""
         s = self.settings
         c = consumer(s, group_id=None, client_id="oms-carrier-simulator", fetch_max_wait_ms=100)
-        event_topics = {topics.name(s, topics.events(t)) for t in ("order", "shipment")}
+        followed = ("order", "shipment", "return")
+        event_topics = {topics.name(s, topics.events(t)) for t in followed}
         requests = self._request_topic()
         out = producer(s)
         wanted = sorted(event_topics | ({requests} if requests else set()))
@@ -100,7 +102,14 @@ class CarrierSimulator:
 
 
 _FOLLOWED = frozenset(
-    {"OrderPlaced", "OrderCancelled", "OrderRejected", "ShipmentCreated", "ShipmentShipped"}
+    {
+        "OrderPlaced",
+        "OrderCancelled",
+        "OrderRejected",
+        "ShipmentCreated",
+        "ShipmentShipped",
+        "ReturnShipped",
+    }
 )
 
 

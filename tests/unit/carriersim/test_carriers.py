@@ -124,3 +124,22 @@ def test_every_parcel_ends_and_failed_attempts_are_retried() -> None:
         by_parcel.setdefault(p["tracking_no"], []).append(p["status"])
     retried = [s for s in by_parcel.values() if "delivery_failed" in s and s[-1] == "delivered"]
     assert retried  # a failed attempt, then delivered on a later round
+
+
+def test_a_return_parcel_travels_to_the_warehouse_and_is_signed_for() -> None:
+    carriers = Carriers(config(failure_rate=1.0, refusal_rate=1.0, sf_format_share=0.0))
+    ret = uuid.uuid4()
+    carriers.on_event(event("ReturnShipped", ret, carrier="ZTO", tracking_no="780000000001"), 0.0)
+    pushes = run_out(carriers)
+    # The warehouse is always in: no failed attempt, no refusal, whatever the odds.
+    assert [p["status"] for p in pushes][-2:] == ["out_for_delivery", "delivered"]
+    assert pushes[-1]["location"] == "退货仓" and pushes[-1]["cod_collected"] is None
+
+
+def test_the_simulator_remembers_only_recent_orders() -> None:
+    from oms_events.carriersim.carriers import Recent
+
+    recent: Recent[str, int] = Recent(2)
+    for n, key in enumerate("abc"):
+        recent[key] = n
+    assert list(recent) == ["b", "c"]
