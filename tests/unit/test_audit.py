@@ -84,3 +84,22 @@ def test_statuses_follow_holds_returns_and_the_run_prefix() -> None:
     delivered = orders("OrderShipped", "OrderDelivered")
     assert order_statuses(delivered, returns) == {str(ORDER): "returned"}
     assert order_statuses(orders(order_no="OMS-1"), order_no_prefix="SIM-r1-") == {}
+
+
+def test_counts_transfers_and_late_shipments_are_folded() -> None:
+    events = [
+        *stock(),  # 8 on hand
+        ev("StockCounted", ITEM, counted=7, delta=-1),
+        ev("TransferDispatched", ITEM, quantity=3, transfer_id=uuid.uuid4()),
+        ev("TransferReceived", ITEM, quantity=2, transfer_id=uuid.uuid4()),
+        ev("ReleasedStockShipped", ITEM, quantity=1, reservation_id=uuid.uuid4()),
+    ]
+    found = audit(events, shipments(quantity=3), [], projected={("TEA", "SH"): (5, 0)})
+    assert found.problems == []
+    book = found.stock[("TEA", "SH")]
+    assert (book.written_off, book.transferred_out, book.transferred_in) == (2, 3, 2)
+
+
+def test_an_inventory_event_the_audit_does_not_know_is_a_problem() -> None:
+    found = audit([*stock(), ev("StockTeleported", ITEM, quantity=5)], shipments(), [])
+    assert found.problems == ["inventory event StockTeleported is not folded by the audit"]
