@@ -100,16 +100,17 @@ def test_the_carrier_pushes_are_lives_a_parcel_can_live(lived: Lived) -> None:
     lives: dict[str, list[tuple[str, str]]] = defaultdict(list)
     formats = set()
     for r in pushes:
-        push = json.loads(r.value)
-        if push.get("format") == "generic":
-            formats.add("generic")
-            lives[r.key.decode()].append((push["occurred_at"], push["status"]))
-            assert push["tracking_no"] == r.key.decode()
+        assert r.key is not None and r.value is not None
+        waybill, push = r.key.decode(), json.loads(r.value)
+        fmt = dict(r.headers)["format"].decode()
+        formats.add(fmt)
+        if fmt == "generic":
+            assert push["format"] == "generic" and push["tracking_no"] == waybill
+            lives[waybill].append((push["occurred_at"], push["status"]))
         else:
-            formats.add("sf")
             route = push["Body"]["WaybillRoute"][0]
-            assert route["mailno"] == r.key.decode()
-            lives[r.key.decode()].append((route["acceptTime"], route["opCode"]))
+            assert route["mailno"] == waybill
+            lives[waybill].append((route["acceptTime"], route["opCode"]))
     assert formats == {"generic", "sf"}
     assert len(lives) == lived.summary.parcels_shipped
     ends = {"delivered", "returned_to_sender", "80", "99"}
@@ -117,6 +118,8 @@ def test_the_carrier_pushes_are_lives_a_parcel_can_live(lived: Lived) -> None:
         # One partition per waybill, so its scans are in the order they were pushed.
         assert scans[-1][1] in ends, (tracking_no, scans)
         assert sum(status in ends for _, status in scans) == 1, (tracking_no, scans)
+        # Each format's times sort as text (ISO-8601 at +08:00; SF's Beijing wall clock).
+        assert [t for t, _ in scans] == sorted(t for t, _ in scans), (tracking_no, scans)
 
 
 def test_the_stock_books_balance_against_the_projection(lived: Lived) -> None:
