@@ -45,6 +45,14 @@ def simulate(
         float,
         typer.Option("--cancel-rate", help="Full life: share cancelled after allocation."),
     ] = 0.0,
+    intercept_rate: Annotated[
+        float,
+        typer.Option(
+            "--intercept-rate",
+            help="Full life: share cancelled after their parcel left; the carrier is asked "
+            "to intercept it (拦截) and brings it back, or delivers it when too late.",
+        ),
+    ] = 0.0,
     failed_delivery_rate: Annotated[
         float,
         typer.Option(
@@ -96,6 +104,7 @@ def simulate(
         life=life,
         cod_rate=cod_rate,
         cancel_rate=cancel_rate,
+        intercept_rate=intercept_rate,
         failed_delivery_rate=failed_delivery_rate,
         return_rate=return_rate,
         exchange_rate=exchange_rate,

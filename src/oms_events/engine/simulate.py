@@ -9,7 +9,8 @@ from publish to the OrderAllocated that confirms it (or the OrderRejected) it re
 on ``oms.order.events`` with read_committed, how long each order took.
 
 The full life adds: a share of orders paid cash on delivery, a share cancelled after
-allocation (CancelOrder; the warehouse holds their parcels), the carriers (the
+allocation (CancelOrder; the warehouse holds their parcels), a share cancelled once
+their parcel left (the carrier is asked to intercept it), the carriers (the
 ``oms dev up`` simulator when it follows these topics, else one run here with the
 plan's failure rate) delivering every parcel, and waits until the parcels' lives end.
 Returns and exchanges wait on the return service (``Plan.return_rate``: counted as
@@ -72,6 +73,7 @@ class Plan:
     life: str = "decide"  # "decide": until allocated or rejected; "full": to each order's end
     cod_rate: float = 0.1  # share of orders paid cash on delivery
     cancel_rate: float = 0.0  # full life: share cancelled after allocation, before shipping
+    intercept_rate: float = 0.0  # full life: share cancelled after shipping (intercepted)
     failed_delivery_rate: float = 0.1  # full life: share of delivery attempts that fail
     return_rate: float = 0.0  # full life: share of delivered orders returned (return service)
     exchange_rate: float = 0.0  # full life: share of delivered orders exchanged
@@ -80,7 +82,14 @@ class Plan:
     def __post_init__(self) -> None:
         if self.life not in ("decide", "full"):
             raise ValueError(f"life {self.life!r}: use 'decide' or 'full'")
-        for name in ("cod_rate", "cancel_rate", "failed_delivery_rate", "return_rate"):
+        shares = (
+            "cod_rate",
+            "cancel_rate",
+            "intercept_rate",
+            "failed_delivery_rate",
+            "return_rate",
+        )
+        for name in shares:
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} {getattr(self, name)} is not a share between 0 and 1")
 
@@ -139,7 +148,9 @@ class Simulation:
         self.writer = CommandWriter(settings, codec)
         self.producer = producer(settings)
         self.to_cancel: set[str] = set()  # order ids cancelled once allocated
+        self.to_intercept: set[str] = set()  # order ids cancelled once their parcel left
         self.cancels_sent: set[str] = set()
+        self.waybills: dict[str, tuple[str, str]] = {}  # tracking no -> (shipment, location)
         self.parcel_status: dict[str, str] = {}  # tracking number -> last carrier status
         self.last_end = time.monotonic()
 
@@ -189,17 +200,7 @@ class Simulation:
             return
         if order_id in self.to_cancel:
             # The customer cancels after allocation: the warehouse holds the parcel.
-            if order_id not in self.cancels_sent:
-                self.cancels_sent.add(order_id)
-                r = self.writer.record(
-                    CancelOrder(
-                        command_id=f"{order_id}/simulated-cancel",
-                        order_id=uuid.UUID(order_id),
-                        reason="顾客取消 (simulated cancel after allocation)",
-                    )
-                )
-                self.producer.send(r.topic, key=r.key, value=r.value, headers=r.headers)
-                self.producer.flush()
+            self._cancel(order_id, "顾客取消 (simulated cancel after allocation)")
             return
         carrier = pick_carrier(self.random)
         tracking_no = waybill_number(carrier, self.random)
@@ -225,6 +226,26 @@ class Simulation:
             )
         with self.lock:
             self.summary.parcels_shipped += 1
+            self.waybills[tracking_no] = (allocation["shipment_id"], allocation["location"])
+        if order_id in self.to_intercept:
+            # The customer cancels once the parcel has left: the carrier is asked to
+            # intercept it (拦截).
+            self._cancel(order_id, "顾客取消 (simulated cancel after shipping)")
+
+    def _cancel(self, order_id: str, reason: str) -> None:
+        """CancelOrder for ``order_id``, once."""
+        if order_id in self.cancels_sent:
+            return
+        self.cancels_sent.add(order_id)
+        r = self.writer.record(
+            CancelOrder(
+                command_id=f"{order_id}/simulated-cancel",
+                order_id=uuid.UUID(order_id),
+                reason=reason,
+            )
+        )
+        self.producer.send(r.topic, key=r.key, value=r.value, headers=r.headers)
+        self.producer.flush()
 
     def _on_carrier_update(self, record: Any) -> None:
         """Watch the carriers' pushes: which parcels ended, how, and the cash collected."""
@@ -276,8 +297,11 @@ class Simulation:
         cod = self.random.random() < self.plan.cod_rate
         order_id = str(Order.create_id(channel, external))
         if self.plan.life == "full":
-            if self.random.random() < self.plan.cancel_rate:
+            roll = self.random.random()
+            if roll < self.plan.cancel_rate:
                 self.to_cancel.add(order_id)
+            elif roll < self.plan.cancel_rate + self.plan.intercept_rate:
+                self.to_intercept.add(order_id)
             elif self.random.random() < self.plan.return_rate + self.plan.exchange_rate:
                 # No return service to ask yet (oms.return.commands has no RequestReturn).
                 self.summary.returns_pending += int("RequestReturn" not in _COMMAND_NAMES)

@@ -38,6 +38,7 @@ PLAN = Plan(
     life="full",
     cod_rate=0.25,
     cancel_rate=0.05,
+    intercept_rate=0.04,
     failed_delivery_rate=0.25,
     time_scale=2_000_000.0,  # a parcel's two days on the road in about a tenth of a second
 )
