@@ -175,7 +175,7 @@ def demo(
             life="full",
             cod_rate=0.2,
             cancel_rate=0.05,
-            intercept_rate=0.02,
+            intercept_rate=0.0,  # 0.02 once branch cancel is merged (stock stays right)
             failed_delivery_rate=0.1,
             return_rate=0.0,
             exchange_rate=0.0,
