@@ -1,5 +1,6 @@
 """Every order to its end (issue 15): a full-life simulation on the real broker and
-PostgreSQL, engine running, carriers simulated, then the audit of `oms check life`."""
+PostgreSQL, engine running, the carrier simulator process delivering, then the audit of
+`oms check life`."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from psycopg import sql
 
 from oms_events import audit, topics
+from oms_events.devservices.carrier_simulator import CarrierSimulatorProcess
 from oms_events.engine.runner import Engine
 from oms_events.engine.simulate import Plan, Simulation, Summary
 from oms_events.projection.migrate import migrate
@@ -42,8 +44,6 @@ PLAN = Plan(
     # shipment shipped after its order released the stock is never taken off hand.
     # Branch `cancel` fixes that (ReleasedStockShipped); then raise this to 0.04.
     intercept_rate=0.0,
-    failed_delivery_rate=0.25,
-    time_scale=2_000_000.0,  # a parcel's two days on the road in about a tenth of a second
 )
 
 
@@ -56,16 +56,29 @@ class Lived:
 
 
 @pytest.fixture(scope="module")
-def lived(dev_services: Settings) -> Iterator[Lived]:
-    """One full-life simulation for the whole module (an engine start is the costly part)."""
+def lived(dev_services: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lived]:
+    """One full-life simulation for the whole module (an engine start is the costly part),
+    delivered by the carrier simulator process `oms dev up` starts, on this test's topics."""
     from tests.integration.conftest import drop_topics
 
     prefix = f"t{uuid.uuid4().hex[:8]}."
-    # No lost parcels here: a lost parcel's order never ends, by design.
+    carriers = {
+        "time_scale": 2_000_000.0,  # a parcel's two days on the road in about 0.1 s
+        "failure_rate": 0.25,
+        "lost_rate": 0.0,  # a lost parcel's order never ends, by design
+        "seed": 7,
+    }
     settings = light(
-        dev_services.replace(kafka={"topic_prefix": prefix}, carriersim={"lost_rate": 0.0}), 2
+        dev_services.replace(
+            kafka={"topic_prefix": prefix},
+            dev={"data_dir": tmp_path_factory.mktemp("dev")},
+            carriersim=carriers,
+        ),
+        2,
     )
     schema = f"t_{uuid.uuid4().hex[:10]}"
+    courier = CarrierSimulatorProcess(settings)
+    courier.start()
     engine = Engine(engine_settings(settings))
     engine.start()
     try:
@@ -87,6 +100,7 @@ def lived(dev_services: Settings) -> Iterator[Lived]:
         yield Lived(settings, sim, summary, schema)
     finally:
         engine.stop()
+        courier.stop()
         with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
         drop_topics(settings)
@@ -101,7 +115,7 @@ def stock_problems(settings: Settings, run: str) -> list[str]:
 
 def test_every_order_is_decided_and_every_parcel_lives_to_an_end(lived: Lived) -> None:
     s = lived.summary
-    assert s.carrier == "inline" and s.decided == PLAN.orders
+    assert s.carrier == "dev" and s.decided == PLAN.orders
     assert s.cancelled > 0 and s.parcels_shipped > PLAN.orders // 2
     # Without lost parcels every parcel handed over ends delivered or returned to sender.
     assert sum(s.parcels_ended.values()) == s.parcels_shipped
