@@ -54,16 +54,23 @@ def main() -> None:
     log.info(
         "carrier simulator following", prefix=settings.kafka.topic_prefix, seed=sim.carriers.seed
     )
+    logged = None
     while loop.is_alive() and not stop.wait(60):
         t = sim.carriers.tally
-        log.info(
-            "carrier simulator",
-            parcels=t.parcels,
-            pushed=t.pushed,
-            delivered=t.delivered,
-            returned=t.returned,
-            lost=t.lost,
-        )
+        figures = (t.parcels, t.pushed, t.delivered, t.returned, t.lost)
+        if figures != logged:  # a line a minute while parcels move, none while idle
+            logged = figures
+            log.info(
+                "carrier simulator",
+                parcels=t.parcels,
+                pushed=t.pushed,
+                delivered=t.delivered,
+                returned=t.returned,
+                lost=t.lost,
+                cod_collected=t.cod_collected,
+                intercepted=t.intercepts_done,
+                not_intercepted=t.intercepts_refused,
+            )
     stop.set()
     loop.join(10)
 

@@ -152,7 +152,6 @@ class Tally:
     cod_collected: int = 0
     intercepts_done: int = 0
     intercepts_refused: int = 0
-    by_end: dict[str, int] = field(default_factory=dict)
 
 
 class Carriers:
@@ -339,7 +338,6 @@ class Carriers:
 
     def _finish(self, parcel: Parcel) -> None:
         end = parcel.life.end.value
-        self.tally.by_end[end] = self.tally.by_end.get(end, 0) + 1
         if end == "delivered":
             self.tally.delivered += 1
         elif end == "returned":
