@@ -134,6 +134,7 @@ class Parcel:
     cod: tuple[int, str] | None
     sf_format: bool
     pushed: int = 0  # scans pushed so far
+    intercepted: bool = False  # its sender stopped it: on its way back
 
     def done(self) -> bool:
         """True once every scan of its life is pushed."""
@@ -271,6 +272,8 @@ class Carriers:
         if parcel is None:
             self.tally.intercepts_refused += 1
             return False
+        if parcel.intercepted:
+            return True  # the request again: one interception
         hours = (now - parcel.handed_over) * self.config.time_scale / 3600.0
         back = intercept(parcel.life, parcel.pushed, hours)
         if back is None or self._rng(tracking_no + "/intercept").random() >= (
@@ -278,7 +281,7 @@ class Carriers:
         ):
             self.tally.intercepts_refused += 1
             return False
-        parcel.life = back
+        parcel.life, parcel.intercepted = back, True
         self.tally.intercepts_done += 1
         self._schedule(parcel)
         return True

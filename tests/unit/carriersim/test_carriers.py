@@ -98,6 +98,7 @@ def test_an_intercepted_parcel_comes_back_and_a_delivered_one_cannot_be() -> Non
     # Both collected by 3 h (the latest collection), neither at a hub yet (3.5 h at the soonest).
     assert len(carriers.pushes_due(3.0, T0)) == 2
     assert carriers.on_intercept("7700000000001", 3.0)
+    assert carriers.on_intercept("7700000000001", 3.1)  # asked twice: intercepted once
     pushes = run_out(carriers)
     back = [p for p in pushes if p["tracking_no"] == "7700000000001"]
     assert [p["status"] for p in back] == ["returned_to_sender"]
