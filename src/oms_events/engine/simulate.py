@@ -136,6 +136,7 @@ class Simulation:
     def __init__(self, settings: Settings, codec: Codec, plan: Plan) -> None:
         self.settings, self.codec, self.plan = settings, codec, plan
         self.random = random.Random(plan.seed)
+        self.warehouse_random = random.Random(plan.seed + 1)
         self.run_id = uuid.uuid4().hex[:6]
         self.skus = [f"SIM-{self.run_id}-{n:03d}" for n in range(plan.skus)]
         self.locations = [f"WH-{n:02d}" for n in range(plan.locations)]
@@ -150,8 +151,7 @@ class Simulation:
         self.to_cancel: set[str] = set()  # order ids cancelled once allocated
         self.to_intercept: set[str] = set()  # order ids cancelled once their parcel left
         self.cancels_sent: set[str] = set()
-        self.waybills: dict[str, tuple[str, str]] = {}  # tracking no -> (shipment, location)
-        self.parcel_status: dict[str, str] = {}  # tracking number -> last carrier status
+        self.waybills: set[str] = set()  # tracking numbers of this run's parcels
         self.last_end = time.monotonic()
 
     # --- what comes back -----------------------------------------------------------
@@ -202,8 +202,10 @@ class Simulation:
             # The customer cancels after allocation: the warehouse holds the parcel.
             self._cancel(order_id, "顾客取消 (simulated cancel after allocation)")
             return
-        carrier = pick_carrier(self.random)
-        tracking_no = waybill_number(carrier, self.random)
+        # The warehouse's own random: it runs in the allocations' thread, the orders'
+        # random in the publisher's.
+        carrier = pick_carrier(self.warehouse_random)
+        tracking_no = waybill_number(carrier, self.warehouse_random)
         for status in ("picked", "packed", "shipped"):
             shipped = status == "shipped"
             topic = topics.name(self.settings, topics.WAREHOUSE_UPDATES)
@@ -226,7 +228,7 @@ class Simulation:
             )
         with self.lock:
             self.summary.parcels_shipped += 1
-            self.waybills[tracking_no] = (allocation["shipment_id"], allocation["location"])
+            self.waybills.add(tracking_no)
         if order_id in self.to_intercept:
             # The customer cancels once the parcel has left: the carrier is asked to
             # intercept it (拦截).
@@ -262,7 +264,8 @@ class Simulation:
             status = _SF_STATUS.get(str(routes[0].get("opCode")), "in_transit")
             cod = 0
         with self.lock:
-            self.parcel_status[tracking_no] = status
+            if tracking_no not in self.waybills:
+                return  # another run's parcel, or a customer's return parcel
             if status == "delivery_failed":
                 self.summary.failed_attempts += 1
             if status in ("delivered", "returned_to_sender"):
