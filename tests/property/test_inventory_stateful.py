@@ -11,6 +11,7 @@ one, are in transit, arrive at the other, and none is created or lost on the way
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -266,7 +267,7 @@ class StockAdministrationMachine(RuleBasedStateMachine):
             assert item.collect_events() == []
             return False
         assert fails is None, f"expected {fails.__name__}"
-        new = item.collect_events()
+        new = list(item.collect_events())
         self.events[loc] += new
         self.check_crossing(loc, new)
         return True
@@ -391,7 +392,7 @@ class StockAdministrationMachine(RuleBasedStateMachine):
         tid = data.draw(st.sampled_from(self.received))
         for loc, item in self.items.items():
             fails = TransferConflict if tid in item.transfers_done else UnknownTransfer
-            self.attempt(loc, lambda item=item: item.receive_transfer(tid, "ops"), fails)
+            self.attempt(loc, partial(item.receive_transfer, tid, "ops"), fails)
 
     @invariant()
     def never_negative(self) -> None:
