@@ -178,9 +178,22 @@ def test_an_operator_administers_stock_and_the_ledger_accounts_for_every_unit(
         assert conn.execute(
             "SELECT on_hand, in_transit FROM inventory_level WHERE sku = 'TEA' AND location = 'B'"
         ).fetchone() == (0, 5)
+        assert conn.execute(
+            "SELECT sku, location, available, low_stock_threshold, low_since IS NOT NULL "
+            "FROM low_stock"
+        ).fetchall() == [("CUP", "A", 3, 4, True)]
+        # Nothing shipped yet: CUP needs its safety stock (its threshold, 4) less the 3
+        # available; TEA needs nothing (B has 5 on the way).
+        wanted = {(r["sku"], r["location"]): r["suggested"] for r in suggestions(conn, 28, 7, 3)}
+        assert wanted == {("CUP", "A"): 1, ("TEA", "A"): 0, ("TEA", "B"): 0}
     arrived = oms(settings, schema, "stock", "transfer-receive", str(tid), "--by", "wang.fang")
     assert arrived.returncode == 0, arrived.stderr
     assert "TransferReceived" in arrived.stdout
+    # Back above the threshold: the low stock clears in the same answer.
+    refilled = ask(
+        settings, ReceiveStock(command_id=_cid(), sku="CUP", location="A", quantity=5, **by)
+    )
+    assert names(refilled) == ["StockReceived", "StockReplenished"]
 
     with project(settings, schema) as conn:
         levels = conn.execute(
@@ -188,19 +201,12 @@ def test_an_operator_administers_stock_and_the_ledger_accounts_for_every_unit(
             "FROM inventory_level ORDER BY sku, location"
         ).fetchall()
         assert levels == [
-            ("CUP", "A", 6, 3, 3, 0),
+            ("CUP", "A", 11, 3, 8, 0),
             ("TEA", "A", 10, 0, 10, 0),
             ("TEA", "B", 5, 0, 5, 0),
         ]
-        assert conn.execute(
-            "SELECT sku, location, available, low_stock_threshold, low_since IS NOT NULL "
-            "FROM low_stock"
-        ).fetchall() == [("CUP", "A", 3, 4, True)]
+        assert conn.execute("SELECT count(*) FROM low_stock").fetchone() == (0,)
         assert conn.execute(LEDGER_MISMATCHES).fetchall() == []
-        # Nothing shipped yet: CUP needs its safety stock (its threshold, 4) less the 3
-        # available; TEA needs nothing.
-        wanted = {(r["sku"], r["location"]): r["suggested"] for r in suggestions(conn, 28, 7, 3)}
-        assert wanted == {("CUP", "A"): 1, ("TEA", "A"): 0, ("TEA", "B"): 0}
         trace = conn.execute(
             "SELECT location, movement, on_hand_delta, in_transit_delta, reason, actor, "
             "event_partition >= 0 AND event_offset >= 0 "
