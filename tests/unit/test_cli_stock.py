@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from oms_events.cli.stock import StockArgumentError, app, delta_of, places, reason_of, whole
+from oms_events.cli.stock import LABELS, StockArgumentError, app, delta_of, places, reason_of, whole
 from oms_events.domain.inventory import AdjustmentReason
 
 NOWHERE = {
@@ -66,3 +66,8 @@ def test_a_transfer_needs_two_different_places() -> None:
     assert places("WH-00", "WH-01") == ("WH-00", "WH-01")
     with pytest.raises(StockArgumentError, match="--from: is empty"):
         places(" ", "WH-01")
+
+
+def test_every_label_is_in_chinese_and_english() -> None:
+    assert set(LABELS["zh"]) == set(LABELS["en"])
+    assert all(LABELS["zh"][k] != LABELS["en"][k] for k in LABELS["en"])
