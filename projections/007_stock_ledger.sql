@@ -29,7 +29,7 @@ CREATE TABLE stock_ledger (
 );
 CREATE INDEX stock_ledger_sku_location ON stock_ledger (sku, location, occurred_at);
 -- oms stock transfer-receive finds a transfer's destination by its id.
-CREATE INDEX stock_ledger_transfer ON stock_ledger (reference) WHERE movement LIKE 'transfer%';
+CREATE INDEX stock_ledger_transfer ON stock_ledger (reference) WHERE movement = 'transfer_expected';
 COMMENT ON TABLE stock_ledger IS 'Every movement of stock of one item (sku at location), one row per inventory event that changes on hand, reserved or in transit; the deltas of an item sum to its inventory_level row.';
 COMMENT ON COLUMN stock_ledger.item_id IS 'InventoryItem aggregate id (deterministic from sku and location).';
 COMMENT ON COLUMN stock_ledger.version IS 'Aggregate version of the event: with item_id, the row''s identity (an event is entered once).';

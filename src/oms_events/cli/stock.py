@@ -21,7 +21,6 @@ from typing import Annotated, Any, NoReturn
 from uuid import UUID
 
 import typer
-from psycopg.rows import dict_row
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -42,6 +41,7 @@ from oms_events.engine.commands import (
     TransferStock,
 )
 from oms_events.projection.runner import connect
+from oms_events.projection.stock import stock_levels, suggestions, transfer_destination
 from oms_events.settings import get_settings
 
 app = typer.Typer(
@@ -412,11 +412,7 @@ def transfer_receive(
     settings = get_settings()
     schema = schema_or_setting(schema)
     with connect(settings.postgres.dsn, schema, "oms-stock", create=False) as conn:
-        row = conn.execute(
-            "SELECT sku, location FROM stock_ledger "
-            "WHERE reference = %s AND movement = 'transfer_expected'",
-            (str(tid),),
-        ).fetchone()
+        row = transfer_destination(conn, tid)
     if row is None:
         _refuse(
             StockArgumentError(
@@ -437,11 +433,6 @@ def transfer_receive(
 
 # --- reading the projection ------------------------------------------------------------
 
-LEVELS = (
-    "SELECT location, on_hand, reserved, available, in_transit, low_stock_threshold, low_since "
-    "FROM inventory_level WHERE sku = %s ORDER BY location"
-)
-
 
 @app.command()
 @one_line_errors
@@ -452,11 +443,8 @@ def show(sku: SKU, schema: str | None = SCHEMA) -> None:
     """
     settings = get_settings()
     t = LABELS[language()]
-    with (
-        connect(settings.postgres.dsn, schema_or_setting(schema), "oms-stock", create=False) as c,
-        c.cursor(row_factory=dict_row) as cur,
-    ):
-        levels = cur.execute(LEVELS, (sku,)).fetchall()
+    with connect(settings.postgres.dsn, schema_or_setting(schema), "oms-stock", create=False) as c:
+        levels = stock_levels(c, sku)
     if not levels:
         out.print(t["none"].format(sku=sku))
         raise typer.Exit(4)
@@ -486,43 +474,6 @@ def show(sku: SKU, schema: str | None = SCHEMA) -> None:
         "",
     )
     out.print(table)
-
-
-# Per sku and location: average units shipped per day over the window (up to the newest
-# event, so a point-in-time copy answers as of its instant) x lead time + safety stock -
-# (available + in transit). Available, not on hand: reserved units are already promised
-# to orders placed, so they are demand on top of the history, not supply.
-SUGGEST = """
-WITH clock AS (
-    SELECT coalesce(max(updated_at), now())::date AS today FROM inventory_level
-), sales AS (
-    SELECT d.item_id, sum(d.units)::numeric / %(days)s AS per_day
-    FROM inventory_sales_daily d, clock
-    WHERE d.day > clock.today - %(days)s AND d.day <= clock.today
-    GROUP BY d.item_id
-), need AS (
-    SELECT l.sku, l.location, coalesce(s.per_day, 0) AS per_day, l.on_hand, l.reserved,
-           l.available, l.in_transit,
-           greatest(l.low_stock_threshold, ceil(coalesce(s.per_day, 0) * %(safety)s))::bigint
-               AS safety_stock
-    FROM inventory_level l LEFT JOIN sales s USING (item_id)
-)
-SELECT sku, location, round(per_day, 2) AS daily_sales, on_hand, reserved, available,
-       in_transit, safety_stock,
-       greatest(ceil(per_day * %(lead)s) + safety_stock - available - in_transit, 0)::bigint
-           AS suggested
-FROM need
-ORDER BY suggested DESC, sku, location
-"""
-
-
-def suggestions(conn: Any, days: int, lead: float, safety: float) -> list[dict[str, Any]]:
-    """Every item's replenishment suggestion (see SUGGEST), largest first."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        rows: list[dict[str, Any]] = cur.execute(
-            SUGGEST, {"days": days, "lead": lead, "safety": safety}
-        ).fetchall()
-    return rows
 
 
 @app.command()

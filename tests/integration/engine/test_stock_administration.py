@@ -18,7 +18,6 @@ from consumers.inventory import PROJECTION
 from psycopg import sql
 
 from oms_events.cli.answers import Answer, send_and_wait
-from oms_events.cli.stock import suggestions
 from oms_events.engine.commands import (
     AdjustStock,
     Command,
@@ -30,6 +29,7 @@ from oms_events.engine.commands import (
 from oms_events.engine.runner import Engine
 from oms_events.projection.migrate import migrate
 from oms_events.projection.runner import Runner, connect
+from oms_events.projection.stock import suggestions
 from oms_events.settings import Settings
 from tests.integration.conftest import drop_topics
 from tests.integration.engine.harness import (
