@@ -449,13 +449,11 @@ def show(sku: SKU, schema: str | None = SCHEMA) -> None:
         out.print(t["none"].format(sku=sku))
         raise typer.Exit(4)
     numbers = ("on_hand", "reserved", "available", "in_transit")
-    table = Table(
-        t["location"],
-        *(t[n] for n in numbers),
-        t["threshold"],
-        t["low_since"],
-        title=t["stock_of"].format(sku=sku),
-    )
+    table = Table(title=t["stock_of"].format(sku=sku))
+    table.add_column(t["location"])
+    for n in (*numbers, "threshold"):
+        table.add_column(t[n], justify="right")
+    table.add_column(t["low_since"])
     for r in levels:
         low = r["low_since"].strftime("%Y-%m-%d %H:%M") if r["low_since"] else "-"
         style = "red" if r["low_since"] else None
@@ -505,8 +503,10 @@ def suggest(
     window = _parsed(lambda: whole("--days", days, 1, "28"))
     settings = get_settings()
     lead = settings.stock.lead_time_days if lead_time is None else lead_time
-    with connect(settings.postgres.dsn, schema_or_setting(schema), "oms-stock", create=False) as c:
-        rows = suggestions(c, window, lead, settings.stock.safety_days)
+    with connect(
+        settings.postgres.dsn, schema_or_setting(schema), "oms-stock", create=False
+    ) as conn:
+        rows = suggestions(conn, window, lead, settings.stock.safety_days)
     if not show_all:
         rows = [r for r in rows if r["suggested"] > 0]
     columns = (
@@ -523,10 +523,10 @@ def suggest(
         out.print(t["nothing"])
         return
     names = {"daily_sales": "daily", "safety_stock": "safety"}
-    table = Table(
-        *(t[names.get(c, c)] for c in columns),
-        title=t["suggest_title"].format(days=window, lead=f"{lead:g}"),
-    )
+    table = Table(title=t["suggest_title"].format(days=window, lead=f"{lead:g}"))
+    for column in columns:
+        justify = "left" if column in ("sku", "location") else "right"
+        table.add_column(t[names.get(column, column)], justify=justify)
     for r in rows:
         table.add_row(*(str(r[c]) for c in columns))
     out.print(table)
