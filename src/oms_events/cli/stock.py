@@ -525,8 +525,8 @@ def suggest(
     names = {"daily_sales": "daily", "safety_stock": "safety"}
     table = Table(title=t["suggest_title"].format(days=window, lead=f"{lead:g}"))
     for column in columns:
-        justify = "left" if column in ("sku", "location") else "right"
-        table.add_column(t[names.get(column, column)], justify=justify)
+        text = column in ("sku", "location")
+        table.add_column(t[names.get(column, column)], justify="left" if text else "right")
     for r in rows:
         table.add_row(*(str(r[c]) for c in columns))
     out.print(table)
