@@ -41,11 +41,9 @@ def life(
     adjusted − shipped = on hand in inventory_level (and reserved agrees), available never
     negative, inventory and shipments agree on what left, and every order at an end
     (completed, cancelled, rejected, returned). Exit 1 and list the problems if not.
+    对账：库存收发存平衡、可用库存不为负、每个订单都已结束；否则列出问题并以 1 退出。
 
-        oms simulate --orders 300 --life full --time-scale 100000
-        oms check life --run 3fa9c1
-
-    对账：库存收发存平衡、可用库存不为负、每个订单都已结束。
+    Example (the run id is what `oms simulate --life full` printed): oms check life --run 3fa9c1
     """
     settings = get_settings()
     prefix = f"SIM-{run}-" if run else ""
@@ -56,9 +54,11 @@ def life(
         order_no_prefix=prefix,
         sku_prefix=prefix,
     )
-    table = Table("status", "orders", "at an end", title=f"orders {prefix or '(all)'}")
+    table = Table(
+        "status 状态", "orders 订单", "at an end 已结束", title=f"orders {prefix or '(all)'}"
+    )
     for status, n in found.by_status().most_common():
-        table.add_row(status, str(n), "yes" if status in TERMINAL else "[red]no[/]")
+        table.add_row(status, str(n), "yes 是" if status in TERMINAL else "[red]no 否[/]")
     out.print(table)
     books = found.stock.values()
     out.print(
@@ -68,7 +68,9 @@ def life(
         highlight=False,
     )
     if not found.problems:
-        out.print("[green]the books balance and every order is at an end[/]")
+        out.print(
+            "[green]the books balance and every order is at an end / 账实相符，订单均已结束[/]"
+        )
         return
     for problem in found.problems[:50]:
         out.print(f"[red]✗[/] {problem}", highlight=False)

@@ -85,12 +85,11 @@ def simulate(
 ) -> None:
     """Receive stock, place orders at --rate, ship what is allocated, then print a summary.
 
-    Needs a running engine (`oms run`) on the same settings. Every order to its end:
+    Needs a running engine (`oms run`) on the same settings. Every order to its end, then
+    the audit (`oms check life --run <the run id printed>`):
 
-        oms simulate --orders 300 --life full --cod-rate 0.2 --cancel-rate 0.05 \\
-            --failed-delivery-rate 0.15 --time-scale 100000
+    Example: oms simulate --orders 300 --life full --cod-rate 0.2 --time-scale 100000
 
-    then check the invariants with `oms check life`.
     """
     settings = get_settings()
     apply_topics(settings)
