@@ -5,6 +5,9 @@ PostgreSQL, engine running, the carrier simulator process delivering, then the a
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
@@ -53,6 +56,7 @@ class Lived:
     sim: Simulation
     summary: Summary
     schema: str
+    found: audit.Audit  # `oms check life --run <run>` in this process, once projected
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +101,8 @@ def lived(dev_services: Settings, tmp_path_factory: pytest.TempPathFactory) -> I
                     runner.catch_up()
                 finally:
                     runner.close()
-        yield Lived(settings, sim, summary, schema)
+        found = audit.audit_live(settings, CODEC, schema, run, run)
+        yield Lived(settings, sim, summary, schema, found)
     finally:
         engine.stop()
         courier.stop()
@@ -151,8 +156,7 @@ def test_the_carrier_pushes_are_lives_a_parcel_can_live(lived: Lived) -> None:
 
 
 def test_the_stock_books_balance_against_the_projection(lived: Lived) -> None:
-    run = f"SIM-{lived.sim.run_id}-"
-    found = audit.audit_live(lived.settings, CODEC, lived.schema, sku_prefix=run)
+    found = lived.found
     assert [p for p in found.problems if "order(s) not at an end" not in p] == []
     assert len(found.stock) == PLAN.skus * PLAN.locations
     assert sum(b.shipped for b in found.stock.values()) > 0
@@ -160,9 +164,7 @@ def test_the_stock_books_balance_against_the_projection(lived: Lived) -> None:
 
 
 def test_every_order_is_at_an_end_or_waits_on_a_branch(lived: Lived) -> None:
-    found = audit.audit_live(
-        lived.settings, CODEC, None, order_no_prefix=f"SIM-{lived.sim.run_id}-"
-    )
+    found = lived.found
     assert len(found.orders) == PLAN.orders
     statuses = found.by_status()
     assert statuses["cancelled"] == lived.summary.cancelled > 0
@@ -172,3 +174,29 @@ def test_every_order_is_at_an_end_or_waits_on_a_branch(lived: Lived) -> None:
     # one stays delivered until its return window closes (branch `returns` completes
     # it). Once both are merged: assert found.open_orders() == Counter().
     assert set(found.open_orders()) <= {"shipped", "delivered"}, found.open_orders()
+
+
+def test_oms_check_life_prints_the_audit_and_fails_while_orders_are_open(lived: Lived) -> None:
+    run = lived.sim.run_id
+    s = lived.settings
+    env = {
+        **os.environ,
+        "OMS_KAFKA_BOOTSTRAP_SERVERS": s.kafka.bootstrap_servers,
+        "OMS_KAFKA_TOPIC_PREFIX": s.kafka.topic_prefix,
+        "OMS_KAFKA_PARTITIONS": str(s.kafka.partitions),
+        "OMS_POSTGRES_DSN": s.postgres.dsn,
+        "COLUMNS": "160",
+    }
+    args = ["check", "life", "--run", run, "--schema", lived.schema]
+    done = subprocess.run(
+        [sys.executable, "-m", "oms_events.cli.main", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    found = lived.found
+    assert done.returncode == (1 if found.problems else 0), done.stderr
+    assert f"stock: {PLAN.skus * PLAN.locations} (sku, location)" in done.stdout
+    for status, n in found.open_orders().items():
+        assert f"{n} order(s) not at an end: {status}" in done.stdout
