@@ -152,6 +152,9 @@ class Simulation:
         self.to_intercept: set[str] = set()  # order ids cancelled once their parcel left
         self.cancels_sent: set[str] = set()
         self.waybills: set[str] = set()  # tracking numbers of this run's parcels
+        # The carriers' time scale: the plan's, else the settings' (the running
+        # simulator's own when `oms dev up`'s delivers).
+        self.time_scale = plan.time_scale or settings.carriersim.time_scale
         self.last_end = time.monotonic()
 
     # --- what comes back -----------------------------------------------------------
@@ -410,8 +413,10 @@ class Simulation:
     def _carrier(self) -> threading.Thread | None:
         """The carriers: ``oms dev up``'s simulator when it follows these topics, else one
         here, with the plan's failure rate and time scale."""
-        if CarrierSimulatorProcess(self.settings).follows(self.settings):
+        running = CarrierSimulatorProcess(self.settings)
+        if running.follows(self.settings):
             self.summary.carrier = "dev"
+            self.time_scale = running.status().time_scale or self.time_scale
             return None
         self.summary.carrier = "inline"
         changes: dict[str, Any] = {
@@ -432,8 +437,7 @@ class Simulation:
     ) -> None:
         # A lost parcel never ends: stop once every other one has, i.e. when no parcel
         # ended for a while (its length: a few days of simulated time, at least 5 s).
-        scale = self.plan.time_scale or self.settings.carriersim.time_scale
-        quiet = max(5.0, 4 * 86400 / scale)
+        quiet = max(5.0, 4 * 86400 / self.time_scale)
         time.sleep(1.0)  # the last shipped updates reach the engine and the carriers
         while time.monotonic() < deadline:
             with self.lock:
