@@ -12,10 +12,14 @@ translates types. Two things it adds:
   asks for partition-EOF events and keeps its own position (seek target, last
   record + 1, or the EOF offset), so ``position >= end`` means "read to the end"
   here too.
+* ``logger``: librdkafka's own log lines (a broker down, a retry) go to the standard
+  logger ``oms_events.kafka.librdkafka`` and so through structlog's renderer as JSON
+  like every other line, instead of raw syslog-style text on stderr.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import warnings
@@ -45,6 +49,7 @@ from oms_events.kafka.port import (
 )
 
 log = structlog.get_logger(__name__)
+LIBRDKAFKA = logging.getLogger("oms_events.kafka.librdkafka")
 
 _FENCED = {
     ck.KafkaError._FENCED,
@@ -570,7 +575,8 @@ class ConfluentClients:
     name = "confluent"
 
     def __init__(self, bootstrap_servers: str) -> None:
-        self._base: dict[str, Any] = {"bootstrap.servers": bootstrap_servers}
+        # librdkafka's log lines through our logging (see the module doc)
+        self._base: dict[str, Any] = {"bootstrap.servers": bootstrap_servers, "logger": LIBRDKAFKA}
 
     def producer(
         self,
