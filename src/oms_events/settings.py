@@ -16,10 +16,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from oms_events.domain.workflow import Workflow
+from oms_events.waybills.formats import FORMATS
 
 
 def default_data_dir() -> Path:
@@ -323,6 +324,22 @@ class WarehouseSettings(BaseSettings):
         description="TrueType font (.ttf/.ttc) embedded in the PDFs for Chinese text "
         "(Debian fonts-wqy-zenhei); missing: the non-embedded CID font STSong-Light",
     )
+
+    @field_validator("default_carrier", "express_carrier")
+    @classmethod
+    def _known_carrier(cls, value: str) -> str:
+        if value not in FORMATS:
+            raise ValueError(f"unknown carrier {value!r}; known: {', '.join(FORMATS)}")
+        return value
+
+    @field_validator("carriers")
+    @classmethod
+    def _known_carriers(cls, value: dict[str, str]) -> dict[str, str]:
+        for location, carrier in value.items():
+            cls._known_carrier(carrier)
+            if not location.strip():
+                raise ValueError("a location id is empty")
+        return value
 
 
 class LogSettings(BaseSettings):

@@ -109,6 +109,9 @@ def test_pick_assigns_waybills_labels_print_them_and_verify_packs(
     engine.start()
     projecting = Projecting(settings, schema)
     try:
+        # Orders are sourced from the engine's stock view: let it see the stock first.
+        assert wait_for(lambda: engine.stock.available("CUP", "SH") == 10, 60, 0.2)
+        assert wait_for(lambda: engine.stock.available("TEA", "SH") == 10, 60, 0.2)
         send(
             settings,
             [
@@ -137,6 +140,15 @@ def test_pick_assigns_waybills_labels_print_them_and_verify_packs(
             ["pdftotext", str(wave_pdf), "-"], capture_output=True, text=True, check=True
         ).stdout
         assert all(n in pick_text for n in assigned.values())
+
+        wave = done.stdout.split(":")[0].strip()
+        pack_pdf = tmp_path / "pack.pdf"
+        done = oms(settings, schema, "docs", "pack", "--wave", wave, "-o", str(pack_pdf))
+        assert done.returncode == 0, done.stderr
+        pack_text = subprocess.run(
+            ["pdftotext", str(pack_pdf), "-"], capture_output=True, text=True, check=True
+        ).stdout
+        assert all(n in pack_text for n in assigned.values()) and pack_text.count(wave) == 2
 
         labels_pdf = tmp_path / "labels.pdf"
         done = oms(settings, schema, "docs", "labels", "--location", "SH", "-o", str(labels_pdf))
