@@ -14,6 +14,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
+from uuid import UUID
 
 import psycopg
 import typer
@@ -27,7 +28,7 @@ from oms_events.cli.project import SCHEMA, schema_or_setting
 from oms_events.documents import render, store
 from oms_events.documents import verify as scans
 from oms_events.documents.bins import BinMap
-from oms_events.documents.parcels import Parcel
+from oms_events.documents.parcels import Parcel, Sender
 from oms_events.documents.waves import choose_carrier, pick_rows, wave_id
 from oms_events.engine.commands import AssignWaybill
 from oms_events.engine.records import CommandWriter
@@ -107,17 +108,30 @@ def make_wave(
         p.close()
     ids = [parcel.shipment_id for parcel in candidates]
     deadline = time.monotonic() + timeout
-    while True:
-        waves = store.waves_of(conn, ids)
-        if all(waves.get(i) for i in ids):
-            break
-        if time.monotonic() > deadline:
-            raise _fail(
-                "运单已申请，但投影未在时限内更新：请确认引擎与 `oms project warehouse` 在运行",
-                f"waybills requested but the projection did not show them within {timeout:g}s: "
-                "is the engine running, and `oms project warehouse`?",
-            )
+
+    def settled(now: dict[UUID, tuple[str | None, str]]) -> bool:
+        # In a wave (ours or another's), or no longer waiting (cancelled meanwhile).
+        return all(i in now and (now[i][0] or now[i][1] != "created") for i in ids)
+
+    now = store.waves_of(conn, ids)
+    while not settled(now) and time.monotonic() < deadline:
         time.sleep(0.2)
+        now = store.waves_of(conn, ids)
+    ours = [i for i in ids if i in now and now[i][0] == wave]
+    if not ours:
+        raise _fail(
+            "运单已申请，但投影未在时限内显示：请确认引擎与 `oms project warehouse` 在运行",
+            f"waybills requested but the projection did not show them within {timeout:g}s: "
+            "is the engine running, and `oms project warehouse`?",
+        )
+    if len(ours) < len(ids):
+        # Another wave took them first, or the shipment refused (cancelled meanwhile):
+        # they are not on this wave's paper.
+        err.print(
+            f"[yellow]warning:[/] {len(ids) - len(ours)} of {len(ids)} shipments are not in "
+            f"{wave} (taken by another wave, cancelled, or not shown yet); left out",
+            highlight=False,
+        )
     return wave, store.in_wave(conn, wave)
 
 
@@ -222,7 +236,7 @@ def labels(
             f"no labels to print at {location} (run `oms docs pick` first)",
             4,
         )
-    sender = {"name": w.sender_name, "phone": w.sender_phone, **w.sender_addresses}
+    sender = Sender(w.sender_name, w.sender_phone, w.sender_addresses)
     render.labels(output, parcels, sender, w.font)
     out.print(f"{len(parcels)} labels -> {output}")
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
@@ -67,3 +68,17 @@ class Parcel:
         for line in self.lines:
             counts[line.sku] = counts.get(line.sku, 0) + line.quantity
         return counts
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who a label says the parcel is from: the shop's name and phone, and the return
+    address of each location (the location id when none is set)."""
+
+    name: str
+    phone: str
+    addresses: Mapping[str, str] = field(default_factory=dict)
+
+    def address(self, location: str) -> str:
+        """The return address of ``location``."""
+        return self.addresses.get(location) or location

@@ -28,7 +28,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from oms_events.documents.bins import BinMap
-from oms_events.documents.parcels import Parcel
+from oms_events.documents.parcels import Parcel, Sender
 from oms_events.documents.waves import PickRow
 from oms_events.waybills.formats import FORMATS
 
@@ -95,12 +95,8 @@ def _text(c: Canvas, face: str, size: float, x: float, y: float, text: str) -> N
 # --- shipping labels --------------------------------------------------------------
 
 
-def labels(path: Path, parcels: Sequence[Parcel], sender: dict[str, str], font_path: Path) -> None:
-    """One 100×150 mm label per parcel, batch-printed into one PDF at ``path``.
-
-    ``sender``: ``name``, ``phone`` and ``address`` per the location (``address`` may
-    be keyed by location id: ``sender[parcel.location]`` wins when present).
-    """
+def labels(path: Path, parcels: Sequence[Parcel], sender: Sender, font_path: Path) -> None:
+    """One 100×150 mm label per parcel, batch-printed into one PDF at ``path``."""
     face = font(font_path)
     c = Canvas(str(path), pagesize=LABEL_SIZE)
     c.setTitle("shipping labels")
@@ -110,7 +106,7 @@ def labels(path: Path, parcels: Sequence[Parcel], sender: dict[str, str], font_p
     c.save()
 
 
-def _label(c: Canvas, face: str, p: Parcel, sender: dict[str, str]) -> None:
+def _label(c: Canvas, face: str, p: Parcel, sender: Sender) -> None:
     width, height = LABEL_SIZE
     left, inner = 4 * mm, width - 8 * mm
     if p.tracking_no is None or p.carrier is None:
@@ -137,9 +133,8 @@ def _label(c: Canvas, face: str, p: Parcel, sender: dict[str, str]) -> None:
     c.line(left, height - 72 * mm, width - left, height - 72 * mm)
     # Sender.
     y = height - 77 * mm
-    _text(c, face, 9, left, y, f"寄 {sender.get('name', '')}  {sender.get('phone', '')}")
-    address = sender.get(p.location) or sender.get("address") or p.location
-    for row in wrap(address, face, 8, inner)[:2]:
+    _text(c, face, 9, left, y, f"寄 {sender.name}  {sender.phone}")
+    for row in wrap(sender.address(p.location), face, 8, inner)[:2]:
         y -= 4 * mm
         _text(c, face, 8, left, y, row)
     c.line(left, height - 88 * mm, width - left, height - 88 * mm)

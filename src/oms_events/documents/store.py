@@ -107,10 +107,12 @@ def one(conn: psycopg.Connection[Any], ref: str) -> Parcel | None:
     return found[0] if found else None
 
 
-def waves_of(conn: psycopg.Connection[Any], shipment_ids: list[UUID]) -> dict[UUID, str | None]:
-    """The wave each shipment is in now, as the projection has it."""
+def waves_of(
+    conn: psycopg.Connection[Any], shipment_ids: list[UUID]
+) -> dict[UUID, tuple[str | None, str]]:
+    """The wave each shipment is in now and its status, as the projection has them."""
     rows = conn.execute(
-        "SELECT shipment_id, wave FROM warehouse_shipment WHERE shipment_id = ANY(%s)",
+        "SELECT shipment_id, wave, status FROM warehouse_shipment WHERE shipment_id = ANY(%s)",
         (shipment_ids,),
     ).fetchall()
-    return {r[0]: r[1] for r in rows}
+    return {r[0]: (r[1], r[2]) for r in rows}

@@ -8,12 +8,13 @@ import subprocess
 from pathlib import Path
 
 from oms_events.documents import render
+from oms_events.documents.parcels import Sender
 from oms_events.settings import Settings
 from oms_events.waybills.issuer import MemorySerials, SandboxWaybillIssuer
 from tests.unit.documents.parcels import parcel
 
 FONT = Settings().warehouse.font
-SENDER = {"name": "OMS 发货仓", "phone": "400-000-0000", "WH": "上海市青浦区华志路123号"}
+SENDER = Sender("OMS 发货仓", "400-000-0000", {"WH": "上海市青浦区华志路123号"})
 
 
 def decoded(png: Path) -> list[str]:
