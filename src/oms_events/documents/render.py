@@ -255,6 +255,9 @@ def pack_lists(path: Path, parcels: Sequence[Parcel], bins: BinMap, font_path: P
         c.line(left, y, width - left, y)
         for line in p.lines:
             y -= 6 * mm
+            if y < 25 * mm:  # a long parcel continues on the next page
+                c.showPage()
+                y = height - 15 * mm
             for x, value in zip(
                 (left, left + 12 * mm, left + 72 * mm, left + 105 * mm),
                 (str(line.line_no), line.sku, bins.bin(p.location, line.sku), str(line.quantity)),
