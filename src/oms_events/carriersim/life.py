@@ -16,6 +16,8 @@ import zlib
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from oms_events.waybills.formats import waybill_format
+
 
 class End(StrEnum):
     """How a parcel's life ends."""
@@ -165,37 +167,22 @@ def intercept(life: Life, scanned: int, hours: float) -> Life | None:
     return replace(life, scans=(*done, back), end=End.RETURNED)
 
 
-# --- waybill numbers -------------------------------------------------------------------
+# --- carriers and waybill numbers -----------------------------------------------------
 
-# Carrier code -> (name, share of parcels). Codes are the carrier vocabulary of
-# RecordCarrierUpdate; shares roughly follow the Chinese parcel market of a web shop.
-CARRIERS: dict[str, tuple[str, float]] = {
-    "SF": ("顺丰速运", 0.4),
-    "ZTO": ("中通快递", 0.25),
-    "YTO": ("圆通速递", 0.15),
-    "STO": ("申通快递", 0.1),
-    "JD": ("京东物流", 0.1),
-}
+# Carrier code -> share of parcels, roughly the Chinese parcel market of a web shop.
+# Codes and numbering are those of waybills/formats.py.
+MARKET_SHARE: dict[str, float] = {"SF": 0.4, "ZTO": 0.25, "YTO": 0.15, "STO": 0.1, "JD": 0.1}
 
 
 def pick_carrier(rng: random.Random) -> str:
     """A carrier code, drawn by market share."""
-    codes = list(CARRIERS)
-    return rng.choices(codes, weights=[CARRIERS[c][1] for c in codes])[0]
+    codes = list(MARKET_SHARE)
+    return rng.choices(codes, weights=[MARKET_SHARE[c] for c in codes])[0]
 
 
 def waybill_number(carrier: str, rng: random.Random) -> str:
-    """A tracking number in ``carrier``'s own numbering: SF + 13 digits (SF1234567890123),
-    ZTO 12 digits starting 7x, YTO YT + 13 digits, STO 13 digits starting 77, JD JDVA +
-    11 digits."""
-    if carrier == "SF":
-        return f"SF{rng.randrange(10**13):013d}"
-    if carrier == "ZTO":
-        return f"7{rng.randint(3, 8)}{rng.randrange(10**10):010d}"
-    if carrier == "YTO":
-        return f"YT{rng.randrange(10**13):013d}"
-    if carrier == "STO":
-        return f"77{rng.randrange(10**11):011d}"
-    if carrier == "JD":
-        return f"JDVA{rng.randrange(10**11):011d}"
-    raise ValueError(f"unknown carrier {carrier!r}; use one of {', '.join(CARRIERS)}")
+    """A tracking number in ``carrier``'s own format (waybills/formats.py) from a random
+    serial: unique enough across simulation runs that share a carrier simulator, where
+    a counter from zero would repeat the last run's numbers."""
+    shape = waybill_format(carrier)
+    return shape.make(rng.randrange(10**shape.serial_digits))
