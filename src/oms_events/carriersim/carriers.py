@@ -57,6 +57,7 @@ class OrderFacts:
     currency: str
     cod_lines: Mapping[int, int]  # line_no -> minor units due at the door; empty: not COD
     shipping_fee: int
+    first_line: int  # the parcel holding it collects the shipping fee or the COD tender
     cod_tendered: int | None = None  # a split payment's COD tender: all of it on one parcel
 
 
@@ -84,17 +85,18 @@ def order_facts(payload: Mapping[str, Any]) -> OrderFacts:
         currency=currency,
         cod_lines=cod_lines,
         shipping_fee=int(fee.get("amount") or 0) if cod_lines else 0,
+        first_line=min((int(ln["line_no"]) for ln in payload.get("lines") or []), default=1),
         cod_tendered=cod_tendered,
     )
 
 
-def cod_due(facts: OrderFacts, line_nos: Iterable[int], first_line: int) -> int:
+def cod_due(facts: OrderFacts, line_nos: Iterable[int]) -> int:
     """Cash the courier collects for the parcel holding ``line_nos``: the nets of its COD
     lines, plus the shipping fee (or a split payment's COD tender) on the parcel holding
-    the order's first line ``first_line``."""
+    the order's first line."""
     lines = set(line_nos)
     due = sum(facts.cod_lines.get(n, 0) for n in lines)
-    if first_line in lines:
+    if facts.first_line in lines:
         due += facts.shipping_fee + (facts.cod_tendered or 0)
     return due
 
@@ -171,7 +173,6 @@ class Carriers:
         # What the events said, for parcels not yet handed over: the most recent ones
         # (an order delivered long ago, a shipment cancelled, is never asked for again).
         self.orders: Recent[str, OrderFacts] = Recent(RECENT)
-        self.first_lines: Recent[str, int] = Recent(RECENT)  # order id -> lowest line
         # shipment id -> (order id, its line numbers, stock location)
         self.shipments: Recent[str, tuple[str, tuple[int, ...], str]] = Recent(RECENT)
         self.parcels: dict[str, Parcel] = {}  # tracking number -> parcel
@@ -197,7 +198,6 @@ class Carriers:
         oid, p = str(record.originator_id), record.payload
         if record.name == "OrderPlaced":
             self.orders[oid] = order_facts(p)
-            self.first_lines[oid] = min((int(ln["line_no"]) for ln in p["lines"]), default=1)
         elif record.name == "ShipmentCreated":
             lines = tuple(int(ln["line_no"]) for ln in p["lines"])
             self.shipments[oid] = (str(p["order_id"]), lines, str(p["location"]))
@@ -207,7 +207,6 @@ class Carriers:
             self.hand_over_return(oid, str(p["carrier"]), str(p["tracking_no"]), now)
         elif record.name in ("OrderCancelled", "OrderRejected"):
             self.orders.pop(oid, None)
-            self.first_lines.pop(oid, None)
 
     def hand_over_return(self, return_id: str, carrier: str, tracking_no: str, now: float) -> None:
         """A customer sends a return back (ReturnShipped): the parcel travels to the
@@ -247,7 +246,7 @@ class Carriers:
         )
         cod = None
         if facts is not None:
-            due = cod_due(facts, lines, self.first_lines.get(order_id, 1))
+            due = cod_due(facts, lines)
             cod = (due, facts.currency) if due > 0 else None
         # SF's route push carries no cash: a COD parcel always speaks the generic format.
         sf = carrier == "SF" and cod is None and rng.random() < self.config.sf_format_share

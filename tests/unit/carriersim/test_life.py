@@ -159,10 +159,10 @@ PLACED = {
 def test_a_cod_order_owes_each_parcel_its_lines_and_the_first_the_shipping_fee() -> None:
     facts = order_facts(PLACED)
     assert (facts.city, facts.customer) == ("杭州", "张三")
-    assert cod_due(facts, [1], first_line=1) == 2 * 9900 - 800 + 1000
-    assert cod_due(facts, [2], first_line=1) == 5000
+    assert cod_due(facts, [1]) == 2 * 9900 - 800 + 1000
+    assert cod_due(facts, [2]) == 5000
     # One parcel with everything: the order's whole total.
-    assert cod_due(facts, [1, 2], first_line=1) == 2 * 9900 - 800 + 5000 + 1000
+    assert cod_due(facts, [1, 2]) == 2 * 9900 - 800 + 5000 + 1000
 
 
 def test_a_split_payment_owes_only_its_cod_tender_and_a_paid_order_nothing() -> None:
@@ -175,10 +175,10 @@ def test_a_split_payment_owes_only_its_cod_tender_and_a_paid_order_nothing() -> 
         ],
     }
     facts = order_facts(split)
-    assert cod_due(facts, [1], first_line=1) == 4000
-    assert cod_due(facts, [2], first_line=1) == 0
+    assert cod_due(facts, [1]) == 4000
+    assert cod_due(facts, [2]) == 0
     paid = order_facts({**PLACED, "payment_method": "alipay"})
-    assert cod_due(paid, [1, 2], first_line=1) == 0
+    assert cod_due(paid, [1, 2]) == 0
 
 
 def test_a_delivered_cod_scan_in_the_generic_format() -> None:
