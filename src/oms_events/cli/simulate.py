@@ -91,24 +91,27 @@ def simulate(
     Example: oms simulate --orders 300 --life full --cod-rate 0.2 --time-scale 100000
 
     """
+    try:
+        plan = Plan(
+            orders=orders,
+            channels=channels,
+            skus=skus,
+            locations=locations,
+            rate=rate,
+            stock=stock,
+            life=life,
+            cod_rate=cod_rate,
+            cancel_rate=cancel_rate,
+            intercept_rate=intercept_rate,
+            failed_delivery_rate=failed_delivery_rate,
+            return_rate=return_rate,
+            exchange_rate=exchange_rate,
+            time_scale=time_scale,
+        )
+    except ValueError as exc:  # a bad --life or share, named with its fix
+        raise typer.BadParameter(str(exc)) from None
     settings = get_settings()
     apply_topics(settings)
-    plan = Plan(
-        orders=orders,
-        channels=channels,
-        skus=skus,
-        locations=locations,
-        rate=rate,
-        stock=stock,
-        life=life,
-        cod_rate=cod_rate,
-        cancel_rate=cancel_rate,
-        intercept_rate=intercept_rate,
-        failed_delivery_rate=failed_delivery_rate,
-        return_rate=return_rate,
-        exchange_rate=exchange_rate,
-        time_scale=time_scale,
-    )
     sim = Simulation(settings, codec_from_settings(settings.registry), plan)
     with Progress(
         TextColumn("{task.description}"),

@@ -81,17 +81,19 @@ class Plan:
 
     def __post_init__(self) -> None:
         if self.life not in ("decide", "full"):
-            raise ValueError(f"life {self.life!r}: use 'decide' or 'full'")
+            raise ValueError(f"--life {self.life!r} is unknown: use --life decide or --life full")
         shares = (
             "cod_rate",
             "cancel_rate",
             "intercept_rate",
             "failed_delivery_rate",
             "return_rate",
+            "exchange_rate",
         )
         for name in shares:
             if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} {getattr(self, name)} is not a share between 0 and 1")
+                option = "--" + name.replace("_", "-")
+                raise ValueError(f"{option} {getattr(self, name)} is not a share: use 0 to 1")
 
     def units_per_item(self) -> int:
         """Stock per (sku, location)."""
