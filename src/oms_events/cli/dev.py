@@ -46,7 +46,7 @@ def up() -> None:
     )
     out.print(
         f"carriers   {'started' if carriers_started else 'already running'}  "
-        f"simulator on {st.carriers.topic_prefix or '(no prefix)'}oms.carrier.updates  "
+        f"simulator pushing to {st.carriers.topic_prefix or ''}oms.carrier.updates  "
         f"time x{st.carriers.time_scale or 0:g}",
         highlight=False,
     )
