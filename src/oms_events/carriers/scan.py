@@ -24,6 +24,7 @@ CARRIERS: dict[str, str] = {
     "SF": "SF",
     "SFEXPRESS": "SF",
     "SF-EXPRESS": "SF",
+    "SF EXPRESS": "SF",
     "顺丰": "SF",
     "顺丰速运": "SF",
     "ZTO": "ZTO",
