@@ -90,3 +90,26 @@ def _scan(item: dict[str, Any], path: str) -> Scan:
         cod_amount=amount,
         cod_currency=currency,
     )
+
+
+def dump(scan: Scan) -> bytes:
+    """``scan`` as a generic push (what the carrier adapter parks, and dead-letters when
+    its waybill stays unknown: an operator can replay it with ``oms carrier push``)."""
+    cod = (
+        {"amount": scan.cod_amount, "currency": scan.cod_currency}
+        if scan.cod_amount is not None
+        else None
+    )
+    data = {
+        "format": "generic",
+        "carrier": scan.carrier,
+        "tracking_no": scan.tracking_no,
+        "status": scan.status,
+        "occurred_at": scan.occurred_at.isoformat(),
+        "location": scan.location,
+        "eta": scan.eta.isoformat() if scan.eta else None,
+        "signer": scan.signer,
+        "reason": scan.reason,
+        "cod_collected": cod,
+    }
+    return json.dumps(data, ensure_ascii=False).encode()
