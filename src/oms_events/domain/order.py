@@ -829,8 +829,11 @@ class Order(Aggregate):
         """Record one shipment delivered: ``OrderDelivered`` when the order has shipped
         and every shipment of it is delivered, else ``OrderShipmentDelivered``. A
         shipment delivered before changes nothing (False); True when recorded."""
-        if shipment_id in self.delivered_shipments:
-            return False
+        if shipment_id in self.delivered_shipments or self.status in (
+            OrderStatus.DELIVERED,
+            OrderStatus.COMPLETED,
+        ):
+            return False  # told before, or delivered before deliveries were per shipment
         if shipment_id not in self.shipments.values():
             raise InvalidOrder(detail=f"shipment {shipment_id} took no line of this order")
         self.check_status("deliver", OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED)
