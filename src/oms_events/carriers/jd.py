@@ -21,8 +21,11 @@ opeTitle / category contains               our status
 anything else                              in_transit
 =========================================  ===================
 
-A node may carry ``expectedDeliveryTime`` (the ETA JD shows customers) and, on a
-delivered COD parcel, ``codAmount`` in yuan (``"129.00"``); both are read.
+Assumed, not in the public page followed (confirm against the contract of our JD
+account): the ``operateTime`` / ``operateRemark`` spellings, ``expectedDeliveryTime``
+(an ETA), ``codAmount`` in yuan (``"129.00"``) on a delivered COD parcel, and
+``opeSite`` / ``siteName`` for where the node happened. Each is read when present and
+nothing breaks when it is absent.
 """
 
 from __future__ import annotations

@@ -24,6 +24,10 @@ opCode                SF's meaning                               our status
 anything else         收件 50/54, 发出 30/36, 到达 31, 130 ...       in_transit
 ====================  =========================================  ==================
 
+Confirmed by those sources: 50/54 收件, 30/36 发出, 31 到达, 130 到达派件网点, 80/8000
+签收, 631/648/99 退回. Taken from SF's opCode table as our integration brief quotes it
+and not confirmed by a public source found: 44/204 派送中, 70/33 派送不成功/异常.
+
 SF's route push names no signer field: the remark of an 80 sometimes does
 (``签收人是：张三``), and that is taken. SF pushes carry no ETA and no COD amount.
 """

@@ -23,6 +23,10 @@ scanType                        our status
 ==============================  ===================
 
 A 问题件 carries its reason in ``desc`` (or ``problemReason``). No ETA, no COD.
+Confirmed by those sources: ``billCode``, ``scanType``, ``scanDate`` (ms), ``traces`` and
+the words 签收 / 第三方签收 / 退件签收 (and SIGN / RESIGN of the subscription push); the
+other words and ``scanSite`` / ``desc`` / ``signMan`` follow ZTO's trace fields as our
+integration brief lists them.
 """
 
 from __future__ import annotations
