@@ -13,8 +13,10 @@ Why a watcher over the event topics, and not a compacted index topic of our own:
 events already are the durable truth, written once by their one writer; a second
 topic would have to be written in the shipment's and the return's transactions (two
 services' code changed for the adapter's sake) and could drift from them. The price
-is memory (one entry per parcel of the window, about 200 bytes) and a read of the
-window at start; the stock watcher makes the same trade for the same reasons.
+is memory (one entry per parcel of the window: 253 bytes measured, 24 MiB per 100k
+parcels, so 120 days at 20k parcels a day is about 580 MiB: shorten
+OMS_ENGINE_WAYBILL_WINDOW_DAYS for more) and a read of the window at start; the stock
+watcher makes the same trade for the same reasons.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ SOURCE_PARTITION = "parked.source.partition"
 SOURCE_OFFSET = "parked.source.offset"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per parcel of the window: no __dict__
 class Owner:
     """Whose parcel a tracking number is: a shipment's, or a return's."""
 
@@ -76,19 +78,19 @@ class WaybillIndex:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._owners: dict[tuple[str, str], Owner] = {}
+        self._owners: dict[str, Owner] = {}  # "carrier|tracking number" -> owner
         self._parked: dict[int, dict[bytes, ParkedScan]] = {}
 
     def learn(self, carrier: str, tracking_no: str, owner: Owner) -> None:
         """A parcel was handed to ``carrier`` under ``tracking_no`` (a reused number:
         the newest owner wins)."""
         with self._lock:
-            self._owners[(carrier_code(carrier), tracking_no.strip())] = owner
+            self._owners[f"{carrier_code(carrier)}|{tracking_no.strip()}"] = owner
 
     def owner(self, carrier: str, tracking_no: str) -> Owner | None:
         """The parcel's owner, or None when nothing shipped under that waybill yet."""
         with self._lock:
-            return self._owners.get((carrier_code(carrier), tracking_no.strip()))
+            return self._owners.get(f"{carrier_code(carrier)}|{tracking_no.strip()}")
 
     def park(self, partition: int, key: bytes, parked: ParkedScan) -> None:
         """A parked scan was committed on ``partition``."""
