@@ -178,7 +178,7 @@ class EngineSettings(BaseSettings):
         "confirmation) before dead-lettering it as waybill.unknown",
     )
     waybill_window_days: float = Field(
-        120,
+        60,
         gt=0,
         description="How far back the carrier adapter's waybill index reads shipped "
         "parcels; carriers stop scanning long before, and this bounds its memory",

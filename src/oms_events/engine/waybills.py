@@ -14,7 +14,7 @@ events already are the durable truth, written once by their one writer; a second
 topic would have to be written in the shipment's and the return's transactions (two
 services' code changed for the adapter's sake) and could drift from them. The price
 is memory (one entry per parcel of the window: 253 bytes measured, 24 MiB per 100k
-parcels, so 120 days at 20k parcels a day is about 580 MiB: shorten
+parcels, so the default 60 days at 20k parcels a day is about 290 MiB: shorten
 OMS_ENGINE_WAYBILL_WINDOW_DAYS for more) and a read of the window at start; the stock
 watcher makes the same trade for the same reasons.
 """
