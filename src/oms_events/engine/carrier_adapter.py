@@ -117,6 +117,10 @@ class CarrierAdapter(Service):
         self._settling: set[bytes] = set()
         self.stats = {"scans": 0, "parked": 0, "unknown_waybills": 0, "refused": 0}
 
+    def counters(self) -> dict[str, int]:
+        """Scans read, parked, dead-lettered as unknown waybills; pushes refused."""
+        return dict(self.stats)
+
     def input_topic(self) -> str:
         """Carriers publish here, keyed by tracking number."""
         return topics.CARRIER_UPDATES
@@ -164,6 +168,7 @@ class CarrierAdapter(Service):
         out.add(Outgoing(self.parked_topic, key, generic.dump(parked.scan), headers, number))
 
     def _unknown(self, out: Outbox, parked: ParkedScan) -> None:
+        # Counted when queued: an aborted transaction's count is off by its letters.
         self.stats["unknown_waybills"] += 1
         scan = parked.scan
         waited = max(0, int(time.time() * 1000) - parked.first_seen_ms) // 1000
