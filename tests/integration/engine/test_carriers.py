@@ -41,7 +41,7 @@ SF_WAYBILL, ZTO_WAYBILL = "SF1400012345678", "73100012345678"  # as in the fixtu
 
 @pytest.fixture
 def engine(isolated: Settings) -> Iterator[tuple[Settings, Engine]]:
-    settings = engine_settings(light(isolated), waybill_wait_s=12)
+    settings = engine_settings(light(isolated), waybill_wait_s=20)
     receive(settings, {("TEA", "SH"): 2})
     running = Engine(settings)
     running.start()
