@@ -7,7 +7,9 @@ the carrier simulator::
      "location": "深圳", "eta": null, "signer": "张三", "reason": null,
      "cod_collected": {"amount": 12900, "currency": "CNY"}}
 
-A list of such objects is read too (a replayed file of several scans).
+A list of such objects is read too (a replayed file of several scans). Times should
+carry their offset; one without is read as China time (+08:00), like the Chinese
+carriers' wall clocks. A delivery_failed scan must give its reason.
 """
 
 from __future__ import annotations
