@@ -272,7 +272,7 @@ PROJECTION = Projection(
         topics.DEADLETTER,
     ),
     group="oms-projection-exceptions",
-    migrations=("003_exceptions.sql", "005_dead_letter_reasons.sql", "009_late_delivery.sql"),
+    migrations=("003_exceptions.sql", "005_dead_letter_reasons.sql", "011_late_delivery.sql"),
     events=frozenset(HANDLERS) | {"ReservationRejected"},
     write=write,
     reads_dead_letters=True,

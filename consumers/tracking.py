@@ -575,7 +575,7 @@ PROJECTION = Projection(
     name="tracking",
     topics=(topics.events("order"), topics.events("shipment")),
     group="oms-projection-tracking",
-    migrations=("002_tracking.sql", "008_shipments.sql"),
+    migrations=("002_tracking.sql", "010_shipments.sql"),
     events=frozenset(ORDER_HANDLERS) | frozenset(SHIPMENT_HANDLERS),
     write=write,
 )

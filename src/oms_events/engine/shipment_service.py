@@ -3,6 +3,7 @@
 Consumes ``oms.shipment.commands`` keyed by shipment id:
 
 * CreateShipment (from allocation) -> ShipmentCreated
+* AssignWaybill (from ``oms docs pick``) -> WaybillAssigned (engine/waybill_assignment.py)
 * RecordWarehouseUpdate (from the warehouse adapter) -> ShipmentPicked / Packed /
   Shipped; on shipped, CommitLines per inventory partition (the goods have left)
   and ShipLines to the order.
@@ -17,6 +18,7 @@ from __future__ import annotations
 from oms_events.carriers.scan import carrier_code
 from oms_events.domain.shipment import Shipment, ShipmentLine, ShipmentStatus
 from oms_events.engine.commands import (
+    AssignWaybill,
     CollectedCash,
     CommitLines,
     CreateShipment,
@@ -30,6 +32,7 @@ from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition
 from oms_events.engine.records import by_item_partition
 from oms_events.engine.service import Service
+from oms_events.engine.waybill_assignment import assign_waybill
 
 
 class ShipmentService(Service):
@@ -43,6 +46,7 @@ class ShipmentService(Service):
             CreateShipment: self.create,
             RecordWarehouseUpdate: self.record_update,
             RecordCarrierUpdate: record_carrier_update,
+            AssignWaybill: assign_waybill,
         }
 
     def create(self, command: CreateShipment, partition: Partition, out: Outbox) -> None:
