@@ -43,7 +43,7 @@ from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition
 from oms_events.engine.records import Outgoing
 from oms_events.engine.service import Service
-from oms_events.engine.waybills import (
+from oms_events.engine.waybill_index import (
     FIRST_SEEN,
     SOURCE_OFFSET,
     SOURCE_PARTITION,

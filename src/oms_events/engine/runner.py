@@ -33,7 +33,7 @@ from oms_events.engine.shipment_service import ShipmentService
 from oms_events.engine.sourcing import StockView
 from oms_events.engine.stock_watcher import StockWatcher
 from oms_events.engine.warehouse_adapter import WarehouseAdapter
-from oms_events.engine.waybills import WaybillIndex, WaybillWatcher
+from oms_events.engine.waybill_index import WaybillIndex, WaybillWatcher
 from oms_events.payments import providers
 from oms_events.payments.gateway import PaymentGateway
 from oms_events.settings import Settings

@@ -17,7 +17,7 @@ from oms_events.engine.commands import RecordCarrierUpdate, RecordReturnParcelUp
 from oms_events.engine.handling import Outcome
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition
-from oms_events.engine.waybills import Owner, ParkedScan, WaybillIndex
+from oms_events.engine.waybill_index import Owner, ParkedScan, WaybillIndex
 from tests.unit.engine.flow import CODEC, SETTINGS
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "carriers"
