@@ -64,8 +64,8 @@ def test_demo_places_orders_and_the_projection_shows_each_once(isolated: Setting
     # 40 simulated orders and 4 the customers paid in the sandboxes.
     assert sum(counts.values()) == 44
     # Every simulated order was decided: nothing is left pending.
-    # (The full life cancels a few after allocation; until the carrier adapter is merged,
-    # delivered parcels leave their orders shipped.)
+    # (The full life cancels a few after allocation, and the carriers deliver: orders are
+    # delivered, or still shipped when the parcel was refused or is still on the road.)
     assert set(counts) <= {
         "confirmed",
         "allocated",
