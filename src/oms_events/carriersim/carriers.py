@@ -176,6 +176,8 @@ class Carriers:
         # shipment id -> (order id, its line numbers, stock location)
         self.shipments: Recent[str, tuple[str, tuple[int, ...], str]] = Recent(RECENT)
         self.parcels: dict[str, Parcel] = {}  # tracking number -> parcel
+        # Waybills whose life ended: a redelivered hand-over of one starts no second life.
+        self.finished: Recent[str, bool] = Recent(RECENT)
         self.due: list[tuple[float, int, str]] = []  # (monotonic due, seq, tracking number)
         self.seq = 0
         self.tally = Tally()
@@ -211,7 +213,7 @@ class Carriers:
     def hand_over_return(self, return_id: str, carrier: str, tracking_no: str, now: float) -> None:
         """A customer sends a return back (ReturnShipped): the parcel travels to the
         warehouse, which is always in and always signs, unless the parcel is lost."""
-        if tracking_no in self.parcels:
+        if tracking_no in self.parcels or tracking_no in self.finished:
             return
         rng = self._rng(tracking_no)
         odds = Odds(failure_rate=0.0, refusal_rate=0.0, lost_rate=self.odds.lost_rate)
@@ -231,7 +233,7 @@ class Carriers:
 
     def hand_over(self, shipment_id: str, carrier: str, tracking_no: str, now: float) -> None:
         """A parcel leaves the warehouse with ``carrier``: plan its life, schedule scans."""
-        if tracking_no in self.parcels:
+        if tracking_no in self.parcels or tracking_no in self.finished:
             return  # a redelivered ShipmentShipped
         order_id, lines, location = self.shipments.pop(shipment_id, ("", (), shipment_id))
         facts = self.orders.get(order_id)
@@ -346,5 +348,7 @@ class Carriers:
             self.tally.returned += 1
         else:
             self.tally.lost += 1
-        # A finished parcel is forgotten; an interception of it is then refused.
+        # A finished parcel is forgotten but for its waybill; an interception of it is
+        # then refused.
         del self.parcels[parcel.tracking_no]
+        self.finished[parcel.tracking_no] = True
