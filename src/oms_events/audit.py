@@ -88,6 +88,7 @@ class Audit:
 
     stock: dict[Item, StockBook] = field(default_factory=dict)
     orders: dict[str, str] = field(default_factory=dict)  # order id -> status
+    numbers: dict[str, str] = field(default_factory=dict)  # order id -> order number
     problems: list[str] = field(default_factory=list)
 
     def open_orders(self) -> Counter[str]:
@@ -208,9 +209,11 @@ def order_statuses(
     orders: Iterable[eventlog.EventRecord],
     returns: Iterable[eventlog.EventRecord] = (),
     order_no_prefix: str = "",
+    numbers: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """Each order's status from its events (and ``returned`` once a return of it is
-    refunded), for the orders whose number starts with ``order_no_prefix``."""
+    refunded), for the orders whose number starts with ``order_no_prefix``; their
+    numbers go into ``numbers`` when given."""
     status: dict[str, str] = {}
     held_from: dict[str, str] = {}
     for e in orders:
@@ -219,6 +222,8 @@ def order_statuses(
             if not str(e.payload.get("order_no", "")).startswith(order_no_prefix):
                 continue
             status[oid] = "pending"
+            if numbers is not None:
+                numbers[oid] = str(e.payload.get("order_no", ""))
         elif oid not in status:
             continue
         elif e.name == "OrderHeld":
@@ -293,9 +298,10 @@ def audit(
                     f"{book.balance} on hand, {book.reserved} reserved; inventory_level says "
                     + (f"{seen[0]} on hand, {seen[1]} reserved" if seen else "nothing")
                 )
-    result.orders = order_statuses(order_events, return_events, order_no_prefix)
+    result.orders = order_statuses(order_events, return_events, order_no_prefix, result.numbers)
     for status, n in sorted(result.open_orders().items()):
-        result.problems.append(f"{n} order(s) not at an end: {status}")
+        some = sorted(result.numbers[o] for o, s in result.orders.items() if s == status)[:3]
+        result.problems.append(f"{n} order(s) not at an end: {status} (e.g. {', '.join(some)})")
     return result
 
 

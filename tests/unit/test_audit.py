@@ -73,7 +73,7 @@ def test_available_below_zero_is_caught() -> None:
 
 def test_orders_not_at_an_end_are_counted_by_status() -> None:
     found = audit([], [], orders("OrderAllocated", "OrderShipped"))
-    assert found.problems == ["1 order(s) not at an end: shipped"]
+    assert found.problems == ["1 order(s) not at an end: shipped (e.g. SIM-r1-1)"]
 
 
 def test_statuses_follow_holds_returns_and_the_run_prefix() -> None:
