@@ -12,6 +12,8 @@ Consumes ``oms.inventory.commands`` keyed by inventory item id:
 * CommitLines (a shipment's lines whose items live on this partition) ->
   ReservationCommitted per item (the goods left with the carrier); an earlier
   version's CommitStock is a CommitLines of one line
+* RestockReturn (a return's resellable units) -> StockRestocked, with its reason
+  (ItemRegistered first at a location that never held the sku)
 
 A line asked again under the same reservation id reserves nothing more
 (``InventoryItem.try_reserve`` returns DUPLICATE); its answer is repeated, so the
@@ -38,6 +40,7 @@ from oms_events.engine.commands import (
     ReservationAnswer,
     ReserveLines,
     ReserveStock,
+    RestockReturn,
 )
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition
@@ -63,6 +66,7 @@ class InventoryService(Service):
             ReleaseStock: self.release_one,
             CommitLines: self.commit,
             CommitStock: self.commit_one,
+            RestockReturn: self.restock_return,
         }
 
     def receive(self, command: ReceiveStock, partition: Partition, out: Outbox) -> None:
@@ -175,6 +179,15 @@ class InventoryService(Service):
             partition,
             out,
         )
+
+
+    def restock_return(self, command: RestockReturn, partition: Partition, out: Outbox) -> None:
+        """Returned units judged resellable are available again (once per return)."""
+        item: InventoryItem | None = partition.get(UUID(command.key))
+        if item is None:
+            item = InventoryItem.register(command.sku, command.location)
+        item.restock(command.return_id, command.quantity, command.reason)
+        out.events("inventory", partition, item, command.command_id)
 
 
 def _forward_elsewhere(command: _Lines, partition: Partition, out: Outbox) -> tuple[_Line, ...]:

@@ -17,6 +17,7 @@ Consumes ``oms.order.commands`` keyed by order id:
 * ShipLines (from the shipment processor) -> LinesShipped, or OrderShipped for the last
 * RefundOrder (the shop: lines, units, shipping) -> RefundAgreed, priced by the order
 * RecordRefund (from the payment service: the provider took it) -> RefundRecorded
+* RequestReturn / CloseReturn: returns (RMA), see ``engine.order_returns``
 
 Money goes to the payment service (``oms.payment.commands``) in the same transaction
 as the events that decided it: a channel's payment (OrderPlaced with its payment, or
@@ -29,7 +30,8 @@ from the payment service, which captured it already: it asks nothing more.
 Timers (inside a transaction, like any command): cancel unpaid prepaid orders whose
 reservations outlived the workflow's ``reservation_ttl``, releasing their stock; and
 when stock of a sku a pre-order waits for is received, ask for it again, pre-orders
-in arrival order (``placed_at``) as far as the stock view sees units.
+in arrival order (``placed_at``) as far as the stock view sees units; and complete
+delivered orders whose return window closed with no return open.
 """
 
 from __future__ import annotations
@@ -47,11 +49,13 @@ from oms_events.domain.line import OrderLine
 from oms_events.domain.money import Money
 from oms_events.domain.order import COLLECTED_ON_HANDOVER, Order, OrderStatus, Tender
 from oms_events.domain.payment import order_of_trade, trade_no
+from oms_events.domain.return_policy import ReturnPolicy
 from oms_events.engine.commands import (
     AddressDetails,
     CancelOrder,
     CapturePayment,
     ChangeOrder,
+    CloseReturn,
     Command,
     LineDetails,
     PaymentCommand,
@@ -60,12 +64,14 @@ from oms_events.engine.commands import (
     RecordRefund,
     RefundOrder,
     RequestPayment,
+    RequestReturn,
     RequestRefund,
     ReservationAnswer,
     ReservationAnswered,
     ReservationsAnswered,
     ShipLines,
 )
+from oms_events.engine.order_returns import OrderReturns, refused_return
 from oms_events.engine.order_saga import OrderChange, OrderSaga
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition
@@ -241,15 +247,16 @@ def _placed_tenders(
     return found
 
 
-class OrderService(Service):
+class OrderService(OrderReturns, Service):
     """Handlers of order commands; the saga is consulted after each one."""
 
     name = "order"
     aggregate_type = "order"
     has_timers = True
 
-    def __init__(self, saga: OrderSaga) -> None:
+    def __init__(self, saga: OrderSaga, policy: ReturnPolicy | None = None) -> None:
         self.saga = saga
+        self.policy = policy or ReturnPolicy()
         self.handlers = {
             PlaceOrder: self.place,
             ReservationsAnswered: self.answered,
@@ -260,12 +267,16 @@ class OrderService(Service):
             ShipLines: self.ship_lines,
             RefundOrder: self.refund,
             RecordRefund: self.record_refund,
+            RequestReturn: self.request_return,
+            CloseReturn: self.close_return,
         }
         # partition -> ids of orders that may expire (kept small: only unpaid ones)
         self.unpaid: dict[int, set[UUID]] = {}
         # partition -> pre-order id -> receipts of its missing skus when last asked
         # (-1: not asked since it became a pre-order or since the partition was rebuilt)
         self.waiting: dict[int, dict[UUID, int]] = {}
+        # partition -> delivered order id -> when its return window closes
+        self.completing: dict[int, dict[UUID, float]] = {}
 
     def place(self, command: PlaceOrder, partition: Partition, out: Outbox) -> None:
         """Place the order and ask for its stock; the same channel order again is
@@ -343,7 +354,9 @@ class OrderService(Service):
     def refusal(self, command: Command, error: DomainError) -> bool:
         """A channel changing an order that has gone to the warehouse (or closed) is
         told so; that is the contract of ChangeOrder, not bad input."""
-        return isinstance(command, ChangeOrder) and isinstance(error, OrderLocked)
+        return (
+            isinstance(command, ChangeOrder) and isinstance(error, OrderLocked)
+        ) or refused_return(command, error)
 
     @staticmethod
     def _order(partition: Partition, order_id: UUID) -> Order:
@@ -373,6 +386,7 @@ class OrderService(Service):
             waiting.setdefault(order.id, -1)
         else:
             waiting.pop(order.id, None)
+        self.index_completion(number, order)
 
     def _arrivals(self, order: Order) -> int:
         # Receipts so far of the skus the pre-order still lacks: a change means stock came.
@@ -382,6 +396,7 @@ class OrderService(Service):
         """Index the partition's unpaid open orders and its pre-orders for the timers."""
         self.unpaid[partition.number] = set()
         self.waiting[partition.number] = {}
+        self.completing[partition.number] = {}
         for order in partition.aggregates.values():
             if isinstance(order, Order):
                 self._index(partition.number, order)
@@ -390,6 +405,7 @@ class OrderService(Service):
         """Forget the timers' indexes of a partition now owned elsewhere."""
         self.unpaid.pop(number, None)
         self.waiting.pop(number, None)
+        self.completing.pop(number, None)
 
     def due(self, now: float, partitions: dict[int, Partition]) -> bool:
         """True when some unpaid order's reservations have expired, or stock arrived for
@@ -400,7 +416,7 @@ class OrderService(Service):
             for number, partition in partitions.items()
             for order_id in self.unpaid.get(number, ())
             if (order := partition.get(order_id)) is not None
-        ) or bool(self._restocked(partitions))
+        ) or bool(self._restocked(partitions) or self.completion_due(now))
 
     def _restocked(self, partitions: dict[int, Partition]) -> list[tuple[Partition, Order]]:
         """Pre-orders whose missing skus were received since they last asked, oldest first."""
@@ -433,3 +449,4 @@ class OrderService(Service):
                     out.events("order", partition, order, cause)
                     self._index(number, order)
                     log.info("reservation expired", order_id=str(order_id))
+        self.complete_due(now, partitions, out)

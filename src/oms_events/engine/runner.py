@@ -27,6 +27,7 @@ from oms_events.engine.order_service import OrderService
 from oms_events.engine.payment_desk import PaymentDesk
 from oms_events.engine.payment_service import PaymentService
 from oms_events.engine.processor import Processor
+from oms_events.engine.return_service import ReturnService
 from oms_events.engine.service import Service
 from oms_events.engine.shipment_service import ShipmentService
 from oms_events.engine.sourcing import StockView
@@ -38,7 +39,7 @@ from oms_events.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-PROCESSORS: tuple[str, ...] = ("inventory", "order", "shipment", "warehouse", "payment")
+PROCESSORS: tuple[str, ...] = ("inventory", "order", "shipment", "warehouse", "payment", "return")
 
 
 class Engine:
@@ -69,11 +70,16 @@ class Engine:
         if name == "inventory":
             return InventoryService()
         if name == "order":
-            return OrderService(OrderSaga(self.engine.order_workflow(), self.stock))
+            return OrderService(
+                OrderSaga(self.engine.order_workflow(), self.stock),
+                self.settings.returns.policy(),
+            )
         if name == "shipment":
             return ShipmentService()
         if name == "payment":
             return PaymentService()
+        if name == "return":
+            return ReturnService(self.settings.returns.policy())
         return WarehouseAdapter()
 
     def start(self) -> None:
