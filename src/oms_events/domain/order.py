@@ -149,10 +149,12 @@ class Order(Aggregate):
     refunded_units: tuple[tuple[int, int], ...] = ()  # (line_no, units refunded)
     shipping_refunded = False
     promised_back: Money | None = None  # None: nothing promised back (older snapshots)
+    # Delivery, tracked per shipment (an order can ship from several locations).
+    delivered_shipments: frozenset[str] = frozenset()
+    delivered_at: datetime | None = None
     # Returns (RMA): immutable, so replaced (never changed) by the events.
     open_returns: tuple[tuple[str, tuple[tuple[int, int], ...]], ...] = ()  # (id, units)
     returned_units: tuple[tuple[int, int], ...] = ()  # (line_no, units in returns)
-    delivered_at: datetime | None = None  # None: not delivered, or delivered undated
 
     @staticmethod
     def create_id(channel: str, external_id: str) -> UUID:
@@ -824,15 +826,19 @@ class Order(Aggregate):
         self.status = OrderStatus.SHIPPED
 
     def deliver(self, delivered_at: datetime | None = None) -> None:
-        """Record delivery of the whole order (``OrderDelivered``) at ``delivered_at``
-        (the carrier's signing time): the return window counts from it."""
+        """Record delivery of the whole order (``OrderDelivered``)."""
         self.check_status("deliver", OrderStatus.SHIPPED)
-        self._delivered(delivered_at=delivered_at)
+        self._delivered(delivered_at=delivered_at, shipment_id=None)
 
     @event("OrderDelivered")
-    def _delivered(self, delivered_at: datetime | None = None) -> None:
-        self.status = OrderStatus.DELIVERED
+    def _delivered(
+        self, delivered_at: datetime | None = None, shipment_id: str | None = None
+    ) -> None:
+        # Both absent in earlier versions' events (delivered at the event's time).
+        if shipment_id is not None:
+            self.delivered_shipments = self.delivered_shipments | {shipment_id}
         self.delivered_at = delivered_at
+        self.status = OrderStatus.DELIVERED
 
     @property
     def paid_in(self) -> Money:

@@ -226,6 +226,17 @@ class Return(Aggregate):
             (line.refund_for(line.quantity) for line in self.lines.values()), self.currency
         )
 
+    @property
+    def refund_limit(self) -> Money:
+        """The most the order can price this return's units at: each line's net times
+        units over ordered units, rounded up (the order prices a line's last units at
+        the remainder of its net, which may be a minor unit above ``worth``)."""
+        amounts = (
+            -((-line.net.amount * line.quantity) // line.ordered_quantity)
+            for line in self.lines.values()
+        )
+        return Money(sum(amounts), self.currency)
+
     def refund_units(self) -> dict[int, int]:
         """Line no -> units to refund now: the requested ones for a refund-only return,
         else those received; nothing for an exchange."""
@@ -402,14 +413,16 @@ class Return(Aggregate):
 
     def record_refund(self, amount: Money, lines: Sequence[tuple[int, Money]]) -> None:
         """The order agreed the refund of this return (``ReturnRefunded``): ``amount``
-        as the order priced it, never more than the requested units are worth."""
+        as the order priced it, never more than the requested units are worth
+        (:attr:`refund_limit`)."""
         if self.status is ReturnStatus.REFUNDED:
             return  # the order told us twice
         self.check_status("refund", ReturnStatus.APPROVED, ReturnStatus.INSPECTED)
         if self.status is ReturnStatus.APPROVED and not self.refund_only:
             raise InvalidTransition(entity="return", action="refund", status="not_received")
-        if amount.currency != self.currency or amount > self.worth or amount.is_negative:
-            raise ReturnQuantityInvalid(line_no=0, quantity=str(amount), limit=str(self.worth))
+        limit = self.refund_limit
+        if amount.currency != self.currency or amount > limit or amount.is_negative:
+            raise ReturnQuantityInvalid(line_no=0, quantity=str(amount), limit=str(limit))
         self._refunded(
             amount=amount.to_dict(),
             lines=[{"line_no": n, "amount": m.to_dict()} for n, m in lines],
