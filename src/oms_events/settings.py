@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import timedelta
 from collections.abc import Iterator
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal

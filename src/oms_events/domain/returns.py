@@ -118,7 +118,6 @@ class ReturnLine:
         }
 
 
-
 class Return(Aggregate):
     """A customer return (RMA) for one order; see the module docstring for its life."""
 

@@ -180,7 +180,6 @@ class InventoryService(Service):
             out,
         )
 
-
     def restock_return(self, command: RestockReturn, partition: Partition, out: Outbox) -> None:
         """Returned units judged resellable are available again (once per return)."""
         item: InventoryItem | None = partition.get(UUID(command.key))

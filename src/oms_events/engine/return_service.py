@@ -241,4 +241,3 @@ def _cancel_exchange(ret: Return, order_id: UUID, cause: str) -> CancelOrder:
         order_id=order_id,
         reason=f"return {ret.return_no} {ret.status.value}",
     )
-
