@@ -353,7 +353,8 @@ class OrderService(OrderReturns, Service):
 
     def refusal(self, command: Command, error: DomainError) -> bool:
         """A channel changing an order that has gone to the warehouse (or closed) is
-        told so; that is the contract of ChangeOrder, not bad input."""
+        told so; that is the contract of ChangeOrder, not bad input. Likewise a return
+        the order cannot take (nothing shipped, too many units, an unknown reason)."""
         return (
             isinstance(command, ChangeOrder) and isinstance(error, OrderLocked)
         ) or refused_return(command, error)
