@@ -328,10 +328,12 @@ class RecordRefund(_OrderKeyed, Command):
 
 @dataclass(frozen=True, kw_only=True)
 class ReturnLineRequest:
-    """Units of one order line to return (a part of RequestReturn)."""
+    """Units of one order line to return (a part of RequestReturn): the line by its
+    number, or (``line_no`` 0) by its sku, as a channel names it."""
 
     line_no: int
     quantity: int
+    sku: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

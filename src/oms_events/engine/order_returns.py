@@ -25,6 +25,7 @@ import structlog
 
 from oms_events.domain.errors import (
     DomainError,
+    InvalidOrder,
     ReturnNotAllowed,
     ReturnQuantityInvalid,
     UnknownReturnReason,
@@ -86,7 +87,8 @@ class OrderReturns:
         self.policy.check_reason(command.reason)
         lines: dict[int, int] = {}
         for line in command.lines:
-            lines[line.line_no] = lines.get(line.line_no, 0) + line.quantity
+            line_no = line.line_no or _line_of(order, line.sku)
+            lines[line_no] = lines.get(line_no, 0) + line.quantity
         return_id = Return.create_id(order.id, command.return_no)
         replacement = exchange_order_id(command.return_no) if command.exchange_lines else None
         if not order.open_return(
@@ -190,6 +192,15 @@ class OrderReturns:
                     order_id=str(order_id),
                     window_closed=datetime.fromtimestamp(at, UTC).isoformat(),
                 )
+
+
+def _line_of(order: Order, sku: str | None) -> int:
+    """The order's one shipped line of ``sku`` (a channel's return names skus)."""
+    found = [n for n, line in order.lines.items() if line.sku == sku and n in order.shipments]
+    if len(found) != 1:
+        where = f"on lines {sorted(found)}" if found else "not shipped on the order"
+        raise InvalidOrder(detail=f"sku {sku} is {where}; name the line number")
+    return found[0]
 
 
 def _replacement(order: Order, command: RequestReturn) -> PlaceOrder:

@@ -227,3 +227,31 @@ def test_a_delivered_order_completes_when_its_window_closes_with_no_return_open(
     assert flow.orders.order(order_id).status is OrderStatus.COMPLETED
     assert flow.orders.order(recent).status is OrderStatus.DELIVERED  # 30 s of 60: open
     assert flow.orders.tick() is None
+
+
+def test_a_channel_names_the_line_by_sku() -> None:
+    flow = Returns()
+    order_id = flow.shipped()
+    asked = flow.orders.send(
+        RequestReturn(
+            command_id="tmall-refund",
+            order_id=order_id,
+            return_no="RMA-tmall-1",
+            lines=(ReturnLineRequest(line_no=0, quantity=1, sku="CUP"),),
+            reason="damaged",
+            requested_at=NOW,
+        )
+    )
+    [opened] = asked.commands(OpenReturn)
+    assert [(ln.line_no, ln.sku) for ln in opened.lines] == [(2, "CUP")]
+    bad = flow.orders.send(
+        RequestReturn(
+            command_id="tmall-refund-2",
+            order_id=order_id,
+            return_no="RMA-tmall-2",
+            lines=(ReturnLineRequest(line_no=0, quantity=1, sku="NOT-ORDERED"),),
+            reason="damaged",
+            requested_at=NOW,
+        )
+    )
+    assert bad.outcome is Outcome.DEAD  # the channel sent what we cannot match: looked at
