@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import pytest
+from eventsourcing.domain import Snapshot
 
+from oms_events import statecodec
 from oms_events.domain import Inspection, Order, Return, ReturnStatus
 from oms_events.domain.errors import (
     InvalidTransition,
@@ -212,3 +214,26 @@ def test_an_unpaid_order_does_not_complete() -> None:
     assert not o.completable
     with pytest.raises(NotFullyPaid):
         o.complete()
+
+
+def test_a_return_and_an_order_with_a_return_open_survive_a_snapshot() -> None:
+    r = approved(exchange_order_id=UUID(int=5), exchange_lines={"SKU-1-L": 1})
+    r.ship("SF", "SF1")
+    r.receive("WH-SH")
+    r.inspect({1: (Inspection.DAMAGED, "wet")})
+    o = shipped_order()
+    o.deliver(AT)
+    o.open_return(RMA, "RMA-1", {1: 2}, "quality")
+    for aggregate in (r, o):
+        snapshot = Snapshot.take(aggregate)
+        copy = Snapshot(
+            originator_id=snapshot.originator_id,
+            originator_version=snapshot.originator_version,
+            timestamp=snapshot.timestamp,
+            topic=snapshot.topic,
+            state=statecodec.decode(statecodec.encode(snapshot.state)),
+        ).mutate(None)
+        assert vars(copy) | {"_pending_events": []} == vars(aggregate) | {"_pending_events": []}
+    restored = copy
+    restored.close_return(RMA, "refunded", {1: 2})  # type: ignore[attr-defined]
+    assert restored.returnable_units() == {1: 1, 2: 1}  # type: ignore[attr-defined]
