@@ -12,11 +12,13 @@
 
 Completion: a delivered, paid order with no open return is completed once its return
 window (settings ``returns.window_days``, counted from ``delivered_at``) has closed.
-The timer keeps only such orders in its index, with their deadline.
+The timer keeps only such orders in its index, their deadlines in a heap: a tick looks
+at the earliest one only.
 """
 
 from __future__ import annotations
 
+import heapq
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
@@ -75,8 +77,10 @@ class OrderReturns:
     service provides ``_order`` and ``_save``)."""
 
     policy: ReturnPolicy
-    # partition -> order id -> when its return window closes (epoch seconds)
+    # partition -> order id -> when its return window closes (epoch seconds), and the
+    # same deadlines in a heap (entries gone from ``completing`` are stale)
     completing: dict[int, dict[UUID, float]]
+    deadlines: list[tuple[float, str, int]]
     _order: Callable[[Partition, UUID], Order]
     _save: Callable[[Partition, Order, Outbox, str], None]
 
@@ -167,31 +171,46 @@ class OrderReturns:
         waiting = self.completing.setdefault(number, {})
         if order.completable:
             since = order.delivered_at or order.modified_on  # undated: the event's time
-            waiting[order.id] = (since + self.policy.window).timestamp()
+            at = (since + self.policy.window).timestamp()
+            if waiting.get(order.id) != at:
+                waiting[order.id] = at
+                heapq.heappush(self.deadlines, (at, str(order.id), number))
         else:
-            waiting.pop(order.id, None)
+            waiting.pop(order.id, None)  # its heap entry goes stale, dropped when reached
+
+    def _next_deadline(self) -> tuple[float, UUID, int] | None:
+        """The earliest live deadline (stale heap entries dropped on the way)."""
+        while self.deadlines:
+            at, order_id, number = self.deadlines[0]
+            oid = UUID(order_id)
+            if self.completing.get(number, {}).get(oid) == at:
+                return at, oid, number
+            heapq.heappop(self.deadlines)
+        return None
 
     def completion_due(self, now: float) -> bool:
-        """True when some indexed order's return window has closed."""
-        return any(at <= now for orders in self.completing.values() for at in orders.values())
+        """True when some indexed order's return window has closed: a look at the
+        earliest deadline, however many delivered orders wait."""
+        head = self._next_deadline()
+        return head is not None and head[0] <= now
 
     def complete_due(self, now: float, partitions: dict[int, Partition], out: Outbox) -> None:
         """Complete the orders whose return window has closed with no return open."""
-        for number, partition in partitions.items():
-            waiting = self.completing.get(number, {})
-            for order_id, at in list(waiting.items()):
-                order: Order | None = partition.get(order_id)
-                if at > now or order is None:
-                    continue
-                cause = f"complete/{order_id}"
-                order.complete()
-                out.events("order", partition, order, cause)
-                waiting.pop(order_id, None)
-                log.info(
-                    "order completed",
-                    order_id=str(order_id),
-                    window_closed=datetime.fromtimestamp(at, UTC).isoformat(),
-                )
+        while (head := self._next_deadline()) is not None and head[0] <= now:
+            at, order_id, number = head
+            heapq.heappop(self.deadlines)
+            self.completing[number].pop(order_id, None)
+            partition = partitions.get(number)
+            order: Order | None = partition.get(order_id) if partition else None
+            if partition is None or order is None or not order.completable:
+                continue
+            order.complete()
+            out.events("order", partition, order, f"complete/{order_id}")
+            log.info(
+                "order completed",
+                order_id=str(order_id),
+                window_closed=datetime.fromtimestamp(at, UTC).isoformat(),
+            )
 
 
 def _line_of(order: Order, sku: str | None) -> int:

@@ -277,6 +277,7 @@ class OrderService(OrderReturns, Service):
         self.waiting: dict[int, dict[UUID, int]] = {}
         # partition -> delivered order id -> when its return window closes
         self.completing: dict[int, dict[UUID, float]] = {}
+        self.deadlines: list[tuple[float, str, int]] = []  # (deadline, order id, partition)
 
     def place(self, command: PlaceOrder, partition: Partition, out: Outbox) -> None:
         """Place the order and ask for its stock; the same channel order again is
