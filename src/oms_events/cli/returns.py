@@ -109,7 +109,8 @@ def _send(settings: Settings, command: Command) -> str:
     return record.topic
 
 
-def _pairs(specs: list[str], option: str, example: str) -> list[tuple[str, int]]:
+def parse_quantities(specs: list[str], option: str, example: str) -> list[tuple[str, int]]:
+    """``SKU:QTY`` specs of ``option`` as (sku, units); a sku may hold colons."""
     found: list[tuple[str, int]] = []
     for spec in specs:
         sku, sep, qty = spec.rpartition(":")
@@ -171,8 +172,8 @@ def request(
     if reason not in policy.reasons:
         codes = ", ".join(f"{c} ({policy.label(c, 'zh')})" for c in sorted(policy.reasons))
         raise ReturnRefused(f"--reason {reason!r} is unknown; use one of: {codes}")
-    wanted = _pairs(line, "--line", "SKU-TEA-001:1")
-    swaps = _pairs(exchange or [], "--exchange", "SKU-TEA-002:1")
+    wanted = parse_quantities(line, "--line", "SKU-TEA-001:1")
+    swaps = parse_quantities(exchange or [], "--exchange", "SKU-TEA-002:1")
     with connect(settings.postgres.dsn, schema_or_setting(schema), "oms-return", create=False) as c:
         orders = _rows(c, "SELECT order_id FROM order_tracking WHERE order_no = %s", order_no)
         if len(orders) != 1:
@@ -254,7 +255,7 @@ def receive(
 
     Example: oms return receive RMA-1 --location WH-SH
     """
-    arrived = _pairs(line or [], "--line", "SKU-TEA-001:1")
+    arrived = parse_quantities(line or [], "--line", "SKU-TEA-001:1")
     _send_to_return(
         return_no,
         schema,
@@ -268,11 +269,14 @@ def receive(
     )
 
 
-def _verdicts(ret: dict[str, Any], specs: list[str]) -> tuple[InspectedLine, ...]:
+def parse_verdicts(ret: dict[str, Any], specs: list[str]) -> tuple[InspectedLine, ...]:
+    """``SKU:resellable`` / ``SKU:damaged:WHY`` specs as the return's inspected lines."""
     found = []
     for spec in specs:
-        sku, _, rest = spec.partition(":")
-        outcome, _, reason = rest.partition(":")
+        # SKU:OUTCOME[:REASON]; a sku or a reason may hold colons, the outcome word not.
+        parts = spec.split(":")
+        at = next((i for i, p in enumerate(parts) if p in ("resellable", "damaged")), 0)
+        sku, outcome, reason = ":".join(parts[:at]), parts[at], ":".join(parts[at + 1 :])
         if not sku or outcome not in ("resellable", "damaged"):
             raise ReturnRefused(
                 f"--line {spec!r}: write SKU:resellable or SKU:damaged:REASON, "
@@ -309,7 +313,7 @@ def inspect(
         return_no,
         schema,
         lambda r: InspectReturn(
-            command_id=str(uuid.uuid4()), return_id=r["return_id"], lines=_verdicts(r, line)
+            command_id=str(uuid.uuid4()), return_id=r["return_id"], lines=parse_verdicts(r, line)
         ),
         "InspectReturn",
     )
