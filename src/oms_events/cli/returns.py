@@ -26,6 +26,7 @@ from oms_events.cli.order import language
 from oms_events.cli.project import SCHEMA, schema_or_setting
 from oms_events.domain.money import is_currency, minor_units
 from oms_events.engine.commands import (
+    CancelReturn,
     Command,
     ExchangeLine,
     InspectedLine,
@@ -43,7 +44,7 @@ from oms_events.projection.runner import connect
 from oms_events.settings import Settings, get_settings
 
 app = typer.Typer(
-    help="Returns (RMA, 退货/换货/仅退款): request, ship, receive, inspect, review, show.",
+    help="Returns (RMA, 退货/换货/仅退款): request, ship, receive, inspect, review, cancel, show.",
     no_args_is_help=True,
 )
 out = Console()
@@ -344,6 +345,28 @@ def review(
             reason=reject,
         ),
         "ReviewReturn",
+    )
+
+
+@app.command()
+@one_line_errors
+def cancel(
+    return_no: Annotated[str, typer.Argument(help="Return number.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the customer withdraws it.")],
+    schema: str | None = SCHEMA,
+) -> None:
+    """Withdraw a return before its goods arrive; its units may be returned again and an
+    exchange's replacement order is cancelled.
+
+    Example: oms return cancel RMA-1 --reason "customer kept it"
+    """
+    _send_to_return(
+        return_no,
+        schema,
+        lambda r: CancelReturn(
+            command_id=str(uuid.uuid4()), return_id=r["return_id"], reason=reason
+        ),
+        "CancelReturn",
     )
 
 

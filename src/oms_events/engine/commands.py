@@ -841,6 +841,15 @@ class InspectReturn(_ReturnKeyed, Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CancelReturn(_ReturnKeyed, Command):
+    """The customer withdraws the return before the goods arrive."""
+
+    aggregate_type: ClassVar[str] = "return"
+    return_id: UUID
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class LineAmount:
     """One line's share of a refund, in minor units."""
 
@@ -903,6 +912,7 @@ COMMANDS: dict[str, type[Command]] = {
         ReceiveReturn,
         InspectReturn,
         RecordReturnRefund,
+        CancelReturn,
     )
 }
 

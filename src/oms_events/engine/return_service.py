@@ -14,6 +14,7 @@ Consumes ``oms.return.commands`` keyed by return id:
 * InspectReturn -> ReturnRestocked (and a RestockReturn per line to the inventory:
   available again) and/or ReturnWrittenOff (damaged, with a reason)
 * RecordReturnRefund (from the order service, which priced the refund) -> ReturnRefunded
+* CancelReturn (the customer withdraws, before the goods arrive) -> ReturnCancelled
 
 The order hears when a return asks nothing more of it (CloseReturn on
 ``oms.order.commands``): approved refund-only (仅退款, refund the requested units),
@@ -33,6 +34,7 @@ from oms_events.domain.return_policy import ReturnPolicy, Verdict
 from oms_events.domain.returns import Inspection, Return, ReturnLine, ReturnStatus
 from oms_events.engine.commands import (
     CancelOrder,
+    CancelReturn,
     CloseReturn,
     InspectReturn,
     KeptLine,
@@ -65,6 +67,7 @@ class ReturnService(Service):
             ReceiveReturn: self.receive,
             InspectReturn: self.inspect,
             RecordReturnRefund: self.record_refund,
+            CancelReturn: self.cancel,
         }
 
     def open(self, command: OpenReturn, partition: Partition, out: Outbox) -> None:
@@ -177,6 +180,12 @@ class ReturnService(Service):
             Money(command.amount, currency),
             [(line.line_no, Money(line.amount, currency)) for line in command.lines],
         )
+        self._save(partition, ret, out, command.command_id)
+
+    def cancel(self, command: CancelReturn, partition: Partition, out: Outbox) -> None:
+        """The customer withdrew the return (before the goods arrived)."""
+        ret = self._return(partition, command.return_id)
+        ret.cancel(command.reason)
         self._save(partition, ret, out, command.command_id)
 
     @staticmethod

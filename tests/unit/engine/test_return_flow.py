@@ -16,6 +16,7 @@ from oms_events.domain.returns import ReturnStatus
 from oms_events.domain.workflow import Workflow
 from oms_events.engine.commands import (
     CancelOrder,
+    CancelReturn,
     CloseReturn,
     Command,
     ExchangeLine,
@@ -255,3 +256,19 @@ def test_a_channel_names_the_line_by_sku() -> None:
         )
     )
     assert bad.outcome is Outcome.DEAD  # the channel sent what we cannot match: looked at
+
+
+def test_a_withdrawn_exchange_frees_its_units_and_cancels_the_replacement() -> None:
+    flow = Returns()
+    order_id = flow.shipped()
+    asked = flow.request(order_id, (1, 2), exchange_lines=(ExchangeLine(sku="TEA-L", quantity=2),))
+    [opened] = asked.commands(OpenReturn)
+    flow.to_return(opened)
+    withdrawn = flow.to_return(
+        CancelReturn(command_id="w", return_id=opened.return_id, reason="kept it")
+    )
+    [close] = withdrawn.commands(CloseReturn)
+    [cancel] = withdrawn.commands(CancelOrder)
+    assert (close.outcome, cancel.order_id) == ("cancelled", opened.exchange_order_id)
+    flow.orders.send(close)
+    assert flow.orders.order(order_id).returnable_units() == {1: 2, 2: 1}
