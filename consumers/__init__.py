@@ -3,7 +3,7 @@ handlers. ``oms project`` runs them; ``oms_events.projection`` is the machinery.
 
 from __future__ import annotations
 
-from consumers import analytics, exceptions, inventory, payments, returns, tracking
+from consumers import analytics, exceptions, inventory, payments, returns, tracking, warehouse
 
 PROJECTIONS = (
     inventory.PROJECTION,
@@ -12,4 +12,5 @@ PROJECTIONS = (
     analytics.PROJECTION,
     payments.PROJECTION,
     returns.PROJECTION,
+    warehouse.PROJECTION,
 )
