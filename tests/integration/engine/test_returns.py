@@ -1,12 +1,14 @@
 """Returns (RMA) on the real broker and database, one engine for the module.
 
-Three orders paid at the channel through Alipay are shipped by their warehouse; then,
+Four orders paid at the channel through Alipay are shipped by their warehouse; then,
 through the CLI: a return whose parcel is shipped, scanned by the carrier, received
 and inspected (one line restocked: available again; one written off: not), refunded
 at the lines' net to the Alipay sandbox; a refund-only return (仅退款); an exchange
-whose free replacement order gets its stock reserved by the ordinary order flow. The
+whose free replacement order gets its stock reserved by the ordinary order flow.
+SF's delivered scans then deliver three of them: with a 3 s return window, the one
+refunded and the one kept complete, the one whose exchange is open does not. The
 projections agree: return_tracking, inventory_level, payment_ledger, order_tracking,
-return_reason_rate.
+return_reason_rate, overdue_return.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+from uuid import UUID
 
 import psycopg
 import pytest
@@ -26,6 +30,7 @@ from oms_events.cli import returns
 from oms_events.engine.commands import (
     LineDetails,
     PlaceOrder,
+    RecordCarrierUpdate,
     RecordReturnParcelUpdate,
     RecordWarehouseUpdate,
 )
@@ -55,7 +60,8 @@ PROJECTIONS = ["tracking", "payments", "inventory", "analytics", "returns"]
 @pytest.fixture
 def alipay(tmp_path: Path) -> Iterator[tuple[AlipaySandbox, AlipayGateway]]:
     ring = KeyRing.load_or_create(tmp_path / "keys")
-    sandbox = AlipaySandbox(ring, APP_ID, retry_delays=(60.0,)).start()
+    sandbox = AlipaySandbox(ring, APP_ID, retry_delays=(60.0,))
+    sandbox.start()
     gateway = AlipayGateway(
         app_id=APP_ID,
         app_key=ring.alipay_app,
@@ -116,11 +122,15 @@ def names(settings: Settings, aggregate_type: str) -> list[str]:
     return [e.name for e in read_events(settings, aggregate_type)]
 
 
-def ship_everything(settings: Settings, count: int) -> None:
-    """The warehouse picks, packs and ships every shipment (directly as commands)."""
+def ship_everything(settings: Settings, count: int) -> dict[Any, tuple[Any, str]]:
+    """The warehouse picks, packs and ships every shipment (directly as commands);
+    order id -> (shipment id, SF waybill)."""
     assert wait_for(lambda: names(settings, "shipment").count("ShipmentCreated") >= count, 60, 0.5)
     created = [e for e in read_events(settings, "shipment") if e.name == "ShipmentCreated"]
+    waybills = {}
     for e in created:
+        waybill = f"SF{str(e.originator_id.int)[:13]}"
+        waybills[e.payload["order_id"]] = (e.originator_id, waybill)
         for n, status in enumerate(("picked", "packed", "shipped")):
             send(
                 settings,
@@ -130,11 +140,31 @@ def ship_everything(settings: Settings, count: int) -> None:
                         shipment_id=e.originator_id,
                         status=status,  # type: ignore[arg-type]
                         carrier="SF" if status == "shipped" else None,
-                        tracking_no=f"SF{n}{str(e.originator_id)[:8]}" if n == 2 else None,
+                        tracking_no=waybill if status == "shipped" else None,
                     )
                 ],
             )
     assert wait_for(lambda: names(settings, "order").count("OrderShipped") >= count, 60, 0.5)
+    return waybills
+
+
+def deliver(settings: Settings, shipment_id: Any, waybill: str) -> None:
+    """SF's delivered scan, as the carrier adapter sends it to the shipment."""
+    send(
+        settings,
+        [
+            RecordCarrierUpdate(
+                command_id=f"delivered/{shipment_id}",
+                shipment_id=shipment_id,
+                carrier="SF",
+                tracking_no=waybill,
+                status="delivered",
+                occurred_at=datetime.now(UTC),
+                location="杭州",
+                signer="本人",
+            )
+        ],
+    )
 
 
 def paid(gateway: AlipayGateway, sandbox: AlipaySandbox, order: PlaceOrder, total: int) -> None:
@@ -148,7 +178,9 @@ def test_returns_restock_write_off_refund_refund_only_and_exchange(
 ) -> None:
     sandbox, gateway = alipay
     # Parcels due at once: a return approved and never sent is overdue when projected.
-    settings = light(isolated).replace(returns={"parcel_due_days": 1e-6})
+    # A return window of 3 s; parcels due at once (a return approved and never sent is
+    # overdue when projected).
+    settings = light(isolated).replace(returns={"window_days": 3 / 86_400, "parcel_due_days": 1e-6})
     receive(settings, {("TEA", "SH"): 5, ("CUP", "SH"): 5, ("TEA-L", "SH"): 3})
     a = replace(
         place_order("RA", "TEA", quantity=2),
@@ -159,16 +191,18 @@ def test_returns_restock_write_off_refund_refund_only_and_exchange(
     )
     b = place_order("RB", "TEA")
     c = place_order("RC", "TEA")
+    d = place_order("RD", "CUP")  # kept: it completes once delivered
     paid(gateway, sandbox, a, 4700)
     paid(gateway, sandbox, b, 1000)
     paid(gateway, sandbox, c, 1000)
+    paid(gateway, sandbox, d, 1000)
 
     engine = Engine(engine_settings(settings), gateways={"alipay": gateway})
     engine.start()
     try:
         assert wait_for(lambda: engine.stock.available("TEA-L", "SH") == 3, 60, 0.2)
-        send(settings, [a, b, c])
-        ship_everything(settings, 3)
+        send(settings, [a, b, c, d])
+        waybills = ship_everything(settings, 4)
         project(settings, schema, "tracking")  # the CLI finds orders and lines there
 
         # A: the goods come back in a parcel; TEA is fine, the CUP arrived cracked.
@@ -221,6 +255,20 @@ def test_returns_restock_write_off_refund_refund_only_and_exchange(
             0.5,
         )
         assert wait_for(lambda: names(settings, "return").count("ReturnRefunded") == 2, 60, 0.5)
+
+        # Delivered: A (its return refunded), C (its exchange still open) and D (kept).
+        for placed in (a, c, d):
+            deliver(settings, *waybills[UUID(placed.key)])
+        ids = {UUID(o.key): o.order_no for o in (a, b, c, d)}
+
+        def completed() -> set[str]:
+            return {
+                ids[e.originator_id]
+                for e in read_events(settings, "order")
+                if e.name == "OrderCompleted" and e.originator_id in ids
+            }
+
+        assert wait_for(lambda: completed() == {a.order_no, d.order_no}, 60, 0.5)
     finally:
         engine.stop()
     assert not engine.failed()
@@ -228,12 +276,12 @@ def test_returns_restock_write_off_refund_refund_only_and_exchange(
     project(settings, schema)
     with psycopg.connect(settings.postgres.dsn) as conn:
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
-        available = dict(
+        available: dict[str, int] = dict(
             conn.execute("SELECT sku, available FROM inventory_level WHERE location = 'SH'")
         )
-        # TEA: 5 - 2 - 1 - 1 shipped + 2 restocked; CUP written off: 5 - 1;
+        # TEA: 5 - 2 - 1 - 1 shipped + 2 restocked; CUP: 5 - 1 - 1 shipped (A's written off);
         # TEA-L: one reserved for the exchange.
-        assert available == {"TEA": 3, "CUP": 4, "TEA-L": 2}
+        assert available == {"TEA": 3, "CUP": 3, "TEA-L": 2}
         returns = {
             r[0]: r[1:]
             for r in conn.execute(
@@ -256,7 +304,7 @@ def test_returns_restock_write_off_refund_refund_only_and_exchange(
         )
         assert returns["RMA-B"][:2] == ("refunded", 1000) and returns["RMA-B"][8]
         assert returns["RMA-C"][0] == "approved" and returns["RMA-C"][9]
-        refunds = dict(
+        refunds: dict[str, int] = dict(
             conn.execute(
                 "SELECT o.order_no, o.amount_refunded FROM order_tracking o "
                 "WHERE o.order_no = ANY(%s)",
@@ -264,6 +312,19 @@ def test_returns_restock_write_off_refund_refund_only_and_exchange(
             )
         )
         assert refunds == {a.order_no: 4700, b.order_no: 1000, c.order_no: 0}
+        # The window closed with no return open: completed; C waits for its exchange.
+        statuses: dict[str, str] = dict(
+            conn.execute(
+                "SELECT order_no, status FROM order_tracking WHERE order_no = ANY(%s)",
+                ([a.order_no, b.order_no, c.order_no, d.order_no],),
+            )
+        )
+        assert statuses == {
+            a.order_no: "completed",
+            b.order_no: "shipped",
+            c.order_no: "delivered",
+            d.order_no: "completed",
+        }
         ledger = conn.execute(
             "SELECT refund_id, -amount FROM payment_ledger WHERE kind = 'refund' ORDER BY 1"
         ).fetchall()
@@ -276,7 +337,7 @@ def test_returns_restock_write_off_refund_refund_only_and_exchange(
         }
         assert rates[("TEA", "quality")] == (2, 4)
         assert rates[("TEA", "missing")] == (1, 4)
-        assert rates[("CUP", "quality")] == (1, 1)
+        assert rates[("CUP", "quality")] == (1, 2)
         overdue = conn.execute("SELECT return_no FROM overdue_return").fetchall()
         assert overdue == [("RMA-C",)]  # approved, never sent; RMA-A was scanned
     shown = oms(settings, schema, "return", "show", "RMA-A")
