@@ -19,6 +19,7 @@ from oms_events.engine.commands import (
     CancelReturn,
     CloseReturn,
     Command,
+    DeliverShipment,
     ExchangeLine,
     InspectedLine,
     InspectReturn,
@@ -196,14 +197,19 @@ def test_an_unknown_reason_is_refused_not_dead_lettered() -> None:
 
 
 def delivered(flow: Returns, external_id: str, ago: timedelta) -> uuid.UUID:
-    """A shipped order delivered ``ago`` (by the carrier's DeliverShipment on the
-    carrier branch; here by hand), indexed as after a partition rebuild."""
+    """A shipped order whose shipment the carrier delivered ``ago``."""
     order_id = flow.shipped(external_id)
-    order = flow.orders.order(order_id)
-    order.deliver(NOW - ago)
-    order.collect_events()
-    for partition in flow.orders.partitions.values():
-        flow.orders.service.rebuilt(partition)
+    [shipment] = set(flow.orders.order(order_id).shipments.values())
+    flow.orders.send(
+        DeliverShipment(
+            command_id=f"delivered/{shipment}",
+            order_id=order_id,
+            shipment_id=uuid.UUID(shipment),
+            delivered_at=NOW - ago,
+            carrier="SF",
+            tracking_no="SF1234567890123",
+        )
+    )
     return order_id
 
 
