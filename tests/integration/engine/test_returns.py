@@ -325,6 +325,22 @@ def test_returns_restock_write_off_refund_refund_only_and_exchange(
             c.order_no: "delivered",
             d.order_no: "completed",
         }
+        timeline = [
+            event
+            for (event,) in conn.execute(
+                "SELECT event FROM order_timeline WHERE order_id = %s AND aggregate = 'order' "
+                "ORDER BY version",
+                (UUID(a.key),),
+            )
+        ]
+        returned = [e for e in timeline if e.startswith(("Return", "Refund", "OrderCompleted"))]
+        assert returned == [
+            "ReturnOpened",
+            "RefundAgreed",
+            "ReturnResolved",
+            "RefundRecorded",
+            "OrderCompleted",
+        ]
         ledger = conn.execute(
             "SELECT refund_id, -amount FROM payment_ledger WHERE kind = 'refund' ORDER BY 1"
         ).fetchall()
