@@ -74,6 +74,12 @@ def committed(row: Row, e: EventRecord) -> None:
     sold[e.timestamp.date()] += e.payload["quantity"]
 
 
+def released_shipped(row: Row, e: EventRecord) -> None:
+    """ReleasedStockShipped: a cancelled order's units left anyway (its reservation was
+    released already): on hand drops. Not a sale: the parcel is being intercepted."""
+    row["on_hand"] -= e.payload["quantity"]
+
+
 def threshold_set(row: Row, e: EventRecord) -> None:
     """ThresholdSet: a new low-stock threshold."""
     row["low_stock_threshold"] = e.payload["threshold"]
@@ -87,6 +93,7 @@ HANDLERS = {
     "StockReserved": reserved,
     "ReservationReleased": released,
     "ReservationCommitted": committed,
+    "ReleasedStockShipped": released_shipped,
     "ThresholdSet": threshold_set,
 }
 

@@ -5,16 +5,27 @@ Consumes ``oms.shipment.commands`` keyed by shipment id:
 * CreateShipment (from allocation) -> ShipmentCreated
 * RecordWarehouseUpdate (from the warehouse adapter) -> ShipmentPicked / Packed /
   Shipped; on shipped, CommitLines per inventory partition (the goods have left)
-  and ShipLines to the order.
+  and ShipLines to the order; shipped after the order was cancelled -> the carrier
+  is asked to intercept instead of telling the order (see ``interception``)
+* CancelShipment (from the order saga) -> ShipmentCancelled and the warehouse told,
+  or InterceptionRequested and the carrier asked (``interception``)
+* RecordCarrierUpdate about an intercepted parcel -> ShipmentReturned /
+  ShipmentDelivered and RecordInterception to the order (``interception``)
+* RecordParcelReturned (the warehouse has the parcel back) -> ParcelReceivedBack and
+  RestockLines per inventory partition
 """
 
 from __future__ import annotations
 
 from oms_events.domain.shipment import Shipment, ShipmentLine, ShipmentStatus
+from oms_events.engine import interception
 from oms_events.engine.commands import (
+    CancelShipment,
     CommitLines,
     CreateShipment,
     LineToCommit,
+    RecordCarrierUpdate,
+    RecordParcelReturned,
     RecordWarehouseUpdate,
     ShipLines,
 )
@@ -34,6 +45,9 @@ class ShipmentService(Service):
         self.handlers = {
             CreateShipment: self.create,
             RecordWarehouseUpdate: self.record_update,
+            CancelShipment: self.cancel,
+            RecordCarrierUpdate: self.record_carrier_update,
+            RecordParcelReturned: self.parcel_returned,
         }
 
     def create(self, command: CreateShipment, partition: Partition, out: Outbox) -> None:
@@ -61,21 +75,88 @@ class ShipmentService(Service):
         if shipment is None:
             raise ValueError(f"shipment {command.key} does not exist")
         was_shipped = shipment.status is ShipmentStatus.SHIPPED
+        was_cancelled = shipment.status is ShipmentStatus.CANCELLED
         if command.status == "picked":
             shipment.pick()
         elif command.status == "packed":
             shipment.pack()
         else:
             shipment.ship(command.carrier or "", command.tracking_no or "")
-            if not was_shipped:
+            if was_cancelled:
+                # Shipped after the order was cancelled: the stock drops, the carrier
+                # is asked to bring it back; the cancelled order is not told it shipped.
+                _commit(shipment, out, command.command_id)
+                interception.request_interception(shipment, out)
+            elif not was_shipped:
                 _shipped(shipment, out, command.command_id)
         out.events("shipment", partition, shipment, command.command_id)
 
+    def cancel(self, command: CancelShipment, partition: Partition, out: Outbox) -> None:
+        """The order was cancelled: stop the shipment or have it intercepted."""
+        shipment = _shipment(partition, command)
+        interception.cancel(shipment, command.reason, out, command.command_id)
+        out.events("shipment", partition, shipment, command.command_id)
+
+    def record_carrier_update(
+        self, command: RecordCarrierUpdate, partition: Partition, out: Outbox
+    ) -> None:
+        """A carrier's tracking update.
+
+        Merge note: the carrier adapter's branch owns the ordinary statuses; its
+        handler must first give the update to ``interception.carrier_update`` (an
+        intercepted parcel) and stop when that returns True.
+        """
+        shipment = _shipment(partition, command)
+        if not interception.carrier_update(shipment, command, out):
+            if command.status in ("in_transit", "out_for_delivery"):
+                shipment.record_in_transit(command.location or "")
+            elif command.status == "delivered":
+                shipment.deliver()
+            elif command.status == "delivery_failed":
+                shipment.fail_delivery(command.reason or "delivery failed")
+            else:
+                shipment.return_to_sender(command.reason or "returned to sender")
+        out.events("shipment", partition, shipment, command.command_id)
+
+    def parcel_returned(
+        self, command: RecordParcelReturned, partition: Partition, out: Outbox
+    ) -> None:
+        """The returned parcel is back at the warehouse: restock its units."""
+        shipment = _shipment(partition, command)
+        interception.parcel_returned(shipment, out, command.command_id)
+        out.events("shipment", partition, shipment, command.command_id)
+
+
+def _shipment(
+    partition: Partition, command: CancelShipment | RecordCarrierUpdate | RecordParcelReturned
+) -> Shipment:
+    shipment: Shipment | None = partition.get(command.shipment_id)
+    if shipment is None:
+        raise ValueError(f"shipment {command.key} does not exist")
+    return shipment
+
 
 def _shipped(shipment: Shipment, out: Outbox, cause: str) -> None:
+    _commit(shipment, out, cause)
+    out.command(
+        ShipLines(
+            command_id=f"{cause}/ship",
+            order_id=shipment.order_id,
+            shipment_id=shipment.id,
+            line_nos=tuple(line.line_no for line in shipment.lines),
+        )
+    )
+
+
+def _commit(shipment: Shipment, out: Outbox, cause: str) -> None:
     # One CommitLines per inventory partition the shipment's items live on.
     commits = [
-        LineToCommit(reservation_id=line.reservation_id, sku=line.sku, location=shipment.location)
+        LineToCommit(
+            reservation_id=line.reservation_id,
+            sku=line.sku,
+            location=shipment.location,
+            quantity=line.quantity,
+        )
         for line in shipment.lines
     ]
     partitions = out.settings.kafka.partitions
@@ -87,11 +168,3 @@ def _shipped(shipment: Shipment, out: Outbox, cause: str) -> None:
                 lines=tuple(lines),
             )
         )
-    out.command(
-        ShipLines(
-            command_id=f"{cause}/ship",
-            order_id=shipment.order_id,
-            shipment_id=shipment.id,
-            line_nos=tuple(line.line_no for line in shipment.lines),
-        )
-    )

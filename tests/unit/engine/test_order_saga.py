@@ -243,12 +243,25 @@ def test_a_command_refused_by_a_rule_gets_a_rejection_reply() -> None:
 
 def test_bad_input_is_dead_lettered_without_a_reply() -> None:
     flow = Flow()
-    result = flow.send(CancelOrder(command_id="c", order_id=uuid.uuid4(), reason="x"))
+    result = flow.send(
+        RecordPayment(
+            command_id="c", order_id=uuid.uuid4(), payment_id="p", amount=100, currency="CNY"
+        )
+    )
     assert result.outcome is Outcome.DEAD
     letter = deadletter.read(result.dead[0].headers.items())
     assert letter.reason.code == "command.invalid"  # no such order
     assert letter.source.topic.endswith("oms.order.commands") and letter.source.offset >= 0
     assert not result.named("CommandRejected")
+
+
+def test_cancelling_an_order_never_placed_is_a_refusal_the_sender_can_look_up() -> None:
+    flow = Flow()
+    unknown = uuid.uuid4()
+    result = flow.send(CancelOrder(command_id="c", order_id=unknown, reason="closed"))
+    assert result.outcome is Outcome.REJECTED and not result.dead
+    [reply] = result.named("CommandRejected")
+    assert reply["code"] == "order.unknown" and reply["aggregate_id"] == str(unknown)
 
 
 # --- ChangeOrder ---------------------------------------------------------------------
