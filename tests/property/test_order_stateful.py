@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from oms_events.domain import Money, Order, OrderStatus, PaymentMethod
-from oms_events.domain.order import InterceptionOutcome
 from oms_events.domain.errors import (
     CancelTooLate,
     DomainError,
@@ -24,6 +23,7 @@ from oms_events.domain.errors import (
     OrderLocked,
     UnknownLine,
 )
+from oms_events.domain.order import InterceptionOutcome
 from tests.unit.domain.samples import address, cny, line, order, replay, state
 
 S = OrderStatus
