@@ -3,8 +3,8 @@
 A parser turns one delivery's bytes into a :class:`Delivery`: the record key the
 channel would use and, per order, an :class:`IntakeOrder`, an :class:`IntakeCancel`
 (the channel closed or cancelled it) or the :class:`Rejection` that stopped it. A
-document that cannot be read at all raises a :class:`Rejection` (``intake.unparseable``). Parsers must raise nothing else: the
-fuzz tests hold them to it.
+document that cannot be read at all raises a :class:`Rejection` (``intake.unparseable``).
+Parsers must raise nothing else: the fuzz tests hold them to it.
 """
 
 from __future__ import annotations
