@@ -229,7 +229,22 @@ def shows(
 
 
 def refund_asked(w: World, order_id: UUID) -> bool:
-    return "RefundDue" in names(w, "order", order_id)
+    """The order owes its money back and the payment took the refund request."""
+    if "RefundDue" not in names(w, "order", order_id):
+        return False
+    order_no = next(
+        e.payload["order_no"]
+        for e in read_events(w.settings, "order")
+        if e.originator_id == order_id and e.name == "OrderPlaced"
+    )
+    return wait_for(
+        lambda: any(
+            e.name == "RefundRequested" and e.payload["refund_id"].startswith(order_no)
+            for e in read_events(w.settings, "payment")
+        ),
+        WAIT,
+        0.3,
+    )
 
 
 # --- the branches ---------------------------------------------------------------------
