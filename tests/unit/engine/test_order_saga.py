@@ -16,14 +16,18 @@ import pytest
 
 from oms_events import deadletter
 from oms_events.domain.order import OrderStatus
+from oms_events.domain.shipment import Shipment
 from oms_events.domain.workflow import ShortagePolicy, Workflow
 from oms_events.engine.commands import (
     CancelOrder,
+    CancelShipment,
     CreateShipment,
     PlaceOrder,
+    RecordInterception,
     RecordPayment,
     ReleaseLines,
     ReserveLines,
+    ShipLines,
 )
 from oms_events.engine.handling import Outcome
 from oms_events.engine.records import partition_for
@@ -262,6 +266,49 @@ def test_cancelling_an_order_never_placed_is_a_refusal_the_sender_can_look_up() 
     assert result.outcome is Outcome.REJECTED and not result.dead
     [reply] = result.named("CommandRejected")
     assert reply["code"] == "order.unknown" and reply["aggregate_id"] == str(unknown)
+
+
+def _allocated(flow: Flow, placed: PlaceOrder) -> uuid.UUID:
+    for reserve in flow.send(placed).asks():
+        flow.answer(reserve)
+    assert flow.order(order_id(placed)).status is OrderStatus.ALLOCATED
+    return order_id(placed)
+
+
+def test_cancelling_an_allocated_order_stops_its_shipments() -> None:
+    flow = Flow({("TEA", "SH"): 5})
+    placed = place(lines=[("TEA", 2)])
+    oid = _allocated(flow, placed)
+    cancelled = _cancel(flow, placed)
+    assert cancelled.events[:1] == ["OrderCancelled"] and "RefundDue" in cancelled.events
+    [stop] = cancelled.commands(CancelShipment)
+    assert stop.shipment_id == Shipment.create_id(oid, "SH") and stop.reason
+    assert len(cancelled.releases()) == 1
+    # The warehouse's shipped confirmation was on its way: the order ignores it (the
+    # shipment has the carrier intercept the parcel); nothing is dead-lettered.
+    late = flow.send(
+        ShipLines(command_id="late", order_id=oid, shipment_id=stop.shipment_id, line_nos=(1,))
+    )
+    assert late.outcome is Outcome.APPLIED and late.events == [] and not late.dead
+
+
+def test_cancelling_a_shipped_order_waits_for_the_carrier() -> None:
+    flow = Flow({("TEA", "SH"): 5})
+    placed = place(lines=[("TEA", 2)])
+    oid = _allocated(flow, placed)
+    shipment_id = Shipment.create_id(oid, "SH")
+    flow.send(ShipLines(command_id="s", order_id=oid, shipment_id=shipment_id, line_nos=(1,)))
+    asked = _cancel(flow, placed)
+    assert asked.events == ["CancellationRequested"] and not asked.releases()
+    assert [c.shipment_id for c in asked.commands(CancelShipment)] == [shipment_id]
+    back = flow.send(
+        RecordInterception(
+            command_id="i", order_id=oid, shipment_id=shipment_id, outcome="intercepted"
+        )
+    )
+    assert back.events == ["ShipmentIntercepted", "OrderCancelled", "RefundDue"]
+    assert back.named("RequestRefund")  # the money goes back to the customer
+    assert flow.order(oid).status is OrderStatus.CANCELLED
 
 
 # --- ChangeOrder ---------------------------------------------------------------------
