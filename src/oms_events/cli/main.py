@@ -11,6 +11,7 @@ from oms_events.cli import (
     db,
     demo,
     dev,
+    docs,
     intake,
     order,
     payment,
@@ -53,6 +54,7 @@ app.command(
 app.add_typer(channel.app, name="channel")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(config.app, name="config")
+app.add_typer(docs.app, name="docs")
 
 
 @app.callback()

@@ -6,7 +6,6 @@ Labels follow the locale: LANG (or LC_ALL) starting with ``zh`` prints Chinese.
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -18,15 +17,11 @@ from rich.table import Table
 
 from oms_events import topics
 from oms_events.avro.registry import codec_from_settings
+from oms_events.cli.answers import send_and_wait
 from oms_events.cli.errors import one_line_errors
 from oms_events.cli.project import SCHEMA, schema_or_setting
 from oms_events.domain.money import is_currency, minor_units
 from oms_events.engine.commands import CancelOrder
-from oms_events.engine.records import CommandWriter
-from oms_events.eventlog import EventLog
-from oms_events.kafka.connection import consumer, producer
-from oms_events.kafka.partitioner import partition_for
-from oms_events.kafka.port import TopicPartition
 from oms_events.projection.lookup import OrderView, find_orders
 from oms_events.projection.runner import connect
 from oms_events.settings import get_settings
@@ -289,40 +284,6 @@ def outcome_lines(
     return lines
 
 
-def _answer(settings: Any, order_id: Any, command_id: str, wait: float, send: Any) -> Any:
-    """Send with ``send`` and collect what the engine wrote for ``command_id``: the
-    order's events carrying it, or the reply refusing it; None when nothing came."""
-    codec = codec_from_settings(settings.registry)
-    number = partition_for(str(order_id).encode(), settings.kafka.partitions)
-    events = TopicPartition(topics.name(settings, topics.events("order")), number)
-    replies = TopicPartition(topics.name(settings, topics.NOTIFICATIONS), number)
-    c = consumer(settings, group_id=None, fetch_max_wait_ms=100)
-    try:
-        c.assign([events, replies])
-        ends = c.end_offsets([events, replies])
-        for tp, offset in ends.items():
-            c.seek(tp, offset)
-        send()
-        log = EventLog(codec, settings=settings)
-        deadline = time.monotonic() + wait
-        found: list[tuple[str, dict[str, Any]]] = []
-        while time.monotonic() < deadline:
-            for batch in c.poll(timeout_ms=300).values():
-                for r in batch:
-                    headers = dict(r.headers or [])
-                    if headers.get("command_id") != command_id.encode():
-                        continue
-                    if r.topic == replies.topic:
-                        return [("CommandRejected", codec.decode(r.value or b"")[1])]
-                    event = log.record(r)
-                    found.append((event.name, event.payload))
-            if found:
-                return found  # one transaction: every event of the command at once
-        return None
-    finally:
-        c.close()
-
-
 @app.command()
 @one_line_errors
 def cancel(
@@ -351,21 +312,18 @@ def cancel(
         out.print(SAID[lang]["already"])
         return
     command = CancelOrder(command_id=str(uuid.uuid4()), order_id=order["order_id"], reason=reason)
-    record = CommandWriter(settings, codec_from_settings(settings.registry)).record(command)
-
-    def send() -> None:
-        p = producer(settings)
-        try:
-            p.send(record.topic, record.value, key=record.key, headers=record.headers).get(30)
-        finally:
-            p.close()
-
-    answer = _answer(settings, order["order_id"], command.command_id, wait, send)
-    out.print(SAID[lang]["sent"].format(order_no=order_no, topic=record.topic))
+    codec = codec_from_settings(settings.registry)
+    answer = send_and_wait(settings, codec, command, wait)
+    topic = topics.name(settings, topics.commands("order"))
+    out.print(SAID[lang]["sent"].format(order_no=order_no, topic=topic))
     if answer is None:
         out.print(SAID[lang]["silent"].format(wait=wait))
         raise typer.Exit(3)
-    for line in outcome_lines(answer, shipments, order["currency"], lang):
+    if answer.refusal is not None:
+        said = [("CommandRejected", answer.refusal)]
+    else:
+        said = [(e.name, e.payload) for e in answer.events]
+    for line in outcome_lines(said, shipments, order["currency"], lang):
         out.print(line)
-    if answer and answer[0][0] == "CommandRejected":
+    if answer.refused:
         raise typer.Exit(1)

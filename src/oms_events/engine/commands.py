@@ -438,6 +438,7 @@ class ReceiveStock(StockCommand):
 
     quantity: int  # > 0
     reason: str = "receipt"  # why stock moves, e.g. a purchase order number
+    actor: str = ""  # who received them; empty from earlier versions
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -556,6 +557,65 @@ class RestockLines(_FirstLineKeyed, Command):
     reason: str
 
 
+# --- stock administration (operators) ----------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class AdjustStock(StockCommand):
+    """Correct on hand by a signed delta, for a reason an operator names."""
+
+    delta: int  # never 0
+    reason: str  # damage | loss | found | count_correction (ADJUSTMENT_REASONS)
+    actor: str
+    note: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CountStock(StockCommand):
+    """A cycle count: on hand becomes ``counted``."""
+
+    counted: int  # >= 0
+    actor: str
+    note: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetThreshold(StockCommand):
+    """Set the low-stock threshold of the item."""
+
+    threshold: int  # >= 0
+    actor: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransferStock(StockCommand):
+    """Dispatch units from ``location`` (the source, the key) to ``to_location``."""
+
+    to_location: str
+    transfer_id: UUID
+    quantity: int  # > 0
+    actor: str
+    note: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExpectTransfer(StockCommand):
+    """The source's follow-up: units of a transfer are in transit to ``location``."""
+
+    transfer_id: UUID
+    from_location: str
+    quantity: int
+    actor: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReceiveTransfer(StockCommand):
+    """A transfer arrived at ``location`` (its destination)."""
+
+    transfer_id: UUID
+    actor: str
+
+
 # --- shipment commands -----------------------------------------------------------
 
 
@@ -612,6 +672,22 @@ class RecordParcelReturned(Command):
 
     aggregate_type: ClassVar[str] = "shipment"
     shipment_id: UUID
+
+    @property
+    def key(self) -> str:
+        """The shipment id."""
+        return str(self.shipment_id)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssignWaybill(Command):
+    """Give a shipment the e-waybill its label carries, as its pick wave is made."""
+
+    aggregate_type: ClassVar[str] = "shipment"
+    shipment_id: UUID
+    carrier: str
+    tracking_no: str
+    wave: str
 
     @property
     def key(self) -> str:
@@ -705,12 +781,19 @@ COMMANDS: dict[str, type[Command]] = {
         CommitStock,
         CommitLines,
         RestockLines,
+        AdjustStock,
+        CountStock,
+        SetThreshold,
+        TransferStock,
+        ExpectTransfer,
+        ReceiveTransfer,
         CreateShipment,
         RecordWarehouseUpdate,
         CancelShipment,
         RecordParcelReturned,
         RecordCarrierUpdate,
         RecordReturnParcelUpdate,
+        AssignWaybill,
     )
 }
 

@@ -254,7 +254,15 @@ def events_of_every_kind() -> list[Any]:
     i.reserve(UUID(int=4), o.id, 1)
     i.release(UUID(int=4))
     i.ship_released(UUID(int=4), 1)  # a cancelled order shipped anyway
+    i.set_threshold(5, actor="ops")
+    i.count(9, actor="ops", note="cycle count")
+    i.dispatch_transfer(UUID(int=5), "WH-BJ", 2, actor="ops")
     recorded += i.collect_events()
+    # The transfer's other side: in transit at the destination, then received.
+    b = item(location="WH-BJ")
+    b.expect_transfer(UUID(int=5), i.location, 2, actor="ops")
+    b.receive_transfer(UUID(int=5), actor="ops")
+    recorded += b.collect_events()
 
     # Shipments: delivered after a failed attempt, cancelled, returned.
     s = shipment(o.id, r2)
@@ -269,9 +277,10 @@ def events_of_every_kind() -> list[Any]:
     s2.cancel("order cancelled")
     recorded += s2.collect_events()
     s3 = Shipment.create(o.id, "WH-GZ", [ShipmentLine(2, "SKU-2", 1, r1)])
+    s3.assign_waybill("YTO", "YT7000000000001", "W-WH-GZ-1")
     s3.pick()
     s3.pack()
-    s3.ship("YTO", "YT1")
+    s3.ship("YTO", "YT7000000000001")
     s3.return_to_sender("refused")
     s3.receive_back()
     recorded += s3.collect_events()
