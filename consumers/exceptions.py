@@ -259,7 +259,7 @@ PROJECTION = Projection(
     migrations=(
         "003_exceptions.sql",
         "005_dead_letter_reasons.sql",
-        "008_interception_exceptions.sql",
+        "010_interception_exceptions.sql",
     ),
     events=frozenset(HANDLERS) | {"ReservationRejected"},
     write=write,
