@@ -63,6 +63,7 @@ from oms_events.domain.payment import order_of_trade, trade_no
 from oms_events.engine.commands import (
     AddressDetails,
     CancelOrder,
+    CancelShipment,
     CapturePayment,
     ChangeOrder,
     Command,
@@ -353,6 +354,16 @@ class OrderService(Service):
             log.info("shipped after cancel", order_id=str(order.id))
             return
         order.ship_lines(command.line_nos, str(command.shipment_id))
+        if order.cancelling is not None:
+            # Another parcel of an order being cancelled left: intercept it too, or the
+            # order would wait for an answer about it forever.
+            out.command(
+                CancelShipment(
+                    command_id=f"{command.command_id}/cancel",
+                    shipment_id=command.shipment_id,
+                    reason=order.cancelling,
+                )
+            )
         self._save(partition, order, out, command.command_id)
 
     def refund(self, command: RefundOrder, partition: Partition, out: Outbox) -> None:

@@ -311,6 +311,27 @@ def test_cancelling_a_shipped_order_waits_for_the_carrier() -> None:
     assert flow.order(oid).status is OrderStatus.CANCELLED
 
 
+def test_a_parcel_leaving_while_the_order_is_being_cancelled_is_intercepted_too() -> None:
+    flow = Flow({("TEA", "SH"): 5, ("CUP", "BJ"): 5})
+    placed = place(lines=[("TEA", 1), ("CUP", 1)])  # one parcel from each location
+    oid = _allocated(flow, placed)
+    sh, bj = (Shipment.create_id(oid, loc) for loc in ("SH", "BJ"))
+    allocations = flow.order(oid).allocations
+    assert sorted(allocations.values()) == ["BJ", "SH"]
+    shipped, other = (sh, bj) if allocations[1] == "SH" else (bj, sh)
+    flow.send(ShipLines(command_id="s1", order_id=oid, shipment_id=shipped, line_nos=(1,)))
+    assert [c.shipment_id for c in _cancel(flow, placed).commands(CancelShipment)] == [shipped]
+    late = flow.send(ShipLines(command_id="s2", order_id=oid, shipment_id=other, line_nos=(2,)))
+    assert [c.shipment_id for c in late.commands(CancelShipment)] == [other]
+    for n, shipment_id in enumerate((shipped, other)):
+        done = flow.send(
+            RecordInterception(
+                command_id=f"i{n}", order_id=oid, shipment_id=shipment_id, outcome="intercepted"
+            )
+        )
+    assert "OrderCancelled" in done.events
+
+
 # --- ChangeOrder ---------------------------------------------------------------------
 
 
