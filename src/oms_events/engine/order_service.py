@@ -12,8 +12,8 @@ Consumes ``oms.order.commands`` keyed by order id:
 * CancelOrder -> OrderCancelled, ReleaseLines for every reservation and, once
   allocated, CancelShipment to each shipment; once shipped, CancellationRequested
   and the shipments intercepted (see the saga); an unknown order or one the customer
-  has already is refused (``order.unknown``, ``order.cancel_too_late``) with a
-  CommandRejected reply the sender can look up, not a dead letter
+  has already is refused with a CommandRejected reply the sender can look up
+  (``order.unknown``, also dead-lettered for an operator; ``order.cancel_too_late``)
 * RecordInterception (from the shipment processor) -> ShipmentIntercepted and, all
   intercepted, OrderCancelled (refunded); or InterceptionFailed and OrderDelivered
 * ChangeOrder (the intake's changed re-delivery: the whole new version) -> LineAdded /
@@ -385,9 +385,11 @@ class OrderService(Service):
     def refusal(self, command: Command, error: DomainError) -> bool:
         """A channel changing an order that has gone to the warehouse (or closed) is
         told so; that is the contract of ChangeOrder, not bad input. Likewise a
-        cancellation of an order never placed, or one the customer already has."""
+        cancellation of an order the customer already has. A cancellation of an order
+        never placed is also dead-lettered: an operator sees it in the exceptions and can
+        replay it should the order arrive after its own cancellation."""
         if isinstance(command, CancelOrder):
-            return isinstance(error, OrderUnknown | CancelTooLate)
+            return isinstance(error, CancelTooLate)
         return isinstance(command, ChangeOrder) and isinstance(error, OrderLocked)
 
     @staticmethod

@@ -190,7 +190,7 @@ class IntakeProcessor:
         if isinstance(order, IntakeCancel):
             # Sent even for an order this index never saw (placed elsewhere, or never
             # placed): the Order is the authority, and refuses an unknown order with a
-            # CommandRejected reply (order.unknown) the channel's operator can look up.
+            # CommandRejected reply (order.unknown) and a dead letter an operator sees.
             kind, value = "cancel", self._encode(cancel_order(order))
         elif decision.verdict is Verdict.NEW:
             kind, value = "place", self._encode(place_order(order))

@@ -343,14 +343,22 @@ def test_cancelled_after_ship_and_delivered_first_refuses_the_cancellation(
 
     # Asked again now: refused, visibly, with the way forward.
     cancel(world, order_id)
-    notifications = topics.name(world.settings, topics.NOTIFICATIONS)
+    assert wait_for(lambda: refusal(world, order_id) == "order.cancel_too_late", WAIT, 0.3)
 
-    def refused() -> bool:
-        for r in read_topic(world.settings, notifications):
-            with contextlib.suppress(Exception):
-                _, reply = CODEC.decode(r.value or b"")
-                if reply["aggregate_id"] == str(order_id):
-                    return bool(reply["code"] == "order.cancel_too_late")
-        return False
 
-    assert wait_for(refused, WAIT, 0.3)
+def test_a_cancellation_for_an_order_never_placed_is_refused_visibly(world: World) -> None:
+    never = uuid.uuid4()
+    cancel(world, never, "closed at Tmall before payment (TRADE_CLOSED_BY_TAOBAO)")
+    assert wait_for(lambda: refusal(world, never) == "order.unknown", WAIT, 0.3)
+    # An operator sees it among the exceptions (and may replay the dead letter).
+    unknown = "SELECT count(*) FROM exception WHERE kind = 'dead_letter' AND code = 'order.unknown'"
+    assert wait_for(lambda: query(world, unknown) == [(1,)], WAIT, 0.2)
+
+
+def refusal(w: World, aggregate_id: UUID) -> str | None:
+    """The code of the CommandRejected reply about ``aggregate_id`` on oms.notifications."""
+    for r in read_topic(w.settings, topics.name(w.settings, topics.NOTIFICATIONS)):
+        name, reply = CODEC.decode(r.value or b"")
+        if name == "oms.replies.CommandRejected" and reply["aggregate_id"] == str(aggregate_id):
+            return str(reply["code"])
+    return None

@@ -259,13 +259,33 @@ def test_bad_input_is_dead_lettered_without_a_reply() -> None:
     assert not result.named("CommandRejected")
 
 
-def test_cancelling_an_order_never_placed_is_a_refusal_the_sender_can_look_up() -> None:
+def test_cancelling_an_order_never_placed_is_refused_visibly() -> None:
     flow = Flow()
     unknown = uuid.uuid4()
     result = flow.send(CancelOrder(command_id="c", order_id=unknown, reason="closed"))
-    assert result.outcome is Outcome.REJECTED and not result.dead
-    [reply] = result.named("CommandRejected")
+    [reply] = result.named("CommandRejected")  # the sender can look it up
     assert reply["code"] == "order.unknown" and reply["aggregate_id"] == str(unknown)
+    # ... and so can an operator (exceptions), who may replay it once the order exists.
+    [dead] = result.dead
+    assert deadletter.read(dead.headers.items()).reason.code == "order.unknown"
+
+
+def test_cancelling_a_delivered_order_is_refused_with_the_way_forward() -> None:
+    flow = Flow({("TEA", "SH"): 5})
+    placed = place(lines=[("TEA", 1)])
+    oid = _allocated(flow, placed)
+    shipment_id = Shipment.create_id(oid, "SH")
+    flow.send(ShipLines(command_id="s", order_id=oid, shipment_id=shipment_id, line_nos=(1,)))
+    _cancel(flow, placed)
+    flow.send(
+        RecordInterception(
+            command_id="i", order_id=oid, shipment_id=shipment_id, outcome="delivered"
+        )
+    )
+    again = _cancel(flow, placed, "cancel-2")
+    assert again.outcome is Outcome.REJECTED and not again.dead  # an answer, not bad input
+    [reply] = again.named("CommandRejected")
+    assert reply["code"] == "order.cancel_too_late" and "return" in reply["message_en"]
 
 
 def _allocated(flow: Flow, placed: PlaceOrder) -> uuid.UUID:

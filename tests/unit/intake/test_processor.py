@@ -140,8 +140,8 @@ def test_a_closed_trade_becomes_cancel_order_once(processor: IntakeProcessor) ->
 def test_a_cancellation_of_an_order_never_placed_still_reaches_the_order(
     processor: IntakeProcessor,
 ) -> None:
-    """The Order refuses it visibly (a CommandRejected reply, order.unknown): the intake
-    neither drops it nor guesses from its own index."""
+    """The Order refuses it visibly (a CommandRejected reply and a dead letter,
+    order.unknown): the intake neither drops it nor guesses from its own index."""
     (command,) = commands(processor.handle("web", fixture("web", "order_1002_voided.json"), SOURCE))
     name, record = SingleObjectCodec().decode(command.value)
     assert name == "oms.order.commands.CancelOrder"
