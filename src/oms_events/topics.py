@@ -89,6 +89,10 @@ ALLOCATIONS = "oms.allocations"
 WAREHOUSE_UPDATES = "oms.warehouse.updates"
 CARRIER_UPDATES = "oms.carrier.updates"
 CARRIER_REQUESTS = "oms.carrier.requests"
+# Scans of tracking numbers not shipped yet, held by the carrier adapter until the
+# ship confirmation arrives or they expire; partition n belongs to the adapter member
+# that owns partition n of CARRIER_UPDATES.
+CARRIER_PARKED = "oms.carrier.parked"
 NOTIFICATIONS = "oms.notifications"
 DEADLETTER = "oms.deadletter"
 
@@ -207,6 +211,14 @@ def registry(settings: Settings) -> list[TopicSpec]:
             n,
             INPUT_CONFIG,
             "requests to carriers: intercept a parcel, return it (InterceptionRequest)",
+        ),
+        TopicSpec(
+            p + CARRIER_PARKED,
+            Kind.STATE,
+            "scan id (carrier, tracking number, status, time)",
+            n,
+            STATE_CONFIG,
+            "carrier scans waiting for their ship confirmation (tombstoned when settled)",
         ),
         TopicSpec(
             p + NOTIFICATIONS,

@@ -168,6 +168,9 @@ class Order(Aggregate):
     cancelling: str | None = None
     intercepted: frozenset[str] = frozenset()
     not_intercepted: frozenset[str] = frozenset()  # delivered before the carrier stopped them
+    # Delivery, tracked per shipment (an order can ship from several locations).
+    delivered_shipments: frozenset[str] = frozenset()
+    delivered_at: datetime | None = None
 
     @staticmethod
     def create_id(channel: str, external_id: str) -> UUID:
@@ -534,7 +537,8 @@ class Order(Aggregate):
 
         Every shipped parcel intercepted: ``OrderCancelled`` (the paid amount owed back).
         One delivered first: ``InterceptionFailed`` (the cancellation is refused, with
-        the reason, for customer service) and the order is delivered. A parcel shipped
+        the reason, for customer service); the delivery itself is ``deliver_shipment``'s,
+        whichever of the two the order hears first. A parcel shipped
         after the order was cancelled (the warehouse did not stop it) and delivered is
         ``InterceptionFailed`` on the cancelled order: the goods were given away.
         """
@@ -544,9 +548,8 @@ class Order(Aggregate):
                 return  # nobody asked to intercept it
             if shipment_id in self.not_intercepted:
                 return  # the carrier repeats itself
+            # The order's delivery itself comes from the carrier's scan (deliver_shipment).
             self._interception_failed(shipment_id=shipment_id, reason=reason or "delivered")
-            if self.status is OrderStatus.SHIPPED:
-                self._delivered()
             return
         if self.cancelling is None or shipment_id in self.intercepted:
             return
@@ -906,19 +909,60 @@ class Order(Aggregate):
             self.shipments[line_no] = shipment_id or ""
         self.status = OrderStatus.SHIPPED
 
-    def deliver(self) -> None:
+    def deliver(self, delivered_at: datetime | None = None) -> None:
         """Record delivery of the whole order (``OrderDelivered``); again changes nothing."""
         if self.status is OrderStatus.DELIVERED:
             return
         self.check_status("deliver", OrderStatus.SHIPPED)
-        if self.cancelling is not None:
-            # Delivered while the carrier was asked to intercept: that failed.
-            for shipment_id in sorted(set(self.shipments.values()) - self.intercepted):
-                self._interception_failed(shipment_id=shipment_id, reason="delivered")
-        self._delivered()
+        self._interception_failed_for(set(self.shipments.values()))
+        self._delivered(delivered_at=delivered_at, shipment_id=None)
+
+    def deliver_shipment(self, shipment_id: str, delivered_at: datetime) -> bool:
+        """Record one shipment delivered: ``OrderDelivered`` when the order has shipped
+        and every shipment of it is delivered, else ``OrderShipmentDelivered``. A
+        shipment delivered before changes nothing (False); True when recorded.
+
+        Delivered while the carrier was asked to intercept it: ``InterceptionFailed``
+        first (the cancellation is refused). A parcel of an order cancelled before it
+        shipped (the warehouse shipped anyway) delivers nothing here: the shipment's
+        interception outcome tells the order (``record_interception``)."""
+        if shipment_id in self.delivered_shipments or self.status in (
+            OrderStatus.DELIVERED,
+            OrderStatus.COMPLETED,
+            OrderStatus.CANCELLED,
+        ):
+            return False  # told before, or delivered before deliveries were per shipment
+        if shipment_id not in self.shipments.values():
+            raise InvalidOrder(detail=f"shipment {shipment_id} took no line of this order")
+        self.check_status("deliver", OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED)
+        self._interception_failed_for({shipment_id})
+        remaining = set(self.shipments.values()) - self.delivered_shipments - {shipment_id}
+        if self.status is OrderStatus.SHIPPED and not remaining:
+            self._delivered(delivered_at=delivered_at, shipment_id=shipment_id)
+        else:
+            self._shipment_delivered(shipment_id=shipment_id, delivered_at=delivered_at)
+        return True
+
+    def _interception_failed_for(self, shipment_ids: set[str]) -> None:
+        # Delivered while the carrier was asked to intercept: that failed.
+        if self.cancelling is None:
+            return
+        for shipment_id in sorted(shipment_ids - self.intercepted):
+            self._interception_failed(shipment_id=shipment_id, reason="delivered")
+            return  # one failure refuses the cancellation
+
+    @event("OrderShipmentDelivered")
+    def _shipment_delivered(self, shipment_id: str, delivered_at: datetime) -> None:
+        self.delivered_shipments = self.delivered_shipments | {shipment_id}
 
     @event("OrderDelivered")
-    def _delivered(self) -> None:
+    def _delivered(
+        self, delivered_at: datetime | None = None, shipment_id: str | None = None
+    ) -> None:
+        # Both absent in earlier versions' events (delivered at the event's time).
+        if shipment_id is not None:
+            self.delivered_shipments = self.delivered_shipments | {shipment_id}
+        self.delivered_at = delivered_at
         self.status = OrderStatus.DELIVERED
 
     def complete(self) -> None:

@@ -30,9 +30,11 @@ keyed by tracking number, Avro ``oms.carrier.InterceptionRequest``
      "reason": "customer changed their mind", "requested_at": <timestamp-millis>}
 
 The carrier answers through its ordinary tracking updates (``RecordCarrierUpdate``
-on the shipment): ``returned_to_sender`` = intercepted (``ShipmentReturned``, and
-the order is cancelled and refunded), ``delivered`` = too late (``ShipmentDelivered``,
-and the order records ``InterceptionFailed``: the cancellation is refused, visibly).
+on the shipment, applied by the shipment service's scan rules, which then call
+:func:`scanned`): ``returned_to_sender`` = intercepted (``ShipmentReturned``, and the
+order is cancelled and refunded), ``delivered`` = too late (``ShipmentDelivered``,
+and the order records ``InterceptionFailed``: the cancellation is refused, visibly;
+the order is delivered by the DeliverShipment every delivered scan sends).
 When the returned parcel is back, the warehouse sends ``oms.warehouse.ParcelReturned``
 (``schemas/warehouse/ParcelReturned.avsc``) on ``oms.warehouse.updates``; the shipment
 records ``ParcelReceivedBack`` and RestockLines puts the units back on hand
@@ -121,21 +123,17 @@ def request_interception(shipment: Shipment, out: Outbox) -> None:
     )
 
 
-def carrier_update(shipment: Shipment, command: RecordCarrierUpdate, out: Outbox) -> bool:
-    """Apply a carrier's answer about an intercepted parcel and tell the order; False
-    when the update is not about an interception (the ordinary handler takes it)."""
+def scanned(shipment: Shipment, command: RecordCarrierUpdate, out: Outbox) -> None:
+    """After a carrier's scan was recorded: an intercepted parcel that came to the end
+    of its journey (returned to sender, or delivered first) is the interception's
+    outcome, for the order."""
     if shipment.intercepting is None:
-        return False
-    if command.status == "returned_to_sender":
-        shipment.return_to_sender(command.reason or "intercepted")
+        return
+    if shipment.status is ShipmentStatus.RETURNED:
         _outcome(shipment, "intercepted", command.reason or "", out, command.command_id)
-        return True
-    if command.status == "delivered":
-        shipment.deliver()
-        reason = command.reason or "delivered before the interception"
-        _outcome(shipment, "delivered", reason, out, command.command_id)
-        return True
-    return False
+    elif shipment.status is ShipmentStatus.DELIVERED:
+        reason = command.reason or (f"signed by {command.signer}" if command.signer else "")
+        _outcome(shipment, "delivered", reason or "delivered", out, command.command_id)
 
 
 def parcel_returned(shipment: Shipment, out: Outbox, cause: str) -> None:

@@ -22,6 +22,9 @@ Consumes ``oms.order.commands`` keyed by order id:
   ``order.locked`` and a CommandRejected reply, an ordinary outcome, not a dead letter
 * ShipLines (from the shipment processor) -> LinesShipped, or OrderShipped for the last;
   ignored by a cancelled order (its shipment is being intercepted)
+* DeliverShipment (from the shipment processor, on a delivered carrier scan) ->
+  OrderShipmentDelivered, or OrderDelivered (with delivered_at) once every shipment is;
+  cash collected at the door -> CollectCod to the payment
 * RefundOrder (the shop: lines, units, shipping) -> RefundAgreed, priced by the order
 * RecordRefund (from the payment service: the provider took it) -> RefundRecorded
 
@@ -66,7 +69,9 @@ from oms_events.engine.commands import (
     CancelShipment,
     CapturePayment,
     ChangeOrder,
+    CollectCod,
     Command,
+    DeliverShipment,
     LineDetails,
     PaymentCommand,
     PlaceOrder,
@@ -274,6 +279,7 @@ class OrderService(Service):
             RecordInterception: self.intercepted,
             ChangeOrder: self.change,
             ShipLines: self.ship_lines,
+            DeliverShipment: self.deliver_shipment,
             RefundOrder: self.refund,
             RecordRefund: self.record_refund,
         }
@@ -362,6 +368,30 @@ class OrderService(Service):
                     command_id=f"{command.command_id}/cancel",
                     shipment_id=command.shipment_id,
                     reason=order.cancelling,
+                )
+            )
+        self._save(partition, order, out, command.command_id)
+
+    def deliver_shipment(self, command: DeliverShipment, partition: Partition, out: Outbox) -> None:
+        """A shipment reached the customer: the order is delivered once all have; cash
+        collected at the door goes on to the payment (once, with the delivery)."""
+        order = self._order(partition, command.order_id)
+        recorded = order.deliver_shipment(str(command.shipment_id), command.delivered_at)
+        cash = command.cod_collected
+        if recorded and cash is not None:
+            # The cash's own currency: a courier's remittance in another currency than
+            # the order's is for the payment to refuse, visibly, not for us to relabel.
+            out.command(
+                CollectCod(
+                    command_id=f"{command.command_id}/cod",
+                    order_id=order.id,
+                    order_no=order.order_no,
+                    channel=order.channel,
+                    currency=cash.currency,
+                    amount=cash.amount,
+                    carrier=command.carrier,
+                    tracking_no=command.tracking_no,
+                    collected_at=command.delivered_at,
                 )
             )
         self._save(partition, order, out, command.command_id)

@@ -10,21 +10,28 @@ Consumes ``oms.shipment.commands`` keyed by shipment id:
   is asked to intercept instead of telling the order (see ``interception``)
 * CancelShipment (from the order saga) -> ShipmentCancelled and the warehouse told,
   or InterceptionRequested and the carrier asked (``interception``)
-* RecordCarrierUpdate about an intercepted parcel -> ShipmentReturned /
-  ShipmentDelivered and RecordInterception to the order (``interception``)
+* RecordCarrierUpdate (from the carrier adapter) -> ShipmentInTransit /
+  ShipmentOutForDelivery / ShipmentDelivered / DeliveryFailed / ShipmentReturned, by the
+  feed rules of ``Shipment.record_scan`` (a repeated or stale scan records nothing);
+  an intercepted parcel returned or delivered -> RecordInterception to the order
+  (``interception``); on delivered, DeliverShipment to the order, with any cash
+  collected at the door
 * RecordParcelReturned (the warehouse has the parcel back) -> ParcelReceivedBack and
   RestockLines per inventory partition
 """
 
 from __future__ import annotations
 
+from oms_events.carriers.scan import carrier_code
 from oms_events.domain.shipment import Shipment, ShipmentLine, ShipmentStatus
 from oms_events.engine import interception
 from oms_events.engine.commands import (
     AssignWaybill,
     CancelShipment,
+    CollectedCash,
     CommitLines,
     CreateShipment,
+    DeliverShipment,
     LineToCommit,
     RecordCarrierUpdate,
     RecordParcelReturned,
@@ -49,7 +56,7 @@ class ShipmentService(Service):
             CreateShipment: self.create,
             RecordWarehouseUpdate: self.record_update,
             CancelShipment: self.cancel,
-            RecordCarrierUpdate: self.record_carrier_update,
+            RecordCarrierUpdate: record_carrier_update,
             RecordParcelReturned: self.parcel_returned,
             AssignWaybill: assign_waybill,
         }
@@ -99,27 +106,6 @@ class ShipmentService(Service):
         """The order was cancelled: stop the shipment or have it intercepted."""
         shipment = _shipment(partition, command)
         interception.cancel(shipment, command.reason, out, command.command_id)
-        out.events("shipment", partition, shipment, command.command_id)
-
-    def record_carrier_update(
-        self, command: RecordCarrierUpdate, partition: Partition, out: Outbox
-    ) -> None:
-        """A carrier's tracking update.
-
-        Merge note: the carrier adapter's branch owns the ordinary statuses; its
-        handler must first give the update to ``interception.carrier_update`` (an
-        intercepted parcel) and stop when that returns True.
-        """
-        shipment = _shipment(partition, command)
-        if not interception.carrier_update(shipment, command, out):
-            if command.status in ("in_transit", "out_for_delivery"):
-                shipment.record_in_transit(command.location or "")
-            elif command.status == "delivered":
-                shipment.deliver()
-            elif command.status == "delivery_failed":
-                shipment.fail_delivery(command.reason or "delivery failed")
-            else:
-                shipment.return_to_sender(command.reason or "returned to sender")
         out.events("shipment", partition, shipment, command.command_id)
 
     def parcel_returned(
@@ -172,3 +158,44 @@ def _commit(shipment: Shipment, out: Outbox, cause: str) -> None:
                 lines=tuple(lines),
             )
         )
+
+
+def record_carrier_update(command: RecordCarrierUpdate, partition: Partition, out: Outbox) -> None:
+    """Apply a carrier's scan; the first delivered scan tells the order (and passes on
+    cash collected at the door)."""
+    shipment: Shipment | None = partition.get(command.shipment_id)
+    if shipment is None:
+        raise ValueError(f"shipment {command.key} does not exist")
+    known = (carrier_code(shipment.carrier or ""), shipment.tracking_no)
+    if (carrier_code(command.carrier), command.tracking_no) != known:
+        raise ValueError(
+            f"waybill {command.carrier} {command.tracking_no} is not shipment {command.key}'s"
+            f" ({shipment.carrier} {shipment.tracking_no})"
+        )
+    recorded = shipment.record_scan(
+        command.status,
+        command.occurred_at,
+        location=command.location,
+        reason=command.reason,
+        eta=command.eta,
+        signer=command.signer,
+    )
+    if recorded:
+        # Before DeliverShipment: the order hears why a cancellation failed first.
+        interception.scanned(shipment, command, out)
+    if recorded and shipment.status is ShipmentStatus.DELIVERED:
+        cash = command.cod_collected
+        out.command(
+            DeliverShipment(
+                command_id=f"{command.command_id}/deliver",
+                order_id=shipment.order_id,
+                shipment_id=shipment.id,
+                delivered_at=command.occurred_at,
+                carrier=command.carrier,
+                tracking_no=command.tracking_no,
+                cod_collected=(
+                    CollectedCash(amount=cash.amount, currency=cash.currency) if cash else None
+                ),
+            )
+        )
+    out.events("shipment", partition, shipment, command.command_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -399,14 +399,38 @@ def test_a_parcel_delivered_before_the_interception_refuses_the_cancellation() -
     o.cancel("customer changed mind")
     o.collect_events()
     o.record_interception("S-2", InterceptionOutcome.DELIVERED, "signed by 张三")
-    assert names(o) == ["InterceptionFailed", "OrderDelivered"]
-    assert o.status is OrderStatus.DELIVERED and o.cancelling is None
+    assert names(o) == ["InterceptionFailed"] and o.cancelling is None
+    # The carrier's delivered scans deliver the order (the intercepted parcel S-1 too:
+    # the cancellation was refused, so nothing more comes of its interception).
+    o.deliver_shipment("S-2", PLACED_AT)
+    o.deliver_shipment("S-1", PLACED_AT)
+    assert names(o) == ["OrderShipmentDelivered", "OrderDelivered"]
+    assert o.status is OrderStatus.DELIVERED
     assert o.amount_held == o.total  # nothing refunded: a return case now
     with pytest.raises(CancelTooLate) as raised:
         o.cancel("customer changed mind")
     assert raised.value.code == "order.cancel_too_late"
     o.deliver()  # the carrier's own delivered report, after ours: nothing more
     assert names(o) == []
+
+
+def test_a_delivery_heard_before_the_interceptions_outcome_refuses_the_cancellation() -> None:
+    o = shipped_order()
+    o.cancel("customer changed mind")
+    o.collect_events()
+    o.deliver_shipment("S-1", PLACED_AT)
+    assert names(o) == ["InterceptionFailed", "OrderShipmentDelivered"]
+    o.record_interception("S-1", InterceptionOutcome.DELIVERED, "signed")  # nothing more
+    o.deliver_shipment("S-2", PLACED_AT)
+    assert names(o) == ["OrderDelivered"] and o.cancelling is None
+
+
+def test_a_parcel_of_an_order_cancelled_before_it_shipped_delivers_nothing() -> None:
+    o = allocated_order()
+    o.cancel("fraud")
+    o.collect_events()
+    assert o.deliver_shipment("S-9", PLACED_AT) is False  # the interception's outcome says it
+    assert names(o) == [] and o.status is OrderStatus.CANCELLED
 
 
 def test_a_delivery_nobody_asked_to_intercept_is_no_interception_outcome() -> None:
@@ -553,3 +577,23 @@ def test_replaying_the_events_rebuilds_the_same_order() -> None:
     rebuilt = replay(events)
     assert state(rebuilt) == state(o)
     assert rebuilt.placed_at == PLACED_AT  # type: ignore[attr-defined]
+
+
+def test_an_order_is_delivered_when_every_shipment_is_and_says_when() -> None:
+    o = allocated_order()
+    o.ship_line(1, "S-1")
+    first, last = datetime(2026, 11, 29, 7, tzinfo=UTC), datetime(2026, 11, 30, 9, tzinfo=UTC)
+    assert o.deliver_shipment("S-1", first)  # the other line has not even shipped
+    o.ship_line(2, "S-2")
+    assert o.status is OrderStatus.SHIPPED
+    assert not o.deliver_shipment("S-1", first)  # the carrier said it twice
+    o.deliver_shipment("S-2", last)
+    assert (o.status, o.delivered_at) == (OrderStatus.DELIVERED, last)
+    assert names(o) == ["LinesShipped", "OrderShipmentDelivered", "OrderShipped", "OrderDelivered"]
+
+
+def test_a_shipment_of_another_order_cannot_deliver_it() -> None:
+    o = allocated_order()
+    o.ship_line(1, "S-1")
+    with pytest.raises(InvalidOrder):
+        o.deliver_shipment("S-9", datetime(2026, 11, 29, tzinfo=UTC))

@@ -22,6 +22,7 @@ from oms_events.engine.commands import (
     CancelOrder,
     CancelShipment,
     CreateShipment,
+    DeliverShipment,
     PlaceOrder,
     RecordInterception,
     RecordPayment,
@@ -277,11 +278,23 @@ def test_cancelling_a_delivered_order_is_refused_with_the_way_forward() -> None:
     shipment_id = Shipment.create_id(oid, "SH")
     flow.send(ShipLines(command_id="s", order_id=oid, shipment_id=shipment_id, line_nos=(1,)))
     _cancel(flow, placed)
+    # What the shipment sends for a delivered scan of an intercepted parcel.
     flow.send(
         RecordInterception(
             command_id="i", order_id=oid, shipment_id=shipment_id, outcome="delivered"
         )
     )
+    delivered = flow.send(
+        DeliverShipment(
+            command_id="d",
+            order_id=oid,
+            shipment_id=shipment_id,
+            delivered_at=datetime.now(UTC),
+            carrier="SF",
+            tracking_no="SF1",
+        )
+    )
+    assert delivered.events == ["OrderDelivered"]
     again = _cancel(flow, placed, "cancel-2")
     assert again.outcome is Outcome.REJECTED and not again.dead  # an answer, not bad input
     [reply] = again.named("CommandRejected")
