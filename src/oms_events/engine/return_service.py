@@ -11,8 +11,9 @@ Consumes ``oms.return.commands`` keyed by return id:
   carrier adapter's waybill index reads it)
 * RecordReturnParcelUpdate (the carrier adapter) -> ReturnParcelScanned
 * ReceiveReturn -> ReturnReceived at a location
-* InspectReturn -> ReturnRestocked (and a RestockReturn per line to the inventory:
-  available again) and/or ReturnWrittenOff (damaged, with a reason)
+* InspectReturn -> ReturnRestocked (and RestockLines to the inventory, one per inventory
+  partition, restock id = the return: available again) and/or ReturnWrittenOff
+  (damaged, with a reason)
 * RecordReturnRefund (from the order service, which priced the refund) -> ReturnRefunded
 * CancelReturn (the customer withdraws, before the goods arrive) -> ReturnCancelled
 
@@ -38,16 +39,18 @@ from oms_events.engine.commands import (
     CloseReturn,
     InspectReturn,
     KeptLine,
+    LineToRestock,
     OpenReturn,
     ReceiveReturn,
     RecordReturnParcelUpdate,
     RecordReturnRefund,
-    RestockReturn,
+    RestockLines,
     ReviewReturn,
     ShipReturn,
 )
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition
+from oms_events.engine.records import by_item_partition
 from oms_events.engine.service import Service
 
 
@@ -154,20 +157,22 @@ class ReturnService(Service):
         ret.inspect(
             {line.line_no: (Inspection(line.outcome), line.reason) for line in command.lines}
         )
-        for event in ret.pending_events:
-            if type(event).__name__ != "ReturnRestocked":
-                continue
-            for line in event.lines:  # type: ignore[attr-defined]
-                out.command(
-                    RestockReturn(
-                        command_id=f"{command.command_id}/restock/{line['line_no']}",
-                        sku=line["sku"],
-                        location=line["location"],
-                        return_id=ret.id,
-                        quantity=line["quantity"],
-                        reason=f"return {ret.return_no}: {line['reason']}",
-                    )
+        restocked = [
+            LineToRestock(sku=line["sku"], location=line["location"], quantity=line["quantity"])
+            for event in ret.pending_events
+            if type(event).__name__ == "ReturnRestocked"
+            for line in event.lines  # type: ignore[attr-defined]
+        ]
+        partitions = out.settings.kafka.partitions
+        for number, lines in by_item_partition(restocked, lambda line: line.item, partitions):
+            out.command(
+                RestockLines(
+                    command_id=f"{command.command_id}/restock/{number}",
+                    restock_id=ret.id,
+                    lines=tuple(lines),
+                    reason=f"return {ret.return_no}",
                 )
+            )
         if ret.is_exchange:
             ret.close("exchanged")
         self._save(partition, ret, out, command.command_id)

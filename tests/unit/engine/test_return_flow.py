@@ -29,7 +29,7 @@ from oms_events.engine.commands import (
     RecordReturnRefund,
     RequestRefund,
     RequestReturn,
-    RestockReturn,
+    RestockLines,
     ReturnLineRequest,
     ShipLines,
     ShipReturn,
@@ -116,8 +116,9 @@ def test_goods_back_restocked_and_written_off_then_refunded_at_the_lines_net() -
             ),
         )
     )
-    [restock] = inspected.commands(RestockReturn)
-    assert (restock.sku, restock.location, restock.quantity) == ("TEA", "SH", 2)
+    [restock] = inspected.commands(RestockLines)
+    assert restock.restock_id == rid and restock.reason == "return RMA-1"
+    assert [(ln.sku, ln.location, ln.quantity) for ln in restock.lines] == [("TEA", "SH", 2)]
     [close] = inspected.commands(CloseReturn)
     assert close.refund and close.outcome == "refunded"
     refunded = flow.orders.send(close)
