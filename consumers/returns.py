@@ -224,7 +224,7 @@ PROJECTION = Projection(
     topics=(topics.events("return"),),
     group="oms-projection-returns",
     # The analytics file too: return_reason_rate reads its fact_order_line.
-    migrations=("004_analytics.sql", "007_returns.sql"),
+    migrations=("004_analytics.sql", "008_returns.sql"),
     events=frozenset(HANDLERS),
     write=write,
 )
