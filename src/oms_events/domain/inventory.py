@@ -257,16 +257,17 @@ class InventoryItem(Aggregate):
     def _counted(self, counted: int, delta: int, actor: str, note: str) -> None:
         self.on_hand = counted
 
-    def restock(self, return_id: UUID, quantity: int) -> None:
-        """Put returned units back on hand (``StockRestocked``); once per return."""
+    def restock(self, return_id: UUID, quantity: int, reason: str | None = None) -> None:
+        """Put returned units back on hand (``StockRestocked``), saying why; once per
+        return."""
         InvalidQuantity.check(quantity)
         if return_id in self.restocked_returns:
             return
-        self._restocked(return_id=return_id, quantity=quantity)
+        self._restocked(return_id=return_id, quantity=quantity, reason=reason)
         self._note_level()
 
     @event("StockRestocked")
-    def _restocked(self, return_id: UUID, quantity: int) -> None:
+    def _restocked(self, return_id: UUID, quantity: int, reason: str | None = None) -> None:
         self.on_hand += quantity
         self.restocked_returns.add(return_id)
 
@@ -361,6 +362,30 @@ class InventoryItem(Aggregate):
         self.reserved_units -= quantity
         self._settle(reservation_id, "committed")
         self.on_hand -= quantity
+
+    def ship_released(self, reservation_id: UUID, quantity: int) -> None:
+        """Units of a released reservation left anyway (``ReleasedStockShipped``): the
+        order was cancelled and its units freed, then the warehouse shipped the parcel
+        before it read the cancellation. On hand drops; the units must still be free,
+        else InsufficientStock (sold again meanwhile: an operator recounts). Once per
+        reservation; a reservation still open is committed instead.
+        """
+        InvalidQuantity.check(quantity)
+        if self.closed_as(reservation_id) == "committed":
+            return
+        if reservation_id in self.reservations:
+            self.commit(reservation_id)
+            return
+        if self.closed_as(reservation_id) != "released":
+            raise UnknownReservation(reservation_id=reservation_id)
+        self.check_available(quantity)
+        self._released_shipped(reservation_id=reservation_id, quantity=quantity)
+        self._note_level()
+
+    @event("ReleasedStockShipped")
+    def _released_shipped(self, reservation_id: UUID, quantity: int) -> None:
+        self.on_hand -= quantity
+        self._settle(reservation_id, "committed")
 
     # --- transfers between locations ----------------------------------------------
 

@@ -8,6 +8,10 @@ Lifecycle::
        ├──> on_hold (amount, review); release returns it where it came from
        ├──> rejected (no stock)
        └──> cancelled (any time before the first shipment)
+    allocated ─> cancelled: the saga cancels the shipments, the warehouses are told
+    shipped ─(cancel)─> CancellationRequested: the carrier is asked to intercept (拦截);
+        intercepted ─> cancelled (refunded) | delivered anyway ─> InterceptionFailed,
+        delivered (the cancellation refused, visibly: a return or refund case)
 
 Commands are public methods that check the rules and then call a private
 ``@event`` method; only the private method runs again on replay, so a rule
@@ -28,6 +32,7 @@ from eventsourcing.domain import Aggregate, event
 
 from oms_events.domain.customer import Address, Customer
 from oms_events.domain.errors import (
+    CancelTooLate,
     InvalidOrder,
     InvalidQuantity,
     InvalidTransition,
@@ -38,6 +43,8 @@ from oms_events.domain.errors import (
     OrderLocked,
     PaymentAmountInvalid,
     ReasonRequired,
+    ReturnNotAllowed,
+    ReturnQuantityInvalid,
     StaleReservation,
     UnknownLine,
 )
@@ -135,6 +142,17 @@ _CHANGEABLE = (
 _RESERVABLE = (OrderStatus.PENDING, OrderStatus.PRE_ORDER, OrderStatus.ON_HOLD)
 _CANCELLABLE = (*_CHANGEABLE, OrderStatus.ALLOCATED)
 _CLOSED = (OrderStatus.CANCELLED, OrderStatus.REJECTED)
+# Statuses in which a cancellation needs the carrier: something is on the road.
+_ON_THE_ROAD = (OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED)
+# Statuses in which the customer has the goods: a cancellation comes too late.
+_RECEIVED = (OrderStatus.DELIVERED, OrderStatus.COMPLETED)
+
+
+class InterceptionOutcome(StrEnum):
+    """What became of a parcel the carrier was asked to intercept (拦截)."""
+
+    INTERCEPTED = "intercepted"  # it comes back to the warehouse
+    DELIVERED = "delivered"  # it reached the customer first
 
 
 class Order(Aggregate):
@@ -147,9 +165,17 @@ class Order(Aggregate):
     refunded_units: tuple[tuple[int, int], ...] = ()  # (line_no, units refunded)
     shipping_refunded = False
     promised_back: Money | None = None  # None: nothing promised back (older snapshots)
+    # A cancellation waiting for the carrier's interception (its reason), and the
+    # shipments intercepted so far; immutable, replaced by the events.
+    cancelling: str | None = None
+    intercepted: frozenset[str] = frozenset()
+    not_intercepted: frozenset[str] = frozenset()  # delivered before the carrier stopped them
     # Delivery, tracked per shipment (an order can ship from several locations).
     delivered_shipments: frozenset[str] = frozenset()
     delivered_at: datetime | None = None
+    # Returns (RMA): immutable, so replaced (never changed) by the events.
+    open_returns: tuple[tuple[str, tuple[tuple[int, int], ...]], ...] = ()  # (id, units)
+    returned_units: tuple[tuple[int, int], ...] = ()  # (line_no, units in returns)
 
     @staticmethod
     def create_id(channel: str, external_id: str) -> UUID:
@@ -472,15 +498,83 @@ class Order(Aggregate):
     # --- cancellation -----------------------------------------------------------
 
     def cancel(self, reason: str) -> None:
-        """Cancel before anything shipped (``OrderCancelled``); reservations are released."""
-        self.check_status("cancel", *_CANCELLABLE)
+        """Cancel the order.
+
+        Before anything shipped: ``OrderCancelled``, every reservation to be released.
+        Once a parcel is on the road: ``CancellationRequested`` (the saga asks the
+        carrier to intercept; :meth:`record_interception` decides). Cancelling again
+        changes nothing (a channel's redelivery, an operator's retry); once the
+        customer has the goods it is refused with CancelTooLate.
+        """
         self._check_reason(reason)
-        self._cancelled(reason=reason, releases=self._releases(self.reservations))
+        if self.status in _RECEIVED:
+            raise CancelTooLate(status=self.status.value)
+        if self.status is OrderStatus.CANCELLED or self.cancelling is not None:
+            return
+        if self.status in _ON_THE_ROAD:
+            self._cancellation_requested(
+                reason=reason, shipment_ids=sorted(set(self.shipments.values()))
+            )
+            return
+        self.check_status("cancel", *_CANCELLABLE)
+        self._cancelled(reason=reason, releases=self._releases(self.unshipped_reservations()))
         self._refund_all_paid()
+
+    def unshipped_reservations(self) -> dict[int, tuple[UUID, str]]:
+        """Reservations of lines no shipment took yet: what a cancellation releases."""
+        return {n: r for n, r in self.reservations.items() if n not in self.shipments}
 
     @event("OrderCancelled")
     def _cancelled(self, reason: str, releases: list[dict[str, Any]]) -> None:
         self._close(OrderStatus.CANCELLED, reason)
+        self.cancelling = None
+
+    @event("CancellationRequested")
+    def _cancellation_requested(self, reason: str, shipment_ids: list[str]) -> None:
+        # The order stays where it is until the carrier answers.
+        self.cancelling = reason
+        self.intercepted = frozenset()
+
+    def record_interception(
+        self, shipment_id: str, outcome: InterceptionOutcome, reason: str
+    ) -> None:
+        """The carrier's answer for one intercepted shipment.
+
+        Every shipped parcel intercepted: ``OrderCancelled`` (the paid amount owed back).
+        One delivered first: ``InterceptionFailed`` (the cancellation is refused, with
+        the reason, for customer service); the delivery itself is ``deliver_shipment``'s,
+        whichever of the two the order hears first. A parcel shipped
+        after the order was cancelled (the warehouse did not stop it) and delivered is
+        ``InterceptionFailed`` on the cancelled order: the goods were given away.
+        """
+        outcome = InterceptionOutcome(outcome)
+        if outcome is InterceptionOutcome.DELIVERED:
+            if self.cancelling is None and self.status is not OrderStatus.CANCELLED:
+                return  # nobody asked to intercept it
+            if shipment_id in self.not_intercepted:
+                return  # the carrier repeats itself
+            # The order's delivery itself comes from the carrier's scan (deliver_shipment).
+            self._interception_failed(shipment_id=shipment_id, reason=reason or "delivered")
+            return
+        if self.cancelling is None or shipment_id in self.intercepted:
+            return
+        if shipment_id not in set(self.shipments.values()):
+            return  # not a parcel of this order on the road
+        self._shipment_intercepted(shipment_id=shipment_id)
+        if self.intercepted >= set(self.shipments.values()):
+            self._cancelled(
+                reason=self.cancelling, releases=self._releases(self.unshipped_reservations())
+            )
+            self._refund_all_paid()
+
+    @event("ShipmentIntercepted")
+    def _shipment_intercepted(self, shipment_id: str) -> None:
+        self.intercepted = self.intercepted | {shipment_id}
+
+    @event("InterceptionFailed")
+    def _interception_failed(self, shipment_id: str, reason: str) -> None:
+        self.cancelling = None
+        self.not_intercepted = self.not_intercepted | {shipment_id}
 
     def _close(self, status: OrderStatus, reason: str) -> None:
         self.status = status
@@ -821,28 +915,46 @@ class Order(Aggregate):
         self.status = OrderStatus.SHIPPED
 
     def deliver(self, delivered_at: datetime | None = None) -> None:
-        """Record delivery of the whole order (``OrderDelivered``)."""
+        """Record delivery of the whole order (``OrderDelivered``); again changes nothing."""
+        if self.status is OrderStatus.DELIVERED:
+            return
         self.check_status("deliver", OrderStatus.SHIPPED)
+        self._interception_failed_for(set(self.shipments.values()))
         self._delivered(delivered_at=delivered_at, shipment_id=None)
 
     def deliver_shipment(self, shipment_id: str, delivered_at: datetime) -> bool:
         """Record one shipment delivered: ``OrderDelivered`` when the order has shipped
         and every shipment of it is delivered, else ``OrderShipmentDelivered``. A
-        shipment delivered before changes nothing (False); True when recorded."""
+        shipment delivered before changes nothing (False); True when recorded.
+
+        Delivered while the carrier was asked to intercept it: ``InterceptionFailed``
+        first (the cancellation is refused). A parcel of an order cancelled before it
+        shipped (the warehouse shipped anyway) delivers nothing here: the shipment's
+        interception outcome tells the order (``record_interception``)."""
         if shipment_id in self.delivered_shipments or self.status in (
             OrderStatus.DELIVERED,
             OrderStatus.COMPLETED,
+            OrderStatus.CANCELLED,
         ):
             return False  # told before, or delivered before deliveries were per shipment
         if shipment_id not in self.shipments.values():
             raise InvalidOrder(detail=f"shipment {shipment_id} took no line of this order")
         self.check_status("deliver", OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED)
+        self._interception_failed_for({shipment_id})
         remaining = set(self.shipments.values()) - self.delivered_shipments - {shipment_id}
         if self.status is OrderStatus.SHIPPED and not remaining:
             self._delivered(delivered_at=delivered_at, shipment_id=shipment_id)
         else:
             self._shipment_delivered(shipment_id=shipment_id, delivered_at=delivered_at)
         return True
+
+    def _interception_failed_for(self, shipment_ids: set[str]) -> None:
+        # Delivered while the carrier was asked to intercept: that failed.
+        if self.cancelling is None:
+            return
+        for shipment_id in sorted(shipment_ids - self.intercepted):
+            self._interception_failed(shipment_id=shipment_id, reason="delivered")
+            return  # one failure refuses the cancellation
 
     @event("OrderShipmentDelivered")
     def _shipment_delivered(self, shipment_id: str, delivered_at: datetime) -> None:
@@ -858,12 +970,132 @@ class Order(Aggregate):
         self.delivered_at = delivered_at
         self.status = OrderStatus.DELIVERED
 
+    @property
+    def paid_in(self) -> Money:
+        """Every payment recorded, before refunds: whether the customer paid at all."""
+        return Money.sum(self.payments.values(), self.currency)
+
+    @property
+    def completable(self) -> bool:
+        """True when a closed return window would complete the order: delivered, paid,
+        and no return open."""
+        return (
+            self.status is OrderStatus.DELIVERED
+            and not self.open_returns
+            and self.paid_in >= self.total
+        )
+
     def complete(self) -> None:
-        """Close a delivered, fully paid order (``OrderCompleted``)."""
+        """Close a delivered, fully paid order with no open return (``OrderCompleted``).
+
+        Paid counts what came in: a return refunded since does not unpay the order.
+        """
         self.check_status("complete", OrderStatus.DELIVERED)
-        if not self.is_paid:
-            raise NotFullyPaid(paid=str(self.amount_paid), total=str(self.total))
+        if self.paid_in < self.total:
+            raise NotFullyPaid(paid=str(self.paid_in), total=str(self.total))
+        if self.open_returns:
+            raise ReturnNotAllowed(status="returning")
         self._completed()
+
+    # --- returns ------------------------------------------------------------------
+
+    def returnable_units(self) -> dict[int, int]:
+        """Line no -> units a new return may take: shipped, not in another return, not
+        refunded already."""
+        returned = dict(self.returned_units)
+        refunded = dict(self.refunded_units)
+        found: dict[int, int] = {}
+        for n, line in self.lines.items():
+            if n not in self.shipments:
+                continue
+            units = line.quantity - max(returned.get(n, 0), refunded.get(n, 0))
+            if units > 0:
+                found[n] = units
+        return found
+
+    def open_return(
+        self,
+        return_id: UUID,
+        return_no: str,
+        lines: Mapping[int, int],
+        reason: str,
+        refund_only: bool = False,
+        exchange_order_id: UUID | None = None,
+    ) -> bool:
+        """Take a return of ``lines`` (line no -> units) into account (``ReturnOpened``):
+        never more than shipped minus already returned or refunded. False when this
+        return is open already (the request came twice)."""
+        self._check_reason(reason)
+        if any(rid == str(return_id) for rid, _ in self.open_returns):
+            return False
+        self.check_status_for_return()
+        if not lines:
+            raise InvalidOrder(detail="a return needs at least one line")
+        limits = self.returnable_units()
+        for line_no, units in sorted(lines.items()):
+            self.check_line(line_no)
+            if not isinstance(units, int) or units <= 0 or units > limits.get(line_no, 0):
+                raise ReturnQuantityInvalid(
+                    line_no=line_no, quantity=units, limit=limits.get(line_no, 0)
+                )
+        self._return_opened(
+            return_id=return_id,
+            return_no=return_no,
+            lines=[
+                {"line_no": n, "sku": self.lines[n].sku, "quantity": q}
+                for n, q in sorted(lines.items())
+            ],
+            reason=reason,
+            refund_only=refund_only,
+            exchange_order_id=exchange_order_id,
+        )
+        return True
+
+    def check_status_for_return(self) -> None:
+        """Raise ReturnNotAllowed unless something shipped and the order is not closed."""
+        allowed = (OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED, OrderStatus.DELIVERED)
+        if self.status not in allowed:
+            raise ReturnNotAllowed(status=self.status.value)
+
+    @event("ReturnOpened")
+    def _return_opened(
+        self,
+        return_id: UUID,
+        return_no: str,
+        lines: list[dict[str, Any]],
+        reason: str,
+        refund_only: bool,
+        exchange_order_id: UUID | None,
+    ) -> None:
+        units = tuple((d["line_no"], d["quantity"]) for d in lines)
+        self.open_returns = (*self.open_returns, (str(return_id), units))
+        self.returned_units = _add_units(self.returned_units, units, 1)
+
+    def close_return(self, return_id: UUID, outcome: str, kept: Mapping[int, int]) -> None:
+        """The return asks nothing more (``ReturnResolved``); ``kept`` (line no -> units)
+        stay counted as returned (received or refunded), the rest may be returned again.
+        A return not open is ignored (the return told us twice)."""
+        found = [units for rid, units in self.open_returns if rid == str(return_id)]
+        if not found:
+            return
+        requested = dict(found[0])
+        for line_no, units in kept.items():
+            if line_no not in requested or units < 0 or units > requested[line_no]:
+                raise ReturnQuantityInvalid(
+                    line_no=line_no, quantity=units, limit=requested.get(line_no, 0)
+                )
+        self._return_closed(
+            return_id=return_id,
+            outcome=outcome,
+            lines=[{"line_no": n, "quantity": q} for n, q in sorted(kept.items()) if q],
+        )
+
+    @event("ReturnResolved")
+    def _return_closed(self, return_id: UUID, outcome: str, lines: list[dict[str, Any]]) -> None:
+        requested = next(units for rid, units in self.open_returns if rid == str(return_id))
+        self.open_returns = tuple(r for r in self.open_returns if r[0] != str(return_id))
+        released = _add_units(requested, tuple((d["line_no"], d["quantity"]) for d in lines), -1)
+        self.returned_units = _add_units(self.returned_units, released, -1)
 
     @event("OrderCompleted")
     def _completed(self) -> None:
@@ -893,3 +1125,13 @@ class Order(Aggregate):
 
     def _releases(self, reservations: dict[int, tuple[UUID, str]]) -> list[dict[str, Any]]:
         return [r for n in reservations if (r := self._release(n)) is not None]
+
+
+def _add_units(
+    units: tuple[tuple[int, int], ...], more: tuple[tuple[int, int], ...], sign: int
+) -> tuple[tuple[int, int], ...]:
+    """``units`` plus (sign 1) or minus (sign -1) ``more``, by line; zeros dropped."""
+    total = dict(units)
+    for line_no, quantity in more:
+        total[line_no] = total.get(line_no, 0) + sign * quantity
+    return tuple(sorted((n, q) for n, q in total.items() if q))

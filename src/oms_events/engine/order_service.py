@@ -9,17 +9,25 @@ Consumes ``oms.order.commands`` keyed by order id:
 * ReservationsAnswered (the inventory's reply) -> OrderAllocated (confirmed, with the
   reservations) or LinesReserved, or compensate and reject, as the saga decides
 * RecordPayment -> PaymentRecorded, and the saga may confirm
-* CancelOrder -> OrderCancelled and ReleaseStock for every reservation
+* CancelOrder -> OrderCancelled, ReleaseLines for every reservation and, once
+  allocated, CancelShipment to each shipment; once shipped, CancellationRequested
+  and the shipments intercepted (see the saga); an unknown order or one the customer
+  has already is refused with a CommandRejected reply the sender can look up
+  (``order.unknown``, also dead-lettered for an operator; ``order.cancel_too_late``)
+* RecordInterception (from the shipment processor) -> ShipmentIntercepted and, all
+  intercepted, OrderCancelled (refunded); or InterceptionFailed and OrderDelivered
 * ChangeOrder (the intake's changed re-delivery: the whole new version) -> LineAdded /
   QuantityChanged / LineRemoved / AddressChanged, with stock released and reserved
   for the lines that changed; once allocated (or closed) it is refused with
   ``order.locked`` and a CommandRejected reply, an ordinary outcome, not a dead letter
-* ShipLines (from the shipment processor) -> LinesShipped, or OrderShipped for the last
+* ShipLines (from the shipment processor) -> LinesShipped, or OrderShipped for the last;
+  ignored by a cancelled order (its shipment is being intercepted)
 * DeliverShipment (from the shipment processor, on a delivered carrier scan) ->
   OrderShipmentDelivered, or OrderDelivered (with delivered_at) once every shipment is;
   cash collected at the door -> CollectCod to the payment
 * RefundOrder (the shop: lines, units, shipping) -> RefundAgreed, priced by the order
 * RecordRefund (from the payment service: the provider took it) -> RefundRecorded
+* RequestReturn / CloseReturn: returns (RMA), see ``engine.order_returns``
 
 Money goes to the payment service (``oms.payment.commands``) in the same transaction
 as the events that decided it: a channel's payment (OrderPlaced with its payment, or
@@ -32,7 +40,8 @@ from the payment service, which captured it already: it asks nothing more.
 Timers (inside a transaction, like any command): cancel unpaid prepaid orders whose
 reservations outlived the workflow's ``reservation_ttl``, releasing their stock; and
 when stock of a sku a pre-order waits for is received, ask for it again, pre-orders
-in arrival order (``placed_at``) as far as the stock view sees units.
+in arrival order (``placed_at``) as far as the stock view sees units; and complete
+delivered orders whose return window closed with no return open.
 """
 
 from __future__ import annotations
@@ -45,32 +54,44 @@ from uuid import UUID
 import structlog
 
 from oms_events.domain.customer import Address, Customer
-from oms_events.domain.errors import DomainError, OrderLocked
+from oms_events.domain.errors import CancelTooLate, DomainError, OrderLocked, OrderUnknown
 from oms_events.domain.line import OrderLine
 from oms_events.domain.money import Money
-from oms_events.domain.order import COLLECTED_ON_HANDOVER, Order, OrderStatus, Tender
+from oms_events.domain.order import (
+    COLLECTED_ON_HANDOVER,
+    InterceptionOutcome,
+    Order,
+    OrderStatus,
+    Tender,
+)
 from oms_events.domain.payment import order_of_trade, trade_no
+from oms_events.domain.return_policy import ReturnPolicy
 from oms_events.engine.commands import (
     AddressDetails,
     CancelOrder,
+    CancelShipment,
     CapturePayment,
     ChangeOrder,
+    CloseReturn,
     CollectCod,
     Command,
     DeliverShipment,
     LineDetails,
     PaymentCommand,
     PlaceOrder,
+    RecordInterception,
     RecordPayment,
     RecordRefund,
     RefundOrder,
     RequestPayment,
     RequestRefund,
+    RequestReturn,
     ReservationAnswer,
     ReservationAnswered,
     ReservationsAnswered,
     ShipLines,
 )
+from oms_events.engine.order_returns import OrderReturns, refused_return
 from oms_events.engine.order_saga import OrderChange, OrderSaga
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition
@@ -246,32 +267,39 @@ def _placed_tenders(
     return found
 
 
-class OrderService(Service):
+class OrderService(OrderReturns, Service):
     """Handlers of order commands; the saga is consulted after each one."""
 
     name = "order"
     aggregate_type = "order"
     has_timers = True
 
-    def __init__(self, saga: OrderSaga) -> None:
+    def __init__(self, saga: OrderSaga, policy: ReturnPolicy | None = None) -> None:
         self.saga = saga
+        self.policy = policy or ReturnPolicy()
         self.handlers = {
             PlaceOrder: self.place,
             ReservationsAnswered: self.answered,
             ReservationAnswered: self.answered_one,
             RecordPayment: self.record_payment,
             CancelOrder: self.cancel,
+            RecordInterception: self.intercepted,
             ChangeOrder: self.change,
             ShipLines: self.ship_lines,
             DeliverShipment: self.deliver_shipment,
             RefundOrder: self.refund,
             RecordRefund: self.record_refund,
+            RequestReturn: self.request_return,
+            CloseReturn: self.close_return,
         }
         # partition -> ids of orders that may expire (kept small: only unpaid ones)
         self.unpaid: dict[int, set[UUID]] = {}
         # partition -> pre-order id -> receipts of its missing skus when last asked
         # (-1: not asked since it became a pre-order or since the partition was rebuilt)
         self.waiting: dict[int, dict[UUID, int]] = {}
+        # partition -> delivered order id -> when its return window closes
+        self.completing: dict[int, dict[UUID, float]] = {}
+        self.deadlines: list[tuple[float, str, int]] = []  # (deadline, order id, partition)
 
     def place(self, command: PlaceOrder, partition: Partition, out: Outbox) -> None:
         """Place the order and ask for its stock; the same channel order again is
@@ -313,9 +341,20 @@ class OrderService(Service):
         self._save(partition, order, out, command.command_id)
 
     def cancel(self, command: CancelOrder, partition: Partition, out: Outbox) -> None:
-        """Cancel the order, releasing every reservation."""
-        order = self._order(partition, command.order_id)
+        """Cancel the order: release, stop the shipments or have them intercepted."""
+        order: Order | None = partition.get(command.order_id)
+        if order is None:
+            raise OrderUnknown(order_id=str(command.order_id))
         self.saga.cancel(order, command.reason, out, command.command_id)
+        self._save(partition, order, out, command.command_id)
+
+    def intercepted(self, command: RecordInterception, partition: Partition, out: Outbox) -> None:
+        """The carrier intercepted a shipment of the order, or delivered it first."""
+        order = self._order(partition, command.order_id)
+        outcome = InterceptionOutcome(command.outcome)
+        self.saga.intercepted(
+            order, command.shipment_id, outcome, command.reason, out, command.command_id
+        )
         self._save(partition, order, out, command.command_id)
 
     def change(self, command: ChangeOrder, partition: Partition, out: Outbox) -> None:
@@ -327,7 +366,22 @@ class OrderService(Service):
     def ship_lines(self, command: ShipLines, partition: Partition, out: Outbox) -> None:
         """A shipment left with these lines."""
         order = self._order(partition, command.order_id)
+        if order.status is OrderStatus.CANCELLED:
+            # Cancelled while the parcel left: the shipment asks the carrier to bring
+            # it back (CancelShipment found it on the road); nothing ships here.
+            log.info("shipped after cancel", order_id=str(order.id))
+            return
         order.ship_lines(command.line_nos, str(command.shipment_id))
+        if order.cancelling is not None:
+            # Another parcel of an order being cancelled left: intercept it too, or the
+            # order would wait for an answer about it forever.
+            out.command(
+                CancelShipment(
+                    command_id=f"{command.command_id}/cancel",
+                    shipment_id=command.shipment_id,
+                    reason=order.cancelling,
+                )
+            )
         self._save(partition, order, out, command.command_id)
 
     def deliver_shipment(self, command: DeliverShipment, partition: Partition, out: Outbox) -> None:
@@ -372,8 +426,16 @@ class OrderService(Service):
 
     def refusal(self, command: Command, error: DomainError) -> bool:
         """A channel changing an order that has gone to the warehouse (or closed) is
-        told so; that is the contract of ChangeOrder, not bad input."""
-        return isinstance(command, ChangeOrder) and isinstance(error, OrderLocked)
+        told so; that is the contract of ChangeOrder, not bad input. Likewise a
+        cancellation of an order the customer already has, and a return the order cannot
+        take (nothing shipped, too many units, an unknown reason). A cancellation of an
+        order never placed is also dead-lettered: an operator sees it in the exceptions
+        and can replay it should the order arrive after its own cancellation."""
+        if isinstance(command, CancelOrder):
+            return isinstance(error, CancelTooLate)
+        return (
+            isinstance(command, ChangeOrder) and isinstance(error, OrderLocked)
+        ) or refused_return(command, error)
 
     @staticmethod
     def _order(partition: Partition, order_id: UUID) -> Order:
@@ -403,6 +465,7 @@ class OrderService(Service):
             waiting.setdefault(order.id, -1)
         else:
             waiting.pop(order.id, None)
+        self.index_completion(number, order)
 
     def _arrivals(self, order: Order) -> int:
         # Receipts so far of the skus the pre-order still lacks: a change means stock came.
@@ -412,6 +475,7 @@ class OrderService(Service):
         """Index the partition's unpaid open orders and its pre-orders for the timers."""
         self.unpaid[partition.number] = set()
         self.waiting[partition.number] = {}
+        self.completing[partition.number] = {}
         for order in partition.aggregates.values():
             if isinstance(order, Order):
                 self._index(partition.number, order)
@@ -420,6 +484,7 @@ class OrderService(Service):
         """Forget the timers' indexes of a partition now owned elsewhere."""
         self.unpaid.pop(number, None)
         self.waiting.pop(number, None)
+        self.completing.pop(number, None)
 
     def due(self, now: float, partitions: dict[int, Partition]) -> bool:
         """True when some unpaid order's reservations have expired, or stock arrived for
@@ -430,7 +495,7 @@ class OrderService(Service):
             for number, partition in partitions.items()
             for order_id in self.unpaid.get(number, ())
             if (order := partition.get(order_id)) is not None
-        ) or bool(self._restocked(partitions))
+        ) or bool(self._restocked(partitions) or self.completion_due(now))
 
     def _restocked(self, partitions: dict[int, Partition]) -> list[tuple[Partition, Order]]:
         """Pre-orders whose missing skus were received since they last asked, oldest first."""
@@ -463,3 +528,4 @@ class OrderService(Service):
                     out.events("order", partition, order, cause)
                     self._index(number, order)
                     log.info("reservation expired", order_id=str(order_id))
+        self.complete_due(now, partitions, out)
