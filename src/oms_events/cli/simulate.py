@@ -65,13 +65,17 @@ def simulate(
         float,
         typer.Option(
             "--return-rate",
-            help="Full life: share of orders returned after delivery. Pending: counted, "
-            "not requested, until the return service's commands exist.",
+            help="Full life: share of orders of which the customer returns a unit once "
+            "delivered (sent back, received, inspected, refunded).",
         ),
     ] = 0.0,
     exchange_rate: Annotated[
         float,
-        typer.Option("--exchange-rate", help="Full life: share exchanged (pending, as returns)."),
+        typer.Option(
+            "--exchange-rate",
+            help="Full life: share of orders of which a unit is exchanged (a return and a "
+            "replacement order).",
+        ),
     ] = 0.0,
     time_scale: Annotated[
         float,
@@ -163,7 +167,11 @@ def _life_rows(summary: Summary, life: str) -> list[tuple[str, str]]:
         ("parcels returned to sender", str(ended.get("returned_to_sender", 0))),
         ("failed delivery attempts", str(summary.failed_attempts)),
         ("COD collected", f"{summary.cod_collected / 100:.2f}"),
-        ("returns / exchanges pending (no return service yet)", str(summary.returns_pending)),
+        (
+            "returns requested (exchanges)",
+            f"{summary.returns.requested} ({summary.returns.exchanges})",
+        ),
+        ("returns received (damaged)", f"{summary.returns.received} ({summary.returns.damaged})"),
         ("carriers", summary.carrier),
     ]
 

@@ -12,9 +12,9 @@ The full life adds: a share of orders paid cash on delivery, a share cancelled a
 allocation (CancelOrder; the warehouse holds their parcels), a share cancelled once
 their parcel left (the carrier is asked to intercept it), the carriers (the
 ``oms dev up`` simulator when it follows these topics, else one run here with the
-plan's failure rate) delivering every parcel, and waits until the parcels' lives end.
-Returns and exchanges wait on the return service (``Plan.return_rate``: counted as
-pending until its commands exist).
+plan's failure rate) delivering every parcel, customers returning or exchanging a unit
+(``simulated_returns.py``), and waits until the parcels' lives end and every unit sent
+back was received.
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ from oms_events.carriersim.simulator import CarrierSimulator
 from oms_events.devservices.carrier_simulator import CarrierSimulatorProcess
 from oms_events.domain.order import Order, PaymentMethod
 from oms_events.engine.commands import (
-    COMMANDS,
     AddressDetails,
     CancelOrder,
+    Command,
     CustomerDetails,
     LineDetails,
     PlaceOrder,
@@ -46,6 +46,7 @@ from oms_events.engine.commands import (
 )
 from oms_events.engine.latency import Latencies
 from oms_events.engine.records import CommandWriter
+from oms_events.engine.simulated_returns import Parcel, ReturnsDesk, ReturnTally
 from oms_events.kafka.connection import producer
 from oms_events.kafka.follower import Follower
 from oms_events.settings import Settings
@@ -53,7 +54,6 @@ from oms_events.topics import CHANNELS
 
 WAREHOUSE_UPDATE = "oms.warehouse.WarehouseUpdate"
 ALLOCATION = "oms.allocation.Allocation"
-_COMMAND_NAMES = frozenset(name.rsplit(".", 1)[-1] for name in COMMANDS)
 # SF route opCodes (carriersim/life.py) as carrier statuses, for the summary only.
 _SF_STATUS = {"44": "out_for_delivery", "80": "delivered", "70": "delivery_failed"}
 _SF_STATUS["99"] = "returned_to_sender"
@@ -116,7 +116,7 @@ class Summary:
     parcels_ended: dict[str, int] = field(default_factory=dict)  # delivered / returned
     failed_attempts: int = 0
     cod_collected: int = 0  # minor units, from the carriers' delivered pushes
-    returns_pending: int = 0  # returns and exchanges drawn but not requested (no service)
+    returns: ReturnTally = field(default_factory=ReturnTally)
     carrier: str = ""  # "dev" (oms dev up's simulator) or "inline", in full life
     seconds: float = 0.0
     latency: Latencies = field(default_factory=Latencies)
@@ -154,6 +154,10 @@ class Simulation:
         self.to_intercept: set[str] = set()  # order ids cancelled once their parcel left
         self.cancels_sent: set[str] = set()
         self.waybills: set[str] = set()  # tracking numbers of this run's parcels
+        self.parcel_of: dict[str, Parcel] = {}  # tracking number -> whose, from where
+        self.wanted_returns: dict[str, str] = {}  # order id -> "return" | "exchange"
+        self.desk = ReturnsDesk(self.run_id, plan.seed + 2, self.wanted_returns, self._send)
+        self.summary.returns = self.desk.tally
         # The carriers' time scale: the plan's, else the settings' (the running
         # simulator's own when `oms dev up`'s delivers).
         self.time_scale = plan.time_scale or settings.carriersim.time_scale
@@ -201,7 +205,7 @@ class Simulation:
         if full != ALLOCATION:
             return  # e.g. a cancelled allocation: nothing to pick
         order_id = str(allocation["order_id"])
-        if order_id not in self.published_at:
+        if order_id not in self.published_at and order_id not in self.desk.replacements:
             return
         if order_id in self.to_cancel:
             # The customer cancels after allocation: the warehouse holds the parcel.
@@ -231,9 +235,13 @@ class Simulation:
                     topic=topic,
                 ),
             )
+        first = allocation["lines"][0]
         with self.lock:
             self.summary.parcels_shipped += 1
             self.waybills.add(tracking_no)
+            self.parcel_of[tracking_no] = Parcel(
+                order_id, allocation["location"], first["line_no"], first["sku"]
+            )
         if order_id in self.to_intercept:
             # The customer cancels once the parcel has left: the carrier is asked to
             # intercept it (拦截).
@@ -268,9 +276,12 @@ class Simulation:
             tracking_no = str(routes[0].get("mailno"))
             status = _SF_STATUS.get(str(routes[0].get("opCode")), "in_transit")
             cod = 0
+        if status == "delivered" and self.desk.arrived(tracking_no):
+            return  # a customer's return parcel, back at the warehouse
         with self.lock:
             if tracking_no not in self.waybills:
-                return  # another run's parcel, or a customer's return parcel
+                return  # another run's parcel
+            parcel = self.parcel_of.get(tracking_no)
             if status == "delivery_failed":
                 self.summary.failed_attempts += 1
             if status in ("delivered", "returned_to_sender"):
@@ -278,6 +289,18 @@ class Simulation:
                 ended[status] = ended.get(status, 0) + 1
                 self.summary.cod_collected += int(cod)
                 self.last_end = time.monotonic()
+        if status == "delivered" and parcel is not None:
+            self.desk.delivered(parcel)
+
+    def _on_return_event(self, record: Any) -> None:
+        """An approved return: its customer ships the unit back."""
+        if eventlog.header(record.headers, "event") == "ReturnApproved":
+            self.desk.approved(record.key.decode())
+
+    def _send(self, command: Command) -> None:
+        r = self.writer.record(command)
+        self.producer.send(r.topic, key=r.key, value=r.value, headers=r.headers)
+        self.producer.flush()
 
     # --- what goes out -------------------------------------------------------------
 
@@ -310,9 +333,12 @@ class Simulation:
                 self.to_cancel.add(order_id)
             elif roll < self.plan.cancel_rate + self.plan.intercept_rate:
                 self.to_intercept.add(order_id)
-            elif self.random.random() < self.plan.return_rate + self.plan.exchange_rate:
-                # No return service to ask yet (oms.return.commands has no RequestReturn).
-                self.summary.returns_pending += int("RequestReturn" not in _COMMAND_NAMES)
+            else:
+                roll = self.random.random()
+                if roll < self.plan.return_rate:
+                    self.wanted_returns[order_id] = "return"
+                elif roll < self.plan.return_rate + self.plan.exchange_rate:
+                    self.wanted_returns[order_id] = "exchange"
         return PlaceOrder(
             command_id=str(uuid.uuid4()),
             order_no=f"SIM-{external}",
@@ -374,6 +400,11 @@ class Simulation:
             followers.append(
                 Follower(
                     s, topics.name(s, topics.CARRIER_UPDATES), self._on_carrier_update, self.stop
+                )
+            )
+            followers.append(
+                Follower(
+                    s, topics.name(s, topics.events("return")), self._on_return_event, self.stop
                 )
             )
             carrier = self._carrier()
@@ -447,6 +478,6 @@ class Simulation:
                 shipped = self.summary.parcels_shipped
                 since = time.monotonic() - self.last_end
             on_progress("parcels", ended, shipped)
-            if ended >= shipped or since > quiet:
+            if (ended >= shipped and not self.desk.open) or since > quiet:
                 return
             time.sleep(0.2)

@@ -47,6 +47,8 @@ PLAN = Plan(
     # shipment shipped after its order released the stock is never taken off hand.
     # Branch `cancel` fixes that (ReleasedStockShipped); then raise this to 0.04.
     intercept_rate=0.0,
+    return_rate=0.1,
+    exchange_rate=0.04,
 )
 
 
@@ -77,6 +79,7 @@ def lived(dev_services: Settings, tmp_path_factory: pytest.TempPathFactory) -> I
             kafka={"topic_prefix": prefix},
             dev={"data_dir": tmp_path_factory.mktemp("dev")},
             carriersim=carriers,
+            returns={"window_days": 0.00002},  # about 2 s: delivered orders complete
         ),
         2,
     )
@@ -149,7 +152,8 @@ def test_the_carrier_pushes_are_lives_a_parcel_can_live(lived: Lived) -> None:
             assert route["mailno"] == waybill
             lives[waybill].append((route["acceptTime"], route["opCode"]))
     assert formats == {"generic", "sf"}
-    assert len(lives) == lived.summary.parcels_shipped
+    # Parcels to customers, and the units customers sent back.
+    assert len(lives) == lived.summary.parcels_shipped + lived.summary.returns.shipped_back
     ends = {"delivered", "returned_to_sender", "80", "99"}
     for tracking_no, scans in lives.items():
         # One partition per waybill, so its scans are in the order they were pushed.
@@ -164,12 +168,16 @@ def test_the_stock_books_balance_against_the_projection(lived: Lived) -> None:
     assert [p for p in found.problems if "order(s) not at an end" not in p] == []
     assert len(found.stock) == PLAN.skus * PLAN.locations
     assert sum(b.shipped for b in found.stock.values()) > 0
-    assert sum(b.restocked for b in found.stock.values()) == 0  # no returns on this branch
+    # Every unit a customer sent back arrived; the resellable ones are on hand again.
+    tally = lived.summary.returns
+    assert tally.requested > 0 and tally.received == tally.requested
+    assert sum(b.restocked for b in found.stock.values()) == tally.received - tally.damaged
 
 
 def test_every_order_is_at_an_end_or_waits_on_a_branch(lived: Lived) -> None:
     found = lived.found
-    assert len(found.orders) == PLAN.orders
+    # The simulated orders and the replacement orders of their exchanges.
+    assert len(found.orders) == PLAN.orders + lived.summary.returns.exchanges
     statuses = found.by_status()
     assert statuses["cancelled"] == lived.summary.cancelled > 0
     assert statuses["rejected"] == lived.summary.rejected
@@ -178,7 +186,11 @@ def test_every_order_is_at_an_end_or_waits_on_a_branch(lived: Lived) -> None:
     # three failed attempts) stays shipped, as nothing decides it yet (a follow-up).
     # Once both are settled: assert found.open_orders() == Counter().
     assert set(found.open_orders()) <= {"shipped", "delivered"}, found.open_orders()
-    assert statuses["delivered"] > 0  # the carrier adapter read the pushes
+    assert statuses["delivered"] + statuses["completed"] > 0  # the carriers delivered
+    # Returns: refunded returns end their orders; delivered, paid orders complete when
+    # their (2 s) window closes. A COD order is paid once its cash is recorded
+    # (CollectCod: branch `cod`); until then it stays delivered.
+    assert statuses["returned"] > 0 and statuses["completed"] > 0
     assert statuses["shipped"] <= lived.summary.parcels_ended.get("returned_to_sender", 0)
 
 
