@@ -175,10 +175,10 @@ def demo(
             life="full",
             cod_rate=0.2,
             cancel_rate=0.05,
-            intercept_rate=0.0,  # 0.02 once branch cancel is merged (stock stays right)
+            intercept_rate=0.02,
             failed_delivery_rate=0.1,
-            return_rate=0.0,
-            exchange_rate=0.0,
+            return_rate=0.05,
+            exchange_rate=0.02,
             time_scale=0.0,
         )
         with out.status("collecting payments in the Alipay / WeChat Pay sandboxes…"):

@@ -165,6 +165,7 @@ def _life_rows(summary: Summary, life: str) -> list[tuple[str, str]]:
         ("parcels shipped", str(summary.parcels_shipped)),
         ("parcels delivered", str(ended.get("delivered", 0))),
         ("parcels returned to sender", str(ended.get("returned_to_sender", 0))),
+        ("parcels back in the warehouse (units)", f"{summary.parcels_back} ({summary.units_back})"),
         ("failed delivery attempts", str(summary.failed_attempts)),
         ("COD collected", f"{summary.cod_collected / 100:.2f}"),
         (

@@ -53,6 +53,7 @@ from oms_events.settings import Settings
 from oms_events.topics import CHANNELS
 
 WAREHOUSE_UPDATE = "oms.warehouse.WarehouseUpdate"
+PARCEL_RETURNED = "oms.warehouse.ParcelReturned"
 ALLOCATION = "oms.allocation.Allocation"
 # SF route opCodes (carriersim/life.py) as carrier statuses, for the summary only.
 _SF_STATUS = {"44": "out_for_delivery", "80": "delivered", "70": "delivery_failed"}
@@ -117,6 +118,8 @@ class Summary:
     failed_attempts: int = 0
     cod_collected: int = 0  # minor units, from the carriers' delivered pushes
     returns: ReturnTally = field(default_factory=ReturnTally)
+    parcels_back: int = 0  # returned to sender and received again by the warehouse
+    units_back: int = 0  # their units, restocked
     carrier: str = ""  # "dev" (oms dev up's simulator) or "inline", in full life
     seconds: float = 0.0
     latency: Latencies = field(default_factory=Latencies)
@@ -155,6 +158,7 @@ class Simulation:
         self.cancels_sent: set[str] = set()
         self.waybills: set[str] = set()  # tracking numbers of this run's parcels
         self.parcel_of: dict[str, Parcel] = {}  # tracking number -> whose, from where
+        self.backs_pending = 0  # parcels returned to sender, not yet back in the warehouse
         self.wanted_returns: dict[str, str] = {}  # order id -> "return" | "exchange"
         self.desk = ReturnsDesk(self.run_id, plan.seed + 2, self.wanted_returns, self._send)
         self.summary.returns = self.desk.tally
@@ -240,12 +244,13 @@ class Simulation:
             self.summary.parcels_shipped += 1
             self.waybills.add(tracking_no)
             self.parcel_of[tracking_no] = Parcel(
-                order_id, allocation["location"], first["line_no"], first["sku"]
+                order_id,
+                allocation["location"],
+                first["line_no"],
+                first["sku"],
+                allocation["shipment_id"],
+                sum(line["quantity"] for line in allocation["lines"]),
             )
-        if order_id in self.to_intercept:
-            # The customer cancels once the parcel has left: the carrier is asked to
-            # intercept it (拦截).
-            self._cancel(order_id, "顾客取消 (simulated cancel after shipping)")
 
     def _cancel(self, order_id: str, reason: str) -> None:
         """CancelOrder for ``order_id``, once."""
@@ -289,8 +294,43 @@ class Simulation:
                 ended[status] = ended.get(status, 0) + 1
                 self.summary.cod_collected += int(cod)
                 self.last_end = time.monotonic()
+        if parcel is not None and parcel.order_id in self.to_intercept:
+            # The customer cancels once the parcel is on the road (its first scan): the
+            # carrier is asked to intercept it (拦截).
+            self._cancel(parcel.order_id, "顾客取消 (simulated cancel after shipping)")
         if status == "delivered" and parcel is not None:
             self.desk.delivered(parcel)
+        if status == "returned_to_sender" and parcel is not None:
+            # The carrier brings it back; a day later it is in the warehouse again (at
+            # least 3 s, so the shipment has heard of the return first).
+            with self.lock:
+                self.backs_pending += 1
+            delay = max(3.0, 86400 / self.time_scale)
+            threading.Timer(delay, self._parcel_back, (parcel, tracking_no)).start()
+
+    def _parcel_back(self, parcel: Parcel, tracking_no: str) -> None:
+        """Be the warehouse receiving a parcel the carrier returned (ParcelReturned)."""
+        topic = topics.name(self.settings, topics.WAREHOUSE_UPDATES)
+        self.producer.send(
+            topic,
+            key=parcel.shipment_id.encode(),
+            value=self.codec.encode(
+                PARCEL_RETURNED,
+                {
+                    "update_id": f"{parcel.shipment_id}/returned",
+                    "shipment_id": parcel.shipment_id,
+                    "location": parcel.location,
+                    "tracking_no": tracking_no,
+                    "at": datetime.now(UTC),
+                },
+                topic=topic,
+            ),
+        )
+        self.producer.flush()
+        with self.lock:
+            self.backs_pending -= 1
+            self.summary.parcels_back += 1
+            self.summary.units_back += parcel.units
 
     def _on_return_event(self, record: Any) -> None:
         """An approved return: its customer ships the unit back."""
@@ -478,6 +518,7 @@ class Simulation:
                 shipped = self.summary.parcels_shipped
                 since = time.monotonic() - self.last_end
             on_progress("parcels", ended, shipped)
-            if (ended >= shipped and not self.desk.open) or since > quiet:
+            done = ended >= shipped and not self.desk.open and not self.backs_pending
+            if done or since > quiet:
                 return
             time.sleep(0.2)

@@ -38,12 +38,15 @@ REASON = "quality"  # approved by the default rules, so no operator is needed
 
 @dataclass(frozen=True)
 class Parcel:
-    """An outbound parcel of the simulation: whose, from where, and one line in it."""
+    """An outbound parcel of the simulation: whose, from where, one line in it, and
+    how many units it holds."""
 
     order_id: str
     location: str
     line_no: int
     sku: str
+    shipment_id: str = ""
+    units: int = 1
 
 
 @dataclass

@@ -43,10 +43,7 @@ PLAN = Plan(
     life="full",
     cod_rate=0.25,
     cancel_rate=0.05,
-    # Cancels after shipping (interceptions) leave the stock unbalanced on main: a
-    # shipment shipped after its order released the stock is never taken off hand.
-    # Branch `cancel` fixes that (ReleasedStockShipped); then raise this to 0.04.
-    intercept_rate=0.0,
+    intercept_rate=0.04,
     return_rate=0.1,
     exchange_rate=0.04,
 )
@@ -171,7 +168,10 @@ def test_the_stock_books_balance_against_the_projection(lived: Lived) -> None:
     # Every unit a customer sent back arrived; the resellable ones are on hand again.
     tally = lived.summary.returns
     assert tally.requested > 0 and tally.received == tally.requested
-    assert sum(b.restocked for b in found.stock.values()) == tally.received - tally.damaged
+    # So are the units of parcels the carrier brought back (refused, undeliverable,
+    # intercepted) once the warehouse has them again.
+    restocked = tally.received - tally.damaged + lived.summary.units_back
+    assert sum(b.restocked for b in found.stock.values()) == restocked
 
 
 def test_every_order_is_at_an_end_or_waits_on_a_branch(lived: Lived) -> None:
