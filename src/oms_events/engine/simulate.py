@@ -116,6 +116,7 @@ class Summary:
     parcels_shipped: int = 0  # shipped updates the warehouse sent
     parcels_ended: dict[str, int] = field(default_factory=dict)  # delivered / returned
     failed_attempts: int = 0
+    cod_orders: int = 0  # orders placed cash on delivery
     cod_collected: int = 0  # minor units, from the carriers' delivered pushes
     returns: ReturnTally = field(default_factory=ReturnTally)
     parcels_back: int = 0  # returned to sender and received again by the warehouse
@@ -366,6 +367,7 @@ class Simulation:
         lines = self.random.choice((1, 1, 1, 2))
         skus = self.random.sample(self.skus, min(lines, len(self.skus)))
         cod = self.random.random() < self.plan.cod_rate
+        self.summary.cod_orders += int(cod)
         order_id = str(Order.create_id(channel, external))
         if self.plan.life == "full":
             roll = self.random.random()
