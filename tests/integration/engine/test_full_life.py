@@ -181,8 +181,11 @@ def test_every_order_is_at_an_end_or_waits_on_a_branch(lived: Lived) -> None:
     # The simulated orders and the replacement orders of their exchanges.
     assert len(found.orders) == PLAN.orders + lived.summary.returns.exchanges
     statuses = found.by_status()
+    # The simulation counts its own orders; an exchange's replacement order may be
+    # rejected too (no stock left for it).
+    replacements = lived.summary.returns.exchanges
     assert statuses["cancelled"] == lived.summary.cancelled > 0
-    assert statuses["rejected"] == lived.summary.rejected
+    assert lived.summary.rejected <= statuses["rejected"] <= lived.summary.rejected + replacements
     # Refunded returns end their orders; delivered, paid orders complete when their
     # (2 s) return window closes.
     assert statuses["returned"] > 0 and statuses["completed"] > 0
