@@ -222,3 +222,18 @@ def test_oms_check_life_prints_the_audit_and_fails_while_orders_are_open(lived: 
     assert f"stock: {PLAN.skus * PLAN.locations} (sku, location)" in done.stdout
     for status, n in found.open_orders().items():
         assert f"{n} order(s) not at an end: {status} (e.g. SIM-{run}-" in done.stdout
+
+
+def test_every_interception_is_answered_by_the_carrier(lived: Lived) -> None:
+    events = audit.read_events(lived.settings, CODEC, "shipment")
+    asked = {e.originator_id for e in events if e.name == "InterceptionRequested"}
+    answered = {
+        e.originator_id
+        for e in events
+        if e.name in ("ShipmentReturned", "ShipmentDelivered") and e.originator_id in asked
+    }
+    # Asked once a parcel was on the road; the carrier brought it back (80%) or, too
+    # late or not found in time, delivered it.
+    assert asked and answered == asked
+    returned = {e.originator_id for e in events if e.name == "ShipmentReturned"}
+    assert asked & returned
