@@ -46,7 +46,7 @@ from oms_events.domain.errors import DomainError, OrderLocked
 from oms_events.domain.line import OrderLine
 from oms_events.domain.money import Money
 from oms_events.domain.order import COLLECTED_ON_HANDOVER, Order, OrderStatus, Tender
-from oms_events.domain.payment import order_of_trade, trade_no
+from oms_events.domain.payment import COD_PAYMENT_PREFIX, order_of_trade, trade_no
 from oms_events.engine.commands import (
     AddressDetails,
     CancelOrder,
@@ -65,6 +65,7 @@ from oms_events.engine.commands import (
     ReservationAnswered,
     ReservationsAnswered,
     ShipLines,
+    VoidPayment,
 )
 from oms_events.engine.order_saga import OrderChange, OrderSaga
 from oms_events.engine.outbox import Outbox
@@ -161,8 +162,11 @@ def money_commands(order: Order, new: Sequence[Any], cause: str) -> list[Payment
                     amount=order.total.amount,
                 )
             )
-        elif name == "PaymentRecorded" and order_of_trade(e.payment_id) == order.id:
-            # A trade we opened, paid: the payment service captured it and told us.
+        elif name == "PaymentRecorded" and (
+            order_of_trade(e.payment_id) == order.id or e.payment_id.startswith(COD_PAYMENT_PREFIX)
+        ):
+            # A trade we opened, paid, or cash a courier collected: the payment service
+            # recorded it and told us.
             continue
         elif name == "PaymentRecorded":
             found.append(
@@ -196,6 +200,37 @@ def money_commands(order: Order, new: Sequence[Any], cause: str) -> list[Payment
                     refund_id=refund_id,
                     amount=e.amount["amount"],
                     reason=getattr(e, "reason", None) or "order changed",
+                )
+            )
+    found.extend(_cod_and_voids(order, new, head, cause))
+    return found
+
+
+def _cod_and_voids(
+    order: Order, new: Sequence[Any], head: dict[str, Any], cause: str
+) -> list[PaymentCommand]:
+    """A COD order asks for its cash-on-delivery tender when placed (what the courier
+    must collect, so a collection can be checked against it); a cancelled or rejected
+    order withdraws every tender still asked for (the desk closes their trades)."""
+    found: list[PaymentCommand] = []
+    for e in new:
+        name = type(e).__name__
+        if name == "OrderPlaced" and order.is_cod and not e.payment and order.total.amount > 0:
+            found.append(
+                RequestPayment(
+                    command_id=f"{cause}/request/{e.originator_version}",
+                    **head,
+                    reference=trade_no(order.id, e.originator_version),
+                    method="cod",
+                    amount=order.total.amount,
+                )
+            )
+        elif name in ("OrderCancelled", "OrderRejected"):
+            found.append(
+                VoidPayment(
+                    command_id=f"{cause}/void/{e.originator_version}",
+                    **{k: v for k, v in head.items() if k != "order_method"},
+                    reason=getattr(e, "reason", "") or name,
                 )
             )
     return found
@@ -430,6 +465,5 @@ class OrderService(Service):
                 if self.saga.expired(order, at):
                     cause = f"expire/{order_id}"
                     self.saga.cancel(order, EXPIRED, out, cause)
-                    out.events("order", partition, order, cause)
-                    self._index(number, order)
+                    self._save(partition, order, out, cause)
                     log.info("reservation expired", order_id=str(order_id))

@@ -181,6 +181,15 @@ class AlipayGateway:
             settled=True,  # code 10000 means refunded; fund_change=N means "already was"
         )
 
+    def close_trade(self, out_trade_no: str) -> None:
+        """``alipay.trade.close``; a trade Alipay never created (a precreate nobody
+        scanned: ``ACQ.TRADE_NOT_EXIST``) is as good as closed."""
+        try:
+            self._call("alipay.trade.close", {"out_trade_no": out_trade_no})
+        except GatewayError as error:
+            if "ACQ.TRADE_NOT_EXIST" not in str(error):
+                raise
+
     # -- notifications ----------------------------------------------------------
     def parse_notification(self, headers: Mapping[str, str], body: bytes) -> PaymentNotification:
         """Verify the RSA2 signature of a notify post and read it."""
