@@ -7,6 +7,7 @@ import typer
 from oms_events.cli import (
     bench,
     channel,
+    cod,
     config,
     db,
     demo,
@@ -41,6 +42,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(order.app, name="order")
 app.add_typer(payment.app, name="payment")
 app.command("refund")(payment.refund)
+app.add_typer(cod.app, name="cod")
 app.command("project")(project.project)
 app.command("replay")(project.replay)
 app.command("status")(status.status)

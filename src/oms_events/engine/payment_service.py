@@ -31,9 +31,9 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from oms_events.domain.errors import InvalidTransition
 from oms_events.domain.money import Money
 from oms_events.domain.order import PaymentMethod
-from oms_events.domain.errors import InvalidTransition
 from oms_events.domain.payment import Payment, RefundStatus, cod_payment_id, order_of_trade
 from oms_events.engine.commands import (
     CapturePayment,
@@ -43,8 +43,8 @@ from oms_events.engine.commands import (
     RecordPayment,
     RecordRefund,
     RecordRefundOutcome,
-    RequestPayment,
     RefundTender,
+    RequestPayment,
     RequestRefund,
     SettleRefund,
     VoidPayment,

@@ -107,7 +107,7 @@ def test_cash_on_delivery_is_asked_for_at_placing_as_a_cod_tender_nobody_opens()
 
 
 def test_a_cancelled_order_withdraws_the_tenders_it_asked_for() -> None:
-    o, events = unpaid(PaymentMethod.ALIPAY)
+    o, _ = unpaid(PaymentMethod.ALIPAY)
     o.cancel("customer changed their mind")
     [void] = money_commands(o, list(o.collect_events()), "c2")
     assert isinstance(void, VoidPayment) and void.reason == "customer changed their mind"
