@@ -5,8 +5,8 @@ Reads ``oms.order.events`` (late allocation or shipment, rejected orders),
 reservations), ``oms.payment.events`` (cash on delivery short or over at the door,
 short- or over-paid or missing in a courier's remittance file) and ``oms.deadletter``
 (inputs that could not be processed; only their headers are read, as
-:mod:`oms_events.deadletter` defines them). Lateness is judged from event times against the promises of ``consumers.promises``, so a replay
-finds exactly the same rows.
+:mod:`oms_events.deadletter` defines them). Lateness is judged from event times
+against the promises of ``consumers.promises``, so a replay finds exactly the same rows.
 Orders that are late *now* and have not moved are in the ``overdue_order`` view.
 """
 
