@@ -171,12 +171,15 @@ class Finding:
 
 
 def reconcile(
-    rows: Sequence[RemittanceRow], known: Iterable[dict[str, Any]], carrier: str | None
+    rows: Sequence[RemittanceRow],
+    known: Iterable[dict[str, Any]],
+    carrier: str | None,
+    batch: str = "",
 ) -> list[Finding]:
     """Match the file against what was collected (``cod_outstanding`` rows): each file
     row is matched, short_paid, over_paid, unknown (not ours) or remitted_before; each
     waybill collected by the carrier before the file's last remittance date and not in
-    the file is missing."""
+    the file is missing (unless this very file ``batch`` was found lacking it before)."""
     by_waybill = {r["tracking_no"]: r for r in known if r["tracking_no"]}
     findings: list[Finding] = []
     for row in rows:
@@ -216,6 +219,7 @@ def reconcile(
                 and r["carrier"] in carriers
                 and r["collected_at"] is not None
                 and r["collected_at"].date() < last
+                and (not batch or r.get("missing_in") != batch)
             ):
                 findings.append(
                     Finding(
@@ -327,7 +331,7 @@ def reconcile_file(
     waybills = [r.waybill for r in rows]
     with connect(settings.postgres.dsn, name, "oms-cod-reconcile", create=False) as conn:
         known = _outstanding(conn, waybills, carrier, rows)
-        findings = reconcile(rows, known, carrier)
+        findings = reconcile(rows, known, carrier, batch)
         unknown = [f for f in findings if f.result == "unknown"]
         lines = {r.waybill: r.line for r in rows}
         letters = [unknown_letter(f, batch, file.name, lines[f.waybill]) for f in unknown]
@@ -349,7 +353,7 @@ def _outstanding(
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
             "SELECT order_id, order_no, channel, currency, carrier, tracking_no, "
-            "collected_amount, collected_at, remitted_amount FROM cod_outstanding "
+            "collected_amount, collected_at, remitted_amount, missing_in FROM cod_outstanding "
             "WHERE tracking_no = ANY(%s) "
             "OR (carrier = ANY(%s) AND status IN ('collected', 'missing'))",
             (list(waybills), carriers),
