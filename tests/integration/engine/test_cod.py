@@ -64,9 +64,11 @@ def project(settings: Settings, schema: str) -> None:
 
 
 def rows(settings: Settings, schema: str, query: str) -> list[dict[str, Any]]:
-    with connect(settings.postgres.dsn, schema, "test-read", create=False) as conn:
-        with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
-            return cur.execute(query).fetchall()
+    with (
+        connect(settings.postgres.dsn, schema, "test-read", create=False) as conn,
+        conn.cursor(row_factory=psycopg.rows.dict_row) as cur,
+    ):
+        return cur.execute(query).fetchall()
 
 
 def oms(monkeypatch: pytest.MonkeyPatch, settings: Settings, *args: str) -> str:
