@@ -3,13 +3,14 @@ BOM, GBK, Chinese or English headers) matched against the cash we collected."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from oms_events.cli.cod import (
     RemittanceFileError,
@@ -18,7 +19,6 @@ from oms_events.cli.cod import (
     parse,
     reconcile,
 )
-from oms_events.cli.main import app
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "cod"
 
@@ -72,8 +72,22 @@ def test_english_headers_are_read_too() -> None:
 def test_a_file_neither_utf8_nor_gbk_is_one_line_error() -> None:
     with pytest.raises(RemittanceFileError, match="neither UTF-8 nor GBK"):
         read("remittance_utf16.csv")
-    result = CliRunner().invoke(app, ["cod", "reconcile", str(FIXTURES / "remittance_utf16.csv")])
-    assert result.exit_code != 0 and "neither UTF-8 nor GBK" in result.output
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "oms_events.cli.main",
+            "cod",
+            "reconcile",
+            str(FIXTURES / "remittance_utf16.csv"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert out.returncode == 1 and len(lines) == 1, out.stderr
+    assert "remittance_utf16.csv: neither UTF-8 nor GBK" in lines[0]
 
 
 def test_a_bad_amount_names_the_line_and_column() -> None:

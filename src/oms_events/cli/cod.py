@@ -61,8 +61,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-class RemittanceFileError(typer.BadParameter):
-    """A remittance file that cannot be read: encoding, columns or a value."""
+class RemittanceFileError(ValueError):
+    """A remittance file that cannot be read: encoding, columns or a value (printed as
+    one line naming file, line and column)."""
 
 
 @dataclass(frozen=True)
@@ -326,7 +327,11 @@ def reconcile_file(
     settings = get_settings()
     name = schema_or_setting(schema)
     data = file.read_bytes()
-    rows = parse(data, file.name, carrier)
+    try:
+        rows = parse(data, file.name, carrier)
+    except RemittanceFileError as error:
+        Console(stderr=True).print(f"error: {error}", markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     batch = batch_of(data, carrier)
     waybills = [r.waybill for r in rows]
     with connect(settings.postgres.dsn, name, "oms-cod-reconcile", create=False) as conn:

@@ -202,17 +202,55 @@ def money_commands(order: Order, new: Sequence[Any], cause: str) -> list[Payment
                     reason=getattr(e, "reason", None) or "order changed",
                 )
             )
-    found.extend(_cod_and_voids(order, new, head, cause))
+    found.extend(_open_tenders(order, new, head, cause))
     return found
 
 
-def _cod_and_voids(
+# Changes that move an order's total (an address change may too, through its shipping
+# fee, but its event cannot say whether the fee moved: it replaces nothing, see below).
+_TOTAL_CHANGES = frozenset({"LineAdded", "LineRemoved", "QuantityChanged"})
+_CLOSED_STATUSES = (OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.COMPLETED)
+
+
+def _open_tenders(
     order: Order, new: Sequence[Any], head: dict[str, Any], cause: str
 ) -> list[PaymentCommand]:
-    """A COD order asks for its cash-on-delivery tender when placed (what the courier
-    must collect, so a collection can be checked against it); a cancelled or rejected
-    order withdraws every tender still asked for (the desk closes their trades)."""
+    """The tenders the order asks for and withdraws, beyond what the channel paid.
+
+    * A COD order asks for its cash-on-delivery tender when placed (what the courier
+      must collect, so a collection can be checked against it).
+    * An order that took no money yet and whose lines change replaces its open tender:
+      the old one (a trade for the old total) is withdrawn and a new one asked for the
+      new total, so the customer can no longer pay the old amount.
+    * A cancelled or rejected order withdraws every tender still asked for.
+
+    The payment desk closes at their providers the trades of withdrawn tenders.
+    """
     found: list[PaymentCommand] = []
+    changed = [e for e in new if type(e).__name__ in _TOTAL_CHANGES]
+    if (
+        changed
+        and order.amount_held.is_zero
+        and order.status not in _CLOSED_STATUSES
+        and order.total.amount > 0
+    ):
+        version = changed[-1].originator_version
+        found.append(
+            VoidPayment(
+                command_id=f"{cause}/replace/{version}",
+                **{k: v for k, v in head.items() if k != "order_method"},
+                reason="order changed: tender replaced",
+            )
+        )
+        found.append(
+            RequestPayment(
+                command_id=f"{cause}/request/{version}",
+                **head,
+                reference=trade_no(order.id, version),
+                method=order.payment_method.value,
+                amount=order.total.amount,
+            )
+        )
     for e in new:
         name = type(e).__name__
         if name == "OrderPlaced" and order.is_cod and not e.payment and order.total.amount > 0:

@@ -8,6 +8,9 @@ says its tender was voided."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -17,9 +20,7 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import sql
-from typer.testing import CliRunner
 
-from oms_events.cli.main import app
 from oms_events.domain.payment import order_of_trade
 from oms_events.engine.commands import CancelOrder, CollectCod
 from oms_events.engine.runner import Engine
@@ -28,7 +29,7 @@ from oms_events.payments.sandbox import AlipaySandbox
 from oms_events.projection.migrate import migrate
 from oms_events.projection.registry import select
 from oms_events.projection.runner import Runner, connect
-from oms_events.settings import Settings, get_settings
+from oms_events.settings import Settings
 from tests.integration.engine.harness import (
     engine_settings,
     light,
@@ -71,17 +72,23 @@ def rows(settings: Settings, schema: str, query: str) -> list[dict[str, Any]]:
         return cur.execute(query).fetchall()
 
 
-def oms(monkeypatch: pytest.MonkeyPatch, settings: Settings, *args: str) -> str:
-    """Run the ``oms`` CLI in-process against this test's topics and schema."""
-    monkeypatch.setenv("OMS_KAFKA_TOPIC_PREFIX", settings.kafka.topic_prefix)
-    monkeypatch.setenv("OMS_KAFKA_PARTITIONS", str(settings.kafka.partitions))
-    get_settings.cache_clear()
-    try:
-        result = CliRunner().invoke(app, list(args))
-    finally:
-        get_settings.cache_clear()
-    assert result.exit_code == 0, result.output
-    return result.output
+def oms(settings: Settings, *args: str) -> str:
+    """Run the ``oms`` CLI against this test's topics and schema, as an operator would."""
+    env = {
+        **os.environ,
+        "OMS_KAFKA_TOPIC_PREFIX": settings.kafka.topic_prefix,
+        "OMS_KAFKA_PARTITIONS": str(settings.kafka.partitions),
+        "COLUMNS": "200",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "oms_events.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
 
 
 def names(settings: Settings, aggregate_type: str) -> list[str]:
@@ -106,7 +113,6 @@ def test_cod_is_collected_reconciled_and_a_cancelled_trade_is_closed(
     isolated: Settings,
     schema: str,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     settings = light(isolated)
     receive(settings, {("TEA", "SH"): 10})
@@ -174,7 +180,6 @@ def test_cod_is_collected_reconciled_and_a_cancelled_trade_is_closed(
         file = tmp_path / "SF回款.csv"
         file.write_bytes(b"\xef\xbb\xbf" + text.encode())
         said = oms(
-            monkeypatch,
             settings,
             "cod",
             "reconcile",
@@ -212,7 +217,6 @@ def test_cod_is_collected_reconciled_and_a_cancelled_trade_is_closed(
 
         # The same file again: nothing more to record.
         again = oms(
-            monkeypatch,
             settings,
             "cod",
             "reconcile",
@@ -225,7 +229,7 @@ def test_cod_is_collected_reconciled_and_a_cancelled_trade_is_closed(
         assert "remitted_before 2" in again and "-> 0 remittance command(s) sent" in again
 
         # The cancelled Alipay order: its tender is voided, its trade closed.
-        show = oms(monkeypatch, settings, "payment", "show", f"SO-A-{run}", "--schema", schema)
+        show = oms(settings, "payment", "show", f"SO-A-{run}", "--schema", schema)
         assert "voided" in show and trade.out_trade_no[:10] in show
     finally:
         engine.stop()

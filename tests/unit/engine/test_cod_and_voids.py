@@ -21,8 +21,9 @@ from oms_events.engine.commands import (
     SettleRefund,
     VoidPayment,
 )
+from oms_events.engine.payment_desk import trades_to_close, trades_to_open
 from oms_events.engine.payment_service import PaymentService
-from tests.unit.engine.flow import Flow, order_id, place
+from tests.unit.engine.flow import Flow, change, order_id, place
 from tests.unit.engine.test_collected_payment import notified
 
 AT = datetime(2026, 12, 1, 15, tzinfo=UTC)
@@ -159,3 +160,22 @@ def test_a_refund_left_processing_is_settled_by_its_notification() -> None:
     assert payments.send(
         SettleRefund(**{**settle(False, "n4").__dict__, "refund_key": "RF-2"})
     ).dead
+
+
+def test_an_unpaid_order_that_changes_replaces_its_trade() -> None:
+    orders, payments = Flow(), Flow(service=PaymentService())
+    placed = place("R1", paid=False, method="alipay")
+    first = orders.send(placed)
+    [ask] = first.commands(RequestPayment)
+    payments.send(ask)
+    orders.answer(*first.asks())
+    changed = orders.send(change(placed, [(1, "TEA", 1), (2, "TEA", 1)]))
+    void, new = changed.commands(VoidPayment), changed.commands(RequestPayment)
+    assert len(void) == 1 and [(r.amount, r.method) for r in new] == [(2000, "alipay")]
+    assert new[0].reference != ask.reference
+    payments.send(void[0])
+    result = payments.send(new[0])
+    assert result.named("TenderRequested")
+    [payment] = [a for part in payments.partitions.values() for a in part.aggregates.values()]
+    assert trades_to_close(payment) == [(ask.reference, "alipay")]
+    assert [t[0] for t in trades_to_open(payment)] == [new[0].reference]
