@@ -246,6 +246,10 @@ class AlipayGateway:
             currency="CNY",
             refund_no=(params.get("out_biz_no") or None) if status == "refunded" else None,
             refunded_total=refunded_total if status == "refunded" else None,
+            # As the refund's answer names it (see request_refund).
+            provider_refund_id=f"{params['trade_no']}/{params.get('out_biz_no', '')}"
+            if status == "refunded"
+            else "",
         )
 
     @staticmethod

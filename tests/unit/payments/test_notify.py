@@ -179,6 +179,8 @@ def test_a_refund_notified_settles_the_refund_share_it_names(
     assert not sink.captures and not sink.letters
     alipay, wechat = sink.settled
     assert alipay.succeeded and alipay.tender == trade_no(ORDER, 1) and alipay.order_id == ORDER
+    assert alipay.refund_key == "R-TM-1001-1-1"
+    assert alipay.provider_refund_id == "2013112011001004330000121536/R-TM-1001-1-1"
     assert wechat.succeeded and wechat.tender == trade_no(ORDER, 3)
     assert wechat.refund_key == "R-JD-2002-1-1" and wechat.provider_refund_id
 
