@@ -319,12 +319,22 @@ class Payment(Aggregate):
         if not tracking_no.strip():
             raise InvalidOrder(detail="waybill (tracking_no) is empty")
         self.check_positive("collect", amount)
-        open_refs = [r for r, (m, _) in self.requested.items() if m in COLLECTED_ON_HANDOVER]
-        if not open_refs:
+        # The COD tenders still asked for; none, those withdrawn (the order was cancelled
+        # and the parcel delivered all the same: the cash is real, and owed back).
+        asked = next(
+            (
+                found
+                for tenders in (self.requested, self.voided)
+                if (found := {r: m for r, (k, m) in tenders.items() if k in COLLECTED_ON_HANDOVER})
+            ),
+            None,
+        )
+        if not asked:
             raise InvalidTransition(
                 entity="payment", action="collect cash for", status="awaiting no cash on delivery"
             )
-        expected = Money.sum((self.requested[r][1] for r in open_refs), self.currency)
+        open_refs = sorted(asked)
+        expected = Money.sum(asked.values(), self.currency)
         self._cod_collected(
             amount=amount.to_dict(),
             reference=open_refs[0],
@@ -347,9 +357,10 @@ class Payment(Aggregate):
         covers: list[str] | None = None,
     ) -> None:
         money = Money.from_dict(amount)
-        asked = self.requested.pop(reference, None)
+        asked = self.requested.pop(reference, None) or self.voided.pop(reference, None)
         for other in covers or ():
             self.requested.pop(other, None)
+            self.voided.pop(other, None)
         self.tenders[reference] = Tender(reference, "cod", money, Money.zero(money.currency))
         self.ledger.append(LedgerEntry(reference, "capture", money, tracking_no))
         if tracking_no:  # records of earlier versions name no waybill

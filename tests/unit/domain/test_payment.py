@@ -185,3 +185,11 @@ def test_an_order_snapshotted_before_refunds_by_line_refunds_from_zero() -> None
     restored = snapshot.mutate(None)
     assert restored.agree_refund("r-1", {1: 2}, shipping=False, reason="return") == cny(2000)
     assert restored.amount_held == cny(0)
+
+
+def test_cash_collected_after_the_cod_tender_was_voided_is_still_money_in() -> None:
+    # The order was cancelled, the parcel delivered all the same: the courier has the cash.
+    p = Payment.request(ORDER, PaymentMethod.COD, cny(1000), "O-1-cod")
+    p.void_open("order cancelled")
+    p.collect_cod("SF1", "SF", cny(1000), AT)
+    assert p.balance == cny(1000) and not p.voided and p.cod["SF1"].expected == cny(1000)
