@@ -98,12 +98,15 @@ class KafkaAggregateRecorder(AggregateRecorder):
             self._index.catch_up()
             self._index.check_unique(stored_events)
             metadata = self._send_in_transaction(records)
-            last: dict[TopicPartition, int] = {}
-            for m in metadata:
-                tp = TopicPartition(m.topic, m.partition)
-                last[tp] = max(last.get(tp, -1), m.offset)
-            # Read our own write before returning: the caller may select at once.
-            self._index.catch_up(past=last)
+            # Committed: index our own write now, the caller may select at once.
+            written = sorted(
+                (
+                    (TopicPartition(m.topic, m.partition), m.offset, s)
+                    for m, s in zip(metadata, stored_events, strict=True)
+                ),
+                key=lambda w: (w[0].topic, w[0].partition, w[1]),
+            )
+            self._index.add_own(written)
         return metadata
 
     def _writer(self) -> Producer:
