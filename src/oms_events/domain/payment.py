@@ -488,6 +488,21 @@ class Payment(Aggregate):
             parts=[{"tender": t, "amount": m.to_dict()} for t, m in parts.items()],
         )
 
+    def refund_tender(self, refund_id: str, reference: str, reason: str) -> None:
+        """Give back everything one tender still holds to that tender alone
+        (``RefundRequested``): money that arrived on a trade the order had withdrawn.
+        A repeated refund id is ignored."""
+        if refund_id in self.refunds:
+            return
+        tender = self.tenders.get(reference)
+        if tender is None or tender.refundable.amount <= 0:
+            raise PaymentAmountInvalid(action=f"refund tender {reference}", amount="all", limit="0")
+        self._refund_requested(
+            refund_id=refund_id,
+            reason=reason,
+            parts=[{"tender": reference, "amount": tender.refundable.to_dict()}],
+        )
+
     @event("RefundRequested")
     def _refund_requested(self, refund_id: str, reason: str, parts: list[dict[str, Any]]) -> None:
         shares = {p["tender"]: Money.from_dict(p["amount"]) for p in parts}

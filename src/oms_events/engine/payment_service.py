@@ -77,6 +77,11 @@ class PaymentService(Service):
 
         A trade we opened ourselves (its provider notified the payment) was asked for
         by the order, which does not know it is paid: it is told (RecordPayment), once.
+
+        A trade the order withdrew (cancelled, or replaced by one for a new total) that
+        the customer paid before its close reached the provider is money the order does
+        not want: captured (it did arrive) and refunded in full at once, and the order
+        is told nothing.
         """
         ours = order_of_trade(command.reference) == command.order_id
         if ours:
@@ -85,14 +90,15 @@ class PaymentService(Service):
             payment = self._open(
                 command, partition, command.reference, command.order_method, command.amount
             )
-        payment.capture(
-            command.reference,
-            command.method,
-            Money(command.amount, command.currency),
-            command.provider_reference,
-        )
+        withdrawn = command.reference in payment.voided
+        amount = Money(command.amount, command.currency)
+        payment.capture(command.reference, command.method, amount, command.provider_reference)
+        if withdrawn and command.reference in payment.tenders:
+            payment.refund_tender(
+                f"{command.reference}-W", command.reference, "paid after the trade was withdrawn"
+            )
         new = out.events("payment", partition, payment, command.command_id)
-        if ours and new:
+        if ours and new and not withdrawn:
             out.command(
                 RecordPayment(
                     command_id=f"{command.command_id}/order",

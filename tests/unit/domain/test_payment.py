@@ -146,6 +146,9 @@ def test_voided_tenders_are_withdrawn_and_a_late_payment_is_still_money_in() -> 
         p.capture("T-1", "alipay", cny(999), "ali-1")
     p.capture("T-1", "alipay", cny(1000), "ali-1")
     assert p.balance == cny(1000) and not p.voided
+    p.capture("T-2", "wechat_pay", cny(500), "wx-1")  # another tender, kept
+    p.refund_tender("T-1-W", "T-1", "paid after it was withdrawn")
+    assert p.refunds["T-1-W"].parts == {"T-1": cny(1000)}
 
 
 def test_a_requested_tender_is_voided_until_money_is_taken() -> None:
