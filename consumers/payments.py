@@ -109,6 +109,11 @@ def voided(row: Row, e: EventRecord) -> None:
     tender.update(status="voided", reason=p["reason"])
 
 
+def trade_closed(row: Row, e: EventRecord) -> None:
+    """TradeClosed: the withdrawn tender's trade can no longer be paid at its provider."""
+    row["tenders"].setdefault(e.payload["reference"], {})["trade_closed"] = True
+
+
 def refund_requested(row: Row, e: EventRecord) -> None:
     """RefundRequested: the refund's shares are held on their tenders."""
     p = e.payload
@@ -182,6 +187,7 @@ HANDLERS = {
     "PaymentCaptured": captured,
     "CodCollected": captured,
     "PaymentVoided": voided,
+    "TradeClosed": trade_closed,
     "RefundRequested": refund_requested,
     "PaymentRefunded": refunded,
     "RefundFailed": refund_failed,

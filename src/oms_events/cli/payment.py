@@ -156,6 +156,8 @@ def show(
             status = t.get("status", "")
             if t.get("reason"):
                 status += f" ({t['reason']})"
+            if t.get("trade_closed"):
+                status += ", trade closed"
             tt.add_row(
                 ref, t.get("method") or "-", status or "-", t.get("provider_reference") or "-"
             )

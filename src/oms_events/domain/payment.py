@@ -153,6 +153,17 @@ def refund_keys(refund: Refund) -> dict[str, str]:
 class Payment(Aggregate):
     """The money of one order: its tenders, its refunds, its ledger."""
 
+    # 2: withdrawn tenders (voided), their trades closed (trades_closed), cash on
+    # delivery per waybill (cod). Older snapshots are upcast when restored.
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """A version 1 snapshot predates withdrawn tenders and COD waybills."""
+        state.setdefault("voided", {})
+        state.setdefault("trades_closed", set())
+        state.setdefault("cod", {})
+
     @staticmethod
     def create_id(order_id: UUID) -> UUID:
         """The payment id: one per order."""
@@ -206,6 +217,7 @@ class Payment(Aggregate):
         self.refunds: dict[str, Refund] = {}
         self.ledger: list[LedgerEntry] = []
         self.voided: dict[str, tuple[str, Money]] = {}  # withdrawn tenders, as asked
+        self.trades_closed: set[str] = set()  # withdrawn trades closed at their providers
         self.cod: dict[str, CodCollection] = {}  # waybill -> cash collected on it
 
     # --- derived -----------------------------------------------------------------
@@ -445,6 +457,17 @@ class Payment(Aggregate):
         asked = self.requested.pop(reference, None)
         if asked is not None:
             self.voided[reference] = asked
+
+    def trade_closed(self, reference: str) -> None:
+        """The provider closed the trade of a withdrawn tender (``TradeClosed``): it can
+        no longer be paid; once only."""
+        if reference not in self.voided or reference in self.trades_closed:
+            return
+        self._trade_closed(reference=reference)
+
+    @event("TradeClosed")
+    def _trade_closed(self, reference: str) -> None:
+        self.trades_closed.add(reference)
 
     def void_open(self, reason: str) -> list[str]:
         """Withdraw every tender still asked for (the order was cancelled or rejected):

@@ -413,6 +413,13 @@ class VoidPayment(PaymentCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RecordTradeClosed(PaymentCommand):
+    """The payment desk closed the trade of a withdrawn tender at its provider."""
+
+    reference: str  # out_trade_no
+
+
+@dataclass(frozen=True, kw_only=True)
 class RecordCodRemittance(PaymentCommand):
     """One waybill of a courier's remittance file (``oms cod reconcile``): listed with
     what it says was collected, or ``remitted=None`` when missing from the file."""
@@ -728,6 +735,7 @@ COMMANDS: dict[str, type[Command]] = {
         RecordRefundOutcome,
         CollectCod,
         VoidPayment,
+        RecordTradeClosed,
         RecordCodRemittance,
         SettleRefund,
         ReceiveStock,

@@ -39,7 +39,7 @@ from oms_events.domain.payment import (
     provider_of,
     refund_keys,
 )
-from oms_events.engine.commands import RecordRefundOutcome, RefundTender
+from oms_events.engine.commands import RecordRefundOutcome, RecordTradeClosed, RefundTender
 from oms_events.engine.records import CommandWriter
 from oms_events.kafka.connection import consumer, producer
 from oms_events.kafka.port import TopicPartition
@@ -123,7 +123,9 @@ def trades_to_close(payment: Payment) -> list[tuple[str, str]]:
     return [
         (reference, provider_of(method))
         for reference, (method, _) in payment.voided.items()
-        if provider_of(method) and order_of_trade(reference) == payment.order_id
+        if provider_of(method)
+        and order_of_trade(reference) == payment.order_id
+        and reference not in payment.trades_closed
     ]
 
 
@@ -188,7 +190,7 @@ class PaymentDesk(threading.Thread):
                     caught_up = all(c.position(tp) >= end[tp] for tp in parts)
                 if caught_up:
                     self._open(c)
-                    self._close()
+                    self._close(p)
                     self._settle(p)
         except Exception as error:
             self.error = error
@@ -240,9 +242,10 @@ class PaymentDesk(threading.Thread):
             self.retry_at.pop(reference, None)
             log.info("trade opened", out_trade_no=reference, pay_url=asked.pay_url)
 
-    def _close(self) -> None:
-        """Close at its provider each voided trade of ours not closed yet (again after a
-        restart: closing a closed trade is no error at the providers)."""
+    def _close(self, p: Any) -> None:
+        """Close at its provider each voided trade of ours not closed yet, and record it
+        (RecordTradeClosed, keyed by the trade: a repeat has no effect). A desk that
+        stopped between the two closes it again: no error at the providers."""
         now = time.monotonic()
         for pid in list(self.asking):
             for reference, provider in trades_to_close(self.payments[pid]):
@@ -259,6 +262,19 @@ class PaymentDesk(threading.Thread):
                     self.retry_at[reference] = now + RETRY_S
                     log.warning("trade not closed", out_trade_no=reference, error=str(error))
                     continue
+                payment = self.payments[pid]
+                record = self.writer.record(
+                    RecordTradeClosed(
+                        command_id=f"trade-closed/{reference}",
+                        order_id=payment.order_id,
+                        order_no=payment.order_no,
+                        channel=payment.channel,
+                        currency=payment.currency,
+                        reference=reference,
+                    )
+                )
+                p.send(record.topic, key=record.key, value=record.value, headers=record.headers)
+                p.flush()
                 self.closed.add(reference)
                 self.retry_at.pop(reference, None)
                 log.info("trade closed", out_trade_no=reference)

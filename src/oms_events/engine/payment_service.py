@@ -17,8 +17,9 @@ Consumes ``oms.payment.commands`` keyed by the order's payment id:
   CodCollected on the COD tenders asked for, once per waybill, and a RecordPayment to
   the order (payment id ``cod:<carrier>:<waybill>``)
 * RecordCodRemittance (``oms cod reconcile``) -> CodRemitted or CodRemittanceMissing
-* VoidPayment (from the order service: the order was cancelled or rejected) ->
-  PaymentVoided for each tender still asked for; the payment desk closes their trades
+* VoidPayment (from the order service: the order was cancelled or rejected, or its
+  open tender replaced) -> PaymentVoided for each tender still asked for; the payment
+  desk closes their trades and says so (RecordTradeClosed -> TradeClosed)
 
 A trade is opened and a refund asked of a provider only after its TenderRequested /
 RefundRequested is committed, by the payment desk (``payment_desk.py``), outside this
@@ -43,6 +44,7 @@ from oms_events.engine.commands import (
     RecordPayment,
     RecordRefund,
     RecordRefundOutcome,
+    RecordTradeClosed,
     RefundTender,
     RequestPayment,
     RequestRefund,
@@ -70,6 +72,7 @@ class PaymentService(Service):
             CollectCod: self.collect_cod,
             RecordCodRemittance: self.remittance,
             VoidPayment: self.void,
+            RecordTradeClosed: self.trade_closed,
         }
 
     def capture(self, command: CapturePayment, partition: Partition, out: Outbox) -> None:
@@ -242,6 +245,12 @@ class PaymentService(Service):
         if payment is None:
             return
         payment.void_open(command.reason)
+        out.events("payment", partition, payment, command.command_id)
+
+    def trade_closed(self, command: RecordTradeClosed, partition: Partition, out: Outbox) -> None:
+        """The desk closed a withdrawn tender's trade at its provider."""
+        payment = self._payment(command, partition)
+        payment.trade_closed(command.reference)
         out.events("payment", partition, payment, command.command_id)
 
     @staticmethod

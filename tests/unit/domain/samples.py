@@ -282,6 +282,7 @@ def events_of_every_kind() -> list[Any]:
     p.cod_missing("SF200", "SF-batch1")
     p.request_more("O-1-3", PaymentMethod.WECHAT_PAY, cny(50))
     p.void("O-1-3", "order cancelled")
+    p.trade_closed("O-1-3")
     p.request_refund("refund-1", cny(500), "line removed")
     p.refund_succeeded("refund-1", {"O-1": "ali-r-1"})
     p.request_refund("refund-2", cny(100), "shipping")

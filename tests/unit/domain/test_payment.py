@@ -196,3 +196,28 @@ def test_cash_collected_after_the_cod_tender_was_voided_is_still_money_in() -> N
     p.void_open("order cancelled")
     p.collect_cod("SF1", "SF", cny(1000), AT)
     assert p.balance == cny(1000) and not p.voided and p.cod["SF1"].expected == cny(1000)
+
+
+def test_a_payment_snapshotted_before_voids_and_cod_is_upcast_when_restored() -> None:
+    p = Payment.request(ORDER, PaymentMethod.COD, cny(1000), "O-1-cod")
+    p.request_more("T-2", PaymentMethod.ALIPAY, cny(200))
+    snapshot = Snapshot.take(p)
+    # As the previous release wrote it: no class version, none of the new attributes.
+    old = {
+        k: v
+        for k, v in snapshot.state.items()
+        if k not in {"class_version", "voided", "trades_closed", "cod"}
+    }
+    restored = Snapshot(
+        originator_id=snapshot.originator_id,
+        originator_version=snapshot.originator_version,
+        timestamp=snapshot.timestamp,
+        topic=snapshot.topic,
+        state=old,
+    ).mutate(None)
+    assert isinstance(restored, Payment)
+    restored.void("T-2", "order cancelled")
+    restored.trade_closed("T-2")
+    restored.void_open("order cancelled")
+    restored.collect_cod("SF1", "SF", cny(1000), AT)
+    assert restored.trades_closed == {"T-2"} and restored.cod["SF1"].amount == cny(1000)

@@ -6,6 +6,7 @@ left processing is settled by its notification."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from oms_events.domain.payment import cod_payment_id, trade_no
@@ -16,6 +17,7 @@ from oms_events.engine.commands import (
     RecordCodRemittance,
     RecordPayment,
     RecordRefund,
+    RecordTradeClosed,
     RequestPayment,
     RequestRefund,
     SettleRefund,
@@ -97,6 +99,8 @@ def test_a_cancelled_order_voids_its_open_trade() -> None:
     [void] = cancelled.commands(VoidPayment)
     [voided] = payments.send(void).named("PaymentVoided")
     assert (voided["reference"], voided["reason"]) == (ask.reference, "buyer cancelled")
+    [payment] = [a for part in payments.partitions.values() for a in part.aggregates.values()]
+    assert trades_to_close(payment) == [(ask.reference, "alipay")]
     # Paid before the close reached Alipay: the money is captured and refunded at once;
     # the order, which withdrew the trade, is told nothing.
     late = payments.send(notified(ask.reference))
@@ -104,6 +108,7 @@ def test_a_cancelled_order_voids_its_open_trade() -> None:
     [refund] = late.named("RefundRequested")
     assert refund["parts"][0]["amount"]["amount"] == 1000
     assert not payments.send(notified(ask.reference, "N-2")).named("RefundRequested")
+    assert trades_to_close(payment) == []  # paid: nothing left to close
 
 
 def test_a_notification_of_another_amount_than_asked_is_dead_lettered() -> None:
@@ -181,3 +186,24 @@ def test_an_unpaid_order_that_changes_replaces_its_trade() -> None:
     [payment] = [a for part in payments.partitions.values() for a in part.aggregates.values()]
     assert trades_to_close(payment) == [(ask.reference, "alipay")]
     assert [t[0] for t in trades_to_open(payment)] == [new[0].reference]
+
+
+def test_a_closed_trade_is_recorded_once_and_not_closed_again() -> None:
+    orders, payments = Flow(), Flow(service=PaymentService())
+    placed = place("K1", paid=False, method="wechat_pay")
+    [ask] = orders.send(placed).commands(RequestPayment)
+    payments.send(ask)
+    cancelled = orders.send(CancelOrder(command_id="k1", order_id=order_id(placed), reason="x"))
+    payments.send(cancelled.commands(VoidPayment)[0])
+    closed = RecordTradeClosed(
+        command_id=f"trade-closed/{ask.reference}",
+        order_id=order_id(placed),
+        order_no="SO-K1",
+        channel="web",
+        currency="CNY",
+        reference=ask.reference,
+    )
+    assert payments.send(closed).named("TradeClosed")
+    assert not payments.send(replace(closed, command_id="again")).named("TradeClosed")
+    [payment] = [a for part in payments.partitions.values() for a in part.aggregates.values()]
+    assert trades_to_close(payment) == []
