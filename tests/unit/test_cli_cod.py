@@ -64,6 +64,11 @@ def test_a_gbk_export_with_other_header_words_and_yuan_signs_is_read() -> None:
     )
 
 
+def test_the_couriers_own_name_in_the_file_is_its_code() -> None:
+    [row] = read("sf_remittance_gbk.csv", carrier=None)  # 快递公司 column: 顺丰
+    assert row.carrier == "SF"
+
+
 def test_english_headers_are_read_too() -> None:
     [row] = read("remittance_en.csv")
     assert (row.waybill, row.amount, row.fee) == ("SF1000000001", 12900, 129)

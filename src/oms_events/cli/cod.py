@@ -61,6 +61,31 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Couriers' names as their exports write them -> the carrier codes our waybills carry.
+CARRIER_NAMES = {
+    "顺丰": "SF",
+    "顺丰速运": "SF",
+    "圆通": "YTO",
+    "圆通速递": "YTO",
+    "中通": "ZTO",
+    "中通快递": "ZTO",
+    "申通": "STO",
+    "申通快递": "STO",
+    "韵达": "YUNDA",
+    "韵达快递": "YUNDA",
+    "京东": "JD",
+    "京东物流": "JD",
+    "邮政": "EMS",
+    "中国邮政": "EMS",
+}
+
+
+def carrier_code(name: str) -> str:
+    """Our code of a courier named in a file (顺丰 -> SF); a code stays as it is."""
+    name = name.strip()
+    return CARRIER_NAMES.get(name, name.upper())
+
+
 class RemittanceFileError(ValueError):
     """A remittance file that cannot be read: encoding, columns or a value (printed as
     one line naming file, line and column)."""
@@ -146,7 +171,7 @@ def parse(data: bytes, name: str, carrier: str | None) -> list[RemittanceRow]:
                 amount=_minor(cell("amount"), "代收货款/cod_amount", at),
                 fee=_minor(cell("fee"), "手续费/fee", at),
                 remitted_on=_date(cell("remitted_on"), at),
-                carrier=(carrier or cell("carrier")).upper(),
+                carrier=carrier_code(carrier or cell("carrier")),
             )
         )
     return rows
