@@ -333,14 +333,7 @@ class Payment(Aggregate):
         self.check_positive("collect", amount)
         # The COD tenders still asked for; none, those withdrawn (the order was cancelled
         # and the parcel delivered all the same: the cash is real, and owed back).
-        asked = next(
-            (
-                found
-                for tenders in (self.requested, self.voided)
-                if (found := {r: m for r, (k, m) in tenders.items() if k in COLLECTED_ON_HANDOVER})
-            ),
-            None,
-        )
+        asked = _handover(self.requested) or _handover(self.voided)
         if not asked:
             raise InvalidTransition(
                 entity="payment", action="collect cash for", status="awaiting no cash on delivery"
@@ -630,6 +623,11 @@ def order_of_trade(out_trade_no: str) -> UUID | None:
         return UUID(bytes=base64.b32decode(head + "======"))
     except (ValueError, TypeError):
         return None
+
+
+def _handover(tenders: Mapping[str, tuple[str, Money]]) -> dict[str, Money]:
+    # The tenders among ``tenders`` collected when the goods are handed over (COD).
+    return {r: m for r, (method, m) in tenders.items() if method in COLLECTED_ON_HANDOVER}
 
 
 def _tender_method(method: str) -> str:
