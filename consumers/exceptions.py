@@ -291,7 +291,7 @@ PROJECTION = Projection(
         topics.DEADLETTER,
     ),
     group="oms-projection-exceptions",
-    migrations=("003_exceptions.sql", "005_dead_letter_reasons.sql", "009_cod_exceptions.sql"),
+    migrations=("003_exceptions.sql", "005_dead_letter_reasons.sql", "010_cod_exceptions.sql"),
     events=frozenset(HANDLERS) | {"ReservationRejected"} | COD_EVENTS,
     write=write,
     reads_dead_letters=True,

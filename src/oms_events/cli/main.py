@@ -12,6 +12,7 @@ from oms_events.cli import (
     db,
     demo,
     dev,
+    docs,
     intake,
     order,
     payment,
@@ -55,6 +56,7 @@ app.command(
 app.add_typer(channel.app, name="channel")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(config.app, name="config")
+app.add_typer(docs.app, name="docs")
 
 
 @app.callback()

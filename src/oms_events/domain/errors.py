@@ -296,6 +296,14 @@ class InvalidCarrier(DomainError):
     message_zh = "必须提供承运商和运单号。"
 
 
+class WaybillConflict(DomainError):
+    """A second, different waybill for a shipment whose label may already be printed."""
+
+    code = "shipment.waybill_conflict"
+    message_en = "Shipment already has waybill {carrier} {tracking_no}; refused {other}."
+    message_zh = "发货单已分配面单 {carrier} {tracking_no}，拒绝再分配 {other}。"
+
+
 class ReturnQuantityInvalid(DomainError):
     """Returning or receiving more than was bought or requested."""
 

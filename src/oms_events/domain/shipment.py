@@ -21,6 +21,7 @@ from oms_events.domain.errors import (
     InvalidQuantity,
     InvalidTransition,
     ReasonRequired,
+    WaybillConflict,
 )
 from oms_events.domain.ids import natural_id
 
@@ -130,6 +131,31 @@ class Shipment(Aggregate):
     @event("ShipmentPacked")
     def _packed(self) -> None:
         self.status = ShipmentStatus.PACKED
+
+    def assign_waybill(self, carrier: str, tracking_no: str, wave: str) -> None:
+        """The e-waybill (电子面单) the label will carry, taken when the pick wave is made
+        (``WaybillAssigned``). The same waybill again changes nothing; a different one is
+        refused, since its label may already be on the parcel."""
+        if not carrier.strip() or not tracking_no.strip():
+            raise InvalidCarrier()
+        if self.tracking_no is not None:
+            if (carrier, tracking_no) == (self.carrier, self.tracking_no):
+                return
+            raise WaybillConflict(
+                carrier=self.carrier, tracking_no=self.tracking_no, other=tracking_no
+            )
+        self.check_status(
+            "assign a waybill to",
+            ShipmentStatus.CREATED,
+            ShipmentStatus.PICKED,
+            ShipmentStatus.PACKED,
+        )
+        self._waybill_assigned(carrier=carrier, tracking_no=tracking_no, wave=wave)
+
+    @event("WaybillAssigned")
+    def _waybill_assigned(self, carrier: str, tracking_no: str, wave: str) -> None:
+        self.carrier = carrier
+        self.tracking_no = tracking_no  # the wave is the warehouse's business, not kept here
 
     def ship(self, carrier: str, tracking_no: str) -> None:
         """Handed to ``carrier`` under ``tracking_no`` (``ShipmentShipped``)."""

@@ -657,6 +657,22 @@ class RecordWarehouseUpdate(Command):
         return str(self.shipment_id)
 
 
+@dataclass(frozen=True, kw_only=True)
+class AssignWaybill(Command):
+    """Give a shipment the e-waybill its label carries, as its pick wave is made."""
+
+    aggregate_type: ClassVar[str] = "shipment"
+    shipment_id: UUID
+    carrier: str
+    tracking_no: str
+    wave: str
+
+    @property
+    def key(self) -> str:
+        """The shipment id."""
+        return str(self.shipment_id)
+
+
 CarrierStatus = Literal[
     "in_transit", "out_for_delivery", "delivered", "delivery_failed", "returned_to_sender"
 ]
@@ -755,6 +771,7 @@ COMMANDS: dict[str, type[Command]] = {
         RecordWarehouseUpdate,
         RecordCarrierUpdate,
         RecordReturnParcelUpdate,
+        AssignWaybill,
     )
 }
 

@@ -3,6 +3,7 @@
 Consumes ``oms.shipment.commands`` keyed by shipment id:
 
 * CreateShipment (from allocation) -> ShipmentCreated
+* AssignWaybill (from ``oms docs pick``) -> WaybillAssigned (engine/waybill_assignment.py)
 * RecordWarehouseUpdate (from the warehouse adapter) -> ShipmentPicked / Packed /
   Shipped; on shipped, CommitLines per inventory partition (the goods have left)
   and ShipLines to the order.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from oms_events.domain.shipment import Shipment, ShipmentLine, ShipmentStatus
 from oms_events.engine.commands import (
+    AssignWaybill,
     CommitLines,
     CreateShipment,
     LineToCommit,
@@ -22,6 +24,7 @@ from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition
 from oms_events.engine.records import by_item_partition
 from oms_events.engine.service import Service
+from oms_events.engine.waybill_assignment import assign_waybill
 
 
 class ShipmentService(Service):
@@ -34,6 +37,7 @@ class ShipmentService(Service):
         self.handlers = {
             CreateShipment: self.create,
             RecordWarehouseUpdate: self.record_update,
+            AssignWaybill: assign_waybill,
         }
 
     def create(self, command: CreateShipment, partition: Partition, out: Outbox) -> None:

@@ -263,9 +263,10 @@ def events_of_every_kind() -> list[Any]:
     s2.cancel("order cancelled")
     recorded += s2.collect_events()
     s3 = Shipment.create(o.id, "WH-GZ", [ShipmentLine(2, "SKU-2", 1, r1)])
+    s3.assign_waybill("YTO", "YT7000000000001", "W-WH-GZ-1")
     s3.pick()
     s3.pack()
-    s3.ship("YTO", "YT1")
+    s3.ship("YTO", "YT7000000000001")
     s3.return_to_sender("refused")
     recorded += s3.collect_events()
 
