@@ -32,7 +32,7 @@ import psycopg
 import typer
 from psycopg.rows import dict_row
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from oms_events import topics
 from oms_events.avro.registry import codec_from_settings
@@ -445,9 +445,9 @@ def _print(findings: Sequence[Finding], name: str, batch: str, sent: int) -> Non
     table = Table(
         "Waybill 运单号",
         "Order",
-        "Collected 代收",
-        "File 回款文件",
-        "Fee 手续费",
+        Column("Collected 代收", justify="right"),
+        Column("File 回款文件", justify="right"),
+        Column("Fee 手续费", justify="right"),
         "Remitted 回款日期",
         "Result 结果",
         title=f"{name} ({batch})",
