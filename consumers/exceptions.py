@@ -211,6 +211,8 @@ def cod_exception(e: EventRecord) -> Row | None:
     return {
         "exception_id": f"{kind}:{e.originator_id}:{e.originator_version}",
         "kind": kind,
+        "order_id": p.get("order_id") or None,
+        "order_no": p.get("order_no") or None,
         "aggregate_id": e.originator_id,
         "reason": p.get("tracking_no"),
         "code": f"cod.{kind.removeprefix('cod_')}",

@@ -348,6 +348,8 @@ class Payment(Aggregate):
             collected_at=collected_at,
             expected=expected.to_dict(),
             covers=open_refs[1:],
+            order_id=str(self.order_id),
+            order_no=self.order_no,
         )
 
     @event("CodCollected")
@@ -360,6 +362,8 @@ class Payment(Aggregate):
         collected_at: datetime | None = None,
         expected: dict[str, Any] | None = None,
         covers: list[str] | None = None,
+        order_id: str = "",  # for readers of the event alone (exceptions)
+        order_no: str = "",
     ) -> None:
         money = Money.from_dict(amount)
         asked = self.requested.pop(reference, None) or self.voided.pop(reference, None)
@@ -397,6 +401,8 @@ class Payment(Aggregate):
             fee=fee.to_dict(),
             remitted_on=remitted_on,
             outcome=cod_outcome(collection.amount, remitted).value,
+            order_id=str(self.order_id),
+            order_no=self.order_no,
         )
 
     @event("CodRemitted")
@@ -408,6 +414,8 @@ class Payment(Aggregate):
         fee: dict[str, Any],
         remitted_on: str,
         outcome: str,
+        order_id: str,  # for readers of the event alone (exceptions)
+        order_no: str,
     ) -> None:
         collection = self.cod[tracking_no]
         collection.remitted = Money.from_dict(amount)
@@ -421,10 +429,15 @@ class Payment(Aggregate):
         collection = self._collection(tracking_no)
         if collection.outcome is not None or batch in collection.missing_in:
             return
-        self._cod_missing(tracking_no=tracking_no, batch=batch)
+        self._cod_missing(
+            tracking_no=tracking_no,
+            batch=batch,
+            order_id=str(self.order_id),
+            order_no=self.order_no,
+        )
 
     @event("CodRemittanceMissing")
-    def _cod_missing(self, tracking_no: str, batch: str) -> None:
+    def _cod_missing(self, tracking_no: str, batch: str, order_id: str, order_no: str) -> None:
         self.cod[tracking_no].missing_in.add(batch)
 
     def _collection(self, tracking_no: str) -> CodCollection:

@@ -205,14 +205,14 @@ def test_cod_is_collected_reconciled_and_a_cancelled_trade_is_closed(
             sorted(waybills.values())[2]: ("missing", None, None),
         }
         kinds = sorted(
-            (r["kind"], r["code"])
-            for r in rows(settings, schema, "SELECT kind, code FROM exception")
+            (r["kind"], r["code"], r["order_no"])
+            for r in rows(settings, schema, "SELECT kind, code, order_no FROM exception")
             if r["code"] and r["code"].startswith("cod.")
         )
         assert kinds == [
-            ("cod_missing", "cod.missing"),
-            ("cod_short_paid", "cod.short_paid"),
-            ("dead_letter", "cod.unknown_waybill"),
+            ("cod_missing", "cod.missing", f"SO-C2-{run}"),
+            ("cod_short_paid", "cod.short_paid", f"SO-C1-{run}"),
+            ("dead_letter", "cod.unknown_waybill", None),
         ]
 
         # The same file again: nothing more to record.
