@@ -1,6 +1,6 @@
 """Projection "exceptions": what operations must look at, one row per exception.
 
-Reads ``oms.order.events`` (late allocation or shipment, rejected orders),
+Reads ``oms.order.events`` (late allocation, shipment or delivery, rejected orders),
 ``oms.shipment.events`` (failed deliveries), ``oms.inventory.events`` (rejected
 reservations), ``oms.payment.events`` (cash on delivery short or over at the door,
 short- or over-paid or missing in a courier's remittance file) and ``oms.deadletter``
@@ -54,6 +54,8 @@ SUBJECT = (
     "ship_by",
     "late_allocation",
     "late_shipment",
+    "deliver_by",
+    "late_delivery",
     "version",
 )
 
@@ -76,15 +78,19 @@ def _raise(row: Row, kind: str, e: EventRecord, **fields: Any) -> None:
 
 def order_placed(row: Row, e: EventRecord) -> None:
     """OrderPlaced: remember the deadlines the order will be judged by."""
-    allocate_by, ship_by, _ = deadlines(e.payload["placed_at"], e.payload["delivery_speed"])
+    allocate_by, ship_by, deliver_by = deadlines(
+        e.payload["placed_at"], e.payload["delivery_speed"]
+    )
     row.update(
         aggregate_id=e.originator_id,
         order_id=e.originator_id,
         order_no=e.payload["order_no"],
         allocate_by=allocate_by,
         ship_by=ship_by,
+        deliver_by=deliver_by,
         late_allocation=False,
         late_shipment=False,
+        late_delivery=False,
     )
 
 
@@ -115,6 +121,24 @@ def order_shipped(row: Row, e: EventRecord) -> None:
         _late(row, e, "late_shipment", "ship_by")
 
 
+def order_delivered(row: Row, e: EventRecord) -> None:
+    """OrderDelivered after the delivery promised: late_delivery, judged by the carrier's
+    delivery time (the event time in events written before it was recorded)."""
+    delivered_at = e.payload.get("delivered_at") or e.timestamp
+    deliver_by = row.get("deliver_by")
+    if deliver_by is not None and delivered_at > deliver_by and not row.get("late_delivery"):
+        row["late_delivery"] = True
+        _raise(
+            row,
+            "late_delivery",
+            e,
+            order_id=row["order_id"],
+            order_no=row["order_no"],
+            due_at=deliver_by,
+            occurred_at=delivered_at,
+        )
+
+
 def order_rejected(row: Row, e: EventRecord) -> None:
     """OrderRejected: no stock for the order."""
     _raise(
@@ -135,11 +159,14 @@ def shipment_created(row: Row, e: EventRecord) -> None:
         location=e.payload["location"],
         late_allocation=False,
         late_shipment=False,
+        late_delivery=False,
     )
 
 
 def delivery_failed(row: Row, e: EventRecord) -> None:
-    """DeliveryFailed: one row per failed attempt."""
+    """DeliveryFailed: one row per failed attempt, at the carrier's scan time (the event
+    time in events written before it was recorded); where the courier was, in message."""
+    where = e.payload.get("location")
     _raise(
         row,
         "delivery_failed",
@@ -147,6 +174,8 @@ def delivery_failed(row: Row, e: EventRecord) -> None:
         order_id=row["order_id"],
         location=row["location"],
         reason=e.payload["reason"],
+        message=f"carrier scan at {where}" if where else None,
+        occurred_at=e.payload.get("occurred_at") or e.timestamp,
     )
 
 
@@ -157,6 +186,7 @@ HANDLERS: dict[str, rows.Handler] = {
     "LinesShipped": line_shipped,
     "OrderShipped": order_shipped,
     "OrderRejected": order_rejected,
+    "OrderDelivered": order_delivered,
     "ShipmentCreated": shipment_created,
     "DeliveryFailed": delivery_failed,
 }
@@ -293,7 +323,12 @@ PROJECTION = Projection(
         topics.DEADLETTER,
     ),
     group="oms-projection-exceptions",
-    migrations=("003_exceptions.sql", "005_dead_letter_reasons.sql", "010_cod_exceptions.sql"),
+    migrations=(
+        "003_exceptions.sql",
+        "005_dead_letter_reasons.sql",
+        "011_late_delivery.sql",
+        "012_cod_exceptions.sql",
+    ),
     events=frozenset(HANDLERS) | {"ReservationRejected"} | COD_EVENTS,
     write=write,
     reads_dead_letters=True,

@@ -171,6 +171,19 @@ class EngineSettings(BaseSettings):
     progress_every_s: float = Field(
         2.0, gt=0, description="Seconds between progress lines while a partition is rebuilt"
     )
+    waybill_wait_s: float = Field(
+        900,
+        ge=0,
+        description="How long the carrier adapter holds a scan of a tracking number no "
+        "shipment or return has shipped under yet (the carrier was faster than the ship "
+        "confirmation) before dead-lettering it as waybill.unknown",
+    )
+    waybill_window_days: float = Field(
+        60,
+        gt=0,
+        description="How far back the carrier adapter's waybill index reads shipped "
+        "parcels; carriers stop scanning long before, and this bounds its memory",
+    )
 
     def order_workflow(self) -> Workflow:
         """The :class:`Workflow` the order saga follows."""
@@ -224,6 +237,12 @@ class ProjectionSettings(BaseSettings):
         10_000,
         ge=0,
         description="Aggregates each projection keeps in memory between batches (0: reload)",
+    )
+    silent_parcel_hours: float = Field(
+        48,
+        gt=0,
+        description="A parcel on the road with no carrier scan for this long is a "
+        "silent_parcel exception (oms shipment silent, the exceptions view)",
     )
 
 

@@ -88,6 +88,10 @@ def snapshots(aggregate_type: str) -> str:
 ALLOCATIONS = "oms.allocations"
 WAREHOUSE_UPDATES = "oms.warehouse.updates"
 CARRIER_UPDATES = "oms.carrier.updates"
+# Scans of tracking numbers not shipped yet, held by the carrier adapter until the
+# ship confirmation arrives or they expire; partition n belongs to the adapter member
+# that owns partition n of CARRIER_UPDATES.
+CARRIER_PARKED = "oms.carrier.parked"
 NOTIFICATIONS = "oms.notifications"
 DEADLETTER = "oms.deadletter"
 
@@ -197,6 +201,14 @@ def registry(settings: Settings) -> list[TopicSpec]:
             n,
             INPUT_CONFIG,
             "tracking updates from carriers",
+        ),
+        TopicSpec(
+            p + CARRIER_PARKED,
+            Kind.STATE,
+            "scan id (carrier, tracking number, status, time)",
+            n,
+            STATE_CONFIG,
+            "carrier scans waiting for their ship confirmation (tombstoned when settled)",
         ),
         TopicSpec(
             p + NOTIFICATIONS,

@@ -6,6 +6,7 @@ import typer
 
 from oms_events.cli import (
     bench,
+    carrier,
     channel,
     cod,
     config,
@@ -19,6 +20,7 @@ from oms_events.cli import (
     project,
     run,
     schemas,
+    shipment,
     simulate,
     status,
     stock,
@@ -42,6 +44,8 @@ app.command("simulate")(simulate.simulate)
 app.add_typer(db.app, name="db")
 app.add_typer(order.app, name="order")
 app.add_typer(payment.app, name="payment")
+app.add_typer(shipment.app, name="shipment")
+app.add_typer(carrier.app, name="carrier")
 app.command("refund")(payment.refund)
 app.add_typer(cod.app, name="cod")
 app.command("project")(project.project)

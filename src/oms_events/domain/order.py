@@ -147,6 +147,9 @@ class Order(Aggregate):
     refunded_units: tuple[tuple[int, int], ...] = ()  # (line_no, units refunded)
     shipping_refunded = False
     promised_back: Money | None = None  # None: nothing promised back (older snapshots)
+    # Delivery, tracked per shipment (an order can ship from several locations).
+    delivered_shipments: frozenset[str] = frozenset()
+    delivered_at: datetime | None = None
 
     @staticmethod
     def create_id(channel: str, external_id: str) -> UUID:
@@ -817,13 +820,42 @@ class Order(Aggregate):
             self.shipments[line_no] = shipment_id or ""
         self.status = OrderStatus.SHIPPED
 
-    def deliver(self) -> None:
+    def deliver(self, delivered_at: datetime | None = None) -> None:
         """Record delivery of the whole order (``OrderDelivered``)."""
         self.check_status("deliver", OrderStatus.SHIPPED)
-        self._delivered()
+        self._delivered(delivered_at=delivered_at, shipment_id=None)
+
+    def deliver_shipment(self, shipment_id: str, delivered_at: datetime) -> bool:
+        """Record one shipment delivered: ``OrderDelivered`` when the order has shipped
+        and every shipment of it is delivered, else ``OrderShipmentDelivered``. A
+        shipment delivered before changes nothing (False); True when recorded."""
+        if shipment_id in self.delivered_shipments or self.status in (
+            OrderStatus.DELIVERED,
+            OrderStatus.COMPLETED,
+        ):
+            return False  # told before, or delivered before deliveries were per shipment
+        if shipment_id not in self.shipments.values():
+            raise InvalidOrder(detail=f"shipment {shipment_id} took no line of this order")
+        self.check_status("deliver", OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED)
+        remaining = set(self.shipments.values()) - self.delivered_shipments - {shipment_id}
+        if self.status is OrderStatus.SHIPPED and not remaining:
+            self._delivered(delivered_at=delivered_at, shipment_id=shipment_id)
+        else:
+            self._shipment_delivered(shipment_id=shipment_id, delivered_at=delivered_at)
+        return True
+
+    @event("OrderShipmentDelivered")
+    def _shipment_delivered(self, shipment_id: str, delivered_at: datetime) -> None:
+        self.delivered_shipments = self.delivered_shipments | {shipment_id}
 
     @event("OrderDelivered")
-    def _delivered(self) -> None:
+    def _delivered(
+        self, delivered_at: datetime | None = None, shipment_id: str | None = None
+    ) -> None:
+        # Both absent in earlier versions' events (delivered at the event's time).
+        if shipment_id is not None:
+            self.delivered_shipments = self.delivered_shipments | {shipment_id}
+        self.delivered_at = delivered_at
         self.status = OrderStatus.DELIVERED
 
     def complete(self) -> None:

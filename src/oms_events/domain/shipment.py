@@ -1,14 +1,18 @@
 """The Shipment aggregate: the lines of one order leaving one location, to the customer's door.
 
-Warehouses report picked / packed / shipped; carriers report in transit,
-delivered, failed and returned. Carrier feeds repeat themselves, so a report
-of the status the shipment is already in changes nothing.
+Warehouses report picked / packed / shipped; carriers report in transit, out for
+delivery, delivered, failed and returned. Carrier feeds repeat themselves and arrive
+out of order, so :meth:`Shipment.record_scan` takes each scan at most once (by status
+and time), ignores a non-final scan older than the newest one applied, and ignores
+every scan once the parcel is delivered or returned: the end of a parcel's journey is
+not undone by a late scan of its middle.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -34,13 +38,21 @@ class ShipmentStatus(StrEnum):
     PACKED = "packed"
     SHIPPED = "shipped"
     IN_TRANSIT = "in_transit"
+    OUT_FOR_DELIVERY = "out_for_delivery"
     DELIVERED = "delivered"
     DELIVERY_FAILED = "delivery_failed"
     RETURNED = "returned"
     CANCELLED = "cancelled"
 
 
-_ON_THE_ROAD = (ShipmentStatus.SHIPPED, ShipmentStatus.IN_TRANSIT, ShipmentStatus.DELIVERY_FAILED)
+_ON_THE_ROAD = (
+    ShipmentStatus.SHIPPED,
+    ShipmentStatus.IN_TRANSIT,
+    ShipmentStatus.OUT_FOR_DELIVERY,
+    ShipmentStatus.DELIVERY_FAILED,
+)
+# The journey is over: later scans of the parcel change nothing.
+FINAL = (ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +84,15 @@ class ShipmentLine:
 
 class Shipment(Aggregate):
     """One parcel (or consignment) of an order from one location."""
+
+    # Carrier scan details; class defaults so shipments snapshotted before scans were
+    # recorded restore with them unset.
+    last_scan_at: datetime | None = None
+    last_location: str | None = None
+    eta: datetime | None = None
+    signer: str | None = None
+    delivered_at: datetime | None = None
+    scans: frozenset[str] = frozenset()  # "status@occurred_at" of every scan applied
 
     @staticmethod
     def create_id(order_id: UUID, location: str) -> UUID:
@@ -190,48 +211,170 @@ class Shipment(Aggregate):
 
     # --- carrier --------------------------------------------------------------------
 
-    def record_in_transit(self, note: str = "") -> None:
-        """A tracking scan on the way (``ShipmentInTransit``); also after a failed attempt."""
-        if self.status is ShipmentStatus.IN_TRANSIT:
+    def record_scan(
+        self,
+        status: str,
+        occurred_at: datetime,
+        *,
+        location: str | None = None,
+        reason: str | None = None,
+        eta: datetime | None = None,
+        signer: str | None = None,
+    ) -> bool:
+        """Apply one carrier scan (a status of ``oms_events.carriers.scan.STATUSES``) by
+        the feed's rules (see the module doc); True when it recorded an event.
+
+        Raises InvalidTransition for a scan of a parcel not handed to a carrier yet.
+        """
+        if self.status in FINAL or _scan_key(status, occurred_at) in self.scans:
+            return False
+        self.check_status("scan", *_ON_THE_ROAD)
+        final = status in ("delivered", "returned_to_sender")
+        if not final and self.last_scan_at is not None and occurred_at < self.last_scan_at:
+            return False  # stale: the parcel has moved on since
+        at, where = occurred_at, location
+        if status == "in_transit":
+            self.record_in_transit(location or "", occurred_at=at, location=where, eta=eta)
+        elif status == "out_for_delivery":
+            self.record_out_for_delivery(occurred_at=at, location=where, eta=eta)
+        elif status == "delivered":
+            self.deliver(occurred_at=at, location=where, signer=signer)
+        elif status == "delivery_failed":
+            self.fail_delivery(reason or "delivery failed", occurred_at=at, location=where)
+        elif status == "returned_to_sender":
+            self.return_to_sender(reason or "returned to sender", occurred_at=at, location=where)
+        else:
+            raise InvalidTransition(entity="shipment", action=status, status=self.status.value)
+        return True
+
+    def _scanned(self, status: str, occurred_at: datetime | None, location: str | None) -> None:
+        # What every carrier event records of its scan (absent in earlier events).
+        if occurred_at is None:
+            return
+        self.scans = self.scans | {_scan_key(status, occurred_at)}
+        if self.last_scan_at is None or occurred_at >= self.last_scan_at:
+            self.last_scan_at = occurred_at
+            self.last_location = location or self.last_location
+
+    def record_in_transit(
+        self,
+        note: str = "",
+        *,
+        occurred_at: datetime | None = None,
+        location: str | None = None,
+        eta: datetime | None = None,
+    ) -> None:
+        """A tracking scan on the way (``ShipmentInTransit``); also after a failed attempt.
+        Without a scan time, a repeat of the status changes nothing."""
+        if self.status is ShipmentStatus.IN_TRANSIT and occurred_at is None:
             return
         self.check_status("move", *_ON_THE_ROAD)
-        self._in_transit(note=note)
+        self._in_transit(note=note, occurred_at=occurred_at, location=location, eta=eta)
 
     @event("ShipmentInTransit")
-    def _in_transit(self, note: str) -> None:
+    def _in_transit(
+        self,
+        note: str,
+        occurred_at: datetime | None = None,
+        location: str | None = None,
+        eta: datetime | None = None,
+    ) -> None:
         self.status = ShipmentStatus.IN_TRANSIT
+        self.eta = eta or self.eta
+        self._scanned("in_transit", occurred_at, location)
 
-    def deliver(self) -> None:
+    def record_out_for_delivery(
+        self,
+        *,
+        occurred_at: datetime,
+        location: str | None = None,
+        eta: datetime | None = None,
+    ) -> None:
+        """A courier has the parcel for delivery today (``ShipmentOutForDelivery``)."""
+        self.check_status("dispatch", *_ON_THE_ROAD)
+        self._out_for_delivery(occurred_at=occurred_at, location=location, eta=eta)
+
+    @event("ShipmentOutForDelivery")
+    def _out_for_delivery(
+        self, occurred_at: datetime, location: str | None, eta: datetime | None
+    ) -> None:
+        self.status = ShipmentStatus.OUT_FOR_DELIVERY
+        self.eta = eta or self.eta
+        self._scanned("out_for_delivery", occurred_at, location)
+
+    def deliver(
+        self,
+        *,
+        occurred_at: datetime | None = None,
+        location: str | None = None,
+        signer: str | None = None,
+    ) -> None:
         """The carrier delivered (``ShipmentDelivered``)."""
         if self.status is ShipmentStatus.DELIVERED:
             return
         self.check_status("deliver", *_ON_THE_ROAD)
-        self._delivered()
+        self._delivered(occurred_at=occurred_at, location=location, signer=signer)
 
     @event("ShipmentDelivered")
-    def _delivered(self) -> None:
+    def _delivered(
+        self,
+        occurred_at: datetime | None = None,
+        location: str | None = None,
+        signer: str | None = None,
+    ) -> None:
         self.status = ShipmentStatus.DELIVERED
+        self.signer = signer
+        self.delivered_at = occurred_at
+        self._scanned("delivered", occurred_at, location)
 
-    def fail_delivery(self, reason: str) -> None:
+    def fail_delivery(
+        self,
+        reason: str,
+        *,
+        occurred_at: datetime | None = None,
+        location: str | None = None,
+    ) -> None:
         """A delivery attempt failed (``DeliveryFailed``); the carrier may try again."""
-        self.check_status("fail", ShipmentStatus.SHIPPED, ShipmentStatus.IN_TRANSIT)
+        self.check_status(
+            "fail",
+            ShipmentStatus.SHIPPED,
+            ShipmentStatus.IN_TRANSIT,
+            ShipmentStatus.OUT_FOR_DELIVERY,
+            ShipmentStatus.DELIVERY_FAILED,
+        )
         self._check_reason(reason)
-        self._delivery_failed(reason=reason)
+        self._delivery_failed(reason=reason, occurred_at=occurred_at, location=location)
 
     @event("DeliveryFailed")
-    def _delivery_failed(self, reason: str) -> None:
+    def _delivery_failed(
+        self, reason: str, occurred_at: datetime | None = None, location: str | None = None
+    ) -> None:
         self.failures.append(reason)
         self.status = ShipmentStatus.DELIVERY_FAILED
+        self._scanned("delivery_failed", occurred_at, location)
 
-    def return_to_sender(self, reason: str) -> None:
+    def return_to_sender(
+        self,
+        reason: str,
+        *,
+        occurred_at: datetime | None = None,
+        location: str | None = None,
+    ) -> None:
         """The carrier brings the parcel back (``ShipmentReturned``)."""
         if self.status is ShipmentStatus.RETURNED:
             return
         self.check_status("return", *_ON_THE_ROAD)
         self._check_reason(reason)
-        self._returned(reason=reason)
+        self._returned(reason=reason, occurred_at=occurred_at, location=location)
 
     @event("ShipmentReturned")
-    def _returned(self, reason: str) -> None:
+    def _returned(
+        self, reason: str, occurred_at: datetime | None = None, location: str | None = None
+    ) -> None:
         self.status = ShipmentStatus.RETURNED
         self.close_reason = reason
+        self._scanned("returned_to_sender", occurred_at, location)
+
+
+def _scan_key(status: str, occurred_at: datetime) -> str:
+    return f"{status}@{occurred_at.astimezone(UTC).isoformat()}"

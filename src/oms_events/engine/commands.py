@@ -326,6 +326,28 @@ class RecordRefund(_OrderKeyed, Command):
     currency: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class CollectedCash:
+    """Cash a courier collected at the door (DeliverShipment ``cod_collected``)."""
+
+    amount: int  # minor units
+    currency: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeliverShipment(_OrderKeyed, Command):
+    """A shipment of the order was delivered (from the shipment service); the order
+    passes any cash collected at the door on to its payment as CollectCod."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_id: UUID
+    shipment_id: UUID
+    delivered_at: datetime
+    carrier: str
+    tracking_no: str
+    cod_collected: CollectedCash | None = None
+
+
 # --- payment commands ------------------------------------------------------------
 
 
@@ -396,7 +418,8 @@ class RecordRefundOutcome(PaymentCommand):
 @dataclass(frozen=True, kw_only=True)
 class CollectCod(PaymentCommand):
     """The courier collected cash at the door for the order's cash-on-delivery tender
-    (sent by the shipment service on a delivered carrier update)."""
+    (sent by the order service on a DeliverShipment carrying the cash, which the
+    shipment service sends on a delivered carrier update)."""
 
     amount: int  # minor units collected
     carrier: str
@@ -743,6 +766,7 @@ COMMANDS: dict[str, type[Command]] = {
         RecordPayment,
         CancelOrder,
         ShipLines,
+        DeliverShipment,
         RefundOrder,
         RecordRefund,
         CapturePayment,

@@ -15,6 +15,9 @@ Consumes ``oms.order.commands`` keyed by order id:
   for the lines that changed; once allocated (or closed) it is refused with
   ``order.locked`` and a CommandRejected reply, an ordinary outcome, not a dead letter
 * ShipLines (from the shipment processor) -> LinesShipped, or OrderShipped for the last
+* DeliverShipment (from the shipment processor, on a delivered carrier scan) ->
+  OrderShipmentDelivered, or OrderDelivered (with delivered_at) once every shipment is;
+  cash collected at the door -> CollectCod to the payment
 * RefundOrder (the shop: lines, units, shipping) -> RefundAgreed, priced by the order
 * RecordRefund (from the payment service: the provider took it) -> RefundRecorded
 
@@ -52,7 +55,9 @@ from oms_events.engine.commands import (
     CancelOrder,
     CapturePayment,
     ChangeOrder,
+    CollectCod,
     Command,
+    DeliverShipment,
     LineDetails,
     PaymentCommand,
     PlaceOrder,
@@ -331,6 +336,7 @@ class OrderService(Service):
             CancelOrder: self.cancel,
             ChangeOrder: self.change,
             ShipLines: self.ship_lines,
+            DeliverShipment: self.deliver_shipment,
             RefundOrder: self.refund,
             RecordRefund: self.record_refund,
         }
@@ -395,6 +401,30 @@ class OrderService(Service):
         """A shipment left with these lines."""
         order = self._order(partition, command.order_id)
         order.ship_lines(command.line_nos, str(command.shipment_id))
+        self._save(partition, order, out, command.command_id)
+
+    def deliver_shipment(self, command: DeliverShipment, partition: Partition, out: Outbox) -> None:
+        """A shipment reached the customer: the order is delivered once all have; cash
+        collected at the door goes on to the payment (once, with the delivery)."""
+        order = self._order(partition, command.order_id)
+        recorded = order.deliver_shipment(str(command.shipment_id), command.delivered_at)
+        cash = command.cod_collected
+        if recorded and cash is not None:
+            # The cash's own currency: a courier's remittance in another currency than
+            # the order's is for the payment to refuse, visibly, not for us to relabel.
+            out.command(
+                CollectCod(
+                    command_id=f"{command.command_id}/cod",
+                    order_id=order.id,
+                    order_no=order.order_no,
+                    channel=order.channel,
+                    currency=cash.currency,
+                    amount=cash.amount,
+                    carrier=command.carrier,
+                    tracking_no=command.tracking_no,
+                    collected_at=command.delivered_at,
+                )
+            )
         self._save(partition, order, out, command.command_id)
 
     def refund(self, command: RefundOrder, partition: Partition, out: Outbox) -> None:

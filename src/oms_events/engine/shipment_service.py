@@ -7,16 +7,24 @@ Consumes ``oms.shipment.commands`` keyed by shipment id:
 * RecordWarehouseUpdate (from the warehouse adapter) -> ShipmentPicked / Packed /
   Shipped; on shipped, CommitLines per inventory partition (the goods have left)
   and ShipLines to the order.
+* RecordCarrierUpdate (from the carrier adapter) -> ShipmentInTransit /
+  ShipmentOutForDelivery / ShipmentDelivered / DeliveryFailed / ShipmentReturned, by the
+  feed rules of ``Shipment.record_scan`` (a repeated or stale scan records nothing);
+  on delivered, DeliverShipment to the order, with any cash collected at the door.
 """
 
 from __future__ import annotations
 
+from oms_events.carriers.scan import carrier_code
 from oms_events.domain.shipment import Shipment, ShipmentLine, ShipmentStatus
 from oms_events.engine.commands import (
     AssignWaybill,
+    CollectedCash,
     CommitLines,
     CreateShipment,
+    DeliverShipment,
     LineToCommit,
+    RecordCarrierUpdate,
     RecordWarehouseUpdate,
     ShipLines,
 )
@@ -37,6 +45,7 @@ class ShipmentService(Service):
         self.handlers = {
             CreateShipment: self.create,
             RecordWarehouseUpdate: self.record_update,
+            RecordCarrierUpdate: record_carrier_update,
             AssignWaybill: assign_waybill,
         }
 
@@ -99,3 +108,41 @@ def _shipped(shipment: Shipment, out: Outbox, cause: str) -> None:
             line_nos=tuple(line.line_no for line in shipment.lines),
         )
     )
+
+
+def record_carrier_update(command: RecordCarrierUpdate, partition: Partition, out: Outbox) -> None:
+    """Apply a carrier's scan; the first delivered scan tells the order (and passes on
+    cash collected at the door)."""
+    shipment: Shipment | None = partition.get(command.shipment_id)
+    if shipment is None:
+        raise ValueError(f"shipment {command.key} does not exist")
+    known = (carrier_code(shipment.carrier or ""), shipment.tracking_no)
+    if (carrier_code(command.carrier), command.tracking_no) != known:
+        raise ValueError(
+            f"waybill {command.carrier} {command.tracking_no} is not shipment {command.key}'s"
+            f" ({shipment.carrier} {shipment.tracking_no})"
+        )
+    recorded = shipment.record_scan(
+        command.status,
+        command.occurred_at,
+        location=command.location,
+        reason=command.reason,
+        eta=command.eta,
+        signer=command.signer,
+    )
+    if recorded and shipment.status is ShipmentStatus.DELIVERED:
+        cash = command.cod_collected
+        out.command(
+            DeliverShipment(
+                command_id=f"{command.command_id}/deliver",
+                order_id=shipment.order_id,
+                shipment_id=shipment.id,
+                delivered_at=command.occurred_at,
+                carrier=command.carrier,
+                tracking_no=command.tracking_no,
+                cod_collected=(
+                    CollectedCash(amount=cash.amount, currency=cash.currency) if cash else None
+                ),
+            )
+        )
+    out.events("shipment", partition, shipment, command.command_id)

@@ -26,6 +26,7 @@ from oms_events.domain import (
 )
 
 PLACED_AT = datetime(2025, 11, 11, 0, 0, 1, tzinfo=UTC)
+SCANNED_AT = datetime(2025, 11, 13, 7, 30, 5, 123456, tzinfo=UTC)  # a carrier's scan
 
 
 def cny(amount: int) -> Money:
@@ -209,7 +210,8 @@ def events_of_every_kind() -> list[Any]:
     o.allocate()
     o.ship_line(1, "shipment-1")  # LinesShipped
     o.ship_line(2, "shipment-2")  # OrderShipped, with the line
-    o.deliver()
+    o.deliver_shipment("shipment-1", SCANNED_AT)  # OrderShipmentDelivered
+    o.deliver_shipment("shipment-2", SCANNED_AT)  # OrderDelivered, with delivered_at
     o.complete()
     recorded += o.collect_events()
 
@@ -257,7 +259,8 @@ def events_of_every_kind() -> list[Any]:
     s.ship("SF Express", "SF1234567890")
     s.fail_delivery("nobody home")
     s.record_in_transit("re-attempt")
-    s.deliver()
+    s.record_out_for_delivery(occurred_at=SCANNED_AT, location="上海", eta=SCANNED_AT)
+    s.deliver(occurred_at=SCANNED_AT, location="上海", signer="李雷")
     recorded += s.collect_events()
     s2 = Shipment.create(o.id, "WH-BJ", [ShipmentLine(2, "SKU-2", 1, r1)])
     s2.cancel("order cancelled")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -465,3 +465,23 @@ def test_replaying_the_events_rebuilds_the_same_order() -> None:
     rebuilt = replay(events)
     assert state(rebuilt) == state(o)
     assert rebuilt.placed_at == PLACED_AT  # type: ignore[attr-defined]
+
+
+def test_an_order_is_delivered_when_every_shipment_is_and_says_when() -> None:
+    o = allocated_order()
+    o.ship_line(1, "S-1")
+    first, last = datetime(2026, 11, 29, 7, tzinfo=UTC), datetime(2026, 11, 30, 9, tzinfo=UTC)
+    assert o.deliver_shipment("S-1", first)  # the other line has not even shipped
+    o.ship_line(2, "S-2")
+    assert o.status is OrderStatus.SHIPPED
+    assert not o.deliver_shipment("S-1", first)  # the carrier said it twice
+    o.deliver_shipment("S-2", last)
+    assert (o.status, o.delivered_at) == (OrderStatus.DELIVERED, last)
+    assert names(o) == ["LinesShipped", "OrderShipmentDelivered", "OrderShipped", "OrderDelivered"]
+
+
+def test_a_shipment_of_another_order_cannot_deliver_it() -> None:
+    o = allocated_order()
+    o.ship_line(1, "S-1")
+    with pytest.raises(InvalidOrder):
+        o.deliver_shipment("S-9", datetime(2026, 11, 29, tzinfo=UTC))

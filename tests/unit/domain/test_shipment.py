@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from uuid import UUID
 
 import pytest
@@ -98,3 +99,58 @@ def test_replaying_the_events_rebuilds_the_same_shipment() -> None:
     s.fail_delivery("nobody home")
     s.deliver()
     assert state(replay(s.collect_events())) == state(s)
+
+
+# --- carrier scans (record_scan: the carrier feed's rules) --------------------------
+
+T0 = datetime(2026, 11, 29, 1, 0, tzinfo=UTC)
+
+
+def at(minutes: int) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def test_scans_record_where_and_when_and_the_delivery_its_signer() -> None:
+    s = shipped()
+    s.record_scan("in_transit", at(0), location="深圳", eta=at(600))
+    s.record_scan("out_for_delivery", at(300), location="上海")
+    s.record_scan("delivered", at(420), location="上海", signer="李雷")
+    assert s.status is ShipmentStatus.DELIVERED
+    assert (s.last_scan_at, s.last_location, s.eta, s.signer) == (at(420), "上海", at(600), "李雷")
+    assert s.delivered_at == at(420)
+    assert state(replay(s.collect_events())) == state(s)
+
+
+def test_a_repeated_scan_records_nothing_even_in_another_timezone() -> None:
+    s = shipped()
+    assert s.record_scan("in_transit", at(0), location="深圳")
+    s.collect_events()
+    china = timezone(timedelta(hours=8))
+    assert not s.record_scan("in_transit", at(0).astimezone(china), location="深圳")
+    assert s.collect_events() == []
+
+
+def test_a_stale_scan_is_ignored_and_the_end_of_the_journey_is_final() -> None:
+    s = shipped()
+    s.record_scan("out_for_delivery", at(300))
+    assert not s.record_scan("in_transit", at(100))  # older than what we know
+    assert s.status is ShipmentStatus.OUT_FOR_DELIVERY
+    assert s.record_scan("delivered", at(200))  # a delivery is never stale
+    assert not s.record_scan("delivery_failed", at(500), reason="nobody home")
+    assert not s.record_scan("returned_to_sender", at(600), reason="refused")
+    assert s.status is ShipmentStatus.DELIVERED
+
+
+def test_every_failed_attempt_counts_once() -> None:
+    s = shipped()
+    s.record_scan("delivery_failed", at(10), reason="nobody home")
+    s.record_scan("delivery_failed", at(10), reason="nobody home")
+    s.record_scan("out_for_delivery", at(20))
+    s.record_scan("delivery_failed", at(30), reason="refused")
+    assert s.failures == ["nobody home", "refused"]
+
+
+def test_a_scan_before_the_parcel_left_is_refused() -> None:
+    s = shipment(ORDER, RESERVATION)
+    with pytest.raises(InvalidTransition):
+        s.record_scan("in_transit", at(0))
