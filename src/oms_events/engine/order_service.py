@@ -27,7 +27,10 @@ PaymentRecorded on a paid change) -> CapturePayment; PaymentDue, or an OrderPlac
 channel did not collect (prepaid, not COD) -> RequestPayment under a trade number of
 our own (``payment.trade_no``), which the payment desk opens at the provider;
 RefundDue / RefundAgreed -> RequestRefund. A PaymentRecorded of such a trade comes
-from the payment service, which captured it already: it asks nothing more.
+from the payment service, which captured it already: it asks nothing more (nor for
+cash a courier collected, ``cod:<carrier>:<waybill>``). A COD order asks for its COD
+tender when placed; a cancelled or rejected order, or an unpaid one whose lines change
+(its tender replaced), withdraws its open tenders (VoidPayment, see ``_open_tenders``).
 
 Timers (inside a transaction, like any command): cancel unpaid prepaid orders whose
 reservations outlived the workflow's ``reservation_ttl``, releasing their stock; and
