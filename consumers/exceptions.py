@@ -179,6 +179,19 @@ def delivery_failed(row: Row, e: EventRecord) -> None:
     )
 
 
+def interception_failed(row: Row, e: EventRecord) -> None:
+    """InterceptionFailed: a parcel the carrier was asked to stop (拦截) reached the
+    customer; the cancellation is refused, or a cancelled order's goods were delivered."""
+    _raise(
+        row,
+        "interception_failed",
+        e,
+        order_id=row["order_id"],
+        order_no=row["order_no"],
+        reason=e.payload["reason"],
+    )
+
+
 HANDLERS: dict[str, rows.Handler] = {
     "OrderPlaced": order_placed,
     "OrderAllocated": order_allocated,
@@ -189,6 +202,7 @@ HANDLERS: dict[str, rows.Handler] = {
     "OrderDelivered": order_delivered,
     "ShipmentCreated": shipment_created,
     "DeliveryFailed": delivery_failed,
+    "InterceptionFailed": interception_failed,
 }
 
 
@@ -327,7 +341,8 @@ PROJECTION = Projection(
         "003_exceptions.sql",
         "005_dead_letter_reasons.sql",
         "011_late_delivery.sql",
-        "012_cod_exceptions.sql",
+        "012_interception_exceptions.sql",
+        "013_cod_exceptions.sql",
     ),
     events=frozenset(HANDLERS) | {"ReservationRejected"} | COD_EVENTS,
     write=write,

@@ -370,6 +370,11 @@ ORDER_HANDLERS: dict[str, rows.Handler] = {
     # Recorded in the timeline only; the balance is already in the amounts.
     "PaymentDue": lambda row, e: None,
     "RefundDue": lambda row, e: None,
+    # A cancellation waiting for the carrier (拦截), and its outcomes: the status moves
+    # with OrderCancelled / OrderDelivered; these say why, in the timeline.
+    "CancellationRequested": lambda row, e: None,
+    "ShipmentIntercepted": lambda row, e: None,
+    "InterceptionFailed": lambda row, e: None,
 }
 
 # --- shipments ----------------------------------------------------------------------

@@ -6,6 +6,15 @@ out of order, so :meth:`Shipment.record_scan` takes each scan at most once (by s
 and time), ignores a non-final scan older than the newest one applied, and ignores
 every scan once the parcel is delivered or returned: the end of a parcel's journey is
 not undone by a late scan of its middle.
+
+Cancelling (the order was cancelled)::
+
+    created | picked | packed ─> cancelled (the warehouse is told)
+        └─ shipped anyway (the warehouse's confirmation came late) ─> shipped, and
+           the carrier is asked to intercept: the goods did leave, the count says so
+    on the road ─> InterceptionRequested (拦截)
+        ├─ returned (the carrier brings it back) ─> ParcelReceivedBack at the warehouse
+        └─ delivered (too late)
 """
 
 from __future__ import annotations
@@ -119,6 +128,15 @@ class Shipment(Aggregate):
         self.failures: list[str] = []
         self.close_reason: str | None = None
 
+    # Set by later events; class defaults so that older snapshots restore.
+    intercepting: str | None = None  # why the carrier was asked to intercept (拦截)
+    received_back = False  # the returned parcel is back at the warehouse
+
+    @property
+    def on_the_road(self) -> bool:
+        """True while the parcel is with the carrier, not yet delivered or returned."""
+        return self.status in _ON_THE_ROAD
+
     def check_status(self, action: str, *allowed: ShipmentStatus) -> None:
         """Raise InvalidTransition unless the shipment is in one of ``allowed``."""
         if self.status not in allowed:
@@ -187,6 +205,14 @@ class Shipment(Aggregate):
             self.tracking_no,
         ):
             return
+        if self.status is ShipmentStatus.CANCELLED:
+            # The warehouse shipped before it read the cancellation: the goods left.
+            # Recorded as shipped (the stock must drop, the carrier adapter must know
+            # the waybill) and intercepted at once.
+            reason = self.close_reason or "order cancelled"
+            self._shipped(carrier=carrier, tracking_no=tracking_no)
+            self._interception_requested(reason=reason)
+            return
         self.check_status("ship", ShipmentStatus.PACKED)
         self._shipped(carrier=carrier, tracking_no=tracking_no)
 
@@ -208,6 +234,32 @@ class Shipment(Aggregate):
     def _cancelled(self, reason: str) -> None:
         self.status = ShipmentStatus.CANCELLED
         self.close_reason = reason
+
+    def intercept(self, reason: str) -> None:
+        """Ask the carrier to stop the parcel and bring it back (``InterceptionRequested``);
+        asking again changes nothing."""
+        self._check_reason(reason)
+        if self.intercepting is not None:
+            return
+        self.check_status("intercept", *_ON_THE_ROAD)
+        self._interception_requested(reason=reason)
+
+    @event("InterceptionRequested")
+    def _interception_requested(self, reason: str) -> None:
+        self.intercepting = reason
+
+    def receive_back(self) -> bool:
+        """The returned parcel is back at the warehouse (``ParcelReceivedBack``): its units
+        go back on hand. Returns False when it was received already."""
+        if self.received_back:
+            return False
+        self.check_status("receive back", ShipmentStatus.RETURNED)
+        self._parcel_received_back()
+        return True
+
+    @event("ParcelReceivedBack")
+    def _parcel_received_back(self) -> None:
+        self.received_back = True
 
     # --- carrier --------------------------------------------------------------------
 

@@ -285,6 +285,17 @@ class CancelOrder(_OrderKeyed, Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RecordInterception(_OrderKeyed, Command):
+    """What became of intercepting one shipment of an order being cancelled."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_id: UUID
+    shipment_id: UUID
+    outcome: Literal["intercepted", "delivered"]
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class ShipLines(_OrderKeyed, Command):
     """A shipment left with these lines of the order."""
 
@@ -565,6 +576,9 @@ class LineToCommit(_AtItem):
     reservation_id: UUID
     sku: str
     location: str
+    # The line's units: a reservation released meanwhile (the order was cancelled, the
+    # warehouse shipped anyway) still takes them off hand. 0 from earlier versions.
+    quantity: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -584,6 +598,26 @@ class CommitStock(StockCommand):
 
     order_id: UUID
     reservation_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class LineToRestock(_AtItem):
+    """One line of a RestockLines: units of a sku back at a location."""
+
+    sku: str
+    location: str
+    quantity: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RestockLines(_FirstLineKeyed, Command):
+    """Units back at the warehouse (a returned parcel) go back on hand, once per
+    ``restock_id`` and item: one per inventory partition, keyed by the first line's item."""
+
+    aggregate_type: ClassVar[str] = "inventory"
+    restock_id: UUID  # the shipment id of a returned parcel
+    lines: tuple[LineToRestock, ...]
+    reason: str
 
 
 # --- stock administration (operators) ----------------------------------------------
@@ -681,6 +715,34 @@ class RecordWarehouseUpdate(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CancelShipment(Command):
+    """The order was cancelled: stop the shipment and tell its warehouse, or, once the
+    parcel left, ask the carrier to intercept it."""
+
+    aggregate_type: ClassVar[str] = "shipment"
+    shipment_id: UUID
+    reason: str
+
+    @property
+    def key(self) -> str:
+        """The shipment id."""
+        return str(self.shipment_id)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordParcelReturned(Command):
+    """The warehouse received a parcel the carrier brought back: its units go back on hand."""
+
+    aggregate_type: ClassVar[str] = "shipment"
+    shipment_id: UUID
+
+    @property
+    def key(self) -> str:
+        """The shipment id."""
+        return str(self.shipment_id)
+
+
+@dataclass(frozen=True, kw_only=True)
 class AssignWaybill(Command):
     """Give a shipment the e-waybill its label carries, as its pick wave is made."""
 
@@ -765,6 +827,7 @@ COMMANDS: dict[str, type[Command]] = {
         ReservationsAnswered,
         RecordPayment,
         CancelOrder,
+        RecordInterception,
         ShipLines,
         DeliverShipment,
         RefundOrder,
@@ -785,6 +848,7 @@ COMMANDS: dict[str, type[Command]] = {
         ReleaseLines,
         CommitStock,
         CommitLines,
+        RestockLines,
         AdjustStock,
         CountStock,
         SetThreshold,
@@ -793,6 +857,8 @@ COMMANDS: dict[str, type[Command]] = {
         ReceiveTransfer,
         CreateShipment,
         RecordWarehouseUpdate,
+        CancelShipment,
+        RecordParcelReturned,
         RecordCarrierUpdate,
         RecordReturnParcelUpdate,
         AssignWaybill,

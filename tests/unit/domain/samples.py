@@ -24,6 +24,7 @@ from oms_events.domain import (
     Shipment,
     ShipmentLine,
 )
+from oms_events.domain.order import InterceptionOutcome
 
 PLACED_AT = datetime(2025, 11, 11, 0, 0, 1, tzinfo=UTC)
 SCANNED_AT = datetime(2025, 11, 13, 7, 30, 5, 123456, tzinfo=UTC)  # a carrier's scan
@@ -231,6 +232,15 @@ def events_of_every_kind() -> list[Any]:
     cancelled = order(external_id="T-3")
     cancelled.cancel("customer changed mind")
     recorded += cancelled.collect_events()
+    # Cancelled once shipped: one parcel intercepted, one delivered first.
+    late = order(lines=[line(1), line(2, "SKU-2", 1, 500)], external_id="T-5")
+    late.allocate([(1, late.reservation_id(1), "WH-SH"), (2, late.reservation_id(2), "WH-BJ")])
+    late.ship_line(1, "shipment-1")
+    late.ship_line(2, "shipment-2")
+    late.cancel("customer changed mind")  # CancellationRequested
+    late.record_interception("shipment-1", InterceptionOutcome.INTERCEPTED, "")
+    late.record_interception("shipment-2", InterceptionOutcome.DELIVERED, "signed")
+    recorded += late.collect_events()
 
     # Inventory: receive, adjust, reserve, reject, release, commit, restock, low stock.
     i = item(on_hand=10, threshold=3)
@@ -242,6 +252,10 @@ def events_of_every_kind() -> list[Any]:
     i.reserve(r2, o.id, 7)  # LowStock
     i.commit(r2)
     i.restock(UUID(int=3), 4)  # StockReplenished
+    i.set_threshold(5)
+    i.reserve(UUID(int=4), o.id, 1)
+    i.release(UUID(int=4))
+    i.ship_released(UUID(int=4), 1)  # a cancelled order shipped anyway
     i.set_threshold(5, actor="ops")
     i.count(9, actor="ops", note="cycle count")
     i.dispatch_transfer(UUID(int=5), "WH-BJ", 2, actor="ops")
@@ -271,7 +285,14 @@ def events_of_every_kind() -> list[Any]:
     s3.pack()
     s3.ship("YTO", "YT7000000000001")
     s3.return_to_sender("refused")
+    s3.receive_back()
     recorded += s3.collect_events()
+    s4 = Shipment.create(o.id, "WH-CD", [ShipmentLine(2, "SKU-2", 1, r1)])
+    s4.pick()
+    s4.pack()
+    s4.ship("SF", "SF2")
+    s4.intercept("order cancelled")
+    recorded += s4.collect_events()
 
     # Payment: a channel capture, a collected balance, COD cash; refunds taken and failed.
     p = payment(o.id)

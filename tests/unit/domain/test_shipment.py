@@ -8,7 +8,12 @@ from uuid import UUID
 import pytest
 
 from oms_events.domain import Shipment, ShipmentLine, ShipmentStatus
-from oms_events.domain.errors import InvalidCarrier, InvalidOrder, InvalidTransition
+from oms_events.domain.errors import (
+    InvalidCarrier,
+    InvalidOrder,
+    InvalidTransition,
+    ReasonRequired,
+)
 from tests.unit.domain.samples import replay, shipment, state
 
 ORDER, RESERVATION = UUID(int=100), UUID(int=1)
@@ -92,6 +97,51 @@ def test_only_a_shipment_still_in_the_warehouse_can_be_cancelled() -> None:
     assert s.status is ShipmentStatus.CANCELLED
     with pytest.raises(InvalidTransition):
         shipped().cancel("too late")
+
+
+def names(s: Shipment) -> list[str]:
+    return [type(e).__name__ for e in s.collect_events()]
+
+
+def test_a_cancelled_shipment_the_warehouse_shipped_anyway_is_shipped_and_intercepted() -> None:
+    s = shipment(ORDER, RESERVATION)
+    s.pick()
+    s.cancel("order cancelled")
+    s.collect_events()
+    s.ship("SF", "SF200")  # the goods left: recorded, and the carrier asked to stop them
+    assert names(s) == ["ShipmentShipped", "InterceptionRequested"]
+    assert (s.status, s.intercepting, s.tracking_no) == (
+        ShipmentStatus.SHIPPED,
+        "order cancelled",
+        "SF200",
+    )
+    s.ship("SF", "SF200")  # the warehouse repeats itself
+    assert names(s) == []
+
+
+def test_only_a_parcel_on_the_road_can_be_intercepted_and_once() -> None:
+    with pytest.raises(InvalidTransition):
+        shipment(ORDER, RESERVATION).intercept("cancelled")
+    s = shipped()
+    s.record_in_transit("杭州")
+    s.collect_events()
+    s.intercept("cancelled")
+    s.intercept("cancelled again")
+    assert names(s) == ["InterceptionRequested"] and s.intercepting == "cancelled"
+    with pytest.raises(ReasonRequired):
+        shipped().intercept(" ")
+
+
+def test_a_returned_parcel_is_received_back_once() -> None:
+    s = shipped()
+    with pytest.raises(InvalidTransition):
+        s.receive_back()  # still with the carrier
+    s.intercept("cancelled")
+    s.return_to_sender("intercepted")
+    s.collect_events()
+    assert s.receive_back() is True
+    assert s.receive_back() is False  # the warehouse scans it twice
+    assert names(s) == ["ParcelReceivedBack"] and s.received_back
 
 
 def test_replaying_the_events_rebuilds_the_same_shipment() -> None:

@@ -1,3 +1,0 @@
--- Projection "exceptions": cash on delivery someone must look at (read from oms.payment.events).
-COMMENT ON COLUMN exception.kind IS 'late_allocation, late_shipment, late_delivery, delivery_failed, order_rejected, reservation_rejected, rejected_command, dead_letter; cash on delivery: cod_collected_short / cod_collected_over (the door paid less / more than asked), cod_short_paid / cod_over_paid (the courier''s remittance file states less / more than collected), cod_missing (collected, absent from a remittance file); a waybill in a remittance file that is not ours is a dead_letter with code cod.unknown_waybill.';
-COMMENT ON COLUMN exception.reason IS 'Why, for events: the event''s reason; cash on delivery: the waybill (dead letters: see code, field and message).';
