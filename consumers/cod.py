@@ -142,7 +142,7 @@ PROJECTION = Projection(
     name="cod",
     topics=(topics.events("payment"),),
     group="oms-projection-cod",
-    migrations=("008_cod.sql",),
+    migrations=("013_cod.sql",),
     events=frozenset(HANDLERS),
     write=write,
 )

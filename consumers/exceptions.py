@@ -342,7 +342,7 @@ PROJECTION = Projection(
         "005_dead_letter_reasons.sql",
         "011_late_delivery.sql",
         "012_interception_exceptions.sql",
-        "013_cod_exceptions.sql",
+        "014_cod_exceptions.sql",
     ),
     events=frozenset(HANDLERS) | {"ReservationRejected"} | COD_EVENTS,
     write=write,

@@ -18,6 +18,7 @@ from oms_events.cli import (
     order,
     payment,
     project,
+    returns,
     run,
     schemas,
     shipment,
@@ -52,6 +53,7 @@ app.command("project")(project.project)
 app.command("replay")(project.replay)
 app.command("status")(status.status)
 app.add_typer(stock.app, name="stock")
+app.add_typer(returns.app, name="return")
 app.command(
     "bench",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},

@@ -27,6 +27,7 @@ Consumes ``oms.order.commands`` keyed by order id:
   cash collected at the door -> CollectCod to the payment
 * RefundOrder (the shop: lines, units, shipping) -> RefundAgreed, priced by the order
 * RecordRefund (from the payment service: the provider took it) -> RefundRecorded
+* RequestReturn / CloseReturn: returns (RMA), see ``engine.order_returns``
 
 Money goes to the payment service (``oms.payment.commands``) in the same transaction
 as the events that decided it: a channel's payment (OrderPlaced with its payment, or
@@ -42,7 +43,8 @@ tender when placed; a cancelled or rejected order, or an unpaid one whose lines 
 Timers (inside a transaction, like any command): cancel unpaid prepaid orders whose
 reservations outlived the workflow's ``reservation_ttl``, releasing their stock; and
 when stock of a sku a pre-order waits for is received, ask for it again, pre-orders
-in arrival order (``placed_at``) as far as the stock view sees units.
+in arrival order (``placed_at``) as far as the stock view sees units; and complete
+delivered orders whose return window closed with no return open.
 """
 
 from __future__ import annotations
@@ -66,12 +68,14 @@ from oms_events.domain.order import (
     Tender,
 )
 from oms_events.domain.payment import COD_PAYMENT_PREFIX, order_of_trade, trade_no
+from oms_events.domain.return_policy import ReturnPolicy
 from oms_events.engine.commands import (
     AddressDetails,
     CancelOrder,
     CancelShipment,
     CapturePayment,
     ChangeOrder,
+    CloseReturn,
     CollectCod,
     Command,
     DeliverShipment,
@@ -84,12 +88,14 @@ from oms_events.engine.commands import (
     RefundOrder,
     RequestPayment,
     RequestRefund,
+    RequestReturn,
     ReservationAnswer,
     ReservationAnswered,
     ReservationsAnswered,
     ShipLines,
     VoidPayment,
 )
+from oms_events.engine.order_returns import OrderReturns, refused_return
 from oms_events.engine.order_saga import OrderChange, OrderSaga
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition
@@ -337,15 +343,16 @@ def _placed_tenders(
     return found
 
 
-class OrderService(Service):
+class OrderService(OrderReturns, Service):
     """Handlers of order commands; the saga is consulted after each one."""
 
     name = "order"
     aggregate_type = "order"
     has_timers = True
 
-    def __init__(self, saga: OrderSaga) -> None:
+    def __init__(self, saga: OrderSaga, policy: ReturnPolicy | None = None) -> None:
         self.saga = saga
+        self.policy = policy or ReturnPolicy()
         self.handlers = {
             PlaceOrder: self.place,
             ReservationsAnswered: self.answered,
@@ -358,12 +365,17 @@ class OrderService(Service):
             DeliverShipment: self.deliver_shipment,
             RefundOrder: self.refund,
             RecordRefund: self.record_refund,
+            RequestReturn: self.request_return,
+            CloseReturn: self.close_return,
         }
         # partition -> ids of orders that may expire (kept small: only unpaid ones)
         self.unpaid: dict[int, set[UUID]] = {}
         # partition -> pre-order id -> receipts of its missing skus when last asked
         # (-1: not asked since it became a pre-order or since the partition was rebuilt)
         self.waiting: dict[int, dict[UUID, int]] = {}
+        # partition -> delivered order id -> when its return window closes
+        self.completing: dict[int, dict[UUID, float]] = {}
+        self.deadlines: list[tuple[float, str, int]] = []  # (deadline, order id, partition)
 
     def place(self, command: PlaceOrder, partition: Partition, out: Outbox) -> None:
         """Place the order and ask for its stock; the same channel order again is
@@ -491,12 +503,15 @@ class OrderService(Service):
     def refusal(self, command: Command, error: DomainError) -> bool:
         """A channel changing an order that has gone to the warehouse (or closed) is
         told so; that is the contract of ChangeOrder, not bad input. Likewise a
-        cancellation of an order the customer already has. A cancellation of an order
-        never placed is also dead-lettered: an operator sees it in the exceptions and can
-        replay it should the order arrive after its own cancellation."""
+        cancellation of an order the customer already has, and a return the order cannot
+        take (nothing shipped, too many units, an unknown reason). A cancellation of an
+        order never placed is also dead-lettered: an operator sees it in the exceptions
+        and can replay it should the order arrive after its own cancellation."""
         if isinstance(command, CancelOrder):
             return isinstance(error, CancelTooLate)
-        return isinstance(command, ChangeOrder) and isinstance(error, OrderLocked)
+        return (
+            isinstance(command, ChangeOrder) and isinstance(error, OrderLocked)
+        ) or refused_return(command, error)
 
     @staticmethod
     def _order(partition: Partition, order_id: UUID) -> Order:
@@ -526,6 +541,7 @@ class OrderService(Service):
             waiting.setdefault(order.id, -1)
         else:
             waiting.pop(order.id, None)
+        self.index_completion(number, order)
 
     def _arrivals(self, order: Order) -> int:
         # Receipts so far of the skus the pre-order still lacks: a change means stock came.
@@ -535,6 +551,7 @@ class OrderService(Service):
         """Index the partition's unpaid open orders and its pre-orders for the timers."""
         self.unpaid[partition.number] = set()
         self.waiting[partition.number] = {}
+        self.completing[partition.number] = {}
         for order in partition.aggregates.values():
             if isinstance(order, Order):
                 self._index(partition.number, order)
@@ -543,6 +560,7 @@ class OrderService(Service):
         """Forget the timers' indexes of a partition now owned elsewhere."""
         self.unpaid.pop(number, None)
         self.waiting.pop(number, None)
+        self.completing.pop(number, None)
 
     def due(self, now: float, partitions: dict[int, Partition]) -> bool:
         """True when some unpaid order's reservations have expired, or stock arrived for
@@ -553,7 +571,7 @@ class OrderService(Service):
             for number, partition in partitions.items()
             for order_id in self.unpaid.get(number, ())
             if (order := partition.get(order_id)) is not None
-        ) or bool(self._restocked(partitions))
+        ) or bool(self._restocked(partitions) or self.completion_due(now))
 
     def _restocked(self, partitions: dict[int, Partition]) -> list[tuple[Partition, Order]]:
         """Pre-orders whose missing skus were received since they last asked, oldest first."""
@@ -585,3 +603,4 @@ class OrderService(Service):
                     self.saga.cancel(order, EXPIRED, out, cause)
                     self._save(partition, order, out, cause)
                     log.info("reservation expired", order_id=str(order_id))
+        self.complete_due(now, partitions, out)

@@ -39,6 +39,7 @@ from oms_events.intake.dedup import DedupIndex
 from oms_events.intake.errors import Rejection
 from oms_events.intake.model import IntakeCancel, IntakeOrder
 from oms_events.intake.processor import IntakeProcessor, dead_letter
+from oms_events.intake.returns import IntakeReturn
 from oms_events.intake.state import load_index
 from oms_events.kafka.connection import producer
 from oms_events.payments.notify import KafkaNotificationSink, Notifications
@@ -100,10 +101,14 @@ class Problem(BaseModel):
     problems: int = Field(1, description="How many orders of the delivery were refused")
 
 
-def _ref(order: IntakeOrder | IntakeCancel) -> OrderRef:
-    return OrderRef(
-        external_id=order.external_id, order_no=order.order_no, order_id=str(order.order_id)
-    )
+def _ref(order: IntakeOrder | IntakeCancel | IntakeReturn) -> OrderRef:
+    # A channel's return names the order it is for.
+    external_id = order.dedup_id if isinstance(order, IntakeReturn) else order.external_id
+    return OrderRef(external_id=external_id, order_no=order.order_no, order_id=str(order.order_id))
+
+
+def _dedup_key(item: IntakeOrder | IntakeCancel | IntakeReturn) -> str:
+    return item.dedup_id if isinstance(item, IntakeReturn) else item.external_id
 
 
 _BODY = {
@@ -204,18 +209,20 @@ def create_app(
         if refused:
             processor.counts.update(r.code.value for r in refused)
             return _problem(channel.value, refused[0], len(refused))
-        # Orders, and cancellations (a closed trade): published alike, acknowledged alike.
-        orders = [i for i in delivery.items if isinstance(i, IntakeOrder | IntakeCancel)]
+        # Orders, cancellations (a closed trade) and returns (a refund): published
+        # alike, acknowledged alike.
+        orders = [i for i in delivery.items if not isinstance(i, Rejection)]
         refs = [_ref(o) for o in orders]
-        if all(seen.known(o.channel, o.external_id, o.content_hash()) for o in orders):
+        keys = [(o.channel, _dedup_key(o), o.content_hash()) for o in orders]
+        if all(seen.known(*key) for key in keys):
             processor.counts["duplicate"] += len(orders)
             return JSONResponse(
                 AlreadyAccepted(order_no=refs[0].order_no, orders=refs).model_dump(),
                 status_code=409,
             )
         publisher.publish(channel.value, delivery.key, body)
-        for order in orders:
-            seen.stage(order.channel, order.external_id, order.content_hash())
+        for key in keys:
+            seen.stage(*key)
         seen.commit()
         return Accepted(order_no=refs[0].order_no, orders=refs)
 

@@ -13,6 +13,7 @@ from oms_events.domain import (
     Address,
     Customer,
     DeliverySpeed,
+    Inspection,
     InventoryItem,
     Money,
     Order,
@@ -213,6 +214,8 @@ def events_of_every_kind() -> list[Any]:
     o.ship_line(2, "shipment-2")  # OrderShipped, with the line
     o.deliver_shipment("shipment-1", SCANNED_AT)  # OrderShipmentDelivered
     o.deliver_shipment("shipment-2", SCANNED_AT)  # OrderDelivered, with delivered_at
+    o.open_return(UUID(int=9), "RMA-9", {1: 1}, "quality")  # ReturnOpened
+    o.close_return(UUID(int=9), "rejected", {})  # ReturnResolved
     o.complete()
     recorded += o.collect_events()
 
@@ -251,7 +254,7 @@ def events_of_every_kind() -> list[Any]:
     i.release(r1)
     i.reserve(r2, o.id, 7)  # LowStock
     i.commit(r2)
-    i.restock(UUID(int=3), 4)  # StockReplenished
+    i.restock(UUID(int=3), 4, "return RMA-1")  # StockReplenished
     i.set_threshold(5)
     i.reserve(UUID(int=4), o.id, 1)
     i.release(UUID(int=4))
@@ -327,12 +330,32 @@ def events_of_every_kind() -> list[Any]:
     o2.agree_refund("refund-3", {1: 1}, shipping=False, reason="return")
     recorded += o2.collect_events()
 
-    # Returns: received, restocked, refunded; and one cancelled.
-    ret = a_return(o.id)
-    ret.receive()
-    ret.restock()
-    ret.refund()
+    # Returns: approved, shipped, scanned, received, inspected (restocked and written
+    # off), refunded; an exchange closed; one rejected, one cancelled.
+    ret = a_return(o.id, [return_line(1), return_line(2)])
+    ret.approve("rules", o.placed_at)
+    ret.ship("SF", "SF1234567890123")
+    ret.record_scan("SF", "SF1234567890123", "in_transit", o.placed_at, "深圳", None)
+    ret.receive("WH-SH")
+    ret.inspect({1: (Inspection.RESELLABLE, None), 2: (Inspection.DAMAGED, "crushed box")})
+    ret.record_refund(cny(900), [(1, cny(900))])
     recorded += ret.collect_events()
+    swap = Return.request(
+        o.id,
+        "RMA-3",
+        [return_line()],
+        "wrong size",
+        exchange_order_id=UUID(int=7),
+        exchange_lines={"SKU-1-L": 1},
+    )
+    swap.approve("ops", None)
+    swap.receive("WH-SH")
+    swap.inspect({1: (Inspection.RESELLABLE, None)})
+    swap.close("exchanged")
+    recorded += swap.collect_events()
+    refused = Return.request(o.id, "RMA-4", [return_line()], "no_reason_7d")
+    refused.reject("rules", "return.window_closed")
+    recorded += refused.collect_events()
     withdrawn = Return.request(o.id, "RMA-2", [return_line()], "wrong size")
     withdrawn.cancel("customer kept it")
     recorded += withdrawn.collect_events()
