@@ -287,9 +287,8 @@ def _split(
     for loc in [*used, *(loc for loc in ranked if loc not in used)]:
         if loc in excluded or need == 0:
             continue
-        if loc not in used:
-            if count >= limit:
-                break
+        if loc not in used and count >= limit:
+            break
         take = min(need, max(left[(ln.sku, loc)], 0))
         if take:
             parts.append((loc, take))
