@@ -19,6 +19,8 @@ from oms_events.domain.shipment import Shipment
 from oms_events.engine.commands import CreateShipment, ShipmentLineDetails
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.records import Outgoing
+from oms_events.engine.sourcing_rules import rule_of
+from oms_events.fulfilment.rules import Rules
 
 ALLOCATION = "oms.allocation.Allocation"
 
@@ -28,9 +30,11 @@ def allocate(
     out: Outbox,
     cause_id: str,
     reserving: Sequence[tuple[int, UUID, str]] = (),
+    rules: Rules | None = None,
 ) -> None:
     """Record ``OrderAllocated`` (confirmed, with the ``reserving`` that complete it) and
-    queue an allocation and a shipment per location."""
+    queue an allocation and a shipment per location, each naming the sourcing rule
+    that chose its location (``rules``: the rules file; None: most stock)."""
     order.allocate(reserving)
     by_location: dict[str, list[ShipmentLineDetails]] = defaultdict(list)
     for line_no, line in sorted(order.lines.items()):
@@ -70,6 +74,7 @@ def allocate(
                 "line1": address.line1,
             },
             "allocated_at": datetime.now(UTC),
+            "rule": rule_of(order, location, rules),
         }
         topic = topics.name(out.settings, topics.ALLOCATIONS)
         out.add(
