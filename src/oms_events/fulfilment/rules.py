@@ -14,6 +14,9 @@ Example (every table is optional; an empty file means "today's behaviour")::
     [locations.WH-SH]
     province = "上海"
     cost = 8.0               # CNY per shipment from here
+    [locations.WH-GZ]
+    province = "广东省"
+    cost = 6.0
     [locations.ST-SZ-01]
     province = "广东"
     city = "深圳"
@@ -54,8 +57,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from oms_events.fulfilment.regions import REGIONS, province_key
 from oms_events.waybills.formats import FORMATS
 
-SPEEDS = ("standard", "express", "next_day", "same_day")
-CRITERIA = ("priority", "distance", "cost", "stock")
+Speed = Literal["standard", "express", "next_day", "same_day"]
+Criterion = Literal["priority", "distance", "cost", "stock"]
+SPEEDS: tuple[Speed, ...] = ("standard", "express", "next_day", "same_day")
+CRITERIA: tuple[Criterion, ...] = ("priority", "distance", "cost", "stock")
 
 
 class RulesError(ValueError):
@@ -89,7 +94,7 @@ class Priorities(_Model):
 class SourcingRules(_Model):
     """How an order's lines are placed on locations."""
 
-    rank_by: tuple[Literal["priority", "distance", "cost", "stock"], ...] = CRITERIA
+    rank_by: tuple[Criterion, ...] = CRITERIA
     max_shipments: int = Field(0, ge=0)  # 0: no limit
     split_lines: bool = False
     priorities: Priorities = Field(default_factory=Priorities)
@@ -149,7 +154,7 @@ class CarrierRule(_Model):
     """When a carrier may take a parcel, and what it costs. Empty lists: any."""
 
     carrier: str
-    speeds: tuple[Literal["standard", "express", "next_day", "same_day"], ...] = SPEEDS
+    speeds: tuple[Speed, ...] = SPEEDS
     regions: tuple[str, ...] = ()
     locations: tuple[str, ...] = ()
     max_weight_g: int | None = Field(None, gt=0)
@@ -221,7 +226,8 @@ class Rules(_Model):
 
 
 def _where(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "(file)"
+    # A check across fields (no location) names its fields in its message.
+    return "".join(f"{part}." for part in loc).removesuffix(".") + ": " if loc else ""
 
 
 def parse(text: str, source: str = "rules") -> Rules:
@@ -239,7 +245,7 @@ def parse(text: str, source: str = "rules") -> Rules:
             message = "unknown field; remove it or check its spelling against the example"
         elif first["type"] == "missing":
             message = "required; add it"
-        raise RulesError(f"{source}: {_where(first['loc'])}: {message}") from None
+        raise RulesError(f"{source}: {_where(first['loc'])}{message}") from None
 
 
 def load(path: Path) -> Rules:
