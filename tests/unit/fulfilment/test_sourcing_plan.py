@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from oms_events.fulfilment.rules import parse
-from oms_events.fulfilment.sourcing_plan import Line, SourcingOrder, plan
+from oms_events.fulfilment.sourcing_plan import Line, Plan, SourcingOrder, plan
 
 LOCATIONS = """
 [locations.WH-SH]
@@ -47,7 +47,7 @@ def order(
     )
 
 
-def where(p) -> dict[int, tuple[str, str]]:
+def where(p: Plan) -> dict[int, tuple[str, str]]:
     return {a.line_no: (a.location, a.rule) for a in p.assignments}
 
 
