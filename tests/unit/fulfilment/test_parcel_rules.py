@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from oms_events.documents import render
+from oms_events.documents.bins import BinMap
 from oms_events.fulfilment.parcels import ParcelRules
 from oms_events.settings import Settings
 from tests.unit.documents.parcels import parcel
@@ -69,3 +72,15 @@ def test_a_bad_sku_catalogue_names_its_line(tmp_path: Path) -> None:
     skus.write_text("sku,length_mm,width_mm,height_mm,weight_g\nTEA,100,80,x,300\n", "utf-8")
     with pytest.raises(ValueError, match=r"skus.csv line 2: height_mm 'x' is not a whole number"):
         ParcelRules.from_settings(Settings().replace(fulfilment={"skus": skus}))
+
+
+def test_the_pack_list_prints_the_chosen_box(rules: ParcelRules, tmp_path: Path) -> None:
+    tea, plain = parcel([("TEA", 2)]), parcel([("TEA", 1)])
+    boxes = {tea.shipment_id: rules.box_text(tea) or ""}
+    pdf = tmp_path / "pack.pdf"
+    render.pack_lists(pdf, [tea, plain], BinMap(), Settings().warehouse.font, boxes)
+    text = subprocess.run(
+        ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    pages = text.split("\f")
+    assert "箱型 Box S ×1" in pages[0] and "箱型" not in pages[1]
