@@ -1,11 +1,10 @@
 """The order saga's side of rule-based sourcing: an Order as the plan sees it, and the
 location of one line by the plan (``oms_events.fulfilment.sourcing_plan``).
 
-Apart from ``order_saga`` so the saga keeps one call per decision. Drop-ship
-suppliers are left out here: an Order is allocated only once every line holds a
-reservation, so a line a supplier ships cannot complete one yet (follow-up: a
-reservation-free line kind); the plan and the ``oms.dropship`` purchase order record
-are ready for it.
+Apart from ``order_saga`` so the saga keeps one call per decision. A drop-ship
+supplier is a stock location named by its id (its feed books its stock there), so a
+line it takes is reserved like any other; ``allocation`` turns its allocation into a
+purchase order on ``oms.dropship``.
 """
 
 from __future__ import annotations
@@ -46,10 +45,11 @@ def choose_line(
     """The location to ask for line ``line_no``: its place in the plan of every
     unreserved line (so the order still ships from as few locations as it can), or
     None when the rules leave it no location."""
-    in_house = rules.model_copy(update={"suppliers": ()})
-    chosen = plan(
-        sourcing_order(order), stock, in_house, prefer=serving, exclude={line_no: tried}
-    ).location_of(line_no)
+    planned = plan(sourcing_order(order), stock, rules, prefer=serving, exclude={line_no: tried})
+    supplier = next((d.supplier for d in planned.dropship if d.line_no == line_no), None)
+    if supplier is not None:
+        return supplier
+    chosen = planned.location_of(line_no)
     return None if chosen is None else chosen.location
 
 

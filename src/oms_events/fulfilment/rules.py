@@ -22,7 +22,8 @@ Example (every table is optional; an empty file means "today's behaviour")::
     city = "深圳"
     pickup = true            # a store where buyers collect orders (门店自取)
 
-    [[suppliers]]            # drop-ship (代发): the supplier ships these skus
+    [[suppliers]]            # drop-ship (代发): the supplier ships these skus; its
+                             # stock is booked at location SUP-ACME (its feed)
     id = "SUP-ACME"
     skus = ["SKU-SOFA"]
     only_when_short = false  # true: only when no location of ours has the units
@@ -127,7 +128,10 @@ class Location(_Model):
 
 
 class Supplier(_Model):
-    """A drop-ship supplier (代发): ships ``skus`` to the buyer itself."""
+    """A drop-ship supplier (代发): ships ``skus`` to the buyer itself. Its stock is
+    booked in the inventory at a location named by ``id`` (from the supplier's feed,
+    e.g. ``oms stock receive SKU-SOFA SUP-ACME 50``), so a line it takes is reserved
+    like any other and its allocation becomes a purchase order on ``oms.dropship``."""
 
     id: str = Field(min_length=1)
     skus: tuple[str, ...] = Field(min_length=1)
@@ -218,7 +222,18 @@ class Rules(_Model):
                             f"sourcing.priorities.{where}.{key}: location {location!r} is not "
                             f"in [locations]; add [locations.{location}] with its province"
                         )
+        for n, supplier in enumerate(self.suppliers):
+            if supplier.id in self.locations:
+                raise ValueError(
+                    f"suppliers.{n}.id: {supplier.id!r} is also a location; give the "
+                    "supplier an id of its own (its stock is booked under that id)"
+                )
         return self
+
+    @property
+    def supplier_ids(self) -> set[str]:
+        """The drop-ship suppliers' ids (each is also its stock location's id)."""
+        return {s.id for s in self.suppliers}
 
     def location_of(self, location: str) -> Location | None:
         """The location's entry, or None for one the file does not describe."""

@@ -142,13 +142,16 @@ def _region(order: SourcingOrder) -> str:
 
 
 def explain(order: SourcingOrder, location: str, rules: Rules) -> str:
-    """The rule that picks ``location`` for ``order`` on the rules alone: ``store_pickup``,
-    else the first criterion of ``rank_by`` on which it beats every other location the
-    file describes (``priority``, ``distance``, ``cost``), still tied before it; else
-    ``most_stock`` (the rules did not single it out: it had the units)."""
+    """The rule that picks ``location`` for ``order`` on the rules alone:
+    ``store_pickup``, ``dropship`` (a supplier), else the first criterion of ``rank_by``
+    on which it beats every other location the file describes (``priority``,
+    ``distance``, ``cost``), still tied before it; else ``most_stock`` (the rules did not
+    single it out: it had the units)."""
     entry = rules.location_of(location)
     if order.pickup and entry is not None and entry.pickup:
         return STORE_PICKUP
+    if location in rules.supplier_ids:
+        return DROPSHIP
     ranking = _Ranking(order, rules)
     pool = {loc for loc, e in rules.locations.items() if not e.pickup} | {location}
     for criterion in rules.sourcing.rank_by:
@@ -184,14 +187,15 @@ def plan(
     only the inventory may say no); with exclusions it is unserved instead.
     """
     excluded = {n: set(locs) for n, locs in (exclude or {}).items()}
-    pickup_stores = {loc for loc, e in rules.locations.items() if e.pickup}
+    # Stores keep their shelves for pickup orders; a supplier's stock is its own.
+    not_ours = {loc for loc, e in rules.locations.items() if e.pickup} | rules.supplier_ids
     lines = list(order.lines)
 
     def ours(sku: str, line_no: int) -> list[str]:
         return sorted(
             loc
             for loc in stock.holders(sku)
-            if loc not in pickup_stores and loc not in excluded.get(line_no, set())
+            if loc not in not_ours and loc not in excluded.get(line_no, set())
         )
 
     # 1. Store pickup: the whole order from the buyer's store, if it has it all.
@@ -211,8 +215,8 @@ def plan(
     dropship: list[DropShip] = []
     for ln in list(lines):
         supplier = next((s for s in rules.suppliers if ln.sku in s.skus), None)
-        if supplier is None:
-            continue
+        if supplier is None or supplier.id in excluded.get(ln.line_no, set()):
+            continue  # none, or it refused the line: our own stock is tried
         short = all(stock.available(ln.sku, loc) < ln.quantity for loc in ours(ln.sku, ln.line_no))
         if not supplier.only_when_short or short:
             dropship.append(DropShip(ln.line_no, ln.sku, ln.quantity, supplier.id))

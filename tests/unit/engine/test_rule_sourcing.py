@@ -53,3 +53,19 @@ def test_without_rules_the_allocation_records_todays_rule() -> None:
     [ask] = flow.send(place(lines=[("TEA", 1)])).asks()
     [record] = flow.answer(ask).named("Allocation")
     assert record["rule"] == "most_stock"
+
+
+def test_a_drop_ship_line_is_reserved_at_the_supplier_and_ordered_from_it() -> None:
+    flow = Flow({("TEA", "HZ"): 5, ("SOFA", "SUP-SOFA"): 10, ("SOFA", "SH"): 10})
+    flow.service.saga.rules = RULES.model_copy(
+        update={"suppliers": parse('[[suppliers]]\nid = "SUP-SOFA"\nskus = ["SOFA"]\n').suppliers}
+    )
+    asks = flow.send(place(lines=[("TEA", 1), ("SOFA", 1)])).asks()
+    assert [(a.sku, a.location) for a in asks] == [("TEA", "HZ"), ("SOFA", "SUP-SOFA")]
+    done = flow.answer(*asks)
+    [allocation] = done.named("Allocation")
+    [purchase] = done.named("PurchaseOrder")
+    assert (allocation["location"], [ln["sku"] for ln in allocation["lines"]]) == ("HZ", ["TEA"])
+    assert (purchase["supplier"], purchase["rule"]) == ("SUP-SOFA", "dropship")
+    assert [(ln["sku"], ln["quantity"]) for ln in purchase["lines"]] == [("SOFA", 1)]
+    assert purchase["ship_to"]["province"] == "浙江省"
