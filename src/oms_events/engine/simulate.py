@@ -117,6 +117,7 @@ class Summary:
     parcels_ended: dict[str, int] = field(default_factory=dict)  # delivered / returned
     failed_attempts: int = 0
     cod_orders: int = 0  # orders placed cash on delivery
+    cod_split_orders: int = 0  # of them, shipped in several parcels (cash on each)
     cod_collected: int = 0  # minor units, from the carriers' delivered pushes
     returns: ReturnTally = field(default_factory=ReturnTally)
     parcels_back: int = 0  # returned to sender and received again by the warehouse
@@ -160,6 +161,8 @@ class Simulation:
         self.waybills: set[str] = set()  # tracking numbers of this run's parcels
         self.parcel_of: dict[str, Parcel] = {}  # tracking number -> whose, from where
         self.backs_pending = 0  # parcels returned to sender, not yet back in the warehouse
+        self.cod_ids: set[str] = set()  # orders paid cash on delivery
+        self.parcel_count: dict[str, int] = {}  # order id -> parcels shipped
         self.wanted_returns: dict[str, str] = {}  # order id -> "return" | "exchange"
         self.desk = ReturnsDesk(self.run_id, plan.seed + 2, self.wanted_returns, self._send)
         self.summary.returns = self.desk.tally
@@ -244,6 +247,9 @@ class Simulation:
         with self.lock:
             self.summary.parcels_shipped += 1
             self.waybills.add(tracking_no)
+            self.parcel_count[order_id] = self.parcel_count.get(order_id, 0) + 1
+            if self.parcel_count[order_id] == 2 and order_id in self.cod_ids:
+                self.summary.cod_split_orders += 1
             self.parcel_of[tracking_no] = Parcel(
                 order_id,
                 allocation["location"],
@@ -367,8 +373,10 @@ class Simulation:
         lines = self.random.choice((1, 1, 1, 2))
         skus = self.random.sample(self.skus, min(lines, len(self.skus)))
         cod = self.random.random() < self.plan.cod_rate
-        self.summary.cod_orders += int(cod)
         order_id = str(Order.create_id(channel, external))
+        self.summary.cod_orders += int(cod)
+        if cod:
+            self.cod_ids.add(order_id)
         if self.plan.life == "full":
             roll = self.random.random()
             if roll < self.plan.cancel_rate:
