@@ -16,6 +16,7 @@ from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -438,6 +439,43 @@ class StockSettings(BaseSettings):
     )
 
 
+class AnalyticsSettings(BaseSettings):
+    """Reports, charts and demand forecasts (``OMS_ANALYTICS_*``)."""
+
+    model_config = _section("OMS_ANALYTICS_")
+
+    timezone: str = Field(
+        "Asia/Shanghai",
+        description="IANA time zone of the shop's business day: every daily view, report "
+        "and chart cuts days at its midnight",
+    )
+    reports_file: Path = Field(
+        Path("reports.toml"),
+        description="TOML file of saved report definitions (oms report list|run|schedule)",
+    )
+    output_dir: Path = Field(
+        Path("reports"),
+        description="Folder the reports are written to, one subfolder per report and run",
+    )
+    forecast_history_days: int = Field(
+        112,
+        ge=14,
+        description="Days of shipped units a demand forecast learns from (oms stock suggest, "
+        "oms forecast backtest)",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as Asia/Shanghai"
+            ) from None
+        return value
+
+
 class LogSettings(BaseSettings):
     """Logging (``OMS_LOG_*``)."""
 
@@ -468,6 +506,7 @@ class Settings(BaseModel):
     returns: ReturnSettings = Field(default_factory=ReturnSettings)
     warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
     stock: StockSettings = Field(default_factory=StockSettings)
+    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
     def replace(self, **sections: dict[str, Any]) -> Settings:
