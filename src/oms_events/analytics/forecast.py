@@ -73,7 +73,7 @@ def forecast(history: np.ndarray, horizon: int) -> Forecast:
     if history.size == 0 or not history.any():
         return Forecast((0.0,) * horizon, "none")
     if history.size >= MIN_SEASONAL_DAYS:
-        return Forecast(tuple(holt_winters(history, horizon)), "holt-winters")
+        return Forecast(tuple(float(x) for x in holt_winters(history, horizon)), "holt-winters")
     window = history[-AVERAGE_DAYS:]
     return Forecast((float(window.sum()) / AVERAGE_DAYS,) * horizon, "average")
 
@@ -202,14 +202,15 @@ def suggestions(
         over_lead = f.total(lead)
         per_day = over_lead / lead
         safety = max(threshold, math.ceil(per_day * safety_days))
-        suggested = max(math.ceil(over_lead) + safety - available - in_transit, 0)
+        lead_demand = math.ceil(over_lead)  # whole units: a part of one is still one
+        suggested = max(lead_demand + safety - available - in_transit, 0)
         out.append(
             {
                 "sku": sku,
                 "location": location,
                 "method": f.method,
                 "daily_sales": round(per_day, 2),
-                "lead_time_demand": round(over_lead, 1),
+                "lead_time_demand": lead_demand,
                 "on_hand": on_hand,
                 "reserved": reserved,
                 "available": available,
