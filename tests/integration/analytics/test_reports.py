@@ -5,6 +5,7 @@ plain SQL over the same facts."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -19,13 +20,14 @@ from psycopg import sql
 
 from oms_events.analytics.calendar import set_timezone
 from oms_events.analytics.forecast import suggestions
-from oms_events.analytics.reports import ReportDefinition, run_query
+from oms_events.analytics.reports import ReportDefinition, parse_definitions, run_query
 from oms_events.analytics.runs import run_report
 from oms_events.projection.migrate import migrate
 from oms_events.projection.registry import select
 from oms_events.projection.runner import connect
 from oms_events.settings import Settings
 
+DOC = Path(__file__).resolve().parents[3] / "docs" / "analysts.md"
 ZONE = "Asia/Shanghai"
 NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai: business day 12-01
 CHANNELS = ("tmall", "jd", "web")
@@ -294,3 +296,27 @@ def test_replenishment_forecasts_a_long_history_and_averages_a_short_one(
     assert cup["suggested"] == 4 + 5 - 7  # ceil(7 x 0.5) + threshold 5 - available 7
     assert rows[("CUP", "WH-SH")]["method"] == "none"
     assert rows[("CUP", "WH-SH")]["suggested"] == 0
+
+
+def test_the_analysts_page_plain_sql_matches_the_report(facts: psycopg.Connection[Any]) -> None:
+    page = DOC.read_text()
+    definitions = parse_definitions(re.search(r"```toml\n(.*?)```", page, re.S).group(1))  # type: ignore[union-attr]
+    assert len(definitions) == 5
+    today = facts.execute("SELECT business_day(now())").fetchone()[0]  # type: ignore[index]
+    report = run_query(facts, definitions["weekly-sales"], today)
+    plain = facts.execute(doc_query(page, "weekly_sales_plain")).fetchall()
+    assert [tuple(r) for r in report.rows] == plain
+    shipped = facts.execute(doc_query(page, "shipped_per_business_day")).fetchall()
+    assert (
+        sum(r[3] for r in shipped)
+        == facts.execute(
+            "SELECT -sum(on_hand_delta) FROM stock_ledger WHERE movement = 'shipped'"
+        ).fetchone()[0]
+    )  # type: ignore[index]
+
+
+def doc_query(page: str, name: str) -> str:
+    """The SQL block after ``<!-- query: name -->`` on the analysts' page."""
+    match = re.search(rf"<!-- query: {name} -->\s*```sql\n(.*?)```", page, re.S)
+    assert match, name
+    return match.group(1)
