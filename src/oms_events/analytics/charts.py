@@ -53,6 +53,7 @@ def daily_sales(conn: psycopg.Connection[Any], scope: Scope, ax: Any) -> None:
         series[channel][day] = float(net)
     for channel, points in sorted(series.items()):
         ax.plot(list(points), list(points.values()), marker=".", label=channel)
+    ax.tick_params(axis="x", labelrotation=30)  # dates side by side overlap
     ax.set_title("Daily net sales by channel")
     ax.set_ylabel("net sales (major units)")
     ax.legend(loc="upper left")
