@@ -1,5 +1,5 @@
 """The shop's business day in PostgreSQL: the one-row ``business_calendar`` table that the
-SQL function ``business_day(timestamptz)`` and every daily view read (013_business_days.sql).
+SQL function ``business_day(timestamptz)`` and every daily view read (015_business_days.sql).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 the dimensions it can be cut by and the measures it can sum up.
 
 Dimensions and measures are whitelisted SQL expressions: a report definition names them,
-it never carries SQL. ``day`` is always the business day (``business_day()``, 013), and
+it never carries SQL. ``day`` is always the business day (``business_day()``, 015), and
 ``week`` (starting Monday) and ``month`` are truncated from it.
 """
 

@@ -27,7 +27,7 @@ def migrate(schema: str | None = SCHEMA) -> None:
     schema = schema_or_setting(schema)
     with connect(settings.postgres.dsn, schema, "oms-db-migrate") as conn:
         results = apply_migrations(conn, schema, select([]))
-        # The business day's zone reaches SQL through business_calendar (013).
+        # The business day's zone reaches SQL through business_calendar (015).
         if set_timezone(conn, settings.analytics.timezone):
             out.print(f"business days now in {settings.analytics.timezone}")
     for r in results:
