@@ -119,7 +119,8 @@ def exceptions_by_kind(conn: psycopg.Connection[Any], scope: Scope, ax: Any) -> 
     """Exceptions per kind in the scope (horizontal bars)."""
     rows = _rows(
         conn,
-        f"SELECT kind, count(*) FROM (SELECT kind, business_day(occurred_at) AS day "
+        "SELECT kind, count(*) FROM (SELECT kind, (occurred_at AT TIME ZONE "
+        "(SELECT timezone FROM business_calendar))::date AS day "
         f"FROM exception) e WHERE {_scope('day')} GROUP BY 1 ORDER BY 2",
         scope,
     )

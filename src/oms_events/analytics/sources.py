@@ -2,7 +2,8 @@
 the dimensions it can be cut by and the measures it can sum up.
 
 Dimensions and measures are whitelisted SQL expressions: a report definition names them,
-it never carries SQL. ``day`` is always the business day (``business_day()``, 015), and
+it never carries SQL. ``day`` is always the business day (the instant's date in the
+zone of ``business_calendar``, 015_business_days.sql), and
 ``week`` (starting Monday) and ``month`` are truncated from it.
 """
 
@@ -11,6 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SOLD = "status IN ('open', 'shipped', 'delivered')"
+
+
+def _day(column: str) -> str:
+    return f"({column} AT TIME ZONE (SELECT timezone FROM business_calendar))::date"
+
 
 # Time grains every source with a ``day`` column offers.
 TIME = {
@@ -45,7 +51,7 @@ SOURCES: dict[str, Source] = {
     for s in (
         Source(
             "sales",
-            f"SELECT *, business_day(placed_at) AS day FROM fact_order_line WHERE {SOLD}",
+            f"SELECT *, {_day('placed_at')} AS day FROM fact_order_line WHERE {SOLD}",
             _dims("channel", "sku", "location", "region", "currency"),
             {
                 "orders": "count(DISTINCT order_id)",
@@ -80,7 +86,7 @@ SOURCES: dict[str, Source] = {
         Source(
             "returns",
             "SELECT r.return_id, r.channel, r.reason, r.location, l->>'sku' AS sku, "
-            "(l->>'quantity')::integer AS quantity, business_day(r.requested_at) AS day "
+            f"(l->>'quantity')::integer AS quantity, {_day('r.requested_at')} AS day "
             "FROM return_tracking r, jsonb_array_elements(r.lines) l "
             "WHERE r.status NOT IN ('rejected', 'cancelled')",
             _dims("channel", "sku", "location", "reason"),
@@ -90,7 +96,7 @@ SOURCES: dict[str, Source] = {
         ),
         Source(
             "exceptions",
-            "SELECT kind, location, reason, code, business_day(occurred_at) AS day FROM exception",
+            f"SELECT kind, location, reason, code, {_day('occurred_at')} AS day FROM exception",
             _dims("kind", "location", "reason", "code"),
             {"exceptions": "count(*)"},
             "Everything someone had to look at (exception), by kind; "

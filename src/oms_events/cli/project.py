@@ -17,6 +17,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from oms_events.analytics.calendar import set_timezone
 from oms_events.avro.codec import SharedDecodes
 from oms_events.avro.registry import codec_from_settings
 from oms_events.cli.errors import one_line_errors
@@ -136,6 +137,9 @@ def replay(
             batch_size=batch_size,
             on_start=on_start,
         )
+    # A rebuild brings the migration's default business time zone: the settings' again.
+    with connect(settings.postgres.dsn, target, "oms-replay", create=False) as conn:
+        set_timezone(conn, settings.analytics.timezone)
     rate = result.records / result.seconds if result.seconds else 0.0
     out.print(
         f"{name}: {result.events} events applied ({result.records} records read) in "

@@ -125,10 +125,7 @@ def test_days_are_cut_at_midnight_of_the_shops_time_zone(
 ) -> None:
     # SO1 is placed 2026-11-10 15:30 UTC = 23:30 Shanghai; SO2 an hour later = 00:30
     # the next day in Shanghai but still 11-10 in UTC.
-    query = (
-        "SELECT business_day(placed_at) FROM fact_order_line "
-        "WHERE order_no IN ('SO1', 'SO2') ORDER BY order_no"
-    )
+    query = "SELECT day FROM fulfilment_times WHERE order_no IN ('SO1', 'SO2') ORDER BY order_no"
     assert facts.execute(query).fetchall() == [(date(2026, 11, 10),), (date(2026, 11, 11),)]
     assert facts.execute(
         "SELECT sum(units) FROM daily_sales WHERE day = '2026-11-10'"
@@ -302,7 +299,9 @@ def test_the_analysts_page_plain_sql_matches_the_report(facts: psycopg.Connectio
     page = DOC.read_text()
     definitions = parse_definitions(re.search(r"```toml\n(.*?)```", page, re.S).group(1))  # type: ignore[union-attr]
     assert len(definitions) == 5
-    today = facts.execute("SELECT business_day(now())").fetchone()[0]  # type: ignore[index]
+    today = facts.execute(
+        "SELECT (now() AT TIME ZONE timezone)::date FROM business_calendar"
+    ).fetchone()[0]  # type: ignore[index]
     report = run_query(facts, definitions["weekly-sales"], today)
     plain = facts.execute(doc_query(page, "weekly_sales_plain")).fetchall()
     assert [tuple(r) for r in report.rows] == plain

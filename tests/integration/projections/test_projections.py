@@ -139,8 +139,12 @@ def test_projections_match_the_aggregates_and_survive_replays(
     # Replay swaps a rebuilt copy in; the rebuilt rows equal the live ones caught up.
     run_all(topics_ready, schema)
     live = table(pg, schema, "fact_order_line")
+    sales = sorted(pg.execute(f"SELECT * FROM {schema}.daily_sales").fetchall())
     pg.commit()  # a reader's open transaction would hold the swap back (as it should)
     result = rebuild(topics_ready, select(["analytics"])[0], schema)
     assert result.events > 0
     assert table(pg, schema, "fact_order_line") == live
+    # The daily views (business days, 015) survive the swap and answer the same.
+    assert sorted(pg.execute(f"SELECT * FROM {schema}.daily_sales").fetchall()) == sales
+    assert sales
     assert len(live) == sum(len(o.lines) for o in world.orders + extra.orders)
