@@ -459,7 +459,7 @@ class AnalyticsSettings(BaseSettings):
     )
     forecast_history_days: int = Field(
         112,
-        ge=14,
+        ge=28,
         description="Days of shipped units a demand forecast learns from (oms stock suggest, "
         "oms forecast backtest)",
     )

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, NoReturn
 
+import psycopg
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -143,7 +144,13 @@ def schedule(
     ) as conn:
 
         def fire(d: ReportDefinition, due: datetime) -> None:
-            result = run_report(conn, d, due, folder, a.timezone, a.forecast_history_days)
+            try:
+                result = run_report(conn, d, due, folder, a.timezone, a.forecast_history_days)
+            except (psycopg.Error, OSError) as e:
+                # One failed run (disk full, a query error) must not stop the others.
+                message = " ".join(str(e).split())
+                err.print(f"[bold red]error:[/] {due.isoformat()} {d.name}: {escape(message)}")
+                return
             out.print(f"{due.isoformat()} {d.name}: {len(result.files)} file(s) -> {result.folder}")
 
         scheduler = Scheduler(definitions.values(), a.timezone, lambda: datetime.now(UTC), fire)
