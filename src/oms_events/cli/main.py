@@ -21,6 +21,7 @@ from oms_events.cli import (
     project,
     report,
     returns,
+    rules,
     run,
     schemas,
     shipment,
@@ -67,6 +68,7 @@ app.add_typer(channel.app, name="channel")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(config.app, name="config")
 app.add_typer(docs.app, name="docs")
+app.add_typer(rules.app, name="rules")
 
 
 @app.callback()
