@@ -56,7 +56,8 @@ def daily_sales(conn: psycopg.Connection[Any], scope: Scope, ax: Any) -> None:
     ax.tick_params(axis="x", labelrotation=30)  # dates side by side overlap
     ax.set_title("Daily net sales by channel")
     ax.set_ylabel("net sales (major units)")
-    ax.legend(loc="upper left")
+    if series:  # an empty legend warns
+        ax.legend(loc="upper left")
 
 
 def channel_mix(conn: psycopg.Connection[Any], scope: Scope, ax: Any) -> None:
