@@ -17,8 +17,6 @@ from typing import Any
 
 import numpy as np
 import psycopg
-from statsmodels.tools.sm_exceptions import ConvergenceWarning
-from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
 SEASON = 7  # days: the weekly rhythm of orders
 MIN_SEASONAL_DAYS = 4 * SEASON  # fewer weeks than this cannot estimate a season
@@ -45,6 +43,11 @@ class Forecast:
 def holt_winters(history: np.ndarray, horizon: int) -> np.ndarray:
     """Holt-Winters forecast of ``horizon`` days (additive weekly season, no trend),
     never below zero."""
+    # Imported here: statsmodels and scipy take ~1.5 s to import, which every `oms`
+    # command would pay since the CLI imports all its modules.
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
     with warnings.catch_warnings():
         # Short, flat or intermittent series warn about convergence; the fit is still
         # the best statsmodels found, and the backtest is the judge of its quality.

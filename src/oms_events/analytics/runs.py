@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 import psycopg
 from croniter import croniter
 
-from oms_events.analytics import charts, exports
 from oms_events.analytics.calendar import business_today, set_timezone
 from oms_events.analytics.reports import ReportDefinition, ReportTable, run_query
 
@@ -42,6 +41,10 @@ def run_report(
 ) -> ReportRun:
     """Run ``definition`` as of ``now`` (aware) and write its exports and charts to
     ``output_dir/<name>/<business time of now>/``."""
+    # Imported here: matplotlib, pyarrow and openpyxl would slow every `oms` command
+    # (the CLI imports all its modules) for the few that write reports.
+    from oms_events.analytics import charts, exports
+
     set_timezone(conn, timezone)
     today = business_today(now, timezone)
     table = run_query(conn, definition, today)
