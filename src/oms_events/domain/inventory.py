@@ -17,6 +17,7 @@ from oms_events.domain.errors import (
     InsufficientStock,
     InvalidOrder,
     InvalidQuantity,
+    QuantityOverLimit,
     InvalidThreshold,
     ReasonRequired,
     ReservationConflict,
@@ -24,6 +25,7 @@ from oms_events.domain.errors import (
     UnknownReservation,
 )
 from oms_events.domain.ids import natural_id
+from oms_events.domain.limits import MAX_UNITS
 
 # How long, in event time, a settled (released or committed) reservation is remembered
 # so that a redelivered command for it has no second effect; after that it leaves the
@@ -170,6 +172,7 @@ class InventoryItem(Aggregate):
         """Add received units (``StockReceived``), e.g. a purchase order arriving."""
         InvalidQuantity.check(quantity)
         self.check_reason(reason)
+        self._check_level(self.on_hand + quantity)
         self._received(quantity=quantity, reason=reason)
         self._note_level()
 
@@ -187,6 +190,7 @@ class InventoryItem(Aggregate):
             raise InvalidQuantity(quantity=delta)
         self.check_reason(reason)
         new_on_hand = self.on_hand + delta
+        self._check_level(new_on_hand)
         if new_on_hand < 0 or new_on_hand < self.reserved:
             raise StockAdjustmentInvalid(
                 sku=self.sku, delta=delta, on_hand=new_on_hand, reserved=self.reserved
@@ -203,6 +207,7 @@ class InventoryItem(Aggregate):
         InvalidQuantity.check(quantity)
         if return_id in self.restocked_returns:
             return
+        self._check_level(self.on_hand + quantity)
         self._restocked(return_id=return_id, quantity=quantity)
         self._note_level()
 
@@ -316,6 +321,13 @@ class InventoryItem(Aggregate):
     @event("ThresholdSet")
     def _threshold_set(self, threshold: int) -> None:
         self.low_stock_threshold = threshold
+
+    @staticmethod
+    def _check_level(on_hand: int) -> None:
+        # A stock level has the same ceiling as a quantity (limits.MAX_UNITS): two
+        # receipts of 10^9 would otherwise build a level no projection can store.
+        if on_hand > MAX_UNITS:
+            raise QuantityOverLimit(quantity=on_hand, limit=MAX_UNITS)
 
     def _note_level(self) -> None:
         # One LowStock per crossing below, one StockReplenished per crossing back.

@@ -28,6 +28,7 @@ from oms_events.avro.codec import Codec, SingleObjectCodec
 from oms_events.avro.registry import RegistryError
 from oms_events.deadletter import DeadLetter, Reason, Source
 from oms_events.engine import commands
+from oms_events.intake import acceptance
 from oms_events.intake.channel import Delivery
 from oms_events.intake.channels import channel as channel_format
 from oms_events.intake.dedup import DedupIndex, IsChangeable, Verdict, always_changeable
@@ -127,6 +128,7 @@ class IntakeProcessor:
         is_changeable: IsChangeable = always_changeable,
         clock: Callable[[], datetime] = _now,
         commands_topic: str = topics.commands("order"),
+        max_record_bytes: int = 900_000,
     ) -> None:
         self.tables = tables or Tables.load()
         self.codec = codec or SingleObjectCodec()
@@ -135,11 +137,14 @@ class IntakeProcessor:
         self.is_changeable = is_changeable
         self.clock = clock
         self.counts: Counter[str] = Counter()
+        # kafka.max_record_bytes: a larger command would fail the producer's transaction.
+        self.max_record_bytes = max_record_bytes
 
     def parse(self, channel: str, raw: bytes) -> Delivery:
-        """Parse only (the HTTP app answers 400 from this); raises :class:`Rejection`."""
+        """Parse, and refuse each order the order aggregate would refuse (the HTTP app
+        answers 400 from this); raises :class:`Rejection` when nothing can be read."""
         try:
-            return channel_format(channel).parse(raw, self.tables)
+            delivery = channel_format(channel).parse(raw, self.tables)
         except Rejection:
             raise
         except Exception as exc:  # a parser bug: still a refusal, never a crash
@@ -147,6 +152,20 @@ class IntakeProcessor:
             raise Rejection(
                 Code.INTERNAL, "$", f"parser failed: {type(exc).__name__}", "解析程序出错"
             ) from exc
+        return Delivery(delivery.key, [self._admit(item) for item in delivery.items])
+
+    def _admit(self, item: IntakeOrder | Rejection) -> IntakeOrder | Rejection:
+        if isinstance(item, Rejection):
+            return item
+        refused = acceptance.refusal(item)
+        if refused is not None:
+            return refused
+        # The largest record this order makes is its command (its OrderPlaced is about
+        # as large and is checked again by the engine's step).
+        size = len(self._encode(place_order(item)))
+        if size > self.max_record_bytes:
+            return acceptance.too_large(item, size, self.max_record_bytes)
+        return item
 
     def handle(self, channel: str, raw: bytes, source: Source) -> list[Output]:
         """Everything one delivery produces; staged index changes await the caller."""
