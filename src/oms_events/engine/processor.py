@@ -37,6 +37,7 @@ module only adds Kafka around it.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -54,8 +55,14 @@ from oms_events.engine.partition import Partition, rebuild
 from oms_events.engine.service import Service
 from oms_events.engine.snapshots import Settlement
 from oms_events.kafka.connection import consumer, producer
-from oms_events.kafka.errors import KafkaError, KafkaTimeout, TransactionAborted
+from oms_events.kafka.errors import (
+    KafkaError,
+    KafkaTimeout,
+    KafkaUnavailable,
+    TransactionAborted,
+)
 from oms_events.kafka.port import Consumer, GroupMetadata, Producer, Record, TopicPartition
+from oms_events.recovery import Backoff
 from oms_events.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -102,6 +109,7 @@ class Processor(threading.Thread):
             "duplicates": 0,
             "rejected": 0,
             "aborts": 0,
+            "outages": 0,  # Kafka errors outside a transaction, waited out
             "snapshots": 0,
             "left_memory": 0,
             "loads": 0,
@@ -118,19 +126,10 @@ class Processor(threading.Thread):
     # --- lifecycle -------------------------------------------------------------------
 
     def run(self) -> None:
-        """The loop; an unexpected error stops this processor and is kept in ``error``."""
+        """The loop; a Kafka outage is waited out (see :meth:`_survive`), any other
+        unexpected error stops this processor and is kept in ``error``."""
         try:
-            self._open()
-            while not self.stop_event.is_set():
-                batch = self._collect()
-                if self.pending:
-                    self._rebuild_pending()
-                ticking = False
-                if self.service.has_timers and time.monotonic() >= self._next_tick:
-                    self._next_tick = time.monotonic() + self.engine.ttl_check_ms / 1000
-                    ticking = self.service.due(time.time(), self.partitions)
-                if batch or ticking:
-                    self._transact(batch, ticking)
+            self._survive()
             self._final_snapshots()
         except RegistryError as exc:  # an operator's problem: one line, no traceback
             self.error = exc
@@ -140,6 +139,51 @@ class Processor(threading.Thread):
             self.log.exception("processor failed")
         finally:
             self._close()
+
+    def _survive(self) -> None:
+        # A Kafka error outside a transaction (the broker gone for longer than the
+        # clients' own retries, a producer fenced while re-initializing): log "waiting
+        # for Kafka", drop every client and all partition state, and join the group
+        # again after a capped exponential backoff. Exactly-once rests on what a new
+        # member does anyway: offsets committed with the transactions, state rebuilt
+        # from the committed events.
+        backoff = Backoff(self.settings.recovery, self.stop_event.is_set)
+        while not self.stop_event.is_set():
+            try:
+                if self._consumer is None:
+                    self._open()
+                self._iterate()
+                backoff.recovered()
+            except (KafkaError, KafkaUnavailable) as exc:
+                self._drop_clients()
+                backoff.wait("Kafka", exc)
+
+    def _iterate(self) -> None:
+        batch = self._collect()
+        if self.pending:
+            self._rebuild_pending()
+        ticking = False
+        if self.service.has_timers and time.monotonic() >= self._next_tick:
+            self._next_tick = time.monotonic() + self.engine.ttl_check_ms / 1000
+            ticking = self.service.due(time.time(), self.partitions)
+        if batch or ticking:
+            self._transact(batch, ticking)
+
+    def _drop_clients(self) -> None:
+        """Forget the clients and every partition (rebuilt when the group assigns again)."""
+        self.stats["outages"] += 1
+        for client in (self._consumer, self._replay, self._producer):
+            if client is not None:
+                with contextlib.suppress(Exception):  # the broker may be gone
+                    client.close()
+        self._consumer = self._replay = None
+        self._producer = None
+        for number in list(self.partitions):
+            self.service.revoked(number)
+        self.partitions.clear()
+        self.pending.clear()
+        self.membership = None
+        self.service.aborted()
 
     def _open(self) -> None:
         self._producer = self._new_producer()

@@ -55,8 +55,9 @@ from oms_events.intake.model import IntakeOrder
 from oms_events.intake.processor import IntakeProcessor, dead_letter
 from oms_events.intake.state import load_index
 from oms_events.kafka.connection import producer
-from oms_events.kafka.errors import KafkaError
+from oms_events.kafka.errors import KafkaError, KafkaUnavailable
 from oms_events.payments.notify import KafkaNotificationSink, Notifications
+from oms_events.recovery import Backoff
 from oms_events.settings import Settings
 
 
@@ -348,14 +349,24 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8081) -> None
     from oms_events.payments import providers
 
     seen = DedupIndex()
-    load_index(settings, topics.CHANNELS, seen)
-    sink = KafkaNotificationSink(settings, codec_from_settings(settings.registry))
+    # Kafka down at start: wait for it (logged), as every other process does.
+    backoff = Backoff(settings.recovery)
+    while True:
+        try:
+            load_index(settings, topics.CHANNELS, seen)
+            publisher = KafkaPublisher(settings)
+            sink = KafkaNotificationSink(settings, codec_from_settings(settings.registry))
+            break
+        except (KafkaError, KafkaUnavailable) as exc:
+            seen = DedupIndex()
+            backoff.wait("Kafka", exc)
+    backoff.recovered()
     gateways = {str(n): g for n, g in providers.gateways(settings).items()}
     notifications = Notifications(gateways, sink)
     processor = IntakeProcessor(max_record_bytes=settings.kafka.max_record_bytes)
     app = create_app(
         processor,
-        KafkaPublisher(settings),
+        publisher,
         seen,
         notifications,
         max_body_bytes=settings.http.max_body_bytes,

@@ -18,7 +18,7 @@ import psycopg
 import structlog
 
 from oms_events.avro.codec import Codec
-from oms_events.kafka.errors import KafkaError
+from oms_events.kafka.errors import KafkaError, KafkaUnavailable
 from oms_events.projection.migrate import migrate
 from oms_events.projection.runner import Runner, connect
 from oms_events.projection.spec import Projection
@@ -89,7 +89,7 @@ class Supervisor:
             except POSTGRES_DOWN as error:
                 self._lost = True
                 self.backoff.wait("PostgreSQL", error)
-            except KafkaError as error:
+            except (KafkaError, KafkaUnavailable) as error:
                 # Re-read the batch whose dead letters did not go out, from the offsets
                 # in the database (over a fresh connection, as after a PostgreSQL loss).
                 self._lost = True
