@@ -317,6 +317,27 @@ class PaymentSettings(BaseSettings):
     )
 
 
+class StockSettings(BaseSettings):
+    """Stock administration and replenishment (``OMS_STOCK_*``)."""
+
+    model_config = _section("OMS_STOCK_")
+
+    lead_time_days: float = Field(
+        7.0, gt=0, description="Days from ordering stock to having it on hand (oms stock suggest)"
+    )
+    safety_days: float = Field(
+        3.0,
+        ge=0,
+        description="Safety stock in days of average sales; an item's low-stock threshold "
+        "is the floor (oms stock suggest)",
+    )
+    answer_wait_s: float = Field(
+        15.0,
+        gt=0,
+        description="How long `oms stock` waits for the engine's answer (events or refusal)",
+    )
+
+
 class LogSettings(BaseSettings):
     """Logging (``OMS_LOG_*``)."""
 
@@ -345,6 +366,7 @@ class Settings(BaseModel):
     recovery: RecoverySettings = Field(default_factory=RecoverySettings)
     dev: DevSettings = Field(default_factory=DevSettings)
     payments: PaymentSettings = Field(default_factory=PaymentSettings)
+    stock: StockSettings = Field(default_factory=StockSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
     def replace(self, **sections: dict[str, Any]) -> Settings:

@@ -148,6 +148,57 @@ class ReservationConflict(DomainError):
     message_zh = "预留 {reservation_id} 冲突：{detail}。"
 
 
+class UnknownAdjustmentReason(DomainError):
+    """An operator's adjustment with a reason outside the list."""
+
+    code = "stock.reason_invalid"
+    message_en = "Adjustment reason {reason!r} is unknown; use one of {choices}."
+    message_zh = "调整原因 {reason!r} 无效；请使用 {choices} 之一。"
+
+
+class CountBelowReserved(DomainError):
+    """A cycle count that finds fewer units than are promised to open reservations.
+
+    Refused rather than recorded: available would go negative and the item could
+    no longer tell which orders to disappoint. The operator releases or moves the
+    reservations (cancel, re-source) first, then records the count.
+    """
+
+    code = "stock.count_below_reserved"
+    message_en = (
+        "Count of {sku} at {location} refused: {counted} counted but {reserved} reserved; "
+        "release or move {shortfall} reserved units first, then count again."
+    )
+    message_zh = (
+        "{location} 的 {sku} 盘点被拒绝：盘点 {counted}，但已预留 {reserved}；"
+        "请先释放或转移 {shortfall} 件预留，再重新盘点。"
+    )
+
+
+class UnknownTransfer(DomainError):
+    """A transfer received where it was never announced."""
+
+    code = "transfer.unknown"
+    message_en = "Transfer {transfer_id} is not in transit to {location}."
+    message_zh = "调拨单 {transfer_id} 不在发往 {location} 的在途中。"
+
+
+class TransferConflict(DomainError):
+    """A transfer id used twice (dispatched again, or received again)."""
+
+    code = "transfer.conflict"
+    message_en = "Transfer {transfer_id} was already {status}."
+    message_zh = "调拨单 {transfer_id} 已处理过（{status}）。"
+
+
+class InvalidTransfer(DomainError):
+    """A transfer whose destination is missing or is its own source."""
+
+    code = "transfer.invalid"
+    message_en = "Invalid transfer of {sku}: {detail}."
+    message_zh = "{sku} 调拨无效：{detail}。"
+
+
 class InvalidThreshold(DomainError):
     """A negative low-stock threshold."""
 

@@ -2,6 +2,12 @@
 
 available = on_hand − reserved, and no command may make it negative: this one
 aggregate per (sku, location), with one writer, is what stops overselling.
+
+Operators administer it too: adjustments, cycle counts, thresholds and transfers
+between locations, each event naming its ``actor``. A transfer leaves the source's
+on hand when dispatched (``TransferDispatched``), is in transit at the destination
+(``TransferExpected``) and joins the destination's on hand when it arrives
+(``TransferReceived``); in-transit units are never available to promise.
 """
 
 from __future__ import annotations
@@ -14,15 +20,19 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from oms_events.domain.errors import (
+    CountBelowReserved,
     InsufficientStock,
     InvalidOrder,
     InvalidQuantity,
     InvalidThreshold,
+    InvalidTransfer,
     QuantityOverLimit,
     ReasonRequired,
     ReservationConflict,
     StockAdjustmentInvalid,
+    TransferConflict,
     UnknownReservation,
+    UnknownTransfer,
 )
 from oms_events.domain.ids import natural_id
 from oms_events.domain.limits import MAX_UNITS
@@ -31,6 +41,15 @@ from oms_events.domain.limits import MAX_UNITS
 # so that a redelivered command for it has no second effect; after that it leaves the
 # item (kept in two generations, so between one and two of these).
 SETTLED_MEMORY = timedelta(days=1)
+
+
+class AdjustmentReason(StrEnum):
+    """Why an operator corrects on hand (``oms stock adjust --reason``)."""
+
+    DAMAGE = "damage"
+    LOSS = "loss"
+    FOUND = "found"
+    COUNT_CORRECTION = "count_correction"
 
 
 class ReservationOutcome(StrEnum):
@@ -44,15 +63,23 @@ class ReservationOutcome(StrEnum):
 class InventoryItem(Aggregate):
     """Stock of one sku at one location."""
 
-    # 2: settled reservations age out (closed_earlier, closed_since). Snapshots of
-    # version 1 are upcast when they are restored.
-    class_version = 2
+    # 2: settled reservations age out (closed_earlier, closed_since).
+    # 3: transfers (in_transit, in_transit_units, transfers_done). Older snapshots are
+    # upcast when they are restored.
+    class_version = 3
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
         """A version 1 snapshot remembered every settled reservation in one dict."""
         state.setdefault("closed_earlier", {})
         state.setdefault("closed_since", None)
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        """A version 2 snapshot predates transfers: nothing in transit."""
+        state.setdefault("in_transit", {})
+        state.setdefault("in_transit_units", 0)
+        state.setdefault("transfers_done", {})
 
     @staticmethod
     def create_id(sku: str, location: str) -> UUID:
@@ -95,6 +122,14 @@ class InventoryItem(Aggregate):
         self.closed_earlier: dict[UUID, str] = {}
         self.closed_since: datetime | None = None
         self.restocked_returns: set[UUID] = set()
+        # Transfers on their way here: transfer id -> (source location, units), and
+        # their total (in transit: counted toward replenishment, never promised).
+        self.in_transit: dict[UUID, tuple[str, int]] = {}
+        self.in_transit_units = 0
+        # Transfers this item dispatched or received, so a transfer id is used once
+        # per side: transfer id -> "dispatched" | "received". Transfers are rare next
+        # to reservations, so they are kept for good.
+        self.transfers_done: dict[UUID, str] = {}
 
     # --- derived state ----------------------------------------------------------
 
@@ -168,20 +203,20 @@ class InventoryItem(Aggregate):
 
     # --- receiving and adjusting --------------------------------------------------
 
-    def receive(self, quantity: int, reason: str) -> None:
+    def receive(self, quantity: int, reason: str, actor: str = "") -> None:
         """Add received units (``StockReceived``), e.g. a purchase order arriving."""
         InvalidQuantity.check(quantity)
         self.check_reason(reason)
         self._check_level(self.on_hand + quantity)
-        self._received(quantity=quantity, reason=reason)
+        self._received(quantity=quantity, reason=reason, actor=actor)
         self._note_level()
 
     @event("StockReceived")
-    def _received(self, quantity: int, reason: str) -> None:
+    def _received(self, quantity: int, reason: str, actor: str = "") -> None:
         self.on_hand += quantity
 
-    def adjust(self, delta: int, reason: str) -> None:
-        """Correct on-hand by ``delta`` (``StockAdjusted``), e.g. after a count or damage.
+    def adjust(self, delta: int, reason: str, actor: str = "", note: str = "") -> None:
+        """Correct on-hand by ``delta`` (``StockAdjusted``), e.g. after damage or a loss.
 
         Never below zero and never below what is reserved: reserved units are
         promised to customers, so shrinkage must release them first.
@@ -195,12 +230,37 @@ class InventoryItem(Aggregate):
             raise StockAdjustmentInvalid(
                 sku=self.sku, delta=delta, on_hand=new_on_hand, reserved=self.reserved
             )
-        self._adjusted(delta=delta, reason=reason)
+        self._adjusted(delta=delta, reason=reason, actor=actor, note=note)
         self._note_level()
 
     @event("StockAdjusted")
-    def _adjusted(self, delta: int, reason: str) -> None:
+    def _adjusted(self, delta: int, reason: str, actor: str = "", note: str = "") -> None:
         self.on_hand += delta
+
+    def count(self, counted: int, actor: str = "", note: str = "") -> None:
+        """Record a cycle count (``StockCounted``): on hand becomes ``counted``.
+
+        A count that agrees is recorded too (delta 0): when an item was last counted,
+        and by whom, is part of its trace. A count below what is reserved is refused
+        (CountBelowReserved), like an adjustment: available never goes negative.
+        """
+        if not isinstance(counted, int) or isinstance(counted, bool) or counted < 0:
+            raise InvalidQuantity(quantity=counted)
+        self._check_level(counted)
+        if counted < self.reserved:
+            raise CountBelowReserved(
+                sku=self.sku,
+                location=self.location,
+                counted=counted,
+                reserved=self.reserved,
+                shortfall=self.reserved - counted,
+            )
+        self._counted(counted=counted, delta=counted - self.on_hand, actor=actor, note=note)
+        self._note_level()
+
+    @event("StockCounted")
+    def _counted(self, counted: int, delta: int, actor: str, note: str) -> None:
+        self.on_hand = counted
 
     def restock(self, return_id: UUID, quantity: int) -> None:
         """Put returned units back on hand (``StockRestocked``); once per return."""
@@ -308,18 +368,97 @@ class InventoryItem(Aggregate):
         self._settle(reservation_id, "committed")
         self.on_hand -= quantity
 
+    # --- transfers between locations ----------------------------------------------
+
+    def dispatch_transfer(
+        self, transfer_id: UUID, to_location: str, quantity: int, actor: str = "", note: str = ""
+    ) -> None:
+        """Send units to another location (``TransferDispatched``): they leave on hand.
+
+        Only available units leave (reserved ones are promised here); a transfer id
+        is dispatched once.
+        """
+        InvalidQuantity.check(quantity)
+        if not to_location.strip() or to_location == self.location:
+            raise InvalidTransfer(
+                sku=self.sku, detail=f"destination {to_location!r} must be another location"
+            )
+        if transfer_id in self.transfers_done:
+            raise TransferConflict(transfer_id=transfer_id, status=self.transfers_done[transfer_id])
+        self.check_available(quantity)
+        self._transfer_dispatched(
+            transfer_id=transfer_id,
+            to_location=to_location,
+            quantity=quantity,
+            actor=actor,
+            note=note,
+        )
+        self._note_level()
+
+    @event("TransferDispatched")
+    def _transfer_dispatched(
+        self, transfer_id: UUID, to_location: str, quantity: int, actor: str, note: str
+    ) -> None:
+        self.on_hand -= quantity
+        self.transfers_done[transfer_id] = "dispatched"
+
+    def expect_transfer(
+        self, transfer_id: UUID, from_location: str, quantity: int, actor: str = ""
+    ) -> None:
+        """Units dispatched to here are on their way (``TransferExpected``).
+
+        Expecting a transfer already known does nothing: the source's follow-up
+        command may arrive twice.
+        """
+        InvalidQuantity.check(quantity)
+        if transfer_id in self.in_transit or transfer_id in self.transfers_done:
+            return
+        self._transfer_expected(
+            transfer_id=transfer_id, from_location=from_location, quantity=quantity, actor=actor
+        )
+
+    @event("TransferExpected")
+    def _transfer_expected(
+        self, transfer_id: UUID, from_location: str, quantity: int, actor: str
+    ) -> None:
+        self.in_transit[transfer_id] = (from_location, quantity)
+        self.in_transit_units += quantity
+
+    def receive_transfer(self, transfer_id: UUID, actor: str = "") -> None:
+        """The transfer arrived (``TransferReceived``): in transit becomes on hand."""
+        if transfer_id in self.transfers_done:
+            raise TransferConflict(transfer_id=transfer_id, status=self.transfers_done[transfer_id])
+        if transfer_id not in self.in_transit:
+            raise UnknownTransfer(transfer_id=transfer_id, location=self.location)
+        from_location, quantity = self.in_transit[transfer_id]
+        self._transfer_received(
+            transfer_id=transfer_id, from_location=from_location, quantity=quantity, actor=actor
+        )
+        self._note_level()
+
+    @event("TransferReceived")
+    def _transfer_received(
+        self, transfer_id: UUID, from_location: str, quantity: int, actor: str
+    ) -> None:
+        del self.in_transit[transfer_id]
+        self.in_transit_units -= quantity
+        self.on_hand += quantity
+        self.transfers_done[transfer_id] = "received"
+
     # --- low stock ----------------------------------------------------------------
 
-    def set_threshold(self, threshold: int) -> None:
-        """Set the low-stock threshold (``ThresholdSet``); available below it is low."""
+    def set_threshold(self, threshold: int, actor: str = "") -> None:
+        """Set the low-stock threshold (``ThresholdSet``); available below it is low.
+
+        Setting the same value again is recorded too: an operator confirming a
+        threshold is a fact with an actor, and the sender always hears back.
+        """
         self._check_threshold(threshold)
-        if threshold == self.low_stock_threshold:
-            return
-        self._threshold_set(threshold=threshold)
+        self._threshold_set(threshold=threshold, actor=actor)
         self._note_level()
 
     @event("ThresholdSet")
-    def _threshold_set(self, threshold: int) -> None:
+    def _threshold_set(self, threshold: int, actor: str = "") -> None:
         self.low_stock_threshold = threshold
 
     @staticmethod

@@ -427,6 +427,7 @@ class ReceiveStock(StockCommand):
 
     quantity: int  # > 0
     reason: str = "receipt"  # why stock moves, e.g. a purchase order number
+    actor: str = ""  # who received them; empty from earlier versions
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -520,6 +521,65 @@ class CommitStock(StockCommand):
 
     order_id: UUID
     reservation_id: UUID
+
+
+# --- stock administration (operators) ----------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class AdjustStock(StockCommand):
+    """Correct on hand by a signed delta, for a reason an operator names."""
+
+    delta: int  # never 0
+    reason: str  # damage | loss | found | count_correction (ADJUSTMENT_REASONS)
+    actor: str
+    note: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CountStock(StockCommand):
+    """A cycle count: on hand becomes ``counted``."""
+
+    counted: int  # >= 0
+    actor: str
+    note: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetThreshold(StockCommand):
+    """Set the low-stock threshold of the item."""
+
+    threshold: int  # >= 0
+    actor: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransferStock(StockCommand):
+    """Dispatch units from ``location`` (the source, the key) to ``to_location``."""
+
+    to_location: str
+    transfer_id: UUID
+    quantity: int  # > 0
+    actor: str
+    note: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExpectTransfer(StockCommand):
+    """The source's follow-up: units of a transfer are in transit to ``location``."""
+
+    transfer_id: UUID
+    from_location: str
+    quantity: int
+    actor: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReceiveTransfer(StockCommand):
+    """A transfer arrived at ``location`` (its destination)."""
+
+    transfer_id: UUID
+    actor: str
 
 
 # --- shipment commands -----------------------------------------------------------
@@ -641,6 +701,12 @@ COMMANDS: dict[str, type[Command]] = {
         ReleaseLines,
         CommitStock,
         CommitLines,
+        AdjustStock,
+        CountStock,
+        SetThreshold,
+        TransferStock,
+        ExpectTransfer,
+        ReceiveTransfer,
         CreateShipment,
         RecordWarehouseUpdate,
         RecordCarrierUpdate,

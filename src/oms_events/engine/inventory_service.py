@@ -13,6 +13,16 @@ Consumes ``oms.inventory.commands`` keyed by inventory item id:
   ReservationCommitted per item (the goods left with the carrier); an earlier
   version's CommitStock is a CommitLines of one line
 
+Operators' stock administration (``oms stock``), each answered by its events or a
+CommandRejected reply on ``oms.notifications`` (an ordinary refusal, not a dead
+letter: the operator reads why and decides):
+
+* AdjustStock -> StockAdjusted; CountStock -> StockCounted; SetThreshold -> ThresholdSet
+  (each with LowStock / StockReplenished when available crosses the threshold)
+* TransferStock (keyed by the source) -> TransferDispatched, and ExpectTransfer to the
+  destination in the same transaction -> TransferExpected (in transit there)
+* ReceiveTransfer (keyed by the destination) -> TransferReceived
+
 A line asked again under the same reservation id reserves nothing more
 (``InventoryItem.try_reserve`` returns DUPLICATE); its answer is repeated, so the
 saga always hears back. One writer per item, so no interleaving can oversell.
@@ -24,20 +34,34 @@ import dataclasses
 from typing import Literal, TypeVar
 from uuid import UUID
 
-from oms_events.domain.errors import InvalidQuantity, ReservationConflict, UnknownReservation
-from oms_events.domain.inventory import InventoryItem, ReservationOutcome
+from oms_events.domain.errors import (
+    DomainError,
+    InvalidQuantity,
+    ReservationConflict,
+    UnknownAdjustmentReason,
+    UnknownReservation,
+)
+from oms_events.domain.inventory import AdjustmentReason, InventoryItem, ReservationOutcome
 from oms_events.engine.commands import (
+    AdjustStock,
+    Command,
     CommitLines,
     CommitStock,
+    CountStock,
+    ExpectTransfer,
     LineToCommit,
     LineToRelease,
     LineToReserve,
     ReceiveStock,
+    ReceiveTransfer,
     ReleaseLines,
     ReleaseStock,
     ReservationAnswer,
     ReserveLines,
     ReserveStock,
+    SetThreshold,
+    StockCommand,
+    TransferStock,
 )
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition
@@ -46,6 +70,8 @@ from oms_events.engine.service import Service
 
 _Lines = TypeVar("_Lines", ReserveLines, ReleaseLines, CommitLines)
 _Line = LineToReserve | LineToRelease | LineToCommit
+# Operators' commands: a domain rule refusing one is an answer for the operator.
+_ADMINISTRATION = (AdjustStock, CountStock, SetThreshold, TransferStock, ReceiveTransfer)
 
 
 class InventoryService(Service):
@@ -63,14 +89,81 @@ class InventoryService(Service):
             ReleaseStock: self.release_one,
             CommitLines: self.commit,
             CommitStock: self.commit_one,
+            # Stock administration (oms stock).
+            AdjustStock: self.adjust,
+            CountStock: self.count,
+            SetThreshold: self.set_threshold,
+            TransferStock: self.dispatch_transfer,
+            ExpectTransfer: self.expect_transfer,
+            ReceiveTransfer: self.receive_transfer,
         }
+
+    def refusal(self, command: Command, error: DomainError) -> bool:
+        """An operator's command refused by a rule (below reserved, unknown transfer) is
+        answered, not dead-lettered: the CLI shows the reason."""
+        return isinstance(command, _ADMINISTRATION)
 
     def receive(self, command: ReceiveStock, partition: Partition, out: Outbox) -> None:
         """Count the units in, registering the item the first time."""
-        item: InventoryItem | None = partition.get(UUID(command.key))
-        if item is None:
-            item = InventoryItem.register(command.sku, command.location)
-        item.receive(command.quantity, command.reason)
+        item = _item_or_new(command, partition)
+        item.receive(command.quantity, command.reason, command.actor)
+        out.events("inventory", partition, item, command.command_id)
+
+    # --- stock administration ------------------------------------------------------
+
+    def adjust(self, command: AdjustStock, partition: Partition, out: Outbox) -> None:
+        """Correct on hand for one of the operators' reasons."""
+        if command.reason not in set(AdjustmentReason):
+            raise UnknownAdjustmentReason(
+                reason=command.reason, choices=", ".join(AdjustmentReason)
+            )
+        item = _item_or_new(command, partition)
+        item.adjust(command.delta, command.reason, command.actor, command.note)
+        out.events("inventory", partition, item, command.command_id)
+
+    def count(self, command: CountStock, partition: Partition, out: Outbox) -> None:
+        """Record a cycle count (an item never received may be counted: found stock)."""
+        item = _item_or_new(command, partition)
+        item.count(command.counted, command.actor, command.note)
+        out.events("inventory", partition, item, command.command_id)
+
+    def set_threshold(self, command: SetThreshold, partition: Partition, out: Outbox) -> None:
+        """Set the item's low-stock threshold (an item not stocked yet is registered)."""
+        item = _item_or_new(command, partition)
+        item.set_threshold(command.threshold, command.actor)
+        out.events("inventory", partition, item, command.command_id)
+
+    def dispatch_transfer(self, command: TransferStock, partition: Partition, out: Outbox) -> None:
+        """Units leave the source; the destination hears of them in this transaction."""
+        item = _item_or_new(command, partition)
+        item.dispatch_transfer(
+            command.transfer_id, command.to_location, command.quantity, command.actor, command.note
+        )
+        out.events("inventory", partition, item, command.command_id)
+        out.command(
+            ExpectTransfer(
+                command_id=f"{command.command_id}/expect",
+                sku=command.sku,
+                location=command.to_location,
+                transfer_id=command.transfer_id,
+                from_location=command.location,
+                quantity=command.quantity,
+                actor=command.actor,
+            )
+        )
+
+    def expect_transfer(self, command: ExpectTransfer, partition: Partition, out: Outbox) -> None:
+        """The destination puts the dispatched units in transit (registered if new)."""
+        item = _item_or_new(command, partition)
+        item.expect_transfer(
+            command.transfer_id, command.from_location, command.quantity, command.actor
+        )
+        out.events("inventory", partition, item, command.command_id)
+
+    def receive_transfer(self, command: ReceiveTransfer, partition: Partition, out: Outbox) -> None:
+        """The transfer arrived at its destination."""
+        item = _item_or_new(command, partition)
+        item.receive_transfer(command.transfer_id, command.actor)
         out.events("inventory", partition, item, command.command_id)
 
     def reserve(self, command: ReserveLines, partition: Partition, out: Outbox) -> None:
@@ -175,6 +268,14 @@ class InventoryService(Service):
             partition,
             out,
         )
+
+
+def _item_or_new(command: StockCommand, partition: Partition) -> InventoryItem:
+    """The item the command addresses, registered (ItemRegistered) the first time."""
+    item: InventoryItem | None = partition.get(UUID(command.key))
+    if item is None:
+        item = InventoryItem.register(command.sku, command.location)
+    return item
 
 
 def _forward_elsewhere(command: _Lines, partition: Partition, out: Outbox) -> tuple[_Line, ...]:

@@ -18,12 +18,18 @@ from dataclasses import dataclass, field
 from oms_events import eventlog
 
 # How each inventory event moves (on hand, reserved).
-_ON_HAND = {"StockReceived": 1, "StockRestocked": 1, "ReservationCommitted": -1}
+_ON_HAND = {
+    "StockReceived": 1,
+    "StockRestocked": 1,
+    "TransferReceived": 1,
+    "ReservationCommitted": -1,
+    "TransferDispatched": -1,
+}
+# Events carrying a signed on-hand ``delta``.
+_DELTA = frozenset({"StockAdjusted", "StockCounted"})
 # Every event StockView.apply folds; the stock watcher skips the rest (rejections,
 # low-stock alerts) by their ``event`` header, without decoding them.
-FOLDED = frozenset(
-    {*_ON_HAND, "ItemRegistered", "StockAdjusted", "StockReserved", "ReservationReleased"}
-)
+FOLDED = frozenset({*_ON_HAND, *_DELTA, "ItemRegistered", "StockReserved", "ReservationReleased"})
 
 
 @dataclass
@@ -55,9 +61,9 @@ class StockView:
                 return
             if record.name in _ON_HAND:
                 self.on_hand[found] += _ON_HAND[record.name] * p["quantity"]
-                if record.name != "ReservationCommitted":
+                if _ON_HAND[record.name] > 0:
                     self.arrivals[found[0]] = self.arrivals.get(found[0], 0) + 1
-            elif record.name == "StockAdjusted":
+            elif record.name in _DELTA:
                 self.on_hand[found] += p["delta"]
             if record.name == "StockReserved":
                 self.reserved[found] += p["quantity"]

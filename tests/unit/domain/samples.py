@@ -240,8 +240,15 @@ def events_of_every_kind() -> list[Any]:
     i.reserve(r2, o.id, 7)  # LowStock
     i.commit(r2)
     i.restock(UUID(int=3), 4)  # StockReplenished
-    i.set_threshold(5)
+    i.set_threshold(5, actor="ops")
+    i.count(9, actor="ops", note="cycle count")
+    i.dispatch_transfer(UUID(int=5), "WH-BJ", 2, actor="ops")
     recorded += i.collect_events()
+    # The transfer's other side: in transit at the destination, then received.
+    b = item(location="WH-BJ")
+    b.expect_transfer(UUID(int=5), i.location, 2, actor="ops")
+    b.receive_transfer(UUID(int=5), actor="ops")
+    recorded += b.collect_events()
 
     # Shipments: delivered after a failed attempt, cancelled, returned.
     s = shipment(o.id, r2)
