@@ -135,12 +135,17 @@ class Step:
         letter = DeadLetter(
             reason, Source(record.topic, record.partition, record.offset), self.processor
         )
-        # Key and value byte for byte, so an operator can fix the input and replay it.
+        # Key and value byte for byte, so an operator can fix the input and replay it;
+        # except a value too large to go out again with the headers added (it would fail
+        # the transaction on every retry): the source offset then names where it is.
+        value = record.value if record.value is not None else b""
+        if len(value) > self.settings.kafka.max_record_bytes:
+            value = b""
         out.add(
             Outgoing(
                 topics.name(self.settings, topics.DEADLETTER),
                 record.key,
-                record.value if record.value is not None else b"",
+                value,
                 letter.headers(record.headers or []),
             )
         )

@@ -64,10 +64,19 @@ class Supervisor:
         wait = self.max_wait / len(self.projections)
         for p in self.projections[len(self.runners) :]:
             conn = self._connect(p)
-            migrate(conn, self.schema, [p])
-            runner = Runner(
-                self.settings, p, conn, batch_size=self.batch_size, max_wait=wait, codec=self.codec
-            )
+            try:
+                migrate(conn, self.schema, [p])
+                runner = Runner(
+                    self.settings,
+                    p,
+                    conn,
+                    batch_size=self.batch_size,
+                    max_wait=wait,
+                    codec=self.codec,
+                )
+            except BaseException:
+                conn.close()  # tried again after the wait, over a new connection
+                raise
             self.runners.append(runner)
 
     def _reconnect(self) -> None:
