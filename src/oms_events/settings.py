@@ -140,6 +140,13 @@ class EngineSettings(BaseSettings):
         "killed process) before assigning without it, and how long one loop iteration "
         "(a batch, a partition rebuild) may take before the member leaves its group",
     )
+    poison_attempts: int = Field(
+        3,
+        ge=1,
+        description="Transactions aborted in a row for a record's fault (an event over the "
+        "topic's max.message.bytes) before a processor retries one record at a time, and "
+        "attempts of that record alone before it is dead-lettered as record.poison",
+    )
     commit_delay_ms: int = Field(
         0,
         ge=0,

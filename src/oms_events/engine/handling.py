@@ -125,31 +125,37 @@ class Step:
         return self._dead(out, record, Reason("record.too_large", WHOLE, en, zh, "RecordTooLarge"))
 
     def _dead(self, out: Outbox, record: Any, reason: Reason) -> Outcome:
-        self.log.warning(
-            "dead letter",
-            code=reason.code,
-            message=reason.en,
-            offset=record.offset,
-            partition=record.partition,
-        )
-        letter = DeadLetter(
-            reason, Source(record.topic, record.partition, record.offset), self.processor
-        )
-        # Key and value byte for byte, so an operator can fix the input and replay it;
-        # except a value too large to go out again with the headers added (it would fail
-        # the transaction on every retry): the source offset then names where it is.
-        value = record.value if record.value is not None else b""
-        if len(value) > self.settings.kafka.max_record_bytes:
-            value = b""
-        out.add(
-            Outgoing(
-                topics.name(self.settings, topics.DEADLETTER),
-                record.key,
-                value,
-                letter.headers(record.headers or []),
-            )
-        )
+        dead_letter(self.settings, self.processor, out, record, reason)
         return Outcome.DEAD
+
+
+def dead_letter(
+    settings: Settings, processor: str, out: Outbox, record: Any, reason: Reason
+) -> None:
+    """Queue ``record``'s dead letter, refused by ``processor`` for ``reason``."""
+    log.warning(
+        "dead letter",
+        processor=processor,
+        code=reason.code,
+        message=reason.en,
+        offset=record.offset,
+        partition=record.partition,
+    )
+    letter = DeadLetter(reason, Source(record.topic, record.partition, record.offset), processor)
+    # Key and value byte for byte, so an operator can fix the input and replay it;
+    # except a value too large to go out again with the headers added (it would fail
+    # the transaction on every retry): the source offset then names where it is.
+    value = record.value if record.value is not None else b""
+    if len(value) > settings.kafka.max_record_bytes:
+        value = b""
+    out.add(
+        Outgoing(
+            topics.name(settings, topics.DEADLETTER),
+            record.key,
+            value,
+            letter.headers(record.headers or []),
+        )
+    )
 
 
 def rejection(

@@ -48,10 +48,12 @@ import structlog
 from oms_events import topics
 from oms_events.avro.codec import Codec
 from oms_events.avro.registry import RegistryError
+from oms_events.deadletter import WHOLE, Reason
 from oms_events.engine import snapshots
-from oms_events.engine.handling import Outcome, Step
+from oms_events.engine.handling import Outcome, Step, dead_letter
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition, rebuild
+from oms_events.engine.quarantine import Quarantine
 from oms_events.engine.service import Service
 from oms_events.engine.snapshots import Settlement
 from oms_events.kafka.connection import consumer, producer
@@ -121,6 +123,9 @@ class Processor(threading.Thread):
         self._replay: Consumer | None = None  # group-less: replays and log ends
         self._unsettled: set[int] = set()  # events partitions waited on (logged once)
         self._next_tick = 0.0
+        # A record that fails every transaction it is in is found and dead-lettered.
+        self.quarantine = Quarantine(settings.engine.poison_attempts, settings.engine.batch_size)
+        self._in_flight: list[Record] = []  # the input records of the open transaction
         self.log = log.bind(processor=service.name)
 
     # --- lifecycle -------------------------------------------------------------------
@@ -160,6 +165,8 @@ class Processor(threading.Thread):
 
     def _iterate(self) -> None:
         batch = self._collect()
+        if batch and self.quarantine.single:
+            batch = self._narrow(batch)
         if self.pending:
             self._rebuild_pending()
         ticking = False
@@ -168,6 +175,17 @@ class Processor(threading.Thread):
             ticking = self.service.due(time.time(), self.partitions)
         if batch or ticking:
             self._transact(batch, ticking)
+
+    def _narrow(
+        self, batch: dict[TopicPartition, list[Record]]
+    ) -> dict[TopicPartition, list[Record]]:
+        # One record per transaction while a poison record is searched for: the
+        # records left out are read again (the position had passed them).
+        assert self._consumer is not None
+        narrowed, seeks = self.quarantine.narrow(batch)
+        for tp, offset in seeks.items():
+            self._consumer.seek(tp, offset)
+        return narrowed
 
     def _drop_clients(self) -> None:
         """Forget the clients and every partition (rebuilt when the group assigns again)."""
@@ -369,6 +387,7 @@ class Processor(threading.Thread):
         out = Outbox(self.settings, self.codec)
         commands = 0
         began = time.perf_counter()
+        self._in_flight = []
         try:
             self._producer.begin_transaction()
             for tp, records in batch.items():
@@ -376,6 +395,7 @@ class Processor(threading.Thread):
                 if partition is None:  # paused for a rebuild; replayed from its offset
                     continue
                 for record in records:
+                    self._in_flight.append(record)
                     self._handle(record, partition, out)
                 commands += len(records)
             if ticking:
@@ -406,8 +426,10 @@ class Processor(threading.Thread):
             self._producer.send_offsets_to_transaction(offsets, owner)
             self._producer.commit_transaction()
         except KafkaError as exc:
+            self.quarantine.failed(self._in_flight, exc)
             self._recover(exc)
             return
+        self.quarantine.committed(self._in_flight)
         self.service.committed()
         done = time.perf_counter()
         self.timings["handle_s"] += handled - began
@@ -464,6 +486,10 @@ class Processor(threading.Thread):
 
     def _handle(self, record: Record, partition: Partition, out: Outbox) -> None:
         """One command through the pure step (handling.py); only the counting is here."""
+        condemned = self.quarantine.condemned(record)
+        if condemned is not None:
+            self._dead_poison(record, out, condemned)
+            return
         outcome = self.step(record, partition, out)
         if outcome is Outcome.DUPLICATE:
             self.stats["duplicates"] += 1
@@ -471,6 +497,20 @@ class Processor(threading.Thread):
             self.stats["dead_letters"] += 1
         elif outcome is Outcome.REJECTED:
             self.stats["rejected"] += 1
+
+    def _dead_poison(self, record: Record, out: Outbox, error: str) -> None:
+        # Its own transactions failed poison_attempts times: only its dead letter goes.
+        attempts = self.quarantine.attempts
+        reason = Reason(
+            "record.poison",
+            WHOLE,
+            f"every transaction holding it failed ({attempts} attempts): {error[:300]}",
+            f"包含它的事务均失败（{attempts} 次）：{error[:300]}",
+            "KafkaError",
+        )
+        processor = getattr(self.step, "processor", self.service.name)
+        dead_letter(self.settings, processor, out, record, reason)
+        self.stats["dead_letters"] += 1
 
     def _recover(self, exc: KafkaError) -> None:
         """A transaction failed (fenced, rebalanced, broker error): abort it, drop every

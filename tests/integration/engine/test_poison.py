@@ -3,7 +3,10 @@ good command after it is applied, by one engine that never stops.
 
 * an order whose events would not fit one Kafka record (a long discount label copied
   into every line): before, the transaction failed on every restart;
-* a receipt of 2^62 units: over the domain's limit (10^9), refused by the rule.
+* a receipt of 2^62 units: over the domain's limit (10^9), refused by the rule;
+* an order whose OrderPlaced the broker refuses (the events topic's max.message.bytes
+  set below kafka.max_record_bytes): every transaction holding it aborts, so the
+  processor narrows to one record per transaction and dead-letters it (record.poison).
 """
 
 from __future__ import annotations
@@ -11,8 +14,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from oms_events import deadletter, topics
-from oms_events.engine.commands import ReceiveStock
+from oms_events.engine.commands import PlaceOrder, ReceiveStock
 from oms_events.engine.runner import Engine
+from oms_events.kafka.connection import admin
+from oms_events.kafka.port import NewTopic
 from oms_events.settings import Settings
 from tests.integration.engine.harness import (
     engine_settings,
@@ -28,11 +33,21 @@ from tests.integration.engine.harness import (
 def test_poison_commands_are_dead_lettered_and_the_next_ones_applied(
     isolated: Settings,
 ) -> None:
-    # A low record limit stands for the broker's 1 MiB: the same check, a lean test.
-    settings = light(isolated, partitions=1).replace(kafka={"max_record_bytes": 16_000})
-    label = "满100减10" * 3000  # ~36 KB, on each of the order's lines
-    big = place_order("BIG-1", "TEA")
-    big = replace(big, lines=tuple(replace(ln, promotions=(label,)) for ln in big.lines))
+    # Low limits stand for the broker's 1 MiB: the same checks, a lean test. The events
+    # topic takes less than kafka.max_record_bytes (a misconfiguration no check sees).
+    settings = isolated.replace(kafka={"partitions": 1, "max_record_bytes": 16_000})
+    client = admin(settings)
+    events = topics.name(settings, topics.events("order"))
+    client.create_topics([NewTopic(events, 1, 1, {"max.message.bytes": "8000"})])
+    client.close()
+    settings = light(settings, partitions=1)
+
+    def labelled(external_id: str, label: str) -> PlaceOrder:
+        order = place_order(external_id, "TEA")
+        return replace(order, lines=tuple(replace(ln, promotions=(label,)) for ln in order.lines))
+
+    big = labelled("BIG-1", "满100减10" * 3000)  # ~33 KB: over kafka.max_record_bytes
+    refused = labelled("REFUSED-1", "满100减10" * 1000)  # ~11 KB: over the topic's limit
     send(
         settings,
         [
@@ -42,22 +57,22 @@ def test_poison_commands_are_dead_lettered_and_the_next_ones_applied(
             ReceiveStock(command_id="r-ok", sku="TEA", location="WH-SH", quantity=5, reason="po"),
         ],
     )
-    send(settings, [big, place_order("GOOD-1", "TEA")])
-    engine = Engine(engine_settings(settings))
+    send(settings, [big, refused, place_order("GOOD-1", "TEA")])
+    engine = Engine(engine_settings(settings, poison_attempts=2))
     engine.start()
     letters_topic = topics.name(settings, topics.DEADLETTER)
     try:
 
         def settled() -> bool:
             placed = [e for e in read_events(settings, "order") if e.name == "OrderPlaced"]
-            return len(read_topic(settings, letters_topic)) >= 2 and len(placed) >= 1
+            return len(read_topic(settings, letters_topic)) >= 3 and len(placed) >= 1
 
         wait_for(settled, 90)
     finally:
         engine.stop()
     assert not engine.failed()
     letters = {deadletter.read(r.headers).reason.code for r in read_topic(settings, letters_topic)}
-    assert letters == {"quantity.over_limit", "record.too_large"}
+    assert letters == {"quantity.over_limit", "record.too_large", "record.poison"}
     received = [
         e.payload["quantity"]
         for e in read_events(settings, "inventory")
