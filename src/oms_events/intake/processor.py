@@ -139,10 +139,13 @@ class IntakeProcessor:
         self.counts: Counter[str] = Counter()
         # kafka.max_record_bytes: a larger command would fail the producer's transaction.
         self.max_record_bytes = max_record_bytes
+        # The PlaceOrder bytes the size check encoded, reused by _decide (same object).
+        self._placed: dict[int, tuple[IntakeOrder, bytes]] = {}
 
     def parse(self, channel: str, raw: bytes) -> Delivery:
         """Parse, and refuse each order the order aggregate would refuse (the HTTP app
         answers 400 from this); raises :class:`Rejection` when nothing can be read."""
+        self._placed.clear()  # bounded to one delivery (the HTTP app only parses)
         try:
             delivery = channel_format(channel).parse(raw, self.tables)
         except Rejection:
@@ -162,9 +165,10 @@ class IntakeProcessor:
             return refused
         # The largest record this order makes is its command (its OrderPlaced is about
         # as large and is checked again by the engine's step).
-        size = len(self._encode(place_order(item)))
-        if size > self.max_record_bytes:
-            return acceptance.too_large(item, size, self.max_record_bytes)
+        value = self._encode(place_order(item))
+        if len(value) > self.max_record_bytes:
+            return acceptance.too_large(item, len(value), self.max_record_bytes)
+        self._placed[id(item)] = (item, value)
         return item
 
     def handle(self, channel: str, raw: bytes, source: Source) -> list[Output]:
@@ -174,6 +178,15 @@ class IntakeProcessor:
         except Rejection as unreadable:
             return [self._dead(channel, unreadable, raw, source)]
         outputs: list[Output] = []
+        try:
+            self._handle_items(channel, delivery, raw, source, outputs)
+        finally:
+            self._placed.clear()  # only this delivery's orders: never a stale id
+        return outputs
+
+    def _handle_items(
+        self, channel: str, delivery: Delivery, raw: bytes, source: Source, outputs: list[Output]
+    ) -> None:
         for item in delivery.items:
             if isinstance(item, Rejection):
                 outputs.append(self._dead(channel, item, raw, source))
@@ -188,7 +201,6 @@ class IntakeProcessor:
                     Code.INTERNAL, "$", f"cannot encode: {type(exc).__name__}", "无法编码命令"
                 ).for_order(item.external_id)
                 outputs.append(self._dead(channel, bug, raw, source, item.position))
-        return outputs
 
     def _decide(self, order: IntakeOrder, raw: bytes, source: Source) -> list[Output]:
         digest = order.content_hash()
@@ -198,7 +210,7 @@ class IntakeProcessor:
             log.info("intake.duplicate", channel=order.channel, external_id=order.external_id)
             return [Duplicate(order.channel, order.external_id, order.order_no)]
         if decision.verdict is Verdict.NEW:
-            kind, value = "place", self._encode(place_order(order))
+            kind, value = "place", self._place_value(order)
         elif self.is_changeable(order.order_id):
             assert decision.previous is not None
             change = change_order(order, decision.previous, self.clock())
@@ -223,6 +235,12 @@ class IntakeProcessor:
                 self.index.history(order.channel, order.external_id),
             ),
         ]
+
+    def _place_value(self, order: IntakeOrder) -> bytes:
+        cached = self._placed.pop(id(order), None)
+        if cached is not None and cached[0] is order:
+            return cached[1]
+        return self._encode(place_order(order))
 
     def _encode(self, command: commands.Command) -> bytes:
         return commands.encode(self.codec, command, topic=self.commands_topic)
