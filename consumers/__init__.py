@@ -3,7 +3,7 @@ handlers. ``oms project`` runs them; ``oms_events.projection`` is the machinery.
 
 from __future__ import annotations
 
-from consumers import analytics, exceptions, inventory, payments, tracking
+from consumers import analytics, exceptions, inventory, payments, tracking, warehouse
 
 PROJECTIONS = (
     inventory.PROJECTION,
@@ -11,4 +11,5 @@ PROJECTIONS = (
     exceptions.PROJECTION,
     analytics.PROJECTION,
     payments.PROJECTION,
+    warehouse.PROJECTION,
 )

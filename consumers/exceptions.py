@@ -1,6 +1,6 @@
 """Projection "exceptions": what operations must look at, one row per exception.
 
-Reads ``oms.order.events`` (late allocation or shipment, rejected orders),
+Reads ``oms.order.events`` (late allocation, shipment or delivery, rejected orders),
 ``oms.shipment.events`` (failed deliveries), ``oms.inventory.events`` (rejected
 reservations) and ``oms.deadletter`` (inputs that could not be processed; only
 their headers are read, as :mod:`oms_events.deadletter` defines them). Lateness is
@@ -53,6 +53,8 @@ SUBJECT = (
     "ship_by",
     "late_allocation",
     "late_shipment",
+    "deliver_by",
+    "late_delivery",
     "version",
 )
 
@@ -75,15 +77,19 @@ def _raise(row: Row, kind: str, e: EventRecord, **fields: Any) -> None:
 
 def order_placed(row: Row, e: EventRecord) -> None:
     """OrderPlaced: remember the deadlines the order will be judged by."""
-    allocate_by, ship_by, _ = deadlines(e.payload["placed_at"], e.payload["delivery_speed"])
+    allocate_by, ship_by, deliver_by = deadlines(
+        e.payload["placed_at"], e.payload["delivery_speed"]
+    )
     row.update(
         aggregate_id=e.originator_id,
         order_id=e.originator_id,
         order_no=e.payload["order_no"],
         allocate_by=allocate_by,
         ship_by=ship_by,
+        deliver_by=deliver_by,
         late_allocation=False,
         late_shipment=False,
+        late_delivery=False,
     )
 
 
@@ -114,6 +120,24 @@ def order_shipped(row: Row, e: EventRecord) -> None:
         _late(row, e, "late_shipment", "ship_by")
 
 
+def order_delivered(row: Row, e: EventRecord) -> None:
+    """OrderDelivered after the delivery promised: late_delivery, judged by the carrier's
+    delivery time (the event time in events written before it was recorded)."""
+    delivered_at = e.payload.get("delivered_at") or e.timestamp
+    deliver_by = row.get("deliver_by")
+    if deliver_by is not None and delivered_at > deliver_by and not row.get("late_delivery"):
+        row["late_delivery"] = True
+        _raise(
+            row,
+            "late_delivery",
+            e,
+            order_id=row["order_id"],
+            order_no=row["order_no"],
+            due_at=deliver_by,
+            occurred_at=delivered_at,
+        )
+
+
 def order_rejected(row: Row, e: EventRecord) -> None:
     """OrderRejected: no stock for the order."""
     _raise(
@@ -134,17 +158,35 @@ def shipment_created(row: Row, e: EventRecord) -> None:
         location=e.payload["location"],
         late_allocation=False,
         late_shipment=False,
+        late_delivery=False,
     )
 
 
 def delivery_failed(row: Row, e: EventRecord) -> None:
-    """DeliveryFailed: one row per failed attempt."""
+    """DeliveryFailed: one row per failed attempt, at the carrier's scan time (the event
+    time in events written before it was recorded); where the courier was, in message."""
+    where = e.payload.get("location")
     _raise(
         row,
         "delivery_failed",
         e,
         order_id=row["order_id"],
         location=row["location"],
+        reason=e.payload["reason"],
+        message=f"carrier scan at {where}" if where else None,
+        occurred_at=e.payload.get("occurred_at") or e.timestamp,
+    )
+
+
+def interception_failed(row: Row, e: EventRecord) -> None:
+    """InterceptionFailed: a parcel the carrier was asked to stop (拦截) reached the
+    customer; the cancellation is refused, or a cancelled order's goods were delivered."""
+    _raise(
+        row,
+        "interception_failed",
+        e,
+        order_id=row["order_id"],
+        order_no=row["order_no"],
         reason=e.payload["reason"],
     )
 
@@ -156,8 +198,10 @@ HANDLERS: dict[str, rows.Handler] = {
     "LinesShipped": line_shipped,
     "OrderShipped": order_shipped,
     "OrderRejected": order_rejected,
+    "OrderDelivered": order_delivered,
     "ShipmentCreated": shipment_created,
     "DeliveryFailed": delivery_failed,
+    "InterceptionFailed": interception_failed,
 }
 
 
@@ -242,7 +286,12 @@ PROJECTION = Projection(
         topics.DEADLETTER,
     ),
     group="oms-projection-exceptions",
-    migrations=("003_exceptions.sql", "005_dead_letter_reasons.sql"),
+    migrations=(
+        "003_exceptions.sql",
+        "005_dead_letter_reasons.sql",
+        "011_late_delivery.sql",
+        "012_interception_exceptions.sql",
+    ),
     events=frozenset(HANDLERS) | {"ReservationRejected"},
     write=write,
     reads_dead_letters=True,

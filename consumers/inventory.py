@@ -190,6 +190,13 @@ def transfer_received(row: Row, e: EventRecord) -> None:
     )
 
 
+def released_shipped(row: Row, e: EventRecord) -> None:
+    """ReleasedStockShipped: a cancelled order's units left anyway (its reservation was
+    released already): on hand drops. Not a sale: the parcel is being intercepted."""
+    p = e.payload
+    _move(row, e, "shipped", on_hand=-p["quantity"], reference=p["reservation_id"])
+
+
 def threshold_set(row: Row, e: EventRecord) -> None:
     """ThresholdSet: a new low-stock threshold."""
     row["low_stock_threshold"] = e.payload["threshold"]
@@ -214,6 +221,7 @@ HANDLERS = {
     "StockReserved": reserved,
     "ReservationReleased": released,
     "ReservationCommitted": committed,
+    "ReleasedStockShipped": released_shipped,
     "TransferDispatched": transfer_dispatched,
     "TransferExpected": transfer_expected,
     "TransferReceived": transfer_received,

@@ -1,14 +1,16 @@
 """Projection "tracking": orders, their lines and timeline, and shipments.
 
 Reads ``oms.order.events`` and ``oms.shipment.events``; writes ``order_tracking``,
-``order_line``, ``order_timeline`` and ``shipment_tracking`` (the ``overdue_order``
-view reads ``order_tracking``). ``oms order show`` reads these tables.
+``order_line``, ``order_timeline``, ``shipment_tracking`` and ``shipment_scan`` (the
+``overdue_order`` view reads ``order_tracking``, ``silent_parcel`` reads
+``shipment_tracking``). ``oms order show`` and ``oms shipment show`` read these tables.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Collection, Sequence
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -93,8 +95,28 @@ SHIPMENT = (
     "returned_at",
     "cancelled_at",
     "close_reason",
+    "out_for_delivery_at",
+    "last_scan_at",
+    "last_scan_status",
+    "last_scan_location",
+    "eta",
+    "signer",
     "version",
     "updated_at",
+)
+SCAN = (
+    "shipment_id",
+    "version",
+    "order_id",
+    "carrier",
+    "tracking_no",
+    "status",
+    "occurred_at",
+    "location",
+    "eta",
+    "signer",
+    "reason",
+    "recorded_at",
 )
 TIMELINE = ("aggregate_id", "version", "order_id", "aggregate", "event", "at", "detail")
 
@@ -261,6 +283,12 @@ def status_at(status: str, column: str | None = None) -> rows.Handler:
     return handler
 
 
+def order_delivered(row: Row, e: EventRecord) -> None:
+    """OrderDelivered: at the carrier's delivery time (the event time in events
+    written before it was recorded)."""
+    row.update(status="delivered", delivered_at=e.payload.get("delivered_at") or e.timestamp)
+
+
 def held(row: Row, e: EventRecord) -> None:
     """OrderHeld: remember where it was, to go back there on release."""
     row.update(status_before_hold=row["status"], hold_reason=e.payload["reason"], status="on_hold")
@@ -330,7 +358,9 @@ ORDER_HANDLERS: dict[str, rows.Handler] = {
     "LineShipped": line_shipped,
     "LinesShipped": lines_shipped,
     "OrderShipped": order_shipped,
-    "OrderDelivered": status_at("delivered", "delivered_at"),
+    "OrderDelivered": order_delivered,
+    # Timeline only: the order is delivered when its last shipment is.
+    "OrderShipmentDelivered": lambda row, e: None,
     "OrderCompleted": status_at("completed", "completed_at"),
     "OrderCancelled": closed("cancelled"),
     "OrderRejected": closed("rejected"),
@@ -340,6 +370,11 @@ ORDER_HANDLERS: dict[str, rows.Handler] = {
     # Recorded in the timeline only; the balance is already in the amounts.
     "PaymentDue": lambda row, e: None,
     "RefundDue": lambda row, e: None,
+    # A cancellation waiting for the carrier (拦截), and its outcomes: the status moves
+    # with OrderCancelled / OrderDelivered; these say why, in the timeline.
+    "CancellationRequested": lambda row, e: None,
+    "ShipmentIntercepted": lambda row, e: None,
+    "InterceptionFailed": lambda row, e: None,
 }
 
 # --- shipments ----------------------------------------------------------------------
@@ -379,14 +414,65 @@ def shipment_shipped(row: Row, e: EventRecord) -> None:
     )
 
 
+def _scan(row: Row, e: EventRecord, status: str) -> datetime:
+    # A carrier event's scan: its time (the event's, in events written before scans were
+    # recorded), the newest-scan columns, and a shipment_scan row collected by write().
+    p = e.payload
+    at: datetime = p.get("occurred_at") or e.timestamp
+    if p.get("eta"):
+        row["eta"] = p["eta"]
+    if row.get("last_scan_at") is None or at >= row["last_scan_at"]:
+        row.update(last_scan_at=at, last_scan_status=status, last_scan_location=p.get("location"))
+    row.setdefault("_scans", []).append(
+        {
+            "shipment_id": e.originator_id,
+            "version": e.originator_version,
+            "order_id": row["order_id"],
+            "carrier": row.get("carrier"),
+            "tracking_no": row.get("tracking_no"),
+            "status": status,
+            "occurred_at": at,
+            "location": p.get("location"),
+            "eta": p.get("eta"),
+            "signer": p.get("signer"),
+            "reason": p.get("reason"),
+            "recorded_at": e.timestamp,
+        }
+    )
+    return at
+
+
+def in_transit(row: Row, e: EventRecord) -> None:
+    """ShipmentInTransit: a scan on the way."""
+    row.update(status="in_transit", in_transit_at=_scan(row, e, "in_transit"))
+
+
+def out_for_delivery(row: Row, e: EventRecord) -> None:
+    """ShipmentOutForDelivery: a courier has it (派送中)."""
+    row.update(status="out_for_delivery", out_for_delivery_at=_scan(row, e, "out_for_delivery"))
+
+
+def shipment_delivered(row: Row, e: EventRecord) -> None:
+    """ShipmentDelivered: when and to whom."""
+    at = _scan(row, e, "delivered")
+    row.update(status="delivered", delivered_at=at, signer=e.payload.get("signer"))
+
+
 def delivery_failed(row: Row, e: EventRecord) -> None:
     """DeliveryFailed: one more failed attempt."""
+    _scan(row, e, "delivery_failed")
     row.update(status="delivery_failed", last_failure=e.payload["reason"])
     row["failed_attempts"] += 1
 
 
+def shipment_returned(row: Row, e: EventRecord) -> None:
+    """ShipmentReturned: on its way back to us, with the reason."""
+    at = _scan(row, e, "returned_to_sender")
+    row.update(status="returned", close_reason=e.payload["reason"], returned_at=at)
+
+
 def shipment_closed(status: str, column: str) -> rows.Handler:
-    """A handler for ShipmentReturned / ShipmentCancelled, with a reason."""
+    """A handler for ShipmentCancelled, with a reason."""
 
     def handler(row: Row, e: EventRecord) -> None:
         row.update(status=status, close_reason=e.payload["reason"], **{column: e.timestamp})
@@ -400,10 +486,11 @@ SHIPMENT_HANDLERS: dict[str, rows.Handler] = {
     "ShipmentPicked": shipment_at("picked", "picked_at"),
     "ShipmentPacked": shipment_at("packed", "packed_at"),
     "ShipmentShipped": shipment_shipped,
-    "ShipmentInTransit": shipment_at("in_transit", "in_transit_at"),
-    "ShipmentDelivered": shipment_at("delivered", "delivered_at"),
+    "ShipmentInTransit": in_transit,
+    "ShipmentOutForDelivery": out_for_delivery,
+    "ShipmentDelivered": shipment_delivered,
     "DeliveryFailed": delivery_failed,
-    "ShipmentReturned": shipment_closed("returned", "returned_at"),
+    "ShipmentReturned": shipment_returned,
     "ShipmentCancelled": shipment_closed("cancelled", "cancelled_at"),
 }
 
@@ -445,6 +532,7 @@ def write(conn: psycopg.Connection[Any], records: Sequence[Record], cache: RowCa
         shipment_events, shipments, SHIPMENT_HANDLERS, creators={"ShipmentCreated"}
     )
     cache.keep("shipment", changed_shipments)
+    scans = [scan for row in changed_shipments.values() for scan in row.pop("_scans", [])]
 
     timeline = [
         (
@@ -485,13 +573,14 @@ def write(conn: psycopg.Connection[Any], records: Sequence[Record], cache: RowCa
         key=("shipment_id",),
     )
     rows.insert_new(conn, "order_timeline", TIMELINE, timeline)
+    rows.insert_new(conn, "shipment_scan", SCAN, rows.as_tuples(scans, SCAN))
 
 
 PROJECTION = Projection(
     name="tracking",
     topics=(topics.events("order"), topics.events("shipment")),
     group="oms-projection-tracking",
-    migrations=("002_tracking.sql",),
+    migrations=("002_tracking.sql", "010_shipments.sql"),
     events=frozenset(ORDER_HANDLERS) | frozenset(SHIPMENT_HANDLERS),
     write=write,
 )

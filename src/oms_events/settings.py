@@ -16,10 +16,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from oms_events.domain.workflow import Workflow
+from oms_events.waybills.formats import FORMATS
 
 
 def default_data_dir() -> Path:
@@ -185,6 +186,19 @@ class EngineSettings(BaseSettings):
     progress_every_s: float = Field(
         2.0, gt=0, description="Seconds between progress lines while a partition is rebuilt"
     )
+    waybill_wait_s: float = Field(
+        900,
+        ge=0,
+        description="How long the carrier adapter holds a scan of a tracking number no "
+        "shipment or return has shipped under yet (the carrier was faster than the ship "
+        "confirmation) before dead-lettering it as waybill.unknown",
+    )
+    waybill_window_days: float = Field(
+        60,
+        gt=0,
+        description="How far back the carrier adapter's waybill index reads shipped "
+        "parcels; carriers stop scanning long before, and this bounds its memory",
+    )
 
     def order_workflow(self) -> Workflow:
         """The :class:`Workflow` the order saga follows."""
@@ -238,6 +252,12 @@ class ProjectionSettings(BaseSettings):
         10_000,
         ge=0,
         description="Aggregates each projection keeps in memory between batches (0: reload)",
+    )
+    silent_parcel_hours: float = Field(
+        48,
+        gt=0,
+        description="A parcel on the road with no carrier scan for this long is a "
+        "silent_parcel exception (oms shipment silent, the exceptions view)",
     )
 
 
@@ -324,6 +344,60 @@ class PaymentSettings(BaseSettings):
     )
 
 
+class WarehouseSettings(BaseSettings):
+    """Warehouse documents and e-waybills: pick waves, bins, carriers, labels
+    (``OMS_WAREHOUSE_*``)."""
+
+    model_config = _section("OMS_WAREHOUSE_")
+
+    wave_size: int = Field(
+        20, ge=1, description="Most open shipments of one location in a pick wave (oms docs pick)"
+    )
+    bins: Path | None = Field(
+        None,
+        description="CSV file location,sku,bin (header row): where each sku sits; a sku "
+        "not listed gets a bin derived from its name (oms_events.documents.bins)",
+    )
+    carriers: dict[str, str] = Field(
+        default_factory=dict,
+        description='JSON {location: carrier}, e.g. {"WH-SH": "YTO"}: the carrier of '
+        "standard parcels from a location (SF, ZTO, YTO, STO, JD)",
+    )
+    default_carrier: str = Field(
+        "ZTO", description="Carrier of standard parcels from a location not in `carriers`"
+    )
+    express_carrier: str = Field(
+        "SF", description="Carrier of express, next_day and same_day orders, from any location"
+    )
+    sender_name: str = Field("OMS 发货仓", description="Sender name printed on shipping labels")
+    sender_phone: str = Field("400-000-0000", description="Sender phone printed on labels")
+    sender_addresses: dict[str, str] = Field(
+        default_factory=dict,
+        description="JSON {location: return address} printed as the sender; unset: the location id",
+    )
+    font: Path = Field(
+        Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"),
+        description="TrueType font (.ttf/.ttc) embedded in the PDFs for Chinese text "
+        "(Debian fonts-wqy-zenhei); missing: the non-embedded CID font STSong-Light",
+    )
+
+    @field_validator("default_carrier", "express_carrier")
+    @classmethod
+    def _known_carrier(cls, value: str) -> str:
+        if value not in FORMATS:
+            raise ValueError(f"unknown carrier {value!r}; known: {', '.join(FORMATS)}")
+        return value
+
+    @field_validator("carriers")
+    @classmethod
+    def _known_carriers(cls, value: dict[str, str]) -> dict[str, str]:
+        for location, carrier in value.items():
+            cls._known_carrier(carrier)
+            if not location.strip():
+                raise ValueError("a location id is empty")
+        return value
+
+
 class StockSettings(BaseSettings):
     """Stock administration and replenishment (``OMS_STOCK_*``)."""
 
@@ -373,6 +447,7 @@ class Settings(BaseModel):
     recovery: RecoverySettings = Field(default_factory=RecoverySettings)
     dev: DevSettings = Field(default_factory=DevSettings)
     payments: PaymentSettings = Field(default_factory=PaymentSettings)
+    warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
     stock: StockSettings = Field(default_factory=StockSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 

@@ -88,6 +88,11 @@ def snapshots(aggregate_type: str) -> str:
 ALLOCATIONS = "oms.allocations"
 WAREHOUSE_UPDATES = "oms.warehouse.updates"
 CARRIER_UPDATES = "oms.carrier.updates"
+CARRIER_REQUESTS = "oms.carrier.requests"
+# Scans of tracking numbers not shipped yet, held by the carrier adapter until the
+# ship confirmation arrives or they expire; partition n belongs to the adapter member
+# that owns partition n of CARRIER_UPDATES.
+CARRIER_PARKED = "oms.carrier.parked"
 NOTIFICATIONS = "oms.notifications"
 DEADLETTER = "oms.deadletter"
 
@@ -180,7 +185,8 @@ def registry(settings: Settings) -> list[TopicSpec]:
             "location id",
             n,
             INPUT_CONFIG,
-            "lines to pick, one record per order and location",
+            "lines to pick (Allocation) and their cancellations (AllocationCancelled), "
+            "per order and location",
         ),
         TopicSpec(
             p + WAREHOUSE_UPDATES,
@@ -197,6 +203,22 @@ def registry(settings: Settings) -> list[TopicSpec]:
             n,
             INPUT_CONFIG,
             "tracking updates from carriers",
+        ),
+        TopicSpec(
+            p + CARRIER_REQUESTS,
+            Kind.INTEGRATION,
+            "tracking number",
+            n,
+            INPUT_CONFIG,
+            "requests to carriers: intercept a parcel, return it (InterceptionRequest)",
+        ),
+        TopicSpec(
+            p + CARRIER_PARKED,
+            Kind.STATE,
+            "scan id (carrier, tracking number, status, time)",
+            n,
+            STATE_CONFIG,
+            "carrier scans waiting for their ship confirmation (tombstoned when settled)",
         ),
         TopicSpec(
             p + NOTIFICATIONS,

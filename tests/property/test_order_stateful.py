@@ -16,12 +16,14 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from oms_events.domain import Money, Order, OrderStatus, PaymentMethod
 from oms_events.domain.errors import (
+    CancelTooLate,
     DomainError,
     InvalidTransition,
     LinesNotReserved,
     OrderLocked,
     UnknownLine,
 )
+from oms_events.domain.order import InterceptionOutcome
 from tests.unit.domain.samples import address, cny, line, order, replay, state
 
 S = OrderStatus
@@ -33,14 +35,16 @@ EDGES = {
     S.ON_HOLD: {S.PENDING, S.PRE_ORDER, S.CONFIRMED, S.CANCELLED, S.REJECTED},
     S.CONFIRMED: {S.PENDING, S.ON_HOLD, S.ALLOCATED, S.CANCELLED},
     S.ALLOCATED: {S.PARTIALLY_SHIPPED, S.SHIPPED, S.CANCELLED},
-    S.PARTIALLY_SHIPPED: {S.SHIPPED},
-    S.SHIPPED: {S.DELIVERED},
+    # Cancelled once shipped when the carrier intercepted every parcel.
+    S.PARTIALLY_SHIPPED: {S.SHIPPED, S.CANCELLED},
+    S.SHIPPED: {S.DELIVERED, S.CANCELLED},
     S.DELIVERED: {S.COMPLETED},
     S.COMPLETED: set(),
     S.CANCELLED: set(),
     S.REJECTED: set(),
 }
 BEFORE_ALLOCATION = {S.PENDING, S.PRE_ORDER, S.ON_HOLD, S.CONFIRMED}
+ON_THE_ROAD = {S.PARTIALLY_SHIPPED, S.SHIPPED}
 FULFILLED = {S.SHIPPED, S.DELIVERED, S.COMPLETED}
 LINE_PICK = st.integers(min_value=0, max_value=5)
 RARELY = st.integers(min_value=0, max_value=4).map(lambda x: x == 0)
@@ -167,11 +171,26 @@ class OrderMachine(RuleBasedStateMachine):
     def cancel(self, now: bool) -> None:
         if not now:
             return
-        cancellable = self.order.status in BEFORE_ALLOCATION | {S.ALLOCATED}
+        status = self.order.status
+        # Before shipping it cancels; once shipped it asks for an interception; once
+        # cancelled again it does nothing.
+        cancellable = status in BEFORE_ALLOCATION | {S.ALLOCATED, S.CANCELLED} | ON_THE_ROAD
+        refused = CancelTooLate if status in (S.DELIVERED, S.COMPLETED) else InvalidTransition
         self.attempt(
             lambda: self.order.cancel("customer asked"),
-            None if cancellable else InvalidTransition,
+            None if cancellable else refused,
             must_succeed=cancellable,
+        )
+
+    @rule(
+        shipment=st.sampled_from(["S-1", "S-2"]),
+        outcome=st.sampled_from(list(InterceptionOutcome)),
+    )
+    def interception(self, shipment: str, outcome: InterceptionOutcome) -> None:
+        """The carrier's answer to an interception, asked for or not: never refused."""
+        self.attempt(
+            lambda: self.order.record_interception(shipment, outcome, "carrier says"),
+            must_succeed=True,
         )
 
     @rule(index=LINE_PICK, quantity=st.integers(min_value=1, max_value=6))

@@ -6,17 +6,20 @@ import typer
 
 from oms_events.cli import (
     bench,
+    carrier,
     channel,
     config,
     db,
     demo,
     dev,
+    docs,
     intake,
     order,
     payment,
     project,
     run,
     schemas,
+    shipment,
     simulate,
     status,
     stock,
@@ -40,6 +43,8 @@ app.command("simulate")(simulate.simulate)
 app.add_typer(db.app, name="db")
 app.add_typer(order.app, name="order")
 app.add_typer(payment.app, name="payment")
+app.add_typer(shipment.app, name="shipment")
+app.add_typer(carrier.app, name="carrier")
 app.command("refund")(payment.refund)
 app.command("project")(project.project)
 app.command("replay")(project.replay)
@@ -53,6 +58,7 @@ app.command(
 app.add_typer(channel.app, name="channel")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(config.app, name="config")
+app.add_typer(docs.app, name="docs")
 
 
 @app.callback()

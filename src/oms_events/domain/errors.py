@@ -242,6 +242,23 @@ class OrderLocked(DomainError):
     message_zh = "订单状态为 {status}，已无法修改商品行或地址。"
 
 
+class OrderUnknown(DomainError):
+    """A command for an order the engine never placed (a channel cancelling a trade it
+    never sent us, an operator's typo)."""
+
+    code = "order.unknown"
+    message_en = "No order {order_id}: it was never placed here."
+    message_zh = "订单 {order_id} 不存在：从未在本系统下单。"
+
+
+class CancelTooLate(DomainError):
+    """Cancelling an order the customer already has: that is a return or a refund."""
+
+    code = "order.cancel_too_late"
+    message_en = "Order is {status}: the customer has the goods; open a return or a refund."
+    message_zh = "订单已{status}：客户已收货，请走退货或退款流程。"
+
+
 class LastLine(DomainError):
     """Removing the only line; cancel the order instead."""
 
@@ -321,6 +338,14 @@ class InvalidCarrier(DomainError):
     code = "shipment.carrier_invalid"
     message_en = "Carrier and tracking number are required."
     message_zh = "必须提供承运商和运单号。"
+
+
+class WaybillConflict(DomainError):
+    """A second, different waybill for a shipment whose label may already be printed."""
+
+    code = "shipment.waybill_conflict"
+    message_en = "Shipment already has waybill {carrier} {tracking_no}; refused {other}."
+    message_zh = "发货单已分配面单 {carrier} {tracking_no}，拒绝再分配 {other}。"
 
 
 class ReturnQuantityInvalid(DomainError):

@@ -368,6 +368,30 @@ class InventoryItem(Aggregate):
         self._settle(reservation_id, "committed")
         self.on_hand -= quantity
 
+    def ship_released(self, reservation_id: UUID, quantity: int) -> None:
+        """Units of a released reservation left anyway (``ReleasedStockShipped``): the
+        order was cancelled and its units freed, then the warehouse shipped the parcel
+        before it read the cancellation. On hand drops; the units must still be free,
+        else InsufficientStock (sold again meanwhile: an operator recounts). Once per
+        reservation; a reservation still open is committed instead.
+        """
+        InvalidQuantity.check(quantity)
+        if self.closed_as(reservation_id) == "committed":
+            return
+        if reservation_id in self.reservations:
+            self.commit(reservation_id)
+            return
+        if self.closed_as(reservation_id) != "released":
+            raise UnknownReservation(reservation_id=reservation_id)
+        self.check_available(quantity)
+        self._released_shipped(reservation_id=reservation_id, quantity=quantity)
+        self._note_level()
+
+    @event("ReleasedStockShipped")
+    def _released_shipped(self, reservation_id: UUID, quantity: int) -> None:
+        self.on_hand -= quantity
+        self._settle(reservation_id, "committed")
+
     # --- transfers between locations ----------------------------------------------
 
     def dispatch_transfer(

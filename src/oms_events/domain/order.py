@@ -8,6 +8,10 @@ Lifecycle::
        ├──> on_hold (amount, review); release returns it where it came from
        ├──> rejected (no stock)
        └──> cancelled (any time before the first shipment)
+    allocated ─> cancelled: the saga cancels the shipments, the warehouses are told
+    shipped ─(cancel)─> CancellationRequested: the carrier is asked to intercept (拦截);
+        intercepted ─> cancelled (refunded) | delivered anyway ─> InterceptionFailed,
+        delivered (the cancellation refused, visibly: a return or refund case)
 
 Commands are public methods that check the rules and then call a private
 ``@event`` method; only the private method runs again on replay, so a rule
@@ -28,6 +32,7 @@ from eventsourcing.domain import Aggregate, event
 
 from oms_events.domain.customer import Address, Customer
 from oms_events.domain.errors import (
+    CancelTooLate,
     InvalidOrder,
     InvalidQuantity,
     InvalidTransition,
@@ -135,6 +140,17 @@ _CHANGEABLE = (
 _RESERVABLE = (OrderStatus.PENDING, OrderStatus.PRE_ORDER, OrderStatus.ON_HOLD)
 _CANCELLABLE = (*_CHANGEABLE, OrderStatus.ALLOCATED)
 _CLOSED = (OrderStatus.CANCELLED, OrderStatus.REJECTED)
+# Statuses in which a cancellation needs the carrier: something is on the road.
+_ON_THE_ROAD = (OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED)
+# Statuses in which the customer has the goods: a cancellation comes too late.
+_RECEIVED = (OrderStatus.DELIVERED, OrderStatus.COMPLETED)
+
+
+class InterceptionOutcome(StrEnum):
+    """What became of a parcel the carrier was asked to intercept (拦截)."""
+
+    INTERCEPTED = "intercepted"  # it comes back to the warehouse
+    DELIVERED = "delivered"  # it reached the customer first
 
 
 class Order(Aggregate):
@@ -147,6 +163,14 @@ class Order(Aggregate):
     refunded_units: tuple[tuple[int, int], ...] = ()  # (line_no, units refunded)
     shipping_refunded = False
     promised_back: Money | None = None  # None: nothing promised back (older snapshots)
+    # A cancellation waiting for the carrier's interception (its reason), and the
+    # shipments intercepted so far; immutable, replaced by the events.
+    cancelling: str | None = None
+    intercepted: frozenset[str] = frozenset()
+    not_intercepted: frozenset[str] = frozenset()  # delivered before the carrier stopped them
+    # Delivery, tracked per shipment (an order can ship from several locations).
+    delivered_shipments: frozenset[str] = frozenset()
+    delivered_at: datetime | None = None
 
     @staticmethod
     def create_id(channel: str, external_id: str) -> UUID:
@@ -469,15 +493,83 @@ class Order(Aggregate):
     # --- cancellation -----------------------------------------------------------
 
     def cancel(self, reason: str) -> None:
-        """Cancel before anything shipped (``OrderCancelled``); reservations are released."""
-        self.check_status("cancel", *_CANCELLABLE)
+        """Cancel the order.
+
+        Before anything shipped: ``OrderCancelled``, every reservation to be released.
+        Once a parcel is on the road: ``CancellationRequested`` (the saga asks the
+        carrier to intercept; :meth:`record_interception` decides). Cancelling again
+        changes nothing (a channel's redelivery, an operator's retry); once the
+        customer has the goods it is refused with CancelTooLate.
+        """
         self._check_reason(reason)
-        self._cancelled(reason=reason, releases=self._releases(self.reservations))
+        if self.status in _RECEIVED:
+            raise CancelTooLate(status=self.status.value)
+        if self.status is OrderStatus.CANCELLED or self.cancelling is not None:
+            return
+        if self.status in _ON_THE_ROAD:
+            self._cancellation_requested(
+                reason=reason, shipment_ids=sorted(set(self.shipments.values()))
+            )
+            return
+        self.check_status("cancel", *_CANCELLABLE)
+        self._cancelled(reason=reason, releases=self._releases(self.unshipped_reservations()))
         self._refund_all_paid()
+
+    def unshipped_reservations(self) -> dict[int, tuple[UUID, str]]:
+        """Reservations of lines no shipment took yet: what a cancellation releases."""
+        return {n: r for n, r in self.reservations.items() if n not in self.shipments}
 
     @event("OrderCancelled")
     def _cancelled(self, reason: str, releases: list[dict[str, Any]]) -> None:
         self._close(OrderStatus.CANCELLED, reason)
+        self.cancelling = None
+
+    @event("CancellationRequested")
+    def _cancellation_requested(self, reason: str, shipment_ids: list[str]) -> None:
+        # The order stays where it is until the carrier answers.
+        self.cancelling = reason
+        self.intercepted = frozenset()
+
+    def record_interception(
+        self, shipment_id: str, outcome: InterceptionOutcome, reason: str
+    ) -> None:
+        """The carrier's answer for one intercepted shipment.
+
+        Every shipped parcel intercepted: ``OrderCancelled`` (the paid amount owed back).
+        One delivered first: ``InterceptionFailed`` (the cancellation is refused, with
+        the reason, for customer service); the delivery itself is ``deliver_shipment``'s,
+        whichever of the two the order hears first. A parcel shipped
+        after the order was cancelled (the warehouse did not stop it) and delivered is
+        ``InterceptionFailed`` on the cancelled order: the goods were given away.
+        """
+        outcome = InterceptionOutcome(outcome)
+        if outcome is InterceptionOutcome.DELIVERED:
+            if self.cancelling is None and self.status is not OrderStatus.CANCELLED:
+                return  # nobody asked to intercept it
+            if shipment_id in self.not_intercepted:
+                return  # the carrier repeats itself
+            # The order's delivery itself comes from the carrier's scan (deliver_shipment).
+            self._interception_failed(shipment_id=shipment_id, reason=reason or "delivered")
+            return
+        if self.cancelling is None or shipment_id in self.intercepted:
+            return
+        if shipment_id not in set(self.shipments.values()):
+            return  # not a parcel of this order on the road
+        self._shipment_intercepted(shipment_id=shipment_id)
+        if self.intercepted >= set(self.shipments.values()):
+            self._cancelled(
+                reason=self.cancelling, releases=self._releases(self.unshipped_reservations())
+            )
+            self._refund_all_paid()
+
+    @event("ShipmentIntercepted")
+    def _shipment_intercepted(self, shipment_id: str) -> None:
+        self.intercepted = self.intercepted | {shipment_id}
+
+    @event("InterceptionFailed")
+    def _interception_failed(self, shipment_id: str, reason: str) -> None:
+        self.cancelling = None
+        self.not_intercepted = self.not_intercepted | {shipment_id}
 
     def _close(self, status: OrderStatus, reason: str) -> None:
         self.status = status
@@ -817,13 +909,60 @@ class Order(Aggregate):
             self.shipments[line_no] = shipment_id or ""
         self.status = OrderStatus.SHIPPED
 
-    def deliver(self) -> None:
-        """Record delivery of the whole order (``OrderDelivered``)."""
+    def deliver(self, delivered_at: datetime | None = None) -> None:
+        """Record delivery of the whole order (``OrderDelivered``); again changes nothing."""
+        if self.status is OrderStatus.DELIVERED:
+            return
         self.check_status("deliver", OrderStatus.SHIPPED)
-        self._delivered()
+        self._interception_failed_for(set(self.shipments.values()))
+        self._delivered(delivered_at=delivered_at, shipment_id=None)
+
+    def deliver_shipment(self, shipment_id: str, delivered_at: datetime) -> bool:
+        """Record one shipment delivered: ``OrderDelivered`` when the order has shipped
+        and every shipment of it is delivered, else ``OrderShipmentDelivered``. A
+        shipment delivered before changes nothing (False); True when recorded.
+
+        Delivered while the carrier was asked to intercept it: ``InterceptionFailed``
+        first (the cancellation is refused). A parcel of an order cancelled before it
+        shipped (the warehouse shipped anyway) delivers nothing here: the shipment's
+        interception outcome tells the order (``record_interception``)."""
+        if shipment_id in self.delivered_shipments or self.status in (
+            OrderStatus.DELIVERED,
+            OrderStatus.COMPLETED,
+            OrderStatus.CANCELLED,
+        ):
+            return False  # told before, or delivered before deliveries were per shipment
+        if shipment_id not in self.shipments.values():
+            raise InvalidOrder(detail=f"shipment {shipment_id} took no line of this order")
+        self.check_status("deliver", OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED)
+        self._interception_failed_for({shipment_id})
+        remaining = set(self.shipments.values()) - self.delivered_shipments - {shipment_id}
+        if self.status is OrderStatus.SHIPPED and not remaining:
+            self._delivered(delivered_at=delivered_at, shipment_id=shipment_id)
+        else:
+            self._shipment_delivered(shipment_id=shipment_id, delivered_at=delivered_at)
+        return True
+
+    def _interception_failed_for(self, shipment_ids: set[str]) -> None:
+        # Delivered while the carrier was asked to intercept: that failed.
+        if self.cancelling is None:
+            return
+        for shipment_id in sorted(shipment_ids - self.intercepted):
+            self._interception_failed(shipment_id=shipment_id, reason="delivered")
+            return  # one failure refuses the cancellation
+
+    @event("OrderShipmentDelivered")
+    def _shipment_delivered(self, shipment_id: str, delivered_at: datetime) -> None:
+        self.delivered_shipments = self.delivered_shipments | {shipment_id}
 
     @event("OrderDelivered")
-    def _delivered(self) -> None:
+    def _delivered(
+        self, delivered_at: datetime | None = None, shipment_id: str | None = None
+    ) -> None:
+        # Both absent in earlier versions' events (delivered at the event's time).
+        if shipment_id is not None:
+            self.delivered_shipments = self.delivered_shipments | {shipment_id}
+        self.delivered_at = delivered_at
         self.status = OrderStatus.DELIVERED
 
     def complete(self) -> None:

@@ -285,6 +285,17 @@ class CancelOrder(_OrderKeyed, Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RecordInterception(_OrderKeyed, Command):
+    """What became of intercepting one shipment of an order being cancelled."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_id: UUID
+    shipment_id: UUID
+    outcome: Literal["intercepted", "delivered"]
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class ShipLines(_OrderKeyed, Command):
     """A shipment left with these lines of the order."""
 
@@ -324,6 +335,28 @@ class RecordRefund(_OrderKeyed, Command):
     refund_id: str
     amount: int  # minor units
     currency: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CollectedCash:
+    """Cash a courier collected at the door (DeliverShipment ``cod_collected``)."""
+
+    amount: int  # minor units
+    currency: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeliverShipment(_OrderKeyed, Command):
+    """A shipment of the order was delivered (from the shipment service); the order
+    passes any cash collected at the door on to its payment as CollectCod."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_id: UUID
+    shipment_id: UUID
+    delivered_at: datetime
+    carrier: str
+    tracking_no: str
+    cod_collected: CollectedCash | None = None
 
 
 # --- payment commands ------------------------------------------------------------
@@ -396,7 +429,8 @@ class RecordRefundOutcome(PaymentCommand):
 @dataclass(frozen=True, kw_only=True)
 class CollectCod(PaymentCommand):
     """The courier collected cash at the door for the order's cash-on-delivery tender
-    (sent by the shipment service on a delivered carrier update)."""
+    (sent by the order service on a DeliverShipment carrying the cash, which the
+    shipment service sends on a delivered carrier update)."""
 
     amount: int  # minor units collected
     carrier: str
@@ -502,6 +536,9 @@ class LineToCommit(_AtItem):
     reservation_id: UUID
     sku: str
     location: str
+    # The line's units: a reservation released meanwhile (the order was cancelled, the
+    # warehouse shipped anyway) still takes them off hand. 0 from earlier versions.
+    quantity: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -521,6 +558,26 @@ class CommitStock(StockCommand):
 
     order_id: UUID
     reservation_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class LineToRestock(_AtItem):
+    """One line of a RestockLines: units of a sku back at a location."""
+
+    sku: str
+    location: str
+    quantity: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RestockLines(_FirstLineKeyed, Command):
+    """Units back at the warehouse (a returned parcel) go back on hand, once per
+    ``restock_id`` and item: one per inventory partition, keyed by the first line's item."""
+
+    aggregate_type: ClassVar[str] = "inventory"
+    restock_id: UUID  # the shipment id of a returned parcel
+    lines: tuple[LineToRestock, ...]
+    reason: str
 
 
 # --- stock administration (operators) ----------------------------------------------
@@ -617,6 +674,50 @@ class RecordWarehouseUpdate(Command):
         return str(self.shipment_id)
 
 
+@dataclass(frozen=True, kw_only=True)
+class CancelShipment(Command):
+    """The order was cancelled: stop the shipment and tell its warehouse, or, once the
+    parcel left, ask the carrier to intercept it."""
+
+    aggregate_type: ClassVar[str] = "shipment"
+    shipment_id: UUID
+    reason: str
+
+    @property
+    def key(self) -> str:
+        """The shipment id."""
+        return str(self.shipment_id)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordParcelReturned(Command):
+    """The warehouse received a parcel the carrier brought back: its units go back on hand."""
+
+    aggregate_type: ClassVar[str] = "shipment"
+    shipment_id: UUID
+
+    @property
+    def key(self) -> str:
+        """The shipment id."""
+        return str(self.shipment_id)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssignWaybill(Command):
+    """Give a shipment the e-waybill its label carries, as its pick wave is made."""
+
+    aggregate_type: ClassVar[str] = "shipment"
+    shipment_id: UUID
+    carrier: str
+    tracking_no: str
+    wave: str
+
+    @property
+    def key(self) -> str:
+        """The shipment id."""
+        return str(self.shipment_id)
+
+
 CarrierStatus = Literal[
     "in_transit", "out_for_delivery", "delivered", "delivery_failed", "returned_to_sender"
 ]
@@ -686,7 +787,9 @@ COMMANDS: dict[str, type[Command]] = {
         ReservationsAnswered,
         RecordPayment,
         CancelOrder,
+        RecordInterception,
         ShipLines,
+        DeliverShipment,
         RefundOrder,
         RecordRefund,
         CapturePayment,
@@ -701,6 +804,7 @@ COMMANDS: dict[str, type[Command]] = {
         ReleaseLines,
         CommitStock,
         CommitLines,
+        RestockLines,
         AdjustStock,
         CountStock,
         SetThreshold,
@@ -709,8 +813,11 @@ COMMANDS: dict[str, type[Command]] = {
         ReceiveTransfer,
         CreateShipment,
         RecordWarehouseUpdate,
+        CancelShipment,
+        RecordParcelReturned,
         RecordCarrierUpdate,
         RecordReturnParcelUpdate,
+        AssignWaybill,
     )
 }
 

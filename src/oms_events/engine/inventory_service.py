@@ -11,7 +11,11 @@ Consumes ``oms.inventory.commands`` keyed by inventory item id:
   item; an earlier version's ReleaseStock is a ReleaseLines of one line
 * CommitLines (a shipment's lines whose items live on this partition) ->
   ReservationCommitted per item (the goods left with the carrier); an earlier
-  version's CommitStock is a CommitLines of one line
+  version's CommitStock is a CommitLines of one line; a reservation released
+  meanwhile (a cancelled order the warehouse shipped anyway) -> ReleasedStockShipped
+  (its units taken from free stock)
+* RestockLines (a returned parcel back at the warehouse) -> StockRestocked per item,
+  once per restock id
 
 Operators' stock administration (``oms stock``), each answered by its events or a
 CommandRejected reply on ``oms.notifications`` (an ordinary refusal, not a dead
@@ -52,6 +56,7 @@ from oms_events.engine.commands import (
     LineToCommit,
     LineToRelease,
     LineToReserve,
+    LineToRestock,
     ReceiveStock,
     ReceiveTransfer,
     ReleaseLines,
@@ -59,6 +64,7 @@ from oms_events.engine.commands import (
     ReservationAnswer,
     ReserveLines,
     ReserveStock,
+    RestockLines,
     SetThreshold,
     StockCommand,
     TransferStock,
@@ -68,8 +74,8 @@ from oms_events.engine.partition import Partition
 from oms_events.engine.records import partition_for
 from oms_events.engine.service import Service
 
-_Lines = TypeVar("_Lines", ReserveLines, ReleaseLines, CommitLines)
-_Line = LineToReserve | LineToRelease | LineToCommit
+_Lines = TypeVar("_Lines", ReserveLines, ReleaseLines, CommitLines, RestockLines)
+_Line = LineToReserve | LineToRelease | LineToCommit | LineToRestock
 # Operators' commands: a domain rule refusing one is an answer for the operator.
 _ADMINISTRATION = (AdjustStock, CountStock, SetThreshold, TransferStock, ReceiveTransfer)
 
@@ -89,6 +95,7 @@ class InventoryService(Service):
             ReleaseStock: self.release_one,
             CommitLines: self.commit,
             CommitStock: self.commit_one,
+            RestockLines: self.restock,
             # Stock administration (oms stock).
             AdjustStock: self.adjust,
             CountStock: self.count,
@@ -221,6 +228,10 @@ class InventoryService(Service):
             item: InventoryItem | None = partition.get(UUID(line.item))
             if line in elsewhere or item is None:
                 continue
+            if item.closed_as(line.reservation_id) == "committed":
+                # The goods left before the cancellation reached us: nothing is held;
+                # the shipment asks the carrier to bring them back.
+                continue
             try:
                 item.release(line.reservation_id)
             except UnknownReservation:
@@ -255,7 +266,24 @@ class InventoryService(Service):
             item: InventoryItem | None = partition.get(UUID(line.item))
             if item is None:
                 raise UnknownReservation(reservation_id=str(line.reservation_id))
-            item.commit(line.reservation_id)
+            if line.quantity and item.closed_as(line.reservation_id) == "released":
+                item.ship_released(line.reservation_id, line.quantity)
+            else:
+                item.commit(line.reservation_id)
+            out.events("inventory", partition, item, command.command_id)
+
+    def restock(self, command: RestockLines, partition: Partition, out: Outbox) -> None:
+        """Units back at the warehouse go back on hand, once per restock id and item."""
+        for line in command.lines:
+            InvalidQuantity.check(line.quantity)
+        elsewhere = _forward_elsewhere(command, partition, out)
+        for line in command.lines:
+            if line in elsewhere:
+                continue
+            item: InventoryItem | None = partition.get(UUID(line.item))
+            if item is None:
+                raise UnknownReservation(reservation_id=str(command.restock_id))
+            item.restock(command.restock_id, line.quantity)
             out.events("inventory", partition, item, command.command_id)
 
     def commit_one(self, command: CommitStock, partition: Partition, out: Outbox) -> None:

@@ -8,7 +8,11 @@
     ReservationsAnswered rejected ─> next location with stock, else workflow.decide_shortage:
         reject (release what was reserved, OrderRejected) | pre-order (PreOrdered)
     cancel / expiry at any step ─> ReleaseLines (per inventory partition) for every
-        reservation held
+        reservation held; once allocated, CancelShipment to each shipment (its
+        warehouse is told, or the carrier asked to intercept the parcel)
+    cancel once shipped ─> CancellationRequested, CancelShipment to each shipment on
+        the road; RecordInterception answers: intercepted ─> OrderCancelled,
+        delivered ─> InterceptionFailed
     ChangeOrder before allocation ─> the Order applies the new lines and address;
         ReleaseLines for reservations of removed or resized lines, ReserveLines for
         added or resized lines, then workflow.decide as after any answer
@@ -36,10 +40,12 @@ import structlog
 from oms_events.domain.customer import Address
 from oms_events.domain.line import OrderLine
 from oms_events.domain.money import Money
-from oms_events.domain.order import Order, OrderStatus
+from oms_events.domain.order import InterceptionOutcome, Order, OrderStatus
+from oms_events.domain.shipment import Shipment
 from oms_events.domain.workflow import Decision, Workflow
 from oms_events.engine import allocation
 from oms_events.engine.commands import (
+    CancelShipment,
     LineToRelease,
     LineToReserve,
     ReleaseLines,
@@ -156,10 +162,46 @@ class OrderSaga:
             order.hold("manual review")
 
     def cancel(self, order: Order, reason: str, out: Outbox, cause_id: str) -> None:
-        """Cancel the order and release every reservation it holds."""
-        held = dict(order.reservations)
+        """Cancel the order: release every reservation of what has not shipped, and stop
+        its shipments (warehouse told, or the carrier asked to intercept); a repeat
+        does nothing more."""
+        held = order.unshipped_reservations()
+        was, cancelling = order.status, order.cancelling
         order.cancel(reason)
-        self._release_all(order, held, reason, out, cause_id)
+        if order.status is OrderStatus.CANCELLED and was is not OrderStatus.CANCELLED:
+            self._release_all(order, held, reason, out, cause_id)
+            shipments = [
+                Shipment.create_id(order.id, loc) for loc in set(order.allocations.values())
+            ]
+        elif order.cancelling is not None and cancelling is None:
+            shipments = [UUID(s) for s in set(order.shipments.values()) if s]
+        else:
+            return
+        for shipment_id in sorted(shipments, key=str):
+            out.command(
+                CancelShipment(
+                    command_id=f"{cause_id}/cancel/{shipment_id}",
+                    shipment_id=shipment_id,
+                    reason=reason,
+                )
+            )
+
+    def intercepted(
+        self,
+        order: Order,
+        shipment_id: UUID,
+        outcome: InterceptionOutcome,
+        reason: str,
+        out: Outbox,
+        cause_id: str,
+    ) -> None:
+        """The carrier's answer for a shipment of an order being cancelled; once every
+        parcel is intercepted the order is cancelled and what never shipped released."""
+        held = order.unshipped_reservations()
+        was = order.status
+        order.record_interception(str(shipment_id), outcome, reason)
+        if order.status is OrderStatus.CANCELLED and was is not OrderStatus.CANCELLED:
+            self._release_all(order, held, order.close_reason or reason, out, cause_id)
 
     def change(self, order: Order, change: OrderChange, out: Outbox, cause_id: str) -> None:
         """Apply a new version of the order and move its stock to match.

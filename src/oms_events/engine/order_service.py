@@ -9,12 +9,22 @@ Consumes ``oms.order.commands`` keyed by order id:
 * ReservationsAnswered (the inventory's reply) -> OrderAllocated (confirmed, with the
   reservations) or LinesReserved, or compensate and reject, as the saga decides
 * RecordPayment -> PaymentRecorded, and the saga may confirm
-* CancelOrder -> OrderCancelled and ReleaseStock for every reservation
+* CancelOrder -> OrderCancelled, ReleaseLines for every reservation and, once
+  allocated, CancelShipment to each shipment; once shipped, CancellationRequested
+  and the shipments intercepted (see the saga); an unknown order or one the customer
+  has already is refused with a CommandRejected reply the sender can look up
+  (``order.unknown``, also dead-lettered for an operator; ``order.cancel_too_late``)
+* RecordInterception (from the shipment processor) -> ShipmentIntercepted and, all
+  intercepted, OrderCancelled (refunded); or InterceptionFailed and OrderDelivered
 * ChangeOrder (the intake's changed re-delivery: the whole new version) -> LineAdded /
   QuantityChanged / LineRemoved / AddressChanged, with stock released and reserved
   for the lines that changed; once allocated (or closed) it is refused with
   ``order.locked`` and a CommandRejected reply, an ordinary outcome, not a dead letter
-* ShipLines (from the shipment processor) -> LinesShipped, or OrderShipped for the last
+* ShipLines (from the shipment processor) -> LinesShipped, or OrderShipped for the last;
+  ignored by a cancelled order (its shipment is being intercepted)
+* DeliverShipment (from the shipment processor, on a delivered carrier scan) ->
+  OrderShipmentDelivered, or OrderDelivered (with delivered_at) once every shipment is;
+  cash collected at the door -> CollectCod to the payment
 * RefundOrder (the shop: lines, units, shipping) -> RefundAgreed, priced by the order
 * RecordRefund (from the payment service: the provider took it) -> RefundRecorded
 
@@ -42,20 +52,30 @@ from uuid import UUID
 import structlog
 
 from oms_events.domain.customer import Address, Customer
-from oms_events.domain.errors import DomainError, OrderLocked
+from oms_events.domain.errors import CancelTooLate, DomainError, OrderLocked, OrderUnknown
 from oms_events.domain.line import OrderLine
 from oms_events.domain.money import Money
-from oms_events.domain.order import COLLECTED_ON_HANDOVER, Order, OrderStatus, Tender
+from oms_events.domain.order import (
+    COLLECTED_ON_HANDOVER,
+    InterceptionOutcome,
+    Order,
+    OrderStatus,
+    Tender,
+)
 from oms_events.domain.payment import order_of_trade, trade_no
 from oms_events.engine.commands import (
     AddressDetails,
     CancelOrder,
+    CancelShipment,
     CapturePayment,
     ChangeOrder,
+    CollectCod,
     Command,
+    DeliverShipment,
     LineDetails,
     PaymentCommand,
     PlaceOrder,
+    RecordInterception,
     RecordPayment,
     RecordRefund,
     RefundOrder,
@@ -256,8 +276,10 @@ class OrderService(Service):
             ReservationAnswered: self.answered_one,
             RecordPayment: self.record_payment,
             CancelOrder: self.cancel,
+            RecordInterception: self.intercepted,
             ChangeOrder: self.change,
             ShipLines: self.ship_lines,
+            DeliverShipment: self.deliver_shipment,
             RefundOrder: self.refund,
             RecordRefund: self.record_refund,
         }
@@ -307,9 +329,20 @@ class OrderService(Service):
         self._save(partition, order, out, command.command_id)
 
     def cancel(self, command: CancelOrder, partition: Partition, out: Outbox) -> None:
-        """Cancel the order, releasing every reservation."""
-        order = self._order(partition, command.order_id)
+        """Cancel the order: release, stop the shipments or have them intercepted."""
+        order: Order | None = partition.get(command.order_id)
+        if order is None:
+            raise OrderUnknown(order_id=str(command.order_id))
         self.saga.cancel(order, command.reason, out, command.command_id)
+        self._save(partition, order, out, command.command_id)
+
+    def intercepted(self, command: RecordInterception, partition: Partition, out: Outbox) -> None:
+        """The carrier intercepted a shipment of the order, or delivered it first."""
+        order = self._order(partition, command.order_id)
+        outcome = InterceptionOutcome(command.outcome)
+        self.saga.intercepted(
+            order, command.shipment_id, outcome, command.reason, out, command.command_id
+        )
         self._save(partition, order, out, command.command_id)
 
     def change(self, command: ChangeOrder, partition: Partition, out: Outbox) -> None:
@@ -321,7 +354,46 @@ class OrderService(Service):
     def ship_lines(self, command: ShipLines, partition: Partition, out: Outbox) -> None:
         """A shipment left with these lines."""
         order = self._order(partition, command.order_id)
+        if order.status is OrderStatus.CANCELLED:
+            # Cancelled while the parcel left: the shipment asks the carrier to bring
+            # it back (CancelShipment found it on the road); nothing ships here.
+            log.info("shipped after cancel", order_id=str(order.id))
+            return
         order.ship_lines(command.line_nos, str(command.shipment_id))
+        if order.cancelling is not None:
+            # Another parcel of an order being cancelled left: intercept it too, or the
+            # order would wait for an answer about it forever.
+            out.command(
+                CancelShipment(
+                    command_id=f"{command.command_id}/cancel",
+                    shipment_id=command.shipment_id,
+                    reason=order.cancelling,
+                )
+            )
+        self._save(partition, order, out, command.command_id)
+
+    def deliver_shipment(self, command: DeliverShipment, partition: Partition, out: Outbox) -> None:
+        """A shipment reached the customer: the order is delivered once all have; cash
+        collected at the door goes on to the payment (once, with the delivery)."""
+        order = self._order(partition, command.order_id)
+        recorded = order.deliver_shipment(str(command.shipment_id), command.delivered_at)
+        cash = command.cod_collected
+        if recorded and cash is not None:
+            # The cash's own currency: a courier's remittance in another currency than
+            # the order's is for the payment to refuse, visibly, not for us to relabel.
+            out.command(
+                CollectCod(
+                    command_id=f"{command.command_id}/cod",
+                    order_id=order.id,
+                    order_no=order.order_no,
+                    channel=order.channel,
+                    currency=cash.currency,
+                    amount=cash.amount,
+                    carrier=command.carrier,
+                    tracking_no=command.tracking_no,
+                    collected_at=command.delivered_at,
+                )
+            )
         self._save(partition, order, out, command.command_id)
 
     def refund(self, command: RefundOrder, partition: Partition, out: Outbox) -> None:
@@ -342,7 +414,12 @@ class OrderService(Service):
 
     def refusal(self, command: Command, error: DomainError) -> bool:
         """A channel changing an order that has gone to the warehouse (or closed) is
-        told so; that is the contract of ChangeOrder, not bad input."""
+        told so; that is the contract of ChangeOrder, not bad input. Likewise a
+        cancellation of an order the customer already has. A cancellation of an order
+        never placed is also dead-lettered: an operator sees it in the exceptions and can
+        replay it should the order arrive after its own cancellation."""
+        if isinstance(command, CancelOrder):
+            return isinstance(error, CancelTooLate)
         return isinstance(command, ChangeOrder) and isinstance(error, OrderLocked)
 
     @staticmethod

@@ -41,7 +41,7 @@ class Outbox:
     def oversized(self, since: int, limit: int) -> int:
         """The size of the largest record queued from index ``since`` on, if over ``limit``
         (else 0): the broker would refuse it and with it the whole transaction."""
-        largest = max((len(r.value) for r in self.records[since:]), default=0)
+        largest = max((len(r.value or b"") for r in self.records[since:]), default=0)
         return largest if largest > limit else 0
 
     def truncate(self, since: int) -> None:

@@ -259,7 +259,8 @@ class Processor(threading.Thread):
                     client.close()
                 except Exception:  # closing is best effort on the way out
                     self.log.warning("close failed", exc_info=True)
-        self.log.info("stopped", **self.stats, **{k: round(v, 3) for k, v in self.timings.items()})
+        timings = {k: round(v, 3) for k, v in self.timings.items()}
+        self.log.info("stopped", **self.stats, **self.service.counters(), **timings)
 
     # --- assignment ------------------------------------------------------------------
 

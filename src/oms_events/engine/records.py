@@ -35,7 +35,7 @@ class Outgoing:
 
     topic: str
     key: bytes | None
-    value: bytes
+    value: bytes | None  # None: a tombstone on a compacted topic
     headers: Headers = field(default_factory=list)
     partition: int | None = None
 

@@ -21,6 +21,7 @@ import structlog
 
 from oms_events.avro.codec import Codec
 from oms_events.avro.registry import RegistryError, codec_from_settings
+from oms_events.engine.carrier_adapter import CarrierAdapter
 from oms_events.engine.inventory_service import InventoryService
 from oms_events.engine.order_saga import OrderSaga
 from oms_events.engine.order_service import OrderService
@@ -32,13 +33,21 @@ from oms_events.engine.shipment_service import ShipmentService
 from oms_events.engine.sourcing import StockView
 from oms_events.engine.stock_watcher import StockWatcher
 from oms_events.engine.warehouse_adapter import WarehouseAdapter
+from oms_events.engine.waybill_index import WaybillIndex, WaybillWatcher
 from oms_events.payments import providers
 from oms_events.payments.gateway import PaymentGateway
 from oms_events.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-PROCESSORS: tuple[str, ...] = ("inventory", "order", "shipment", "warehouse", "payment")
+PROCESSORS: tuple[str, ...] = (
+    "inventory",
+    "order",
+    "shipment",
+    "warehouse",
+    "carrier",
+    "payment",
+)
 
 
 class Engine:
@@ -61,6 +70,8 @@ class Engine:
         self.stop_event = threading.Event()
         self.stock = StockView()
         self.watcher: StockWatcher | None = None
+        self.waybills = WaybillIndex()
+        self.waybill_watcher: WaybillWatcher | None = None
         self.desk: PaymentDesk | None = None
         self.gateways = gateways
         self.processors: list[Processor] = []
@@ -74,6 +85,8 @@ class Engine:
             return ShipmentService()
         if name == "payment":
             return PaymentService()
+        if name == "carrier":
+            return CarrierAdapter(self.waybills, self.settings, self.codec)
         return WarehouseAdapter()
 
     def start(self) -> None:
@@ -88,6 +101,17 @@ class Engine:
             )
             self.watcher.start()
             self.watcher.caught_up.wait(timeout=60)
+        if "carrier" in self.names:
+            # Scans routed before the index knows the window would all be parked.
+            self.waybill_watcher = WaybillWatcher(
+                self.settings,
+                self.codec,
+                self.waybills,
+                self.stop_event,
+                self.engine.fetch_max_wait_ms,
+            )
+            self.waybill_watcher.start()
+            self.waybill_watcher.caught_up.wait(timeout=60)
         if "payment" in self.names:
             # The providers' gateways are built only where refunds are paid out.
             gateways: Mapping[str, PaymentGateway]
@@ -98,7 +122,9 @@ class Engine:
             self.desk = PaymentDesk(self.settings, self.codec, gateways, self.stop_event)
             self.desk.start()
         for name in self.names:
-            p = Processor(self._service(name), self.settings, self.codec, self.stop_event)
+            service = self._service(name)
+            step = service.step if isinstance(service, CarrierAdapter) else None
+            p = Processor(service, self.settings, self.codec, self.stop_event, step=step)
             p.start()
             self.processors.append(p)
         log.info("engine started", processors=self.names, partitions=self.settings.kafka.partitions)
@@ -109,7 +135,7 @@ class Engine:
         deadline = time.monotonic() + timeout
         for p in self.processors:
             p.join(max(0.0, deadline - time.monotonic()))
-        for thread in (self.watcher, self.desk):
+        for thread in (self.watcher, self.waybill_watcher, self.desk):
             if thread is not None:
                 thread.join(max(0.0, deadline - time.monotonic()))
 
@@ -137,6 +163,10 @@ class Engine:
                 # Refunds would wait unasked: stop, so a supervisor restarts the engine.
                 log.error("the payment desk failed; stopping the engine")
                 self.stop_event.set()
+            if self.waybill_watcher is not None and self.waybill_watcher.error is not None:
+                # Every scan would be parked, then dead-lettered: restart instead.
+                log.error("the waybill watcher failed; stopping the engine")
+                self.stop_event.set()
             if self.failed():
                 log.error(
                     "a processor failed; stopping the engine",
@@ -148,4 +178,6 @@ class Engine:
             if isinstance(p.error, RegistryError):
                 raise p.error
         desk_failed = self.desk is not None and self.desk.error is not None
-        return 1 if self.failed() or desk_failed else 0
+        watcher = self.waybill_watcher
+        waybills_failed = watcher is not None and watcher.error is not None
+        return 1 if self.failed() or desk_failed or waybills_failed else 0

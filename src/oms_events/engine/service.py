@@ -68,6 +68,10 @@ class Service:
         """
         return False
 
+    def counters(self) -> dict[str, int]:
+        """What the service counts beside the processor's own counters (logged on stop)."""
+        return {}
+
     def rebuilt(self, partition: Partition) -> None:
         """Called once a partition's state has been replayed (build indexes here)."""
 

@@ -3,18 +3,38 @@
 Consumes ``oms.shipment.commands`` keyed by shipment id:
 
 * CreateShipment (from allocation) -> ShipmentCreated
+* AssignWaybill (from ``oms docs pick``) -> WaybillAssigned (engine/waybill_assignment.py)
 * RecordWarehouseUpdate (from the warehouse adapter) -> ShipmentPicked / Packed /
   Shipped; on shipped, CommitLines per inventory partition (the goods have left)
-  and ShipLines to the order.
+  and ShipLines to the order; shipped after the order was cancelled -> the carrier
+  is asked to intercept instead of telling the order (see ``interception``)
+* CancelShipment (from the order saga) -> ShipmentCancelled and the warehouse told,
+  or InterceptionRequested and the carrier asked (``interception``)
+* RecordCarrierUpdate (from the carrier adapter) -> ShipmentInTransit /
+  ShipmentOutForDelivery / ShipmentDelivered / DeliveryFailed / ShipmentReturned, by the
+  feed rules of ``Shipment.record_scan`` (a repeated or stale scan records nothing);
+  an intercepted parcel returned or delivered -> RecordInterception to the order
+  (``interception``); on delivered, DeliverShipment to the order, with any cash
+  collected at the door
+* RecordParcelReturned (the warehouse has the parcel back) -> ParcelReceivedBack and
+  RestockLines per inventory partition
 """
 
 from __future__ import annotations
 
+from oms_events.carriers.scan import carrier_code
 from oms_events.domain.shipment import Shipment, ShipmentLine, ShipmentStatus
+from oms_events.engine import interception
 from oms_events.engine.commands import (
+    AssignWaybill,
+    CancelShipment,
+    CollectedCash,
     CommitLines,
     CreateShipment,
+    DeliverShipment,
     LineToCommit,
+    RecordCarrierUpdate,
+    RecordParcelReturned,
     RecordWarehouseUpdate,
     ShipLines,
 )
@@ -22,6 +42,7 @@ from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition
 from oms_events.engine.records import by_item_partition
 from oms_events.engine.service import Service
+from oms_events.engine.waybill_assignment import assign_waybill
 
 
 class ShipmentService(Service):
@@ -34,6 +55,10 @@ class ShipmentService(Service):
         self.handlers = {
             CreateShipment: self.create,
             RecordWarehouseUpdate: self.record_update,
+            CancelShipment: self.cancel,
+            RecordCarrierUpdate: record_carrier_update,
+            RecordParcelReturned: self.parcel_returned,
+            AssignWaybill: assign_waybill,
         }
 
     def create(self, command: CreateShipment, partition: Partition, out: Outbox) -> None:
@@ -61,21 +86,67 @@ class ShipmentService(Service):
         if shipment is None:
             raise ValueError(f"shipment {command.key} does not exist")
         was_shipped = shipment.status is ShipmentStatus.SHIPPED
+        was_cancelled = shipment.status is ShipmentStatus.CANCELLED
         if command.status == "picked":
             shipment.pick()
         elif command.status == "packed":
             shipment.pack()
         else:
             shipment.ship(command.carrier or "", command.tracking_no or "")
-            if not was_shipped:
+            if was_cancelled:
+                # Shipped after the order was cancelled: the stock drops, the carrier
+                # is asked to bring it back; the cancelled order is not told it shipped.
+                _commit(shipment, out, command.command_id)
+                interception.request_interception(shipment, out)
+            elif not was_shipped:
                 _shipped(shipment, out, command.command_id)
         out.events("shipment", partition, shipment, command.command_id)
 
+    def cancel(self, command: CancelShipment, partition: Partition, out: Outbox) -> None:
+        """The order was cancelled: stop the shipment or have it intercepted."""
+        shipment = _shipment(partition, command)
+        interception.cancel(shipment, command.reason, out, command.command_id)
+        out.events("shipment", partition, shipment, command.command_id)
+
+    def parcel_returned(
+        self, command: RecordParcelReturned, partition: Partition, out: Outbox
+    ) -> None:
+        """The returned parcel is back at the warehouse: restock its units."""
+        shipment = _shipment(partition, command)
+        interception.parcel_returned(shipment, out, command.command_id)
+        out.events("shipment", partition, shipment, command.command_id)
+
+
+def _shipment(
+    partition: Partition, command: CancelShipment | RecordCarrierUpdate | RecordParcelReturned
+) -> Shipment:
+    shipment: Shipment | None = partition.get(command.shipment_id)
+    if shipment is None:
+        raise ValueError(f"shipment {command.key} does not exist")
+    return shipment
+
 
 def _shipped(shipment: Shipment, out: Outbox, cause: str) -> None:
+    _commit(shipment, out, cause)
+    out.command(
+        ShipLines(
+            command_id=f"{cause}/ship",
+            order_id=shipment.order_id,
+            shipment_id=shipment.id,
+            line_nos=tuple(line.line_no for line in shipment.lines),
+        )
+    )
+
+
+def _commit(shipment: Shipment, out: Outbox, cause: str) -> None:
     # One CommitLines per inventory partition the shipment's items live on.
     commits = [
-        LineToCommit(reservation_id=line.reservation_id, sku=line.sku, location=shipment.location)
+        LineToCommit(
+            reservation_id=line.reservation_id,
+            sku=line.sku,
+            location=shipment.location,
+            quantity=line.quantity,
+        )
         for line in shipment.lines
     ]
     partitions = out.settings.kafka.partitions
@@ -87,11 +158,44 @@ def _shipped(shipment: Shipment, out: Outbox, cause: str) -> None:
                 lines=tuple(lines),
             )
         )
-    out.command(
-        ShipLines(
-            command_id=f"{cause}/ship",
-            order_id=shipment.order_id,
-            shipment_id=shipment.id,
-            line_nos=tuple(line.line_no for line in shipment.lines),
+
+
+def record_carrier_update(command: RecordCarrierUpdate, partition: Partition, out: Outbox) -> None:
+    """Apply a carrier's scan; the first delivered scan tells the order (and passes on
+    cash collected at the door)."""
+    shipment: Shipment | None = partition.get(command.shipment_id)
+    if shipment is None:
+        raise ValueError(f"shipment {command.key} does not exist")
+    known = (carrier_code(shipment.carrier or ""), shipment.tracking_no)
+    if (carrier_code(command.carrier), command.tracking_no) != known:
+        raise ValueError(
+            f"waybill {command.carrier} {command.tracking_no} is not shipment {command.key}'s"
+            f" ({shipment.carrier} {shipment.tracking_no})"
         )
+    recorded = shipment.record_scan(
+        command.status,
+        command.occurred_at,
+        location=command.location,
+        reason=command.reason,
+        eta=command.eta,
+        signer=command.signer,
     )
+    if recorded:
+        # Before DeliverShipment: the order hears why a cancellation failed first.
+        interception.scanned(shipment, command, out)
+    if recorded and shipment.status is ShipmentStatus.DELIVERED:
+        cash = command.cod_collected
+        out.command(
+            DeliverShipment(
+                command_id=f"{command.command_id}/deliver",
+                order_id=shipment.order_id,
+                shipment_id=shipment.id,
+                delivered_at=command.occurred_at,
+                carrier=command.carrier,
+                tracking_no=command.tracking_no,
+                cod_collected=(
+                    CollectedCash(amount=cash.amount, currency=cash.currency) if cash else None
+                ),
+            )
+        )
+    out.events("shipment", partition, shipment, command.command_id)

@@ -1,10 +1,10 @@
 """What every channel parser provides, and helpers for reading untrusted documents.
 
 A parser turns one delivery's bytes into a :class:`Delivery`: the record key the
-channel would use and, per order, either an :class:`IntakeOrder` or the
-:class:`Rejection` that stopped it. A document that cannot be read at all raises a
-:class:`Rejection` (``intake.unparseable``). Parsers must raise nothing else: the
-fuzz tests hold them to it.
+channel would use and, per order, an :class:`IntakeOrder`, an :class:`IntakeCancel`
+(the channel closed or cancelled it) or the :class:`Rejection` that stopped it. A
+document that cannot be read at all raises a :class:`Rejection` (``intake.unparseable``).
+Parsers must raise nothing else: the fuzz tests hold them to it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from oms_events.intake.errors import Code, Rejection, bad_value, missing
-from oms_events.intake.model import IntakeOrder
+from oms_events.intake.model import IntakeCancel, IntakeOrder
 from oms_events.intake.tables import Tables
 
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -28,7 +28,7 @@ class Delivery:
     """One parsed delivery: its key and the orders (or rejections) it holds."""
 
     key: str | None
-    items: Sequence[IntakeOrder | Rejection]
+    items: Sequence[IntakeOrder | IntakeCancel | Rejection]
 
 
 class Channel(Protocol):

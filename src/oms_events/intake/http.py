@@ -51,7 +51,7 @@ from oms_events.deadletter import DeadLetter, Source
 from oms_events.engine.commands import CapturePayment
 from oms_events.intake.dedup import DedupIndex
 from oms_events.intake.errors import Rejection
-from oms_events.intake.model import IntakeOrder
+from oms_events.intake.model import IntakeCancel, IntakeOrder
 from oms_events.intake.processor import IntakeProcessor, dead_letter
 from oms_events.intake.state import load_index
 from oms_events.kafka.connection import producer
@@ -116,7 +116,7 @@ class Problem(BaseModel):
     problems: int = Field(1, description="How many orders of the delivery were refused")
 
 
-def _ref(order: IntakeOrder) -> OrderRef:
+def _ref(order: IntakeOrder | IntakeCancel) -> OrderRef:
     return OrderRef(
         external_id=order.external_id, order_no=order.order_no, order_id=str(order.order_id)
     )
@@ -286,7 +286,8 @@ def create_app(
         if refused:
             processor.counts.update(r.code.value for r in refused)
             return _problem(channel.value, refused[0], len(refused))
-        orders = [i for i in delivery.items if isinstance(i, IntakeOrder)]
+        # Orders, and cancellations (a closed trade): published alike, acknowledged alike.
+        orders = [i for i in delivery.items if isinstance(i, IntakeOrder | IntakeCancel)]
         refs = [_ref(o) for o in orders]
         if all(seen.known(o.channel, o.external_id, o.content_hash()) for o in orders):
             processor.counts["duplicate"] += len(orders)

@@ -18,6 +18,7 @@ from oms_events.domain.ids import natural_id
 from oms_events.domain.order import COLLECTED_ON_HANDOVER, DeliverySpeed, PaymentMethod
 from oms_events.engine.commands import (
     AddressDetails,
+    CancelOrder,
     ChangeOrder,
     CustomerDetails,
     LineDetails,
@@ -139,6 +140,46 @@ class IntakeOrder:
         data["placed_at"] = self.placed_at.isoformat()
         canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+# The dedup index's entry for a cancelled order: a repeated cancellation is a duplicate
+# whatever words the channel used for it the second time.
+CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class IntakeCancel:
+    """The channel closed or cancelled an order (a closed Tmall trade, a cancelled
+    Shopify order): becomes a ``CancelOrder``. ``reason`` names the channel's words."""
+
+    channel: str
+    external_id: str
+    reason: str
+    position: str = field(default="", compare=False)
+
+    @property
+    def order_no(self) -> str:
+        """Our order number."""
+        return order_no(self.channel, self.external_id)
+
+    @property
+    def order_id(self) -> uuid.UUID:
+        """The Order aggregate's id (same as ``Order.create_id``)."""
+        return order_id(self.channel, self.external_id)
+
+    def content_hash(self) -> str:
+        """The dedup index's entry: every cancellation of an order is the same one."""
+        return CANCELLED
+
+
+def cancel_order(cancel: IntakeCancel) -> CancelOrder:
+    """The ``CancelOrder`` command; its id derives from the order, so the channel's
+    repeated cancellation is one command to the engine."""
+    return CancelOrder(
+        command_id=str(uuid.uuid5(cancel.order_id, "cancel")),
+        order_id=cancel.order_id,
+        reason=cancel.reason,
+    )
 
 
 def order_no(channel: str, external_id: str) -> str:

@@ -3,8 +3,9 @@
 No Kafka here. The Kafka adapter, the HTTP app, the property tests and the benchmark
 all drive this same step, so what they prove holds for all of them::
 
-    bytes --channel.parse--> IntakeOrder | Rejection
-          --dedup index-->   PlaceOrder | ChangeOrder | duplicate | change rejected
+    bytes --channel.parse--> IntakeOrder | IntakeCancel | Rejection
+          --dedup index-->   PlaceOrder | ChangeOrder | CancelOrder | duplicate |
+                             change rejected
           --codec-->         Avro bytes keyed by order id (+ a changelog entry)
 
 ``handle`` never raises for anything a channel sends: every failure becomes a
@@ -33,7 +34,13 @@ from oms_events.intake.channel import Delivery
 from oms_events.intake.channels import channel as channel_format
 from oms_events.intake.dedup import DedupIndex, IsChangeable, Verdict, always_changeable
 from oms_events.intake.errors import Code, Rejection
-from oms_events.intake.model import IntakeOrder, change_order, place_order
+from oms_events.intake.model import (
+    IntakeCancel,
+    IntakeOrder,
+    cancel_order,
+    change_order,
+    place_order,
+)
 from oms_events.intake.tables import Tables
 
 log = structlog.get_logger("oms.intake")
@@ -43,7 +50,7 @@ log = structlog.get_logger("oms.intake")
 class Command:
     """An encoded order command for ``oms.order.commands``, keyed by order id."""
 
-    kind: str  # "place" | "change"
+    kind: str  # "place" | "change" | "cancel"
     channel: str
     external_id: str
     order_no: str
@@ -116,8 +123,8 @@ def _now() -> datetime:
 class IntakeProcessor:
     """Turns deliveries into outputs; keeps the dedup index and a counter per outcome.
 
-    ``counts`` has ``placed``, ``changed``, ``duplicate`` and one entry per dead-letter
-    code: the adapter exposes it and logs it.
+    ``counts`` has ``placed``, ``changed``, ``cancelled``, ``duplicate`` and one entry
+    per dead-letter code: the adapter exposes it and logs it.
     """
 
     def __init__(
@@ -157,9 +164,11 @@ class IntakeProcessor:
             ) from exc
         return Delivery(delivery.key, [self._admit(item) for item in delivery.items])
 
-    def _admit(self, item: IntakeOrder | Rejection) -> IntakeOrder | Rejection:
-        if isinstance(item, Rejection):
-            return item
+    def _admit(
+        self, item: IntakeOrder | IntakeCancel | Rejection
+    ) -> IntakeOrder | IntakeCancel | Rejection:
+        if not isinstance(item, IntakeOrder):
+            return item  # a rejection already, or a cancellation (the Order judges it)
         refused = acceptance.refusal(item)
         if refused is not None:
             return refused
@@ -202,14 +211,21 @@ class IntakeProcessor:
                 ).for_order(item.external_id)
                 outputs.append(self._dead(channel, bug, raw, source, item.position))
 
-    def _decide(self, order: IntakeOrder, raw: bytes, source: Source) -> list[Output]:
+    def _decide(
+        self, order: IntakeOrder | IntakeCancel, raw: bytes, source: Source
+    ) -> list[Output]:
         digest = order.content_hash()
         decision = self.index.decide(order.channel, order.external_id, digest)
         if decision.verdict is Verdict.DUPLICATE:
             self.counts["duplicate"] += 1
             log.info("intake.duplicate", channel=order.channel, external_id=order.external_id)
             return [Duplicate(order.channel, order.external_id, order.order_no)]
-        if decision.verdict is Verdict.NEW:
+        if isinstance(order, IntakeCancel):
+            # Sent even for an order this index never saw (placed elsewhere, or never
+            # placed): the Order is the authority, and refuses an unknown order with a
+            # CommandRejected reply (order.unknown) and a dead letter an operator sees.
+            kind, value = "cancel", self._encode(cancel_order(order))
+        elif decision.verdict is Verdict.NEW:
             kind, value = "place", self._place_value(order)
         elif self.is_changeable(order.order_id):
             assert decision.previous is not None
@@ -225,7 +241,7 @@ class IntakeProcessor:
             )
             return [self._dead(order.channel, refused, raw, source, order.position)]
         self.index.stage(order.channel, order.external_id, digest)
-        self.counts["placed" if kind == "place" else "changed"] += 1
+        self.counts[{"place": "placed", "change": "changed", "cancel": "cancelled"}[kind]] += 1
         return [
             Command(kind, order.channel, order.external_id, order.order_no, order.order_id, value),
             Seen(

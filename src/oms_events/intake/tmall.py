@@ -11,6 +11,10 @@ price change (改价, negative when the seller lowers the price). The trade's
 single sub-order's adjustment on the trade). ``payment`` (what the buyer paid,
 shipping included) must equal our total.
 
+A closed trade cancels the order: ``TRADE_CLOSED`` (付款以后用户退款成功，交易自动关闭:
+refunded in full after payment) and ``TRADE_CLOSED_BY_TAOBAO`` (付款以前，卖家或买家主动关闭
+交易: closed before payment) become a CancelOrder, whatever else the trade says.
+
 A trade of a cash-on-delivery ``type`` is COD: not paid, whatever its status says.
 Sub-orders closed before payment are not part of the trade's ``payment``; sub-orders
 refunded after payment are (the buyer paid, then got the money back): neither is
@@ -25,7 +29,7 @@ from typing import Any
 from oms_events.intake import normalize as n
 from oms_events.intake.channel import Delivery, array, load_json, obj, timestamp
 from oms_events.intake.errors import Code, Rejection, missing
-from oms_events.intake.model import IntakeAddress, IntakeLine, IntakeOrder
+from oms_events.intake.model import IntakeAddress, IntakeCancel, IntakeLine, IntakeOrder
 from oms_events.intake.pricing import adjust, adjust_order, check_total, spread
 from oms_events.intake.tables import Tables
 
@@ -38,6 +42,11 @@ _CLOSED_UNPAID = "TRADE_CLOSED_BY_TAOBAO"
 # A sub-order closed after payment, by a refund that succeeded: paid, then given back.
 _CLOSED_REFUNDED = "TRADE_CLOSED"
 _REFUNDED = "SUCCESS"  # refund_status of a refund that went through
+# Trade statuses that close the whole trade: the order is cancelled (the reason we record).
+_CLOSED_TRADE = {
+    _CLOSED_REFUNDED: "closed at Tmall after a full refund (TRADE_CLOSED)",
+    _CLOSED_UNPAID: "closed at Tmall before payment (TRADE_CLOSED_BY_TAOBAO)",
+}
 
 
 class TmallChannel:
@@ -55,6 +64,9 @@ class TmallChannel:
                 "trade_fullinfo_get_response.trade",
             )
         external = n.external_id(doc.get("tid"), "tid")
+        status = doc.get("status")
+        if isinstance(status, str) and status.strip() in _CLOSED_TRADE:
+            return Delivery(external, [IntakeCancel(self.name, external, _CLOSED_TRADE[status])])
         try:
             return Delivery(external, [self._order(doc, external, tables)])
         except Rejection as rejection:

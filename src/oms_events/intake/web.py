@@ -3,6 +3,10 @@
 Shopify states list prices per line, the discounts it already allocated to each line
 (``discount_allocations``), the order's ``total_discounts`` and ``total_price`` (taxes
 included, as in China). Any order discount it did not allocate is spread over the lines.
+
+A cancelled order (``orders/cancelled``: ``cancelled_at`` set, with ``cancel_reason``
+customer / declined / fraud / inventory / staff / other) or one whose payment was voided
+(``financial_status: voided``) becomes a CancelOrder.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Any
 from oms_events.intake import normalize as n
 from oms_events.intake.channel import Delivery, array, load_json, obj, opt_obj, timestamp
 from oms_events.intake.errors import Code, Rejection, bad_value
-from oms_events.intake.model import IntakeAddress, IntakeLine, IntakeOrder
+from oms_events.intake.model import IntakeAddress, IntakeCancel, IntakeLine, IntakeOrder
 from oms_events.intake.pricing import check_total, spread
 from oms_events.intake.tables import Tables
 
@@ -41,6 +45,9 @@ class WebChannel:
         """One webhook body is one order."""
         doc = obj(load_json(raw), "$")
         external = n.external_id(doc.get("id"), "id")
+        cancelled = _cancellation(doc)
+        if cancelled is not None:
+            return Delivery(external, [IntakeCancel(self.name, external, cancelled)])
         try:
             return Delivery(external, [self._order(doc, external, tables)])
         except Rejection as rejection:
@@ -152,6 +159,17 @@ class WebChannel:
             delivery_speed=speed,
         )
         return replace(order, position=str(doc.get("name") or ""))
+
+
+def _cancellation(doc: Any) -> str | None:
+    """Why the shop cancelled the order, or None when it is not cancelled."""
+    reason = doc.get("cancel_reason")
+    said = f" ({n.half_width(reason)[:40]})" if isinstance(reason, str) and reason else ""
+    if doc.get("cancelled_at"):
+        return f"cancelled at the shop{said}"
+    if doc.get("financial_status") == "voided":
+        return f"payment voided at the shop{said}"
+    return None
 
 
 def _method(names: Any, gateway: Any) -> str:

@@ -24,8 +24,10 @@ from oms_events.domain import (
     Shipment,
     ShipmentLine,
 )
+from oms_events.domain.order import InterceptionOutcome
 
 PLACED_AT = datetime(2025, 11, 11, 0, 0, 1, tzinfo=UTC)
+SCANNED_AT = datetime(2025, 11, 13, 7, 30, 5, 123456, tzinfo=UTC)  # a carrier's scan
 
 
 def cny(amount: int) -> Money:
@@ -209,7 +211,8 @@ def events_of_every_kind() -> list[Any]:
     o.allocate()
     o.ship_line(1, "shipment-1")  # LinesShipped
     o.ship_line(2, "shipment-2")  # OrderShipped, with the line
-    o.deliver()
+    o.deliver_shipment("shipment-1", SCANNED_AT)  # OrderShipmentDelivered
+    o.deliver_shipment("shipment-2", SCANNED_AT)  # OrderDelivered, with delivered_at
     o.complete()
     recorded += o.collect_events()
 
@@ -229,6 +232,15 @@ def events_of_every_kind() -> list[Any]:
     cancelled = order(external_id="T-3")
     cancelled.cancel("customer changed mind")
     recorded += cancelled.collect_events()
+    # Cancelled once shipped: one parcel intercepted, one delivered first.
+    late = order(lines=[line(1), line(2, "SKU-2", 1, 500)], external_id="T-5")
+    late.allocate([(1, late.reservation_id(1), "WH-SH"), (2, late.reservation_id(2), "WH-BJ")])
+    late.ship_line(1, "shipment-1")
+    late.ship_line(2, "shipment-2")
+    late.cancel("customer changed mind")  # CancellationRequested
+    late.record_interception("shipment-1", InterceptionOutcome.INTERCEPTED, "")
+    late.record_interception("shipment-2", InterceptionOutcome.DELIVERED, "signed")
+    recorded += late.collect_events()
 
     # Inventory: receive, adjust, reserve, reject, release, commit, restock, low stock.
     i = item(on_hand=10, threshold=3)
@@ -240,6 +252,10 @@ def events_of_every_kind() -> list[Any]:
     i.reserve(r2, o.id, 7)  # LowStock
     i.commit(r2)
     i.restock(UUID(int=3), 4)  # StockReplenished
+    i.set_threshold(5)
+    i.reserve(UUID(int=4), o.id, 1)
+    i.release(UUID(int=4))
+    i.ship_released(UUID(int=4), 1)  # a cancelled order shipped anyway
     i.set_threshold(5, actor="ops")
     i.count(9, actor="ops", note="cycle count")
     i.dispatch_transfer(UUID(int=5), "WH-BJ", 2, actor="ops")
@@ -257,17 +273,26 @@ def events_of_every_kind() -> list[Any]:
     s.ship("SF Express", "SF1234567890")
     s.fail_delivery("nobody home")
     s.record_in_transit("re-attempt")
-    s.deliver()
+    s.record_out_for_delivery(occurred_at=SCANNED_AT, location="上海", eta=SCANNED_AT)
+    s.deliver(occurred_at=SCANNED_AT, location="上海", signer="李雷")
     recorded += s.collect_events()
     s2 = Shipment.create(o.id, "WH-BJ", [ShipmentLine(2, "SKU-2", 1, r1)])
     s2.cancel("order cancelled")
     recorded += s2.collect_events()
     s3 = Shipment.create(o.id, "WH-GZ", [ShipmentLine(2, "SKU-2", 1, r1)])
+    s3.assign_waybill("YTO", "YT7000000000001", "W-WH-GZ-1")
     s3.pick()
     s3.pack()
-    s3.ship("YTO", "YT1")
+    s3.ship("YTO", "YT7000000000001")
     s3.return_to_sender("refused")
+    s3.receive_back()
     recorded += s3.collect_events()
+    s4 = Shipment.create(o.id, "WH-CD", [ShipmentLine(2, "SKU-2", 1, r1)])
+    s4.pick()
+    s4.pack()
+    s4.ship("SF", "SF2")
+    s4.intercept("order cancelled")
+    recorded += s4.collect_events()
 
     # Payment: a channel capture, a collected balance, COD cash; refunds taken and failed.
     p = payment(o.id)

@@ -134,6 +134,36 @@ def test_a_released_reservation_cannot_be_committed() -> None:
         i.commit(R1)
 
 
+def test_units_of_a_released_reservation_that_shipped_anyway_leave_on_hand_once() -> None:
+    i = item(on_hand=10)
+    i.reserve(R1, ORDER, 4)
+    i.release(R1)  # the order was cancelled
+    i.collect_events()
+    i.ship_released(R1, 4)  # ... and the warehouse shipped it before it heard
+    i.ship_released(R1, 4)  # its confirmation, redelivered
+    assert [type(e).__name__ for e in i.collect_events()] == ["ReleasedStockShipped"]
+    assert (i.on_hand, i.reserved, i.available) == (6, 0, 6)
+
+
+def test_released_units_sold_again_are_not_shipped_twice() -> None:
+    i = item(on_hand=4)
+    i.reserve(R1, ORDER, 4)
+    i.release(R1)
+    i.reserve(R2, ORDER, 3)  # sold again meanwhile
+    with pytest.raises(InsufficientStock):
+        i.ship_released(R1, 4)  # available would go negative: an operator recounts
+    assert (i.on_hand, i.available) == (4, 1)
+
+
+def test_shipping_a_reservation_still_open_commits_it() -> None:
+    i = item(on_hand=10)
+    i.reserve(R1, ORDER, 4)
+    i.ship_released(R1, 4)
+    assert i.closed_as(R1) == "committed" and (i.on_hand, i.reserved) == (6, 0)
+    with pytest.raises(UnknownReservation):
+        i.ship_released(R2, 1)
+
+
 def test_adjustments_need_a_reason() -> None:
     with pytest.raises(ReasonRequired):
         item().adjust(-1, "")

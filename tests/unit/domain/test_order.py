@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -17,6 +17,7 @@ from oms_events.domain import (
     PaymentMethod,
 )
 from oms_events.domain.errors import (
+    CancelTooLate,
     InvalidAddress,
     InvalidOrder,
     InvalidTransition,
@@ -29,6 +30,7 @@ from oms_events.domain.errors import (
     StaleReservation,
     UnknownLine,
 )
+from oms_events.domain.order import InterceptionOutcome
 from tests.unit.domain.samples import (
     PLACED_AT,
     address,
@@ -352,13 +354,123 @@ def test_an_allocated_order_can_still_be_cancelled() -> None:
     assert o.status is OrderStatus.CANCELLED
 
 
-def test_a_shipped_order_cannot_be_cancelled() -> None:
+def shipped_order(paid: bool = True) -> Order:
+    """Two lines, each in its own parcel, both shipped (paid at the channel)."""
+    o = order(
+        lines=[line(1), line(2, "SKU-2", 1, 500)],
+        paid_at_channel="tmall:T-1001" if paid else None,
+    )
+    o.allocate([(1, o.reservation_id(1), "WH-SH"), (2, o.reservation_id(2), "WH-BJ")])
+    o.ship_line(1, "S-1")
+    o.ship_line(2, "S-2")
+    o.collect_events()
+    return o
+
+
+def test_cancelling_a_shipped_order_asks_for_its_parcels_to_be_intercepted() -> None:
+    o = shipped_order()
+    o.cancel("customer changed mind")
+    [requested] = o.collect_events()
+    assert type(requested).__name__ == "CancellationRequested"
+    assert requested.shipment_ids == ["S-1", "S-2"]  # type: ignore[attr-defined]
+    assert o.status is OrderStatus.SHIPPED and o.cancelling == "customer changed mind"
+    o.cancel("asked again")  # the operator's retry: nothing more
+    assert names(o) == []
+
+
+def test_every_parcel_intercepted_cancels_the_order_and_refunds_it() -> None:
+    o = shipped_order()
+    o.cancel("customer changed mind")
+    o.collect_events()
+    o.record_interception("S-1", InterceptionOutcome.INTERCEPTED, "")
+    assert names(o) == ["ShipmentIntercepted"] and o.status is OrderStatus.SHIPPED
+    o.record_interception("S-1", InterceptionOutcome.INTERCEPTED, "")  # the carrier repeats
+    assert names(o) == []
+    o.record_interception("S-2", InterceptionOutcome.INTERCEPTED, "")
+    events = o.collect_events()
+    assert [type(e).__name__ for e in events] == [
+        "ShipmentIntercepted",
+        "OrderCancelled",
+        "RefundDue",
+    ]
+    assert events[1].releases == []  # type: ignore[attr-defined]  # the goods had left
+    assert events[2].amount == o.total.to_dict()  # type: ignore[attr-defined]
+    assert o.status is OrderStatus.CANCELLED and o.close_reason == "customer changed mind"
+
+
+def test_a_parcel_delivered_before_the_interception_refuses_the_cancellation() -> None:
+    o = shipped_order()
+    o.cancel("customer changed mind")
+    o.collect_events()
+    o.record_interception("S-2", InterceptionOutcome.DELIVERED, "signed by 张三")
+    assert names(o) == ["InterceptionFailed"] and o.cancelling is None
+    # The carrier's delivered scans deliver the order (the intercepted parcel S-1 too:
+    # the cancellation was refused, so nothing more comes of its interception).
+    o.deliver_shipment("S-2", PLACED_AT)
+    o.deliver_shipment("S-1", PLACED_AT)
+    assert names(o) == ["OrderShipmentDelivered", "OrderDelivered"]
+    assert o.status is OrderStatus.DELIVERED
+    assert o.amount_held == o.total  # nothing refunded: a return case now
+    with pytest.raises(CancelTooLate) as raised:
+        o.cancel("customer changed mind")
+    assert raised.value.code == "order.cancel_too_late"
+    o.deliver()  # the carrier's own delivered report, after ours: nothing more
+    assert names(o) == []
+
+
+def test_a_delivery_heard_before_the_interceptions_outcome_refuses_the_cancellation() -> None:
+    o = shipped_order()
+    o.cancel("customer changed mind")
+    o.collect_events()
+    o.deliver_shipment("S-1", PLACED_AT)
+    assert names(o) == ["InterceptionFailed", "OrderShipmentDelivered"]
+    o.record_interception("S-1", InterceptionOutcome.DELIVERED, "signed")  # nothing more
+    o.deliver_shipment("S-2", PLACED_AT)
+    assert names(o) == ["OrderDelivered"] and o.cancelling is None
+
+
+def test_a_parcel_of_an_order_cancelled_before_it_shipped_delivers_nothing() -> None:
+    o = allocated_order()
+    o.cancel("fraud")
+    o.collect_events()
+    assert o.deliver_shipment("S-9", PLACED_AT) is False  # the interception's outcome says it
+    assert names(o) == [] and o.status is OrderStatus.CANCELLED
+
+
+def test_a_delivery_nobody_asked_to_intercept_is_no_interception_outcome() -> None:
+    o = shipped_order()
+    o.record_interception("S-1", InterceptionOutcome.DELIVERED, "")
+    o.record_interception("S-1", InterceptionOutcome.INTERCEPTED, "")
+    assert names(o) == []
+
+
+def test_a_cancelled_order_whose_late_parcel_was_delivered_says_so() -> None:
+    o = allocated_order()
+    o.cancel("fraud")
+    o.collect_events()
+    o.record_interception("S-1", InterceptionOutcome.DELIVERED, "signed")
+    assert names(o) == ["InterceptionFailed"]
+    assert o.status is OrderStatus.CANCELLED
+
+
+def test_cancelling_a_partly_shipped_order_releases_the_rest_once_intercepted() -> None:
     o = allocated_order()
     o.ship_line(1, "S-1")
-    with pytest.raises(InvalidTransition) as raised:
-        o.cancel("too late")
-    assert raised.value.code == "status.invalid_transition"
-    assert raised.value.context["status"] == "partially_shipped"
+    o.collect_events()
+    o.cancel("customer changed mind")
+    [requested] = o.collect_events()
+    assert requested.shipment_ids == ["S-1"]  # type: ignore[attr-defined]
+    assert list(o.unshipped_reservations()) == [2]
+    o.record_interception("S-1", InterceptionOutcome.INTERCEPTED, "")
+    cancelled = o.collect_events()[-1]
+    assert [r["line_no"] for r in cancelled.releases] == [2]  # type: ignore[attr-defined]
+
+
+def test_cancelling_twice_records_once() -> None:
+    o = allocated_order()
+    o.cancel("fraud")
+    o.cancel("fraud")
+    assert names(o) == ["OrderCancelled"]
 
 
 def test_cancelling_needs_a_reason() -> None:
@@ -469,3 +581,23 @@ def test_replaying_the_events_rebuilds_the_same_order() -> None:
     rebuilt = replay(events)
     assert state(rebuilt) == state(o)
     assert rebuilt.placed_at == PLACED_AT  # type: ignore[attr-defined]
+
+
+def test_an_order_is_delivered_when_every_shipment_is_and_says_when() -> None:
+    o = allocated_order()
+    o.ship_line(1, "S-1")
+    first, last = datetime(2026, 11, 29, 7, tzinfo=UTC), datetime(2026, 11, 30, 9, tzinfo=UTC)
+    assert o.deliver_shipment("S-1", first)  # the other line has not even shipped
+    o.ship_line(2, "S-2")
+    assert o.status is OrderStatus.SHIPPED
+    assert not o.deliver_shipment("S-1", first)  # the carrier said it twice
+    o.deliver_shipment("S-2", last)
+    assert (o.status, o.delivered_at) == (OrderStatus.DELIVERED, last)
+    assert names(o) == ["LinesShipped", "OrderShipmentDelivered", "OrderShipped", "OrderDelivered"]
+
+
+def test_a_shipment_of_another_order_cannot_deliver_it() -> None:
+    o = allocated_order()
+    o.ship_line(1, "S-1")
+    with pytest.raises(InvalidOrder):
+        o.deliver_shipment("S-9", datetime(2026, 11, 29, tzinfo=UTC))

@@ -170,6 +170,7 @@ class Flow:
     def _decode(self, out: Outbox) -> list[Written]:
         written = []
         for o in out.records:
+            assert o.value is not None  # the order service writes no tombstones
             full, decoded = CODEC.decode(o.value)
             written.append(Written(o.topic, full, decoded, dict(o.headers)))
         return written

@@ -15,12 +15,14 @@ from oms_events.engine.commands import (
     LineToCommit,
     LineToRelease,
     LineToReserve,
+    LineToRestock,
     ReceiveStock,
     ReleaseLines,
     ReleaseStock,
     ReservationsAnswered,
     ReserveLines,
     ReserveStock,
+    RestockLines,
 )
 from oms_events.engine.handling import Outcome, Step
 from oms_events.engine.inventory_service import InventoryService
@@ -301,3 +303,47 @@ def test_a_release_of_another_partitions_line_is_sent_on_with_its_reason() -> No
     assert forwarded == ReleaseLines(
         command_id="cancel-1/elsewhere", order_id=order_id, lines=(theirs,), reason="customer"
     )
+
+
+def test_the_lines_of_a_cancelled_order_shipped_anyway_leave_on_hand() -> None:
+    """Released first (the order was cancelled), committed later (the warehouse shipped
+    before it read the cancellation): the units come off hand, from the free stock."""
+    stock, order_id, one, _ = _two_lines_reserved()
+    release = LineToRelease(reservation_id=one.reservation_id, sku=one.sku, location="SH")
+    stock.transaction(
+        ReleaseLines(command_id="x", order_id=order_id, lines=(release,), reason="cancelled")
+    )
+    commit = LineToCommit(reservation_id=one.reservation_id, sku=one.sku, location="SH", quantity=1)
+    out = stock.transaction(CommitLines(command_id="s", order_id=order_id, lines=(commit,)))
+    assert [n for n, _ in _written(out)] == ["oms.inventory.ReleasedStockShipped"]
+    [item] = _items(stock, one.sku)
+    assert item is not None and (item.on_hand, item.reserved, item.available) == (2, 0, 2)
+
+
+def test_a_cancellation_after_the_goods_left_releases_nothing() -> None:
+    """Committed first (shipped), released later (the cancellation was slower): nothing
+    is held any more, nothing is dead-lettered; the shipment has the parcel intercepted."""
+    stock, order_id, one, _ = _two_lines_reserved()
+    commit = LineToCommit(reservation_id=one.reservation_id, sku=one.sku, location="SH", quantity=1)
+    stock.transaction(CommitLines(command_id="s", order_id=order_id, lines=(commit,)))
+    release = LineToRelease(reservation_id=one.reservation_id, sku=one.sku, location="SH")
+    out = stock.transaction(
+        ReleaseLines(command_id="x", order_id=order_id, lines=(release,), reason="cancelled")
+    )
+    assert _written(out) == []
+    [item] = _items(stock, one.sku)
+    assert item is not None and (item.on_hand, item.reserved) == (2, 0)
+
+
+def test_a_returned_parcel_is_restocked_once() -> None:
+    stock, order_id, one, _ = _two_lines_reserved()
+    commit = LineToCommit(reservation_id=one.reservation_id, sku=one.sku, location="SH", quantity=1)
+    stock.transaction(CommitLines(command_id="s", order_id=order_id, lines=(commit,)))
+    back = LineToRestock(sku=one.sku, location="SH", quantity=1)
+    parcel = uuid.uuid4()
+    for n in range(2):  # the warehouse scans the parcel twice
+        stock.transaction(
+            RestockLines(command_id=f"b{n}", restock_id=parcel, lines=(back,), reason="back")
+        )
+    [item] = _items(stock, one.sku)
+    assert item is not None and (item.on_hand, item.reserved, item.available) == (3, 0, 3)

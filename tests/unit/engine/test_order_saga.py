@@ -16,14 +16,19 @@ import pytest
 
 from oms_events import deadletter
 from oms_events.domain.order import OrderStatus
+from oms_events.domain.shipment import Shipment
 from oms_events.domain.workflow import ShortagePolicy, Workflow
 from oms_events.engine.commands import (
     CancelOrder,
+    CancelShipment,
     CreateShipment,
+    DeliverShipment,
     PlaceOrder,
+    RecordInterception,
     RecordPayment,
     ReleaseLines,
     ReserveLines,
+    ShipLines,
 )
 from oms_events.engine.handling import Outcome
 from oms_events.engine.records import partition_for
@@ -243,12 +248,121 @@ def test_a_command_refused_by_a_rule_gets_a_rejection_reply() -> None:
 
 def test_bad_input_is_dead_lettered_without_a_reply() -> None:
     flow = Flow()
-    result = flow.send(CancelOrder(command_id="c", order_id=uuid.uuid4(), reason="x"))
+    result = flow.send(
+        RecordPayment(
+            command_id="c", order_id=uuid.uuid4(), payment_id="p", amount=100, currency="CNY"
+        )
+    )
     assert result.outcome is Outcome.DEAD
     letter = deadletter.read(result.dead[0].headers.items())
     assert letter.reason.code == "command.invalid"  # no such order
     assert letter.source.topic.endswith("oms.order.commands") and letter.source.offset >= 0
     assert not result.named("CommandRejected")
+
+
+def test_cancelling_an_order_never_placed_is_refused_visibly() -> None:
+    flow = Flow()
+    unknown = uuid.uuid4()
+    result = flow.send(CancelOrder(command_id="c", order_id=unknown, reason="closed"))
+    [reply] = result.named("CommandRejected")  # the sender can look it up
+    assert reply["code"] == "order.unknown" and reply["aggregate_id"] == str(unknown)
+    # ... and so can an operator (exceptions), who may replay it once the order exists.
+    [dead] = result.dead
+    assert deadletter.read(dead.headers.items()).reason.code == "order.unknown"
+
+
+def test_cancelling_a_delivered_order_is_refused_with_the_way_forward() -> None:
+    flow = Flow({("TEA", "SH"): 5})
+    placed = place(lines=[("TEA", 1)])
+    oid = _allocated(flow, placed)
+    shipment_id = Shipment.create_id(oid, "SH")
+    flow.send(ShipLines(command_id="s", order_id=oid, shipment_id=shipment_id, line_nos=(1,)))
+    _cancel(flow, placed)
+    # What the shipment sends for a delivered scan of an intercepted parcel.
+    flow.send(
+        RecordInterception(
+            command_id="i", order_id=oid, shipment_id=shipment_id, outcome="delivered"
+        )
+    )
+    delivered = flow.send(
+        DeliverShipment(
+            command_id="d",
+            order_id=oid,
+            shipment_id=shipment_id,
+            delivered_at=datetime.now(UTC),
+            carrier="SF",
+            tracking_no="SF1",
+        )
+    )
+    assert delivered.events == ["OrderDelivered"]
+    again = _cancel(flow, placed, "cancel-2")
+    assert again.outcome is Outcome.REJECTED and not again.dead  # an answer, not bad input
+    [reply] = again.named("CommandRejected")
+    assert reply["code"] == "order.cancel_too_late" and "return" in reply["message_en"]
+
+
+def _allocated(flow: Flow, placed: PlaceOrder) -> uuid.UUID:
+    for reserve in flow.send(placed).asks():
+        flow.answer(reserve)
+    assert flow.order(order_id(placed)).status is OrderStatus.ALLOCATED
+    return order_id(placed)
+
+
+def test_cancelling_an_allocated_order_stops_its_shipments() -> None:
+    flow = Flow({("TEA", "SH"): 5})
+    placed = place(lines=[("TEA", 2)])
+    oid = _allocated(flow, placed)
+    cancelled = _cancel(flow, placed)
+    assert cancelled.events[:1] == ["OrderCancelled"] and "RefundDue" in cancelled.events
+    [stop] = cancelled.commands(CancelShipment)
+    assert stop.shipment_id == Shipment.create_id(oid, "SH") and stop.reason
+    assert len(cancelled.releases()) == 1
+    # The warehouse's shipped confirmation was on its way: the order ignores it (the
+    # shipment has the carrier intercept the parcel); nothing is dead-lettered.
+    late = flow.send(
+        ShipLines(command_id="late", order_id=oid, shipment_id=stop.shipment_id, line_nos=(1,))
+    )
+    assert late.outcome is Outcome.APPLIED and late.events == [] and not late.dead
+
+
+def test_cancelling_a_shipped_order_waits_for_the_carrier() -> None:
+    flow = Flow({("TEA", "SH"): 5})
+    placed = place(lines=[("TEA", 2)])
+    oid = _allocated(flow, placed)
+    shipment_id = Shipment.create_id(oid, "SH")
+    flow.send(ShipLines(command_id="s", order_id=oid, shipment_id=shipment_id, line_nos=(1,)))
+    asked = _cancel(flow, placed)
+    assert asked.events == ["CancellationRequested"] and not asked.releases()
+    assert [c.shipment_id for c in asked.commands(CancelShipment)] == [shipment_id]
+    back = flow.send(
+        RecordInterception(
+            command_id="i", order_id=oid, shipment_id=shipment_id, outcome="intercepted"
+        )
+    )
+    assert back.events == ["ShipmentIntercepted", "OrderCancelled", "RefundDue"]
+    assert back.named("RequestRefund")  # the money goes back to the customer
+    assert flow.order(oid).status is OrderStatus.CANCELLED
+
+
+def test_a_parcel_leaving_while_the_order_is_being_cancelled_is_intercepted_too() -> None:
+    flow = Flow({("TEA", "SH"): 5, ("CUP", "BJ"): 5})
+    placed = place(lines=[("TEA", 1), ("CUP", 1)])  # one parcel from each location
+    oid = _allocated(flow, placed)
+    sh, bj = (Shipment.create_id(oid, loc) for loc in ("SH", "BJ"))
+    allocations = flow.order(oid).allocations
+    assert sorted(allocations.values()) == ["BJ", "SH"]
+    shipped, other = (sh, bj) if allocations[1] == "SH" else (bj, sh)
+    flow.send(ShipLines(command_id="s1", order_id=oid, shipment_id=shipped, line_nos=(1,)))
+    assert [c.shipment_id for c in _cancel(flow, placed).commands(CancelShipment)] == [shipped]
+    late = flow.send(ShipLines(command_id="s2", order_id=oid, shipment_id=other, line_nos=(2,)))
+    assert [c.shipment_id for c in late.commands(CancelShipment)] == [other]
+    for n, shipment_id in enumerate((shipped, other)):
+        done = flow.send(
+            RecordInterception(
+                command_id=f"i{n}", order_id=oid, shipment_id=shipment_id, outcome="intercepted"
+            )
+        )
+    assert "OrderCancelled" in done.events
 
 
 # --- ChangeOrder ---------------------------------------------------------------------

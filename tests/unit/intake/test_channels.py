@@ -6,7 +6,7 @@ import pytest
 
 from oms_events.intake.channels import CHANNELS
 from oms_events.intake.errors import Code, Rejection
-from oms_events.intake.model import IntakeOrder, order_id
+from oms_events.intake.model import IntakeCancel, IntakeOrder, order_id
 from oms_events.intake.tables import Tables
 from oms_events.topics import CHANNELS as REGISTRY_CHANNELS
 from tests.unit.intake.conftest import FIXTURES, fixture
@@ -141,3 +141,22 @@ def test_bad_fixtures_are_refused_naming_code_and_field(
 def test_every_bad_fixture_is_covered() -> None:
     on_disk = {(p.parent.name, p.name) for p in FIXTURES.glob("*/bad_*")}
     assert on_disk == {(c, n) for c, n, _, _ in BAD}
+
+
+CANCELLED = [
+    ("tmall", "trade_3891234567890123456_closed.json", "3891234567890123456", "TRADE_CLOSED"),
+    ("tmall", "trade_unpaid_closed.json", "3891234567890123499", "TRADE_CLOSED_BY_TAOBAO"),
+    ("web", "order_1001_cancelled.json", "5712345678901", "cancelled at the shop (customer)"),
+    ("web", "order_1002_voided.json", "5712345678902", "payment voided"),
+]
+
+
+@pytest.mark.parametrize(("channel", "name", "external_id", "said"), CANCELLED)
+def test_a_closed_or_cancelled_channel_order_is_a_cancellation(
+    channel: str, name: str, external_id: str, said: str, tables: Tables
+) -> None:
+    (item,) = CHANNELS[channel].parse(fixture(channel, name), tables).items
+    assert isinstance(item, IntakeCancel)
+    assert (item.channel, item.external_id) == (channel, external_id)
+    assert item.order_id == order_id(channel, external_id)
+    assert said in item.reason

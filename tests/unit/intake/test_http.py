@@ -66,6 +66,17 @@ def test_duplicate_is_409_with_the_existing_number(
     assert len(sent.sent) == 2
 
 
+def test_a_cancellation_is_accepted_once_like_an_order(
+    client_and_sent: tuple[TestClient, Recorder],
+) -> None:
+    client, sent = client_and_sent
+    raw = fixture("web", "order_1001_cancelled.json")
+    first = client.post("/channels/web/orders", content=raw)
+    assert first.status_code == 202 and first.json()["order_no"] == "OMS-web-5712345678901"
+    assert client.post("/channels/web/orders", content=raw).status_code == 409
+    assert sent.sent == [("web", "5712345678901", raw)]
+
+
 def test_bad_delivery_is_400_naming_the_field_and_nothing_is_published(
     client_and_sent: tuple[TestClient, Recorder],
 ) -> None:

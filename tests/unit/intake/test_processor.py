@@ -141,3 +141,40 @@ def test_an_order_whose_command_would_not_fit_a_record_is_refused(tables: Tables
     assert isinstance(refused, Refused)
     assert refused.code.value == "intake.too_large"
     assert "kafka.max_record_bytes" in refused.letter.reason.en
+
+
+CLOSED = "trade_3891234567890123456_closed.json"
+
+
+def test_a_closed_trade_becomes_cancel_order_once(processor: IntakeProcessor) -> None:
+    processor.handle("tmall", fixture("tmall", TRADE), SOURCE)
+    processor.index.commit()
+    (command,) = commands(processor.handle("tmall", fixture("tmall", CLOSED), SOURCE))
+    name, record = SingleObjectCodec().decode(command.value)
+    assert (command.kind, name) == ("cancel", "oms.order.commands.CancelOrder")
+    assert record["order_id"] == str(order_id("tmall", "3891234567890123456"))
+    assert "TRADE_CLOSED" in record["reason"]
+    assert processor.counts["cancelled"] == 1
+    processor.index.commit()
+    # Tmall pushes the closed trade again: acknowledged, not sent twice; nor is the open
+    # trade arriving late (a redelivery of a version already accepted).
+    assert [type(o) for o in processor.handle("tmall", fixture("tmall", CLOSED), SOURCE)] == [
+        Duplicate
+    ]
+    assert [type(o) for o in processor.handle("tmall", fixture("tmall", TRADE), SOURCE)] == [
+        Duplicate
+    ]
+
+
+def test_a_cancellation_of_an_order_never_placed_still_reaches_the_order(
+    processor: IntakeProcessor,
+) -> None:
+    """The Order refuses it visibly (a CommandRejected reply and a dead letter,
+    order.unknown): the intake neither drops it nor guesses from its own index."""
+    (command,) = commands(processor.handle("web", fixture("web", "order_1002_voided.json"), SOURCE))
+    name, record = SingleObjectCodec().decode(command.value)
+    assert name == "oms.order.commands.CancelOrder"
+    # A restart without the index sends the same command id: the engine applies it once.
+    other = IntakeProcessor(processor.tables)
+    again = commands(other.handle("web", fixture("web", "order_1002_voided.json"), SOURCE))
+    assert SingleObjectCodec().decode(again[0].value)[1]["command_id"] == record["command_id"]

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from consumers import analytics, exceptions, inventory, tracking
 from consumers.promises import deadlines
+from eventsourcing.domain import Aggregate
 
 from oms_events import eventlog
 from oms_events.avro.codec import SingleObjectCodec
@@ -16,10 +17,10 @@ from oms_events.domain import InventoryItem
 from oms_events.projection import rows
 from oms_events.projection.metrics import percentile
 from oms_events.projection.status import PartitionLag, render_prometheus
-from tests.unit.domain.samples import legacy_order_events, todays_order
+from tests.unit.domain.samples import legacy_order_events, shipment, todays_order
 
 
-def records(aggregate: InventoryItem) -> list[eventlog.EventRecord]:
+def records(aggregate: Aggregate) -> list[eventlog.EventRecord]:
     log = eventlog.EventLog(SingleObjectCodec())
     return [log.record(eventlog.Record(log.encode(e)[1])) for e in aggregate.collect_events()]
 
@@ -146,3 +147,49 @@ def test_an_order_logged_by_the_previous_version_projects_to_the_same_rows(
     from_old = rows.fold(old, {}, handlers, {"OrderPlaced"})[o.id]
     from_new = rows.fold(new, {}, handlers, {"OrderPlaced"})[o.id]
     assert _comparable(from_new) == _comparable(from_old)
+
+
+def test_shipment_scans_fold_into_the_row_and_one_scan_row_each() -> None:
+    s = shipment(uuid.uuid4(), uuid.uuid4())
+    s.pick()
+    s.pack()
+    s.ship("SF", "SF100")
+    t0 = datetime(2026, 11, 29, 1, tzinfo=UTC)
+    s.record_scan("in_transit", t0, location="深圳", eta=t0 + timedelta(days=1))
+    s.record_scan("delivery_failed", t0 + timedelta(hours=20), location="上海", reason="不在")
+    s.record_scan("out_for_delivery", t0 + timedelta(hours=22), location="上海")
+    s.record_scan("delivered", t0 + timedelta(hours=23), location="上海", signer="李雷")
+    events = records(s)
+    changed = rows.fold(events + events, {}, tracking.SHIPMENT_HANDLERS, {"ShipmentCreated"})
+    row = changed[s.id]
+    assert (row["status"], row["signer"], row["failed_attempts"]) == ("delivered", "李雷", 1)
+    assert row["delivered_at"] == t0 + timedelta(hours=23)
+    assert (row["last_scan_status"], row["last_scan_location"]) == ("delivered", "上海")
+    assert row["eta"] == t0 + timedelta(days=1)
+    scans = row["_scans"]
+    assert [x["status"] for x in scans] == [
+        "in_transit",
+        "delivery_failed",
+        "out_for_delivery",
+        "delivered",
+    ]  # once each, though every event came twice
+    assert scans[1]["reason"] == "不在"
+
+
+def test_a_delivery_after_the_promise_is_a_late_delivery_exception() -> None:
+    placed = datetime(2026, 11, 20, tzinfo=UTC)
+    _, _, deliver_by = deadlines(placed, "standard")
+    row: rows.Row = {"order_id": 1, "order_no": "SO-1", "deliver_by": deliver_by}
+    late = eventlog.EventRecord(
+        "order",
+        "OrderDelivered",
+        uuid.uuid4(),
+        9,
+        deliver_by + timedelta(days=3),
+        {"delivered_at": deliver_by + timedelta(hours=1), "shipment_id": None},
+    )
+    exceptions.order_delivered(row, late)
+    exceptions.order_delivered(row, late)
+    (raised,) = row["_raised"]
+    assert (raised["kind"], raised["due_at"]) == ("late_delivery", deliver_by)
+    assert raised["occurred_at"] == deliver_by + timedelta(hours=1)  # the carrier's time
