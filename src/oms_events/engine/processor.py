@@ -424,8 +424,12 @@ class Processor(threading.Thread):
             owner = self.membership
             if owner is None:
                 raise TransactionAborted("no group membership to commit under")
-            self._producer.send_offsets_to_transaction(offsets, owner)
-            self._producer.commit_transaction()
+            # No longer than the transaction timeout: past it the broker aborts the
+            # transaction anyway, and a broker gone mid-commit must not hold the
+            # processor for the client's default minute before it recovers.
+            wait_s = self.engine.transaction_timeout_ms / 1000
+            self._producer.send_offsets_to_transaction(offsets, owner, timeout_s=wait_s)
+            self._producer.commit_transaction(timeout_s=wait_s)
         except KafkaError as exc:
             self.quarantine.failed(self._in_flight, exc)
             self._recover(exc)
@@ -520,7 +524,7 @@ class Processor(threading.Thread):
         self.log.warning("transaction aborted", error=f"{type(exc).__name__}: {exc}")
         assert self._consumer is not None and self._producer is not None
         try:
-            self._producer.abort_transaction()
+            self._producer.abort_transaction(timeout_s=self.engine.transaction_timeout_ms / 1000)
         except KafkaError:
             self._producer.close()
             self._producer = self._new_producer()
