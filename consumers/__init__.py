@@ -3,7 +3,7 @@ handlers. ``oms project`` runs them; ``oms_events.projection`` is the machinery.
 
 from __future__ import annotations
 
-from consumers import analytics, exceptions, inventory, payments, tracking, warehouse
+from consumers import analytics, cod, exceptions, inventory, payments, returns, tracking, warehouse
 
 PROJECTIONS = (
     inventory.PROJECTION,
@@ -11,5 +11,7 @@ PROJECTIONS = (
     exceptions.PROJECTION,
     analytics.PROJECTION,
     payments.PROJECTION,
+    returns.PROJECTION,
     warehouse.PROJECTION,
+    cod.PROJECTION,
 )

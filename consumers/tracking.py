@@ -375,6 +375,11 @@ ORDER_HANDLERS: dict[str, rows.Handler] = {
     "CancellationRequested": lambda row, e: None,
     "ShipmentIntercepted": lambda row, e: None,
     "InterceptionFailed": lambda row, e: None,
+    # Returns: the timeline says when one opened and how it ended (return_tracking has
+    # the rest); RefundAgreed too, the refund its return asked for.
+    "ReturnOpened": lambda row, e: None,
+    "ReturnResolved": lambda row, e: None,
+    "RefundAgreed": lambda row, e: None,
 }
 
 # --- shipments ----------------------------------------------------------------------

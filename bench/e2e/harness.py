@@ -58,8 +58,9 @@ Say = Callable[[str], None]
 DEFAULT_LAYOUT = {"order": ["order"], "stock": ["inventory", "shipment", "warehouse"]}
 # The bench's orders are paid at the channel and never refunded: the payment processor
 # (and its refund desk, which needs the providers' keys) has nothing to measure; its
-# orders end when shipped, so the carrier adapter has nothing either.
-BENCHED = tuple(p for p in PROCESSORS if p not in ("payment", "carrier"))
+# orders end when shipped, so the carrier adapter has nothing either, nor (nothing
+# returned) the return processor.
+BENCHED = tuple(p for p in PROCESSORS if p not in ("payment", "carrier", "return"))
 
 
 def parse_layout(text: str) -> dict[str, list[str]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -19,6 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from oms_events.domain.return_policy import REASONS, ReturnPolicy
 from oms_events.domain.workflow import Workflow
 from oms_events.waybills.formats import FORMATS
 
@@ -344,6 +346,60 @@ class PaymentSettings(BaseSettings):
     )
 
 
+class ReturnSettings(BaseSettings):
+    """Returns (RMA) rules (``OMS_RETURNS_*``); lists and maps are JSON in the environment."""
+
+    model_config = _section("OMS_RETURNS_")
+
+    window_days: float = Field(
+        7.0,
+        gt=0,
+        description="Return window in days from delivery (fractions allowed); an order "
+        "completes when it closes with no return open",
+    )
+    reasons: dict[str, tuple[str, str]] = Field(
+        default_factory=lambda: dict(REASONS),
+        description='Reason code -> [zh label, en label], e.g. {"quality": ["质量问题", '
+        '"Quality problem"]}',
+    )
+    no_fault_reasons: list[str] = Field(
+        ["no_reason_7d"],
+        description="Reasons that are the customer's choice (七天无理由): refused for "
+        "non-returnable skus",
+    )
+    non_returnable_skus: list[str] = Field(
+        [], description="Skus that come back only for a fault (not for a no-fault reason)"
+    )
+    auto_approve_reasons: list[str] = Field(
+        ["quality", "wrong_item", "missing", "damaged"],
+        description="Reasons approved without an operator, up to auto_approve_limit",
+    )
+    auto_approve_limit: int = Field(
+        50_000,
+        ge=0,
+        description="Most a return's lines may be worth (minor units) to be approved "
+        "without an operator",
+    )
+    parcel_due_days: float = Field(
+        7.0,
+        gt=0,
+        description="Days after approval by which the customer's parcel must be scanned "
+        "or received; later, the return is listed in overdue_return",
+    )
+
+    def policy(self) -> ReturnPolicy:
+        """The domain's ReturnPolicy of these settings."""
+        return ReturnPolicy(
+            window=timedelta(days=self.window_days),
+            reasons=dict(self.reasons),
+            no_fault_reasons=frozenset(self.no_fault_reasons),
+            non_returnable=frozenset(self.non_returnable_skus),
+            auto_approve_reasons=frozenset(self.auto_approve_reasons),
+            auto_approve_limit=self.auto_approve_limit,
+            parcel_due=timedelta(days=self.parcel_due_days),
+        )
+
+
 class WarehouseSettings(BaseSettings):
     """Warehouse documents and e-waybills: pick waves, bins, carriers, labels
     (``OMS_WAREHOUSE_*``)."""
@@ -447,6 +503,7 @@ class Settings(BaseModel):
     recovery: RecoverySettings = Field(default_factory=RecoverySettings)
     dev: DevSettings = Field(default_factory=DevSettings)
     payments: PaymentSettings = Field(default_factory=PaymentSettings)
+    returns: ReturnSettings = Field(default_factory=ReturnSettings)
     warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
     stock: StockSettings = Field(default_factory=StockSettings)
     log: LogSettings = Field(default_factory=LogSettings)

@@ -8,6 +8,7 @@ from oms_events.cli import (
     bench,
     carrier,
     channel,
+    cod,
     config,
     db,
     demo,
@@ -17,6 +18,7 @@ from oms_events.cli import (
     order,
     payment,
     project,
+    returns,
     run,
     schemas,
     shipment,
@@ -46,10 +48,12 @@ app.add_typer(payment.app, name="payment")
 app.add_typer(shipment.app, name="shipment")
 app.add_typer(carrier.app, name="carrier")
 app.command("refund")(payment.refund)
+app.add_typer(cod.app, name="cod")
 app.command("project")(project.project)
 app.command("replay")(project.replay)
 app.command("status")(status.status)
 app.add_typer(stock.app, name="stock")
+app.add_typer(returns.app, name="return")
 app.command(
     "bench",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},

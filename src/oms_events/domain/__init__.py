@@ -19,7 +19,7 @@ from oms_events.domain.line import OrderLine
 from oms_events.domain.money import Money
 from oms_events.domain.order import DeliverySpeed, Order, OrderStatus, PaymentMethod
 from oms_events.domain.payment import Payment, RefundStatus
-from oms_events.domain.returns import Return, ReturnLine, ReturnStatus
+from oms_events.domain.returns import Inspection, Return, ReturnLine, ReturnStatus
 from oms_events.domain.shipment import Shipment, ShipmentLine, ShipmentStatus
 from oms_events.domain.workflow import Decision, ShortagePolicy, Workflow
 
@@ -29,6 +29,7 @@ __all__ = [
     "Decision",
     "DeliverySpeed",
     "DomainError",
+    "Inspection",
     "InventoryItem",
     "Money",
     "Order",

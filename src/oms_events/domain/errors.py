@@ -354,3 +354,19 @@ class ReturnQuantityInvalid(DomainError):
     code = "return.quantity_invalid"
     message_en = "Line {line_no}: {quantity} exceeds {limit}."
     message_zh = "第 {line_no} 行：数量 {quantity} 超过上限 {limit}。"
+
+
+class UnknownReturnReason(DomainError):
+    """A return reason code the rules do not know."""
+
+    code = "return.reason_unknown"
+    message_en = "Unknown return reason {reason}; use one of: {known}."
+    message_zh = "未知的退货原因 {reason}，可选：{known}。"
+
+
+class ReturnNotAllowed(DomainError):
+    """A return the order cannot take: nothing shipped yet, or the order is closed."""
+
+    code = "return.not_allowed"
+    message_en = "Order is {status}; it cannot take a return."
+    message_zh = "订单状态为 {status}，不能申请退货。"

@@ -262,17 +262,18 @@ class InventoryItem(Aggregate):
     def _counted(self, counted: int, delta: int, actor: str, note: str) -> None:
         self.on_hand = counted
 
-    def restock(self, return_id: UUID, quantity: int) -> None:
-        """Put returned units back on hand (``StockRestocked``); once per return."""
+    def restock(self, return_id: UUID, quantity: int, reason: str | None = None) -> None:
+        """Put returned units back on hand (``StockRestocked``), saying why; once per
+        return."""
         InvalidQuantity.check(quantity)
         if return_id in self.restocked_returns:
             return
         self._check_level(self.on_hand + quantity)
-        self._restocked(return_id=return_id, quantity=quantity)
+        self._restocked(return_id=return_id, quantity=quantity, reason=reason)
         self._note_level()
 
     @event("StockRestocked")
-    def _restocked(self, return_id: UUID, quantity: int) -> None:
+    def _restocked(self, return_id: UUID, quantity: int, reason: str | None = None) -> None:
         self.on_hand += quantity
         self.restocked_returns.add(return_id)
 

@@ -43,6 +43,8 @@ from oms_events.domain.errors import (
     OrderLocked,
     PaymentAmountInvalid,
     ReasonRequired,
+    ReturnNotAllowed,
+    ReturnQuantityInvalid,
     StaleReservation,
     UnknownLine,
 )
@@ -171,6 +173,9 @@ class Order(Aggregate):
     # Delivery, tracked per shipment (an order can ship from several locations).
     delivered_shipments: frozenset[str] = frozenset()
     delivered_at: datetime | None = None
+    # Returns (RMA): immutable, so replaced (never changed) by the events.
+    open_returns: tuple[tuple[str, tuple[tuple[int, int], ...]], ...] = ()  # (id, units)
+    returned_units: tuple[tuple[int, int], ...] = ()  # (line_no, units in returns)
 
     @staticmethod
     def create_id(channel: str, external_id: str) -> UUID:
@@ -965,12 +970,132 @@ class Order(Aggregate):
         self.delivered_at = delivered_at
         self.status = OrderStatus.DELIVERED
 
+    @property
+    def paid_in(self) -> Money:
+        """Every payment recorded, before refunds: whether the customer paid at all."""
+        return Money.sum(self.payments.values(), self.currency)
+
+    @property
+    def completable(self) -> bool:
+        """True when a closed return window would complete the order: delivered, paid,
+        and no return open."""
+        return (
+            self.status is OrderStatus.DELIVERED
+            and not self.open_returns
+            and self.paid_in >= self.total
+        )
+
     def complete(self) -> None:
-        """Close a delivered, fully paid order (``OrderCompleted``)."""
+        """Close a delivered, fully paid order with no open return (``OrderCompleted``).
+
+        Paid counts what came in: a return refunded since does not unpay the order.
+        """
         self.check_status("complete", OrderStatus.DELIVERED)
-        if not self.is_paid:
-            raise NotFullyPaid(paid=str(self.amount_paid), total=str(self.total))
+        if self.paid_in < self.total:
+            raise NotFullyPaid(paid=str(self.paid_in), total=str(self.total))
+        if self.open_returns:
+            raise ReturnNotAllowed(status="returning")
         self._completed()
+
+    # --- returns ------------------------------------------------------------------
+
+    def returnable_units(self) -> dict[int, int]:
+        """Line no -> units a new return may take: shipped, not in another return, not
+        refunded already."""
+        returned = dict(self.returned_units)
+        refunded = dict(self.refunded_units)
+        found: dict[int, int] = {}
+        for n, line in self.lines.items():
+            if n not in self.shipments:
+                continue
+            units = line.quantity - max(returned.get(n, 0), refunded.get(n, 0))
+            if units > 0:
+                found[n] = units
+        return found
+
+    def open_return(
+        self,
+        return_id: UUID,
+        return_no: str,
+        lines: Mapping[int, int],
+        reason: str,
+        refund_only: bool = False,
+        exchange_order_id: UUID | None = None,
+    ) -> bool:
+        """Take a return of ``lines`` (line no -> units) into account (``ReturnOpened``):
+        never more than shipped minus already returned or refunded. False when this
+        return is open already (the request came twice)."""
+        self._check_reason(reason)
+        if any(rid == str(return_id) for rid, _ in self.open_returns):
+            return False
+        self.check_status_for_return()
+        if not lines:
+            raise InvalidOrder(detail="a return needs at least one line")
+        limits = self.returnable_units()
+        for line_no, units in sorted(lines.items()):
+            self.check_line(line_no)
+            if not isinstance(units, int) or units <= 0 or units > limits.get(line_no, 0):
+                raise ReturnQuantityInvalid(
+                    line_no=line_no, quantity=units, limit=limits.get(line_no, 0)
+                )
+        self._return_opened(
+            return_id=return_id,
+            return_no=return_no,
+            lines=[
+                {"line_no": n, "sku": self.lines[n].sku, "quantity": q}
+                for n, q in sorted(lines.items())
+            ],
+            reason=reason,
+            refund_only=refund_only,
+            exchange_order_id=exchange_order_id,
+        )
+        return True
+
+    def check_status_for_return(self) -> None:
+        """Raise ReturnNotAllowed unless something shipped and the order is not closed."""
+        allowed = (OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED, OrderStatus.DELIVERED)
+        if self.status not in allowed:
+            raise ReturnNotAllowed(status=self.status.value)
+
+    @event("ReturnOpened")
+    def _return_opened(
+        self,
+        return_id: UUID,
+        return_no: str,
+        lines: list[dict[str, Any]],
+        reason: str,
+        refund_only: bool,
+        exchange_order_id: UUID | None,
+    ) -> None:
+        units = tuple((d["line_no"], d["quantity"]) for d in lines)
+        self.open_returns = (*self.open_returns, (str(return_id), units))
+        self.returned_units = _add_units(self.returned_units, units, 1)
+
+    def close_return(self, return_id: UUID, outcome: str, kept: Mapping[int, int]) -> None:
+        """The return asks nothing more (``ReturnResolved``); ``kept`` (line no -> units)
+        stay counted as returned (received or refunded), the rest may be returned again.
+        A return not open is ignored (the return told us twice)."""
+        found = [units for rid, units in self.open_returns if rid == str(return_id)]
+        if not found:
+            return
+        requested = dict(found[0])
+        for line_no, units in kept.items():
+            if line_no not in requested or units < 0 or units > requested[line_no]:
+                raise ReturnQuantityInvalid(
+                    line_no=line_no, quantity=units, limit=requested.get(line_no, 0)
+                )
+        self._return_closed(
+            return_id=return_id,
+            outcome=outcome,
+            lines=[{"line_no": n, "quantity": q} for n, q in sorted(kept.items()) if q],
+        )
+
+    @event("ReturnResolved")
+    def _return_closed(self, return_id: UUID, outcome: str, lines: list[dict[str, Any]]) -> None:
+        requested = next(units for rid, units in self.open_returns if rid == str(return_id))
+        self.open_returns = tuple(r for r in self.open_returns if r[0] != str(return_id))
+        released = _add_units(requested, tuple((d["line_no"], d["quantity"]) for d in lines), -1)
+        self.returned_units = _add_units(self.returned_units, released, -1)
 
     @event("OrderCompleted")
     def _completed(self) -> None:
@@ -1000,3 +1125,13 @@ class Order(Aggregate):
 
     def _releases(self, reservations: dict[int, tuple[UUID, str]]) -> list[dict[str, Any]]:
         return [r for n in reservations if (r := self._release(n)) is not None]
+
+
+def _add_units(
+    units: tuple[tuple[int, int], ...], more: tuple[tuple[int, int], ...], sign: int
+) -> tuple[tuple[int, int], ...]:
+    """``units`` plus (sign 1) or minus (sign -1) ``more``, by line; zeros dropped."""
+    total = dict(units)
+    for line_no, quantity in more:
+        total[line_no] = total.get(line_no, 0) + sign * quantity
+    return tuple(sorted((n, q) for n, q in total.items() if q))

@@ -338,6 +338,61 @@ class RecordRefund(_OrderKeyed, Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ReturnLineRequest:
+    """Units of one order line to return (a part of RequestReturn): the line by its
+    number, or (``line_no`` 0) by its sku, as a channel names it."""
+
+    line_no: int
+    quantity: int
+    sku: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExchangeLine:
+    """Units of a sku the replacement order of an exchange ships."""
+
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestReturn(_OrderKeyed, Command):
+    """A customer asks to return units of shipped lines: money back, money back without
+    a parcel (``refund_only``, 仅退款) or an exchange (``exchange_lines``, 换货)."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_id: UUID
+    return_no: str  # our RMA number; the refund's idempotency key too
+    lines: tuple[ReturnLineRequest, ...]
+    reason: str  # a reason code of the returns settings
+    refund_only: bool = False
+    exchange_lines: tuple[ExchangeLine, ...] = ()
+    requested_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeptLine:
+    """Units of one order line that stay returned (a part of CloseReturn)."""
+
+    line_no: int
+    quantity: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class CloseReturn(_OrderKeyed, Command):
+    """A return asks nothing more of its order; ``refund``: give back ``lines``."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_id: UUID
+    return_id: UUID
+    return_no: str
+    outcome: str  # refunded, exchanged, rejected, cancelled, nothing_received
+    lines: tuple[KeptLine, ...] = ()
+    refund: bool = False
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class CollectedCash:
     """Cash a courier collected at the door (DeliverShipment ``cod_collected``)."""
 
@@ -436,6 +491,46 @@ class CollectCod(PaymentCommand):
     carrier: str
     tracking_no: str  # the waybill: the key of the courier's remittance file
     collected_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class VoidPayment(PaymentCommand):
+    """Withdraw every tender still asked for: the order was cancelled or rejected
+    (sent by the order service); the payment desk closes their trades."""
+
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordTradeClosed(PaymentCommand):
+    """The payment desk closed the trade of a withdrawn tender at its provider."""
+
+    reference: str  # out_trade_no
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordCodRemittance(PaymentCommand):
+    """One waybill of a courier's remittance file (``oms cod reconcile``): listed with
+    what it says was collected, or ``remitted=None`` when missing from the file."""
+
+    carrier: str
+    tracking_no: str
+    batch: str  # the file: carrier and its shortened SHA-256
+    remitted: int | None = None  # minor units; None: missing from the file
+    fee: int = 0
+    remitted_on: str = ""  # ISO date
+
+
+@dataclass(frozen=True, kw_only=True)
+class SettleRefund(PaymentCommand):
+    """A provider's notification settles a refund share it had accepted as processing
+    (sent by the notification endpoint)."""
+
+    tender: str  # out_trade_no
+    refund_key: str  # out_refund_no
+    succeeded: bool
+    provider_refund_id: str = ""
+    failure: str = ""
 
 
 # --- inventory commands ----------------------------------------------------------
@@ -777,6 +872,134 @@ class RecordReturnParcelUpdate(Command):
         return str(self.return_id)
 
 
+class _ReturnKeyed:
+    """A command keyed by the return it addresses: its ``return_id``."""
+
+    return_id: UUID
+
+    @property
+    def key(self) -> str:
+        """The return id."""
+        return str(self.return_id)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpenReturnLine:
+    """Units of one order line coming back, with the line's price (minor units)."""
+
+    line_no: int
+    sku: str
+    quantity: int
+    ordered_quantity: int
+    unit_price: int
+    discount: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpenReturn(_ReturnKeyed, Command):
+    """Open a return its order accepted (sent by the order service)."""
+
+    aggregate_type: ClassVar[str] = "return"
+    return_id: UUID
+    order_id: UUID
+    order_no: str
+    channel: str
+    return_no: str
+    currency: str
+    lines: tuple[OpenReturnLine, ...]
+    reason: str
+    refund_only: bool = False
+    exchange_order_id: UUID | None = None  # the replacement order of an exchange
+    exchange_lines: tuple[ExchangeLine, ...] = ()
+    requested_at: datetime
+    delivered_at: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewReturn(_ReturnKeyed, Command):
+    """An operator approves or rejects a return the rules left for review."""
+
+    aggregate_type: ClassVar[str] = "return"
+    return_id: UUID
+    decision: Literal["approve", "reject"]
+    by: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShipReturn(_ReturnKeyed, Command):
+    """The customer sent the goods back under this waybill."""
+
+    aggregate_type: ClassVar[str] = "return"
+    return_id: UUID
+    carrier: str
+    tracking_no: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReceivedLine:
+    """Units of one line that arrived (a part of ReceiveReturn)."""
+
+    line_no: int
+    quantity: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReceiveReturn(_ReturnKeyed, Command):
+    """The goods arrived at ``location``; no lines: everything requested."""
+
+    aggregate_type: ClassVar[str] = "return"
+    return_id: UUID
+    location: str
+    lines: tuple[ReceivedLine, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class InspectedLine:
+    """The warehouse's verdict on one returned line."""
+
+    line_no: int
+    outcome: Literal["resellable", "damaged"]
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class InspectReturn(_ReturnKeyed, Command):
+    """Resellable lines are restocked, damaged ones written off."""
+
+    aggregate_type: ClassVar[str] = "return"
+    return_id: UUID
+    lines: tuple[InspectedLine, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelReturn(_ReturnKeyed, Command):
+    """The customer withdraws the return before the goods arrive."""
+
+    aggregate_type: ClassVar[str] = "return"
+    return_id: UUID
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class LineAmount:
+    """One line's share of a refund, in minor units."""
+
+    line_no: int
+    amount: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordReturnRefund(_ReturnKeyed, Command):
+    """The order agreed the return's refund at this amount (sent by the order service)."""
+
+    aggregate_type: ClassVar[str] = "return"
+    return_id: UUID
+    amount: int
+    currency: str
+    lines: tuple[LineAmount, ...] = ()
+
+
 # Schema full name -> class: every command a processor can be sent.
 COMMANDS: dict[str, type[Command]] = {
     c.schema(): c
@@ -792,11 +1015,17 @@ COMMANDS: dict[str, type[Command]] = {
         DeliverShipment,
         RefundOrder,
         RecordRefund,
+        RequestReturn,
+        CloseReturn,
         CapturePayment,
         RequestPayment,
         RequestRefund,
         RecordRefundOutcome,
         CollectCod,
+        VoidPayment,
+        RecordTradeClosed,
+        RecordCodRemittance,
+        SettleRefund,
         ReceiveStock,
         ReserveStock,
         ReserveLines,
@@ -817,6 +1046,13 @@ COMMANDS: dict[str, type[Command]] = {
         RecordParcelReturned,
         RecordCarrierUpdate,
         RecordReturnParcelUpdate,
+        OpenReturn,
+        ReviewReturn,
+        ShipReturn,
+        ReceiveReturn,
+        InspectReturn,
+        RecordReturnRefund,
+        CancelReturn,
         AssignWaybill,
     )
 }

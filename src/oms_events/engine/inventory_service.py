@@ -273,7 +273,8 @@ class InventoryService(Service):
             out.events("inventory", partition, item, command.command_id)
 
     def restock(self, command: RestockLines, partition: Partition, out: Outbox) -> None:
-        """Units back at the warehouse go back on hand, once per restock id and item."""
+        """Units back at the warehouse (a returned parcel, a return's resellable goods) go
+        back on hand, with the reason, once per restock id and item."""
         for line in command.lines:
             InvalidQuantity.check(line.quantity)
         elsewhere = _forward_elsewhere(command, partition, out)
@@ -282,8 +283,9 @@ class InventoryService(Service):
                 continue
             item: InventoryItem | None = partition.get(UUID(line.item))
             if item is None:
-                raise UnknownReservation(reservation_id=str(command.restock_id))
-            item.restock(command.restock_id, line.quantity)
+                # A return received where the sku was never stocked (a store, say).
+                item = InventoryItem.register(line.sku, line.location)
+            item.restock(command.restock_id, line.quantity, command.reason)
             out.events("inventory", partition, item, command.command_id)
 
     def commit_one(self, command: CommitStock, partition: Partition, out: Outbox) -> None:

@@ -27,6 +27,7 @@ Consumes ``oms.order.commands`` keyed by order id:
   cash collected at the door -> CollectCod to the payment
 * RefundOrder (the shop: lines, units, shipping) -> RefundAgreed, priced by the order
 * RecordRefund (from the payment service: the provider took it) -> RefundRecorded
+* RequestReturn / CloseReturn: returns (RMA), see ``engine.order_returns``
 
 Money goes to the payment service (``oms.payment.commands``) in the same transaction
 as the events that decided it: a channel's payment (OrderPlaced with its payment, or
@@ -34,12 +35,16 @@ PaymentRecorded on a paid change) -> CapturePayment; PaymentDue, or an OrderPlac
 channel did not collect (prepaid, not COD) -> RequestPayment under a trade number of
 our own (``payment.trade_no``), which the payment desk opens at the provider;
 RefundDue / RefundAgreed -> RequestRefund. A PaymentRecorded of such a trade comes
-from the payment service, which captured it already: it asks nothing more.
+from the payment service, which captured it already: it asks nothing more (nor for
+cash a courier collected, ``cod:<carrier>:<waybill>``). A COD order asks for its COD
+tender when placed; a cancelled or rejected order, or an unpaid one whose lines change
+(its tender replaced), withdraws its open tenders (VoidPayment, see ``_open_tenders``).
 
 Timers (inside a transaction, like any command): cancel unpaid prepaid orders whose
 reservations outlived the workflow's ``reservation_ttl``, releasing their stock; and
 when stock of a sku a pre-order waits for is received, ask for it again, pre-orders
-in arrival order (``placed_at``) as far as the stock view sees units.
+in arrival order (``placed_at``) as far as the stock view sees units; and complete
+delivered orders whose return window closed with no return open.
 """
 
 from __future__ import annotations
@@ -62,13 +67,15 @@ from oms_events.domain.order import (
     OrderStatus,
     Tender,
 )
-from oms_events.domain.payment import order_of_trade, trade_no
+from oms_events.domain.payment import COD_PAYMENT_PREFIX, order_of_trade, trade_no
+from oms_events.domain.return_policy import ReturnPolicy
 from oms_events.engine.commands import (
     AddressDetails,
     CancelOrder,
     CancelShipment,
     CapturePayment,
     ChangeOrder,
+    CloseReturn,
     CollectCod,
     Command,
     DeliverShipment,
@@ -81,11 +88,14 @@ from oms_events.engine.commands import (
     RefundOrder,
     RequestPayment,
     RequestRefund,
+    RequestReturn,
     ReservationAnswer,
     ReservationAnswered,
     ReservationsAnswered,
     ShipLines,
+    VoidPayment,
 )
+from oms_events.engine.order_returns import OrderReturns, refused_return
 from oms_events.engine.order_saga import OrderChange, OrderSaga
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition
@@ -181,8 +191,11 @@ def money_commands(order: Order, new: Sequence[Any], cause: str) -> list[Payment
                     amount=order.total.amount,
                 )
             )
-        elif name == "PaymentRecorded" and order_of_trade(e.payment_id) == order.id:
-            # A trade we opened, paid: the payment service captured it and told us.
+        elif name == "PaymentRecorded" and (
+            order_of_trade(e.payment_id) == order.id or e.payment_id.startswith(COD_PAYMENT_PREFIX)
+        ):
+            # A trade we opened, paid, or cash a courier collected: the payment service
+            # recorded it and told us.
             continue
         elif name == "PaymentRecorded":
             found.append(
@@ -216,6 +229,75 @@ def money_commands(order: Order, new: Sequence[Any], cause: str) -> list[Payment
                     refund_id=refund_id,
                     amount=e.amount["amount"],
                     reason=getattr(e, "reason", None) or "order changed",
+                )
+            )
+    found.extend(_open_tenders(order, new, head, cause))
+    return found
+
+
+# Changes that move an order's total (an address change may too, through its shipping
+# fee, but its event cannot say whether the fee moved: it replaces nothing, see below).
+_TOTAL_CHANGES = frozenset({"LineAdded", "LineRemoved", "QuantityChanged"})
+_CLOSED_STATUSES = (OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.COMPLETED)
+
+
+def _open_tenders(
+    order: Order, new: Sequence[Any], head: dict[str, Any], cause: str
+) -> list[PaymentCommand]:
+    """The tenders the order asks for and withdraws, beyond what the channel paid.
+
+    * A COD order asks for its cash-on-delivery tender when placed (what the courier
+      must collect, so a collection can be checked against it).
+    * An order that took no money yet and whose lines change replaces its open tender:
+      the old one (a trade for the old total) is withdrawn and a new one asked for the
+      new total, so the customer can no longer pay the old amount.
+    * A cancelled or rejected order withdraws every tender still asked for.
+
+    The payment desk closes at their providers the trades of withdrawn tenders.
+    """
+    found: list[PaymentCommand] = []
+    changed = [e for e in new if type(e).__name__ in _TOTAL_CHANGES]
+    if (
+        changed
+        and order.amount_held.is_zero
+        and order.status not in _CLOSED_STATUSES
+        and order.total.amount > 0
+    ):
+        version = changed[-1].originator_version
+        found.append(
+            VoidPayment(
+                command_id=f"{cause}/replace/{version}",
+                **{k: v for k, v in head.items() if k != "order_method"},
+                reason="order changed: tender replaced",
+            )
+        )
+        found.append(
+            RequestPayment(
+                command_id=f"{cause}/request/{version}",
+                **head,
+                reference=trade_no(order.id, version),
+                method=order.payment_method.value,
+                amount=order.total.amount,
+            )
+        )
+    for e in new:
+        name = type(e).__name__
+        if name == "OrderPlaced" and order.is_cod and not e.payment and order.total.amount > 0:
+            found.append(
+                RequestPayment(
+                    command_id=f"{cause}/request/{e.originator_version}",
+                    **head,
+                    reference=trade_no(order.id, e.originator_version),
+                    method="cod",
+                    amount=order.total.amount,
+                )
+            )
+        elif name in ("OrderCancelled", "OrderRejected"):
+            found.append(
+                VoidPayment(
+                    command_id=f"{cause}/void/{e.originator_version}",
+                    **{k: v for k, v in head.items() if k != "order_method"},
+                    reason=getattr(e, "reason", "") or name,
                 )
             )
     return found
@@ -261,15 +343,16 @@ def _placed_tenders(
     return found
 
 
-class OrderService(Service):
+class OrderService(OrderReturns, Service):
     """Handlers of order commands; the saga is consulted after each one."""
 
     name = "order"
     aggregate_type = "order"
     has_timers = True
 
-    def __init__(self, saga: OrderSaga) -> None:
+    def __init__(self, saga: OrderSaga, policy: ReturnPolicy | None = None) -> None:
         self.saga = saga
+        self.policy = policy or ReturnPolicy()
         self.handlers = {
             PlaceOrder: self.place,
             ReservationsAnswered: self.answered,
@@ -282,12 +365,17 @@ class OrderService(Service):
             DeliverShipment: self.deliver_shipment,
             RefundOrder: self.refund,
             RecordRefund: self.record_refund,
+            RequestReturn: self.request_return,
+            CloseReturn: self.close_return,
         }
         # partition -> ids of orders that may expire (kept small: only unpaid ones)
         self.unpaid: dict[int, set[UUID]] = {}
         # partition -> pre-order id -> receipts of its missing skus when last asked
         # (-1: not asked since it became a pre-order or since the partition was rebuilt)
         self.waiting: dict[int, dict[UUID, int]] = {}
+        # partition -> delivered order id -> when its return window closes
+        self.completing: dict[int, dict[UUID, float]] = {}
+        self.deadlines: list[tuple[float, str, int]] = []  # (deadline, order id, partition)
 
     def place(self, command: PlaceOrder, partition: Partition, out: Outbox) -> None:
         """Place the order and ask for its stock; the same channel order again is
@@ -415,12 +503,15 @@ class OrderService(Service):
     def refusal(self, command: Command, error: DomainError) -> bool:
         """A channel changing an order that has gone to the warehouse (or closed) is
         told so; that is the contract of ChangeOrder, not bad input. Likewise a
-        cancellation of an order the customer already has. A cancellation of an order
-        never placed is also dead-lettered: an operator sees it in the exceptions and can
-        replay it should the order arrive after its own cancellation."""
+        cancellation of an order the customer already has, and a return the order cannot
+        take (nothing shipped, too many units, an unknown reason). A cancellation of an
+        order never placed is also dead-lettered: an operator sees it in the exceptions
+        and can replay it should the order arrive after its own cancellation."""
         if isinstance(command, CancelOrder):
             return isinstance(error, CancelTooLate)
-        return isinstance(command, ChangeOrder) and isinstance(error, OrderLocked)
+        return (
+            isinstance(command, ChangeOrder) and isinstance(error, OrderLocked)
+        ) or refused_return(command, error)
 
     @staticmethod
     def _order(partition: Partition, order_id: UUID) -> Order:
@@ -450,6 +541,7 @@ class OrderService(Service):
             waiting.setdefault(order.id, -1)
         else:
             waiting.pop(order.id, None)
+        self.index_completion(number, order)
 
     def _arrivals(self, order: Order) -> int:
         # Receipts so far of the skus the pre-order still lacks: a change means stock came.
@@ -459,6 +551,7 @@ class OrderService(Service):
         """Index the partition's unpaid open orders and its pre-orders for the timers."""
         self.unpaid[partition.number] = set()
         self.waiting[partition.number] = {}
+        self.completing[partition.number] = {}
         for order in partition.aggregates.values():
             if isinstance(order, Order):
                 self._index(partition.number, order)
@@ -467,6 +560,7 @@ class OrderService(Service):
         """Forget the timers' indexes of a partition now owned elsewhere."""
         self.unpaid.pop(number, None)
         self.waiting.pop(number, None)
+        self.completing.pop(number, None)
 
     def due(self, now: float, partitions: dict[int, Partition]) -> bool:
         """True when some unpaid order's reservations have expired, or stock arrived for
@@ -477,7 +571,7 @@ class OrderService(Service):
             for number, partition in partitions.items()
             for order_id in self.unpaid.get(number, ())
             if (order := partition.get(order_id)) is not None
-        ) or bool(self._restocked(partitions))
+        ) or bool(self._restocked(partitions) or self.completion_due(now))
 
     def _restocked(self, partitions: dict[int, Partition]) -> list[tuple[Partition, Order]]:
         """Pre-orders whose missing skus were received since they last asked, oldest first."""
@@ -507,6 +601,6 @@ class OrderService(Service):
                 if self.saga.expired(order, at):
                     cause = f"expire/{order_id}"
                     self.saga.cancel(order, EXPIRED, out, cause)
-                    out.events("order", partition, order, cause)
-                    self._index(number, order)
+                    self._save(partition, order, out, cause)
                     log.info("reservation expired", order_id=str(order_id))
+        self.complete_due(now, partitions, out)

@@ -28,6 +28,7 @@ from oms_events.engine.order_service import OrderService
 from oms_events.engine.payment_desk import PaymentDesk
 from oms_events.engine.payment_service import PaymentService
 from oms_events.engine.processor import Processor
+from oms_events.engine.return_service import ReturnService
 from oms_events.engine.service import Service
 from oms_events.engine.shipment_service import ShipmentService
 from oms_events.engine.sourcing import StockView
@@ -47,6 +48,7 @@ PROCESSORS: tuple[str, ...] = (
     "warehouse",
     "carrier",
     "payment",
+    "return",
 )
 
 
@@ -80,11 +82,16 @@ class Engine:
         if name == "inventory":
             return InventoryService()
         if name == "order":
-            return OrderService(OrderSaga(self.engine.order_workflow(), self.stock))
+            return OrderService(
+                OrderSaga(self.engine.order_workflow(), self.stock),
+                self.settings.returns.policy(),
+            )
         if name == "shipment":
             return ShipmentService()
         if name == "payment":
             return PaymentService()
+        if name == "return":
+            return ReturnService(self.settings.returns.policy())
         if name == "carrier":
             return CarrierAdapter(self.waybills, self.settings, self.codec)
         return WarehouseAdapter()

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from oms_events.intake.errors import Code, Rejection, bad_value, missing
 from oms_events.intake.model import IntakeCancel, IntakeOrder
+from oms_events.intake.returns import IntakeReturn
 from oms_events.intake.tables import Tables
 
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -25,10 +26,10 @@ CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 @dataclass(frozen=True)
 class Delivery:
-    """One parsed delivery: its key and the orders (or rejections) it holds."""
+    """One parsed delivery: its key and the orders or returns (or rejections) it holds."""
 
     key: str | None
-    items: Sequence[IntakeOrder | IntakeCancel | Rejection]
+    items: Sequence[IntakeOrder | IntakeCancel | IntakeReturn | Rejection]
 
 
 class Channel(Protocol):

@@ -48,11 +48,12 @@ from pydantic import BaseModel, Field
 
 from oms_events import topics
 from oms_events.deadletter import DeadLetter, Source
-from oms_events.engine.commands import CapturePayment
+from oms_events.engine.commands import PaymentCommand
 from oms_events.intake.dedup import DedupIndex
 from oms_events.intake.errors import Rejection
 from oms_events.intake.model import IntakeCancel, IntakeOrder
 from oms_events.intake.processor import IntakeProcessor, dead_letter
+from oms_events.intake.returns import IntakeReturn
 from oms_events.intake.state import load_index
 from oms_events.kafka.connection import producer
 from oms_events.kafka.errors import KafkaError, KafkaUnavailable
@@ -116,10 +117,14 @@ class Problem(BaseModel):
     problems: int = Field(1, description="How many orders of the delivery were refused")
 
 
-def _ref(order: IntakeOrder | IntakeCancel) -> OrderRef:
-    return OrderRef(
-        external_id=order.external_id, order_no=order.order_no, order_id=str(order.order_id)
-    )
+def _ref(order: IntakeOrder | IntakeCancel | IntakeReturn) -> OrderRef:
+    # A channel's return names the order it is for.
+    external_id = order.dedup_id if isinstance(order, IntakeReturn) else order.external_id
+    return OrderRef(external_id=external_id, order_no=order.order_no, order_id=str(order.order_id))
+
+
+def _dedup_key(item: IntakeOrder | IntakeCancel | IntakeReturn) -> str:
+    return item.dedup_id if isinstance(item, IntakeReturn) else item.external_id
 
 
 _BODY = {
@@ -286,10 +291,12 @@ def create_app(
         if refused:
             processor.counts.update(r.code.value for r in refused)
             return _problem(channel.value, refused[0], len(refused))
-        # Orders, and cancellations (a closed trade): published alike, acknowledged alike.
-        orders = [i for i in delivery.items if isinstance(i, IntakeOrder | IntakeCancel)]
+        # Orders, cancellations (a closed trade) and returns (a refund): published
+        # alike, acknowledged alike.
+        orders = [i for i in delivery.items if not isinstance(i, Rejection)]
         refs = [_ref(o) for o in orders]
-        if all(seen.known(o.channel, o.external_id, o.content_hash()) for o in orders):
+        keys = [(o.channel, _dedup_key(o), o.content_hash()) for o in orders]
+        if all(seen.known(*key) for key in keys):
             processor.counts["duplicate"] += len(orders)
             return JSONResponse(
                 AlreadyAccepted(order_no=refs[0].order_no, orders=refs).model_dump(),
@@ -299,8 +306,8 @@ def create_app(
             publisher.publish(channel.value, delivery.key, body)
         except KafkaError as error:
             raise kafka_unavailable(retry_after_s, error) from error
-        for order in orders:
-            seen.stage(order.channel, order.external_id, order.content_hash())
+        for key in keys:
+            seen.stage(*key)
         seen.commit()
         return Accepted(order_no=refs[0].order_no, orders=refs)
 
@@ -385,7 +392,7 @@ class _NoPublisher:
 
 
 class _NoSink:
-    def capture(self, command: CapturePayment) -> None:
+    def record(self, command: PaymentCommand) -> None:
         raise RuntimeError("no notification sink configured")
 
     def dead_letter(self, letter: DeadLetter, body: bytes, headers: Mapping[str, str]) -> None:

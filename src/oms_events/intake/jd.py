@@ -1,4 +1,7 @@
-"""JD (channel ``jd``): a POP order (``jingdong.pop.order.get`` fields), as XML.
+"""JD (channel ``jd``): a POP order (``jingdong.pop.order.get`` fields), as XML; or an
+after-sale service (售后, ``<afsServiceInfo>``: ``afsServiceId``, ``orderId``,
+``customerExpect`` 10 退货 / 20 换货, ``questionTypeName``, ``afsApplyTime``,
+``wareList`` of ``skuId`` + ``wareNum``), which becomes a return of the order.
 
 Parsed with defusedxml: entity expansion, external entities and DTDs are refused, so
 a hostile document cannot read files or blow up memory. ``jdPrice`` is the list
@@ -26,6 +29,7 @@ from oms_events.intake.model import (
     payment_class,
 )
 from oms_events.intake.pricing import check_total, spread
+from oms_events.intake.returns import IntakeReturn, reason_code
 from oms_events.intake.tables import Tables
 
 # JD's payType codes (the API sends "1-货到付款" or just "1") -> our tender method. Only
@@ -40,6 +44,10 @@ _PAY_TYPES = {
     "6": "bank_transfer",  # 银行卡转账
 }
 _STATES = ("WAIT_SELLER_STOCK_OUT",)
+# An after-sale service's customerExpect -> whether it is an exchange: 10 退货 (goods
+# back, money back), 20 换货 (goods back, the same sku sent again). 30 维修 (repair) is
+# not a return.
+_EXPECTS = {"10": False, "20": True}
 
 
 class JdChannel:
@@ -55,9 +63,13 @@ class JdChannel:
         except (ParseError, DefusedXmlException, ValueError, UnicodeError, LookupError) as exc:
             # LookupError: an unknown encoding in the XML declaration (found by fuzzing).
             raise unparseable("XML", str(exc), str(exc)) from None
+        if root.tag == "afsServiceInfo":
+            return self._after_sale_delivery(root, tables)
         if root.tag != "orderInfo":
             raise unparseable(
-                "XML", f"root element is <{root.tag[:40]}>, not <orderInfo>", "根元素不是 orderInfo"
+                "XML",
+                f"root element is <{root.tag[:40]}>, not <orderInfo> or <afsServiceInfo>",
+                "根元素不是 orderInfo 或 afsServiceInfo",
             )
         external = n.external_id(_text(root, "orderId"), "orderId")
         try:
@@ -168,6 +180,49 @@ class JdChannel:
             tenders=() if method == tender_method else tenders,
             placed_at=timestamp(_text(root, "orderStartTime"), "orderStartTime"),
             shipping_fee=shipping,
+        )
+
+    def _after_sale_delivery(self, root: Element, tables: Tables) -> Delivery:
+        """One ``<afsServiceInfo>`` is one after-sale service of an order."""
+        external = n.external_id(_text(root, "afsServiceId"), "afsServiceId")
+        try:
+            return Delivery(external, [self._after_sale(root, external, tables)])
+        except Rejection as rejection:
+            return Delivery(external, [rejection.for_order(external)])
+
+    def _after_sale(self, root: Element, external: str, tables: Tables) -> IntakeReturn:
+        expect = n.required_text(_text(root, "customerExpect"), "customerExpect")
+        if expect not in _EXPECTS:
+            raise Rejection(
+                Code.BAD_VALUE,
+                "customerExpect",
+                f"customerExpect {expect[:20]!r} is not one we take ({', '.join(_EXPECTS)})",
+                f"售后类型 {expect[:20]!r} 不受理（仅受理 {', '.join(_EXPECTS)}）",
+            )
+        lines: list[tuple[str, int]] = []
+        wares = root.find("wareList")
+        for i, ware in enumerate(list(wares) if wares is not None else []):
+            path = f"wareList[{i}]"
+            channel_sku = n.required_text(_text(ware, "skuId"), f"{path}.skuId")
+            lines.append(
+                (
+                    tables.sku(self.name, channel_sku, f"{path}.skuId"),
+                    n.quantity(_text(ware, "wareNum"), f"{path}.wareNum"),
+                )
+            )
+        if not lines:
+            raise missing("wareList")
+        return IntakeReturn(
+            channel=self.name,
+            external_id=external,
+            order_external_id=n.external_id(_text(root, "orderId"), "orderId"),
+            lines=tuple(lines),
+            reason=reason_code(
+                n.required_text(_text(root, "questionTypeName"), "questionTypeName"),
+                "questionTypeName",
+            ),
+            requested_at=timestamp(_text(root, "afsApplyTime"), "afsApplyTime"),
+            exchange=_EXPECTS[expect],
         )
 
 

@@ -3,9 +3,9 @@
 No Kafka here. The Kafka adapter, the HTTP app, the property tests and the benchmark
 all drive this same step, so what they prove holds for all of them::
 
-    bytes --channel.parse--> IntakeOrder | IntakeCancel | Rejection
+    bytes --channel.parse--> IntakeOrder | IntakeCancel | IntakeReturn | Rejection
           --dedup index-->   PlaceOrder | ChangeOrder | CancelOrder | duplicate |
-                             change rejected
+                             change rejected (a return: RequestReturn | duplicate)
           --codec-->         Avro bytes keyed by order id (+ a changelog entry)
 
 ``handle`` never raises for anything a channel sends: every failure becomes a
@@ -41,6 +41,7 @@ from oms_events.intake.model import (
     change_order,
     place_order,
 )
+from oms_events.intake.returns import IntakeReturn, request_return
 from oms_events.intake.tables import Tables
 
 log = structlog.get_logger("oms.intake")
@@ -50,7 +51,7 @@ log = structlog.get_logger("oms.intake")
 class Command:
     """An encoded order command for ``oms.order.commands``, keyed by order id."""
 
-    kind: str  # "place" | "change" | "cancel"
+    kind: str  # "place" | "change" | "cancel" | "return"
     channel: str
     external_id: str
     order_no: str
@@ -123,8 +124,8 @@ def _now() -> datetime:
 class IntakeProcessor:
     """Turns deliveries into outputs; keeps the dedup index and a counter per outcome.
 
-    ``counts`` has ``placed``, ``changed``, ``cancelled``, ``duplicate`` and one entry
-    per dead-letter code: the adapter exposes it and logs it.
+    ``counts`` has ``placed``, ``changed``, ``cancelled``, ``returned``, ``duplicate``
+    and one entry per dead-letter code: the adapter exposes it and logs it.
     """
 
     def __init__(
@@ -165,10 +166,10 @@ class IntakeProcessor:
         return Delivery(delivery.key, [self._admit(item) for item in delivery.items])
 
     def _admit(
-        self, item: IntakeOrder | IntakeCancel | Rejection
-    ) -> IntakeOrder | IntakeCancel | Rejection:
+        self, item: IntakeOrder | IntakeCancel | IntakeReturn | Rejection
+    ) -> IntakeOrder | IntakeCancel | IntakeReturn | Rejection:
         if not isinstance(item, IntakeOrder):
-            return item  # a rejection already, or a cancellation (the Order judges it)
+            return item  # a rejection already, a cancellation or a return (judged later)
         refused = acceptance.refusal(item)
         if refused is not None:
             return refused
@@ -201,7 +202,10 @@ class IntakeProcessor:
                 outputs.append(self._dead(channel, item, raw, source))
                 continue
             try:
-                outputs.extend(self._decide(item, raw, source))
+                if isinstance(item, IntakeReturn):
+                    outputs.extend(self._decide_return(item))
+                else:
+                    outputs.extend(self._decide(item, raw, source))
             except RegistryError:
                 raise  # the registry's problem, not the order's: never dead-letter for it
             except Exception as exc:  # an encoding bug: dead-letter the order, go on
@@ -257,6 +261,29 @@ class IntakeProcessor:
         if cached is not None and cached[0] is order:
             return cached[1]
         return self._encode(place_order(order))
+
+    def _decide_return(self, ret: IntakeReturn) -> list[Output]:
+        # A return is taken once: a redelivery, or the channel's later version of it (its
+        # status moving on at the platform), is acknowledged and ignored; the engine
+        # follows the return from there.
+        digest = ret.content_hash()
+        decision = self.index.decide(ret.channel, ret.dedup_id, digest)
+        if decision.verdict is not Verdict.NEW:
+            self.counts["duplicate"] += 1
+            log.info("intake.duplicate", channel=ret.channel, external_id=ret.dedup_id)
+            return [Duplicate(ret.channel, ret.dedup_id, ret.return_no)]
+        value = self._encode(request_return(ret))
+        self.index.stage(ret.channel, ret.dedup_id, digest)
+        self.counts["returned"] += 1
+        return [
+            Command("return", ret.channel, ret.dedup_id, ret.return_no, ret.order_id, value),
+            Seen(
+                ret.channel,
+                ret.dedup_id,
+                ret.return_no,
+                self.index.history(ret.channel, ret.dedup_id),
+            ),
+        ]
 
     def _encode(self, command: commands.Command) -> bytes:
         return commands.encode(self.codec, command, topic=self.commands_topic)

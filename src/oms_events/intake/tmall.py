@@ -1,4 +1,6 @@
-"""Tmall / Taobao (channel ``tmall``): a ``taobao.trade.fullinfo.get`` trade, JSON.
+"""Tmall / Taobao (channel ``tmall``): a ``taobao.trade.fullinfo.get`` trade, JSON; or a
+``taobao.refund.get`` refund (``refund_id``, ``tid``, ``num``, ``outer_id``, ``reason``,
+``has_good_return``: false is 仅退款), which becomes a return of the order.
 
 Field names are the platform's: ``tid``, ``type``, ``receiver_*``, ``orders``
 (sub-orders with ``num_iid``, ``outer_sku_id``, ``num``, ``price``, ``discount_fee``,
@@ -31,6 +33,7 @@ from oms_events.intake.channel import Delivery, array, load_json, obj, timestamp
 from oms_events.intake.errors import Code, Rejection, missing
 from oms_events.intake.model import IntakeAddress, IntakeCancel, IntakeLine, IntakeOrder
 from oms_events.intake.pricing import adjust, adjust_order, check_total, spread
+from oms_events.intake.returns import IntakeReturn, reason_code
 from oms_events.intake.tables import Tables
 
 # Statuses at which a trade enters fulfilment; the value says whether it is paid.
@@ -58,6 +61,8 @@ class TmallChannel:
     def parse(self, raw: bytes, tables: Tables) -> Delivery:
         """One trade is one order; the API envelope is optional."""
         doc = obj(load_json(raw), "$")
+        if "refund_get_response" in doc or "refund_id" in doc:
+            return self._refund_delivery(doc, tables)
         if "trade_fullinfo_get_response" in doc:
             doc = obj(
                 obj(doc["trade_fullinfo_get_response"], "trade_fullinfo_get_response").get("trade"),
@@ -168,6 +173,47 @@ class TmallChannel:
                 "pay_time" if doc.get("pay_time") else "created",
             ),
             shipping_fee=shipping,
+        )
+
+    def _refund_delivery(self, doc: Any, tables: Tables) -> Delivery:
+        """A ``taobao.refund.get`` refund (退货退款, or 仅退款 without goods back)."""
+        if "refund_get_response" in doc:
+            doc = obj(
+                obj(doc["refund_get_response"], "refund_get_response").get("refund"),
+                "refund_get_response.refund",
+            )
+        external = n.external_id(doc.get("refund_id"), "refund_id")
+        try:
+            return Delivery(external, [self._refund(doc, external, tables)])
+        except Rejection as rejection:
+            return Delivery(external, [rejection.for_order(external)])
+
+    def _refund(self, doc: Any, external: str, tables: Tables) -> IntakeReturn:
+        outer = n.text(doc.get("outer_id"), "outer_id", required=False)
+        channel_sku = outer or n.required_text(doc.get("num_iid"), "num_iid")
+        has_goods = doc.get("has_good_return")
+        if has_goods is None:
+            raise missing("has_good_return")
+        if has_goods not in ("true", "false") and not isinstance(has_goods, bool):
+            raise Rejection(
+                Code.BAD_VALUE,
+                "has_good_return",
+                "has_good_return must be true (退货退款) or false (仅退款)",
+                "has_good_return 必须为 true（退货退款）或 false（仅退款）",
+            )
+        return IntakeReturn(
+            channel=self.name,
+            external_id=external,
+            order_external_id=n.external_id(doc.get("tid"), "tid"),
+            lines=(
+                (
+                    tables.sku(self.name, channel_sku, "outer_id" if outer else "num_iid"),
+                    n.quantity(doc.get("num"), "num"),
+                ),
+            ),
+            reason=reason_code(n.required_text(doc.get("reason"), "reason"), "reason"),
+            requested_at=timestamp(doc.get("created"), "created"),
+            refund_only=has_goods in (False, "false"),
         )
 
 

@@ -64,11 +64,16 @@ def use_schema(conn: psycopg.Connection[Any], schema: str) -> None:
 
 
 def plan(projections: Iterable[Projection]) -> list[tuple[str, str]]:
-    """(file, owner) in apply order: the core file, then each projection's files."""
-    files = [(CORE, CORE_OWNER)]
+    """(file, owner) in apply order: the core file, then each projection's files.
+
+    A file two projections list (one reads the other's tables, as ``returns`` reads
+    the analytics fact) is applied once, owned by the first projection listing it.
+    """
+    owners = {CORE: CORE_OWNER}
     for p in projections:
-        files += [(f, p.name) for f in p.migrations]
-    return sorted(set(files))
+        for f in p.migrations:
+            owners.setdefault(f, p.name)
+    return sorted(owners.items())
 
 
 def migrate(

@@ -13,6 +13,7 @@ from oms_events.domain import (
     Address,
     Customer,
     DeliverySpeed,
+    Inspection,
     InventoryItem,
     Money,
     Order,
@@ -213,6 +214,8 @@ def events_of_every_kind() -> list[Any]:
     o.ship_line(2, "shipment-2")  # OrderShipped, with the line
     o.deliver_shipment("shipment-1", SCANNED_AT)  # OrderShipmentDelivered
     o.deliver_shipment("shipment-2", SCANNED_AT)  # OrderDelivered, with delivered_at
+    o.open_return(UUID(int=9), "RMA-9", {1: 1}, "quality")  # ReturnOpened
+    o.close_return(UUID(int=9), "rejected", {})  # ReturnResolved
     o.complete()
     recorded += o.collect_events()
 
@@ -251,7 +254,7 @@ def events_of_every_kind() -> list[Any]:
     i.release(r1)
     i.reserve(r2, o.id, 7)  # LowStock
     i.commit(r2)
-    i.restock(UUID(int=3), 4)  # StockReplenished
+    i.restock(UUID(int=3), 4, "return RMA-1")  # StockReplenished
     i.set_threshold(5)
     i.reserve(UUID(int=4), o.id, 1)
     i.release(UUID(int=4))
@@ -300,9 +303,14 @@ def events_of_every_kind() -> list[Any]:
     p.authorize("O-1-2", cny(300), "auth-1")
     p.capture("O-1-2", PaymentMethod.CARD, cny(300), "psp-1")
     p.request_more("O-1-cod", PaymentMethod.COD, cny(100))
-    p.collect_cod("O-1-cod", cny(100))
+    p.collect_cod("SF100", "SF", cny(90), datetime(2026, 12, 1, 10, tzinfo=UTC))
+    p.remit_cod("SF100", "SF-batch1", cny(90), cny(2), "2026-12-03")
+    p.request_more("O-1-cod2", PaymentMethod.COD, cny(50))
+    p.collect_cod("SF200", "SF", cny(50), None)
+    p.cod_missing("SF200", "SF-batch1")
     p.request_more("O-1-3", PaymentMethod.WECHAT_PAY, cny(50))
     p.void("O-1-3", "order cancelled")
+    p.trade_closed("O-1-3")
     p.request_refund("refund-1", cny(500), "line removed")
     p.refund_succeeded("refund-1", {"O-1": "ali-r-1"})
     p.request_refund("refund-2", cny(100), "shipping")
@@ -322,12 +330,32 @@ def events_of_every_kind() -> list[Any]:
     o2.agree_refund("refund-3", {1: 1}, shipping=False, reason="return")
     recorded += o2.collect_events()
 
-    # Returns: received, restocked, refunded; and one cancelled.
-    ret = a_return(o.id)
-    ret.receive()
-    ret.restock()
-    ret.refund()
+    # Returns: approved, shipped, scanned, received, inspected (restocked and written
+    # off), refunded; an exchange closed; one rejected, one cancelled.
+    ret = a_return(o.id, [return_line(1), return_line(2)])
+    ret.approve("rules", o.placed_at)
+    ret.ship("SF", "SF1234567890123")
+    ret.record_scan("SF", "SF1234567890123", "in_transit", o.placed_at, "深圳", None)
+    ret.receive("WH-SH")
+    ret.inspect({1: (Inspection.RESELLABLE, None), 2: (Inspection.DAMAGED, "crushed box")})
+    ret.record_refund(cny(900), [(1, cny(900))])
     recorded += ret.collect_events()
+    swap = Return.request(
+        o.id,
+        "RMA-3",
+        [return_line()],
+        "wrong size",
+        exchange_order_id=UUID(int=7),
+        exchange_lines={"SKU-1-L": 1},
+    )
+    swap.approve("ops", None)
+    swap.receive("WH-SH")
+    swap.inspect({1: (Inspection.RESELLABLE, None)})
+    swap.close("exchanged")
+    recorded += swap.collect_events()
+    refused = Return.request(o.id, "RMA-4", [return_line()], "no_reason_7d")
+    refused.reject("rules", "return.window_closed")
+    recorded += refused.collect_events()
     withdrawn = Return.request(o.id, "RMA-2", [return_line()], "wrong size")
     withdrawn.cancel("customer kept it")
     recorded += withdrawn.collect_events()

@@ -120,6 +120,7 @@ BAD = [
     ("jd", "bad_price_mismatch.xml", Code.PRICE_MISMATCH, "orderPayment"),
     ("jd", "bad_not_xml.xml", Code.UNPARSEABLE, "$"),
     ("jd", "bad_entity_bomb.xml", Code.UNPARSEABLE, "$"),
+    ("jd", "bad_afs_repair.xml", Code.BAD_VALUE, "customerExpect"),
     ("pos", "bad_not_csv.csv", Code.UNPARSEABLE, "$"),
 ]
 
