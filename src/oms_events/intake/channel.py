@@ -67,10 +67,34 @@ def load_json(raw: bytes) -> Any:
     """Parse JSON with every number kept exact (Decimal), never as float."""
     text = decode_text(raw, "JSON")
     try:
-        return json.loads(text, parse_float=Decimal)
+        doc = json.loads(text, parse_float=Decimal)
     except (ValueError, RecursionError) as exc:
         # ValueError covers JSONDecodeError and over-long integers.
         raise unparseable("JSON", str(exc), str(exc)) from None
+    _no_lone_surrogates(doc)
+    return doc
+
+
+def _no_lone_surrogates(doc: Any) -> None:
+    # JSON may escape half a UTF-16 pair ("\ud800"): json.loads keeps it as a lone
+    # surrogate, which no UTF-8 encoder (Avro, PostgreSQL, the dedup hash) accepts.
+    pending = [doc]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise unparseable(
+                    "JSON",
+                    f"a string holds a lone surrogate: {value[:40]!r}",
+                    "字符串含有孤立代理字符",
+                ) from None
+        elif isinstance(value, Mapping):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
 
 
 def obj(value: Any, path: str) -> Mapping[str, Any]:

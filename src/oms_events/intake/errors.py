@@ -24,6 +24,10 @@ class Code(StrEnum):
     PRICE_MISMATCH = "intake.price_mismatch"
     BAD_STATUS = "intake.bad_status"
     CHANGE_REJECTED = "intake.change_rejected"
+    # A domain rule of the order aggregate refuses it (the message names the rule).
+    ORDER_INVALID = "intake.order_invalid"
+    # Its command would be larger than one Kafka record may be.
+    TOO_LARGE = "intake.too_large"
     # A bug of ours, not of the channel: still dead-lettered (never lost), and the fuzz
     # tests assert it never happens.
     INTERNAL = "intake.internal_error"
