@@ -160,6 +160,7 @@ class Order(Aggregate):
 
     # Read when a snapshot taken before orders had tenders is restored (its state has none).
     tenders: tuple[Tender, ...] = ()
+    receiver_masked = False  # likewise: orders placed before masked receivers existed
     # Likewise for refunds by line: immutable, so replaced (never changed) by the events.
     refunds_agreed: frozenset[str] = frozenset()
     refunded_units: tuple[tuple[int, int], ...] = ()  # (line_no, units refunded)
@@ -210,6 +211,7 @@ class Order(Aggregate):
         shipping_fee: Money | None = None,
         paid_at_channel: str | None = None,
         tenders: Sequence[Tender] = (),
+        receiver_masked: bool = False,
     ) -> Order:
         """Place a new order (event ``OrderPlaced``) after checking it is whole.
 
@@ -217,6 +219,8 @@ class Order(Aggregate):
         collected the total: ``OrderPlaced`` records it, no ``PaymentRecorded`` follows.
         ``tenders`` say how the total is paid when the channel said so (split tenders at
         a till, a transfer): recorded as given, they must add up to the total.
+        ``receiver_masked``: the platform sent the receiver masked or encrypted; the
+        customer and address hold what it sent until the real ones are fetched.
         """
         for name, value in (("order_no", order_no), ("channel", channel)):
             if not value.strip():
@@ -264,6 +268,7 @@ class Order(Aggregate):
             shipping_fee=fee.to_dict(),
             payment=payment,
             tenders=[t.to_dict() for t in tenders],
+            receiver_masked=receiver_masked,
         )
 
     @event("OrderPlaced")
@@ -282,6 +287,7 @@ class Order(Aggregate):
         shipping_fee: dict[str, Any],
         payment: dict[str, Any] | None = None,
         tenders: list[dict[str, Any]] | None = None,
+        receiver_masked: bool = False,
     ) -> None:
         self.order_no = order_no
         self.channel = channel
@@ -313,6 +319,8 @@ class Order(Aggregate):
         # How the channel said the total is paid (absent in older events: one tender of
         # payment_method for the whole total).
         self.tenders = tuple(Tender.from_dict(t) for t in tenders or ())
+        # Absent in older events: the receiver was sent in clear.
+        self.receiver_masked = receiver_masked
         self.held_from: OrderStatus | None = None
         self.hold_reason: str | None = None
         self.released_from_hold = False

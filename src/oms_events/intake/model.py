@@ -107,6 +107,9 @@ class IntakeOrder:
     delivery_speed: str = "standard"
     # How the total is paid when the channel says more than payment_method.
     tenders: tuple[IntakeTender, ...] = ()
+    # The platform masked or encrypted the receiver's name, phone or address (see
+    # normalize.masked): accepted as sent; the real ones come from its decrypt API.
+    receiver_masked: bool = False
     # Where in the delivery the order sat (CSV rows of a POS batch), for dead letters.
     position: str = field(default="", compare=False)
 
@@ -137,6 +140,8 @@ class IntakeOrder:
             # Left out when empty, so orders hashed before tenders existed keep their hash
             # and a redelivery of one is still recognised as the same order.
             data.pop("tenders")
+        if not self.receiver_masked:
+            data.pop("receiver_masked")  # likewise for orders hashed before it existed
         data["placed_at"] = self.placed_at.isoformat()
         canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:32]
@@ -243,6 +248,7 @@ def place_order(order: IntakeOrder) -> PlaceOrder:
             TenderDetails(method=t.method, amount=t.amount, reference=t.reference)
             for t in order.tenders
         ),
+        receiver_masked=order.receiver_masked,
     )
 
 
