@@ -22,7 +22,7 @@ from oms_events.intake.processor import IntakeProcessor, Refused
 from oms_events.intake.tables import Tables
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "channels"
-CHANNELS = ("web", "tmall", "jd", "pos")
+CHANNELS = ("web", "tmall", "jd", "pos", "pdd", "douyin")
 PROCESSOR = IntakeProcessor(Tables.load())
 VALID = {
     c: [
@@ -105,7 +105,7 @@ def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return found
 
 
-@pytest.mark.parametrize("channel", ["web", "tmall"])
+@pytest.mark.parametrize("channel", ["web", "tmall", "pdd", "douyin"])
 @FUZZ
 @given(data=st.data())
 def test_json_fields_replaced_by_any_value(channel: str, data: st.DataObject) -> None:

@@ -101,7 +101,14 @@ def array(value: Any, path: str) -> list[Any]:
 
 
 def timestamp(value: Any, path: str, default_zone: timezone = CHINA) -> datetime:
-    """ISO 8601 or ``YYYY-MM-DD HH:MM:SS``; a time without zone is the channel's local time."""
+    """ISO 8601 or ``YYYY-MM-DD HH:MM:SS``; a time without zone is the channel's local time.
+
+    Whole numbers are Unix seconds (Douyin's ``create_time``, ``pay_time``).
+    """
+    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        if not (946684800 <= value <= 4102444800) or value != int(value):  # 2000 .. 2100
+            raise bad_value(path, value, "Unix seconds between 2000 and 2100", "Unix 秒时间戳")
+        return datetime.fromtimestamp(int(value), default_zone)
     if not isinstance(value, str) or not value.strip():
         raise missing(path) if value in (None, "") else bad_value(path, value, "a time", "时间")
     try:

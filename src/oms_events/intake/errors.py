@@ -24,6 +24,9 @@ class Code(StrEnum):
     PRICE_MISMATCH = "intake.price_mismatch"
     BAD_STATUS = "intake.bad_status"
     CHANGE_REJECTED = "intake.change_rejected"
+    # Two lines of one order with the same channel line id (Shopify line id, Taobao oid):
+    # taking both could ship the item twice.
+    DUPLICATE_LINE = "intake.duplicate_line"
     # A bug of ours, not of the channel: still dead-lettered (never lost), and the fuzz
     # tests assert it never happens.
     INTERNAL = "intake.internal_error"

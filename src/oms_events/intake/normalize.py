@@ -158,6 +158,27 @@ def masked(*values: Any) -> bool:
     return False
 
 
+def line_id(value: Any, field: str, seen: set[str]) -> str | None:
+    """The channel's id of an order line, refused when another line of the order has it.
+
+    Shopify's line item ``id`` and Taobao's sub-order ``oid`` name one line each; the same
+    id twice is a broken or merged document, and taking both lines could ship twice.
+    Absent ids are allowed (older documents): only a repeated id is refused.
+    """
+    cleaned = text(value, field, required=False)
+    if cleaned is None:
+        return None
+    if cleaned in seen:
+        raise Rejection(
+            Code.DUPLICATE_LINE,
+            field,
+            f"line id {cleaned[:40]!r} appears twice in the order: it would ship twice",
+            f"订单行号 {cleaned[:40]!r} 重复出现，会导致重复发货",
+        )
+    seen.add(cleaned)
+    return cleaned
+
+
 def money(value: Any, field: str, currency: str = "CNY") -> int:
     """An amount in minor units: ``"12.50"`` -> 1250, ``"１２.５"`` -> 1250, ``12`` -> 1200.
 
@@ -180,6 +201,23 @@ def money(value: Any, field: str, currency: str = "CNY") -> int:
     if minor != minor.to_integral_value():
         raise _bad_amount(field, value, currency)
     return int(minor)
+
+
+def minor_amount(value: Any, field: str) -> int:
+    """An amount already in minor units (Douyin's fen: ``12900`` is 129.00 yuan): a whole,
+    non-negative number; ``"129.00"`` is refused, since it reads as yuan, not fen."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise missing(field)
+    raw = half_width(str(value)).strip() if isinstance(value, str | int) else ""
+    if isinstance(value, bool) or not re.fullmatch(r"[0-9]{1,15}", raw):
+        shown = repr(value)[:40]
+        raise Rejection(
+            Code.BAD_AMOUNT,
+            field,
+            f"{field} is {shown}, not a whole non-negative number of fen (12900 is 129.00)",
+            f"{field} 的金额 {shown} 无效（应为以分为单位的非负整数，如 12900 即 129.00 元）",
+        )
+    return int(raw)
 
 
 def non_negative_money(value: Any, field: str, currency: str = "CNY") -> int:

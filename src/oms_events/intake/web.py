@@ -72,12 +72,16 @@ class WebChannel:
                 "the order names no recipient",
                 "订单缺少收货人姓名",
             )
+        country = n.country(ship.get("country_code") or "CN", "shipping_address.country_code")
         phone_field = "shipping_address.phone" if ship.get("phone") else "customer.phone"
-        phone = n.phone(ship.get("phone") or customer.get("phone"), phone_field)
+        # A national number ("(503) 555-0187") is read in the country it ships to.
+        phone = n.phone(ship.get("phone") or customer.get("phone"), phone_field, country=country)
         lines = []
+        line_ids: set[str] = set()  # Shopify line item ids: one twice would ship twice
         for i, item in enumerate(array(doc.get("line_items"), "line_items")):
             path = f"line_items[{i}]"
             item = obj(item, path)
+            n.line_id(item.get("id"), f"{path}.id", line_ids)
             channel_sku = n.required_text(item.get("sku"), f"{path}.sku")
             allocations = item.get("discount_allocations") or []
             if not isinstance(allocations, list):
@@ -129,7 +133,7 @@ class WebChannel:
         )
         method = _method(doc.get("payment_gateway_names"), doc.get("gateway"))
         address = IntakeAddress(
-            country=n.country(ship.get("country_code") or "CN", "shipping_address.country_code"),
+            country=country,
             line1=" ".join(
                 part
                 for part in (

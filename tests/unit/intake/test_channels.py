@@ -122,6 +122,18 @@ BAD = [
     ("jd", "bad_entity_bomb.xml", Code.UNPARSEABLE, "$"),
     ("jd", "bad_afs_repair.xml", Code.BAD_VALUE, "customerExpect"),
     ("pos", "bad_not_csv.csv", Code.UNPARSEABLE, "$"),
+    ("tmall", "bad_duplicate_oid.json", Code.DUPLICATE_LINE, "orders[1].oid"),
+    ("web", "bad_duplicate_line_id.json", Code.DUPLICATE_LINE, "line_items[1].id"),
+    ("pdd", "bad_after_sale_open.json", Code.BAD_STATUS, "refund_status"),
+    ("pdd", "bad_price_mismatch.json", Code.PRICE_MISMATCH, "pay_amount"),
+    ("douyin", "bad_duplicate_line.json", Code.DUPLICATE_LINE, "sku_order_list[1].order_id"),
+    (
+        "douyin",
+        "bad_after_sale_open.json",
+        Code.BAD_STATUS,
+        "sku_order_list[0].after_sale_info.after_sale_status",
+    ),
+    ("douyin", "bad_api_error.json", Code.UNPARSEABLE, "code"),
 ]
 
 
