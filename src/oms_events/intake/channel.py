@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Protocol
 
+from oms_events.intake.charsets import decode
 from oms_events.intake.errors import Code, Rejection, bad_value, missing
 from oms_events.intake.model import IntakeCancel, IntakeOrder
 from oms_events.intake.returns import IntakeReturn
@@ -53,19 +54,9 @@ def unparseable(what: str, detail: str, detail_zh: str) -> Rejection:
     )
 
 
-def decode_text(raw: bytes, what: str, encodings: Sequence[str] = ("utf-8-sig",)) -> str:
-    """Bytes to text, trying ``encodings`` in turn (POS exports are often GB18030)."""
-    for encoding in encodings:
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise unparseable(what, f"not {' or '.join(encodings)} text", "文本编码无法识别")
-
-
 def load_json(raw: bytes) -> Any:
     """Parse JSON with every number kept exact (Decimal), never as float."""
-    text = decode_text(raw, "JSON")
+    text = decode(raw, "JSON")
     try:
         return json.loads(text, parse_float=Decimal)
     except (ValueError, RecursionError) as exc:

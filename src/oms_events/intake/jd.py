@@ -37,6 +37,7 @@ from oms_events.intake.channel import (
     timestamp,
     unparseable,
 )
+from oms_events.intake.charsets import declared_xml_encoding, decode
 from oms_events.intake.errors import Code, Rejection, bad_value, missing
 from oms_events.intake.model import (
     IntakeAddress,
@@ -77,8 +78,10 @@ class JdChannel:
         """A JSON answer of JD's API (one order or a page of them), or one XML document."""
         if raw.lstrip()[:1] in (b"{", b"["):
             return self._orders(_json_orders(load_json(raw)), tables)
+        # Decoded here, not by expat, which cannot read multi-byte encodings (GBK).
+        text = decode(raw, "XML", declared_xml_encoding(raw))
         try:
-            root = fromstring(raw)
+            root = fromstring(text)
         except (ParseError, DefusedXmlException, ValueError, UnicodeError, LookupError) as exc:
             # LookupError: an unknown encoding in the XML declaration (found by fuzzing).
             raise unparseable("XML", str(exc), str(exc)) from None

@@ -134,6 +134,7 @@ BAD = [
         "sku_order_list[0].after_sale_info.after_sale_status",
     ),
     ("douyin", "bad_api_error.json", Code.UNPARSEABLE, "code"),
+    ("pos", "bad_ambiguous_encoding.csv", Code.UNPARSEABLE, "$"),
 ]
 
 
