@@ -59,24 +59,25 @@ def test_pdd_and_douyin_orders_are_placed_and_projected(
         with connect(settings.postgres.dsn, schema, "test-platforms") as conn:
             migrate(conn, schema, [tracking.PROJECTION])
             runner = Runner(settings, tracking.PROJECTION, conn, batch_size=50, max_wait=0.1)
-            rows: dict[str, tuple[str, int]] = {}
+            rows: dict[str, tuple[str, int, bool]] = {}
             try:
 
                 def projected() -> bool:
                     runner.step()
                     found = pg.execute(
-                        sql.SQL("SELECT order_id, channel, order_total FROM {}").format(
-                            sql.Identifier(schema, "order_tracking")
-                        )
+                        sql.SQL(
+                            "SELECT order_id, channel, order_total, receiver_masked FROM {}"
+                        ).format(sql.Identifier(schema, "order_tracking"))
                     ).fetchall()
                     pg.rollback()
-                    rows.update({str(r[0]): (r[1], r[2]) for r in found})
+                    rows.update({str(r[0]): (r[1], r[2], r[3]) for r in found})
                     return set(ids) <= set(rows)
 
                 wait_for(projected, 60, 0.2)
             finally:
                 runner.close()
-        assert {oid: rows[oid] for oid in ids} == ids
+        # The platform's total, and the receiver still marked masked for the operators.
+        assert {oid: rows[oid] for oid in ids} == {o: (*v, True) for o, v in ids.items()}
     finally:
         pg.rollback()
         with psycopg.connect(settings.postgres.dsn, autocommit=True) as admin:

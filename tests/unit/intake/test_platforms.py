@@ -3,6 +3,8 @@ Pinduoduo and Douyin orders, masked receivers, merchant codes, phones by country
 
 from __future__ import annotations
 
+from oms_events.domain.money import Money
+from oms_events.engine.order_service import order_from_command
 from oms_events.intake.channels import CHANNELS
 from oms_events.intake.errors import Code, Rejection
 from oms_events.intake.model import IntakeCancel, IntakeOrder, place_order
@@ -133,3 +135,21 @@ def test_national_phone_read_in_the_shipping_country(tables: Tables) -> None:
 # content_hash of tmall/trade_3891234567890123456.json as computed on main before
 # receiver_masked existed.
 ORIGINAL_TMALL_HASH = "0d826347f2a5eddce86e64201507db51"
+
+
+def test_shopify_tax_on_top_of_prices_is_kept_as_its_own_amount(tables: Tables) -> None:
+    (order,) = items("web", "order_1008_tax_excluded.json", tables)
+    assert isinstance(order, IntakeOrder)
+    assert sum(x.net for x in order.lines) == 18300 and order.shipping_fee == 1200
+    assert (order.tax, order.total) == (1670, 21170)  # total_price, tax included
+    assert order.phone == "+12125550142"
+    placed = order_from_command(place_order(order))
+    # The order owes (and, paid at the shop, has paid) the tax too.
+    assert placed.tax == Money(1670, "USD") and placed.total == Money(21170, "USD")
+    assert sum(p.amount for p in placed.payments.values()) == 21170
+
+
+def test_shopify_tax_included_in_prices_adds_nothing(tables: Tables) -> None:
+    (order,) = items("web", "order_1001.json", tables)
+    assert isinstance(order, IntakeOrder) and order.tax == 0 and order.total == 30300
+    assert place_order(order).tax == 0
