@@ -7,7 +7,8 @@ Decoding therefore never guesses silently:
 
 1. a byte-order mark names the encoding (UTF-8, UTF-16);
 2. an encoding the document declares (``<?xml ... encoding="GBK"?>``) is used, strictly;
-3. valid UTF-8 is UTF-8;
+3. valid UTF-8 is UTF-8 (for a CSV batch, unless it is as plausibly GB18030 or Big5:
+   see :func:`decode`);
 4. otherwise the text is read both as GB18030 and as Big5; a reading that fails is
    out, and when both succeed, the one whose characters are overwhelmingly the common
    ones of its own standard wins (GB2312 level 1 and its punctuation; Big5's common
@@ -42,24 +43,34 @@ def declared_xml_encoding(raw: bytes) -> str | None:
     return found.group(1).decode("ascii") if found else None
 
 
-def decode(raw: bytes, what: str, declared: str | None = None) -> str:
+def decode(raw: bytes, what: str, declared: str | None = None, utf8_default: bool = True) -> str:
     """``raw`` as text (see the module docstring); a :class:`Rejection` when it cannot be
-    read, or could be read two ways."""
+    read, or could be read two ways.
+
+    ``utf8_default``: valid UTF-8 is UTF-8, as JSON (RFC 8259) and XML without a
+    declaration must be. A CSV batch has no such default: when its UTF-8 reading holds
+    only two-byte characters (Latin, Greek, Cyrillic: ``Ѧ``) and a legacy reading is
+    plainly Chinese, a few GB or Big5 characters happened to form valid UTF-8, and the
+    batch is refused rather than guessed.
+    """
     for bom, encoding in _BOMS:
         if raw.startswith(bom):
             return _strict(raw, encoding, what)
     if declared:
         return _strict(raw, declared, what)
+    readings = _legacy_readings(raw)
     try:
-        return raw.decode("utf-8")
+        utf8 = raw.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    readings: dict[str, str] = {}
-    for encoding in ("gb18030", "big5"):
-        try:
-            readings[encoding] = raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
+    else:
+        if utf8_default or not _could_be_legacy(utf8, readings):
+            return utf8
+        raise _unreadable(
+            what,
+            "could be UTF-8 or GB18030/Big5 text: declare the encoding (charset) or add a BOM",
+            "无法确定是 UTF-8 还是 GB18030/Big5 编码：请声明编码（charset）或加 BOM",
+        )
     if not readings:
         raise _unreadable(what, "neither UTF-8, GB18030 nor Big5", "既非 UTF-8、GB18030 也非 Big5")
     if len(readings) == 1:
@@ -77,6 +88,26 @@ def decode(raw: bytes, what: str, declared: str | None = None) -> str:
         "could be GB18030 or Big5 text: declare the encoding (charset) or send UTF-8",
         "无法确定是 GB18030 还是 Big5 编码：请声明编码（charset）或使用 UTF-8",
     )
+
+
+def _legacy_readings(raw: bytes) -> dict[str, str]:
+    """The GB18030 and Big5 readings of ``raw`` that decode without error."""
+    readings: dict[str, str] = {}
+    for encoding in ("gb18030", "big5"):
+        try:
+            readings[encoding] = raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return readings
+
+
+def _could_be_legacy(utf8: str, readings: dict[str, str]) -> bool:
+    """Whether a UTF-8 reading without CJK could as well be Chinese in a legacy encoding."""
+    wide = [c for c in utf8 if ord(c) > 0x7F]
+    if not wide or any(ord(c) >= 0x800 for c in wide):
+        return False  # ASCII, or three-byte characters: legacy text rarely forms these
+    shares = {"gb18030": _gb_common, "big5": _big5_common}
+    return any(_common_share(text, shares[enc]) >= _CLEAR for enc, text in readings.items())
 
 
 def _strict(raw: bytes, encoding: str, what: str) -> str:

@@ -91,7 +91,7 @@ class PosChannel:
 
     def parse(self, raw: bytes, tables: Tables) -> Delivery:
         """Group rows into receipts; each receipt becomes an order or a rejection."""
-        text = decode(raw, "CSV")
+        text = decode(raw, "CSV", utf8_default=False)
         try:
             rows = list(csv.DictReader(io.StringIO(text, newline="")))
         except csv.Error as exc:
