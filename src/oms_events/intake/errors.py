@@ -20,13 +20,13 @@ class Code(StrEnum):
     UNKNOWN_PROMOTION = "intake.unknown_promotion"
     BAD_PHONE = "intake.bad_phone"
     BAD_QUANTITY = "intake.bad_quantity"
+    # Two lines of one order with the same channel line id (Shopify line id, Taobao oid):
+    # taking both could ship the item twice.
+    DUPLICATE_LINE = "intake.duplicate_line"
     BAD_AMOUNT = "intake.bad_amount"
     PRICE_MISMATCH = "intake.price_mismatch"
     BAD_STATUS = "intake.bad_status"
     CHANGE_REJECTED = "intake.change_rejected"
-    # Two lines of one order with the same channel line id (Shopify line id, Taobao oid):
-    # taking both could ship the item twice.
-    DUPLICATE_LINE = "intake.duplicate_line"
     # A bug of ours, not of the channel: still dead-lettered (never lost), and the fuzz
     # tests assert it never happens.
     INTERNAL = "intake.internal_error"
