@@ -55,6 +55,8 @@ from oms_events.engine.commands import (
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.records import by_item_partition
 from oms_events.engine.sourcing import StockView
+from oms_events.engine.sourcing_rules import choose_line
+from oms_events.fulfilment.rules import Rules
 
 log = structlog.get_logger(__name__)
 
@@ -80,9 +82,10 @@ class OrderChange:
 class OrderSaga:
     """Decides the next commands for an order; the order processor hosts it."""
 
-    def __init__(self, workflow: Workflow, stock: StockView) -> None:
+    def __init__(self, workflow: Workflow, stock: StockView, rules: Rules | None = None) -> None:
         self.workflow = workflow
         self.stock = stock
+        self.rules = rules  # sourcing rules (OMS_FULFILMENT_RULES); None: most stock
 
     def placed(self, order: Order, out: Outbox, cause_id: str) -> None:
         """Ask the inventory for every line of a new order: one ReserveLines per
@@ -123,7 +126,7 @@ class OrderSaga:
         if reserving:
             decision = self.workflow.decide(order, reserving={n for n, _, _ in reserving})
             if decision is Decision.CONFIRM:
-                allocation.allocate(order, out, cause_id, reserving)
+                allocation.allocate(order, out, cause_id, reserving, self.rules)
             else:
                 order.reserve_lines(reserving)
                 self._hold(order, decision)
@@ -150,7 +153,7 @@ class OrderSaga:
         """Do what the workflow says once reservations or payment changed."""
         decision = self.workflow.decide(order)
         if decision is Decision.CONFIRM:
-            allocation.allocate(order, out, cause_id)
+            allocation.allocate(order, out, cause_id, rules=self.rules)
         else:
             self._hold(order, decision)
 
@@ -280,7 +283,10 @@ class OrderSaga:
         line = order.lines[line_no]
         serving = {location for _, location in order.reservations.values()}
         serving.update(ask.location for ask in asks)
-        location = self.stock.choose(line.sku, line.quantity, tried, serving)
+        if self.rules is None:
+            location = self.stock.choose(line.sku, line.quantity, tried, serving)
+        else:
+            location = choose_line(order, line_no, self.stock, self.rules, tried, serving)
         return None if location is None else _ask(order, line_no, location, tried)
 
     @staticmethod
