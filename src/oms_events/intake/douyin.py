@@ -80,7 +80,8 @@ class DouyinChannel:
                 continue
             key = key or external
             try:
-                items.append(self._order(doc, external, tables))
+                order = self._order(doc, external, tables)
+                items.append(replace(order, position=path) if len(docs) > 1 else order)
             except Rejection as rejection:
                 items.append(rejection.for_order(external))
         return Delivery(key, items)

@@ -96,25 +96,31 @@ class JdChannel:
         return self._orders([_xml_value(root)], tables)
 
     def _orders(self, docs: list[Any], tables: Tables) -> Delivery:
-        """Each order of the delivery read on its own: one bad order refuses only itself."""
+        """Each order of the delivery read on its own: one bad order refuses only itself.
+
+        One order is keyed by its id; a page by its shop (``venderId``), as a POS batch
+        by its store, so a shop's pages stay in order on one partition.
+        """
         items: list[IntakeOrder | Rejection] = []
+        key: str | None = None
+        page = len(docs) > 1
         for i, doc in enumerate(docs):
-            path = f"orderInfoList[{i}]" if len(docs) > 1 else "$"
+            path = f"orderInfoList[{i}]"
             try:
-                doc = obj(doc, path)
+                doc = obj(doc, path if page else "$")
                 external = n.external_id(doc.get("orderId"), "orderId")
             except Rejection as rejection:
                 items.append(rejection)
                 continue
+            if key is None:
+                shop = doc.get("venderId") if page else None
+                key = n.text(shop, "venderId", required=False) if _scalar(shop) else None
+                key = key or external
             try:
-                items.append(replace(self._order(doc, external, tables), position=path))
+                order = self._order(doc, external, tables)
+                items.append(replace(order, position=path) if page else order)
             except Rejection as rejection:
                 items.append(rejection.for_order(external))
-        first = docs[0] if isinstance(docs[0], Mapping) else {}
-        # One order is keyed by its id; a page by the shop, as a POS batch by its store.
-        key = first.get("orderId") if len(docs) == 1 else first.get("venderId")
-        key = key or first.get("orderId")
-        key = str(key) if isinstance(key, str | int) and not isinstance(key, bool) else None
         return Delivery(key, items)
 
     def _order(self, root: Mapping[str, Any], external: str, tables: Tables) -> IntakeOrder:
@@ -278,6 +284,11 @@ def _text(parent: Element | Mapping[str, Any], path: str) -> Any:
     if child is None or child.text is None:
         return None
     return child.text
+
+
+def _scalar(value: Any) -> bool:
+    """A JSON string or number (what an id may be)."""
+    return isinstance(value, str | int) and not isinstance(value, bool)
 
 
 def _xml_value(element: Element) -> Any:

@@ -21,6 +21,7 @@ order is taken with ``receiver_masked`` set, keeping the ciphertext where there 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from oms_events.intake import normalize as n
@@ -66,7 +67,8 @@ class PddChannel:
                 continue
             key = key or external
             try:
-                items.append(self._order(doc, external, tables))
+                order = self._order(doc, external, tables)
+                items.append(replace(order, position=path) if len(docs) > 1 else order)
             except Rejection as rejection:
                 items.append(rejection.for_order(external))
         return Delivery(key, items)

@@ -153,3 +153,10 @@ def test_shopify_tax_included_in_prices_adds_nothing(tables: Tables) -> None:
     (order,) = items("web", "order_1001.json", tables)
     assert isinstance(order, IntakeOrder) and order.tax == 0 and order.total == 30300
     assert place_order(order).tax == 0
+
+
+def test_keys_and_positions_of_single_orders_and_pages(tables: Tables) -> None:
+    single = CHANNELS["jd"].parse(fixture("jd", "order_281234567891_cod.xml"), tables)
+    assert single.key == "281234567891"  # the normalized id, not the full-width digits
+    page = CHANNELS["pdd"].parse(fixture("pdd", "order_list_page.json"), tables)
+    assert [getattr(i, "position", None) for i in page.items] == ["order_list[0]", "order_list[1]"]
