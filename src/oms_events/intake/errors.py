@@ -20,6 +20,9 @@ class Code(StrEnum):
     UNKNOWN_PROMOTION = "intake.unknown_promotion"
     BAD_PHONE = "intake.bad_phone"
     BAD_QUANTITY = "intake.bad_quantity"
+    # Two lines of one order with the same channel line id (Shopify line id, Taobao oid):
+    # taking both could ship the item twice.
+    DUPLICATE_LINE = "intake.duplicate_line"
     BAD_AMOUNT = "intake.bad_amount"
     PRICE_MISMATCH = "intake.price_mismatch"
     BAD_STATUS = "intake.bad_status"

@@ -69,6 +69,8 @@ class ChannelName(StrEnum):
     tmall = "tmall"
     jd = "jd"
     pos = "pos"
+    pdd = "pdd"
+    douyin = "douyin"
 
 
 class ProviderName(StrEnum):
@@ -130,8 +132,8 @@ def _dedup_key(item: IntakeOrder | IntakeCancel | IntakeReturn) -> str:
 _BODY = {
     "requestBody": {
         "required": True,
-        "description": "The delivery in the channel's own format: web and tmall JSON, "
-        "jd XML, pos a CSV batch.",
+        "description": "The delivery in the channel's own format: web, tmall, pdd and "
+        "douyin JSON, jd JSON (the order API's answer) or XML, pos a CSV batch.",
         "content": {
             "application/json": {"schema": {"type": "object"}},
             "application/xml": {"schema": {"type": "string"}},
