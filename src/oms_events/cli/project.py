@@ -24,7 +24,7 @@ from oms_events.cli.errors import one_line_errors
 from oms_events.kafka.port import TopicPartition
 from oms_events.projection import replay as replays
 from oms_events.projection.registry import select
-from oms_events.projection.runner import Runner
+from oms_events.projection.runner import Runner, connect
 from oms_events.projection.supervisor import Supervisor
 from oms_events.settings import get_settings
 
