@@ -15,10 +15,12 @@ from oms_events.cli import (
     demo,
     dev,
     docs,
+    forecast,
     intake,
     order,
     payment,
     project,
+    report,
     returns,
     rules,
     run,
@@ -55,6 +57,8 @@ app.command("project")(project.project)
 app.command("replay")(project.replay)
 app.command("status")(status.status)
 app.add_typer(stock.app, name="stock")
+app.add_typer(report.app, name="report")
+app.add_typer(forecast.app, name="forecast")
 app.add_typer(returns.app, name="return")
 app.command(
     "bench",
