@@ -66,7 +66,9 @@ def lived(dev_services: Settings, tmp_path_factory: pytest.TempPathFactory) -> I
 
     prefix = f"t{uuid.uuid4().hex[:8]}."
     carriers = {
-        "time_scale": 2_000_000.0,  # a parcel's two days on the road in about 0.1 s
+        # A parcel's two days on the road in about 1.7 s: time enough for a cancellation to
+        # reach the carrier as an interception request while the parcel is on its way.
+        "time_scale": 100_000.0,
         "failure_rate": 0.25,
         "lost_rate": 0.0,  # a lost parcel's order never ends, by design
         "seed": 7,
