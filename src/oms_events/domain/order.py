@@ -1101,6 +1101,22 @@ class Order(Aggregate):
     def _completed(self) -> None:
         self.status = OrderStatus.COMPLETED
 
+    # --- operator actions ---------------------------------------------------------
+
+    def record_operator_action(self, action: str, actor: str, reason: str = "") -> None:
+        """Note who did what to the order (``OperatorActed``), before the action's own
+        events: hold, release, review, edit, pay. The actor is required, so every
+        operator change of an order can be traced to a person."""
+        if not actor or not actor.strip():
+            raise InvalidOrder(detail="actor is empty: say who acts (--by)")
+        if not action.strip():
+            raise InvalidOrder(detail="action is empty")
+        self._operator_acted(action=action, actor=actor.strip(), reason=reason)
+
+    @event("OperatorActed")
+    def _operator_acted(self, action: str, actor: str, reason: str) -> None:
+        """An audit record only: the action's own events change the state."""
+
     # --- helpers ----------------------------------------------------------------
 
     @staticmethod

@@ -285,6 +285,82 @@ class CancelOrder(_OrderKeyed, Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class HoldOrder(_OrderKeyed, Command):
+    """An operator holds an order before it goes to a warehouse."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_id: UUID
+    reason: str
+    actor: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReleaseOrder(_OrderKeyed, Command):
+    """An operator releases a held order; it carries on to allocation."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_id: UUID
+    reason: str = ""
+    actor: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewOrder(_OrderKeyed, Command):
+    """An operator's review (审单): approve (released) or reject (cancelled)."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_id: UUID
+    approve: bool
+    reason: str = ""
+    actor: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddedLine:
+    """A line an operator adds (amounts in minor units)."""
+
+    sku: str
+    quantity: int
+    unit_price: int
+    discount: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewQuantity:
+    """A line's new quantity."""
+
+    line_no: int
+    quantity: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class EditOrder(_OrderKeyed, Command):
+    """An operator edits an order before allocation (lines, quantities, address)."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_id: UUID
+    add: tuple[AddedLine, ...] = ()
+    remove: tuple[int, ...] = ()
+    quantities: tuple[NewQuantity, ...] = ()
+    address: AddressDetails | None = None
+    reason: str = ""
+    actor: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordOfflinePayment(_OrderKeyed, Command):
+    """Money an operator received outside a provider (bank transfer, cash)."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_id: UUID
+    amount: int  # minor units
+    currency: str
+    method: str  # bank_transfer, cash, postal_remittance
+    reference: str
+    actor: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class RecordInterception(_OrderKeyed, Command):
     """What became of intercepting one shipment of an order being cancelled."""
 
@@ -970,6 +1046,11 @@ COMMANDS: dict[str, type[Command]] = {
         ReservationsAnswered,
         RecordPayment,
         CancelOrder,
+        HoldOrder,
+        ReleaseOrder,
+        ReviewOrder,
+        EditOrder,
+        RecordOfflinePayment,
         RecordInterception,
         ShipLines,
         DeliverShipment,

@@ -28,6 +28,8 @@ Consumes ``oms.order.commands`` keyed by order id:
 * RefundOrder (the shop: lines, units, shipping) -> RefundAgreed, priced by the order
 * RecordRefund (from the payment service: the provider took it) -> RefundRecorded
 * RequestReturn / CloseReturn: returns (RMA), see ``engine.order_returns``
+* HoldOrder / ReleaseOrder / ReviewOrder / EditOrder / RecordOfflinePayment: an
+  operator's actions, see ``engine.order_operations``
 
 Money goes to the payment service (``oms.payment.commands``) in the same transaction
 as the events that decided it: a channel's payment (OrderPlaced with its payment, or
@@ -91,6 +93,7 @@ from oms_events.engine.commands import (
     ReservationsAnswered,
     ShipLines,
 )
+from oms_events.engine.order_operations import OrderOperations, operator_refused
 from oms_events.engine.order_returns import OrderReturns, refused_return
 from oms_events.engine.order_saga import OrderChange, OrderSaga
 from oms_events.engine.outbox import Outbox
@@ -267,7 +270,7 @@ def _placed_tenders(
     return found
 
 
-class OrderService(OrderReturns, Service):
+class OrderService(OrderReturns, OrderOperations, Service):
     """Handlers of order commands; the saga is consulted after each one."""
 
     name = "order"
@@ -291,6 +294,7 @@ class OrderService(OrderReturns, Service):
             RecordRefund: self.record_refund,
             RequestReturn: self.request_return,
             CloseReturn: self.close_return,
+            **self.operator_handlers(),
         }
         # partition -> ids of orders that may expire (kept small: only unpaid ones)
         self.unpaid: dict[int, set[UUID]] = {}
@@ -434,8 +438,10 @@ class OrderService(OrderReturns, Service):
         if isinstance(command, CancelOrder):
             return isinstance(error, CancelTooLate)
         return (
-            isinstance(command, ChangeOrder) and isinstance(error, OrderLocked)
-        ) or refused_return(command, error)
+            (isinstance(command, ChangeOrder) and isinstance(error, OrderLocked))
+            or refused_return(command, error)
+            or operator_refused(command, error)
+        )
 
     @staticmethod
     def _order(partition: Partition, order_id: UUID) -> Order:

@@ -83,7 +83,7 @@ class Engine:
             return InventoryService()
         if name == "order":
             return OrderService(
-                OrderSaga(self.engine.order_workflow(), self.stock),
+                OrderSaga(self.engine.order_workflow(), self.stock, self.settings.review.rules()),
                 self.settings.returns.policy(),
             )
         if name == "shipment":
