@@ -206,6 +206,7 @@ def events_of_every_kind() -> list[Any]:
     o.record_refund("refund-1", cny(900))
     o.change_address(address(), shipping_fee=cny(0))
     reserve_all(o)
+    o.record_operator_action("hold", "ops", "amount above threshold")
     o.hold("amount above threshold")
     o.release_hold()
     o.confirm()
