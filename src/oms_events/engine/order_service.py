@@ -204,8 +204,14 @@ def money_commands(order: Order, new: Sequence[Any], cause: str) -> list[Payment
                     provider_reference=e.payment_id,
                 )
             )
-        elif name == "PaymentDue" and not any(type(x).__name__ == "PaymentRecorded" for x in new):
+        elif (
+            name == "PaymentDue"
+            and not any(type(x).__name__ == "PaymentRecorded" for x in new)
+            and e is [x for x in new if type(x).__name__ == "PaymentDue"][-1]
+        ):
             # Unless the channel collected it in this same change (a PaymentRecorded).
+            # Each PaymentDue states the whole balance owed: of several in one command
+            # (an edit of two lines) only the last is asked for, or it would be twice.
             found.append(
                 RequestPayment(
                     command_id=f"{cause}/request/{e.originator_version}",

@@ -1,0 +1,153 @@
+"""An operator's order actions through the order service, without Kafka: hold and
+release, review (held by a rule, approved or rejected), edit, offline payment."""
+
+from __future__ import annotations
+
+from oms_events.domain.money import Money
+from oms_events.domain.order import OrderStatus
+from oms_events.domain.review import ReviewRules
+from oms_events.domain.workflow import Workflow
+from oms_events.engine.commands import (
+    AddedLine,
+    CapturePayment,
+    EditOrder,
+    HoldOrder,
+    NewQuantity,
+    RecordOfflinePayment,
+    ReleaseOrder,
+    RequestPayment,
+    ReviewOrder,
+)
+from oms_events.engine.handling import Outcome, Step
+from oms_events.engine.order_saga import OrderSaga
+from oms_events.engine.order_service import OrderService
+from tests.unit.engine.flow import CODEC, SETTINGS, Flow, order_id, place
+
+RULES = ReviewRules(enabled=True, amount_above=Money(1500, "CNY"))
+
+
+def flow_with(rules: ReviewRules = RULES) -> Flow:
+    """A Flow whose saga reviews with ``rules``; TEA and CUP in stock at SH and BJ."""
+    flow = Flow({("TEA", "SH"): 10, ("CUP", "SH"): 10, ("TEA", "BJ"): 10})
+    flow.service = OrderService(OrderSaga(Workflow(), flow.view, rules))
+    flow.step = Step(flow.service, SETTINGS, CODEC)
+    return flow
+
+
+def test_an_order_failing_review_is_held_with_its_rules_then_approved_and_allocated() -> None:
+    flow = flow_with()
+    placed = place(lines=[("TEA", 2)])  # ¥20.00 > ¥15.00
+    [ask] = flow.send(placed).asks()
+    answered = flow.answer(ask)
+    assert answered.events == ["LinesReserved", "OrderHeld"]
+    assert answered.named("OrderHeld")[0]["reason"] == "review: risk.amount"
+    approved = flow.send(
+        ReviewOrder(command_id="r1", order_id=order_id(placed), approve=True, actor="li.si")
+    )
+    assert approved.events == ["OperatorActed", "OrderReleased", "OrderAllocated"]
+    assert approved.named("OperatorActed")[0]["actor"] == "li.si"
+    assert flow.order(order_id(placed)).status is OrderStatus.ALLOCATED
+
+
+def test_an_order_within_the_rules_is_allocated_without_review() -> None:
+    flow = flow_with()
+    placed = place(lines=[("TEA", 1)])
+    [ask] = flow.send(placed).asks()
+    assert flow.answer(ask).events == ["OrderAllocated"]
+
+
+def test_a_rejected_review_cancels_and_releases_the_stock() -> None:
+    flow = flow_with()
+    placed = place(lines=[("TEA", 2)])
+    [ask] = flow.send(placed).asks()
+    flow.answer(ask)
+    rejected = flow.send(
+        ReviewOrder(
+            command_id="r1", order_id=order_id(placed), approve=False, reason="fraud", actor="a"
+        )
+    )
+    assert rejected.events[:2] == ["OperatorActed", "OrderCancelled"]
+    assert [r.reservation_id for r in rejected.releases()] == [ask.reservation_id]
+
+
+def test_an_operator_hold_keeps_the_order_from_the_warehouse_until_released() -> None:
+    flow = flow_with(ReviewRules())
+    placed = place(lines=[("TEA", 1)])
+    [ask] = flow.send(placed).asks()
+    held = flow.send(
+        HoldOrder(command_id="h1", order_id=order_id(placed), reason="call first", actor="a")
+    )
+    assert held.events == ["OperatorActed", "OrderHeld"]
+    assert flow.answer(ask).events == ["LinesReserved"]  # reserved, not allocated
+    released = flow.send(ReleaseOrder(command_id="r1", order_id=order_id(placed), actor="a"))
+    assert released.events == ["OperatorActed", "OrderReleased", "OrderAllocated"]
+
+
+def test_a_refused_action_is_answered_not_dead_lettered() -> None:
+    flow = flow_with(ReviewRules())
+    placed = place(lines=[("TEA", 1)])
+    [ask] = flow.send(placed).asks()
+    flow.answer(ask)  # allocated
+    refused = flow.send(
+        HoldOrder(command_id="h1", order_id=order_id(placed), reason="late", actor="a")
+    )
+    assert refused.outcome is Outcome.REJECTED
+    assert refused.named("CommandRejected")[0]["code"] == "status.invalid_transition"
+    assert not refused.dead and refused.events == []
+    release = flow.send(ReleaseOrder(command_id="r1", order_id=order_id(placed), actor="a"))
+    assert release.named("CommandRejected") and not release.dead
+
+
+def test_an_edit_adding_a_line_to_a_paid_order_asks_stock_and_the_difference() -> None:
+    flow = flow_with(ReviewRules())
+    placed = place(lines=[("TEA", 1)])
+    [ask] = flow.send(placed).asks()
+    flow.send(HoldOrder(command_id="h1", order_id=order_id(placed), reason="edit", actor="a"))
+    flow.answer(ask)
+    edited = flow.send(
+        EditOrder(
+            command_id="e1",
+            order_id=order_id(placed),
+            add=(AddedLine(sku="CUP", quantity=2, unit_price=250),),
+            quantities=(NewQuantity(line_no=1, quantity=2),),
+            actor="a",
+        )
+    )
+    assert edited.events == [
+        "OperatorActed",
+        "QuantityChanged",
+        "PaymentDue",
+        "LineAdded",
+        "PaymentDue",
+    ]
+    assert [r.reservation_id for r in edited.releases()] == [ask.reservation_id]
+    assert sorted(a.sku for a in edited.asks()) == ["CUP", "TEA"]
+    assert sum(c.amount for c in edited.commands(RequestPayment)) == 1000 + 500
+    order = flow.order(order_id(placed))
+    assert order.total.amount == 2500 and order.status is OrderStatus.ON_HOLD
+
+
+def test_an_offline_payment_pays_the_order_and_captures_under_its_method() -> None:
+    flow = flow_with(ReviewRules())
+    placed = place(lines=[("TEA", 1)], paid=False)
+    [ask] = flow.send(placed).asks()
+    flow.answer(ask)
+    pay = RecordOfflinePayment(
+        command_id="p1",
+        order_id=order_id(placed),
+        amount=1000,
+        currency="CNY",
+        method="bank_transfer",
+        reference="TX-1",
+        actor="cashier",
+    )
+    paid = flow.send(pay)
+    assert paid.events == ["OperatorActed", "PaymentRecorded", "OrderAllocated"]
+    [capture] = paid.commands(CapturePayment)
+    assert (capture.method, capture.amount, capture.provider_reference) == (
+        "bank_transfer",
+        1000,
+        "offline:bank_transfer:TX-1",
+    )
+    again = flow.send(RecordOfflinePayment(**{**pay.__dict__, "command_id": "p2"}))
+    assert again.events == [] and not again.commands(CapturePayment)
