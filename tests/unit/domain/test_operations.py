@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from oms_events.domain.errors import InvalidOrder, InvalidTransition, OrderLocked
+from oms_events.domain.money import Money
 from oms_events.domain.operations import (
     OfflinePaymentRefused,
     check_offline_payment,
     offline_payment_id,
 )
 from oms_events.domain.order import OrderStatus
-from oms_events.domain.money import Money
 from tests.unit.domain.samples import cny, order
 
 
