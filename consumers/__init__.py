@@ -3,7 +3,7 @@ handlers. ``oms project`` runs them; ``oms_events.projection`` is the machinery.
 
 from __future__ import annotations
 
-from consumers import analytics, exceptions, inventory, payments, returns, tracking, warehouse
+from consumers import analytics, cod, exceptions, inventory, payments, returns, tracking, warehouse
 
 PROJECTIONS = (
     inventory.PROJECTION,
@@ -13,4 +13,5 @@ PROJECTIONS = (
     payments.PROJECTION,
     returns.PROJECTION,
     warehouse.PROJECTION,
+    cod.PROJECTION,
 )

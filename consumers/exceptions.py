@@ -2,10 +2,11 @@
 
 Reads ``oms.order.events`` (late allocation, shipment or delivery, rejected orders),
 ``oms.shipment.events`` (failed deliveries), ``oms.inventory.events`` (rejected
-reservations) and ``oms.deadletter`` (inputs that could not be processed; only
-their headers are read, as :mod:`oms_events.deadletter` defines them). Lateness is
-judged from event times against the promises of ``consumers.promises``, so a replay
-finds exactly the same rows.
+reservations), ``oms.payment.events`` (cash on delivery short or over at the door,
+short- or over-paid or missing in a courier's remittance file) and ``oms.deadletter``
+(inputs that could not be processed; only their headers are read, as
+:mod:`oms_events.deadletter` defines them). Lateness is judged from event times
+against the promises of ``consumers.promises``, so a replay finds exactly the same rows.
 Orders that are late *now* and have not moved are in the ``overdue_order`` view.
 """
 
@@ -222,6 +223,54 @@ def reservation_rejected(e: EventRecord) -> Row:
     }
 
 
+COD_KINDS = {
+    "short_paid": "cod_short_paid",
+    "over_paid": "cod_over_paid",
+}
+
+
+def cod_exception(e: EventRecord) -> Row | None:
+    """Cash on delivery someone must look at (needs no state): collected short or over
+    at the door, remitted short or over, or missing from a remittance file."""
+    p = e.payload
+    if e.name == "CodCollected":
+        expected = (p.get("expected") or {}).get("amount")
+        if expected is None or expected == p["amount"]["amount"]:
+            return None
+        kind = "cod_collected_short" if p["amount"]["amount"] < expected else "cod_collected_over"
+        message = (
+            f"waybill {p.get('tracking_no')}: collected {p['amount']['amount']}, asked {expected}"
+        )
+    elif e.name == "CodRemitted":
+        if p["outcome"] not in COD_KINDS:
+            return None
+        kind = COD_KINDS[p["outcome"]]
+        message = (
+            f"waybill {p['tracking_no']}: remittance file {p['batch']} states "
+            f"{p['amount']['amount']} (fee {p['fee']['amount']}), {p['outcome']}"
+        )
+    else:  # CodRemittanceMissing
+        kind = "cod_missing"
+        message = f"waybill {p['tracking_no']} collected, not in remittance file {p['batch']}"
+    return {
+        "exception_id": f"{kind}:{e.originator_id}:{e.originator_version}",
+        "kind": kind,
+        "order_id": p.get("order_id") or None,
+        "order_no": p.get("order_no") or None,
+        "aggregate_id": e.originator_id,
+        "reason": p.get("tracking_no"),
+        "code": f"cod.{kind.removeprefix('cod_')}",
+        "message": message,
+        "source_topic": e.topic,
+        "source_partition": e.partition,
+        "source_offset": e.offset,
+        "occurred_at": e.timestamp,
+    }
+
+
+COD_EVENTS = frozenset({"CodCollected", "CodRemitted", "CodRemittanceMissing"})
+
+
 def dead_letter(d: DeadLetterRecord) -> Row:
     """A dead-lettered input: its headers (:mod:`oms_events.deadletter`) say why; its
     bytes stay on Kafka.
@@ -266,6 +315,7 @@ def write(conn: psycopg.Connection[Any], records: Sequence[Record], cache: RowCa
     cache.keep("subject", changed)
     found = [x for row in changed.values() for x in row.pop("_raised", [])]
     found += [reservation_rejected(e) for e in events if e.name == "ReservationRejected"]
+    found += [x for e in events if e.name in COD_EVENTS and (x := cod_exception(e))]
     found += [dead_letter(r) for r in records if isinstance(r, DeadLetterRecord)]
     rows.upsert(
         conn,
@@ -283,6 +333,7 @@ PROJECTION = Projection(
         topics.events("order"),
         topics.events("shipment"),
         topics.events("inventory"),
+        topics.events("payment"),
         topics.DEADLETTER,
     ),
     group="oms-projection-exceptions",
@@ -291,8 +342,9 @@ PROJECTION = Projection(
         "005_dead_letter_reasons.sql",
         "011_late_delivery.sql",
         "012_interception_exceptions.sql",
+        "014_cod_exceptions.sql",
     ),
-    events=frozenset(HANDLERS) | {"ReservationRejected"},
+    events=frozenset(HANDLERS) | {"ReservationRejected"} | COD_EVENTS,
     write=write,
     reads_dead_letters=True,
 )

@@ -72,7 +72,9 @@ def requested(row: Row, e: EventRecord) -> None:
         order_no=p.get("order_no") or "",
         channel=p.get("channel") or "",
         currency=p["amount"]["currency"],
-        tenders={p["reference"]: {"method": p["method"], "provider_reference": ""}},
+        tenders={
+            p["reference"]: {"method": p["method"], "provider_reference": "", "status": "requested"}
+        },
         refund_parts={},
     )
 
@@ -80,7 +82,11 @@ def requested(row: Row, e: EventRecord) -> None:
 def tender_requested(row: Row, e: EventRecord) -> None:
     """TenderRequested: another tender asked for (a balance after a change)."""
     p = e.payload
-    row["tenders"][p["reference"]] = {"method": p["method"], "provider_reference": ""}
+    row["tenders"][p["reference"]] = {
+        "method": p["method"],
+        "provider_reference": "",
+        "status": "requested",
+    }
 
 
 def captured(row: Row, e: EventRecord) -> None:
@@ -89,8 +95,23 @@ def captured(row: Row, e: EventRecord) -> None:
     tender = row["tenders"].setdefault(p["reference"], {"method": "cod", "provider_reference": ""})
     if p.get("method"):
         tender["method"] = p["method"]
-    tender["provider_reference"] = p.get("provider_reference") or ""
+    tender["provider_reference"] = p.get("provider_reference") or p.get("tracking_no") or ""
+    tender["status"] = "captured"
+    for other in p.get("covers") or ():  # further COD tenders this collection settled
+        row["tenders"].get(other, {})["status"] = "captured"
     _ledger(row, e, p["reference"], "capture", p["amount"]["amount"], tender["provider_reference"])
+
+
+def voided(row: Row, e: EventRecord) -> None:
+    """PaymentVoided: a tender withdrawn before it was paid (its trade is closed)."""
+    p = e.payload
+    tender = row["tenders"].setdefault(p["reference"], {"method": "", "provider_reference": ""})
+    tender.update(status="voided", reason=p["reason"])
+
+
+def trade_closed(row: Row, e: EventRecord) -> None:
+    """TradeClosed: the withdrawn tender's trade can no longer be paid at its provider."""
+    row["tenders"].setdefault(e.payload["reference"], {})["trade_closed"] = True
 
 
 def refund_requested(row: Row, e: EventRecord) -> None:
@@ -165,6 +186,8 @@ HANDLERS = {
     "TenderRequested": tender_requested,
     "PaymentCaptured": captured,
     "CodCollected": captured,
+    "PaymentVoided": voided,
+    "TradeClosed": trade_closed,
     "RefundRequested": refund_requested,
     "PaymentRefunded": refunded,
     "RefundFailed": refund_failed,

@@ -585,7 +585,7 @@ PROJECTION = Projection(
     name="tracking",
     topics=(topics.events("order"), topics.events("shipment")),
     group="oms-projection-tracking",
-    migrations=("002_tracking.sql", "010_shipments.sql", "013_review_queue.sql"),
+    migrations=("002_tracking.sql", "010_shipments.sql", "015_review_queue.sql"),
     events=frozenset(ORDER_HANDLERS) | frozenset(SHIPMENT_HANDLERS),
     write=write,
 )

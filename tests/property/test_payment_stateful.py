@@ -1,8 +1,10 @@
 """Stateful property test of an order's money: the Order and its Payment together.
 
 Any sequence of captures, refunds (by line, by shipping, or owed after a change),
-provider answers and order changes keeps every tender's refunds within what it
-captured, and the ledger sums to the balance the order sees as paid.
+provider answers, order changes, cash on delivery asked, collected (short, exact or
+over, the same waybill again) and tenders voided (and paid late all the same) keeps
+every tender's refunds within what it captured, and the ledger sums to the balance
+the order sees as paid.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from oms_events.domain import Order, Payment, PaymentMethod, RefundStatus
 from oms_events.domain.errors import DomainError
-from oms_events.domain.payment import ledger_total
+from oms_events.domain.payment import cod_payment_id, ledger_total
 from tests.unit.domain.samples import cny, line, order
 
 PICK = st.integers(min_value=0, max_value=7)
@@ -92,6 +94,48 @@ class MoneyMachine(RuleBasedStateMachine):
             self.order.record_refund(refund.refund_id, refund.amount)
         else:
             self.payment.refund_failed(refund.refund_id, "refused")
+
+    @rule(amount=st.integers(min_value=1, max_value=3000))
+    def ask_cash_on_delivery(self, amount: int) -> None:
+        self.n += 1
+        self.payment.request_more(f"cod-{self.n}", "cod", cny(amount))
+
+    @rule(delta=st.integers(min_value=-500, max_value=500), again=st.booleans())
+    def courier_collects(self, delta: int, again: bool) -> None:
+        asked = [m for method, m in self.payment.requested.values() if method == "cod"] or [
+            m for method, m in self.payment.voided.values() if method == "cod"
+        ]  # a cancelled order's parcel delivered all the same
+        if not asked:
+            return
+        amount = cny(max(1, sum(m.amount for m in asked) + delta))
+        self.n += 1
+        waybill = f"SF{self.n}"
+        self.payment.collect_cod(waybill, "SF", amount, None)
+        self.order.record_payment(cod_payment_id("SF", waybill), amount)
+        if again:  # the same delivered scan again: no second effect
+            self.payment.collect_cod(waybill, "SF", amount, None)
+            self.order.record_payment(cod_payment_id("SF", waybill), amount)
+        self.order.collect_events()
+
+    @rule(method=st.sampled_from(["alipay", "wechat_pay", "cod"]), amount=st.integers(1, 2000))
+    def open_a_trade_then_void_it(self, method: str, amount: int) -> None:
+        self.n += 1
+        self.payment.request_more(f"t-{self.n}", method, cny(amount))
+        self.payment.void_open("order cancelled")
+        assert not self.payment.requested
+
+    @rule(pick=PICK)
+    def a_voided_trade_is_paid_late(self, pick: int) -> None:
+        voided = sorted(r for r, (m, _) in self.payment.voided.items() if m != "cod")
+        if not voided:
+            return
+        reference = voided[pick % len(voided)]
+        amount = self.payment.voided[reference][1]
+        # What the payment service does: captured, refunded at once, the order not told.
+        self.payment.capture(reference, self.payment.voided[reference][0], amount, "late")
+        self.payment.refund_tender(f"{reference}-W", reference, "paid after it was withdrawn")
+        assert self.payment.refunds[f"{reference}-W"].parts == {reference: amount}
+        self.payment.refund_succeeded(f"{reference}-W", {})
 
     @invariant()
     def tenders_never_give_back_more_than_they_took(self) -> None:

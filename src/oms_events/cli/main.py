@@ -8,6 +8,7 @@ from oms_events.cli import (
     bench,
     carrier,
     channel,
+    cod,
     config,
     db,
     demo,
@@ -49,6 +50,7 @@ app.add_typer(payment.app, name="payment")
 app.add_typer(shipment.app, name="shipment")
 app.add_typer(carrier.app, name="carrier")
 app.command("refund")(payment.refund)
+app.add_typer(cod.app, name="cod")
 app.command("project")(project.project)
 app.command("replay")(project.replay)
 app.command("status")(status.status)

@@ -125,7 +125,11 @@ def show(
     order_no: Annotated[str, typer.Argument(help="Order number.")],
     schema: str | None = SCHEMA,
 ) -> None:
-    """Print an order's money: every movement of its ledger, its refunds, the balance."""
+    """Print an order's money: its tenders (requested, captured, voided), every movement
+    of its ledger, its refunds (requested, succeeded, failed), the balance.
+
+    Example: oms payment show SO-1001
+    """
     settings = get_settings()
     name = schema_or_setting(schema)
     with connect(settings.postgres.dsn, name, "oms-payment-show", create=False) as conn:
@@ -141,7 +145,23 @@ def show(
                 "WHERE order_id = %s ORDER BY requested_at",
                 (order["order_id"],),
             ).fetchall()
+            books = cur.execute(
+                "SELECT tenders FROM payment WHERE order_id = %s", (order["order_id"],)
+            ).fetchall()
     currency = order["currency"]
+    tenders = {ref: t for book in books for ref, t in book["tenders"].items()}
+    if tenders:
+        tt = Table("Tender", "Method", "Status", "Provider ref", title="Tenders")
+        for ref, t in sorted(tenders.items()):
+            status = t.get("status", "")
+            if t.get("reason"):
+                status += f" ({t['reason']})"
+            if t.get("trade_closed"):
+                status += ", trade closed"
+            tt.add_row(
+                ref, t.get("method") or "-", status or "-", t.get("provider_reference") or "-"
+            )
+        out.print(tt)
     table = Table("Time", "Tender", "Method", "Kind", "Amount", "Provider ref", title="Ledger")
     for r in ledger:
         table.add_row(

@@ -12,13 +12,20 @@ if the provider fails it.
 
 The ledger is every movement: +captured per tender, -refunded per tender once the
 provider took the refund. It sums to :attr:`Payment.balance`.
+
+Cash on delivery: the order's COD tender is asked for at placing; the courier's
+delivered scan collects it (``CodCollected``, once per waybill, flagged when the cash
+differs from what was asked); the courier's remittance file settles it later
+(``CodRemitted``: matched, short_paid or over_paid against what was collected), or
+says the waybill is missing from a file that should hold it (``CodRemittanceMissing``).
 """
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -71,6 +78,53 @@ class LedgerEntry:
     reference: str  # provider trade id (capture) or refund id (refund)
 
 
+class CodOutcome(StrEnum):
+    """A COD waybill in the courier's remittance file, against the cash collected."""
+
+    MATCHED = "matched"
+    SHORT_PAID = "short_paid"
+    OVER_PAID = "over_paid"
+
+
+def cod_outcome(collected: Money, remitted: Money) -> CodOutcome:
+    """What the courier's file says of a waybill whose cash we recorded as ``collected``."""
+    if remitted == collected:
+        return CodOutcome.MATCHED
+    return CodOutcome.SHORT_PAID if remitted < collected else CodOutcome.OVER_PAID
+
+
+@dataclass
+class CodCollection:
+    """Cash a courier collected at the door on one waybill, and what its remittance
+    file said of it."""
+
+    tracking_no: str
+    carrier: str
+    reference: str  # the COD tender it was collected on
+    amount: Money  # collected
+    expected: Money  # what the COD tenders asked for
+    collected_at: datetime | None
+    remitted: Money | None = None  # the courier's collected amount in its file
+    fee: Money | None = None
+    remitted_on: str = ""  # ISO date the courier paid us
+    outcome: CodOutcome | None = None
+    missing_in: set[str] = field(default_factory=set)  # remittance files without it
+
+    @property
+    def variance(self) -> Money:
+        """Collected minus asked: negative when the door was short."""
+        return self.amount - self.expected
+
+
+COD_PAYMENT_PREFIX = "cod:"
+
+
+def cod_payment_id(carrier: str, tracking_no: str) -> str:
+    """The payment id the order records for cash collected on a waybill: one per
+    waybill, so the order counts it once, and recognisably not a channel's payment."""
+    return f"{COD_PAYMENT_PREFIX}{carrier}:{tracking_no}"
+
+
 @dataclass
 class Refund:
     """One refund of the order, split over its tenders."""
@@ -87,8 +141,28 @@ class Refund:
         return Money.sum(self.parts.values(), currency)
 
 
+def refund_keys(refund: Refund) -> dict[str, str]:
+    """Tender -> the provider's idempotency key for its share (the refund id itself
+    when the refund has one share)."""
+    tenders = sorted(refund.parts)
+    if len(tenders) == 1:
+        return {tenders[0]: refund.refund_id}
+    return {t: f"{refund.refund_id}-{n}" for n, t in enumerate(tenders, 1)}
+
+
 class Payment(Aggregate):
     """The money of one order: its tenders, its refunds, its ledger."""
+
+    # 2: withdrawn tenders (voided), their trades closed (trades_closed), cash on
+    # delivery per waybill (cod). Older snapshots are upcast when restored.
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """A version 1 snapshot predates withdrawn tenders and COD waybills."""
+        state.setdefault("voided", {})
+        state.setdefault("trades_closed", set())
+        state.setdefault("cod", {})
 
     @staticmethod
     def create_id(order_id: UUID) -> UUID:
@@ -142,6 +216,9 @@ class Payment(Aggregate):
         self.tenders: dict[str, Tender] = {}
         self.refunds: dict[str, Refund] = {}
         self.ledger: list[LedgerEntry] = []
+        self.voided: dict[str, tuple[str, Money]] = {}  # withdrawn tenders, as asked
+        self.trades_closed: set[str] = set()  # withdrawn trades closed at their providers
+        self.cod: dict[str, CodCollection] = {}  # waybill -> cash collected on it
 
     # --- derived -----------------------------------------------------------------
 
@@ -209,6 +286,13 @@ class Payment(Aggregate):
         if not reference.strip():
             raise InvalidOrder(detail="tender reference is empty")
         self.check_positive("capture", amount)
+        # A trade we asked for (or withdrew: the customer paid before it closed, the money
+        # is ours to give back) is paid in full or not at all: another amount is refused.
+        asked = self.requested.get(reference) or self.voided.get(reference)
+        if asked is not None and amount != asked[1]:
+            raise PaymentAmountInvalid(
+                action=f"capture tender {reference}", amount=str(amount), limit=str(asked[1])
+            )
         self._captured(
             amount=amount.to_dict(),
             reference=reference,
@@ -225,32 +309,144 @@ class Payment(Aggregate):
         provider_reference: str = "",
     ) -> None:
         money = Money.from_dict(amount)
-        asked = self.requested.pop(reference, None)
+        asked = self.requested.pop(reference, None) or self.voided.pop(reference, None)
         kind = method or (asked[0] if asked else "card")
         self.tenders[reference] = Tender(
             reference, kind, money, Money.zero(money.currency), provider_reference
         )
         self.ledger.append(LedgerEntry(reference, "capture", money, provider_reference))
 
-    def collect_cod(self, reference: str, amount: Money) -> None:
-        """The carrier collected cash at the door for a requested COD tender
-        (``CodCollected``)."""
-        if reference in self.tenders:
+    def collect_cod(
+        self, tracking_no: str, carrier: str, amount: Money, collected_at: datetime | None
+    ) -> None:
+        """The courier collected ``amount`` in cash at the door on waybill
+        ``tracking_no`` (``CodCollected``): it settles every COD tender still asked for.
+
+        A waybill is collected once: the same waybill again has no second effect. An
+        amount other than what was asked is recorded as collected (it is the cash the
+        courier holds) and flagged by its :attr:`CodCollection.variance`.
+        """
+        if tracking_no in self.cod:
             return
-        method, asked = self._requested_tender("collect cash for", reference)
-        if method not in COLLECTED_ON_HANDOVER:
-            raise PaymentMethodMismatch(action="collect cash for", method=method)
+        if not tracking_no.strip():
+            raise InvalidOrder(detail="waybill (tracking_no) is empty")
         self.check_positive("collect", amount)
-        if amount > asked:
-            raise PaymentAmountInvalid(action="collect", amount=str(amount), limit=str(asked))
-        self._cod_collected(amount=amount.to_dict(), reference=reference)
+        # The COD tenders still asked for; none, those withdrawn (the order was cancelled
+        # and the parcel delivered all the same: the cash is real, and owed back).
+        asked = _handover(self.requested) or _handover(self.voided)
+        if not asked:
+            raise InvalidTransition(
+                entity="payment", action="collect cash for", status="awaiting no cash on delivery"
+            )
+        open_refs = sorted(asked)
+        expected = Money.sum(asked.values(), self.currency)
+        self._cod_collected(
+            amount=amount.to_dict(),
+            reference=open_refs[0],
+            carrier=carrier,
+            tracking_no=tracking_no,
+            collected_at=collected_at,
+            expected=expected.to_dict(),
+            covers=open_refs[1:],
+            order_id=str(self.order_id),
+            order_no=self.order_no,
+        )
 
     @event("CodCollected")
-    def _cod_collected(self, amount: dict[str, Any], reference: str = "") -> None:
+    def _cod_collected(
+        self,
+        amount: dict[str, Any],
+        reference: str = "",
+        carrier: str = "",
+        tracking_no: str = "",
+        collected_at: datetime | None = None,
+        expected: dict[str, Any] | None = None,
+        covers: list[str] | None = None,
+        order_id: str = "",  # for readers of the event alone (exceptions)
+        order_no: str = "",
+    ) -> None:
         money = Money.from_dict(amount)
-        self.requested.pop(reference, None)
+        asked = self.requested.pop(reference, None) or self.voided.pop(reference, None)
+        for other in covers or ():
+            self.requested.pop(other, None)
+            self.voided.pop(other, None)
         self.tenders[reference] = Tender(reference, "cod", money, Money.zero(money.currency))
-        self.ledger.append(LedgerEntry(reference, "capture", money, ""))
+        self.ledger.append(LedgerEntry(reference, "capture", money, tracking_no))
+        if tracking_no:  # records of earlier versions name no waybill
+            self.cod[tracking_no] = CodCollection(
+                tracking_no,
+                carrier,
+                reference,
+                money,
+                Money.from_dict(expected) if expected else (asked[1] if asked else money),
+                collected_at,
+            )
+
+    def remit_cod(
+        self, tracking_no: str, batch: str, remitted: Money, fee: Money, remitted_on: str
+    ) -> None:
+        """The courier's remittance file ``batch`` lists the waybill (``CodRemitted``),
+        matched against the cash collected; a waybill is remitted once."""
+        collection = self._collection(tracking_no)
+        if collection.outcome is not None:
+            return
+        if remitted.currency != self.currency or remitted.amount < 0:
+            raise PaymentAmountInvalid(action="remit", amount=str(remitted), limit=">= 0")
+        if fee.currency != self.currency or fee.amount < 0:
+            raise PaymentAmountInvalid(action="charge a fee of", amount=str(fee), limit=">= 0")
+        self._cod_remitted(
+            tracking_no=tracking_no,
+            batch=batch,
+            amount=remitted.to_dict(),
+            fee=fee.to_dict(),
+            remitted_on=remitted_on,
+            outcome=cod_outcome(collection.amount, remitted).value,
+            order_id=str(self.order_id),
+            order_no=self.order_no,
+        )
+
+    @event("CodRemitted")
+    def _cod_remitted(
+        self,
+        tracking_no: str,
+        batch: str,
+        amount: dict[str, Any],
+        fee: dict[str, Any],
+        remitted_on: str,
+        outcome: str,
+        order_id: str,  # for readers of the event alone (exceptions)
+        order_no: str,
+    ) -> None:
+        collection = self.cod[tracking_no]
+        collection.remitted = Money.from_dict(amount)
+        collection.fee = Money.from_dict(fee)
+        collection.remitted_on = remitted_on
+        collection.outcome = CodOutcome(outcome)
+
+    def cod_missing(self, tracking_no: str, batch: str) -> None:
+        """The courier's remittance file ``batch`` should list the waybill and does not
+        (``CodRemittanceMissing``); nothing once it is remitted, once per file."""
+        collection = self._collection(tracking_no)
+        if collection.outcome is not None or batch in collection.missing_in:
+            return
+        self._cod_missing(
+            tracking_no=tracking_no,
+            batch=batch,
+            order_id=str(self.order_id),
+            order_no=self.order_no,
+        )
+
+    @event("CodRemittanceMissing")
+    def _cod_missing(self, tracking_no: str, batch: str, order_id: str, order_no: str) -> None:
+        self.cod[tracking_no].missing_in.add(batch)
+
+    def _collection(self, tracking_no: str) -> CodCollection:
+        found = self.cod.get(tracking_no)
+        if found is None:
+            raise InvalidTransition(
+                entity="waybill", action="reconcile", status="not collected by us"
+            )
+        return found
 
     def void(self, reference: str, reason: str) -> None:
         """Withdraw a requested tender before any money was taken (``PaymentVoided``)."""
@@ -264,7 +460,28 @@ class Payment(Aggregate):
 
     @event("PaymentVoided")
     def _voided(self, reason: str, reference: str = "") -> None:
-        self.requested.pop(reference, None)
+        asked = self.requested.pop(reference, None)
+        if asked is not None:
+            self.voided[reference] = asked
+
+    def trade_closed(self, reference: str) -> None:
+        """The provider closed the trade of a withdrawn tender (``TradeClosed``): it can
+        no longer be paid; once only."""
+        if reference not in self.voided or reference in self.trades_closed:
+            return
+        self._trade_closed(reference=reference)
+
+    @event("TradeClosed")
+    def _trade_closed(self, reference: str) -> None:
+        self.trades_closed.add(reference)
+
+    def void_open(self, reason: str) -> list[str]:
+        """Withdraw every tender still asked for (the order was cancelled or rejected):
+        the references voided now, whose trades must be closed at their providers."""
+        found = sorted(self.requested)
+        for reference in found:
+            self.void(reference, reason)
+        return found
 
     # --- money out -----------------------------------------------------------------
 
@@ -298,6 +515,21 @@ class Payment(Aggregate):
             refund_id=refund_id,
             reason=reason,
             parts=[{"tender": t, "amount": m.to_dict()} for t, m in parts.items()],
+        )
+
+    def refund_tender(self, refund_id: str, reference: str, reason: str) -> None:
+        """Give back everything one tender still holds to that tender alone
+        (``RefundRequested``): money that arrived on a trade the order had withdrawn.
+        A repeated refund id is ignored."""
+        if refund_id in self.refunds:
+            return
+        tender = self.tenders.get(reference)
+        if tender is None or tender.refundable.amount <= 0:
+            raise PaymentAmountInvalid(action=f"refund tender {reference}", amount="all", limit="0")
+        self._refund_requested(
+            refund_id=refund_id,
+            reason=reason,
+            parts=[{"tender": reference, "amount": tender.refundable.to_dict()}],
         )
 
     @event("RefundRequested")
@@ -350,6 +582,14 @@ class Payment(Aggregate):
         for tender, share in refund.parts.items():
             self.tenders[tender].refunded = self.tenders[tender].refunded - share
 
+    def refund_of(self, tender: str, key: str) -> Refund | None:
+        """The refund whose share of ``tender`` the provider knows by ``key`` (its
+        idempotency key, as a notification names it); None when no refund has it."""
+        for refund in self.refunds.values():
+            if refund_keys(refund).get(tender) == key:
+                return refund
+        return None
+
     # --- rules ---------------------------------------------------------------------
 
     def check_positive(self, action: str, amount: Money) -> None:
@@ -396,6 +636,11 @@ def order_of_trade(out_trade_no: str) -> UUID | None:
         return UUID(bytes=base64.b32decode(head + "======"))
     except (ValueError, TypeError):
         return None
+
+
+def _handover(tenders: Mapping[str, tuple[str, Money]]) -> dict[str, Money]:
+    # The tenders among ``tenders`` collected when the goods are handed over (COD).
+    return {r: m for r, (method, m) in tenders.items() if method in COLLECTED_ON_HANDOVER}
 
 
 def _tender_method(method: str) -> str:

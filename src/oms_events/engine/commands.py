@@ -569,6 +569,46 @@ class CollectCod(PaymentCommand):
     collected_at: datetime
 
 
+@dataclass(frozen=True, kw_only=True)
+class VoidPayment(PaymentCommand):
+    """Withdraw every tender still asked for: the order was cancelled or rejected
+    (sent by the order service); the payment desk closes their trades."""
+
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordTradeClosed(PaymentCommand):
+    """The payment desk closed the trade of a withdrawn tender at its provider."""
+
+    reference: str  # out_trade_no
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordCodRemittance(PaymentCommand):
+    """One waybill of a courier's remittance file (``oms cod reconcile``): listed with
+    what it says was collected, or ``remitted=None`` when missing from the file."""
+
+    carrier: str
+    tracking_no: str
+    batch: str  # the file: carrier and its shortened SHA-256
+    remitted: int | None = None  # minor units; None: missing from the file
+    fee: int = 0
+    remitted_on: str = ""  # ISO date
+
+
+@dataclass(frozen=True, kw_only=True)
+class SettleRefund(PaymentCommand):
+    """A provider's notification settles a refund share it had accepted as processing
+    (sent by the notification endpoint)."""
+
+    tender: str  # out_trade_no
+    refund_key: str  # out_refund_no
+    succeeded: bool
+    provider_refund_id: str = ""
+    failure: str = ""
+
+
 # --- inventory commands ----------------------------------------------------------
 
 
@@ -1063,6 +1103,10 @@ COMMANDS: dict[str, type[Command]] = {
         RequestRefund,
         RecordRefundOutcome,
         CollectCod,
+        VoidPayment,
+        RecordTradeClosed,
+        RecordCodRemittance,
+        SettleRefund,
         ReceiveStock,
         ReserveStock,
         ReserveLines,

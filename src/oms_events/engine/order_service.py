@@ -37,7 +37,10 @@ PaymentRecorded on a paid change) -> CapturePayment; PaymentDue, or an OrderPlac
 channel did not collect (prepaid, not COD) -> RequestPayment under a trade number of
 our own (``payment.trade_no``), which the payment desk opens at the provider;
 RefundDue / RefundAgreed -> RequestRefund. A PaymentRecorded of such a trade comes
-from the payment service, which captured it already: it asks nothing more.
+from the payment service, which captured it already: it asks nothing more (nor for
+cash a courier collected, ``cod:<carrier>:<waybill>``). A COD order asks for its COD
+tender when placed; a cancelled or rejected order, or an unpaid one whose lines change
+(its tender replaced), withdraws its open tenders (VoidPayment, see ``_open_tenders``).
 
 Timers (inside a transaction, like any command): cancel unpaid prepaid orders whose
 reservations outlived the workflow's ``reservation_ttl``, releasing their stock; and
@@ -66,7 +69,7 @@ from oms_events.domain.order import (
     OrderStatus,
     Tender,
 )
-from oms_events.domain.payment import order_of_trade, trade_no
+from oms_events.domain.payment import COD_PAYMENT_PREFIX, order_of_trade, trade_no
 from oms_events.domain.return_policy import ReturnPolicy
 from oms_events.engine.commands import (
     AddressDetails,
@@ -92,6 +95,7 @@ from oms_events.engine.commands import (
     ReservationAnswered,
     ReservationsAnswered,
     ShipLines,
+    VoidPayment,
 )
 from oms_events.engine.order_operations import OrderOperations, operator_refused
 from oms_events.engine.order_returns import OrderReturns, refused_return
@@ -190,8 +194,11 @@ def money_commands(order: Order, new: Sequence[Any], cause: str) -> list[Payment
                     amount=order.total.amount,
                 )
             )
-        elif name == "PaymentRecorded" and order_of_trade(e.payment_id) == order.id:
-            # A trade we opened, paid: the payment service captured it and told us.
+        elif name == "PaymentRecorded" and (
+            order_of_trade(e.payment_id) == order.id or e.payment_id.startswith(COD_PAYMENT_PREFIX)
+        ):
+            # A trade we opened, paid, or cash a courier collected: the payment service
+            # recorded it and told us.
             continue
         elif name == "PaymentRecorded":
             found.append(
@@ -231,6 +238,75 @@ def money_commands(order: Order, new: Sequence[Any], cause: str) -> list[Payment
                     refund_id=refund_id,
                     amount=e.amount["amount"],
                     reason=getattr(e, "reason", None) or "order changed",
+                )
+            )
+    found.extend(_open_tenders(order, new, head, cause))
+    return found
+
+
+# Changes that move an order's total (an address change may too, through its shipping
+# fee, but its event cannot say whether the fee moved: it replaces nothing, see below).
+_TOTAL_CHANGES = frozenset({"LineAdded", "LineRemoved", "QuantityChanged"})
+_CLOSED_STATUSES = (OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.COMPLETED)
+
+
+def _open_tenders(
+    order: Order, new: Sequence[Any], head: dict[str, Any], cause: str
+) -> list[PaymentCommand]:
+    """The tenders the order asks for and withdraws, beyond what the channel paid.
+
+    * A COD order asks for its cash-on-delivery tender when placed (what the courier
+      must collect, so a collection can be checked against it).
+    * An order that took no money yet and whose lines change replaces its open tender:
+      the old one (a trade for the old total) is withdrawn and a new one asked for the
+      new total, so the customer can no longer pay the old amount.
+    * A cancelled or rejected order withdraws every tender still asked for.
+
+    The payment desk closes at their providers the trades of withdrawn tenders.
+    """
+    found: list[PaymentCommand] = []
+    changed = [e for e in new if type(e).__name__ in _TOTAL_CHANGES]
+    if (
+        changed
+        and order.amount_held.is_zero
+        and order.status not in _CLOSED_STATUSES
+        and order.total.amount > 0
+    ):
+        version = changed[-1].originator_version
+        found.append(
+            VoidPayment(
+                command_id=f"{cause}/replace/{version}",
+                **{k: v for k, v in head.items() if k != "order_method"},
+                reason="order changed: tender replaced",
+            )
+        )
+        found.append(
+            RequestPayment(
+                command_id=f"{cause}/request/{version}",
+                **head,
+                reference=trade_no(order.id, version),
+                method=order.payment_method.value,
+                amount=order.total.amount,
+            )
+        )
+    for e in new:
+        name = type(e).__name__
+        if name == "OrderPlaced" and order.is_cod and not e.payment and order.total.amount > 0:
+            found.append(
+                RequestPayment(
+                    command_id=f"{cause}/request/{e.originator_version}",
+                    **head,
+                    reference=trade_no(order.id, e.originator_version),
+                    method="cod",
+                    amount=order.total.amount,
+                )
+            )
+        elif name in ("OrderCancelled", "OrderRejected"):
+            found.append(
+                VoidPayment(
+                    command_id=f"{cause}/void/{e.originator_version}",
+                    **{k: v for k, v in head.items() if k != "order_method"},
+                    reason=getattr(e, "reason", "") or name,
                 )
             )
     return found
@@ -537,7 +613,6 @@ class OrderService(OrderReturns, OrderOperations, Service):
                 if self.saga.expired(order, at):
                     cause = f"expire/{order_id}"
                     self.saga.cancel(order, EXPIRED, out, cause)
-                    out.events("order", partition, order, cause)
-                    self._index(number, order)
+                    self._save(partition, order, out, cause)
                     log.info("reservation expired", order_id=str(order_id))
         self.complete_due(now, partitions, out)

@@ -37,8 +37,9 @@ from oms_events.domain.payment import (
     RefundStatus,
     order_of_trade,
     provider_of,
+    refund_keys,
 )
-from oms_events.engine.commands import RecordRefundOutcome, RefundTender
+from oms_events.engine.commands import RecordRefundOutcome, RecordTradeClosed, RefundTender
 from oms_events.engine.records import CommandWriter
 from oms_events.kafka.connection import consumer, producer
 from oms_events.kafka.port import TopicPartition
@@ -50,25 +51,20 @@ log = structlog.get_logger(__name__)
 RETRY_S = 5.0  # a provider that could not be reached is asked again after this
 
 
-def refund_keys(refund: Refund) -> dict[str, str]:
-    """Tender -> the provider's idempotency key for its share (the refund id itself
-    when the refund has one share)."""
-    tenders = sorted(refund.parts)
-    if len(tenders) == 1:
-        return {tenders[0]: refund.refund_id}
-    return {t: f"{refund.refund_id}-{n}" for n, t in enumerate(tenders, 1)}
-
-
 class PartlyRefunded(RuntimeError):
     """A provider refused a share of a refund after another provider paid its share."""
 
 
 def outcome(
     payment: Payment, refund: Refund, gateways: Mapping[str, PaymentGateway]
-) -> RecordRefundOutcome:
+) -> RecordRefundOutcome | None:
     """Ask the providers for each tender's share of ``refund``; their answer as a
     command (raises httpx.HTTPError when a provider cannot be reached, PartlyRefunded
     when one refused after another paid: ask later, with the same keys).
+
+    None when a provider accepted a share as processing (WeChat Pay answers
+    ``PROCESSING``): the refund stays requested until its notification settles it
+    (REFUND.SUCCESS / REFUND.ABNORMAL, a SettleRefund from ``payments/notify.py``).
 
     A provider refusing the first share asked fails the refund (nothing moved; its
     shares are refundable again). Once a provider has paid a share, the refund cannot
@@ -81,6 +77,7 @@ def outcome(
     """
     answers: list[RefundTender] = []
     paid = False  # a provider has given a share back
+    processing = False  # a provider will say later
     for tender, key in refund_keys(refund).items():
         t = payment.tenders[tender]
         gateway = gateways.get(provider_of(t.method))
@@ -101,7 +98,10 @@ def outcome(
                 raise PartlyRefunded(f"{refund.refund_id}: {tender} refused: {error}") from error
             return _command(payment, refund, succeeded=False, failure=str(error))
         paid = True
+        processing = processing or not accepted.settled
         answers.append(RefundTender(tender=tender, provider_refund_id=accepted.provider_refund_id))
+    if processing:
+        return None
     return _command(payment, refund, succeeded=True, tenders=tuple(answers))
 
 
@@ -115,6 +115,18 @@ def _command(payment: Payment, refund: Refund, **result: Any) -> RecordRefundOut
         refund_id=refund.refund_id,
         **result,
     )
+
+
+def trades_to_close(payment: Payment) -> list[tuple[str, str]]:
+    """(reference, provider) of each voided tender that was a trade of ours at a
+    provider: closed there, so that nobody can pay what the order no longer wants."""
+    return [
+        (reference, provider_of(method))
+        for reference, (method, _) in payment.voided.items()
+        if provider_of(method)
+        and order_of_trade(reference) == payment.order_id
+        and reference not in payment.trades_closed
+    ]
 
 
 def trades_to_open(payment: Payment) -> list[tuple[str, str, int]]:
@@ -148,6 +160,7 @@ class PaymentDesk(threading.Thread):
         self.answered: set[str] = set()
         self.retry_at: dict[str, float] = {}  # refund id / trade -> when to ask again
         self.opened: set[str] = set()  # trades this desk opened
+        self.closed: set[str] = set()  # trades this desk closed
         # Where each payment's last event was read, and the partition's end offset taken
         # after it: a trade is opened only once the desk has read that far, so that a
         # tender captured in the same transaction that asked for it is never opened.
@@ -177,6 +190,7 @@ class PaymentDesk(threading.Thread):
                     caught_up = all(c.position(tp) >= end[tp] for tp in parts)
                 if caught_up:
                     self._open(c)
+                    self._close(p)
                     self._settle(p)
         except Exception as error:
             self.error = error
@@ -195,8 +209,10 @@ class PaymentDesk(threading.Thread):
         now = time.monotonic()
         waiting = []
         for pid in list(self.asking):
-            trades = [t for t in trades_to_open(self.payments[pid]) if t[0] not in self.opened]
-            if not trades:
+            payment = self.payments[pid]
+            trades = [t for t in trades_to_open(payment) if t[0] not in self.opened]
+            closing = [t for t in trades_to_close(payment) if t[0] not in self.closed]
+            if not trades and not closing:
                 self.asking.discard(pid)
             waiting += [(pid, t) for t in trades if now >= self.retry_at.get(t[0], now)]
         unmarked = {self.read_at[pid][0] for pid, _ in waiting if self.read_at[pid][1] is None}
@@ -226,6 +242,43 @@ class PaymentDesk(threading.Thread):
             self.retry_at.pop(reference, None)
             log.info("trade opened", out_trade_no=reference, pay_url=asked.pay_url)
 
+    def _close(self, p: Any) -> None:
+        """Close at its provider each voided trade of ours not closed yet, and record it
+        (RecordTradeClosed, keyed by the trade: a repeat has no effect). A desk that
+        stopped between the two closes it again: no error at the providers."""
+        now = time.monotonic()
+        for pid in list(self.asking):
+            for reference, provider in trades_to_close(self.payments[pid]):
+                gateway = self.gateways.get(provider)
+                if reference in self.closed or gateway is None:
+                    continue
+                if now < self.retry_at.get(reference, now):
+                    continue
+                try:
+                    gateway.close_trade(reference)
+                except (httpx.HTTPError, GatewayError) as error:
+                    # Paid before it closed: the money comes by notification and the
+                    # cancelled order refunds it; anything else is asked again later.
+                    self.retry_at[reference] = now + RETRY_S
+                    log.warning("trade not closed", out_trade_no=reference, error=str(error))
+                    continue
+                payment = self.payments[pid]
+                record = self.writer.record(
+                    RecordTradeClosed(
+                        command_id=f"trade-closed/{reference}",
+                        order_id=payment.order_id,
+                        order_no=payment.order_no,
+                        channel=payment.channel,
+                        currency=payment.currency,
+                        reference=reference,
+                    )
+                )
+                p.send(record.topic, key=record.key, value=record.value, headers=record.headers)
+                p.flush()
+                self.closed.add(reference)
+                self.retry_at.pop(reference, None)
+                log.info("trade closed", out_trade_no=reference)
+
     def _settle(self, p: Any) -> None:
         now = time.monotonic()
         for payment in self.payments.values():
@@ -239,6 +292,10 @@ class PaymentDesk(threading.Thread):
                 except (httpx.HTTPError, PartlyRefunded) as error:
                     self.retry_at[refund.refund_id] = now + RETRY_S
                     log.warning("refund not settled", refund_id=refund.refund_id, error=str(error))
+                    continue
+                if command is None:
+                    self.answered.add(refund.refund_id)  # its notification will settle it
+                    log.info("refund processing at the provider", refund_id=refund.refund_id)
                     continue
                 record = self.writer.record(command)
                 p.send(record.topic, key=record.key, value=record.value, headers=record.headers)

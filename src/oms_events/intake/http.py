@@ -34,7 +34,7 @@ from pydantic import BaseModel, Field
 
 from oms_events import topics
 from oms_events.deadletter import DeadLetter, Source
-from oms_events.engine.commands import CapturePayment
+from oms_events.engine.commands import PaymentCommand
 from oms_events.intake.dedup import DedupIndex
 from oms_events.intake.errors import Rejection
 from oms_events.intake.model import IntakeCancel, IntakeOrder
@@ -282,7 +282,7 @@ class _NoPublisher:
 
 
 class _NoSink:
-    def capture(self, command: CapturePayment) -> None:
+    def record(self, command: PaymentCommand) -> None:
         raise RuntimeError("no notification sink configured")
 
     def dead_letter(self, letter: DeadLetter, body: bytes, headers: Mapping[str, str]) -> None:

@@ -181,6 +181,15 @@ class AlipayGateway:
             settled=True,  # code 10000 means refunded; fund_change=N means "already was"
         )
 
+    def close_trade(self, out_trade_no: str) -> None:
+        """``alipay.trade.close``; a trade Alipay never created (a precreate nobody
+        scanned: ``ACQ.TRADE_NOT_EXIST``) is as good as closed."""
+        try:
+            self._call("alipay.trade.close", {"out_trade_no": out_trade_no})
+        except GatewayError as error:
+            if "ACQ.TRADE_NOT_EXIST" not in str(error):
+                raise
+
     # -- notifications ----------------------------------------------------------
     def parse_notification(self, headers: Mapping[str, str], body: bytes) -> PaymentNotification:
         """Verify the RSA2 signature of a notify post and read it."""
@@ -237,6 +246,10 @@ class AlipayGateway:
             currency="CNY",
             refund_no=(params.get("out_biz_no") or None) if status == "refunded" else None,
             refunded_total=refunded_total if status == "refunded" else None,
+            # As the refund's answer names it (see request_refund).
+            provider_refund_id=f"{params['trade_no']}/{params.get('out_biz_no', '')}"
+            if status == "refunded"
+            else "",
         )
 
     @staticmethod

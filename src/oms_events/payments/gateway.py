@@ -12,6 +12,12 @@ A :class:`PaymentGateway` does three things, the same for every provider:
     ``out_refund_no``): asking again with the same key returns the first result and
     moves no money, so a processor that crashed mid-refund simply asks again with the
     key it recorded before asking. Returns a :class:`RefundAccepted`.
+``close_trade(out_trade_no)``
+    Close a trade nobody has paid and that we no longer want paid (the order was
+    cancelled): Alipay ``alipay.trade.close``, WeChat Pay's close order. Closing a
+    trade already closed, or one the provider never created (an Alipay precreate
+    nobody scanned), succeeds; a paid trade raises :class:`GatewayError` (its money
+    arrives by notification and is refunded).
 ``parse_notification(headers, body)``
     Verify the provider's signature (and decrypt, for WeChat Pay) and return a typed
     :class:`PaymentNotification`; raises :class:`NotificationRefused` with a
@@ -112,6 +118,8 @@ class PaymentNotification:
     refund_no: str | None = None  # the refund's idempotency key, for refund statuses
     refund_amount: int | None = None  # this refund's amount when the provider states it
     refunded_total: int | None = None  # refunded on the trade so far, when stated
+    provider_refund_id: str = ""  # the provider's id of the refund, when stated
+    failure: str = ""  # why a refund failed, in the provider's words
 
 
 @dataclass(frozen=True)
@@ -166,6 +174,10 @@ class PaymentGateway(Protocol):
         reason: str,
     ) -> RefundAccepted:
         """Refund ``amount`` of a paid trade, at most once per ``refund_no``."""
+        ...
+
+    def close_trade(self, out_trade_no: str) -> None:
+        """Close an unpaid trade so that it can no longer be paid."""
         ...
 
     def parse_notification(self, headers: Mapping[str, str], body: bytes) -> PaymentNotification:

@@ -10,12 +10,18 @@ into a command or a dead letter, and answered as each provider expects.
 * A refused one (bad signature, undecryptable, stale, another merchant's …) is
   answered with the provider's failure answer (HTTP 400) and dead-lettered with its
   body and headers kept (``NotificationRefused.dead_letter_reason``).
-* Refunds: the payment desk records each refund's outcome from the provider's
-  synchronous answer (``payment_desk.py``), the one writer of it, so a ``refunded``
-  notification moves nothing again and is acknowledged. A ``refund_failed`` one
-  contradicts a refund the ledger may hold as paid: acknowledged (resending changes
-  nothing) and dead-lettered for an operator, as is a ``paid`` one of a trade that is
-  not ours. ``closed`` (a trade closed unpaid) only needs acknowledging.
+* Refunds: the payment desk records a refund's outcome from the provider's synchronous
+  answer when it is final (Alipay); one the provider accepted as processing (WeChat
+  Pay) stays requested until its notification: a ``refunded`` / ``refund_failed``
+  notification of a trade of ours becomes a SettleRefund, which records the success
+  (told to the order) or the failure (the shares are refundable again). Settling a
+  refund already settled the same way moves nothing; a failure of a refund the ledger
+  holds as paid is refused by the payment service and dead-lettered for an operator.
+  A ``paid`` notification of a trade that is not ours is acknowledged and
+  dead-lettered. ``closed`` (a trade closed unpaid) only needs acknowledging.
+* Whether the amount paid is the amount asked for is the payment's to judge (it knows
+  what was asked): a capture of another amount is refused there and dead-lettered
+  (``payment.amount_invalid``), never captured.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from oms_events.avro.codec import Codec
 from oms_events.deadletter import WHOLE, DeadLetter, Reason, Source
 from oms_events.domain.order import PaymentMethod
 from oms_events.domain.payment import order_of_trade
-from oms_events.engine.commands import CapturePayment
+from oms_events.engine.commands import CapturePayment, PaymentCommand, SettleRefund
 from oms_events.engine.records import CommandWriter
 from oms_events.kafka.connection import producer
 from oms_events.payments.gateway import (
@@ -53,8 +59,8 @@ METHODS: Mapping[str, PaymentMethod] = {
 class NotificationSink(Protocol):
     """Where received notifications go: Kafka in production."""
 
-    def capture(self, command: CapturePayment) -> None:
-        """Record the capture; return only once it is durable."""
+    def record(self, command: PaymentCommand) -> None:
+        """Record the command (a capture, a refund settled); return once it is durable."""
         ...
 
     def dead_letter(self, letter: DeadLetter, body: bytes, headers: Mapping[str, str]) -> None:
@@ -65,6 +71,28 @@ class NotificationSink(Protocol):
 def notify_path(provider: str) -> str:
     """Our endpoint for ``provider``'s notifications (what the dead letters name as source)."""
     return f"/payments/{provider}/notify"
+
+
+def settlement_of(notification: PaymentNotification) -> SettleRefund | None:
+    """The refund settlement a verified ``refunded`` / ``refund_failed`` notification of
+    a trade of ours means; None for anything else."""
+    order_id = order_of_trade(notification.out_trade_no)
+    if notification.status not in ("refunded", "refund_failed") or order_id is None:
+        return None
+    if not notification.refund_no:
+        return None  # a refund we cannot name: an operator looks (see receive)
+    return SettleRefund(
+        command_id=f"notify/{notification.provider}/{notification.notify_id}",
+        order_id=order_id,
+        order_no="",
+        channel="",
+        currency=notification.currency,
+        tender=notification.out_trade_no,
+        refund_key=notification.refund_no,
+        succeeded=notification.status == "refunded",
+        provider_refund_id=notification.provider_refund_id,
+        failure=notification.failure or "refund failed at the provider",
+    )
 
 
 def capture_of(notification: PaymentNotification) -> CapturePayment | None:
@@ -111,9 +139,9 @@ class Notifications:
             self.sink.dead_letter(letter, body, headers)
             log.warning("notification refused", provider=provider, code=str(refused.code))
             return gateway.refusal(refused.reason)
-        capture = capture_of(notification)
-        if capture is not None:
-            self.sink.capture(capture)
+        command: PaymentCommand | None = capture_of(notification) or settlement_of(notification)
+        if command is not None:
+            self.sink.record(command)
         elif notification.status in ("paid", "refund_failed"):
             self.sink.dead_letter(_unsettled(notification), body, headers)
         log.info(
@@ -157,8 +185,8 @@ class KafkaNotificationSink:
         self.writer = CommandWriter(settings, codec)
         self.producer: Any = producer(settings)
 
-    def capture(self, command: CapturePayment) -> None:
-        """Send the capture and wait for the broker."""
+    def record(self, command: PaymentCommand) -> None:
+        """Send the command and wait for the broker."""
         r = self.writer.record(command)
         self.producer.send(r.topic, key=r.key, value=r.value, headers=r.headers).get(30)
 

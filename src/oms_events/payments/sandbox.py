@@ -67,6 +67,7 @@ class Trade:
     notify_url: str
     appid: str = ""  # WeChat Pay: the app the customer pays in
     paid: bool = False
+    closed: bool = False  # closed unpaid by the merchant: it can no longer be paid
     refunded: int = 0
     refunds: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> first answer
 
@@ -142,9 +143,23 @@ class Sandbox:
                 raise KeyError(f"no trade {out_trade_no} at the {self.name} sandbox")
             if trade.paid:
                 raise ValueError(f"trade {out_trade_no} is already paid")
+            if trade.closed:
+                raise ValueError(f"trade {out_trade_no} is closed")
             trade.paid = True
             delivery = self.payment_notification(trade)
         return self.deliver(delivery)
+
+    def close(self, out_trade_no: str) -> str:
+        """Close an unpaid trade; the provider's error code, or "" when closed (a trade
+        already closed closes again)."""
+        with self.lock:
+            trade = self.trades.get(out_trade_no)
+            if trade is None:
+                return "TRADE_NOT_EXIST"
+            if trade.paid:
+                return "TRADE_STATUS_ERROR"
+            trade.closed = True
+            return ""
 
     def refunded(self, out_trade_no: str) -> int:
         """Money refunded on a trade so far, minor units: what left the merchant."""
@@ -269,7 +284,8 @@ def _now() -> str:
 
 
 class AlipaySandbox(Sandbox):
-    """``gateway.do`` with ``alipay.trade.precreate`` and ``alipay.trade.refund``."""
+    """``gateway.do`` with ``alipay.trade.precreate``, ``alipay.trade.refund`` and
+    ``alipay.trade.close``."""
 
     name = "alipay"
 
@@ -301,6 +317,8 @@ class AlipaySandbox(Sandbox):
             return self._answer(node, self._precreate(biz, params.get("notify_url", "")))
         if method == "alipay.trade.refund":
             return self._answer(node, self._refund(biz))
+        if method == "alipay.trade.close":
+            return self._answer(node, self._close(biz))
         return self._answer(node, _failure("40004", "Business Failed", "isv.invalid-method"))
 
     def acknowledges(self, status: int, body: bytes) -> bool:
@@ -332,6 +350,19 @@ class AlipaySandbox(Sandbox):
             "msg": "Success",
             "out_trade_no": out_trade_no,
             "qr_code": f"https://qr.alipay.com/sandbox{trade.transaction_id[-8:]}",
+        }
+
+    def _close(self, biz: dict[str, Any]) -> dict[str, Any]:
+        out_trade_no = str(biz.get("out_trade_no"))
+        problem = self.close(out_trade_no)
+        if problem:
+            return _failure("40004", "Business Failed", f"ACQ.{problem}")
+        trade = self.trades[out_trade_no]
+        return {
+            "code": alipay.SUCCESS_CODE,
+            "msg": "Success",
+            "trade_no": trade.transaction_id,
+            "out_trade_no": out_trade_no,
         }
 
     def _refund(self, biz: dict[str, Any]) -> dict[str, Any]:
@@ -414,7 +445,12 @@ def _failure(code: str, msg: str, sub_code: str) -> dict[str, Any]:
 
 
 class WechatPaySandbox(Sandbox):
-    """API v3: native payments and domestic refunds."""
+    """API v3: native payments, close order and domestic refunds.
+
+    A refund is answered ``PROCESSING``, as WeChat Pay does, and settled by a
+    ``REFUND.SUCCESS`` notification; :attr:`refund_outcome` set to ``ABNORMAL`` makes
+    the next refunds' notifications ``REFUND.ABNORMAL`` instead (the customer's account
+    could not take the money)."""
 
     name = "wechatpay"
 
@@ -427,6 +463,7 @@ class WechatPaySandbox(Sandbox):
     ) -> None:
         super().__init__(keyring, port, retry_delays)
         self.mchid = mchid
+        self.refund_outcome = "SUCCESS"
 
     def _signed(self, status: int, payload: Mapping[str, Any]) -> Answer:
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
@@ -462,6 +499,9 @@ class WechatPaySandbox(Sandbox):
             return self._native(payload)
         if path == wechatpay.REFUND_PATH:
             return self._refund(payload)
+        prefix, suffix = wechatpay.CLOSE_PATH.split("{out_trade_no}")
+        if path.startswith(prefix) and path.endswith(suffix):
+            return self._close_order(path[len(prefix) : -len(suffix)])
         return self._signed(404, {"code": "NOT_FOUND", "message": path})
 
     def _native(self, payload: dict[str, Any]) -> Answer:
@@ -483,6 +523,14 @@ class WechatPaySandbox(Sandbox):
             200, {"code_url": f"weixin://wxpay/bizpayurl?pr={trade.transaction_id[-7:]}"}
         )
 
+    def _close_order(self, out_trade_no: str) -> Answer:
+        problem = self.close(out_trade_no)
+        if problem == "TRADE_STATUS_ERROR":
+            return self._signed(400, {"code": "ORDERPAID", "message": "订单已支付"})
+        if problem:
+            return self._signed(404, {"code": "ORDER_NOT_EXIST", "message": "订单不存在"})
+        return 204, self._signature(b""), b""
+
     def _refund(self, payload: dict[str, Any]) -> Answer:
         out_trade_no, key = str(payload.get("out_trade_no")), str(payload.get("out_refund_no"))
         amount = payload.get("amount") or {}
@@ -498,7 +546,6 @@ class WechatPaySandbox(Sandbox):
                 return self._signed(400, {"code": "PARAM_ERROR", "message": "订单金额不一致"})
             if refund <= 0 or trade.refunded + refund > trade.amount:
                 return self._signed(403, {"code": "NOT_ENOUGH", "message": "可退金额不足"})
-            trade.refunded += refund
             answer = {
                 "refund_id": f"50000{self.number():024d}",
                 "out_refund_no": key,
@@ -523,7 +570,7 @@ class WechatPaySandbox(Sandbox):
                 "transaction_id": trade.transaction_id,
                 "out_refund_no": key,
                 "refund_id": answer["refund_id"],
-                "refund_status": "SUCCESS",
+                "refund_status": self.refund_outcome,
                 "success_time": datetime.now(alipay.CHINA).isoformat(timespec="seconds"),
                 "user_received_account": "支付用户零钱",
                 "amount": {
@@ -534,8 +581,15 @@ class WechatPaySandbox(Sandbox):
                 },
             }
             notify_url = str(payload.get("notify_url") or trade.notify_url)
+            event_type, summary = (
+                ("REFUND.SUCCESS", "退款成功")
+                if self.refund_outcome == "SUCCESS"
+                else ("REFUND.ABNORMAL", "退款异常")
+            )
+            if self.refund_outcome == "SUCCESS":
+                trade.refunded += refund
             self.deliver_later(
-                self._notification(notify_url, "REFUND.SUCCESS", "refund", resource, "退款成功")
+                self._notification(notify_url, event_type, "refund", resource, summary)
             )
         return self._signed(200, answer)
 

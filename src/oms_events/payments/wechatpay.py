@@ -49,6 +49,7 @@ ALGORITHM = "AEAD_AES_256_GCM"
 MAX_CLOCK_SKEW_S = 300  # WeChat Pay's SDKs refuse answers and notifications older than 5 min
 PAY_PATH = "/v3/pay/transactions/native"
 REFUND_PATH = "/v3/refund/domestic/refunds"
+CLOSE_PATH = "/v3/pay/transactions/out-trade-no/{out_trade_no}/close"
 _AUTH_FIELD = re.compile(r'(\w+)="([^"]*)"')
 
 
@@ -223,6 +224,16 @@ class WechatPayGateway:
             settled=answer.get("status") == "SUCCESS",
         )
 
+    def close_trade(self, out_trade_no: str) -> None:
+        """Close order (``POST …/out-trade-no/{out_trade_no}/close``, 204); WeChat Pay
+        answers a closed trade's close with success too, and a trade never opened
+        (``ORDER_NOT_EXIST``) is as good as closed."""
+        try:
+            self._post(CLOSE_PATH.format(out_trade_no=out_trade_no), {"mchid": self.mchid})
+        except GatewayError as error:
+            if "ORDER_NOT_EXIST" not in str(error):
+                raise
+
     # -- notifications ----------------------------------------------------------
     def _signature_problem(self, headers: Mapping[str, str], body: bytes) -> str:
         """Why these headers do not sign ``body``; empty when they do."""
@@ -300,6 +311,10 @@ class WechatPayGateway:
             currency=str(amount.get("currency", "CNY")),
             refund_no=str(data["out_refund_no"]) if refund else None,
             refund_amount=int(amount["refund"]) if refund else None,
+            provider_refund_id=str(data.get("refund_id") or "") if refund else "",
+            failure=f"{event_type} {data.get('refund_status', '')}".strip()
+            if status == "refund_failed"
+            else "",
         )
 
     @staticmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from uuid import UUID
 
 import pytest
@@ -10,7 +11,7 @@ from eventsourcing.domain import Snapshot
 from oms_events import statecodec
 from oms_events.domain import Payment, PaymentMethod, RefundStatus
 from oms_events.domain.errors import InvalidTransition, PaymentAmountInvalid, ReasonRequired
-from oms_events.domain.payment import ledger_total
+from oms_events.domain.payment import CodOutcome, ledger_total
 from tests.unit.domain.samples import cny, line, order, payment, replay
 
 ORDER = UUID(int=100)
@@ -80,13 +81,74 @@ def test_the_ledger_replays_to_the_same_balance() -> None:
     assert ledger_total(copy.ledger, "CNY") == copy.balance == cny(9000)
 
 
-def test_cash_on_delivery_is_collected_on_a_requested_cod_tender() -> None:
+AT = datetime(2026, 12, 1, 10, tzinfo=UTC)
+
+
+def test_cash_on_delivery_is_collected_once_per_waybill_on_the_requested_cod_tender() -> None:
     p = payment(ORDER, amount=2000)
     p.request_more("O-1-cod", PaymentMethod.COD, cny(500))
-    with pytest.raises(PaymentAmountInvalid):
-        p.collect_cod("O-1-cod", cny(501))
-    p.collect_cod("O-1-cod", cny(500))
+    p.collect_cod("SF1", "SF", cny(500), AT)
+    p.collect_cod("SF1", "SF", cny(500), AT)  # the same delivered scan again
     assert (p.tenders["O-1-cod"].method, p.balance) == (PaymentMethod.COD, cny(2500))
+    assert p.cod["SF1"].variance == cny(0) and p.cod["SF1"].collected_at == AT
+    # Nothing asked any more: another waybill is refused.
+    with pytest.raises(InvalidTransition):
+        p.collect_cod("SF2", "SF", cny(500), AT)
+
+
+def test_cash_short_or_over_at_the_door_is_collected_and_flagged() -> None:
+    short = Payment.request(ORDER, PaymentMethod.COD, cny(1000), "O-1-cod")
+    short.collect_cod("SF1", "SF", cny(900), AT)
+    assert short.balance == cny(900) and short.cod["SF1"].variance == cny(-100)
+    over = Payment.request(ORDER, PaymentMethod.COD, cny(1000), "O-1-cod")
+    over.collect_cod("SF1", "SF", cny(1100), AT)
+    assert over.balance == cny(1100) and over.cod["SF1"].variance == cny(100)
+    assert ledger_total(over.ledger, "CNY") == over.balance
+
+
+def test_one_collection_settles_every_cod_tender_asked_for() -> None:
+    p = Payment.request(ORDER, PaymentMethod.COD, cny(1000), "O-1-cod")
+    p.request_more("O-1-cod-2", PaymentMethod.COD, cny(200))  # the order grew
+    p.collect_cod("SF1", "SF", cny(1200), AT)
+    assert not p.requested and p.cod["SF1"].expected == cny(1200)
+    copy = replay(p.collect_events())
+    assert isinstance(copy, Payment) and copy.cod["SF1"].expected == cny(1200)
+
+
+def test_the_remittance_file_is_matched_against_the_cash_collected_once() -> None:
+    p = Payment.request(ORDER, PaymentMethod.COD, cny(1000), "O-1-cod")
+    p.collect_cod("SF1", "SF", cny(1000), AT)
+    p.cod_missing("SF1", "file-1")
+    p.cod_missing("SF1", "file-1")  # the same file again: once
+    p.remit_cod("SF1", "file-2", cny(950), cny(10), "2026-12-03")
+    p.remit_cod("SF1", "file-2", cny(1000), cny(10), "2026-12-03")  # no second effect
+    p.cod_missing("SF1", "file-3")  # remitted already: not missing
+    names = [type(e).__name__ for e in p.collect_events()]
+    assert names.count("CodRemittanceMissing") == 1 and names.count("CodRemitted") == 1
+    assert p.cod["SF1"].outcome is CodOutcome.SHORT_PAID and p.cod["SF1"].fee == cny(10)
+    with pytest.raises(InvalidTransition):
+        p.remit_cod("NOT-OURS", "file-2", cny(1), cny(0), "2026-12-03")
+
+
+def test_a_capture_of_another_amount_than_asked_is_refused() -> None:
+    p = Payment.request(ORDER, PaymentMethod.ALIPAY, cny(1000), "T-1")
+    with pytest.raises(PaymentAmountInvalid):
+        p.capture("T-1", "alipay", cny(1), "ali-1")
+    assert not p.tenders
+
+
+def test_voided_tenders_are_withdrawn_and_a_late_payment_is_still_money_in() -> None:
+    p = Payment.request(ORDER, PaymentMethod.ALIPAY, cny(1000), "T-1")
+    assert p.void_open("order cancelled") == ["T-1"]
+    assert not p.requested and "T-1" in p.voided
+    # Paid before the close reached the provider: the money is ours to give back.
+    with pytest.raises(PaymentAmountInvalid):
+        p.capture("T-1", "alipay", cny(999), "ali-1")
+    p.capture("T-1", "alipay", cny(1000), "ali-1")
+    assert p.balance == cny(1000) and not p.voided
+    p.capture("T-2", "wechat_pay", cny(500), "wx-1")  # another tender, kept
+    p.refund_tender("T-1-W", "T-1", "paid after it was withdrawn")
+    assert p.refunds["T-1-W"].parts == {"T-1": cny(1000)}
 
 
 def test_a_requested_tender_is_voided_until_money_is_taken() -> None:
@@ -126,3 +188,36 @@ def test_an_order_snapshotted_before_refunds_by_line_refunds_from_zero() -> None
     restored = snapshot.mutate(None)
     assert restored.agree_refund("r-1", {1: 2}, shipping=False, reason="return") == cny(2000)
     assert restored.amount_held == cny(0)
+
+
+def test_cash_collected_after_the_cod_tender_was_voided_is_still_money_in() -> None:
+    # The order was cancelled, the parcel delivered all the same: the courier has the cash.
+    p = Payment.request(ORDER, PaymentMethod.COD, cny(1000), "O-1-cod")
+    p.void_open("order cancelled")
+    p.collect_cod("SF1", "SF", cny(1000), AT)
+    assert p.balance == cny(1000) and not p.voided and p.cod["SF1"].expected == cny(1000)
+
+
+def test_a_payment_snapshotted_before_voids_and_cod_is_upcast_when_restored() -> None:
+    p = Payment.request(ORDER, PaymentMethod.COD, cny(1000), "O-1-cod")
+    p.request_more("T-2", PaymentMethod.ALIPAY, cny(200))
+    snapshot = Snapshot.take(p)
+    # As the previous release wrote it: no class version, none of the new attributes.
+    old = {
+        k: v
+        for k, v in snapshot.state.items()
+        if k not in {"class_version", "voided", "trades_closed", "cod"}
+    }
+    restored = Snapshot(
+        originator_id=snapshot.originator_id,
+        originator_version=snapshot.originator_version,
+        timestamp=snapshot.timestamp,
+        topic=snapshot.topic,
+        state=old,
+    ).mutate(None)
+    assert isinstance(restored, Payment)
+    restored.void("T-2", "order cancelled")
+    restored.trade_closed("T-2")
+    restored.void_open("order cancelled")
+    restored.collect_cod("SF1", "SF", cny(1000), AT)
+    assert restored.trades_closed == {"T-2"} and restored.cod["SF1"].amount == cny(1000)

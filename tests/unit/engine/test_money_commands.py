@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from oms_events.domain import Money, Order
 from oms_events.domain.order import PaymentMethod, Tender
-from oms_events.domain.payment import order_of_trade, trade_no
-from oms_events.engine.commands import CapturePayment, RequestPayment, RequestRefund
+from oms_events.domain.payment import cod_payment_id, order_of_trade, trade_no
+from oms_events.engine.commands import CapturePayment, RequestPayment, RequestRefund, VoidPayment
 from oms_events.engine.order_service import money_commands
 from tests.unit.domain.samples import address, cny, line, order
 
@@ -96,9 +96,22 @@ def test_an_order_the_channel_did_not_collect_is_asked_for_under_a_trade_of_ours
     assert order_of_trade(ask.reference) == o.id and len(ask.reference) <= 32
 
 
-def test_cash_on_delivery_is_not_asked_for_at_placing() -> None:
+def test_cash_on_delivery_is_asked_for_at_placing_as_a_cod_tender_nobody_opens() -> None:
     o, events = unpaid(PaymentMethod.COD)
-    assert money_commands(o, events, "c1") == []
+    [ask] = money_commands(o, events, "c1")
+    assert isinstance(ask, RequestPayment)
+    assert (ask.method, ask.amount, order_of_trade(ask.reference)) == ("cod", o.total.amount, o.id)
+    # The courier's cash, recorded by the payment service, is not captured again.
+    o.record_payment(cod_payment_id("SF", "SF1"), o.total)
+    assert money_commands(o, list(o.collect_events()), "c2") == []
+
+
+def test_a_cancelled_order_withdraws_the_tenders_it_asked_for() -> None:
+    o, _ = unpaid(PaymentMethod.ALIPAY)
+    o.cancel("customer changed their mind")
+    [void] = money_commands(o, list(o.collect_events()), "c2")
+    assert isinstance(void, VoidPayment) and void.reason == "customer changed their mind"
+    assert void.order_id == o.id
 
 
 def test_our_trade_paid_is_not_captured_again_but_a_channel_payment_is() -> None:

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from oms_events.deadletter import WHOLE, DeadLetter
 from oms_events.domain.order import PaymentMethod
 from oms_events.domain.payment import Payment, trade_no
-from oms_events.engine.commands import CapturePayment
+from oms_events.engine.commands import CapturePayment, PaymentCommand, SettleRefund
 from oms_events.intake.dedup import DedupIndex
 from oms_events.intake.http import create_app
 from oms_events.intake.processor import IntakeProcessor
@@ -39,10 +39,15 @@ class Letters:
     """A sink that keeps what it was given."""
 
     captures: list[CapturePayment] = field(default_factory=list)
+    settled: list[SettleRefund] = field(default_factory=list)
     letters: list[tuple[DeadLetter, bytes, dict[str, str]]] = field(default_factory=list)
 
-    def capture(self, command: CapturePayment) -> None:
-        self.captures.append(command)
+    def record(self, command: PaymentCommand) -> None:
+        if isinstance(command, SettleRefund):
+            self.settled.append(command)
+        else:
+            assert isinstance(command, CapturePayment)
+            self.captures.append(command)
 
     def dead_letter(self, letter: DeadLetter, body: bytes, headers: Mapping[str, str]) -> None:
         self.letters.append((letter, body, dict(headers)))
@@ -157,23 +162,30 @@ def test_the_failure_answers_are_the_providers_documented_ones(keyring: KeyRing)
     assert json.loads(body) == {"code": "FAIL", "message": "验签失败"}
 
 
-def test_a_refund_notified_is_acknowledged_and_moves_nothing_again(
+def test_a_refund_notified_settles_the_refund_share_it_names(
     client: TestClient, sink: Letters, keyring: KeyRing
 ) -> None:
-    # The payment desk recorded this refund from the provider's answer already.
+    # Alipay's: the desk recorded it already; settling it again moves nothing.
     params = {**fixture("alipay_notify_refund.json"), "out_trade_no": trade_no(ORDER, 1)}
     body = alipay_body(params, keyring.alipay_platform)
     answer = client.post("/payments/alipay/notify", content=body, headers=FORM)
     assert (answer.status_code, answer.text) == (200, "success")
+    # WeChat Pay's: the refund was accepted as PROCESSING; this settles it.
     data = fixture("wechatpay_notify_refund.json")
     data["resource"]["out_trade_no"] = trade_no(ORDER, 3)
     headers, body = wechatpay_post(data, keyring)
     answer = client.post("/payments/wechatpay/notify", content=body, headers=headers)
     assert answer.status_code == 204
     assert not sink.captures and not sink.letters
+    alipay, wechat = sink.settled
+    assert alipay.succeeded and alipay.tender == trade_no(ORDER, 1) and alipay.order_id == ORDER
+    assert alipay.refund_key == "R-TM-1001-1-1"
+    assert alipay.provider_refund_id == "2013112011001004330000121536/R-TM-1001-1-1"
+    assert wechat.succeeded and wechat.tender == trade_no(ORDER, 3)
+    assert wechat.refund_key == "R-JD-2002-1-1" and wechat.provider_refund_id
 
 
-def test_a_refund_the_provider_failed_is_left_for_an_operator(
+def test_a_refund_the_provider_failed_settles_it_as_failed(
     client: TestClient, sink: Letters, keyring: KeyRing
 ) -> None:
     data = fixture("wechatpay_notify_refund.json")
@@ -183,6 +195,6 @@ def test_a_refund_the_provider_failed_is_left_for_an_operator(
     headers, body = wechatpay_post(data, keyring)
     answer = client.post("/payments/wechatpay/notify", content=body, headers=headers)
     assert answer.status_code == 204  # verified: resending it would change nothing
-    [(letter, _, _)] = sink.letters
-    assert letter.reason.code == "payment.wechatpay.refund_failed"
-    assert "R-JD-2002-1-1" in letter.reason.en and not sink.captures
+    [settled] = sink.settled
+    assert not settled.succeeded and "REFUND.ABNORMAL" in settled.failure
+    assert settled.refund_key == "R-JD-2002-1-1" and not sink.captures and not sink.letters

@@ -12,7 +12,7 @@ import pytest
 
 from oms_events.domain import Money, Payment, PaymentMethod
 from oms_events.engine.payment_desk import PartlyRefunded, outcome, refund_keys
-from oms_events.payments.gateway import PaymentGateway
+from oms_events.payments.gateway import GatewayError, PaymentGateway
 from oms_events.payments.keys import KeyRing
 from oms_events.payments.sandbox import AlipaySandbox, Sandbox, WechatPaySandbox
 
@@ -95,7 +95,7 @@ def test_cash_is_refunded_by_hand(alipay: tuple[AlipaySandbox, PaymentGateway]) 
     assert answer.succeeded and [t.provider_refund_id for t in answer.tenders] == ["manual"]
 
 
-def test_a_wechat_pay_share_is_asked_with_the_trade_amount(
+def test_a_wechat_pay_share_processing_leaves_the_refund_to_its_notification(
     keyring: KeyRing, receiver: NotifyReceiver
 ) -> None:
     sandbox = WechatPaySandbox(keyring, MCHID, retry_delays=RETRIES).start()
@@ -105,8 +105,35 @@ def test_a_wechat_pay_share_is_asked_with_the_trade_amount(
         p = Payment.request(ORDER, PaymentMethod.WECHAT_PAY, cny(3000), "W-1")
         p.capture("W-1", "wechat_pay", cny(3000), "4200000001")
         p.request_refund("RF-11", cny(1200), "return")
-        answer = outcome(p, p.refunds["RF-11"], {"wechatpay": gateway})
-        assert answer.succeeded and answer.tenders[0].provider_refund_id
+        # Asked with the trade's amount; WeChat Pay answers PROCESSING: not recorded as
+        # succeeded, its REFUND.SUCCESS notification will settle it.
+        assert outcome(p, p.refunds["RF-11"], {"wechatpay": gateway}) is None
         assert sandbox.refunded("W-1") == 1200
+    finally:
+        sandbox.stop()
+
+
+@pytest.mark.parametrize("provider", ["alipay", "wechatpay"])
+def test_an_unpaid_trade_is_closed_and_can_no_longer_be_paid(
+    keyring: KeyRing, receiver: NotifyReceiver, provider: str
+) -> None:
+    sandbox: Sandbox
+    if provider == "alipay":
+        sandbox = AlipaySandbox(keyring, APP_ID, retry_delays=RETRIES).start()
+        gateway = alipay_gateway(keyring, sandbox.url, receiver.url(provider))
+    else:
+        sandbox = WechatPaySandbox(keyring, MCHID, retry_delays=RETRIES).start()
+        gateway = wechatpay_gateway(keyring, sandbox.url, receiver.url(provider))
+    try:
+        gateway.close_trade("NEVER-OPENED")  # nothing to close: as good as closed
+        gateway.request_payment("C-1", 1000, "CNY", "order")
+        gateway.close_trade("C-1")
+        gateway.close_trade("C-1")  # again: still closed, no error
+        assert sandbox.trades["C-1"].closed
+        with pytest.raises(ValueError, match="closed"):
+            sandbox.pay("C-1")
+        paid(sandbox, gateway, "C-2", 500)
+        with pytest.raises(GatewayError):
+            gateway.close_trade("C-2")  # paid: its money is refunded, not closed away
     finally:
         sandbox.stop()

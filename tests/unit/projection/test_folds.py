@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from consumers import analytics, exceptions, inventory, tracking
+from consumers import analytics, cod, exceptions, inventory, tracking
 from consumers.promises import deadlines
 from eventsourcing.domain import Aggregate
 
@@ -193,3 +193,100 @@ def test_a_delivery_after_the_promise_is_a_late_delivery_exception() -> None:
     (raised,) = row["_raised"]
     assert (raised["kind"], raised["due_at"]) == ("late_delivery", deliver_by)
     assert raised["occurred_at"] == deliver_by + timedelta(hours=1)  # the carrier's time
+
+
+def test_cod_someone_must_look_at_becomes_an_exception_naming_the_order() -> None:
+    at = datetime(2026, 12, 1, 15, tzinfo=UTC)
+    pid, oid = uuid.uuid4(), str(uuid.uuid4())
+
+    def cash(amount: int) -> dict[str, object]:
+        return {"amount": amount, "currency": "CNY"}
+
+    def event(name: str, version: int, **payload: object) -> eventlog.EventRecord:
+        return eventlog.EventRecord(
+            "payment", name, pid, version, at, {"order_id": oid, "order_no": "SO-9", **payload}
+        )
+
+    exact = event("CodCollected", 2, amount=cash(1000), expected=cash(1000), tracking_no="SF1")
+    short = event("CodCollected", 3, amount=cash(900), expected=cash(1000), tracking_no="SF2")
+    older = event("CodCollected", 4, amount=cash(900), tracking_no="")  # no expected recorded
+    over = event(
+        "CodRemitted",
+        5,
+        tracking_no="SF2",
+        batch="SF-1",
+        amount=cash(1200),
+        fee=cash(10),
+        remitted_on="2026-12-03",
+        outcome="over_paid",
+    )
+    matched = event(
+        "CodRemitted",
+        6,
+        tracking_no="SF1",
+        batch="SF-1",
+        amount=cash(1000),
+        fee=cash(10),
+        remitted_on="2026-12-03",
+        outcome="matched",
+    )
+    missing = event("CodRemittanceMissing", 7, tracking_no="SF3", batch="SF-1")
+    found = [exceptions.cod_exception(e) for e in (exact, short, older, over, matched, missing)]
+    assert [(f["kind"], f["order_no"], f["reason"]) if f else None for f in found] == [
+        None,
+        ("cod_collected_short", "SO-9", "SF2"),
+        None,
+        ("cod_over_paid", "SO-9", "SF2"),
+        None,
+        ("cod_missing", "SO-9", "SF3"),
+    ]
+
+
+def test_cod_outstanding_follows_a_cod_order_from_asked_to_remitted_or_voided() -> None:
+    at = datetime(2026, 12, 1, 15, tzinfo=UTC)
+
+    def event(pid: uuid.UUID, name: str, version: int, **payload: object) -> eventlog.EventRecord:
+        return eventlog.EventRecord("payment", name, pid, version, at, payload)
+
+    money = {"amount": 1000, "currency": "CNY"}
+    paid, cancelled, prepaid = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    opened = {"order_id": str(uuid.uuid4()), "order_no": "SO-1", "channel": "web"}
+    events = [
+        event(paid, "PaymentRequested", 1, **opened, reference="T-1", method="cod", amount=money),
+        event(
+            paid,
+            "CodCollected",
+            2,
+            amount={**money, "amount": 1100},
+            expected=money,
+            carrier="SF",
+            tracking_no="SF1",
+            collected_at=at,
+            reference="T-1",
+        ),
+        event(
+            paid,
+            "CodRemitted",
+            3,
+            tracking_no="SF1",
+            batch="SF-1",
+            amount={**money, "amount": 1100},
+            fee={**money, "amount": 11},
+            remitted_on="2026-12-03",
+            outcome="matched",
+        ),
+        event(
+            cancelled, "PaymentRequested", 1, **opened, reference="T-2", method="cod", amount=money
+        ),
+        event(cancelled, "PaymentVoided", 2, reference="T-2", reason="cancelled"),
+        event(
+            prepaid, "PaymentRequested", 1, **opened, reference="T-3", method="alipay", amount=money
+        ),
+    ]
+    changed = rows.fold(events, {}, cod.HANDLERS, creators={"PaymentRequested"})
+    assert {k: r["status"] for k, r in changed.items() if r["_cod"]} == {
+        paid: "remitted",
+        cancelled: "voided",
+    }
+    assert (changed[paid]["collection_variance"], changed[paid]["fee"]) == (100, 11)
+    assert not changed[prepaid]["_cod"]  # no COD tender: no row written
