@@ -1,4 +1,5 @@
-"""An operator's order actions: ``oms order hold | release | review | edit | pay | queue``.
+"""An operator's order actions: ``oms order hold | release | review | edit | pay |
+reroute | queue``.
 
 Each action is a command carrying who did it (``--by``, default the OS user); the CLI
 waits for the engine's answer and prints what happened, in Chinese under
@@ -8,6 +9,7 @@ LANG=zh_CN.UTF-8. A refusal is one line naming the rule, exit 1; no answer, exit
 from __future__ import annotations
 
 import getpass
+import time
 import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -31,6 +33,7 @@ from oms_events.engine.commands import (
     NewQuantity,
     RecordOfflinePayment,
     ReleaseOrder,
+    RerouteOrder,
     ReviewOrder,
 )
 from oms_events.projection.runner import connect
@@ -58,6 +61,13 @@ SAID: dict[str, dict[str, str]] = {
         "unknown": "no order {order_no} in the tracking projection; check the number "
         "(oms order show --phone ...)",
         "several": "order number {order_no} is on several channels: {channels}",
+        "reroute_asked": "re-route {from_location} -> {to_location}: reserving {n} line(s) "
+        "at {to_location}",
+        "rerouted": "re-routed to {to_location}: {from_location}'s shipment withdrawn "
+        "(its warehouse told), reservations released there",
+        "reroute_failed": "re-route given up: {reason}; the order stays at its location",
+        "reroute_pending": "the re-route is under way (not finished within {wait:g} s); "
+        "see oms order show",
         "empty": "the review queue is empty",
         "queue": "Review queue",
     },
@@ -81,6 +91,12 @@ SAID: dict[str, dict[str, str]] = {
         "silent": "已发送；引擎 {wait:g} 秒内未答复（引擎是否在运行？）",
         "unknown": "跟踪投影中没有订单 {order_no}，请核对订单号（oms order show --phone ...）",
         "several": "订单号 {order_no} 存在于多个渠道：{channels}",
+        "reroute_asked": "改仓 {from_location} -> {to_location}："
+        "正在 {to_location} 预占 {n} 行库存",
+        "rerouted": "已改仓至 {to_location}：{from_location} 的包裹已撤回（已通知仓库），"
+        "原库存已释放",
+        "reroute_failed": "改仓失败：{reason}；订单仍在原仓库",
+        "reroute_pending": "改仓进行中（{wait:g} 秒内未完成），请用 oms order show 查看",
         "empty": "审单队列为空",
         "queue": "审单异常队列",
     },
@@ -181,11 +197,28 @@ def answer_lines(answer: list[tuple[str, dict[str, Any]]], currency: str, lang: 
             )
         elif name == "OrderCancelled":
             lines.append(said["cancelled"].format(n=len(p["releases"])))
+        elif name == "RerouteRequested":
+            lines.append(
+                said["reroute_asked"].format(
+                    from_location=p["from_location"],
+                    to_location=p["to_location"],
+                    n=len(p["lines"]),
+                )
+            )
+        elif name == "AllocationRerouted":
+            lines.append(
+                said["rerouted"].format(
+                    from_location=p["from_location"], to_location=p["to_location"]
+                )
+            )
+        elif name == "RerouteFailed":
+            lines.append(said["reroute_failed"].format(reason=p["reason"]))
     return lines or [said["nothing"]]
 
 
-def send(command: Command, currency: str, wait: float | None, lang: str) -> None:
-    """Send ``command``, print the engine's answer; exit 1 on a refusal, 3 on silence."""
+def send(command: Command, currency: str, wait: float | None, lang: str) -> list[Any]:
+    """Send ``command``, print the engine's answer; exit 1 on a refusal, 3 on silence.
+    Returns the answer's events."""
     settings = get_settings()
     wait_s = wait if wait is not None else settings.review.answer_wait_s
     codec = codec_from_settings(settings.registry)
@@ -201,6 +234,7 @@ def send(command: Command, currency: str, wait: float | None, lang: str) -> None
         out.print(line, highlight=False)
     if answer.refused:
         raise typer.Exit(1)
+    return answer.events
 
 
 def _new_id() -> str:
@@ -411,6 +445,72 @@ def pay(
 
 
 @one_line_errors
+def reroute(
+    order_no: str = typer.Argument(..., help="Order number."),
+    from_location: str = typer.Option(..., "--from", help="Location it is allocated at."),
+    to_location: str = typer.Option(..., "--to", help="Location to ship it from instead."),
+    by: str | None = BY,
+    wait: float | None = WAIT,
+    schema: str | None = SCHEMA,
+) -> None:
+    """Move ORDER_NO's lines allocated at --from to --to, before the warehouse picks.
+
+    The lines are reserved at --to first; then the --from shipment is withdrawn (its
+    warehouse told, refused once picked) and its reservations released; the new
+    location gets the allocation. If --to lacks stock nothing moves.
+
+    Example: oms order reroute SO-1001 --from WH-SH --to WH-BJ
+    """
+    lang = language()
+    order = find_order(order_no, schema, lang)
+    command = RerouteOrder(
+        command_id=_new_id(),
+        order_id=order["order_id"],
+        from_location=from_location,
+        to_location=to_location,
+        actor=actor_or_user(by),
+    )
+    events = send(command, order["currency"], wait, lang)
+    asked = [e for e in events if e.name == "RerouteRequested"]
+    if not asked:
+        return
+    # The move finishes after the inventory and the shipment answered: read its outcome
+    # from the order's timeline (the tracking projection).
+    wait_s = wait if wait is not None else get_settings().review.answer_wait_s
+    outcome = _reroute_outcome(order["order_id"], asked[0].originator_version, schema, wait_s)
+    if outcome is None:
+        out.print(SAID[lang]["reroute_pending"].format(wait=wait_s))
+        raise typer.Exit(3)
+    for line in answer_lines([outcome], order["currency"], lang):
+        out.print(line, highlight=False)
+    if outcome[0] == "RerouteFailed":
+        raise typer.Exit(1)
+
+
+def _reroute_outcome(
+    order_id: Any, since: int, schema: str | None, wait_s: float
+) -> tuple[str, dict[str, Any]] | None:
+    """The AllocationRerouted or RerouteFailed after version ``since``, or None."""
+    settings = get_settings()
+    deadline = time.monotonic() + wait_s
+    with connect(
+        settings.postgres.dsn, schema_or_setting(schema), "oms-order-reroute", create=False
+    ) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute(
+                "SELECT event, detail FROM order_timeline WHERE order_id = %s "
+                "AND aggregate = 'order' AND version > %s "
+                "AND event IN ('AllocationRerouted', 'RerouteFailed') ORDER BY version LIMIT 1",
+                (order_id, since),
+            ).fetchone()
+            conn.commit()
+            if row is not None:
+                return row[0], row[1]
+            time.sleep(0.2)
+    return None
+
+
+@one_line_errors
 def queue(schema: str | None = SCHEMA) -> None:
     """List the orders on hold (the review queue, 审单异常), oldest first.
 
@@ -458,5 +558,5 @@ def queue(schema: str | None = SCHEMA) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add the operator's actions to the ``oms order`` group."""
-    for fn in (hold, release, review, edit, pay, queue):
+    for fn in (hold, release, review, edit, pay, reroute, queue):
         app.command(fn.__name__)(fn)

@@ -361,6 +361,28 @@ class RecordOfflinePayment(_OrderKeyed, Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RerouteOrder(_OrderKeyed, Command):
+    """An operator moves the lines allocated at one location to another, before pick."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_id: UUID
+    from_location: str
+    to_location: str
+    actor: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordShipmentWithdrawn(_OrderKeyed, Command):
+    """The shipment's answer to a re-route: withdrawn, or refused (picked already)."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_id: UUID
+    shipment_id: UUID
+    withdrawn: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class RecordInterception(_OrderKeyed, Command):
     """What became of intercepting one shipment of an order being cancelled."""
 
@@ -846,6 +868,21 @@ class RecordWarehouseUpdate(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class WithdrawShipment(Command):
+    """A re-route takes the shipment's lines elsewhere: cancelled before pick only."""
+
+    aggregate_type: ClassVar[str] = "shipment"
+    shipment_id: UUID
+    order_id: UUID
+    reason: str
+
+    @property
+    def key(self) -> str:
+        """The shipment id."""
+        return str(self.shipment_id)
+
+
+@dataclass(frozen=True, kw_only=True)
 class CancelShipment(Command):
     """The order was cancelled: stop the shipment and tell its warehouse, or, once the
     parcel left, ask the carrier to intercept it."""
@@ -1091,6 +1128,8 @@ COMMANDS: dict[str, type[Command]] = {
         ReviewOrder,
         EditOrder,
         RecordOfflinePayment,
+        RerouteOrder,
+        RecordShipmentWithdrawn,
         RecordInterception,
         ShipLines,
         DeliverShipment,
@@ -1124,6 +1163,7 @@ COMMANDS: dict[str, type[Command]] = {
         CreateShipment,
         RecordWarehouseUpdate,
         CancelShipment,
+        WithdrawShipment,
         RecordParcelReturned,
         RecordCarrierUpdate,
         RecordReturnParcelUpdate,

@@ -13,6 +13,12 @@ Every action first records ``OperatorActed`` (who, what, why), then its own even
   PaymentDue / RefundDue when money was taken already; refused once allocated
 * RecordOfflinePayment -> PaymentRecorded on the order, and CapturePayment with the
   offline method to the payment, which writes it into the payment ledger
+* RerouteOrder (allocated, nothing shipped) -> RerouteRequested and ReserveLines at the
+  new location; every line reserved there (RerouteReserved) -> WithdrawShipment to the
+  old shipment, which is cancelled only before pick (its warehouse told) and answers
+  RecordShipmentWithdrawn -> AllocationRerouted, ReleaseLines at the old location and
+  the allocation and CreateShipment at the new one; the new location short of stock or
+  the old shipment picked already -> RerouteFailed, the new reservations released
 
 A refused action is an ordinary answer (CommandRejected naming the rule) that the CLI
 prints, never a dead letter: an operator's mistake is not bad input.
@@ -29,24 +35,42 @@ from oms_events.domain.errors import DomainError, ReasonRequired
 from oms_events.domain.money import Money
 from oms_events.domain.operations import EditEmpty, check_offline_payment, offline_payment_id
 from oms_events.domain.order import Order, OrderStatus
+from oms_events.domain.shipment import Shipment
+from oms_events.engine import allocation
 from oms_events.engine.commands import (
     CapturePayment,
     Command,
     EditOrder,
     HoldOrder,
+    LineToRelease,
+    LineToReserve,
     RecordOfflinePayment,
+    RecordShipmentWithdrawn,
+    ReleaseLines,
     ReleaseOrder,
+    RerouteOrder,
+    ReservationAnswer,
+    ReserveLines,
     ReviewOrder,
+    WithdrawShipment,
 )
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition
+from oms_events.engine.records import by_item_partition
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from oms_events.engine.order_saga import OrderSaga
 
-OPERATOR_COMMANDS = (HoldOrder, ReleaseOrder, ReviewOrder, EditOrder, RecordOfflinePayment)
+OPERATOR_COMMANDS = (
+    HoldOrder,
+    ReleaseOrder,
+    ReviewOrder,
+    EditOrder,
+    RecordOfflinePayment,
+    RerouteOrder,
+)
 
 
 def operator_refused(command: Command, error: DomainError) -> bool:
@@ -70,6 +94,8 @@ class OrderOperations:
             ReviewOrder: self.review,
             EditOrder: self.edit,
             RecordOfflinePayment: self.pay_offline,
+            RerouteOrder: self.reroute,
+            RecordShipmentWithdrawn: self.shipment_withdrawn,
         }
 
     def hold(self, command: HoldOrder, partition: Partition, out: Outbox) -> None:
@@ -169,6 +195,112 @@ class OrderOperations:
             out.command(c)
         self._index(partition.number, order)
 
+    def reroute(self, command: RerouteOrder, partition: Partition, out: Outbox) -> None:
+        """Ask the new location for the moving lines; the old shipment is withdrawn once
+        they are reserved there."""
+        order = self._order(partition, command.order_id)
+        order.check_status("re-route", OrderStatus.ALLOCATED)
+        order.record_operator_action(
+            "reroute", command.actor, f"{command.from_location} -> {command.to_location}"
+        )
+        lines = order.request_reroute(command.from_location, command.to_location)
+        asks = [
+            LineToReserve(
+                line_no=d["line_no"],
+                reservation_id=d["reservation_id"],
+                sku=d["sku"],
+                location=command.to_location,
+                quantity=d["quantity"],
+            )
+            for d in lines
+        ]
+        partitions = out.settings.kafka.partitions
+        for number, part in by_item_partition(asks, lambda ask: ask.item, partitions):
+            out.command(
+                ReserveLines(
+                    command_id=f"{command.command_id}/reserve/{number}",
+                    order_id=order.id,
+                    lines=tuple(part),
+                )
+            )
+        self._save(partition, order, out, command.command_id)
+
+    def reroute_answers(
+        self, order: Order, answers: tuple[ReservationAnswer, ...], out: Outbox, cause: str
+    ) -> tuple[ReservationAnswer, ...]:
+        """Take the answers for a re-route's new reservations; return the others (for
+        the saga). All reserved: the old shipment is asked to withdraw; one refused: the
+        re-route fails and what the new location reserved is given back."""
+        mine = [a for a in answers if order.is_reroute_reservation(a.line_no, a.reservation_id)]
+        if not mine:
+            return answers
+        assert order.rerouting is not None
+        from_location = order.rerouting[0]
+        complete = False
+        for a in mine:
+            if a.outcome == "reserved":
+                complete = order.reroute_answered(a.line_no, a.reservation_id)
+        refused = [a for a in mine if a.outcome != "reserved"]
+        if refused:
+            reason = f"{refused[0].location}: {refused[0].reason or 'stock.insufficient'}"
+            taken = order.fail_reroute(reason)
+            release_lines(out, f"{cause}/reroute", order, taken, "re-route failed")
+        elif complete:
+            out.command(
+                WithdrawShipment(
+                    command_id=f"{cause}/withdraw",
+                    shipment_id=Shipment.create_id(order.id, from_location),
+                    order_id=order.id,
+                    reason=f"re-routed to {order.rerouting[1]}",
+                )
+            )
+        return tuple(a for a in answers if a not in mine)
+
+    def shipment_withdrawn(
+        self, command: RecordShipmentWithdrawn, partition: Partition, out: Outbox
+    ) -> None:
+        """The old shipment's answer: move the lines and allocate them at the new
+        location, or give the re-route up (picked already)."""
+        order = self._order(partition, command.order_id)
+        if order.rerouting is None:
+            return  # answered before
+        cause = command.command_id
+        if command.withdrawn:
+            to_location = order.rerouting[1]
+            releases = order.complete_reroute()
+            old = [(r["line_no"], r["reservation_id"], r["location"]) for r in releases]
+            release_lines(out, f"{cause}/rerouted", order, old, "re-routed")
+            allocation.dispatch(order, out, cause, locations={to_location})
+        else:
+            taken = order.fail_reroute(command.reason)
+            release_lines(out, f"{cause}/reroute", order, taken, "re-route refused")
+        self._save(partition, order, out, cause)
+
     def _release(self, order: Order, out: Outbox, cause: str) -> None:
         order.release_hold()
         self.saga.advance(order, out, cause)
+
+
+def release_lines(
+    out: Outbox,
+    cause: str,
+    order: Order,
+    held: list[tuple[int, UUID, str]],
+    reason: str,
+) -> None:
+    """One ReleaseLines per inventory partition for ``held`` ((line, reservation,
+    location)) of ``order``."""
+    lines = [
+        LineToRelease(reservation_id=rid, sku=order.lines[n].sku, location=location)
+        for n, rid, location in held
+    ]
+    partitions = out.settings.kafka.partitions
+    for number, part in by_item_partition(lines, lambda line: line.item, partitions):
+        out.command(
+            ReleaseLines(
+                command_id=f"{cause}/release/{number}",
+                order_id=order.id,
+                lines=tuple(part),
+                reason=reason,
+            )
+        )

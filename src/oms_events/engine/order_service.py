@@ -399,7 +399,9 @@ class OrderService(OrderReturns, OrderOperations, Service):
     def answered(self, command: ReservationsAnswered, partition: Partition, out: Outbox) -> None:
         """The inventory answered for some lines: the saga carries on."""
         order = self._order(partition, command.order_id)
-        self.saga.answered(order, command.answers, out, command.command_id)
+        answers = self.reroute_answers(order, command.answers, out, command.command_id)
+        if answers:
+            self.saga.answered(order, answers, out, command.command_id)
         self._save(partition, order, out, command.command_id)
 
     def answered_one(self, command: ReservationAnswered, partition: Partition, out: Outbox) -> None:

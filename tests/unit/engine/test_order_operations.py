@@ -6,22 +6,28 @@ from __future__ import annotations
 from oms_events.domain.money import Money
 from oms_events.domain.order import OrderStatus
 from oms_events.domain.review import ReviewRules
+from oms_events.domain.shipment import Shipment
 from oms_events.domain.workflow import Workflow
 from oms_events.engine.commands import (
     AddedLine,
     CapturePayment,
+    CreateShipment,
     EditOrder,
     HoldOrder,
     NewQuantity,
+    PlaceOrder,
     RecordOfflinePayment,
+    RecordShipmentWithdrawn,
     ReleaseOrder,
     RequestPayment,
+    RerouteOrder,
     ReviewOrder,
+    WithdrawShipment,
 )
 from oms_events.engine.handling import Outcome, Step
 from oms_events.engine.order_saga import OrderSaga
 from oms_events.engine.order_service import OrderService
-from tests.unit.engine.flow import CODEC, SETTINGS, Flow, order_id, place
+from tests.unit.engine.flow import CODEC, SETTINGS, Ask, Flow, Result, order_id, place
 
 RULES = ReviewRules(enabled=True, amount_above=Money(1500, "CNY"))
 
@@ -151,3 +157,100 @@ def test_an_offline_payment_pays_the_order_and_captures_under_its_method() -> No
     )
     again = flow.send(RecordOfflinePayment(**{**pay.__dict__, "command_id": "p2"}))
     assert again.events == [] and not again.commands(CapturePayment)
+
+
+# --- re-routing an allocation --------------------------------------------------------
+
+
+def _allocated_at_sh() -> tuple[Flow, PlaceOrder, Ask]:
+    """A paid order of 2 TEA allocated at SH (most stock), BJ holding some too."""
+    flow = Flow({("TEA", "SH"): 10, ("TEA", "BJ"): 5})
+    placed = place(lines=[("TEA", 2)])
+    [ask] = flow.send(placed).asks()
+    assert ask.location == "SH"
+    assert flow.answer(ask).events == ["OrderAllocated"]
+    return flow, placed, ask
+
+
+def _reroute(flow: Flow, placed: PlaceOrder) -> Result:
+    return flow.send(
+        RerouteOrder(
+            command_id="rr",
+            order_id=order_id(placed),
+            from_location="SH",
+            to_location="BJ",
+            actor="a",
+        )
+    )
+
+
+def test_a_reroute_reserves_first_then_withdraws_the_old_shipment_then_moves() -> None:
+    flow, placed, old = _allocated_at_sh()
+    asked = _reroute(flow, placed)
+    assert asked.events == ["OperatorActed", "RerouteRequested"]
+    [new] = asked.asks()
+    assert (new.location, new.quantity) == ("BJ", 2)
+
+    reserved = flow.answer(new)
+    assert reserved.events == ["RerouteReserved"]
+    assert not reserved.releases()  # the new reservation is kept
+    [withdraw] = reserved.commands(WithdrawShipment)
+    assert withdraw.shipment_id == Shipment.create_id(order_id(placed), "SH")
+
+    moved = flow.send(
+        RecordShipmentWithdrawn(
+            command_id="w",
+            order_id=order_id(placed),
+            shipment_id=withdraw.shipment_id,
+            withdrawn=True,
+        )
+    )
+    assert moved.events == ["AllocationRerouted"]
+    assert [(r.reservation_id, r.location) for r in moved.releases()] == [
+        (old.reservation_id, "SH")
+    ]
+    [allocation] = moved.named("Allocation")
+    assert allocation["location"] == "BJ"
+    [created] = moved.commands(CreateShipment)
+    assert created.shipment_id == Shipment.create_id(order_id(placed), "BJ")
+    order = flow.order(order_id(placed))
+    assert order.reservations[1] == (new.reservation_id, "BJ")
+    assert order.reservation_id(1) == new.reservation_id
+
+
+def test_a_picked_shipment_refuses_and_the_new_reservation_is_given_back() -> None:
+    flow, placed, old = _allocated_at_sh()
+    [new] = _reroute(flow, placed).asks()
+    [withdraw] = flow.answer(new).commands(WithdrawShipment)
+    refused = flow.send(
+        RecordShipmentWithdrawn(
+            command_id="w",
+            order_id=order_id(placed),
+            shipment_id=withdraw.shipment_id,
+            withdrawn=False,
+            reason="the shipment is picked",
+        )
+    )
+    assert refused.events == ["RerouteFailed"]
+    assert [(r.reservation_id, r.location) for r in refused.releases()] == [
+        (new.reservation_id, "BJ")
+    ]
+    assert flow.order(order_id(placed)).reservations[1] == (old.reservation_id, "SH")
+
+
+def test_no_stock_at_the_new_location_leaves_the_order_where_it_is() -> None:
+    flow, placed, old = _allocated_at_sh()
+    [new] = _reroute(flow, placed).asks()
+    failed = flow.answer(new, outcome="rejected")
+    assert failed.events == ["RerouteFailed"]
+    assert not failed.commands(WithdrawShipment) and not failed.releases()
+    assert flow.order(order_id(placed)).reservations[1] == (old.reservation_id, "SH")
+
+
+def test_a_reroute_is_refused_before_allocation_or_to_the_same_place() -> None:
+    flow = flow_with(ReviewRules())
+    placed = place(lines=[("TEA", 1)], paid=False)
+    flow.send(placed)
+    early = _reroute(flow, placed)
+    assert early.named("CommandRejected")[0]["code"] == "status.invalid_transition"
+    assert not early.dead
