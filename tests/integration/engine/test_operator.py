@@ -5,7 +5,9 @@ engine for the module with review on (risk: totals above ¥15.00 are held):
 * an operator holds an unpaid order, records a bank transfer (the payment ledger shows
   it), and releases it to allocation; holding it again once allocated is refused;
 * an order held by review is edited (a line added: PaymentDue), the difference is paid
-  in cash at a counter, and the order approved.
+  in cash at a counter, and the order approved;
+* an allocated order is re-routed before pick: reserved at BJ, SH's shipment withdrawn
+  (its warehouse told) and its reservation released.
 
 Each case has its own skus, so its stock is read alone from the inventory projection.
 """
@@ -46,7 +48,7 @@ from tests.integration.engine.harness import (
     wait_for,
 )
 
-SKUS = ("OP-A", "OP-B", "OP-C", "OP-D")
+SKUS = ("OP-A", "OP-B", "OP-C", "OP-D", "OP-E")
 WAIT = 60
 
 
@@ -64,7 +66,7 @@ def world(dev_services: Settings) -> Iterator[World]:
     settings = light(dev_services.replace(kafka={"topic_prefix": f"t{uuid.uuid4().hex[:8]}."}))
     settings = settings.replace(review={"enabled": True, "amount_above": 1500})
     schema = f"t_{uuid.uuid4().hex[:10]}"
-    receive(settings, {(sku, "SH"): 5 for sku in SKUS})
+    receive(settings, {**{(sku, "SH"): 5 for sku in SKUS}, ("OP-E", "BJ"): 3})
     engine = Engine(engine_settings(settings))
     engine.start()
     stop = threading.Event()
@@ -80,7 +82,12 @@ def world(dev_services: Settings) -> Iterator[World]:
         stack.callback(stop.set)
         try:
             assert wait_for(
-                lambda: all(engine.stock.available(s, "SH") == 5 for s in SKUS), 60, 0.2
+                lambda: (
+                    all(engine.stock.available(s, "SH") == 5 for s in SKUS)
+                    and engine.stock.available("OP-E", "BJ") == 3
+                ),
+                60,
+                0.2,
             )
             yield World(settings, engine, schema)
         finally:
@@ -138,22 +145,30 @@ def status(w: World, order_no: str) -> list[tuple[Any, ...]]:
     return query(w, "SELECT status FROM order_tracking WHERE order_no = %s", order_no)
 
 
-def level(w: World, sku: str) -> tuple[int, int] | None:
-    """(reserved, available) of ``sku`` at SH, as the inventory projection shows it."""
+def level(w: World, sku: str, location: str = "SH") -> tuple[int, int] | None:
+    """(reserved, available) of ``sku`` at ``location``, as the inventory projection
+    shows it."""
     found = query(
         w,
-        "SELECT reserved, available FROM inventory_level WHERE sku = %s AND location = 'SH'",
+        "SELECT reserved, available FROM inventory_level WHERE sku = %s AND location = %s",
         sku,
+        location,
     )
     return (found[0][0], found[0][1]) if found else None
 
 
-def allocated(w: World, order_id: UUID) -> bool:
+def allocations(w: World, order_id: UUID, kind: str = "Allocation") -> list[str]:
+    """Locations of the order's ``oms.allocation.<kind>`` records, in order."""
+    found = []
     for r in read_topic(w.settings, topics.name(w.settings, topics.ALLOCATIONS)):
         name, record = CODEC.decode(r.value or b"")
-        if name == "oms.allocation.Allocation" and record["order_id"] == str(order_id):
-            return True
-    return False
+        if name == f"oms.allocation.{kind}" and record["order_id"] == str(order_id):
+            found.append(record["location"])
+    return found
+
+
+def allocated(w: World, order_id: UUID) -> bool:
+    return bool(allocations(w, order_id))
 
 
 def acted(w: World, order_id: UUID) -> list[tuple[str, str]]:
@@ -257,4 +272,25 @@ def test_an_edited_order_is_collected_in_cash_then_approved(world: World) -> Non
         "SELECT order_total, amount_paid FROM order_tracking WHERE order_no = %s",
         [(2500, 2500)],
         order.order_no,
+    )
+
+
+def test_an_allocation_is_rerouted_before_pick(world: World) -> None:
+    order = place_order("OP4", "OP-E")  # ¥10.00: passes review, allocated at SH (most stock)
+    send(world.settings, [order])
+    order_id = UUID(order.key)
+    assert wait_for(lambda: allocations(world, order_id) == ["SH"], WAIT, 0.3)
+    assert wait_for(lambda: level(world, "OP-E", "SH") == (1, 4), WAIT, 0.2)
+
+    said = ok(world, "reroute", order.order_no, "--from", "SH", "--to", "BJ", "--by", "ops")
+    assert "reserving 1 line(s) at BJ" in said and "re-routed to BJ" in said
+    assert wait_for(lambda: level(world, "OP-E", "SH") == (0, 5), WAIT, 0.2)  # released
+    assert level(world, "OP-E", "BJ") == (1, 2)  # reserved there first
+    assert allocations(world, order_id) == ["SH", "BJ"]
+    assert allocations(world, order_id, "AllocationCancelled") == ["SH"]  # warehouse told
+    shows(
+        world,
+        "SELECT location FROM order_line WHERE order_id = %s",
+        [("BJ",)],
+        order_id,
     )
