@@ -276,6 +276,13 @@ class OrderOperations:
             release_lines(out, f"{cause}/reroute", order, taken, "re-route refused")
         self._save(partition, order, out, cause)
 
+    @staticmethod
+    def abandon_reroute(order: Order, out: Outbox, cause: str) -> None:
+        """A re-route under way is given up (the order is being cancelled): what the new
+        location reserved already is released, as the old ones are by the cancel."""
+        taken = order.fail_reroute("order cancelled")
+        release_lines(out, f"{cause}/reroute", order, taken, "order cancelled")
+
     def _release(self, order: Order, out: Outbox, cause: str) -> None:
         order.release_hold()
         self.saga.advance(order, out, cause)

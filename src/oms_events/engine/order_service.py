@@ -433,6 +433,8 @@ class OrderService(OrderReturns, OrderOperations, Service):
         order: Order | None = partition.get(command.order_id)
         if order is None:
             raise OrderUnknown(order_id=str(command.order_id))
+        if order.rerouting is not None:
+            self.abandon_reroute(order, out, command.command_id)
         self.saga.cancel(order, command.reason, out, command.command_id)
         self._save(partition, order, out, command.command_id)
 

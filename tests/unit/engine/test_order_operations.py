@@ -10,6 +10,7 @@ from oms_events.domain.shipment import Shipment
 from oms_events.domain.workflow import Workflow
 from oms_events.engine.commands import (
     AddedLine,
+    CancelOrder,
     CapturePayment,
     CreateShipment,
     EditOrder,
@@ -254,3 +255,14 @@ def test_a_reroute_is_refused_before_allocation_or_to_the_same_place() -> None:
     early = _reroute(flow, placed)
     assert early.named("CommandRejected")[0]["code"] == "status.invalid_transition"
     assert not early.dead
+
+
+def test_cancelling_during_a_reroute_releases_both_locations() -> None:
+    flow, placed, old = _allocated_at_sh()
+    [new] = _reroute(flow, placed).asks()
+    flow.answer(new)  # reserved at BJ, the withdrawal asked
+    cancelled = flow.send(CancelOrder(command_id="c", order_id=order_id(placed), reason="r"))
+    assert cancelled.events[:2] == ["RerouteFailed", "OrderCancelled"]
+    assert sorted((r.location, r.reservation_id) for r in cancelled.releases()) == sorted(
+        [("BJ", new.reservation_id), ("SH", old.reservation_id)]
+    )
