@@ -418,6 +418,23 @@ class WarehouseSettings(BaseSettings):
         return value
 
 
+class FulfilmentSettings(BaseSettings):
+    """Fulfilment rules: sourcing, carriers, boxes (``OMS_FULFILMENT_*``)."""
+
+    model_config = _section("OMS_FULFILMENT_")
+
+    rules: Path | None = Field(
+        None,
+        description="TOML file of sourcing, carrier and box rules (oms_events.fulfilment.rules "
+        "shows an example); unset: the location with most stock, carriers by OMS_WAREHOUSE_*",
+    )
+    skus: Path | None = Field(
+        None,
+        description="CSV file sku,length_mm,width_mm,height_mm,weight_g (header row): sku "
+        "sizes for box and carrier choice; a sku not listed counts as 1 kg in a 20 cm cube",
+    )
+
+
 class StockSettings(BaseSettings):
     """Stock administration and replenishment (``OMS_STOCK_*``)."""
 
@@ -526,6 +543,7 @@ class Settings(BaseModel):
     returns: ReturnSettings = Field(default_factory=ReturnSettings)
     warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
     stock: StockSettings = Field(default_factory=StockSettings)
+    fulfilment: FulfilmentSettings = Field(default_factory=FulfilmentSettings)
     review: ReviewSettings = Field(default_factory=ReviewSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 

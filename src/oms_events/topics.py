@@ -86,6 +86,8 @@ def snapshots(aggregate_type: str) -> str:
 
 
 ALLOCATIONS = "oms.allocations"
+# Purchase orders for drop-ship suppliers (代发): lines a supplier ships itself.
+DROPSHIP = "oms.dropship"
 WAREHOUSE_UPDATES = "oms.warehouse.updates"
 CARRIER_UPDATES = "oms.carrier.updates"
 CARRIER_REQUESTS = "oms.carrier.requests"
@@ -187,6 +189,14 @@ def registry(settings: Settings) -> list[TopicSpec]:
             INPUT_CONFIG,
             "lines to pick (Allocation) and their cancellations (AllocationCancelled), "
             "per order and location",
+        ),
+        TopicSpec(
+            p + DROPSHIP,
+            Kind.INTEGRATION,
+            "supplier id",
+            n,
+            INPUT_CONFIG,
+            "purchase orders for drop-ship suppliers (PurchaseOrder), per order and supplier",
         ),
         TopicSpec(
             p + WAREHOUSE_UPDATES,

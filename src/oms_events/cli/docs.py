@@ -29,9 +29,10 @@ from oms_events.documents import render, store
 from oms_events.documents import verify as scans
 from oms_events.documents.bins import BinMap
 from oms_events.documents.parcels import Parcel, Sender
-from oms_events.documents.waves import choose_carrier, pick_rows, wave_id
+from oms_events.documents.waves import pick_rows, wave_id
 from oms_events.engine.commands import AssignWaybill
 from oms_events.engine.records import CommandWriter
+from oms_events.fulfilment.parcels import ParcelRules
 from oms_events.kafka.connection import producer
 from oms_events.projection.runner import connect
 from oms_events.settings import Settings, get_settings
@@ -66,6 +67,13 @@ def _bins(settings: Settings) -> BinMap:
         raise _fail(f"库位文件无效：{exc}", f"OMS_WAREHOUSE_BINS: {exc}") from None
 
 
+def _parcel_rules(settings: Settings) -> ParcelRules:
+    try:
+        return ParcelRules.from_settings(settings)
+    except ValueError as exc:
+        raise _fail(f"履约规则无效：{exc}", str(exc)) from None
+
+
 def make_wave(
     settings: Settings,
     conn: psycopg.Connection[Any],
@@ -81,18 +89,22 @@ def make_wave(
     candidates = store.unwaved(conn, location, size)
     if not candidates:
         return wave, []
-    w = settings.warehouse
+    rules = _parcel_rules(settings)
+    for parcel in candidates:
+        if rules.carrier(parcel) is None:
+            raise _fail(
+                f"没有承运商规则接受订单 {parcel.order_no} 的包裹："
+                "请在规则文件的 [[carriers]] 中添加",
+                f"no carrier rule takes the parcel of order {parcel.order_no} "
+                f"({rules.facts(parcel)}): add a [[carriers]] rule to OMS_FULFILMENT_RULES",
+            )
     writer = CommandWriter(settings, codec_from_settings(settings.registry))
     p = producer(settings)
     try:
         for parcel in candidates:
-            carrier = choose_carrier(
-                location,
-                parcel.delivery_speed,
-                carriers=w.carriers,
-                default_carrier=w.default_carrier,
-                express_carrier=w.express_carrier,
-            )
+            choice = rules.carrier(parcel)
+            assert choice is not None  # checked above, before any waybill was taken
+            carrier = choice.carrier
             r = writer.record(
                 AssignWaybill(
                     command_id=f"{wave}/{parcel.shipment_id}",
@@ -207,7 +219,9 @@ def pack(
             parcels = [found] if found else []
     if not parcels:
         raise _fail(f"未找到 {shipment or wave}", f"{shipment or wave} not found", 4)
-    render.pack_lists(output, parcels, _bins(settings), settings.warehouse.font)
+    rules = _parcel_rules(settings)
+    boxes = {p.shipment_id: text for p in parcels if (text := rules.box_text(p))}
+    render.pack_lists(output, parcels, _bins(settings), settings.warehouse.font, boxes)
     out.print(f"{len(parcels)} pack lists -> {output}")
 
 

@@ -14,6 +14,7 @@ from rich.markup import escape
 from oms_events.avro.codec import DecodeError
 from oms_events.avro.registry import RegistryError
 from oms_events.devservices.process import ServiceError
+from oms_events.fulfilment.rules import RulesError
 from oms_events.kafka.errors import KafkaError, KafkaUnavailable, TopicDrift
 from oms_events.projection.migrate import MigrationChanged
 from oms_events.projection.registry import UnknownProjection
@@ -35,6 +36,7 @@ KNOWN = (
     MigrationChanged,
     UnknownProjection,
     MissingTopic,
+    RulesError,
 )
 
 

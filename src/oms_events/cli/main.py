@@ -20,6 +20,7 @@ from oms_events.cli import (
     payment,
     project,
     returns,
+    rules,
     run,
     schemas,
     shipment,
@@ -65,6 +66,7 @@ app.add_typer(channel.app, name="channel")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(config.app, name="config")
 app.add_typer(docs.app, name="docs")
+app.add_typer(rules.app, name="rules")
 
 
 @app.callback()

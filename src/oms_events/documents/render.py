@@ -11,11 +11,12 @@ renders nothing); without the font file we fall back to STSong-Light all the sam
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
+from uuid import UUID
 
 from reportlab.graphics import renderPDF
 from reportlab.graphics.barcode import code128, qr
@@ -222,8 +223,15 @@ def pick_list(
 # --- pack lists ---------------------------------------------------------------------
 
 
-def pack_lists(path: Path, parcels: Sequence[Parcel], bins: BinMap, font_path: Path) -> None:
-    """One A5-sized pack list (发货清单) per parcel, to go in the box."""
+def pack_lists(
+    path: Path,
+    parcels: Sequence[Parcel],
+    bins: BinMap,
+    font_path: Path,
+    boxes: Mapping[UUID, str] | None = None,
+) -> None:
+    """One A5-sized pack list (发货清单) per parcel, to go in the box; ``boxes`` names
+    the boxes to pack each shipment in (box choice, when a catalogue is set)."""
     face = font(font_path)
     page = (148 * mm, 210 * mm)
     c = Canvas(str(path), pagesize=page)
@@ -238,6 +246,11 @@ def pack_lists(path: Path, parcels: Sequence[Parcel], bins: BinMap, font_path: P
             f"收货人 {p.recipient}  {p.phone or ''}",
             *wrap(f"地址 {p.address.text()}", face, 9, width - 2 * left)[:3],
             f"快递 {p.carrier or '-'} {p.tracking_no or '-'}    波次 {p.wave or '-'}",
+            *(
+                [f"箱型 Box {(boxes or {})[p.shipment_id]}"]
+                if p.shipment_id in (boxes or {})
+                else []
+            ),
         )
         for row in info:
             _text(c, face, 9, left, y, row)

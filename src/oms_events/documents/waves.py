@@ -8,30 +8,12 @@ once and drops units into slots as the list says. Pure: no database, no Kafka.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from oms_events.documents.bins import BinMap
 from oms_events.documents.parcels import Parcel
-
-FAST_SPEEDS = frozenset({"express", "next_day", "same_day"})
-
-
-def choose_carrier(
-    location: str,
-    delivery_speed: str,
-    *,
-    carriers: Mapping[str, str],
-    default_carrier: str,
-    express_carrier: str,
-) -> str:
-    """The carrier of a parcel: the express carrier for a fast promise, else the
-    location's own carrier, else the default. (A rules engine — weight, region, cost
-    — comes later; this is the rule shops start with.)"""
-    if delivery_speed in FAST_SPEEDS:
-        return express_carrier
-    return carriers.get(location, default_carrier)
 
 
 def wave_id(location: str, at: datetime) -> str:

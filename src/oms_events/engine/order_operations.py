@@ -270,7 +270,7 @@ class OrderOperations:
             releases = order.complete_reroute()
             old = [(r["line_no"], r["reservation_id"], r["location"]) for r in releases]
             release_lines(out, f"{cause}/rerouted", order, old, "re-routed")
-            allocation.dispatch(order, out, cause, locations={to_location})
+            allocation.dispatch(order, out, cause, self.saga.rules, locations={to_location})
         else:
             taken = order.fail_reroute(command.reason)
             release_lines(out, f"{cause}/reroute", order, taken, "re-route refused")

@@ -56,6 +56,8 @@ from oms_events.engine.commands import (
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.records import by_item_partition
 from oms_events.engine.sourcing import StockView
+from oms_events.engine.sourcing_rules import choose_line
+from oms_events.fulfilment.rules import Rules
 
 log = structlog.get_logger(__name__)
 
@@ -82,11 +84,16 @@ class OrderSaga:
     """Decides the next commands for an order; the order processor hosts it."""
 
     def __init__(
-        self, workflow: Workflow, stock: StockView, review: ReviewRules | None = None
+        self,
+        workflow: Workflow,
+        stock: StockView,
+        rules: Rules | None = None,
+        review: ReviewRules | None = None,
     ) -> None:
         self.workflow = workflow
         self.stock = stock
-        self.review = review or ReviewRules()
+        self.rules = rules  # sourcing rules (OMS_FULFILMENT_RULES); None: most stock
+        self.review = review or ReviewRules()  # review (审单) before allocation
 
     def placed(self, order: Order, out: Outbox, cause_id: str) -> None:
         """Ask the inventory for every line of a new order: one ReserveLines per
@@ -129,7 +136,7 @@ class OrderSaga:
             decision = self.workflow.decide(order, reserving=lines)
             failed = self._review_holds(order, decision, lines)
             if decision is Decision.CONFIRM and not failed:
-                allocation.allocate(order, out, cause_id, reserving)
+                allocation.allocate(order, out, cause_id, reserving, self.rules)
             else:
                 order.reserve_lines(reserving)
                 self._hold(order, decision, failed)
@@ -157,7 +164,7 @@ class OrderSaga:
         decision = self.workflow.decide(order)
         failed = self._review_holds(order, decision)
         if decision is Decision.CONFIRM and not failed:
-            allocation.allocate(order, out, cause_id)
+            allocation.allocate(order, out, cause_id, rules=self.rules)
         else:
             self._hold(order, decision, failed)
 
@@ -313,7 +320,10 @@ class OrderSaga:
         line = order.lines[line_no]
         serving = {location for _, location in order.reservations.values()}
         serving.update(ask.location for ask in asks)
-        location = self.stock.choose(line.sku, line.quantity, tried, serving)
+        if self.rules is None:
+            location = self.stock.choose(line.sku, line.quantity, tried, serving)
+        else:
+            location = choose_line(order, line_no, self.stock, self.rules, tried, serving)
         return None if location is None else _ask(order, line_no, location, tried)
 
     @staticmethod

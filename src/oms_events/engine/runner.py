@@ -35,6 +35,7 @@ from oms_events.engine.sourcing import StockView
 from oms_events.engine.stock_watcher import StockWatcher
 from oms_events.engine.warehouse_adapter import WarehouseAdapter
 from oms_events.engine.waybill_index import WaybillIndex, WaybillWatcher
+from oms_events.fulfilment import rules as rules_file
 from oms_events.payments import providers
 from oms_events.payments.gateway import PaymentGateway
 from oms_events.settings import Settings
@@ -71,6 +72,9 @@ class Engine:
         self.codec = codec or codec_from_settings(settings.registry)
         self.stop_event = threading.Event()
         self.stock = StockView()
+        # Read once, before any thread starts: a bad file stops `oms run` with one line.
+        path = settings.fulfilment.rules
+        self.rules = None if path is None else rules_file.load(path)
         self.watcher: StockWatcher | None = None
         self.waybills = WaybillIndex()
         self.waybill_watcher: WaybillWatcher | None = None
@@ -83,7 +87,12 @@ class Engine:
             return InventoryService()
         if name == "order":
             return OrderService(
-                OrderSaga(self.engine.order_workflow(), self.stock, self.settings.review.rules()),
+                OrderSaga(
+                    self.engine.order_workflow(),
+                    self.stock,
+                    self.rules,
+                    review=self.settings.review.rules(),
+                ),
                 self.settings.returns.policy(),
             )
         if name == "shipment":

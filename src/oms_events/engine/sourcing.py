@@ -5,7 +5,9 @@ sees enough there (one parcel, one allocation and one shipment fewer), else the
 location with the most units available, as a local view of the inventory events
 shows it. The view lags the inventory by a transaction or
 two, which is fine: it only proposes, and the InventoryItem accepts or rejects.
-Configurable rules (nearest, cheapest, split shipments) come later. No Kafka here:
+With a rules file (``OMS_FULFILMENT_RULES``) the saga asks
+``oms_events.fulfilment.sourcing_plan`` instead (priority, distance, cost, pickup,
+drop-ship); this view is its stock either way. No Kafka here:
 ``stock_watcher.StockWatcher`` feeds the view from the inventory events.
 """
 
@@ -74,6 +76,11 @@ class StockView:
         """Units the view believes can be reserved."""
         key = (sku, location)
         return self.on_hand.get(key, 0) - self.reserved.get(key, 0)
+
+    def holders(self, sku: str) -> set[str]:
+        """Locations that stock ``sku`` (sourcing rules rank them)."""
+        with self.lock:
+            return set(self.locations.get(sku, ()))
 
     def arrived(self, sku: str) -> int:
         """How many receipts of ``sku`` the view has seen, at any location."""

@@ -1,4 +1,4 @@
-"""Pick waves: the path through the bins, slots per parcel, the carrier rule, bins."""
+"""Pick waves: the path through the bins, slots per parcel, bins."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from oms_events.documents.bins import BinMap, derived_bin
-from oms_events.documents.waves import choose_carrier, pick_rows
+from oms_events.documents.waves import pick_rows
 from tests.unit.documents.parcels import parcel
 
 
@@ -37,16 +37,3 @@ def test_bins_are_read_from_a_csv_and_a_bad_row_names_its_line(tmp_path: Path) -
     bad.write_text("location,sku,bin\nWH,TEA,\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"bad.csv:2: location, sku and bin are required"):
         BinMap.load(bad)
-
-
-@pytest.mark.parametrize(
-    ("location", "speed", "carrier"),
-    [("WH-SH", "standard", "YTO"), ("WH-BJ", "standard", "ZTO"), ("WH-SH", "next_day", "SF")],
-)
-def test_the_carrier_is_the_express_one_for_fast_promises_else_the_locations(
-    location: str, speed: str, carrier: str
-) -> None:
-    chosen = choose_carrier(
-        location, speed, carriers={"WH-SH": "YTO"}, default_carrier="ZTO", express_carrier="SF"
-    )
-    assert chosen == carrier
