@@ -36,7 +36,7 @@ RULES = ReviewRules(enabled=True, amount_above=Money(1500, "CNY"))
 def flow_with(rules: ReviewRules = RULES) -> Flow:
     """A Flow whose saga reviews with ``rules``; TEA and CUP in stock at SH and BJ."""
     flow = Flow({("TEA", "SH"): 10, ("CUP", "SH"): 10, ("TEA", "BJ"): 10})
-    flow.service = OrderService(OrderSaga(Workflow(), flow.view, rules))
+    flow.service = OrderService(OrderSaga(Workflow(), flow.view, review=rules))
     flow.step = Step(flow.service, SETTINGS, CODEC)
     return flow
 
