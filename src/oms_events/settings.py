@@ -483,16 +483,16 @@ class ReviewSettings(BaseSettings):
         description="Auto-approve: phones or accounts whose orders skip the address and "
         "risk rules (still waiting for stock and payment)",
     )
-    answer_wait_s: float = Field(
-        30.0,
-        gt=0,
-        description="How long `oms order hold/release/review/edit/pay` waits for the "
-        "engine's answer",
-    )
     trusted_channels: list[str] = Field(
         default_factory=list,
         description="Auto-approve: channels whose orders skip the address and risk rules, "
         'e.g. ["pos"]',
+    )
+    answer_wait_s: float = Field(
+        30.0,
+        gt=0,
+        description="How long `oms order hold/release/review/edit/pay/reroute` waits for the "
+        "engine's answer",
     )
 
     def rules(self) -> ReviewRules:

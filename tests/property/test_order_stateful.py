@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -30,7 +31,10 @@ from oms_events.engine.commands import (
     HoldOrder,
     NewQuantity,
     RecordOfflinePayment,
+    RecordShipmentWithdrawn,
     ReleaseOrder,
+    RerouteOrder,
+    WithdrawShipment,
 )
 from tests.unit.domain.samples import address, cny, line, order, replay, state
 from tests.unit.engine.flow import Ask, Flow, Result, place
@@ -362,19 +366,23 @@ TestOrderStateful = OrderMachine.TestCase
 
 
 class OperatorFlowMachine(RuleBasedStateMachine):
-    """Interleaves an operator's holds, releases, edits and offline payments with the
-    inventory's answers, through the order service and its saga (no Kafka): the order's
+    """Interleaves an operator's holds, releases, edits, offline payments and re-routes
+    with the inventory's and the old shipment's answers, through the order service and
+    its saga (no Kafka): the order's
     totals follow its lines, every reservation it holds is one the inventory made, and
     none is left behind at the inventory once the answers are in."""
 
     @initialize(quantities=st.lists(st.integers(min_value=1, max_value=3), min_size=1, max_size=2))
     def place(self, quantities: list[int]) -> None:
-        self.flow = Flow({("TEA", "SH"): 1000, ("CUP", "SH"): 1000})
+        self.flow = Flow(
+            {("TEA", "SH"): 1000, ("CUP", "SH"): 1000, ("TEA", "BJ"): 500, ("CUP", "BJ"): 500}
+        )
         self.placed = place(
             lines=[("TEA" if n % 2 else "CUP", q) for n, q in enumerate(quantities, 1)]
         )
         self.id = flow_order_id(self.placed)
         self.pending: list[Ask] = []
+        self.withdrawals: list[WithdrawShipment] = []  # asked of the old shipment
         self.held: set[Any] = set()  # reservation ids the inventory holds for the order
         self.n = 0
         self.take(self.flow.send(self.placed))
@@ -386,6 +394,7 @@ class OperatorFlowMachine(RuleBasedStateMachine):
         """Note what the inventory was asked to reserve and to release."""
         assert not result.dead, [d.headers for d in result.dead]
         self.pending += result.asks()
+        self.withdrawals += result.commands(WithdrawShipment)
         for r in result.releases():
             self.held.discard(r.reservation_id)
 
@@ -458,6 +467,35 @@ class OperatorFlowMachine(RuleBasedStateMachine):
             )
             self.take(self.flow.send(pay))
 
+    @rule(to=st.sampled_from(["SH", "BJ"]))
+    def reroute(self, to: str) -> None:
+        """Move what is allocated at the other location to ``to`` (refused unless
+        allocated there, nothing shipped, no re-route under way)."""
+        other = "BJ" if to == "SH" else "SH"
+        command = RerouteOrder(
+            command_id=self.cid(),
+            order_id=self.id,
+            from_location=other,
+            to_location=to,
+            actor="a",
+        )
+        self.take(self.flow.send(command))
+
+    @rule(withdrawn=st.booleans())
+    def old_shipment_answers(self, withdrawn: bool) -> None:
+        """Withdrawn before pick, or refused: picked already."""
+        if not self.withdrawals:
+            return
+        w = self.withdrawals.pop(0)
+        answer = RecordShipmentWithdrawn(
+            command_id=self.cid(),
+            order_id=self.id,
+            shipment_id=w.shipment_id,
+            withdrawn=withdrawn,
+            reason="" if withdrawn else "the shipment is picked",
+        )
+        self.take(self.flow.send(answer))
+
     @invariant()
     def totals_follow_the_lines(self) -> None:
         o = self.order
@@ -465,10 +503,19 @@ class OperatorFlowMachine(RuleBasedStateMachine):
 
     @invariant()
     def the_order_holds_only_what_the_inventory_reserved(self) -> None:
-        held_by_order = {rid for rid, _ in self.order.reservations.values()}
+        o = self.order
+        held_by_order = {rid for rid, _ in o.reservations.values()}
+        if o.rerouting is not None:  # a re-route's new reservations, taken so far
+            held_by_order |= {UUID(r) for n, r in o.rerouting[2] if n in o.reroute_reserved}
         assert held_by_order <= self.held
         if not self.pending:  # every answer in: nothing left behind at the inventory
             assert held_by_order == self.held
+
+    @invariant()
+    def an_allocated_line_is_reserved_where_it_ships(self) -> None:
+        o = self.order
+        for n, location in o.allocations.items():
+            assert o.reservations[n][1] == location
 
     @invariant()
     def a_released_paid_reserved_order_is_allocated(self) -> None:
@@ -478,6 +525,6 @@ class OperatorFlowMachine(RuleBasedStateMachine):
 
 
 OperatorFlowMachine.TestCase.settings = settings(
-    max_examples=60, stateful_step_count=25, deadline=None
+    max_examples=120, stateful_step_count=40, deadline=None
 )
 TestOperatorFlow = OperatorFlowMachine.TestCase
