@@ -225,7 +225,7 @@ PROJECTION = Projection(
     name="analytics",
     topics=(topics.events("order"),),
     group="oms-projection-analytics",
-    migrations=("004_analytics.sql",),
+    migrations=("004_analytics.sql", "015_business_days.sql"),
     events=frozenset(HANDLERS),
     write=write,
 )

@@ -40,6 +40,8 @@ ORDER = (
     "discount_total",
     "shipping_fee",
     "order_total",
+    "tax",
+    "receiver_masked",
     "amount_paid",
     "amount_refunded",
     "payment_method",
@@ -144,7 +146,7 @@ def _totals(row: Row) -> None:
     live = [ln for ln in row["lines"].values() if ln["status"] != "removed"]
     row["lines_total"] = sum(ln["net_amount"] for ln in live)
     row["discount_total"] = sum(ln["discount"] for ln in live)
-    row["order_total"] = row["lines_total"] + row["shipping_fee"]
+    row["order_total"] = row["lines_total"] + row["shipping_fee"] + row["tax"]
 
 
 def _unconfirm(row: Row) -> None:
@@ -173,6 +175,9 @@ def placed(row: Row, e: EventRecord) -> None:
         status="pending",
         currency=p["currency"],
         shipping_fee=p["shipping_fee"]["amount"],
+        # Tax on top of the prices, and masked receivers: absent from earlier OrderPlaced.
+        tax=p["tax"]["amount"] if p.get("tax") else 0,
+        receiver_masked=bool(p.get("receiver_masked")),
         # Paid at the channel: recorded with the order (earlier: a PaymentRecorded).
         amount_paid=p["payment"]["amount"]["amount"] if p.get("payment") else 0,
         amount_refunded=0,
@@ -600,7 +605,12 @@ PROJECTION = Projection(
     name="tracking",
     topics=(topics.events("order"), topics.events("shipment")),
     group="oms-projection-tracking",
-    migrations=("002_tracking.sql", "010_shipments.sql", "015_review_queue.sql"),
+    migrations=(
+        "002_tracking.sql",
+        "010_shipments.sql",
+        "016_order_tax.sql",
+        "017_review_queue.sql",
+    ),
     events=frozenset(ORDER_HANDLERS) | frozenset(SHIPMENT_HANDLERS),
     write=write,
 )

@@ -16,6 +16,7 @@ from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -62,6 +63,14 @@ class KafkaSettings(BaseSettings):
     topic_prefix: str = Field(
         "",
         description="Prefix for every topic name (isolates test runs or tenants on one cluster)",
+    )
+    max_record_bytes: int = Field(
+        900_000,
+        ge=1024,
+        description="Largest record value the project produces. A command or event above it "
+        "is dead-lettered with reason record.too_large instead of failing the producer's "
+        "transaction on every restart; keep it below the broker's message.max.bytes "
+        "(1 MiB by default) to leave room for key, headers and batch overhead",
     )
 
 
@@ -135,6 +144,13 @@ class EngineSettings(BaseSettings):
         "timeout: how long a rebalance waits for a member that joined and then died (a "
         "killed process) before assigning without it, and how long one loop iteration "
         "(a batch, a partition rebuild) may take before the member leaves its group",
+    )
+    poison_attempts: int = Field(
+        3,
+        ge=1,
+        description="Transactions aborted in a row for a record's fault (an event over the "
+        "topic's max.message.bytes) before a processor retries one record at a time, and "
+        "attempts of that record alone before it is dead-lettered as record.poison",
     )
     commit_delay_ms: int = Field(
         0,
@@ -256,6 +272,28 @@ class HttpSettings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="Address the HTTP server listens on")
     port: int = Field(8080, ge=1, le=65535, description="Port the HTTP server listens on")
+    max_body_bytes: int = Field(
+        512 * 1024,
+        ge=1024,
+        description="Largest request body accepted; above it the answer is 413. The raw "
+        "delivery is published as one record, so keep it below kafka.max_record_bytes",
+    )
+    retry_after_s: int = Field(
+        5, ge=1, description="Retry-After of a 503 answered while Kafka is unreachable"
+    )
+
+
+class RecoverySettings(BaseSettings):
+    """How processes wait out a Kafka or PostgreSQL outage (``OMS_RECOVERY_*``)."""
+
+    model_config = _section("OMS_RECOVERY_")
+
+    initial_backoff_s: float = Field(
+        0.5, gt=0, description="First wait after a lost connection; doubled on each failure"
+    )
+    max_backoff_s: float = Field(
+        30.0, gt=0, description="Longest wait between two attempts to reconnect (the cap)"
+    )
 
 
 class DevSettings(BaseSettings):
@@ -513,6 +551,43 @@ class ReviewSettings(BaseSettings):
         )
 
 
+class AnalyticsSettings(BaseSettings):
+    """Reports, charts and demand forecasts (``OMS_ANALYTICS_*``)."""
+
+    model_config = _section("OMS_ANALYTICS_")
+
+    timezone: str = Field(
+        "Asia/Shanghai",
+        description="IANA time zone of the shop's business day: every daily view, report "
+        "and chart cuts days at its midnight",
+    )
+    reports_file: Path = Field(
+        Path("reports.toml"),
+        description="TOML file of saved report definitions (oms report list|run|schedule)",
+    )
+    output_dir: Path = Field(
+        Path("reports"),
+        description="Folder the reports are written to, one subfolder per report and run",
+    )
+    forecast_history_days: int = Field(
+        112,
+        ge=28,
+        description="Days of shipped units a demand forecast learns from (oms stock suggest, "
+        "oms forecast backtest)",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as Asia/Shanghai"
+            ) from None
+        return value
+
+
 class LogSettings(BaseSettings):
     """Logging (``OMS_LOG_*``)."""
 
@@ -538,6 +613,7 @@ class Settings(BaseModel):
     eventstore: EventStoreSettings = Field(default_factory=EventStoreSettings)
     projections: ProjectionSettings = Field(default_factory=ProjectionSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    recovery: RecoverySettings = Field(default_factory=RecoverySettings)
     dev: DevSettings = Field(default_factory=DevSettings)
     payments: PaymentSettings = Field(default_factory=PaymentSettings)
     returns: ReturnSettings = Field(default_factory=ReturnSettings)
@@ -545,6 +621,7 @@ class Settings(BaseModel):
     stock: StockSettings = Field(default_factory=StockSettings)
     fulfilment: FulfilmentSettings = Field(default_factory=FulfilmentSettings)
     review: ReviewSettings = Field(default_factory=ReviewSettings)
+    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
     def replace(self, **sections: dict[str, Any]) -> Settings:

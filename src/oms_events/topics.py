@@ -13,7 +13,7 @@ from enum import StrEnum
 from oms_events.settings import Settings
 
 AGGREGATE_TYPES: tuple[str, ...] = ("order", "inventory", "shipment", "payment", "return")
-CHANNELS: tuple[str, ...] = ("web", "tmall", "jd", "pos")
+CHANNELS: tuple[str, ...] = ("web", "tmall", "jd", "pos", "pdd", "douyin")
 
 # Event topics are the system of record: keep every event forever, never compact.
 EVENT_CONFIG: dict[str, str] = {

@@ -33,7 +33,7 @@ NOWHERE = {
         ),
         (["transfer-receive", "not-a-uuid"], "TRANSFER_ID", "printed"),
         (["receive", "TEA", "WH-00", "lots"], "QUANTITY", "50"),
-        (["suggest", "--days", "0"], "--days", "--days 28"),
+        (["suggest", "--days", "0"], "--days", "--days 112"),
     ],
 )
 def test_a_bad_argument_is_refused_in_one_line_naming_it(

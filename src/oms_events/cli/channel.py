@@ -36,14 +36,19 @@ def send(
             exists=True,
             dir_okay=False,
             readable=True,
-            help="Deliveries in the channel's format: one order per JSON/XML file, a CSV "
-            "file is one POS batch. Each file is published as one record, byte for byte.",
+            help="Deliveries in the channel's format: a JSON/XML file holds one order, or a "
+            "page of orders as the platform's API answers (JD orderInfoList, pdd order_list, "
+            "douyin shop_order_list); a CSV file is one POS batch. Each file is published as "
+            "one record, byte for byte.",
         ),
     ],
 ) -> None:
     """Publish each FILE as one record on oms.intake.CHANNEL, keyed as the channel keys it
-    (its order id; a POS batch by store). Invalid files are sent too: the adapter
-    dead-letters them, as it would a channel's bad delivery."""
+    (its order id; a POS batch by store, a JD page by shop). Invalid files are sent too:
+    the adapter dead-letters them, as it would a channel's bad delivery.
+
+    Example: oms channel send pdd tests/fixtures/channels/pdd/order_list_page.json
+    """
     if channel not in CHANNELS:
         raise typer.BadParameter(
             f"unknown channel {channel!r}; use one of {', '.join(CHANNELS)}", param_hint="CHANNEL"

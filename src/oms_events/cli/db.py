@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
+from oms_events.analytics.calendar import set_timezone
 from oms_events.cli.errors import one_line_errors
 from oms_events.cli.project import SCHEMA, schema_or_setting
 from oms_events.projection.migrate import migrate as apply_migrations
@@ -26,6 +27,9 @@ def migrate(schema: str | None = SCHEMA) -> None:
     schema = schema_or_setting(schema)
     with connect(settings.postgres.dsn, schema, "oms-db-migrate") as conn:
         results = apply_migrations(conn, schema, select([]))
+        # The business day's zone reaches SQL through business_calendar (015).
+        if set_timezone(conn, settings.analytics.timezone):
+            out.print(f"business days now in {settings.analytics.timezone}")
     for r in results:
         out.print(f"{'applied' if r.applied else 'ok':8} {r.version}  ({r.projection})")
     out.print(f"schema {schema}: {sum(r.applied for r in results)} migration(s) applied")

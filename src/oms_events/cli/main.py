@@ -14,11 +14,13 @@ from oms_events.cli import (
     demo,
     dev,
     docs,
+    forecast,
     intake,
     order,
     order_actions,
     payment,
     project,
+    report,
     returns,
     rules,
     run,
@@ -56,6 +58,8 @@ app.command("project")(project.project)
 app.command("replay")(project.replay)
 app.command("status")(status.status)
 app.add_typer(stock.app, name="stock")
+app.add_typer(report.app, name="report")
+app.add_typer(forecast.app, name="forecast")
 app.add_typer(returns.app, name="return")
 app.command(
     "bench",

@@ -17,14 +17,15 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from oms_events.analytics.calendar import set_timezone
 from oms_events.avro.codec import SharedDecodes
 from oms_events.avro.registry import codec_from_settings
 from oms_events.cli.errors import one_line_errors
 from oms_events.kafka.port import TopicPartition
 from oms_events.projection import replay as replays
-from oms_events.projection.migrate import migrate
 from oms_events.projection.registry import select
 from oms_events.projection.runner import Runner, connect
+from oms_events.projection.supervisor import Supervisor
 from oms_events.settings import get_settings
 
 out = Console()
@@ -57,7 +58,14 @@ def project(
     max_wait: float = typer.Option(0.2, help="Longest wait (s) to fill a batch."),
 ) -> None:
     """Run projections until SIGTERM or Ctrl-C: each batch of events is written with its
-    offsets in one transaction, and a restart resumes where the database says."""
+    offsets in one transaction, and a restart resumes where the database says.
+
+    A PostgreSQL or Kafka outage is waited out, not fatal: the log says "waiting for
+    PostgreSQL" with the next retry (0.5 s doubling to OMS_RECOVERY_MAX_BACKOFF_S), and
+    the projections resume from their committed offsets.
+
+    Example: oms project inventory tracking --schema oms
+    """
     settings = get_settings()
     schema = schema_or_setting(schema)
     projections = select(names or [])
@@ -69,25 +77,23 @@ def project(
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    runners = []
     # One decode per event for all projections reading it (three read the order events).
     codec = SharedDecodes(codec_from_settings(settings.registry))
-    for p in projections:
-        conn = connect(settings.postgres.dsn, schema, f"oms-project-{p.name}")
-        migrate(conn, schema, [p])
-        # Several projections share the wait: each polls briefly in turn.
-        wait = max_wait / len(projections)
-        runners.append(Runner(settings, p, conn, batch_size=batch_size, max_wait=wait, codec=codec))
+    supervisor = Supervisor(
+        settings,
+        projections,
+        schema,
+        lambda: stopping,
+        batch_size=batch_size,
+        max_wait=max_wait,
+        codec=codec,
+    )
     out.print(f"projecting {', '.join(p.name for p in projections)} into schema {schema}")
     try:
-        while not stopping:
-            for runner in runners:
-                runner.step()
+        supervisor.run()
     finally:
-        for runner in runners:
-            runner.close()
-            runner.conn.close()
-    for runner in runners:
+        supervisor.close()
+    for runner in supervisor.runners:
         m = runner.metrics
         out.print(f"{runner.projection.name}: {m.events} events in {m.batches} batches")
 
@@ -136,6 +142,9 @@ def replay(
             batch_size=batch_size,
             on_start=on_start,
         )
+    # A rebuild brings the migration's default business time zone: the settings' again.
+    with connect(settings.postgres.dsn, target, "oms-replay", create=False) as conn:
+        set_timezone(conn, settings.analytics.timezone)
     rate = result.records / result.seconds if result.seconds else 0.0
     out.print(
         f"{name}: {result.events} events applied ({result.records} records read) in "

@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from oms_events.analytics.forecast import MIN_SEASONAL_DAYS, suggestions
 from oms_events.avro.registry import codec_from_settings
 from oms_events.cli.answers import Answer, send_and_wait
 from oms_events.cli.errors import one_line_errors
@@ -41,7 +42,7 @@ from oms_events.engine.commands import (
     TransferStock,
 )
 from oms_events.projection.runner import connect
-from oms_events.projection.stock import stock_levels, suggestions, transfer_destination
+from oms_events.projection.stock import stock_levels, transfer_destination
 from oms_events.settings import get_settings
 
 app = typer.Typer(
@@ -65,10 +66,12 @@ LABELS: dict[str, dict[str, str]] = {
         "stock_of": "Stock of {sku}",
         "none": "No stock of {sku} in the projection.",
         "sku": "SKU",
-        "daily": "Shipped / day",
+        "daily": "Forecast / day",
+        "method": "Method",
+        "lead_demand": "Lead-time demand",
         "safety": "Safety stock",
         "suggested": "Suggested order",
-        "suggest_title": "Replenishment: {days} days of sales, lead time {lead} d",
+        "suggest_title": "Replenishment: forecast of {days} days of shipments, lead {lead} d",
         "nothing": "Nothing to reorder.",
         "refused": "refused",
         "no_answer": "sent {command} {command_id}; no answer within {wait:g} s: is the engine "
@@ -88,10 +91,12 @@ LABELS: dict[str, dict[str, str]] = {
         "stock_of": "{sku} 库存",
         "none": "投影中没有 {sku} 的库存。",
         "sku": "商品编码",
-        "daily": "日均发货",
+        "daily": "预测日销",
+        "method": "方法",
+        "lead_demand": "采购周期需求",
         "safety": "安全库存",
         "suggested": "建议补货",
-        "suggest_title": "补货建议：近 {days} 天销量，采购周期 {lead} 天",
+        "suggest_title": "补货建议：基于近 {days} 天发货的预测，采购周期 {lead} 天",
         "nothing": "无需补货。",
         "refused": "被拒绝",
         "no_answer": "已发送 {command} {command_id}；{wait:g} 秒内未收到答复：引擎是否在运行"
@@ -477,12 +482,21 @@ def show(sku: SKU, schema: str | None = SCHEMA) -> None:
 @app.command()
 @one_line_errors
 def suggest(
-    days: Annotated[str, typer.Option("--days", help="Sales window in days.", metavar="N")] = "28",
+    days: Annotated[
+        str | None,
+        typer.Option(
+            "--days",
+            help="Days of shipments the forecast learns from "
+            "(default: OMS_ANALYTICS_FORECAST_HISTORY_DAYS).",
+            metavar="N",
+            show_default=False,
+        ),
+    ] = None,
     lead_time: Annotated[
         float | None,
         typer.Option(
             "--lead-time",
-            help="Days to replenish [default: OMS_STOCK_LEAD_TIME_DAYS].",
+            help="Days to replenish (default: OMS_STOCK_LEAD_TIME_DAYS).",
             show_default=False,
         ),
     ] = None,
@@ -492,26 +506,34 @@ def suggest(
     show_all: Annotated[bool, typer.Option("--all", help="Also items needing nothing.")] = False,
     schema: str | None = SCHEMA,
 ) -> None:
-    """What to reorder per sku and location, from the sales history.
+    """What to reorder per sku and location, from the demand forecast.
 
-    Average daily shipped units over --days x lead time + safety stock - (available +
-    in transit); safety stock: OMS_STOCK_SAFETY_DAYS of sales, at least the item's
-    low-stock threshold.
+    Forecast units over the lead time + safety stock - (available + in transit). The
+    forecast is Holt-Winters with a weekly season on units shipped per business day
+    (OMS_ANALYTICS_TIMEZONE); items with under 4 weeks of history use their 28-day
+    average (column method). Safety stock: OMS_STOCK_SAFETY_DAYS of forecast demand,
+    at least the item's low-stock threshold.
 
-    Example: oms stock suggest --days 28 --csv > reorder.csv
+    Example: oms stock suggest --lead-time 10 --csv > reorder.csv
     """
-    window = _parsed(lambda: whole("--days", days, 1, "28"))
     settings = get_settings()
+    history = (
+        settings.analytics.forecast_history_days
+        if days is None
+        else _parsed(lambda: whole("--days", days, MIN_SEASONAL_DAYS, "112"))
+    )
     lead = settings.stock.lead_time_days if lead_time is None else lead_time
     with connect(
         settings.postgres.dsn, schema_or_setting(schema), "oms-stock", create=False
     ) as conn:
-        rows = suggestions(conn, window, lead, settings.stock.safety_days)
+        rows = suggestions(
+            conn, lead, settings.stock.safety_days, settings.analytics.timezone, history
+        )
     if not show_all:
         rows = [r for r in rows if r["suggested"] > 0]
     columns = (
-        "sku", "location", "daily_sales", "on_hand", "reserved", "available", "in_transit",
-        "safety_stock", "suggested",
+        "sku", "location", "method", "daily_sales", "lead_time_demand", "on_hand", "reserved",
+        "available", "in_transit", "safety_stock", "suggested",
     )  # fmt: skip
     if as_csv:
         writer = csv.writer(sys.stdout)
@@ -522,10 +544,10 @@ def suggest(
     if not rows:
         out.print(t["nothing"])
         return
-    names = {"daily_sales": "daily", "safety_stock": "safety"}
-    table = Table(title=t["suggest_title"].format(days=window, lead=f"{lead:g}"))
+    names = {"daily_sales": "daily", "safety_stock": "safety", "lead_time_demand": "lead_demand"}
+    table = Table(title=t["suggest_title"].format(days=history, lead=f"{lead:g}"))
     for column in columns:
-        text = column in ("sku", "location")
+        text = column in ("sku", "location", "method")
         table.add_column(t[names.get(column, column)], justify="left" if text else "right")
     for r in rows:
         table.add_row(*(str(r[c]) for c in columns))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from oms_events.domain.limits import MAX_AMOUNT, MAX_UNITS
+
 
 class DomainError(Exception):
     """A business rule refused a command.
@@ -63,7 +65,32 @@ class InvalidQuantity(DomainError):
         """Return ``quantity`` if it is a positive int, else raise this error."""
         if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
             raise cls(quantity=quantity)
+        if quantity > MAX_UNITS:
+            raise QuantityOverLimit(quantity=quantity, limit=MAX_UNITS)
         return quantity
+
+
+class QuantityOverLimit(DomainError):
+    """A quantity or stock level above ``limits.MAX_UNITS``: a typo or an attack."""
+
+    code = "quantity.over_limit"
+    message_en = "Quantity {quantity} is over the limit of {limit} units."
+    message_zh = "数量 {quantity} 超过上限 {limit} 件。"
+
+
+class AmountOverLimit(DomainError):
+    """An amount above ``limits.MAX_AMOUNT`` minor units (either sign)."""
+
+    code = "money.over_limit"
+    message_en = "Amount {amount} is over the limit of {limit} minor units."
+    message_zh = "金额 {amount} 超过上限 {limit}（最小货币单位）。"
+
+    @classmethod
+    def check(cls, amount: int) -> int:
+        """Return ``amount`` if its size is within ``MAX_AMOUNT``, else raise this error."""
+        if not -MAX_AMOUNT <= amount <= MAX_AMOUNT:
+            raise cls(amount=amount, limit=MAX_AMOUNT)
+        return amount
 
 
 class ReasonRequired(DomainError):

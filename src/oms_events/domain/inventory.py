@@ -26,6 +26,7 @@ from oms_events.domain.errors import (
     InvalidQuantity,
     InvalidThreshold,
     InvalidTransfer,
+    QuantityOverLimit,
     ReasonRequired,
     ReservationConflict,
     StockAdjustmentInvalid,
@@ -34,6 +35,7 @@ from oms_events.domain.errors import (
     UnknownTransfer,
 )
 from oms_events.domain.ids import natural_id
+from oms_events.domain.limits import MAX_UNITS
 
 # How long, in event time, a settled (released or committed) reservation is remembered
 # so that a redelivered command for it has no second effect; after that it leaves the
@@ -205,6 +207,7 @@ class InventoryItem(Aggregate):
         """Add received units (``StockReceived``), e.g. a purchase order arriving."""
         InvalidQuantity.check(quantity)
         self.check_reason(reason)
+        self._check_level(self.on_hand + quantity)
         self._received(quantity=quantity, reason=reason, actor=actor)
         self._note_level()
 
@@ -222,6 +225,7 @@ class InventoryItem(Aggregate):
             raise InvalidQuantity(quantity=delta)
         self.check_reason(reason)
         new_on_hand = self.on_hand + delta
+        self._check_level(new_on_hand)
         if new_on_hand < 0 or new_on_hand < self.reserved:
             raise StockAdjustmentInvalid(
                 sku=self.sku, delta=delta, on_hand=new_on_hand, reserved=self.reserved
@@ -242,6 +246,7 @@ class InventoryItem(Aggregate):
         """
         if not isinstance(counted, int) or isinstance(counted, bool) or counted < 0:
             raise InvalidQuantity(quantity=counted)
+        self._check_level(counted)
         if counted < self.reserved:
             raise CountBelowReserved(
                 sku=self.sku,
@@ -263,6 +268,7 @@ class InventoryItem(Aggregate):
         InvalidQuantity.check(quantity)
         if return_id in self.restocked_returns:
             return
+        self._check_level(self.on_hand + quantity)
         self._restocked(return_id=return_id, quantity=quantity, reason=reason)
         self._note_level()
 
@@ -479,6 +485,13 @@ class InventoryItem(Aggregate):
     @event("ThresholdSet")
     def _threshold_set(self, threshold: int, actor: str = "") -> None:
         self.low_stock_threshold = threshold
+
+    @staticmethod
+    def _check_level(on_hand: int) -> None:
+        # A stock level has the same ceiling as a quantity (limits.MAX_UNITS): two
+        # receipts of 10^9 would otherwise build a level no projection can store.
+        if on_hand > MAX_UNITS:
+            raise QuantityOverLimit(quantity=on_hand, limit=MAX_UNITS)
 
     def _note_level(self) -> None:
         # One LowStock per crossing below, one StockReplenished per crossing back.

@@ -16,7 +16,8 @@ from typing import Any
 
 from iso4217 import Currency
 
-from oms_events.domain.errors import CurrencyMismatch, InvalidMoney
+from oms_events.domain.errors import AmountOverLimit, CurrencyMismatch, InvalidMoney
+from oms_events.domain.limits import MAX_AMOUNT
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _SEEN: set[str] = set()  # currencies that passed _CURRENCY and minor_units
@@ -57,11 +58,17 @@ class Money:
     def __post_init__(self) -> None:
         # The common case first: a plain int in a currency already seen (Money is built
         # dozens of times per order, and the regex was most of its cost).
-        if type(self.amount) is int and type(self.currency) is str and self.currency in _SEEN:
+        if (
+            type(self.amount) is int
+            and -MAX_AMOUNT <= self.amount <= MAX_AMOUNT
+            and type(self.currency) is str
+            and self.currency in _SEEN
+        ):
             return
         # bool is an int subclass; True yuan is a bug, not money.
         if not isinstance(self.amount, int) or isinstance(self.amount, bool):
             raise InvalidMoney(value=repr(self.amount))
+        AmountOverLimit.check(self.amount)
         if not isinstance(self.currency, str):
             raise InvalidMoney(value=repr(self.currency))
         minor_units(self.currency)  # an ISO 4217 currency, or InvalidMoney

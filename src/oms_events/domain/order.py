@@ -160,6 +160,8 @@ class Order(Aggregate):
 
     # Read when a snapshot taken before orders had tenders is restored (its state has none).
     tenders: tuple[Tender, ...] = ()
+    receiver_masked = False  # likewise: orders placed before masked receivers existed
+    tax: Money | None = None  # likewise: before tax on top of prices existed
     # Likewise for refunds by line: immutable, so replaced (never changed) by the events.
     refunds_agreed: frozenset[str] = frozenset()
     refunded_units: tuple[tuple[int, int], ...] = ()  # (line_no, units refunded)
@@ -215,6 +217,8 @@ class Order(Aggregate):
         shipping_fee: Money | None = None,
         paid_at_channel: str | None = None,
         tenders: Sequence[Tender] = (),
+        receiver_masked: bool = False,
+        tax: Money | None = None,
     ) -> Order:
         """Place a new order (event ``OrderPlaced``) after checking it is whole.
 
@@ -222,6 +226,10 @@ class Order(Aggregate):
         collected the total: ``OrderPlaced`` records it, no ``PaymentRecorded`` follows.
         ``tenders`` say how the total is paid when the channel said so (split tenders at
         a till, a transfer): recorded as given, they must add up to the total.
+        ``receiver_masked``: the platform sent the receiver masked or encrypted; the
+        customer and address hold what it sent until the real ones are fetched.
+        ``tax``: charged on top of the prices when the channel's prices exclude it; part
+        of the total the customer owes.
         """
         for name, value in (("order_no", order_no), ("channel", channel)):
             if not value.strip():
@@ -241,7 +249,11 @@ class Order(Aggregate):
             raise InvalidOrder(detail="shipping fee is negative")
         if placed_at.tzinfo is None:
             raise InvalidOrder(detail="placed_at must carry a time zone")
+        if tax is not None and (tax.currency != currency or tax.is_negative):
+            raise InvalidOrder(detail="tax must be a non-negative amount in the order's currency")
         total = Money.sum((line.net for line in lines), currency) + fee
+        if tax is not None:
+            total = total + tax
         if tenders:
             if any(t.amount.currency != currency for t in tenders):
                 raise InvalidOrder(detail="tenders must be in the order's currency")
@@ -269,6 +281,8 @@ class Order(Aggregate):
             shipping_fee=fee.to_dict(),
             payment=payment,
             tenders=[t.to_dict() for t in tenders],
+            receiver_masked=receiver_masked,
+            tax=tax.to_dict() if tax is not None and not tax.is_zero else None,
         )
 
     @event("OrderPlaced")
@@ -287,6 +301,8 @@ class Order(Aggregate):
         shipping_fee: dict[str, Any],
         payment: dict[str, Any] | None = None,
         tenders: list[dict[str, Any]] | None = None,
+        receiver_masked: bool = False,
+        tax: dict[str, Any] | None = None,
     ) -> None:
         self.order_no = order_no
         self.channel = channel
@@ -318,6 +334,9 @@ class Order(Aggregate):
         # How the channel said the total is paid (absent in older events: one tender of
         # payment_method for the whole total).
         self.tenders = tuple(Tender.from_dict(t) for t in tenders or ())
+        # Absent in older events: the receiver was sent in clear.
+        self.receiver_masked = receiver_masked
+        self.tax = Money.from_dict(tax) if tax is not None else None
         self.held_from: OrderStatus | None = None
         self.hold_reason: str | None = None
         self.released_from_hold = False
@@ -327,10 +346,11 @@ class Order(Aggregate):
 
     @property
     def total(self) -> Money:
-        """What the customer owes: line nets plus shipping."""
-        return Money.sum((line.net for line in self.lines.values()), self.currency) + (
+        """What the customer owes: line nets plus shipping, plus tax charged on top."""
+        total = Money.sum((line.net for line in self.lines.values()), self.currency) + (
             self.shipping_fee
         )
+        return total + self.tax if self.tax is not None else total
 
     @property
     def amount_paid(self) -> Money:

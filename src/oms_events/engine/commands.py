@@ -190,6 +190,10 @@ class PlaceOrder(Command):
     # How the total is paid, when the channel says more than payment_method (split
     # tenders, cash, transfers); empty: one tender of payment_method for the total.
     tenders: tuple[TenderDetails, ...] = ()
+    # Tax on top of the prices when the channel's prices exclude it (minor units).
+    tax: int = 0
+    # The platform masked or encrypted the receiver (customer, address hold what it sent).
+    receiver_masked: bool = False
 
     @property
     def key(self) -> str:

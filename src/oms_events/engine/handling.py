@@ -82,6 +82,7 @@ class Step:
         target = self.service.target(command)
         if partition.seen(target, command.command_id):
             return Outcome.DUPLICATE
+        mark = len(out.records)
         try:
             self.service.handle(command, partition, out)
         except UnknownCommand as exc:
@@ -106,29 +107,55 @@ class Step:
             self.log.exception("command failed", command=command.name)
             _taint(partition, target)
             return self._dead(out, record, technical("engine.error", exc))
-        return Outcome.APPLIED
+        return self._fits(record, partition, out, mark)
+
+    def _fits(self, record: Any, partition: Partition, out: Outbox, mark: int) -> Outcome:
+        # A record over the broker's limit would fail the whole transaction, again on
+        # every restart (a poison command): drop this command's output, rebuild the
+        # partition from the log (its aggregate applied events that are not kept), and
+        # dead-letter the command instead.
+        limit = self.settings.kafka.max_record_bytes
+        size = out.oversized(mark, limit)
+        if not size:
+            return Outcome.APPLIED
+        out.truncate(mark)
+        partition.dirty = True
+        en = f"it makes a record of {size} bytes, over kafka.max_record_bytes ({limit})"
+        zh = f"其产生的记录为 {size} 字节，超过 kafka.max_record_bytes（{limit}）"
+        return self._dead(out, record, Reason("record.too_large", WHOLE, en, zh, "RecordTooLarge"))
 
     def _dead(self, out: Outbox, record: Any, reason: Reason) -> Outcome:
-        self.log.warning(
-            "dead letter",
-            code=reason.code,
-            message=reason.en,
-            offset=record.offset,
-            partition=record.partition,
-        )
-        letter = DeadLetter(
-            reason, Source(record.topic, record.partition, record.offset), self.processor
-        )
-        # Key and value byte for byte, so an operator can fix the input and replay it.
-        out.add(
-            Outgoing(
-                topics.name(self.settings, topics.DEADLETTER),
-                record.key,
-                record.value if record.value is not None else b"",
-                letter.headers(record.headers or []),
-            )
-        )
+        dead_letter(self.settings, self.processor, out, record, reason)
         return Outcome.DEAD
+
+
+def dead_letter(
+    settings: Settings, processor: str, out: Outbox, record: Any, reason: Reason
+) -> None:
+    """Queue ``record``'s dead letter, refused by ``processor`` for ``reason``."""
+    log.warning(
+        "dead letter",
+        processor=processor,
+        code=reason.code,
+        message=reason.en,
+        offset=record.offset,
+        partition=record.partition,
+    )
+    letter = DeadLetter(reason, Source(record.topic, record.partition, record.offset), processor)
+    # Key and value byte for byte, so an operator can fix the input and replay it;
+    # except a value too large to go out again with the headers added (it would fail
+    # the transaction on every retry): the source offset then names where it is.
+    value = record.value if record.value is not None else b""
+    if len(value) > settings.kafka.max_record_bytes:
+        value = b""
+    out.add(
+        Outgoing(
+            topics.name(settings, topics.DEADLETTER),
+            record.key,
+            value,
+            letter.headers(record.headers or []),
+        )
+    )
 
 
 def rejection(

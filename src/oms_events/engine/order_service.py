@@ -152,6 +152,8 @@ def order_from_command(command: PlaceOrder) -> Order:
         shipping_fee=Money(command.shipping_fee, currency),
         paid_at_channel=f"{command.channel}:{command.external_id}" if command.paid else None,
         tenders=[Tender(t.method, Money(t.amount, currency), t.reference) for t in command.tenders],
+        receiver_masked=command.receiver_masked,
+        tax=Money(command.tax, currency) if command.tax else None,
     )
     return order
 

@@ -38,6 +38,17 @@ class Outbox:
         """Queue any record."""
         self.records.append(record)
 
+    def oversized(self, since: int, limit: int) -> int:
+        """The size of the largest record queued from index ``since`` on, if over ``limit``
+        (else 0): the broker would refuse it and with it the whole transaction."""
+        largest = max((len(r.value or b"") for r in self.records[since:]), default=0)
+        return largest if largest > limit else 0
+
+    def truncate(self, since: int) -> None:
+        """Drop the records queued from index ``since`` on (one command's output)."""
+        del self.records[since:]
+        self._replies = {k: v for k, v in self._replies.items() if v[0] < since}
+
     def command(self, command: Command) -> None:
         """Queue a command for another (or this) processor, keyed by its aggregate."""
         self.records.append(self.commands.record(command))

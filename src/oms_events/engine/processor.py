@@ -37,6 +37,7 @@ module only adds Kafka around it.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -47,15 +48,23 @@ import structlog
 from oms_events import topics
 from oms_events.avro.codec import Codec
 from oms_events.avro.registry import RegistryError
+from oms_events.deadletter import WHOLE, Reason
 from oms_events.engine import snapshots
-from oms_events.engine.handling import Outcome, Step
+from oms_events.engine.handling import Outcome, Step, dead_letter
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition, rebuild
+from oms_events.engine.quarantine import Quarantine
 from oms_events.engine.service import Service
 from oms_events.engine.snapshots import Settlement
 from oms_events.kafka.connection import consumer, producer
-from oms_events.kafka.errors import KafkaError, KafkaTimeout, TransactionAborted
+from oms_events.kafka.errors import (
+    KafkaError,
+    KafkaTimeout,
+    KafkaUnavailable,
+    TransactionAborted,
+)
 from oms_events.kafka.port import Consumer, GroupMetadata, Producer, Record, TopicPartition
+from oms_events.recovery import Backoff
 from oms_events.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -102,6 +111,7 @@ class Processor(threading.Thread):
             "duplicates": 0,
             "rejected": 0,
             "aborts": 0,
+            "outages": 0,  # Kafka errors outside a transaction, waited out
             "snapshots": 0,
             "left_memory": 0,
             "loads": 0,
@@ -113,24 +123,18 @@ class Processor(threading.Thread):
         self._replay: Consumer | None = None  # group-less: replays and log ends
         self._unsettled: set[int] = set()  # events partitions waited on (logged once)
         self._next_tick = 0.0
+        # A record that fails every transaction it is in is found and dead-lettered.
+        self.quarantine = Quarantine(settings.engine.poison_attempts, settings.engine.batch_size)
+        self._in_flight: list[Record] = []  # the input records of the open transaction
         self.log = log.bind(processor=service.name)
 
     # --- lifecycle -------------------------------------------------------------------
 
     def run(self) -> None:
-        """The loop; an unexpected error stops this processor and is kept in ``error``."""
+        """The loop; a Kafka outage is waited out (see :meth:`_survive`), any other
+        unexpected error stops this processor and is kept in ``error``."""
         try:
-            self._open()
-            while not self.stop_event.is_set():
-                batch = self._collect()
-                if self.pending:
-                    self._rebuild_pending()
-                ticking = False
-                if self.service.has_timers and time.monotonic() >= self._next_tick:
-                    self._next_tick = time.monotonic() + self.engine.ttl_check_ms / 1000
-                    ticking = self.service.due(time.time(), self.partitions)
-                if batch or ticking:
-                    self._transact(batch, ticking)
+            self._survive()
             self._final_snapshots()
         except RegistryError as exc:  # an operator's problem: one line, no traceback
             self.error = exc
@@ -140,6 +144,64 @@ class Processor(threading.Thread):
             self.log.exception("processor failed")
         finally:
             self._close()
+
+    def _survive(self) -> None:
+        # A Kafka error outside a transaction (the broker gone for longer than the
+        # clients' own retries, a producer fenced while re-initializing): log "waiting
+        # for Kafka", drop every client and all partition state, and join the group
+        # again after a capped exponential backoff. Exactly-once rests on what a new
+        # member does anyway: offsets committed with the transactions, state rebuilt
+        # from the committed events.
+        backoff = Backoff(self.settings.recovery, self.stop_event.is_set)
+        while not self.stop_event.is_set():
+            try:
+                if self._consumer is None:
+                    self._open()
+                self._iterate()
+                backoff.recovered()
+            except (KafkaError, KafkaUnavailable) as exc:
+                self._drop_clients()
+                backoff.wait("Kafka", exc)
+
+    def _iterate(self) -> None:
+        batch = self._collect()
+        if batch and self.quarantine.single:
+            batch = self._narrow(batch)
+        if self.pending:
+            self._rebuild_pending()
+        ticking = False
+        if self.service.has_timers and time.monotonic() >= self._next_tick:
+            self._next_tick = time.monotonic() + self.engine.ttl_check_ms / 1000
+            ticking = self.service.due(time.time(), self.partitions)
+        if batch or ticking:
+            self._transact(batch, ticking)
+
+    def _narrow(
+        self, batch: dict[TopicPartition, list[Record]]
+    ) -> dict[TopicPartition, list[Record]]:
+        # One record per transaction while a poison record is searched for: the
+        # records left out are read again (the position had passed them).
+        assert self._consumer is not None
+        narrowed, seeks = self.quarantine.narrow(batch)
+        for tp, offset in seeks.items():
+            self._consumer.seek(tp, offset)
+        return narrowed
+
+    def _drop_clients(self) -> None:
+        """Forget the clients and every partition (rebuilt when the group assigns again)."""
+        self.stats["outages"] += 1
+        for client in (self._consumer, self._replay, self._producer):
+            if client is not None:
+                with contextlib.suppress(Exception):  # the broker may be gone
+                    client.close()
+        self._consumer = self._replay = None
+        self._producer = None
+        for number in list(self.partitions):
+            self.service.revoked(number)
+        self.partitions.clear()
+        self.pending.clear()
+        self.membership = None
+        self.service.aborted()
 
     def _open(self) -> None:
         self._producer = self._new_producer()
@@ -326,6 +388,7 @@ class Processor(threading.Thread):
         out = Outbox(self.settings, self.codec)
         commands = 0
         began = time.perf_counter()
+        self._in_flight = []
         try:
             self._producer.begin_transaction()
             for tp, records in batch.items():
@@ -333,6 +396,7 @@ class Processor(threading.Thread):
                 if partition is None:  # paused for a rebuild; replayed from its offset
                     continue
                 for record in records:
+                    self._in_flight.append(record)
                     self._handle(record, partition, out)
                 commands += len(records)
             if ticking:
@@ -360,11 +424,17 @@ class Processor(threading.Thread):
             owner = self.membership
             if owner is None:
                 raise TransactionAborted("no group membership to commit under")
-            self._producer.send_offsets_to_transaction(offsets, owner)
-            self._producer.commit_transaction()
+            # No longer than the transaction timeout: past it the broker aborts the
+            # transaction anyway, and a broker gone mid-commit must not hold the
+            # processor for the client's default minute before it recovers.
+            wait_s = self.engine.transaction_timeout_ms / 1000
+            self._producer.send_offsets_to_transaction(offsets, owner, timeout_s=wait_s)
+            self._producer.commit_transaction(timeout_s=wait_s)
         except KafkaError as exc:
+            self.quarantine.failed(self._in_flight, exc)
             self._recover(exc)
             return
+        self.quarantine.committed(self._in_flight)
         self.service.committed()
         done = time.perf_counter()
         self.timings["handle_s"] += handled - began
@@ -421,6 +491,10 @@ class Processor(threading.Thread):
 
     def _handle(self, record: Record, partition: Partition, out: Outbox) -> None:
         """One command through the pure step (handling.py); only the counting is here."""
+        condemned = self.quarantine.condemned(record)
+        if condemned is not None:
+            self._dead_poison(record, out, condemned)
+            return
         outcome = self.step(record, partition, out)
         if outcome is Outcome.DUPLICATE:
             self.stats["duplicates"] += 1
@@ -429,6 +503,20 @@ class Processor(threading.Thread):
         elif outcome is Outcome.REJECTED:
             self.stats["rejected"] += 1
 
+    def _dead_poison(self, record: Record, out: Outbox, error: str) -> None:
+        # Its own transactions failed poison_attempts times: only its dead letter goes.
+        attempts = self.quarantine.attempts
+        reason = Reason(
+            "record.poison",
+            WHOLE,
+            f"every transaction holding it failed ({attempts} attempts): {error[:300]}",
+            f"包含它的事务均失败（{attempts} 次）：{error[:300]}",
+            "KafkaError",
+        )
+        processor = getattr(self.step, "processor", self.service.name)
+        dead_letter(self.settings, processor, out, record, reason)
+        self.stats["dead_letters"] += 1
+
     def _recover(self, exc: KafkaError) -> None:
         """A transaction failed (fenced, rebalanced, broker error): abort it, drop every
         partition's state, and rebuild from the log once the group has settled."""
@@ -436,7 +524,7 @@ class Processor(threading.Thread):
         self.log.warning("transaction aborted", error=f"{type(exc).__name__}: {exc}")
         assert self._consumer is not None and self._producer is not None
         try:
-            self._producer.abort_transaction()
+            self._producer.abort_transaction(timeout_s=self.engine.transaction_timeout_ms / 1000)
         except KafkaError:
             self._producer.close()
             self._producer = self._new_producer()

@@ -65,6 +65,7 @@ class IntakeService(Service):
             index=self.index,
             is_changeable=is_changeable,
             commands_topic=self.commands,
+            max_record_bytes=settings.kafka.max_record_bytes,
         )
         self.deadletter = topics.name(settings, topics.DEADLETTER)
         self.changelog = topics.name(settings, changelog(channel))

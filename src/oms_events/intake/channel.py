@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Protocol
 
+from oms_events.intake.charsets import decode
 from oms_events.intake.errors import Code, Rejection, bad_value, missing
 from oms_events.intake.model import IntakeCancel, IntakeOrder
 from oms_events.intake.returns import IntakeReturn
@@ -53,24 +54,38 @@ def unparseable(what: str, detail: str, detail_zh: str) -> Rejection:
     )
 
 
-def decode_text(raw: bytes, what: str, encodings: Sequence[str] = ("utf-8-sig",)) -> str:
-    """Bytes to text, trying ``encodings`` in turn (POS exports are often GB18030)."""
-    for encoding in encodings:
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise unparseable(what, f"not {' or '.join(encodings)} text", "文本编码无法识别")
-
-
 def load_json(raw: bytes) -> Any:
     """Parse JSON with every number kept exact (Decimal), never as float."""
-    text = decode_text(raw, "JSON")
+    text = decode(raw, "JSON")
     try:
-        return json.loads(text, parse_float=Decimal)
+        doc = json.loads(text, parse_float=Decimal)
     except (ValueError, RecursionError) as exc:
         # ValueError covers JSONDecodeError and over-long integers.
         raise unparseable("JSON", str(exc), str(exc)) from None
+    _no_lone_surrogates(doc)
+    return doc
+
+
+def _no_lone_surrogates(doc: Any) -> None:
+    # JSON may escape half a UTF-16 pair ("\ud800"): json.loads keeps it as a lone
+    # surrogate, which no UTF-8 encoder (Avro, PostgreSQL, the dedup hash) accepts.
+    pending = [doc]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise unparseable(
+                    "JSON",
+                    f"a string holds a lone surrogate: {value[:40]!r}",
+                    "字符串含有孤立代理字符",
+                ) from None
+        elif isinstance(value, Mapping):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
 
 
 def obj(value: Any, path: str) -> Mapping[str, Any]:
@@ -101,7 +116,14 @@ def array(value: Any, path: str) -> list[Any]:
 
 
 def timestamp(value: Any, path: str, default_zone: timezone = CHINA) -> datetime:
-    """ISO 8601 or ``YYYY-MM-DD HH:MM:SS``; a time without zone is the channel's local time."""
+    """ISO 8601 or ``YYYY-MM-DD HH:MM:SS``; a time without zone is the channel's local time.
+
+    Whole numbers are Unix seconds (Douyin's ``create_time``, ``pay_time``).
+    """
+    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        if not (946684800 <= value <= 4102444800) or value != int(value):  # 2000 .. 2100
+            raise bad_value(path, value, "Unix seconds between 2000 and 2100", "Unix 秒时间戳")
+        return datetime.fromtimestamp(int(value), default_zone)
     if not isinstance(value, str) or not value.strip():
         raise missing(path) if value in (None, "") else bad_value(path, value, "a time", "时间")
     try:

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from oms_events.intake.channel import Channel
+from oms_events.intake.douyin import DouyinChannel
 from oms_events.intake.jd import JdChannel
+from oms_events.intake.pdd import PddChannel
 from oms_events.intake.pos import PosChannel
 from oms_events.intake.tmall import TmallChannel
 from oms_events.intake.web import WebChannel
 
 CHANNELS: dict[str, Channel] = {
-    c.name: c for c in (WebChannel(), TmallChannel(), JdChannel(), PosChannel())
+    c.name: c
+    for c in (
+        WebChannel(),
+        TmallChannel(),
+        JdChannel(),
+        PosChannel(),
+        PddChannel(),
+        DouyinChannel(),
+    )
 }
 
 

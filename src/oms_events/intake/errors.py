@@ -20,10 +20,17 @@ class Code(StrEnum):
     UNKNOWN_PROMOTION = "intake.unknown_promotion"
     BAD_PHONE = "intake.bad_phone"
     BAD_QUANTITY = "intake.bad_quantity"
+    # Two lines of one order with the same channel line id (Shopify line id, Taobao oid):
+    # taking both could ship the item twice.
+    DUPLICATE_LINE = "intake.duplicate_line"
     BAD_AMOUNT = "intake.bad_amount"
     PRICE_MISMATCH = "intake.price_mismatch"
     BAD_STATUS = "intake.bad_status"
     CHANGE_REJECTED = "intake.change_rejected"
+    # A domain rule of the order aggregate refuses it (the message names the rule).
+    ORDER_INVALID = "intake.order_invalid"
+    # Its command would be larger than one Kafka record may be.
+    TOO_LARGE = "intake.too_large"
     # A bug of ours, not of the channel: still dead-lettered (never lost), and the fuzz
     # tests assert it never happens.
     INTERNAL = "intake.internal_error"

@@ -13,7 +13,20 @@ so exactly-once rests on one mechanism, whichever way an order arrives.
   racing duplicate may get 202, and the adapter still makes one order of it.
 * 400: the delivery is refused; the body names the code, the field and why (en, zh),
   the same reason a dead letter of the Kafka path carries (:mod:`oms_events.deadletter`).
-  Nothing is published or dead-lettered: the sender keeps it and can fix it.
+  Nothing is published or dead-lettered: the sender keeps it and can fix it. Text that
+  is not UTF-8, or JSON escaping half a UTF-16 pair, is refused here as unreadable.
+  Orders the order aggregate would refuse (address, quantity or amount limits) are
+  refused here too (``intake.order_invalid``): a 202 always becomes an order.
+* 413: the body is larger than ``http.max_body_bytes``; nothing was read past the limit.
+* 503 (with ``Retry-After``): Kafka did not take the delivery. Send the same delivery
+  again: the answer names the same order number (the adapter makes one order of
+  however many copies reached the topic).
+
+API documentation (``/docs``, ``/redoc``) is served from assets packaged with
+``fastapi-offline`` (Swagger UI 5 and ReDoc), never from a CDN: operators' consoles
+often have no internet, and a page loading third-party scripts next to the payment
+endpoints is a supply-chain risk. (``swagger-ui-bundle`` was the other candidate; its
+Swagger UI 4 cannot render the OpenAPI 3.1 documents FastAPI writes.)
 
 The same server receives the payment providers' notifications
 (``POST /payments/{alipay,wechatpay}/notify``): verified, recorded and answered by
@@ -30,6 +43,7 @@ from typing import Any, Protocol
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 
 from oms_events import topics
@@ -42,7 +56,9 @@ from oms_events.intake.processor import IntakeProcessor, dead_letter
 from oms_events.intake.returns import IntakeReturn
 from oms_events.intake.state import load_index
 from oms_events.kafka.connection import producer
+from oms_events.kafka.errors import KafkaError, KafkaUnavailable
 from oms_events.payments.notify import KafkaNotificationSink, Notifications
+from oms_events.recovery import Backoff
 from oms_events.settings import Settings
 
 
@@ -53,6 +69,8 @@ class ChannelName(StrEnum):
     tmall = "tmall"
     jd = "jd"
     pos = "pos"
+    pdd = "pdd"
+    douyin = "douyin"
 
 
 class ProviderName(StrEnum):
@@ -114,8 +132,8 @@ def _dedup_key(item: IntakeOrder | IntakeCancel | IntakeReturn) -> str:
 _BODY = {
     "requestBody": {
         "required": True,
-        "description": "The delivery in the channel's own format: web and tmall JSON, "
-        "jd XML, pos a CSV batch.",
+        "description": "The delivery in the channel's own format: web, tmall, pdd and "
+        "douyin JSON, jd JSON (the order API's answer) or XML, pos a CSV batch.",
         "content": {
             "application/json": {"schema": {"type": "object"}},
             "application/xml": {"schema": {"type": "string"}},
@@ -125,8 +143,59 @@ _BODY = {
 }
 
 
+class Refusal(Exception):
+    """An answer other than 2xx decided before the route's work (413, 503)."""
+
+    def __init__(self, status: int, problem: Problem, headers: dict[str, str] | None = None):
+        super().__init__(problem.message_en)
+        self.status = status
+        self.problem = problem
+        self.headers = headers or {}
+
+
+def too_large(limit: int) -> Refusal:
+    """413: the body exceeds ``http.max_body_bytes``."""
+    return Refusal(
+        413,
+        Problem(
+            code="http.too_large",
+            field="$",
+            message_en=f"the body is larger than {limit} bytes (http.max_body_bytes)",
+            message_zh=f"请求体超过 {limit} 字节（http.max_body_bytes）",
+        ),
+    )
+
+
+def kafka_unavailable(retry_after_s: int, error: Exception) -> Refusal:
+    """503: Kafka did not take the delivery; the same delivery may be sent again."""
+    return Refusal(
+        503,
+        Problem(
+            code="http.kafka_unavailable",
+            field="$",
+            message_en=f"Kafka did not take the delivery ({type(error).__name__}); "
+            f"send it again in {retry_after_s} s",
+            message_zh=f"Kafka 暂不可用，请在 {retry_after_s} 秒后重发同一订单",
+        ),
+        {"Retry-After": str(retry_after_s)},
+    )
+
+
 async def _raw_body(request: Request) -> bytes:
-    return await request.body()
+    # Read at most the limit: a declared length over it is refused before any byte is
+    # read, and a chunked body is counted as it arrives.
+    limit: int = request.app.state.max_body_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 _NOTIFICATION = {
@@ -169,15 +238,25 @@ def create_app(
     publisher: Publisher,
     seen: DedupIndex,
     notifications: Notifications,
+    max_body_bytes: int = 512 * 1024,
+    retry_after_s: int = 5,
 ) -> FastAPI:
     """The intake API over a parser/processor, a publisher, a view of accepted orders,
-    and the receiver of the payment providers' notifications."""
-    app = FastAPI(
+    and the receiver of the payment providers' notifications; bodies over
+    ``max_body_bytes`` get 413, a delivery Kafka does not take 503."""
+    app = FastAPIOffline(
         title="oms-events intake",
         version="1",
         description="Channels that push send their orders here, in their own format; "
         "payment providers notify the payments they collected for us.",
     )
+    app.state.max_body_bytes = max_body_bytes
+
+    @app.exception_handler(Refusal)
+    async def refused(request: Request, refusal: Refusal) -> JSONResponse:
+        return JSONResponse(
+            refusal.problem.model_dump(), status_code=refusal.status, headers=refusal.headers
+        )
 
     @app.post(
         "/payments/{provider}/notify",
@@ -196,7 +275,12 @@ def create_app(
         "/channels/{channel}/orders",
         status_code=202,
         response_model=Accepted,
-        responses={409: {"model": AlreadyAccepted}, 400: {"model": Problem}},
+        responses={
+            409: {"model": AlreadyAccepted},
+            400: {"model": Problem},
+            413: {"model": Problem},
+            503: {"model": Problem, "description": "Kafka unavailable; see Retry-After"},
+        },
         openapi_extra=_BODY,
         summary="Deliver an order (or a POS batch) in the channel's format",
     )
@@ -220,7 +304,10 @@ def create_app(
                 AlreadyAccepted(order_no=refs[0].order_no, orders=refs).model_dump(),
                 status_code=409,
             )
-        publisher.publish(channel.value, delivery.key, body)
+        try:
+            publisher.publish(channel.value, delivery.key, body)
+        except KafkaError as error:
+            raise kafka_unavailable(retry_after_s, error) from error
         for key in keys:
             seen.stage(*key)
         seen.commit()
@@ -246,14 +333,21 @@ def _problem(channel: str, rejection: Rejection, count: int) -> JSONResponse:
 class KafkaPublisher:
     """Publishes raw deliveries on ``oms.intake.<channel>``, waiting for acks=all."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, timeout_s: float = 10.0) -> None:
         self.settings = settings
+        self.timeout_s = timeout_s
         self.producer = producer(settings)
 
     def publish(self, channel: str, key: str | None, raw: bytes) -> None:
-        """Send and wait: a 202 is only given once the broker has the record."""
+        """Send and wait: a 202 is only given once the broker has the record.
+
+        Raises KafkaError (the app answers 503) when the broker does not acknowledge
+        within ``timeout_s``; the record may still arrive later, which a resend makes
+        harmless (the adapter deduplicates).
+        """
         topic = topics.name(self.settings, topics.intake(channel))
-        self.producer.send(topic, key=key.encode() if key else None, value=raw).get(30)
+        value = key.encode() if key else None
+        self.producer.send(topic, key=value, value=raw).get(self.timeout_s)
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8081) -> None:
@@ -265,11 +359,29 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8081) -> None
     from oms_events.payments import providers
 
     seen = DedupIndex()
-    load_index(settings, topics.CHANNELS, seen)
-    sink = KafkaNotificationSink(settings, codec_from_settings(settings.registry))
+    # Kafka down at start: wait for it (logged), as every other process does.
+    backoff = Backoff(settings.recovery)
+    while True:
+        try:
+            load_index(settings, topics.CHANNELS, seen)
+            publisher = KafkaPublisher(settings)
+            sink = KafkaNotificationSink(settings, codec_from_settings(settings.registry))
+            break
+        except (KafkaError, KafkaUnavailable) as exc:
+            seen = DedupIndex()
+            backoff.wait("Kafka", exc)
+    backoff.recovered()
     gateways = {str(n): g for n, g in providers.gateways(settings).items()}
     notifications = Notifications(gateways, sink)
-    app = create_app(IntakeProcessor(), KafkaPublisher(settings), seen, notifications)
+    processor = IntakeProcessor(max_record_bytes=settings.kafka.max_record_bytes)
+    app = create_app(
+        processor,
+        publisher,
+        seen,
+        notifications,
+        max_body_bytes=settings.http.max_body_bytes,
+        retry_after_s=settings.http.retry_after_s,
+    )
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:

@@ -1,10 +1,17 @@
-"""JD (channel ``jd``): a POP order (``jingdong.pop.order.get`` fields), as XML; or an
+"""JD (channel ``jd``): POP orders as JD's order API answers them, in JSON — a page of
+``jingdong.pop.order.search`` (``jingdong_pop_order_search_responce`` →
+``searchorderinfo_result`` → ``orderInfoList``: several orders in one delivery) or one
+``jingdong.pop.order.get`` (``jingdong_pop_order_get_responce`` → ``orderDetailInfo`` →
+``orderInfo``) — or one ``<orderInfo>`` in the same field names as XML; or an
 after-sale service (售后, ``<afsServiceInfo>``: ``afsServiceId``, ``orderId``,
 ``customerExpect`` 10 退货 / 20 换货, ``questionTypeName``, ``afsApplyTime``,
 ``wareList`` of ``skuId`` + ``wareNum``), which becomes a return of the order.
 
 Parsed with defusedxml: entity expansion, external entities and DTDs are refused, so
-a hostile document cannot read files or blow up memory. ``jdPrice`` is the list
+a hostile document cannot read files or blow up memory. XML is read into the JSON form
+(``...List`` elements as arrays), so both are one order reader. JD sends the consignee
+masked (``张*``, ``138****1234``) unless the seller decrypts it: such an order is taken
+with ``receiver_masked`` set. ``jdPrice`` is the list
 price; coupons with a ``skuId`` are that line's discount, coupons without one are an
 order discount spread over the lines. ``orderPayment`` (shipping included) must equal
 our total.
@@ -12,15 +19,26 @@ our total.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from oms_events.intake import normalize as n
-from oms_events.intake.channel import Delivery, timestamp, unparseable
-from oms_events.intake.errors import Code, Rejection, missing
+from oms_events.intake.channel import (
+    Delivery,
+    array,
+    load_json,
+    obj,
+    opt_obj,
+    timestamp,
+    unparseable,
+)
+from oms_events.intake.charsets import declared_xml_encoding, decode
+from oms_events.intake.errors import Code, Rejection, bad_value, missing
 from oms_events.intake.model import (
     IntakeAddress,
     IntakeLine,
@@ -57,9 +75,13 @@ class JdChannel:
     media_type = "application/xml"
 
     def parse(self, raw: bytes, tables: Tables) -> Delivery:
-        """One ``<orderInfo>`` document is one order."""
+        """A JSON answer of JD's API (one order or a page of them), or one XML document."""
+        if raw.lstrip()[:1] in (b"{", b"["):
+            return self._orders(_json_orders(load_json(raw)), tables)
+        # Decoded here, not by expat, which cannot read multi-byte encodings (GBK).
+        text = decode(raw, "XML", declared_xml_encoding(raw))
         try:
-            root = fromstring(raw)
+            root = fromstring(text)
         except (ParseError, DefusedXmlException, ValueError, UnicodeError, LookupError) as exc:
             # LookupError: an unknown encoding in the XML declaration (found by fuzzing).
             raise unparseable("XML", str(exc), str(exc)) from None
@@ -71,13 +93,37 @@ class JdChannel:
                 f"root element is <{root.tag[:40]}>, not <orderInfo> or <afsServiceInfo>",
                 "根元素不是 orderInfo 或 afsServiceInfo",
             )
-        external = n.external_id(_text(root, "orderId"), "orderId")
-        try:
-            return Delivery(external, [self._order(root, external, tables)])
-        except Rejection as rejection:
-            return Delivery(external, [rejection.for_order(external)])
+        return self._orders([_xml_value(root)], tables)
 
-    def _order(self, root: Element, external: str, tables: Tables) -> IntakeOrder:
+    def _orders(self, docs: list[Any], tables: Tables) -> Delivery:
+        """Each order of the delivery read on its own: one bad order refuses only itself.
+
+        One order is keyed by its id; a page by its shop (``venderId``), as a POS batch
+        by its store, so a shop's pages stay in order on one partition.
+        """
+        items: list[IntakeOrder | Rejection] = []
+        key: str | None = None
+        page = len(docs) > 1
+        for i, doc in enumerate(docs):
+            path = f"orderInfoList[{i}]"
+            try:
+                doc = obj(doc, path if page else "$")
+                external = n.external_id(doc.get("orderId"), "orderId")
+            except Rejection as rejection:
+                items.append(rejection)
+                continue
+            if key is None:
+                shop = doc.get("venderId") if page else None
+                key = n.text(shop, "venderId", required=False) if _scalar(shop) else None
+                key = key or external
+            try:
+                order = self._order(doc, external, tables)
+                items.append(replace(order, position=path) if page else order)
+            except Rejection as rejection:
+                items.append(rejection.for_order(external))
+        return Delivery(key, items)
+
+    def _order(self, root: Mapping[str, Any], external: str, tables: Tables) -> IntakeOrder:
         state = n.required_text(_text(root, "orderState"), "orderState")
         if state not in _STATES:
             raise Rejection(
@@ -96,13 +142,11 @@ class JdChannel:
                 "4-在线支付、5-公司转账 或 6-银行卡转账）",
             )
         tender_method = _PAY_TYPES[pay_type]
-        items = root.findall("itemInfoList/itemInfo")
-        if not items:
-            raise missing("itemInfoList.itemInfo")
         lines: list[IntakeLine] = []
         by_sku: dict[str, int] = {}
-        for i, item in enumerate(items):
-            path = f"itemInfoList.itemInfo[{i}]"
+        for i, item in enumerate(array(root.get("itemInfoList"), "itemInfoList")):
+            path = f"itemInfoList[{i}]"
+            item = obj(item, path)
             channel_sku = n.required_text(_text(item, "skuId"), f"{path}.skuId")
             by_sku.setdefault(channel_sku, i)
             lines.append(
@@ -115,8 +159,12 @@ class JdChannel:
                 )
             )
         order_discount = 0
-        for i, coupon in enumerate(root.findall("couponDetailList/couponDetail")):
-            path = f"couponDetailList.couponDetail[{i}]"
+        coupons = root.get("couponDetailList") or []
+        if not isinstance(coupons, list):
+            raise bad_value("couponDetailList", coupons, "a list", "数组")
+        for i, coupon in enumerate(coupons):
+            path = f"couponDetailList[{i}]"
+            coupon = obj(coupon, path)
             amount = n.non_negative_money(_text(coupon, "couponPrice"), f"{path}.couponPrice")
             label = n.text(_text(coupon, "couponType"), f"{path}.couponType", False) or "京东优惠"
             sku = n.text(_text(coupon, "skuId"), f"{path}.skuId", required=False)
@@ -150,28 +198,28 @@ class JdChannel:
             n.non_negative_money(_text(root, "orderPayment"), "orderPayment"),
             "orderPayment",
         )
-        who = root.find("consigneeInfo")
-        if who is None:
-            raise missing("consigneeInfo")
+        who = obj(root.get("consigneeInfo"), "consigneeInfo")
+        name = n.required_text(_text(who, "fullname"), "consigneeInfo.fullname")
+        phone_field = "mobile" if _text(who, "mobile") else "telephone"
+        phone = n.phone(
+            _text(who, phone_field), f"consigneeInfo.{phone_field}", True, allow_masked=True
+        )
+        street = n.required_text(_text(who, "fullAddress"), "consigneeInfo.fullAddress")
         total = sum(line.net for line in lines) + shipping
         tenders = (IntakeTender(tender_method, total),)
         method, on_handover = payment_class(tenders)
         return IntakeOrder(
             channel=self.name,
             external_id=external,
-            customer_name=n.required_text(_text(who, "fullname"), "consigneeInfo.fullname"),
-            phone=n.phone(
-                _text(who, "mobile") or _text(who, "telephone"),
-                "consigneeInfo.mobile" if _text(who, "mobile") else "consigneeInfo.telephone",
-                required=True,
-            ),
+            customer_name=name,
+            phone=phone,
             account=n.text(_text(root, "pin"), "pin", required=False),
             address=IntakeAddress(
                 country="CN",
                 province=n.text(_text(who, "province"), "consigneeInfo.province", False),
                 city=n.text(_text(who, "city"), "consigneeInfo.city", False),
                 district=n.text(_text(who, "county"), "consigneeInfo.county", False),
-                line1=n.required_text(_text(who, "fullAddress"), "consigneeInfo.fullAddress"),
+                line1=street,
             ),
             lines=tuple(lines),
             payment_method=method,
@@ -180,6 +228,7 @@ class JdChannel:
             tenders=() if method == tender_method else tenders,
             placed_at=timestamp(_text(root, "orderStartTime"), "orderStartTime"),
             shipping_fee=shipping,
+            receiver_masked=n.masked(name, phone, street),
         )
 
     def _after_sale_delivery(self, root: Element, tables: Tables) -> Delivery:
@@ -226,9 +275,54 @@ class JdChannel:
         )
 
 
-def _text(parent: Element, path: str) -> str | None:
-    """Text of a child element; absent and empty elements are both None."""
+def _text(parent: Element | Mapping[str, Any], path: str) -> Any:
+    """A field of the JSON form (as sent: n.* checks it), or the text of a child element;
+    absent and empty elements are both None."""
+    if isinstance(parent, Mapping):
+        return parent.get(path)
     child = parent.find(path)
     if child is None or child.text is None:
         return None
     return child.text
+
+
+def _scalar(value: Any) -> bool:
+    """A JSON string or number (what an id may be)."""
+    return isinstance(value, str | int) and not isinstance(value, bool)
+
+
+def _xml_value(element: Element) -> Any:
+    """An XML element in the API's JSON form: ``...List`` elements are arrays of their
+    children, other elements with children objects, leaves their text."""
+    children = list(element)
+    if not children:
+        return element.text
+    if element.tag.endswith("List"):
+        return [_xml_value(child) for child in children]
+    return {child.tag: _xml_value(child) for child in children}
+
+
+# The answers of JD's order API: where the order (or the page of orders) sits.
+_SEARCH = ("jingdong_pop_order_search_responce", "searchorderinfo_result", "orderInfoList")
+_GET = ("jingdong_pop_order_get_responce", "orderDetailInfo", "orderInfo")
+
+
+def _json_orders(doc: Any) -> list[Any]:
+    """The orders of a JSON answer: a search page, an order get, or a bare order or page."""
+    doc = obj(doc, "$")
+    if "error_response" in doc:
+        error = opt_obj(doc["error_response"], "error_response")
+        said = str(error.get("zh_desc") or error.get("en_desc") or error.get("code"))
+        raise unparseable("JD order answer", f"an API error: {said}", f"接口错误：{said}")
+    for response, result, field in (_SEARCH, _GET):
+        if response in doc:
+            doc = obj(obj(doc[response], response).get(result), f"{response}.{result}")
+            if field not in doc:
+                raise missing(f"{response}.{result}.{field}")
+            doc = {field: doc[field]}
+            break
+    if "orderInfoList" in doc:
+        return array(doc["orderInfoList"], "orderInfoList")
+    if "orderInfo" in doc:
+        return [obj(doc["orderInfo"], "orderInfo")]
+    return [doc]

@@ -107,13 +107,19 @@ class IntakeOrder:
     delivery_speed: str = "standard"
     # How the total is paid when the channel says more than payment_method.
     tenders: tuple[IntakeTender, ...] = ()
+    # The platform masked or encrypted the receiver's name, phone or address (see
+    # normalize.masked): accepted as sent; the real ones come from its decrypt API.
+    receiver_masked: bool = False
+    # Tax charged on top of the prices (Shopify ``taxes_included: false``), minor units;
+    # 0 when prices include any tax, as on every Chinese channel.
+    tax: int = 0
     # Where in the delivery the order sat (CSV rows of a POS batch), for dead letters.
     position: str = field(default="", compare=False)
 
     @property
     def total(self) -> int:
-        """Line nets plus shipping: what the customer owes."""
-        return sum(line.net for line in self.lines) + self.shipping_fee
+        """Line nets plus shipping plus tax on top: what the customer owes."""
+        return sum(line.net for line in self.lines) + self.shipping_fee + self.tax
 
     @property
     def order_no(self) -> str:
@@ -137,6 +143,10 @@ class IntakeOrder:
             # Left out when empty, so orders hashed before tenders existed keep their hash
             # and a redelivery of one is still recognised as the same order.
             data.pop("tenders")
+        if not self.receiver_masked:
+            data.pop("receiver_masked")  # likewise for orders hashed before it existed
+        if not self.tax:
+            data.pop("tax")  # likewise
         data["placed_at"] = self.placed_at.isoformat()
         canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:32]
@@ -243,6 +253,8 @@ def place_order(order: IntakeOrder) -> PlaceOrder:
             TenderDetails(method=t.method, amount=t.amount, reference=t.reference)
             for t in order.tenders
         ),
+        receiver_masked=order.receiver_masked,
+        tax=order.tax,
     )
 
 

@@ -10,6 +10,8 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import phonenumbers
+
 from oms_events.domain.money import is_currency, minor_units
 from oms_events.intake.errors import Code, Rejection, bad_value, missing
 
@@ -18,9 +20,13 @@ from oms_events.intake.errors import Code, Rejection, bad_value, missing
 # (emoji, CJK compatibility forms) exactly as the customer typed them.
 _FULL_WIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 _SPACES = re.compile(r"\s+")
-_CN_MOBILE = re.compile(r"^1[3-9]\d{9}$")
-_CN_LANDLINE = re.compile(r"^0\d{2,3}\d{7,8}$")
-_INTL = re.compile(r"^\+[1-9]\d{7,14}$")
+# Mobile, or either (libphonenumber cannot tell some numbers apart): dialled without 0.
+_MOBILE_TYPES = frozenset(
+    {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
+)
+# A platform's encrypted field: a marker, base64-ish text, the same marker (with
+# optional ~0~-style suffixes). Long enough that no real name or street matches.
+_ENCRYPTED = re.compile(r"^([~#$])[A-Za-z0-9+/=._\-]{8,}(\1[A-Za-z0-9+/=._\-]*)*\1?$")
 _EXTERNAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _CURRENCY_MARKS = "¥￥$€元 "
 
@@ -88,32 +94,89 @@ def external_id(value: Any, field: str) -> str:
     return cleaned
 
 
-def phone(value: Any, field: str, required: bool = False) -> str | None:
-    """A phone number: CN mobiles as 11 digits, CN landlines as digits, others E.164.
+def phone(
+    value: Any,
+    field: str,
+    required: bool = False,
+    country: str = "CN",
+    allow_masked: bool = False,
+) -> str | None:
+    """A phone number read by libphonenumber in the order's ``country``.
 
-    ``+86 138-0013-8000``, ``８６１３８００１３８０００`` and ``(0571) 8888 6666`` all pass;
-    anything else is ``intake.bad_phone``.
+    Chinese numbers keep the form Chinese couriers dial: mobiles as 11 digits, landlines
+    with their trunk 0 (``057188886666``); every other number is E.164. So
+    ``+86 138-0013-8000``, ``８６１３８００１３８０００`` and ``(0571) 8888 6666`` read in CN,
+    and ``(503) 555-0187`` reads in US as ``+15035550187``. A number that is not valid
+    for its country is ``intake.bad_phone``. ``allow_masked``: a number the platform
+    masked or encrypted (``138****1234``, ``~AgAAAA…~``) is returned as sent, for the
+    caller to mark the receiver masked (see :func:`masked`).
     """
     raw = text(value, field, required=required)
     if raw is None:
         return None
-    compact = re.sub(r"[\s\-().]", "", raw)
-    digits = compact
-    for prefix in ("+86", "0086"):
-        if compact.startswith(prefix):
-            digits = compact[len(prefix) :]
-    if len(compact) == 13 and compact.startswith("86"):
-        digits = compact[2:]  # country code typed without the plus
-    if _CN_MOBILE.match(digits) or _CN_LANDLINE.match(digits):
-        return digits
-    if _INTL.match(compact):
-        return compact
-    raise Rejection(
-        Code.BAD_PHONE,
-        field,
-        f"phone {raw[:30]!r} is not a valid mobile, landline or +E.164 number",
-        f"电话号码 {raw[:30]!r} 无效（应为手机号、座机号或 +国际号码）",
-    )
+    if allow_masked and masked(raw):
+        return raw
+    digits = re.sub(r"[\s\-().]", "", raw)
+    if digits.startswith("00"):
+        digits = "+" + digits[2:]  # the international prefix typed out (0086)
+    elif country == "CN" and len(digits) == 13 and digits.startswith("86"):
+        digits = "+" + digits  # the country code typed without the plus
+    try:
+        number = phonenumbers.parse(digits, country)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise Rejection(
+            Code.BAD_PHONE,
+            field,
+            f"phone {raw[:30]!r} is not a valid number in {country} (nor a +E.164 number)",
+            f"电话号码 {raw[:30]!r} 在 {country} 不是有效号码（也不是 +国际号码）",
+        )
+    if number.country_code == 86:
+        national = str(number.national_number)
+        mobile = phonenumbers.number_type(number) in _MOBILE_TYPES
+        return national if mobile else "0" + national
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def masked(*values: Any) -> bool:
+    """Whether any value is masked (``138****1234``, ``张**``) or encrypted by the platform.
+
+    Taobao, JD, Pinduoduo and Douyin hand out receivers this way unless the seller
+    decrypts them (a separate, audited API call): ``*`` runs replace characters, and
+    encrypted values are base64-like text wrapped in ``~``, ``#`` or ``$`` (Taobao/PDD
+    ``~…~``, Douyin ``#…#`` names and addresses, ``$…$`` phones).
+    """
+    for value in values:
+        if not isinstance(value, str):
+            continue
+        stripped = value.strip()
+        if "*" in stripped or "＊" in stripped:
+            return True
+        if _ENCRYPTED.match(stripped):
+            return True
+    return False
+
+
+def line_id(value: Any, field: str, seen: set[str]) -> str | None:
+    """The channel's id of an order line, refused when another line of the order has it.
+
+    Shopify's line item ``id`` and Taobao's sub-order ``oid`` name one line each; the same
+    id twice is a broken or merged document, and taking both lines could ship twice.
+    Absent ids are allowed (older documents): only a repeated id is refused.
+    """
+    cleaned = text(value, field, required=False)
+    if cleaned is None:
+        return None
+    if cleaned in seen:
+        raise Rejection(
+            Code.DUPLICATE_LINE,
+            field,
+            f"line id {cleaned[:40]!r} appears twice in the order: it would ship twice",
+            f"订单行号 {cleaned[:40]!r} 重复出现，会导致重复发货",
+        )
+    seen.add(cleaned)
+    return cleaned
 
 
 def money(value: Any, field: str, currency: str = "CNY") -> int:
@@ -138,6 +201,23 @@ def money(value: Any, field: str, currency: str = "CNY") -> int:
     if minor != minor.to_integral_value():
         raise _bad_amount(field, value, currency)
     return int(minor)
+
+
+def minor_amount(value: Any, field: str) -> int:
+    """An amount already in minor units (Douyin's fen: ``12900`` is 129.00 yuan): a whole,
+    non-negative number; ``"129.00"`` is refused, since it reads as yuan, not fen."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise missing(field)
+    raw = half_width(str(value)).strip() if isinstance(value, str | int) else ""
+    if isinstance(value, bool) or not re.fullmatch(r"[0-9]{1,15}", raw):
+        shown = repr(value)[:40]
+        raise Rejection(
+            Code.BAD_AMOUNT,
+            field,
+            f"{field} is {shown}, not a whole non-negative number of fen (12900 is 129.00)",
+            f"{field} 的金额 {shown} 无效（应为以分为单位的非负整数，如 12900 即 129.00 元）",
+        )
+    return int(raw)
 
 
 def non_negative_money(value: Any, field: str, currency: str = "CNY") -> int:

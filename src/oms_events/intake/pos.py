@@ -8,7 +8,8 @@ that rounds the amount down to the jiao (抹零: 237.56 -> 237.50) is accepted, 
 fen recorded as a line discount labelled 抹零. ``payment`` is one tender (``微信``,
 ``现金``, ``货到付款``) for the whole amount, or split tenders as ``method:amount``
 separated by ``;`` (``微信:200.00;现金:37.50``) that must add up to ``paid_total``.
-Exports from older tills come in GB18030, newer ones in UTF-8 with a BOM: both are read.
+Exports from older tills come in GB18030, Hong Kong tills in Big5, newer ones in UTF-8
+with a BOM: told apart by :mod:`oms_events.intake.charsets`, refused when ambiguous.
 
 One bad receipt rejects only itself; the rest of the batch goes through.
 """
@@ -21,7 +22,8 @@ from collections.abc import Mapping
 
 from oms_events.domain.money import decimal_text
 from oms_events.intake import normalize as n
-from oms_events.intake.channel import Delivery, decode_text, timestamp, unparseable
+from oms_events.intake.channel import Delivery, timestamp, unparseable
+from oms_events.intake.charsets import decode
 from oms_events.intake.errors import Code, Rejection, bad_value
 from oms_events.intake.model import (
     IntakeAddress,
@@ -54,15 +56,19 @@ COLUMNS = (
 _PAYMENTS = {
     "alipay": "alipay",
     "支付宝": "alipay",
+    "支付寶": "alipay",
     "wechat": "wechat_pay",
     "微信": "wechat_pay",
     "card": "card",
     "unionpay": "card",
     "银联": "card",
+    "銀聯": "card",
     "cash": "cash",
     "现金": "cash",
+    "現金": "cash",  # traditional characters: Hong Kong and Taiwan tills (Big5)
     "cod": "cod",
     "货到付款": "cod",
+    "貨到付款": "cod",
 }
 # Tills round the amount payable down to the jiao (10 fen) at most: more is a wrong price.
 _JIAO = 10
@@ -85,7 +91,7 @@ class PosChannel:
 
     def parse(self, raw: bytes, tables: Tables) -> Delivery:
         """Group rows into receipts; each receipt becomes an order or a rejection."""
-        text = decode_text(raw, "CSV", ("utf-8-sig", "gb18030"))
+        text = decode(raw, "CSV", utf8_default=False)
         try:
             rows = list(csv.DictReader(io.StringIO(text, newline="")))
         except csv.Error as exc:

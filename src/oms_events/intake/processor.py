@@ -29,6 +29,7 @@ from oms_events.avro.codec import Codec, SingleObjectCodec
 from oms_events.avro.registry import RegistryError
 from oms_events.deadletter import DeadLetter, Reason, Source
 from oms_events.engine import commands
+from oms_events.intake import acceptance
 from oms_events.intake.channel import Delivery
 from oms_events.intake.channels import channel as channel_format
 from oms_events.intake.dedup import DedupIndex, IsChangeable, Verdict, always_changeable
@@ -135,6 +136,7 @@ class IntakeProcessor:
         is_changeable: IsChangeable = always_changeable,
         clock: Callable[[], datetime] = _now,
         commands_topic: str = topics.commands("order"),
+        max_record_bytes: int = 900_000,
     ) -> None:
         self.tables = tables or Tables.load()
         self.codec = codec or SingleObjectCodec()
@@ -143,11 +145,17 @@ class IntakeProcessor:
         self.is_changeable = is_changeable
         self.clock = clock
         self.counts: Counter[str] = Counter()
+        # kafka.max_record_bytes: a larger command would fail the producer's transaction.
+        self.max_record_bytes = max_record_bytes
+        # The PlaceOrder bytes the size check encoded, reused by _decide (same object).
+        self._placed: dict[int, tuple[IntakeOrder, bytes]] = {}
 
     def parse(self, channel: str, raw: bytes) -> Delivery:
-        """Parse only (the HTTP app answers 400 from this); raises :class:`Rejection`."""
+        """Parse, and refuse each order the order aggregate would refuse (the HTTP app
+        answers 400 from this); raises :class:`Rejection` when nothing can be read."""
+        self._placed.clear()  # bounded to one delivery (the HTTP app only parses)
         try:
-            return channel_format(channel).parse(raw, self.tables)
+            delivery = channel_format(channel).parse(raw, self.tables)
         except Rejection:
             raise
         except Exception as exc:  # a parser bug: still a refusal, never a crash
@@ -155,6 +163,23 @@ class IntakeProcessor:
             raise Rejection(
                 Code.INTERNAL, "$", f"parser failed: {type(exc).__name__}", "解析程序出错"
             ) from exc
+        return Delivery(delivery.key, [self._admit(item) for item in delivery.items])
+
+    def _admit(
+        self, item: IntakeOrder | IntakeCancel | IntakeReturn | Rejection
+    ) -> IntakeOrder | IntakeCancel | IntakeReturn | Rejection:
+        if not isinstance(item, IntakeOrder):
+            return item  # a rejection already, a cancellation or a return (judged later)
+        refused = acceptance.refusal(item)
+        if refused is not None:
+            return refused
+        # The largest record this order makes is its command (its OrderPlaced is about
+        # as large and is checked again by the engine's step).
+        value = self._encode(place_order(item))
+        if len(value) > self.max_record_bytes:
+            return acceptance.too_large(item, len(value), self.max_record_bytes)
+        self._placed[id(item)] = (item, value)
+        return item
 
     def handle(self, channel: str, raw: bytes, source: Source) -> list[Output]:
         """Everything one delivery produces; staged index changes await the caller."""
@@ -163,6 +188,15 @@ class IntakeProcessor:
         except Rejection as unreadable:
             return [self._dead(channel, unreadable, raw, source)]
         outputs: list[Output] = []
+        try:
+            self._handle_items(channel, delivery, raw, source, outputs)
+        finally:
+            self._placed.clear()  # only this delivery's orders: never a stale id
+        return outputs
+
+    def _handle_items(
+        self, channel: str, delivery: Delivery, raw: bytes, source: Source, outputs: list[Output]
+    ) -> None:
         for item in delivery.items:
             if isinstance(item, Rejection):
                 outputs.append(self._dead(channel, item, raw, source))
@@ -180,7 +214,6 @@ class IntakeProcessor:
                     Code.INTERNAL, "$", f"cannot encode: {type(exc).__name__}", "无法编码命令"
                 ).for_order(item.external_id)
                 outputs.append(self._dead(channel, bug, raw, source, item.position))
-        return outputs
 
     def _decide(
         self, order: IntakeOrder | IntakeCancel, raw: bytes, source: Source
@@ -197,7 +230,7 @@ class IntakeProcessor:
             # CommandRejected reply (order.unknown) and a dead letter an operator sees.
             kind, value = "cancel", self._encode(cancel_order(order))
         elif decision.verdict is Verdict.NEW:
-            kind, value = "place", self._encode(place_order(order))
+            kind, value = "place", self._place_value(order)
         elif self.is_changeable(order.order_id):
             assert decision.previous is not None
             change = change_order(order, decision.previous, self.clock())
@@ -222,6 +255,12 @@ class IntakeProcessor:
                 self.index.history(order.channel, order.external_id),
             ),
         ]
+
+    def _place_value(self, order: IntakeOrder) -> bytes:
+        cached = self._placed.pop(id(order), None)
+        if cached is not None and cached[0] is order:
+            return cached[1]
+        return self._encode(place_order(order))
 
     def _decide_return(self, ret: IntakeReturn) -> list[Output]:
         # A return is taken once: a redelivery, or the channel's later version of it (its

@@ -4,7 +4,11 @@
 
 Field names are the platform's: ``tid``, ``type``, ``receiver_*``, ``orders``
 (sub-orders with ``num_iid``, ``outer_sku_id``, ``num``, ``price``, ``discount_fee``,
-``adjust_fee``, ``status``, ``refund_status``), amounts as yuan strings. ``price`` is
+``adjust_fee``, ``status``, ``refund_status``, ``oid`` the sub-order id, refused when
+repeated; ``outer_iid`` the merchant's item code, read when the item has no sku-level
+``outer_sku_id``), amounts as yuan strings. Taobao sends receivers masked (``张**``,
+``138****1234``) or encrypted unless the seller decrypts them: such a trade is taken
+with ``receiver_masked`` set. ``price`` is
 the list price; a sub-order pays ``price * num + adjust_fee - discount_fee`` (the
 platform's own formula): ``discount_fee`` is its discount, ``adjust_fee`` the seller's
 price change (改价, negative when the seller lowers the price). The trade's
@@ -92,6 +96,7 @@ class TmallChannel:
         lines: list[IntakeLine] = []
         refunded: set[int] = set()  # line numbers paid for, then refunded
         adjusted = False  # a sub-order carries the seller's adjustment
+        oids: set[str] = set()  # sub-order ids seen: one twice would ship twice
         for i, item in enumerate(array(subs, "orders")):
             path = f"orders[{i}]"
             item = obj(item, path)
@@ -99,9 +104,15 @@ class TmallChannel:
             refund = n.text(item.get("refund_status"), f"{path}.refund_status", required=False)
             if sub_status == _CLOSED_UNPAID:
                 continue  # never paid, never to ship: not in the trade's payment either
-            outer = n.text(item.get("outer_sku_id"), f"{path}.outer_sku_id", required=False)
-            channel_sku = outer or n.required_text(item.get("num_iid"), f"{path}.num_iid")
-            sku_field = f"{path}.outer_sku_id" if outer else f"{path}.num_iid"
+            n.line_id(item.get("oid"), f"{path}.oid", oids)
+            # The merchant's code of the sku, else of the item (an item without sku
+            # variants carries it in outer_iid), else the platform's item id.
+            code_field = next(
+                (f for f in ("outer_sku_id", "outer_iid") if item.get(f) not in (None, "")),
+                "num_iid",
+            )
+            channel_sku = n.required_text(item.get(code_field), f"{path}.{code_field}")
+            sku_field = f"{path}.{code_field}"
             line = IntakeLine(
                 line_no=i + 1,
                 sku=tables.sku(self.name, channel_sku, sku_field),
@@ -145,15 +156,18 @@ class TmallChannel:
         cod = trade_type in _COD_TYPES
         street = n.required_text(doc.get("receiver_address"), "receiver_address")
         town = n.text(doc.get("receiver_town"), "receiver_town", required=False)
+        name = n.required_text(doc.get("receiver_name"), "receiver_name")
+        phone = n.phone(
+            doc.get("receiver_mobile") or doc.get("receiver_phone"),
+            "receiver_mobile" if doc.get("receiver_mobile") else "receiver_phone",
+            required=True,
+            allow_masked=True,
+        )
         return IntakeOrder(
             channel=self.name,
             external_id=external,
-            customer_name=n.required_text(doc.get("receiver_name"), "receiver_name"),
-            phone=n.phone(
-                doc.get("receiver_mobile") or doc.get("receiver_phone"),
-                "receiver_mobile" if doc.get("receiver_mobile") else "receiver_phone",
-                required=True,
-            ),
+            customer_name=name,
+            phone=phone,
             account=n.text(doc.get("buyer_nick"), "buyer_nick", required=False),
             address=IntakeAddress(
                 country="CN",
@@ -173,6 +187,7 @@ class TmallChannel:
                 "pay_time" if doc.get("pay_time") else "created",
             ),
             shipping_fee=shipping,
+            receiver_masked=n.masked(name, phone, street),
         )
 
     def _refund_delivery(self, doc: Any, tables: Tables) -> Delivery:

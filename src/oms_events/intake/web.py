@@ -1,8 +1,11 @@
 """The web shop (channel ``web``): a Shopify-style ``orders/create`` webhook, JSON.
 
 Shopify states list prices per line, the discounts it already allocated to each line
-(``discount_allocations``), the order's ``total_discounts`` and ``total_price`` (taxes
-included, as in China). Any order discount it did not allocate is spread over the lines.
+(``discount_allocations``), the order's ``total_discounts`` and ``total_price``. Any
+order discount it did not allocate is spread over the lines. With ``taxes_included``
+(China, the EU) the prices hold the tax; without it (``taxes_included: false``, the US)
+``total_tax`` comes on top and is kept as the order's own ``tax`` amount, so that
+``total_price`` = lines + shipping + tax.
 
 A cancelled order (``orders/cancelled``: ``cancelled_at`` set, with ``cancel_reason``
 customer / declined / fraud / inventory / staff / other) or one whose payment was voided
@@ -72,12 +75,16 @@ class WebChannel:
                 "the order names no recipient",
                 "订单缺少收货人姓名",
             )
+        country = n.country(ship.get("country_code") or "CN", "shipping_address.country_code")
         phone_field = "shipping_address.phone" if ship.get("phone") else "customer.phone"
-        phone = n.phone(ship.get("phone") or customer.get("phone"), phone_field)
+        # A national number ("(503) 555-0187") is read in the country it ships to.
+        phone = n.phone(ship.get("phone") or customer.get("phone"), phone_field, country=country)
         lines = []
+        line_ids: set[str] = set()  # Shopify line item ids: one twice would ship twice
         for i, item in enumerate(array(doc.get("line_items"), "line_items")):
             path = f"line_items[{i}]"
             item = obj(item, path)
+            n.line_id(item.get("id"), f"{path}.id", line_ids)
             channel_sku = n.required_text(item.get("sku"), f"{path}.sku")
             allocations = item.get("discount_allocations") or []
             if not isinstance(allocations, list):
@@ -120,16 +127,17 @@ class WebChannel:
                 label = n.text(codes[0].get("code"), "discount_codes[0].code", False) or label
             lines = spread(lines, total_discounts - allocated, label)
         shipping, speed = _shipping(doc.get("shipping_lines"), currency)
+        tax = _tax(doc, currency)
         check_total(
             lines,
-            shipping,
+            shipping + tax,
             n.non_negative_money(doc.get("total_price"), "total_price", currency),
             "total_price",
             currency,
         )
         method = _method(doc.get("payment_gateway_names"), doc.get("gateway"))
         address = IntakeAddress(
-            country=n.country(ship.get("country_code") or "CN", "shipping_address.country_code"),
+            country=country,
             line1=" ".join(
                 part
                 for part in (
@@ -157,8 +165,21 @@ class WebChannel:
             currency=currency,
             shipping_fee=shipping,
             delivery_speed=speed,
+            tax=tax,
         )
         return replace(order, position=str(doc.get("name") or ""))
+
+
+def _tax(doc: Any, currency: str) -> int:
+    """Tax on top of the prices: ``total_tax`` when the shop's prices exclude tax
+    (``taxes_included: false``, as in the US); 0 when prices include it (Shopify's
+    default for China and the EU), where ``total_tax`` is only the part already in them."""
+    included = doc.get("taxes_included")
+    if included is None or included is True:
+        return 0
+    if included is not False:
+        raise bad_value("taxes_included", included, "true or false", "true 或 false")
+    return n.optional_money(doc.get("total_tax"), "total_tax", currency)
 
 
 def _cancellation(doc: Any) -> str | None:

@@ -14,6 +14,7 @@ on the input, so a repeat adds nothing), and the projection moves on.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -41,7 +42,7 @@ log = structlog.get_logger(__name__)
 Progress = Callable[["Runner", int], None]
 
 # Errors that say nothing about the record: the database is gone or busy. They stop the
-# batch (and the process) instead of dead-lettering good input.
+# batch instead of dead-lettering good input; ``oms project`` waits and reconnects.
 NOT_THE_RECORD = (psycopg.OperationalError, psycopg.InterfaceError, offsets.OffsetConflict)
 
 
@@ -137,6 +138,15 @@ class Runner:
     def _rewind(self) -> None:
         for tp in self.partitions:
             self.consumer.seek(tp, self.positions[tp])
+
+    def reconnect(self, conn: psycopg.Connection[Any]) -> None:
+        """Go on over ``conn`` after the old connection was lost: the offsets committed
+        with the rows say where to resume (a batch whose commit was cut off is either in
+        the database, offsets included, or not at all)."""
+        with contextlib.suppress(psycopg.Error):
+            self.conn.close()
+        self.conn = conn
+        self.reset()
 
     def end_offsets(self) -> dict[TopicPartition, int]:
         """The last stable offset of every partition (read_committed end)."""

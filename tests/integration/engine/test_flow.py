@@ -110,8 +110,8 @@ def test_bad_input_goes_to_the_dead_letter_topic(running: tuple[Settings, Engine
     p = producer(settings)
     p.send(topics.name(settings, topics.commands("order")), key=b"x", value=b"not avro")
     good = place_order("B1", "TEA")
-    # A Chinese address needs a district.
-    bad = replace(good, address=replace(good.address, district=None))
+    # A Chinese address needs a province and a city.
+    bad = replace(good, address=replace(good.address, city=None))
     order_commands = topics.name(settings, topics.commands("order"))
     p.send(order_commands, key=b"B1", value=commands.encode(CODEC, bad, topic=order_commands))
     p.flush()

@@ -17,6 +17,7 @@ import pytest
 from consumers.inventory import PROJECTION
 from psycopg import sql
 
+from oms_events.analytics.forecast import suggestions
 from oms_events.cli.answers import Answer, send_and_wait
 from oms_events.engine.commands import (
     AdjustStock,
@@ -29,7 +30,6 @@ from oms_events.engine.commands import (
 from oms_events.engine.runner import Engine
 from oms_events.projection.migrate import migrate
 from oms_events.projection.runner import Runner, connect
-from oms_events.projection.stock import suggestions
 from oms_events.settings import Settings
 from tests.integration.conftest import drop_topics
 from tests.integration.engine.harness import (
@@ -184,7 +184,10 @@ def test_an_operator_administers_stock_and_the_ledger_accounts_for_every_unit(
         ).fetchall() == [("CUP", "A", 3, 4, True)]
         # Nothing shipped yet: CUP needs its safety stock (its threshold, 4) less the 3
         # available; TEA needs nothing (B has 5 on the way).
-        wanted = {(r["sku"], r["location"]): r["suggested"] for r in suggestions(conn, 28, 7, 3)}
+        wanted = {
+            (r["sku"], r["location"]): r["suggested"]
+            for r in suggestions(conn, 7, 3, "Asia/Shanghai", 112)
+        }
         assert wanted == {("CUP", "A"): 1, ("TEA", "A"): 0, ("TEA", "B"): 0}
     arrived = oms(settings, schema, "stock", "transfer-receive", str(tid), "--by", "wang.fang")
     assert arrived.returncode == 0, arrived.stderr

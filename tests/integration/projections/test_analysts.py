@@ -6,6 +6,7 @@ import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import psycopg
 from consumers.promises import deadlines
@@ -34,12 +35,13 @@ def test_analysts_queries_answer_from_the_events(
     run_all(topics_ready, schema)
     pg.execute(f"SET search_path TO {schema}")
 
-    # Units per channel per day last week, from the orders themselves.
-    today = datetime.now(UTC).date()
+    # Units per channel per day last week (business days: Shanghai), from the orders.
+    shop = ZoneInfo("Asia/Shanghai")
+    today = datetime.now(shop).date()
     monday = today - timedelta(days=today.weekday())
     expected: Counter[tuple[object, str]] = Counter()
     for o in world.orders:
-        day = o.placed_at.astimezone(UTC).date()
+        day = o.placed_at.astimezone(shop).date()
         if (
             o.status.value not in ("cancelled", "rejected")
             and monday - timedelta(7) <= day < monday

@@ -6,6 +6,7 @@ from oms_events.avro.codec import SingleObjectCodec
 from oms_events.deadletter import Source
 from oms_events.intake.model import order_id
 from oms_events.intake.processor import Command, Duplicate, IntakeProcessor, Output, Refused, Seen
+from oms_events.intake.tables import Tables
 from tests.unit.intake.conftest import fixture
 
 SOURCE = Source("oms.intake.tmall", 3, 42)
@@ -112,6 +113,34 @@ def test_batch_yields_orders_and_dead_letters_side_by_side(processor: IntakeProc
         "S003-000780",
         "S003-000781",
     ]
+
+
+def test_an_order_the_aggregate_would_refuse_is_refused_at_intake(
+    processor: IntakeProcessor,
+) -> None:
+    # A Chinese address without a city: the order aggregate's rule, checked here.
+    raw = fixture("web", "order_1001.json").replace('"city": "杭州市", '.encode(), b"")
+    (refused,) = processor.handle("web", raw, SOURCE)
+    assert isinstance(refused, Refused)
+    assert refused.code.value == "intake.order_invalid"
+    assert refused.rejection.field == "address"
+    assert "address.invalid" in refused.letter.reason.en
+
+
+def test_the_shopify_web_fixture_has_no_district_and_is_accepted(
+    processor: IntakeProcessor,
+) -> None:
+    outputs = processor.handle("web", fixture("web", "order_1001.json"), SOURCE)
+    assert [o.kind for o in commands(outputs)] == ["place"]
+
+
+def test_an_order_whose_command_would_not_fit_a_record_is_refused(tables: Tables) -> None:
+    # A limit below this order's command stands for a huge order under the real limit.
+    small = IntakeProcessor(tables, max_record_bytes=200)
+    (refused,) = small.handle("tmall", fixture("tmall", TRADE), SOURCE)
+    assert isinstance(refused, Refused)
+    assert refused.code.value == "intake.too_large"
+    assert "kafka.max_record_bytes" in refused.letter.reason.en
 
 
 CLOSED = "trade_3891234567890123456_closed.json"

@@ -1,0 +1,56 @@
+"""A Shopify-shaped web order posted over HTTP ends as a placed order, on the real
+broker: HTTP 202 -> oms.intake.web -> the web adapter -> PlaceOrder -> the engine's
+OrderPlaced. Before, its address (no district: Shopify has no such field) passed the
+intake and was dead-lettered by the order aggregate as address.invalid."""
+
+from __future__ import annotations
+
+import threading
+
+from fastapi.testclient import TestClient
+
+from oms_events import topics
+from oms_events.engine.runner import Engine
+from oms_events.intake.adapter import ChannelAdapter
+from oms_events.intake.dedup import DedupIndex
+from oms_events.intake.http import KafkaPublisher, create_app
+from oms_events.intake.processor import IntakeProcessor
+from oms_events.payments.notify import Notifications
+from oms_events.settings import Settings
+from tests.integration.engine.harness import engine_settings, light, read_events, read_topic
+from tests.integration.intake.conftest import FIXTURES, wait_for
+from tests.unit.payments.test_notify import Letters
+
+
+def test_the_web_fixture_posted_over_http_becomes_a_placed_order(isolated: Settings) -> None:
+    settings = light(isolated, partitions=1)
+    publisher = KafkaPublisher(settings)
+    app = create_app(IntakeProcessor(), publisher, DedupIndex(), Notifications({}, Letters()))
+    raw = (FIXTURES / "web" / "order_1001.json").read_bytes()
+    answer = TestClient(app).post("/channels/web/orders", content=raw)
+    publisher.producer.close()
+    assert answer.status_code == 202, answer.text
+    order_no = answer.json()["order_no"]
+
+    stop = threading.Event()
+    adapter = ChannelAdapter(settings, "web", stop=stop)
+    thread = threading.Thread(target=adapter.run, daemon=True)
+    engine = Engine(engine_settings(settings))
+    thread.start()
+    engine.start()
+    try:
+
+        def placed() -> list[str]:
+            return [
+                e.payload["order_no"]
+                for e in read_events(settings, "order")
+                if e.name == "OrderPlaced"
+            ]
+
+        wait_for(lambda: order_no in placed(), timeout=90)
+    finally:
+        stop.set()
+        thread.join(timeout=20)
+        engine.stop()
+    assert not engine.failed()
+    assert read_topic(settings, topics.name(settings, topics.DEADLETTER)) == []
