@@ -4,6 +4,15 @@ Files are named ``NNN_what.sql``; each projection names the files it owns and
 ``000_core.sql`` (the offsets table) goes everywhere. The files use unqualified
 names and run with ``search_path`` set to the target schema, so the same SQL
 builds the live schema, a test's schema, a replay's build schema or an as-of copy.
+
+A view that reads the tables of two projections (``return_reason_rate`` joins the
+returns projection's ``return_tracking`` with the analytics fact) belongs to
+neither: a replay of one projection swaps its tables in with ``DROP ... CASCADE``,
+which takes such a view along, and building it into one projection's replay
+schema would drag the other's (empty) tables in. Those views live in
+``projections/views/``, written ``CREATE OR REPLACE``, and :func:`refresh_views`
+makes each again after every migrate and every swap, once the tables it reads
+exist in the schema.
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import sql
+from psycopg import errors, sql
 
 from oms_events import resources
 from oms_events.projection.spec import Projection
@@ -110,4 +119,19 @@ def migrate(
                 (version, owner, checksum),
             )
             results.append(Applied(version, owner, True))
+        refresh_views(conn, sql_dir)
     return results
+
+
+def refresh_views(conn: psycopg.Connection[Any], sql_dir: Path | None = None) -> list[str]:
+    """(Re)create the views across projections of ``projections/views/`` in the session's
+    schema; a view whose tables are not all there yet is skipped. Returns the made ones."""
+    made = []
+    for path in sorted(((sql_dir or resources.sql()) / "views").glob("*.sql")):
+        try:
+            with conn.transaction():  # a savepoint: a skipped view leaves nothing behind
+                conn.execute(path.read_text())  # trusted SQL of the repository
+        except errors.UndefinedTable:
+            continue
+        made.append(path.stem)
+    return made

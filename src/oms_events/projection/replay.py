@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from oms_events.projection.migrate import migrate
+from oms_events.projection.migrate import migrate, refresh_views
 from oms_events.projection.runner import Progress, Runner, connect
 from oms_events.projection.spec import Projection
 from oms_events.settings import Settings
@@ -61,7 +61,8 @@ def swap_in(conn: psycopg.Connection[Any], projection: Projection, build: str, t
 
     One transaction: readers see the old tables or the new ones, never a mix. The
     target must already hold the bookkeeping tables (``migrate(conn, target, [])``).
-    Views must only read their own projection's tables, or the drop would take them.
+    A view of this projection reads only its own tables; the views across
+    projections (``projections/views/``) are made again after the swap.
     """
     name = projection.name
     with conn.transaction():
@@ -98,6 +99,9 @@ def swap_in(conn: psycopg.Connection[Any], projection: Projection, build: str, t
                 (name,),
             )
         conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(build)))
+        # The drops above took the views across projections that read our tables.
+        conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(target)))
+        refresh_views(conn)
 
 
 def rebuild(

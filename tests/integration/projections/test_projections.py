@@ -148,3 +148,10 @@ def test_projections_match_the_aggregates_and_survive_replays(
     assert sorted(pg.execute(f"SELECT * FROM {schema}.daily_sales").fetchall()) == sales
     assert sales
     assert len(live) == sum(len(o.lines) for o in world.orders + extra.orders)
+    # A replay of returns leaves the analytics fact alone, and the view across the two
+    # (projections/views/) is there after either swap.
+    pg.commit()
+    rebuild(topics_ready, select(["returns"])[0], schema)
+    assert table(pg, schema, "fact_order_line") == live
+    rates = f"SELECT count(*) FROM {schema}.return_reason_rate"
+    assert pg.execute(rates).fetchone() is not None
