@@ -251,6 +251,14 @@ def allocated(row: Row, e: EventRecord) -> None:
         )
 
 
+def rerouted(row: Row, e: EventRecord) -> None:
+    """AllocationRerouted: the moved lines ship from the new location."""
+    for d in e.payload["lines"]:
+        row["lines"][d["line_no"]].update(
+            location=e.payload["to_location"], reservation_id=d["reservation_id"]
+        )
+
+
 def line_shipped(row: Row, e: EventRecord) -> None:
     """LineShipped (earlier versions, one per line)."""
     row["status"] = "partially_shipped"
@@ -385,6 +393,13 @@ ORDER_HANDLERS: dict[str, rows.Handler] = {
     "ReturnOpened": lambda row, e: None,
     "ReturnResolved": lambda row, e: None,
     "RefundAgreed": lambda row, e: None,
+    # An operator's actions: who did what is in the timeline; the action's own events
+    # move the row. A re-route moves lines once the old shipment is withdrawn.
+    "OperatorActed": lambda row, e: None,
+    "RerouteRequested": lambda row, e: None,
+    "RerouteReserved": lambda row, e: None,
+    "RerouteFailed": lambda row, e: None,
+    "AllocationRerouted": rerouted,
 }
 
 # --- shipments ----------------------------------------------------------------------
@@ -590,7 +605,12 @@ PROJECTION = Projection(
     name="tracking",
     topics=(topics.events("order"), topics.events("shipment")),
     group="oms-projection-tracking",
-    migrations=("002_tracking.sql", "010_shipments.sql", "016_order_tax.sql"),
+    migrations=(
+        "002_tracking.sql",
+        "010_shipments.sql",
+        "016_order_tax.sql",
+        "017_review_queue.sql",
+    ),
     events=frozenset(ORDER_HANDLERS) | frozenset(SHIPMENT_HANDLERS),
     write=write,
 )

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from oms_events.domain.return_policy import REASONS, ReturnPolicy
+from oms_events.domain.review import ReviewRules
 from oms_events.domain.workflow import Workflow
 from oms_events.waybills.formats import FORMATS
 
@@ -536,6 +537,63 @@ class StockSettings(BaseSettings):
     )
 
 
+class ReviewSettings(BaseSettings):
+    """Order review (审单) by rules before allocation (``OMS_REVIEW_*``); an order that
+    fails a rule is held into the exception queue (``oms order queue``)."""
+
+    model_config = _section("OMS_REVIEW_")
+
+    enabled: bool = Field(
+        False,
+        description="Review orders before allocation: off, orders go to the warehouse as "
+        "soon as they are reserved and paid (the workflow's own holds still apply)",
+    )
+    amount_above: int | None = Field(
+        None,
+        ge=0,
+        description="Risk: hold an order whose total is above this, in minor units of "
+        "amount_currency (e.g. 500000 = 5,000.00 CNY); unset: no amount rule",
+    )
+    amount_currency: str = Field("CNY", description="Currency of amount_above (ISO 4217)")
+    blocked_phones: list[str] = Field(
+        default_factory=list,
+        description='Risk: hold orders of these phones, JSON list, e.g. ["13900000000"]',
+    )
+    trusted_customers: list[str] = Field(
+        default_factory=list,
+        description="Auto-approve: phones or accounts whose orders skip the address and "
+        "risk rules (still waiting for stock and payment)",
+    )
+    trusted_channels: list[str] = Field(
+        default_factory=list,
+        description="Auto-approve: channels whose orders skip the address and risk rules, "
+        'e.g. ["pos"]',
+    )
+    answer_wait_s: float = Field(
+        30.0,
+        gt=0,
+        description="How long `oms order hold/release/review/edit/pay/reroute` waits for the "
+        "engine's answer",
+    )
+
+    def rules(self) -> ReviewRules:
+        """The :class:`ReviewRules` the order saga applies."""
+        amount = (
+            None
+            if self.amount_above is None
+            else {"amount": self.amount_above, "currency": self.amount_currency}
+        )
+        return ReviewRules.from_dict(
+            {
+                "enabled": self.enabled,
+                "amount_above": amount,
+                "blocked_phones": self.blocked_phones,
+                "trusted_customers": self.trusted_customers,
+                "trusted_channels": self.trusted_channels,
+            }
+        )
+
+
 class AnalyticsSettings(BaseSettings):
     """Reports, charts and demand forecasts (``OMS_ANALYTICS_*``)."""
 
@@ -606,6 +664,7 @@ class Settings(BaseModel):
     warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
     stock: StockSettings = Field(default_factory=StockSettings)
     fulfilment: FulfilmentSettings = Field(default_factory=FulfilmentSettings)
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 

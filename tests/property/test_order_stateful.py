@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -24,7 +25,20 @@ from oms_events.domain.errors import (
     UnknownLine,
 )
 from oms_events.domain.order import InterceptionOutcome
+from oms_events.engine.commands import (
+    AddedLine,
+    EditOrder,
+    HoldOrder,
+    NewQuantity,
+    RecordOfflinePayment,
+    RecordShipmentWithdrawn,
+    ReleaseOrder,
+    RerouteOrder,
+    WithdrawShipment,
+)
 from tests.unit.domain.samples import address, cny, line, order, replay, state
+from tests.unit.engine.flow import Ask, Flow, Result, place
+from tests.unit.engine.flow import order_id as flow_order_id
 
 S = OrderStatus
 # Every status change a single command may cause (self-loops are always allowed).
@@ -346,3 +360,171 @@ class OrderMachine(RuleBasedStateMachine):
 
 OrderMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=30, deadline=None)
 TestOrderStateful = OrderMachine.TestCase
+
+
+# --- an operator's hold / release / edit / payment, through the order service ----------
+
+
+class OperatorFlowMachine(RuleBasedStateMachine):
+    """Interleaves an operator's holds, releases, edits, offline payments and re-routes
+    with the inventory's and the old shipment's answers, through the order service and
+    its saga (no Kafka): the order's
+    totals follow its lines, every reservation it holds is one the inventory made, and
+    none is left behind at the inventory once the answers are in."""
+
+    @initialize(quantities=st.lists(st.integers(min_value=1, max_value=3), min_size=1, max_size=2))
+    def place(self, quantities: list[int]) -> None:
+        self.flow = Flow(
+            {("TEA", "SH"): 1000, ("CUP", "SH"): 1000, ("TEA", "BJ"): 500, ("CUP", "BJ"): 500}
+        )
+        self.placed = place(
+            lines=[("TEA" if n % 2 else "CUP", q) for n, q in enumerate(quantities, 1)]
+        )
+        self.id = flow_order_id(self.placed)
+        self.pending: list[Ask] = []
+        self.withdrawals: list[WithdrawShipment] = []  # asked of the old shipment
+        self.held: set[Any] = set()  # reservation ids the inventory holds for the order
+        self.n = 0
+        self.take(self.flow.send(self.placed))
+        # Held from the start, as an order failing review is: edits can happen until an
+        # operator releases it (after that the answers allocate it and edits are refused).
+        self.hold()
+
+    def take(self, result: Result) -> None:
+        """Note what the inventory was asked to reserve and to release."""
+        assert not result.dead, [d.headers for d in result.dead]
+        self.pending += result.asks()
+        self.withdrawals += result.commands(WithdrawShipment)
+        for r in result.releases():
+            self.held.discard(r.reservation_id)
+
+    def cid(self) -> str:
+        self.n += 1
+        return f"op-{self.n}"
+
+    @property
+    def order(self) -> Order:
+        return self.flow.order(self.id)
+
+    @rule(index=st.integers(min_value=0, max_value=5))
+    def inventory_answers(self, index: int) -> None:
+        if not self.pending:
+            return
+        ask = self.pending.pop(index % len(self.pending))
+        self.held.add(ask.reservation_id)
+        self.take(self.flow.answer(ask))
+
+    @rule()
+    def hold(self) -> None:
+        self.take(
+            self.flow.send(
+                HoldOrder(command_id=self.cid(), order_id=self.id, reason="wait", actor="a")
+            )
+        )
+
+    @rule()
+    def release(self) -> None:
+        self.take(self.flow.send(ReleaseOrder(command_id=self.cid(), order_id=self.id, actor="a")))
+
+    @rule(sku=st.sampled_from(["TEA", "CUP"]), quantity=st.integers(min_value=1, max_value=3))
+    def add_line(self, sku: str, quantity: int) -> None:
+        added = (AddedLine(sku=sku, quantity=quantity, unit_price=300),)
+        self.take(
+            self.flow.send(EditOrder(command_id=self.cid(), order_id=self.id, add=added, actor="a"))
+        )
+
+    @rule(index=LINE_PICK, quantity=st.integers(min_value=1, max_value=4))
+    def change_quantity(self, index: int, quantity: int) -> None:
+        n = sorted(self.order.lines)[index % len(self.order.lines)]
+        q = (NewQuantity(line_no=n, quantity=quantity),)
+        self.take(
+            self.flow.send(
+                EditOrder(command_id=self.cid(), order_id=self.id, quantities=q, actor="a")
+            )
+        )
+
+    @rule(index=LINE_PICK)
+    def remove_line(self, index: int) -> None:
+        n = sorted(self.order.lines)[index % len(self.order.lines)]
+        self.take(
+            self.flow.send(
+                EditOrder(command_id=self.cid(), order_id=self.id, remove=(n,), actor="a")
+            )
+        )
+
+    @rule()
+    def pay_what_is_owed(self) -> None:
+        owed = (self.order.total - self.order.amount_held).amount
+        if owed > 0:
+            pay = RecordOfflinePayment(
+                command_id=self.cid(),
+                order_id=self.id,
+                amount=owed,
+                currency="CNY",
+                method="cash",
+                reference=self.cid(),
+                actor="cashier",
+            )
+            self.take(self.flow.send(pay))
+
+    @rule(to=st.sampled_from(["SH", "BJ"]))
+    def reroute(self, to: str) -> None:
+        """Move what is allocated at the other location to ``to`` (refused unless
+        allocated there, nothing shipped, no re-route under way)."""
+        other = "BJ" if to == "SH" else "SH"
+        command = RerouteOrder(
+            command_id=self.cid(),
+            order_id=self.id,
+            from_location=other,
+            to_location=to,
+            actor="a",
+        )
+        self.take(self.flow.send(command))
+
+    @rule(withdrawn=st.booleans())
+    def old_shipment_answers(self, withdrawn: bool) -> None:
+        """Withdrawn before pick, or refused: picked already."""
+        if not self.withdrawals:
+            return
+        w = self.withdrawals.pop(0)
+        answer = RecordShipmentWithdrawn(
+            command_id=self.cid(),
+            order_id=self.id,
+            shipment_id=w.shipment_id,
+            withdrawn=withdrawn,
+            reason="" if withdrawn else "the shipment is picked",
+        )
+        self.take(self.flow.send(answer))
+
+    @invariant()
+    def totals_follow_the_lines(self) -> None:
+        o = self.order
+        assert o.total.amount == sum(ln.net.amount for ln in o.lines.values())
+
+    @invariant()
+    def the_order_holds_only_what_the_inventory_reserved(self) -> None:
+        o = self.order
+        held_by_order = {rid for rid, _ in o.reservations.values()}
+        if o.rerouting is not None:  # a re-route's new reservations, taken so far
+            held_by_order |= {UUID(r) for n, r in o.rerouting[2] if n in o.reroute_reserved}
+        assert held_by_order <= self.held
+        if not self.pending:  # every answer in: nothing left behind at the inventory
+            assert held_by_order == self.held
+
+    @invariant()
+    def an_allocated_line_is_reserved_where_it_ships(self) -> None:
+        o = self.order
+        for n, location in o.allocations.items():
+            assert o.reservations[n][1] == location
+
+    @invariant()
+    def a_released_paid_reserved_order_is_allocated(self) -> None:
+        o = self.order
+        if o.status is not S.ON_HOLD and o.all_lines_reserved and o.is_paid:
+            assert o.status is S.ALLOCATED
+
+
+OperatorFlowMachine.TestCase.settings = settings(
+    max_examples=120, stateful_step_count=40, deadline=None
+)
+TestOperatorFlow = OperatorFlowMachine.TestCase

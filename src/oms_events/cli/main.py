@@ -18,6 +18,7 @@ from oms_events.cli import (
     forecast,
     intake,
     order,
+    order_actions,
     payment,
     project,
     report,
@@ -48,6 +49,7 @@ app.command("run")(run.run)
 app.command("simulate")(simulate.simulate)
 app.add_typer(db.app, name="db")
 app.add_typer(order.app, name="order")
+order_actions.register(order.app)
 app.add_typer(payment.app, name="payment")
 app.add_typer(shipment.app, name="shipment")
 app.add_typer(carrier.app, name="carrier")

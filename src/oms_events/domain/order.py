@@ -178,6 +178,11 @@ class Order(Aggregate):
     # Returns (RMA): immutable, so replaced (never changed) by the events.
     open_returns: tuple[tuple[str, tuple[tuple[int, int], ...]], ...] = ()  # (id, units)
     returned_units: tuple[tuple[int, int], ...] = ()  # (line_no, units in returns)
+    # A re-route under way: (from, to, ((line_no, new reservation id), ...)), and the
+    # moving lines the new location reserved so far; immutable, replaced by the events.
+    rerouting: tuple[str, str, tuple[tuple[int, str], ...]] | None = None
+    reroute_reserved: frozenset[int] = frozenset()
+    reroute_version = 0
 
     @staticmethod
     def create_id(channel: str, external_id: str) -> UUID:
@@ -1120,6 +1125,128 @@ class Order(Aggregate):
     @event("OrderCompleted")
     def _completed(self) -> None:
         self.status = OrderStatus.COMPLETED
+
+    # --- operator actions ---------------------------------------------------------
+
+    def record_operator_action(self, action: str, actor: str, reason: str = "") -> None:
+        """Note who did what to the order (``OperatorActed``), before the action's own
+        events: hold, release, review, edit, pay. The actor is required, so every
+        operator change of an order can be traced to a person."""
+        if not actor or not actor.strip():
+            raise InvalidOrder(detail="actor is empty: say who acts (--by)")
+        if not action.strip():
+            raise InvalidOrder(detail="action is empty")
+        self._operator_acted(action=action, actor=actor.strip(), reason=reason)
+
+    @event("OperatorActed")
+    def _operator_acted(self, action: str, actor: str, reason: str) -> None:
+        """An audit record only: the action's own events change the state."""
+
+    # --- re-routing an allocation (operator) ------------------------------------
+    #
+    # Reserve at the new location first, then withdraw the old shipment (refused once
+    # picked), then move the lines: the order never stands without stock or warehouse.
+
+    def request_reroute(self, from_location: str, to_location: str) -> list[dict[str, Any]]:
+        """Start moving the lines allocated at ``from_location`` to ``to_location``
+        (``RerouteRequested``): their new reservations, returned, are asked for there."""
+        self.check_status("re-route", OrderStatus.ALLOCATED)
+        if self.rerouting is not None:
+            raise InvalidOrder(detail=f"a re-route to {self.rerouting[1]} is under way")
+        if not to_location.strip() or to_location == from_location:
+            raise InvalidOrder(detail="--to must name another location")
+        moving = sorted(n for n, loc in self.allocations.items() if loc == from_location)
+        if not moving:
+            raise InvalidOrder(detail=f"no line of the order is allocated at {from_location}")
+        if to_location in self.allocations.values():
+            raise InvalidOrder(detail=f"{to_location} already ships part of the order")
+        if any(n in self.shipments for n in moving):
+            raise InvalidTransition(entity="order", action="re-route", status="shipped")
+        version = self.version + 1  # the RerouteRequested's: names the new reservations
+        lines = [
+            {
+                "line_no": n,
+                "sku": self.lines[n].sku,
+                "quantity": self.lines[n].quantity,
+                "reservation_id": self.reservation_id_for(self.id, n, version),
+            }
+            for n in moving
+        ]
+        self._reroute_requested(from_location=from_location, to_location=to_location, lines=lines)
+        return lines
+
+    @event("RerouteRequested")
+    def _reroute_requested(
+        self, from_location: str, to_location: str, lines: list[dict[str, Any]]
+    ) -> None:
+        wanted = tuple((d["line_no"], str(d["reservation_id"])) for d in lines)
+        self.rerouting = (from_location, to_location, wanted)
+        self.reroute_reserved = frozenset()
+        self.reroute_version = self.version + 1  # this event's (applied before it counts)
+
+    def reroute_answered(self, line_no: int, reservation_id: UUID) -> bool:
+        """The new location reserved a moving line (``RerouteReserved``); True once every
+        moving line is reserved there. An answer of no re-route under way is ignored."""
+        if self.rerouting is None or (line_no, str(reservation_id)) not in self.rerouting[2]:
+            return False
+        if line_no not in self.reroute_reserved:
+            self._reroute_reserved(line_no=line_no, reservation_id=reservation_id)
+        return len(self.reroute_reserved) == len(self.rerouting[2])
+
+    @event("RerouteReserved")
+    def _reroute_reserved(self, line_no: int, reservation_id: UUID) -> None:
+        self.reroute_reserved = self.reroute_reserved | {line_no}
+
+    def is_reroute_reservation(self, line_no: int, reservation_id: UUID) -> bool:
+        """True when ``reservation_id`` is a moving line's new one."""
+        return self.rerouting is not None and (line_no, str(reservation_id)) in self.rerouting[2]
+
+    def complete_reroute(self) -> list[dict[str, Any]]:
+        """The old shipment is withdrawn: the lines move (``AllocationRerouted``), their
+        old reservations to be released (returned)."""
+        if self.rerouting is None:
+            raise InvalidOrder(detail="no re-route is under way")
+        from_location, to_location, wanted = self.rerouting
+        releases = [r for n, _ in wanted if (r := self._release(n)) is not None]
+        self._rerouted(
+            from_location=from_location,
+            to_location=to_location,
+            lines=[{"line_no": n, "reservation_id": UUID(rid)} for n, rid in wanted],
+            releases=releases,
+        )
+        return releases
+
+    @event("AllocationRerouted")
+    def _rerouted(
+        self,
+        from_location: str,
+        to_location: str,
+        lines: list[dict[str, Any]],
+        releases: list[dict[str, Any]],
+    ) -> None:
+        for d in lines:
+            n = d["line_no"]
+            self.reservations[n] = (d["reservation_id"], to_location)
+            self.allocations[n] = to_location
+            self.line_versions[n] = self.reroute_version  # names the new reservation
+        self.rerouting = None
+        self.reroute_reserved = frozenset()
+
+    def fail_reroute(self, reason: str) -> list[tuple[int, UUID, str]]:
+        """Give the re-route up (``RerouteFailed``): the lines stay where they were;
+        returns the new location's reservations taken so far, (line, id, location), to
+        be released."""
+        if self.rerouting is None:
+            return []
+        _, to_location, wanted = self.rerouting
+        taken = [(n, UUID(rid), to_location) for n, rid in wanted if n in self.reroute_reserved]
+        self._reroute_failed(reason=reason or "refused")
+        return taken
+
+    @event("RerouteFailed")
+    def _reroute_failed(self, reason: str) -> None:
+        self.rerouting = None
+        self.reroute_reserved = frozenset()
 
     # --- helpers ----------------------------------------------------------------
 

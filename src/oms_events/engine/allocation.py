@@ -11,7 +11,7 @@ quotes the shipment id in every update it sends back.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -41,6 +41,19 @@ def allocate(
     queue an allocation and a shipment per location, each naming the sourcing rule
     that chose its location (``rules``: the rules file; None: most stock)."""
     order.allocate(reserving)
+    dispatch(order, out, cause_id, rules)
+
+
+def dispatch(
+    order: Order,
+    out: Outbox,
+    cause_id: str,
+    rules: Rules | None = None,
+    locations: Collection[str] | None = None,
+) -> None:
+    """Queue the allocation record (a purchase order for a supplier) and the
+    CreateShipment of each location the allocated order's lines are reserved at (only
+    ``locations`` when given: a re-route's new one)."""
     by_location: dict[str, list[ShipmentLineDetails]] = defaultdict(list)
     for line_no, line in sorted(order.lines.items()):
         reservation_id, location = order.reservations[line_no]
@@ -51,6 +64,8 @@ def allocate(
         )
     address, customer = order.address, order.customer
     for location, lines in sorted(by_location.items()):
+        if locations is not None and location not in locations:
+            continue
         shipment_id = Shipment.create_id(order.id, location)
         record = {
             "allocation_id": str(shipment_id),

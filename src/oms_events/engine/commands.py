@@ -289,6 +289,104 @@ class CancelOrder(_OrderKeyed, Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class HoldOrder(_OrderKeyed, Command):
+    """An operator holds an order before it goes to a warehouse."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_id: UUID
+    reason: str
+    actor: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReleaseOrder(_OrderKeyed, Command):
+    """An operator releases a held order; it carries on to allocation."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_id: UUID
+    reason: str = ""
+    actor: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewOrder(_OrderKeyed, Command):
+    """An operator's review (审单): approve (released) or reject (cancelled)."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_id: UUID
+    approve: bool
+    reason: str = ""
+    actor: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddedLine:
+    """A line an operator adds (amounts in minor units)."""
+
+    sku: str
+    quantity: int
+    unit_price: int
+    discount: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewQuantity:
+    """A line's new quantity."""
+
+    line_no: int
+    quantity: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class EditOrder(_OrderKeyed, Command):
+    """An operator edits an order before allocation (lines, quantities, address)."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_id: UUID
+    add: tuple[AddedLine, ...] = ()
+    remove: tuple[int, ...] = ()
+    quantities: tuple[NewQuantity, ...] = ()
+    address: AddressDetails | None = None
+    reason: str = ""
+    actor: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordOfflinePayment(_OrderKeyed, Command):
+    """Money an operator received outside a provider (bank transfer, cash)."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_id: UUID
+    amount: int  # minor units
+    currency: str
+    method: str  # bank_transfer, cash, postal_remittance
+    reference: str
+    actor: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RerouteOrder(_OrderKeyed, Command):
+    """An operator moves the lines allocated at one location to another, before pick."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_id: UUID
+    from_location: str
+    to_location: str
+    actor: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordShipmentWithdrawn(_OrderKeyed, Command):
+    """The shipment's answer to a re-route: withdrawn, or refused (picked already)."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_id: UUID
+    shipment_id: UUID
+    withdrawn: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class RecordInterception(_OrderKeyed, Command):
     """What became of intercepting one shipment of an order being cancelled."""
 
@@ -774,6 +872,21 @@ class RecordWarehouseUpdate(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class WithdrawShipment(Command):
+    """A re-route takes the shipment's lines elsewhere: cancelled before pick only."""
+
+    aggregate_type: ClassVar[str] = "shipment"
+    shipment_id: UUID
+    order_id: UUID
+    reason: str
+
+    @property
+    def key(self) -> str:
+        """The shipment id."""
+        return str(self.shipment_id)
+
+
+@dataclass(frozen=True, kw_only=True)
 class CancelShipment(Command):
     """The order was cancelled: stop the shipment and tell its warehouse, or, once the
     parcel left, ask the carrier to intercept it."""
@@ -1014,6 +1127,13 @@ COMMANDS: dict[str, type[Command]] = {
         ReservationsAnswered,
         RecordPayment,
         CancelOrder,
+        HoldOrder,
+        ReleaseOrder,
+        ReviewOrder,
+        EditOrder,
+        RecordOfflinePayment,
+        RerouteOrder,
+        RecordShipmentWithdrawn,
         RecordInterception,
         ShipLines,
         DeliverShipment,
@@ -1047,6 +1167,7 @@ COMMANDS: dict[str, type[Command]] = {
         CreateShipment,
         RecordWarehouseUpdate,
         CancelShipment,
+        WithdrawShipment,
         RecordParcelReturned,
         RecordCarrierUpdate,
         RecordReturnParcelUpdate,

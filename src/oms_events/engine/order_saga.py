@@ -30,7 +30,7 @@ ReserveLines command and comes back in its answer (a routing slip).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -41,6 +41,7 @@ from oms_events.domain.customer import Address
 from oms_events.domain.line import OrderLine
 from oms_events.domain.money import Money
 from oms_events.domain.order import InterceptionOutcome, Order, OrderStatus
+from oms_events.domain.review import ReviewRules, hold_reason
 from oms_events.domain.shipment import Shipment
 from oms_events.domain.workflow import Decision, Workflow
 from oms_events.engine import allocation
@@ -82,10 +83,17 @@ class OrderChange:
 class OrderSaga:
     """Decides the next commands for an order; the order processor hosts it."""
 
-    def __init__(self, workflow: Workflow, stock: StockView, rules: Rules | None = None) -> None:
+    def __init__(
+        self,
+        workflow: Workflow,
+        stock: StockView,
+        rules: Rules | None = None,
+        review: ReviewRules | None = None,
+    ) -> None:
         self.workflow = workflow
         self.stock = stock
         self.rules = rules  # sourcing rules (OMS_FULFILMENT_RULES); None: most stock
+        self.review = review or ReviewRules()  # review (审单) before allocation
 
     def placed(self, order: Order, out: Outbox, cause_id: str) -> None:
         """Ask the inventory for every line of a new order: one ReserveLines per
@@ -124,12 +132,14 @@ class OrderSaga:
                 reserving.append((a.line_no, a.reservation_id, a.location))
         _release(out, f"{cause_id}/late", order.id, moved_on, "order moved on")
         if reserving:
-            decision = self.workflow.decide(order, reserving={n for n, _, _ in reserving})
-            if decision is Decision.CONFIRM:
+            lines = {n for n, _, _ in reserving}
+            decision = self.workflow.decide(order, reserving=lines)
+            failed = self._review_holds(order, decision, lines)
+            if decision is Decision.CONFIRM and not failed:
                 allocation.allocate(order, out, cause_id, reserving, self.rules)
             else:
                 order.reserve_lines(reserving)
-                self._hold(order, decision)
+                self._hold(order, decision, failed)
         rejected = [a for a in answers if a.outcome != "reserved"]
         for a in rejected:
             self.stock.note(a.sku, a.location, a.available)
@@ -152,14 +162,27 @@ class OrderSaga:
     def advance(self, order: Order, out: Outbox, cause_id: str) -> None:
         """Do what the workflow says once reservations or payment changed."""
         decision = self.workflow.decide(order)
-        if decision is Decision.CONFIRM:
+        failed = self._review_holds(order, decision)
+        if decision is Decision.CONFIRM and not failed:
             allocation.allocate(order, out, cause_id, rules=self.rules)
         else:
-            self._hold(order, decision)
+            self._hold(order, decision, failed)
+
+    def _review_holds(
+        self, order: Order, decision: Decision, reserving: set[int] | None = None
+    ) -> list[str]:
+        # Review (审单) runs when the order could go to a warehouse: reserved and paid,
+        # so nothing is allocated before it passes; an order a person released (an
+        # approval) is not reviewed again.
+        if decision is not Decision.CONFIRM or order.released_from_hold:
+            return []
+        return self.review.holds(order, reserving or ())
 
     @staticmethod
-    def _hold(order: Order, decision: Decision) -> None:
-        if decision is Decision.HOLD:
+    def _hold(order: Order, decision: Decision, failed: Sequence[str] = ()) -> None:
+        if failed:
+            order.hold(hold_reason(failed))
+        elif decision is Decision.HOLD:
             order.hold("amount above the hold threshold")
         elif decision is Decision.REVIEW:
             order.hold("manual review")
@@ -212,11 +235,29 @@ class OrderSaga:
         Raises OrderLocked once the order is allocated or closed: nothing changes
         then, and the processor replies with the code.
         """
+        if not self.edit(order, lambda o: _apply(o, change), out, cause_id):
+            return
+        if change.paid and not order.is_cod and not order.is_paid:
+            # The channel collected the new total: record what it adds.
+            payment_id = f"{order.channel}:{order.external_id}:{change.version}"
+            order.record_payment(payment_id, order.total - order.amount_paid)
+        self.advance(order, out, cause_id)
+
+    def edit(
+        self, order: Order, apply: Callable[[Order], None], out: Outbox, cause_id: str
+    ) -> bool:
+        """Change the order with ``apply`` (its lines, quantities, address) and move its
+        stock to match: reservations of removed or resized lines released, added or
+        resized lines asked for. False when the order closed meanwhile (no location has
+        a new line's item); the caller then advances the order, or not.
+
+        Raises OrderLocked once the order is allocated or closed: nothing changes then.
+        """
         order.check_changeable()
         held = dict(order.reservations)
         skus = {n: line.sku for n, line in order.lines.items()}
         asked = {n: order.reservation_id(n) for n in order.lines}
-        _apply(order, change)
+        apply(order)
         # A removed or resized line lost its reservation: give those units back.
         lost = [
             (line_no, _held(reservation_id, skus[line_no], location))
@@ -230,7 +271,7 @@ class OrderSaga:
         asks: list[LineToReserve] = []
         for line_no in sorted(order.lines):
             if order.status in _CLOSED:
-                return
+                return False
             if asked.get(line_no) == order.reservation_id(line_no):
                 continue
             ask = self._choose(order, line_no, [], asks)
@@ -239,13 +280,9 @@ class OrderSaga:
             else:
                 asks.append(ask)
         if order.status in _CLOSED:
-            return
+            return False
         self._send(order, asks, out, cause_id)
-        if change.paid and not order.is_cod and not order.is_paid:
-            # The channel collected the new total: record what it adds.
-            payment_id = f"{order.channel}:{order.external_id}:{change.version}"
-            order.record_payment(payment_id, order.total - order.amount_paid)
-        self.advance(order, out, cause_id)
+        return True
 
     def retry(
         self, order: Order, promised: dict[tuple[str, str], int], out: Outbox, cause_id: str

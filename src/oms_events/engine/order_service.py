@@ -28,6 +28,8 @@ Consumes ``oms.order.commands`` keyed by order id:
 * RefundOrder (the shop: lines, units, shipping) -> RefundAgreed, priced by the order
 * RecordRefund (from the payment service: the provider took it) -> RefundRecorded
 * RequestReturn / CloseReturn: returns (RMA), see ``engine.order_returns``
+* HoldOrder / ReleaseOrder / ReviewOrder / EditOrder / RecordOfflinePayment: an
+  operator's actions, see ``engine.order_operations``
 
 Money goes to the payment service (``oms.payment.commands``) in the same transaction
 as the events that decided it: a channel's payment (OrderPlaced with its payment, or
@@ -95,6 +97,7 @@ from oms_events.engine.commands import (
     ShipLines,
     VoidPayment,
 )
+from oms_events.engine.order_operations import OrderOperations, operator_refused
 from oms_events.engine.order_returns import OrderReturns, refused_return
 from oms_events.engine.order_saga import OrderChange, OrderSaga
 from oms_events.engine.outbox import Outbox
@@ -210,8 +213,14 @@ def money_commands(order: Order, new: Sequence[Any], cause: str) -> list[Payment
                     provider_reference=e.payment_id,
                 )
             )
-        elif name == "PaymentDue" and not any(type(x).__name__ == "PaymentRecorded" for x in new):
+        elif (
+            name == "PaymentDue"
+            and not any(type(x).__name__ == "PaymentRecorded" for x in new)
+            and e is [x for x in new if type(x).__name__ == "PaymentDue"][-1]
+        ):
             # Unless the channel collected it in this same change (a PaymentRecorded).
+            # Each PaymentDue states the whole balance owed: of several in one command
+            # (an edit of two lines) only the last is asked for, or it would be twice.
             found.append(
                 RequestPayment(
                     command_id=f"{cause}/request/{e.originator_version}",
@@ -345,7 +354,7 @@ def _placed_tenders(
     return found
 
 
-class OrderService(OrderReturns, Service):
+class OrderService(OrderReturns, OrderOperations, Service):
     """Handlers of order commands; the saga is consulted after each one."""
 
     name = "order"
@@ -369,6 +378,7 @@ class OrderService(OrderReturns, Service):
             RecordRefund: self.record_refund,
             RequestReturn: self.request_return,
             CloseReturn: self.close_return,
+            **self.operator_handlers(),
         }
         # partition -> ids of orders that may expire (kept small: only unpaid ones)
         self.unpaid: dict[int, set[UUID]] = {}
@@ -391,7 +401,9 @@ class OrderService(OrderReturns, Service):
     def answered(self, command: ReservationsAnswered, partition: Partition, out: Outbox) -> None:
         """The inventory answered for some lines: the saga carries on."""
         order = self._order(partition, command.order_id)
-        self.saga.answered(order, command.answers, out, command.command_id)
+        answers = self.reroute_answers(order, command.answers, out, command.command_id)
+        if answers:
+            self.saga.answered(order, answers, out, command.command_id)
         self._save(partition, order, out, command.command_id)
 
     def answered_one(self, command: ReservationAnswered, partition: Partition, out: Outbox) -> None:
@@ -423,6 +435,8 @@ class OrderService(OrderReturns, Service):
         order: Order | None = partition.get(command.order_id)
         if order is None:
             raise OrderUnknown(order_id=str(command.order_id))
+        if order.rerouting is not None:
+            self.abandon_reroute(order, out, command.command_id)
         self.saga.cancel(order, command.reason, out, command.command_id)
         self._save(partition, order, out, command.command_id)
 
@@ -512,8 +526,10 @@ class OrderService(OrderReturns, Service):
         if isinstance(command, CancelOrder):
             return isinstance(error, CancelTooLate)
         return (
-            isinstance(command, ChangeOrder) and isinstance(error, OrderLocked)
-        ) or refused_return(command, error)
+            (isinstance(command, ChangeOrder) and isinstance(error, OrderLocked))
+            or refused_return(command, error)
+            or operator_refused(command, error)
+        )
 
     @staticmethod
     def _order(partition: Partition, order_id: UUID) -> Order:

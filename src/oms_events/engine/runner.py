@@ -87,7 +87,12 @@ class Engine:
             return InventoryService()
         if name == "order":
             return OrderService(
-                OrderSaga(self.engine.order_workflow(), self.stock, self.rules),
+                OrderSaga(
+                    self.engine.order_workflow(),
+                    self.stock,
+                    self.rules,
+                    review=self.settings.review.rules(),
+                ),
                 self.settings.returns.policy(),
             )
         if name == "shipment":

@@ -37,11 +37,13 @@ from oms_events.engine.commands import (
     RecordParcelReturned,
     RecordWarehouseUpdate,
     ShipLines,
+    WithdrawShipment,
 )
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition
 from oms_events.engine.records import by_item_partition
 from oms_events.engine.service import Service
+from oms_events.engine.shipment_withdrawal import withdraw_shipment
 from oms_events.engine.waybill_assignment import assign_waybill
 
 
@@ -59,6 +61,7 @@ class ShipmentService(Service):
             RecordCarrierUpdate: record_carrier_update,
             RecordParcelReturned: self.parcel_returned,
             AssignWaybill: assign_waybill,
+            WithdrawShipment: withdraw_shipment,
         }
 
     def create(self, command: CreateShipment, partition: Partition, out: Outbox) -> None:

@@ -206,6 +206,7 @@ def events_of_every_kind() -> list[Any]:
     o.record_refund("refund-1", cny(900))
     o.change_address(address(), shipping_fee=cny(0))
     reserve_all(o)
+    o.record_operator_action("hold", "ops", "amount above threshold")
     o.hold("amount above threshold")
     o.release_hold()
     o.confirm()
@@ -222,6 +223,13 @@ def events_of_every_kind() -> list[Any]:
     # Paid at the channel (OrderPlaced carries the payment), allocated by the answer.
     paid = order(external_id="T-4", paid_at_channel="tmall:T-4")
     paid.allocate([(1, paid.reservation_id(1), "WH-SH")])
+    # Re-routed by an operator (SH -> GZ), then a re-route given up (GZ -> BJ).
+    paid.record_operator_action("reroute", "ops", "WH-SH -> WH-GZ")
+    [moving] = paid.request_reroute("WH-SH", "WH-GZ")  # RerouteRequested
+    paid.reroute_answered(1, moving["reservation_id"])  # RerouteReserved
+    paid.complete_reroute()  # AllocationRerouted
+    paid.request_reroute("WH-GZ", "WH-BJ")
+    paid.fail_reroute("WH-BJ: stock.insufficient")  # RerouteFailed
     recorded += paid.collect_events()
 
     # What earlier versions wrote for an order, one event per line.
