@@ -377,6 +377,8 @@ ORDER_HANDLERS: dict[str, rows.Handler] = {
     "OrderCompleted": status_at("completed", "completed_at"),
     "OrderCancelled": closed("cancelled"),
     "OrderRejected": closed("rejected"),
+    # Every parcel came back undelivered (拒收退回): closed, with the carrier's reason.
+    "OrderReturnedToSender": closed("returned_to_sender"),
     "AddressChanged": address_changed,
     "PaymentRecorded": payment_recorded,
     "RefundRecorded": refund_recorded,
@@ -388,6 +390,10 @@ ORDER_HANDLERS: dict[str, rows.Handler] = {
     "CancellationRequested": lambda row, e: None,
     "ShipmentIntercepted": lambda row, e: None,
     "InterceptionFailed": lambda row, e: None,
+    # A parcel returned to sender that we did not intercept, and back at the warehouse:
+    # the status moves with OrderReturnedToSender / OrderDelivered.
+    "ShipmentReturnedToSender": lambda row, e: None,
+    "ReturnedParcelReceived": lambda row, e: None,
     # Returns: the timeline says when one opened and how it ended (return_tracking has
     # the rest); RefundAgreed too, the refund its return asked for.
     "ReturnOpened": lambda row, e: None,

@@ -11,7 +11,8 @@ what is being checked — and says what is wrong:
 * what the inventory committed (ReservationCommitted) equals what the shipments shipped
   (their lines, once ShipmentShipped): the two aggregates agree on what left;
 * every order (of a simulation run: ``order_no`` prefix) in a terminal state — completed,
-  cancelled, rejected, or returned (a refunded return); the others are listed by status.
+  cancelled, rejected, returned (a refunded return), or returned_to_sender (every parcel
+  came back undelivered); the others are listed by status.
 
 ``oms check life`` prints it; the integration test of the full life asserts it.
 """
@@ -34,7 +35,7 @@ from oms_events.settings import Settings
 
 Item = tuple[str, str]  # (sku, location)
 
-TERMINAL = frozenset({"completed", "cancelled", "rejected", "returned"})
+TERMINAL = frozenset({"completed", "cancelled", "rejected", "returned", "returned_to_sender"})
 
 # The order event that puts an order in a status (the order aggregate's own words).
 ORDER_STATUS = {
@@ -51,6 +52,7 @@ ORDER_STATUS = {
     "OrderCompleted": "completed",
     "OrderCancelled": "cancelled",
     "OrderRejected": "rejected",
+    "OrderReturnedToSender": "returned_to_sender",
 }
 
 

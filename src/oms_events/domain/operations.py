@@ -46,7 +46,11 @@ def check_offline_payment(order: Order, amount: Money, method: str, reference: s
         raise OfflinePaymentRefused(detail=f"{amount.currency} on a {order.currency} order")
     if amount.amount <= 0:
         raise OfflinePaymentRefused(detail=f"amount {amount} must be above zero")
-    if order.status in (OrderStatus.CANCELLED, OrderStatus.REJECTED):
+    if order.status in (
+        OrderStatus.CANCELLED,
+        OrderStatus.REJECTED,
+        OrderStatus.RETURNED_TO_SENDER,
+    ):
         raise OfflinePaymentRefused(detail=f"the order is {order.status.value}")
     owed = order.total - order.amount_held
     if amount > owed:

@@ -8,6 +8,12 @@ Lifecycle::
        ├──> on_hold (amount, review); release returns it where it came from
        ├──> rejected (no stock)
        └──> cancelled (any time before the first shipment)
+    shipped ─> a parcel returned to sender, not intercepted (拒收 refused, undeliverable):
+        ShipmentReturnedToSender; once back at the warehouse, ReturnedParcelReceived,
+        and when no parcel is still on its way the order settles:
+        none delivered ─> returned_to_sender (closed; paid money owed back, COD voided)
+        some delivered ─> delivered (the returned parcels' lines refunded when paid
+        for) ─> completed after the return window
     allocated ─> cancelled: the saga cancels the shipments, the warehouses are told
     shipped ─(cancel)─> CancellationRequested: the carrier is asked to intercept (拦截);
         intercepted ─> cancelled (refunded) | delivered anyway ─> InterceptionFailed,
@@ -67,6 +73,7 @@ class OrderStatus(StrEnum):
     COMPLETED = "completed"
     CANCELLED = "cancelled"
     REJECTED = "rejected"
+    RETURNED_TO_SENDER = "returned_to_sender"  # every parcel came back undelivered (拒收退回)
 
 
 class PaymentMethod(StrEnum):
@@ -141,7 +148,7 @@ _CHANGEABLE = (
 # Statuses in which stock can still be reserved for a line.
 _RESERVABLE = (OrderStatus.PENDING, OrderStatus.PRE_ORDER, OrderStatus.ON_HOLD)
 _CANCELLABLE = (*_CHANGEABLE, OrderStatus.ALLOCATED)
-_CLOSED = (OrderStatus.CANCELLED, OrderStatus.REJECTED)
+_CLOSED = (OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.RETURNED_TO_SENDER)
 # Statuses in which a cancellation needs the carrier: something is on the road.
 _ON_THE_ROAD = (OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED)
 # Statuses in which the customer has the goods: a cancellation comes too late.
@@ -175,6 +182,10 @@ class Order(Aggregate):
     # Delivery, tracked per shipment (an order can ship from several locations).
     delivered_shipments: frozenset[str] = frozenset()
     delivered_at: datetime | None = None
+    # Parcels the carrier brought back undelivered (not intercepted), and those of them
+    # back at the warehouse; immutable, replaced by the events.
+    returning_shipments: frozenset[str] = frozenset()
+    received_back: frozenset[str] = frozenset()
     # Returns (RMA): immutable, so replaced (never changed) by the events.
     open_returns: tuple[tuple[str, tuple[tuple[int, int], ...]], ...] = ()  # (id, units)
     returned_units: tuple[tuple[int, int], ...] = ()  # (line_no, units in returns)
@@ -534,7 +545,9 @@ class Order(Aggregate):
         self._check_reason(reason)
         if self.status in _RECEIVED:
             raise CancelTooLate(status=self.status.value)
-        if self.status is OrderStatus.CANCELLED or self.cancelling is not None:
+        if self.status in (OrderStatus.CANCELLED, OrderStatus.RETURNED_TO_SENDER):
+            return  # closed already, the money owed back
+        if self.cancelling is not None:
             return
         if self.status in _ON_THE_ROAD:
             self._cancellation_requested(
@@ -790,6 +803,26 @@ class Order(Aggregate):
         self._check_reason(reason)
         if refund_id in self.refunds_agreed:
             return Money.zero(self.currency)
+        parts = self._price_refund(lines)
+        fee = self.shipping_fee if shipping and not self.shipping_refunded else None
+        total = Money.sum((Money.from_dict(p["amount"]) for p in parts), self.currency)
+        total = total + (fee or Money.zero(self.currency))
+        if total.amount <= 0 or total > self.amount_held:
+            raise PaymentAmountInvalid(
+                action="refund", amount=str(total), limit=str(self.amount_held)
+            )
+        self._refund_agreed(
+            refund_id=refund_id,
+            reason=reason,
+            lines=parts,
+            shipping=(fee or Money.zero(self.currency)).to_dict(),
+            amount=total.to_dict(),
+        )
+        return total
+
+    def _price_refund(self, lines: Mapping[int, int]) -> list[dict[str, Any]]:
+        # Each line's units at its net, prorated from the units refunded already (see
+        # agree_refund); raises for units the line no longer has to refund.
         parts: list[dict[str, Any]] = []
         refunded = dict(self.refunded_units)
         for line_no, units in sorted(lines.items()):
@@ -808,21 +841,7 @@ class Order(Aggregate):
             parts.append(
                 {"line_no": line_no, "sku": line.sku, "quantity": units, "amount": amount.to_dict()}
             )
-        fee = self.shipping_fee if shipping and not self.shipping_refunded else None
-        total = Money.sum((Money.from_dict(p["amount"]) for p in parts), self.currency)
-        total = total + (fee or Money.zero(self.currency))
-        if total.amount <= 0 or total > self.amount_held:
-            raise PaymentAmountInvalid(
-                action="refund", amount=str(total), limit=str(self.amount_held)
-            )
-        self._refund_agreed(
-            refund_id=refund_id,
-            reason=reason,
-            lines=parts,
-            shipping=(fee or Money.zero(self.currency)).to_dict(),
-            amount=total.to_dict(),
-        )
-        return total
+        return parts
 
     def refundable_units(self) -> dict[int, int]:
         """Line no -> units not refunded yet (a full refund gives back all of them)."""
@@ -960,18 +979,116 @@ class Order(Aggregate):
             OrderStatus.DELIVERED,
             OrderStatus.COMPLETED,
             OrderStatus.CANCELLED,
+            OrderStatus.RETURNED_TO_SENDER,
         ):
             return False  # told before, or delivered before deliveries were per shipment
         if shipment_id not in self.shipments.values():
             raise InvalidOrder(detail=f"shipment {shipment_id} took no line of this order")
         self.check_status("deliver", OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED)
         self._interception_failed_for({shipment_id})
-        remaining = set(self.shipments.values()) - self.delivered_shipments - {shipment_id}
-        if self.status is OrderStatus.SHIPPED and not remaining:
+        remaining = (
+            set(self.shipments.values())
+            - self.delivered_shipments
+            - self.received_back
+            - {shipment_id}
+        )
+        if self.status is OrderStatus.SHIPPED and not remaining and not self.received_back:
             self._delivered(delivered_at=delivered_at, shipment_id=shipment_id)
         else:
             self._shipment_delivered(shipment_id=shipment_id, delivered_at=delivered_at)
+            self._settle_returned_parcels(delivered_at)
         return True
+
+    # --- parcels returned to sender (not intercepted) ------------------------------
+
+    def return_shipment(
+        self, shipment_id: str, reason: str, received_back: bool, at: datetime
+    ) -> bool:
+        """A parcel of the order comes back undelivered, not on our interception (拒收
+        refused, undeliverable after failed attempts): ``ShipmentReturnedToSender``; once
+        the warehouse has it (``received_back``), ``ReturnedParcelReceived``. When no
+        parcel is still on its way the order settles (see :meth:`_settle_returned_parcels`).
+
+        Ignored by an order closed already (a cancellation's interception took the
+        parcel, or the order settled before); False when nothing was recorded.
+        """
+        if self.status in (*_CLOSED, OrderStatus.COMPLETED):
+            return False
+        if shipment_id not in self.shipments.values():
+            raise InvalidOrder(detail=f"shipment {shipment_id} took no line of this order")
+        if shipment_id in self.delivered_shipments:
+            return False  # delivered first: a late scan of its way back changes nothing
+        if shipment_id in self.received_back or (
+            not received_back and shipment_id in self.returning_shipments
+        ):
+            return False  # told before
+        self.check_status("return to sender", *_ON_THE_ROAD)
+        if shipment_id not in self.returning_shipments:
+            self._shipment_returned_to_sender(
+                shipment_id=shipment_id, reason=reason or "returned to sender"
+            )
+        if received_back:
+            self._returned_parcel_received(shipment_id=shipment_id)
+            self._settle_returned_parcels(at)
+        return True
+
+    @event("ShipmentReturnedToSender")
+    def _shipment_returned_to_sender(self, shipment_id: str, reason: str) -> None:
+        self.returning_shipments = self.returning_shipments | {shipment_id}
+        self.close_reason = reason  # why, should the order end returned to sender
+
+    @event("ReturnedParcelReceived")
+    def _returned_parcel_received(self, shipment_id: str) -> None:
+        self.received_back = self.received_back | {shipment_id}
+
+    def returned_lines(self) -> dict[int, int]:
+        """Line no -> units of the parcels back at the warehouse not refunded yet."""
+        done = dict(self.refunded_units)
+        return {
+            n: self.lines[n].quantity - done.get(n, 0)
+            for n, sid in self.shipments.items()
+            if sid in self.received_back and self.lines[n].quantity > done.get(n, 0)
+        }
+
+    @property
+    def owed(self) -> Money:
+        """What the customer must have paid for the order to complete: the total less
+        the lines of parcels that came back undelivered."""
+        back = Money.sum(
+            (self.lines[n].net for n, sid in self.shipments.items() if sid in self.received_back),
+            self.currency,
+        )
+        return self.total - back
+
+    def _settle_returned_parcels(self, at: datetime) -> None:
+        # Every line shipped, every parcel delivered or back at the warehouse, one back:
+        # the order ends. None delivered: returned to sender, whatever was paid owed back
+        # (the COD tender is voided with the event). Some delivered: the returned lines
+        # are refunded when the order holds money for them beyond what it ``owed`` (prepaid,
+        # or a courier took the whole amount); a COD order never paid for them owes no more
+        # (``owed``). Then it is delivered and completes after its return window.
+        if self.status is not OrderStatus.SHIPPED or not self.received_back:
+            return
+        shipments = set(self.shipments.values())
+        if not shipments <= self.delivered_shipments | self.received_back:
+            return
+        reason = self.close_reason or "returned to sender"
+        if not shipments & self.delivered_shipments:
+            self._returned_to_sender(reason=reason)
+            self._refund_all_paid()
+            return
+        lines = self.returned_lines()
+        value = Money.sum(
+            (Money.from_dict(p["amount"]) for p in self._price_refund(lines)), self.currency
+        )
+        # Held beyond what the delivered goods are worth: paid for the returned ones.
+        if lines and value.amount > 0 and value <= self.amount_held - self.owed:
+            self.agree_refund(f"{self.order_no}-RTS", lines, False, f"returned to sender: {reason}")
+        self._delivered(delivered_at=at, shipment_id=None)
+
+    @event("OrderReturnedToSender")
+    def _returned_to_sender(self, reason: str) -> None:
+        self._close(OrderStatus.RETURNED_TO_SENDER, reason)
 
     def _interception_failed_for(self, shipment_ids: set[str]) -> None:
         # Delivered while the carrier was asked to intercept: that failed.
@@ -1007,7 +1124,7 @@ class Order(Aggregate):
         return (
             self.status is OrderStatus.DELIVERED
             and not self.open_returns
-            and self.paid_in >= self.total
+            and self.paid_in >= self.owed
         )
 
     def complete(self) -> None:
@@ -1016,8 +1133,8 @@ class Order(Aggregate):
         Paid counts what came in: a return refunded since does not unpay the order.
         """
         self.check_status("complete", OrderStatus.DELIVERED)
-        if self.paid_in < self.total:
-            raise NotFullyPaid(paid=str(self.paid_in), total=str(self.total))
+        if self.paid_in < self.owed:
+            raise NotFullyPaid(paid=str(self.paid_in), total=str(self.owed))
         if self.open_returns:
             raise ReturnNotAllowed(status="returning")
         self._completed()

@@ -516,6 +516,20 @@ class DeliverShipment(_OrderKeyed, Command):
     cod_collected: CollectedCash | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class RecordShipmentReturned(_OrderKeyed, Command):
+    """A shipment of the order is returned to sender, not on our interception (refused,
+    undeliverable; from the shipment service): sent when the carrier brings it back, and
+    again with ``received_back`` once the warehouse has it."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_id: UUID
+    shipment_id: UUID
+    occurred_at: datetime
+    reason: str = ""
+    received_back: bool = False
+
+
 # --- payment commands ------------------------------------------------------------
 
 
@@ -907,6 +921,7 @@ class RecordParcelReturned(Command):
 
     aggregate_type: ClassVar[str] = "shipment"
     shipment_id: UUID
+    received_at: datetime | None = None
 
     @property
     def key(self) -> str:
@@ -1137,6 +1152,7 @@ COMMANDS: dict[str, type[Command]] = {
         RecordInterception,
         ShipLines,
         DeliverShipment,
+        RecordShipmentReturned,
         RefundOrder,
         RecordRefund,
         RequestReturn,

@@ -136,10 +136,11 @@ def scanned(shipment: Shipment, command: RecordCarrierUpdate, out: Outbox) -> No
         _outcome(shipment, "delivered", reason or "delivered", out, command.command_id)
 
 
-def parcel_returned(shipment: Shipment, out: Outbox, cause: str) -> None:
-    """The returned parcel is back at the warehouse: its units go back on hand, once."""
+def parcel_returned(shipment: Shipment, out: Outbox, cause: str) -> bool:
+    """The returned parcel is back at the warehouse: its units go back on hand, once
+    (True then; False when it was received back already)."""
     if not shipment.receive_back():
-        return
+        return False
     lines = [
         LineToRestock(sku=line.sku, location=shipment.location, quantity=line.quantity)
         for line in shipment.lines
@@ -154,6 +155,7 @@ def parcel_returned(shipment: Shipment, out: Outbox, cause: str) -> None:
                 reason="returned parcel received",
             )
         )
+    return True
 
 
 def _outcome(shipment: Shipment, outcome: str, reason: str, out: Outbox, cause: str) -> None:

@@ -25,6 +25,11 @@ Consumes ``oms.order.commands`` keyed by order id:
 * DeliverShipment (from the shipment processor, on a delivered carrier scan) ->
   OrderShipmentDelivered, or OrderDelivered (with delivered_at) once every shipment is;
   cash collected at the door -> CollectCod to the payment
+* RecordShipmentReturned (from the shipment processor: a parcel returned to sender that
+  we did not intercept, 拒收 / undeliverable; again once back at the warehouse) ->
+  ShipmentReturnedToSender, ReturnedParcelReceived; with no parcel left on its way,
+  OrderReturnedToSender (none delivered: RefundDue for what was paid, the COD tender
+  voided) or RefundAgreed for the returned lines and OrderDelivered (some delivered)
 * RefundOrder (the shop: lines, units, shipping) -> RefundAgreed, priced by the order
 * RecordRefund (from the payment service: the provider took it) -> RefundRecorded
 * RequestReturn / CloseReturn: returns (RMA), see ``engine.order_returns``
@@ -39,8 +44,9 @@ our own (``payment.trade_no``), which the payment desk opens at the provider;
 RefundDue / RefundAgreed -> RequestRefund. A PaymentRecorded of such a trade comes
 from the payment service, which captured it already: it asks nothing more (nor for
 cash a courier collected, ``cod:<carrier>:<waybill>``). A COD order asks for its COD
-tender when placed; a cancelled or rejected order, or an unpaid one whose lines change
-(its tender replaced), withdraws its open tenders (VoidPayment, see ``_open_tenders``).
+tender when placed; a cancelled or rejected order, an unpaid one whose lines change
+(its tender replaced), or one returned to sender withdraws its open tenders
+(VoidPayment, see ``_open_tenders``).
 
 Timers (inside a transaction, like any command): cancel unpaid prepaid orders whose
 reservations outlived the workflow's ``reservation_ttl``, releasing their stock; and
@@ -87,6 +93,7 @@ from oms_events.engine.commands import (
     RecordInterception,
     RecordPayment,
     RecordRefund,
+    RecordShipmentReturned,
     RefundOrder,
     RequestPayment,
     RequestRefund,
@@ -249,7 +256,12 @@ def money_commands(order: Order, new: Sequence[Any], cause: str) -> list[Payment
 # Changes that move an order's total (an address change may too, through its shipping
 # fee, but its event cannot say whether the fee moved: it replaces nothing, see below).
 _TOTAL_CHANGES = frozenset({"LineAdded", "LineRemoved", "QuantityChanged"})
-_CLOSED_STATUSES = (OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.COMPLETED)
+_CLOSED_STATUSES = (
+    OrderStatus.CANCELLED,
+    OrderStatus.REJECTED,
+    OrderStatus.COMPLETED,
+    OrderStatus.RETURNED_TO_SENDER,
+)
 
 
 def _open_tenders(
@@ -262,7 +274,8 @@ def _open_tenders(
     * An order that took no money yet and whose lines change replaces its open tender:
       the old one (a trade for the old total) is withdrawn and a new one asked for the
       new total, so the customer can no longer pay the old amount.
-    * A cancelled or rejected order withdraws every tender still asked for.
+    * A cancelled or rejected order, or one whose parcels all came back undelivered,
+      withdraws every tender still asked for.
 
     The payment desk closes at their providers the trades of withdrawn tenders.
     """
@@ -303,7 +316,7 @@ def _open_tenders(
                     amount=order.total.amount,
                 )
             )
-        elif name in ("OrderCancelled", "OrderRejected"):
+        elif name in ("OrderCancelled", "OrderRejected", "OrderReturnedToSender"):
             found.append(
                 VoidPayment(
                     command_id=f"{cause}/void/{e.originator_version}",
@@ -374,6 +387,7 @@ class OrderService(OrderReturns, OrderOperations, Service):
             ChangeOrder: self.change,
             ShipLines: self.ship_lines,
             DeliverShipment: self.deliver_shipment,
+            RecordShipmentReturned: self.shipment_returned,
             RefundOrder: self.refund,
             RecordRefund: self.record_refund,
             RequestReturn: self.request_return,
@@ -498,6 +512,18 @@ class OrderService(OrderReturns, OrderOperations, Service):
                     collected_at=command.delivered_at,
                 )
             )
+        self._save(partition, order, out, command.command_id)
+
+    def shipment_returned(
+        self, command: RecordShipmentReturned, partition: Partition, out: Outbox
+    ) -> None:
+        """A parcel came back undelivered (not intercepted): the order notes it and,
+        once it is back at the warehouse and no parcel is still on its way, settles (the
+        money follows from its events: RefundDue / RefundAgreed, VoidPayment)."""
+        order = self._order(partition, command.order_id)
+        order.return_shipment(
+            str(command.shipment_id), command.reason, command.received_back, command.occurred_at
+        )
         self._save(partition, order, out, command.command_id)
 
     def refund(self, command: RefundOrder, partition: Partition, out: Outbox) -> None:

@@ -15,12 +15,16 @@ Consumes ``oms.shipment.commands`` keyed by shipment id:
   feed rules of ``Shipment.record_scan`` (a repeated or stale scan records nothing);
   an intercepted parcel returned or delivered -> RecordInterception to the order
   (``interception``); on delivered, DeliverShipment to the order, with any cash
-  collected at the door
+  collected at the door; returned to sender when we did not intercept it (拒收 refused,
+  undeliverable) -> RecordShipmentReturned to the order
 * RecordParcelReturned (the warehouse has the parcel back) -> ParcelReceivedBack and
-  RestockLines per inventory partition
+  RestockLines per inventory partition; a parcel not intercepted -> RecordShipmentReturned
+  (received back) to the order, which may settle now
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from oms_events.carriers.scan import carrier_code
 from oms_events.domain.shipment import Shipment, ShipmentLine, ShipmentStatus
@@ -35,6 +39,7 @@ from oms_events.engine.commands import (
     LineToCommit,
     RecordCarrierUpdate,
     RecordParcelReturned,
+    RecordShipmentReturned,
     RecordWarehouseUpdate,
     ShipLines,
     WithdrawShipment,
@@ -116,7 +121,12 @@ class ShipmentService(Service):
     ) -> None:
         """The returned parcel is back at the warehouse: restock its units."""
         shipment = _shipment(partition, command)
-        interception.parcel_returned(shipment, out, command.command_id)
+        back = interception.parcel_returned(shipment, out, command.command_id)
+        if back and shipment.intercepting is None:
+            # Refused or undeliverable: the order settles once it has its goods back.
+            # (An intercepted parcel's order was cancelled on its returned scan.)
+            at = command.received_at or datetime.now(UTC)
+            _tell_returned(shipment, out, f"{command.command_id}/back", at, received_back=True)
         out.events("shipment", partition, shipment, command.command_id)
 
 
@@ -127,6 +137,21 @@ def _shipment(
     if shipment is None:
         raise ValueError(f"shipment {command.key} does not exist")
     return shipment
+
+
+def _tell_returned(
+    shipment: Shipment, out: Outbox, command_id: str, at: datetime, *, received_back: bool
+) -> None:
+    out.command(
+        RecordShipmentReturned(
+            command_id=command_id,
+            order_id=shipment.order_id,
+            shipment_id=shipment.id,
+            occurred_at=at,
+            reason=shipment.close_reason or "",
+            received_back=received_back,
+        )
+    )
 
 
 def _shipped(shipment: Shipment, out: Outbox, cause: str) -> None:
@@ -165,7 +190,7 @@ def _commit(shipment: Shipment, out: Outbox, cause: str) -> None:
 
 def record_carrier_update(command: RecordCarrierUpdate, partition: Partition, out: Outbox) -> None:
     """Apply a carrier's scan; the first delivered scan tells the order (and passes on
-    cash collected at the door)."""
+    cash collected at the door), and so does a returned one we did not ask for."""
     shipment: Shipment | None = partition.get(command.shipment_id)
     if shipment is None:
         raise ValueError(f"shipment {command.key} does not exist")
@@ -186,6 +211,16 @@ def record_carrier_update(command: RecordCarrierUpdate, partition: Partition, ou
     if recorded:
         # Before DeliverShipment: the order hears why a cancellation failed first.
         interception.scanned(shipment, command, out)
+    if recorded and shipment.status is ShipmentStatus.RETURNED and shipment.intercepting is None:
+        # Not our interception: refused at the door, or undeliverable. The order learns
+        # it now and settles once the warehouse has the parcel back.
+        _tell_returned(
+            shipment,
+            out,
+            f"{command.command_id}/returned",
+            command.occurred_at,
+            received_back=False,
+        )
     if recorded and shipment.status is ShipmentStatus.DELIVERED:
         cash = command.cod_collected
         out.command(

@@ -48,7 +48,9 @@ class WarehouseAdapter(Service):
         full, update = codec.decode(record.value)
         if full == PARCEL_RETURNED:
             return RecordParcelReturned(
-                command_id=update["update_id"], shipment_id=UUID(str(update["shipment_id"]))
+                command_id=update["update_id"],
+                shipment_id=UUID(str(update["shipment_id"])),
+                received_at=update["at"],
             )
         if full != WAREHOUSE_UPDATE:
             raise UnknownCommand(f"{full} is not a warehouse update")

@@ -252,6 +252,13 @@ def events_of_every_kind() -> list[Any]:
     late.record_interception("shipment-1", InterceptionOutcome.INTERCEPTED, "")
     late.record_interception("shipment-2", InterceptionOutcome.DELIVERED, "signed")
     recorded += late.collect_events()
+    # Refused at the door (拒收): back at the warehouse, the order returned to sender.
+    refused = order(external_id="T-6", paid_at_channel="tmall:T-6")
+    refused.allocate([(1, refused.reservation_id(1), "WH-SH")])
+    refused.ship_line(1, "shipment-1")
+    refused.return_shipment("shipment-1", "拒收", False, SCANNED_AT)  # ShipmentReturnedToSender
+    refused.return_shipment("shipment-1", "拒收", True, SCANNED_AT)  # ...Received, ...ToSender
+    recorded += refused.collect_events()
 
     # Inventory: receive, adjust, reserve, reject, release, commit, restock, low stock.
     i = item(on_hand=10, threshold=3)

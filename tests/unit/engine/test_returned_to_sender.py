@@ -1,0 +1,128 @@
+"""A parcel returned to sender that we did not intercept (拒收 refused, undeliverable),
+service by service without Kafka: the shipment tells the order twice (returned, then
+back at the warehouse and restocked); the order ends and the payment hears of the money."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from oms_events.domain.order import OrderStatus
+from oms_events.engine.commands import (
+    CreateShipment,
+    DeliverShipment,
+    RecordParcelReturned,
+    RecordShipmentReturned,
+    RequestRefund,
+    ShipLines,
+    VoidPayment,
+)
+from tests.unit.engine.flow import Flow, order_id, place
+from tests.unit.engine.test_interception import ORDER, SHIPMENT, Shipments, names
+
+BACK_AT = datetime(2025, 11, 30, 9, 0, tzinfo=UTC)  # a return window ago
+
+
+def test_a_refused_parcel_tells_the_order_when_returned_and_again_once_back() -> None:
+    shipments = Shipments()
+    for status in ("picked", "packed", "shipped"):
+        shipments.warehouse(status)
+    written = shipments.carrier("returned_to_sender")
+    assert names(written) == ["RecordShipmentReturned", "ShipmentReturned"]
+    [(_, told, key)] = [w for w in written if w[0].endswith("RecordShipmentReturned")]
+    assert key == str(ORDER).encode()
+    assert (told["shipment_id"], told["received_back"]) == (str(SHIPMENT), False)
+    assert told["reason"] == "said the carrier"
+    back = shipments.send(
+        RecordParcelReturned(command_id="back-1", shipment_id=SHIPMENT, received_at=BACK_AT)
+    )
+    assert names(back) == ["RestockLines", "RecordShipmentReturned", "ParcelReceivedBack"]
+    [(_, told, _)] = [w for w in back if w[0].endswith("RecordShipmentReturned")]
+    assert told["received_back"] is True and told["occurred_at"] == BACK_AT
+    # The warehouse scans it twice: restocked once, the order told once.
+    assert (
+        names(shipments.send(RecordParcelReturned(command_id="back-2", shipment_id=SHIPMENT))) == []
+    )
+
+
+def shipped(method: str, skus: list[str]) -> tuple[Flow, uuid.UUID, dict[str, uuid.UUID]]:
+    """An order of one unit of each of ``skus``, each at its own location, shipped."""
+    flow = Flow({(sku, f"L{n}"): 5 for n, sku in enumerate(skus)})
+    placed = place("RTS1", [(sku, 1) for sku in skus], paid=method != "cod", method=method)
+    oid = order_id(placed)
+    asks = flow.send(placed).asks()
+    creates = flow.answer(*asks).commands(CreateShipment)
+    parcels: dict[str, uuid.UUID] = {}
+    for create in creates:
+        flow.send(
+            ShipLines(
+                command_id=f"ship-{create.location}",
+                order_id=oid,
+                shipment_id=create.shipment_id,
+                line_nos=tuple(line.line_no for line in create.lines),
+            )
+        )
+        parcels[create.lines[0].sku] = create.shipment_id
+    return flow, oid, parcels
+
+
+def returned(oid: uuid.UUID, shipment_id: uuid.UUID, back: bool) -> RecordShipmentReturned:
+    return RecordShipmentReturned(
+        command_id=f"{shipment_id}/{back}",
+        order_id=oid,
+        shipment_id=shipment_id,
+        occurred_at=BACK_AT,
+        reason="拒收",
+        received_back=back,
+    )
+
+
+def test_a_prepaid_order_refused_ends_returned_to_sender_and_is_refunded_in_full() -> None:
+    flow, oid, parcels = shipped("alipay", ["TEA"])
+    assert flow.send(returned(oid, parcels["TEA"], False)).events == ["ShipmentReturnedToSender"]
+    result = flow.send(returned(oid, parcels["TEA"], True))
+    assert result.events == ["ReturnedParcelReceived", "OrderReturnedToSender", "RefundDue"]
+    assert flow.order(oid).status is OrderStatus.RETURNED_TO_SENDER
+    (refund,) = result.commands(RequestRefund)
+    assert refund.amount == flow.order(oid).total.amount
+    # Told again (a redelivered command under another id): nothing more.
+    again = flow.send(
+        RecordShipmentReturned(
+            **{**returned(oid, parcels["TEA"], True).__dict__, "command_id": "x"}
+        )
+    )
+    assert again.events == [] and again.commands(RequestRefund) == []
+
+
+def test_a_cod_order_refused_closes_and_voids_its_cod_tender() -> None:
+    flow, oid, parcels = shipped("cod", ["TEA"])
+    result = flow.send(returned(oid, parcels["TEA"], True))
+    assert "OrderReturnedToSender" in result.events
+    assert result.commands(RequestRefund) == []  # no cash was collected
+    (void,) = result.commands(VoidPayment)
+    assert void.order_id == oid and void.reason == "拒收"
+
+
+def test_one_parcel_delivered_one_refused_refunds_its_lines_then_completes() -> None:
+    flow, oid, parcels = shipped("alipay", ["TEA", "COFFEE"])
+    flow.send(
+        DeliverShipment(
+            command_id="scan-80",
+            order_id=oid,
+            shipment_id=parcels["TEA"],
+            delivered_at=BACK_AT,
+            carrier="SF",
+            tracking_no="SF1",
+        )
+    )
+    flow.send(returned(oid, parcels["COFFEE"], False))
+    result = flow.send(returned(oid, parcels["COFFEE"], True))
+    assert result.events == ["ReturnedParcelReceived", "RefundAgreed", "OrderDelivered"]
+    (refund,) = result.commands(RequestRefund)
+    assert refund.amount == 1000  # the refused line's ¥10.00, not the delivered one
+    assert result.commands(VoidPayment) == []
+    order = flow.order(oid)
+    assert order.status is OrderStatus.DELIVERED and order.completable
+    # The completion timer has it (its window is counted from BACK_AT, long past).
+    ticked = flow.tick()
+    assert ticked is not None and ticked.events == ["OrderCompleted"]
