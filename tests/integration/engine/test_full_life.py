@@ -95,9 +95,8 @@ def lived(dev_services: Settings, tmp_path_factory: pytest.TempPathFactory) -> I
         # wait (not asserted here) until what left agrees and every delivered parcel's
         # order heard of it, then project.
         run = f"SIM-{sim.run_id}-"
-        returned = summary.parcels_ended.get("returned_to_sender", 0)
         split = summary.cod_split_orders
-        wait_for(lambda: settled(settings, run, returned, split), 30, 0.5)
+        wait_for(lambda: settled(settings, run, split), 30, 0.5)
         for p in select(["inventory"]):
             with connect(settings.postgres.dsn, schema, f"test-{p.name}") as conn:
                 migrate(conn, schema, [p])
@@ -117,14 +116,14 @@ def lived(dev_services: Settings, tmp_path_factory: pytest.TempPathFactory) -> I
     assert not engine.failed()
 
 
-def settled(settings: Settings, run: str, returned: int, split: int) -> bool:
-    """True once the books of one run balance (events only), no more orders are shipped
-    than parcels came back to sender, and every delivered order completed (its 2 s
+def settled(settings: Settings, run: str, split: int) -> bool:
+    """True once the books of one run balance (events only), every parcel returned to
+    sender is back and its order ended, and every delivered order completed (its 2 s
     return window closed) but COD orders shipped in several parcels."""
     found = audit.audit_live(settings, CODEC, None, run, run)
     stock = [p for p in found.problems if "order(s) not at an end" not in p]
-    statuses = found.by_status()
-    return not stock and statuses["shipped"] <= returned and statuses["delivered"] <= split
+    still = found.open_orders()
+    return not stock and set(still) <= {"delivered"} and still["delivered"] <= split
 
 
 def test_every_order_is_decided_and_every_parcel_lives_to_an_end(lived: Lived) -> None:
@@ -193,14 +192,16 @@ def test_every_order_is_at_an_end_or_waits_on_a_branch(lived: Lived) -> None:
     # (2 s) return window closes.
     assert statuses["returned"] > 0 and statuses["completed"] > 0
     # Delivered COD orders are paid by the courier's cash (CollectCod) and complete too.
-    # What still keeps orders open (follow-ups): an order whose parcel came back to sender
-    # (refused, three failed attempts) stays shipped, as nothing decides it yet; a COD
+    # An order whose every parcel came back to sender (refused, three failed attempts) and
+    # is back at the warehouse ends returned_to_sender; one with a parcel delivered too is
+    # delivered (the returned lines refunded) and completes.
+    assert statuses["returned_to_sender"] > 0
+    # What still keeps orders open (a follow-up for the payment, branch codsplit): a COD
     # order shipped in two parcels stays delivered, unpaid: its second parcel's cash is
     # refused ("Cannot collect cash for a payment that is awaiting no cash on
-    # delivery"). Once both are settled: assert found.open_orders() == Counter().
-    assert set(found.open_orders()) <= {"shipped", "delivered"}, found.open_orders()
+    # delivery"). Once settled: assert found.open_orders() == Counter().
+    assert set(found.open_orders()) <= {"delivered"}, found.open_orders()
     assert statuses["delivered"] <= lived.summary.cod_split_orders, found.open_orders()
-    assert statuses["shipped"] <= lived.summary.parcels_ended.get("returned_to_sender", 0)
 
 
 def test_oms_check_life_prints_the_audit_and_fails_while_orders_are_open(lived: Lived) -> None:
