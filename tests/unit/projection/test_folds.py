@@ -17,7 +17,14 @@ from oms_events.domain import InventoryItem
 from oms_events.projection import rows
 from oms_events.projection.metrics import percentile
 from oms_events.projection.status import PartitionLag, render_prometheus
-from tests.unit.domain.samples import legacy_order_events, shipment, todays_order
+from tests.unit.domain.samples import (
+    SCANNED_AT,
+    legacy_order_events,
+    line,
+    order,
+    shipment,
+    todays_order,
+)
 
 
 def records(aggregate: Aggregate) -> list[eventlog.EventRecord]:
@@ -147,6 +154,19 @@ def test_an_order_logged_by_the_previous_version_projects_to_the_same_rows(
     from_old = rows.fold(old, {}, handlers, {"OrderPlaced"})[o.id]
     from_new = rows.fold(new, {}, handlers, {"OrderPlaced"})[o.id]
     assert _comparable(from_new) == _comparable(from_old)
+
+
+def test_an_order_whose_parcel_came_back_refused_is_closed_returned_to_sender() -> None:
+    o = order(lines=[line()], paid_at_channel="tmall:T-1001")
+    o.allocate([(1, o.reservation_id(1), "WH-SH")])
+    o.ship_line(1, "S-1")
+    o.return_shipment("S-1", "拒收", False, SCANNED_AT)
+    o.return_shipment("S-1", "拒收", True, SCANNED_AT)
+    row = rows.fold(
+        _order_records(o.collect_events()), {}, tracking.ORDER_HANDLERS, {"OrderPlaced"}
+    )[o.id]
+    assert (row["status"], row["close_reason"]) == ("returned_to_sender", "拒收")
+    assert row["closed_at"] is not None
 
 
 def test_shipment_scans_fold_into_the_row_and_one_scan_row_each() -> None:
