@@ -1053,12 +1053,17 @@ class Order(Aggregate):
     @property
     def owed(self) -> Money:
         """What the customer must have paid for the order to complete: the total less
-        the lines of parcels that came back undelivered."""
-        back = Money.sum(
-            (self.lines[n].net for n, sid in self.shipments.items() if sid in self.received_back),
-            self.currency,
-        )
-        return self.total - back
+        what the parcels that came back undelivered were worth — their lines' nets, and
+        the shipping fee and tax when one of them carried the order's first line (the
+        parcel a COD courier collects those at, as the payment splits a COD order by
+        parcel), so a COD order paid at the doors of its delivered parcels is paid."""
+        back = {n for n, sid in self.shipments.items() if sid in self.received_back}
+        if not back:
+            return self.total
+        value = Money.sum((self.lines[n].net for n in back), self.currency)
+        if min(self.lines) in back:
+            value = value + self.shipping_fee + (self.tax or Money.zero(self.currency))
+        return self.total - value
 
     def _settle_returned_parcels(self, at: datetime) -> None:
         # Every line shipped, every parcel delivered or back at the warehouse, one back:

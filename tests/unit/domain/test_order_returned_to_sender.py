@@ -122,3 +122,23 @@ def test_a_cod_order_with_one_parcel_refused_owes_only_what_was_delivered() -> N
     o.return_shipment("S-2", "拒收", True, SCANNED_AT)
     assert "RefundAgreed" not in names(o)  # nothing was paid for line 2
     assert o.owed == cny(2000) and o.completable
+
+
+def test_a_cod_order_whose_refused_parcel_carried_the_shipping_owes_the_rest_only() -> None:
+    o = shipped(2, payment_method=PaymentMethod.COD, shipping_fee=800)
+    o.deliver_shipment("S-2", SCANNED_AT)
+    o.record_payment("cod:SF:SF2", cny(500))  # the courier's cash for line 2 alone
+    o.return_shipment("S-1", "拒收", True, SCANNED_AT)  # line 1 and the shipping fee
+    assert "RefundAgreed" not in names(o)
+    assert o.owed == cny(500) and o.completable
+
+
+def test_a_cod_order_paid_in_full_at_one_door_refunds_the_refused_lines() -> None:
+    o = shipped(2, payment_method=PaymentMethod.COD, shipping_fee=800)
+    o.deliver_shipment("S-2", SCANNED_AT)
+    o.record_payment("cod:SF:SF2", o.total)  # the courier took everything
+    o.return_shipment("S-1", "拒收", True, SCANNED_AT)
+    events = o.collect_events()
+    [refund] = [e for e in events if type(e).__name__ == "RefundAgreed"]
+    assert refund.amount == cny(2000).to_dict()  # line 1; the shipping is not refunded
+    assert o.completable
