@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
+from oms_events import topics
 from oms_events.domain.order import OrderStatus
 from oms_events.engine.commands import (
     CreateShipment,
@@ -17,7 +19,8 @@ from oms_events.engine.commands import (
     ShipLines,
     VoidPayment,
 )
-from tests.unit.engine.flow import Flow, order_id, place
+from oms_events.engine.warehouse_adapter import PARCEL_RETURNED, WarehouseAdapter
+from tests.unit.engine.flow import CODEC, SETTINGS, Flow, order_id, place
 from tests.unit.engine.test_interception import ORDER, SHIPMENT, Shipments, names
 
 BACK_AT = datetime(2025, 11, 30, 9, 0, tzinfo=UTC)  # a return window ago
@@ -126,3 +129,22 @@ def test_one_parcel_delivered_one_refused_refunds_its_lines_then_completes() -> 
     # The completion timer has it (its window is counted from BACK_AT, long past).
     ticked = flow.tick()
     assert ticked is not None and ticked.events == ["OrderCompleted"]
+
+
+def test_the_warehouse_adapter_passes_on_when_the_parcel_came_back() -> None:
+    topic = topics.name(SETTINGS, topics.WAREHOUSE_UPDATES)
+    value = CODEC.encode(
+        PARCEL_RETURNED,
+        {
+            "update_id": f"{SHIPMENT}/returned",
+            "shipment_id": str(SHIPMENT),
+            "location": "SH",
+            "tracking_no": "SF100",
+            "at": BACK_AT,
+        },
+        topic=topic,
+    )
+    command = WarehouseAdapter().decode(CODEC, SimpleNamespace(value=value))
+    assert command == RecordParcelReturned(
+        command_id=f"{SHIPMENT}/returned", shipment_id=SHIPMENT, received_at=BACK_AT
+    )
