@@ -257,6 +257,8 @@ class MergeSplitMachine(RuleBasedStateMachine):
         for location, lines in plan.parcels.items():
             for line in lines:
                 o = members[line.order_id]
+                # A parcel leaves from where the line is reserved, nowhere else.
+                assert o.locations[line.line_no] == location
                 part = self._find(o, line)
                 o.parts.remove((part, "shipment"))
                 o.parts.append((part, f"parcel:{plan.group_id}:{location}"))
