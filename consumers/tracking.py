@@ -616,7 +616,7 @@ PROJECTION = Projection(
         "010_shipments.sql",
         "016_order_tax.sql",
         "017_review_queue.sql",
-        "018_returned_to_sender.sql",
+        "022_returned_to_sender.sql",
     ),
     events=frozenset(ORDER_HANDLERS) | frozenset(SHIPMENT_HANDLERS),
     write=write,
