@@ -13,9 +13,11 @@ Consumes ``oms.payment.commands`` keyed by the order's payment id:
   the order, or RefundFailed (the shares are refundable again)
 * SettleRefund (from the notification endpoint: a refund the provider had accepted as
   processing, WeChat Pay's REFUND.SUCCESS / REFUND.ABNORMAL) -> the same
-* CollectCod (from the shipment service: a delivered scan with cash collected) ->
-  CodCollected on the COD tenders asked for, once per waybill, and a RecordPayment to
-  the order (payment id ``cod:<carrier>:<waybill>``)
+* CollectCod (from the order service: a delivered scan with cash collected) ->
+  CodCollected on the COD tenders asked for, once per waybill (a part of them per
+  parcel when the order shipped in several), and a RecordPayment of that cash to the
+  order (payment id ``cod:<carrier>:<waybill>``): the order is paid once the parts
+  cover it
 * RecordCodRemittance (``oms cod reconcile``) -> CodRemitted or CodRemittanceMissing
 * VoidPayment (from the order service: the order was cancelled or rejected, or its
   open tender replaced) -> PaymentVoided for each tender still asked for; the payment
@@ -210,6 +212,7 @@ class PaymentService(Service):
             command.carrier,
             Money(command.amount, command.currency),
             command.collected_at,
+            None if command.expected is None else Money(command.expected, command.currency),
         )
         new = out.events("payment", partition, payment, command.command_id)
         if new:
