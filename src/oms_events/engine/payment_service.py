@@ -191,8 +191,9 @@ class PaymentService(Service):
         )
 
     def collect_cod(self, command: CollectCod, partition: Partition, out: Outbox) -> None:
-        """The courier collected cash on a waybill: the COD tenders asked for are paid,
-        and the order learns it (once per waybill).
+        """The courier collected cash on a waybill: the COD tenders asked for are paid
+        (in part, by one parcel of several, when the command says what the parcel
+        should bring), and the order learns of this cash (once per waybill).
 
         A payment that asked for nothing yet (an order placed before COD tenders were
         asked for at placing) is opened by the collection itself: the cash collected is

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from consumers import analytics, cod, exceptions, inventory, tracking
+from consumers import analytics, cod, exceptions, inventory, payments, tracking
 from consumers.promises import deadlines
 from eventsourcing.domain import Aggregate
 
@@ -333,4 +333,38 @@ def test_cod_outstanding_has_a_row_per_parcel_of_a_split_cod_order() -> None:
     assert [(r["part"], r["collected_amount"]) for r in cod.table_rows(state[pid])] == [
         ("SF1", 1900),
         ("SF2", 1100),
+    ]
+
+
+def test_a_cod_tender_collected_in_parts_is_captured_once_the_last_part_settles_it() -> None:
+    at = datetime(2026, 12, 1, 15, tzinfo=UTC)
+    pid = uuid.uuid4()
+
+    def event(name: str, version: int, **payload: object) -> eventlog.EventRecord:
+        return eventlog.EventRecord("payment", name, pid, version, at, payload)
+
+    def part(version: int, waybill: str, amount: int, settles: bool) -> eventlog.EventRecord:
+        money = {"amount": amount, "currency": "CNY"}
+        return event(
+            "CodCollected",
+            version,
+            amount=money,
+            tracking_no=waybill,
+            reference="T-1",
+            settles=settles,
+        )
+
+    opened = {"order_id": str(uuid.uuid4()), "order_no": "SO-3", "channel": "web"}
+    money = {"amount": 3000, "currency": "CNY"}
+    first = [
+        event("PaymentRequested", 1, **opened, reference="T-1", method="cod", amount=money),
+        part(2, "SF1", 2000, settles=False),
+    ]
+    state = rows.fold(first, {}, payments.HANDLERS, creators={"PaymentRequested"})
+    assert state[pid]["tenders"]["T-1"]["status"] == "collected in part"
+    rows.fold([part(3, "SF2", 1000, settles=True)], state, payments.HANDLERS, creators=())
+    assert state[pid]["tenders"]["T-1"]["status"] == "captured"
+    assert [(x["provider_reference"], x["amount"]) for x in state[pid]["_ledger"]] == [
+        ("SF1", 2000),
+        ("SF2", 1000),
     ]
