@@ -1053,16 +1053,13 @@ class Order(Aggregate):
     @property
     def owed(self) -> Money:
         """What the customer must have paid for the order to complete: the total less
-        what the parcels that came back undelivered were worth — their lines' nets, and
-        the shipping fee and tax when one of them carried the order's first line (the
-        parcel a COD courier collects those at, as the payment splits a COD order by
-        parcel), so a COD order paid at the doors of its delivered parcels is paid."""
-        back = {n for n, sid in self.shipments.items() if sid in self.received_back}
-        if not back:
-            return self.total
-        value = Money.sum((self.lines[n].net for n in back), self.currency)
-        if min(self.lines) in back:
-            value = value + self.shipping_fee + (self.tax or Money.zero(self.currency))
+        what the parcels that came back undelivered were worth (``parcel_price``: what a
+        COD courier would have collected at their doors), so a COD order paid at the
+        doors of its delivered parcels is paid."""
+        value = Money.zero(self.currency)
+        for shipment_id in sorted(self.received_back):
+            price = self.parcel_price(shipment_id)
+            value = value + (price if price is not None else self.total)
         return self.total - value
 
     def _settle_returned_parcels(self, at: datetime) -> None:
@@ -1094,6 +1091,19 @@ class Order(Aggregate):
     @event("OrderReturnedToSender")
     def _returned_to_sender(self, reason: str) -> None:
         self._close(OrderStatus.RETURNED_TO_SENDER, reason)
+
+    def parcel_price(self, shipment_id: str) -> Money | None:
+        """What the parcel of ``shipment_id`` costs when the order is split over several
+        parcels: the nets of its lines, and the shipping fee (and tax on top) on the
+        parcel holding the lowest line; None when it carries every line (the parcel is
+        the whole order). The courier of a COD parcel collects this much at its door."""
+        lines = {n for n, s in self.shipments.items() if s == shipment_id}
+        if not lines or lines >= set(self.lines):
+            return None
+        price = Money.sum((self.lines[n].net for n in lines if n in self.lines), self.currency)
+        if min(self.lines) in lines:
+            price = price + self.shipping_fee + (self.tax or Money.zero(self.currency))
+        return price
 
     def _interception_failed_for(self, shipment_ids: set[str]) -> None:
         # Delivered while the carrier was asked to intercept: that failed.

@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -95,10 +95,9 @@ def lived(dev_services: Settings, tmp_path_factory: pytest.TempPathFactory) -> I
         # wait (not asserted here) until what left agrees and every delivered parcel's
         # order heard of it, then project.
         run = f"SIM-{sim.run_id}-"
-        split = summary.cod_split_orders
         # Up to a minute on a loaded machine: parcels back at the warehouse still settle
         # their orders, and delivered ones complete when their 2 s window closes.
-        wait_for(lambda: settled(settings, run, split), 60, 0.5)
+        wait_for(lambda: settled(settings, run), 60, 0.5)
         for p in select(["inventory"]):
             with connect(settings.postgres.dsn, schema, f"test-{p.name}") as conn:
                 migrate(conn, schema, [p])
@@ -118,14 +117,12 @@ def lived(dev_services: Settings, tmp_path_factory: pytest.TempPathFactory) -> I
     assert not engine.failed()
 
 
-def settled(settings: Settings, run: str, split: int) -> bool:
-    """True once the books of one run balance (events only), every parcel returned to
-    sender is back and its order ended, and every delivered order completed (its 2 s
-    return window closed) but COD orders shipped in several parcels."""
+def settled(settings: Settings, run: str) -> bool:
+    """True once the books of one run balance (events only) and every order is at an end:
+    every parcel returned to sender is back and its order ended, every delivered order
+    completed (its 2 s return window closed)."""
     found = audit.audit_live(settings, CODEC, None, run, run)
-    stock = [p for p in found.problems if "order(s) not at an end" not in p]
-    still = found.open_orders()
-    return not stock and set(still) <= {"delivered"} and still["delivered"] <= split
+    return not found.problems
 
 
 def test_every_order_is_decided_and_every_parcel_lives_to_an_end(lived: Lived) -> None:
@@ -180,7 +177,7 @@ def test_the_stock_books_balance_against_the_projection(lived: Lived) -> None:
     assert sum(b.restocked for b in found.stock.values()) == restocked
 
 
-def test_every_order_is_at_an_end_or_waits_on_a_branch(lived: Lived) -> None:
+def test_every_order_is_at_an_end(lived: Lived) -> None:
     found = lived.found
     # The simulated orders and the replacement orders of their exchanges.
     assert len(found.orders) == PLAN.orders + lived.summary.returns.exchanges
@@ -198,12 +195,8 @@ def test_every_order_is_at_an_end_or_waits_on_a_branch(lived: Lived) -> None:
     # is back at the warehouse ends returned_to_sender; one with a parcel delivered too is
     # delivered (the returned lines refunded) and completes.
     assert statuses["returned_to_sender"] > 0
-    # What still keeps orders open (a follow-up for the payment, branch codsplit): a COD
-    # order shipped in two parcels stays delivered, unpaid: its second parcel's cash is
-    # refused ("Cannot collect cash for a payment that is awaiting no cash on
-    # delivery"). Once settled: assert found.open_orders() == Counter().
-    assert set(found.open_orders()) <= {"delivered"}, found.open_orders()
-    assert statuses["delivered"] <= lived.summary.cod_split_orders, found.open_orders()
+    # COD orders shipped in several parcels are paid parcel by parcel and complete too.
+    assert found.open_orders() == Counter(), found.open_orders()
 
 
 def test_oms_check_life_prints_the_audit_and_fails_while_orders_are_open(lived: Lived) -> None:
