@@ -38,4 +38,10 @@ test-integration: install  ## real Kafka and PostgreSQL (started by the session 
 	pytest -q -m "integration or fault" tests
 
 test: lint typecheck  ## ruff, mypy and every test
-	pytest -q tests
+	# Two workers, a test file each at a time (every test has its own topics and schema;
+	# the services start once, under a lock); then the fault tests alone, since they
+	# kill processes and wait on recoveries. Both runs always happen; the first failure
+	# decides the exit code.
+	pytest -q -n 2 --dist loadfile -m "not fault" tests; a=$$?; \
+	pytest -q -m fault tests; b=$$?; \
+	if [ $$a -ne 0 ]; then exit $$a; fi; exit $$b

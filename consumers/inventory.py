@@ -1,19 +1,16 @@
-"""Projection "inventory": stock per sku and location, units shipped per day, and the
-stock ledger.
+"""Projection "inventory": stock per sku and location, and the stock ledger.
 
-Reads ``oms.inventory.events``; writes ``inventory_level``, ``inventory_sales_daily``
-(the ``low_stock`` view reads both) and ``stock_ledger``: one row per event that moves
+Reads ``oms.inventory.events``; writes ``inventory_level`` and ``stock_ledger`` (the
+``inventory_sales_daily`` view buckets its shipped movements by business day, the
+``low_stock`` view of projections/views/ adds the forecast): one row per event that moves
 on hand, reserved or in transit, with its reason, actor and Kafka position, entered by
 the same fold as the level so that an item's ledger always sums to its level.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
-from datetime import date
 from typing import Any
-from uuid import UUID
 
 import psycopg
 
@@ -146,8 +143,6 @@ def committed(row: Row, e: EventRecord) -> None:
     """ReservationCommitted: the goods left, so on hand and reserved both drop."""
     quantity = e.payload["quantity"]
     _move(row, e, "shipped", on_hand=-quantity, reserved=-quantity, reference=e.payload["order_id"])
-    sold = row.setdefault("_sold", Counter())
-    sold[e.timestamp.date()] += quantity
 
 
 def transfer_dispatched(row: Row, e: EventRecord) -> None:
@@ -244,15 +239,6 @@ def write(conn: psycopg.Connection[Any], records: Sequence[Record], cache: RowCa
     rows.upsert(
         conn, "inventory_level", LEVEL, rows.as_tuples(changed.values(), LEVEL), key=("item_id",)
     )
-    # Sales count only events that passed the version guard above, in this transaction.
-    sales: list[tuple[UUID, date, int]] = [
-        (item_id, day, units)
-        for item_id, row in changed.items()
-        for day, units in row.pop("_sold", Counter()).items()
-    ]
-    rows.add_up(
-        conn, "inventory_sales_daily", ("item_id", "day", "units"), sales, key=("item_id", "day")
-    )
     # The ledger enters the same events, keyed by (item, version): entered once.
     moves = [move for row in changed.values() for move in row.pop("_moves", ())]
     rows.insert_new(conn, "stock_ledger", LEDGER, moves)
@@ -262,7 +248,7 @@ PROJECTION = Projection(
     name="inventory",
     topics=(topics.events("inventory"),),
     group="oms-projection-inventory",
-    migrations=("001_inventory.sql", "007_stock_ledger.sql"),
+    migrations=("001_inventory.sql", "007_stock_ledger.sql", "019_inventory_business_days.sql"),
     events=frozenset(HANDLERS),
     write=write,
 )

@@ -242,7 +242,7 @@ PROJECTION = Projection(
     name="payments",
     topics=(topics.events("payment"),),
     group="oms-projection-payments",
-    migrations=("006_payments.sql",),
+    migrations=("006_payments.sql", "020_payments_business_days.sql"),
     events=frozenset(HANDLERS),
     write=write,
 )

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -616,7 +617,12 @@ class AnalyticsSettings(BaseSettings):
         112,
         ge=28,
         description="Days of shipped units a demand forecast learns from (oms stock suggest, "
-        "oms forecast backtest)",
+        "oms forecast run|backtest)",
+    )
+    forecast_schedule: str | None = Field(
+        "0 6 * * *",
+        description="Cron expression (in the business time zone) on which oms report schedule "
+        "runs the demand forecast into demand_forecast, which low_stock shows; empty: never",
     )
 
     @field_validator("timezone")
@@ -628,6 +634,15 @@ class AnalyticsSettings(BaseSettings):
             raise ValueError(
                 f"unknown time zone {value!r}; use an IANA name such as Asia/Shanghai"
             ) from None
+        return value
+
+    @field_validator("forecast_schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not croniter.is_valid(value):
+            raise ValueError(f"{value!r} is not a cron expression; use e.g. '0 6 * * *'")
         return value
 
 

@@ -12,7 +12,7 @@ import math
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -213,6 +213,7 @@ def suggestions(
                 "location": location,
                 "method": f.method,
                 "daily_sales": round(per_day, 2),
+                "lead_time_days": lead,
                 "lead_time_demand": lead_demand,
                 "on_hand": on_hand,
                 "reserved": reserved,
@@ -224,6 +225,45 @@ def suggestions(
         )
     out.sort(key=lambda r: (-r["suggested"], r["sku"], r["location"]))
     return out
+
+
+_STORED = (
+    "sku", "location", "method", "daily_forecast", "lead_time_days", "lead_time_demand",
+    "safety_stock", "available", "in_transit", "suggested", "computed_at",
+)  # fmt: skip
+
+
+def forecast_rows(suggested: list[dict[str, Any]], computed_at: datetime) -> list[tuple[Any, ...]]:
+    """The ``demand_forecast`` rows (columns in ``_STORED`` order) of ``suggestions()``."""
+    renamed = {"daily_forecast": "daily_sales"}
+    return [
+        tuple(computed_at if c == "computed_at" else r[renamed.get(c, c)] for c in _STORED)
+        for r in suggested
+    ]
+
+
+def run_forecast(
+    conn: psycopg.Connection[Any],
+    lead: float,
+    safety_days: float,
+    timezone: str,
+    history_days: int,
+    computed_at: datetime,
+) -> list[dict[str, Any]]:
+    """Forecast every item and replace the ``demand_forecast`` table (018) with the
+    results in one transaction, so ``low_stock`` shows the suggestions of one run;
+    returns them as :func:`suggestions` does."""
+    suggested = suggestions(conn, lead, safety_days, timezone, history_days)
+    with conn.transaction(), conn.cursor() as cur:
+        # DELETE, not TRUNCATE: readers of low_stock keep seeing the previous run until
+        # this one commits, and an item no longer stocked does not linger.
+        cur.execute("DELETE FROM demand_forecast")
+        cur.executemany(
+            f"INSERT INTO demand_forecast ({', '.join(_STORED)}) "
+            f"VALUES ({', '.join(['%s'] * len(_STORED))})",
+            forecast_rows(suggested, computed_at),
+        )
+    return suggested
 
 
 def stock_cover(

@@ -1,5 +1,6 @@
 """Running saved reports: on demand (``oms report run``) and on their cron schedules
-(``oms report schedule``), each run written to its own folder.
+(``oms report schedule``), each run written to its own folder; the scheduler also runs
+the demand forecast (``oms forecast run``) on OMS_ANALYTICS_FORECAST_SCHEDULE.
 
 The scheduler takes its clock as an argument, so a test drives it through time
 without sleeping.
@@ -11,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -19,6 +20,24 @@ from croniter import croniter
 
 from oms_events.analytics.calendar import business_today, set_timezone
 from oms_events.analytics.reports import ReportDefinition, ReportTable, run_query
+
+
+class Scheduled(Protocol):
+    """Anything the scheduler fires: a name and a cron expression (None: never)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def schedule(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class ForecastJob:
+    """The demand forecast as a scheduled job: writes demand_forecast (oms forecast run)."""
+
+    schedule: str
+    name: str = "demand-forecast"
 
 
 @dataclass(frozen=True)
@@ -59,7 +78,7 @@ def run_report(
     return ReportRun(definition.name, folder, table, tuple(files))
 
 
-def next_fire(definition: ReportDefinition, after: datetime, timezone: str) -> datetime:
+def next_fire(definition: Scheduled, after: datetime, timezone: str) -> datetime:
     """The first time strictly after ``after`` that the schedule fires, read in the
     shop's time zone (``0 8 * * *`` is 08:00 Beijing time by default)."""
     assert definition.schedule is not None
@@ -70,17 +89,18 @@ def next_fire(definition: ReportDefinition, after: datetime, timezone: str) -> d
 
 @dataclass
 class Scheduler:
-    """Fires each scheduled report once per due time of its cron expression.
+    """Fires each scheduled report (or the forecast) once per due time of its cron
+    expression.
 
     ``tick()`` runs what fell due since the previous tick (or since the scheduler
     started: a schedule missed while it was down is not caught up, which would flood
     the folder after an outage) and returns the names it ran.
     """
 
-    definitions: Iterable[ReportDefinition]
+    definitions: Iterable[Scheduled]
     timezone: str
     clock: Callable[[], datetime]
-    run: Callable[[ReportDefinition, datetime], object]
+    run: Callable[[Any, datetime], object]
     _due: dict[str, datetime] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -20,8 +20,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from oms_events.analytics.reports import ReportDefinition, ReportFileError, load_definitions
-from oms_events.analytics.runs import Scheduler, run_report
+from oms_events.analytics.runs import ForecastJob, Scheduler, run_report
 from oms_events.cli.errors import one_line_errors
+from oms_events.cli.forecast import forecast_into_table
 from oms_events.cli.project import SCHEMA, schema_or_setting
 from oms_events.projection.runner import connect
 from oms_events.settings import get_settings
@@ -131,7 +132,8 @@ def schedule(
     """Run each report that has a schedule at its cron times, until Ctrl-C.
 
     Cron times are read in OMS_ANALYTICS_TIMEZONE; a time missed while this was not
-    running is not caught up (oms report run does it by hand).
+    running is not caught up (oms report run does it by hand). The demand forecast
+    (oms forecast run, shown by low_stock) runs too, on OMS_ANALYTICS_FORECAST_SCHEDULE.
 
     Example: OMS_ANALYTICS_TIMEZONE=Asia/Shanghai oms report schedule --out /srv/reports
     """
@@ -143,8 +145,12 @@ def schedule(
         settings.postgres.dsn, schema_or_setting(schema), "oms-report", create=False
     ) as conn:
 
-        def fire(d: ReportDefinition, due: datetime) -> None:
+        def fire(d: ReportDefinition | ForecastJob, due: datetime) -> None:
             try:
+                if isinstance(d, ForecastJob):
+                    items, reorder = forecast_into_table(conn, now=due)
+                    out.print(f"{due.isoformat()} {d.name}: {items} item(s), {reorder} to reorder")
+                    return
                 result = run_report(conn, d, due, folder, a.timezone, a.forecast_history_days)
             except (psycopg.Error, OSError) as e:
                 # One failed run (disk full, a query error) must not stop the others.
@@ -153,7 +159,10 @@ def schedule(
                 return
             out.print(f"{due.isoformat()} {d.name}: {len(result.files)} file(s) -> {result.folder}")
 
-        scheduler = Scheduler(definitions.values(), a.timezone, lambda: datetime.now(UTC), fire)
+        jobs: list[ReportDefinition | ForecastJob] = list(definitions.values())
+        if a.forecast_schedule:
+            jobs.append(ForecastJob(a.forecast_schedule))
+        scheduler = Scheduler(jobs, a.timezone, lambda: datetime.now(UTC), fire)
         if scheduler.next_due() is None:
             _fail('no report has a schedule; add e.g. schedule = "0 8 * * 1" to one')
         try:

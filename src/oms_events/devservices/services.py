@@ -3,6 +3,7 @@ simulator): what ``oms dev up/down/status`` and the test fixture call."""
 
 from __future__ import annotations
 
+import fcntl
 from dataclasses import dataclass
 
 from oms_events.devservices.carrier_simulator import CarrierSimStatus, CarrierSimulatorProcess
@@ -26,10 +27,14 @@ def up(settings: Settings) -> tuple[bool, bool, bool, bool]:
     """Start PostgreSQL, Kafka, the payment sandboxes and the carrier simulator unless
     they run; returns which ones were started (kafka, postgres, payments, carriers)."""
     settings.dev.data_dir.mkdir(parents=True, exist_ok=True)
-    pg = PostgresServer(settings).start()
-    kafka = KafkaBroker(settings).start()
-    payments = PaymentSandboxes(settings).start()
-    carriers = CarrierSimulatorProcess(settings).start()  # a Kafka client: after the broker
+    # One starter at a time: two `oms dev up`, or the test workers of a parallel run,
+    # would both see "not running" and start a second broker on the same data dir.
+    with (settings.dev.data_dir / "up.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        pg = PostgresServer(settings).start()
+        kafka = KafkaBroker(settings).start()
+        payments = PaymentSandboxes(settings).start()
+        carriers = CarrierSimulatorProcess(settings).start()  # a Kafka client: after Kafka
     return kafka, pg, payments, carriers
 
 

@@ -31,6 +31,10 @@ from oms_events.projection.spec import Projection
 
 CORE = "000_core.sql"
 CORE_OWNER = "core"
+# Files every schema holds, owned by no projection: the offsets, and tables that are
+# computed rather than folded from events (the demand forecast), which a replay's swap
+# must therefore leave alone (replay.KEPT).
+CORE_FILES = (CORE, "018_demand_forecast.sql")
 
 _MIGRATIONS_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_migration (
@@ -73,12 +77,12 @@ def use_schema(conn: psycopg.Connection[Any], schema: str) -> None:
 
 
 def plan(projections: Iterable[Projection]) -> list[tuple[str, str]]:
-    """(file, owner) in apply order: the core file, then each projection's files.
+    """(file, owner) in apply order: the core files and each projection's, by number.
 
     A file two projections list (one reads the other's tables, as ``returns`` reads
     the analytics fact) is applied once, owned by the first projection listing it.
     """
-    owners = {CORE: CORE_OWNER}
+    owners = dict.fromkeys(CORE_FILES, CORE_OWNER)
     for p in projections:
         for f in p.migrations:
             owners.setdefault(f, p.name)

@@ -25,6 +25,9 @@ from oms_events.projection.spec import Projection
 from oms_events.settings import Settings
 
 BOOKKEEPING = ("projection_offset", "schema_migration")
+# Core tables no swap touches: bookkeeping (copied per projection) and computed tables
+# (migrate.CORE_FILES), whose rows a rebuilt projection knows nothing about.
+KEPT = (*BOOKKEEPING, "demand_forecast")
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ def _relations(conn: psycopg.Connection[Any], schema: str) -> dict[str, str]:
     rows = conn.execute(
         "SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = %s AND c.relkind IN ('r', 'v', 'm', 'p') AND NOT c.relname = ANY(%s)",
-        (schema, list(BOOKKEEPING)),
+        (schema, list(KEPT)),
     ).fetchall()
     return {name: kind for name, kind in rows}
 

@@ -19,7 +19,7 @@ from openpyxl import load_workbook
 from psycopg import sql
 
 from oms_events.analytics.calendar import set_timezone
-from oms_events.analytics.forecast import suggestions
+from oms_events.analytics.forecast import run_forecast, suggestions
 from oms_events.analytics.reports import ReportDefinition, parse_definitions, run_query
 from oms_events.analytics.runs import run_report
 from oms_events.projection.migrate import migrate
@@ -135,6 +135,65 @@ def test_days_are_cut_at_midnight_of_the_shops_time_zone(
         assert facts.execute(query).fetchall() == [(date(2026, 11, 10),)] * 2
     finally:
         set_timezone(facts, ZONE)
+
+
+def test_settlement_and_shipments_are_cut_at_midnight_of_the_shops_time_zone(
+    facts: psycopg.Connection[Any],
+) -> None:
+    # A capture and a shipment each at 23:30 and 00:30 Shanghai time, both 11-10 in UTC.
+    at = (datetime(2026, 11, 10, 15, 30, tzinfo=UTC), datetime(2026, 11, 10, 16, 30, tzinfo=UTC))
+    with facts.transaction():
+        for v in (0, 1):
+            facts.execute(
+                "INSERT INTO payment_ledger (payment_id, version, tender, order_id, order_no, "
+                "channel, method, kind, amount, currency, provider_reference, occurred_at) "
+                "VALUES (%s, %s, 't1', %s, 'SO-PAY', 'tmall', 'alipay', 'capture', 1000, 'CNY', "
+                "'ref', %s)",
+                (uuid.UUID(int=99), v, uuid.UUID(int=98), at[v]),
+            )
+            facts.execute(
+                "INSERT INTO stock_ledger (item_id, version, sku, location, movement, "
+                "on_hand_delta, reserved_delta, in_transit_delta, event_name, event_topic, "
+                "event_partition, event_offset, occurred_at) VALUES (%s, %s, 'MUG', 'WH-GZ', "
+                "'shipped', -3, -3, 0, 'ReservationCommitted', 't', 0, %s, %s)",
+                (uuid.UUID(int=97), v, v, at[v]),
+            )
+    settled = "SELECT day, captured FROM daily_settlement WHERE channel = 'tmall' ORDER BY day"
+    shipped = f"SELECT day, units FROM inventory_sales_daily WHERE item_id = '{uuid.UUID(int=97)}'"
+    days = [date(2026, 11, 10), date(2026, 11, 11)]
+    assert facts.execute(settled).fetchall() == [(d, 1000) for d in days]
+    assert sorted(facts.execute(shipped).fetchall()) == [(d, 3) for d in days]
+    try:
+        assert set_timezone(facts, "UTC")  # every calendar follows the one setting
+        assert facts.execute(settled).fetchall() == [(days[0], 2000)]
+        assert facts.execute(shipped).fetchall() == [(days[0], 6)]
+    finally:
+        set_timezone(facts, ZONE)
+
+
+def test_low_stock_shows_the_forecast_runs_suggestion(facts: psycopg.Connection[Any]) -> None:
+    before = "SELECT sku, location, suggested_replenishment FROM low_stock"
+    # TEA is low, but no forecast has run yet.
+    assert facts.execute(before).fetchall() == [("TEA", "WH-SH", None)]
+    ran = run_forecast(facts, 7.0, 3.0, ZONE, 112, NOW)
+    again = run_forecast(facts, 7.0, 3.0, ZONE, 112, NOW + timedelta(hours=1))
+    assert again == ran  # the same stock and history: the same suggestions
+    tea = next(r for r in ran if (r["sku"], r["location"]) == ("TEA", "WH-SH"))
+    assert tea["suggested"] > 0
+    assert facts.execute(
+        "SELECT method, lead_time_demand, safety_stock, suggested_replenishment, forecast_at "
+        "FROM low_stock"
+    ).fetchall() == [
+        (
+            "holt-winters", tea["lead_time_demand"], tea["safety_stock"], tea["suggested"],
+            NOW + timedelta(hours=1),
+        )
+    ]  # fmt: skip
+    # Each run replaces the table: one row per item, from the latest run.
+    assert facts.execute("SELECT count(*), min(computed_at) FROM demand_forecast").fetchone() == (
+        3,
+        NOW + timedelta(hours=1),
+    )
 
 
 SOLD = "status IN ('open', 'shipped', 'delivered')"

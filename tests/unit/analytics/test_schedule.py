@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from oms_events.analytics.reports import ReportDefinition
-from oms_events.analytics.runs import Scheduler
+from oms_events.analytics.runs import ForecastJob, Scheduler
 
 
 class Clock:
@@ -59,3 +59,20 @@ def test_a_time_missed_while_down_is_not_caught_up_in_a_flood() -> None:
     assert scheduler.tick() == ["hourly"]
     assert ran == ["hourly"]
     assert scheduler.next_due() == datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
+
+
+def test_the_forecast_runs_on_its_cron_next_to_the_reports() -> None:
+    # 05:59 in Shanghai on 2026-12-01; the forecast is due at 06:00 business time.
+    clock = Clock(datetime(2026, 11, 30, 21, 59, tzinfo=UTC))
+    ran: list[object] = []
+    scheduler = Scheduler(
+        [report("weekly", "0 8 * * 1"), ForecastJob("0 6 * * *")],
+        "Asia/Shanghai",
+        clock,
+        lambda d, due: ran.append(d),
+    )
+    clock.now += timedelta(minutes=1)
+    assert scheduler.tick() == ["demand-forecast"]
+    assert ran == [ForecastJob("0 6 * * *")]
+    clock.now += timedelta(hours=23, minutes=59)
+    assert scheduler.tick() == []  # once a day

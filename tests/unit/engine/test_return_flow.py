@@ -206,7 +206,9 @@ def delivered(flow: Returns, external_id: str, ago: timedelta) -> uuid.UUID:
             command_id=f"delivered/{shipment}",
             order_id=order_id,
             shipment_id=uuid.UUID(shipment),
-            delivered_at=NOW - ago,
+            # From the clock now, not the module's import: the order service's timer
+            # reads the real clock, and a full run imports this module long before.
+            delivered_at=datetime.now(UTC) - ago,
             carrier="SF",
             tracking_no="SF1234567890123",
         )
