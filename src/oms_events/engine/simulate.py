@@ -84,6 +84,11 @@ class Plan:
     # when engines are killed on purpose: a dead engine's open transaction holds its
     # partitions' events back from everyone for up to the transaction timeout.
     quiet: float = 0.0
+    # Full life: seconds from a parcel's return to sender until the warehouse has it back
+    # (ParcelReturned); 0: a simulated day, at least 3 s. The carrier's push must have
+    # reached the shipment first: the shipment refuses a parcel back it does not know
+    # was returned (dead-lettered, never restocked).
+    back_after: float = 0.0
 
     def __post_init__(self) -> None:
         if self.life not in ("decide", "full"):
@@ -317,7 +322,7 @@ class Simulation:
             # least 3 s, so the shipment has heard of the return first).
             with self.lock:
                 self.backs_pending += 1
-            delay = max(3.0, 86400 / self.time_scale)
+            delay = self.plan.back_after or max(3.0, 86400 / self.time_scale)
             threading.Timer(delay, self._parcel_back, (parcel, tracking_no)).start()
 
     def _parcel_back(self, parcel: Parcel, tracking_no: str) -> None:
