@@ -96,8 +96,10 @@ def captured(row: Row, e: EventRecord) -> None:
     if p.get("method"):
         tender["method"] = p["method"]
     tender["provider_reference"] = p.get("provider_reference") or p.get("tracking_no") or ""
-    tender["status"] = "captured"
-    for other in p.get("covers") or ():  # further COD tenders this collection settled
+    # A part of a COD tender (one parcel of several) leaves it asking for the rest.
+    settled = p.get("settles", True)
+    tender["status"] = "captured" if settled else "collected in part"
+    for other in (p.get("covers") or ()) if settled else ():  # further COD tenders settled
         row["tenders"].get(other, {})["status"] = "captured"
     _ledger(row, e, p["reference"], "capture", p["amount"]["amount"], tender["provider_reference"])
 

@@ -117,6 +117,23 @@ class MoneyMachine(RuleBasedStateMachine):
             self.order.record_payment(cod_payment_id("SF", waybill), amount)
         self.order.collect_events()
 
+    @rule(share=st.integers(1, 100), delta=st.integers(-300, 300), again=st.booleans())
+    def courier_collects_one_parcel_of_several(self, share: int, delta: int, again: bool) -> None:
+        # An order split over parcels: this one is priced ``share`` % of what the COD
+        # tenders still ask, and its door may be short or over.
+        remaining = self.payment.cod_remaining()
+        if remaining.amount <= 0:
+            return
+        price = cny(max(1, remaining.amount * share // 100))
+        amount = cny(max(1, price.amount + delta))
+        self.n += 1
+        waybill = f"SF{self.n}"
+        for _ in range(2 if again else 1):  # the same delivered scan again: once
+            self.payment.collect_cod(waybill, "SF", amount, None, expected=price)
+            self.order.record_payment(cod_payment_id("SF", waybill), amount)
+        assert self.payment.cod[waybill].variance == amount - price
+        self.order.collect_events()
+
     @rule(method=st.sampled_from(["alipay", "wechat_pay", "cod"]), amount=st.integers(1, 2000))
     def open_a_trade_then_void_it(self, method: str, amount: int) -> None:
         self.n += 1
@@ -141,6 +158,14 @@ class MoneyMachine(RuleBasedStateMachine):
     def tenders_never_give_back_more_than_they_took(self) -> None:
         for tender in self.payment.tenders.values():
             assert 0 <= tender.refunded.amount <= tender.captured.amount
+
+    @invariant()
+    def cod_tenders_asked_for_still_lack_cash(self) -> None:
+        # A tender collected in parts stays asked for only while its parts fall short.
+        for tenders in (self.payment.requested, self.payment.voided):
+            asked = {r: m for r, (method, m) in tenders.items() if method == "cod"}
+            if asked:
+                assert self.payment.cod_remaining(asked).amount > 0
 
     @invariant()
     def the_ledger_sums_to_the_orders_balance(self) -> None:

@@ -973,6 +973,19 @@ class Order(Aggregate):
             self._shipment_delivered(shipment_id=shipment_id, delivered_at=delivered_at)
         return True
 
+    def parcel_price(self, shipment_id: str) -> Money | None:
+        """What the parcel of ``shipment_id`` costs when the order is split over several
+        parcels: the nets of its lines, and the shipping fee (and tax on top) on the
+        parcel holding the lowest line; None when it carries every line (the parcel is
+        the whole order). The courier of a COD parcel collects this much at its door."""
+        lines = {n for n, s in self.shipments.items() if s == shipment_id}
+        if not lines or lines >= set(self.lines):
+            return None
+        price = Money.sum((self.lines[n].net for n in lines if n in self.lines), self.currency)
+        if min(self.lines) in lines:
+            price = price + self.shipping_fee + (self.tax or Money.zero(self.currency))
+        return price
+
     def _interception_failed_for(self, shipment_ids: set[str]) -> None:
         # Delivered while the carrier was asked to intercept: that failed.
         if self.cancelling is None:

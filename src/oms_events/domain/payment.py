@@ -15,9 +15,11 @@ provider took the refund. It sums to :attr:`Payment.balance`.
 
 Cash on delivery: the order's COD tender is asked for at placing; the courier's
 delivered scan collects it (``CodCollected``, once per waybill, flagged when the cash
-differs from what was asked); the courier's remittance file settles it later
-(``CodRemitted``: matched, short_paid or over_paid against what was collected), or
-says the waybill is missing from a file that should hold it (``CodRemittanceMissing``).
+differs from what the parcel should bring; an order shipped in several parcels has
+its tender collected in parts, one per waybill, until they reach it); the courier's
+remittance file settles it later (``CodRemitted``: matched, short_paid or over_paid
+against what was collected), or says the waybill is missing from a file that should
+hold it (``CodRemittanceMissing``).
 """
 
 from __future__ import annotations
@@ -102,7 +104,7 @@ class CodCollection:
     carrier: str
     reference: str  # the COD tender it was collected on
     amount: Money  # collected
-    expected: Money  # what the COD tenders asked for
+    expected: Money  # what the parcel should bring (all the COD tenders asked, for one)
     collected_at: datetime | None
     remitted: Money | None = None  # the courier's collected amount in its file
     fee: Money | None = None
@@ -317,13 +319,26 @@ class Payment(Aggregate):
         self.ledger.append(LedgerEntry(reference, "capture", money, provider_reference))
 
     def collect_cod(
-        self, tracking_no: str, carrier: str, amount: Money, collected_at: datetime | None
+        self,
+        tracking_no: str,
+        carrier: str,
+        amount: Money,
+        collected_at: datetime | None,
+        expected: Money | None = None,
     ) -> None:
         """The courier collected ``amount`` in cash at the door on waybill
-        ``tracking_no`` (``CodCollected``): it settles every COD tender still asked for.
+        ``tracking_no`` (``CodCollected``), towards the COD tenders still asked for.
+
+        ``expected`` is what this parcel should collect (its lines' price), for an order
+        shipped in several parcels: the tenders are then collected in parts, one per
+        waybill, and stay asked for until the parts reach them. None: this waybill
+        collects everything still asked for and settles the tenders, whatever the cash
+        (a single parcel). A parcel expected to collect all that is still asked for
+        settles them too, so a short door never leaves a tender waiting for a parcel
+        that will not come.
 
         A waybill is collected once: the same waybill again has no second effect. An
-        amount other than what was asked is recorded as collected (it is the cash the
+        amount other than the parcel's is recorded as collected (it is the cash the
         courier holds) and flagged by its :attr:`CodCollection.variance`.
         """
         if tracking_no in self.cod:
@@ -331,6 +346,8 @@ class Payment(Aggregate):
         if not tracking_no.strip():
             raise InvalidOrder(detail="waybill (tracking_no) is empty")
         self.check_positive("collect", amount)
+        if expected is not None:
+            self.check_positive("expect", expected)
         # The COD tenders still asked for; none, those withdrawn (the order was cancelled
         # and the parcel delivered all the same: the cash is real, and owed back).
         asked = _handover(self.requested) or _handover(self.voided)
@@ -339,18 +356,28 @@ class Payment(Aggregate):
                 entity="payment", action="collect cash for", status="awaiting no cash on delivery"
             )
         open_refs = sorted(asked)
-        expected = Money.sum(asked.values(), self.currency)
+        remaining = self.cod_remaining(asked)
+        parcel = remaining if expected is None else expected
         self._cod_collected(
             amount=amount.to_dict(),
             reference=open_refs[0],
             carrier=carrier,
             tracking_no=tracking_no,
             collected_at=collected_at,
-            expected=expected.to_dict(),
+            expected=parcel.to_dict(),
             covers=open_refs[1:],
             order_id=str(self.order_id),
             order_no=self.order_no,
+            settles=parcel >= remaining or amount >= remaining,
         )
+
+    def cod_remaining(self, asked: Mapping[str, Money] | None = None) -> Money:
+        """What the COD tenders still asked for (``asked``: reference -> amount; by
+        default those open) lack: their amounts minus the parts collected on them."""
+        if asked is None:
+            asked = _handover(self.requested) or _handover(self.voided)
+        parts = (self.tenders[r].captured for r in asked if r in self.tenders)
+        return Money.sum(asked.values(), self.currency) - Money.sum(parts, self.currency)
 
     @event("CodCollected")
     def _cod_collected(
@@ -364,13 +391,19 @@ class Payment(Aggregate):
         covers: list[str] | None = None,
         order_id: str = "",  # for readers of the event alone (exceptions)
         order_no: str = "",
+        settles: bool = True,  # records of earlier versions settled what they collected on
     ) -> None:
         money = Money.from_dict(amount)
-        asked = self.requested.pop(reference, None) or self.voided.pop(reference, None)
-        for other in covers or ():
-            self.requested.pop(other, None)
-            self.voided.pop(other, None)
-        self.tenders[reference] = Tender(reference, "cod", money, Money.zero(money.currency))
+        asked = self.requested.get(reference) or self.voided.get(reference)
+        if settles:
+            for settled in (reference, *(covers or ())):
+                self.requested.pop(settled, None)
+                self.voided.pop(settled, None)
+        tender = self.tenders.get(reference)
+        if tender is None:
+            self.tenders[reference] = Tender(reference, "cod", money, Money.zero(money.currency))
+        else:  # another parcel's part of the same tender
+            tender.captured = tender.captured + money
         self.ledger.append(LedgerEntry(reference, "capture", money, tracking_no))
         if tracking_no:  # records of earlier versions name no waybill
             self.cod[tracking_no] = CodCollection(
@@ -449,8 +482,9 @@ class Payment(Aggregate):
         return found
 
     def void(self, reference: str, reason: str) -> None:
-        """Withdraw a requested tender before any money was taken (``PaymentVoided``)."""
-        if reference in self.tenders:
+        """Withdraw a requested tender before any money was taken (``PaymentVoided``);
+        a COD tender collected in part withdraws what its other parcels would bring."""
+        if reference in self.tenders and reference not in self.requested:
             raise InvalidTransition(entity="payment", action="void", status="captured")
         if reference not in self.requested:
             return

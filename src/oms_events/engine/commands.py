@@ -593,6 +593,9 @@ class CollectCod(PaymentCommand):
     carrier: str
     tracking_no: str  # the waybill: the key of the courier's remittance file
     collected_at: datetime
+    # What this parcel should collect, for an order in several parcels (its tender is
+    # collected in parts); None: everything still asked for (a single parcel).
+    expected: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

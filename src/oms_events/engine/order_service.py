@@ -485,6 +485,12 @@ class OrderService(OrderReturns, OrderOperations, Service):
         if recorded and cash is not None:
             # The cash's own currency: a courier's remittance in another currency than
             # the order's is for the payment to refuse, visibly, not for us to relabel.
+            # A COD order split over parcels has its tender collected in parts: each
+            # parcel is judged short or over against its own lines' price, which only
+            # the order knows (an order whose channel took other tenders too is owed
+            # its COD tender whole, by whichever parcel: no per-parcel price).
+            price = order.parcel_price(str(command.shipment_id))
+            expected = price.amount if price is not None and not order.tenders else None
             out.command(
                 CollectCod(
                     command_id=f"{command.command_id}/cod",
@@ -496,6 +502,7 @@ class OrderService(OrderReturns, OrderOperations, Service):
                     carrier=command.carrier,
                     tracking_no=command.tracking_no,
                     collected_at=command.delivered_at,
+                    expected=expected,
                 )
             )
         self._save(partition, order, out, command.command_id)

@@ -13,9 +13,11 @@ Consumes ``oms.payment.commands`` keyed by the order's payment id:
   the order, or RefundFailed (the shares are refundable again)
 * SettleRefund (from the notification endpoint: a refund the provider had accepted as
   processing, WeChat Pay's REFUND.SUCCESS / REFUND.ABNORMAL) -> the same
-* CollectCod (from the shipment service: a delivered scan with cash collected) ->
-  CodCollected on the COD tenders asked for, once per waybill, and a RecordPayment to
-  the order (payment id ``cod:<carrier>:<waybill>``)
+* CollectCod (from the order service: a delivered scan with cash collected) ->
+  CodCollected on the COD tenders asked for, once per waybill (a part of them per
+  parcel when the order shipped in several), and a RecordPayment of that cash to the
+  order (payment id ``cod:<carrier>:<waybill>``): the order is paid once the parts
+  cover it
 * RecordCodRemittance (``oms cod reconcile``) -> CodRemitted or CodRemittanceMissing
 * VoidPayment (from the order service: the order was cancelled or rejected, or its
   open tender replaced) -> PaymentVoided for each tender still asked for; the payment
@@ -189,8 +191,9 @@ class PaymentService(Service):
         )
 
     def collect_cod(self, command: CollectCod, partition: Partition, out: Outbox) -> None:
-        """The courier collected cash on a waybill: the COD tenders asked for are paid,
-        and the order learns it (once per waybill).
+        """The courier collected cash on a waybill: the COD tenders asked for are paid
+        (in part, by one parcel of several, when the command says what the parcel
+        should bring), and the order learns of this cash (once per waybill).
 
         A payment that asked for nothing yet (an order placed before COD tenders were
         asked for at placing) is opened by the collection itself: the cash collected is
@@ -210,6 +213,7 @@ class PaymentService(Service):
             command.carrier,
             Money(command.amount, command.currency),
             command.collected_at,
+            None if command.expected is None else Money(command.expected, command.currency),
         )
         new = out.events("payment", partition, payment, command.command_id)
         if new:

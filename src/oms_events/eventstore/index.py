@@ -14,7 +14,10 @@ librdkafka the consumer passes a transaction's marker only on the end-of-partiti
 event after an empty fetch, so waiting to read our own write cost tens of
 milliseconds per save (30 saves/s). The consumer still reads those records later
 and skips them by offset; a partition whose last stable offset is just past our
-own last write (its record and its marker) has nothing new to read.
+own last write (its record and its marker) has nothing new to read. A save still
+returns only once the last stable offsets are past its records
+(:meth:`LogIndex.wait_stable`, one ListOffsets round trip or a few), so every
+other reader sees what a save returned from, as with PostgreSQL.
 """
 
 from __future__ import annotations
@@ -117,6 +120,20 @@ class LogIndex:
     def _behind(self, tp: TopicPartition, end: int) -> bool:
         # Our own writes are indexed already: the consumer need not read past them.
         return max(self._consumer.position(tp), self._own_end.get(tp, 0)) < end
+
+    def wait_stable(self, past: Mapping[TopicPartition, int]) -> None:
+        """Return once every partition's last stable offset is past ``past`` (offsets of
+        records we just committed): a commit returns before its markers are written,
+        and until then no other reader sees the records. Waiting here keeps
+        PostgreSQL's promise that what a save returned from, every reader sees."""
+        deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
+        partitions = list(past)
+        while True:
+            ends = self._consumer.end_offsets(partitions)
+            if all(ends[tp] > offset for tp, offset in past.items()):
+                return
+            self._check_deadline(deadline)
+            time.sleep(0.001)
 
     def add_own(self, written: Sequence[tuple[TopicPartition, int, StoredEvent]]) -> None:
         """Index records this process has just committed in one transaction, given as

@@ -107,6 +107,10 @@ class KafkaAggregateRecorder(AggregateRecorder):
                 key=lambda w: (w[0].topic, w[0].partition, w[1]),
             )
             self._index.add_own(written)
+            last: dict[TopicPartition, int] = {}
+            for tp, offset, _ in written:
+                last[tp] = max(last.get(tp, -1), offset)
+            self._index.wait_stable(last)
         return metadata
 
     def _writer(self) -> Producer:

@@ -1,10 +1,10 @@
 """Cash on delivery and voided trades end to end, on the real broker and PostgreSQL, with
 one engine: COD orders are collected at the door (CollectCod, as the carrier adapter
-sends it), ``cod_outstanding`` shows them collected, ``oms cod reconcile`` reads the
-courier's remittance file (BOM, Chinese headers) into remitted / short-paid / missing
-rows and exceptions, and the same file again records nothing more. An unpaid Alipay
-order that is cancelled has its trade closed at the sandbox, and ``oms payment show``
-says its tender was voided."""
+sends it; an order in two parcels in parts, one per waybill), ``cod_outstanding`` shows
+them collected per waybill, ``oms cod reconcile`` reads the courier's remittance file
+(BOM, Chinese headers) into remitted / short-paid / missing rows and exceptions, and
+the same file again records nothing more. An unpaid Alipay order that is cancelled has
+its trade closed at the sandbox, and ``oms payment show`` says its tender was voided."""
 
 from __future__ import annotations
 
@@ -95,7 +95,9 @@ def names(settings: Settings, aggregate_type: str) -> list[str]:
     return [e.name for e in read_events(settings, aggregate_type)]
 
 
-def collect(order_id: uuid.UUID, order_no: str, amount: int, waybill: str) -> CollectCod:
+def collect(
+    order_id: uuid.UUID, order_no: str, amount: int, waybill: str, expected: int | None = None
+) -> CollectCod:
     return CollectCod(
         command_id=f"carrier/{waybill}/delivered",
         order_id=order_id,
@@ -106,6 +108,7 @@ def collect(order_id: uuid.UUID, order_no: str, amount: int, waybill: str) -> Co
         carrier="SF",
         tracking_no=waybill,
         collected_at=datetime(2026, 11, 30, 15, tzinfo=UTC),
+        expected=expected,
     )
 
 
@@ -124,11 +127,11 @@ def test_cod_is_collected_reconciled_and_a_cancelled_trade_is_closed(
     run = uuid.uuid4().hex[:6]
     try:
         assert wait_for(lambda: engine.stock.available("TEA", "SH") == 10, 60, 0.2)
-        cod = [place_order(f"C{n}-{run}", "TEA", paid=False, method="cod") for n in range(3)]
+        cod = [place_order(f"C{n}-{run}", "TEA", paid=False, method="cod") for n in range(4)]
         unpaid = place_order(f"A-{run}", "TEA", paid=False, method="alipay")
         send(settings, [*cod, unpaid])
         # Each COD order asks for its cash on delivery; the Alipay one has its trade opened.
-        assert wait_for(lambda: names(settings, "payment").count("PaymentRequested") == 4, 60)
+        assert wait_for(lambda: names(settings, "payment").count("PaymentRequested") == 5, 60)
         assert wait_for(lambda: len(sandbox.trades) == 1, 60, 0.2)
         [trade] = sandbox.trades.values()
         orders = {
@@ -138,10 +141,16 @@ def test_cod_is_collected_reconciled_and_a_cancelled_trade_is_closed(
         }
 
         # The courier collects: in full on two waybills (one of them twice: the same
-        # delivered scan again), and the cancelled Alipay order is withdrawn.
+        # delivered scan again), and the cancelled Alipay order is withdrawn. The fourth
+        # order left in two parcels: each waybill collects its own part.
         waybills = {f"SO-C{n}-{run}": f"SF{run}{n:04d}" for n in range(3)}
         delivered = [
             collect(orders[no], no, 1000, waybill) for no, waybill in sorted(waybills.items())
+        ]
+        split, parts = f"SO-C3-{run}", (f"SF{run}0031", f"SF{run}0032")
+        delivered += [
+            collect(orders[split], split, 600, parts[0], expected=600),
+            collect(orders[split], split, 400, parts[1], expected=400),
         ]
         send(settings, [*delivered, delivered[0]])
         send(
@@ -154,10 +163,10 @@ def test_cod_is_collected_reconciled_and_a_cancelled_trade_is_closed(
                 )
             ],
         )
-        assert wait_for(lambda: names(settings, "payment").count("CodCollected") == 3, 60)
+        assert wait_for(lambda: names(settings, "payment").count("CodCollected") == 5, 60)
         assert wait_for(lambda: sandbox.trades[trade.out_trade_no].closed, 60, 0.2)
-        assert wait_for(lambda: names(settings, "order").count("PaymentRecorded") == 3, 60), (
-            "each COD order learns it is paid, once"
+        assert wait_for(lambda: names(settings, "order").count("PaymentRecorded") == 5, 60), (
+            "each COD order learns of each waybill's cash, once"
         )
 
         project(settings, schema)
@@ -166,7 +175,10 @@ def test_cod_is_collected_reconciled_and_a_cancelled_trade_is_closed(
         )
         assert sorted(
             (r["tracking_no"], r["status"], r["collected_amount"]) for r in outstanding
-        ) == [(w, "collected", 1000) for w in sorted(waybills.values())]
+        ) == sorted(
+            [(w, "collected", 1000) for w in waybills.values()]
+            + [(parts[0], "collected", 600), (parts[1], "collected", 400)]
+        )
 
         # SF's remittance file: the first waybill matched, the second short by ¥0.50,
         # the third missing, and one waybill that is not ours; saved by Excel (BOM).
@@ -176,6 +188,8 @@ def test_cod_is_collected_reconciled_and_a_cancelled_trade_is_closed(
             f"{w0},10.00,0.10,2026-12-03\r\n"
             f"{w1},9.50,0.10,2026-12-03\r\n"
             "SF0000000000,20.00,0.20,2026-12-03\r\n"
+            f"{parts[0]},6.00,0.06,2026-12-03\r\n"
+            f"{parts[1]},4.00,0.04,2026-12-03\r\n"
         )
         file = tmp_path / "SF回款.csv"
         file.write_bytes(b"\xef\xbb\xbf" + text.encode())
@@ -189,11 +203,11 @@ def test_cod_is_collected_reconciled_and_a_cancelled_trade_is_closed(
             "--schema",
             schema,
         )
-        assert "matched 1  short_paid 1  over_paid 0  missing 1  unknown 1" in said
+        assert "matched 3  short_paid 1  over_paid 0  missing 1  unknown 1" in said
         assert wait_for(
             lambda: {"CodRemitted", "CodRemittanceMissing"} <= set(names(settings, "payment")), 60
         )
-        assert wait_for(lambda: names(settings, "payment").count("CodRemitted") == 2, 60)
+        assert wait_for(lambda: names(settings, "payment").count("CodRemitted") == 4, 60)
         project(settings, schema)
         statuses = {
             r["tracking_no"]: (r["status"], r["remitted_amount"], r["fee"])
@@ -203,6 +217,8 @@ def test_cod_is_collected_reconciled_and_a_cancelled_trade_is_closed(
             w0: ("remitted", 1000, 10),
             w1: ("short_paid", 950, 10),
             sorted(waybills.values())[2]: ("missing", None, None),
+            parts[0]: ("remitted", 600, 6),  # the split order: reconciled per waybill
+            parts[1]: ("remitted", 400, 4),
         }
         kinds = sorted(
             (r["kind"], r["code"], r["order_no"])
@@ -226,7 +242,7 @@ def test_cod_is_collected_reconciled_and_a_cancelled_trade_is_closed(
             "--schema",
             schema,
         )
-        assert "remitted_before 2" in again and "-> 0 remittance command(s) sent" in again
+        assert "remitted_before 4" in again and "-> 0 remittance command(s) sent" in again
 
         # The cancelled Alipay order: its tender is voided, its trade closed.
         assert wait_for(lambda: "TradeClosed" in names(settings, "payment"), 60)

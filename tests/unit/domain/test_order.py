@@ -505,6 +505,19 @@ def test_a_shipment_with_every_line_is_one_order_shipped() -> None:
     assert names(o) == []
 
 
+def test_each_parcel_of_a_split_order_is_priced_by_its_lines_and_one_carries_shipping() -> None:
+    o = allocated_order(payment_method=PaymentMethod.COD, shipping_fee=800)
+    o.ship_lines([2], "S-2")
+    # Line 1 not shipped yet: S-2 is one parcel of several all the same.
+    assert o.parcel_price("S-2") == cny(500)
+    o.ship_lines([1], "S-1")
+    assert o.parcel_price("S-1") == cny(2000 + 800)  # the lowest line carries the fee
+    assert o.parcel_price("S-1") + cny(500) == o.total
+    whole = allocated_order()
+    whole.ship_lines([1, 2], "S-1")
+    assert whole.parcel_price("S-1") is None  # one parcel: the whole order
+
+
 def test_shipping_line_by_line_then_delivered_and_completed() -> None:
     o = allocated_order(payment_method=PaymentMethod.COD)
     assert o.allocations == {1: "WH-SH", 2: "WH-SH"}

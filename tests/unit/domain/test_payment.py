@@ -106,6 +106,57 @@ def test_cash_short_or_over_at_the_door_is_collected_and_flagged() -> None:
     assert ledger_total(over.ledger, "CNY") == over.balance
 
 
+def test_a_cod_tender_split_over_parcels_is_collected_in_parts_one_per_waybill() -> None:
+    p = Payment.request(ORDER, PaymentMethod.COD, cny(3000), "O-1-cod")
+    p.collect_cod("SF1", "SF", cny(2000), AT, expected=cny(2000))
+    p.collect_cod("SF1", "SF", cny(2000), AT, expected=cny(2000))  # the same scan again
+    # A part: the tender still asks for the other parcel's 1000.
+    assert "O-1-cod" in p.requested and p.cod_remaining() == cny(1000)
+    assert p.balance == cny(2000)
+    p.collect_cod("SF2", "SF", cny(1000), AT, expected=cny(1000))
+    assert not p.requested and p.tenders["O-1-cod"].captured == cny(3000)
+    assert [(e.reference, e.amount) for e in p.ledger] == [("SF1", cny(2000)), ("SF2", cny(1000))]
+    assert (p.cod["SF1"].variance, p.cod["SF2"].variance) == (cny(0), cny(0))
+    assert ledger_total(p.ledger, "CNY") == p.balance == cny(3000)
+    with pytest.raises(InvalidTransition):  # nothing asked any more
+        p.collect_cod("SF3", "SF", cny(1), AT, expected=cny(1))
+    copy = replay(p.collect_events())
+    assert isinstance(copy, Payment) and copy.tenders["O-1-cod"].captured == cny(3000)
+    assert not copy.requested and copy.cod["SF2"].expected == cny(1000)
+
+
+def test_each_parcel_is_judged_short_or_over_against_its_own_price() -> None:
+    short = Payment.request(ORDER, PaymentMethod.COD, cny(3000), "O-1-cod")
+    short.collect_cod("SF1", "SF", cny(1900), AT, expected=cny(2000))
+    short.collect_cod("SF2", "SF", cny(1000), AT, expected=cny(1000))
+    assert (short.cod["SF1"].variance, short.cod["SF2"].variance) == (cny(-100), cny(0))
+    # The door's shortfall is still asked for: the order is not paid in full.
+    assert short.cod_remaining() == cny(100) and short.balance == cny(2900)
+    over = Payment.request(ORDER, PaymentMethod.COD, cny(3000), "O-1-cod")
+    over.collect_cod("SF1", "SF", cny(2100), AT, expected=cny(2000))
+    over.collect_cod("SF2", "SF", cny(1000), AT, expected=cny(1000))
+    assert (over.cod["SF1"].variance, over.cod["SF2"].variance) == (cny(100), cny(0))
+    assert not over.requested and over.balance == cny(3100)
+
+
+def test_a_part_collected_before_the_order_was_cancelled_leaves_the_rest_withdrawn() -> None:
+    p = Payment.request(ORDER, PaymentMethod.COD, cny(3000), "O-1-cod")
+    p.collect_cod("SF1", "SF", cny(2000), AT, expected=cny(2000))
+    assert p.void_open("order cancelled") == ["O-1-cod"]
+    assert "O-1-cod" in p.voided and p.cod_remaining() == cny(1000)
+    # The other parcel delivered all the same: its cash is real, and owed back.
+    p.collect_cod("SF2", "SF", cny(1000), AT, expected=cny(1000))
+    assert not p.voided and p.balance == cny(3000)
+    p.request_refund("R-1", cny(3000), "order cancelled")
+    assert p.tenders["O-1-cod"].refundable == cny(0)
+
+
+def test_a_collection_recorded_before_parts_settles_what_it_collected_on() -> None:
+    p = Payment.request(ORDER, PaymentMethod.COD, cny(1000), "O-1-cod")
+    p._cod_collected(amount=cny(900).to_dict(), reference="O-1-cod", tracking_no="SF1")
+    assert not p.requested  # as an earlier version's CodCollected, with no ``settles``
+
+
 def test_one_collection_settles_every_cod_tender_asked_for() -> None:
     p = Payment.request(ORDER, PaymentMethod.COD, cny(1000), "O-1-cod")
     p.request_more("O-1-cod-2", PaymentMethod.COD, cny(200))  # the order grew

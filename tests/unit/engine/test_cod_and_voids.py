@@ -88,6 +88,29 @@ def test_cash_short_at_the_door_is_collected_flagged_and_remitted_short() -> Non
     assert not payments.send(remit).named("CodRemitted")  # the same file again
 
 
+def test_a_cod_order_in_two_parcels_is_paid_once_both_parts_are_collected() -> None:
+    orders, payments = Flow(), Flow(service=PaymentService())
+    placed = place("C3", [("TEA", 3)], paid=False, method="cod")
+    payments.send(orders.send(placed).commands(RequestPayment)[0])
+    first = payments.send(replace(collect(order_id(placed), 2000, "SF1"), expected=2000))
+    second = payments.send(
+        replace(collect(order_id(placed), 1000, "SF2", command_id="c2"), expected=1000)
+    )
+    parts = [*first.named("CodCollected"), *second.named("CodCollected")]
+    assert [(c["tracking_no"], c["amount"]["amount"], c["settles"]) for c in parts] == [
+        ("SF1", 2000, False),
+        ("SF2", 1000, True),
+    ]
+    # The order hears of each part and is paid when they cover its total.
+    [one] = first.commands(RecordPayment)
+    orders.send(one)
+    assert not orders.order(order_id(placed)).is_paid
+    [two] = second.commands(RecordPayment)
+    orders.send(two)
+    assert orders.order(order_id(placed)).is_paid
+    assert two.payment_id == cod_payment_id("SF", "SF2") and two.amount == 1000
+
+
 def test_a_cancelled_order_voids_its_open_trade() -> None:
     orders, payments = Flow(), Flow(service=PaymentService())
     placed = place("V1", paid=False, method="alipay")

@@ -61,3 +61,37 @@ def test_a_delivery_told_twice_collects_nothing_the_second_time() -> None:
     flow.send(deliver(oid, shipment_id, 100))
     result = flow.send(replace(deliver(oid, shipment_id, 100), command_id="scan-80-again"))
     assert result.events == [] and result.commands(CollectCod) == []
+
+
+def test_each_parcel_of_a_split_cod_order_collects_its_own_lines_price() -> None:
+    flow = Flow({("TEA", "SH"): 5, ("MUG", "BJ"): 5})
+    placed = place("COD2", [("TEA", 1), ("MUG", 2)], paid=False, method="cod")
+    oid = order_id(placed)
+    creates = [
+        c for ask in flow.send(placed).asks() for c in flow.answer(ask).commands(CreateShipment)
+    ]
+    by_line = {c.lines[0].line_no: c.shipment_id for c in creates}
+    assert sorted(by_line) == [1, 2]  # two parcels, one per location
+    for n, shipment_id in by_line.items():
+        flow.send(
+            ShipLines(command_id=f"ship{n}", order_id=oid, shipment_id=shipment_id, line_nos=(n,))
+        )
+    first = flow.send(replace(deliver(oid, by_line[2], 2000), tracking_no="SF2"))
+    last = flow.send(
+        replace(deliver(oid, by_line[1], 1000), command_id="scan-81", tracking_no="SF1")
+    )
+    # Each parcel is judged against its own lines' price (the shipping fee, none here,
+    # on the parcel of line 1).
+    assert [(c.tracking_no, c.amount, c.expected) for c in first.commands(CollectCod)] == [
+        ("SF2", 2000, 2000)
+    ]
+    assert [(c.tracking_no, c.amount, c.expected) for c in last.commands(CollectCod)] == [
+        ("SF1", 1000, 1000)
+    ]
+    assert flow.order(oid).status is OrderStatus.DELIVERED
+
+
+def test_a_single_parcel_expects_everything_still_asked_for() -> None:
+    flow, oid, shipment_id = shipped_cod_order()
+    (cod,) = flow.send(deliver(oid, shipment_id, 900)).commands(CollectCod)
+    assert cod.expected is None

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from consumers import analytics, cod, exceptions, inventory, tracking
+from consumers import analytics, cod, exceptions, inventory, payments, tracking
 from consumers.promises import deadlines
 from eventsourcing.domain import Aggregate
 
@@ -286,9 +287,86 @@ def test_cod_outstanding_follows_a_cod_order_from_asked_to_remitted_or_voided() 
         ),
     ]
     changed = rows.fold(events, {}, cod.HANDLERS, creators={"PaymentRequested"})
-    assert {k: r["status"] for k, r in changed.items() if r["_cod"]} == {
-        paid: "remitted",
-        cancelled: "voided",
+    written = {k: cod.table_rows(r) for k, r in changed.items() if r["_cod"]}
+    assert {k: [(r["part"], r["status"]) for r in found] for k, found in written.items()} == {
+        paid: [("SF1", "remitted")],
+        cancelled: [("", "voided")],
     }
-    assert (changed[paid]["collection_variance"], changed[paid]["fee"]) == (100, 11)
+    [row] = written[paid]
+    assert (row["collection_variance"], row["fee"], row["order_no"]) == (100, 11, "SO-1")
     assert not changed[prepaid]["_cod"]  # no COD tender: no row written
+
+
+def test_cod_outstanding_has_a_row_per_parcel_of_a_split_cod_order() -> None:
+    at = datetime(2026, 12, 1, 15, tzinfo=UTC)
+    pid = uuid.uuid4()
+
+    def event(name: str, version: int, **payload: object) -> eventlog.EventRecord:
+        return eventlog.EventRecord("payment", name, pid, version, at, payload)
+
+    def collected(version: int, waybill: str, amount: int, expected: int, settles: bool) -> Any:
+        return event(
+            "CodCollected",
+            version,
+            amount={"amount": amount, "currency": "CNY"},
+            expected={"amount": expected, "currency": "CNY"},
+            carrier="SF",
+            tracking_no=waybill,
+            collected_at=at,
+            reference="T-1",
+            settles=settles,
+        )
+
+    opened = {"order_id": str(uuid.uuid4()), "order_no": "SO-2", "channel": "web"}
+    money = {"amount": 3000, "currency": "CNY"}
+    first = [
+        event("PaymentRequested", 1, **opened, reference="T-1", method="cod", amount=money),
+        collected(2, "SF1", 1900, 2000, settles=False),
+    ]
+    state = rows.fold(first, {}, cod.HANDLERS, creators={"PaymentRequested"})
+    # The first parcel, short by 100; the rest still asked for.
+    assert [(r["part"], r["status"], r["expected_amount"]) for r in cod.table_rows(state[pid])] == [
+        ("SF1", "collected", 2000),
+        ("", "awaiting_delivery", 1100),
+    ]
+    assert cod.table_rows(state[pid])[0]["collection_variance"] == -100
+    second = [collected(3, "SF2", 1100, 1100, settles=True)]
+    rows.fold(second, state, cod.HANDLERS, creators={"PaymentRequested"})
+    assert [(r["part"], r["collected_amount"]) for r in cod.table_rows(state[pid])] == [
+        ("SF1", 1900),
+        ("SF2", 1100),
+    ]
+
+
+def test_a_cod_tender_collected_in_parts_is_captured_once_the_last_part_settles_it() -> None:
+    at = datetime(2026, 12, 1, 15, tzinfo=UTC)
+    pid = uuid.uuid4()
+
+    def event(name: str, version: int, **payload: object) -> eventlog.EventRecord:
+        return eventlog.EventRecord("payment", name, pid, version, at, payload)
+
+    def part(version: int, waybill: str, amount: int, settles: bool) -> eventlog.EventRecord:
+        money = {"amount": amount, "currency": "CNY"}
+        return event(
+            "CodCollected",
+            version,
+            amount=money,
+            tracking_no=waybill,
+            reference="T-1",
+            settles=settles,
+        )
+
+    opened = {"order_id": str(uuid.uuid4()), "order_no": "SO-3", "channel": "web"}
+    money = {"amount": 3000, "currency": "CNY"}
+    first = [
+        event("PaymentRequested", 1, **opened, reference="T-1", method="cod", amount=money),
+        part(2, "SF1", 2000, settles=False),
+    ]
+    state = rows.fold(first, {}, payments.HANDLERS, creators={"PaymentRequested"})
+    assert state[pid]["tenders"]["T-1"]["status"] == "collected in part"
+    rows.fold([part(3, "SF2", 1000, settles=True)], state, payments.HANDLERS, creators=())
+    assert state[pid]["tenders"]["T-1"]["status"] == "captured"
+    assert [(x["provider_reference"], x["amount"]) for x in state[pid]["_ledger"]] == [
+        ("SF1", 2000),
+        ("SF2", 1000),
+    ]
