@@ -79,6 +79,16 @@ class Plan:
     return_rate: float = 0.0  # full life: share of delivered orders returned (return service)
     exchange_rate: float = 0.0  # full life: share of delivered orders exchanged
     time_scale: float = 0.0  # full life: the carriers' time scale; 0: settings.carriersim
+    # Full life: seconds without a parcel ending after which the run stops waiting for
+    # the rest (a lost parcel never ends); 0: four simulated days, at least 5 s. Longer
+    # when engines are killed on purpose: a dead engine's open transaction holds its
+    # partitions' events back from everyone for up to the transaction timeout.
+    quiet: float = 0.0
+    # Full life: seconds from a parcel's return to sender until the warehouse has it back
+    # (ParcelReturned); 0: a simulated day, at least 3 s. The carrier's push must have
+    # reached the shipment first: the shipment refuses a parcel back it does not know
+    # was returned (dead-lettered, never restocked).
+    back_after: float = 0.0
 
     def __post_init__(self) -> None:
         if self.life not in ("decide", "full"):
@@ -312,7 +322,7 @@ class Simulation:
             # least 3 s, so the shipment has heard of the return first).
             with self.lock:
                 self.backs_pending += 1
-            delay = max(3.0, 86400 / self.time_scale)
+            delay = self.plan.back_after or max(3.0, 86400 / self.time_scale)
             threading.Timer(delay, self._parcel_back, (parcel, tracking_no)).start()
 
     def _parcel_back(self, parcel: Parcel, tracking_no: str) -> None:
@@ -520,7 +530,7 @@ class Simulation:
     ) -> None:
         # A lost parcel never ends: stop once every other one has, i.e. when no parcel
         # ended for a while (its length: a few days of simulated time, at least 5 s).
-        quiet = max(5.0, 4 * 86400 / self.time_scale)
+        quiet = self.plan.quiet or max(5.0, 4 * 86400 / self.time_scale)
         time.sleep(1.0)  # the last shipped updates reach the engine and the carriers
         while time.monotonic() < deadline:
             with self.lock:

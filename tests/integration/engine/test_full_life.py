@@ -10,8 +10,10 @@ import subprocess
 import sys
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -34,6 +36,8 @@ from tests.integration.engine.harness import (
     wait_for,
 )
 
+# About 2 s: delivered orders complete.
+RETURN_WINDOW_DAYS = 0.00002
 PLAN = Plan(
     orders=240,
     channels=3,
@@ -58,13 +62,10 @@ class Lived:
     found: audit.Audit  # `oms check life --run <run>` in this process, once projected
 
 
-@pytest.fixture(scope="module")
-def lived(dev_services: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lived]:
-    """One full-life simulation for the whole module (an engine start is the costly part),
-    delivered by the carrier simulator process `oms dev up` starts, on this test's topics."""
-    from tests.integration.conftest import drop_topics
-
-    prefix = f"t{uuid.uuid4().hex[:8]}."
+def life_settings(dev_services: Settings, data_dir: Path) -> Settings:
+    """Settings of one full life on topics of its own: carriers (the simulator process
+    of ``oms dev up``, started on these topics) fast and failing often, return windows
+    short, two partitions."""
     carriers = {
         # A parcel's two days on the road in about 1.7 s: time enough for a cancellation to
         # reach the carrier as an interception request while the parcel is on its way.
@@ -73,47 +74,78 @@ def lived(dev_services: Settings, tmp_path_factory: pytest.TempPathFactory) -> I
         "lost_rate": 0.0,  # a lost parcel's order never ends, by design
         "seed": 7,
     }
-    settings = light(
+    return light(
         dev_services.replace(
-            kafka={"topic_prefix": prefix},
-            dev={"data_dir": tmp_path_factory.mktemp("dev")},
+            kafka={"topic_prefix": f"t{uuid.uuid4().hex[:8]}."},
+            dev={"data_dir": data_dir},
             carriersim=carriers,
-            returns={"window_days": 0.00002},  # about 2 s: delivered orders complete
+            returns={"window_days": RETURN_WINDOW_DAYS},
         ),
         2,
     )
+
+
+@contextmanager
+def life_stage(settings: Settings) -> Iterator[str]:
+    """The carrier simulator process on ``settings``' topics and a projection schema
+    (yielded) for one life; both, and the topics, are gone afterwards."""
+    from tests.integration.conftest import drop_topics
+
     schema = f"t_{uuid.uuid4().hex[:10]}"
     courier = CarrierSimulatorProcess(settings)
     courier.start()
-    engine = Engine(engine_settings(settings))
-    engine.start()
     try:
-        sim = Simulation(settings, CODEC, PLAN)
-        summary = sim.run(lambda *_: None, timeout=240)
-        assert wait_for(lambda: log_stable(settings, "order", "inventory", "shipment"), 30, 0.5)
-        # The last commits and scans may still be on their way through the processors:
-        # wait (not asserted here) until what left agrees and every delivered parcel's
-        # order heard of it, then project.
-        run = f"SIM-{sim.run_id}-"
-        # Up to a minute on a loaded machine: parcels back at the warehouse still settle
-        # their orders, and delivered ones complete when their 2 s window closes.
-        wait_for(lambda: settled(settings, run), 60, 0.5)
-        for p in select(["inventory"]):
-            with connect(settings.postgres.dsn, schema, f"test-{p.name}") as conn:
-                migrate(conn, schema, [p])
-                runner = Runner(settings, p, conn, batch_size=500)
-                try:
-                    runner.catch_up()
-                finally:
-                    runner.close()
-        found = audit.audit_live(settings, CODEC, schema, run, run)
-        yield Lived(settings, sim, summary, schema, found)
+        yield schema
     finally:
-        engine.stop()
         courier.stop()
         with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
         drop_topics(settings)
+
+
+def live(
+    settings: Settings,
+    schema: str,
+    plan: Plan = PLAN,
+    on_progress: Callable[[str, int, int], None] = lambda *_: None,
+) -> Lived:
+    """Simulate ``plan`` against the engine running on ``settings``, wait until the log
+    is stable and the books settle, project the inventory and payments into ``schema``,
+    and audit the run."""
+    sim = Simulation(settings, CODEC, plan)
+    summary = sim.run(on_progress, timeout=240)
+    assert wait_for(lambda: log_stable(settings, "order", "inventory", "shipment"), 30, 0.5)
+    # The last commits and scans may still be on their way through the processors:
+    # wait (not asserted here) until what left agrees and every delivered parcel's
+    # order heard of it, then project.
+    run = f"SIM-{sim.run_id}-"
+    # Up to a minute on a loaded machine: parcels back at the warehouse still settle
+    # their orders, and delivered ones complete when their 2 s window closes.
+    wait_for(lambda: settled(settings, run), 60, 0.5)
+    for p in select(["inventory", "payments"]):
+        with connect(settings.postgres.dsn, schema, f"test-{p.name}") as conn:
+            migrate(conn, schema, [p])
+            runner = Runner(settings, p, conn, batch_size=500)
+            try:
+                runner.catch_up()
+            finally:
+                runner.close()
+    found = audit.audit_live(settings, CODEC, schema, run, run)
+    return Lived(settings, sim, summary, schema, found)
+
+
+@pytest.fixture(scope="module")
+def lived(dev_services: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lived]:
+    """One full-life simulation for the whole module (an engine start is the costly part),
+    delivered by the carrier simulator process `oms dev up` starts, on this test's topics."""
+    settings = life_settings(dev_services, tmp_path_factory.mktemp("dev"))
+    with life_stage(settings) as schema:
+        engine = Engine(engine_settings(settings))
+        engine.start()
+        try:
+            yield live(settings, schema)
+        finally:
+            engine.stop()
     assert not engine.failed()
 
 
@@ -190,12 +222,12 @@ def test_every_order_is_at_an_end(lived: Lived) -> None:
     # Refunded returns end their orders; delivered, paid orders complete when their
     # (2 s) return window closes.
     assert statuses["returned"] > 0 and statuses["completed"] > 0
-    # Delivered COD orders are paid by the courier's cash (CollectCod) and complete too.
-    # An order whose every parcel came back to sender (refused, three failed attempts) and
-    # is back at the warehouse ends returned_to_sender; one with a parcel delivered too is
-    # delivered (the returned lines refunded) and completes.
+    # Delivered COD orders are paid by the courier's cash (CollectCod), parcel by parcel
+    # when split, and complete too. An order whose every parcel came back to sender
+    # (refused, three failed attempts) and is back at the warehouse ends
+    # returned_to_sender; one with a parcel delivered too is delivered (the returned
+    # lines refunded) and completes.
     assert statuses["returned_to_sender"] > 0
-    # COD orders shipped in several parcels are paid parcel by parcel and complete too.
     assert found.open_orders() == Counter(), found.open_orders()
 
 
