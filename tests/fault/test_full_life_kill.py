@@ -157,8 +157,8 @@ def test_the_stock_books_balance_against_the_projection(survived: Survived) -> N
     full_life.test_the_stock_books_balance_against_the_projection(survived.lived)
 
 
-def test_every_order_is_at_an_end_or_waits_on_a_branch(survived: Survived) -> None:
-    full_life.test_every_order_is_at_an_end_or_waits_on_a_branch(survived.lived)
+def test_every_order_is_at_an_end(survived: Survived) -> None:
+    full_life.test_every_order_is_at_an_end(survived.lived)
 
 
 def test_every_interception_is_answered_by_the_carrier(survived: Survived) -> None:
