@@ -178,6 +178,8 @@ HANDLERS: dict[str, rows.Handler] = {
     "OrderDelivered": delivered,
     "OrderCancelled": closed("cancelled"),
     "OrderRejected": closed("rejected"),
+    # Refused at the door and back at the warehouse: those lines were not sold.
+    "OrderReturnedToSender": closed("returned_to_sender"),
     "AddressChanged": address_changed,
 }
 

@@ -38,7 +38,7 @@ ROLES = {
 # up: "Cannot receive back a shipment that is in_transit", its units never restocked.
 # A follow-up: in reality a day passes; an outage of the carrier path longer than that
 # loses the restock the same way.)
-PLAN = dataclasses.replace(full_life.PLAN, rate=60.0, quiet=40.0, back_after=30.0)
+PLAN = dataclasses.replace(full_life.PLAN, rate=60.0, quiet=40.0)
 
 
 @dataclass(frozen=True)

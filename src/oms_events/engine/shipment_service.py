@@ -121,6 +121,24 @@ class ShipmentService(Service):
     ) -> None:
         """The returned parcel is back at the warehouse: restock its units."""
         shipment = _shipment(partition, command)
+        if shipment.on_the_road and shipment.carrier and shipment.tracking_no:
+            # The warehouse holds the parcel before the carrier's return scan reached us
+            # (its feed down, our adapter stalled): a parcel back home was returned. Take
+            # this as that scan, with everything it sets off; the late push is then a
+            # scan of a finished journey and changes nothing.
+            record_carrier_update(
+                RecordCarrierUpdate(
+                    command_id=f"{command.command_id}/returned",
+                    shipment_id=shipment.id,
+                    carrier=shipment.carrier,
+                    tracking_no=shipment.tracking_no,
+                    status="returned_to_sender",
+                    occurred_at=command.received_at or datetime.now(UTC),
+                    reason="back at the warehouse before the carrier's return scan",
+                ),
+                partition,
+                out,
+            )
         back = interception.parcel_returned(shipment, out, command.command_id)
         if back and shipment.intercepting is None:
             # Refused or undeliverable: the order settles once it has its goods back.

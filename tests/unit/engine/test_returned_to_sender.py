@@ -48,6 +48,23 @@ def test_a_refused_parcel_tells_the_order_when_returned_and_again_once_back() ->
     )
 
 
+def test_a_parcel_back_at_the_warehouse_before_the_carriers_return_scan_is_returned() -> None:
+    # The carrier's feed lags (a stalled adapter, a killed engine): the warehouse holds
+    # the parcel first. It was returned, so it is restocked and the order told both
+    # things at once; the carrier's late push then changes nothing.
+    shipments = Shipments()
+    for status in ("picked", "packed", "shipped"):
+        shipments.warehouse(status)
+    shipments.carrier("in_transit")
+    back = shipments.send(
+        RecordParcelReturned(command_id="early", shipment_id=SHIPMENT, received_at=BACK_AT)
+    )
+    assert "RestockLines" in names(back) and "ParcelReceivedBack" in names(back)
+    told = [w[1] for w in back if w[0].endswith("RecordShipmentReturned")]
+    assert [t["received_back"] for t in told] == [False, True]
+    assert names(shipments.carrier("returned_to_sender")) == []
+
+
 def shipped(method: str, skus: list[str]) -> tuple[Flow, uuid.UUID, dict[str, uuid.UUID]]:
     """An order of one unit of each of ``skus``, each at its own location, shipped."""
     flow = Flow({(sku, f"L{n}"): 5 for n, sku in enumerate(skus)})
