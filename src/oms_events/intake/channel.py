@@ -10,12 +10,13 @@ Parsers must raise nothing else: the fuzz tests hold them to it.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Protocol
 
+from oms_events.intake import normalize as n
 from oms_events.intake.charsets import decode
 from oms_events.intake.errors import Code, Rejection, bad_value, missing
 from oms_events.intake.model import IntakeCancel, IntakeOrder
@@ -42,6 +43,40 @@ class Channel(Protocol):
     def parse(self, raw: bytes, tables: Tables) -> Delivery:
         """Read one delivery; raise :class:`Rejection` only when nothing can be read."""
         ...
+
+
+def read_orders(
+    docs: Sequence[Any],
+    list_name: str,
+    id_field: str,
+    read: Callable[[Mapping[str, Any], str], IntakeOrder | IntakeCancel],
+    page_key: Callable[[Mapping[str, Any]], str | None] | None = None,
+) -> Delivery:
+    """Each order of a delivery (one order, or a page of them under ``list_name``) read
+    by ``read(doc, external id)`` on its own: one bad order refuses only itself.
+
+    The delivery is keyed by ``page_key`` of a page's first order where it names one (a
+    shop: its pages then stay in order on one partition), else by the first order's id.
+    """
+    items: list[IntakeOrder | IntakeCancel | IntakeReturn | Rejection] = []
+    key: str | None = None
+    page = len(docs) > 1
+    for i, doc in enumerate(docs):
+        path = f"{list_name}[{i}]" if page else "$"
+        try:
+            doc = obj(doc, path)
+            external = n.external_id(doc.get(id_field), id_field)
+        except Rejection as rejection:
+            items.append(rejection)
+            continue
+        if key is None:
+            key = (page_key(doc) if page and page_key else None) or external
+        try:
+            order = read(doc, external)
+            items.append(replace(order, position=path) if page else order)
+        except Rejection as rejection:
+            items.append(rejection.for_order(external))
+    return Delivery(key, items)
 
 
 def unparseable(what: str, detail: str, detail_zh: str) -> Rejection:

@@ -32,7 +32,15 @@ from dataclasses import replace
 from typing import Any
 
 from oms_events.intake import normalize as n
-from oms_events.intake.channel import Delivery, array, load_json, obj, opt_obj, timestamp
+from oms_events.intake.channel import (
+    Delivery,
+    array,
+    load_json,
+    obj,
+    opt_obj,
+    read_orders,
+    timestamp,
+)
 from oms_events.intake.errors import Code, Rejection
 from oms_events.intake.model import IntakeAddress, IntakeCancel, IntakeLine, IntakeOrder
 from oms_events.intake.pricing import check_total
@@ -67,24 +75,12 @@ class DouyinChannel:
 
     def parse(self, raw: bytes, tables: Tables) -> Delivery:
         """One order, or a page of them; one bad order refuses only itself."""
-        docs = _orders(load_json(raw))
-        items: list[IntakeOrder | IntakeCancel | Rejection] = []
-        key: str | None = None
-        for i, doc in enumerate(docs):
-            path = f"shop_order_list[{i}]" if len(docs) > 1 else "$"
-            try:
-                doc = obj(doc, path)
-                external = n.external_id(doc.get("order_id"), "order_id")
-            except Rejection as rejection:
-                items.append(rejection)
-                continue
-            key = key or external
-            try:
-                order = self._order(doc, external, tables)
-                items.append(replace(order, position=path) if len(docs) > 1 else order)
-            except Rejection as rejection:
-                items.append(rejection.for_order(external))
-        return Delivery(key, items)
+        return read_orders(
+            _orders(load_json(raw)),
+            "shop_order_list",
+            "order_id",
+            lambda doc, external: self._order(doc, external, tables),
+        )
 
     def _order(self, doc: Any, external: str, tables: Tables) -> IntakeOrder | IntakeCancel:
         status = n.required_text(doc.get("order_status"), "order_status")

@@ -34,6 +34,7 @@ from oms_events.intake.channel import (
     load_json,
     obj,
     opt_obj,
+    read_orders,
     timestamp,
     unparseable,
 )
@@ -101,27 +102,13 @@ class JdChannel:
         One order is keyed by its id; a page by its shop (``venderId``), as a POS batch
         by its store, so a shop's pages stay in order on one partition.
         """
-        items: list[IntakeOrder | Rejection] = []
-        key: str | None = None
-        page = len(docs) > 1
-        for i, doc in enumerate(docs):
-            path = f"orderInfoList[{i}]"
-            try:
-                doc = obj(doc, path if page else "$")
-                external = n.external_id(doc.get("orderId"), "orderId")
-            except Rejection as rejection:
-                items.append(rejection)
-                continue
-            if key is None:
-                shop = doc.get("venderId") if page else None
-                key = n.text(shop, "venderId", required=False) if _scalar(shop) else None
-                key = key or external
-            try:
-                order = self._order(doc, external, tables)
-                items.append(replace(order, position=path) if page else order)
-            except Rejection as rejection:
-                items.append(rejection.for_order(external))
-        return Delivery(key, items)
+        return read_orders(
+            docs,
+            "orderInfoList",
+            "orderId",
+            lambda doc, external: self._order(doc, external, tables),
+            page_key=_shop,
+        )
 
     def _order(self, root: Mapping[str, Any], external: str, tables: Tables) -> IntakeOrder:
         state = n.required_text(_text(root, "orderState"), "orderState")
@@ -326,3 +313,9 @@ def _json_orders(doc: Any) -> list[Any]:
     if "orderInfo" in doc:
         return [obj(doc["orderInfo"], "orderInfo")]
     return [doc]
+
+
+def _shop(doc: Mapping[str, Any]) -> str | None:
+    """A page's key: the shop (``venderId``) of its first order, where it is a value."""
+    shop = doc.get("venderId")
+    return n.text(shop, "venderId", required=False) if _scalar(shop) else None

@@ -21,11 +21,10 @@ order is taken with ``receiver_masked`` set, keeping the ciphertext where there 
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from oms_events.intake import normalize as n
-from oms_events.intake.channel import Delivery, array, load_json, obj, timestamp
+from oms_events.intake.channel import Delivery, array, load_json, obj, read_orders, timestamp
 from oms_events.intake.errors import Code, Rejection
 from oms_events.intake.model import IntakeAddress, IntakeCancel, IntakeLine, IntakeOrder
 from oms_events.intake.pricing import check_total, spread
@@ -54,24 +53,12 @@ class PddChannel:
 
     def parse(self, raw: bytes, tables: Tables) -> Delivery:
         """One order, or a page of them; one bad order refuses only itself."""
-        docs = _orders(load_json(raw))
-        items: list[IntakeOrder | IntakeCancel | Rejection] = []
-        key: str | None = None
-        for i, doc in enumerate(docs):
-            path = f"order_list[{i}]" if len(docs) > 1 else "$"
-            try:
-                doc = obj(doc, path)
-                external = n.external_id(doc.get("order_sn"), "order_sn")
-            except Rejection as rejection:
-                items.append(rejection)
-                continue
-            key = key or external
-            try:
-                order = self._order(doc, external, tables)
-                items.append(replace(order, position=path) if len(docs) > 1 else order)
-            except Rejection as rejection:
-                items.append(rejection.for_order(external))
-        return Delivery(key, items)
+        return read_orders(
+            _orders(load_json(raw)),
+            "order_list",
+            "order_sn",
+            lambda doc, external: self._order(doc, external, tables),
+        )
 
     def _order(self, doc: Any, external: str, tables: Tables) -> IntakeOrder | IntakeCancel:
         refund = str(n.text(doc.get("refund_status"), "refund_status", required=False) or "1")
