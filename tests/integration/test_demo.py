@@ -65,7 +65,8 @@ def test_demo_places_orders_and_the_projection_shows_each_once(isolated: Setting
     assert sum(counts.values()) == 44
     # Every simulated order was decided: nothing is left pending.
     # (The full life cancels a few after allocation, and the carriers deliver: orders are
-    # delivered, or still shipped when the parcel was refused or is still on the road.)
+    # delivered, still shipped while the parcel is on the road, or returned to sender
+    # once a refused parcel is back at the warehouse.)
     assert set(counts) <= {
         "confirmed",
         "allocated",
@@ -75,4 +76,5 @@ def test_demo_places_orders_and_the_projection_shows_each_once(isolated: Setting
         "cancelled",
         "delivered",
         "completed",
+        "returned_to_sender",
     }

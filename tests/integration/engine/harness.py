@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from consumers import select
 
 from oms_events import eventlog, topics
 from oms_events.avro.codec import SingleObjectCodec
@@ -24,6 +28,8 @@ from oms_events.engine.records import CommandWriter
 from oms_events.kafka.admin import apply_topics
 from oms_events.kafka.connection import consumer, producer
 from oms_events.kafka.port import Consumer, Record, TopicPartition
+from oms_events.projection.migrate import migrate
+from oms_events.projection.runner import Runner, connect
 from oms_events.settings import Settings
 from tests.unit.engine.flow import place
 
@@ -334,3 +340,22 @@ def check_contested_outcome(settings: Settings, orders: int) -> None:
         orders_state.apply(EVENTS.to_domain_event(e), None)
     status = Counter(o.status.value for o in orders_state.aggregates.values())  # type: ignore[attr-defined]
     assert status == {"allocated": 100, "rejected": orders - 100}
+
+
+@contextlib.contextmanager
+def projections_running(settings: Settings, schema: str, names: Sequence[str]) -> Iterator[None]:
+    """The named projections applying into ``schema`` in threads beside the engine, as
+    ``oms project`` runs them; stopped and their connections closed on exit."""
+
+    stop = threading.Event()
+    with contextlib.ExitStack() as stack:
+        for p in select(list(names)):
+            conn = stack.enter_context(connect(settings.postgres.dsn, schema, f"test-{p.name}"))
+            migrate(conn, schema, [p])
+            runner = Runner(settings, p, conn, batch_size=200, max_wait=0.05)
+            stack.callback(runner.close)
+            thread = threading.Thread(target=runner.run, args=(stop.is_set,), daemon=True)
+            thread.start()
+            stack.callback(thread.join, 30)
+        stack.callback(stop.set)
+        yield

@@ -9,7 +9,6 @@ inventory projection: on hand = received - shipped + returned, available never b
 from __future__ import annotations
 
 import contextlib
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,9 +24,6 @@ from oms_events import topics
 from oms_events.engine.commands import CancelOrder, RecordCarrierUpdate
 from oms_events.engine.runner import Engine
 from oms_events.kafka.connection import producer
-from oms_events.projection.migrate import migrate
-from oms_events.projection.registry import select
-from oms_events.projection.runner import Runner, connect
 from oms_events.settings import Settings
 from tests.integration.conftest import drop_topics
 from tests.integration.engine.harness import (
@@ -35,6 +31,7 @@ from tests.integration.engine.harness import (
     engine_settings,
     light,
     place_order,
+    projections_running,
     read_events,
     read_topic,
     receive,
@@ -62,19 +59,12 @@ def world(dev_services: Settings) -> Iterator[World]:
     receive(settings, {(sku, "SH"): 5 for sku in SKUS})
     engine = Engine(engine_settings(settings))
     engine.start()
-    stop = threading.Event()
     with contextlib.ExitStack() as stack:
         # The inventory, tracking and exceptions projections run beside the engine, as
         # `oms project run` does; the tests read their tables.
-        for p in select(["inventory", "tracking", "exceptions"]):
-            conn = stack.enter_context(connect(settings.postgres.dsn, schema, f"test-{p.name}"))
-            migrate(conn, schema, [p])
-            runner = Runner(settings, p, conn, batch_size=200, max_wait=0.05)
-            stack.callback(runner.close)
-            thread = threading.Thread(target=runner.run, args=(stop.is_set,), daemon=True)
-            thread.start()
-            stack.callback(thread.join, 30)
-        stack.callback(stop.set)
+        stack.enter_context(
+            projections_running(settings, schema, ["inventory", "tracking", "exceptions"])
+        )
         try:
             assert wait_for(
                 lambda: all(engine.stock.available(s, "SH") == 5 for s in SKUS), 60, 0.2

@@ -18,7 +18,6 @@ import contextlib
 import os
 import subprocess
 import sys
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,9 +30,6 @@ from psycopg import sql
 
 from oms_events import topics
 from oms_events.engine.runner import Engine
-from oms_events.projection.migrate import migrate
-from oms_events.projection.registry import select
-from oms_events.projection.runner import Runner, connect
 from oms_events.settings import Settings
 from tests.integration.conftest import drop_topics
 from tests.integration.engine.harness import (
@@ -41,6 +37,7 @@ from tests.integration.engine.harness import (
     engine_settings,
     light,
     place_order,
+    projections_running,
     read_events,
     read_topic,
     receive,
@@ -69,17 +66,10 @@ def world(dev_services: Settings) -> Iterator[World]:
     receive(settings, {**{(sku, "SH"): 5 for sku in SKUS}, ("OP-E", "BJ"): 3})
     engine = Engine(engine_settings(settings))
     engine.start()
-    stop = threading.Event()
     with contextlib.ExitStack() as stack:
-        for p in select(["inventory", "tracking", "payments"]):
-            conn = stack.enter_context(connect(settings.postgres.dsn, schema, f"test-{p.name}"))
-            migrate(conn, schema, [p])
-            runner = Runner(settings, p, conn, batch_size=200, max_wait=0.05)
-            stack.callback(runner.close)
-            thread = threading.Thread(target=runner.run, args=(stop.is_set,), daemon=True)
-            thread.start()
-            stack.callback(thread.join, 30)
-        stack.callback(stop.set)
+        stack.enter_context(
+            projections_running(settings, schema, ["inventory", "tracking", "payments"])
+        )
         try:
             assert wait_for(
                 lambda: (
