@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from consumers import select
-
 from oms_events import eventlog, topics
 from oms_events.avro.codec import SingleObjectCodec
 from oms_events.engine.commands import (
@@ -29,6 +27,7 @@ from oms_events.kafka.admin import apply_topics
 from oms_events.kafka.connection import consumer, producer
 from oms_events.kafka.port import Consumer, Record, TopicPartition
 from oms_events.projection.migrate import migrate
+from oms_events.projection.registry import select
 from oms_events.projection.runner import Runner, connect
 from oms_events.settings import Settings
 from tests.unit.engine.flow import place
