@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
+from psycopg import sql
+
 from oms_events import eventlog, topics
 from oms_events.avro.codec import SingleObjectCodec
 from oms_events.engine.commands import (
@@ -23,6 +26,7 @@ from oms_events.engine.commands import (
     ReceiveStock,
 )
 from oms_events.engine.records import CommandWriter
+from oms_events.engine.runner import Engine
 from oms_events.kafka.admin import apply_topics
 from oms_events.kafka.connection import consumer, producer
 from oms_events.kafka.port import Consumer, Record, TopicPartition
@@ -30,6 +34,7 @@ from oms_events.projection.migrate import migrate
 from oms_events.projection.registry import select
 from oms_events.projection.runner import Runner, connect
 from oms_events.settings import Settings
+from tests.integration.conftest import drop_topics
 from tests.unit.engine.flow import place
 
 CODEC = SingleObjectCodec()
@@ -358,3 +363,40 @@ def projections_running(settings: Settings, schema: str, names: Sequence[str]) -
             stack.callback(thread.join, 30)
         stack.callback(stop.set)
         yield
+
+
+@dataclass(frozen=True)
+class EngineWorld:
+    """An engine in threads, its topics and a projection schema, shared by a module."""
+
+    settings: Settings
+    engine: Engine
+    schema: str
+
+
+@contextlib.contextmanager
+def engine_world(
+    settings: Settings, stock: dict[tuple[str, str], int], projections: Sequence[str]
+) -> Iterator[EngineWorld]:
+    """Receive ``stock``, start the engine with ``projections`` beside it, and yield once
+    the engine's stock view shows every receipt; then stop it, drop the schema and the
+    topics, and check no processor failed."""
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    receive(settings, stock)
+    engine = Engine(engine_settings(settings))
+    engine.start()
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(projections_running(settings, schema, projections))
+        try:
+            assert wait_for(
+                lambda: all(engine.stock.available(s, loc) == q for (s, loc), q in stock.items()),
+                60,
+                0.2,
+            )
+            yield EngineWorld(settings, engine, schema)
+        finally:
+            engine.stop()
+    with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+    drop_topics(settings)
+    assert not engine.failed()

@@ -8,10 +8,8 @@ inventory projection: on hand = received - shipped + returned, available never b
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -22,19 +20,16 @@ from psycopg import sql
 
 from oms_events import topics
 from oms_events.engine.commands import CancelOrder, RecordCarrierUpdate
-from oms_events.engine.runner import Engine
 from oms_events.kafka.connection import producer
 from oms_events.settings import Settings
-from tests.integration.conftest import drop_topics
 from tests.integration.engine.harness import (
     CODEC,
-    engine_settings,
+    EngineWorld,
+    engine_world,
     light,
     place_order,
-    projections_running,
     read_events,
     read_topic,
-    receive,
     send,
     wait_for,
 )
@@ -44,38 +39,18 @@ SKUS = ("CX-A", "CX-B", "CX-C", "CX-D")
 WAIT = 60
 
 
-@dataclass(frozen=True)
-class World:
-    settings: Settings
-    engine: Engine
-    schema: str
+World = EngineWorld
 
 
 @pytest.fixture(scope="module")
 def world(dev_services: Settings) -> Iterator[World]:
-    """One engine, its topics and a projection schema for every branch of this module."""
+    """One engine, its topics and a projection schema for every branch of this module.
+    The inventory, tracking and exceptions projections run beside the engine, as
+    `oms project run` does; the tests read their tables."""
     settings = light(dev_services.replace(kafka={"topic_prefix": f"t{uuid.uuid4().hex[:8]}."}))
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    receive(settings, {(sku, "SH"): 5 for sku in SKUS})
-    engine = Engine(engine_settings(settings))
-    engine.start()
-    with contextlib.ExitStack() as stack:
-        # The inventory, tracking and exceptions projections run beside the engine, as
-        # `oms project run` does; the tests read their tables.
-        stack.enter_context(
-            projections_running(settings, schema, ["inventory", "tracking", "exceptions"])
-        )
-        try:
-            assert wait_for(
-                lambda: all(engine.stock.available(s, "SH") == 5 for s in SKUS), 60, 0.2
-            )
-            yield World(settings, engine, schema)
-        finally:
-            engine.stop()
-    with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
-    drop_topics(settings)
-    assert not engine.failed()
+    stock = {(sku, "SH"): 5 for sku in SKUS}
+    with engine_world(settings, stock, ["inventory", "tracking", "exceptions"]) as world:
+        yield world
 
 
 # --- what the world is told, and what it answers ------------------------------------

@@ -14,13 +14,11 @@ Each case has its own skus, so its stock is read alone from the inventory projec
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -29,18 +27,15 @@ import pytest
 from psycopg import sql
 
 from oms_events import topics
-from oms_events.engine.runner import Engine
 from oms_events.settings import Settings
-from tests.integration.conftest import drop_topics
 from tests.integration.engine.harness import (
     CODEC,
-    engine_settings,
+    EngineWorld,
+    engine_world,
     light,
     place_order,
-    projections_running,
     read_events,
     read_topic,
-    receive,
     send,
     wait_for,
 )
@@ -49,11 +44,7 @@ SKUS = ("OP-A", "OP-B", "OP-C", "OP-D", "OP-E")
 WAIT = 60
 
 
-@dataclass(frozen=True)
-class World:
-    settings: Settings
-    engine: Engine
-    schema: str
+World = EngineWorld
 
 
 @pytest.fixture(scope="module")
@@ -62,30 +53,9 @@ def world(dev_services: Settings) -> Iterator[World]:
     projections beside it, as `oms project run` runs them."""
     settings = light(dev_services.replace(kafka={"topic_prefix": f"t{uuid.uuid4().hex[:8]}."}))
     settings = settings.replace(review={"enabled": True, "amount_above": 1500})
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    receive(settings, {**{(sku, "SH"): 5 for sku in SKUS}, ("OP-E", "BJ"): 3})
-    engine = Engine(engine_settings(settings))
-    engine.start()
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(
-            projections_running(settings, schema, ["inventory", "tracking", "payments"])
-        )
-        try:
-            assert wait_for(
-                lambda: (
-                    all(engine.stock.available(s, "SH") == 5 for s in SKUS)
-                    and engine.stock.available("OP-E", "BJ") == 3
-                ),
-                60,
-                0.2,
-            )
-            yield World(settings, engine, schema)
-        finally:
-            engine.stop()
-    with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
-    drop_topics(settings)
-    assert not engine.failed()
+    stock = {**{(sku, "SH"): 5 for sku in SKUS}, ("OP-E", "BJ"): 3}
+    with engine_world(settings, stock, ["inventory", "tracking", "payments"]) as world:
+        yield world
 
 
 def cli(w: World, *args: str) -> tuple[int, str]:
