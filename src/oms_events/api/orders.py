@@ -218,3 +218,36 @@ def detail(
         payments=payments,
         returns=returns,
     )
+
+
+class ReturnList(BaseModel):
+    """Returns found, newest first."""
+
+    returns: list[dict[str, Any]]
+
+
+@router.get("/returns", response_model=ReturnList, summary="Search returns (RMAs)")
+def returns(
+    api: Annotated[Services, Depends(services)],
+    _: Annotated[User, _READ],
+    status: Annotated[
+        str | None, Query(description="e.g. requested, approved, shipped, received, closed")
+    ] = None,
+    order_id: Annotated[str | None, Query(description="Only this order's (its id)")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> ReturnList:
+    """Returns with their order number, newest first."""
+    rows = api.db.rows(
+        "SELECT r.return_id::text, r.return_no, r.order_id::text, t.order_no, r.channel, "
+        "r.status, r.reason, r.refund_only, r.lines, r.worth AS worth_minor, r.currency, "
+        "r.requested_at, r.carrier, r.tracking_no, r.received_at, "
+        "r.refund_amount AS refund_minor, r.refunded_at, r.closed_at "
+        "FROM return_tracking r LEFT JOIN order_tracking t USING (order_id) "
+        "WHERE (%(status)s::text IS NULL OR r.status = %(status)s) "
+        "AND (%(order)s::text IS NULL OR r.order_id::text = %(order)s) "
+        "ORDER BY r.requested_at DESC LIMIT %(limit)s",
+        status=status,
+        order=order_id,
+        limit=limit,
+    )
+    return ReturnList(returns=rows)

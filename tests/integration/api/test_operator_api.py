@@ -202,6 +202,7 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("GET", "/api/v1/me", None, ALL),
     ("GET", "/api/v1/orders?limit=5", None, READERS),
     ("GET", "/api/v1/orders/{order}", None, READERS),
+    ("GET", "/api/v1/returns?status=requested", None, READERS),
     *[("POST", f"/api/v1/orders/{{order}}/{a}", body, ACTORS) for a, body in ACTIONS.items()],
     ("GET", "/api/v1/commands/{command}", None, ACTORS),
     ("GET", "/api/v1/stock?sku=API-A", None, ALL),
@@ -318,6 +319,8 @@ def test_a_hold_sent_over_http_is_applied_and_names_its_actor(world: World) -> N
     acted = [t["detail"] for t in view["timeline"] if t["event"] == "OperatorActed"]
     assert acted and acted[-1]["actor"] == "u-customer_service"
     assert view["order"]["hold_reason"] == "address check"
+    commands = read_topic(world.settings, topics.name(world.settings, topics.commands("order")))
+    assert ("actor", b"u-customer_service") in {h for r in commands for h in r.headers}
 
     # A rule the engine applies: an order already held cannot be held again.
     again = world.client.post(f"{path}/hold", json={"reason": "twice"}, headers=cs)
