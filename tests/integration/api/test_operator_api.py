@@ -430,3 +430,13 @@ def test_a_dead_letter_is_redriven_to_its_topic_byte_for_byte(world: World) -> N
     closed = {e["id"]: e for e in inbox}
     assert closed["dead_letter:admin"]["closed"] == "redriven"
     assert closed["dead_letter:admin"]["closed_by"] == "u-admin"
+
+
+def test_password_guessing_is_slowed_per_user_name(world: World) -> None:
+    name = f"guess-{uuid.uuid4().hex[:6]}"
+    answers = [
+        world.client.post("/api/v1/auth/token", data={"username": name, "password": f"no-{n}"})
+        for n in range(6)
+    ]
+    assert [a.status_code for a in answers] == [401] * 5 + [429]
+    assert int(answers[-1].headers["retry-after"]) >= 1
