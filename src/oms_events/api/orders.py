@@ -102,7 +102,10 @@ def search(
     q: Annotated[
         str | None, Query(description="Order number, channel order id or customer name (part of)")
     ] = None,
-    phone: Annotated[str | None, Query(description="The customer's phone, exactly")] = None,
+    phone: Annotated[
+        str | None,
+        Query(description="The customer's phone: E.164 (+8613800138000) or its national digits"),
+    ] = None,
     customer: Annotated[str | None, Query(description="Customer account or exact name")] = None,
     status: Annotated[
         str | None, Query(description="e.g. confirmed, allocated, shipped, cancelled")
@@ -120,8 +123,18 @@ def search(
             "(order_no ILIKE %(q)s OR external_id ILIKE %(q)s OR customer_name ILIKE %(q)s)"
         )
         args["q"] = f"%{q}%"
+    if phone:
+        digits = "".join(c for c in phone if c.isdigit())
+        # Phones are compared by their digits, one ending the other: the national
+        # number finds +86…, and +86… finds an order stored with the national number.
+        where.append(
+            "(phone = %(phone)s OR (length(%(digits)s) >= 6 AND ("
+            "regexp_replace(phone, '[^0-9]', '', 'g') LIKE '%%' || %(digits)s OR "
+            "%(digits)s LIKE '%%' || nullif(regexp_replace(phone, '[^0-9]', '', 'g'), ''))))"
+        )
+        args["phone"] = phone.strip()
+        args["digits"] = digits
     for name, value, clause in (
-        ("phone", phone, "phone = %(phone)s"),
         ("customer", customer, "(customer_account = %(customer)s OR customer_name = %(customer)s)"),
         ("status", status, "status = %(status)s"),
         ("channel", channel, "channel = %(channel)s"),
