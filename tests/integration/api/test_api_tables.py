@@ -1,5 +1,5 @@
-"""The operator API's tables (projections/023_api.sql) are core: a projection's replay
-swaps its own tables and leaves users, keys, commands and closed exceptions alone."""
+"""The operator API's tables (projections/023_api.sql): core, so a projection's replay
+leaves users, keys and closed exceptions alone; ``oms user`` manages them."""
 
 from __future__ import annotations
 
@@ -10,7 +10,11 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import sql
+from typer.testing import CliRunner
 
+from oms_events.api.database import Database
+from oms_events.api.users import User, authenticate
+from oms_events.cli.main import app
 from oms_events.projection.migrate import migrate
 from oms_events.projection.registry import select
 from oms_events.projection.replay import swap_in
@@ -50,3 +54,37 @@ def test_a_replay_keeps_users_keys_and_closed_exceptions(live: psycopg.Connectio
     assert live.execute("SELECT username FROM api_user").fetchall() == [("li.lei",)]
     assert live.execute("SELECT key_id FROM api_key").fetchall() == [("k",)]
     assert live.execute("SELECT actor FROM exception_resolution").fetchall() == [("li.lei",)]
+
+
+def test_oms_user_adds_disables_and_revokes(dev_services: Settings) -> None:
+    schema = f"t_apiuser_{uuid.uuid4().hex[:8]}"
+    run = CliRunner()
+    env = {"COLUMNS": "200"}
+    at = ["--schema", schema]  # not the environment: get_settings() is cached per process
+    db = Database(dev_services.postgres.dsn, schema, size=1)
+    try:
+        added = run.invoke(
+            app,
+            ["user", "add", "li.lei", "--role", "admin", "--password-stdin", *at],
+            input="a-long-password\n",
+            env=env,
+        )
+        assert added.exit_code == 0, added.output
+        assert authenticate(db, "li.lei", "a-long-password") == User("li.lei", ("admin",))
+        made = run.invoke(app, ["user", "key", "web", *at], env=env)
+        key_id = made.output.split("OMS_CHANNEL_KEY=")[1].split()[0]
+        assert "OMS_CHANNEL_SECRET=" in made.output
+
+        assert run.invoke(app, ["user", "disable", "li.lei", *at], env=env).exit_code == 0
+        assert run.invoke(app, ["user", "revoke", key_id, *at], env=env).exit_code == 0
+
+        assert authenticate(db, "li.lei", "a-long-password") is None
+        listed = run.invoke(app, ["user", "list", *at], env=env).output
+        assert "disabled" in listed and key_id in listed
+        assert db.row("SELECT 1 FROM api_key WHERE revoked_at IS NULL") is None
+        unknown = run.invoke(app, ["user", "disable", "nobody", *at], env=env)
+        assert unknown.exit_code != 0 and "no user 'nobody'" in unknown.output
+    finally:
+        db.close()
+        with psycopg.connect(dev_services.postgres.dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
