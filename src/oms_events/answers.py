@@ -37,17 +37,26 @@ class Answer:
 
 class AnswerWatch:
     """Watches for one command's answer: made before the command is sent (it notes
-    where the events and replies topics end), then :meth:`send`, then :meth:`read`.
+    where the events and replies topics end: :attr:`start`), then :meth:`send`, then
+    :meth:`read`.
 
     The CLI sends and reads at once (:func:`send_and_wait`); the operator API answers
-    202 once :meth:`send` returns and reads the answer in the background.
+    202 once :meth:`send` returns, reads the answer in the background, and keeps
+    :attr:`start` so a restarted server can watch again from there (``start=``).
     """
 
-    def __init__(self, settings: Settings, codec: Codec, command: Command) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        codec: Codec,
+        command_id: str,
+        aggregate_type: str,
+        start: dict[str, int] | None = None,
+    ) -> None:
         self.settings = settings
         self.codec = codec
-        self.command = command
-        self.events_topic = topics.name(settings, topics.events(command.aggregate_type))
+        self.command_id = command_id
+        self.events_topic = topics.name(settings, topics.events(aggregate_type))
         replies_topic = topics.name(settings, topics.NOTIFICATIONS)
         self.consumer = consumer(
             settings, group_id=None, client_id="oms-answer", fetch_max_wait_ms=100
@@ -59,17 +68,26 @@ class AnswerWatch:
                 for n in sorted(self.consumer.partitions_for_topic(topic))
             ]
             self.consumer.assign(parts)
-            for tp, offset in self.consumer.end_offsets(parts).items():
-                self.consumer.seek(tp, offset)
+            ends = self.consumer.end_offsets(parts)
+            # "topic:partition" -> offset: JSON-friendly, kept by the operator API.
+            self.start = {
+                f"{tp.topic}:{tp.partition}": (start or {}).get(f"{tp.topic}:{tp.partition}", end)
+                for tp, end in ends.items()
+            }
+            for tp in parts:
+                self.consumer.seek(tp, self.start[f"{tp.topic}:{tp.partition}"])
         except BaseException:
             self.consumer.close()
             raise
 
-    def send(self, via: Any | None = None, actor: str | None = None) -> None:
-        """Send the command and wait for Kafka to take it (``via``: a producer to
-        reuse; else one is made and closed). ``actor``: who sent it, kept in the
-        record's ``actor`` header (commands without an actor field have it there)."""
-        record = CommandWriter(self.settings, self.codec).record(self.command)
+    def send(self, command: Command, via: Any | None = None, actor: str | None = None) -> None:
+        """Send ``command`` (whose id this watch waits for) and wait for Kafka to take
+        it (``via``: a producer to reuse; else one is made and closed). ``actor``: who
+        sent it, kept in the record's ``actor`` header (commands without an actor
+        field have it there)."""
+        if command.command_id != self.command_id:
+            raise ValueError(f"this watch waits for command {self.command_id}")
+        record = CommandWriter(self.settings, self.codec).record(command)
         headers = list(record.headers)
         if actor:
             headers.append(("actor", actor.encode()))
@@ -82,9 +100,7 @@ class AnswerWatch:
 
     def read(self, wait_s: float) -> Answer | None:
         """The engine's answer, or None after ``wait_s`` (not running, or behind)."""
-        return _read_answer(
-            self.consumer, self.codec, self.command.command_id, self.events_topic, wait_s
-        )
+        return _read_answer(self.consumer, self.codec, self.command_id, self.events_topic, wait_s)
 
     def close(self) -> None:
         """Stop watching."""
@@ -96,9 +112,9 @@ def send_and_wait(
 ) -> Answer | None:
     """Send ``command`` and return the engine's answer, or None after ``wait_s``
     (the engine is not running, or is behind)."""
-    watch = AnswerWatch(settings, codec, command)
+    watch = AnswerWatch(settings, codec, command.command_id, command.aggregate_type)
     try:
-        watch.send()
+        watch.send(command)
         return watch.read(wait_s)
     finally:
         watch.close()

@@ -32,7 +32,7 @@ class Services:
         db = Database(settings.postgres.dsn, schema or settings.projections.schema_name)
         db.migrate()
         api = settings.api
-        return cls(
+        made = cls(
             settings=settings,
             db=db,
             tokens=Tokens(api.secret, api.token_ttl_s),
@@ -41,6 +41,8 @@ class Services:
                 db, api.signature_max_age_s, RateLimit(api.intake_rate_per_s, api.intake_burst)
             ),
         )
+        made.desk.resume()  # commands a previous run left pending
+        return made
 
     def close(self) -> None:
         """Stop watching commands and close the pool."""

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from oms_events.api.database import Database
 from oms_events.api.users import User, authenticate
-from oms_events.cli.main import app
+from oms_events.cli.user import app  # not main's: its callback sets up logging
 from oms_events.projection.migrate import migrate
 from oms_events.projection.registry import select
 from oms_events.projection.replay import swap_in
@@ -65,24 +65,24 @@ def test_oms_user_adds_disables_and_revokes(dev_services: Settings) -> None:
     try:
         added = run.invoke(
             app,
-            ["user", "add", "li.lei", "--role", "admin", "--password-stdin", *at],
+            ["add", "li.lei", "--role", "admin", "--password-stdin", *at],
             input="a-long-password\n",
             env=env,
         )
         assert added.exit_code == 0, added.output
         assert authenticate(db, "li.lei", "a-long-password") == User("li.lei", ("admin",))
-        made = run.invoke(app, ["user", "key", "web", *at], env=env)
+        made = run.invoke(app, ["key", "web", *at], env=env)
         key_id = made.output.split("OMS_CHANNEL_KEY=")[1].split()[0]
         assert "OMS_CHANNEL_SECRET=" in made.output
 
-        assert run.invoke(app, ["user", "disable", "li.lei", *at], env=env).exit_code == 0
-        assert run.invoke(app, ["user", "revoke", key_id, *at], env=env).exit_code == 0
+        assert run.invoke(app, ["disable", "li.lei", *at], env=env).exit_code == 0
+        assert run.invoke(app, ["revoke", key_id, *at], env=env).exit_code == 0
 
         assert authenticate(db, "li.lei", "a-long-password") is None
-        listed = run.invoke(app, ["user", "list", *at], env=env).output
+        listed = run.invoke(app, ["list", *at], env=env).output
         assert "disabled" in listed and key_id in listed
         assert db.row("SELECT 1 FROM api_key WHERE revoked_at IS NULL") is None
-        unknown = run.invoke(app, ["user", "disable", "nobody", *at], env=env)
+        unknown = run.invoke(app, ["disable", "nobody", *at], env=env)
         assert unknown.exit_code != 0 and "no user 'nobody'" in unknown.output
     finally:
         db.close()

@@ -20,11 +20,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
+from psycopg.types.json import Jsonb
 
-from oms_events import topics
+from oms_events import operator_commands, topics
+from oms_events.answers import AnswerWatch
 from oms_events.api.channel_keys import add_key, signed_headers
 from oms_events.api.roles import Role
 from oms_events.api.services import Services
@@ -328,6 +331,37 @@ def test_a_hold_sent_over_http_is_applied_and_names_its_actor(world: World) -> N
     refused = _settled(world, again.json()["command_id"])
     assert refused["status"] == "rejected"
     assert refused["reason"]
+
+
+def test_a_command_left_pending_by_a_restart_is_watched_again(world: World) -> None:
+    order = place_order(f"API-R-{uuid.uuid4().hex[:6]}", "API-B", paid=False)
+    send(world.settings, [order])
+    admin = headers(world, "admin")
+    path = f"/api/v1/orders/{order.key}"
+    assert wait_for(lambda: world.client.get(path, headers=admin).status_code == 200, WAIT, 0.2)
+    command = operator_commands.hold(UUID(order.key), "restart", "u-admin")
+    # A server noted where to read the answer, sent the command, and stopped.
+    watch = AnswerWatch(world.settings, world.api.desk.codec, command.command_id, "order")
+    start = watch.start
+    watch.close()
+    world.api.db.execute(
+        "INSERT INTO api_command (command_id, action, command, order_id, actor, status, "
+        "watch_from) VALUES (%s, 'hold', 'HoldOrder', %s, 'u-admin', 'pending', %s)",
+        command.command_id,
+        order.key,
+        Jsonb(start),
+    )
+    send(world.settings, [command])
+    assert wait_for(
+        lambda: world.client.get(path, headers=admin).json()["order"]["status"] == "on_hold",
+        WAIT,
+        0.2,
+    )
+    assert _outcome(world, command.command_id)["status"] == "pending"
+
+    assert world.api.desk.resume() >= 1  # what a restarted server does
+
+    assert _settled(world, command.command_id)["status"] == "applied"
 
 
 def test_an_action_missing_its_reason_is_refused_naming_the_field(world: World) -> None:
