@@ -299,7 +299,7 @@ class MergeSplitMachine(RuleBasedStateMachine):
         placed = [o.placed_at for o in chosen]
         return (
             len({o.order_id for o in chosen}) >= 2
-            and all(o.status is not OrderStatus.PENDING for o in chosen)
+            and all(o.status is not OrderStatus.ALLOCATED for o in chosen)
             and all(o.paid and not o.picked and o.merged is None for o in chosen)
             and all(o.customer == first.customer for o in chosen)
             and all(o.address == first.address for o in chosen)

@@ -72,6 +72,7 @@ class ShipmentLine:
     sku: str
     quantity: int
     reservation_id: UUID
+    order_id: UUID | None = None  # a merged parcel's (合单) line names its order
 
     def __post_init__(self) -> None:
         InvalidQuantity.check(self.quantity)
@@ -79,7 +80,13 @@ class ShipmentLine:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ShipmentLine:
         """Build from the event form."""
-        return cls(data["line_no"], data["sku"], data["quantity"], data["reservation_id"])
+        return cls(
+            data["line_no"],
+            data["sku"],
+            data["quantity"],
+            data["reservation_id"],
+            data.get("order_id"),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The event form."""
@@ -88,6 +95,7 @@ class ShipmentLine:
             "sku": self.sku,
             "quantity": self.quantity,
             "reservation_id": self.reservation_id,
+            "order_id": self.order_id,
         }
 
 
@@ -109,13 +117,31 @@ class Shipment(Aggregate):
         return natural_id("shipment", order_id, location)
 
     @classmethod
-    def create(cls, order_id: UUID, location: str, lines: Sequence[ShipmentLine]) -> Shipment:
-        """Open a shipment for an allocation (``ShipmentCreated``)."""
+    def create(
+        cls,
+        order_id: UUID,
+        location: str,
+        lines: Sequence[ShipmentLine],
+        shipment_id: UUID | None = None,
+    ) -> Shipment:
+        """Open a shipment for an allocation (``ShipmentCreated``). ``shipment_id``: a
+        parcel with an id of its own (a merge group's, a backorder's), else the order's
+        own at the location; ``order_id`` is then the lead order, and each line of
+        another order names it."""
         if not location.strip():
             raise InvalidOrder(detail="shipment location is empty")
         if not lines:
             raise InvalidOrder(detail="a shipment needs at least one line")
-        return cls(order_id=order_id, location=location, lines=[ln.to_dict() for ln in lines])
+        data = [ln.to_dict() for ln in lines]
+        if shipment_id is not None:
+            return cls._create(
+                cls.ShipmentCreated,  # type: ignore[attr-defined]
+                id=shipment_id,
+                order_id=order_id,
+                location=location,
+                lines=data,
+            )
+        return cls(order_id=order_id, location=location, lines=data)
 
     @event("ShipmentCreated")
     def __init__(self, order_id: UUID, location: str, lines: list[dict[str, Any]]) -> None:
@@ -131,6 +157,34 @@ class Shipment(Aggregate):
     # Set by later events; class defaults so that older snapshots restore.
     intercepting: str | None = None  # why the carrier was asked to intercept (拦截)
     received_back = False  # the returned parcel is back at the warehouse
+
+    def lines_by_order(self) -> dict[UUID, list[ShipmentLine]]:
+        """The parcel's lines by the order they belong to (several in a merged parcel)."""
+        found: dict[UUID, list[ShipmentLine]] = {}
+        for line in self.lines:
+            found.setdefault(line.order_id or self.order_id, []).append(line)
+        return found
+
+    def withdraw_order(self, order_id: UUID, reason: str) -> bool:
+        """Take a cancelled order's lines out of a merged parcel before it leaves
+        (``ShipmentOrderWithdrawn``); the other orders' lines ship. False when the
+        parcel holds none of its lines (taken out before)."""
+        self._check_reason(reason)
+        mine = [ln.line_no for ln in self.lines_by_order().get(order_id, [])]
+        if not mine:
+            return False
+        self.check_status(
+            "withdraw an order from",
+            ShipmentStatus.CREATED,
+            ShipmentStatus.PICKED,
+            ShipmentStatus.PACKED,
+        )
+        self._order_withdrawn(order_id=order_id, reason=reason, line_nos=mine)
+        return True
+
+    @event("ShipmentOrderWithdrawn")
+    def _order_withdrawn(self, order_id: UUID, reason: str, line_nos: list[int]) -> None:
+        self.lines = [ln for ln in self.lines if (ln.order_id or self.order_id) != order_id]
 
     @property
     def on_the_road(self) -> bool:
