@@ -170,7 +170,8 @@ class Shipment(Aggregate):
         (``ShipmentOrderWithdrawn``); the other orders' lines ship. False when the
         parcel holds none of its lines (taken out before)."""
         self._check_reason(reason)
-        mine = [ln.line_no for ln in self.lines_by_order().get(order_id, [])]
+        taken = self.lines_by_order().get(order_id, [])
+        mine = [ln.line_no for ln in taken]
         if not mine:
             return False
         self.check_status(
@@ -179,11 +180,14 @@ class Shipment(Aggregate):
             ShipmentStatus.PICKED,
             ShipmentStatus.PACKED,
         )
-        self._order_withdrawn(order_id=order_id, reason=reason, line_nos=mine)
+        units = sum(ln.quantity for ln in taken)
+        self._order_withdrawn(order_id=order_id, reason=reason, line_nos=mine, units=units)
         return True
 
     @event("ShipmentOrderWithdrawn")
-    def _order_withdrawn(self, order_id: UUID, reason: str, line_nos: list[int]) -> None:
+    def _order_withdrawn(
+        self, order_id: UUID, reason: str, line_nos: list[int], units: int
+    ) -> None:
         self.lines = [ln for ln in self.lines if (ln.order_id or self.order_id) != order_id]
 
     @property
