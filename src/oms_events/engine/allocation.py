@@ -108,6 +108,7 @@ def dispatch(
                     [("order_id", str(order.id).encode())],
                 )
             )
+        price = order.lines_price(line.line_no for line in lines)
         out.command(
             CreateShipment(
                 command_id=f"{cause_id}/ship/{location}",
@@ -115,6 +116,7 @@ def dispatch(
                 order_id=order.id,
                 location=location,
                 lines=tuple(lines),
+                parcel_price=price.amount if price is not None else None,
             )
         )
 
