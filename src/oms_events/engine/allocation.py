@@ -96,7 +96,8 @@ def dispatch(
             "allocated_at": datetime.now(UTC),
             "rule": rule_of(order, location, rules),
         }
-        if rules is not None and location in rules.supplier_ids:
+        drop_ship = rules is not None and location in rules.supplier_ids
+        if drop_ship:
             _purchase_order(order, location, lines, record, out)
         else:
             topic = topics.name(out.settings, topics.ALLOCATIONS)
@@ -117,6 +118,7 @@ def dispatch(
                 location=location,
                 lines=tuple(lines),
                 parcel_price=price.amount if price is not None else None,
+                drop_ship=drop_ship,
             )
         )
 

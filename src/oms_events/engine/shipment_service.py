@@ -81,6 +81,7 @@ class ShipmentService(Service):
                 for line in command.lines
             ],
             command.parcel_price,
+            command.drop_ship,
         )
         if shipment.id != command.shipment_id:
             raise ValueError(f"shipment id {command.key} is not that of its order+location")
