@@ -122,12 +122,16 @@ class Shipment(Aggregate):
         order_id: UUID,
         location: str,
         lines: Sequence[ShipmentLine],
+        parcel_price: int | None = None,
+        drop_ship: bool = False,
         shipment_id: UUID | None = None,
     ) -> Shipment:
-        """Open a shipment for an allocation (``ShipmentCreated``). ``shipment_id``: a
-        parcel with an id of its own (a merge group's, a backorder's), else the order's
-        own at the location; ``order_id`` is then the lead order, and each line of
-        another order names it."""
+        """Open a shipment for an allocation (``ShipmentCreated``); ``parcel_price``: what
+        its lines cost when the order ships in several parcels (None: the whole order);
+        ``drop_ship``: a supplier ships it (代发), not one of our warehouses.
+        ``shipment_id``: a parcel with an id of its own (a merge group's, a backorder's),
+        else the order's own at the location; in a merge group's, ``order_id`` is the
+        lead order and each line of another order names it."""
         if not location.strip():
             raise InvalidOrder(detail="shipment location is empty")
         if not lines:
@@ -140,12 +144,29 @@ class Shipment(Aggregate):
                 order_id=order_id,
                 location=location,
                 lines=data,
+                parcel_price=parcel_price,
+                drop_ship=drop_ship,
             )
-        return cls(order_id=order_id, location=location, lines=data)
+        return cls(
+            order_id=order_id,
+            location=location,
+            lines=data,
+            parcel_price=parcel_price,
+            drop_ship=drop_ship,
+        )
 
     @event("ShipmentCreated")
-    def __init__(self, order_id: UUID, location: str, lines: list[dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        order_id: UUID,
+        location: str,
+        lines: list[dict[str, Any]],
+        parcel_price: int | None = None,
+        drop_ship: bool = False,
+    ) -> None:
         self.order_id = order_id
+        self.parcel_price = parcel_price
+        self.drop_ship = drop_ship
         self.location = location
         self.lines = [ShipmentLine.from_dict(d) for d in lines]
         self.status = ShipmentStatus.CREATED
@@ -155,6 +176,8 @@ class Shipment(Aggregate):
         self.close_reason: str | None = None
 
     # Set by later events; class defaults so that older snapshots restore.
+    parcel_price: int | None = None  # set at creation since ShipmentCreated carried it
+    drop_ship: bool = False  # likewise
     intercepting: str | None = None  # why the carrier was asked to intercept (拦截)
     received_back = False  # the returned parcel is back at the warehouse
 

@@ -161,7 +161,8 @@ def send(
         "rule": rule_of(order, location, rules),
         "merge_group": order.merge_group if parcel == "merge" else None,
     }
-    if rules is not None and location in rules.supplier_ids:
+    drop_ship = rules is not None and location in rules.supplier_ids
+    if drop_ship:
         _purchase_order(order, location, lines, record, out)
     else:
         topic = topics.name(out.settings, topics.ALLOCATIONS)
@@ -173,6 +174,9 @@ def send(
                 [("order_id", str(order.id).encode())],
             )
         )
+    # What the parcel's lines cost, when the order ships in several parcels (a COD
+    # courier collects it); a merged parcel's orders are paid (never COD): none.
+    price = None if parcel == "merge" else order.lines_price(ln.line_no for ln in lines)
     out.command(
         CreateShipment(
             command_id=f"{cause_id}/ship/{location}",
@@ -180,6 +184,8 @@ def send(
             order_id=order.id,
             location=location,
             lines=tuple(lines),
+            parcel_price=price.amount if price is not None else None,
+            drop_ship=drop_ship,
             parcel=parcel,
         )
     )

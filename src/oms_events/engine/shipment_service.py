@@ -81,13 +81,15 @@ class ShipmentService(Service):
             ShipmentLine(line.line_no, line.sku, line.quantity, line.reservation_id, line.order_id)
             for line in command.lines
         ]
-        if command.parcel:
-            # A merge group's parcel or a backorder's: an id of its own (see allocation).
-            shipment = Shipment.create(
-                command.order_id, command.location, lines, shipment_id=command.shipment_id
-            )
-        else:
-            shipment = Shipment.create(command.order_id, command.location, lines)
+        shipment = Shipment.create(
+            command.order_id,
+            command.location,
+            lines,
+            command.parcel_price,
+            command.drop_ship,
+            # A merge group's parcel or a backorder's has an id of its own (allocation).
+            shipment_id=command.shipment_id if command.parcel else None,
+        )
         if shipment.id != command.shipment_id:
             raise ValueError(f"shipment id {command.key} is not that of its order+location")
         out.events("shipment", partition, shipment, command.command_id)
