@@ -1308,6 +1308,8 @@ class Order(Aggregate):
         self.check_status("re-route", OrderStatus.ALLOCATED)
         if self.rerouting is not None:
             raise InvalidOrder(detail=f"a re-route to {self.rerouting[1]} is under way")
+        if self.merge_group is not None:
+            raise InvalidOrder(detail="a merged order ships in its group's parcel: not re-routed")
         if not to_location.strip() or to_location == from_location:
             raise InvalidOrder(detail="--to must name another location")
         moving = sorted(n for n, loc in self.allocations.items() if loc == from_location)

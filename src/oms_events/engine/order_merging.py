@@ -381,8 +381,6 @@ class OrderMerging:
                 "paid": command.paid,
                 "placed_at": command.placed_at,
             }
-        elif command.kind == "refused":
-            facts = {"order_no": command.order_no}
         lines = [
             {
                 "line_no": ln.line_no,
