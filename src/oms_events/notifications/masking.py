@@ -10,11 +10,13 @@ _DIGITS = re.compile(r"\+?\d[\d\s-]{5,}\d")
 
 
 def mask_phone(phone: str) -> str:
-    """The first three and last four digits kept, the middle starred (a mainland mobile
-    shows as 138****5678, the way platforms print it); short numbers keep only the end."""
+    """The last eleven digits (a country code dropped) with the middle four starred: a
+    mainland mobile shows as 138****5678, the way platforms print it; short numbers keep
+    only their last two digits."""
     digits = re.sub(r"\D", "", phone)
     if len(digits) >= 11:
-        return f"{digits[:3]}{'*' * (len(digits) - 7)}{digits[-4:]}"
+        national = digits[-11:]
+        return f"{national[:3]}****{national[-4:]}"
     return "*" * max(len(digits) - 2, 1) + digits[-2:]
 
 
