@@ -130,3 +130,13 @@ COMMENT ON TABLE notify_opt_out IS 'Customers who asked not to be told (oms cust
 COMMENT ON COLUMN notify_opt_out.customer IS 'Phone, email or channel account of the customer.';
 COMMENT ON COLUMN notify_opt_out.channel IS 'email, sms or all.';
 COMMENT ON COLUMN notify_opt_out.created_at IS 'When the customer opted out.';
+
+CREATE TABLE notify_stock_sync (
+    sku       text        PRIMARY KEY,
+    available bigint      NOT NULL,
+    synced_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE notify_stock_sync IS 'Available stock per sku last published for the channels'' stock sync (库存同步); a sku whose inventory_level sum differs is published again.';
+COMMENT ON COLUMN notify_stock_sync.sku IS 'Stock keeping unit.';
+COMMENT ON COLUMN notify_stock_sync.available IS 'Units available over every location when last published (never below 0).';
+COMMENT ON COLUMN notify_stock_sync.synced_at IS 'When it was last published.';

@@ -681,6 +681,12 @@ class NotifierSettings(BaseSettings):
     idle_s: float = Field(
         0.5, gt=0, description="Pause of the notifier loop when nothing was read or due"
     )
+    stock_sync_s: float = Field(
+        30.0,
+        gt=0,
+        description="How often changed available stock per sku is published for the "
+        "channels' stock sync (oms.channel.<channel>.stock)",
+    )
 
     def channel_set(self) -> frozenset[str]:
         """The channels of :attr:`channels` as a set."""

@@ -21,11 +21,12 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from oms_events.settings import Settings
+from tests.integration.conftest import pg
 from tests.integration.engine.harness import ROOT
 from tests.integration.projections import world as w
 from tests.integration.projections.conftest import schema, topics_ready
 
-__all__ = ["schema", "topics_ready"]
+__all__ = ["pg", "schema", "topics_ready"]
 
 ORDERS = 3
 STEPS = 4  # confirmed, shipped, out for delivery, delivered

@@ -1,7 +1,9 @@
-"""``oms notify run``: the notifications projection and the dispatcher in one process.
+"""``oms notify run``: the notifications projection, the dispatcher and the stock sync
+in one process.
 
 Each round applies one batch of events (planning their messages with the offsets, in
-one transaction) and then sends what is due. PostgreSQL and Kafka outages are waited
+one transaction), then sends what is due, then (every OMS_NOTIFIER_STOCK_SYNC_S)
+publishes changed available stock for the channels. PostgreSQL and Kafka outages are waited
 out by the projection supervisor, from the offsets and rows the database holds.
 """
 
@@ -25,6 +27,7 @@ from oms_events.notifications.channels import (
     sms_outbox,
 )
 from oms_events.notifications.dispatcher import Dispatcher
+from oms_events.notifications.stock_sync import StockSync
 from oms_events.projection.registry import select
 from oms_events.projection.runner import connect
 from oms_events.projection.supervisor import Supervisor
@@ -58,6 +61,11 @@ class Notifier:
             senders,
             lambda: producer(settings, client_id="oms-notifier-dlq"),
         )
+        self.stock = StockSync(
+            settings,
+            lambda: connect(settings.postgres.dsn, schema, "oms-notify-stock", create=False),
+            lambda: producer(settings, client_id="oms-notifier-stock"),
+        )
         self.supervisor = Supervisor(
             settings,
             select(["notifications"]),
@@ -65,8 +73,12 @@ class Notifier:
             stop,
             batch_size=batch_size,
             max_wait=settings.notifier.idle_s,
-            each_round=self.dispatcher.dispatch,
+            each_round=self._round,
         )
+
+    def _round(self) -> None:
+        self.dispatcher.dispatch()
+        self.stock.sync()
 
     def _feed_producer(self) -> Producer:
         self._feed = producer(settings=self.settings, client_id="oms-notifier-feed")
@@ -80,6 +92,7 @@ class Notifier:
         """Close the Kafka clients and connections."""
         self.supervisor.close()
         self.dispatcher.close()
+        self.stock.close()
         if self._feed is not None:
             self._feed.close()
 

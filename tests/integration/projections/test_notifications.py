@@ -86,12 +86,21 @@ def test_webhooks_retry_then_arrive_once_or_dead_letter_and_opt_outs_hold(
             "retry_cap_s": 0.2,
             "idle_s": 0.1,
             "sms_sandbox_file": str(tmp_path / "sms.jsonl"),
+            "stock_sync_s": 0.1,
         }
     )
     web = topics.name(settings, topics.channel_shipping("web"))
-    apply_topics(settings, [s for s in topics.registry(settings) if s.name == web])
+    stock = {topics.name(settings, topics.channel_stock(c)) for c in topics.STOCK_SYNC_CHANNELS}
+    apply_topics(settings, [s for s in topics.registry(settings) if s.name in {web, *stock}])
     with connect(settings.postgres.dsn, schema, "test") as conn:
-        migrate(conn, schema, select(["notifications"]))
+        migrate(conn, schema, select(["notifications", "inventory"]))
+        # What the inventory projection holds: 7 + 5 - 2 teas available over two locations.
+        conn.execute(
+            "INSERT INTO inventory_level (item_id, sku, location, on_hand, reserved, "
+            "low_stock_threshold, version, updated_at) VALUES "
+            "(gen_random_uuid(), 'SKU-TEA', 'WH-SH', 7, 0, 0, 1, now()), "
+            "(gen_random_uuid(), 'SKU-TEA', 'WH-BJ', 5, 2, 0, 1, now())"
+        )
         conn.execute(
             "INSERT INTO notify_subscriber VALUES ('flaky', %s, %s), ('down', %s, %s)",
             (f"{subscribers.url}/flaky", SECRET, f"{subscribers.url}/down", SECRET),
@@ -113,8 +122,9 @@ def test_webhooks_retry_then_arrive_once_or_dead_letter_and_opt_outs_hold(
                 f'FROM "{schema}".notification'
             ).fetchone()
             pg.commit()
-            # per step: 2 webhooks and 1 SMS; 2 ship calls
-            if row == (steps * 3 + 2, 0):
+            # per step: a mail (skipped: not among the channels), an SMS, 2 webhooks;
+            # and a ship call per order
+            if row == (steps * 4 + 2, 0):
                 break
             assert time.monotonic() < deadline, f"notifications not settled: {row}"
             time.sleep(0.2)
@@ -153,7 +163,14 @@ def test_webhooks_retry_then_arrive_once_or_dead_letter_and_opt_outs_hold(
 
     # The web shop's ship call, once per order, in Shopify's fulfillmentCreate shape.
     calls = read_topic(settings, web)
-    assert sorted(r.key for r in calls) == [b"4000", b"4001"]
-    call = json.loads(calls[0].value)
+    assert sorted(r.key or b"" for r in calls) == [b"4000", b"4001"]
+    call = json.loads(calls[0].value or b"")
     assert call["method"] == "fulfillmentCreate"
     assert call["fulfillment"]["trackingInfo"]["company"] == "SF Express"
+
+    # Stock sync: every stock-sync channel told the sum once (it did not change again).
+    for channel in topics.STOCK_SYNC_CHANNELS:
+        synced = read_topic(settings, topics.name(settings, topics.channel_stock(channel)))
+        assert [(r.key, json.loads(r.value or b"")["available"]) for r in synced] == [
+            (b"SKU-TEA", 10)
+        ]
