@@ -680,7 +680,7 @@ PROJECTION = Projection(
         "016_order_tax.sql",
         "017_review_queue.sql",
         "022_returned_to_sender.sql",
-        "023_merge_split.sql",
+        "031_merge_split.sql",
     ),
     events=frozenset(ORDER_HANDLERS) | frozenset(SHIPMENT_HANDLERS),
     write=write,
