@@ -46,7 +46,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 
-from oms_events import topics
+from oms_events import console, topics
 from oms_events.deadletter import DeadLetter, Source
 from oms_events.engine.commands import PaymentCommand
 from oms_events.intake.dedup import DedupIndex
@@ -313,6 +313,7 @@ def create_app(
         seen.commit()
         return Accepted(order_no=refs[0].order_no, orders=refs)
 
+    console.mount(app)  # the operator console's pages at /console/ (not in the OpenAPI)
     return app
 
 

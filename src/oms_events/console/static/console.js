@@ -12,7 +12,7 @@ const STATUSES = [
   "shipped", "delivered", "completed", "cancelled", "rejected", "returned_to_sender",
 ];
 const CHANNELS = ["web", "tmall", "jd", "pos", "pdd", "douyin"];
-const ACTIONS = ["cancel", "hold", "release", "approve", "edit", "refund", "return"];
+const ACTIONS = ["cancel", "hold", "release", "approve", "reject", "edit", "refund", "return"];
 // Statuses in which an action makes sense; the engine still has the last word (it
 // refuses with a reason), this only spares an operator a button that cannot work.
 const ACTION_STATUSES = {
@@ -20,6 +20,7 @@ const ACTION_STATUSES = {
   hold: ["pending", "pre_order", "confirmed"],
   release: ["on_hold"],
   approve: ["on_hold"],
+  reject: ["on_hold"],
   edit: ["pending", "pre_order", "on_hold", "confirmed"],
   refund: ["confirmed", "allocated", "partially_shipped", "shipped", "delivered", "completed", "cancelled", "returned_to_sender"],
   return: ["partially_shipped", "shipped", "delivered", "completed"],
@@ -145,6 +146,16 @@ function table(rows, cols, onRow) {
       ),
     ),
   );
+}
+
+/** A timeline entry's detail ({reason: "…", location: "SH"}) as one line of text. */
+function detailText(detail) {
+  if (!detail) return "";
+  if (typeof detail !== "object") return String(detail);
+  return Object.entries(detail)
+    .filter(([, v]) => v !== null && v !== "" && !(Array.isArray(v) && !v.length))
+    .map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`)
+    .join(" · ");
 }
 
 /** Any record the API returns (a shipment, a payment) as a definition list. */
@@ -377,7 +388,7 @@ async function orderView(id) {
             "button",
             {
               type: "button",
-              class: action === "cancel" ? "action danger" : "action",
+              class: action === "cancel" || action === "reject" ? "action danger" : "action",
               "data-action": action,
               disabled: !ACTION_STATUSES[action].includes(order.status),
               onclick: () => actionDialog(order, action),
@@ -395,7 +406,7 @@ async function orderView(id) {
           "ol",
           { class: "timeline" },
           events.map((e) =>
-            h("li", { "data-event": e.event }, h("span", { class: "event" }, e.event), h("time", { datetime: e.at }, when(e.at)), e.detail ? h("div", { class: "detail" }, typeof e.detail === "string" ? e.detail : JSON.stringify(e.detail)) : null),
+            h("li", { "data-event": e.event }, h("span", { class: "event" }, e.event), h("time", { datetime: e.at }, when(e.at)), detailText(e.detail) ? h("div", { class: "detail" }, detailText(e.detail)) : null),
           ),
         ),
       ),
@@ -407,7 +418,8 @@ async function orderView(id) {
             ["col.line", (l) => l.line_no],
             ["col.sku", (l) => l.sku],
             ["col.quantity", (l) => l.quantity, "num"],
-            ["col.price", (l) => money(l.unit_price_minor ?? l.unit_price, order.currency), "num"],
+            ["col.price", (l) => money(l.unit_price_minor, order.currency), "num"],
+            ["col.location", (l) => l.location ?? ""],
           ]),
         ),
         section("shipments", detail.shipments, (rows) => rows.map(record)),
@@ -460,7 +472,7 @@ function actionBody(action, form, order) {
       }
       const sku = String(data.get("add_sku") ?? "").trim();
       const add = sku
-        ? [{ sku, quantity: Number(data.get("add_quantity") || 1), unit_price: Math.round(Number(data.get("add_price") || 0) * 10 ** minorDigits(order.currency)) }]
+        ? [{ sku, quantity: Number(data.get("add_quantity") || 1), unit_price_minor: Math.round(Number(data.get("add_price") || 0) * 10 ** minorDigits(order.currency)) }]
         : [];
       return add.length || remove.length || quantities.length ? { add, remove, quantities, reason } : null;
     }
@@ -480,7 +492,7 @@ function actionBody(action, form, order) {
 function actionDialog(order, action) {
   const dialog = document.getElementById("dialog");
   const lines = order.lines ?? [];
-  const needsReason = ["cancel", "hold", "refund", "return"].includes(action);
+  const needsReason = ["cancel", "hold", "reject", "refund", "return"].includes(action);
   const error = h("p", { class: "error", role: "alert" });
   const extra = {
     edit: [
