@@ -32,6 +32,7 @@ from oms_events.cli import (
     status,
     stock,
     topics,
+    user,
 )
 from oms_events.logging import setup_logging
 from oms_events.settings import get_settings
@@ -75,6 +76,7 @@ app.command("console")(console.console)
 app.add_typer(check.app, name="check")
 app.add_typer(docs.app, name="docs")
 app.add_typer(rules.app, name="rules")
+app.add_typer(user.app, name="user")
 
 
 @app.callback()

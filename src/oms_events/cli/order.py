@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from oms_events import topics
+from oms_events.answers import send_and_wait
 from oms_events.avro.registry import codec_from_settings
-from oms_events.cli.answers import send_and_wait
 from oms_events.cli.errors import one_line_errors
 from oms_events.cli.project import SCHEMA, schema_or_setting
 from oms_events.domain.money import is_currency, minor_units

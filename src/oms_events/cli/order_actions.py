@@ -18,8 +18,8 @@ import typer
 from psycopg.rows import dict_row
 from rich.table import Table
 
+from oms_events.answers import send_and_wait
 from oms_events.avro.registry import codec_from_settings
-from oms_events.cli.answers import send_and_wait
 from oms_events.cli.errors import one_line_errors
 from oms_events.cli.order import _money, language, out
 from oms_events.cli.project import SCHEMA, schema_or_setting
