@@ -76,3 +76,14 @@ def test_the_console_is_served_at_console() -> None:
 def test_the_console_url_names_a_reachable_host() -> None:
     assert console.url("0.0.0.0", 8081) == "http://127.0.0.1:8081/console/"
     assert console.url("10.0.0.5", 80) == "http://10.0.0.5:80/console/"
+
+
+def test_every_event_on_a_timeline_has_words_in_both_languages() -> None:
+    root = STATIC.parents[3]
+    events = {
+        p.stem
+        for kind in ("order", "shipment")
+        for p in (root / "schemas" / kind / "events").glob("*.avsc")
+    }
+    for lang in MESSAGES.values():
+        assert {f"event.{e}" for e in events} <= set(lang)

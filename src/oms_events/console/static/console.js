@@ -298,7 +298,9 @@ function ordersView(params) {
       const data = new FormData(form);
       const next = new URLSearchParams();
       const text = String(data.get("query")).trim();
-      if (text) next.set(PHONE.test(text) ? "phone" : "q", PHONE.test(text) ? text.replace(/[\s-]/g, "") : text);
+      // Chinese mobiles are kept as their 11 national digits (intake's normalisation).
+      if (PHONE.test(text)) next.set("phone", text.replace(/[\s-]/g, "").replace(/^\+86(?=1\d{10}$)/, ""));
+      else if (text) next.set("q", text);
       for (const name of ["status", "channel", "since", "until"]) if (data.get(name)) next.set(name, data.get(name));
       location.hash = `#/orders?${next}`;
     } },
@@ -318,6 +320,12 @@ async function searchOrders(params, results) {
   results.replaceChildren(h("p", { class: "muted" }, t("loading")));
   const query = new URLSearchParams(params);
   query.set("limit", "50");
+  // The form's "to" day is inclusive; the API's until is exclusive: the next midnight.
+  if (/^\d{4}-\d{2}-\d{2}$/.test(query.get("until") ?? "")) {
+    const next = new Date(`${query.get("until")}T00:00:00Z`);
+    next.setUTCDate(next.getUTCDate() + 1);
+    query.set("until", next.toISOString().slice(0, 10));
+  }
   try {
     const { orders } = await api(`/orders?${query}`);
     if (!orders.length) {
@@ -406,7 +414,7 @@ async function orderView(id) {
           "ol",
           { class: "timeline" },
           events.map((e) =>
-            h("li", { "data-event": e.event }, h("span", { class: "event" }, e.event), h("time", { datetime: e.at }, when(e.at)), detailText(e.detail) ? h("div", { class: "detail" }, detailText(e.detail)) : null),
+            h("li", { "data-event": e.event }, h("span", { class: "event", title: e.event }, label("event", e.event)), h("time", { datetime: e.at }, when(e.at)), detailText(e.detail) ? h("div", { class: "detail" }, detailText(e.detail)) : null),
           ),
         ),
       ),
@@ -599,22 +607,29 @@ async function exceptionsView() {
         ? table(items, [
           ["col.kind", (x) => x.kind],
           ["col.order", orderLink],
-          ["col.reason", (x) => x.message ?? x.reason ?? x.code ?? ""],
-          ["col.opened", (x) => when(x.occurred_at ?? x.at)],
-          ["order.actions", (x) => h("button", { type: "button", class: "action", onclick: (e) => resolveException(x, e.target) }, t("exceptions.resolve"))],
+          ["col.reason", (x) => (state.lang === "zh-CN" ? x.message_zh : null) ?? x.message ?? x.code ?? ""],
+          ["col.opened", (x) => when(x.occurred_at)],
+          ["order.actions", (x) => h(
+            "div",
+            { class: "actions" },
+            h("button", { type: "button", class: "action", onclick: (e) => closeException(x, "resolve", e.target) }, t("exceptions.resolve")),
+            // A dead letter whose input can go back to its topic once the cause is fixed.
+            x.redrivable ? h("button", { type: "button", class: "action", onclick: (e) => closeException(x, "redrive", e.target) }, t("exceptions.redrive")) : null,
+          )],
         ])
         : h("p", { class: "muted" }, t("exceptions.none")),
     ),
   );
 }
 
-async function resolveException(item, button) {
+async function closeException(item, how, button) {
   const note = window.prompt(t("exceptions.note"), "");
   if (note === null) return;
   button.disabled = true;
   try {
-    await api(`/exceptions/${encodeURIComponent(item.exception_id ?? item.id)}/resolve`, { method: "POST", json: { note } });
-    toast(t("exceptions.resolved"));
+    const path = how === "redrive" ? `/deadletters/${encodeURIComponent(item.id)}/redrive` : `/exceptions/${encodeURIComponent(item.id)}/resolve`;
+    await api(path, { method: "POST", json: { note } });
+    toast(t(how === "redrive" ? "exceptions.redriven" : "exceptions.resolved"));
     exceptionsView();
   } catch (err) {
     toast(failure(err), true);
@@ -624,14 +639,32 @@ async function resolveException(item, button) {
 
 // ---- stock ----------------------------------------------------------------------------
 
-const STOCK_COLUMNS = [
-  ["col.sku", (s) => s.sku],
+const LEVEL_COLUMNS = [
   ["col.location", (s) => s.location],
   ["col.on_hand", (s) => s.on_hand, "num"],
   ["col.reserved", (s) => s.reserved, "num"],
   ["col.available", (s) => s.available, "num"],
-  ["col.threshold", (s) => s.low_stock_threshold ?? s.threshold ?? "", "num"],
+  ["col.in_transit", (s) => s.in_transit, "num"],
+  ["col.threshold", (s) => s.low_stock_threshold, "num"],
 ];
+const LOW_COLUMNS = [
+  ["col.sku", (s) => h("a", { href: `#/stock?${new URLSearchParams({ sku: s.sku })}` }, s.sku)],
+  ["col.location", (s) => s.location],
+  ["col.available", (s) => s.available, "num"],
+  ["col.in_transit", (s) => s.in_transit, "num"],
+  ["col.threshold", (s) => s.low_stock_threshold, "num"],
+  ["col.low_since", (s) => when(s.low_since)],
+];
+
+/** One sku: its available-to-promise (what a channel may still sell) over its locations. */
+function skuStock(item) {
+  return h(
+    "div",
+    { class: "sku-stock", "data-sku": item.sku },
+    h("h2", {}, item.sku, " · ", t("stock.atp", { n: item.available_to_promise })),
+    table(item.locations ?? [], LEVEL_COLUMNS),
+  );
+}
 
 async function stockView(params) {
   const sku = params.get("sku") ?? "";
@@ -650,15 +683,15 @@ async function stockView(params) {
   show(h("section", { class: "card" }, h("h1", {}, t("stock.title")), form, levels), low);
   if (sku) {
     try {
-      const rows = rowsOf(await api(`/stock?${new URLSearchParams({ sku })}`));
-      levels.replaceChildren(rows.length ? table(rows, STOCK_COLUMNS) : h("p", { class: "muted" }, t("stock.none")));
+      const items = rowsOf(await api(`/stock?${new URLSearchParams({ sku })}`));
+      levels.replaceChildren(...(items.length ? items.map(skuStock) : [h("p", { class: "muted" }, t("stock.none"))]));
     } catch (err) {
       levels.replaceChildren(problem(err));
     }
   }
   try {
     const rows = rowsOf(await api("/stock/low"));
-    low.replaceChildren(h("h2", {}, t("stock.low")), rows.length ? table(rows, STOCK_COLUMNS) : h("p", { class: "muted" }, t("stock.low.none")));
+    low.replaceChildren(h("h2", {}, t("stock.low")), rows.length ? table(rows, LOW_COLUMNS) : h("p", { class: "muted" }, t("stock.low.none")));
   } catch (err) {
     low.replaceChildren(h("h2", {}, t("stock.low")), problem(err));
   }
