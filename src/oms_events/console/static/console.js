@@ -26,7 +26,9 @@ const ACTION_STATUSES = {
   return: ["partially_shipped", "shipped", "delivered", "completed"],
 };
 const POLL_MS = 500;
-const COMMAND_WAIT_MS = 30000;
+const SLOW_MS = 15000; // "still pending" is said after this
+const COMMAND_WAIT_MS = 180000; // and the page stops following the command after this
+const STATUS_WAIT_MS = 30000; // an applied command's order redrawn once its view shows it
 
 const state = { lang: "en", messages: {}, token: sessionStorage.getItem(TOKEN_KEY), me: null };
 const view = () => document.getElementById("view");
@@ -148,25 +150,40 @@ function table(rows, cols, onRow) {
   );
 }
 
-/** A timeline entry's detail ({reason: "…", location: "SH"}) as one line of text. */
-function detailText(detail) {
-  if (!detail) return "";
-  if (typeof detail !== "object") return String(detail);
-  return Object.entries(detail)
-    .filter(([, v]) => v !== null && v !== "" && !(Array.isArray(v) && !v.length))
-    .map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`)
-    .join(" · ");
+// What an operator reads first in an event's detail; the rest is one click away.
+const DETAIL_KEYS = ["reason", "actor", "location", "carrier", "tracking_no", "status", "note", "code", "total", "amount"];
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
+
+/** A value as a person reads it: money as money, times in the page's language. */
+function readable(value) {
+  if (value === null || value === undefined) return "";
+  if (typeof value === "object" && "amount" in value && "currency" in value) return money(value.amount, value.currency);
+  if (typeof value === "object") return JSON.stringify(value);
+  if (typeof value === "string" && ISO_TIME.test(value)) return when(value);
+  return String(value);
 }
 
-/** Any record the API returns (a shipment, a payment) as a definition list. */
+/** A timeline entry's detail: its telling fields on one line, everything in a fold. */
+function detailView(detail) {
+  if (!detail) return null;
+  if (typeof detail !== "object") return h("div", { class: "detail" }, String(detail));
+  const telling = DETAIL_KEYS.filter((k) => detail[k] !== null && detail[k] !== undefined && detail[k] !== "")
+    .map((k) => `${k}: ${readable(detail[k])}`)
+    .join(" · ");
+  const rest = Object.keys(detail).length
+    ? h("details", {}, h("summary", {}, "…"), h("pre", {}, JSON.stringify(detail, null, 2)))
+    : null;
+  return h("div", { class: "detail" }, telling, rest);
+}
+
+/** Any record the API returns (a shipment, a payment) as a definition list, empty fields left out. */
 function record(obj) {
   return h(
     "dl",
     { class: "record" },
-    Object.entries(obj).flatMap(([k, v]) => [
-      h("dt", {}, k),
-      h("dd", {}, typeof v === "object" && v !== null ? JSON.stringify(v) : String(v ?? "")),
-    ]),
+    Object.entries(obj)
+      .filter(([, v]) => v !== null && v !== undefined && v !== "" && !(Array.isArray(v) && !v.length))
+      .flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, readable(v))]),
   );
 }
 
@@ -414,7 +431,7 @@ async function orderView(id) {
           "ol",
           { class: "timeline" },
           events.map((e) =>
-            h("li", { "data-event": e.event }, h("span", { class: "event", title: e.event }, label("event", e.event)), h("time", { datetime: e.at }, when(e.at)), detailText(e.detail) ? h("div", { class: "detail" }, detailText(e.detail)) : null),
+            h("li", { "data-event": e.event }, h("span", { class: "event", title: e.event }, label("event", e.event)), h("time", { datetime: e.at }, when(e.at)), detailView(e.detail)),
           ),
         ),
       ),
@@ -548,11 +565,14 @@ function actionDialog(order, action) {
 const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
 
 /** Poll the command until the engine applied or refused it; then redraw the order
- *  until its projection shows the outcome (the read side trails the engine a little). */
+ *  once its projection shows the outcome (the read side trails the engine a little).
+ *  The server watches a command for a while only (api.command_wait_s): on a slow day
+ *  the order's own status is read too, and a change redraws the page all the same. */
 async function followCommand(commandId, order, action) {
   toast(t("command.pending"));
-  const deadline = Date.now() + COMMAND_WAIT_MS;
-  while (Date.now() < deadline) {
+  const started = Date.now();
+  let warned = false;
+  for (let round = 0; Date.now() - started < COMMAND_WAIT_MS; round += 1) {
     let outcome;
     try {
       outcome = await api(`/commands/${encodeURIComponent(commandId)}`);
@@ -566,23 +586,40 @@ async function followCommand(commandId, order, action) {
     }
     if (outcome.status === "applied") {
       toast(t("command.applied", { action: t(`action.${action}`) }));
-      await refreshUntilChanged(order);
+      await redrawWhenChanged(order, Date.now() + STATUS_WAIT_MS);
       return;
+    }
+    if (round % 4 === 3 && (await statusChanged(order))) {
+      toast(t("command.applied", { action: t(`action.${action}`) }));
+      redraw(order);
+      return;
+    }
+    if (!warned && Date.now() - started > SLOW_MS) {
+      warned = true;
+      toast(t("command.timeout"));
     }
     await sleep(POLL_MS);
   }
   toast(t("command.timeout"));
 }
 
-async function refreshUntilChanged(order) {
-  const before = order.status;
-  const deadline = Date.now() + 10000;
-  while (Date.now() < deadline) {
+async function statusChanged(order) {
+  try {
     const { order: now } = await api(`/orders/${encodeURIComponent(order.order_id)}`);
-    if (now.status !== before) break;
-    await sleep(POLL_MS);
+    return now.status !== order.status;
+  } catch {
+    return false;
   }
-  if (location.hash.startsWith("#/order/")) route();
+}
+
+function redraw(order) {
+  // Only if the operator is still looking at this order.
+  if (location.hash === `#/order/${encodeURIComponent(order.order_id)}`) route();
+}
+
+async function redrawWhenChanged(order, deadline) {
+  while (Date.now() < deadline && !(await statusChanged(order))) await sleep(POLL_MS);
+  redraw(order);
 }
 
 // ---- exceptions ---------------------------------------------------------------------
@@ -708,9 +745,10 @@ async function dashboardView() {
     show(problem(err));
     return;
   }
-  const perChannel = Object.entries(data.orders_per_channel_today ?? {})
-    .sort(([a], [b]) => CHANNELS.indexOf(a) - CHANNELS.indexOf(b))
-    .map(([channel, value]) => ({ label: label("channel", channel), value: Number(value) }));
+  // Every channel, with or without orders today, so the chart keeps its shape all day.
+  const today = data.orders_per_channel_today ?? {};
+  const perChannel = [...new Set([...CHANNELS, ...Object.keys(today)])]
+    .map((channel) => ({ label: label("channel", channel), value: Number(today[channel] ?? 0) }));
   const hours = data.fulfilment_hours ?? {};
   const fulfilment = ["p50", "p90"]
     .filter((k) => hours[k] !== null && hours[k] !== undefined)
@@ -724,7 +762,7 @@ async function dashboardView() {
       h("section", { class: "card", id: "dash-channels" }, h("h2", {}, t("dash.per_channel")),
         perChannel.some((r) => r.value > 0) ? barChart(perChannel, { title: t("dash.per_channel") }) : h("p", { class: "muted" }, t("dash.no_orders"))),
       h("section", { class: "card", id: "dash-fulfilment" }, h("h2", {}, t("dash.fulfilment")),
-        fulfilment.length ? barChart(fulfilment, { title: t("dash.fulfilment"), format: (v) => `${v.toFixed(1)} h` }) : h("p", { class: "muted" }, "—")),
+        fulfilment.length ? barChart(fulfilment, { title: t("dash.fulfilment"), format: (v) => `${v.toFixed(1)} h` }) : h("p", { class: "muted" }, t("dash.no_fulfilment"))),
       h("section", { class: "card", id: "dash-exceptions" }, h("h2", {}, t("dash.exceptions")),
         h("a", { class: "tile", href: "#/exceptions" }, String(data.exceptions_open ?? 0)), byKind),
     ),
