@@ -295,6 +295,9 @@ async function ensureMe() {
 
 // ---- orders ---------------------------------------------------------------------------
 
+/** A desk-sized window (the CSS's breakpoint). */
+const wide = () => window.matchMedia("(min-width: 720px)").matches;
+
 // A phone number: digits with an optional +, spaces or dashes; anything else is an order
 // number (or part of one) and goes to `q`.
 const PHONE = /^\+?[\d\s-]{7,}$/;
@@ -322,11 +325,22 @@ function ordersView(params) {
       location.hash = `#/orders?${next}`;
     } },
     h("label", {}, t("orders.query"), h("input", { name: "query", value: query, placeholder: t("orders.query.hint"), type: "search", inputmode: "search" })),
-    h("label", {}, t("orders.status"), select("status", STATUSES, "status")),
-    h("label", {}, t("orders.channel"), select("channel", CHANNELS, "channel")),
-    h("label", {}, t("orders.since"), h("input", { name: "since", type: "date", value: params.get("since") ?? "" })),
-    h("label", {}, t("orders.until"), h("input", { name: "until", type: "date", value: params.get("until") ?? "" })),
     h("button", { class: "primary", type: "submit" }, t("orders.search")),
+    // The other filters fold away on a phone (the number or phone is what a caller
+    // gives); open on a desk, or when one of them is in use.
+    h(
+      "details",
+      { class: "more", open: wide() || ["status", "channel", "since", "until"].some((k) => params.get(k)) },
+      h("summary", {}, t("orders.more")),
+      h(
+        "div",
+        { class: "more-grid" },
+        h("label", {}, t("orders.status"), select("status", STATUSES, "status")),
+        h("label", {}, t("orders.channel"), select("channel", CHANNELS, "channel")),
+        h("label", {}, t("orders.since"), h("input", { name: "since", type: "date", value: params.get("since") ?? "" })),
+        h("label", {}, t("orders.until"), h("input", { name: "until", type: "date", value: params.get("until") ?? "" })),
+      ),
+    ),
   );
   const results = h("div", { id: "order-results" });
   show(h("section", { class: "card" }, h("h1", {}, t("orders.title")), form), results);
