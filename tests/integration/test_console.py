@@ -5,8 +5,8 @@ projections on the real Kafka and PostgreSQL.
 A customer service agent on a phone (390×844) signs in, finds an order by the customer's
 phone, cancels it and sees the timeline say so; the page switches to Chinese and back,
 and remembers the choice. At a desk (1440×900) the same order, the dashboard's charts,
-stock and the exception inbox are drawn. Screenshots of both sizes are left in
-``.pytest_cache/console-screens/`` for a person to look at.
+stock and the exception inbox are drawn, and an exception is resolved. Screenshots of
+both sizes are left in ``.pytest_cache/console-screens/`` for a person to look at.
 """
 
 from __future__ import annotations
@@ -215,6 +215,15 @@ def test_a_desk_shows_the_order_dashboard_stock_and_inbox(world: World) -> None:
 
     page.click(".nav a[data-route=exceptions]")
     expect(page.locator("#exceptions h1")).to_have_text("Exception inbox")
+    rows = page.locator("#exceptions tbody tr")
+    expect(rows.first).to_be_visible()
     expect(page.locator("#exceptions")).to_contain_text(world.short.order_no)
     shot(page, "exceptions-1440x900.png")
+    # Resolved with a note: it leaves the inbox.
+    before = rows.count()
+    rows.first.locator("[data-close=resolve]").click()
+    page.fill("#close-form textarea[name=note]", "customer offered a substitute")
+    page.click("#close-form button[type=submit]")
+    expect(page.locator("#toast")).to_contain_text("Resolved")
+    expect(rows).to_have_count(before - 1)
     page.context.close()

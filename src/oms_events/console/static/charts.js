@@ -18,7 +18,9 @@ function el(name, attrs = {}, text) {
 export function barChart(rows, { title = "", format = (v) => String(v) } = {}) {
   const width = 400;
   const rowHeight = 28;
-  const labelWidth = 120;
+  // Room for the longest label: about 7 px a Latin character, 13 px a Chinese one.
+  const textWidth = (text) => [...text].reduce((w, c) => w + (c.charCodeAt(0) > 0x2e80 ? 13 : 7), 0);
+  const labelWidth = Math.min(200, Math.max(48, ...rows.map((r) => textWidth(String(r.label)) + 12)));
   const valueWidth = 56;
   const height = Math.max(1, rows.length) * rowHeight + 8;
   const max = Math.max(1, ...rows.map((r) => r.value));

@@ -168,7 +168,7 @@ function detailView(detail) {
   if (!detail) return null;
   if (typeof detail !== "object") return h("div", { class: "detail" }, String(detail));
   const telling = DETAIL_KEYS.filter((k) => detail[k] !== null && detail[k] !== undefined && detail[k] !== "")
-    .map((k) => `${k}: ${readable(detail[k])}`)
+    .map((k) => `${label("field", k)}: ${readable(detail[k])}`)
     .join(" · ");
   const rest = Object.keys(detail).length
     ? h("details", {}, h("summary", {}, "…"), h("pre", {}, JSON.stringify(detail, null, 2)))
@@ -183,7 +183,11 @@ function record(obj) {
     { class: "record" },
     Object.entries(obj)
       .filter(([, v]) => v !== null && v !== undefined && v !== "" && !(Array.isArray(v) && !v.length))
-      .flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, readable(v))]),
+      .flatMap(([k, v]) => [
+        h("dt", { title: k }, label("field", k)),
+        // Amounts are minor units of the record's currency.
+        h("dd", {}, k.endsWith("_minor") && obj.currency ? money(v, obj.currency) : readable(v)),
+      ]),
   );
 }
 
@@ -656,16 +660,16 @@ async function exceptionsView() {
       h("h1", {}, t("exceptions.title")),
       items.length
         ? table(items, [
-          ["col.kind", (x) => x.kind],
+          ["col.kind", (x) => h("span", { title: x.kind }, label("kind", x.kind))],
           ["col.order", orderLink],
           ["col.reason", (x) => (state.lang === "zh-CN" ? x.message_zh : null) ?? x.message ?? x.code ?? ""],
           ["col.opened", (x) => when(x.occurred_at)],
           ["order.actions", (x) => h(
             "div",
             { class: "actions" },
-            h("button", { type: "button", class: "action", onclick: (e) => closeException(x, "resolve", e.target) }, t("exceptions.resolve")),
+            h("button", { type: "button", class: "action", "data-close": "resolve", onclick: () => closeException(x, "resolve") }, t("exceptions.resolve")),
             // A dead letter whose input can go back to its topic once the cause is fixed.
-            x.redrivable ? h("button", { type: "button", class: "action", onclick: (e) => closeException(x, "redrive", e.target) }, t("exceptions.redrive")) : null,
+            x.redrivable ? h("button", { type: "button", class: "action", "data-close": "redrive", onclick: () => closeException(x, "redrive") }, t("exceptions.redrive")) : null,
           )],
         ])
         : h("p", { class: "muted" }, t("exceptions.none")),
@@ -673,19 +677,43 @@ async function exceptionsView() {
   );
 }
 
-async function closeException(item, how, button) {
-  const note = window.prompt(t("exceptions.note"), "");
-  if (note === null) return;
-  button.disabled = true;
-  try {
-    const path = how === "redrive" ? `/deadletters/${encodeURIComponent(item.id)}/redrive` : `/exceptions/${encodeURIComponent(item.id)}/resolve`;
-    await api(path, { method: "POST", json: { note } });
-    toast(t(how === "redrive" ? "exceptions.redriven" : "exceptions.resolved"));
-    exceptionsView();
-  } catch (err) {
-    toast(failure(err), true);
-    button.disabled = false;
-  }
+/** Close an exception (resolve it, or re-drive a dead letter) with a note of what was done. */
+function closeException(item, how) {
+  const dialog = document.getElementById("dialog");
+  const error = h("p", { class: "error", role: "alert" });
+  const form = h(
+    "form",
+    { id: "close-form", onsubmit: async (e) => {
+      e.preventDefault();
+      const note = String(new FormData(form).get("note") ?? "").trim();
+      const send = form.querySelector("button[type=submit]");
+      send.disabled = true;
+      const path = how === "redrive"
+        ? `/deadletters/${encodeURIComponent(item.id)}/redrive`
+        : `/exceptions/${encodeURIComponent(item.id)}/resolve`;
+      try {
+        await api(path, { method: "POST", json: { note } });
+        dialog.close();
+        toast(t(how === "redrive" ? "exceptions.redriven" : "exceptions.resolved"));
+        exceptionsView();
+      } catch (err) {
+        error.textContent = failure(err);
+        send.disabled = false;
+      }
+    } },
+    h("h2", {}, `${t(how === "redrive" ? "exceptions.redrive" : "exceptions.resolve")} · ${label("kind", item.kind)}`),
+    h("p", { class: "muted" }, item.order_no ?? item.order_id ?? "", " ", item.message ?? ""),
+    h("label", {}, t("exceptions.note"), h("textarea", { name: "note", rows: 2 })),
+    error,
+    h(
+      "div",
+      { class: "actions" },
+      h("button", { class: "primary", type: "submit" }, t("action.confirm")),
+      h("button", { class: "action", type: "button", onclick: () => dialog.close() }, t("action.close")),
+    ),
+  );
+  dialog.replaceChildren(form);
+  dialog.showModal();
 }
 
 // ---- stock ----------------------------------------------------------------------------
@@ -785,7 +813,7 @@ async function dashboardView() {
   try {
     const kinds = {};
     for (const x of rowsOf(await api("/exceptions"))) kinds[x.kind] = (kinds[x.kind] ?? 0) + 1;
-    const rows = Object.entries(kinds).sort((a, b) => b[1] - a[1]).map(([kind, value]) => ({ label: kind, value }));
+    const rows = Object.entries(kinds).sort((a, b) => b[1] - a[1]).map(([kind, value]) => ({ label: label("kind", kind), value }));
     if (rows.length) byKind.replaceChildren(h("h2", {}, t("dash.by_kind")), barChart(rows, { title: t("dash.by_kind") }));
   } catch {
     // A role without the inbox still sees the count.
