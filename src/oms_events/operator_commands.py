@@ -12,7 +12,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID
 
 from oms_events.engine.commands import (
@@ -47,7 +46,7 @@ def new_id() -> str:
 
 def _reason(reason: str, why: str) -> str:
     if not reason.strip():
-        raise ActionRefused("reason", f"the reason is empty: say why, e.g. {why!r}")
+        raise ActionRefused("reason", f"reason is required: say why, e.g. {why!r}")
     return reason
 
 
@@ -70,10 +69,15 @@ def release(order_id: UUID, reason: str, actor: str) -> ReleaseOrder:
     return ReleaseOrder(command_id=new_id(), order_id=order_id, reason=reason, actor=actor)
 
 
-def review(order_id: UUID, approve: bool, reason: str, actor: str) -> ReviewOrder:
-    """Approve (allocate) or reject (cancel) a held order; rejecting needs a reason."""
+def check_review(approve: bool, reason: str) -> None:
+    """Rejecting needs a reason (ActionRefused); approving does not."""
     if not approve:
         _reason(reason, "fraud")
+
+
+def review(order_id: UUID, approve: bool, reason: str, actor: str) -> ReviewOrder:
+    """Approve (allocate) or reject (cancel) a held order; rejecting needs a reason."""
+    check_review(approve, reason)
     return ReviewOrder(
         command_id=new_id(), order_id=order_id, approve=approve, reason=reason, actor=actor
     )
@@ -150,8 +154,3 @@ def request_return(
         exchange_lines=tuple(exchange),
         requested_at=datetime.now(UTC),
     )
-
-
-def describe(command: Any) -> str:
-    """The command's type name, e.g. HoldOrder."""
-    return type(command).__name__

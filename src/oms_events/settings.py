@@ -323,6 +323,17 @@ class ApiSettings(BaseSettings):
         "command (GET /api/v1/commands/{id} stays pending after it)",
     )
 
+    @field_validator("secret")
+    @classmethod
+    def _long_enough(cls, value: str) -> str:
+        # HS256 wants a key of at least its hash's 32 bytes (RFC 7518 3.2).
+        if value and len(value) < 32:
+            raise ValueError(
+                "OMS_API_SECRET is shorter than 32 characters: use e.g. "
+                "`python -c 'import secrets; print(secrets.token_hex(32))'`"
+            )
+        return value
+
 
 class RecoverySettings(BaseSettings):
     """How processes wait out a Kafka or PostgreSQL outage (``OMS_RECOVERY_*``)."""

@@ -90,5 +90,6 @@ def key(
         key_id, secret = add_key(db, channel, by=getpass.getuser())
     finally:
         db.close()
-    out.print(f"OMS_CHANNEL_KEY={key_id}", highlight=False)
-    out.print(f"OMS_CHANNEL_SECRET={secret}", highlight=False)
+    # Plain lines (no wrapping): `eval "$(oms user key web)"` sets both variables.
+    typer.echo(f"OMS_CHANNEL_KEY={key_id}")
+    typer.echo(f"OMS_CHANNEL_SECRET={secret}")

@@ -46,9 +46,11 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any, Protocol
 
+import psycopg
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
+from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, Field
 
 from oms_events import console, topics
@@ -431,7 +433,15 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8081) -> None
     gateways = {str(n): g for n, g in providers.gateways(settings).items()}
     notifications = Notifications(gateways, sink)
     processor = IntakeProcessor(max_record_bytes=settings.kafka.max_record_bytes)
-    api = Services.start(settings)
+    # PostgreSQL down at start (the operator API's read models, the channels' keys):
+    # wait for it too.
+    while True:
+        try:
+            api = Services.start(settings)
+            break
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            backoff.wait("PostgreSQL", exc)
+    backoff.recovered()
     app = create_app(
         processor,
         publisher,
