@@ -230,11 +230,20 @@ async function api(path, { method = "GET", json, form } = {}) {
     throw new ApiError(401, t("login.expired"));
   }
   if (!answer.ok) {
-    const detail = typeof data.detail === "string" ? data.detail
-      : data.detail ? JSON.stringify(data.detail) : data.message_en || answer.statusText;
+    const detail = problemText(data) || answer.statusText;
     throw new ApiError(answer.status, answer.status === 403 ? t("error.forbidden") : detail);
   }
   return data;
+}
+
+/** The words of an error answer: FastAPI's detail (a string, {field, message}, or a
+ *  list of {loc, msg}), or the intake's Problem (message_en / message_zh). */
+function problemText(data) {
+  const detail = data?.detail;
+  if (typeof detail === "string") return detail;
+  if (Array.isArray(detail)) return detail.map((d) => `${(d.loc ?? []).slice(1).join(".")}: ${d.msg}`).join("; ");
+  if (detail && typeof detail === "object") return [detail.field, detail.message].filter(Boolean).join(": ");
+  return (state.lang === "zh-CN" ? data?.message_zh : data?.message_en) ?? "";
 }
 
 function failure(error) {
