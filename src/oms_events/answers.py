@@ -65,13 +65,17 @@ class AnswerWatch:
             self.consumer.close()
             raise
 
-    def send(self, via: Any | None = None) -> None:
+    def send(self, via: Any | None = None, actor: str | None = None) -> None:
         """Send the command and wait for Kafka to take it (``via``: a producer to
-        reuse; else one is made and closed)."""
+        reuse; else one is made and closed). ``actor``: who sent it, kept in the
+        record's ``actor`` header (commands without an actor field have it there)."""
         record = CommandWriter(self.settings, self.codec).record(self.command)
+        headers = list(record.headers)
+        if actor:
+            headers.append(("actor", actor.encode()))
         p = via or producer(self.settings)
         try:
-            p.send(record.topic, record.value, key=record.key, headers=record.headers).get(30)
+            p.send(record.topic, record.value, key=record.key, headers=headers).get(30)
         finally:
             if via is None:
                 p.close()

@@ -56,7 +56,7 @@ class CommandDesk:
                 order_id,
                 actor,
             )
-            watch.send(self._via())
+            watch.send(self._via(), actor=actor)
         except BaseException:
             watch.close()
             self.db.execute("DELETE FROM api_command WHERE command_id = %s", command.command_id)

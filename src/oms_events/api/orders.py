@@ -102,7 +102,10 @@ def search(
     q: Annotated[
         str | None, Query(description="Order number, channel order id or customer name (part of)")
     ] = None,
-    phone: Annotated[str | None, Query(description="The customer's phone, exactly")] = None,
+    phone: Annotated[
+        str | None,
+        Query(description="The customer's phone: E.164 (+8613800138000) or its national digits"),
+    ] = None,
     customer: Annotated[str | None, Query(description="Customer account or exact name")] = None,
     status: Annotated[
         str | None, Query(description="e.g. confirmed, allocated, shipped, cancelled")
@@ -120,8 +123,18 @@ def search(
             "(order_no ILIKE %(q)s OR external_id ILIKE %(q)s OR customer_name ILIKE %(q)s)"
         )
         args["q"] = f"%{q}%"
+    if phone:
+        digits = "".join(c for c in phone if c.isdigit())
+        # Phones are compared by their digits, one ending the other: the national
+        # number finds +86…, and +86… finds an order stored with the national number.
+        where.append(
+            "(phone = %(phone)s OR (length(%(digits)s) >= 6 AND ("
+            "regexp_replace(phone, '[^0-9]', '', 'g') LIKE '%%' || %(digits)s OR "
+            "%(digits)s LIKE '%%' || nullif(regexp_replace(phone, '[^0-9]', '', 'g'), ''))))"
+        )
+        args["phone"] = phone.strip()
+        args["digits"] = digits
     for name, value, clause in (
-        ("phone", phone, "phone = %(phone)s"),
         ("customer", customer, "(customer_account = %(customer)s OR customer_name = %(customer)s)"),
         ("status", status, "status = %(status)s"),
         ("channel", channel, "channel = %(channel)s"),
@@ -218,3 +231,36 @@ def detail(
         payments=payments,
         returns=returns,
     )
+
+
+class ReturnList(BaseModel):
+    """Returns found, newest first."""
+
+    returns: list[dict[str, Any]]
+
+
+@router.get("/returns", response_model=ReturnList, summary="Search returns (RMAs)")
+def returns(
+    api: Annotated[Services, Depends(services)],
+    _: Annotated[User, _READ],
+    status: Annotated[
+        str | None, Query(description="e.g. requested, approved, shipped, received, closed")
+    ] = None,
+    order_id: Annotated[str | None, Query(description="Only this order's (its id)")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> ReturnList:
+    """Returns with their order number, newest first."""
+    rows = api.db.rows(
+        "SELECT r.return_id::text, r.return_no, r.order_id::text, t.order_no, r.channel, "
+        "r.status, r.reason, r.refund_only, r.lines, r.worth AS worth_minor, r.currency, "
+        "r.requested_at, r.carrier, r.tracking_no, r.received_at, "
+        "r.refund_amount AS refund_minor, r.refunded_at, r.closed_at "
+        "FROM return_tracking r LEFT JOIN order_tracking t USING (order_id) "
+        "WHERE (%(status)s::text IS NULL OR r.status = %(status)s) "
+        "AND (%(order)s::text IS NULL OR r.order_id::text = %(order)s) "
+        "ORDER BY r.requested_at DESC LIMIT %(limit)s",
+        status=status,
+        order=order_id,
+        limit=limit,
+    )
+    return ReturnList(returns=rows)

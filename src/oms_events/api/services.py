@@ -3,7 +3,7 @@ the command desk and the channel guard (``app.state.api``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import HTTPException, Request
 
@@ -23,6 +23,8 @@ class Services:
     tokens: Tokens
     desk: CommandDesk
     guard: ChannelGuard
+    # Sign-in attempts per user name: 5 at once, then one every 10 s (password guessing).
+    logins: RateLimit = field(default_factory=lambda: RateLimit(per_s=0.1, burst=5))
 
     @classmethod
     def start(cls, settings: Settings, schema: str | None = None) -> Services:

@@ -1,4 +1,5 @@
-"""``oms user add | key``: who may use the operator API, and channels' intake keys."""
+"""``oms user add | disable | key | revoke | list``: who may use the operator API, and
+channels' intake keys."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from oms_events.api.channel_keys import add_key
 from oms_events.api.database import Database
@@ -93,3 +95,76 @@ def key(
     # Plain lines (no wrapping): `eval "$(oms user key web)"` sets both variables.
     typer.echo(f"OMS_CHANNEL_KEY={key_id}")
     typer.echo(f"OMS_CHANNEL_SECRET={secret}")
+
+
+@app.command()
+@one_line_errors
+def disable(
+    name: Annotated[str, typer.Argument(help="The user to lock out.")],
+    schema: str | None = SCHEMA,
+) -> None:
+    """Lock NAME out: sign-in and the tokens they hold are refused from now on
+    (`oms user add` again to let them back in with a new password).
+
+    Example: oms user disable li.lei
+    """
+    db = _database(schema)
+    try:
+        done = db.execute("UPDATE api_user SET disabled = true WHERE username = %s", name)
+    finally:
+        db.close()
+    if not done:
+        raise typer.BadParameter(f"no user {name!r}; see oms user list")
+    out.print(f"user {name} disabled")
+
+
+@app.command()
+@one_line_errors
+def revoke(
+    key_id: Annotated[str, typer.Argument(help="The channel key's id (X-OMS-Key).")],
+    schema: str | None = SCHEMA,
+) -> None:
+    """Revoke a channel key: its requests are refused (401) within 10 s.
+
+    Example: oms user revoke ck_web_0123456789ab
+    """
+    db = _database(schema)
+    try:
+        done = db.execute(
+            "UPDATE api_key SET revoked_at = now() WHERE key_id = %s AND revoked_at IS NULL",
+            key_id,
+        )
+    finally:
+        db.close()
+    if not done:
+        raise typer.BadParameter(f"no live key {key_id!r}; see oms user list")
+    out.print(f"key {key_id} revoked")
+
+
+@app.command("list")
+@one_line_errors
+def list_(schema: str | None = SCHEMA) -> None:
+    """List the users (roles, disabled) and the channels' keys (never their secrets).
+
+    Example: oms user list
+    """
+    db = _database(schema)
+    try:
+        users = db.rows("SELECT username, roles, disabled, created_at FROM api_user ORDER BY 1")
+        keys = db.rows(
+            "SELECT key_id, channel, created_by, created_at, revoked_at FROM api_key ORDER BY 2, 4"
+        )
+    finally:
+        db.close()
+    table = Table("user", "roles", "state", "since", title="Users")
+    for u in users:
+        state = "disabled" if u["disabled"] else "active"
+        table.add_row(u["username"], ", ".join(u["roles"]), state, f"{u['created_at']:%Y-%m-%d}")
+    out.print(table)
+    keys_table = Table("key", "channel", "by", "since", "revoked", title="Channel keys")
+    for k in keys:
+        revoked = f"{k['revoked_at']:%Y-%m-%d %H:%M}" if k["revoked_at"] else "-"
+        keys_table.add_row(
+            k["key_id"], k["channel"], k["created_by"], f"{k['created_at']:%Y-%m-%d}", revoked
+        )
+    out.print(keys_table)

@@ -202,6 +202,7 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("GET", "/api/v1/me", None, ALL),
     ("GET", "/api/v1/orders?limit=5", None, READERS),
     ("GET", "/api/v1/orders/{order}", None, READERS),
+    ("GET", "/api/v1/returns?status=requested", None, READERS),
     *[("POST", f"/api/v1/orders/{{order}}/{a}", body, ACTORS) for a, body in ACTIONS.items()],
     ("GET", "/api/v1/commands/{command}", None, ACTORS),
     ("GET", "/api/v1/stock?sku=API-A", None, ALL),
@@ -318,6 +319,8 @@ def test_a_hold_sent_over_http_is_applied_and_names_its_actor(world: World) -> N
     acted = [t["detail"] for t in view["timeline"] if t["event"] == "OperatorActed"]
     assert acted and acted[-1]["actor"] == "u-customer_service"
     assert view["order"]["hold_reason"] == "address check"
+    commands = read_topic(world.settings, topics.name(world.settings, topics.commands("order")))
+    assert ("actor", b"u-customer_service") in {h for r in commands for h in r.headers}
 
     # A rule the engine applies: an order already held cannot be held again.
     again = world.client.post(f"{path}/hold", json={"reason": "twice"}, headers=cs)
@@ -340,10 +343,12 @@ def test_search_finds_an_order_by_phone_and_masks_it(world: World) -> None:
         f"/api/v1/orders/{world.matrix_order}", headers=headers(world, "admin")
     ).json()
     phone = view["order"]["phone"]
-    found = world.client.get(
-        "/api/v1/orders", params={"phone": phone}, headers=headers(world, "analyst")
-    ).json()["orders"]
-    assert world.matrix_order in [o["order_id"] for o in found]
+    national = phone.removeprefix("+86")
+    for typed in (national, f"+86 {national}"):  # as customers say it, with or without +86
+        found = world.client.get(
+            "/api/v1/orders", params={"phone": typed}, headers=headers(world, "analyst")
+        ).json()["orders"]
+        assert world.matrix_order in [o["order_id"] for o in found]
     assert phone not in json.dumps(found)
     assert found[0]["phone_masked"].endswith(phone[-4:])
 
@@ -427,3 +432,13 @@ def test_a_dead_letter_is_redriven_to_its_topic_byte_for_byte(world: World) -> N
     closed = {e["id"]: e for e in inbox}
     assert closed["dead_letter:admin"]["closed"] == "redriven"
     assert closed["dead_letter:admin"]["closed_by"] == "u-admin"
+
+
+def test_password_guessing_is_slowed_per_user_name(world: World) -> None:
+    name = f"guess-{uuid.uuid4().hex[:6]}"
+    answers = [
+        world.client.post("/api/v1/auth/token", data={"username": name, "password": f"no-{n}"})
+        for n in range(6)
+    ]
+    assert [a.status_code for a in answers] == [401] * 5 + [429]
+    assert int(answers[-1].headers["retry-after"]) >= 1
