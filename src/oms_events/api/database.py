@@ -1,5 +1,5 @@
 """The API's PostgreSQL: the projections' schema (read models) and the API's own tables
-(``projections/040_api.sql``: users, channel keys, commands, closed exceptions)."""
+(``projections/024_api.sql``: users, channel keys, commands, closed exceptions)."""
 
 from __future__ import annotations
 

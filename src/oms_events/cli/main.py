@@ -11,6 +11,7 @@ from oms_events.cli import (
     check,
     cod,
     config,
+    console,
     customer,
     db,
     demo,
@@ -73,6 +74,7 @@ app.command(
 app.add_typer(channel.app, name="channel")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(config.app, name="config")
+app.command("console")(console.console)
 app.add_typer(check.app, name="check")
 app.add_typer(docs.app, name="docs")
 app.add_typer(rules.app, name="rules")

@@ -53,7 +53,7 @@ from fastapi_offline import FastAPIOffline
 from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, Field
 
-from oms_events import topics
+from oms_events import console, topics
 from oms_events.api.channel_keys import KeyRefused
 from oms_events.api.routes import operator_api
 from oms_events.api.services import Services
@@ -359,6 +359,7 @@ def create_app(
         seen.commit()
         return Accepted(order_no=refs[0].order_no, orders=refs)
 
+    console.mount(app)  # the operator console's pages at /console/ (not in the OpenAPI)
     return app
 
 

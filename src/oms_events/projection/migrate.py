@@ -34,7 +34,7 @@ CORE_OWNER = "core"
 # Files every schema holds, owned by no projection: the offsets, and tables that are
 # computed or written rather than folded from events (the demand forecast, the operator
 # API's users, keys and commands), which a replay's swap must leave alone (replay.KEPT).
-CORE_FILES = (CORE, "018_demand_forecast.sql", "040_api.sql")
+CORE_FILES = (CORE, "018_demand_forecast.sql", "024_api.sql", "041_api_command_watch.sql")
 
 _MIGRATIONS_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_migration (

@@ -1,4 +1,4 @@
-"""The operator API's tables (projections/040_api.sql): core, so a projection's replay
+"""The operator API's tables (projections/024_api.sql): core, so a projection's replay
 leaves users, keys and closed exceptions alone; ``oms user`` manages them."""
 
 from __future__ import annotations

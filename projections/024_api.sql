@@ -44,8 +44,7 @@ CREATE TABLE api_command (
     reason      text,
     events      text[]      NOT NULL DEFAULT '{}',
     sent_at     timestamptz NOT NULL DEFAULT now(),
-    answered_at timestamptz,
-    watch_from  jsonb
+    answered_at timestamptz
 );
 CREATE INDEX api_command_order ON api_command (order_id, sent_at);
 COMMENT ON TABLE api_command IS 'Operator commands sent through the API and the engine''s answer (GET /api/v1/commands/{id}).';
@@ -59,7 +58,6 @@ COMMENT ON COLUMN api_command.reason IS 'Why it was rejected (code: message), or
 COMMENT ON COLUMN api_command.events IS 'Names of the events the command caused.';
 COMMENT ON COLUMN api_command.sent_at IS 'When Kafka took the command.';
 COMMENT ON COLUMN api_command.answered_at IS 'When the engine''s answer was read.';
-COMMENT ON COLUMN api_command.watch_from IS 'Offsets ("topic:partition" -> offset) of the events and replies topics noted before the command was sent; the answer is read from there, also by a restarted server.';
 
 CREATE TABLE exception_resolution (
     exception_id text        PRIMARY KEY,
