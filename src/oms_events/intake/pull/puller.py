@@ -190,16 +190,15 @@ class Puller:
             mark = self._pages(p, mark)
         start = mark.end if mark is not None else since
         assert start is not None
-        while not self.stop.is_set():
-            end = min(start + self.platform.max_window, self.clock() - self.lag)
-            if end <= start:
-                if not follow:
-                    break
-                self.stop.wait(self.settings.intake.pull_interval_s)
-                continue
-            mark = self._window(p, start, end)
-            start = mark.end
-        return mark
+        while True:
+            # The target is fixed per round: a run without --follow ends, rather than
+            # chasing a "now" that moves while it pulls.
+            until = self.clock() - self.lag
+            while start < until and not self.stop.is_set():
+                mark = self._window(p, start, min(start + self.platform.max_window, until))
+                start = mark.end
+            if not follow or self.stop.wait(self.settings.intake.pull_interval_s):
+                return mark
 
     def _window(self, p: Producer, start: datetime, end: datetime) -> Mark:
         first = self._fetch(
