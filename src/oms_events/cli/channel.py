@@ -205,3 +205,26 @@ def sandbox(
         signal.signal(signum, lambda *_: stop.set())
     stop.wait()
     box.close()
+
+
+@app.command()
+@one_line_errors
+def decrypt() -> None:
+    """Run the decrypt desk: for each order placed with its receiver masked by the
+    platform (OrderPlaced receiver_masked), ask the platform's decrypt API and send
+    RevealReceiver (the order goes on to allocation) or HoldOrder with reason
+    receiver.decrypt_failed (its row in the exception queue). Until Ctrl-C / SIGTERM.
+
+    解密台：平台加密/脱敏收件人的订单，经平台解密接口取得真实收件人后才分配仓库；解密失败则挂起进入异常队列。
+
+    Example: oms channel decrypt      # beside `oms run` and `oms intake`
+    """
+    from oms_events.intake.pull.decrypt import run_decrypt_desk
+
+    settings = get_settings()
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    out.print("decrypt desk running (Ctrl-C stops)")
+    service = run_decrypt_desk(settings, stop)
+    out.print(f"decrypt desk: {service.counters()}")

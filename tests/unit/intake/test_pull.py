@@ -4,19 +4,25 @@ platform's shape, and the channel parsers reading what the puller publishes."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
+from uuid import uuid4
 
+import httpx
 import pytest
 
+from oms_events.engine.commands import HoldOrder, RevealReceiver
 from oms_events.intake.channel import CHINA
 from oms_events.intake.channels import channel
 from oms_events.intake.model import IntakeOrder
 from oms_events.intake.pull import signing
+from oms_events.intake.pull.decrypt import DecryptService, revealed
 from oms_events.intake.pull.platforms import PLATFORMS, ApiError, Credentials, Taobao
 from oms_events.intake.pull.puller import Mark
 from oms_events.intake.pull.sandbox import PlatformSandbox, clone, templates
 from oms_events.intake.tables import Tables
+from oms_events.settings import Settings
 
 CREDS = Credentials("app-1", "secret-1", "session-1")
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=CHINA)
@@ -116,3 +122,63 @@ def test_taobao_hmac_requests_are_verified_too(box: PlatformSandbox) -> None:
 def test_a_mark_reads_back_as_written() -> None:
     mark = Mark(START, END, 4, 2)
     assert Mark.decode(mark.encode()) == mark
+
+
+def _placed(channel: str, name: str, phone: str, street: str) -> dict[str, object]:
+    """The payload of an OrderPlaced as the decrypt desk reads it."""
+    return {
+        "channel": channel,
+        "external_id": "E-1",
+        "receiver_masked": True,
+        "customer": {"name": name, "phone": phone, "account": None},
+        "address": {
+            "country": "CN",
+            "province": "浙江省",
+            "city": "杭州市",
+            "district": "西湖区",
+            "line1": street,
+            "postcode": None,
+        },
+    }
+
+
+@pytest.fixture
+def desk(box: PlatformSandbox) -> Iterator[DecryptService]:
+    url = box.start()
+    settings = Settings().replace(recovery={"initial_backoff_s": 0.01})
+    yield DecryptService(settings, CREDS, httpx.Client(base_url=url))
+    box.close()
+
+
+@pytest.mark.parametrize(
+    ("channel", "name", "phone", "street"),
+    [
+        ("pdd", "~AgAAAAEC~1~", "~AgAAAAED~1~", "~AgAAAAEF~1~"),
+        ("douyin", "#ABCD#", "$EFGH$", "#IJKL#"),
+    ],
+)
+def test_the_desk_reveals_a_receiver_the_platform_decrypts(
+    box: PlatformSandbox, desk: DecryptService, channel: str, name: str, phone: str, street: str
+) -> None:
+    box.plain |= {name: "周芷若", phone: "13912345678", street: "文三路 90 号"}
+    order_id = uuid4()
+    command = desk._decide(order_id, _placed(channel, name, phone, street))
+    assert isinstance(command, RevealReceiver)
+    assert (command.customer.name, command.customer.phone) == ("周芷若", "13912345678")
+    assert (command.address.line1, command.address.city) == ("文三路 90 号", "杭州市")
+    assert command.command_id == f"decrypt:{order_id}"  # a redo is a duplicate
+
+
+def test_the_desk_holds_an_order_the_platform_cannot_decrypt(
+    box: PlatformSandbox, desk: DecryptService
+) -> None:
+    box.plain |= {"~N~": "周芷若", "~P~": "13912345678"}  # the street's ciphertext is unknown
+    command = desk._decide(uuid4(), _placed("pdd", "~N~", "~P~", "~S~"))
+    assert isinstance(command, HoldOrder)
+    assert command.reason.startswith("receiver.decrypt_failed: the platform refused (1 of 3")
+
+
+def test_a_masked_receiver_without_ciphertext_is_held_with_the_reason() -> None:
+    command = revealed(uuid4(), _placed("tmall", "张**", "138****1234", "文三路**号"), {})
+    assert isinstance(command, HoldOrder)
+    assert "no ciphertext" in command.reason

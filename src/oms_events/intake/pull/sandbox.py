@@ -88,6 +88,7 @@ class PlatformSandbox:
         self.orders: dict[str, list[Stored]] = {c: [] for c in ("tmall", "jd", "pdd", "douyin")}
         self.before_page: Callable[[str, int], None] | None = None
         self.calls: list[tuple[str, int]] = []  # (channel, page) of every list call answered
+        self.plain: dict[str, str] = {}  # ciphertext -> what it hides (the decrypt APIs)
         self._count = itertools.count(1)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -137,7 +138,7 @@ class PlatformSandbox:
             return self._jd(dict(parse_qsl(body.decode())))
         if path == "/api/router":
             return self._pdd(dict(parse_qsl(body.decode())))
-        if path == "/order/searchList":
+        if path in ("/order/searchList", "/order/batchDecrypt"):
             return self._douyin(query, body.decode())
         return HTTPStatus.NOT_FOUND, b'{"error": "no such API in the sandbox"}'
 
@@ -258,6 +259,19 @@ class PlatformSandbox:
             return error(20004, "签名错误", "sign check failure")
         if form.get("access_token") != self.creds.session:
             return error(10019, "access_token已过期")
+        if form.get("type") == "pdd.open.decrypt.batch":
+            items = [
+                {
+                    "data_tag": i["data_tag"],
+                    "encrypted_data": i["encrypted_data"],
+                    "decrypted_data": self.plain.get(i["encrypted_data"], ""),
+                    "error_code": 0 if i["encrypted_data"] in self.plain else 50002,
+                    "error_msg": "" if i["encrypted_data"] in self.plain else "解密失败",
+                }
+                for i in json.loads(form.get("data_list", "[]"))
+            ]
+            answer: dict[str, Any] = {"data_decrypt_list": items}
+            return HTTPStatus.OK, _dumps({"open_decrypt_batch_response": answer})
         if self._throttled():
             return error(70031, "调用过于频繁，请调整调用频率")
         page, size = int(form.get("page", "1")), int(form.get("page_size", "100"))
@@ -297,6 +311,22 @@ class PlatformSandbox:
             return error(40004, "签名错误", "isv.signature-invalid", "签名校验失败")
         if query.get("access_token") != self.creds.session:
             return error(30001, "access_token无效", "isv.access-token-invalid", "授权已失效")
+        if query.get("method") == "order.batchDecrypt":
+            infos = [
+                {
+                    "auth_id": i["auth_id"],
+                    "cipher_text": i["cipher_text"],
+                    "decrypt_text": self.plain.get(i["cipher_text"], ""),
+                    "err_no": 0 if i["cipher_text"] in self.plain else 300008,
+                    "err_msg": "" if i["cipher_text"] in self.plain else "解密失败",
+                }
+                for i in json.loads(params)["cipher_infos"]
+            ]
+            data: dict[str, Any] = {
+                "decrypt_infos": infos,
+                "custom_err": {"err_code": 0, "err_msg": ""},
+            }
+            return HTTPStatus.OK, _dumps({"code": 10000, "msg": "success", "data": data})
         if self._throttled():
             return error(90000, "流量超限", "isv.flow-limit", "请求过于频繁，请稍后再试")
         biz = json.loads(params)

@@ -35,8 +35,9 @@ def top_sign(params: Mapping[str, str], secret: str, method: str = "md5") -> str
     return hashlib.md5((secret + text + secret).encode()).hexdigest().upper()
 
 
-def param_json(params: Mapping[str, Any]) -> str:
-    """Douyin's ``param_json``: the business parameters, keys sorted, no spaces."""
+def param_json(params: Any) -> str:
+    """Business parameters as JSON, keys sorted, no spaces (Douyin's ``param_json``,
+    JD's ``360buy_param_json``, Pinduoduo's JSON-valued parameters)."""
     return json.dumps(params, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
