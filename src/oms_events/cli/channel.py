@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from oms_events import topics
+from oms_events import resources, topics
 from oms_events.cli.errors import one_line_errors
 from oms_events.intake.channel import CHINA
 from oms_events.intake.channels import CHANNELS
@@ -228,3 +228,63 @@ def decrypt() -> None:
     out.print("decrypt desk running (Ctrl-C stops)")
     service = run_decrypt_desk(settings, stop)
     out.print(f"decrypt desk: {service.counters()}")
+
+
+@app.command("map")
+@one_line_errors
+def map_sku(
+    channel: Annotated[str, typer.Argument(help=f"Channel: {CHANNEL_NAMES}.")],
+    channel_sku: Annotated[
+        str | None, typer.Argument(help="The platform's code (outer_sku_id, skuId, …).")
+    ] = None,
+    our_sku: Annotated[str | None, typer.Argument(help="Our sku it stands for.")] = None,
+    remove: Annotated[bool, typer.Option(help="Remove CHANNEL_SKU from the map.")] = False,
+) -> None:
+    """Show or edit the channel sku -> our sku map (the file OMS_INTAKE_SKU_MAP names),
+    for shops whose platform codes differ from ours. An order naming a code that is not
+    in the map is dead-lettered as intake.unknown_sku with the code. Restart `oms intake`
+    to apply a change.
+
+    渠道商品编码 -> 本系统 SKU 映射表（OMS_INTAKE_SKU_MAP 指定的文件）；改动后重启 oms intake 生效。
+
+    Examples:
+
+      oms channel map pdd                          # the pdd table
+
+      oms channel map pdd CUP01 SKU-CUP-001        # add or change one code
+
+      oms channel map pdd CUP01 --remove
+    """
+    import json
+
+    if channel not in CHANNELS:
+        raise typer.BadParameter(
+            f"unknown channel {channel!r}; use one of {CHANNEL_NAMES}", param_hint="CHANNEL"
+        )
+    settings = get_settings()
+    path = settings.intake.sku_map
+    # A file not written yet starts as the shipped map: no default code is lost.
+    source = path if path is not None and path.exists() else resources.intake_table("skus.json")
+    doc = json.loads(source.read_text())
+    if channel_sku is None:
+        for code, ours in sorted(doc.get(channel, {}).items()):
+            out.print(f"{code}\t{ours}")
+        return
+    if path is None:
+        raise typer.BadParameter(
+            "the shipped map is read-only: set OMS_INTAKE_SKU_MAP to a file of your own "
+            "(created from the shipped map on the first change)",
+            param_hint="OMS_INTAKE_SKU_MAP",
+        )
+    if not remove and not our_sku:
+        raise typer.BadParameter("give OUR_SKU, or --remove", param_hint="OUR_SKU")
+    codes = doc.setdefault(channel, {})
+    if remove:
+        if codes.pop(channel_sku, None) is None:
+            raise typer.BadParameter(
+                f"{channel_sku!r} is not in the {channel} map", param_hint="CHANNEL_SKU"
+            )
+    else:
+        codes[channel_sku] = our_sku
+    path.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+    out.print(f"{channel} {channel_sku} -> {'(removed)' if remove else our_sku} in {path}")
