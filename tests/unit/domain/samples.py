@@ -235,7 +235,7 @@ def events_of_every_kind() -> list[Any]:
     recorded += paid.collect_events()
 
     # Placed with the receiver masked by the platform, revealed by its decrypt API.
-    masked = order(external_id="T-5", phone="138****0000", receiver_masked=True)
+    masked = order(external_id="T-MASKED", phone="138****0000", receiver_masked=True)
     masked.reveal_receiver(Customer(name="张三", phone="13800000000"), address())
     recorded += masked.collect_events()
 
