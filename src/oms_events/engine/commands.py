@@ -624,10 +624,12 @@ class CollectCod(PaymentCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class VoidPayment(PaymentCommand):
-    """Withdraw every tender still asked for: the order was cancelled or rejected
-    (sent by the order service); the payment desk closes their trades."""
+    """Withdraw every tender still asked for (the order was cancelled or rejected), or
+    only ``reference`` (a balance asked again); sent by the order service, the payment
+    desk closes their trades."""
 
     reason: str
+    reference: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -875,6 +877,10 @@ class CreateShipment(Command):
     order_id: UUID
     location: str
     lines: tuple[ShipmentLineDetails, ...]
+    # Minor units the parcel costs when the order ships in several (Order.lines_price):
+    # what a COD courier collects, printed on its label. None: the whole order.
+    parcel_price: int | None = None
+    drop_ship: bool = False  # a supplier's: its cancellation goes where its order went
 
     @property
     def key(self) -> str:
