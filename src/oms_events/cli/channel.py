@@ -3,8 +3,6 @@ pull a marketplace's orders, serve the marketplaces' sandbox."""
 
 from __future__ import annotations
 
-import signal
-import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -14,6 +12,7 @@ from rich.console import Console
 
 from oms_events import resources, topics
 from oms_events.cli.errors import one_line_errors
+from oms_events.cli.shutdown import on_shutdown
 from oms_events.intake.channel import CHINA
 from oms_events.intake.channels import CHANNELS
 from oms_events.intake.errors import Rejection
@@ -159,9 +158,7 @@ def pull(
             f"unknown platform {platform!r}; use one of {PULLED_NAMES}", param_hint="PLATFORM"
         )
     settings = get_settings()
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = on_shutdown()
     puller = Puller(settings, PLATFORMS[platform], shop=shop, stop=stop)
     mark = puller.run(_since(since), follow=follow)
     where = f"up to {mark.end.isoformat()}" if mark is not None else "nothing to pull yet"
@@ -200,9 +197,7 @@ def sandbox(
     seed(box, orders, datetime.now(CHINA))
     url = box.start(port=port if port is not None else urlsplit(i.pull_url).port or 18093)
     out.print(f"platform sandbox on {url} ({orders} orders per platform; Ctrl-C stops)")
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = on_shutdown()
     stop.wait()
     box.close()
 
@@ -222,9 +217,7 @@ def decrypt() -> None:
     from oms_events.intake.pull.decrypt import run_decrypt_desk
 
     settings = get_settings()
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = on_shutdown()
     out.print("decrypt desk running (Ctrl-C stops)")
     service = run_decrypt_desk(settings, stop)
     out.print(f"decrypt desk: {service.counters()}")

@@ -9,8 +9,6 @@ backoff and dead-lettering after OMS_NOTIFIER_MAX_ATTEMPTS attempts.
 from __future__ import annotations
 
 import secrets
-import signal
-from types import FrameType
 from typing import Annotated
 
 import typer
@@ -19,6 +17,7 @@ from rich.table import Table
 
 from oms_events.cli.errors import one_line_errors
 from oms_events.cli.project import SCHEMA, schema_or_setting
+from oms_events.cli.shutdown import on_shutdown
 from oms_events.notifications.notifier import Notifier, connect_in
 from oms_events.projection.migrate import migrate
 from oms_events.projection.registry import select
@@ -41,16 +40,9 @@ def run(schema: str | None = SCHEMA) -> None:
     Example: OMS_NOTIFIER_SMTP_HOST=mail.example.com oms notify run
     """
     settings = get_settings()
-    stopping = False
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True  # finish the message in hand, then leave
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    stop = on_shutdown()  # finish the message in hand, then leave
     schema = schema_or_setting(schema)
-    notifier = Notifier(settings, schema, lambda: stopping)
+    notifier = Notifier(settings, schema, stop.is_set)
     out.print(f"notifying from schema {schema} over {settings.notifier.channels}")
     try:
         notifier.run()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import signal
 from datetime import UTC, datetime
-from types import FrameType
 
 import typer
 from rich.console import Console
@@ -21,6 +19,7 @@ from oms_events.analytics.calendar import set_timezone
 from oms_events.avro.codec import SharedDecodes
 from oms_events.avro.registry import codec_from_settings
 from oms_events.cli.errors import one_line_errors
+from oms_events.cli.shutdown import on_shutdown
 from oms_events.kafka.port import TopicPartition
 from oms_events.projection import replay as replays
 from oms_events.projection.registry import projected, select
@@ -71,21 +70,14 @@ def project(
     settings = get_settings()
     schema = schema_or_setting(schema)
     projections = select(names) if names else projected()
-    stopping = False
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True  # finish the batch in hand, then leave
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    stop = on_shutdown()  # finish the batch in hand, then leave
     # One decode per event for all projections reading it (three read the order events).
     codec = SharedDecodes(codec_from_settings(settings.registry))
     supervisor = Supervisor(
         settings,
         projections,
         schema,
-        lambda: stopping,
+        stop.is_set,
         batch_size=batch_size,
         max_wait=max_wait,
         codec=codec,
