@@ -31,6 +31,7 @@ from oms_events.cli import (
     status,
     stock,
     topics,
+    whatif,
 )
 from oms_events.logging import setup_logging
 from oms_events.settings import get_settings
@@ -73,6 +74,7 @@ app.add_typer(config.app, name="config")
 app.add_typer(check.app, name="check")
 app.add_typer(docs.app, name="docs")
 app.add_typer(rules.app, name="rules")
+app.command("whatif")(whatif.whatif)
 
 
 @app.callback()

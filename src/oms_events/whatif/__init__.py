@@ -5,3 +5,7 @@ rules on a fork of the log, and compare the fork with what happened.
 ``comparison`` turns two such folds into figures per channel and region (pure),
 ``fork`` runs the real engine on the fork (Kafka and PostgreSQL).
 """
+
+
+class WhatIfError(RuntimeError):
+    """A what-if could not run; the message is one line naming the fix."""

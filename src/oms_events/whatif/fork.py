@@ -44,6 +44,7 @@ from oms_events.projection.migrate import migrate
 from oms_events.projection.registry import select
 from oms_events.projection.runner import Runner, connect
 from oms_events.settings import Settings
+from oms_events.whatif import WhatIfError
 from oms_events.whatif.comparison import Comparison, compare
 from oms_events.whatif.outcomes import OrderOutcome, StockSample, order_outcomes, stock_outs
 
@@ -64,10 +65,6 @@ PROJECTIONS = ("inventory", "tracking")  # what an operator reads in the fork's 
 SETTLE_TIMEOUT_S = 120.0
 
 Progress = Callable[[int, int], None]  # (records replayed, of total)
-
-
-class WhatIfError(RuntimeError):
-    """A what-if could not run; the message is one line naming the fix."""
 
 
 @dataclass(frozen=True)
