@@ -127,10 +127,10 @@ class Processor(threading.Thread):
         self._unsettled: set[int] = set()  # events partitions waited on (logged once)
         self._next_tick = 0.0
         self.clock = clock
-        # The clock value of the timers' last look whose transaction (if any) committed:
-        # a what-if replay waits for it before the next record, so timers fire where
-        # the recorded time says, not when the loop happens to run.
-        self.timers_checked: float | None = None
+        # Looks of the timers completed (their transaction, if any, committed): a what-if
+        # replay waits for a whole look after the fork settles, so timers fire where the
+        # recorded time says, not when the loop happens to run.
+        self.timer_looks = 0
         # A record that fails every transaction it is in is found and dead-lettered.
         self.quarantine = Quarantine(settings.engine.poison_attempts, settings.engine.batch_size)
         self._in_flight: list[Record] = []  # the input records of the open transaction
@@ -185,7 +185,7 @@ class Processor(threading.Thread):
             ticking = self.service.due(now, self.partitions)
         committed = self._transact(batch, ticking, now=now) if batch or ticking else True
         if now is not None and committed and not self.pending:
-            self.timers_checked = now
+            self.timer_looks += 1
 
     def _narrow(
         self, batch: dict[TopicPartition, list[Record]]

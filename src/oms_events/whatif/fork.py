@@ -241,8 +241,8 @@ def fork_settings(live: Settings, rules: Path, run_id: str) -> Settings:
 class Settled:
     """Tells when the fork has done everything the records so far caused."""
 
-    def __init__(self, settings: Settings, engine: Engine, clock: ReplayClock) -> None:
-        self.engine, self.clock = engine, clock
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self.engine = engine
         self.reader = consumer(settings, group_id=None, fetch_max_wait_ms=10)
         inputs = {t: topics.name(settings, topics.commands(t)) for t in PROCESSORS}
         self.events = topics.name(settings, topics.events("inventory"))
@@ -263,41 +263,52 @@ class Settled:
         for c in (self.reader, *self.groups.values()):
             c.close()
 
-    def _quiet(self) -> bool:
-        if self.timers.timers_checked is None or self.timers.timers_checked < self.clock():
-            return False
+    def _quiet(self) -> dict[TopicPartition, int] | None:
+        """The end offsets when nothing is in flight (no open transaction, every
+        processor and the stock view past every record), else None."""
         ends = self.reader.end_offsets(self.parts)
         if ends != self.reader.end_offsets(self.parts, stable=False):
-            return False  # a transaction is open
+            return None  # a transaction is open
         deadline = time.monotonic() + 5
         while any(self.reader.position(tp) < ends[tp] for tp in self.parts):
             for tp, batch in self.reader.poll(timeout_ms=20).items():
                 if batch:
                     self.last[tp] = max(self.last[tp], batch[-1].offset + 1)
             if time.monotonic() > deadline:
-                return False
+                return None
         for tp, group in self.groups.items():
             if (group.committed(tp) or 0) < self.last[tp]:
-                return False
+                return None
         watcher = self.engine.watcher
         if watcher is None or watcher.positions.get(0, 0) < ends[TopicPartition(self.events, 0)]:
-            return False
+            return None
         # Nothing was written while we looked (a commit in between would show here).
-        return self.reader.end_offsets(self.parts, stable=False) == ends
+        return ends if self.reader.end_offsets(self.parts, stable=False) == ends else None
 
     def wait(self, timeout: float = SETTLE_TIMEOUT_S) -> None:
-        """Return once settled; WhatIfError when a processor failed or time ran out."""
+        """Return once settled: quiet, then a whole look of the timers at the clock's
+        time (it began after the quiet: it saw every effect) that changed nothing.
+        WhatIfError when a processor failed or time ran out."""
         deadline = time.monotonic() + timeout
-        while not self._quiet():
-            if self.engine.failed():
-                raise WhatIfError(
-                    "a fork processor failed; see the log, fix and run the what-if again"
-                )
-            if time.monotonic() > deadline:
-                raise WhatIfError(
-                    f"the fork did not settle within {timeout:.0f} s; is Kafka overloaded?"
-                )
+        while True:
+            ends = self._quiet()
+            if ends is not None:
+                looks = self.timers.timer_looks
+                while self.timers.timer_looks < looks + 2:
+                    self._check(deadline, timeout)
+                    time.sleep(0.002)
+                if self._quiet() == ends:
+                    return
+            self._check(deadline, timeout)
             time.sleep(0.005)
+
+    def _check(self, deadline: float, timeout: float) -> None:
+        if self.engine.failed():
+            raise WhatIfError("a fork processor failed; see the log, fix and run the what-if again")
+        if time.monotonic() > deadline:
+            raise WhatIfError(
+                f"the fork did not settle within {timeout:.0f} s; is Kafka overloaded?"
+            )
 
 
 def _opening_stock(opening: dict[tuple[str, str], int]) -> list[ReceiveStock]:
@@ -327,7 +338,7 @@ def replay(
     clock = ReplayClock(first_ms)
     engine = Engine(fork, only=PROCESSORS, codec=codec, clock=clock)
     engine.start()
-    settled = Settled(fork, engine, clock)
+    settled = Settled(fork, engine)
     p = producer(fork)
     writer = CommandWriter(fork, codec)
     total = len(history.records)
@@ -420,6 +431,11 @@ def whatif(
     parsed = rules_file.load(rules)
     codec = codec_from_settings(live.registry)
     history = read_history(live, codec, first_ms, last_ms)
+    if not history.orders:
+        raise WhatIfError(
+            f"no order was placed on {topics.name(live, topics.commands('order'))} in the "
+            "window; check --from and --to (a time without an offset is UTC)"
+        )
     run = run_id or uuid.uuid4().hex[:8]
     fork = fork_settings(live, rules, run)
     schema = f"whatif_{run}"
