@@ -176,10 +176,10 @@ def whatif(
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=err, transient=True, disable=as_json) as bar:
-        task = bar.add_task(t["replaying"], total=None)
+        task = bar.add_task(t["reading"], total=None)
 
         def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+            bar.update(task, description=t["replaying"], completed=done, total=total)
 
         result = fork.whatif(get_settings(), rules, first_ms, last_ms, keep=keep, progress=progress)
     comparison = result.comparison
