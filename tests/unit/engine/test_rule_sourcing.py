@@ -3,6 +3,7 @@ location by the rules, and the Allocation names the rule (no Kafka)."""
 
 from __future__ import annotations
 
+from oms_events.engine.commands import CreateShipment
 from oms_events.fulfilment.rules import parse
 from tests.unit.engine.flow import Flow, place
 
@@ -69,3 +70,6 @@ def test_a_drop_ship_line_is_reserved_at_the_supplier_and_ordered_from_it() -> N
     assert (purchase["supplier"], purchase["rule"]) == ("SUP-SOFA", "dropship")
     assert [(ln["sku"], ln["quantity"]) for ln in purchase["lines"]] == [("SOFA", 1)]
     assert purchase["ship_to"]["province"] == "浙江省"
+    # The supplier's shipment knows it is one, so a cancellation goes where this went.
+    shipments = {c.location: c.drop_ship for c in done.commands(CreateShipment)}
+    assert shipments == {"HZ": False, "SUP-SOFA": True}
