@@ -374,8 +374,10 @@ class Processor(threading.Thread):
         batch: dict[TopicPartition, list[Record]] = {}
         count = 0
         deadline: float | None = None
+        # Idle, a poll never outlasts the timers' interval: they would fire late.
+        idle = min(200, self.engine.ttl_check_ms) if self.service.has_timers else 200
         while count < self.engine.batch_size:
-            wait = 200 if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
+            wait = idle if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
             polled = self._consumer.poll(
                 timeout_ms=wait, max_records=self.engine.batch_size - count
             )
