@@ -50,7 +50,19 @@ from oms_events.whatif.outcomes import OrderOutcome, StockSample, order_outcomes
 
 # The recorded demand and supply a fork replays; everything else on the command topics
 # (reservations, replies, shipments) is the engine's own doing and is redone by it.
-DEMAND = ("PlaceOrder", "ChangeOrder", "CancelOrder", "RecordPayment", "RecordOfflinePayment")
+# Operators' holds, reviews and edits are demand too (a held order waits for its
+# release in the fork as it did live); a reroute is a sourcing decision: not replayed.
+DEMAND = (
+    "PlaceOrder",
+    "ChangeOrder",
+    "CancelOrder",
+    "RecordPayment",
+    "RecordOfflinePayment",
+    "HoldOrder",
+    "ReleaseOrder",
+    "ReviewOrder",
+    "EditOrder",
+)
 SUPPLY = (
     "ReceiveStock",
     "AdjustStock",
