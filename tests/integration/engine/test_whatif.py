@@ -125,10 +125,35 @@ def _row_counts(settings: Settings, schema: str) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def runs(dev_services: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
-    live = light(dev_services.replace(kafka={"topic_prefix": f"t{uuid.uuid4().hex[:8]}."}), 3)
+    live = dev_services.replace(
+        kafka={"topic_prefix": f"t{uuid.uuid4().hex[:8]}.", "partitions": 3}
+    )
     schema = f"t_{uuid.uuid4().hex[:10]}"
     rules = tmp_path_factory.mktemp("whatif") / "nearest.toml"
     rules.write_text(RULES, encoding="utf-8")
+    try:
+        first_ms, last_ms = _record_history(light(live, 3), schema)
+        offsets_before = _end_offsets(live)
+        rows_before = _row_counts(live, schema)
+        first = fork.whatif(live, rules, first_ms, last_ms)
+        second = fork.whatif(live, rules, first_ms, last_ms)
+        yield Runs(
+            live,
+            first,
+            second,
+            offsets_before,
+            _end_offsets(live),
+            rows_before,
+            _row_counts(live, schema),
+        )
+    finally:
+        with psycopg.connect(live.postgres.dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+        drop_topics(live)
+
+
+def _record_history(live: Settings, schema: str) -> tuple[int, int]:
+    """The history with today's rule, projected into ``schema``; its window (ms)."""
     run = uuid.uuid4().hex[:6]
     orders = [
         _to(place_order(f"W1-{run}", "TEA"), "浙江省", "杭州市"),
@@ -162,29 +187,11 @@ def runs(dev_services: Settings, tmp_path_factory: pytest.TempPathFactory) -> It
             assert wait_for(
                 lambda: order_outcomes(live).get(str(cancelled)) == "OrderCancelled", 60, 0.2
             )
-            time.sleep(0.01)  # the window closes after the last recorded event
-            last_ms = int(time.time() * 1000)
     finally:
         engine.stop()
     assert not engine.failed()
-    try:
-        offsets_before = _end_offsets(live)
-        rows_before = _row_counts(live, schema)
-        first = fork.whatif(live, rules, first_ms, last_ms)
-        second = fork.whatif(live, rules, first_ms, last_ms)
-        yield Runs(
-            live,
-            first,
-            second,
-            offsets_before,
-            _end_offsets(live),
-            rows_before,
-            _row_counts(live, schema),
-        )
-    finally:
-        with psycopg.connect(live.postgres.dsn, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
-        drop_topics(live)
+    # The window ends after the last recorded event (it is exclusive).
+    return first_ms, int(time.time() * 1000) + 1
 
 
 def _total(result: fork.Result) -> dict[str, tuple[float, float]]:
