@@ -185,6 +185,17 @@ class EngineSettings(BaseSettings):
         description="Order workflow as JSON (domain/workflow.py Workflow.from_dict), e.g. "
         '\'{"on_shortage": "preorder", "reservation_ttl": 1800}\'',
     )
+    merge_window_s: float = Field(
+        86400,
+        ge=0,
+        description="Merging orders (合单, oms order merge): the most time between the first "
+        "and the last order's placing for them to ship as one parcel",
+    )
+    merge_cross_channel: bool = Field(
+        False,
+        description="Whether orders of different channels may be merged into one parcel (a "
+        "platform's parcel usually must carry its own waybill)",
+    )
     ttl_check_ms: int = Field(
         1000, ge=10, description="How often the order processor looks for expired reservations"
     )
