@@ -45,7 +45,7 @@ class OrderOutcome:
     province: str | None  # ship-to
     speed: str  # delivery speed promised
     status: str  # one of STATUSES
-    locations: tuple[str, ...] = ()  # of its allocation, sorted; one shipment each
+    locations: tuple[str, ...] = ()  # one per shipment (a location may repeat), sorted
     backordered: bool = False  # it waited for stock (PreOrdered) at some point
 
 
@@ -78,6 +78,8 @@ def order_outcomes(
             state["province"] = (p.get("address") or {}).get("province")
         if e.name == "OrderAllocated":
             state["locations"] = tuple(sorted({a["location"] for a in p["allocations"]}))
+        if e.name == "BackorderAllocated":  # backordered lines: a parcel of their own
+            state["locations"] = tuple(sorted((*state["locations"], p["location"])))
         if e.name == "PreOrdered":
             state["backordered"] = True
         if e.name in STATUS_OF:

@@ -80,6 +80,18 @@ def test_the_fold_keeps_the_last_decision_and_the_allocation_of_a_confirmed_orde
     assert str(D) not in outcomes
 
 
+def test_backordered_lines_allocated_later_are_a_shipment_of_their_own() -> None:
+    outcomes = order_outcomes(
+        [
+            placed(A, "浙江省"),
+            allocated(A, "SH"),
+            E("BackorderAllocated", A, {"location": "SH", "allocations": []}),
+        ]
+    )
+    assert outcomes[str(A)].locations == ("SH", "SH")
+    assert figures(outcomes[str(A)], RULES)["shipments"] == 2
+
+
 def test_an_address_change_moves_the_order_to_its_new_region() -> None:
     outcomes = order_outcomes(
         [placed(A, "浙江省"), E("AddressChanged", A, {"address": {"province": "四川省"}})]
