@@ -18,8 +18,9 @@ import typer
 from psycopg.rows import dict_row
 from rich.table import Table
 
+from oms_events import operator_commands as build
+from oms_events.answers import send_and_wait
 from oms_events.avro.registry import codec_from_settings
-from oms_events.cli.answers import send_and_wait
 from oms_events.cli.errors import one_line_errors
 from oms_events.cli.order import _money, language, out
 from oms_events.cli.project import SCHEMA, schema_or_setting
@@ -28,14 +29,10 @@ from oms_events.engine.commands import (
     AddedLine,
     AddressDetails,
     Command,
-    EditOrder,
-    HoldOrder,
     MergeOrders,
     NewQuantity,
     RecordOfflinePayment,
-    ReleaseOrder,
     RerouteOrder,
-    ReviewOrder,
     SplitOrder,
 )
 from oms_events.engine.order_merging import group_id_of
@@ -134,6 +131,12 @@ ADDRESS = typer.Option(None, "--address", help="New address COUNTRY|PROVINCE|CIT
 
 class OrderNotFound(typer.BadParameter):
     """An order number the tracking projection does not know (or knows twice)."""
+
+
+def refused(error: build.ActionRefused) -> typer.BadParameter:
+    """A builder's refusal in the CLI's words: the field as its option (--reason ...)."""
+    text = str(error)
+    return typer.BadParameter(f"--{text}" if text.startswith(f"{error.field} ") else text)
 
 
 def actor_or_user(by: str | None) -> str:
@@ -294,12 +297,12 @@ def hold(
     Example: oms order hold SO-1001 --reason "customer asked to wait"
     """
     lang = language()
-    if not reason.strip():
-        raise typer.BadParameter("--reason is empty: say why, e.g. --reason 'address check'")
+    actor = actor_or_user(by)
     order = find_order(order_no, schema, lang)
-    command = HoldOrder(
-        command_id=_new_id(), order_id=order["order_id"], reason=reason, actor=actor_or_user(by)
-    )
+    try:
+        command = build.hold(order["order_id"], reason, actor)
+    except build.ActionRefused as error:
+        raise refused(error) from None
     send(command, order["currency"], wait, lang)
 
 
@@ -317,9 +320,7 @@ def release(
     """
     lang = language()
     order = find_order(order_no, schema, lang)
-    command = ReleaseOrder(
-        command_id=_new_id(), order_id=order["order_id"], reason=reason, actor=actor_or_user(by)
-    )
+    command = build.release(order["order_id"], reason, actor_or_user(by))
     send(command, order["currency"], wait, lang)
 
 
@@ -344,16 +345,12 @@ def review(
     lang = language()
     if approve is None:
         raise typer.BadParameter("give --approve or --reject")
-    if not approve and not reason.strip():
-        raise typer.BadParameter("--reason is required to reject, e.g. --reason 'fraud'")
+    try:
+        build.check_review(approve, reason)
+    except build.ActionRefused as error:
+        raise refused(error) from None
     order = find_order(order_no, schema, lang)
-    command = ReviewOrder(
-        command_id=_new_id(),
-        order_id=order["order_id"],
-        approve=approve,
-        reason=reason,
-        actor=actor_or_user(by),
-    )
+    command = build.review(order["order_id"], approve, reason, actor_or_user(by))
     send(command, order["currency"], wait, lang)
 
 
@@ -431,18 +428,20 @@ def edit(
     lang = language()
     order = find_order(order_no, schema, lang)
     currency = order["currency"]
-    command = EditOrder(
-        command_id=_new_id(),
-        order_id=order["order_id"],
-        add=tuple(parse_add(a, currency) for a in add),
-        remove=tuple(remove),
-        quantities=tuple(parse_qty(q) for q in qty),
-        address=parse_address(address) if address else None,
-        reason=reason,
-        actor=actor_or_user(by),
-    )
-    if not (command.add or command.remove or command.quantities or command.address):
-        raise typer.BadParameter("nothing to edit: give --add, --remove, --qty or --address")
+    try:
+        command = build.edit(
+            order["order_id"],
+            actor_or_user(by),
+            add=[parse_add(a, currency) for a in add],
+            remove=remove,
+            quantities=[parse_qty(q) for q in qty],
+            address=parse_address(address) if address else None,
+            reason=reason,
+        )
+    except build.ActionRefused:
+        raise typer.BadParameter(
+            "nothing to edit: give --add, --remove, --qty or --address"
+        ) from None
     send(command, currency, wait, lang)
 
 
