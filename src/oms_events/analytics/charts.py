@@ -8,7 +8,7 @@ every report that lists it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -157,8 +157,31 @@ def draw(
     """Draw ``chart`` for ``scope`` into ``folder`` as PNG and SVG; the two paths."""
     fig = Figure(figsize=(10, 5.5))
     CHART_DRAWERS[chart](conn, scope, fig.add_subplot())
+    return _save(fig, folder / f"{prefix}-{chart}")
+
+
+def _save(fig: Figure, stem: Path) -> list[Path]:
+    """Write ``fig`` as ``stem``.png and ``stem``.svg; the two paths."""
     fig.tight_layout()
-    paths = [folder / f"{prefix}-{chart}.{ext}" for ext in ("png", "svg")]
+    paths = [stem.with_name(f"{stem.name}.{ext}") for ext in ("png", "svg")]
     for path in paths:
         fig.savefig(path)
     return paths
+
+
+def whatif_chart(
+    figures: Sequence[tuple[str, float, float]], folder: Path, prefix: str
+) -> list[Path]:
+    """A what-if's figures, actual beside what-if, one small panel per metric (their
+    scales differ: orders by the dozen, kilometres by the thousand); PNG and SVG."""
+    columns = 5
+    rows = max(1, -(-len(figures) // columns))
+    fig = Figure(figsize=(2.4 * columns, 2.6 * rows))
+    for n, (label, actual, whatif) in enumerate(figures):
+        ax = fig.add_subplot(rows, columns, n + 1)
+        bars = ax.bar(["actual", "what-if"], [actual, whatif], color=["#8c8c8c", "#1f77b4"])
+        ax.bar_label(bars, fmt="%g", fontsize=8)
+        ax.set_ylim(0, max(actual, whatif, 1) * 1.15)  # a zero pair keeps a zero baseline
+        ax.set_title(label, fontsize=9)
+        ax.tick_params(labelsize=8)
+    return _save(fig, folder / f"{prefix}-whatif")

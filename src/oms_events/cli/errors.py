@@ -19,6 +19,7 @@ from oms_events.kafka.errors import KafkaError, KafkaUnavailable, TopicDrift
 from oms_events.projection.migrate import MigrationChanged
 from oms_events.projection.registry import UnknownProjection
 from oms_events.projection.runner import MissingTopic
+from oms_events.whatif import WhatIfError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -37,6 +38,7 @@ KNOWN = (
     UnknownProjection,
     MissingTopic,
     RulesError,
+    WhatIfError,
 )
 
 

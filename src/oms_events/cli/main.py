@@ -35,6 +35,7 @@ from oms_events.cli import (
     stock,
     topics,
     user,
+    whatif,
 )
 from oms_events.logging import setup_logging
 from oms_events.settings import get_settings
@@ -78,6 +79,7 @@ app.command("console")(console.console)
 app.add_typer(check.app, name="check")
 app.add_typer(docs.app, name="docs")
 app.add_typer(rules.app, name="rules")
+app.command("whatif")(whatif.whatif)
 app.add_typer(notify.app, name="notify")
 app.add_typer(customer.app, name="customer")
 app.add_typer(user.app, name="user")

@@ -83,7 +83,10 @@ class Processor(threading.Thread):
         codec: Codec,
         stop: threading.Event,
         step: RecordStep | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """``clock`` is the time the timers judge by (seconds since the epoch): the wall
+        clock, or a what-if's replay clock (the recorded time of the record replayed)."""
         super().__init__(name=f"processor-{service.name}", daemon=True)
         self.service = service
         self.settings = settings
@@ -123,6 +126,11 @@ class Processor(threading.Thread):
         self._replay: Consumer | None = None  # group-less: replays and log ends
         self._unsettled: set[int] = set()  # events partitions waited on (logged once)
         self._next_tick = 0.0
+        self.clock = clock
+        # Looks of the timers completed (their transaction, if any, committed): a what-if
+        # replay waits for a whole look after the fork settles, so timers fire where the
+        # recorded time says, not when the loop happens to run.
+        self.timer_looks = 0
         # A record that fails every transaction it is in is found and dead-lettered.
         self.quarantine = Quarantine(settings.engine.poison_attempts, settings.engine.batch_size)
         self._in_flight: list[Record] = []  # the input records of the open transaction
@@ -170,11 +178,14 @@ class Processor(threading.Thread):
         if self.pending:
             self._rebuild_pending()
         ticking = False
+        now: float | None = None
         if self.service.has_timers and time.monotonic() >= self._next_tick:
             self._next_tick = time.monotonic() + self.engine.ttl_check_ms / 1000
-            ticking = self.service.due(time.time(), self.partitions)
-        if batch or ticking:
-            self._transact(batch, ticking)
+            now = self.clock()
+            ticking = self.service.due(now, self.partitions)
+        committed = self._transact(batch, ticking, now=now) if batch or ticking else True
+        if now is not None and committed and not self.pending:
+            self.timer_looks += 1
 
     def _narrow(
         self, batch: dict[TopicPartition, list[Record]]
@@ -363,8 +374,10 @@ class Processor(threading.Thread):
         batch: dict[TopicPartition, list[Record]] = {}
         count = 0
         deadline: float | None = None
+        # Idle, a poll never outlasts the timers' interval: they would fire late.
+        idle = min(200, self.engine.ttl_check_ms) if self.service.has_timers else 200
         while count < self.engine.batch_size:
-            wait = 200 if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
+            wait = idle if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
             polled = self._consumer.poll(
                 timeout_ms=wait, max_records=self.engine.batch_size - count
             )
@@ -382,8 +395,12 @@ class Processor(threading.Thread):
         return batch
 
     def _transact(
-        self, batch: dict[TopicPartition, list[Record]], ticking: bool, final: bool = False
-    ) -> None:
+        self,
+        batch: dict[TopicPartition, list[Record]],
+        ticking: bool,
+        final: bool = False,
+        now: float | None = None,
+    ) -> bool:
         assert self._consumer is not None and self._producer is not None
         out = Outbox(self.settings, self.codec)
         commands = 0
@@ -400,7 +417,7 @@ class Processor(threading.Thread):
                     self._handle(record, partition, out)
                 commands += len(records)
             if ticking:
-                self.service.tick(time.time(), self.partitions, out)
+                self.service.tick(self.clock() if now is None else now, self.partitions, out)
             settlements = self._snapshots(out, final)
             handled = time.perf_counter()
             for o in out.records:
@@ -433,7 +450,7 @@ class Processor(threading.Thread):
         except KafkaError as exc:
             self.quarantine.failed(self._in_flight, exc)
             self._recover(exc)
-            return
+            return False
         self.quarantine.committed(self._in_flight)
         self.service.committed()
         done = time.perf_counter()
@@ -448,6 +465,7 @@ class Processor(threading.Thread):
                 self.pending.add(TopicPartition(self.input_topic, partition.number))
                 self._consumer.pause(TopicPartition(self.input_topic, partition.number))
                 del self.partitions[partition.number]
+        return True
 
     # --- snapshots (snapshots.py decides; these only call it around a transaction) ---
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 
 import structlog
@@ -62,7 +62,10 @@ class Engine:
         only: Sequence[str] = (),
         codec: Codec | None = None,
         gateways: Mapping[str, PaymentGateway] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """``clock``: the time the processors' timers judge by (a what-if's replay clock;
+        the wall clock otherwise)."""
         unknown = set(only) - set(PROCESSORS)
         if unknown:
             raise ValueError(f"unknown processors {sorted(unknown)}; use {', '.join(PROCESSORS)}")
@@ -81,6 +84,7 @@ class Engine:
         self.desk: PaymentDesk | None = None
         self.gateways = gateways
         self.processors: list[Processor] = []
+        self.clock = clock
 
     def _service(self, name: str) -> Service:
         if name == "inventory":
@@ -140,7 +144,9 @@ class Engine:
         for name in self.names:
             service = self._service(name)
             step = service.step if isinstance(service, CarrierAdapter) else None
-            p = Processor(service, self.settings, self.codec, self.stop_event, step=step)
+            p = Processor(
+                service, self.settings, self.codec, self.stop_event, step=step, clock=self.clock
+            )
             p.start()
             self.processors.append(p)
         log.info("engine started", processors=self.names, partitions=self.settings.kafka.partitions)

@@ -35,6 +35,9 @@ class StockWatcher(threading.Thread):
         self.events = eventlog.EventLog(codec, settings=settings)
         self.fetch_max_wait_ms = fetch_max_wait_ms
         self.caught_up = threading.Event()
+        # Partition -> the offset read up to (past transaction markers): a what-if replay
+        # waits for the events it caused before sourcing the next order from the view.
+        self.positions: dict[int, int] = {}
 
     def run(self) -> None:
         """Read from the beginning, then follow; sets ``caught_up`` at the first end."""
@@ -57,6 +60,7 @@ class StockWatcher(threading.Thread):
                         if name is not None and name not in FOLDED:
                             continue
                         self.view.apply(self.events.record(r))
+                self.positions = {tp.partition: c.position(tp) for tp in parts}
                 if not self.caught_up.is_set() and all(c.position(tp) >= end[tp] for tp in parts):
                     self.caught_up.set()
         except Exception:
