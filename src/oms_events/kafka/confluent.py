@@ -544,6 +544,12 @@ class ConfluentAdmin:
         except ck.KafkaException as exc:
             raise _error(exc) from exc
 
+    def broker_count(self) -> int:
+        try:
+            return len(self._a.list_topics(timeout=10).brokers)
+        except ck.KafkaException as exc:
+            raise _error(exc) from exc
+
     def delete_topics(self, names: Sequence[str], timeout_s: float = 30.0) -> None:
         if not names:
             return
