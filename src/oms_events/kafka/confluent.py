@@ -223,7 +223,13 @@ class ConfluentProducer:
             log.info("producer closed without flushing", exc_info=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            self._p.close()
+            try:
+                self._p.close()
+            except ck.KafkaException:
+                # A producer in a fatal state (e.g. INVALID_TXN_STATE after a broker
+                # was lost mid-transaction) raises that error again from close: it is
+                # being replaced, so there is nothing to do but let it go.
+                log.info("producer closed in a fatal state", exc_info=True)
 
 
 class ConfluentConsumer:
