@@ -1,13 +1,25 @@
 """A three-node Kafka cluster of its own, engine processes on it, and a simulation of
 contended orders with a broker (and maybe an engine) SIGKILLed mid-run (issue 20).
 
-Shared by ``test_cluster_faults.py`` and ``bench/cluster.py`` (the bigger runs and the
-throughput on three brokers against one). The cluster lives in a temporary folder on
-free loopback ports, sharing only the dev broker's resolved jars, never its data.
+Used by ``test_cluster_faults.py``, and run as a script for the bigger runs and the
+throughput on three brokers against one (bench/README.md), from the checkout:
+
+    python -m tests.fault.cluster_run --brokers 1,3 --orders 3000 --rate 400
+    python -m tests.fault.cluster_run --brokers 3 --orders 3000 --rate 60 --fault leader
+
+Each run starts its own cluster (a temporary folder on free loopback ports, sharing only
+the dev broker's resolved jars, never its data: ``oms dev up`` must have run once), two
+``oms run --only`` processes per role (orders: inventory + order; parcels: shipment +
+warehouse), and ``oms simulate``'s simulation of contended orders (4 skus at 3 locations,
+stock for about half). With ``--fault`` a broker is SIGKILLed a third of the way in and
+restarted 10 s later; every run ends with the fault test's checks. On one machine the
+brokers share its cores, so three against one shows what replication costs, not what
+scale-out gains.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import shutil
@@ -17,6 +29,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -381,3 +394,39 @@ def cluster_of(shared: Settings, nodes: int) -> Iterator[Cluster]:
         yield cluster
     finally:
         cluster.close()
+
+
+FAULTS = {
+    "none": Fault(),
+    "any": Fault(broker="any"),
+    "leader": Fault(broker="leader"),
+    "engine": Fault(broker="any", engine_too=True),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--brokers", default="1,3", help="cluster sizes to run, e.g. 1,3")
+    parser.add_argument("--orders", type=int, default=3000)
+    parser.add_argument("--rate", type=float, default=400.0, help="orders published per second")
+    parser.add_argument("--fault", choices=sorted(FAULTS), default="none")
+    args = parser.parse_args()
+    os.environ.setdefault("OMS_LOG_LEVEL", "warning")
+    shared = Settings()
+    for nodes in (int(n) for n in args.brokers.split(",")):
+        with cluster_of(shared, nodes) as cluster:
+            plan = contended(args.orders, args.rate)
+            outcome, engines = run(cluster, f"b{uuid.uuid4().hex[:8]}.", plan, FAULTS[args.fault])
+            try:
+                check(outcome)
+                verdict = "checks passed"
+            except AssertionError as exc:
+                verdict = f"CHECK FAILED: {exc}"
+            finally:
+                exits = engines.stop()
+            print(f"{nodes} broker(s), fault {args.fault}: {outcome.report()}")
+            print(f"  engines alive at the end {outcome.alive_at_end}, exits {exits}; {verdict}")
+
+
+if __name__ == "__main__":
+    main()

@@ -3,7 +3,7 @@ two engine processes per role, a simulation of contended orders, and a broker SI
 mid-run and restarted — any broker, the one leading the most partitions, and a broker
 together with one engine process. Every run decides each order exactly once, oversells
 nothing, conserves stock, and no engine process exits; ``check`` reads it all from the
-committed events. The bigger runs and their figures: ``python -m bench.cluster``."""
+committed events. The bigger runs and their figures: ``python -m tests.fault.cluster_run``."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from oms_events.settings import Settings
 from tests.fault.cluster_run import Cluster, Fault, check, cluster_of, contended, run
 
 # Sized for CI (a run ~40 s on 2 idle cores: the kill, ~10 s of outage, the takeover);
-# bench/cluster.py runs thousands.
+# python -m tests.fault.cluster_run runs thousands.
 ORDERS = 400
 RATE = 40.0
 
