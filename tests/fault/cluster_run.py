@@ -46,6 +46,7 @@ from oms_events.kafka.connection import consumer
 from oms_events.kafka.errors import KafkaError
 from oms_events.kafka.port import TopicPartition
 from oms_events.settings import Settings
+from tests.integration.conftest import drop_topics
 from tests.integration.engine.harness import CODEC, EVENTS, engine_process, log_stable, wait_for
 
 # Two processes per role, split as `oms run --only` deploys them.
@@ -121,6 +122,7 @@ class Cluster:
         apply_topics(warm)
         assert wait_for(lambda: _groups_answer(warm), 120, 1), "no group coordinator"
         assert wait_for(self.settled, 120, 0.5), "the cluster did not settle"
+        drop_topics(warm)
 
     def settled(self) -> bool:
         """Every node registered, the groups' topic made, every partition led with all
@@ -276,12 +278,17 @@ def contended(orders: int, rate: float) -> Plan:
 
 
 def run(
-    cluster: Cluster, prefix: str, plan: Plan, fault: Fault, timeout: float = 900
+    cluster: Cluster,
+    prefix: str,
+    plan: Plan,
+    fault: Fault,
+    timeout: float = 900,
+    partitions: int = 6,
 ) -> tuple[Outcome, Engines]:
     """Apply the topics under ``prefix``, start the engines, simulate ``plan`` and strike
     as ``fault`` says; the engines are left running (stop them with the outcome's
     checks done)."""
-    settings = cluster.settings.replace(kafka={"topic_prefix": prefix, "partitions": 6})
+    settings = cluster.settings.replace(kafka={"topic_prefix": prefix, "partitions": partitions})
     apply_topics(settings)
     # Created is not yet led everywhere: a client asking at once finds no leader.
     assert wait_for(cluster.settled, 60, 0.2), "the new topics got no leaders"
@@ -301,7 +308,7 @@ def run(
 
     def restart(node: int) -> None:
         try:
-            cluster.broker(node).start(timeout=300)
+            cluster.broker(node).start(timeout=600)
         except Exception as exc:  # reported by the run's checks
             outcome.restart_error = f"{type(exc).__name__}: {exc}"
 
@@ -323,8 +330,7 @@ def run(
     if outcome.killed_node is not None:
         node = cluster.broker(outcome.killed_node)
         # The restart runs in a timer: wait for it before the checks read the log.
-        wait_for(lambda: node.status().running or outcome.restart_error is not None, 320, 0.5)
-        assert outcome.restart_error is None, outcome.restart_error
+        wait_for(lambda: node.status().running or outcome.restart_error is not None, 620, 0.5)
     return outcome, engines
 
 
@@ -332,6 +338,7 @@ def check(outcome: Outcome) -> None:
     """Every order decided exactly once, no stock row oversold, stock conserved, one
     writer per aggregate version; from the committed events alone."""
     s, sim = outcome.settings, outcome.sim
+    assert outcome.restart_error is None, outcome.restart_error
     ids = set(sim.published_at)
     assert outcome.summary.decided == len(ids) == sim.plan.orders, outcome.report()
     # A killed engine's open transaction holds its partitions back until the broker

@@ -17,6 +17,7 @@ from oms_events.kafka.admin import apply_topics
 from oms_events.kafka.connection import admin
 from oms_events.settings import Settings
 from tests.fault.cluster_run import Cluster, Fault, check, cluster_of, contended, run
+from tests.integration.conftest import drop_topics
 
 # Sized for CI (a run ~40 s on 2 idle cores: the kill, ~10 s of outage, the takeover);
 # python -m tests.fault.cluster_run runs thousands.
@@ -45,6 +46,7 @@ def test_new_topics_get_three_replicas_two_in_sync(cluster: Cluster) -> None:
     finally:
         client.close()
     assert {c["min.insync.replicas"] for c in configs.values()} == {"2"}
+    drop_topics(settings)
 
 
 @pytest.mark.parametrize(
@@ -57,7 +59,10 @@ def test_new_topics_get_three_replicas_two_in_sync(cluster: Cluster) -> None:
     ids=["broker-killed", "leader-killed", "broker-and-engine-killed"],
 )
 def test_orders_are_decided_once_through_a_broker_loss(cluster: Cluster, fault: Fault) -> None:
-    outcome, engines = run(cluster, f"c{uuid.uuid4().hex[:8]}.", contended(ORDERS, RATE), fault)
+    # Three partitions a topic: two processes per role still share them, and a restarted
+    # node has fewer to load (each ~0.1 s on a loaded machine).
+    prefix = f"c{uuid.uuid4().hex[:8]}."
+    outcome, engines = run(cluster, prefix, contended(ORDERS, RATE), fault, partitions=3)
     try:
         print(outcome.report())
         assert outcome.killed_node is not None, "the run ended before the fault"
@@ -69,5 +74,7 @@ def test_orders_are_decided_once_through_a_broker_loss(cluster: Cluster, fault: 
         check(outcome)
     finally:
         exits = engines.stop()
+        # A restarted node loads every partition it holds: keep the cluster small.
+        drop_topics(outcome.settings)
     # SIGTERM stops every engine cleanly: a process that rode out the loss is a working one.
     assert exits == [-9 if fault.engine_too else 0, 0, 0, 0]
