@@ -446,9 +446,12 @@ class ConfluentConsumer:
                 }
             except ck.KafkaException as exc:
                 # A topic created a moment ago answers NOT_LEADER until its leader is
-                # settled; the admin client does not retry that by itself.
+                # settled; the admin client does not retry that by itself. On a cluster
+                # the admin's first metadata may not list the leaders yet either
+                # ("No leaders found", _NOENT), e.g. just after a broker came back.
                 error = _error(exc)
-                if not error.retriable or time.monotonic() > deadline:
+                leaderless = exc.args[0].code() == ck.KafkaError._NOENT
+                if not (error.retriable or leaderless) or time.monotonic() > deadline:
                     raise error from exc
                 time.sleep(0.05)
 
