@@ -126,17 +126,18 @@ class Cluster:
 
     def settled(self) -> bool:
         """Every node registered, the groups' topic made, every partition led with all
-        its replicas in sync."""
-        meta = AdminClient({"bootstrap.servers": self.kafka.bootstrap_servers}).list_topics(
-            timeout=10
-        )
-        partitions = [p for t in meta.topics.values() for p in t.partitions.values()]
-        offsets = "__consumer_offsets" in meta.topics
-        return (
-            offsets
-            and len(meta.brokers) == len(self.kafka.brokers)
-            and all(p.leader >= 0 and len(p.isrs) == len(p.replicas) for p in partitions)
-        )
+        its replicas in sync, as each node answers (a node's metadata lags the
+        controller's: a client asking it about a new topic found no leader)."""
+        for broker in self.kafka.brokers:
+            meta = AdminClient({"bootstrap.servers": broker.address}).list_topics(timeout=10)
+            if meta.orig_broker_id != broker.node:
+                return False
+            partitions = [p for t in meta.topics.values() for p in t.partitions.values()]
+            if "__consumer_offsets" not in meta.topics or len(meta.brokers) != self.kafka.count:
+                return False
+            if not all(p.leader >= 0 and len(p.isrs) == len(p.replicas) for p in partitions):
+                return False
+        return True
 
     def close(self) -> None:
         """Stop every node and delete the cluster's folder."""
