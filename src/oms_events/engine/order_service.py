@@ -35,12 +35,14 @@ Consumes ``oms.order.commands`` keyed by order id:
 * RequestReturn / CloseReturn: returns (RMA), see ``engine.order_returns``
 * HoldOrder / ReleaseOrder / ReviewOrder / EditOrder / RecordOfflinePayment: an
   operator's actions, see ``engine.order_operations``
+* MergeOrders / JoinMerge / ReportMerge (合单) and SplitOrder (拆单, its backorder
+  allocated when stock arrives): see ``engine.order_merging``
 
 Money goes to the payment service (``oms.payment.commands``) in the same transaction
 as the events that decided it: a channel's payment (OrderPlaced with its payment, or
 PaymentRecorded on a paid change) -> CapturePayment; PaymentDue, or an OrderPlaced the
 channel did not collect (prepaid, not COD) -> RequestPayment under a trade number of
-our own (``payment.trade_no``), which the payment desk opens at the provider;
+our own (``ids.trade_no``), which the payment desk opens at the provider;
 RefundDue / RefundAgreed -> RequestRefund. A PaymentRecorded of such a trade comes
 from the payment service, which captured it already: it asks nothing more (nor for
 cash a courier collected, ``cod:<carrier>:<waybill>``). A COD order asks for its COD
@@ -66,6 +68,7 @@ import structlog
 
 from oms_events.domain.customer import Address, Customer
 from oms_events.domain.errors import CancelTooLate, DomainError, OrderLocked, OrderUnknown
+from oms_events.domain.ids import order_of_trade, trade_no
 from oms_events.domain.line import OrderLine
 from oms_events.domain.money import Money
 from oms_events.domain.order import (
@@ -75,7 +78,7 @@ from oms_events.domain.order import (
     OrderStatus,
     Tender,
 )
-from oms_events.domain.payment import COD_PAYMENT_PREFIX, order_of_trade, trade_no
+from oms_events.domain.payment import COD_PAYMENT_PREFIX
 from oms_events.domain.return_policy import ReturnPolicy
 from oms_events.engine.commands import (
     AddressDetails,
@@ -104,6 +107,7 @@ from oms_events.engine.commands import (
     ShipLines,
     VoidPayment,
 )
+from oms_events.engine.order_merging import OrderMerging, merge_refused
 from oms_events.engine.order_operations import OrderOperations, operator_refused
 from oms_events.engine.order_returns import OrderReturns, refused_return
 from oms_events.engine.order_saga import OrderChange, OrderSaga
@@ -187,6 +191,11 @@ def money_commands(order: Order, new: Sequence[Any], cause: str) -> list[Payment
         "order_method": order.payment_method,
     }
     found: list[PaymentCommand] = []
+    # A balance asked and withdrawn by the same command was never asked for.
+    withdrawn = {e.reference for e in new if type(e).__name__ == "PaymentAskWithdrawn"}
+    asked = {
+        trade_no(order.id, e.originator_version) for e in new if type(e).__name__ == "PaymentDue"
+    }
     for e in new:
         name = type(e).__name__
         ref = f"{order.order_no}-{e.originator_version}"  # a tender's out_trade_no
@@ -220,10 +229,30 @@ def money_commands(order: Order, new: Sequence[Any], cause: str) -> list[Payment
                     provider_reference=e.payment_id,
                 )
             )
+            if order.amount_held >= order.total and order.status not in _CLOSED_STATUSES:
+                # Paid in full another way (an operator's offline payment): the trades
+                # we opened for it must not be payable too.
+                found.append(
+                    VoidPayment(
+                        command_id=f"{cause}/settled/{e.originator_version}",
+                        **{k: v for k, v in head.items() if k != "order_method"},
+                        reason=f"paid in full by {e.payment_id}",
+                    )
+                )
+        elif name == "PaymentAskWithdrawn" and e.reference not in asked:
+            found.append(
+                VoidPayment(
+                    command_id=f"{cause}/withdraw/{e.originator_version}",
+                    **{k: v for k, v in head.items() if k != "order_method"},
+                    reason=e.reason,
+                    reference=e.reference,
+                )
+            )
         elif (
             name == "PaymentDue"
             and not any(type(x).__name__ == "PaymentRecorded" for x in new)
             and e is [x for x in new if type(x).__name__ == "PaymentDue"][-1]
+            and trade_no(order.id, e.originator_version) not in withdrawn
         ):
             # Unless the channel collected it in this same change (a PaymentRecorded).
             # Each PaymentDue states the whole balance owed: of several in one command
@@ -367,7 +396,7 @@ def _placed_tenders(
     return found
 
 
-class OrderService(OrderReturns, OrderOperations, Service):
+class OrderService(OrderReturns, OrderOperations, OrderMerging, Service):
     """Handlers of order commands; the saga is consulted after each one."""
 
     name = "order"
@@ -393,6 +422,7 @@ class OrderService(OrderReturns, OrderOperations, Service):
             RequestReturn: self.request_return,
             CloseReturn: self.close_return,
             **self.operator_handlers(),
+            **self.merge_handlers(),
         }
         # partition -> ids of orders that may expire (kept small: only unpaid ones)
         self.unpaid: dict[int, set[UUID]] = {}
@@ -416,6 +446,7 @@ class OrderService(OrderReturns, OrderOperations, Service):
         """The inventory answered for some lines: the saga carries on."""
         order = self._order(partition, command.order_id)
         answers = self.reroute_answers(order, command.answers, out, command.command_id)
+        answers = self.backorder_answers(order, answers, out, command.command_id)
         if answers:
             self.saga.answered(order, answers, out, command.command_id)
         self._save(partition, order, out, command.command_id)
@@ -452,6 +483,7 @@ class OrderService(OrderReturns, OrderOperations, Service):
         if order.rerouting is not None:
             self.abandon_reroute(order, out, command.command_id)
         self.saga.cancel(order, command.reason, out, command.command_id)
+        self.leave_on_cancel(order, out, command.command_id)
         self._save(partition, order, out, command.command_id)
 
     def intercepted(self, command: RecordInterception, partition: Partition, out: Outbox) -> None:
@@ -562,6 +594,7 @@ class OrderService(OrderReturns, OrderOperations, Service):
             (isinstance(command, ChangeOrder) and isinstance(error, OrderLocked))
             or refused_return(command, error)
             or operator_refused(command, error)
+            or merge_refused(command, error)
         )
 
     @staticmethod
@@ -588,15 +621,17 @@ class OrderService(OrderReturns, OrderOperations, Service):
         else:
             unpaid.discard(order.id)
         waiting = self.waiting.setdefault(number, {})
-        if order.status is OrderStatus.PRE_ORDER:
+        if order.status is OrderStatus.PRE_ORDER or order.backorder_waiting:
             waiting.setdefault(order.id, -1)
         else:
             waiting.pop(order.id, None)
         self.index_completion(number, order)
 
     def _arrivals(self, order: Order) -> int:
-        # Receipts so far of the skus the pre-order still lacks: a change means stock came.
-        return sum(self.saga.stock.arrived(order.lines[n].sku) for n in order.unreserved_lines())
+        # Receipts so far of the skus the pre-order (or backorder) still lacks: a change
+        # means stock came.
+        lacking = order.unreserved_lines() or sorted(order.backordered)
+        return sum(self.saga.stock.arrived(order.lines[n].sku) for n in lacking)
 
     def rebuilt(self, partition: Partition) -> None:
         """Index the partition's unpaid open orders and its pre-orders for the timers."""
@@ -606,6 +641,7 @@ class OrderService(OrderReturns, OrderOperations, Service):
         for order in partition.aggregates.values():
             if isinstance(order, Order):
                 self._index(partition.number, order)
+        self.index_resting(partition)
 
     def revoked(self, number: int) -> None:
         """Forget the timers' indexes of a partition now owned elsewhere."""
