@@ -350,6 +350,18 @@ def address_changed(row: Row, e: EventRecord) -> None:
     _totals(row)
 
 
+def receiver_revealed(row: Row, e: EventRecord) -> None:
+    """ReceiverRevealed: the real receiver, from the platform's decrypt API."""
+    customer, address = e.payload["customer"], e.payload["address"]
+    row.update(
+        customer_name=customer["name"],
+        phone=customer["phone"],
+        region=address["province"] or address["country"],
+        city=address["city"],
+        receiver_masked=False,
+    )
+
+
 def payment_recorded(row: Row, e: EventRecord) -> None:
     """PaymentRecorded."""
     row["amount_paid"] += e.payload["amount"]["amount"]
@@ -432,6 +444,7 @@ ORDER_HANDLERS: dict[str, rows.Handler] = {
     # Every parcel came back undelivered (拒收退回): closed, with the carrier's reason.
     "OrderReturnedToSender": closed("returned_to_sender"),
     "AddressChanged": address_changed,
+    "ReceiverRevealed": receiver_revealed,
     "PaymentRecorded": payment_recorded,
     "RefundRecorded": refund_recorded,
     # Recorded in the timeline only; the balance is already in the amounts.

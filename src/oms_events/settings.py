@@ -238,6 +238,32 @@ class IntakeSettings(BaseSettings):
     promotions: Path | None = Field(
         None, description="JSON file: {code: promotion definition}; unset: the shipped one"
     )
+    pull_url: str = Field(
+        "http://127.0.0.1:18093",
+        description="Base URL of the platforms' order APIs `oms channel pull` calls; the "
+        "default is the local sandbox (`oms channel sandbox`)",
+    )
+    pull_app_key: str = Field("sandbox-app", description="App key registered with the platform")
+    pull_app_secret: str = Field(
+        "sandbox-secret", description="App secret that signs the requests (keep it out of logs)"
+    )
+    pull_session: str = Field(
+        "sandbox-session", description="The shop's authorisation (Taobao session, access_token)"
+    )
+    pull_shop: str = Field(
+        "shop-1",
+        description="Shop pulled; keys the published pages and the window mark",
+    )
+    pull_page_size: int = Field(100, ge=1, le=100, description="Orders per page asked for")
+    pull_lag_s: float = Field(
+        180.0,
+        ge=0,
+        description="A window ends this long before now: platforms index late changes "
+        "(Pinduoduo asks for 3 minutes)",
+    )
+    pull_interval_s: float = Field(
+        30.0, gt=0, description="`--follow`: wait between polls once caught up"
+    )
 
 
 class EventStoreSettings(BaseSettings):

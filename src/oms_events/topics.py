@@ -14,6 +14,8 @@ from oms_events.settings import Settings
 
 AGGREGATE_TYPES: tuple[str, ...] = ("order", "inventory", "shipment", "payment", "return")
 CHANNELS: tuple[str, ...] = ("web", "tmall", "jd", "pos", "pdd", "douyin")
+# Marketplaces whose order APIs we poll (``oms channel pull``); the others only push.
+PULLED: tuple[str, ...] = ("tmall", "jd", "pdd", "douyin")
 
 # Event topics are the system of record: keep every event forever, never compact.
 EVENT_CONFIG: dict[str, str] = {
@@ -74,6 +76,11 @@ def intake(channel: str) -> str:
 def intake_dedup(channel: str) -> str:
     """Compacted changelog of a channel adapter's dedup index (external id -> content hash)."""
     return f"{intake(channel)}.dedup"
+
+
+def intake_pull(channel: str) -> str:
+    """Compacted topic of a channel puller's window marks (shop -> the window it is in)."""
+    return f"{intake(channel)}.pull"
 
 
 def commands(aggregate_type: str) -> str:
@@ -193,6 +200,18 @@ def registry(settings: Settings) -> list[TopicSpec]:
                 n,
                 STATE_CONFIG,
                 f"intake dedup index of the {channel} channel, written with its commands",
+            )
+        )
+        if channel not in PULLED:
+            continue
+        specs.append(
+            TopicSpec(
+                p + intake_pull(channel),
+                Kind.STATE,
+                "shop",
+                n,
+                STATE_CONFIG,
+                f"window marks of the {channel} puller, written with the pages they cover",
             )
         )
     for t in AGGREGATE_TYPES:

@@ -740,6 +740,23 @@ class Order(Aggregate):
         self.address = Address.from_dict(address)
         self.shipping_fee = Money.from_dict(shipping_fee)
 
+    def reveal_receiver(self, customer: Customer, address: Address) -> None:
+        """The real receiver of an order placed masked (``ReceiverRevealed``), from the
+        platform's decrypt API; nothing happens when the receiver is not masked (a
+        second answer of the decrypt desk)."""
+        if not self.receiver_masked:
+            return
+        self.check_status(
+            "reveal the receiver", OrderStatus.PENDING, OrderStatus.PRE_ORDER, OrderStatus.ON_HOLD
+        )
+        self._receiver_revealed(customer=customer.to_dict(), address=address.to_dict())
+
+    @event("ReceiverRevealed")
+    def _receiver_revealed(self, customer: dict[str, Any], address: dict[str, Any]) -> None:
+        self.customer = Customer.from_dict(customer)
+        self.address = Address.from_dict(address)
+        self.receiver_masked = False
+
     def _unconfirm(self) -> None:
         # A new or resized line has no stock yet, so the order is not confirmed any more.
         if self.status is OrderStatus.CONFIRMED:

@@ -32,6 +32,9 @@ class Decision(StrEnum):
     REVIEW = "review"  # a person must look (flagged customer, or auto-confirm is off)
     WAIT_FOR_PAYMENT = "wait_for_payment"
     WAIT_FOR_STOCK = "wait_for_stock"
+    # The platform sent the receiver masked: no warehouse gets a parcel without a real
+    # address, so the order waits for the platform's decrypt API (even once released).
+    WAIT_FOR_RECEIVER = "wait_for_receiver"
     REJECT = "reject"
     PRE_ORDER = "pre_order"
     NOTHING = "nothing"  # the order is past the point where the workflow decides
@@ -116,6 +119,8 @@ class Workflow:
         # (A split order's backordered lines wait on their own: the rest goes on.)
         if any(n not in reserving for n in order.unreserved_lines()):
             return Decision.WAIT_FOR_STOCK
+        if order.receiver_masked:
+            return Decision.WAIT_FOR_RECEIVER
         if not order.released_from_hold:
             if order.customer.identities() & self.manual_review:
                 return Decision.REVIEW

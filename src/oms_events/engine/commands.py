@@ -300,6 +300,16 @@ class HoldOrder(_OrderKeyed, Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RevealReceiver(_OrderKeyed, Command):
+    """The real receiver of an order placed masked, from the platform's decrypt API."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_id: UUID
+    customer: CustomerDetails
+    address: AddressDetails
+
+
+@dataclass(frozen=True, kw_only=True)
 class ReleaseOrder(_OrderKeyed, Command):
     """An operator releases a held order; it carries on to allocation."""
 
@@ -1226,6 +1236,7 @@ COMMANDS: dict[str, type[Command]] = {
         CancelOrder,
         HoldOrder,
         ReleaseOrder,
+        RevealReceiver,
         ReviewOrder,
         EditOrder,
         RecordOfflinePayment,

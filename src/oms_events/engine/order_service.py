@@ -104,6 +104,7 @@ from oms_events.engine.commands import (
     ReservationAnswer,
     ReservationAnswered,
     ReservationsAnswered,
+    RevealReceiver,
     ShipLines,
     VoidPayment,
 )
@@ -414,6 +415,7 @@ class OrderService(OrderReturns, OrderOperations, OrderMerging, Service):
             CancelOrder: self.cancel,
             RecordInterception: self.intercepted,
             ChangeOrder: self.change,
+            RevealReceiver: self.reveal_receiver,
             ShipLines: self.ship_lines,
             DeliverShipment: self.deliver_shipment,
             RecordShipmentReturned: self.shipment_returned,
@@ -493,6 +495,20 @@ class OrderService(OrderReturns, OrderOperations, OrderMerging, Service):
         self.saga.intercepted(
             order, command.shipment_id, outcome, command.reason, out, command.command_id
         )
+        self._save(partition, order, out, command.command_id)
+
+    def reveal_receiver(self, command: RevealReceiver, partition: Partition, out: Outbox) -> None:
+        """The platform decrypted the receiver: record it, and allocate if the order only
+        waited for it."""
+        order = self._order(partition, command.order_id)
+        customer = command.customer
+        was_masked = order.receiver_masked
+        order.reveal_receiver(
+            Customer(customer.name, customer.phone, customer.account),
+            address_from_command(command.address),
+        )
+        if was_masked and order.status in (OrderStatus.PENDING, OrderStatus.PRE_ORDER):
+            self.saga.advance(order, out, command.command_id)
         self._save(partition, order, out, command.command_id)
 
     def change(self, command: ChangeOrder, partition: Partition, out: Outbox) -> None:

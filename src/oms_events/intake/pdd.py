@@ -43,6 +43,8 @@ _DISCOUNTS = (
 )
 _ONE = ("order_info_get_response", "order_info")
 _PAGE = ("order_list_get_response", "order_list")
+# pdd.order.number.list.increment.get, the call the puller makes (intake/pull).
+_INCREMENT = ("order_sn_increment_get_response", "order_sn_list")
 
 
 class PddChannel:
@@ -173,6 +175,7 @@ def _orders(doc: Any) -> list[Any]:
         )
     if _ONE[0] in doc:
         return [obj(obj(doc[_ONE[0]], _ONE[0]).get(_ONE[1]), ".".join(_ONE))]
-    if _PAGE[0] in doc:
-        return array(obj(doc[_PAGE[0]], _PAGE[0]).get(_PAGE[1]), ".".join(_PAGE))
+    for page in (_PAGE, _INCREMENT):
+        if page[0] in doc:
+            return array(obj(doc[page[0]], page[0]).get(page[1]), ".".join(page))
     return [doc]

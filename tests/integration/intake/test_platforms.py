@@ -1,19 +1,28 @@
 """Pinduoduo and Douyin end to end on the real Kafka and PostgreSQL: each platform's
 order, as its API answers it, goes through its adapter to a PlaceOrder, through the
-engine to an OrderPlaced that keeps the receiver marked masked, and into the order
-tracking projection with the platform's total."""
+engine to an OrderPlaced that keeps the receiver marked masked, past the decrypt desk
+(Pinduoduo's sandbox decrypts its receiver: ReceiverRevealed; Douyin's refuses: the
+order is held as receiver.decrypt_failed), and into the order tracking projection with
+the platform's total."""
 
 from __future__ import annotations
 
+import json
+import threading
 import uuid
 from typing import Any
 
+import httpx
 import psycopg
 from consumers import tracking
 from psycopg import sql
 
+from oms_events.engine.processor import Processor
 from oms_events.engine.runner import Engine
 from oms_events.intake.model import order_id
+from oms_events.intake.pull.decrypt import DecryptService
+from oms_events.intake.pull.platforms import Credentials
+from oms_events.intake.pull.sandbox import PlatformSandbox
 from oms_events.projection.migrate import migrate
 from oms_events.projection.runner import Runner, connect
 from oms_events.settings import Settings
@@ -35,7 +44,8 @@ def test_pdd_and_douyin_orders_are_placed_and_projected(
     run_adapter(settings, "douyin", commands=2, letters=0)
 
     ids = {str(order_id(c, e)): (c, total) for c, e, _, total in (PDD, DOUYIN)}
-    engine = Engine(engine_settings(settings))
+    # No stock here: the orders wait as pre-orders (not rejected), open to the desk.
+    engine = Engine(engine_settings(settings, workflow='{"on_shortage": "preorder"}'))
     engine.start()
     placed: dict[str, dict[str, Any]] = {}
     try:
@@ -47,37 +57,75 @@ def test_pdd_and_douyin_orders_are_placed_and_projected(
             return set(ids) <= set(placed)
 
         wait_for(both_placed, 60)
+        for oid, (channel, _) in ids.items():
+            assert placed[oid]["channel"] == channel
+            assert placed[oid]["receiver_masked"] is True  # encrypted receivers, kept marked
+
+        # The decrypt desk: the Pinduoduo sandbox knows the order's ciphertexts, the
+        # Douyin one does not.
+        box = PlatformSandbox(Credentials("app", "secret", "session"))
+        pdd_order = json.loads((FIXTURES / "pdd" / PDD[2]).read_bytes())
+        info = pdd_order["order_info_get_response"]["order_info"]
+        box.plain |= {
+            info["receiver_name"]: "林黛玉",
+            info["receiver_phone"]: "15912343721",
+            info["receiver_address"]: "文三路 90 号",
+        }
+        url = box.start()
+        stop = threading.Event()
+        desk = DecryptService(
+            settings, Credentials("app", "secret", "session"), httpx.Client(base_url=url)
+        )
+        loop = Processor(desk, engine_settings(settings), desk.codec, stop, step=desk.step)
+        loop.start()
+        seen: set[tuple[str, str]] = set()
+        try:
+
+            def decided() -> bool:
+                seen.update(
+                    (str(e.originator_id), e.name)
+                    for e in read_events(settings, "order")
+                    if e.name in ("ReceiverRevealed", "OrderHeld")
+                )
+                return len(seen) == 2
+
+            wait_for(decided, 60)
+        finally:
+            stop.set()
+            loop.join(30)
+            box.close()
+        assert loop.error is None
+        pdd_id, douyin_id = (str(order_id(c, e)) for c, e, _, _ in (PDD, DOUYIN))
+        assert seen == {(pdd_id, "ReceiverRevealed"), (douyin_id, "OrderHeld")}
     finally:
         engine.stop()
     assert not engine.failed()
-    for oid, (channel, _) in ids.items():
-        assert placed[oid]["channel"] == channel
-        assert placed[oid]["receiver_masked"] is True  # encrypted receivers, kept marked
 
     schema = f"t_{uuid.uuid4().hex[:10]}"
     try:
         with connect(settings.postgres.dsn, schema, "test-platforms") as conn:
             migrate(conn, schema, [tracking.PROJECTION])
             runner = Runner(settings, tracking.PROJECTION, conn, batch_size=50, max_wait=0.1)
-            rows: dict[str, tuple[str, int, bool]] = {}
+            rows: dict[str, tuple[str, int, bool, str]] = {}
             try:
 
                 def projected() -> bool:
                     runner.step()
                     found = pg.execute(
                         sql.SQL(
-                            "SELECT order_id, channel, order_total, receiver_masked FROM {}"
+                            "SELECT order_id, channel, order_total, receiver_masked, phone FROM {}"
                         ).format(sql.Identifier(schema, "order_tracking"))
                     ).fetchall()
                     pg.rollback()
-                    rows.update({str(r[0]): (r[1], r[2], r[3]) for r in found})
-                    return set(ids) <= set(rows)
+                    rows.update({str(r[0]): (r[1], r[2], r[3], r[4]) for r in found})
+                    return set(ids) <= set(rows) and not rows[pdd_id][2]
 
                 wait_for(projected, 60, 0.2)
             finally:
                 runner.close()
-        # The platform's total, and the receiver still marked masked for the operators.
-        assert {oid: rows[oid] for oid in ids} == {o: (*v, True) for o, v in ids.items()}
+        # The platform's total; the decrypted receiver in clear, the other still marked.
+        assert rows[pdd_id] == ("pdd", PDD[3], False, "15912343721")
+        assert rows[douyin_id][:3] == ("douyin", DOUYIN[3], True)
     finally:
         pg.rollback()
         with psycopg.connect(settings.postgres.dsn, autocommit=True) as admin:

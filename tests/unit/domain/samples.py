@@ -67,6 +67,7 @@ def order(
     phone: str = "13800000000",
     shipping_fee: int = 0,
     paid_at_channel: str | None = None,
+    receiver_masked: bool = False,
 ) -> Order:
     """A freshly placed order with its OrderPlaced event still pending."""
     return Order.place(
@@ -81,6 +82,7 @@ def order(
         placed_at=PLACED_AT,
         shipping_fee=cny(shipping_fee),
         paid_at_channel=paid_at_channel,
+        receiver_masked=receiver_masked,
     )
 
 
@@ -233,6 +235,11 @@ def events_of_every_kind() -> list[Any]:
     paid.request_reroute("WH-GZ", "WH-BJ")
     paid.fail_reroute("WH-BJ: stock.insufficient")  # RerouteFailed
     recorded += paid.collect_events()
+
+    # Placed with the receiver masked by the platform, revealed by its decrypt API.
+    masked = order(external_id="T-MASKED", phone="138****0000", receiver_masked=True)
+    masked.reveal_receiver(Customer(name="张三", phone="13800000000"), address())
+    recorded += masked.collect_events()
 
     # Merged (合单): a lead and a member, formed, dispatched; another group left.
     lead = order(external_id="T-7", paid_at_channel="tmall:T-7")

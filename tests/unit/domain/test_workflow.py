@@ -122,3 +122,15 @@ def test_loads_from_a_dict_and_back() -> None:
 def test_bad_settings_are_refused(data: dict[str, object]) -> None:
     with pytest.raises(InvalidWorkflow):
         Workflow.from_dict(data)
+
+
+def test_a_masked_receiver_waits_for_the_decrypt_even_when_released() -> None:
+    o = order(payment_method=PaymentMethod.COD, receiver_masked=True)
+    reserve_all(o)
+    assert Workflow().decide(o) is Decision.WAIT_FOR_RECEIVER
+    o.hold("receiver.decrypt_failed: 20004")
+    o.release_hold()  # an operator's release does not ship to a masked address
+    assert Workflow().decide(o) is Decision.WAIT_FOR_RECEIVER
+    o.reveal_receiver(o.customer, o.address)
+    assert not o.receiver_masked
+    assert Workflow().decide(o) is Decision.CONFIRM

@@ -10,6 +10,7 @@ command a domain rule refuses gets a CommandRejected reply.
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,12 +23,14 @@ from oms_events.engine.commands import (
     CancelOrder,
     CancelShipment,
     CreateShipment,
+    CustomerDetails,
     DeliverShipment,
     PlaceOrder,
     RecordInterception,
     RecordPayment,
     ReleaseLines,
     ReserveLines,
+    RevealReceiver,
     ShipLines,
 )
 from oms_events.engine.handling import Outcome
@@ -515,3 +518,37 @@ def test_received_stock_is_offered_to_pre_orders_in_arrival_order() -> None:
         order_id(later),
         order_id(last),
     ]
+
+
+def test_a_masked_receiver_is_reserved_but_allocated_only_once_revealed() -> None:
+    flow = Flow()
+    placed = replace(
+        place(channel="pdd"),
+        customer=CustomerDetails(name="~AgAAAAEC~1~", phone="~AgAAAAED~1~"),
+        receiver_masked=True,
+    )
+    [reserve] = flow.send(placed).asks()
+    # Stock held and paid, but no warehouse gets a parcel for a masked address.
+    assert flow.answer(reserve).events == ["LinesReserved"]
+    assert flow.order(order_id(placed)).status is OrderStatus.PENDING
+    revealed = flow.send(
+        RevealReceiver(
+            command_id="reveal-1",
+            order_id=order_id(placed),
+            customer=CustomerDetails(name="周芷若", phone="13912345678"),
+            address=address("文三路 90 号 3 单元"),
+        )
+    )
+    assert revealed.events == ["ReceiverRevealed", "OrderAllocated"]
+    order = flow.order(order_id(placed))
+    assert (order.customer.phone, order.address.line1) == ("13912345678", "文三路 90 号 3 单元")
+    # A second answer of the decrypt desk changes nothing.
+    again = flow.send(
+        RevealReceiver(
+            command_id="reveal-2",
+            order_id=order_id(placed),
+            customer=CustomerDetails(name="周芷若", phone="13912345678"),
+            address=address("文三路 90 号 3 单元"),
+        )
+    )
+    assert again.events == []
