@@ -60,7 +60,12 @@ class KafkaSettings(BaseSettings):
     partitions: int = Field(
         6, ge=1, description="Partitions of every command and event topic (same count for all)"
     )
-    replication_factor: int = Field(1, ge=1, description="Replication factor of new topics")
+    replication_factor: int | None = Field(
+        None,
+        ge=1,
+        description="Replication factor of new topics; unset: min(3, brokers in the cluster). "
+        "Their min.insync.replicas is 2 from three copies, else 1",
+    )
     topic_prefix: str = Field(
         "",
         description="Prefix for every topic name (isolates test runs or tenants on one cluster)",
@@ -395,8 +400,27 @@ class DevSettings(BaseSettings):
         description="Folder of `oms dev up`: Kafka and PostgreSQL data, logs, Maven-resolved jars",
     )
     kafka_version: str = Field("4.1.1", description="Apache Kafka broker version `oms dev up` runs")
-    kafka_port: int = Field(9092, description="Loopback port of the dev Kafka broker")
-    kafka_controller_port: int = Field(9093, description="Loopback port of the KRaft controller")
+    kafka_port: int = Field(
+        9092,
+        description="Loopback port of the dev Kafka broker (node n of a cluster: this + 2(n-1))",
+    )
+    kafka_controller_port: int = Field(
+        9093,
+        description="Loopback port of the KRaft controller (node n of a cluster: this + 2(n-1))",
+    )
+    kafka_brokers: int = Field(
+        1,
+        ge=1,
+        le=9,
+        description="Nodes of the dev Kafka cluster `oms dev up` starts (--brokers); each is "
+        "broker and controller. Fixed once its data dir is formatted",
+    )
+    kafka_heap: str = Field(
+        "1g",
+        pattern=r"^[0-9]+[kKmMgG]$",
+        description="Largest Java heap of each dev Kafka node (-Xmx), e.g. 384m on a small "
+        "machine running three",
+    )
     postgres_port: int = Field(55432, description="Loopback port of the dev PostgreSQL server")
 
 

@@ -22,7 +22,6 @@ EVENT_CONFIG: dict[str, str] = {
     "cleanup.policy": "delete",
     "retention.ms": "-1",
     "retention.bytes": "-1",
-    "min.insync.replicas": "1",
 }
 # Inputs and integration topics: long retention, but they are not the record.
 INPUT_CONFIG: dict[str, str] = {"cleanup.policy": "delete", "retention.ms": str(30 * 86_400_000)}
@@ -30,6 +29,19 @@ INPUT_CONFIG: dict[str, str] = {"cleanup.policy": "delete", "retention.ms": str(
 SNAPSHOT_CONFIG: dict[str, str] = {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
 # An adapter's own state (e.g. intake dedup): the last value per key, kept forever.
 STATE_CONFIG: dict[str, str] = {"cleanup.policy": "compact", "retention.ms": "-1"}
+
+
+def replication_factor(settings: Settings, brokers: int) -> int:
+    """Copies of each new topic on a cluster of ``brokers``: OMS_KAFKA_REPLICATION_FACTOR
+    when set, else three where three brokers run (one on a single broker)."""
+    return settings.kafka.replication_factor or min(3, brokers)
+
+
+def min_insync_replicas(replication_factor: int) -> int:
+    """Copies that must have a record before ``acks=all`` answers: two of three, so one
+    broker can be lost without losing an acknowledged record or stopping writes; one
+    where fewer than three copies exist (two of two would stop writes at any loss)."""
+    return 2 if replication_factor >= 3 else 1
 
 
 class Kind(StrEnum):

@@ -11,7 +11,7 @@ from oms_events.devservices import services
 from oms_events.settings import get_settings
 
 app = typer.Typer(
-    help="Local Kafka (KRaft, single node), PostgreSQL, the Alipay / WeChat Pay "
+    help="Local Kafka (KRaft, one node or --brokers 3), PostgreSQL, the Alipay / WeChat Pay "
     "sandboxes and the carrier simulator on loopback, data under one folder "
     "(OMS_DEV_DATA_DIR). No Docker needed.",
     no_args_is_help=True,
@@ -21,21 +21,48 @@ out = Console()
 
 @app.command()
 @one_line_errors
-def up() -> None:
+def up(
+    brokers: int = typer.Option(
+        None,
+        "--brokers",
+        min=1,
+        max=9,
+        help="Kafka nodes (each broker and controller) on loopback ports "
+        "OMS_DEV_KAFKA_PORT, +2, +4…; new topics then get 3 replicas and "
+        "min.insync.replicas=2 [default: OMS_DEV_KAFKA_BROKERS, 1]",
+        show_default=False,
+    ),
+) -> None:
     """Start Kafka, PostgreSQL, the payment sandboxes and the carrier simulator unless they
     run (safe to repeat).
 
     The first run resolves the Kafka broker from Maven Central into ~/.m2; later runs
-    start in seconds.
+    start in seconds. A three-node cluster (三节点集群), every node broker and controller:
+
+    Example: oms dev up --brokers 3
+
+    Beside services already running, give it its own folder and ports, e.g.
+    OMS_DEV_DATA_DIR=/tmp/cluster OMS_DEV_KAFKA_PORT=19092 OMS_DEV_KAFKA_CONTROLLER_PORT=19093
+    OMS_DEV_KAFKA_HEAP=384m (and OMS_DEV_POSTGRES_PORT, OMS_PAYMENTS_*_PORT).
     """
     settings = get_settings()
     with out.status("starting PostgreSQL, Kafka, the payment sandboxes and the carriers…"):
-        kafka_started, pg_started, payments_started, carriers_started = services.up(settings)
+        kafka_started, pg_started, payments_started, carriers_started = services.up(
+            settings, brokers
+        )
     st = services.status(settings)
     out.print(
         f"kafka      {'started' if kafka_started else 'already running'}  "
-        f"{st.kafka.address}  (Apache Kafka {st.kafka.version}, KRaft)"
+        f"{st.kafka.address}  (Apache Kafka {st.kafka.version}, KRaft, "
+        f"{len(st.kafka.nodes)} node{'s' if len(st.kafka.nodes) > 1 else ''})",
+        soft_wrap=True,
     )
+    if st.kafka.address != settings.kafka.bootstrap_servers:
+        out.print(
+            f"           clients reach it with OMS_KAFKA_BOOTSTRAP_SERVERS={st.kafka.address}",
+            soft_wrap=True,
+            highlight=False,
+        )
     out.print(
         f"postgresql {'started' if pg_started else 'already running'}  "
         f"{st.postgres.dsn}  (PostgreSQL {st.postgres.version})"
@@ -72,11 +99,13 @@ def status() -> None:
     """Show every service: running or not, address or DSN, version, log file."""
     st = services.status(get_settings())
     # Plain lines, not a table: the DSN must stay whole to be copied into psql.
-    out.print(
-        f"kafka       {_state(st.kafka.running)}  {st.kafka.address}  "
-        f"Apache Kafka {st.kafka.version} (KRaft)  pid {st.kafka.pid or '-'}"
-    )
-    out.print(f"            log {st.kafka.log}", highlight=False)
+    for node in st.kafka.nodes:
+        name = "kafka" if len(st.kafka.nodes) == 1 else f"kafka {node.node}"
+        out.print(
+            f"{name:<11} {_state(node.running)}  {node.address}  "
+            f"Apache Kafka {node.version} (KRaft)  pid {node.pid or '-'}"
+        )
+        out.print(f"            log {node.log}", highlight=False)
     out.print(
         f"postgresql  {_state(st.postgres.running)}  {st.postgres.dsn}  "
         f"PostgreSQL {st.postgres.version}  pid {st.postgres.pid or '-'}",

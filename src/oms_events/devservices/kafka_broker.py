@@ -1,9 +1,20 @@
-"""A single-node Apache Kafka broker in KRaft mode, from Maven Central, on the local JDK.
+"""The dev Apache Kafka in KRaft mode, from Maven Central, on the local JDK: one node,
+or a cluster of a few (``oms dev up --brokers 3``) on loopback.
 
 Maven resolves the broker's jars once into ``~/.m2``; they are copied into
-``<data_dir>/kafka/lib-<version>`` and ``java kafka.Kafka`` runs them. The broker
-is its own controller, and every internal topic has replication factor 1 and min
-ISR 1 so that transactions work on one node.
+``<data_dir>/kafka/lib-<version>`` and ``java kafka.Kafka`` runs them.
+
+Every node is both broker and controller (``process.roles=broker,controller``), with a
+static quorum of all nodes as voters. Separate controllers would be three more JVMs on
+a developer's machine for nothing the tests can observe: a combined node killed takes a
+voter and a broker down together, which is the harder case for the cluster (a new
+metadata leader *and* new partition leaders), and a quorum of three still survives one
+loss. Node ``n`` listens on ``kafka_port + 2(n-1)`` for clients and
+``kafka_controller_port + 2(n-1)`` for the quorum, so node 1 keeps the one-node ports;
+its files stay in ``<data_dir>/kafka`` and node ``n``'s are in ``<data_dir>/kafka/node-n``.
+
+Internal topics get replication factor min(3, nodes) and min ISR 2 from three nodes
+(1 below): transactions work on one node and survive the loss of one of three.
 """
 
 from __future__ import annotations
@@ -13,6 +24,7 @@ import shutil
 import subprocess
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -26,14 +38,16 @@ from oms_events.devservices.process import (
     tail,
 )
 from oms_events.settings import Settings
+from oms_events.topics import min_insync_replicas
 
 READY_LINE = "Kafka Server started"
 
 
 @dataclass(frozen=True)
 class BrokerStatus:
-    """What ``oms dev status`` shows for Kafka."""
+    """What ``oms dev status`` shows for one Kafka node."""
 
+    node: int
     running: bool
     pid: int | None
     address: str
@@ -41,19 +55,46 @@ class BrokerStatus:
     log: Path
 
 
-class KafkaBroker:
-    """The dev broker's files and process, all under ``<data_dir>/kafka``."""
+@dataclass(frozen=True)
+class ClusterStatus:
+    """What ``oms dev status`` shows for Kafka: every node of the dev cluster."""
 
-    def __init__(self, settings: Settings) -> None:
+    nodes: list[BrokerStatus]
+
+    @property
+    def running(self) -> bool:
+        """True when every node runs."""
+        return all(n.running for n in self.nodes)
+
+    @property
+    def address(self) -> str:
+        """The bootstrap servers that reach the cluster (OMS_KAFKA_BOOTSTRAP_SERVERS)."""
+        return ",".join(n.address for n in self.nodes)
+
+    @property
+    def version(self) -> str:
+        """The Kafka version the nodes run."""
+        return self.nodes[0].version
+
+
+class KafkaBroker:
+    """One dev node's files and process (node 1 under ``<data_dir>/kafka``, node n under
+    ``<data_dir>/kafka/node-n``) in a cluster of ``nodes`` (see the module doc)."""
+
+    def __init__(self, settings: Settings, node: int = 1, nodes: int = 1) -> None:
         self.settings = settings
-        self.home = settings.dev.data_dir / "kafka"
+        self.node, self.nodes = node, nodes
+        root = settings.dev.data_dir / "kafka"
+        self.home = root if node == 1 else root / f"node-{node}"
         self.version = settings.dev.kafka_version
-        self.lib = self.home / f"lib-{self.version}"
+        self.lib = root / f"lib-{self.version}"
         self.data = self.home / "data"
         self.log = self.home / "logs" / "server.log"
         self.console_log = self.home / "logs" / "console.log"
         self.pid_file = self.home / "kafka.pid"
-        self.address = f"127.0.0.1:{settings.dev.kafka_port}"
+        self.port = settings.dev.kafka_port + 2 * (node - 1)
+        self.controller_port = settings.dev.kafka_controller_port + 2 * (node - 1)
+        self.address = f"127.0.0.1:{self.port}"
 
     # -- jars ---------------------------------------------------------------
     def ensure_jars(self) -> None:
@@ -68,12 +109,12 @@ class KafkaBroker:
                 "Kafka needs a JDK 17 and Maven: install them with "
                 "`apt-get install -y openjdk-17-jre-headless maven`"
             )
-        self.home.mkdir(parents=True, exist_ok=True)
-        pom = self.home / "pom.xml"
+        self.lib.parent.mkdir(parents=True, exist_ok=True)
+        pom = self.lib.parent / "pom.xml"
         pom.write_text(
             resources.files("oms_events.devservices").joinpath("kafka-broker-pom.xml").read_text()
         )
-        staging = self.home / f"lib-{self.version}.partial"
+        staging = self.lib.parent / f"lib-{self.version}.partial"
         shutil.rmtree(staging, ignore_errors=True)
         result = subprocess.run(
             [
@@ -105,28 +146,34 @@ class KafkaBroker:
         s = self.settings
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "logs").mkdir(exist_ok=True)
+        factor = min(3, self.nodes)
+        isr = min_insync_replicas(factor)
+        voters = ",".join(
+            f"{n}@127.0.0.1:{s.dev.kafka_controller_port + 2 * (n - 1)}"
+            for n in range(1, self.nodes + 1)
+        )
         props = {
             "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.voters": f"1@127.0.0.1:{s.dev.kafka_controller_port}",
-            "listeners": f"PLAINTEXT://127.0.0.1:{s.dev.kafka_port},"
-            f"CONTROLLER://127.0.0.1:{s.dev.kafka_controller_port}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{s.dev.kafka_port}",
+            "node.id": str(self.node),
+            "controller.quorum.voters": voters,
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},"
+            f"CONTROLLER://127.0.0.1:{self.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
             "log.dirs": str(self.data),
             "num.partitions": str(s.kafka.partitions),
-            # One node: internal topics cannot have more replicas than brokers.
-            "offsets.topic.replication.factor": "1",
+            # Internal topics cannot have more replicas than brokers (module doc).
+            "offsets.topic.replication.factor": str(factor),
             "offsets.topic.num.partitions": "10",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
+            "transaction.state.log.replication.factor": str(factor),
+            "transaction.state.log.min.isr": str(isr),
             "transaction.state.log.num.partitions": "10",
-            "share.coordinator.state.topic.replication.factor": "1",
-            "share.coordinator.state.topic.min.isr": "1",
-            "default.replication.factor": "1",
-            "min.insync.replicas": "1",
+            "share.coordinator.state.topic.replication.factor": str(factor),
+            "share.coordinator.state.topic.min.isr": str(isr),
+            "default.replication.factor": str(factor),
+            "min.insync.replicas": str(isr),
             # Tests and the engine create topics through the registry, never by accident.
             "auto.create.topics.enable": "false",
             "group.initial.rebalance.delay.ms": "0",
@@ -159,10 +206,11 @@ class KafkaBroker:
         return server
 
     def _java(self, main: str, *args: str) -> list[str]:
+        heap = self.settings.dev.kafka_heap
         return [
             "java",
-            "-Xms256m",
-            "-Xmx1g",
+            f"-Xms{min(256, _megabytes(heap))}m",
+            f"-Xmx{heap}",
             "-XX:+UseG1GC",
             "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
@@ -172,12 +220,10 @@ class KafkaBroker:
             *args,
         ]
 
-    def format_storage(self, server: Path) -> None:
-        """Format the KRaft metadata log once (a new cluster id); later starts reuse it."""
+    def format_storage(self, server: Path, cluster_id: str) -> None:
+        """Format the KRaft metadata log once (with the cluster's id); later starts reuse it."""
         if (self.data / "meta.properties").exists():
             return
-        # Kafka's Uuid prints as URL-safe base64 without padding.
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         result = subprocess.run(
             self._java(
                 "kafka.tools.StorageTool",
@@ -201,12 +247,25 @@ class KafkaBroker:
         return read_pid(self.pid_file)
 
     def start(self, timeout: float = 90.0) -> bool:
-        """Start the broker unless it runs; wait until it serves. True if it was started."""
-        if self.pid() is not None and port_open(self.settings.dev.kafka_port):
+        """Start this node unless it runs; wait until it serves. True if it was started.
+
+        A node of several serves only once a quorum of its cluster runs: start them
+        together with :meth:`KafkaCluster.start`; this restarts one of a running cluster.
+        """
+        mark = self.launch(KafkaCluster(self.settings, self.nodes))
+        if mark is None:
             return False
+        self.wait_started(mark, timeout)
+        return True
+
+    def launch(self, cluster: KafkaCluster) -> int | None:
+        """Spawn the node unless it runs, without waiting; the log offset to wait from
+        (:meth:`wait_started`), or None if it was running already."""
+        if self.pid() is not None and port_open(self.port):
+            return None
         for port, variable in (
-            (self.settings.dev.kafka_port, "OMS_DEV_KAFKA_PORT"),
-            (self.settings.dev.kafka_controller_port, "OMS_DEV_KAFKA_CONTROLLER_PORT"),
+            (self.port, "OMS_DEV_KAFKA_PORT"),
+            (self.controller_port, "OMS_DEV_KAFKA_CONTROLLER_PORT"),
         ):
             if port_open(port):
                 raise ServiceError(
@@ -219,19 +278,23 @@ class KafkaBroker:
                 )
         self.ensure_jars()
         server = self.write_config()
-        self.format_storage(server)
+        self.format_storage(server, cluster.cluster_id())
         mark = self.log.stat().st_size if self.log.exists() else 0
-        pid = spawn(self._java("kafka.Kafka", str(server)), self.console_log, self.pid_file)
+        spawn(self._java("kafka.Kafka", str(server)), self.console_log, self.pid_file)
+        return mark
+
+    def wait_started(self, mark: int, timeout: float = 90.0) -> None:
+        """Wait until the node launched at log offset ``mark`` serves clients."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if read_pid(self.pid_file) is None:
                 raise ServiceError(
-                    f"Kafka exited during start (pid {pid}); see {self.log}\n"
+                    f"Kafka node {self.node} exited during start; see {self.log}\n"
                     f"{self._errors_since(mark)}\n{tail(self.console_log, 5)}\n"
                     "Fix the cause above, or wipe its data with `oms dev down --wipe`."
                 )
-            if port_open(self.settings.dev.kafka_port) and self._started_since(mark):
-                return True
+            if port_open(self.port) and self._started_since(mark):
+                return
             time.sleep(0.3)
         raise ServiceError(
             f"Kafka did not serve on {self.address} within {timeout:.0f}s. Last lines of "
@@ -258,7 +321,7 @@ class KafkaBroker:
             return False
 
     def stop(self) -> bool:
-        """Stop the broker (a controlled shutdown). True if it was running."""
+        """Stop the node (a controlled shutdown). True if it was running."""
         pid = self.pid()
         if pid is None:
             return False
@@ -267,17 +330,112 @@ class KafkaBroker:
         return True
 
     def wipe(self) -> None:
-        """Delete the broker's data and logs; the resolved jars stay."""
+        """Delete the node's data and logs; the resolved jars stay."""
         shutil.rmtree(self.data, ignore_errors=True)
         shutil.rmtree(self.home / "logs", ignore_errors=True)
+        if self.node > 1:
+            shutil.rmtree(self.home, ignore_errors=True)
 
     def status(self) -> BrokerStatus:
         """Whether it runs, where, and which version."""
         pid = self.pid()
         return BrokerStatus(
-            running=pid is not None and port_open(self.settings.dev.kafka_port),
+            node=self.node,
+            running=pid is not None and port_open(self.port),
             pid=pid,
             address=self.address,
             version=self.version,
             log=self.log,
         )
+
+
+def _megabytes(heap: str) -> int:
+    """A JVM heap size ("384m", "1g") in MiB."""
+    units = {"k": 1 / 1024, "m": 1, "g": 1024}
+    return int(float(heap[:-1]) * units[heap[-1].lower()])
+
+
+class KafkaCluster:
+    """The dev Kafka: ``nodes`` combined broker-controllers sharing one cluster id.
+
+    The node count and cluster id are recorded in ``<data_dir>/kafka/cluster.properties``
+    when the nodes are formatted: a quorum's voters are fixed then, so the same data dir
+    cannot later run another count (``oms dev down --wipe`` first).
+    """
+
+    def __init__(self, settings: Settings, nodes: int | None = None) -> None:
+        self.settings = settings
+        self.root = settings.dev.data_dir / "kafka"
+        self.record = self.root / "cluster.properties"
+        formatted = self.formatted_nodes()
+        self.count = nodes or formatted or settings.dev.kafka_brokers
+        self.brokers = [KafkaBroker(settings, n, self.count) for n in range(1, self.count + 1)]
+
+    def formatted_nodes(self) -> int | None:
+        """The node count this data dir was formatted for, or None if it never was."""
+        values = self._recorded()
+        if "nodes" in values:
+            return int(values["nodes"])
+        # A data dir formatted before clusters were recorded holds one node.
+        return 1 if (self.root / "data" / "meta.properties").exists() else None
+
+    def _recorded(self) -> dict[str, str]:
+        try:
+            lines = self.record.read_text().splitlines()
+        except OSError:
+            return {}
+        return dict(line.split("=", 1) for line in lines if "=" in line)
+
+    def cluster_id(self) -> str:
+        """The cluster's id, chosen once and recorded with the node count."""
+        formatted = self.formatted_nodes()
+        if formatted is not None and formatted != self.count:
+            raise ServiceError(
+                f"{self.root} holds a Kafka cluster of {formatted} node(s), not {self.count}: "
+                f"run `oms dev up --brokers {formatted}`, or `oms dev down --wipe` first, "
+                "or use another OMS_DEV_DATA_DIR"
+            )
+        recorded = self._recorded().get("cluster.id")
+        if recorded:
+            return recorded
+        meta = self.root / "data" / "meta.properties"
+        if meta.exists():  # one node formatted before the record existed: formatted already
+            return ""
+        # Kafka's Uuid prints as URL-safe base64 without padding.
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.record.write_text(f"nodes={self.count}\ncluster.id={cluster_id}\n")
+        return cluster_id
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """Every node's client address, comma-separated (OMS_KAFKA_BOOTSTRAP_SERVERS)."""
+        return ",".join(b.address for b in self.brokers)
+
+    def start(self, timeout: float = 120.0) -> bool:
+        """Start the nodes that do not run and wait until every one serves; True if any
+        was started. All are spawned before waiting: a node serves only once a quorum
+        of controllers is up."""
+        marks = [(b, b.launch(self)) for b in self.brokers]
+        for broker, mark in marks:
+            if mark is not None:
+                broker.wait_started(mark, timeout)
+        return any(mark is not None for _, mark in marks)
+
+    def stop(self) -> bool:
+        """Stop every node (controlled shutdowns). True if any ran.
+
+        All at once: one by one, the last node would wait in its controlled shutdown for
+        a quorum that already left."""
+        with ThreadPoolExecutor(len(self.brokers)) as pool:
+            return any(list(pool.map(lambda b: b.stop(), self.brokers)))
+
+    def wipe(self) -> None:
+        """Delete every node's data and logs and the cluster record; the jars stay."""
+        for b in self.brokers:
+            b.wipe()
+        self.record.unlink(missing_ok=True)
+
+    def status(self) -> ClusterStatus:
+        """Every node: running or not, address, pid, log."""
+        return ClusterStatus([b.status() for b in self.brokers])

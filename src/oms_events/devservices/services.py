@@ -7,7 +7,7 @@ import fcntl
 from dataclasses import dataclass
 
 from oms_events.devservices.carrier_simulator import CarrierSimStatus, CarrierSimulatorProcess
-from oms_events.devservices.kafka_broker import BrokerStatus, KafkaBroker
+from oms_events.devservices.kafka_broker import ClusterStatus, KafkaCluster
 from oms_events.devservices.payment_sandboxes import PaymentSandboxes, SandboxStatus
 from oms_events.devservices.postgres_server import PostgresServer, PostgresStatus
 from oms_events.settings import Settings
@@ -17,22 +17,23 @@ from oms_events.settings import Settings
 class DevStatus:
     """Status of the local Kafka, PostgreSQL, payment sandboxes and carrier simulator."""
 
-    kafka: BrokerStatus
+    kafka: ClusterStatus
     postgres: PostgresStatus
     payments: SandboxStatus
     carriers: CarrierSimStatus
 
 
-def up(settings: Settings) -> tuple[bool, bool, bool, bool]:
-    """Start PostgreSQL, Kafka, the payment sandboxes and the carrier simulator unless
-    they run; returns which ones were started (kafka, postgres, payments, carriers)."""
+def up(settings: Settings, brokers: int | None = None) -> tuple[bool, bool, bool, bool]:
+    """Start PostgreSQL, Kafka (``brokers`` nodes, default ``settings.dev.kafka_brokers``
+    or as its data dir was formatted), the payment sandboxes and the carrier simulator
+    unless they run; returns which ones were started (kafka, postgres, payments, carriers)."""
     settings.dev.data_dir.mkdir(parents=True, exist_ok=True)
     # One starter at a time: two `oms dev up`, or the test workers of a parallel run,
     # would both see "not running" and start a second broker on the same data dir.
     with (settings.dev.data_dir / "up.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         pg = PostgresServer(settings).start()
-        kafka = KafkaBroker(settings).start()
+        kafka = KafkaCluster(settings, brokers).start()
         payments = PaymentSandboxes(settings).start()
         carriers = CarrierSimulatorProcess(settings).start()  # a Kafka client: after Kafka
     return kafka, pg, payments, carriers
@@ -40,7 +41,7 @@ def up(settings: Settings) -> tuple[bool, bool, bool, bool]:
 
 def down(settings: Settings, wipe: bool = False) -> tuple[bool, bool, bool, bool]:
     """Stop them all (keeping data unless ``wipe``); returns which ones were running."""
-    broker, pg = KafkaBroker(settings), PostgresServer(settings)
+    broker, pg = KafkaCluster(settings), PostgresServer(settings)
     carriers_ran = CarrierSimulatorProcess(settings).stop()
     payments_ran = PaymentSandboxes(settings).stop()
     kafka_ran = broker.stop()
@@ -54,7 +55,7 @@ def down(settings: Settings, wipe: bool = False) -> tuple[bool, bool, bool, bool
 def status(settings: Settings) -> DevStatus:
     """Where each service listens, its version, and whether it runs."""
     return DevStatus(
-        KafkaBroker(settings).status(),
+        KafkaCluster(settings).status(),
         PostgresServer(settings).status(),
         PaymentSandboxes(settings).status(),
         CarrierSimulatorProcess(settings).status(),

@@ -56,8 +56,9 @@ def environment(settings: Settings, **extra: str) -> dict[str, str]:
         "OMS_KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
         "OMS_KAFKA_TOPIC_PREFIX": settings.kafka.topic_prefix,
         "OMS_KAFKA_PARTITIONS": str(settings.kafka.partitions),
-        "OMS_KAFKA_REPLICATION_FACTOR": str(settings.kafka.replication_factor),
     }
+    if settings.kafka.replication_factor is not None:
+        env["OMS_KAFKA_REPLICATION_FACTOR"] = str(settings.kafka.replication_factor)
     if settings.registry.url:
         env["OMS_REGISTRY_URL"] = settings.registry.url
         env["OMS_REGISTRY_SUBJECT_STRATEGY"] = settings.registry.subject_strategy

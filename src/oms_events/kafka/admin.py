@@ -13,7 +13,7 @@ from oms_events.kafka.connection import admin
 from oms_events.kafka.errors import TopicDrift
 from oms_events.kafka.port import NewTopic
 from oms_events.settings import Settings
-from oms_events.topics import TopicSpec, registry
+from oms_events.topics import TopicSpec, min_insync_replicas, registry, replication_factor
 
 
 @dataclass(frozen=True)
@@ -28,19 +28,21 @@ class TopicState:
 def apply_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> list[TopicState]:
     """Create missing topics and verify existing ones against the registry.
 
-    Raises :class:`TopicDrift` listing every difference found.
+    New topics get :func:`~oms_events.topics.replication_factor` copies for the brokers
+    the cluster has now, and the matching ``min.insync.replicas``. Raises
+    :class:`TopicDrift` listing every difference found.
     """
     specs = specs if specs is not None else registry(settings)
     client = admin(settings)
     try:
         existing = client.describe_topics([s.name for s in specs])
         missing = [s for s in specs if s.name not in existing]
-        client.create_topics(
-            [
-                NewTopic(s.name, s.partitions, settings.kafka.replication_factor, dict(s.config))
-                for s in missing
-            ]
-        )
+        if missing:
+            factor = replication_factor(settings, client.broker_count())
+            durable = {"min.insync.replicas": str(min_insync_replicas(factor))}
+            client.create_topics(
+                [NewTopic(s.name, s.partitions, factor, {**s.config, **durable}) for s in missing]
+            )
         problems: list[str] = []
         present = [s for s in specs if s.name in existing]
         configs = client.topic_configs([s.name for s in present])

@@ -223,7 +223,13 @@ class ConfluentProducer:
             log.info("producer closed without flushing", exc_info=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            self._p.close()
+            try:
+                self._p.close()
+            except ck.KafkaException:
+                # A producer in a fatal state (e.g. INVALID_TXN_STATE after a broker
+                # was lost mid-transaction) raises that error again from close: it is
+                # being replaced, so there is nothing to do but let it go.
+                log.info("producer closed in a fatal state", exc_info=True)
 
 
 class ConfluentConsumer:
@@ -440,9 +446,12 @@ class ConfluentConsumer:
                 }
             except ck.KafkaException as exc:
                 # A topic created a moment ago answers NOT_LEADER until its leader is
-                # settled; the admin client does not retry that by itself.
+                # settled; the admin client does not retry that by itself. On a cluster
+                # the admin's first metadata may not list the leaders yet either
+                # ("No leaders found", _NOENT), e.g. just after a broker came back.
                 error = _error(exc)
-                if not error.retriable or time.monotonic() > deadline:
+                leaderless = exc.args[0].code() == ck.KafkaError._NOENT
+                if not (error.retriable or leaderless) or time.monotonic() > deadline:
                     raise error from exc
                 time.sleep(0.05)
 
@@ -541,6 +550,12 @@ class ConfluentAdmin:
     def list_topics(self) -> set[str]:
         try:
             return set(self._a.list_topics(timeout=10).topics)
+        except ck.KafkaException as exc:
+            raise _error(exc) from exc
+
+    def broker_count(self) -> int:
+        try:
+            return len(self._a.list_topics(timeout=10).brokers)
         except ck.KafkaException as exc:
             raise _error(exc) from exc
 

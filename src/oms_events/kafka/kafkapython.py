@@ -389,6 +389,12 @@ class KafkaPythonAdmin:
     def list_topics(self) -> set[str]:
         return set(self._a.list_topics())
 
+    def broker_count(self) -> int:
+        try:
+            return len(self._a.describe_cluster()["brokers"])
+        except ke.KafkaError as exc:
+            raise _error(exc) from exc
+
     def delete_topics(self, names: Sequence[str], timeout_s: float = 30.0) -> None:
         if not names:
             return

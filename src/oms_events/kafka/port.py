@@ -247,6 +247,10 @@ class Admin(Protocol):
         """Every topic's name."""
         ...
 
+    def broker_count(self) -> int:
+        """Brokers of the cluster serving now (a stopped one is not counted)."""
+        ...
+
     def delete_topics(self, names: Sequence[str], timeout_s: float = 30.0) -> None:
         """Delete topics (missing ones are ignored)."""
         ...
