@@ -46,7 +46,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 
-from oms_events import topics
+from oms_events import topics, waits
 from oms_events.deadletter import DeadLetter, Source
 from oms_events.engine.commands import PaymentCommand
 from oms_events.intake.dedup import DedupIndex
@@ -360,7 +360,9 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8081) -> None
 
     seen = DedupIndex()
     # Kafka down at start: wait for it (logged), as every other process does.
-    backoff = Backoff(settings.recovery)
+    backoff = Backoff(
+        settings.recovery, board=waits.WaitBoard(waits.folder(settings), "intake.http")
+    )
     while True:
         try:
             load_index(settings, topics.CHANNELS, seen)
