@@ -37,6 +37,7 @@ SHIPMENT = (
     "location",
     "status",
     "lines",
+    "parcel_price",
     "carrier",
     "tracking_no",
     "wave",
@@ -76,6 +77,7 @@ def created(row: Row, e: EventRecord) -> None:
             {"line_no": ln["line_no"], "sku": ln["sku"], "quantity": ln["quantity"]}
             for ln in p["lines"]
         ],
+        parcel_price=p.get("parcel_price"),
         created_at=e.timestamp,
     )
 
@@ -159,7 +161,7 @@ PROJECTION = Projection(
     name="warehouse",
     topics=(topics.events("order"), topics.events("shipment")),
     group="oms-projection-warehouse",
-    migrations=("009_warehouse.sql",),
+    migrations=("009_warehouse.sql", "023_parcel_price.sql"),
     events=frozenset(ORDER_HANDLERS) | frozenset(SHIPMENT_HANDLERS),
     write=write,
 )

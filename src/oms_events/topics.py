@@ -196,7 +196,8 @@ def registry(settings: Settings) -> list[TopicSpec]:
             "supplier id",
             n,
             INPUT_CONFIG,
-            "purchase orders for drop-ship suppliers (PurchaseOrder), per order and supplier",
+            "purchase orders for drop-ship suppliers (PurchaseOrder) and their cancellations "
+            "(PurchaseOrderCancelled), per order and supplier",
         ),
         TopicSpec(
             p + WAREHOUSE_UPDATES,

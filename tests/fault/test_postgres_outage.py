@@ -67,6 +67,21 @@ def lag(settings: Settings, schema: str) -> int:
         return sum(r.lag for r in lags(settings, conn, schema, select(list(PROJECTIONS))))
 
 
+def applied(settings: Settings, schema: str) -> int:
+    """Records the projections have committed so far (their stored offsets), read from
+    PostgreSQL alone so the test can poll it every few milliseconds."""
+    try:
+        with psycopg.connect(settings.postgres.dsn) as pg:
+            row = pg.execute(
+                sql.SQL("SELECT coalesce(sum(next_offset), 0) FROM {}.projection_offset").format(
+                    sql.Identifier(schema)
+                )
+            ).fetchone()
+    except psycopg.Error:
+        return 0  # its schema or offsets are not there yet
+    return int(row[0]) if row else 0
+
+
 def test_postgres_restart_under_oms_project_is_waited_out_and_applies_nothing_twice(
     own_postgres: tuple[Settings, PostgresServer],
 ) -> None:
@@ -87,26 +102,25 @@ def test_postgres_restart_under_oms_project_is_waited_out_and_applies_nothing_tw
         "OMS_LOG_FORMAT": "json",
     }
     args = [sys.executable, "-m", "oms_events.projection", *PROJECTIONS, "--schema", schema]
+    total = lag(settings, schema)  # nothing applied yet: every record is lag
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [*args, "--batch-size", "50"], env=env, cwd=ROOT, stdout=out, stderr=out
+            [*args, "--batch-size", "10"], env=env, cwd=ROOT, stdout=out, stderr=out
         )
     try:
         deadline = time.monotonic() + 60
-        first = None
         while True:  # stop PostgreSQL mid-run: some batches committed, more to come
-            time.sleep(0.02)
+            time.sleep(0.005)
             assert proc.poll() is None, log.read_text()
             assert time.monotonic() < deadline, "the projection never committed a batch"
-            try:
-                now = lag(settings, schema)
-            except psycopg.Error:
-                continue  # its schema or offsets are not there yet
-            first = first or now
-            assert now > 0, "caught up before the outage: nothing proved"
-            if now < first:
+            if applied(settings, schema) > 0:
                 break
+        # Freeze the process between two commits while PostgreSQL goes away: a faster CI
+        # box caught up between two polls when the test only raced it, proving nothing.
+        proc.send_signal(signal.SIGSTOP)
+        assert applied(settings, schema) < total, "caught up before the outage: nothing proved"
         server.stop()
+        proc.send_signal(signal.SIGCONT)
         w.produce(settings, w.build(100, seed=11).events)  # events arrive meanwhile
         deadline = time.monotonic() + 30
         while "waiting for PostgreSQL" not in log.read_text():
@@ -120,6 +134,7 @@ def test_postgres_restart_under_oms_project_is_waited_out_and_applies_nothing_tw
             assert time.monotonic() < deadline, "the projection did not resume"
             time.sleep(0.2)
     finally:
+        proc.send_signal(signal.SIGCONT)  # a stopped process would not see the SIGTERM
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=30)
     assert code == 0, log.read_text()

@@ -19,7 +19,7 @@ OPEN = ("created", "picked", "packed")
 
 _SELECT = """
 SELECT s.shipment_id, s.order_id, s.location, s.status, s.lines, s.carrier, s.tracking_no,
-       s.wave, s.created_at, o.order_no, o.customer_name, o.phone, o.delivery_speed,
+       s.wave, s.parcel_price, s.created_at, o.order_no, o.customer_name, o.phone, o.delivery_speed,
        o.payment_method, o.order_total, o.amount_paid, o.currency,
        a.country, a.province, a.city, a.district, a.line1, a.postcode
 FROM warehouse_shipment s
@@ -28,9 +28,14 @@ JOIN delivery_address a ON a.order_id = s.order_id
 """
 
 
-def _parcel(row: dict[str, Any]) -> Parcel:
-    # Cash on delivery: the courier collects what the customer still owes.
+def parcel_of(row: dict[str, Any]) -> Parcel:
+    """A row of the parcels query (shipment, order and address columns) as a parcel."""
+    # Cash on delivery: the courier collects what the customer still owes, and of an
+    # order split over several parcels, what this parcel's lines cost (as the order
+    # judges the cash each courier hands over: Order.parcel_price).
     due = row["order_total"] - row["amount_paid"]
+    if row["parcel_price"] is not None:
+        due = min(due, row["parcel_price"])
     return Parcel(
         shipment_id=row["shipment_id"],
         order_id=row["order_id"],
@@ -65,7 +70,7 @@ def _query(conn: psycopg.Connection[Any], where: str, order: str, *params: Any) 
     query = f"{_SELECT} WHERE {where} ORDER BY {order}"
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(query, params)
-        return [_parcel(row) for row in cur]
+        return [parcel_of(row) for row in cur]
 
 
 def unwaved(conn: psycopg.Connection[Any], location: str, limit: int) -> list[Parcel]:

@@ -26,7 +26,7 @@ changed tomorrow never breaks the replay of yesterday's orders.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -1093,11 +1093,16 @@ class Order(Aggregate):
         self._close(OrderStatus.RETURNED_TO_SENDER, reason)
 
     def parcel_price(self, shipment_id: str) -> Money | None:
-        """What the parcel of ``shipment_id`` costs when the order is split over several
+        """What the parcel of ``shipment_id`` costs (see ``lines_price``). The courier of a
+        COD parcel collects this much at its door."""
+        return self.lines_price(n for n, s in self.shipments.items() if s == shipment_id)
+
+    def lines_price(self, line_nos: Iterable[int]) -> Money | None:
+        """What a parcel holding ``line_nos`` costs when the order is split over several
         parcels: the nets of its lines, and the shipping fee (and tax on top) on the
         parcel holding the lowest line; None when it carries every line (the parcel is
-        the whole order). The courier of a COD parcel collects this much at its door."""
-        lines = {n for n, s in self.shipments.items() if s == shipment_id}
+        the whole order)."""
+        lines = set(line_nos)
         if not lines or lines >= set(self.lines):
             return None
         price = Money.sum((self.lines[n].net for n in lines if n in self.lines), self.currency)

@@ -109,17 +109,41 @@ class Shipment(Aggregate):
         return natural_id("shipment", order_id, location)
 
     @classmethod
-    def create(cls, order_id: UUID, location: str, lines: Sequence[ShipmentLine]) -> Shipment:
-        """Open a shipment for an allocation (``ShipmentCreated``)."""
+    def create(
+        cls,
+        order_id: UUID,
+        location: str,
+        lines: Sequence[ShipmentLine],
+        parcel_price: int | None = None,
+        drop_ship: bool = False,
+    ) -> Shipment:
+        """Open a shipment for an allocation (``ShipmentCreated``); ``parcel_price``: what
+        its lines cost when the order ships in several parcels (None: the whole order);
+        ``drop_ship``: a supplier ships it (代发), not one of our warehouses."""
         if not location.strip():
             raise InvalidOrder(detail="shipment location is empty")
         if not lines:
             raise InvalidOrder(detail="a shipment needs at least one line")
-        return cls(order_id=order_id, location=location, lines=[ln.to_dict() for ln in lines])
+        return cls(
+            order_id=order_id,
+            location=location,
+            lines=[ln.to_dict() for ln in lines],
+            parcel_price=parcel_price,
+            drop_ship=drop_ship,
+        )
 
     @event("ShipmentCreated")
-    def __init__(self, order_id: UUID, location: str, lines: list[dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        order_id: UUID,
+        location: str,
+        lines: list[dict[str, Any]],
+        parcel_price: int | None = None,
+        drop_ship: bool = False,
+    ) -> None:
         self.order_id = order_id
+        self.parcel_price = parcel_price
+        self.drop_ship = drop_ship
         self.location = location
         self.lines = [ShipmentLine.from_dict(d) for d in lines]
         self.status = ShipmentStatus.CREATED
@@ -129,6 +153,8 @@ class Shipment(Aggregate):
         self.close_reason: str | None = None
 
     # Set by later events; class defaults so that older snapshots restore.
+    parcel_price: int | None = None  # set at creation since ShipmentCreated carried it
+    drop_ship: bool = False  # likewise
     intercepting: str | None = None  # why the carrier was asked to intercept (拦截)
     received_back = False  # the returned parcel is back at the warehouse
 

@@ -96,7 +96,8 @@ def dispatch(
             "allocated_at": datetime.now(UTC),
             "rule": rule_of(order, location, rules),
         }
-        if rules is not None and location in rules.supplier_ids:
+        drop_ship = rules is not None and location in rules.supplier_ids
+        if drop_ship:
             _purchase_order(order, location, lines, record, out)
         else:
             topic = topics.name(out.settings, topics.ALLOCATIONS)
@@ -108,6 +109,7 @@ def dispatch(
                     [("order_id", str(order.id).encode())],
                 )
             )
+        price = order.lines_price(line.line_no for line in lines)
         out.command(
             CreateShipment(
                 command_id=f"{cause_id}/ship/{location}",
@@ -115,6 +117,8 @@ def dispatch(
                 order_id=order.id,
                 location=location,
                 lines=tuple(lines),
+                parcel_price=price.amount if price is not None else None,
+                drop_ship=drop_ship,
             )
         )
 

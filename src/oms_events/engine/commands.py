@@ -865,6 +865,10 @@ class CreateShipment(Command):
     order_id: UUID
     location: str
     lines: tuple[ShipmentLineDetails, ...]
+    # Minor units the parcel costs when the order ships in several (Order.lines_price):
+    # what a COD courier collects, printed on its label. None: the whole order.
+    parcel_price: int | None = None
+    drop_ship: bool = False  # a supplier's: its cancellation goes where its order went
 
     @property
     def key(self) -> str:

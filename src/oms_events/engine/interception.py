@@ -4,7 +4,8 @@ What the shipment processor does when an order is cancelled after allocation
 (a CancelShipment from the order saga), by where the parcel is:
 
 * created / picked / packed: ``ShipmentCancelled``, and an ``AllocationCancelled``
-  record (``schemas/allocation/AllocationCancelled.avsc``) on ``oms.allocations``,
+  record (``schemas/allocation/AllocationCancelled.avsc``) on ``oms.allocations``
+  (a drop-ship supplier's: ``PurchaseOrderCancelled`` on ``oms.dropship``),
   keyed by location like the Allocation it cancels: the warehouse must not ship it.
   The order released the reservations already.
 * shipped / in transit / delivery failed: ``InterceptionRequested`` and an
@@ -55,6 +56,7 @@ from oms_events.engine.commands import (
 )
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.records import Outgoing, by_item_partition
+from oms_events.fulfilment.dropship import PURCHASE_ORDER_CANCELLED, purchase_order_cancelled
 
 ALLOCATION_CANCELLED = "oms.allocation.AllocationCancelled"
 INTERCEPTION_REQUEST = "oms.carrier.InterceptionRequest"
@@ -78,24 +80,28 @@ def cancel(shipment: Shipment, reason: str, out: Outbox, cause: str) -> None:
 
 
 def tell_warehouse(shipment: Shipment, reason: str, out: Outbox) -> None:
-    """Queue the AllocationCancelled record for the shipment's warehouse."""
-    topic = topics.name(out.settings, topics.ALLOCATIONS)
-    record = {
-        "allocation_id": str(shipment.id),
-        "shipment_id": str(shipment.id),
-        "order_id": str(shipment.order_id),
-        "location": shipment.location,
-        "reason": reason,
-        "cancelled_at": datetime.now(UTC),
-    }
-    out.add(
-        Outgoing(
-            topic,
-            shipment.location.encode(),
-            out.codec.encode(ALLOCATION_CANCELLED, record, topic=topic),
-            [("order_id", str(shipment.order_id).encode())],
+    """Queue the AllocationCancelled record for the shipment's warehouse (for a drop-ship
+    supplier, the PurchaseOrderCancelled on the topic its purchase order went to)."""
+    now = datetime.now(UTC)
+    if shipment.drop_ship:
+        topic = topics.name(out.settings, topics.DROPSHIP)
+        record = purchase_order_cancelled(
+            shipment.id, shipment.location, shipment.order_id, reason, now
         )
-    )
+        value = out.codec.encode(PURCHASE_ORDER_CANCELLED, record, topic=topic)
+    else:
+        topic = topics.name(out.settings, topics.ALLOCATIONS)
+        record = {
+            "allocation_id": str(shipment.id),
+            "shipment_id": str(shipment.id),
+            "order_id": str(shipment.order_id),
+            "location": shipment.location,
+            "reason": reason,
+            "cancelled_at": now,
+        }
+        value = out.codec.encode(ALLOCATION_CANCELLED, record, topic=topic)
+    headers = [("order_id", str(shipment.order_id).encode())]
+    out.add(Outgoing(topic, shipment.location.encode(), value, headers))
 
 
 def request_interception(shipment: Shipment, out: Outbox) -> None:

@@ -19,8 +19,9 @@ at the earliest one only.
 from __future__ import annotations
 
 import heapq
+import math
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import structlog
@@ -166,17 +167,41 @@ class OrderReturns:
 
     # --- completion timer ---------------------------------------------------------
 
+    def _deadline(self, order: Order) -> float | None:
+        """When (epoch s) the order's return window closes and completes it, if it would."""
+        if not order.completable:
+            return None
+        since = order.delivered_at or order.modified_on  # undated: the event's time
+        return (since + self.policy.window).timestamp()
+
+    def _arm(self, number: int, order_id: UUID, at: float) -> None:
+        waiting = self.completing.setdefault(number, {})
+        if waiting.get(order_id) != at:
+            waiting[order_id] = at
+            heapq.heappush(self.deadlines, (at, str(order_id), number))
+
     def index_completion(self, number: int, order: Order) -> None:
         """Keep ``order`` in the timer's index while a closed window would complete it."""
-        waiting = self.completing.setdefault(number, {})
-        if order.completable:
-            since = order.delivered_at or order.modified_on  # undated: the event's time
-            at = (since + self.policy.window).timestamp()
-            if waiting.get(order.id) != at:
-                waiting[order.id] = at
-                heapq.heappush(self.deadlines, (at, str(order.id), number))
+        at = self._deadline(order)
+        if at is not None:
+            self._arm(number, order.id, at)
         else:
-            waiting.pop(order.id, None)  # its heap entry goes stale, dropped when reached
+            # Its heap entry goes stale, dropped when reached.
+            self.completing.setdefault(number, {}).pop(order.id, None)
+
+    def index_resting(self, partition: Partition) -> None:
+        """Arm the timer of the delivered orders that rest out of memory: a restart
+        knows them only by their snapshot's wake header (snapshots.WAKE). Without this,
+        one that left memory before a crash stayed delivered for ever."""
+        for order_id, stub in partition.snapshots.items():
+            if stub.wake_ms is not None and order_id not in partition.aggregates:
+                self._arm(partition.number, order_id, stub.wake_ms / 1000)
+
+    def wake_ms(self, aggregate: Any) -> int | None:
+        """When the return window of a delivered order leaving memory closes (epoch ms)."""
+        if isinstance(aggregate, Order) and (at := self._deadline(aggregate)) is not None:
+            return math.ceil(at * 1000)
+        return None
 
     def _next_deadline(self) -> tuple[float, UUID, int] | None:
         """The earliest live deadline (stale heap entries dropped on the way)."""

@@ -55,7 +55,7 @@ from oms_events.engine.commands import (
 )
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.records import by_item_partition
-from oms_events.engine.sourcing import StockView
+from oms_events.engine.sourcing import PromisedView, StockView
 from oms_events.engine.sourcing_rules import choose_line
 from oms_events.fulfilment.rules import Rules
 
@@ -297,9 +297,19 @@ class OrderSaga:
         if order.status is not OrderStatus.PRE_ORDER:
             return
         asks: list[LineToReserve] = []
+        view = PromisedView(self.stock, promised)
         for line_no in sorted(order.unreserved_lines()):
             line = order.lines[line_no]
-            location = self.stock.choose_with(line.sku, line.quantity, promised)
+            if self.rules is None:
+                location = self.stock.choose_with(line.sku, line.quantity, promised)
+            else:
+                # Where the rules say, as on the first ask, but only where the view
+                # sees the units (what is left after this round's asks).
+                serving = {loc for _, loc in order.reservations.values()}
+                serving.update(ask.location for ask in asks)
+                location = choose_line(order, line_no, view, self.rules, (), serving)
+                if location is not None and view.available(line.sku, location) < line.quantity:
+                    location = None
             if location is None:
                 continue
             promised[(line.sku, location)] = promised.get((line.sku, location), 0) + line.quantity

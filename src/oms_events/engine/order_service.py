@@ -606,6 +606,7 @@ class OrderService(OrderReturns, OrderOperations, Service):
         for order in partition.aggregates.values():
             if isinstance(order, Order):
                 self._index(partition.number, order)
+        self.index_resting(partition)
 
     def revoked(self, number: int) -> None:
         """Forget the timers' indexes of a partition now owned elsewhere."""

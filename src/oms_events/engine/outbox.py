@@ -13,7 +13,7 @@ from oms_events import eventlog, topics
 from oms_events.avro.codec import Codec
 from oms_events.engine.commands import Command, ReservationAnswer, ReservationsAnswered
 from oms_events.engine.records import CommandWriter, Outgoing
-from oms_events.engine.snapshots import Partition, Settlement, settle
+from oms_events.engine.snapshots import Partition, Settlement, Wake, never, settle
 from oms_events.settings import Settings
 
 
@@ -106,11 +106,20 @@ class Outbox:
         window_ms: int,
         final: bool,
         keep: int = 0,
+        wake: Wake = never,
     ) -> Settlement:
         """Queue the snapshots (and checkpoint) of ``partition`` this transaction writes
         (see snapshots.settle); hand the result to ``snapshots.committed`` after commit."""
         settlement = settle(
-            partition, self.log, aggregate_type, self.started_ms, every, window_ms, final, keep
+            partition,
+            self.log,
+            aggregate_type,
+            self.started_ms,
+            every,
+            window_ms,
+            final,
+            keep,
+            wake,
         )
         topic = topics.name(self.settings, topics.snapshots(aggregate_type))
         for key, value, headers in settlement.records:

@@ -467,6 +467,7 @@ class Processor(threading.Thread):
                     window_ms,
                     final,
                     self.engine.dormant_kept,
+                    self.service.wake_ms,
                 ),
             )
             for partition in self.partitions.values()

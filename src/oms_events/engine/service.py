@@ -75,6 +75,12 @@ class Service:
     def rebuilt(self, partition: Partition) -> None:
         """Called once a partition's state has been replayed (build indexes here)."""
 
+    def wake_ms(self, aggregate: Any) -> int | None:
+        """When (epoch ms) a timer of this service will move ``aggregate``, written on the
+        snapshot it leaves memory with so ``rebuilt`` can arm the timer again after a
+        restart without reading it back; None when no timer waits on it."""
+        return None
+
     def revoked(self, number: int) -> None:
         """Called when a partition is taken away."""
 

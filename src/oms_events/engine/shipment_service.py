@@ -80,6 +80,8 @@ class ShipmentService(Service):
                 ShipmentLine(line.line_no, line.sku, line.quantity, line.reservation_id)
                 for line in command.lines
             ],
+            command.parcel_price,
+            command.drop_ship,
         )
         if shipment.id != command.shipment_id:
             raise ValueError(f"shipment id {command.key} is not that of its order+location")

@@ -56,6 +56,10 @@ from oms_events.eventtypes import SNAPSHOT
 Encoded = tuple[bytes, bytes, list[tuple[str, bytes]]]
 
 CLOSED = "closed"  # header of a snapshot written as its aggregate left memory
+# Header of such a snapshot: when (epoch ms) a timer of the engine's own moves the
+# aggregate (a delivered order's return window closing). A restart learns it from the
+# header alone, without reading the snapshot back, and arms the timer again.
+WAKE = "wake"
 CLOCK_STEP_MS = 1_000
 
 # Orders the engine still drives by itself: reservations, payment timers, review.
@@ -83,10 +87,18 @@ class Stub(NamedTuple):
     # Written as the aggregate left memory, so it carries the command ids of the window;
     # one written while it stayed (every N events, stale) does not.
     closed: bool = False
+    wake_ms: int | None = None  # see WAKE: only on a closed snapshot
 
 
 # Reads the newest snapshot of an aggregate that left memory: its aggregate and ids.
 Loader = Callable[[UUID, Stub], tuple[Aggregate, list[str]]]
+# When a timer of the engine's own moves an aggregate (epoch ms), or None (see WAKE).
+Wake = Callable[[Any], int | None]
+
+
+def never(aggregate: Any) -> int | None:
+    """No timer of the engine's own moves ``aggregate``."""
+    return None
 
 
 @dataclass
@@ -166,6 +178,7 @@ class Settlement:
     leaving: list[UUID] = field(default_factory=list)
     checkpoint_ms: int | None = None
     at_ms: int = 0
+    wakes: dict[UUID, int] = field(default_factory=dict)  # id -> WAKE of its closed snapshot
 
 
 def settle(
@@ -177,10 +190,13 @@ def settle(
     window_ms: int,
     final: bool = False,
     keep: int = 0,
+    wake: Wake = never,
 ) -> Settlement:
     """The snapshots and checkpoint the transaction that started at ``at_ms`` writes.
 
     ``final`` (a clean shutdown) snapshots every aggregate with unsnapshotted events.
+    ``wake``: when a timer of the service moves an aggregate, written on the snapshot it
+    leaves memory with (see WAKE).
     ``keep``: how many dormant aggregates stay in memory (the most recently touched);
     the older ones leave with this transaction.
     """
@@ -227,6 +243,9 @@ def settle(
             )
             if leaving:
                 headers.append((CLOSED, b"1"))
+                if (wake_ms := wake(aggregate)) is not None:
+                    headers.append((WAKE, str(wake_ms).encode()))
+                    out.wakes[aggregate_id] = wake_ms
             out.records.append((key, value, headers))
             out.snapshotted[aggregate_id] = aggregate.version
         written = aggregate_id in out.snapshotted
@@ -249,7 +268,8 @@ def committed(partition: Partition, settlement: Settlement) -> None:
     aggregates that left memory go."""
     for aggregate_id, version in settlement.snapshotted.items():
         closed = aggregate_id in settlement.leaving
-        partition.snapshots[aggregate_id] = Stub(settlement.at_ms, version, closed)
+        wake_ms = settlement.wakes.get(aggregate_id)
+        partition.snapshots[aggregate_id] = Stub(settlement.at_ms, version, closed, wake_ms)
         partition.unsnapshotted.pop(aggregate_id, None)
     for aggregate_id in settlement.leaving:
         partition.aggregates.pop(aggregate_id, None)
@@ -355,7 +375,9 @@ def rebuild(
         version = _version(r)
         if kept is None or version > kept[0].version:
             value = None if header(r.headers, CLOSED) else r.value
-            newest[aggregate_id] = (Stub(r.timestamp, version, value is None), value)
+            wake = header(r.headers, WAKE) if value is None else None
+            stub = Stub(r.timestamp, version, value is None, int(wake) if wake else None)
+            newest[aggregate_id] = (stub, value)
     window = now_ms - window_ms
     if checkpoint is not None:
         since = min(checkpoint, window) - CLOCK_STEP_MS
@@ -434,6 +456,7 @@ def _replay(
 
 __all__ = [
     "CLOSED",
+    "WAKE",
     "Partition",
     "Rebuilt",
     "Settlement",

@@ -137,3 +137,21 @@ class StockView:
             }
         best = min(left, key=lambda loc: (-left[loc], loc), default=None)
         return best if best is not None and left[best] >= quantity else None
+
+
+class PromisedView:
+    """A stock view less what one round of pre-order retries has asked for already
+    (``promised``, per (sku, location)), so the rules' plan sends a later pre-order
+    only where units are still left."""
+
+    def __init__(self, stock: StockView, promised: dict[tuple[str, str], int]) -> None:
+        self.stock = stock
+        self.promised = promised
+
+    def available(self, sku: str, location: str) -> int:
+        """Units the view believes reservable, less those promised this round."""
+        return self.stock.available(sku, location) - self.promised.get((sku, location), 0)
+
+    def holders(self, sku: str) -> set[str]:
+        """Locations that stock ``sku``."""
+        return self.stock.holders(sku)

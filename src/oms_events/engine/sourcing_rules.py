@@ -12,9 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from oms_events.domain.order import Order
-from oms_events.engine.sourcing import StockView
 from oms_events.fulfilment.rules import Rules
-from oms_events.fulfilment.sourcing_plan import MOST_STOCK, Line, SourcingOrder, explain, plan
+from oms_events.fulfilment.sourcing_plan import (
+    MOST_STOCK,
+    Line,
+    SourcingOrder,
+    Stock,
+    explain,
+    plan,
+)
 
 PICKUP_TENDER = "pay_at_pickup"  # 自提: the buyer collects (and pays) at a store
 
@@ -37,7 +43,7 @@ def sourcing_order(order: Order) -> SourcingOrder:
 def choose_line(
     order: Order,
     line_no: int,
-    stock: StockView,
+    stock: Stock,
     rules: Rules,
     tried: Iterable[str],
     serving: Iterable[str],

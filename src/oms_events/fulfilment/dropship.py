@@ -1,7 +1,9 @@
 """Drop-ship purchase orders (代发): what a supplier is asked to ship for an order.
 
 One ``oms.dropship.PurchaseOrder`` record per order and supplier, on ``oms.dropship``
-keyed by supplier id, for the lines reserved at the supplier's location. Its id is the
+keyed by supplier id, for the lines reserved at the supplier's location; a
+``PurchaseOrderCancelled`` on the same topic and key when the order is cancelled before
+the supplier ships. Its id is the
 shipment's (the supplier quotes it when it reports the parcel shipped, as a warehouse
 does on ``oms.warehouse.updates``). Pure: the record as a dict, ready for the codec.
 """
@@ -16,6 +18,7 @@ from uuid import UUID
 from oms_events.fulfilment.sourcing_plan import DROPSHIP, DropShip
 
 PURCHASE_ORDER = "oms.dropship.PurchaseOrder"
+PURCHASE_ORDER_CANCELLED = "oms.dropship.PurchaseOrderCancelled"
 
 
 def purchase_order(
@@ -45,4 +48,18 @@ def purchase_order(
         "ship_to": dict(ship_to),
         "rule": DROPSHIP,
         "ordered_at": at,
+    }
+
+
+def purchase_order_cancelled(
+    shipment_id: UUID, supplier: str, order_id: UUID, reason: str, at: datetime
+) -> dict[str, Any]:
+    """The cancellation of the purchase order of ``shipment_id`` for its supplier."""
+    return {
+        "purchase_order_id": str(shipment_id),
+        "shipment_id": str(shipment_id),
+        "supplier": supplier,
+        "order_id": str(order_id),
+        "reason": reason,
+        "cancelled_at": at,
     }

@@ -11,10 +11,25 @@ from consumers import warehouse
 
 from oms_events import eventlog
 from oms_events.avro.codec import SingleObjectCodec
+from oms_events.documents import store
 from oms_events.projection import rows
 from tests.unit.domain.samples import address, order, shipment
 
 LOG = eventlog.EventLog(SingleObjectCodec())
+# The order and address columns the parcels query joins to a shipment row.
+LABEL_ROW = {
+    "order_no": "SO-1",
+    "customer_name": "张三",
+    "phone": "13800138000",
+    "delivery_speed": "standard",
+    "currency": "CNY",
+    "country": "CN",
+    "province": "北京市",
+    "city": "北京市",
+    "district": "朝阳区",
+    "line1": "酒仙桥路 6 号",
+    "postcode": None,
+}
 
 
 def records(aggregate: Any) -> list[eventlog.EventRecord]:
@@ -52,3 +67,24 @@ def test_a_shipment_s_waybill_wave_and_status_follow_its_events() -> None:
     s.ship("ZTO", "751000000001")
     rows.fold(records(s), state, warehouse.SHIPMENT_HANDLERS, {"ShipmentCreated"})
     assert row["status"] == "shipped"
+
+
+def test_a_split_parcel_s_price_is_kept_for_its_cod_label() -> None:
+    """A shipment of an order split over parcels carries its own price (what the courier
+    collects); the label reads it instead of the order's whole balance."""
+    s = shipment(UUID(int=7), UUID(int=8), parcel_price=1290)
+    state: dict[Any, rows.Row] = {}
+    rows.fold(records(s), state, warehouse.SHIPMENT_HANDLERS, {"ShipmentCreated"})
+    row = state[s.id]
+    assert row["parcel_price"] == 1290
+    # Columns the events did not set are NULL in the table.
+    owed = {
+        **dict.fromkeys(warehouse.SHIPMENT),
+        **row,
+        **LABEL_ROW,
+        "order_total": 5000,
+        "amount_paid": 0,
+        "payment_method": "cod",
+    }
+    assert store.parcel_of(owed).cod_amount == 1290
+    assert store.parcel_of({**owed, "parcel_price": None}).cod_amount == 5000  # one parcel

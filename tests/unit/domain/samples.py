@@ -148,9 +148,11 @@ def item(
     return i
 
 
-def shipment(order_id: UUID, reservation_id: UUID) -> Shipment:
-    """A created shipment of one line."""
-    return Shipment.create(order_id, "WH-SH", [ShipmentLine(1, "SKU-1", 2, reservation_id)])
+def shipment(order_id: UUID, reservation_id: UUID, parcel_price: int | None = None) -> Shipment:
+    """A created shipment of one line (``parcel_price``: one parcel of a split order)."""
+    return Shipment.create(
+        order_id, "WH-SH", [ShipmentLine(1, "SKU-1", 2, reservation_id)], parcel_price
+    )
 
 
 def payment(order_id: UUID, amount: int = 2000) -> Payment:

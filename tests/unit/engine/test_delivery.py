@@ -72,6 +72,11 @@ def test_each_parcel_of_a_split_cod_order_collects_its_own_lines_price() -> None
     ]
     by_line = {c.lines[0].line_no: c.shipment_id for c in creates}
     assert sorted(by_line) == [1, 2]  # two parcels, one per location
+    # Each shipment is opened with what its courier will collect (its label prints it),
+    # and the parcels' prices add up to the order's total.
+    prices = {c.lines[0].line_no: c.parcel_price for c in creates}
+    assert prices == {1: 1000, 2: 2000}
+    assert sum(prices.values()) == flow.order(oid).total.amount
     for n, shipment_id in by_line.items():
         flow.send(
             ShipLines(command_id=f"ship{n}", order_id=oid, shipment_id=shipment_id, line_nos=(n,))
@@ -93,5 +98,6 @@ def test_each_parcel_of_a_split_cod_order_collects_its_own_lines_price() -> None
 
 def test_a_single_parcel_expects_everything_still_asked_for() -> None:
     flow, oid, shipment_id = shipped_cod_order()
+    assert flow.order(oid).lines_price([1]) is None  # the whole order: no parcel price
     (cod,) = flow.send(deliver(oid, shipment_id, 900)).commands(CollectCod)
     assert cod.expected is None

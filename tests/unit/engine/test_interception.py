@@ -33,7 +33,7 @@ SHIPMENT = Shipment.create_id(ORDER, "SH")
 class Shipments:
     """The shipment service's partitions; every call is one transaction."""
 
-    def __init__(self) -> None:
+    def __init__(self, drop_ship: bool = False) -> None:
         self.step = Step(ShipmentService(), SETTINGS, CODEC)
         self.writer = CommandWriter(SETTINGS, CODEC)
         self.partitions: dict[int, Partition] = {}
@@ -46,6 +46,7 @@ class Shipments:
                 lines=(
                     ShipmentLineDetails(line_no=1, sku="TEA", quantity=2, reservation_id=ORDER),
                 ),
+                drop_ship=drop_ship,
             )
         )
 
@@ -107,6 +108,17 @@ def test_a_shipment_still_in_the_warehouse_is_cancelled_and_the_warehouse_told()
     assert names(written) == ["AllocationCancelled", "ShipmentCancelled"]
     [(_, told, key)] = [w for w in written if w[0] == "oms.allocation.AllocationCancelled"]
     assert key == b"SH" and told["shipment_id"] == str(SHIPMENT) and told["reason"] == "fraud"
+
+
+def test_a_drop_ship_supplier_is_told_on_the_topic_its_purchase_order_came_by() -> None:
+    """A supplier (代发) reads oms.dropship, not a warehouse's oms.allocations: the
+    cancellation of its purchase order must reach it there."""
+    shipments = Shipments(drop_ship=True)
+    written = shipments.cancel()
+    assert names(written) == ["PurchaseOrderCancelled", "ShipmentCancelled"]
+    [(_, told, key)] = [w for w in written if w[0] == "oms.dropship.PurchaseOrderCancelled"]
+    assert key == b"SH" and told["purchase_order_id"] == str(SHIPMENT)
+    assert (told["supplier"], told["reason"]) == ("SH", "fraud")
 
 
 def test_shipped_after_the_cancellation_takes_the_stock_and_asks_for_an_interception() -> None:

@@ -10,10 +10,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from oms_events import eventlog
+from oms_events.avro.codec import SingleObjectCodec
 from oms_events.domain.order import OrderStatus
 from oms_events.domain.return_policy import ReturnPolicy
 from oms_events.domain.returns import ReturnStatus
 from oms_events.domain.workflow import Workflow
+from oms_events.engine import snapshots
 from oms_events.engine.commands import (
     CancelOrder,
     CancelReturn,
@@ -43,6 +46,7 @@ from oms_events.engine.sourcing import StockView
 from tests.unit.engine.flow import SETTINGS, Flow, Result, place
 
 NOW = datetime.now(UTC)
+LOG = eventlog.EventLog(SingleObjectCodec())
 
 
 class Returns:
@@ -281,3 +285,35 @@ def test_a_withdrawn_exchange_frees_its_units_and_cancels_the_replacement() -> N
     assert (close.outcome, cancel.order_id) == ("cancelled", opened.exchange_order_id)
     flow.orders.send(close)
     assert flow.orders.order(order_id).returnable_units() == {1: 2, 2: 1}
+
+
+def test_a_delivered_order_out_of_memory_still_completes_after_a_restart() -> None:
+    """A delivered order rests out of memory until its window closes; a restarted engine
+    knows it only from its snapshot record, and must still complete it (a full-life run
+    killed mid-way once left such an order delivered for ever)."""
+    window = timedelta(seconds=60)
+    flow = Returns(ReturnPolicy(window=window))
+    order_id = delivered(flow, "R1", timedelta(seconds=61))
+    number = partition_for(str(order_id).encode(), SETTINGS.kafka.partitions)
+    partition = flow.orders.partitions[number]
+    at_ms = int(datetime.now(UTC).timestamp() * 1000)
+    settlement = snapshots.settle(
+        partition, LOG, "order", at_ms, 200, 60_000, wake=flow.orders.service.wake_ms
+    )
+    assert order_id in settlement.leaving  # a delivered order is dormant: it leaves
+    written = [eventlog.Record(v, k, h, timestamp=at_ms) for k, v, h in settlement.records]
+
+    def load(aggregate_id: uuid.UUID, stub: snapshots.Stub) -> tuple[Any, list[str]]:
+        found = snapshots.find(written, aggregate_id, stub.version, stub.closed)
+        assert found is not None
+        return snapshots.restore(LOG, found.value)
+
+    # The restart: the partition rebuilt from its snapshots alone, a fresh service.
+    rebuilt = snapshots.rebuild(number, written, lambda since: [], LOG, at_ms, 60_000, load)
+    assert order_id not in rebuilt.partition.aggregates
+    again = Returns(ReturnPolicy(window=window)).orders
+    again.partitions[number] = rebuilt.partition
+    again.service.rebuilt(rebuilt.partition)
+    ticked = again.tick()
+    assert ticked is not None and ticked.events == ["OrderCompleted"]
+    assert again.order(order_id).status is OrderStatus.COMPLETED

@@ -3,6 +3,8 @@ location by the rules, and the Allocation names the rule (no Kafka)."""
 
 from __future__ import annotations
 
+from oms_events.domain.workflow import ShortagePolicy, Workflow
+from oms_events.engine.commands import CreateShipment
 from oms_events.fulfilment.rules import parse
 from tests.unit.engine.flow import Flow, place
 
@@ -69,3 +71,27 @@ def test_a_drop_ship_line_is_reserved_at_the_supplier_and_ordered_from_it() -> N
     assert (purchase["supplier"], purchase["rule"]) == ("SUP-SOFA", "dropship")
     assert [(ln["sku"], ln["quantity"]) for ln in purchase["lines"]] == [("SOFA", 1)]
     assert purchase["ship_to"]["province"] == "浙江省"
+    # The supplier's shipment knows it is one, so a cancellation goes where this went.
+    shipments = {c.location: c.drop_ship for c in done.commands(CreateShipment)}
+    assert shipments == {"HZ": False, "SUP-SOFA": True}
+
+
+def test_a_pre_order_is_asked_again_where_the_rules_say() -> None:
+    """Stock for a waiting pre-order arrives at two warehouses: the retry goes where the
+    rules send the order (浙江 → HZ), not to the one with the most units; a second
+    pre-order goes on to the next by the rules once HZ's units are spoken for."""
+    flow = Flow({("TEA", "SH"): 0, ("TEA", "HZ"): 0}, Workflow(on_shortage=ShortagePolicy.PREORDER))
+    flow.service.saga.rules = RULES
+    waiting = []
+    for n in range(2):
+        [ask] = flow.send(place(f"P{n}", lines=[("TEA", 2)])).asks()
+        assert flow.answer(ask, outcome="rejected", available=0).events == ["PreOrdered"]
+        waiting.append(ask.order_id)
+    flow.receive("TEA", "SH", 50)
+    flow.receive("TEA", "HZ", 2)
+    retried = flow.tick()
+    assert retried is not None
+    assert [(a.order_id, a.location) for a in retried.asks()] == [
+        (waiting[0], "HZ"),
+        (waiting[1], "SH"),
+    ]
