@@ -235,7 +235,12 @@ class ConfluentProducer:
             log.info("producer closed without flushing", exc_info=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            self._p.close()
+            try:
+                self._p.close()
+            except ck.KafkaException:
+                # A producer fenced while a broker restarted raises its fatal error
+                # again here; the processor replacing it must not die of it.
+                log.info("producer closed after a fatal error", exc_info=True)
 
 
 class ConfluentConsumer:
