@@ -69,10 +69,12 @@ _SETTLING = {
 }
 _UNSETTLED = {ck.KafkaError._STATE, ck.KafkaError._OUTDATED}
 # Answers to an admin client whose metadata predates a leader change (a broker
-# restarted): librdkafka's ListOffsets sends the leader epoch it cached and fails the
-# request on FENCED_LEADER_EPOCH without refreshing it, so asking the same client again
-# fails again; a new client reads fresh metadata.
+# restarted) or has no leader yet (_NOENT "No leaders found", a busy broker just up):
+# librdkafka's ListOffsets sends the leader epoch it cached and fails the request on
+# FENCED_LEADER_EPOCH without refreshing it, so asking the same client again fails
+# again; a new client reads fresh metadata.
 _STALE_LEADER = {
+    ck.KafkaError._NOENT,
     ck.KafkaError.FENCED_LEADER_EPOCH,
     ck.KafkaError.UNKNOWN_LEADER_EPOCH,
     ck.KafkaError.NOT_LEADER_FOR_PARTITION,
