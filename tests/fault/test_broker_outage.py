@@ -52,6 +52,8 @@ PROJECTIONS = ("inventory", "tracking")
 ORDERS = 150  # contested: 100 units of SKU for 150 one-unit orders
 TOTAL = ORDERS + 40  # and 20 POS batches of 2 receipts through the intake
 CHANNEL_SKU = "SKU-TEA-001"  # what the POS barcode below maps to (intake/skus.json)
+# A JVM on a busy 2-core box can take minutes to serve again: wait that long, no longer.
+RESTART_S = 300
 HEADER = (
     "store_id,receipt_no,sold_at,barcode,qty,unit_price,promo_codes,paid_total,payment,"
     "member_name,member_phone,province,city,district,address,delivery\n"
@@ -78,7 +80,7 @@ def own_broker(isolated: Settings) -> Iterator[tuple[Settings, KafkaBroker]]:
     broker.home.mkdir(parents=True)
     broker.lib.symlink_to(shared.lib, target_is_directory=True)  # the jars, not the data
     try:
-        broker.start()  # inside: a broker that never served is stopped too
+        broker.start(timeout=RESTART_S)  # inside: a broker that never served is stopped too
         yield settings, broker
     finally:
         broker.stop()
@@ -154,7 +156,7 @@ def test_broker_restart_mid_run_is_waited_out_by_every_process_and_orders_decide
         # The processes meet the outage: their clients fail to reconnect.
         assert wait_for(lambda: "Connection refused" in engine_log.read_text(), 30, 0.2)
         assert all_running(), logs()
-        broker.start()
+        broker.start(timeout=RESTART_S)
         # After it: the other half, sent while the processes find the broker again.
         publish_orders(settings, [place_order(f"X{i}", SKU) for i in range(1, ORDERS, 2)])
         deliver(settings, "pos", [receipts(f"S{s}", range(1, 3)) for s in range(10, 20)])
