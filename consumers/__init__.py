@@ -3,7 +3,17 @@ handlers. ``oms project`` runs them; ``oms_events.projection`` is the machinery.
 
 from __future__ import annotations
 
-from consumers import analytics, cod, exceptions, inventory, payments, returns, tracking, warehouse
+from consumers import (
+    analytics,
+    cod,
+    exceptions,
+    inventory,
+    notifications,
+    payments,
+    returns,
+    tracking,
+    warehouse,
+)
 
 PROJECTIONS = (
     inventory.PROJECTION,
@@ -14,4 +24,5 @@ PROJECTIONS = (
     returns.PROJECTION,
     warehouse.PROJECTION,
     cod.PROJECTION,
+    notifications.PROJECTION,
 )

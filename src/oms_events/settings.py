@@ -646,6 +646,53 @@ class AnalyticsSettings(BaseSettings):
         return value
 
 
+class NotifierSettings(BaseSettings):
+    """Customer notifications and channel feedback, sent by ``oms notify run``
+    (``OMS_NOTIFIER_*``)."""
+
+    model_config = _section("OMS_NOTIFIER_")
+
+    channels: str = Field(
+        "email,sms,webhook,feed",
+        description="Channels the notifier plans messages for, comma-separated: email, sms, "
+        "webhook, feed (the sales channel's outbound ship call)",
+    )
+    smtp_host: str = Field("127.0.0.1", description="SMTP server that takes our mail")
+    smtp_port: int = Field(1025, ge=1, le=65535, description="Port of the SMTP server")
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS")
+    smtp_user: str = Field("", description="SMTP login; empty: no AUTH")
+    smtp_password: str = Field("", description="SMTP password", json_schema_extra={"secret": True})
+    mail_from: str = Field("OMS <noreply@oms.example>", description="From: of customer mail")
+    sms_sandbox_file: Path | None = Field(
+        None,
+        description="The SMS sandbox provider's outbox (one JSON line per SMS); unset: "
+        "<OMS_DEV_DATA_DIR>/notifier/sms.jsonl",
+    )
+    max_attempts: int = Field(
+        5, ge=1, description="Attempts per message before it is dead-lettered (oms.deadletter)"
+    )
+    retry_base_s: float = Field(
+        2.0, gt=0, description="Wait after the first failed attempt; doubles each attempt"
+    )
+    retry_cap_s: float = Field(300.0, gt=0, description="Longest wait between two attempts")
+    send_timeout_s: float = Field(
+        10.0, gt=0, description="Timeout of one SMTP, SMS or webhook attempt"
+    )
+    idle_s: float = Field(
+        0.5, gt=0, description="Pause of the notifier loop when nothing was read or due"
+    )
+    stock_sync_s: float = Field(
+        30.0,
+        gt=0,
+        description="How often changed available stock per sku is published for the "
+        "channels' stock sync (oms.channel.<channel>.stock)",
+    )
+
+    def channel_set(self) -> frozenset[str]:
+        """The channels of :attr:`channels` as a set."""
+        return frozenset(c.strip() for c in self.channels.split(",") if c.strip())
+
+
 class LogSettings(BaseSettings):
     """Logging (``OMS_LOG_*``)."""
 
@@ -681,6 +728,7 @@ class Settings(BaseModel):
     fulfilment: FulfilmentSettings = Field(default_factory=FulfilmentSettings)
     review: ReviewSettings = Field(default_factory=ReviewSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
+    notifier: NotifierSettings = Field(default_factory=NotifierSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
     def replace(self, **sections: dict[str, Any]) -> Settings:

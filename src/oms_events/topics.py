@@ -85,6 +85,23 @@ def snapshots(aggregate_type: str) -> str:
     return f"oms.{aggregate_type}.snapshots"
 
 
+# Sales channels told the tracking number of a shipped order in their own API's shape
+# (notifications/feedback.py), and those that sync stock from us (库存同步: not the
+# shop's own tills, which sell what is on the shelf).
+SHIPPING_FEEDBACK_CHANNELS: tuple[str, ...] = ("tmall", "jd", "web")
+STOCK_SYNC_CHANNELS: tuple[str, ...] = ("web", "tmall", "jd", "pdd", "douyin")
+
+
+def channel_shipping(channel: str) -> str:
+    """Outbound topic of a channel's ship calls (tracking numbers), keyed by its order id."""
+    return f"oms.channel.{channel}.shipping"
+
+
+def channel_stock(channel: str) -> str:
+    """Outbound topic of a channel's stock sync: available stock per sku, keyed by sku."""
+    return f"oms.channel.{channel}.stock"
+
+
 ALLOCATIONS = "oms.allocations"
 # Purchase orders for drop-ship suppliers (代发): lines a supplier ships itself.
 DROPSHIP = "oms.dropship"
@@ -180,6 +197,28 @@ def registry(settings: Settings) -> list[TopicSpec]:
             )
         )
         specs += _log_and_snapshots(settings, t)
+    for channel in SHIPPING_FEEDBACK_CHANNELS:
+        specs.append(
+            TopicSpec(
+                p + channel_shipping(channel),
+                Kind.INTEGRATION,
+                "channel order id",
+                n,
+                INPUT_CONFIG,
+                f"ship calls for {channel} (tracking numbers in its API's shape)",
+            )
+        )
+    for channel in STOCK_SYNC_CHANNELS:
+        specs.append(
+            TopicSpec(
+                p + channel_stock(channel),
+                Kind.INTEGRATION,
+                "sku",
+                n,
+                INPUT_CONFIG,
+                f"available stock per sku for {channel}'s stock sync (库存同步)",
+            )
+        )
     specs += [
         TopicSpec(
             p + ALLOCATIONS,

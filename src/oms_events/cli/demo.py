@@ -32,7 +32,7 @@ from oms_events.cli.project import SCHEMA, schema_or_setting
 from oms_events.devservices import services
 from oms_events.kafka.admin import apply_topics
 from oms_events.projection.migrate import migrate
-from oms_events.projection.registry import load_projections
+from oms_events.projection.registry import load_projections, projected
 from oms_events.projection.status import lags
 from oms_events.settings import Settings, get_settings
 
@@ -99,7 +99,7 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
 
 
 def _wait_caught_up(settings: Settings, schema: str, timeout: float) -> int:
-    projections = list(load_projections().values())
+    projections = projected()
     deadline = time.monotonic() + timeout
     lag = -1
     with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:

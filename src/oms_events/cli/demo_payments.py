@@ -25,8 +25,8 @@ from rich.console import Console
 from rich.table import Table
 
 from oms_events.avro.codec import Codec
+from oms_events.domain.ids import trade_no
 from oms_events.domain.order import Order, PaymentMethod
-from oms_events.domain.payment import trade_no
 from oms_events.engine.commands import (
     AddressDetails,
     Command,

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-import threading
-from types import FrameType
 from typing import Annotated
 
 import typer
@@ -12,6 +9,7 @@ from rich.console import Console
 
 from oms_events import topics
 from oms_events.cli.errors import one_line_errors
+from oms_events.cli.shutdown import on_shutdown
 from oms_events.intake.adapter import ChannelAdapter, run_channels
 from oms_events.intake.state import intake_specs
 from oms_events.kafka.admin import apply_topics
@@ -51,13 +49,7 @@ def intake(
     channels = channel or list(topics.CHANNELS)
     settings = get_settings()
     apply_topics(settings, intake_specs(settings, channels))
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop = on_shutdown()
     out.print(f"intake running for {', '.join(channels)} (Ctrl-C stops)")
     adapters = run_channels(
         settings,

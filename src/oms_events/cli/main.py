@@ -11,12 +11,14 @@ from oms_events.cli import (
     check,
     cod,
     config,
+    customer,
     db,
     demo,
     dev,
     docs,
     forecast,
     intake,
+    notify,
     order,
     order_actions,
     payment,
@@ -73,6 +75,8 @@ app.add_typer(config.app, name="config")
 app.add_typer(check.app, name="check")
 app.add_typer(docs.app, name="docs")
 app.add_typer(rules.app, name="rules")
+app.add_typer(notify.app, name="notify")
+app.add_typer(customer.app, name="customer")
 
 
 @app.callback()

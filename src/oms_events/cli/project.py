@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import signal
 from datetime import UTC, datetime
-from types import FrameType
 
 import typer
 from rich.console import Console
@@ -21,9 +19,10 @@ from oms_events.analytics.calendar import set_timezone
 from oms_events.avro.codec import SharedDecodes
 from oms_events.avro.registry import codec_from_settings
 from oms_events.cli.errors import one_line_errors
+from oms_events.cli.shutdown import on_shutdown
 from oms_events.kafka.port import TopicPartition
 from oms_events.projection import replay as replays
-from oms_events.projection.registry import select
+from oms_events.projection.registry import projected, select
 from oms_events.projection.runner import Runner, connect
 from oms_events.projection.supervisor import Supervisor
 from oms_events.settings import get_settings
@@ -40,7 +39,9 @@ def schema_or_setting(schema: str | None) -> str:
     return schema or get_settings().projections.schema_name
 
 
-NAMES = typer.Argument(None, help="Projections to run (default: all).")
+NAMES = typer.Argument(
+    None, help="Projections to run (default: all but notifications, run by `oms notify run`)."
+)
 AS_OF = typer.Option(
     None,
     "--as-of",
@@ -68,22 +69,15 @@ def project(
     """
     settings = get_settings()
     schema = schema_or_setting(schema)
-    projections = select(names or [])
-    stopping = False
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True  # finish the batch in hand, then leave
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    projections = select(names) if names else projected()
+    stop = on_shutdown()  # finish the batch in hand, then leave
     # One decode per event for all projections reading it (three read the order events).
     codec = SharedDecodes(codec_from_settings(settings.registry))
     supervisor = Supervisor(
         settings,
         projections,
         schema,
-        lambda: stopping,
+        stop.is_set,
         batch_size=batch_size,
         max_wait=max_wait,
         codec=codec,
@@ -110,6 +104,12 @@ def replay(
     settings = get_settings()
     schema = schema_or_setting(schema)
     (projection,) = select([name])
+    if projection.runs_alone:
+        raise typer.BadParameter(
+            f"{name} cannot be replayed: its rows record messages already sent, and a rebuild "
+            "would send them again",
+            param_hint="NAME",
+        )
     if as_of is not None and as_of.tzinfo is None:
         as_of = as_of.replace(tzinfo=UTC)
     target = replays.as_of_schema(as_of) if as_of else schema

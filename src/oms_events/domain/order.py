@@ -54,7 +54,7 @@ from oms_events.domain.errors import (
     StaleReservation,
     UnknownLine,
 )
-from oms_events.domain.ids import natural_id
+from oms_events.domain.ids import natural_id, trade_no
 from oms_events.domain.line import OrderLine
 from oms_events.domain.money import Money
 
@@ -194,6 +194,9 @@ class Order(Aggregate):
     rerouting: tuple[str, str, tuple[tuple[int, str], ...]] | None = None
     reroute_reserved: frozenset[int] = frozenset()
     reroute_version = 0
+    # Our trade asking for the balance of the last PaymentDue while it is unpaid: a new
+    # balance withdraws it first (PaymentAskWithdrawn), or the customer could pay both.
+    balance_ask: str | None = None
 
     @staticmethod
     def create_id(channel: str, external_id: str) -> UUID:
@@ -732,6 +735,10 @@ class Order(Aggregate):
         # taken makes a difference someone must settle now.
         if self.total == old_total or self.amount_held.is_zero:
             return
+        if self.balance_ask is not None:
+            # Each PaymentDue states the whole balance: the trade of the last one must
+            # not stay payable beside the next.
+            self._ask_withdrawn(reference=self.balance_ask, reason="balance asked again")
         balance = self.total - self.amount_held
         if balance.amount > 0:
             self._payment_due(amount=balance.to_dict(), total=self.total.to_dict())
@@ -740,7 +747,15 @@ class Order(Aggregate):
 
     @event("PaymentDue")
     def _payment_due(self, amount: dict[str, Any], total: dict[str, Any]) -> None:
-        """The customer owes ``amount`` more; the state is the balance, already derived."""
+        """The customer owes ``amount`` more: asked for under our trade of this event's
+        version (the version is set once the event is applied, hence the + 1)."""
+        self.balance_ask = trade_no(self.id, self.version + 1)
+
+    @event("PaymentAskWithdrawn")
+    def _ask_withdrawn(self, reference: str, reason: str) -> None:
+        """Our trade ``reference`` for a balance is withdrawn (VoidPayment of it)."""
+        if self.balance_ask == reference:
+            self.balance_ask = None
 
     @event("RefundDue")
     def _refund_due(self, amount: dict[str, Any], total: dict[str, Any]) -> None:
@@ -769,10 +784,16 @@ class Order(Aggregate):
         self._payment_recorded(payment_id=payment_id, amount=amount.to_dict())
         if self.status in _CLOSED:
             self._refund_due(amount=amount.to_dict(), total=self.total.to_dict())
+        elif self.balance_ask is not None and self.amount_held >= self.total:
+            # Paid in full another way (an offline payment, the channel): our trade for
+            # the balance must not be paid as well.
+            self._ask_withdrawn(reference=self.balance_ask, reason=f"paid in full by {payment_id}")
 
     @event("PaymentRecorded")
     def _payment_recorded(self, payment_id: str, amount: dict[str, Any]) -> None:
         self.payments[payment_id] = Money.from_dict(amount)
+        if payment_id == self.balance_ask:
+            self.balance_ask = None  # the customer paid it
 
     def record_refund(self, refund_id: str, amount: Money) -> None:
         """Record money given back (``RefundRecorded``); never more than was paid."""

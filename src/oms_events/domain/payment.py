@@ -24,7 +24,6 @@ hold it (``CodRemittanceMissing``).
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -648,28 +647,6 @@ class Payment(Aggregate):
 def provider_of(method: str) -> str:
     """The gateway a tender of ``method`` is refunded through ("" = none: by hand)."""
     return {"alipay": "alipay", "wechat_pay": "wechatpay"}.get(method, "")
-
-
-def trade_no(order_id: UUID, n: int) -> str:
-    """Our out_trade_no for the ``n``-th trade we open ourselves for ``order_id`` (the
-    tender's reference): the order id in base32 and ``n``, so that a notification names
-    its order without a lookup and opening it again is the same trade. At most 32
-    characters of [A-Z2-7-] for n < 100000, within WeChat Pay's limit."""
-    if not 0 < n < 100_000:
-        raise InvalidOrder(detail=f"trade number {n} out of range")
-    return f"{base64.b32encode(order_id.bytes).decode().rstrip('=')}-{n}"
-
-
-def order_of_trade(out_trade_no: str) -> UUID | None:
-    """The order of a trade we opened (see :func:`trade_no`); None for any other
-    reference (a channel's trade is named by the order number)."""
-    head, _, n = out_trade_no.rpartition("-")
-    if len(head) != 26 or not n.isdigit():
-        return None
-    try:
-        return UUID(bytes=base64.b32decode(head + "======"))
-    except (ValueError, TypeError):
-        return None
 
 
 def _handover(tenders: Mapping[str, tuple[str, Money]]) -> dict[str, Money]:

@@ -614,10 +614,12 @@ class CollectCod(PaymentCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class VoidPayment(PaymentCommand):
-    """Withdraw every tender still asked for: the order was cancelled or rejected
-    (sent by the order service); the payment desk closes their trades."""
+    """Withdraw every tender still asked for (the order was cancelled or rejected), or
+    only ``reference`` (a balance asked again); sent by the order service, the payment
+    desk closes their trades."""
 
     reason: str
+    reference: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -40,7 +40,7 @@ Money goes to the payment service (``oms.payment.commands``) in the same transac
 as the events that decided it: a channel's payment (OrderPlaced with its payment, or
 PaymentRecorded on a paid change) -> CapturePayment; PaymentDue, or an OrderPlaced the
 channel did not collect (prepaid, not COD) -> RequestPayment under a trade number of
-our own (``payment.trade_no``), which the payment desk opens at the provider;
+our own (``ids.trade_no``), which the payment desk opens at the provider;
 RefundDue / RefundAgreed -> RequestRefund. A PaymentRecorded of such a trade comes
 from the payment service, which captured it already: it asks nothing more (nor for
 cash a courier collected, ``cod:<carrier>:<waybill>``). A COD order asks for its COD
@@ -66,6 +66,7 @@ import structlog
 
 from oms_events.domain.customer import Address, Customer
 from oms_events.domain.errors import CancelTooLate, DomainError, OrderLocked, OrderUnknown
+from oms_events.domain.ids import order_of_trade, trade_no
 from oms_events.domain.line import OrderLine
 from oms_events.domain.money import Money
 from oms_events.domain.order import (
@@ -75,7 +76,7 @@ from oms_events.domain.order import (
     OrderStatus,
     Tender,
 )
-from oms_events.domain.payment import COD_PAYMENT_PREFIX, order_of_trade, trade_no
+from oms_events.domain.payment import COD_PAYMENT_PREFIX
 from oms_events.domain.return_policy import ReturnPolicy
 from oms_events.engine.commands import (
     AddressDetails,
@@ -187,6 +188,11 @@ def money_commands(order: Order, new: Sequence[Any], cause: str) -> list[Payment
         "order_method": order.payment_method,
     }
     found: list[PaymentCommand] = []
+    # A balance asked and withdrawn by the same command was never asked for.
+    withdrawn = {e.reference for e in new if type(e).__name__ == "PaymentAskWithdrawn"}
+    asked = {
+        trade_no(order.id, e.originator_version) for e in new if type(e).__name__ == "PaymentDue"
+    }
     for e in new:
         name = type(e).__name__
         ref = f"{order.order_no}-{e.originator_version}"  # a tender's out_trade_no
@@ -220,10 +226,30 @@ def money_commands(order: Order, new: Sequence[Any], cause: str) -> list[Payment
                     provider_reference=e.payment_id,
                 )
             )
+            if order.amount_held >= order.total and order.status not in _CLOSED_STATUSES:
+                # Paid in full another way (an operator's offline payment): the trades
+                # we opened for it must not be payable too.
+                found.append(
+                    VoidPayment(
+                        command_id=f"{cause}/settled/{e.originator_version}",
+                        **{k: v for k, v in head.items() if k != "order_method"},
+                        reason=f"paid in full by {e.payment_id}",
+                    )
+                )
+        elif name == "PaymentAskWithdrawn" and e.reference not in asked:
+            found.append(
+                VoidPayment(
+                    command_id=f"{cause}/withdraw/{e.originator_version}",
+                    **{k: v for k, v in head.items() if k != "order_method"},
+                    reason=e.reason,
+                    reference=e.reference,
+                )
+            )
         elif (
             name == "PaymentDue"
             and not any(type(x).__name__ == "PaymentRecorded" for x in new)
             and e is [x for x in new if type(x).__name__ == "PaymentDue"][-1]
+            and trade_no(order.id, e.originator_version) not in withdrawn
         ):
             # Unless the channel collected it in this same change (a PaymentRecorded).
             # Each PaymentDue states the whole balance owed: of several in one command

@@ -7,7 +7,7 @@ desk folds every ``oms.payment.events`` partition into Payment aggregates (read
 committed, from the beginning), and once caught up acts on what is still open; later
 events as they arrive.
 
-* A requested tender of a provider's method (a trade of ours, ``payment.trade_no``)
+* A requested tender of a provider's method (a trade of ours, ``ids.trade_no``)
   is opened with ``request_payment`` under its reference as the out_trade_no: opening
   it again (a desk restarted) is the same trade at the provider. The money arrives by
   the provider's notification (``payments/notify.py``), as a CapturePayment.
@@ -31,14 +31,8 @@ import structlog
 
 from oms_events import eventlog, topics
 from oms_events.avro.codec import Codec
-from oms_events.domain.payment import (
-    Payment,
-    Refund,
-    RefundStatus,
-    order_of_trade,
-    provider_of,
-    refund_keys,
-)
+from oms_events.domain.ids import order_of_trade
+from oms_events.domain.payment import Payment, Refund, RefundStatus, provider_of, refund_keys
 from oms_events.engine.commands import RecordRefundOutcome, RecordTradeClosed, RefundTender
 from oms_events.engine.records import CommandWriter
 from oms_events.kafka.connection import consumer, producer

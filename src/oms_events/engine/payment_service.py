@@ -35,9 +35,10 @@ from __future__ import annotations
 from uuid import UUID
 
 from oms_events.domain.errors import InvalidTransition
+from oms_events.domain.ids import order_of_trade
 from oms_events.domain.money import Money
 from oms_events.domain.order import PaymentMethod
-from oms_events.domain.payment import Payment, RefundStatus, cod_payment_id, order_of_trade
+from oms_events.domain.payment import Payment, RefundStatus, cod_payment_id
 from oms_events.engine.commands import (
     CapturePayment,
     CollectCod,
@@ -244,11 +245,15 @@ class PaymentService(Service):
 
     def void(self, command: VoidPayment, partition: Partition, out: Outbox) -> None:
         """The order no longer wants the money it asked for: withdraw every tender still
-        open. An order that never asked (paid at the channel, say) has nothing to void."""
+        open, or the one named. An order that never asked (paid at the channel, say) has
+        nothing to void."""
         payment: Payment | None = partition.get(UUID(command.key))
         if payment is None:
             return
-        payment.void_open(command.reason)
+        if command.reference is None:
+            payment.void_open(command.reason)
+        else:
+            payment.void(command.reference, command.reason)
         out.events("payment", partition, payment, command.command_id)
 
     def trade_closed(self, command: RecordTradeClosed, partition: Partition, out: Outbox) -> None:

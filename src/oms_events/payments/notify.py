@@ -1,7 +1,7 @@
 """The providers' notifications, received: verified through the gateway port, turned
 into a command or a dead letter, and answered as each provider expects.
 
-* A verified ``paid`` notification of a trade we opened (``payment.trade_no``)
+* A verified ``paid`` notification of a trade we opened (``ids.trade_no``)
   becomes a CapturePayment to ``oms.payment.commands``, keyed by the order's payment,
   with the notification's id as command id. A resend (same ``notify_id``), or another
   notification of the same trade, has no second effect: the Payment captures a tender
@@ -34,8 +34,8 @@ import structlog
 from oms_events import topics
 from oms_events.avro.codec import Codec
 from oms_events.deadletter import WHOLE, DeadLetter, Reason, Source
+from oms_events.domain.ids import order_of_trade
 from oms_events.domain.order import PaymentMethod
-from oms_events.domain.payment import order_of_trade
 from oms_events.engine.commands import CapturePayment, PaymentCommand, SettleRefund
 from oms_events.engine.records import CommandWriter
 from oms_events.kafka.connection import producer

@@ -32,3 +32,9 @@ def select(names: Sequence[str]) -> list[Projection]:
             f"unknown projection {', '.join(unknown)}; known: {', '.join(known)}"
         )
     return [known[n] for n in names]
+
+
+def projected() -> list[Projection]:
+    """The projections ``oms project`` runs when given no names: all but those run by
+    their own command (``runs_alone``: the notifications, run by ``oms notify run``)."""
+    return [p for p in load_projections().values() if not p.runs_alone]

@@ -45,6 +45,10 @@ class Projection:
     ``events`` names the events ``write`` handles, so the runner skips the others
     without decoding them; ``write`` applies one batch inside the caller's transaction,
     taking the rows it folds from the runner's cache of what it committed before.
+
+    ``runs_alone``: a projection whose rows are sent to the outside world (the
+    notifications): run by its own command, not by ``oms project`` without names, and
+    never replayed (a rebuild would plan every message again).
     """
 
     name: str
@@ -54,3 +58,4 @@ class Projection:
     events: frozenset[str]
     write: Writer
     reads_dead_letters: bool = False
+    runs_alone: bool = False

@@ -45,8 +45,12 @@ class Supervisor:
         batch_size: int = 5000,
         max_wait: float = 0.2,
         codec: Codec | None = None,
+        each_round: Callable[[], object] | None = None,
     ) -> None:
+        """``each_round`` runs after every round of batches, under the same outage waits
+        (the notifier sends what is due there)."""
         self.settings = settings
+        self.each_round = each_round
         self.projections = list(projections)
         self.schema = schema
         self.stop = stop
@@ -97,6 +101,8 @@ class Supervisor:
                     self._reconnect()
                 for runner in self.runners:
                     runner.step()
+                if self.each_round is not None:
+                    self.each_round()
                 self.backoff.recovered()
             except POSTGRES_DOWN as error:
                 self._lost = True

@@ -21,7 +21,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from oms_events.domain.payment import order_of_trade
+from oms_events.domain.ids import order_of_trade
 from oms_events.engine.commands import CancelOrder, CollectCod
 from oms_events.engine.runner import Engine
 from oms_events.payments.keys import KeyRing

@@ -18,7 +18,7 @@ import pytest
 import uvicorn
 
 from oms_events import deadletter, topics
-from oms_events.domain.payment import order_of_trade
+from oms_events.domain.ids import order_of_trade
 from oms_events.engine.commands import RefundOrder
 from oms_events.engine.runner import Engine
 from oms_events.intake.dedup import DedupIndex

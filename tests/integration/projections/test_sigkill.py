@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from oms_events.projection.registry import select
+from oms_events.projection.registry import projected
 from oms_events.projection.replay import rebuild
 from oms_events.projection.runner import connect
 from oms_events.projection.status import lags
@@ -81,7 +81,7 @@ def test_sigkill_mid_batch_then_restart_equals_a_fresh_replay(
     proc.send_signal(signal.SIGKILL)  # mid-batch: its transaction holds written rows
     proc.wait()
     with connect(topics_ready.postgres.dsn, schema, "test") as conn:
-        before = lags(topics_ready, conn, schema, select([]))
+        before = lags(topics_ready, conn, schema, projected())
     assert sum(r.lag for r in before) > 0, "killed too late to prove anything"
 
     proc = start(topics_ready, schema)
@@ -89,7 +89,7 @@ def test_sigkill_mid_batch_then_restart_equals_a_fresh_replay(
         deadline = time.monotonic() + 120
         while True:
             with connect(topics_ready.postgres.dsn, schema, "test") as conn:
-                if all(r.lag == 0 for r in lags(topics_ready, conn, schema, select([]))):
+                if all(r.lag == 0 for r in lags(topics_ready, conn, schema, projected())):
                     break
             assert proc.poll() is None
             assert time.monotonic() < deadline, "the restarted projection did not catch up"
@@ -99,7 +99,7 @@ def test_sigkill_mid_batch_then_restart_equals_a_fresh_replay(
         proc.wait(timeout=30)
 
     fresh = schema + "_fresh"
-    for p in select([]):
+    for p in projected():
         rebuild(topics_ready, p, fresh)
     for t in TABLES:
         count = pg.execute(

@@ -178,3 +178,43 @@ def produce_dead_letters(settings: Settings, count: int) -> None:
         )
     p.flush()
     p.close()
+
+
+def notified_orders(count: int, *, shipped: bool = True) -> tuple[list[Order], list[Any]]:
+    """``count`` web shop orders to Chinese addresses, each confirmed and, when
+    ``shipped``, shipped with SF, out for delivery and delivered: (orders, events).
+
+    Customer ``i`` has phone ``1380000000i`` and email ``buyer{i}@example.com`` (their
+    account), so each step calls for a mail and an SMS.
+    """
+    now = datetime.now(UTC)
+    orders: list[Order] = []
+    events: list[Any] = []
+    for i in range(count):
+        line = OrderLine(1, "SKU-TEA", 1, Money(12900, "CNY"), Money(0, "CNY"), ())
+        order = Order.place(
+            order_no=f"N-{uuid.uuid4().hex[:6]}-{i}",
+            channel="web",
+            external_id=f"{4000 + i}",
+            customer=Customer(f"客户{i}", f"1380000000{i}", f"buyer{i}@example.com"),
+            address=Address("文三路 90 号", "CN", "杭州市", "浙江省", "西湖区"),
+            lines=[line],
+            payment_method=PaymentMethod.ALIPAY,
+            placed_at=now,
+            paid_at_channel=f"web:{i}",
+        )
+        order.reserve_lines([(1, order.reservation_id(1), "WH-SH")])
+        order.confirm()
+        events.extend(order.collect_events())
+        if shipped:
+            shipment = Shipment.create(
+                order.id, "WH-SH", [ShipmentLine(1, "SKU-TEA", 1, order.reservation_id(1))]
+            )
+            shipment.pick()
+            shipment.pack()
+            shipment.ship("SF", f"SF{9000000000 + i}")
+            shipment.record_out_for_delivery(occurred_at=now)
+            shipment.deliver()
+            events.extend(shipment.collect_events())
+        orders.append(order)
+    return orders, events

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from oms_events.domain.payment import cod_payment_id, trade_no
+from oms_events.domain.ids import trade_no
+from oms_events.domain.payment import cod_payment_id
 from oms_events.engine.commands import (
     CancelOrder,
     CapturePayment,

@@ -4,7 +4,7 @@ capture, the payment tells the order once, and the order is allocated."""
 
 from __future__ import annotations
 
-from oms_events.domain.payment import order_of_trade, trade_no
+from oms_events.domain.ids import order_of_trade, trade_no
 from oms_events.engine.commands import CapturePayment, RecordPayment, RequestPayment
 from oms_events.engine.payment_service import PaymentService
 from oms_events.payments.gateway import PaymentNotification

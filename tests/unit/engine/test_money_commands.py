@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from oms_events.domain import Money, Order
+from oms_events.domain.ids import order_of_trade, trade_no
 from oms_events.domain.order import PaymentMethod, Tender
-from oms_events.domain.payment import cod_payment_id, order_of_trade, trade_no
+from oms_events.domain.payment import cod_payment_id
 from oms_events.engine.commands import CapturePayment, RequestPayment, RequestRefund, VoidPayment
 from oms_events.engine.order_service import money_commands
 from tests.unit.domain.samples import address, cny, line, order
@@ -64,12 +65,38 @@ def test_a_balance_owed_after_a_change_is_asked_for_and_one_owed_back_is_refunde
     o.add_line("SKU-2", 1, Money(700, "CNY"))
     o.remove_line(1)
     commands = money_commands(o, list(o.collect_events()), "c3")
-    # Paid 2000; the order is now 700: 1300 goes back. (The 700 asked for before the
-    # removal stays open at the payment: see the report's follow-ups.)
+    # Paid 2000; the order is now 700: 1300 goes back. The 700 the added line owed was
+    # withdrawn by the removal in the same command, so it is never asked for.
     assert [(type(c).__name__, c.amount) for c in commands] == [  # type: ignore[attr-defined]
-        ("RequestPayment", 700),
         ("RequestRefund", 1300),
     ]
+
+
+def test_a_balance_asked_again_withdraws_the_trade_of_the_first_ask() -> None:
+    """Two edits of a paid order, each owing more: the second asks for the whole new
+    balance and withdraws the first trade, so the customer cannot pay both."""
+    o, _ = placed_with()
+    o.add_line("SKU-2", 1, Money(700, "CNY"))
+    [first] = money_commands(o, list(o.collect_events()), "c3")
+    assert isinstance(first, RequestPayment) and first.amount == 700
+    o.add_line("SKU-3", 1, Money(300, "CNY"))
+    void, second = money_commands(o, list(o.collect_events()), "c4")
+    assert isinstance(void, VoidPayment) and void.reference == first.reference
+    assert isinstance(second, RequestPayment) and second.amount == 1000  # not 700 + 1000
+    assert second.reference != first.reference
+
+
+def test_an_offline_payment_in_full_withdraws_what_we_asked_for() -> None:
+    """An operator records cash for an unpaid order: the trade we opened at placing
+    must close, or the customer could pay it online as well."""
+    o, events = unpaid(PaymentMethod.ALIPAY)
+    [ask] = money_commands(o, events, "c1")
+    assert isinstance(ask, RequestPayment)  # the trade opened at placing
+    o.record_payment("offline:cash-1", o.total)
+    capture, void = money_commands(o, list(o.collect_events()), "c2")
+    assert isinstance(capture, CapturePayment) and capture.amount == o.total.amount
+    assert isinstance(void, VoidPayment) and void.reference is None  # every open tender
+    assert void.reason == "paid in full by offline:cash-1"
 
 
 def unpaid(method: PaymentMethod) -> tuple[Order, list[object]]:
@@ -122,8 +149,9 @@ def test_our_trade_paid_is_not_captured_again_but_a_channel_payment_is() -> None
     assert money_commands(o, list(o.collect_events()), "c2") == []
     o.add_line("SKU-2", 1, Money(700, "CNY"))
     o.record_payment("tmall-pay-2", Money(700, "CNY"))
-    [capture] = money_commands(o, list(o.collect_events()), "c3")
+    capture, settled = money_commands(o, list(o.collect_events()), "c3")
     assert isinstance(capture, CapturePayment) and capture.amount == 700
+    assert isinstance(settled, VoidPayment) and settled.reference is None  # nothing open
 
 
 def test_trade_numbers_round_trip_and_other_references_are_not_ours() -> None:

@@ -23,6 +23,7 @@ from oms_events.engine.commands import (
     RequestPayment,
     RerouteOrder,
     ReviewOrder,
+    VoidPayment,
     WithdrawShipment,
 )
 from oms_events.engine.handling import Outcome, Step
@@ -120,13 +121,17 @@ def test_an_edit_adding_a_line_to_a_paid_order_asks_stock_and_the_difference() -
             actor="a",
         )
     )
+    # Each change states the whole balance; the second withdraws the first's ask, and
+    # only the last is asked for (no VoidPayment: the first was never sent).
     assert edited.events == [
         "OperatorActed",
         "QuantityChanged",
         "PaymentDue",
         "LineAdded",
+        "PaymentAskWithdrawn",
         "PaymentDue",
     ]
+    assert edited.commands(VoidPayment) == []
     assert [r.reservation_id for r in edited.releases()] == [ask.reservation_id]
     assert sorted(a.sku for a in edited.asks()) == ["CUP", "TEA"]
     assert sum(c.amount for c in edited.commands(RequestPayment)) == 1000 + 500

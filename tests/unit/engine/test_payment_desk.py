@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import uuid
 
+from oms_events.domain.ids import trade_no
 from oms_events.domain.money import Money
 from oms_events.domain.order import PaymentMethod
-from oms_events.domain.payment import Payment, trade_no
+from oms_events.domain.payment import Payment
 from oms_events.engine.payment_desk import trades_to_open
 
 ORDER = uuid.uuid4()

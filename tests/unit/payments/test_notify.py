@@ -13,8 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from oms_events.deadletter import WHOLE, DeadLetter
+from oms_events.domain.ids import trade_no
 from oms_events.domain.order import PaymentMethod
-from oms_events.domain.payment import Payment, trade_no
+from oms_events.domain.payment import Payment
 from oms_events.engine.commands import CapturePayment, PaymentCommand, SettleRefund
 from oms_events.intake.dedup import DedupIndex
 from oms_events.intake.http import create_app
