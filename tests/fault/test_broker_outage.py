@@ -162,6 +162,7 @@ def test_broker_restart_mid_run_is_waited_out_by_every_process_and_orders_decide
         deliver(settings, "pos", [receipts(f"S{s}", range(1, 3)) for s in range(10, 20)])
 
         def done() -> bool:
+            assert all_running(), logs()  # an exit fails at once, not after the wait
             outcomes = order_outcomes(settings)
             return len(outcomes) == TOTAL and set(outcomes.values()) <= set(FINAL)
 
