@@ -59,6 +59,8 @@ ORDER = (
     "close_reason",
     "hold_reason",
     "status_before_hold",
+    "merge_group",
+    "backordered_units",
     "version",
     "updated_at",
 )
@@ -189,6 +191,8 @@ def placed(row: Row, e: EventRecord) -> None:
         promised_delivery_by=deliver_by,
         status_before_hold=None,
         hold_reason=None,
+        merge_group=None,
+        backordered_units=0,
         lines={d["line_no"]: _line(e.originator_id, d) for d in p["lines"]},
     )
     _totals(row)
@@ -356,6 +360,54 @@ def refund_recorded(row: Row, e: EventRecord) -> None:
     row["amount_refunded"] += e.payload["amount"]["amount"]
 
 
+def merged(row: Row, e: EventRecord) -> None:
+    """MergeRequested / MergeJoined: the order ships in a merge group (合单)."""
+    row["merge_group"] = e.payload["group_id"]
+
+
+def merge_left(row: Row, e: EventRecord) -> None:
+    """MergeLeft: the order ships alone again."""
+    row["merge_group"] = None
+
+
+def _backordered(row: Row) -> None:
+    row["backordered_units"] = sum(
+        ln["quantity"] for ln in row["lines"].values() if ln["status"] == "backordered"
+    )
+
+
+def split(row: Row, e: EventRecord) -> None:
+    """OrderSplit (拆单): cut lines ship fewer units now (reserved anew), the units
+    short wait on backordered lines."""
+    p = e.payload
+    for c in p["cuts"]:
+        line = row["lines"][c["line_no"]]
+        line.update(
+            quantity=c["quantity"],
+            discount=c["discount"]["amount"],
+            status="open",
+            reservation_id=None,
+        )
+        line["net_amount"] = line["unit_price"] * line["quantity"] - line["discount"]
+    for data in p["added"]:
+        row["lines"][data["line_no"]] = _line(e.originator_id, data)
+    for line_no in p["backordered"]:
+        row["lines"][line_no].update(status="backordered", reservation_id=None)
+    if row["status"] == "pre_order":
+        row["status"] = "pending"
+    _backordered(row)
+    _totals(row)
+
+
+def backorder_allocated(row: Row, e: EventRecord) -> None:
+    """BackorderAllocated: backordered lines got their stock and go to a warehouse."""
+    for a in e.payload["allocations"]:
+        row["lines"][a["line_no"]].update(
+            status="allocated", location=a["location"], reservation_id=a["reservation_id"]
+        )
+    _backordered(row)
+
+
 ORDER_HANDLERS: dict[str, rows.Handler] = {
     "OrderPlaced": placed,
     "LineAdded": line_added,
@@ -406,6 +458,15 @@ ORDER_HANDLERS: dict[str, rows.Handler] = {
     "RerouteReserved": lambda row, e: None,
     "RerouteFailed": lambda row, e: None,
     "AllocationRerouted": rerouted,
+    # Merging (合单) and splitting (拆单): the group's protocol is in the timeline.
+    "MergeRequested": merged,
+    "MergeJoined": merged,
+    "MergeLeft": merge_left,
+    "MergeReported": lambda row, e: None,
+    "MergeFormed": lambda row, e: None,
+    "MergeDispatched": lambda row, e: None,
+    "OrderSplit": split,
+    "BackorderAllocated": backorder_allocated,
 }
 
 # --- shipments ----------------------------------------------------------------------
@@ -523,6 +584,8 @@ SHIPMENT_HANDLERS: dict[str, rows.Handler] = {
     "DeliveryFailed": delivery_failed,
     "ShipmentReturned": shipment_returned,
     "ShipmentCancelled": shipment_closed("cancelled", "cancelled_at"),
+    # A merged parcel (合单) without a cancelled order's lines: fewer units leave.
+    "ShipmentOrderWithdrawn": lambda row, e: row.update(units=row["units"] - e.payload["units"]),
 }
 
 
@@ -617,6 +680,7 @@ PROJECTION = Projection(
         "016_order_tax.sql",
         "017_review_queue.sql",
         "022_returned_to_sender.sql",
+        "031_merge_split.sql",
     ),
     events=frozenset(ORDER_HANDLERS) | frozenset(SHIPMENT_HANDLERS),
     write=write,

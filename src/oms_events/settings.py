@@ -185,6 +185,17 @@ class EngineSettings(BaseSettings):
         description="Order workflow as JSON (domain/workflow.py Workflow.from_dict), e.g. "
         '\'{"on_shortage": "preorder", "reservation_ttl": 1800}\'',
     )
+    merge_window_s: float = Field(
+        86400,
+        ge=0,
+        description="Merging orders (合单, oms order merge): the most time between the first "
+        "and the last order's placing for them to ship as one parcel",
+    )
+    merge_cross_channel: bool = Field(
+        False,
+        description="Whether orders of different channels may be merged into one parcel (a "
+        "platform's parcel usually must carry its own waybill)",
+    )
     ttl_check_ms: int = Field(
         1000, ge=10, description="How often the order processor looks for expired reservations"
     )
@@ -282,6 +293,57 @@ class HttpSettings(BaseSettings):
     retry_after_s: int = Field(
         5, ge=1, description="Retry-After of a 503 answered while Kafka is unreachable"
     )
+
+
+class ApiSettings(BaseSettings):
+    """The operator API under ``/api/v1`` and the channels' keys (``OMS_API_*``)."""
+
+    model_config = _section("OMS_API_")
+
+    secret: str = Field(
+        "",
+        description="Key that signs the operator API's bearer tokens (HS256). Empty: a "
+        "random key per server start, so tokens end with the process; set it in production",
+        json_schema_extra={"secret": True},
+    )
+    token_ttl_s: int = Field(
+        8 * 3600, ge=60, description="How long a bearer token from /api/v1/auth/token is valid"
+    )
+    channel_keys: bool = Field(
+        True,
+        description="Channel intake (POST /channels/{channel}/orders) requires a signed "
+        "channel key (X-OMS-Key, X-OMS-Timestamp, X-OMS-Signature; oms user key). false "
+        "only for local demos: anyone may then post orders",
+    )
+    signature_max_age_s: int = Field(
+        300,
+        ge=1,
+        description="A signed intake request whose X-OMS-Timestamp is further than this "
+        "from the server's clock is refused (401) as stale or replayed",
+    )
+    intake_rate_per_s: float = Field(
+        20.0, gt=0, description="Intake requests per second each channel key may send (429 above)"
+    )
+    intake_burst: int = Field(
+        40, ge=1, description="Requests a channel key may send at once before the rate applies"
+    )
+    command_wait_s: float = Field(
+        30.0,
+        gt=0,
+        description="How long the API watches for the engine's answer to an operator "
+        "command (GET /api/v1/commands/{id} stays pending after it)",
+    )
+
+    @field_validator("secret")
+    @classmethod
+    def _long_enough(cls, value: str) -> str:
+        # HS256 wants a key of at least its hash's 32 bytes (RFC 7518 3.2).
+        if value and len(value) < 32:
+            raise ValueError(
+                "OMS_API_SECRET is shorter than 32 characters: use e.g. "
+                "`python -c 'import secrets; print(secrets.token_hex(32))'`"
+            )
+        return value
 
 
 class RecoverySettings(BaseSettings):
@@ -718,6 +780,7 @@ class Settings(BaseModel):
     eventstore: EventStoreSettings = Field(default_factory=EventStoreSettings)
     projections: ProjectionSettings = Field(default_factory=ProjectionSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
     recovery: RecoverySettings = Field(default_factory=RecoverySettings)
     dev: DevSettings = Field(default_factory=DevSettings)
     payments: PaymentSettings = Field(default_factory=PaymentSettings)

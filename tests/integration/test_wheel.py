@@ -64,6 +64,9 @@ def test_the_wheel_holds_schemas_sql_and_lookup_tables(wheel: Path) -> None:
         missing = [str(f) for f in files if f"{shipped}/{f.as_posix()}" not in names]
         assert missing == [], f"{source} files not in the wheel: {missing[:5]}"
     assert "consumers/exceptions.py" in names
+    console = ROOT / "src/oms_events/console/static"
+    pages = [f"oms_events/console/static/{p.name}" for p in console.iterdir()]
+    assert len(pages) >= 4 and set(pages) <= names, "the console's files are not in the wheel"
     assert not any(n.startswith(("tests/", "bench/")) for n in names)
 
 

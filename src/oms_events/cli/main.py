@@ -11,6 +11,7 @@ from oms_events.cli import (
     check,
     cod,
     config,
+    console,
     customer,
     db,
     demo,
@@ -33,6 +34,7 @@ from oms_events.cli import (
     status,
     stock,
     topics,
+    user,
 )
 from oms_events.logging import setup_logging
 from oms_events.settings import get_settings
@@ -72,11 +74,13 @@ app.command(
 app.add_typer(channel.app, name="channel")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(config.app, name="config")
+app.command("console")(console.console)
 app.add_typer(check.app, name="check")
 app.add_typer(docs.app, name="docs")
 app.add_typer(rules.app, name="rules")
 app.add_typer(notify.app, name="notify")
 app.add_typer(customer.app, name="customer")
+app.add_typer(user.app, name="user")
 
 
 @app.callback()

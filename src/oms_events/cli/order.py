@@ -6,7 +6,6 @@ Labels follow the locale: LANG (or LC_ALL) starting with ``zh`` prints Chinese.
 from __future__ import annotations
 
 import os
-import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -15,13 +14,12 @@ from psycopg.rows import dict_row
 from rich.console import Console
 from rich.table import Table
 
-from oms_events import topics
+from oms_events import operator_commands, topics
+from oms_events.answers import send_and_wait
 from oms_events.avro.registry import codec_from_settings
-from oms_events.cli.answers import send_and_wait
 from oms_events.cli.errors import one_line_errors
 from oms_events.cli.project import SCHEMA, schema_or_setting
 from oms_events.domain.money import is_currency, minor_units
-from oms_events.engine.commands import CancelOrder
 from oms_events.projection.lookup import OrderView, find_orders
 from oms_events.projection.runner import connect
 from oms_events.settings import get_settings
@@ -311,7 +309,7 @@ def cancel(
     if order["status"] == "cancelled":
         out.print(SAID[lang]["already"])
         return
-    command = CancelOrder(command_id=str(uuid.uuid4()), order_id=order["order_id"], reason=reason)
+    command = operator_commands.cancel(order["order_id"], reason)
     codec = codec_from_settings(settings.registry)
     answer = send_and_wait(settings, codec, command, wait)
     topic = topics.name(settings, topics.commands("order"))

@@ -1,5 +1,5 @@
 """An operator's order actions: ``oms order hold | release | review | edit | pay |
-reroute | queue``.
+reroute | merge | split | queue``.
 
 Each action is a command carrying who did it (``--by``, default the OS user); the CLI
 waits for the engine's answer and prints what happened, in Chinese under
@@ -18,8 +18,9 @@ import typer
 from psycopg.rows import dict_row
 from rich.table import Table
 
+from oms_events import operator_commands as build
+from oms_events.answers import send_and_wait
 from oms_events.avro.registry import codec_from_settings
-from oms_events.cli.answers import send_and_wait
 from oms_events.cli.errors import one_line_errors
 from oms_events.cli.order import _money, language, out
 from oms_events.cli.project import SCHEMA, schema_or_setting
@@ -28,14 +29,13 @@ from oms_events.engine.commands import (
     AddedLine,
     AddressDetails,
     Command,
-    EditOrder,
-    HoldOrder,
+    MergeOrders,
     NewQuantity,
     RecordOfflinePayment,
-    ReleaseOrder,
     RerouteOrder,
-    ReviewOrder,
+    SplitOrder,
 )
+from oms_events.engine.order_merging import group_id_of
 from oms_events.projection.runner import connect
 from oms_events.settings import get_settings
 
@@ -70,6 +70,15 @@ SAID: dict[str, dict[str, str]] = {
         "see oms order show",
         "empty": "the review queue is empty",
         "queue": "Review queue",
+        "merging": "merging {n} orders (group {group}): the others are asked to join",
+        "merged": "merged: {n} orders ship as one parcel per location once all are allocated"
+        " (group {group})",
+        "merge_refused": "merge refused: {reason}; each order ships alone",
+        "merge_pending": "the merge is under way (not settled within {wait:g} s); "
+        "see oms order show",
+        "split": "split by {by}: {n} line(s) backordered ({units} unit(s)); the rest is "
+        "reserved and allocated now, the backorder when stock arrives",
+        "split_location": "split by location: one parcel per location",
     },
     "zh": {
         "acted": "{actor} 执行 {action}",
@@ -99,6 +108,13 @@ SAID: dict[str, dict[str, str]] = {
         "reroute_pending": "改仓进行中（{wait:g} 秒内未完成），请用 oms order show 查看",
         "empty": "审单队列为空",
         "queue": "审单异常队列",
+        "merging": "正在合并 {n} 个订单（合单组 {group}）：已通知其他订单加入",
+        "merged": "已合单：{n} 个订单全部配货后按仓库合为一个包裹发出（合单组 {group}）",
+        "merge_refused": "合单被拒绝：{reason}；各订单分别发货",
+        "merge_pending": "合单处理中（{wait:g} 秒内未完成），请用 oms order show 查看",
+        "split": "已按{by}拆单：{n} 行缺货待发（{units} 件）；"
+        "其余现在预占并配货，缺货部分到货后配货",
+        "split_location": "已按仓库拆单：每个仓库一个包裹",
     },
 }
 
@@ -106,6 +122,7 @@ BY = typer.Option(
     None, "--by", help="Who acts, recorded on the order (default: your OS user name)."
 )
 WAIT = typer.Option(None, "--wait", help="Seconds to wait for the engine's answer.")
+ORDER_NOS = typer.Argument(..., help="Order numbers (two or more; the first leads).")
 ADD = typer.Option([], "--add", help="Add a line SKU:QTY:PRICE (repeatable).")
 REMOVE = typer.Option([], "--remove", help="Remove line LINE (repeatable).")
 QTY = typer.Option([], "--qty", help="Set a line's quantity LINE:QTY (repeatable).")
@@ -114,6 +131,12 @@ ADDRESS = typer.Option(None, "--address", help="New address COUNTRY|PROVINCE|CIT
 
 class OrderNotFound(typer.BadParameter):
     """An order number the tracking projection does not know (or knows twice)."""
+
+
+def refused(error: build.ActionRefused) -> typer.BadParameter:
+    """A builder's refusal in the CLI's words: the field as its option (--reason ...)."""
+    text = str(error)
+    return typer.BadParameter(f"--{text}" if text.startswith(f"{error.field} ") else text)
 
 
 def actor_or_user(by: str | None) -> str:
@@ -213,6 +236,23 @@ def answer_lines(answer: list[tuple[str, dict[str, Any]]], currency: str, lang: 
             )
         elif name == "RerouteFailed":
             lines.append(said["reroute_failed"].format(reason=p["reason"]))
+        elif name == "MergeRequested":
+            group = str(p["group_id"])[:8]
+            lines.append(said["merging"].format(n=len(p["order_ids"]), group=group))
+        elif name == "MergeFormed":
+            lines.append(
+                said["merged"].format(n=p.get("orders", "all"), group=str(p["group_id"])[:8])
+            )
+        elif name == "MergeLeft":
+            lines.append(said["merge_refused"].format(reason=p["reason"]))
+        elif name == "OrderSplit" and p["by"] == "location":
+            lines.append(said["split_location"])
+        elif name == "OrderSplit":
+            # Units backordered: the new lines' (cut lines' short units) and whole lines'.
+            added = {a["line_no"]: a["quantity"] for a in p["added"]}
+            units = sum(added.get(n, 0) for n in p["backordered"])
+            by = "库存" if lang == "zh" else p["by"]
+            lines.append(said["split"].format(by=by, n=len(p["backordered"]), units=units))
     return lines or [said["nothing"]]
 
 
@@ -257,12 +297,12 @@ def hold(
     Example: oms order hold SO-1001 --reason "customer asked to wait"
     """
     lang = language()
-    if not reason.strip():
-        raise typer.BadParameter("--reason is empty: say why, e.g. --reason 'address check'")
+    actor = actor_or_user(by)
     order = find_order(order_no, schema, lang)
-    command = HoldOrder(
-        command_id=_new_id(), order_id=order["order_id"], reason=reason, actor=actor_or_user(by)
-    )
+    try:
+        command = build.hold(order["order_id"], reason, actor)
+    except build.ActionRefused as error:
+        raise refused(error) from None
     send(command, order["currency"], wait, lang)
 
 
@@ -280,9 +320,7 @@ def release(
     """
     lang = language()
     order = find_order(order_no, schema, lang)
-    command = ReleaseOrder(
-        command_id=_new_id(), order_id=order["order_id"], reason=reason, actor=actor_or_user(by)
-    )
+    command = build.release(order["order_id"], reason, actor_or_user(by))
     send(command, order["currency"], wait, lang)
 
 
@@ -307,16 +345,12 @@ def review(
     lang = language()
     if approve is None:
         raise typer.BadParameter("give --approve or --reject")
-    if not approve and not reason.strip():
-        raise typer.BadParameter("--reason is required to reject, e.g. --reason 'fraud'")
+    try:
+        build.check_review(approve, reason)
+    except build.ActionRefused as error:
+        raise refused(error) from None
     order = find_order(order_no, schema, lang)
-    command = ReviewOrder(
-        command_id=_new_id(),
-        order_id=order["order_id"],
-        approve=approve,
-        reason=reason,
-        actor=actor_or_user(by),
-    )
+    command = build.review(order["order_id"], approve, reason, actor_or_user(by))
     send(command, order["currency"], wait, lang)
 
 
@@ -394,18 +428,20 @@ def edit(
     lang = language()
     order = find_order(order_no, schema, lang)
     currency = order["currency"]
-    command = EditOrder(
-        command_id=_new_id(),
-        order_id=order["order_id"],
-        add=tuple(parse_add(a, currency) for a in add),
-        remove=tuple(remove),
-        quantities=tuple(parse_qty(q) for q in qty),
-        address=parse_address(address) if address else None,
-        reason=reason,
-        actor=actor_or_user(by),
-    )
-    if not (command.add or command.remove or command.quantities or command.address):
-        raise typer.BadParameter("nothing to edit: give --add, --remove, --qty or --address")
+    try:
+        command = build.edit(
+            order["order_id"],
+            actor_or_user(by),
+            add=[parse_add(a, currency) for a in add],
+            remove=remove,
+            quantities=[parse_qty(q) for q in qty],
+            address=parse_address(address) if address else None,
+            reason=reason,
+        )
+    except build.ActionRefused:
+        raise typer.BadParameter(
+            "nothing to edit: give --add, --remove, --qty or --address"
+        ) from None
     send(command, currency, wait, lang)
 
 
@@ -477,7 +513,13 @@ def reroute(
     # The move finishes after the inventory and the shipment answered: read its outcome
     # from the order's timeline (the tracking projection).
     wait_s = wait if wait is not None else get_settings().review.answer_wait_s
-    outcome = _reroute_outcome(order["order_id"], asked[0].originator_version, schema, wait_s)
+    outcome = _timeline_outcome(
+        order["order_id"],
+        asked[0].originator_version,
+        ("AllocationRerouted", "RerouteFailed"),
+        schema,
+        wait_s,
+    )
     if outcome is None:
         out.print(SAID[lang]["reroute_pending"].format(wait=wait_s))
         raise typer.Exit(3)
@@ -487,21 +529,21 @@ def reroute(
         raise typer.Exit(1)
 
 
-def _reroute_outcome(
-    order_id: Any, since: int, schema: str | None, wait_s: float
+def _timeline_outcome(
+    order_id: Any, since: int, names: tuple[str, ...], schema: str | None, wait_s: float
 ) -> tuple[str, dict[str, Any]] | None:
-    """The AllocationRerouted or RerouteFailed after version ``since``, or None."""
+    """The first of the order's events ``names`` after version ``since``, or None."""
     settings = get_settings()
     deadline = time.monotonic() + wait_s
     with connect(
-        settings.postgres.dsn, schema_or_setting(schema), "oms-order-reroute", create=False
+        settings.postgres.dsn, schema_or_setting(schema), "oms-order-outcome", create=False
     ) as conn:
         while time.monotonic() < deadline:
             row = conn.execute(
                 "SELECT event, detail FROM order_timeline WHERE order_id = %s "
                 "AND aggregate = 'order' AND version > %s "
-                "AND event IN ('AllocationRerouted', 'RerouteFailed') ORDER BY version LIMIT 1",
-                (order_id, since),
+                "AND event = ANY(%s) ORDER BY version LIMIT 1",
+                (order_id, since, list(names)),
             ).fetchone()
             conn.commit()
             if row is not None:
@@ -556,7 +598,100 @@ def queue(schema: str | None = SCHEMA) -> None:
     out.print(table)
 
 
+@one_line_errors
+def merge(
+    order_nos: list[str] = ORDER_NOS,
+    by: str | None = BY,
+    wait: float | None = WAIT,
+    schema: str | None = SCHEMA,
+) -> None:
+    """Merge (合单) open orders of one customer and address into one parcel per location.
+
+    The orders must be paid (not cash on delivery), not yet allocated (held for review,
+    say, or waiting for stock), of one customer (a phone or account they share), one
+    address, one channel and placed within OMS_ENGINE_MERGE_WINDOW_S. Each order keeps
+    its number, refunds and returns; the warehouse gets one allocation (one parcel,
+    one waybill) for the group once every order is allocated.
+
+    Example: oms order merge SO-1001 SO-1002 --by zhang.san
+    """
+    lang = language()
+    if len(set(order_nos)) < 2:
+        raise typer.BadParameter("give two or more different order numbers, e.g. SO-1 SO-2")
+    found = [find_order(n, schema, lang) for n in dict.fromkeys(order_nos)]
+    ids = [uuid.UUID(str(o["order_id"])) for o in found]
+    group = group_id_of(ids)
+    command = MergeOrders(
+        command_id=_new_id(),
+        order_id=ids[0],
+        group_id=group,
+        order_ids=tuple(ids),
+        actor=actor_or_user(by),
+    )
+    events = send(command, found[0]["currency"], wait, lang)
+    asked = [e for e in events if e.name == "MergeRequested"]
+    if not asked:
+        return
+    # The members answer the lead afterwards: read the group's outcome from the lead's
+    # timeline (the tracking projection).
+    wait_s = wait if wait is not None else get_settings().review.answer_wait_s
+    outcome = _timeline_outcome(
+        found[0]["order_id"],
+        asked[0].originator_version,
+        ("MergeFormed", "MergeLeft"),
+        schema,
+        wait_s,
+    )
+    if outcome is None:
+        out.print(SAID[lang]["merge_pending"].format(wait=wait_s))
+        raise typer.Exit(3)
+    name, detail = outcome
+    for line in answer_lines([(name, {**detail, "orders": len(ids)})], found[0]["currency"], lang):
+        out.print(line, highlight=False)
+    if name == "MergeLeft":
+        raise typer.Exit(1)
+
+
+@one_line_errors
+def split(
+    order_no: str = typer.Argument(..., help="Order number."),
+    by: str = typer.Option(
+        ...,
+        "--by",
+        help="availability: ship what is in stock, backorder the rest; "
+        "location: one parcel per location.",
+    ),
+    actor: str | None = typer.Option(
+        None, "--actor", help="Who acts, recorded on the order (default: your OS user name)."
+    ),
+    reason: str = typer.Option("", "--reason", help="Why, for the log (optional)."),
+    wait: float | None = WAIT,
+    schema: str | None = SCHEMA,
+) -> None:
+    """Split (拆单) ORDER_NO before allocation.
+
+    --by availability: what is in stock now is reserved and allocated; a line short of
+    units is cut in two (its discount shared to the fen) and the units short wait as a
+    backorder, allocated in a parcel of its own when stock arrives (oms stock receive).
+    --by location: the lines ship one parcel per location they are reserved at.
+
+    Example: oms order split SO-1001 --by availability --actor zhang.san
+    """
+    lang = language()
+    if by not in ("availability", "location"):
+        raise typer.BadParameter(f"--by {by!r}: give --by availability or --by location")
+    order = find_order(order_no, schema, lang)
+    command = SplitOrder(
+        command_id=_new_id(),
+        order_id=order["order_id"],
+        by=by,  # type: ignore[arg-type]
+        actor=actor_or_user(actor),
+        reason=reason,
+    )
+    send(command, order["currency"], wait, lang)
+
+
 def register(app: typer.Typer) -> None:
     """Add the operator's actions to the ``oms order`` group."""
-    for fn in (hold, release, review, edit, pay, reroute, queue):
+    for fn in (hold, release, review, edit, pay, reroute, merge, split, queue):
         app.command(fn.__name__)(fn)

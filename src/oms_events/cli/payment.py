@@ -10,7 +10,6 @@ everything not refunded yet. The refund id is the providers' idempotency key: gi
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 import psycopg
@@ -19,10 +18,11 @@ from psycopg.rows import dict_row
 from rich.console import Console
 from rich.table import Table
 
+from oms_events import operator_commands
 from oms_events.avro.registry import codec_from_settings
 from oms_events.cli.errors import one_line_errors
 from oms_events.cli.project import SCHEMA, schema_or_setting
-from oms_events.engine.commands import LineRefund, RefundOrder
+from oms_events.engine.commands import LineRefund
 from oms_events.engine.records import CommandWriter
 from oms_events.kafka.connection import producer
 from oms_events.projection.runner import connect
@@ -101,14 +101,16 @@ def refund(
             "WHERE order_id = %s AND status <> 'removed' ORDER BY line_no",
             (order["order_id"],),
         ).fetchall()
-    command = RefundOrder(
-        command_id=str(uuid.uuid4()),
-        order_id=order["order_id"],
-        refund_id=refund_id or f"RF-{uuid.uuid4().hex[:16]}",
-        lines=parse_lines(specs, open_lines),
-        shipping=shipping,
-        reason=reason,
-    )
+    try:
+        command = operator_commands.refund(
+            order["order_id"],
+            reason,
+            lines=parse_lines(specs, open_lines),
+            shipping=shipping,
+            refund_id=refund_id,
+        )
+    except operator_commands.ActionRefused as error:
+        raise typer.BadParameter(f"--{error}") from None
     writer = CommandWriter(settings, codec_from_settings(settings.registry))
     record = writer.record(command)
     p = producer(settings)

@@ -11,7 +11,6 @@ Labels follow the locale: LANG (or LC_ALL) starting with ``zh`` prints Chinese.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import psycopg
@@ -20,6 +19,7 @@ from psycopg.rows import dict_row
 from rich.console import Console
 from rich.table import Table
 
+from oms_events import operator_commands
 from oms_events.avro.registry import codec_from_settings
 from oms_events.cli.errors import one_line_errors
 from oms_events.cli.order import language
@@ -33,7 +33,6 @@ from oms_events.engine.commands import (
     InspectReturn,
     ReceivedLine,
     ReceiveReturn,
-    RequestReturn,
     ReturnLineRequest,
     ReviewReturn,
     ShipReturn,
@@ -192,17 +191,16 @@ def request(
         if len(nos) != 1:
             raise ReturnRefused(f"--line {sku}: " + (f"on lines {nos}" if nos else "not ordered"))
         lines.append(ReturnLineRequest(line_no=nos[0], quantity=qty))
-    number = return_no or f"RMA-{uuid.uuid4().hex[:12].upper()}"
-    command = RequestReturn(
-        command_id=str(uuid.uuid4()),
-        order_id=orders[0]["order_id"],
-        return_no=number,
-        lines=tuple(lines),
-        reason=reason,
+    command = operator_commands.request_return(
+        orders[0]["order_id"],
+        lines,
+        reason,
+        policy.reasons,
         refund_only=refund_only,
-        exchange_lines=tuple(ExchangeLine(sku=s, quantity=q) for s, q in swaps),
-        requested_at=datetime.now(UTC),
+        exchange=[ExchangeLine(sku=s, quantity=q) for s, q in swaps],
+        return_no=return_no,
     )
+    number = command.return_no
     topic = _send(settings, command)
     out.print(f"RequestReturn {order_no} return {number} -> {topic}")
 

@@ -26,8 +26,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from oms_events.analytics.forecast import MIN_SEASONAL_DAYS, suggestions
+from oms_events.answers import Answer, send_and_wait
 from oms_events.avro.registry import codec_from_settings
-from oms_events.cli.answers import Answer, send_and_wait
 from oms_events.cli.errors import one_line_errors
 from oms_events.cli.order import language
 from oms_events.cli.project import SCHEMA, schema_or_setting

@@ -11,7 +11,7 @@ order service records the plan as events.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from oms_events.domain.errors import DomainError
@@ -73,14 +73,19 @@ def _cut(line: OrderLine, now: int) -> tuple[Part | None, Part | None]:
     )
 
 
-def split_by_availability(lines: Sequence[OrderLine], available: Mapping[str, int]) -> SplitPlan:
+def split_by_availability(
+    lines: Sequence[OrderLine], available: Mapping[str, int], reserved: Collection[int] = ()
+) -> SplitPlan:
     """Ship what ``available`` (units per SKU, all locations) covers now, the rest is
-    backordered; lines take the stock of their SKU in line order. Refused when nothing
-    can ship now (the order simply waits) or everything can (nothing to split)."""
+    backordered; lines take the stock of their SKU in line order, the ``reserved`` lines
+    (holding their stock already: the engine counts it in ``available``) first, so a
+    reserved line is never cut. Refused when nothing can ship now (the order simply
+    waits) or everything can (nothing to split)."""
     left: dict[str, int] = defaultdict(int, {sku: max(0, n) for sku, n in available.items()})
     ship_now: list[Part] = []
     backorder: list[Part] = []
-    for line in sorted(lines, key=lambda ln: ln.line_no):
+    held = frozenset(reserved)
+    for line in sorted(lines, key=lambda ln: (ln.line_no not in held, ln.line_no)):
         now = min(line.quantity, left[line.sku])
         left[line.sku] -= now
         first, rest = _cut(line, now)
@@ -88,6 +93,8 @@ def split_by_availability(lines: Sequence[OrderLine], available: Mapping[str, in
             ship_now.append(first)
         if rest is not None:
             backorder.append(rest)
+    ship_now.sort(key=lambda p: p.line_no)
+    backorder.sort(key=lambda p: p.line_no)
     if not ship_now:
         raise SplitRefused(detail="nothing is in stock now; the order waits as it is")
     if not backorder:

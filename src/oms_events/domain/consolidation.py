@@ -27,8 +27,12 @@ from oms_events.domain.order import Order, OrderStatus
 # an operator's retry (or the automatic merge after a restart) finds the group it made.
 MERGE_NAMESPACE = uuid.UUID("6f0b6c1e-0d39-4d6a-9a55-3b7f0f3c6a10")
 
-# Orders past these have a picked or shipped parcel, or no parcel to make at all.
-MERGEABLE = frozenset({OrderStatus.CONFIRMED, OrderStatus.ALLOCATED})
+# Orders not yet gone to a warehouse: the engine allocates an order the moment it is
+# reserved, paid and reviewed, so a merge is made before that (orders held for review
+# or an operator, waiting for stock), and the group is allocated once, as one parcel.
+MERGEABLE = frozenset(
+    {OrderStatus.PENDING, OrderStatus.PRE_ORDER, OrderStatus.ON_HOLD, OrderStatus.CONFIRMED}
+)
 
 # Separators people and channels put into addresses in different ways; they never
 # change where a parcel goes.
@@ -152,7 +156,7 @@ def candidate_of(
 
 def check_merge(candidates: Sequence[MergeCandidate], policy: MergePolicy) -> None:
     """Raise MergeRefused unless ``candidates`` may ship as one: two or more distinct
-    orders, each paid, confirmed or allocated and not picked, in no other merge group;
+    orders, each paid, not yet allocated (``MERGEABLE``) and not picked, in no other merge group;
     one customer (a phone or account all share), one address, one currency, one channel
     (unless the policy allows several) and placed within the policy's window."""
     ids = [c.order_id for c in candidates]

@@ -242,6 +242,14 @@ class OrderLocked(DomainError):
     message_zh = "订单状态为 {status}，已无法修改商品行或地址。"
 
 
+class MergeNotAllowed(DomainError):
+    """An order that may not join a merge (合单) as it stands."""
+
+    code = "order.merge_not_allowed"
+    message_en = "Order {order_no} cannot be merged: {detail}."
+    message_zh = "订单 {order_no} 不能合单：{detail}。"
+
+
 class OrderUnknown(DomainError):
     """A command for an order the engine never placed (a channel cancelling a trade it
     never sent us, an operator's typo)."""

@@ -45,6 +45,7 @@ from oms_events.domain.errors import (
     LastLine,
     LineAlreadyShipped,
     LinesNotReserved,
+    MergeNotAllowed,
     NotFullyPaid,
     OrderLocked,
     PaymentAmountInvalid,
@@ -194,6 +195,21 @@ class Order(Aggregate):
     rerouting: tuple[str, str, tuple[tuple[int, str], ...]] | None = None
     reroute_reserved: frozenset[int] = frozenset()
     reroute_version = 0
+    # Merging (合单), see "merging" below: the group the order ships in and the order
+    # hosting it (its lead); on the lead, the group's orders, what each member reported
+    # (its facts when it joined, its lines once allocated) and how far the group got.
+    # Immutable, replaced by the events; class defaults for older snapshots.
+    merge_group: str | None = None
+    merge_lead: str | None = None
+    merge_members: tuple[str, ...] = ()
+    merge_facts: tuple[dict[str, Any], ...] = ()
+    merge_ready: tuple[dict[str, Any], ...] = ()
+    merge_formed = False
+    merge_dispatched = False
+    # Splitting (拆单): lines backordered (waiting for stock, allocated on their own
+    # when it arrives), and the parcels of backorders allocated since.
+    backordered: frozenset[int] = frozenset()
+    backorder_parcels: tuple[tuple[str, tuple[int, ...]], ...] = ()  # (shipment id, lines)
     # Our trade asking for the balance of the last PaymentDue while it is unpaid: a new
     # balance withdraws it first (PaymentAskWithdrawn), or the customer could pay both.
     balance_ask: str | None = None
@@ -396,8 +412,9 @@ class Order(Aggregate):
         return self.reservation_id_for(self.id, line_no, self.line_versions[line_no])
 
     def unreserved_lines(self) -> list[int]:
-        """Line numbers still waiting for stock."""
-        return [n for n in self.lines if n not in self.reservations]
+        """Line numbers still waiting for stock (a backorder's lines apart: they wait
+        on their own, after the rest is allocated)."""
+        return [n for n in self.lines if n not in self.reservations and n not in self.backordered]
 
     @property
     def all_lines_reserved(self) -> bool:
@@ -908,7 +925,7 @@ class Order(Aggregate):
         new = {r["line_no"]: r for r in self._check_reservations(reserving)}
         held = {n: (r["reservation_id"], r["location"]) for n, r in new.items()}
         held = {**self.reservations, **held}
-        missing = [n for n in self.lines if n not in held]
+        missing = [n for n in self.lines if n not in held and n not in self.backordered]
         if missing:
             raise LinesNotReserved(line_nos=missing)
         allocations = [
@@ -920,6 +937,7 @@ class Order(Aggregate):
                 "reservation_id": held[n][0],
             }
             for n, line in self.lines.items()
+            if n not in self.backordered
         ]
         self._allocated(allocations=allocations, confirmed=self.status is not OrderStatus.CONFIRMED)
 
@@ -1311,6 +1329,8 @@ class Order(Aggregate):
         self.check_status("re-route", OrderStatus.ALLOCATED)
         if self.rerouting is not None:
             raise InvalidOrder(detail=f"a re-route to {self.rerouting[1]} is under way")
+        if self.merge_group is not None:
+            raise InvalidOrder(detail="a merged order ships in its group's parcel: not re-routed")
         if not to_location.strip() or to_location == from_location:
             raise InvalidOrder(detail="--to must name another location")
         moving = sorted(n for n, loc in self.allocations.items() if loc == from_location)
@@ -1405,6 +1425,253 @@ class Order(Aggregate):
     def _reroute_failed(self, reason: str) -> None:
         self.rerouting = None
         self.reroute_reserved = frozenset()
+
+    # --- merging (合单) -------------------------------------------------------------
+    #
+    # Orders of one customer and address ship as one parcel per location. The orders
+    # stay whole (their channels' ids, refunds and returns); the group is hosted by its
+    # lead order, the first named: the lead asks each member to join, checks the
+    # group's rules once every member answered (MergeFormed or, refused, MergeLeft on
+    # all), and, once every member is allocated, sends the group's one allocation per
+    # location (MergeDispatched). A member allocates its own stock as any order does,
+    # but its lines go to the warehouse in the group's parcel, not its own.
+
+    def check_mergeable(self) -> None:
+        """Raise MergeNotAllowed unless the order may join a merge: not yet allocated,
+        paid (not cash on delivery: one parcel cannot collect for several orders), in no
+        other group, not split."""
+        if self.status not in _CHANGEABLE:
+            raise MergeNotAllowed(order_no=self.order_no, detail=f"it is {self.status.value}")
+        if self.is_cod or not self.is_paid:
+            raise MergeNotAllowed(
+                order_no=self.order_no, detail="it is not paid (or is cash on delivery)"
+            )
+        if self.merge_group is not None:
+            raise MergeNotAllowed(order_no=self.order_no, detail="it is merged already")
+        if self.backordered:
+            raise MergeNotAllowed(order_no=self.order_no, detail="it is split (backordered)")
+
+    def request_merge(self, group_id: UUID, order_ids: Sequence[UUID], actor: str) -> None:
+        """Lead the merge of ``order_ids`` (this order among them) as ``group_id``
+        (``MergeRequested``); the members are asked next."""
+        if self.merge_group == str(group_id):
+            return  # asked before: an operator's retry
+        self.check_mergeable()
+        self._merge_requested(group_id=group_id, order_ids=list(order_ids), actor=actor)
+
+    @event("MergeRequested")
+    def _merge_requested(self, group_id: UUID, order_ids: list[UUID], actor: str) -> None:
+        self.merge_group = str(group_id)
+        self.merge_lead = str(self.id)
+        self.merge_members = tuple(str(i) for i in order_ids)
+        self.merge_facts = ()
+        self.merge_ready = ()
+        self.merge_formed = False
+        self.merge_dispatched = False
+
+    def join_merge(self, group_id: UUID, lead_id: UUID, actor: str) -> bool:
+        """Join the lead's merge group (``MergeJoined``); False when joined before."""
+        if self.merge_group == str(group_id):
+            return False
+        self.check_mergeable()
+        self._merge_joined(group_id=group_id, lead_id=lead_id, actor=actor)
+        return True
+
+    @event("MergeJoined")
+    def _merge_joined(self, group_id: UUID, lead_id: UUID, actor: str) -> None:
+        self.merge_group = str(group_id)
+        self.merge_lead = str(lead_id)
+
+    @property
+    def leads_merge(self) -> bool:
+        """True for the order hosting its merge group."""
+        return self.merge_group is not None and self.merge_lead == str(self.id)
+
+    def record_merge_report(
+        self,
+        member_id: UUID,
+        kind: str,
+        reason: str = "",
+        facts: dict[str, Any] | None = None,
+        lines: Sequence[dict[str, Any]] = (),
+    ) -> bool:
+        """On the lead: what a member did (``MergeReported``): ``joined`` (with its
+        facts for the group's rules), ``refused`` (why), ``ready`` (allocated, with its
+        lines) or ``left`` (cancelled). False when it changes nothing (a repeat, or the
+        group is gone)."""
+        if not self.leads_merge or str(member_id) not in self.merge_members:
+            return False
+        done = {(f["order_id"], f["kind"]) for f in self.merge_facts}
+        done |= {(r["order_id"], "ready") for r in self.merge_ready}
+        if (str(member_id), kind) in done:
+            return False
+        self._merge_reported(
+            member_id=member_id, kind=kind, reason=reason, facts=facts, lines=list(lines)
+        )
+        return True
+
+    @event("MergeReported")
+    def _merge_reported(
+        self,
+        member_id: UUID,
+        kind: str,
+        reason: str,
+        facts: dict[str, Any] | None,
+        lines: list[dict[str, Any]],
+    ) -> None:
+        if kind == "ready":
+            self.merge_ready = (*self.merge_ready, {"order_id": str(member_id), "lines": lines})
+        else:
+            entry = {**(facts or {}), "order_id": str(member_id), "kind": kind, "reason": reason}
+            self.merge_facts = (*self.merge_facts, entry)
+
+    def merge_answers(self) -> dict[str, dict[str, Any]]:
+        """On the lead: member id -> its latest answer (joined, refused or left)."""
+        return {f["order_id"]: f for f in self.merge_facts}
+
+    def form_merge(self) -> None:
+        """On the lead: every member joined and the group's rules hold (``MergeFormed``)."""
+        if not self.merge_formed:
+            self._merge_formed(group_id=UUID(self.merge_group or ""))
+
+    @event("MergeFormed")
+    def _merge_formed(self, group_id: UUID) -> None:
+        self.merge_formed = True
+
+    def leave_merge(self, reason: str) -> bool:
+        """Leave the merge group (``MergeLeft``): refused, dissolved or cancelled; the
+        order ships alone. False when in no group (or it has been sent already)."""
+        if self.merge_group is None or self.merge_dispatched:
+            return False
+        self._merge_left(group_id=UUID(self.merge_group), reason=reason or "left")
+        return True
+
+    @event("MergeLeft")
+    def _merge_left(self, group_id: UUID, reason: str) -> None:
+        self.merge_group = None
+        self.merge_lead = None
+        self.merge_members = ()
+        self.merge_facts = ()
+        self.merge_ready = ()
+        self.merge_formed = False
+
+    def drop_merge_member(self, member_id: UUID) -> None:
+        """On the lead: a member left (cancelled) before the group was sent; the group
+        goes on without it (``MergeReported`` left)."""
+        self.record_merge_report(member_id, "left", "cancelled")
+
+    def merge_members_left(self) -> tuple[str, ...]:
+        """On the lead: the group's orders that did not leave it."""
+        gone = {f["order_id"] for f in self.merge_facts if f["kind"] in ("left", "refused")}
+        return tuple(m for m in self.merge_members if m not in gone)
+
+    def dispatch_merge(self, parcels: Sequence[dict[str, Any]]) -> None:
+        """On the lead: the group's allocations went out (``MergeDispatched``), one
+        parcel per location: ``{"location", "shipment_id"}``."""
+        self._merge_dispatched(group_id=UUID(self.merge_group or ""), parcels=list(parcels))
+
+    @event("MergeDispatched")
+    def _merge_dispatched(self, group_id: UUID, parcels: list[dict[str, Any]]) -> None:
+        self.merge_dispatched = True
+
+    # --- splitting (拆单) -------------------------------------------------------------
+
+    def split(
+        self,
+        by: str,
+        cuts: Sequence[tuple[int, int, Money]],
+        backorder: Sequence[OrderLine],
+        backordered: Sequence[int],
+    ) -> None:
+        """Ship part of the order now and backorder the rest (``OrderSplit``).
+
+        ``cuts``: (line no, units that ship now, their discount) of lines cut in two;
+        ``backorder``: the new lines holding the units short (numbered by the order);
+        ``backordered``: every line that waits (new ones, and whole lines short). The
+        nets add up to what they were (the rules share discounts to the fen), so the
+        total and the money stay as they are. Before allocation only.
+        """
+        self.check_changeable()
+        if self.merge_group is not None:
+            raise InvalidOrder(detail="a merged order is not split: it ships with its group")
+        before = self.total
+        lines = [{"line_no": n, "quantity": q, "discount": d.to_dict()} for n, q, d in cuts]
+        added = [line.to_dict() for line in backorder]
+        self._split(by=by, cuts=lines, added=added, backordered=sorted(backordered))
+        if self.total != before:  # the rules conserve money; a change is a bug
+            raise InvalidOrder(detail=f"a split changed the total from {before} to {self.total}")
+
+    @event("OrderSplit")
+    def _split(
+        self,
+        by: str,
+        added: list[dict[str, Any]],
+        cuts: list[dict[str, Any]],
+        backordered: list[int],
+    ) -> None:
+        for c in cuts:
+            n = c["line_no"]
+            self.lines[n] = self.lines[n].with_quantity(
+                c["quantity"], Money.from_dict(c["discount"])
+            )
+            self.line_versions[n] = self.version + 1  # a new reservation id for the new size
+            self.reservations.pop(n, None)
+        for data in added:
+            line = OrderLine.from_dict(data)
+            self.lines[line.line_no] = line
+            self.line_versions[line.line_no] = self.version + 1
+            self.next_line_no = max(self.next_line_no, line.line_no + 1)
+        self.backordered = frozenset(backordered)
+        if self.status is OrderStatus.PRE_ORDER:
+            self.status = OrderStatus.PENDING  # what ships now is asked for again
+        if self.held_from is OrderStatus.PRE_ORDER:
+            self.held_from = OrderStatus.PENDING
+
+    @property
+    def backorder_waiting(self) -> bool:
+        """True while backordered lines wait for stock behind an allocated order."""
+        return bool(self.backordered) and self.status in (
+            OrderStatus.ALLOCATED,
+            OrderStatus.PARTIALLY_SHIPPED,
+        )
+
+    def allocate_backorder(
+        self, shipment_id: UUID, location: str, reserving: Sequence[tuple[int, UUID]]
+    ) -> list[dict[str, Any]]:
+        """Backordered lines reserved at ``location`` go to the warehouse in a parcel
+        of their own (``BackorderAllocated``); returns the allocations. Reservations
+        not of a backordered line's current id are skipped (returned to the caller
+        to release)."""
+        self.check_status(
+            "allocate a backorder of", OrderStatus.ALLOCATED, OrderStatus.PARTIALLY_SHIPPED
+        )
+        allocations = [
+            {
+                "line_no": n,
+                "sku": self.lines[n].sku,
+                "quantity": self.lines[n].quantity,
+                "location": location,
+                "reservation_id": rid,
+            }
+            for n, rid in reserving
+            if n in self.backordered and rid == self.reservation_id(n)
+        ]
+        if allocations:
+            self._backorder_allocated(
+                shipment_id=shipment_id, location=location, allocations=allocations
+            )
+        return allocations
+
+    @event("BackorderAllocated")
+    def _backorder_allocated(
+        self, shipment_id: UUID, location: str, allocations: list[dict[str, Any]]
+    ) -> None:
+        for a in allocations:
+            self.reservations[a["line_no"]] = (a["reservation_id"], location)
+            self.allocations = {**self.allocations, a["line_no"]: location}
+        self.backordered = self.backordered - {a["line_no"] for a in allocations}
+        lines = tuple(a["line_no"] for a in allocations)
+        self.backorder_parcels = (*self.backorder_parcels, (str(shipment_id), lines))
 
     # --- helpers ----------------------------------------------------------------
 

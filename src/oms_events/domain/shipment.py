@@ -72,6 +72,7 @@ class ShipmentLine:
     sku: str
     quantity: int
     reservation_id: UUID
+    order_id: UUID | None = None  # a merged parcel's (合单) line names its order
 
     def __post_init__(self) -> None:
         InvalidQuantity.check(self.quantity)
@@ -79,7 +80,13 @@ class ShipmentLine:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ShipmentLine:
         """Build from the event form."""
-        return cls(data["line_no"], data["sku"], data["quantity"], data["reservation_id"])
+        return cls(
+            data["line_no"],
+            data["sku"],
+            data["quantity"],
+            data["reservation_id"],
+            data.get("order_id"),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The event form."""
@@ -88,6 +95,7 @@ class ShipmentLine:
             "sku": self.sku,
             "quantity": self.quantity,
             "reservation_id": self.reservation_id,
+            "order_id": self.order_id,
         }
 
 
@@ -116,18 +124,33 @@ class Shipment(Aggregate):
         lines: Sequence[ShipmentLine],
         parcel_price: int | None = None,
         drop_ship: bool = False,
+        shipment_id: UUID | None = None,
     ) -> Shipment:
         """Open a shipment for an allocation (``ShipmentCreated``); ``parcel_price``: what
         its lines cost when the order ships in several parcels (None: the whole order);
-        ``drop_ship``: a supplier ships it (代发), not one of our warehouses."""
+        ``drop_ship``: a supplier ships it (代发), not one of our warehouses.
+        ``shipment_id``: a parcel with an id of its own (a merge group's, a backorder's),
+        else the order's own at the location; in a merge group's, ``order_id`` is the
+        lead order and each line of another order names it."""
         if not location.strip():
             raise InvalidOrder(detail="shipment location is empty")
         if not lines:
             raise InvalidOrder(detail="a shipment needs at least one line")
+        data = [ln.to_dict() for ln in lines]
+        if shipment_id is not None:
+            return cls._create(
+                cls.ShipmentCreated,  # type: ignore[attr-defined]
+                id=shipment_id,
+                order_id=order_id,
+                location=location,
+                lines=data,
+                parcel_price=parcel_price,
+                drop_ship=drop_ship,
+            )
         return cls(
             order_id=order_id,
             location=location,
-            lines=[ln.to_dict() for ln in lines],
+            lines=data,
             parcel_price=parcel_price,
             drop_ship=drop_ship,
         )
@@ -157,6 +180,38 @@ class Shipment(Aggregate):
     drop_ship: bool = False  # likewise
     intercepting: str | None = None  # why the carrier was asked to intercept (拦截)
     received_back = False  # the returned parcel is back at the warehouse
+
+    def lines_by_order(self) -> dict[UUID, list[ShipmentLine]]:
+        """The parcel's lines by the order they belong to (several in a merged parcel)."""
+        found: dict[UUID, list[ShipmentLine]] = {}
+        for line in self.lines:
+            found.setdefault(line.order_id or self.order_id, []).append(line)
+        return found
+
+    def withdraw_order(self, order_id: UUID, reason: str) -> bool:
+        """Take a cancelled order's lines out of a merged parcel before it leaves
+        (``ShipmentOrderWithdrawn``); the other orders' lines ship. False when the
+        parcel holds none of its lines (taken out before)."""
+        self._check_reason(reason)
+        taken = self.lines_by_order().get(order_id, [])
+        mine = [ln.line_no for ln in taken]
+        if not mine:
+            return False
+        self.check_status(
+            "withdraw an order from",
+            ShipmentStatus.CREATED,
+            ShipmentStatus.PICKED,
+            ShipmentStatus.PACKED,
+        )
+        units = sum(ln.quantity for ln in taken)
+        self._order_withdrawn(order_id=order_id, reason=reason, line_nos=mine, units=units)
+        return True
+
+    @event("ShipmentOrderWithdrawn")
+    def _order_withdrawn(
+        self, order_id: UUID, reason: str, line_nos: list[int], units: int
+    ) -> None:
+        self.lines = [ln for ln in self.lines if (ln.order_id or self.order_id) != order_id]
 
     @property
     def on_the_road(self) -> bool:

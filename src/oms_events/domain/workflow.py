@@ -113,7 +113,8 @@ class Workflow:
         if order.status not in (OrderStatus.PENDING, OrderStatus.PRE_ORDER):
             return Decision.NOTHING
         # ``reserving``: lines an answer is reserving now, not yet recorded on the order.
-        if any(n not in order.reservations and n not in reserving for n in order.lines):
+        # (A split order's backordered lines wait on their own: the rest goes on.)
+        if any(n not in reserving for n in order.unreserved_lines()):
             return Decision.WAIT_FOR_STOCK
         if not order.released_from_hold:
             if order.customer.identities() & self.manual_review:

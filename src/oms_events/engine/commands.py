@@ -165,6 +165,7 @@ class ShipmentLineDetails:
     sku: str
     quantity: int
     reservation_id: UUID
+    order_id: UUID | None = None  # a merged parcel's (合单) line names its order
 
 
 # --- order commands --------------------------------------------------------------
@@ -373,6 +374,76 @@ class RerouteOrder(_OrderKeyed, Command):
     from_location: str
     to_location: str
     actor: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class MergeOrders(_OrderKeyed, Command):
+    """An operator merges open orders of one customer and address (合单): sent to the
+    lead order (``order_id``, the first named), which asks the others to join."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_id: UUID
+    group_id: UUID
+    order_ids: tuple[UUID, ...]
+    actor: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class JoinMerge(_OrderKeyed, Command):
+    """The lead asks a member to join its merge group, or (``leave``) to leave it."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_id: UUID
+    group_id: UUID
+    lead_id: UUID
+    actor: str
+    leave: bool = False
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MergedLine:
+    """An allocated line of a merge group's member."""
+
+    line_no: int
+    sku: str
+    quantity: int
+    location: str
+    reservation_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReportMerge(_OrderKeyed, Command):
+    """A member tells its merge group's lead (``order_id``) what it did: joined (with
+    the facts the group's rules read), refused, ready (allocated: its lines) or left."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_id: UUID
+    group_id: UUID
+    member_id: UUID
+    kind: Literal["joined", "refused", "ready", "left"]
+    reason: str = ""
+    order_no: str = ""
+    channel: str = ""
+    identities: tuple[str, ...] = ()
+    address: str = ""
+    currency: str = ""
+    status: str = ""
+    paid: bool = False
+    placed_at: datetime | None = None
+    lines: tuple[MergedLine, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class SplitOrder(_OrderKeyed, Command):
+    """An operator splits an order (拆单): by availability, what is in stock ships now
+    and the rest is backordered; by location, each location's lines ship on their own."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_id: UUID
+    by: Literal["availability", "location"]
+    actor: str
+    reason: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -871,6 +942,7 @@ class CreateShipment(Command):
     # what a COD courier collects, printed on its label. None: the whole order.
     parcel_price: int | None = None
     drop_ship: bool = False  # a supplier's: its cancellation goes where its order went
+    parcel: str = ""  # "": the order's own at the location; "merge", "backorder": own ids
 
     @property
     def key(self) -> str:
@@ -917,6 +989,7 @@ class CancelShipment(Command):
     aggregate_type: ClassVar[str] = "shipment"
     shipment_id: UUID
     reason: str
+    order_id: UUID | None = None  # a merged parcel: only this order's lines are cancelled
 
     @property
     def key(self) -> str:
@@ -1157,6 +1230,10 @@ COMMANDS: dict[str, type[Command]] = {
         EditOrder,
         RecordOfflinePayment,
         RerouteOrder,
+        MergeOrders,
+        JoinMerge,
+        ReportMerge,
+        SplitOrder,
         RecordShipmentWithdrawn,
         RecordInterception,
         ShipLines,

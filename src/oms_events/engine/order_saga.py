@@ -42,9 +42,8 @@ from oms_events.domain.line import OrderLine
 from oms_events.domain.money import Money
 from oms_events.domain.order import InterceptionOutcome, Order, OrderStatus
 from oms_events.domain.review import ReviewRules, hold_reason
-from oms_events.domain.shipment import Shipment
 from oms_events.domain.workflow import Decision, Workflow
-from oms_events.engine import allocation
+from oms_events.engine import allocation, order_merging
 from oms_events.engine.commands import (
     CancelShipment,
     LineToRelease,
@@ -136,7 +135,7 @@ class OrderSaga:
             decision = self.workflow.decide(order, reserving=lines)
             failed = self._review_holds(order, decision, lines)
             if decision is Decision.CONFIRM and not failed:
-                allocation.allocate(order, out, cause_id, reserving, self.rules)
+                self._allocate(order, out, cause_id, reserving)
             else:
                 order.reserve_lines(reserving)
                 self._hold(order, decision, failed)
@@ -164,9 +163,25 @@ class OrderSaga:
         decision = self.workflow.decide(order)
         failed = self._review_holds(order, decision)
         if decision is Decision.CONFIRM and not failed:
-            allocation.allocate(order, out, cause_id, rules=self.rules)
+            self._allocate(order, out, cause_id)
         else:
             self._hold(order, decision, failed)
+
+    def _allocate(
+        self,
+        order: Order,
+        out: Outbox,
+        cause_id: str,
+        reserving: Sequence[tuple[int, UUID, str]] = (),
+    ) -> None:
+        # OrderAllocated (confirmed, with the reservations that complete it); its
+        # parcels go to the warehouses, or, merged (合单), its lines to the group's lead,
+        # which sends one parcel per location for the whole group.
+        order.allocate(reserving)
+        if order.merge_group is not None:
+            order_merging.ready(order, out, cause_id, self.rules)
+        else:
+            allocation.dispatch(order, out, cause_id, self.rules)
 
     def _review_holds(
         self, order: Order, decision: Decision, reserving: set[int] | None = None
@@ -196,19 +211,18 @@ class OrderSaga:
         order.cancel(reason)
         if order.status is OrderStatus.CANCELLED and was is not OrderStatus.CANCELLED:
             self._release_all(order, held, reason, out, cause_id)
-            shipments = [
-                Shipment.create_id(order.id, loc) for loc in set(order.allocations.values())
-            ]
+            shipments = order_merging.parcels_of(order) if order.allocations else []
         elif order.cancelling is not None and cancelling is None:
-            shipments = [UUID(s) for s in set(order.shipments.values()) if s]
+            shipments = [(UUID(s), None) for s in set(order.shipments.values()) if s]
         else:
             return
-        for shipment_id in sorted(shipments, key=str):
+        for shipment_id, only in sorted(shipments, key=str):
             out.command(
                 CancelShipment(
                     command_id=f"{cause_id}/cancel/{shipment_id}",
                     shipment_id=shipment_id,
                     reason=reason,
+                    order_id=only,
                 )
             )
 
@@ -274,6 +288,8 @@ class OrderSaga:
                 return False
             if asked.get(line_no) == order.reservation_id(line_no):
                 continue
+            if line_no in order.backordered:
+                continue  # a split's backorder: asked for when stock arrives
             ask = self._choose(order, line_no, [], asks)
             if ask is None:
                 self._shortage(order, NO_LOCATION, out, cause_id)
@@ -287,18 +303,23 @@ class OrderSaga:
     def retry(
         self, order: Order, promised: dict[tuple[str, str], int], out: Outbox, cause_id: str
     ) -> None:
-        """Ask again for the unreserved lines of a pre-order now that stock arrived.
+        """Ask again for the unreserved lines of a pre-order now that stock arrived, or
+        for the backordered lines of a split order (拆单) allocated without them.
 
         ``promised`` holds the units this round already asked for per (sku, location),
         so pre-orders earlier in arrival order are served first and later ones are not
         sent to stock the view knows is spoken for. A line the view still cannot serve
         is left waiting, without a request (the inventory would only refuse it).
         """
-        if order.status is not OrderStatus.PRE_ORDER:
+        if order.status is OrderStatus.PRE_ORDER:
+            waiting = order.unreserved_lines()
+        elif order.backorder_waiting:
+            waiting = sorted(order.backordered)
+        else:
             return
         asks: list[LineToReserve] = []
         view = PromisedView(self.stock, promised)
-        for line_no in sorted(order.unreserved_lines()):
+        for line_no in sorted(waiting):
             line = order.lines[line_no]
             if self.rules is None:
                 location = self.stock.choose_with(line.sku, line.quantity, promised)

@@ -35,6 +35,8 @@ Consumes ``oms.order.commands`` keyed by order id:
 * RequestReturn / CloseReturn: returns (RMA), see ``engine.order_returns``
 * HoldOrder / ReleaseOrder / ReviewOrder / EditOrder / RecordOfflinePayment: an
   operator's actions, see ``engine.order_operations``
+* MergeOrders / JoinMerge / ReportMerge (合单) and SplitOrder (拆单, its backorder
+  allocated when stock arrives): see ``engine.order_merging``
 
 Money goes to the payment service (``oms.payment.commands``) in the same transaction
 as the events that decided it: a channel's payment (OrderPlaced with its payment, or
@@ -105,6 +107,7 @@ from oms_events.engine.commands import (
     ShipLines,
     VoidPayment,
 )
+from oms_events.engine.order_merging import OrderMerging, merge_refused
 from oms_events.engine.order_operations import OrderOperations, operator_refused
 from oms_events.engine.order_returns import OrderReturns, refused_return
 from oms_events.engine.order_saga import OrderChange, OrderSaga
@@ -393,7 +396,7 @@ def _placed_tenders(
     return found
 
 
-class OrderService(OrderReturns, OrderOperations, Service):
+class OrderService(OrderReturns, OrderOperations, OrderMerging, Service):
     """Handlers of order commands; the saga is consulted after each one."""
 
     name = "order"
@@ -419,6 +422,7 @@ class OrderService(OrderReturns, OrderOperations, Service):
             RequestReturn: self.request_return,
             CloseReturn: self.close_return,
             **self.operator_handlers(),
+            **self.merge_handlers(),
         }
         # partition -> ids of orders that may expire (kept small: only unpaid ones)
         self.unpaid: dict[int, set[UUID]] = {}
@@ -442,6 +446,7 @@ class OrderService(OrderReturns, OrderOperations, Service):
         """The inventory answered for some lines: the saga carries on."""
         order = self._order(partition, command.order_id)
         answers = self.reroute_answers(order, command.answers, out, command.command_id)
+        answers = self.backorder_answers(order, answers, out, command.command_id)
         if answers:
             self.saga.answered(order, answers, out, command.command_id)
         self._save(partition, order, out, command.command_id)
@@ -478,6 +483,7 @@ class OrderService(OrderReturns, OrderOperations, Service):
         if order.rerouting is not None:
             self.abandon_reroute(order, out, command.command_id)
         self.saga.cancel(order, command.reason, out, command.command_id)
+        self.leave_on_cancel(order, out, command.command_id)
         self._save(partition, order, out, command.command_id)
 
     def intercepted(self, command: RecordInterception, partition: Partition, out: Outbox) -> None:
@@ -588,6 +594,7 @@ class OrderService(OrderReturns, OrderOperations, Service):
             (isinstance(command, ChangeOrder) and isinstance(error, OrderLocked))
             or refused_return(command, error)
             or operator_refused(command, error)
+            or merge_refused(command, error)
         )
 
     @staticmethod
@@ -614,15 +621,17 @@ class OrderService(OrderReturns, OrderOperations, Service):
         else:
             unpaid.discard(order.id)
         waiting = self.waiting.setdefault(number, {})
-        if order.status is OrderStatus.PRE_ORDER:
+        if order.status is OrderStatus.PRE_ORDER or order.backorder_waiting:
             waiting.setdefault(order.id, -1)
         else:
             waiting.pop(order.id, None)
         self.index_completion(number, order)
 
     def _arrivals(self, order: Order) -> int:
-        # Receipts so far of the skus the pre-order still lacks: a change means stock came.
-        return sum(self.saga.stock.arrived(order.lines[n].sku) for n in order.unreserved_lines())
+        # Receipts so far of the skus the pre-order (or backorder) still lacks: a change
+        # means stock came.
+        lacking = order.unreserved_lines() or sorted(order.backordered)
+        return sum(self.saga.stock.arrived(order.lines[n].sku) for n in lacking)
 
     def rebuilt(self, partition: Partition) -> None:
         """Index the partition's unpaid open orders and its pre-orders for the timers."""

@@ -25,6 +25,7 @@ Consumes ``oms.shipment.commands`` keyed by shipment id:
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from uuid import UUID
 
 from oms_events.carriers.scan import carrier_code
 from oms_events.domain.shipment import Shipment, ShipmentLine, ShipmentStatus
@@ -51,6 +52,9 @@ from oms_events.engine.service import Service
 from oms_events.engine.shipment_withdrawal import withdraw_shipment
 from oms_events.engine.waybill_assignment import assign_waybill
 
+# A parcel still at its warehouse: a merged order's lines can be taken out of it.
+_BEFORE_LEAVING = (ShipmentStatus.CREATED, ShipmentStatus.PICKED, ShipmentStatus.PACKED)
+
 
 class ShipmentService(Service):
     """Handlers of shipment commands."""
@@ -73,15 +77,18 @@ class ShipmentService(Service):
         """Open the shipment of an allocation (once)."""
         if partition.get(command.shipment_id) is not None:
             return
+        lines = [
+            ShipmentLine(line.line_no, line.sku, line.quantity, line.reservation_id, line.order_id)
+            for line in command.lines
+        ]
         shipment = Shipment.create(
             command.order_id,
             command.location,
-            [
-                ShipmentLine(line.line_no, line.sku, line.quantity, line.reservation_id)
-                for line in command.lines
-            ],
+            lines,
             command.parcel_price,
             command.drop_ship,
+            # A merge group's parcel or a backorder's has an id of its own (allocation).
+            shipment_id=command.shipment_id if command.parcel else None,
         )
         if shipment.id != command.shipment_id:
             raise ValueError(f"shipment id {command.key} is not that of its order+location")
@@ -113,7 +120,18 @@ class ShipmentService(Service):
         out.events("shipment", partition, shipment, command.command_id)
 
     def cancel(self, command: CancelShipment, partition: Partition, out: Outbox) -> None:
-        """The order was cancelled: stop the shipment or have it intercepted."""
+        """The order was cancelled: stop the shipment or have it intercepted. In a merged
+        parcel (合单) of several orders, only that order's lines are taken out (before
+        the parcel leaves); the others ship."""
+        if command.order_id is not None:
+            parcel: Shipment | None = partition.get(command.shipment_id)
+            if parcel is None:
+                return  # the group's parcel was never made: the order left the group first
+            others = set(parcel.lines_by_order()) - {command.order_id}
+            if others and parcel.status in _BEFORE_LEAVING:
+                if parcel.withdraw_order(command.order_id, command.reason):
+                    out.events("shipment", partition, parcel, command.command_id)
+                return
         shipment = _shipment(partition, command)
         interception.cancel(shipment, command.reason, out, command.command_id)
         out.events("shipment", partition, shipment, command.command_id)
@@ -159,53 +177,62 @@ def _shipment(
     return shipment
 
 
+def _suffix(shipment: Shipment, order_id: UUID) -> str:
+    # Command ids per order of a merged parcel; the usual ids for an order's own parcel.
+    return "" if order_id == shipment.order_id else f"/{order_id}"
+
+
 def _tell_returned(
     shipment: Shipment, out: Outbox, command_id: str, at: datetime, *, received_back: bool
 ) -> None:
-    out.command(
-        RecordShipmentReturned(
-            command_id=command_id,
-            order_id=shipment.order_id,
-            shipment_id=shipment.id,
-            occurred_at=at,
-            reason=shipment.close_reason or "",
-            received_back=received_back,
+    for order_id in shipment.lines_by_order():
+        out.command(
+            RecordShipmentReturned(
+                command_id=command_id + _suffix(shipment, order_id),
+                order_id=order_id,
+                shipment_id=shipment.id,
+                occurred_at=at,
+                reason=shipment.close_reason or "",
+                received_back=received_back,
+            )
         )
-    )
 
 
 def _shipped(shipment: Shipment, out: Outbox, cause: str) -> None:
     _commit(shipment, out, cause)
-    out.command(
-        ShipLines(
-            command_id=f"{cause}/ship",
-            order_id=shipment.order_id,
-            shipment_id=shipment.id,
-            line_nos=tuple(line.line_no for line in shipment.lines),
+    for order_id, lines in shipment.lines_by_order().items():
+        out.command(
+            ShipLines(
+                command_id=f"{cause}/ship{_suffix(shipment, order_id)}",
+                order_id=order_id,
+                shipment_id=shipment.id,
+                line_nos=tuple(line.line_no for line in lines),
+            )
         )
-    )
 
 
 def _commit(shipment: Shipment, out: Outbox, cause: str) -> None:
-    # One CommitLines per inventory partition the shipment's items live on.
-    commits = [
-        LineToCommit(
-            reservation_id=line.reservation_id,
-            sku=line.sku,
-            location=shipment.location,
-            quantity=line.quantity,
-        )
-        for line in shipment.lines
-    ]
+    # One CommitLines per order and inventory partition the shipment's items live on
+    # (the stock ledger traces each unit to its order).
     partitions = out.settings.kafka.partitions
-    for number, lines in by_item_partition(commits, lambda commit: commit.item, partitions):
-        out.command(
-            CommitLines(
-                command_id=f"{cause}/commit/{number}",
-                order_id=shipment.order_id,
-                lines=tuple(lines),
+    for order_id, shipped in shipment.lines_by_order().items():
+        commits = [
+            LineToCommit(
+                reservation_id=line.reservation_id,
+                sku=line.sku,
+                location=shipment.location,
+                quantity=line.quantity,
             )
-        )
+            for line in shipped
+        ]
+        for number, lines in by_item_partition(commits, lambda commit: commit.item, partitions):
+            out.command(
+                CommitLines(
+                    command_id=f"{cause}/commit/{number}{_suffix(shipment, order_id)}",
+                    order_id=order_id,
+                    lines=tuple(lines),
+                )
+            )
 
 
 def record_carrier_update(command: RecordCarrierUpdate, partition: Partition, out: Outbox) -> None:
@@ -243,17 +270,21 @@ def record_carrier_update(command: RecordCarrierUpdate, partition: Partition, ou
         )
     if recorded and shipment.status is ShipmentStatus.DELIVERED:
         cash = command.cod_collected
-        out.command(
-            DeliverShipment(
-                command_id=f"{command.command_id}/deliver",
-                order_id=shipment.order_id,
-                shipment_id=shipment.id,
-                delivered_at=command.occurred_at,
-                carrier=command.carrier,
-                tracking_no=command.tracking_no,
-                cod_collected=(
-                    CollectedCash(amount=cash.amount, currency=cash.currency) if cash else None
-                ),
+        for order_id in shipment.lines_by_order():  # a merged parcel: each of its orders
+            out.command(
+                DeliverShipment(
+                    command_id=f"{command.command_id}/deliver{_suffix(shipment, order_id)}",
+                    order_id=order_id,
+                    shipment_id=shipment.id,
+                    delivered_at=command.occurred_at,
+                    carrier=command.carrier,
+                    tracking_no=command.tracking_no,
+                    # Merged orders are paid (never COD): cash can only be one order's.
+                    cod_collected=(
+                        CollectedCash(amount=cash.amount, currency=cash.currency)
+                        if cash and order_id == shipment.order_id
+                        else None
+                    ),
+                )
             )
-        )
     out.events("shipment", partition, shipment, command.command_id)

@@ -31,6 +31,11 @@ Swagger UI 4 cannot render the OpenAPI 3.1 documents FastAPI writes.)
 The same server receives the payment providers' notifications
 (``POST /payments/{alipay,wechatpay}/notify``): verified, recorded and answered by
 :mod:`oms_events.payments.notify`, each provider in its own words.
+
+It serves the operator API too (``/api/v1``, :mod:`oms_events.api`): one server, one
+port. With ``api.channel_keys`` (the default) a channel's delivery must be signed with
+its channel key (:mod:`oms_events.api.channel_keys`): 401 unsigned, stale or replayed,
+403 another channel's key, 429 with ``Retry-After`` over the key's rate.
 """
 
 from __future__ import annotations
@@ -39,14 +44,19 @@ import json
 import sys
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
-from fastapi import Depends, FastAPI, Request
+import psycopg
+from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
+from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, Field
 
-from oms_events import topics, waits
+from oms_events import console, topics, waits
+from oms_events.api.channel_keys import KeyRefused
+from oms_events.api.routes import operator_api
+from oms_events.api.services import Services
 from oms_events.deadletter import DeadLetter, Source
 from oms_events.engine.commands import PaymentCommand
 from oms_events.intake.dedup import DedupIndex
@@ -240,17 +250,28 @@ def create_app(
     notifications: Notifications,
     max_body_bytes: int = 512 * 1024,
     retry_after_s: int = 5,
+    api: Services | None = None,
+    channel_keys: bool = False,
 ) -> FastAPI:
     """The intake API over a parser/processor, a publisher, a view of accepted orders,
     and the receiver of the payment providers' notifications; bodies over
-    ``max_body_bytes`` get 413, a delivery Kafka does not take 503."""
+    ``max_body_bytes`` get 413, a delivery Kafka does not take 503.
+
+    ``api``: the operator API's services (its routes answer 503 without them);
+    ``channel_keys``: deliveries must be signed with a channel key (needs ``api``)."""
+    if channel_keys and api is None:
+        raise ValueError("channel_keys needs the operator API's services (api=...)")
     app = FastAPIOffline(
-        title="oms-events intake",
+        title="oms-events",
         version="1",
-        description="Channels that push send their orders here, in their own format; "
-        "payment providers notify the payments they collected for us.",
+        description="Channels that push send their orders here, in their own format, "
+        "signed with their channel key; payment providers notify the payments they "
+        "collected for us; operators and the console use the operator API under "
+        "/api/v1 with a bearer token (POST /api/v1/auth/token).",
     )
     app.state.max_body_bytes = max_body_bytes
+    app.state.api = api
+    app.include_router(operator_api())
 
     @app.exception_handler(Refusal)
     async def refused(request: Request, refusal: Refusal) -> JSONResponse:
@@ -278,13 +299,38 @@ def create_app(
         responses={
             409: {"model": AlreadyAccepted},
             400: {"model": Problem},
+            401: {
+                "model": Problem,
+                "description": "Unsigned, unknown key, bad signature, "
+                "stale timestamp or replayed request",
+            },
+            403: {"model": Problem, "description": "The key is another channel's"},
             413: {"model": Problem},
+            429: {"model": Problem, "description": "Over the key's rate; see Retry-After"},
             503: {"model": Problem, "description": "Kafka unavailable; see Retry-After"},
         },
         openapi_extra=_BODY,
         summary="Deliver an order (or a POS batch) in the channel's format",
     )
-    def post_orders(channel: ChannelName, body: bytes = _RAW) -> Any:
+    def post_orders(
+        channel: ChannelName,
+        body: bytes = _RAW,
+        headers: dict[str, str] = _HEADERS,
+        x_oms_key: Annotated[str | None, Header(description="The channel key's id")] = None,
+        x_oms_timestamp: Annotated[
+            str | None, Header(description="Unix seconds when the request was signed")
+        ] = None,
+        x_oms_signature: Annotated[
+            str | None,
+            Header(description="hex HMAC-SHA256 with the key's secret over '<timestamp>.<body>'"),
+        ] = None,
+    ) -> Any:
+        if channel_keys:
+            assert api is not None
+            try:
+                api.guard.check(channel.value, headers, body)
+            except KeyRefused as key_refused:
+                raise _key_refused(key_refused) from None
         try:
             delivery = processor.parse(channel.value, body)
         except Rejection as rejection:
@@ -313,7 +359,20 @@ def create_app(
         seen.commit()
         return Accepted(order_no=refs[0].order_no, orders=refs)
 
+    console.mount(app)  # the operator console's pages at /console/ (not in the OpenAPI)
     return app
+
+
+def _key_refused(refused: KeyRefused) -> Refusal:
+    headers = {"Retry-After": str(refused.retry_after_s)} if refused.retry_after_s else {}
+    if refused.status == 401:
+        headers["WWW-Authenticate"] = (
+            'HMAC-SHA256 headers="X-OMS-Key X-OMS-Timestamp X-OMS-Signature"'
+        )
+    problem = Problem(
+        code=refused.code, field="headers", message_en=refused.en, message_zh=refused.zh
+    )
+    return Refusal(refused.status, problem, headers)
 
 
 def _problem(channel: str, rejection: Rejection, count: int) -> JSONResponse:
@@ -376,6 +435,15 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8081) -> None
     gateways = {str(n): g for n, g in providers.gateways(settings).items()}
     notifications = Notifications(gateways, sink)
     processor = IntakeProcessor(max_record_bytes=settings.kafka.max_record_bytes)
+    # PostgreSQL down at start (the operator API's read models, the channels' keys):
+    # wait for it too.
+    while True:
+        try:
+            api = Services.start(settings)
+            break
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            backoff.wait("PostgreSQL", exc)
+    backoff.recovered()
     app = create_app(
         processor,
         publisher,
@@ -383,11 +451,14 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8081) -> None
         notifications,
         max_body_bytes=settings.http.max_body_bytes,
         retry_after_s=settings.http.retry_after_s,
+        api=api,
+        channel_keys=settings.api.channel_keys,
     )
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
         sink.close()
+        api.close()
 
 
 class _NoPublisher:

@@ -32,9 +32,9 @@ from oms_events.projection.spec import Projection
 CORE = "000_core.sql"
 CORE_OWNER = "core"
 # Files every schema holds, owned by no projection: the offsets, and tables that are
-# computed rather than folded from events (the demand forecast), which a replay's swap
-# must therefore leave alone (replay.KEPT).
-CORE_FILES = (CORE, "018_demand_forecast.sql")
+# computed or written rather than folded from events (the demand forecast, the operator
+# API's users, keys and commands), which a replay's swap must leave alone (replay.KEPT).
+CORE_FILES = (CORE, "018_demand_forecast.sql", "024_api.sql")
 
 _MIGRATIONS_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_migration (

@@ -27,7 +27,14 @@ from oms_events.settings import Settings
 BOOKKEEPING = ("projection_offset", "schema_migration")
 # Core tables no swap touches: bookkeeping (copied per projection) and computed tables
 # (migrate.CORE_FILES), whose rows a rebuilt projection knows nothing about.
-KEPT = (*BOOKKEEPING, "demand_forecast")
+KEPT = (
+    *BOOKKEEPING,
+    "demand_forecast",
+    "api_user",
+    "api_key",
+    "api_command",
+    "exception_resolution",
+)
 
 
 @dataclass(frozen=True)

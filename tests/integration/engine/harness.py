@@ -400,3 +400,28 @@ def engine_world(
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
     drop_topics(settings)
     assert not engine.failed()
+
+
+def oms_cli(world: EngineWorld, *args: str) -> tuple[int, str]:
+    """Run ``oms ARGS`` against the world's topics and projection schema, in English:
+    (exit code, output). (Several modules still have their own copy of this.)"""
+    env = {
+        **os.environ,
+        "LANG": "en_US.UTF-8",
+        "LC_ALL": "",
+        "OMS_KAFKA_BOOTSTRAP_SERVERS": world.settings.kafka.bootstrap_servers,
+        "OMS_KAFKA_TOPIC_PREFIX": world.settings.kafka.topic_prefix,
+        "OMS_KAFKA_PARTITIONS": str(world.settings.kafka.partitions),
+        "OMS_POSTGRES_DSN": world.settings.postgres.dsn,
+        "OMS_PROJECTIONS_SCHEMA_NAME": world.schema,
+        "OMS_LOG_LEVEL": "warning",
+        "COLUMNS": "200",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "oms_events.cli.main", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return done.returncode, done.stdout + done.stderr

@@ -18,7 +18,7 @@ from consumers.inventory import PROJECTION
 from psycopg import sql
 
 from oms_events.analytics.forecast import suggestions
-from oms_events.cli.answers import Answer, send_and_wait
+from oms_events.answers import Answer, send_and_wait
 from oms_events.engine.commands import (
     AdjustStock,
     Command,

@@ -1,15 +1,21 @@
-"""A Shopify-shaped web order posted over HTTP ends as a placed order, on the real
-broker: HTTP 202 -> oms.intake.web -> the web adapter -> PlaceOrder -> the engine's
-OrderPlaced. Before, its address (no district: Shopify has no such field) passed the
-intake and was dead-lettered by the order aggregate as address.invalid."""
+"""A Shopify-shaped web order posted over HTTP, signed with the web channel's key, ends
+as a placed order, on the real broker: HTTP 202 -> oms.intake.web -> the web adapter ->
+PlaceOrder -> the engine's OrderPlaced. Before, its address (no district: Shopify has no
+such field) passed the intake and was dead-lettered by the order aggregate as
+address.invalid."""
 
 from __future__ import annotations
 
 import threading
+import uuid
 
+import psycopg
 from fastapi.testclient import TestClient
+from psycopg import sql
 
 from oms_events import topics
+from oms_events.api.channel_keys import add_key, signed_headers
+from oms_events.api.services import Services
 from oms_events.engine.runner import Engine
 from oms_events.intake.adapter import ChannelAdapter
 from oms_events.intake.dedup import DedupIndex
@@ -25,10 +31,27 @@ from tests.unit.payments.test_notify import Letters
 def test_the_web_fixture_posted_over_http_becomes_a_placed_order(isolated: Settings) -> None:
     settings = light(isolated, partitions=1)
     publisher = KafkaPublisher(settings)
-    app = create_app(IntakeProcessor(), publisher, DedupIndex(), Notifications({}, Letters()))
-    raw = (FIXTURES / "web" / "order_1001.json").read_bytes()
-    answer = TestClient(app).post("/channels/web/orders", content=raw)
-    publisher.producer.close()
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    api = Services.start(settings, schema)
+    try:
+        key_id, secret = add_key(api.db, "web", by="test")
+        app = create_app(
+            IntakeProcessor(),
+            publisher,
+            DedupIndex(),
+            Notifications({}, Letters()),
+            api=api,
+            channel_keys=True,
+        )
+        raw = (FIXTURES / "web" / "order_1001.json").read_bytes()
+        answer = TestClient(app).post(
+            "/channels/web/orders", content=raw, headers=signed_headers(key_id, secret, raw)
+        )
+    finally:
+        publisher.producer.close()
+        api.close()
+        with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
     assert answer.status_code == 202, answer.text
     order_no = answer.json()["order_no"]
 

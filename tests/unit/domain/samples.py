@@ -234,6 +234,44 @@ def events_of_every_kind() -> list[Any]:
     paid.fail_reroute("WH-BJ: stock.insufficient")  # RerouteFailed
     recorded += paid.collect_events()
 
+    # Merged (合单): a lead and a member, formed, dispatched; another group left.
+    lead = order(external_id="T-7", paid_at_channel="tmall:T-7")
+    member = order(external_id="T-8", paid_at_channel="tmall:T-8")
+    group = UUID(int=77)
+    lead.request_merge(group, [lead.id, member.id], "ops")  # MergeRequested
+    member.join_merge(group, lead.id, "ops")  # MergeJoined
+    facts = {
+        "order_no": member.order_no,
+        "channel": member.channel,
+        "identities": ["phone:13800000000"],
+        "address": "cn",
+        "currency": "CNY",
+        "status": "pending",
+        "paid": True,
+        "placed_at": member.placed_at,
+    }
+    lead.record_merge_report(member.id, "joined", facts=facts)  # MergeReported
+    lead.form_merge()  # MergeFormed
+    ready = [
+        {
+            "line_no": 1,
+            "sku": "SKU-1",
+            "quantity": 1,
+            "location": "WH-SH",
+            "reservation_id": member.reservation_id(1),
+        }
+    ]
+    lead.record_merge_report(member.id, "ready", lines=ready)
+    lead.dispatch_merge([{"location": "WH-SH", "shipment_id": UUID(int=78)}])  # MergeDispatched
+    member.leave_merge("order cancelled")  # MergeLeft
+    recorded += lead.collect_events() + member.collect_events()
+    # Split (拆单): 3 of 5 now, 2 backordered and allocated when stock arrives.
+    split = order(lines=[line(1, "SKU-1", 5, 1000, 100)], external_id="T-9")
+    split.split("availability", [(1, 3, cny(60))], [line(2, "SKU-1", 2, 1000, 40)], [2])
+    split.allocate([(1, split.reservation_id(1), "WH-SH")])
+    split.allocate_backorder(UUID(int=79), "WH-BJ", [(2, split.reservation_id(2))])
+    recorded += split.collect_events()
+
     # What earlier versions wrote for an order, one event per line.
     recorded += legacy_order_events()
 
@@ -307,6 +345,15 @@ def events_of_every_kind() -> list[Any]:
     s3.return_to_sender("refused")
     s3.receive_back()
     recorded += s3.collect_events()
+    # A merged parcel (合单): two orders' lines; one order cancelled before it left.
+    merged = Shipment.create(
+        o.id,
+        "WH-SH",
+        [ShipmentLine(1, "SKU-1", 1, r1), ShipmentLine(1, "SKU-2", 1, r2, UUID(int=8))],
+        shipment_id=UUID(int=80),
+    )
+    merged.withdraw_order(UUID(int=8), "order cancelled")  # ShipmentOrderWithdrawn
+    recorded += merged.collect_events()
     s4 = Shipment.create(o.id, "WH-CD", [ShipmentLine(2, "SKU-2", 1, r1)])
     s4.pick()
     s4.pack()

@@ -24,9 +24,10 @@ POLICY = MergePolicy(window=timedelta(hours=24))
 
 
 def allocated(external_id: str, sku: str = "SKU-1", location: str = "WH-SH") -> Order:
-    """A paid order allocated at ``location``."""
+    """A paid order reserved at ``location``, not yet allocated (held for review, say):
+    what may merge."""
     o = order(lines=[line(1, sku)], external_id=external_id, paid_at_channel=f"tmall:{external_id}")
-    o.allocate([(1, o.reservation_id(1), location)])
+    o.reserve_lines([(1, o.reservation_id(1), location)])
     return o
 
 
@@ -69,10 +70,11 @@ def test_a_merge_the_rules_forbid_is_refused_naming_why(change, says) -> None:  
         plan_merge([a, change(b)], POLICY)
 
 
-def test_a_pending_or_lone_order_does_not_merge() -> None:
-    pending = order(external_id="T-9")
-    with pytest.raises(MergeRefused, match="pending"):
-        plan_merge([candidate_of(allocated("T-1")), candidate_of(pending)], POLICY)
+def test_an_allocated_or_lone_order_does_not_merge() -> None:
+    gone = allocated("T-9")
+    gone.allocate()  # gone to a warehouse: its parcel is made
+    with pytest.raises(MergeRefused, match="allocated"):
+        plan_merge([candidate_of(allocated("T-1")), candidate_of(gone)], POLICY)
     with pytest.raises(MergeRefused, match="two or more"):
         plan_merge([candidate_of(allocated("T-1"))], POLICY)
 

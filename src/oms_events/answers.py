@@ -35,32 +35,73 @@ class Answer:
         return self.refusal is not None
 
 
+class AnswerWatch:
+    """Watches for one command's answer: made before the command is sent (it notes
+    where the events and replies topics end), then :meth:`send`, then :meth:`read`.
+
+    The CLI sends and reads at once (:func:`send_and_wait`); the operator API answers
+    202 once :meth:`send` returns and reads the answer in the background.
+    """
+
+    def __init__(self, settings: Settings, codec: Codec, command: Command) -> None:
+        self.settings = settings
+        self.codec = codec
+        self.command = command
+        self.events_topic = topics.name(settings, topics.events(command.aggregate_type))
+        replies_topic = topics.name(settings, topics.NOTIFICATIONS)
+        self.consumer = consumer(
+            settings, group_id=None, client_id="oms-answer", fetch_max_wait_ms=100
+        )
+        try:
+            parts = [
+                TopicPartition(topic, n)
+                for topic in (self.events_topic, replies_topic)
+                for n in sorted(self.consumer.partitions_for_topic(topic))
+            ]
+            self.consumer.assign(parts)
+            for tp, offset in self.consumer.end_offsets(parts).items():
+                self.consumer.seek(tp, offset)
+        except BaseException:
+            self.consumer.close()
+            raise
+
+    def send(self, via: Any | None = None, actor: str | None = None) -> None:
+        """Send the command and wait for Kafka to take it (``via``: a producer to
+        reuse; else one is made and closed). ``actor``: who sent it, kept in the
+        record's ``actor`` header (commands without an actor field have it there)."""
+        record = CommandWriter(self.settings, self.codec).record(self.command)
+        headers = list(record.headers)
+        if actor:
+            headers.append(("actor", actor.encode()))
+        p = via or producer(self.settings)
+        try:
+            p.send(record.topic, record.value, key=record.key, headers=headers).get(30)
+        finally:
+            if via is None:
+                p.close()
+
+    def read(self, wait_s: float) -> Answer | None:
+        """The engine's answer, or None after ``wait_s`` (not running, or behind)."""
+        return _read_answer(
+            self.consumer, self.codec, self.command.command_id, self.events_topic, wait_s
+        )
+
+    def close(self) -> None:
+        """Stop watching."""
+        self.consumer.close()
+
+
 def send_and_wait(
     settings: Settings, codec: Codec, command: Command, wait_s: float
 ) -> Answer | None:
     """Send ``command`` and return the engine's answer, or None after ``wait_s``
     (the engine is not running, or is behind)."""
-    events_topic = topics.name(settings, topics.events(command.aggregate_type))
-    replies_topic = topics.name(settings, topics.NOTIFICATIONS)
-    c = consumer(settings, group_id=None, client_id="oms-cli-answer", fetch_max_wait_ms=100)
+    watch = AnswerWatch(settings, codec, command)
     try:
-        parts = [
-            TopicPartition(topic, n)
-            for topic in (events_topic, replies_topic)
-            for n in sorted(c.partitions_for_topic(topic))
-        ]
-        c.assign(parts)
-        for tp, offset in c.end_offsets(parts).items():
-            c.seek(tp, offset)
-        record = CommandWriter(settings, codec).record(command)
-        p = producer(settings)
-        try:
-            p.send(record.topic, record.value, key=record.key, headers=record.headers).get(30)
-        finally:
-            p.close()
-        return _read_answer(c, codec, command.command_id, events_topic, wait_s)
+        watch.send()
+        return watch.read(wait_s)
     finally:
-        c.close()
+        watch.close()
 
 
 def _read_answer(
