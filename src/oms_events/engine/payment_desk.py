@@ -20,6 +20,7 @@ events as they arrive.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Mapping
@@ -29,15 +30,17 @@ from uuid import UUID
 import httpx
 import structlog
 
-from oms_events import eventlog, topics
+from oms_events import eventlog, topics, waits
 from oms_events.avro.codec import Codec
 from oms_events.domain.ids import order_of_trade
 from oms_events.domain.payment import Payment, Refund, RefundStatus, provider_of, refund_keys
 from oms_events.engine.commands import RecordRefundOutcome, RecordTradeClosed, RefundTender
 from oms_events.engine.records import CommandWriter
 from oms_events.kafka.connection import consumer, producer
+from oms_events.kafka.errors import KafkaError, KafkaUnavailable
 from oms_events.kafka.port import TopicPartition
 from oms_events.payments.gateway import GatewayError, PaymentGateway
+from oms_events.recovery import Backoff
 from oms_events.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -164,7 +167,29 @@ class PaymentDesk(threading.Thread):
         self.error: BaseException | None = None
 
     def run(self) -> None:
-        """Fold the events; once caught up, open and settle whatever is still pending."""
+        """Fold the events; once caught up, open and settle whatever is still pending.
+
+        A Kafka outage is waited out (``recovery.py``), as the processors do: the events
+        are folded again from the beginning over new clients, as after a restart, while
+        what this desk already did (answered, opened, closed) is kept, so a broker
+        restart never stops the engine and nothing is asked of a provider twice for it.
+        """
+        board = waits.WaitBoard(waits.folder(self.settings), "payment-desk")
+        backoff = Backoff(self.settings.recovery, self.stop_event.is_set, board)
+        while not self.stop_event.is_set():
+            try:
+                self._follow(backoff)
+            except (KafkaError, KafkaUnavailable) as exc:
+                self.payments.clear()  # folded again from the first event
+                self.read_at.clear()
+                self.asking.clear()
+                backoff.wait("Kafka", exc)
+            except Exception as error:
+                self.error = error
+                log.exception("payment desk failed")
+                return
+
+    def _follow(self, backoff: Backoff) -> None:
         topic = topics.name(self.settings, topics.events("payment"))
         c = consumer(self.settings, group_id=None, client_id="oms-payment-desk")
         p = producer(self.settings)
@@ -186,12 +211,12 @@ class PaymentDesk(threading.Thread):
                     self._open(c)
                     self._close(p)
                     self._settle(p)
-        except Exception as error:
-            self.error = error
-            log.exception("payment desk failed")
+                    backoff.recovered()
         finally:
-            c.close()
-            p.close()
+            with contextlib.suppress(Exception):  # the broker may be gone
+                c.close()
+            with contextlib.suppress(Exception):
+                p.close()
 
     def _fold(self, value: bytes) -> UUID:
         event: Any = self.events.event(value)

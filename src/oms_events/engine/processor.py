@@ -45,7 +45,7 @@ from collections.abc import Callable
 
 import structlog
 
-from oms_events import topics
+from oms_events import topics, waits
 from oms_events.avro.codec import Codec
 from oms_events.avro.registry import RegistryError
 from oms_events.deadletter import WHOLE, Reason
@@ -160,7 +160,8 @@ class Processor(threading.Thread):
         # again after a capped exponential backoff. Exactly-once rests on what a new
         # member does anyway: offsets committed with the transactions, state rebuilt
         # from the committed events.
-        backoff = Backoff(self.settings.recovery, self.stop_event.is_set)
+        board = waits.WaitBoard(waits.folder(self.settings), self.service.name)
+        backoff = Backoff(self.settings.recovery, self.stop_event.is_set, board)
         while not self.stop_event.is_set():
             try:
                 if self._consumer is None:

@@ -53,7 +53,7 @@ from fastapi_offline import FastAPIOffline
 from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, Field
 
-from oms_events import console, topics
+from oms_events import console, topics, waits
 from oms_events.api.channel_keys import KeyRefused
 from oms_events.api.routes import operator_api
 from oms_events.api.services import Services
@@ -419,7 +419,9 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8081) -> None
 
     seen = DedupIndex()
     # Kafka down at start: wait for it (logged), as every other process does.
-    backoff = Backoff(settings.recovery)
+    backoff = Backoff(
+        settings.recovery, board=waits.WaitBoard(waits.folder(settings), "intake.http")
+    )
     while True:
         try:
             load_index(settings, topics.CHANNELS, seen)

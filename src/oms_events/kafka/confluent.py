@@ -2,7 +2,7 @@
 
 librdkafka parses and builds records in C, runs the group protocol and heartbeats
 on its own threads, and implements KIP-447 fencing itself, so this module only
-translates types. Two things it adds:
+translates types. What it adds:
 
 * ``partitioner=murmur2_random``: librdkafka's default (consistent_random, CRC32)
   would put a keyed record on another partition than the Java client does, and
@@ -15,6 +15,9 @@ translates types. Two things it adds:
 * ``logger``: librdkafka's own log lines (a broker down, a retry) go to the standard
   logger ``oms_events.kafka.librdkafka`` and so through structlog's renderer as JSON
   like every other line, instead of raw syslog-style text on stderr.
+* ``metadata.recovery.strategy=none`` and a fresh admin client for a stale leader
+  epoch: a restarted broker is met again without hanging or failing a lookup (see
+  ``ConfluentClients`` and ``_STALE_LEADER``).
 """
 
 from __future__ import annotations
@@ -65,6 +68,17 @@ _SETTLING = {
     ck.KafkaError.UNKNOWN_TOPIC_OR_PART,
 }
 _UNSETTLED = {ck.KafkaError._STATE, ck.KafkaError._OUTDATED}
+# Answers to an admin client whose metadata predates a leader change (a broker
+# restarted) or has no leader yet (_NOENT "No leaders found", a busy broker just up):
+# librdkafka's ListOffsets sends the leader epoch it cached and fails the request on
+# FENCED_LEADER_EPOCH without refreshing it, so asking the same client again fails
+# again; a new client reads fresh metadata.
+_STALE_LEADER = {
+    ck.KafkaError._NOENT,
+    ck.KafkaError.FENCED_LEADER_EPOCH,
+    ck.KafkaError.UNKNOWN_LEADER_EPOCH,
+    ck.KafkaError.NOT_LEADER_FOR_PARTITION,
+}
 _LATEST = OffsetSpec.latest()  # type: ignore[no-untyped-call]
 _EARLIEST = OffsetSpec.earliest()  # type: ignore[no-untyped-call]
 
@@ -226,10 +240,9 @@ class ConfluentProducer:
             try:
                 self._p.close()
             except ck.KafkaException:
-                # A producer in a fatal state (e.g. INVALID_TXN_STATE after a broker
-                # was lost mid-transaction) raises that error again from close: it is
-                # being replaced, so there is nothing to do but let it go.
-                log.info("producer closed in a fatal state", exc_info=True)
+                # A producer fenced while a broker restarted raises its fatal error
+                # again here; the processor replacing it must not die of it.
+                log.info("producer closed after a fatal error", exc_info=True)
 
 
 class ConfluentConsumer:
@@ -428,10 +441,7 @@ class ConfluentConsumer:
     ) -> dict[TopicPartition, int]:
         if not partitions:
             return {}
-        with self._lock:
-            if self._admin is None:
-                self._admin = AdminClient(self._admin_config)
-            admin = self._admin
+        admin = self._admin_client()
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -446,14 +456,23 @@ class ConfluentConsumer:
                 }
             except ck.KafkaException as exc:
                 # A topic created a moment ago answers NOT_LEADER until its leader is
-                # settled; the admin client does not retry that by itself. On a cluster
-                # the admin's first metadata may not list the leaders yet either
-                # ("No leaders found", _NOENT), e.g. just after a broker came back.
+                # settled; the admin client does not retry that by itself. On a cluster,
+                # or after a restart, its metadata may not list the leaders yet or name
+                # an old epoch (see _STALE_LEADER).
                 error = _error(exc)
-                leaderless = exc.args[0].code() == ck.KafkaError._NOENT
-                if not (error.retriable or leaderless) or time.monotonic() > deadline:
+                stale = exc.args[0].code() in _STALE_LEADER
+                if not (error.retriable or stale) or time.monotonic() > deadline:
                     raise error from exc
+                if stale:  # see _STALE_LEADER: ask again over fresh metadata
+                    admin = self._admin_client(replacing=admin)
                 time.sleep(0.05)
+
+    def _admin_client(self, replacing: AdminClient | None = None) -> AdminClient:
+        """The admin client for offset lookups; a new one instead of ``replacing``."""
+        with self._lock:
+            if self._admin is None or self._admin is replacing:
+                self._admin = AdminClient(self._admin_config)
+            return self._admin
 
     def end_offsets(
         self, partitions: Sequence[TopicPartition], stable: bool = True
@@ -579,8 +598,19 @@ class ConfluentClients:
     name = "confluent"
 
     def __init__(self, bootstrap_servers: str) -> None:
-        # librdkafka's log lines through our logging (see the module doc)
-        self._base: dict[str, Any] = {"bootstrap.servers": bootstrap_servers, "logger": LIBRDKAFKA}
+        self._base: dict[str, Any] = {
+            "bootstrap.servers": bootstrap_servers,
+            # librdkafka's log lines through our logging (see the module doc)
+            "logger": LIBRDKAFKA,
+            # No re-bootstrap when every known broker is down (a broker restart): with it,
+            # librdkafka decommissions the learned broker handles while the group and
+            # transaction coordinators stay cached on them, and a transactional producer
+            # that outlived the outage then waits in send_offsets_to_transaction for a
+            # coordinator that never comes up, past its timeout, for good (librdkafka
+            # #5511, open in 2.16). Without it the clients reconnect to the brokers they
+            # know, which are the bootstrap servers of every deployment of ours.
+            "metadata.recovery.strategy": "none",
+        }
 
     def producer(
         self,

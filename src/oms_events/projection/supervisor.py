@@ -17,6 +17,7 @@ from typing import Any
 import psycopg
 import structlog
 
+from oms_events import waits
 from oms_events.avro.codec import Codec
 from oms_events.kafka.errors import KafkaError, KafkaUnavailable
 from oms_events.projection.migrate import migrate
@@ -57,7 +58,9 @@ class Supervisor:
         self.max_wait = max_wait
         self.codec = codec
         self.runners: list[Runner] = []
-        self.backoff = Backoff(settings.recovery, stop)
+        self.backoff = Backoff(
+            settings.recovery, stop, waits.WaitBoard(waits.folder(settings), "projections")
+        )
         self._lost = False  # the connections broke: reconnect before the next batch
 
     def _connect(self, projection: Projection) -> psycopg.Connection[Any]:
