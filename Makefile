@@ -37,11 +37,14 @@ test-unit: install  ## fast tests, no services
 test-integration: install  ## real Kafka and PostgreSQL (started by the session fixture)
 	pytest -q -m "integration or fault" tests
 
+test-cluster: install  ## the three-broker fault tests (a cluster of their own; see README, Tests)
+	pytest -q -m cluster tests
+
 test: lint typecheck  ## ruff, mypy and every test
 	# Two workers, a test file each at a time (every test has its own topics and schema;
 	# the services start once, under a lock); then the fault tests alone, since they
 	# kill processes and wait on recoveries. Both runs always happen; the first failure
 	# decides the exit code.
 	pytest -q -n 2 --dist loadfile -m "not fault" tests; a=$$?; \
-	pytest -q -m fault tests; b=$$?; \
+	pytest -q -m "fault and not cluster" tests; b=$$?; \
 	if [ $$a -ne 0 ]; then exit $$a; fi; exit $$b

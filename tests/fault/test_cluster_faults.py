@@ -24,6 +24,9 @@ from tests.integration.conftest import drop_topics
 ORDERS = 400
 RATE = 40.0
 
+# Not in `make test` (see README, Tests): `make test-cluster` runs these.
+pytestmark = pytest.mark.cluster
+
 
 @pytest.fixture(scope="module")
 def cluster(dev_services: Settings) -> Iterator[Cluster]:
