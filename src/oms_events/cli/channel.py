@@ -77,16 +77,14 @@ def send(
         p.close()
 
 
+# The server's address options, shared with `oms console` (the same server).
+Host = Annotated[str | None, typer.Option(help="Address to listen on (default: OMS_HTTP_HOST).")]
+Port = Annotated[int | None, typer.Option(help="Port to listen on (default: OMS_HTTP_PORT).")]
+
+
 @app.command()
 @one_line_errors
-def serve(
-    host: Annotated[
-        str | None, typer.Option(help="Address to listen on (default: OMS_HTTP_HOST).")
-    ] = None,
-    port: Annotated[
-        int | None, typer.Option(help="Port to listen on (default: OMS_HTTP_PORT).")
-    ] = None,
-) -> None:
+def serve(host: Host = None, port: Port = None) -> None:
     """Serve the HTTP intake (POST /channels/{channel}/orders; OpenAPI at /docs): valid
     deliveries are published on oms.intake.<channel> for the adapters. The payment
     providers' notifications arrive here too (POST /payments/{alipay,wechatpay}/notify,

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import typer
 from rich.console import Console
 
 from oms_events import console as web_console
+from oms_events.cli.channel import Host, Port
 from oms_events.cli.errors import one_line_errors
 from oms_events.settings import get_settings
 
@@ -15,14 +13,7 @@ out = Console(stderr=True)
 
 
 @one_line_errors
-def console(
-    host: Annotated[
-        str | None, typer.Option(help="Address to listen on (default: OMS_HTTP_HOST).")
-    ] = None,
-    port: Annotated[
-        int | None, typer.Option(help="Port to listen on (default: OMS_HTTP_PORT).")
-    ] = None,
-) -> None:
+def console(host: Host = None, port: Port = None) -> None:
     """Serve the operator console (zh-CN / en) at /console/ with the operator API it
     calls (/api/v1) and the channel intake: the same server as `oms channel serve`.
     Prints the console's address; sign in with a user made by `oms user add`.
