@@ -90,6 +90,11 @@ class Platform:
     max_window: ClassVar[timedelta]
     first_page: ClassVar[int] = 1
     throttle_codes: ClassVar[frozenset[str]]
+    # The platform's name in errors, and where its ``error_response`` envelope puts the
+    # code and the message (Taobao, JD and Pinduoduo share the envelope, not the keys).
+    platform: ClassVar[str]
+    error_code: ClassVar[str] = "code"
+    error_said: ClassVar[tuple[str, ...]] = ("sub_msg", "msg")
 
     def list_request(
         self,
@@ -117,7 +122,13 @@ class Platform:
 
     def read_doc(self, body: bytes) -> Any:
         """The answer as JSON; :class:`ApiError` when it is the platform's error."""
-        raise NotImplementedError
+        doc = _json(self.platform, body)
+        if isinstance(doc, dict) and "error_response" in doc:
+            error = doc["error_response"]
+            code = str(error.get(self.error_code))
+            said = str(next((error[k] for k in self.error_said if error.get(k)), ""))
+            raise ApiError(self.platform, code, said, code in self.throttle_codes)
+        return doc
 
     def decrypt_request(
         self, creds: Credentials, order_id: str, ciphers: list[str], now: datetime
@@ -136,6 +147,7 @@ class Taobao(Platform):
     the window (at most one day), ``taobao.trade.fullinfo.get`` gives each trade."""
 
     channel = "tmall"
+    platform = "taobao"
     list_method = "taobao.trades.sold.increment.get"
     detail_method = "taobao.trade.fullinfo.get"
     path = "/router/rest"
@@ -189,15 +201,6 @@ class Taobao(Platform):
     def detail_request(self, creds: Credentials, order_id: str, now: datetime) -> Request:
         return self._signed(creds, self.detail_method, now, fields=self.fields, tid=order_id)
 
-    def read_doc(self, body: bytes) -> Any:
-        doc = _json("taobao", body)
-        if isinstance(doc, dict) and "error_response" in doc:
-            error = doc["error_response"]
-            code = str(error.get("code"))
-            said = str(error.get("sub_msg") or error.get("msg") or "")
-            raise ApiError("taobao", code, said, code in self.throttle_codes)
-        return doc
-
     def read_page(self, body: bytes) -> Page:
         answer = self.read_doc(body)["trades_sold_increment_get_response"]
         trades = (answer.get("trades") or {}).get("trade") or []
@@ -209,6 +212,8 @@ class Jd(Platform):
     """JD JOS: ``jingdong.pop.order.search`` by modified time (``dateType`` 1)."""
 
     channel = "jd"
+    platform = "jd"
+    error_said = ("zh_desc", "en_desc")
     list_method = "jingdong.pop.order.search"
     path = "/routerjson"
     max_window = timedelta(days=1)
@@ -243,15 +248,6 @@ class Jd(Platform):
         form["sign"] = signing.top_sign(form, creds.app_secret)
         return Request(self.path, form=form)
 
-    def read_doc(self, body: bytes) -> Any:
-        doc = _json("jd", body)
-        if isinstance(doc, dict) and "error_response" in doc:
-            error = doc["error_response"]
-            code = str(error.get("code"))
-            said = str(error.get("zh_desc") or error.get("en_desc") or "")
-            raise ApiError("jd", code, said, code in self.throttle_codes)
-        return doc
-
     def read_page(self, body: bytes) -> Page:
         result = self.read_doc(body)["jingdong_pop_order_search_responce"]
         result = result["searchorderinfo_result"]
@@ -262,6 +258,9 @@ class Pdd(Platform):
     """Pinduoduo: ``pdd.order.number.list.increment.get`` (windows of at most 30 min)."""
 
     channel = "pdd"
+    platform = "pdd"
+    error_code = "error_code"
+    error_said = ("error_msg", "sub_msg")
     list_method = "pdd.order.number.list.increment.get"
     path = "/api/router"
     max_window = timedelta(minutes=30)
@@ -292,15 +291,6 @@ class Pdd(Platform):
         }
         form["sign"] = signing.top_sign(form, creds.app_secret)
         return Request(self.path, form=form)
-
-    def read_doc(self, body: bytes) -> Any:
-        doc = _json("pdd", body)
-        if isinstance(doc, dict) and "error_response" in doc:
-            error = doc["error_response"]
-            code = str(error.get("error_code"))
-            said = str(error.get("error_msg") or error.get("sub_msg") or "")
-            raise ApiError("pdd", code, said, code in self.throttle_codes)
-        return doc
 
     def decrypt_request(
         self, creds: Credentials, order_id: str, ciphers: list[str], now: datetime
@@ -335,6 +325,7 @@ class Douyin(Platform):
     """Douyin (抖店): ``order.searchList`` by update time; pages count from 0."""
 
     channel = "douyin"
+    platform = "douyin"
     list_method = "order.searchList"
     path = "/order/searchList"
     max_window = timedelta(days=1)
@@ -395,11 +386,11 @@ class Douyin(Platform):
         }
 
     def read_doc(self, body: bytes) -> Any:
-        doc = _json("douyin", body)
+        doc = _json(self.platform, body)
         code = str(doc.get("code")) if isinstance(doc, dict) else "not-an-object"
         if code != "10000":
             said = str(doc.get("sub_msg") or doc.get("msg") or "") if isinstance(doc, dict) else ""
-            raise ApiError("douyin", code, said, code in self.throttle_codes)
+            raise ApiError(self.platform, code, said, code in self.throttle_codes)
         return doc
 
     def read_page(self, body: bytes) -> Page:
