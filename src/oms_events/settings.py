@@ -70,6 +70,25 @@ class KafkaSettings(BaseSettings):
         "",
         description="Prefix for every topic name (isolates test runs or tenants on one cluster)",
     )
+    security_protocol: Literal["", "PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "",
+        description="How clients reach the brokers; empty: SASL_PLAINTEXT when a user is "
+        "known (OMS_KAFKA_USERNAME or the dev credentials), else PLAINTEXT",
+    )
+    sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = Field(
+        "SCRAM-SHA-512", description="SASL mechanism of the clients (`oms dev up`: SCRAM-SHA-512)"
+    )
+    username: str = Field(
+        "",
+        description="Kafka principal of this process (engine, intake, projections, notifier, "
+        "warehouse, carrier, channel, analyst, admin); empty with the dev services: admin",
+    )
+    password: str = Field(
+        "",
+        description="Password of OMS_KAFKA_USERNAME; empty with the dev services: read from "
+        "<OMS_DEV_DATA_DIR>/kafka/credentials.json (0600)",
+        json_schema_extra={"secret": True},
+    )
     max_record_bytes: int = Field(
         900_000,
         ge=1024,

@@ -45,6 +45,7 @@ from oms_events.kafka.admin import apply_topics
 from oms_events.kafka.connection import consumer
 from oms_events.kafka.errors import KafkaError
 from oms_events.kafka.port import TopicPartition
+from oms_events.kafka.security import as_admin, client_security
 from oms_events.settings import Settings
 from tests.integration.conftest import drop_topics
 from tests.integration.engine.harness import CODEC, EVENTS, engine_process, log_stable, wait_for
@@ -100,7 +101,8 @@ class Cluster:
             "kafka_controller_port": base + 1,
             "kafka_heap": heap,
         }
-        settings = shared.replace(dev=dev)
+        # As the admin of this cluster (its own credentials file), not of the shared one.
+        settings = as_admin(shared.replace(dev=dev))
         self.kafka = KafkaCluster(settings, nodes)
         self.settings = settings.replace(kafka={"bootstrap_servers": self.kafka.bootstrap_servers})
         # The jars, not the data: resolved once by the shared dev broker.
@@ -129,7 +131,9 @@ class Cluster:
         its replicas in sync, as each node answers (a node's metadata lags the
         controller's: a client asking it about a new topic found no leader)."""
         for broker in self.kafka.brokers:
-            meta = AdminClient({"bootstrap.servers": broker.address}).list_topics(timeout=10)
+            meta = AdminClient(
+                {"bootstrap.servers": broker.address, **client_security(self.settings).librdkafka()}
+            ).list_topics(timeout=10)
             if meta.orig_broker_id != broker.node:
                 return False
             partitions = [p for t in meta.topics.values() for p in t.partitions.values()]
@@ -161,9 +165,12 @@ class Cluster:
     def leaders(self) -> Counter[int]:
         """Partitions led by each node, over every topic (internal ones included: the
         transaction and group coordinators live on their leaders)."""
-        meta = AdminClient({"bootstrap.servers": self.kafka.bootstrap_servers}).list_topics(
-            timeout=10
-        )
+        meta = AdminClient(
+            {
+                "bootstrap.servers": self.kafka.bootstrap_servers,
+                **client_security(self.settings).librdkafka(),
+            }
+        ).list_topics(timeout=10)
         return Counter(p.leader for t in meta.topics.values() for p in t.partitions.values())
 
 

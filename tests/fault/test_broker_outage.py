@@ -25,6 +25,7 @@ from psycopg import sql
 
 from oms_events.devservices.kafka_broker import KafkaBroker
 from oms_events.kafka.admin import apply_topics
+from oms_events.kafka.security import as_admin
 from oms_events.projection.registry import select
 from oms_events.projection.runner import connect
 from oms_events.projection.status import lags
@@ -78,9 +79,12 @@ def own_broker(isolated: Settings) -> Iterator[tuple[Settings, KafkaBroker]]:
     """``isolated`` settings pointing at a broker of this test's own (ports, data dir)."""
     home = Path(tempfile.mkdtemp(prefix="oms-kafka-outage-"))
     port, controller = free_port(), free_port()
-    settings = isolated.replace(
-        kafka={"bootstrap_servers": f"127.0.0.1:{port}", "partitions": 3},
-        dev={"data_dir": home, "kafka_port": port, "kafka_controller_port": controller},
+    # As the admin of this broker (its own credentials file), not of the shared one.
+    settings = as_admin(
+        isolated.replace(
+            kafka={"bootstrap_servers": f"127.0.0.1:{port}", "partitions": 3},
+            dev={"data_dir": home, "kafka_port": port, "kafka_controller_port": controller},
+        )
     )
     broker = KafkaBroker(settings)
     shared = KafkaBroker(isolated)

@@ -15,6 +15,7 @@ from confluent_kafka.admin import AdminClient
 
 from oms_events.kafka.admin import apply_topics
 from oms_events.kafka.connection import admin
+from oms_events.kafka.security import client_security
 from oms_events.settings import Settings
 from tests.fault.cluster_run import Cluster, Fault, check, cluster_of, contended, run
 from tests.integration.conftest import drop_topics
@@ -38,9 +39,12 @@ def test_new_topics_get_three_replicas_two_in_sync(cluster: Cluster) -> None:
     settings = cluster.settings.replace(kafka={"topic_prefix": f"c{uuid.uuid4().hex[:8]}."})
     states = apply_topics(settings)
     names = [s.name for s in states]
-    meta = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers}).list_topics(
-        timeout=10
-    )
+    meta = AdminClient(
+        {
+            "bootstrap.servers": settings.kafka.bootstrap_servers,
+            **client_security(settings).librdkafka(),
+        }
+    ).list_topics(timeout=10)
     replicas = {len(p.replicas) for n in names for p in meta.topics[n].partitions.values()}
     assert replicas == {3}
     client = admin(settings)

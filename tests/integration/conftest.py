@@ -17,6 +17,7 @@ import pytest
 from oms_events.devservices import services
 from oms_events.kafka.connection import admin
 from oms_events.kafka.errors import KafkaError
+from oms_events.kafka.security import with_credentials
 from oms_events.settings import Settings
 
 HERE = Path(__file__).parent
@@ -30,9 +31,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def dev_services(settings: Settings) -> Settings:
-    """Kafka and PostgreSQL up (started or reused); the settings that reach them."""
+    """Kafka and PostgreSQL up (started or reused); the settings that reach them, as
+    the Kafka admin principal (its credentials written in: tests that move the dev
+    data dir elsewhere keep reaching this cluster)."""
     services.up(settings)
-    return settings
+    return with_credentials(settings)
 
 
 def drop_topics(settings: Settings) -> None:

@@ -10,6 +10,7 @@ from oms_events.kafka.admin import apply_topics
 from oms_events.kafka.connection import admin
 from oms_events.kafka.errors import TopicDrift
 from oms_events.kafka.port import NewTopic
+from oms_events.kafka.security import client_security
 from oms_events.settings import Settings
 from oms_events.topics import Kind, registry
 
@@ -55,7 +56,13 @@ def test_wrong_partition_count_is_an_error_not_a_fix(isolated: Settings) -> None
 def test_kcat_lists_every_registry_topic(isolated: Settings) -> None:
     apply_topics(isolated)
     listing = subprocess.run(
-        ["kcat", "-b", isolated.kafka.bootstrap_servers, "-L"],
+        [
+            "kcat",
+            "-b",
+            isolated.kafka.bootstrap_servers,
+            *[f"-X{k}={v}" for k, v in client_security(isolated).librdkafka().items()],
+            "-L",
+        ],
         capture_output=True,
         text=True,
         check=True,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from oms_events.devservices.process import ServiceError, read_pid, spawn, stop_pid, tail
+from oms_events.kafka.security import environment as kafka_environment
 from oms_events.settings import Settings
 
 
@@ -66,6 +67,7 @@ class CarrierSimulatorProcess:
             "OMS_KAFKA_BOOTSTRAP_SERVERS": s.kafka.bootstrap_servers,
             "OMS_KAFKA_TOPIC_PREFIX": s.kafka.topic_prefix,
             "OMS_KAFKA_PARTITIONS": str(s.kafka.partitions),
+            **kafka_environment(s),
             "OMS_LOG_FORMAT": "json",
             **{
                 f"OMS_CARRIERSIM_{name.upper()}": str(value)

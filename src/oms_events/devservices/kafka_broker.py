@@ -20,10 +20,12 @@ Internal topics get replication factor min(3, nodes) and min ISR 2 from three no
 from __future__ import annotations
 
 import base64
+import os
 import shutil
 import subprocess
 import time
 import uuid
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
@@ -36,6 +38,13 @@ from oms_events.devservices.process import (
     spawn,
     stop_pid,
     tail,
+)
+from oms_events.kafka.security import (
+    ADMIN,
+    MECHANISM,
+    ClientSecurity,
+    credentials_path,
+    ensure_credentials,
 )
 from oms_events.settings import Settings
 from oms_events.topics import min_insync_replicas
@@ -141,8 +150,10 @@ class KafkaBroker:
         marker.write_text(self.version)
 
     # -- configuration ------------------------------------------------------
-    def write_config(self) -> Path:
-        """Write server.properties and the Log4j 2 configuration; return the former."""
+    def write_config(self, passwords: Mapping[str, str] | None) -> Path:
+        """Write server.properties (0600: it holds the admin's password) and the Log4j 2
+        configuration; return the former. Without ``passwords`` the node is the PLAINTEXT
+        one of data dirs made before SASL, started once to upgrade them (KafkaCluster)."""
         s = self.settings
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "logs").mkdir(exist_ok=True)
@@ -156,12 +167,18 @@ class KafkaBroker:
             "process.roles": "broker,controller",
             "node.id": str(self.node),
             "controller.quorum.voters": voters,
-            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},"
-            f"CONTROLLER://127.0.0.1:{self.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
-            "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            **(
+                _secured(self.port, self.controller_port, passwords)
+                if passwords
+                else {
+                    "listeners": f"PLAINTEXT://127.0.0.1:{self.port},"
+                    f"CONTROLLER://127.0.0.1:{self.controller_port}",
+                    "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+                    "controller.listener.names": "CONTROLLER",
+                    "inter.broker.listener.name": "PLAINTEXT",
+                    "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                }
+            ),
             "log.dirs": str(self.data),
             "num.partitions": str(s.kafka.partitions),
             # Internal topics cannot have more replicas than brokers (module doc).
@@ -184,7 +201,10 @@ class KafkaBroker:
             "file.delete.delay.ms": "1000",
         }
         server = self.home / "server.properties"
-        server.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+        server.unlink(missing_ok=True)  # created anew at 0600, not chmod-ed after writing
+        fd = os.open(server, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write("".join(f"{k}={v}\n" for k, v in props.items()))
         (self.home / "log4j2.properties").write_text(
             "status = warn\n"
             "appender.file.type = RollingFile\n"
@@ -220,10 +240,17 @@ class KafkaBroker:
             *args,
         ]
 
-    def format_storage(self, server: Path, cluster_id: str) -> None:
-        """Format the KRaft metadata log once (with the cluster's id); later starts reuse it."""
+    def format_storage(self, server: Path, cluster_id: str, passwords: Mapping[str, str]) -> None:
+        """Format the KRaft metadata log once (with the cluster's id and every principal's
+        SCRAM credential, so clients and the other nodes can authenticate from the first
+        start); later starts reuse it."""
         if (self.data / "meta.properties").exists():
             return
+        scram = [
+            arg
+            for user, password in passwords.items()
+            for arg in ("--add-scram", f"{MECHANISM}=[name={user},password={password}]")
+        ]
         result = subprocess.run(
             self._java(
                 "kafka.tools.StorageTool",
@@ -233,6 +260,7 @@ class KafkaBroker:
                 "-c",
                 str(server),
                 "--ignore-formatted",
+                *scram,
             ),
             capture_output=True,
             text=True,
@@ -258,9 +286,10 @@ class KafkaBroker:
         self.wait_started(mark, timeout)
         return True
 
-    def launch(self, cluster: KafkaCluster) -> int | None:
+    def launch(self, cluster: KafkaCluster, secure: bool = True) -> int | None:
         """Spawn the node unless it runs, without waiting; the log offset to wait from
-        (:meth:`wait_started`), or None if it was running already."""
+        (:meth:`wait_started`), or None if it was running already. ``secure=False``:
+        the PLAINTEXT node of an old data dir, for :meth:`KafkaCluster.start`'s upgrade."""
         if self.pid() is not None and port_open(self.port):
             return None
         for port, variable in (
@@ -277,8 +306,9 @@ class KafkaBroker:
                     )
                 )
         self.ensure_jars()
-        server = self.write_config()
-        self.format_storage(server, cluster.cluster_id())
+        passwords = cluster.passwords()
+        server = self.write_config(passwords if secure else None)
+        self.format_storage(server, cluster.cluster_id(), passwords)
         mark = self.log.stat().st_size if self.log.exists() else 0
         spawn(self._java("kafka.Kafka", str(server)), self.console_log, self.pid_file)
         return mark
@@ -349,6 +379,42 @@ class KafkaBroker:
         )
 
 
+def _secured(port: int, controller_port: int, passwords: Mapping[str, str]) -> dict[str, str]:
+    """The listeners of a secured node: SASL/SCRAM-SHA-512 for clients and between
+    brokers (as ``admin``), SASL/PLAIN as ``admin`` on the controller listener (KRaft
+    controllers cannot read SCRAM credentials: they live in the metadata the quorum
+    serves), and the StandardAuthorizer denying whatever no ACL allows.
+
+    No TLS: every listener is on loopback, where TLS would protect against nobody who
+    cannot already read the data dir, at the price of a CA, keystores and a
+    handshake per connection.
+    """
+    admin = passwords[ADMIN]
+    scram = "org.apache.kafka.common.security.scram.ScramLoginModule"
+    plain = "org.apache.kafka.common.security.plain.PlainLoginModule"
+    return {
+        "listeners": f"CLIENT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+        "advertised.listeners": f"CLIENT://127.0.0.1:{port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "CLIENT",
+        "listener.security.protocol.map": "CLIENT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+        "sasl.enabled.mechanisms": MECHANISM,
+        "sasl.mechanism.inter.broker.protocol": MECHANISM,
+        "sasl.mechanism.controller.protocol": "PLAIN",
+        "listener.name.client.sasl.enabled.mechanisms": MECHANISM,
+        f"listener.name.client.{MECHANISM.lower()}.sasl.jaas.config": (
+            f'{scram} required username="{ADMIN}" password="{admin}";'
+        ),
+        "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+        "listener.name.controller.plain.sasl.jaas.config": (
+            f'{plain} required username="{ADMIN}" password="{admin}" user_{ADMIN}="{admin}";'
+        ),
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found": "false",
+        "super.users": f"User:{ADMIN}",
+    }
+
+
 def _megabytes(heap: str) -> int:
     """A JVM heap size ("384m", "1g") in MiB."""
     units = {"k": 1 / 1024, "m": 1, "g": 1024}
@@ -404,8 +470,39 @@ class KafkaCluster:
         # Kafka's Uuid prints as URL-safe base64 without padding.
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         self.root.mkdir(parents=True, exist_ok=True)
-        self.record.write_text(f"nodes={self.count}\ncluster.id={cluster_id}\n")
+        # Formatted with the SCRAM credentials (KafkaBroker.format_storage): secured.
+        self.record.write_text(f"nodes={self.count}\ncluster.id={cluster_id}\nsasl={MECHANISM}\n")
         return cluster_id
+
+    def passwords(self) -> dict[str, str]:
+        """Every principal's SCRAM password, generated at the first start into the
+        0600 credentials file (oms_events.kafka.security)."""
+        return ensure_credentials(credentials_path(self.settings))
+
+    def secured(self) -> bool:
+        """True when the cluster's metadata holds the SCRAM credentials (formatted with
+        them, or upgraded since): its nodes start with SASL and the authorizer."""
+        return self._recorded().get("sasl") == MECHANISM
+
+    def _upgrade(self, timeout: float) -> None:
+        """Secure a data dir formatted before SASL: start its nodes as they were
+        (PLAINTEXT, no authorizer) unless they run, add every principal's SCRAM
+        credential through the admin API, stop them, and record it; the next start
+        is secured. Topics, events and offsets are kept."""
+        from oms_events.kafka.confluent import ConfluentClients
+
+        marks = [(b, b.launch(self, secure=False)) for b in self.brokers]
+        for broker, mark in marks:
+            if mark is not None:
+                broker.wait_started(mark, timeout)
+        client = ConfluentClients(self.bootstrap_servers, ClientSecurity("PLAINTEXT")).admin()
+        try:
+            client.set_scram_credentials(self.passwords(), MECHANISM)
+        finally:
+            client.close()
+        self.stop()
+        with self.record.open("a") as f:
+            f.write(f"sasl={MECHANISM}\n")
 
     @property
     def bootstrap_servers(self) -> str:
@@ -415,12 +512,17 @@ class KafkaCluster:
     def start(self, timeout: float = 120.0) -> bool:
         """Start the nodes that do not run and wait until every one serves; True if any
         was started. All are spawned before waiting: a node serves only once a quorum
-        of controllers is up."""
+        of controllers is up. A data dir of the PLAINTEXT days is upgraded first
+        (:meth:`_upgrade`)."""
+        self.passwords()
+        upgraded = self.formatted_nodes() is not None and not self.secured()
+        if upgraded:
+            self._upgrade(timeout)
         marks = [(b, b.launch(self)) for b in self.brokers]
         for broker, mark in marks:
             if mark is not None:
                 broker.wait_started(mark, timeout)
-        return any(mark is not None for _, mark in marks)
+        return upgraded or any(mark is not None for _, mark in marks)
 
     def stop(self) -> bool:
         """Stop every node (controlled shutdowns). True if any ran.

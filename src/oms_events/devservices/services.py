@@ -10,6 +10,8 @@ from oms_events.devservices.carrier_simulator import CarrierSimStatus, CarrierSi
 from oms_events.devservices.kafka_broker import ClusterStatus, KafkaCluster
 from oms_events.devservices.payment_sandboxes import PaymentSandboxes, SandboxStatus
 from oms_events.devservices.postgres_server import PostgresServer, PostgresStatus
+from oms_events.kafka.acls import apply_acls
+from oms_events.kafka.security import as_admin
 from oms_events.settings import Settings
 
 
@@ -33,7 +35,13 @@ def up(settings: Settings, brokers: int | None = None) -> tuple[bool, bool, bool
     with (settings.dev.data_dir / "up.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         pg = PostgresServer(settings).start()
-        kafka = KafkaCluster(settings, brokers).start()
+        cluster = KafkaCluster(settings, brokers)
+        if cluster.formatted_nodes() is not None and not cluster.secured():
+            # A PLAINTEXT cluster about to be secured: its simulator would be refused.
+            CarrierSimulatorProcess(settings).stop()
+        kafka = cluster.start()
+        if kafka:  # rules the registry gained since are written at the next start
+            apply_acls(as_admin(settings))
         payments = PaymentSandboxes(settings).start()
         carriers = CarrierSimulatorProcess(settings).start()  # a Kafka client: after Kafka
     return kafka, pg, payments, carriers

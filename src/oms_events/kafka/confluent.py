@@ -32,15 +32,23 @@ from typing import Any, cast
 import confluent_kafka as ck
 import structlog
 from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    AclBinding,
+    AclPermissionType,
     AdminClient,
     ConfigResource,
     OffsetSpec,
+    ResourcePatternType,
     ResourceType,
+    ScramCredentialInfo,
+    ScramMechanism,
+    UserScramCredentialAlteration,
+    UserScramCredentialUpsertion,
 )
 from confluent_kafka.admin import NewTopic as CkNewTopic  # type: ignore[attr-defined]
 
 from oms_events.kafka.errors import KafkaError, KafkaTimeout, ProducerFenced, TransactionAborted
 from oms_events.kafka.port import (
+    AclRule,
     GroupMetadata,
     Headers,
     Isolation,
@@ -50,6 +58,7 @@ from oms_events.kafka.port import (
     RecordMetadata,
     TopicPartition,
 )
+from oms_events.kafka.security import PLAINTEXT, ClientSecurity
 
 log = structlog.get_logger(__name__)
 LIBRDKAFKA = logging.getLogger("oms_events.kafka.librdkafka")
@@ -588,6 +597,39 @@ class ConfluentAdmin:
                 if exc.args[0].code() != ck.KafkaError.UNKNOWN_TOPIC_OR_PART:
                     raise _error(exc) from exc
 
+    def create_acls(self, rules: Sequence[AclRule]) -> None:
+        if not rules:
+            return
+        bindings = [
+            AclBinding(
+                rule.resource.upper(),
+                rule.name,
+                ResourcePatternType.PREFIXED if rule.prefixed else ResourcePatternType.LITERAL,
+                f"User:{rule.principal}",
+                "*",
+                rule.operation.upper(),
+                AclPermissionType.ALLOW,
+            )
+            for rule in rules
+        ]
+        for f in self._a.create_acls(bindings, request_timeout=30).values():
+            try:
+                f.result()
+            except ck.KafkaException as exc:
+                raise _error(exc) from exc
+
+    def set_scram_credentials(self, passwords: Mapping[str, str], mechanism: str) -> None:
+        info = ScramCredentialInfo(ScramMechanism[mechanism.replace("-", "_")], 4096)
+        upserts: list[UserScramCredentialAlteration] = [
+            UserScramCredentialUpsertion(user, info, password.encode())
+            for user, password in passwords.items()
+        ]
+        for f in self._a.alter_user_scram_credentials(upserts, request_timeout=30).values():
+            try:
+                f.result()
+            except ck.KafkaException as exc:
+                raise _error(exc) from exc
+
     def close(self) -> None:
         """Nothing to release: the admin client has no close."""
 
@@ -597,9 +639,10 @@ class ConfluentClients:
 
     name = "confluent"
 
-    def __init__(self, bootstrap_servers: str) -> None:
+    def __init__(self, bootstrap_servers: str, security: ClientSecurity = PLAINTEXT) -> None:
         self._base: dict[str, Any] = {
             "bootstrap.servers": bootstrap_servers,
+            **security.librdkafka(),
             # librdkafka's log lines through our logging (see the module doc)
             "logger": LIBRDKAFKA,
             # No re-bootstrap when every known broker is down (a broker restart): with it,

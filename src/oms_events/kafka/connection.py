@@ -14,6 +14,7 @@ from typing import Any
 
 from oms_events.kafka.errors import KafkaUnavailable
 from oms_events.kafka.port import Admin, Clients, Consumer, Producer
+from oms_events.kafka.security import client_security
 from oms_events.settings import Settings
 
 # Fetch wait of a consumer that reads partitions to their end (replays, indexes): with
@@ -39,14 +40,16 @@ def check_reachable(bootstrap_servers: str, timeout: float = 3.0) -> None:
 
 
 def clients(settings: Settings) -> Clients:
-    """The Kafka client implementation ``settings.kafka.client`` names."""
+    """The Kafka client implementation ``settings.kafka.client`` names, authenticating
+    as :func:`~oms_events.kafka.security.client_security` says."""
+    security = client_security(settings)
     if settings.kafka.client == "kafka-python":
         from oms_events.kafka.kafkapython import KafkaPythonClients
 
-        return KafkaPythonClients(settings.kafka.bootstrap_servers)
+        return KafkaPythonClients(settings.kafka.bootstrap_servers, security)
     from oms_events.kafka.confluent import ConfluentClients
 
-    return ConfluentClients(settings.kafka.bootstrap_servers)
+    return ConfluentClients(settings.kafka.bootstrap_servers, security)
 
 
 def admin(settings: Settings) -> Admin:

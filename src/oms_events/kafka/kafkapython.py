@@ -35,13 +35,25 @@ from typing import Any
 import kafka
 import kafka.errors as ke
 import structlog
-from kafka.admin import ConfigResource, ConfigResourceType
+from kafka.admin import (
+    ACL,
+    ACLOperation,
+    ACLPermissionType,
+    ACLResourcePatternType,
+    ConfigResource,
+    ConfigResourceType,
+    ResourcePattern,
+    ResourceType,
+    ScramMechanism,
+    UserScramCredentialUpsertion,
+)
 from kafka.admin import NewTopic as KNewTopic
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.structs import OffsetAndMetadata
 
 from oms_events.kafka.errors import KafkaError, KafkaTimeout, ProducerFenced, TransactionAborted
 from oms_events.kafka.port import (
+    AclRule,
     GroupMetadata,
     Headers,
     Isolation,
@@ -51,6 +63,7 @@ from oms_events.kafka.port import (
     RecordMetadata,
     TopicPartition,
 )
+from oms_events.kafka.security import PLAINTEXT, ClientSecurity
 
 log = structlog.get_logger(__name__)
 
@@ -202,9 +215,9 @@ def _joining(consumer: kafka.KafkaConsumer) -> bool:
 class KafkaPythonConsumer:
     """The port's consumer on ``kafka.KafkaConsumer``."""
 
-    def __init__(self, bootstrap_servers: str, **config: Any) -> None:
-        self._bootstrap = bootstrap_servers
-        self._c = kafka.KafkaConsumer(bootstrap_servers=bootstrap_servers, **config)
+    def __init__(self, connection: dict[str, Any], **config: Any) -> None:
+        self._connection = connection  # bootstrap servers and security
+        self._c = kafka.KafkaConsumer(**connection, **config)
         self._log_end: kafka.KafkaConsumer | None = None  # read_uncommitted, for log ends
         self._subscribed = False
 
@@ -302,7 +315,7 @@ class KafkaPythonConsumer:
         if not stable:
             if self._log_end is None:
                 self._log_end = kafka.KafkaConsumer(
-                    bootstrap_servers=self._bootstrap, isolation_level="read_uncommitted"
+                    **self._connection, isolation_level="read_uncommitted"
                 )
             client = self._log_end
         try:
@@ -342,9 +355,9 @@ class KafkaPythonConsumer:
 class KafkaPythonAdmin:
     """The port's admin on ``kafka.KafkaAdminClient``."""
 
-    def __init__(self, bootstrap_servers: str) -> None:
+    def __init__(self, connection: dict[str, Any]) -> None:
         self._a = kafka.KafkaAdminClient(
-            bootstrap_servers=bootstrap_servers, client_id="oms-admin", bootstrap_timeout_ms=10_000
+            **connection, client_id="oms-admin", bootstrap_timeout_ms=10_000
         )
 
     def create_topics(self, topics: Sequence[NewTopic], timeout_s: float = 30.0) -> None:
@@ -405,6 +418,44 @@ class KafkaPythonAdmin:
         except ke.KafkaError as exc:
             raise _error(exc) from exc
 
+    def create_acls(self, rules: Sequence[AclRule]) -> None:
+        if not rules:
+            return
+        acls = [
+            ACL(
+                f"User:{rule.principal}",
+                "*",
+                ACLOperation[rule.operation.upper()],
+                ACLPermissionType.ALLOW,
+                ResourcePattern(
+                    ResourceType[rule.resource.upper()],
+                    rule.name,
+                    ACLResourcePatternType.PREFIXED
+                    if rule.prefixed
+                    else ACLResourcePatternType.LITERAL,
+                ),
+            )
+            for rule in rules
+        ]
+        try:
+            failed = self._a.create_acls(acls)["failed"]
+        except ke.KafkaError as exc:
+            raise _error(exc) from exc
+        if failed:  # error classes, one per refused rule
+            raise KafkaError(f"creating ACLs failed: {failed[0].__name__}")
+
+    def set_scram_credentials(self, passwords: Mapping[str, str], mechanism: str) -> None:
+        kind = ScramMechanism[mechanism.replace("-", "_")]
+        try:
+            errors = self._a.alter_user_scram_credentials(
+                [UserScramCredentialUpsertion(u, kind, p) for u, p in passwords.items()]
+            )
+        except ke.KafkaError as exc:
+            raise _error(exc) from exc
+        failed = {user: error for user, error in errors.items() if error}
+        if failed:
+            raise KafkaError(f"setting SCRAM credentials failed: {failed}")
+
     def close(self) -> None:
         self._a.close()
 
@@ -414,8 +465,12 @@ class KafkaPythonClients:
 
     name = "kafka-python"
 
-    def __init__(self, bootstrap_servers: str) -> None:
-        self._bootstrap = bootstrap_servers
+    def __init__(self, bootstrap_servers: str, security: ClientSecurity = PLAINTEXT) -> None:
+        # Every client gets both: the servers and how to authenticate to them.
+        self._connection: dict[str, Any] = {
+            "bootstrap_servers": bootstrap_servers,
+            **security.kafka_python(),
+        }
 
     def producer(
         self,
@@ -426,7 +481,7 @@ class KafkaPythonClients:
         client_id: str | None = None,
     ) -> KafkaPythonProducer:
         config: dict[str, Any] = {
-            "bootstrap_servers": self._bootstrap,
+            **self._connection,
             "acks": "all",
             "enable_idempotence": True,
             "linger_ms": linger_ms,
@@ -477,7 +532,7 @@ class KafkaPythonClients:
             config["client_id"] = client_id
         if group_instance_id:
             config["group_instance_id"] = group_instance_id
-        return KafkaPythonConsumer(self._bootstrap, **config)
+        return KafkaPythonConsumer(self._connection, **config)
 
     def admin(self) -> KafkaPythonAdmin:
-        return KafkaPythonAdmin(self._bootstrap)
+        return KafkaPythonAdmin(self._connection)

@@ -228,8 +228,20 @@ class Consumer(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class AclRule:
+    """One ALLOW rule: ``principal`` may do ``operation`` on the resource ``name`` (the
+    name exactly, or every name starting with it when ``prefixed``), from any host."""
+
+    principal: str  # a user name; the rule is for User:<principal>
+    resource: Literal["topic", "group", "transactional_id"]
+    name: str
+    operation: Literal["read", "write", "describe"]
+    prefixed: bool = False
+
+
 class Admin(Protocol):
-    """Topic administration."""
+    """Topic and access administration."""
 
     def create_topics(self, topics: Sequence[NewTopic], timeout_s: float = 30.0) -> None:
         """Create topics and wait until their metadata is visible."""
@@ -253,6 +265,14 @@ class Admin(Protocol):
 
     def delete_topics(self, names: Sequence[str], timeout_s: float = 30.0) -> None:
         """Delete topics (missing ones are ignored)."""
+        ...
+
+    def create_acls(self, rules: Sequence[AclRule]) -> None:
+        """Add ALLOW rules (rules that exist already are kept as they are)."""
+        ...
+
+    def set_scram_credentials(self, passwords: Mapping[str, str], mechanism: str) -> None:
+        """Create or replace the SCRAM credential of each user (user -> password)."""
         ...
 
     def close(self) -> None:

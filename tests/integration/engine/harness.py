@@ -30,6 +30,7 @@ from oms_events.engine.runner import Engine
 from oms_events.kafka.admin import apply_topics
 from oms_events.kafka.connection import consumer, producer
 from oms_events.kafka.port import Consumer, Record, TopicPartition
+from oms_events.kafka.security import environment as kafka_environment
 from oms_events.projection.migrate import migrate
 from oms_events.projection.registry import select
 from oms_events.projection.runner import Runner, connect
@@ -210,6 +211,7 @@ def engine_process(
             "OMS_KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
             "OMS_KAFKA_TOPIC_PREFIX": settings.kafka.topic_prefix,
             "OMS_KAFKA_PARTITIONS": str(settings.kafka.partitions),
+            **kafka_environment(settings),
             **{f"OMS_ENGINE_{k.upper()}": str(v) for k, v in TEST_TIMEOUTS.items()},
             "OMS_LOG_FORMAT": "json",
         }

@@ -1,0 +1,141 @@
+"""Least privilege on Kafka: what each service principal may do, derived from the topic
+registry, and writing it to a cluster that has an authorizer.
+
+Every rule is an ALLOW; the dev broker denies whatever no rule allows
+(``allow.everyone.if.no.acl.found=false``), and its ``admin`` is a super user.
+
+* engine — reads and writes every topic but the channels' intake topics (processors,
+  outbox, the warehouse and carrier adapters run in ``oms run``);
+* intake — reads the intake topics, writes their dedup and pull state, every command
+  topic and the dead letters;
+* projections — reads every topic but intake; writes dead letters;
+* notifier — reads every topic but intake; writes the channels' ship calls and stock
+  sync and dead letters;
+* warehouse — reads allocations, writes warehouse updates (never a command topic);
+* carrier — reads carrier requests, writes carrier updates;
+* channel — writes the channels' intake topics, reads their ship calls and stock sync;
+* analyst — reads every topic, writes nothing.
+
+Topic rules are LITERAL on the registry's names for ``settings.kafka.topic_prefix``:
+``oms topics apply`` writes them for the prefix it runs with, so a tenant or test
+prefix gets its own rules without opening ``oms.`` to it. Group and transactional-id
+rules are PREFIXED on the names the processes use (``<prefix>oms-engine``...); the
+outside parties (warehouse, carrier, channel, analyst) own groups named after
+themselves (``<prefix>warehouse...``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Literal
+
+from oms_events import topics
+from oms_events.kafka.connection import admin
+from oms_events.kafka.errors import KafkaError
+from oms_events.kafka.port import AclRule
+from oms_events.settings import Settings
+from oms_events.topics import Kind, TopicSpec
+
+# librdkafka needs a group id even on consumers that only assign partitions
+# (confluent.py): the name they all share, never joined nor committed.
+GROUPLESS = "oms-groupless"
+
+Pick = Callable[[TopicSpec], bool]
+
+
+def acl_rules(settings: Settings) -> list[AclRule]:
+    """Every ALLOW rule of every service principal for the settings' topic prefix."""
+    p = settings.kafka.topic_prefix
+    specs = topics.registry(settings)
+    intake_family = p + "oms.intake."
+
+    def is_intake(s: TopicSpec) -> bool:
+        return s.name.startswith(intake_family)
+
+    def named(*names: str) -> Pick:
+        wanted = {p + n for n in names}
+        return lambda s: s.name in wanted
+
+    def channel_out(s: TopicSpec) -> bool:
+        return s.name.startswith(p + "oms.channel.")
+
+    def deadletter(s: TopicSpec) -> bool:
+        return s.kind is Kind.DEADLETTER
+
+    def anything(s: TopicSpec) -> bool:
+        return True
+
+    def but_intake(s: TopicSpec) -> bool:
+        return not is_intake(s)
+
+    engine_group = p + settings.engine.group
+    reads: dict[str, Pick] = {
+        "engine": but_intake,
+        "intake": is_intake,
+        "projections": but_intake,
+        "notifier": but_intake,
+        "warehouse": named(topics.ALLOCATIONS),
+        "carrier": named(topics.CARRIER_REQUESTS),
+        "channel": channel_out,
+        "analyst": anything,
+    }
+    writes: dict[str, Pick] = {
+        "engine": but_intake,
+        "intake": lambda s: (
+            (is_intake(s) and s.kind is Kind.STATE) or s.kind is Kind.COMMANDS or deadletter(s)
+        ),
+        "projections": deadletter,
+        "notifier": lambda s: channel_out(s) or deadletter(s),
+        "warehouse": named(topics.WAREHOUSE_UPDATES),
+        "carrier": named(topics.CARRIER_UPDATES),
+        "channel": lambda s: s.kind is Kind.INTAKE,
+        "analyst": lambda s: False,
+    }
+    groups: dict[str, tuple[str, ...]] = {
+        "engine": (engine_group,),
+        "intake": (engine_group,),  # intake's adapters are processors of the engine group
+        "projections": (),
+        "notifier": (),
+        "warehouse": (p + "warehouse",),
+        "carrier": (p + "carrier",),
+        "channel": (p + "channel",),
+        "analyst": (p + "analyst",),
+    }
+    transactional: dict[str, tuple[str, ...]] = {
+        "engine": (engine_group,),
+        "intake": (engine_group, p + "oms-pull-"),
+    }
+    rules: list[AclRule] = []
+    for principal in reads:
+        rules += _topic_rules(principal, specs, reads[principal], "read")
+        rules += _topic_rules(principal, specs, writes[principal], "write")
+        rules.append(AclRule(principal, "group", GROUPLESS, "read"))
+        rules += [AclRule(principal, "group", g, "read", prefixed=True) for g in groups[principal]]
+        rules += [
+            AclRule(principal, "transactional_id", t, "write", prefixed=True)
+            for t in transactional.get(principal, ())
+        ]
+    return rules
+
+
+def _topic_rules(
+    principal: str, specs: Iterable[TopicSpec], pick: Pick, operation: Literal["read", "write"]
+) -> list[AclRule]:
+    return [AclRule(principal, "topic", s.name, operation) for s in specs if pick(s)]
+
+
+def apply_acls(settings: Settings) -> int | None:
+    """Write :func:`acl_rules` to the cluster (as the admin principal, normally);
+    the number of rules, or None when the cluster has no authorizer to hold them."""
+    rules = acl_rules(settings)
+    client = admin(settings)
+    try:
+        client.create_acls(rules)
+    except KafkaError as exc:
+        # confluent: SECURITY_DISABLED; kafka-python: SecurityDisabledError
+        if "SECURITY_DISABLED" in str(exc) or "SecurityDisabled" in str(exc):
+            return None
+        raise
+    finally:
+        client.close()
+    return len(rules)
