@@ -15,7 +15,6 @@ from oms_events.kafka import confluent, kafkapython
 from oms_events.kafka.security import PRINCIPALS
 from oms_events.settings import Settings
 
-
 PASSWORDS = {p: f"pw-{p}" for p in PRINCIPALS}
 
 
