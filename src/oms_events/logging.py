@@ -47,3 +47,7 @@ def setup_logging(fmt: str = "auto", level: str = "info") -> None:
     # kafka-python's selector warns whenever a callback holds its loop >100 ms, which on
     # a busy 2-core machine is every GC pause; it says nothing an operator can act on.
     logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)
+    # kafka-python warns at every SCRAM login over SASL_PLAINTEXT that credentials go
+    # "in the clear": SCRAM sends a proof, never the password, and the dev listener is
+    # loopback (README "Security"); a line per connection would drown the real ones.
+    logging.getLogger("kafka.net.sasl.scram").setLevel(logging.ERROR)

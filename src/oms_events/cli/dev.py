@@ -8,6 +8,7 @@ from rich.console import Console
 
 from oms_events.cli.errors import one_line_errors
 from oms_events.devservices import services
+from oms_events.kafka.security import credentials_path
 from oms_events.settings import get_settings
 
 app = typer.Typer(
@@ -36,8 +37,10 @@ def up(
     """Start Kafka, PostgreSQL, the payment sandboxes and the carrier simulator unless they
     run (safe to repeat).
 
-    The first run resolves the Kafka broker from Maven Central into ~/.m2; later runs
-    start in seconds. A three-node cluster (三节点集群), every node broker and controller:
+    The first run resolves the Kafka broker from Maven Central into ~/.m2 and generates
+    the Kafka principals' passwords (OMS_DEV_DATA_DIR/kafka/credentials.json, 0600);
+    later runs start in seconds. A three-node cluster (三节点集群), every node broker
+    and controller:
 
     Example: oms dev up --brokers 3
 
@@ -56,6 +59,12 @@ def up(
         f"{st.kafka.address}  (Apache Kafka {st.kafka.version}, KRaft, "
         f"{len(st.kafka.nodes)} node{'s' if len(st.kafka.nodes) > 1 else ''})",
         soft_wrap=True,
+    )
+    out.print(
+        f"           SASL/SCRAM-SHA-512 with ACLs; passwords in {credentials_path(settings)} "
+        '(0600; README "Security")',
+        soft_wrap=True,
+        highlight=False,
     )
     if st.kafka.address != settings.kafka.bootstrap_servers:
         out.print(
