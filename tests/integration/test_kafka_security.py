@@ -5,6 +5,7 @@ nothing allowed without a rule), through both client implementations."""
 from __future__ import annotations
 
 import stat
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -13,6 +14,7 @@ from confluent_kafka.admin import AdminClient
 
 from oms_events import topics
 from oms_events.devservices.kafka_broker import KafkaBroker
+from oms_events.engine.runner import Engine
 from oms_events.kafka.acls import apply_acls
 from oms_events.kafka.admin import apply_topics
 from oms_events.kafka.connection import clients
@@ -21,6 +23,14 @@ from oms_events.kafka.port import Clients, TopicPartition
 from oms_events.kafka.security import credentials_path
 from oms_events.settings import Settings
 from tests.integration.conftest import drop_topics
+from tests.integration.engine.harness import (
+    engine_settings,
+    order_outcomes,
+    place_order,
+    receive,
+    send,
+    wait_for,
+)
 
 # One prefix for every run: its ACL rules are written again, not added again, so the
 # broker's ACLs do not grow with each run as a fresh prefix's would.
@@ -117,3 +127,20 @@ def ends(kafka: Clients, parts: list[TopicPartition]) -> dict[TopicPartition, in
         return c.end_offsets(parts, stable=False)
     finally:
         c.close()
+
+
+def test_the_engine_decides_orders_as_its_own_principal(secured: Settings) -> None:
+    """The engine's ACLs are enough for the engine: processors in their group, their
+    transactional ids, commands in, events and allocations out; intake places the
+    order as itself."""
+    receive(secured, {("TEA", "SH"): 1})
+    engine = Engine(engine_settings(secured.replace(kafka={"username": "engine", "password": ""})))
+    engine.start()
+    try:
+        assert wait_for(lambda: engine.stock.available("TEA", "SH") == 1, 60, 0.2)
+        intake = secured.replace(kafka={"username": "intake", "password": ""})
+        send(intake, [place_order(f"ACL{uuid.uuid4().hex[:8]}", "TEA")])
+        assert wait_for(lambda: "OrderAllocated" in order_outcomes(secured).values(), 60, 0.2)
+    finally:
+        engine.stop()
+    assert not engine.failed()

@@ -6,8 +6,10 @@ Every rule is an ALLOW; the dev broker denies whatever no rule allows
 
 * engine — reads and writes every topic but the channels' intake topics (processors,
   outbox, the warehouse and carrier adapters run in ``oms run``);
-* intake — reads the intake topics, writes their dedup and pull state, every command
-  topic and the dead letters;
+* intake — reads and writes the intake topics (the pullers write raw orders, the
+  adapters their dedup and pull state), writes every command topic and dead letters;
+* engine and intake also see every topic's name and configuration: they verify the
+  registry at start; creating topics is the admin's (``oms topics apply``);
 * projections — reads every topic but intake; writes dead letters;
 * notifier — reads every topic but intake; writes the channels' ship calls and stock
   sync and dead letters;
@@ -81,9 +83,8 @@ def acl_rules(settings: Settings) -> list[AclRule]:
     }
     writes: dict[str, Pick] = {
         "engine": but_intake,
-        "intake": lambda s: (
-            (is_intake(s) and s.kind is Kind.STATE) or s.kind is Kind.COMMANDS or deadletter(s)
-        ),
+        # The channel pullers (`oms channel pull`) run as intake: raw orders too.
+        "intake": lambda s: is_intake(s) or s.kind is Kind.COMMANDS or deadletter(s),
         "projections": deadletter,
         "notifier": lambda s: channel_out(s) or deadletter(s),
         "warehouse": named(topics.WAREHOUSE_UPDATES),
@@ -105,7 +106,15 @@ def acl_rules(settings: Settings) -> list[AclRule]:
         "engine": (engine_group,),
         "intake": (engine_group, p + "oms-pull-"),
     }
-    rules: list[AclRule] = []
+    # `oms run` and `oms intake` verify the registry's topics at start (apply_topics):
+    # their names and configurations, never their records. Creating them is admin's.
+    verifiers = ("engine", "intake")
+    rules: list[AclRule] = [
+        AclRule(principal, "topic", s.name, operation)
+        for principal in verifiers
+        for s in specs
+        for operation in ("describe", "describe_configs")
+    ]
     for principal in reads:
         rules += _topic_rules(principal, specs, reads[principal], "read")
         rules += _topic_rules(principal, specs, writes[principal], "write")

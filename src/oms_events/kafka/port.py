@@ -236,7 +236,7 @@ class AclRule:
     principal: str  # a user name; the rule is for User:<principal>
     resource: Literal["topic", "group", "transactional_id"]
     name: str
-    operation: Literal["read", "write", "describe"]
+    operation: Literal["read", "write", "describe", "describe_configs"]
     prefixed: bool = False
 
 
