@@ -126,6 +126,17 @@ class Cluster:
         assert wait_for(self.settled, 120, 0.5), "the cluster did not settle"
         drop_topics(warm)
 
+    def knows(self, names: list[str]) -> bool:
+        """Every node's metadata holds these topics (a node's lags the controller's: one
+        asked right after a creation may not know the new topics yet)."""
+        for broker in self.kafka.brokers:
+            meta = AdminClient(
+                {"bootstrap.servers": broker.address, **client_security(self.settings).librdkafka()}
+            ).list_topics(timeout=10)
+            if meta.orig_broker_id != broker.node or not set(names) <= set(meta.topics):
+                return False
+        return True
+
     def settled(self) -> bool:
         """Every node registered, the groups' topic made, every partition led with all
         its replicas in sync, as each node answers (a node's metadata lags the

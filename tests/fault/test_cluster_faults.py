@@ -19,6 +19,7 @@ from oms_events.kafka.security import client_security
 from oms_events.settings import Settings
 from tests.fault.cluster_run import Cluster, Fault, check, cluster_of, contended, run
 from tests.integration.conftest import drop_topics
+from tests.integration.engine.harness import wait_for
 
 # Sized for CI (a run ~40 s on 2 idle cores: the kill, ~10 s of outage, the takeover);
 # python -m tests.fault.cluster_run runs thousands.
@@ -39,6 +40,7 @@ def test_new_topics_get_three_replicas_two_in_sync(cluster: Cluster) -> None:
     settings = cluster.settings.replace(kafka={"topic_prefix": f"c{uuid.uuid4().hex[:8]}."})
     states = apply_topics(settings)
     names = [s.name for s in states]
+    assert wait_for(lambda: cluster.knows(names), 60, 0.2)
     meta = AdminClient(
         {
             "bootstrap.servers": settings.kafka.bootstrap_servers,
