@@ -18,6 +18,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from oms_events.kafka.security import environment as kafka_environment
 from oms_events.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,6 +88,7 @@ def test_installed_wheel_runs_outside_the_checkout(
     schema = f"wheel_{uuid.uuid4().hex[:8]}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OMS_", "PYTHON"))}
     env.update(
+        kafka_environment(dev_services),  # the admin's credentials: no dev data dir here
         OMS_KAFKA_BOOTSTRAP_SERVERS=dev_services.kafka.bootstrap_servers,
         OMS_POSTGRES_DSN=dev_services.postgres.dsn,
         OMS_KAFKA_TOPIC_PREFIX=f"t{uuid.uuid4().hex[:8]}.",

@@ -16,6 +16,7 @@ from oms_events.avro.registry import RegistryError
 from oms_events.devservices.process import ServiceError
 from oms_events.fulfilment.rules import RulesError
 from oms_events.kafka.errors import KafkaError, KafkaUnavailable, TopicDrift
+from oms_events.kafka.security import KafkaCredentialsError
 from oms_events.projection.migrate import MigrationChanged
 from oms_events.projection.registry import UnknownProjection
 from oms_events.projection.runner import MissingTopic
@@ -32,6 +33,7 @@ KNOWN = (
     DecodeError,
     RegistryError,
     KafkaError,
+    KafkaCredentialsError,
     OSError,
     psycopg.Error,
     MigrationChanged,
@@ -56,6 +58,12 @@ def one_line_errors(fn: Callable[P, R]) -> Callable[P, R]:
                 message = " ".join(part.strip() for part in message.splitlines())
             if isinstance(exc, psycopg.OperationalError):
                 message += " (start it with `oms dev up` or set OMS_POSTGRES_DSN)"
+            if isinstance(exc, KafkaError) and "AUTHORIZATION" in message.upper():
+                message += (
+                    " (the Kafka user, OMS_KAFKA_USERNAME, has no ACL for this: run as "
+                    "the service's principal, or `oms topics apply` as admin to write "
+                    'the ACLs of OMS_KAFKA_TOPIC_PREFIX; README "Security")'
+                )
             first, _, rest = message.partition("\n")
             err.print(f"[bold red]error:[/] {escape(first)}", highlight=False, soft_wrap=True)
             if rest:  # service errors quote their log below the one-line summary
