@@ -30,7 +30,7 @@ class Services:
     def start(cls, settings: Settings, schema: str | None = None) -> Services:
         """Connect to PostgreSQL (migrating the API's tables) and Kafka."""
         db = Database(settings.postgres.dsn, schema or settings.projections.schema_name)
-        db.migrate()
+        db.migrate(settings)
         api = settings.api
         made = cls(
             settings=settings,
