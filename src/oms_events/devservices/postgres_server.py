@@ -224,7 +224,9 @@ class PostgresServer:
         self._ensure_roles_and_database()
         return started
 
-    def _psql(self, sql: str, database: str = "postgres") -> str:
+    def psql(self, sql: str, database: str = "postgres") -> str:
+        """Run ``sql`` (a script) in ``database`` as the superuser, over the socket by
+        peer identity; psql's unaligned output."""
         # The SQL goes on stdin, not argv: it carries passwords, and argv is public (ps).
         return self._run(
             [
@@ -259,24 +261,24 @@ class PostgresServer:
                 f"ALTER ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
                 f"NOBYPASSRLS PASSWORD '{passwords[role]}';"
             )
-        self._psql("\n".join(statements))
+        self.psql("\n".join(statements))
         db = roles.DATABASE
-        if self._psql(f"SELECT 1 FROM pg_database WHERE datname = '{db}'") != "1":
-            self._psql(f"CREATE DATABASE {db} OWNER {roles.MIGRATOR}")
-        legacy = self._psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{roles.LEGACY_ROLE}'") == "1"
+        if self.psql(f"SELECT 1 FROM pg_database WHERE datname = '{db}'") != "1":
+            self.psql(f"CREATE DATABASE {db} OWNER {roles.MIGRATOR}")
+        legacy = self.psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{roles.LEGACY_ROLE}'") == "1"
         if legacy:
             self._retire_legacy_role()
-        self._psql(_GRANTS, database=db)
+        self.psql(_GRANTS, database=db)
         if legacy:
-            self._psql(_GRANTS_ON_EXISTING, database=db)
+            self.psql(_GRANTS_ON_EXISTING, database=db)
 
     def _retire_legacy_role(self) -> None:
         """Hand what the old single role ``oms`` owns to the migrator, then drop it."""
         old, new = roles.LEGACY_ROLE, roles.MIGRATOR
-        self._psql(f"ALTER DATABASE {roles.DATABASE} OWNER TO {new}")
+        self.psql(f"ALTER DATABASE {roles.DATABASE} OWNER TO {new}")
         for database in (roles.DATABASE, "postgres"):
-            self._psql(f"REASSIGN OWNED BY {old} TO {new}; DROP OWNED BY {old};", database)
-        self._psql(f"DROP ROLE {old}")
+            self.psql(f"REASSIGN OWNED BY {old} TO {new}; DROP OWNED BY {old};", database)
+        self.psql(f"DROP ROLE {old}")
 
     def stop(self) -> bool:
         """Stop the server (fast shutdown: open transactions roll back). True if it ran."""
