@@ -115,8 +115,14 @@ class PostgresSettings(BaseSettings):
 
     dsn: str = Field(
         "",
-        description="Run-time role (projections, notifier, API, CLI): reads and writes rows, "
+        description="Run-time role (projections, notifier, CLI): reads and writes rows, "
         "creates nothing. Unset: the dev role oms_writer",
+        json_schema_extra={"secret": True},
+    )
+    api_dsn: str = Field(
+        "",
+        description="The HTTP API's role: reads every table, writes only the API's own. "
+        "Unset: OMS_POSTGRES_DSN if set, else the dev role oms_api",
         json_schema_extra={"secret": True},
     )
     migrator_dsn: str = Field(
@@ -135,12 +141,13 @@ class PostgresSettings(BaseSettings):
     def filled(self, dev: DevSettings) -> PostgresSettings:
         """These settings with every unset DSN filled (see the class)."""
         if self.dsn:
-            fallback = {"migrator_dsn": self.dsn, "analyst_dsn": self.dsn}
+            fallback = {"migrator_dsn": self.dsn, "api_dsn": self.dsn, "analyst_dsn": self.dsn}
         else:
             port, home = dev.postgres_port, dev.data_dir
             fallback = {
                 "dsn": pg_roles.dsn(home, port, pg_roles.WRITER),
                 "migrator_dsn": pg_roles.dsn(home, port, pg_roles.MIGRATOR),
+                "api_dsn": pg_roles.dsn(home, port, pg_roles.API),
                 "analyst_dsn": pg_roles.dsn(home, port, pg_roles.ANALYST),
             }
         unset = {name: value for name, value in fallback.items() if not getattr(self, name)}

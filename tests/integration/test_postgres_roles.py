@@ -107,28 +107,41 @@ def test_no_role_is_superuser_and_the_run_time_role_creates_nothing(
         conn.execute("DELETE FROM projection_offset WHERE projection = 'roles-test'")
 
 
-def test_the_analyst_reads_every_projection_table_and_writes_none(
-    dev_services: Settings, schema: str
+WRITES = (
+    "INSERT INTO {} DEFAULT VALUES",
+    "UPDATE {} SET {column} = {column} WHERE false",
+    "DELETE FROM {} WHERE false",
+)
+OWNERS_ONLY = ("TRUNCATE {}", "ALTER TABLE {} ADD COLUMN intruder int", "CREATE INDEX ON {} ((1))")
+
+
+@pytest.mark.parametrize(
+    ("role", "unreadable", "writable"),
+    [
+        (roles.ANALYST, SECRETS, ()),
+        (roles.API, (), ("api_user", "api_key", "api_command", "exception_resolution")),
+    ],
+)
+def test_a_reading_role_reads_the_projection_tables_and_writes_only_its_own(
+    dev_services: Settings, schema: str, role: str, unreadable: tuple[str], writable: tuple[str]
 ) -> None:
-    with psycopg.connect(role_dsn(dev_services, roles.ANALYST), autocommit=True) as conn:
+    with psycopg.connect(role_dsn(dev_services, role), autocommit=True) as conn:
         names = tables(conn, schema)
         assert "order_tracking" in names and "inventory_level" in names
+        assert set(unreadable) | set(writable) <= set(names)
         for name in names:
             table = sql.Identifier(schema, name)
             column = sql.Identifier(first_column(conn, schema, name))
             can_read = not refused(conn, sql.SQL("SELECT * FROM {} LIMIT 1").format(table))
-            assert can_read == (name not in SECRETS), name
-            for statement in (
-                "INSERT INTO {} DEFAULT VALUES",
-                "UPDATE {} SET {column} = {column} WHERE false",
-                "DELETE FROM {} WHERE false",
-                "TRUNCATE {}",
-                "ALTER TABLE {} ADD COLUMN intruder int",
-                "CREATE INDEX ON {} ((1))",
-            ):
+            assert can_read == (name not in unreadable), name
+            for statement in (*WRITES[1:], *OWNERS_ONLY):
                 refusal = sql.SQL(statement).format(table, column=column)
-                assert refused(conn, refusal), (statement, name)
+                expected = name not in writable or statement in OWNERS_ONLY
+                assert refused(conn, refusal) == expected, (statement, name)
+            if name not in writable:
+                assert refused(conn, sql.SQL(WRITES[0]).format(table)), name
         assert refused(
             conn, sql.SQL("CREATE TABLE {}.intruder (x int)").format(sql.Identifier(schema))
         )
-        assert refused(conn, sql.SQL("CREATE TEMP TABLE intruder (x int)"))
+        if role == roles.ANALYST:
+            assert refused(conn, sql.SQL("CREATE TEMP TABLE intruder (x int)"))

@@ -143,6 +143,7 @@ def _state(running: bool) -> str:
 ROLES = {
     "writer": postgres_roles.WRITER,
     "migrator": postgres_roles.MIGRATOR,
+    "api": postgres_roles.API,
     "analyst": postgres_roles.ANALYST,
 }
 
@@ -152,7 +153,7 @@ ROLES = {
 def dsn(
     role: Annotated[
         str,
-        typer.Argument(help="writer (run time), migrator (owner of the tables) or analyst."),
+        typer.Argument(help="writer (run time), migrator (owner of the tables), api or analyst."),
     ] = "analyst",
     password: Annotated[
         bool,

@@ -4,8 +4,10 @@ Four kinds of access, each its own role, none of them superuser:
 
 - ``oms_migrator`` owns the database and every schema object: migrations, replays
   (they drop and swap tables), the per-test schemas of the test suite.
-- ``oms_writer`` is the run-time role of projections, the notifier, the API and the
-  CLI: it reads and writes rows, creates nothing.
+- ``oms_writer`` is the run-time role of the projections, the notifier and the CLI: it
+  reads and writes rows, creates nothing.
+- ``oms_api`` is the HTTP API's: it reads every table and writes only its own
+  (``projections/042_api_grants.sql``), so a compromised API cannot rewrite history.
 - ``oms_analyst`` reads the projection tables and nothing else.
 
 Passwords are generated at the first ``oms dev up`` and kept in a libpq password file
@@ -26,8 +28,9 @@ from urllib.parse import quote
 
 MIGRATOR = "oms_migrator"
 WRITER = "oms_writer"
+API = "oms_api"
 ANALYST = "oms_analyst"
-ROLES = (MIGRATOR, WRITER, ANALYST)
+ROLES = (MIGRATOR, WRITER, API, ANALYST)
 DATABASE = "oms"
 # The single role of data dirs made before the roles existed (password oms): an
 # upgrade hands what it owns to the migrator and drops it.

@@ -311,22 +311,22 @@ class PostgresServer:
 _GRANTS = f"""
 REVOKE ALL ON DATABASE {roles.DATABASE} FROM PUBLIC;
 GRANT CONNECT, TEMPORARY ON DATABASE {roles.DATABASE} TO {roles.WRITER};
-GRANT CONNECT ON DATABASE {roles.DATABASE} TO {roles.ANALYST};
+GRANT CONNECT ON DATABASE {roles.DATABASE} TO {roles.API}, {roles.ANALYST};
 REVOKE CONNECT, TEMPORARY ON DATABASE postgres FROM PUBLIC;
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 ALTER DEFAULT PRIVILEGES FOR ROLE {roles.MIGRATOR}
-    GRANT USAGE ON SCHEMAS TO {roles.WRITER}, {roles.ANALYST};
+    GRANT USAGE ON SCHEMAS TO {roles.WRITER}, {roles.API}, {roles.ANALYST};
 ALTER DEFAULT PRIVILEGES FOR ROLE {roles.MIGRATOR}
     GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {roles.WRITER};
 ALTER DEFAULT PRIVILEGES FOR ROLE {roles.MIGRATOR}
     GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {roles.WRITER};
 ALTER DEFAULT PRIVILEGES FOR ROLE {roles.MIGRATOR}
-    GRANT SELECT ON TABLES TO {roles.ANALYST};
+    GRANT SELECT ON TABLES TO {roles.API}, {roles.ANALYST};
 """
 
 # Once, when a data dir of an older version is upgraded: its schemas and tables were
 # made before the default privileges above, so they get the same grants explicitly
-# (the API's secrets excepted for analysts, as projections/042_api_secrets.sql does).
+# (the API's tables as projections/042_api_grants.sql grants them).
 _GRANTS_ON_EXISTING = f"""
 DO $$
 DECLARE s name;
@@ -334,13 +334,17 @@ BEGIN
     FOR s IN SELECT nspname FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner
              WHERE r.rolname = '{roles.MIGRATOR}' AND nspname <> 'public'
     LOOP
-        EXECUTE format('GRANT USAGE ON SCHEMA %I TO {roles.WRITER}, {roles.ANALYST}', s);
+        EXECUTE format('GRANT USAGE ON SCHEMA %I TO {roles.WRITER}, {roles.API}, '
+                       '{roles.ANALYST}', s);
         EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I '
                        'TO {roles.WRITER}', s);
         EXECUTE format('GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA %I '
                        'TO {roles.WRITER}', s);
-        EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA %I TO {roles.ANALYST}', s);
-        IF to_regclass(format('%I.api_key', s)) IS NOT NULL THEN
+        EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA %I TO {roles.API}, '
+                       '{roles.ANALYST}', s);
+        IF to_regclass(format('%I.exception_resolution', s)) IS NOT NULL THEN
+            EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I.api_user, %I.api_key, '
+                           '%I.api_command, %I.exception_resolution TO {roles.API}', s, s, s, s);
             EXECUTE format('REVOKE ALL ON %I.api_user, %I.api_key FROM {roles.ANALYST}', s, s);
         END IF;
     END LOOP;

@@ -40,7 +40,7 @@ CORE_FILES = (
     "018_demand_forecast.sql",
     "024_api.sql",
     "041_api_command_watch.sql",
-    "042_api_secrets.sql",
+    "042_api_grants.sql",
 )
 
 _MIGRATIONS_TABLE = """
