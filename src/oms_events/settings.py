@@ -944,6 +944,8 @@ class Entry(BaseModel):
         if "://" in text and "@" in text:
             scheme, rest = text.split("://", 1)
             credentials, host = rest.rsplit("@", 1)
+            if ":" not in credentials:  # no password in it (the dev roles' passfile=)
+                return text
             user = credentials.split(":", 1)[0]
             return f"{scheme}://{user}:****@{host}"
         return "****" if text else ""

@@ -59,3 +59,8 @@ def test_a_database_you_bring_serves_every_role_unless_told_otherwise(
     pg = Settings().postgres
     assert pg.migrator_dsn == pg.dsn == "postgresql://app:s3cret@db:5432/shop"
     assert pg.analyst_dsn == "postgresql://bi:x@db:5432/shop"
+
+
+def test_config_show_prints_a_dev_dsn_whole_as_it_holds_no_password(clean_env: Path) -> None:
+    shown = {e.name: e.shown() for e in Settings().entries()}
+    assert shown["postgres.analyst_dsn"] == roles.dsn(clean_env, 15432, roles.ANALYST)

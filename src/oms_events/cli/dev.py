@@ -46,6 +46,10 @@ def up(
     Beside services already running, give it its own folder and ports, e.g.
     OMS_DEV_DATA_DIR=/tmp/cluster OMS_DEV_KAFKA_PORT=19092 OMS_DEV_KAFKA_CONTROLLER_PORT=19093
     OMS_DEV_KAFKA_HEAP=384m (and OMS_DEV_POSTGRES_PORT, OMS_PAYMENTS_*_PORT).
+
+    PostgreSQL gets the database oms and its roles (oms_migrator, oms_writer, oms_api,
+    oms_analyst); their passwords are generated into
+    OMS_DEV_DATA_DIR/credentials/postgres.pgpass (mode 0600): `oms dev dsn` prints the DSNs.
     """
     settings = get_settings()
     with out.status("starting PostgreSQL, Kafka, the payment sandboxes and the carriers…"):
@@ -172,13 +176,16 @@ def dsn(
     Example: psql "$(oms dev dsn analyst)" -c 'SELECT count(*) FROM oms.order_tracking'
     """
     if role not in ROLES:
-        raise typer.BadParameter(f"unknown role {role!r}; use one of: {', '.join(ROLES)}")
+        raise typer.BadParameter(
+            f"unknown role {role!r} (未知角色); use one of: {', '.join(ROLES)}"
+        )
     settings = get_settings()
     name, data_dir = ROLES[role], settings.dev.data_dir
     secret = postgres_roles.read_passwords(data_dir).get(name)
     if secret is None:
         raise typer.BadParameter(
-            f"no password for {name} in {postgres_roles.passfile(data_dir)}: run `oms dev up`"
+            f"no password for {name} in {postgres_roles.passfile(data_dir)} (还没有密码): "
+            "run `oms dev up`"
         )
     print(
         postgres_roles.dsn(data_dir, settings.dev.postgres_port, name, secret if password else None)
