@@ -42,7 +42,7 @@ class CarrierSimulatorProcess:
 
     def pid(self) -> int | None:
         """The simulator's pid when it runs."""
-        return read_pid(self.pid_file)
+        return read_pid(self.pid_file, "oms_events.carriersim")
 
     def _following(self, pid: int) -> dict[str, object] | None:
         try:
@@ -54,7 +54,10 @@ class CarrierSimulatorProcess:
     def start(self, timeout: float = 60.0) -> bool:
         """Start the simulator unless it runs; True if it was started."""
         running = self.pid()
-        if running is not None and self._following(running):
+        if running is not None:
+            # Running, perhaps still starting: wait for it rather than start a second
+            # simulator on the same topics.
+            self._await_following(running, timeout)
             return False
         self.home.mkdir(parents=True, exist_ok=True)
         self.state.unlink(missing_ok=True)
@@ -76,14 +79,18 @@ class CarrierSimulatorProcess:
         pid = spawn(
             [sys.executable, "-m", "oms_events.carriersim"], self.log, self.pid_file, env=env
         )
+        self._await_following(pid, timeout)
+        return True
+
+    def _await_following(self, pid: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if read_pid(self.pid_file) is None:
+            if self.pid() is None:
                 raise ServiceError(
                     f"the carrier simulator exited during start (pid {pid}):\n{tail(self.log)}"
                 )
             if self._following(pid):
-                return True
+                return
             time.sleep(0.2)
         raise ServiceError(
             f"the carrier simulator did not follow its topics within {timeout:.0f}s:\n"

@@ -244,7 +244,7 @@ class KafkaBroker:
     # -- lifecycle ----------------------------------------------------------
     def pid(self) -> int | None:
         """The broker's pid when it runs."""
-        return read_pid(self.pid_file)
+        return read_pid(self.pid_file, "kafka.Kafka")
 
     def start(self, timeout: float = 90.0) -> bool:
         """Start this node unless it runs; wait until it serves. True if it was started.
@@ -253,15 +253,18 @@ class KafkaBroker:
         together with :meth:`KafkaCluster.start`; this restarts one of a running cluster.
         """
         mark = self.launch(KafkaCluster(self.settings, self.nodes))
-        if mark is None:
-            return False
         self.wait_started(mark, timeout)
-        return True
+        return mark is not None
 
     def launch(self, cluster: KafkaCluster) -> int | None:
         """Spawn the node unless it runs, without waiting; the log offset to wait from
-        (:meth:`wait_started`), or None if it was running already."""
-        if self.pid() is not None and port_open(self.port):
+        (:meth:`wait_started`), or None if it was running already.
+
+        A live pid is a running node even when its port does not answer at once: a busy
+        broker's full accept queue drops a connection attempt, and its retry comes after
+        port_open's half second. Spawning a second JVM on the same data dir then failed
+        every test of one CI worker (it exits on the directory's lock)."""
+        if self.pid() is not None:
             return None
         for port, variable in (
             (self.port, "OMS_DEV_KAFKA_PORT"),
@@ -283,17 +286,19 @@ class KafkaBroker:
         spawn(self._java("kafka.Kafka", str(server)), self.console_log, self.pid_file)
         return mark
 
-    def wait_started(self, mark: int, timeout: float = 90.0) -> None:
-        """Wait until the node launched at log offset ``mark`` serves clients."""
+    def wait_started(self, mark: int | None, timeout: float = 90.0) -> None:
+        """Wait until the node launched at log offset ``mark`` serves clients (``None``:
+        it ran already; wait until its port answers)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if read_pid(self.pid_file) is None:
+            if read_pid(self.pid_file, "kafka.Kafka") is None:
+                since = self._errors_since(mark) if mark is not None else tail(self.log)
                 raise ServiceError(
                     f"Kafka node {self.node} exited during start; see {self.log}\n"
-                    f"{self._errors_since(mark)}\n{tail(self.console_log, 5)}\n"
+                    f"{since}\n{tail(self.console_log, 5)}\n"
                     "Fix the cause above, or wipe its data with `oms dev down --wipe`."
                 )
-            if port_open(self.port) and self._started_since(mark):
+            if port_open(self.port) and (mark is None or self._started_since(mark)):
                 return
             time.sleep(0.3)
         raise ServiceError(
@@ -418,8 +423,7 @@ class KafkaCluster:
         of controllers is up."""
         marks = [(b, b.launch(self)) for b in self.brokers]
         for broker, mark in marks:
-            if mark is not None:
-                broker.wait_started(mark, timeout)
+            broker.wait_started(mark, timeout)
         return any(mark is not None for _, mark in marks)
 
     def stop(self) -> bool:

@@ -40,14 +40,18 @@ class PaymentSandboxes:
 
     def pid(self) -> int | None:
         """The sandbox process's pid when it runs."""
-        return read_pid(self.pid_file)
+        return read_pid(self.pid_file, "oms_events.payments.sandbox")
 
     def _serving(self) -> bool:
         return all(port_open(port) for port in self.ports.values())
 
     def start(self, timeout: float = 30.0) -> bool:
         """Start both sandboxes unless they run; True if they were started."""
-        if self.pid() is not None and self._serving():
+        running = self.pid()
+        if running is not None:
+            # Running, perhaps busy: wait for it rather than start a second one that
+            # cannot bind the ports.
+            self._await_serving(running, timeout)
             return False
         for variable, port in self.ports.items():
             if port_open(port):
@@ -68,14 +72,18 @@ class PaymentSandboxes:
         pid = spawn(
             [sys.executable, "-m", "oms_events.payments.sandbox"], self.log, self.pid_file, env=env
         )
+        self._await_serving(pid, timeout)
+        return True
+
+    def _await_serving(self, pid: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if read_pid(self.pid_file) is None:
+            if self.pid() is None:
                 raise ServiceError(
                     f"the payment sandboxes exited during start (pid {pid}):\n{tail(self.log)}"
                 )
             if self._serving():
-                return True
+                return
             time.sleep(0.2)
         raise ServiceError(
             f"the payment sandboxes did not serve within {timeout:.0f}s:\n{tail(self.log)}"

@@ -31,13 +31,24 @@ def pid_alive(pid: int) -> bool:
     return state != "Z"
 
 
-def read_pid(pid_file: Path) -> int | None:
-    """The pid in ``pid_file`` if that process still runs, else None."""
+def read_pid(pid_file: Path, command: str | None = None) -> int | None:
+    """The pid in ``pid_file`` if that process still runs (and its command line holds
+    ``command``, when given: after a reboot a stale pid file may name someone else's
+    process), else None."""
     try:
         pid = int(pid_file.read_text().strip())
     except (OSError, ValueError):
         return None
-    return pid if pid_alive(pid) else None
+    if not pid_alive(pid):
+        return None
+    if command is not None:
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            return pid  # no /proc to ask: trust the pid file
+        if command.encode() not in argv:
+            return None
+    return pid
 
 
 def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:

@@ -32,6 +32,7 @@ from tests.integration.engine.harness import (
     engine_settings,
     light,
     log_stable,
+    read_events,
     read_topic,
     wait_for,
 )
@@ -229,7 +230,56 @@ def test_every_order_is_at_an_end(lived: Lived) -> None:
     # returned_to_sender; one with a parcel delivered too is delivered (the returned
     # lines refunded) and completes.
     assert statuses["returned_to_sender"] > 0
-    assert found.open_orders() == Counter(), found.open_orders()
+    open_ids = [oid for oid, status in found.orders.items() if status not in audit.TERMINAL]
+    assert found.open_orders() == Counter(), story(lived.settings, open_ids[:3])
+
+
+def story(settings: Settings, order_ids: list[str]) -> str:
+    """What the log holds of each order: its events, the commands it was sent, and its
+    parcels' events, commands and carrier pushes, in log order — what a failure in CI
+    must print, since its services are gone afterwards."""
+    shipment_events = read_events(settings, "shipment")
+    order_events = read_events(settings, "order")
+    commands = {
+        t: read_topic(settings, topics.name(settings, topics.commands(t)))
+        for t in ("order", "shipment")
+    }
+    pushes = read_topic(settings, topics.name(settings, topics.CARRIER_UPDATES))
+    told: list[str] = []
+    for oid in order_ids:
+        told.append(f"order {oid}:")
+        told += [
+            f"  event {e.name} {e.payload}" for e in order_events if str(e.originator_id) == oid
+        ]
+        told += [
+            f"  command {dict(r.headers).get('command', b'?').decode()}"
+            for r in commands["order"]
+            if r.key is not None and r.key.decode() == oid
+        ]
+        parcels = {
+            str(e.originator_id)
+            for e in shipment_events
+            if e.name == "ShipmentCreated" and str(e.payload.get("order_id")) == oid
+        }
+        waybills = set()
+        for sid in sorted(parcels):
+            told.append(f"  shipment {sid}:")
+            for e in shipment_events:
+                if str(e.originator_id) == sid:
+                    told.append(f"    event {e.name} {e.payload}")
+                    if e.payload.get("tracking_no"):
+                        waybills.add(str(e.payload["tracking_no"]))
+            told += [
+                f"    command {dict(r.headers).get('command', b'?').decode()}"
+                for r in commands["shipment"]
+                if r.key is not None and r.key.decode() == sid
+            ]
+        told += [
+            f"  push {r.value.decode(errors='replace')}"
+            for r in pushes
+            if r.key is not None and r.value is not None and r.key.decode() in waybills
+        ]
+    return "\n".join(told)
 
 
 def test_oms_check_life_prints_the_audit_and_fails_while_orders_are_open(lived: Lived) -> None:

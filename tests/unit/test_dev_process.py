@@ -1,0 +1,61 @@
+"""Finding a running dev service by its pid file: a live node whose port does not
+answer at once is waited for, never started a second time on the same data dir (which
+failed every test of one CI worker in round six), and a stale pid file naming someone
+else's process is not taken for ours."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from oms_events.devservices import kafka_broker
+from oms_events.devservices.kafka_broker import KafkaBroker, KafkaCluster
+from oms_events.devservices.process import ServiceError, read_pid
+from oms_events.settings import Settings
+
+
+@pytest.fixture
+def sleeper() -> Iterator[subprocess.Popen[bytes]]:
+    """A live process whose command line names the Kafka main class."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "kafka.Kafka"])
+    yield proc
+    proc.kill()
+    proc.wait()
+
+
+def test_a_pid_file_is_ours_only_when_the_process_runs_our_command(
+    tmp_path: Path, sleeper: subprocess.Popen[bytes]
+) -> None:
+    pid_file = tmp_path / "x.pid"
+    pid_file.write_text(str(sleeper.pid))
+    assert read_pid(pid_file) == sleeper.pid
+    assert read_pid(pid_file, "kafka.Kafka") == sleeper.pid
+    assert read_pid(pid_file, "oms_events.carriersim") is None  # a recycled pid
+    sleeper.kill()
+    sleeper.wait()
+    assert read_pid(pid_file) is None
+
+
+def test_a_running_node_that_does_not_answer_is_waited_for_not_started_again(
+    tmp_path: Path, sleeper: subprocess.Popen[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings().replace(dev={"data_dir": tmp_path})
+    node = KafkaBroker(settings)
+    node.pid_file.parent.mkdir(parents=True)
+    node.pid_file.write_text(str(sleeper.pid))
+    # Its port never answers (a full accept queue, or still starting).
+    monkeypatch.setattr(kafka_broker, "port_open", lambda *_a, **_k: False)
+    spawned: list[object] = []
+    monkeypatch.setattr(kafka_broker, "spawn", lambda *a, **k: spawned.append(a))
+    assert node.launch(KafkaCluster(settings)) is None
+    with pytest.raises(ServiceError, match="did not serve"):
+        node.wait_started(None, timeout=0.5)
+    assert spawned == []
+    # Once it answers, it serves: nothing was started.
+    monkeypatch.setattr(kafka_broker, "port_open", lambda *_a, **_k: True)
+    assert node.start(timeout=5) is False
+    assert spawned == []
