@@ -140,6 +140,12 @@ def test_a_reading_role_reads_the_projection_tables_and_writes_only_its_own(
                 assert refused(conn, refusal) == expected, (statement, name)
             if name not in writable:
                 assert refused(conn, sql.SQL(WRITES[0]).format(table)), name
+        found = conn.execute("SELECT viewname FROM pg_views WHERE schemaname = %s", (schema,))
+        views = [v for (v,) in found.fetchall()]
+        assert "daily_sales" in views and "low_stock" in views
+        for view in views:
+            table = sql.Identifier(schema, view)
+            assert not refused(conn, sql.SQL("SELECT * FROM {} LIMIT 1").format(table)), view
         assert refused(
             conn, sql.SQL("CREATE TABLE {}.intruder (x int)").format(sql.Identifier(schema))
         )
