@@ -201,7 +201,7 @@ class PostgresServer:
             if port_open(self.port):
                 raise ServiceError(
                     f"port {self.port} is taken by another program; stop it or set "
-                    "OMS_DEV_POSTGRES_PORT and OMS_POSTGRES_DSN"
+                    "OMS_DEV_POSTGRES_PORT (the dev roles' DSNs follow it)"
                 )
             self._prepare_dirs()
             self._run(
