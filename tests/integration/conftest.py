@@ -40,6 +40,13 @@ def dev_services(settings: Settings) -> Settings:
     return settings.replace(postgres={"dsn": settings.postgres.migrator_dsn})
 
 
+@pytest.fixture(scope="session")
+def runtime_dsn(settings: Settings, dev_services: Settings) -> str:
+    """The run-time role's DSN as the environment gives it (the dev role oms_writer unless
+    OMS_POSTGRES_DSN is set), for tests that apply projections as `oms project` does."""
+    return settings.postgres.dsn
+
+
 def drop_topics(settings: Settings) -> None:
     """Delete every topic carrying this settings' prefix.
 
