@@ -890,12 +890,14 @@ class Settings(BaseModel):
     def _postgres_roles(cls, data: Any) -> Any:
         # The DSNs the environment leaves unset follow the dev services' folder and
         # port, read once here: replace(dev=...) later (a test's own Kafka) keeps them.
-        if not isinstance(data, dict) or isinstance(data.get("postgres"), PostgresSettings):
+        if not isinstance(data, dict):
             return data
         dev = data.get("dev")
         if not isinstance(dev, DevSettings):
             dev = DevSettings(**(dev or {}))
-        postgres = PostgresSettings(**(data.get("postgres") or {}))
+        postgres = data.get("postgres")
+        if not isinstance(postgres, PostgresSettings):
+            postgres = PostgresSettings(**(postgres or {}))
         return {**data, "dev": dev, "postgres": postgres.filled(dev)}
 
     def replace(self, **sections: dict[str, Any]) -> Settings:
