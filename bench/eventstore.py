@@ -63,10 +63,10 @@ def run_backend(
             OMS_EVENTSTORE_READ_FRESHNESS_MS=str(freshness_ms),
         )
     else:
-        env = postgres_environment(settings.postgres.dsn, f"bench_{tag}")
+        env = postgres_environment(settings.postgres.migrator_dsn, f"bench_{tag}")
         import psycopg
 
-        with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
+        with psycopg.connect(settings.postgres.migrator_dsn, autocommit=True) as conn:
             conn.execute(f"CREATE SCHEMA bench_{tag}")
     n_items = events // per_item
     items = _items(n_items, per_item)
@@ -119,7 +119,7 @@ def _cleanup(backend: str, settings: Settings, tag: str) -> None:
     else:
         import psycopg
 
-        with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
+        with psycopg.connect(settings.postgres.migrator_dsn, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA IF EXISTS bench_{tag} CASCADE")
 
 

@@ -176,7 +176,7 @@ def run_live(
 ) -> Live:
     """Run the projection's runner from 0 to the end (or ``limit`` events)."""
     projection = select([name])[0]
-    conn = connect(settings.postgres.dsn, schema, f"bench-{batch_size}")
+    conn = connect(settings.postgres.migrator_dsn, schema, f"bench-{batch_size}")
     migrate(conn, schema, [projection])
     runner = Runner(settings, projection, conn, batch_size=batch_size, max_wait=0.05)
     pid = conn.info.backend_pid
@@ -250,7 +250,7 @@ def main() -> None:
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"peak RSS  {rss:.0f} MiB (whole process, events held in memory to produce them)")
     finally:
-        with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
+        with psycopg.connect(settings.postgres.migrator_dsn, autocommit=True) as conn:
             for s in schemas:
                 conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(s)))
         client = admin(settings)

@@ -73,15 +73,15 @@ def _kafka(settings: Settings, client: str) -> tuple[AggregateRecorder, Callable
 
 def _postgres(settings: Settings) -> tuple[AggregateRecorder, Callable[[], None]]:
     schema = f"rec_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
+    with psycopg.connect(settings.postgres.migrator_dsn, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
-    env = postgres_environment(settings.postgres.dsn, schema)
+    env = postgres_environment(settings.postgres.migrator_dsn, schema)
     factory = PostgresFactory(Environment("recorder", {**env, "CREATE_TABLE": "y"}))
     recorder = factory.aggregate_recorder()
 
     def close() -> None:
         factory.close()
-        with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
+        with psycopg.connect(settings.postgres.migrator_dsn, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
     return recorder, close

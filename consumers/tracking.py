@@ -464,6 +464,8 @@ ORDER_HANDLERS: dict[str, rows.Handler] = {
     "ReturnOpened": lambda row, e: None,
     "ReturnResolved": lambda row, e: None,
     "RefundAgreed": lambda row, e: None,
+    # A return's refund waiting for a COD courier's cash: agreed when it comes.
+    "RefundWaiting": lambda row, e: None,
     # An operator's actions: who did what is in the timeline; the action's own events
     # move the row. A re-route moves lines once the old shipment is withdrawn.
     "OperatorActed": lambda row, e: None,

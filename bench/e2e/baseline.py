@@ -29,7 +29,6 @@ import time
 import uuid
 from collections import defaultdict
 from typing import Any
-from urllib.parse import urlparse
 
 import psycopg
 from bench.e2e.stats import summary_ms, verdict
@@ -51,17 +50,21 @@ from oms_events.settings import Settings
 
 def postgres_environment(postgres_dsn: str, schema: str) -> dict[str, str]:
     """The environment that runs an eventsourcing Application on the library's own
-    PostgreSQL module, in ``schema`` of the database ``postgres_dsn`` names."""
-    dsn = urlparse(postgres_dsn)
-    return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
-        "POSTGRES_DBNAME": dsn.path.lstrip("/"),
-        "POSTGRES_HOST": dsn.hostname or "127.0.0.1",
-        "POSTGRES_PORT": str(dsn.port or 5432),
-        "POSTGRES_USER": dsn.username or "",
-        "POSTGRES_PASSWORD": dsn.password or "",
-        "POSTGRES_SCHEMA": schema,
-    }
+    PostgreSQL module, in ``schema`` of the database ``postgres_dsn`` names (a role
+    that may create tables there: the migrator's)."""
+    # The library takes the connection in parts, and the dev roles' DSNs keep the
+    # password in a libpq password file: a connection tells what libpq used.
+    with psycopg.connect(postgres_dsn) as conn:
+        info = conn.info
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": info.dbname,
+            "POSTGRES_HOST": info.host,
+            "POSTGRES_PORT": str(info.port),
+            "POSTGRES_USER": info.user,
+            "POSTGRES_PASSWORD": info.password or "",
+            "POSTGRES_SCHEMA": schema,
+        }
 
 
 class Shop(Application[uuid.UUID]):
@@ -75,10 +78,10 @@ class Baseline:
         self.settings = Settings()
         self.tag = uuid.uuid4().hex[:6]
         self.schema = f"bench_{self.tag}_es"
-        self.env = postgres_environment(self.settings.postgres.dsn, self.schema)
+        self.env = postgres_environment(self.settings.postgres.migrator_dsn, self.schema)
         if cache:
             self.env["AGGREGATE_CACHE_MAXSIZE"] = "100000"
-        with psycopg.connect(self.settings.postgres.dsn, autocommit=True) as conn:
+        with psycopg.connect(self.settings.postgres.migrator_dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.schema)))
         self.app = Shop(env=self.env)
         self.codec = codec_from_settings(self.settings.registry)
@@ -230,7 +233,7 @@ class Baseline:
     def close(self) -> None:
         """Close the application and drop its schema."""
         self.app.close()
-        with psycopg.connect(self.settings.postgres.dsn, autocommit=True) as conn:
+        with psycopg.connect(self.settings.postgres.migrator_dsn, autocommit=True) as conn:
             conn.execute(
                 sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.schema))
             )

@@ -592,7 +592,7 @@ class Bench:
             r = rebuild(self.settings, select(["inventory"])[0], target)
             used = time.thread_time() - cpu
         finally:
-            with psycopg.connect(self.settings.postgres.dsn, autocommit=True) as conn:
+            with psycopg.connect(self.settings.postgres.migrator_dsn, autocommit=True) as conn:
                 conn.execute(
                     sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(target))
                 )
@@ -781,7 +781,7 @@ class Bench:
 
     def cleanup(self) -> None:
         """Drop the schema and delete the topics of this run."""
-        with psycopg.connect(self.settings.postgres.dsn, autocommit=True) as conn:
+        with psycopg.connect(self.settings.postgres.migrator_dsn, autocommit=True) as conn:
             conn.execute(
                 sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.schema))
             )

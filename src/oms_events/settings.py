@@ -19,9 +19,10 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from oms_events.devservices import postgres_roles as pg_roles
 from oms_events.domain.return_policy import REASONS, ReturnPolicy
 from oms_events.domain.review import ReviewRules
 from oms_events.domain.workflow import Workflow
@@ -121,15 +122,55 @@ class RegistrySettings(BaseSettings):
 
 
 class PostgresSettings(BaseSettings):
-    """The projections database (``OMS_POSTGRES_*``)."""
+    """The projections database, one DSN per role (``OMS_POSTGRES_*``).
+
+    An unset DSN is filled when the settings are built: from ``OMS_POSTGRES_DSN`` when
+    that is set (a database you bring, one role for everything unless you give more),
+    else from the roles ``oms dev up`` generated (their password file under
+    ``OMS_DEV_DATA_DIR``, the port ``OMS_DEV_POSTGRES_PORT``).
+    """
 
     model_config = _section("OMS_POSTGRES_")
 
     dsn: str = Field(
-        "postgresql://oms:oms@127.0.0.1:55432/oms",
-        description="PostgreSQL connection string of the projections database",
+        "",
+        description="Run-time role (projections, notifier, CLI): reads and writes rows, "
+        "creates nothing. Unset: the dev role oms_writer",
         json_schema_extra={"secret": True},
     )
+    api_dsn: str = Field(
+        "",
+        description="The HTTP API's role: reads every table, writes only the API's own. "
+        "Unset: OMS_POSTGRES_DSN if set, else the dev role oms_api",
+        json_schema_extra={"secret": True},
+    )
+    migrator_dsn: str = Field(
+        "",
+        description="Owner of the schemas and tables: migrations and replays use it. Unset: "
+        "OMS_POSTGRES_DSN if set, else the dev role oms_migrator",
+        json_schema_extra={"secret": True},
+    )
+    analyst_dsn: str = Field(
+        "",
+        description="Read-only role of analysts (oms dev dsn analyst). Unset: "
+        "OMS_POSTGRES_DSN if set, else the dev role oms_analyst",
+        json_schema_extra={"secret": True},
+    )
+
+    def filled(self, dev: DevSettings) -> PostgresSettings:
+        """These settings with every unset DSN filled (see the class)."""
+        if self.dsn:
+            fallback = {"migrator_dsn": self.dsn, "api_dsn": self.dsn, "analyst_dsn": self.dsn}
+        else:
+            port, home = dev.postgres_port, dev.data_dir
+            fallback = {
+                "dsn": pg_roles.dsn(home, port, pg_roles.WRITER),
+                "migrator_dsn": pg_roles.dsn(home, port, pg_roles.MIGRATOR),
+                "api_dsn": pg_roles.dsn(home, port, pg_roles.API),
+                "analyst_dsn": pg_roles.dsn(home, port, pg_roles.ANALYST),
+            }
+        unset = {name: value for name, value in fallback.items() if not getattr(self, name)}
+        return self.model_copy(update=unset)
 
 
 class EngineSettings(BaseSettings):
@@ -863,6 +904,21 @@ class Settings(BaseModel):
     notifier: NotifierSettings = Field(default_factory=NotifierSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _postgres_roles(cls, data: Any) -> Any:
+        # The DSNs the environment leaves unset follow the dev services' folder and
+        # port, read once here: replace(dev=...) later (a test's own Kafka) keeps them.
+        if not isinstance(data, dict):
+            return data
+        dev = data.get("dev")
+        if not isinstance(dev, DevSettings):
+            dev = DevSettings(**(dev or {}))
+        postgres = data.get("postgres")
+        if not isinstance(postgres, PostgresSettings):
+            postgres = PostgresSettings(**(postgres or {}))
+        return {**data, "dev": dev, "postgres": postgres.filled(dev)}
+
     def replace(self, **sections: dict[str, Any]) -> Settings:
         """A copy with some fields of some sections changed, e.g.
         ``settings.replace(kafka={"topic_prefix": "t1."})``; values are validated."""
@@ -909,6 +965,8 @@ class Entry(BaseModel):
         if "://" in text and "@" in text:
             scheme, rest = text.split("://", 1)
             credentials, host = rest.rsplit("@", 1)
+            if ":" not in credentials:  # no password in it (the dev roles' passfile=)
+                return text
             user = credentials.split(":", 1)[0]
             return f"{scheme}://{user}:****@{host}"
         return "****" if text else ""

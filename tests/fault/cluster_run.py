@@ -439,6 +439,8 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("OMS_LOG_LEVEL", "warning")
     shared = Settings()
+    # It makes and drops a schema per run: the migrator's work, as in the tests.
+    shared = shared.replace(postgres={"dsn": shared.postgres.migrator_dsn})
     for nodes in (int(n) for n in args.brokers.split(",")):
         with cluster_of(shared, nodes) as cluster:
             plan = contended(args.orders, args.rate)

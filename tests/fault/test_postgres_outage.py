@@ -20,6 +20,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from oms_events.devservices import postgres_roles as pg_roles
 from oms_events.devservices.postgres_server import PostgresServer
 from oms_events.kafka.admin import apply_topics
 from oms_events.projection.registry import select
@@ -51,7 +52,12 @@ def own_postgres(isolated: Settings) -> Iterator[tuple[Settings, PostgresServer]
     settings = isolated.replace(
         kafka={"partitions": 3},
         dev={"data_dir": home, "postgres_port": port},
-        postgres={"dsn": f"postgresql://oms:oms@127.0.0.1:{port}/oms"},
+        # The test makes and drops its schema: the migrator's work (see dev_services).
+        postgres={
+            "dsn": pg_roles.dsn(home, port, pg_roles.MIGRATOR),
+            "migrator_dsn": pg_roles.dsn(home, port, pg_roles.MIGRATOR),
+            "analyst_dsn": pg_roles.dsn(home, port, pg_roles.ANALYST),
+        },
     )
     server = PostgresServer(settings)
     server.start()

@@ -33,9 +33,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def dev_services(settings: Settings) -> Settings:
     """Kafka and PostgreSQL up (started or reused); the settings that reach them, as
     the Kafka admin principal (its credentials written in: tests that move the dev
-    data dir elsewhere keep reaching this cluster)."""
+    data dir elsewhere keep reaching this cluster).
+
+    The tests make a schema each (and migrate, replay and drop it), which is the
+    migrator's work: their run-time DSN is the migrator's. The run-time role's limits
+    are shown by tests/integration/test_postgres_roles.py.
+    """
     services.up(settings)
-    return with_credentials(settings)
+    return with_credentials(settings.replace(postgres={"dsn": settings.postgres.migrator_dsn}))
+
+
+@pytest.fixture(scope="session")
+def runtime_dsn(settings: Settings, dev_services: Settings) -> str:
+    """The run-time role's DSN as the environment gives it (the dev role oms_writer unless
+    OMS_POSTGRES_DSN is set), for tests that apply projections as `oms project` does."""
+    return settings.postgres.dsn
 
 
 def drop_topics(settings: Settings) -> None:

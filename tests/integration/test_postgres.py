@@ -1,8 +1,9 @@
-"""The dev PostgreSQL server: reachable with the DSN that `oms dev status` prints."""
+"""The dev PostgreSQL server: reachable with the DSNs that `oms dev dsn` prints."""
 
 from __future__ import annotations
 
 import subprocess
+import sys
 import uuid
 
 import psycopg
@@ -24,11 +25,18 @@ def test_server_encoding_is_utf8_for_chinese_text(pg: psycopg.Connection) -> Non
     assert pg.execute("SHOW server_encoding").fetchone() == ("UTF8",)
 
 
-def test_psql_connects_with_the_status_dsn(dev_services: Settings) -> None:
+def test_psql_connects_as_the_analyst_with_the_printed_dsn(dev_services: Settings) -> None:
+    # The README's analyst example: psql "$(oms dev dsn analyst)".
+    dsn = subprocess.run(
+        [sys.executable, "-m", "oms_events.cli.main", "dev", "dsn", "analyst"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     out = subprocess.run(
-        ["psql", dev_services.postgres.dsn, "-tAc", "SELECT current_user"],
+        ["psql", dsn, "-tAc", "SELECT current_user"],
         capture_output=True,
         text=True,
         check=True,
     )
-    assert out.stdout.strip() == "oms"
+    assert out.stdout.strip() == "oms_analyst"

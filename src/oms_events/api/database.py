@@ -12,7 +12,8 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from oms_events.projection.migrate import migrate
+from oms_events.projection.migrate import migrate_as_owner
+from oms_events.settings import Settings
 
 Row = dict[str, Any]
 
@@ -36,10 +37,10 @@ class Database:
             open=True,
         )
 
-    def migrate(self) -> None:
-        """Apply the core files (the API's tables among them) to the schema."""
-        with self.pool.connection() as conn:
-            migrate(conn, self.schema, [])
+    def migrate(self, settings: Settings) -> None:
+        """Apply the core files (the API's tables among them) to the schema, as the
+        migrator: the pool's run-time role creates nothing."""
+        migrate_as_owner(settings, self.schema, [])
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[Any]]:

@@ -29,8 +29,8 @@ class Services:
     @classmethod
     def start(cls, settings: Settings, schema: str | None = None) -> Services:
         """Connect to PostgreSQL (migrating the API's tables) and Kafka."""
-        db = Database(settings.postgres.dsn, schema or settings.projections.schema_name)
-        db.migrate()
+        db = Database(settings.postgres.api_dsn, schema or settings.projections.schema_name)
+        db.migrate(settings)
         api = settings.api
         made = cls(
             settings=settings,

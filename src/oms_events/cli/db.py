@@ -25,7 +25,7 @@ def migrate(schema: str | None = SCHEMA) -> None:
     """Apply the versioned SQL of projections/ that the schema lacks (safe to repeat)."""
     settings = get_settings()
     schema = schema_or_setting(schema)
-    with connect(settings.postgres.dsn, schema, "oms-db-migrate") as conn:
+    with connect(settings.postgres.migrator_dsn, schema, "oms-db-migrate") as conn:
         results = apply_migrations(conn, schema, select([]))
         # The business day's zone reaches SQL through business_calendar (015).
         if set_timezone(conn, settings.analytics.timezone):

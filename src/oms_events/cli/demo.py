@@ -31,7 +31,7 @@ from oms_events.cli.errors import one_line_errors
 from oms_events.cli.project import SCHEMA, schema_or_setting
 from oms_events.devservices import services
 from oms_events.kafka.admin import apply_topics
-from oms_events.projection.migrate import migrate
+from oms_events.projection.migrate import migrate_as_owner
 from oms_events.projection.registry import load_projections, projected
 from oms_events.projection.status import lags
 from oms_events.settings import Settings, get_settings
@@ -152,8 +152,7 @@ def demo(
         services.up(settings)
     states = apply_topics(settings)
     out.print(f"topics: {len(states)} ({sum(s.action == 'created' for s in states)} created)")
-    with psycopg.connect(settings.postgres.dsn) as conn:
-        applied = migrate(conn, schema, list(load_projections().values()))
+    applied = migrate_as_owner(settings, schema, list(load_projections().values()))
     out.print(f"projections: schema {schema}, {len(applied)} migration(s) applied now")
     procs = [
         _spawn(settings, "engine", "run", "--no-apply-topics"),
@@ -192,4 +191,8 @@ def demo(
         _stop(procs)
     logs = Path(settings.dev.data_dir) / "logs"
     out.print(f"engine and projections stopped; their logs: {logs}/demo-*.log")
-    out.print(f"try: psql {settings.postgres.dsn} -c 'SELECT * FROM {schema}.daily_sales'")
+    out.print(
+        f"try: psql \"{settings.postgres.analyst_dsn}\" -c 'SELECT * FROM {schema}.daily_sales'",
+        soft_wrap=True,
+        highlight=False,
+    )

@@ -176,8 +176,12 @@ def pick(
     settings = get_settings()
     size = wave_size or settings.warehouse.wave_size
     bins = _bins(settings)
-    with _connect(settings, schema, "oms-docs-pick") as conn:
-        issuer = SandboxWaybillIssuer(PostgresSerials(conn))
+    # The sandbox's serial sequences are made on first use, so the migrator draws them.
+    with (
+        _connect(settings, schema, "oms-docs-pick") as conn,
+        psycopg.connect(settings.postgres.migrator_dsn, autocommit=True) as serials,
+    ):
+        issuer = SandboxWaybillIssuer(PostgresSerials(serials))
         wave, parcels = make_wave(settings, conn, issuer, location, size, timeout)
     if not parcels:
         raise _fail(

@@ -57,7 +57,14 @@ def one_line_errors(fn: Callable[P, R]) -> Callable[P, R]:
                 # Drivers wrap their hints onto new lines; operators get one line.
                 message = " ".join(part.strip() for part in message.splitlines())
             if isinstance(exc, psycopg.OperationalError):
-                message += " (start it with `oms dev up` or set OMS_POSTGRES_DSN)"
+                if "password" in message:
+                    # A DSN left from before the dev roles (oms/oms), or no `oms dev up` yet.
+                    message += (
+                        " (the dev roles' passwords are made by `oms dev up`; unset "
+                        "OMS_POSTGRES_DSN to use them, `oms dev dsn` prints them)"
+                    )
+                else:
+                    message += " (start it with `oms dev up` or set OMS_POSTGRES_DSN)"
             if isinstance(exc, KafkaError) and "AUTHORIZATION" in message.upper():
                 message += (
                     " (the Kafka user, OMS_KAFKA_USERNAME, has no ACL for this: run as "

@@ -19,7 +19,7 @@ from oms_events.cli.errors import one_line_errors
 from oms_events.cli.project import SCHEMA, schema_or_setting
 from oms_events.cli.shutdown import on_shutdown
 from oms_events.notifications.notifier import Notifier, connect_in
-from oms_events.projection.migrate import migrate
+from oms_events.projection.migrate import migrate_as_owner
 from oms_events.projection.registry import select
 from oms_events.settings import get_settings
 
@@ -54,8 +54,7 @@ def run(schema: str | None = SCHEMA) -> None:
 
 def _tables(schema: str | None) -> str:
     schema = schema_or_setting(schema)
-    with connect_in(get_settings(), schema) as conn:
-        migrate(conn, schema, select(["notifications"]))
+    migrate_as_owner(get_settings(), schema, select(["notifications"]))
     return schema
 
 

@@ -28,8 +28,9 @@ ROLES = ", ".join(Role)
 
 
 def _database(schema: str | None) -> Database:
-    db = Database(get_settings().postgres.dsn, schema_or_setting(schema), size=1)
-    db.migrate()
+    settings = get_settings()
+    db = Database(settings.postgres.dsn, schema_or_setting(schema), size=1)
+    db.migrate(settings)
     return db
 
 

@@ -1,5 +1,10 @@
 """A real PostgreSQL server from Debian's packages, with its own data folder and
-loopback port, and a role and database for the engine (taken from OMS_POSTGRES_DSN).
+loopback port, the database ``oms`` and its least-privilege roles
+(:mod:`oms_events.devservices.postgres_roles`).
+
+Access: TCP on 127.0.0.1 only, every role with its password (SCRAM-SHA-256); the unix
+socket, in a folder only the server's OS user may enter, admits the superuser alone,
+by peer identity, for ``oms dev up``'s own administration. Nothing is trusted.
 
 PostgreSQL refuses to run as root; when we are root its files belong to, and its
 commands run as, the ``postgres`` system user that Debian's package creates.
@@ -15,12 +20,20 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from psycopg.conninfo import conninfo_to_dict
-
+from oms_events.devservices import postgres_roles as roles
 from oms_events.devservices.process import ServiceError, port_open, tail
 from oms_events.settings import Settings
 
 PG_ROOT = Path("/usr/lib/postgresql")
+
+# pg_hba.conf, rewritten by every `oms dev up` (an older data dir had `trust`).
+HBA = """\
+# Written by `oms dev up` (oms_events.devservices.postgres_server); edits are replaced.
+# The socket: the superuser only, for the OS user that runs the server (pg_ident.conf).
+local   all   postgres                  peer map=oms
+# Loopback TCP: every role with its password; the server listens nowhere else.
+host    all   all        127.0.0.1/32   scram-sha-256
+"""
 
 
 @dataclass(frozen=True)
@@ -32,6 +45,7 @@ class PostgresStatus:
     dsn: str
     version: str
     log: Path
+    roles: dict[str, str]  # role -> DSN (password in the password file)
 
 
 def find_bindir() -> Path:
@@ -58,13 +72,11 @@ class PostgresServer:
         self.run_dir = self.home / "run"
         self.log = self.home / "logs" / "postgresql.log"
         self.port = settings.dev.postgres_port
-        info = conninfo_to_dict(settings.postgres.dsn)
-        self.role = str(info.get("user") or "oms")
-        self.password = str(info.get("password") or "oms")
-        self.database = str(info.get("dbname") or "oms")
         self.user = "postgres" if os.geteuid() == 0 else None
 
-    def _run(self, argv: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    def _run(
+        self, argv: list[str], check: bool = True, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             argv,
             capture_output=True,
@@ -72,6 +84,7 @@ class PostgresServer:
             check=False,
             user=self.user,
             cwd=str(self.home) if self.home.exists() else "/",
+            input=stdin,
         )
         if check and result.returncode != 0:
             raise ServiceError(
@@ -84,6 +97,8 @@ class PostgresServer:
     def _prepare_dirs(self) -> None:
         for d in (self.home, self.run_dir, self.log.parent):
             d.mkdir(parents=True, exist_ok=True)
+        # Only the server's OS user enters the socket's folder (it was 0755 before).
+        self.run_dir.chmod(0o700)
         if self.user:
             entry = pwd.getpwnam(self.user)
             # Every parent must be traversable by the postgres user.
@@ -125,7 +140,7 @@ class PostgresServer:
                 "-E",
                 "UTF8",
                 "--locale=C",
-                "--auth-local=trust",
+                "--auth-local=peer",
                 "--auth-host=scram-sha-256",
             ]
         )
@@ -136,6 +151,8 @@ class PostgresServer:
             f"port = {self.port}\n"
             "listen_addresses = '127.0.0.1'\n"
             f"unix_socket_directories = '{self.run_dir}'\n"
+            "unix_socket_permissions = 0700\n"
+            "password_encryption = 'scram-sha-256'\n"
             "max_connections = 200\n"
             "shared_buffers = 256MB\n"
             "wal_level = replica\n"
@@ -159,15 +176,32 @@ class PostgresServer:
             pass
         return pid
 
+    def _write_access(self) -> bool:
+        """Write pg_hba.conf and pg_ident.conf; True if either changed."""
+        os_user = self.user or pwd.getpwuid(os.geteuid()).pw_name
+        ident = (
+            "# Written by `oms dev up`: who may be the superuser on the socket.\n"
+            f"oms   {os_user}   postgres\n"
+        )
+        changed = False
+        for name, text in (("pg_hba.conf", HBA), ("pg_ident.conf", ident)):
+            path = self.data / name
+            if not path.exists() or path.read_text() != text:
+                path.write_text(text)
+                changed = True
+        return changed
+
     def start(self) -> bool:
-        """Start the server unless it runs, then ensure the engine's role and database."""
+        """Start the server unless it runs, then ensure its access rules, the database and
+        the roles (upgrading a data dir of an older version: trust, one role oms/oms)."""
         self.initdb()
         started = False
+        access_changed = self._write_access()
         if self.pid() is None:
             if port_open(self.port):
                 raise ServiceError(
                     f"port {self.port} is taken by another program; stop it or set "
-                    "OMS_DEV_POSTGRES_PORT and OMS_POSTGRES_DSN"
+                    "OMS_DEV_POSTGRES_PORT (the dev roles' DSNs follow it)"
                 )
             self._prepare_dirs()
             self._run(
@@ -184,10 +218,16 @@ class PostgresServer:
                 ]
             )
             started = True
-        self._ensure_role_and_database()
+        elif access_changed:
+            self._prepare_dirs()
+            self._run([str(find_bindir() / "pg_ctl"), "-D", str(self.data), "reload"])
+        self._ensure_roles_and_database()
         return started
 
-    def _psql(self, sql: str, database: str = "postgres") -> str:
+    def psql(self, sql: str, database: str = "postgres") -> str:
+        """Run ``sql`` (a script) in ``database`` as the superuser, over the socket by
+        peer identity; psql's unaligned output."""
+        # The SQL goes on stdin, not argv: it carries passwords, and argv is public (ps).
         return self._run(
             [
                 str(find_bindir() / "psql"),
@@ -202,18 +242,43 @@ class PostgresServer:
                 "-tAX",
                 "-v",
                 "ON_ERROR_STOP=1",
-                "-c",
-                sql,
-            ]
+                "-f",
+                "-",
+            ],
+            stdin=sql,
         ).stdout.strip()
 
-    def _ensure_role_and_database(self) -> None:
-        role = self.role.replace('"', '""')
-        password = self.password.replace("'", "''")
-        if self._psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{self.role}'") != "1":
-            self._psql(f"CREATE ROLE \"{role}\" LOGIN PASSWORD '{password}'")
-        if self._psql(f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'") != "1":
-            self._psql(f'CREATE DATABASE "{self.database}" OWNER "{role}"')
+    def _ensure_roles_and_database(self) -> None:
+        """Roles with the password file's passwords, the database owned by the migrator,
+        and the grants; idempotent, so every `oms dev up` repairs what drifted."""
+        passwords = roles.ensure_passwords(self.settings.dev.data_dir)
+        statements = []
+        for role in roles.ROLES:
+            # Role names are our constants; passwords are URL-safe tokens (no quote).
+            statements.append(
+                f"SELECT 'CREATE ROLE {role}' WHERE NOT EXISTS "
+                f"(SELECT FROM pg_roles WHERE rolname = '{role}') \\gexec\n"
+                f"ALTER ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
+                f"NOBYPASSRLS PASSWORD '{passwords[role]}';"
+            )
+        self.psql("\n".join(statements))
+        db = roles.DATABASE
+        if self.psql(f"SELECT 1 FROM pg_database WHERE datname = '{db}'") != "1":
+            self.psql(f"CREATE DATABASE {db} OWNER {roles.MIGRATOR}")
+        legacy = self.psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{roles.LEGACY_ROLE}'") == "1"
+        if legacy:
+            self._retire_legacy_role()
+        self.psql(_GRANTS, database=db)
+        if legacy:
+            self.psql(_GRANTS_ON_EXISTING, database=db)
+
+    def _retire_legacy_role(self) -> None:
+        """Hand what the old single role ``oms`` owns to the migrator, then drop it."""
+        old, new = roles.LEGACY_ROLE, roles.MIGRATOR
+        self.psql(f"ALTER DATABASE {roles.DATABASE} OWNER TO {new}")
+        for database in (roles.DATABASE, "postgres"):
+            self.psql(f"REASSIGN OWNED BY {old} TO {new}; DROP OWNED BY {old};", database)
+        self.psql(f"DROP ROLE {old}")
 
     def stop(self) -> bool:
         """Stop the server (fast shutdown: open transactions roll back). True if it ran."""
@@ -235,4 +300,53 @@ class PostgresServer:
             dsn=self.settings.postgres.dsn,
             version=self.version(),
             log=self.log,
+            roles={
+                role: roles.dsn(self.settings.dev.data_dir, self.port, role) for role in roles.ROLES
+            },
         )
+
+
+# Every `oms dev up`, in the database: who may connect, and the privileges every table
+# the migrator creates from now on carries (so no migration has to know the roles).
+_GRANTS = f"""
+REVOKE ALL ON DATABASE {roles.DATABASE} FROM PUBLIC;
+GRANT CONNECT, TEMPORARY ON DATABASE {roles.DATABASE} TO {roles.WRITER};
+GRANT CONNECT ON DATABASE {roles.DATABASE} TO {roles.API}, {roles.ANALYST};
+REVOKE CONNECT, TEMPORARY ON DATABASE postgres FROM PUBLIC;
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+ALTER DEFAULT PRIVILEGES FOR ROLE {roles.MIGRATOR}
+    GRANT USAGE ON SCHEMAS TO {roles.WRITER}, {roles.API}, {roles.ANALYST};
+ALTER DEFAULT PRIVILEGES FOR ROLE {roles.MIGRATOR}
+    GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {roles.WRITER};
+ALTER DEFAULT PRIVILEGES FOR ROLE {roles.MIGRATOR}
+    GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {roles.WRITER};
+ALTER DEFAULT PRIVILEGES FOR ROLE {roles.MIGRATOR}
+    GRANT SELECT ON TABLES TO {roles.API}, {roles.ANALYST};
+"""
+
+# Once, when a data dir of an older version is upgraded: its schemas and tables were
+# made before the default privileges above, so they get the same grants explicitly
+# (the API's tables as projections/042_api_grants.sql grants them).
+_GRANTS_ON_EXISTING = f"""
+DO $$
+DECLARE s name;
+BEGIN
+    FOR s IN SELECT nspname FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner
+             WHERE r.rolname = '{roles.MIGRATOR}' AND nspname <> 'public'
+    LOOP
+        EXECUTE format('GRANT USAGE ON SCHEMA %I TO {roles.WRITER}, {roles.API}, '
+                       '{roles.ANALYST}', s);
+        EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I '
+                       'TO {roles.WRITER}', s);
+        EXECUTE format('GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA %I '
+                       'TO {roles.WRITER}', s);
+        EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA %I TO {roles.API}, '
+                       '{roles.ANALYST}', s);
+        IF to_regclass(format('%I.exception_resolution', s)) IS NOT NULL THEN
+            EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I.api_user, %I.api_key, '
+                           '%I.api_command, %I.exception_resolution TO {roles.API}', s, s, s, s);
+            EXECUTE format('REVOKE ALL ON %I.api_user, %I.api_key FROM {roles.ANALYST}', s, s);
+        END IF;
+    END LOOP;
+END $$;
+"""

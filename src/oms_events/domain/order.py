@@ -175,6 +175,10 @@ class Order(Aggregate):
     refunded_units: tuple[tuple[int, int], ...] = ()  # (line_no, units refunded)
     shipping_refunded = False
     promised_back: Money | None = None  # None: nothing promised back (older snapshots)
+    # Refunds of closed returns waiting for the money they give back: a COD courier
+    # remits the cash after the customer may have sent the goods back already.
+    # (return_no, return_id, ((line_no, units), ...), reason); replaced by the events.
+    refunds_waiting: tuple[tuple[str, str, tuple[tuple[int, int], ...], str], ...] = ()
     # A cancellation waiting for the carrier's interception (its reason), and the
     # shipments intercepted so far; immutable, replaced by the events.
     cancelling: str | None = None
@@ -875,6 +879,54 @@ class Order(Aggregate):
         )
         return total
 
+    def refund_return(
+        self, return_no: str, return_id: UUID, lines: Mapping[int, int], reason: str
+    ) -> bool:
+        """Refund the units a closed return kept (``RefundAgreed``, True), or, while the
+        money they cost has not come in yet but is still to come (a COD courier's cash
+        not remitted), keep the refund waiting for it (``RefundWaiting``, False): the
+        payment that brings the money agrees it (:meth:`agree_waiting_refunds`).
+
+        Before this, such a return's refund was refused, the return stayed open on the
+        order and the order never completed."""
+        if return_no in self.refunds_agreed or any(w[0] == return_no for w in self.refunds_waiting):
+            return False
+        value = Money.sum(
+            (Money.from_dict(p["amount"]) for p in self._price_refund(lines)), self.currency
+        )
+        coming = self.owed - self.paid_in
+        if value > self.amount_held and coming.amount > 0 and value <= self.amount_held + coming:
+            self._refund_waiting(
+                return_no=return_no,
+                return_id=return_id,
+                lines=[{"line_no": n, "quantity": q} for n, q in sorted(lines.items())],
+                reason=reason,
+            )
+            return False
+        self.agree_refund(return_no, lines, False, reason)
+        return True
+
+    @event("RefundWaiting")
+    def _refund_waiting(
+        self, return_no: str, return_id: UUID, lines: list[dict[str, Any]], reason: str
+    ) -> None:
+        units = tuple((d["line_no"], d["quantity"]) for d in lines)
+        self.refunds_waiting = (*self.refunds_waiting, (return_no, str(return_id), units, reason))
+
+    def agree_waiting_refunds(self) -> list[tuple[UUID, str]]:
+        """Agree the waiting refunds the money held now covers, oldest first
+        (``RefundAgreed`` each); their (return id, return number)."""
+        agreed: list[tuple[UUID, str]] = []
+        for return_no, return_id, units, reason in self.refunds_waiting:
+            lines = dict(units)
+            value = Money.sum(
+                (Money.from_dict(p["amount"]) for p in self._price_refund(lines)), self.currency
+            )
+            if value <= self.amount_held:
+                self.agree_refund(return_no, lines, False, reason)
+                agreed.append((UUID(return_id), return_no))
+        return agreed
+
     def _price_refund(self, lines: Mapping[int, int]) -> list[dict[str, Any]]:
         # Each line's units at its net, prorated from the units refunded already (see
         # agree_refund); raises for units the line no longer has to refund.
@@ -917,6 +969,7 @@ class Order(Aggregate):
         amount: dict[str, Any],
     ) -> None:
         self.refunds_agreed = self.refunds_agreed | {refund_id}
+        self.refunds_waiting = tuple(w for w in self.refunds_waiting if w[0] != refund_id)
         self._promise_back(Money.from_dict(amount))
         units = dict(self.refunded_units)
         for part in lines:
@@ -1200,6 +1253,7 @@ class Order(Aggregate):
         return (
             self.status is OrderStatus.DELIVERED
             and not self.open_returns
+            and not self.refunds_waiting
             and self.paid_in >= self.owed
         )
 

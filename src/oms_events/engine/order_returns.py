@@ -142,27 +142,11 @@ class OrderReturns:
         order = self._order(partition, command.order_id)
         kept = {line.line_no: line.quantity for line in command.lines if line.quantity}
         if command.refund and kept:
-            order.agree_refund(command.return_no, kept, False, f"return: {command.reason}")
+            reason = f"return: {command.reason}"
+            order.refund_return(command.return_no, command.return_id, kept, reason)
         order.close_return(command.return_id, command.outcome, kept)
-        agreed = [
-            e
-            for e in order.pending_events
-            if type(e).__name__ == "RefundAgreed"
-            and getattr(e, "refund_id", None) == command.return_no
-        ]
-        for e in agreed:
-            out.command(
-                RecordReturnRefund(
-                    command_id=f"{command.command_id}/refunded",
-                    return_id=command.return_id,
-                    amount=e.amount["amount"],  # type: ignore[attr-defined]
-                    currency=order.currency,
-                    lines=tuple(
-                        LineAmount(line_no=p["line_no"], amount=p["amount"]["amount"])
-                        for p in e.lines  # type: ignore[attr-defined]
-                    ),
-                )
-            )
+        refunded = f"{command.command_id}/refunded"
+        tell_return_refunded(order, command.return_id, command.return_no, refunded, out)
         self._save(partition, order, out, command.command_id)
 
     # --- completion timer ---------------------------------------------------------
@@ -235,6 +219,28 @@ class OrderReturns:
                 "order completed",
                 order_id=str(order_id),
                 window_closed=datetime.fromtimestamp(at, UTC).isoformat(),
+            )
+
+
+def tell_return_refunded(
+    order: Order, return_id: UUID, return_no: str, command_id: str, out: Outbox
+) -> None:
+    """Tell the return the amount its refund was agreed at (RecordReturnRefund), when
+    the order's new events agree it: at its closing, or when a COD courier's cash came
+    in for a refund that waited (``Order.agree_waiting_refunds``)."""
+    for e in order.pending_events:
+        if type(e).__name__ == "RefundAgreed" and getattr(e, "refund_id", None) == return_no:
+            out.command(
+                RecordReturnRefund(
+                    command_id=command_id,
+                    return_id=return_id,
+                    amount=e.amount["amount"],  # type: ignore[attr-defined]
+                    currency=order.currency,
+                    lines=tuple(
+                        LineAmount(line_no=p["line_no"], amount=p["amount"]["amount"])
+                        for p in e.lines  # type: ignore[attr-defined]
+                    ),
+                )
             )
 
 

@@ -110,7 +110,7 @@ from oms_events.engine.commands import (
 )
 from oms_events.engine.order_merging import OrderMerging, merge_refused
 from oms_events.engine.order_operations import OrderOperations, operator_refused
-from oms_events.engine.order_returns import OrderReturns, refused_return
+from oms_events.engine.order_returns import OrderReturns, refused_return, tell_return_refunded
 from oms_events.engine.order_saga import OrderChange, OrderSaga
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition
@@ -474,6 +474,9 @@ class OrderService(OrderReturns, OrderOperations, OrderMerging, Service):
         """Money arrived; the saga may confirm."""
         order = self._order(partition, command.order_id)
         order.record_payment(command.payment_id, Money(command.amount, command.currency))
+        for return_id, return_no in order.agree_waiting_refunds():
+            refunded = f"{command.command_id}/refunded/{return_no}"
+            tell_return_refunded(order, return_id, return_no, refunded, out)
         self.saga.advance(order, out, command.command_id)
         self._save(partition, order, out, command.command_id)
 

@@ -99,4 +99,4 @@ class Notifier:
 
 def connect_in(settings: Settings, schema: str) -> psycopg.Connection[Any]:
     """An autocommit connection to the notifier's tables in ``schema`` (for the CLI)."""
-    return connect(settings.postgres.dsn, schema, "oms-notify-cli")
+    return connect(settings.postgres.dsn, schema, "oms-notify-cli", create=False)

@@ -28,13 +28,20 @@ from psycopg import errors, sql
 
 from oms_events import resources
 from oms_events.projection.spec import Projection
+from oms_events.settings import Settings
 
 CORE = "000_core.sql"
 CORE_OWNER = "core"
 # Files every schema holds, owned by no projection: the offsets, and tables that are
 # computed or written rather than folded from events (the demand forecast, the operator
 # API's users, keys and commands), which a replay's swap must leave alone (replay.KEPT).
-CORE_FILES = (CORE, "018_demand_forecast.sql", "024_api.sql", "041_api_command_watch.sql")
+CORE_FILES = (
+    CORE,
+    "018_demand_forecast.sql",
+    "024_api.sql",
+    "041_api_command_watch.sql",
+    "042_api_grants.sql",
+)
 
 _MIGRATIONS_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_migration (
@@ -125,6 +132,17 @@ def migrate(
             results.append(Applied(version, owner, True))
         refresh_views(conn, sql_dir)
     return results
+
+
+def migrate_as_owner(
+    settings: Settings, schema: str, projections: Sequence[Projection]
+) -> list[Applied]:
+    """:func:`migrate` over a connection of the migrator (``OMS_POSTGRES_MIGRATOR_DSN``),
+    the owner of the schema objects: the run-time role may not create tables."""
+    with psycopg.connect(
+        settings.postgres.migrator_dsn, autocommit=True, application_name="oms-migrate"
+    ) as conn:
+        return migrate(conn, schema, projections)
 
 
 def refresh_views(conn: psycopg.Connection[Any], sql_dir: Path | None = None) -> list[str]:

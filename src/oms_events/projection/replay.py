@@ -131,7 +131,8 @@ def rebuild(
     """
     started = time.monotonic()
     build = f"{target[:40]}__build_{uuid.uuid4().hex[:8]}"
-    conn = connect(settings.postgres.dsn, build, f"oms-replay-{projection.name}")
+    # The migrator's: a rebuild creates a schema and drops and moves tables.
+    conn = connect(settings.postgres.migrator_dsn, build, f"oms-replay-{projection.name}")
     try:
         migrate(conn, build, [projection])
         # The live projection dead-lettered what it refused; a rebuild only counts it.

@@ -20,7 +20,7 @@ import structlog
 from oms_events import waits
 from oms_events.avro.codec import Codec
 from oms_events.kafka.errors import KafkaError, KafkaUnavailable
-from oms_events.projection.migrate import migrate
+from oms_events.projection.migrate import migrate_as_owner
 from oms_events.projection.runner import Runner, connect
 from oms_events.projection.spec import Projection
 from oms_events.recovery import Backoff
@@ -64,15 +64,21 @@ class Supervisor:
         self._lost = False  # the connections broke: reconnect before the next batch
 
     def _connect(self, projection: Projection) -> psycopg.Connection[Any]:
-        return connect(self.settings.postgres.dsn, self.schema, f"oms-project-{projection.name}")
+        # The run-time role: rows only; the tables are the migrator's (_start).
+        return connect(
+            self.settings.postgres.dsn,
+            self.schema,
+            f"oms-project-{projection.name}",
+            create=False,
+        )
 
     def _start(self) -> None:
         # Several projections share the wait: each polls briefly in turn.
         wait = self.max_wait / len(self.projections)
         for p in self.projections[len(self.runners) :]:
+            migrate_as_owner(self.settings, self.schema, [p])
             conn = self._connect(p)
             try:
-                migrate(conn, self.schema, [p])
                 runner = Runner(
                     self.settings,
                     p,

@@ -398,7 +398,8 @@ def fork_outcomes(
 def project(fork: Settings, schema: str, names: Sequence[str] = PROJECTIONS) -> None:
     """Apply the fork's events to ``names`` in ``schema`` (for psql with --keep)."""
     for projection in select(list(names)):
-        with connect(fork.postgres.dsn, schema, f"whatif-{projection.name}") as conn:
+        # The migrator's: the fork's schema is made here and dropped by clean_up.
+        with connect(fork.postgres.migrator_dsn, schema, f"whatif-{projection.name}") as conn:
             migrate(conn, schema, [projection])
             runner = Runner(
                 fork, projection, conn, batch_size=2000, max_wait=0.05, dead_letters=False
@@ -419,7 +420,7 @@ def clean_up(fork: Settings, schema: str) -> None:
                 client.delete_topics(names)
     finally:
         client.close()
-    with psycopg.connect(fork.postgres.dsn, autocommit=True) as conn:
+    with psycopg.connect(fork.postgres.migrator_dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 

@@ -102,21 +102,20 @@ def _seed(w: World) -> None:
         )
     finally:
         p.close()
-    for role in ROLES:
-        w.api.db.execute(
-            "INSERT INTO exception (exception_id, kind, code, message, occurred_at) "
-            "VALUES (%s, 'late_shipment', 'late', 'late', now())",
-            f"manual:{role}",
-        )
-        w.api.db.execute(
-            "INSERT INTO exception (exception_id, kind, code, message, source_topic, "
-            "source_partition, source_offset, occurred_at) "
-            "VALUES (%s, 'dead_letter', 'intake.bad_json', 'bad', %s, %s, %s, now())",
-            f"dead_letter:{role}",
-            topic,
-            meta.partition,
-            meta.offset,
-        )
+    # As the projection would: the API's own role may not write the exception table.
+    with connect(w.settings.postgres.dsn, w.schema, "test-seed", create=False) as conn:
+        for role in ROLES:
+            conn.execute(
+                "INSERT INTO exception (exception_id, kind, code, message, occurred_at) "
+                "VALUES (%s, 'late_shipment', 'late', 'late', now())",
+                (f"manual:{role}",),
+            )
+            conn.execute(
+                "INSERT INTO exception (exception_id, kind, code, message, source_topic, "
+                "source_partition, source_offset, occurred_at) "
+                "VALUES (%s, 'dead_letter', 'intake.bad_json', 'bad', %s, %s, %s, now())",
+                (f"dead_letter:{role}", topic, meta.partition, meta.offset),
+            )
 
 
 @pytest.fixture(scope="module")

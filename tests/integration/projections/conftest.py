@@ -36,6 +36,14 @@ def differences(pg: psycopg.Connection[Any], a: str, b: str, table: str) -> int:
     return int(row[0])
 
 
+@pytest.fixture
+def analyst_pg(dev_services: Settings) -> Iterator[psycopg.Connection]:
+    """A connection as analysts make it (docs/analysts.md): the read-only role. Request it
+    after ``schema``, so it closes before the schema is dropped."""
+    with psycopg.connect(dev_services.postgres.analyst_dsn) as conn:
+        yield conn
+
+
 def _drop(dsn: str, prefix: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         names = conn.execute(

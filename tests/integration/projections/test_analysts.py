@@ -28,11 +28,12 @@ def query(name: str) -> str:
 
 
 def test_analysts_queries_answer_from_the_events(
-    topics_ready: Settings, pg: psycopg.Connection, schema: str
+    topics_ready: Settings, schema: str, runtime_dsn: str, analyst_pg: psycopg.Connection
 ) -> None:
     world = w.build(150, seed=11)
     w.produce(topics_ready, world.events)
-    run_all(topics_ready, schema)
+    run_all(topics_ready, schema, runtime_dsn)
+    pg = analyst_pg  # the queries as analysts run them: the read-only role
     pg.execute(f"SET search_path TO {schema}")
 
     # Units per channel per day last week (business days: Shanghai), from the orders.

@@ -11,7 +11,7 @@ import psycopg
 from psycopg import sql
 
 from oms_events import resources
-from oms_events.projection.migrate import migrate
+from oms_events.projection.migrate import migrate, migrate_as_owner
 from oms_events.projection.registry import select
 from oms_events.projection.replay import as_of_schema, rebuild
 from oms_events.projection.runner import Runner, connect
@@ -20,11 +20,12 @@ from oms_events.settings import Settings
 from tests.integration.projections import world as w
 
 
-def run_all(settings: Settings, schema: str) -> None:
-    """Every projection caught up to the end of its topics in ``schema``."""
+def run_all(settings: Settings, schema: str, runtime_dsn: str) -> None:
+    """Every projection caught up to the end of its topics in ``schema``, as `oms project`
+    applies them: tables made by the migrator, rows written by the run-time role."""
     for p in select([]):
-        with connect(settings.postgres.dsn, schema, f"test-{p.name}") as conn:
-            migrate(conn, schema, [p])
+        migrate_as_owner(settings, schema, [p])
+        with connect(runtime_dsn, schema, f"test-{p.name}", create=False) as conn:
             runner = Runner(settings, p, conn, batch_size=700)
             try:
                 runner.catch_up()
@@ -61,12 +62,12 @@ def test_every_projection_column_is_documented(pg: psycopg.Connection, schema: s
 
 
 def test_projections_match_the_aggregates_and_survive_replays(
-    topics_ready: Settings, pg: psycopg.Connection, schema: str
+    topics_ready: Settings, pg: psycopg.Connection, schema: str, runtime_dsn: str
 ) -> None:
     world = w.build(120)
     w.produce(topics_ready, world.events)
     w.produce_dead_letters(topics_ready, 4)
-    run_all(topics_ready, schema)
+    run_all(topics_ready, schema, runtime_dsn)
 
     levels = {
         (r[0], r[1]): (r[2], r[3], r[4])
@@ -118,7 +119,7 @@ def test_projections_match_the_aggregates_and_survive_replays(
         sql.SQL("UPDATE {}.projection_offset SET next_offset = 0").format(sql.Identifier(schema))
     )
     pg.commit()
-    run_all(topics_ready, schema)
+    run_all(topics_ready, schema, runtime_dsn)
     assert {t: table(pg, schema, t) for t in before} == before
 
     # Status: nothing left to read; Prometheus text says the same.
@@ -140,7 +141,7 @@ def test_projections_match_the_aggregates_and_survive_replays(
     assert as_of_schema(cut).startswith("asof_")
 
     # Replay swaps a rebuilt copy in; the rebuilt rows equal the live ones caught up.
-    run_all(topics_ready, schema)
+    run_all(topics_ready, schema, runtime_dsn)
     live = table(pg, schema, "fact_order_line")
     sales = sorted(pg.execute(f"SELECT * FROM {schema}.daily_sales").fetchall())
     pg.commit()  # a reader's open transaction would hold the swap back (as it should)

@@ -224,6 +224,20 @@ def events_of_every_kind() -> list[Any]:
     o.complete()
     recorded += o.collect_events()
 
+    # COD: a return inspected before the courier remitted the cash waits for it.
+    cod = order(external_id="T-COD", payment_method=PaymentMethod.COD)
+    reserve_all(cod)
+    cod.confirm()
+    cod.allocate()
+    cod.ship_line(1, "shipment-cod")
+    cod.deliver_shipment("shipment-cod", SCANNED_AT)
+    cod.open_return(UUID(int=10), "RMA-10", {1: 1}, "quality")
+    cod.refund_return("RMA-10", UUID(int=10), {1: 1}, "return: quality")  # RefundWaiting
+    cod.close_return(UUID(int=10), "refunded", {1: 1})
+    cod.record_payment("cod:SF:SF100", cod.total)
+    assert cod.agree_waiting_refunds() == [(UUID(int=10), "RMA-10")]  # RefundAgreed
+    recorded += cod.collect_events()
+
     # Paid at the channel (OrderPlaced carries the payment), allocated by the answer.
     paid = order(external_id="T-4", paid_at_channel="tmall:T-4")
     paid.allocate([(1, paid.reservation_id(1), "WH-SH")])

@@ -29,6 +29,7 @@ from oms_events.engine.commands import (
     OpenReturn,
     PlaceOrder,
     ReceiveReturn,
+    RecordPayment,
     RecordReturnRefund,
     RequestRefund,
     RequestReturn,
@@ -61,8 +62,8 @@ class Returns:
         self.orders.service.saga.stock = self.orders.view
         self.returns = Flow(stock={}, service=ReturnService(policy))
 
-    def shipped(self, external_id: str = "R1") -> uuid.UUID:
-        placed = place(external_id, [("TEA", 2), ("CUP", 1)])
+    def shipped(self, external_id: str = "R1", method: str = "alipay") -> uuid.UUID:
+        placed = place(external_id, [("TEA", 2), ("CUP", 1)], paid=method != "cod", method=method)
         asks = self.orders.send(placed).asks()
         self.orders.answer(*asks)
         order_id = uuid.UUID(placed.key)
@@ -201,9 +202,9 @@ def test_an_unknown_reason_is_refused_not_dead_lettered() -> None:
     assert refused.outcome is Outcome.REJECTED and not refused.dead
 
 
-def delivered(flow: Returns, external_id: str, ago: timedelta) -> uuid.UUID:
+def delivered(flow: Returns, external_id: str, ago: timedelta, method: str = "alipay") -> uuid.UUID:
     """A shipped order whose shipment the carrier delivered ``ago``."""
-    order_id = flow.shipped(external_id)
+    order_id = flow.shipped(external_id, method)
     [shipment] = set(flow.orders.order(order_id).shipments.values())
     flow.orders.send(
         DeliverShipment(
@@ -317,3 +318,44 @@ def test_a_delivered_order_out_of_memory_still_completes_after_a_restart() -> No
     ticked = again.tick()
     assert ticked is not None and ticked.events == ["OrderCompleted"]
     assert again.order(order_id).status is OrderStatus.COMPLETED
+
+
+def test_a_cod_return_inspected_before_the_courier_remits_is_refunded_when_the_cash_comes() -> None:
+    # The customer paid the courier at the door and sent the goods back; the return was
+    # inspected before the courier's remittance was recorded (CI, round six: the refund
+    # was refused, the return stayed open on the order and it never completed).
+    flow = Returns()
+    order_id = delivered(flow, "R1", timedelta(hours=1), method="cod")
+    [opened] = flow.request(order_id, (1, 1)).commands(OpenReturn)
+    rid = opened.return_id
+    flow.to_return(opened)
+    flow.to_return(
+        ShipReturn(command_id="s", return_id=rid, carrier="SF", tracking_no="SF1234567890123")
+    )
+    flow.to_return(ReceiveReturn(command_id="r", return_id=rid, location="SH"))
+    inspected = flow.to_return(
+        InspectReturn(
+            command_id="i", return_id=rid, lines=(InspectedLine(line_no=1, outcome="resellable"),)
+        )
+    )
+    [close] = inspected.commands(CloseReturn)
+    closed = flow.orders.send(close)
+    assert closed.events == ["RefundWaiting", "ReturnResolved"]
+    assert not closed.commands(RequestRefund) and not closed.commands(RecordReturnRefund)
+    assert not flow.orders.order(order_id).completable  # unpaid, its refund waiting
+    paid = flow.orders.send(
+        RecordPayment(
+            command_id="cod",
+            order_id=order_id,
+            payment_id="cod:SF:SF1234567890123",
+            amount=3000,
+            currency="CNY",
+        )
+    )
+    assert paid.events == ["PaymentRecorded", "RefundAgreed"]
+    [money] = paid.commands(RequestRefund)
+    assert (money.refund_id, money.amount) == ("RMA-1", 1000)  # one TEA at ¥10
+    [told] = paid.commands(RecordReturnRefund)
+    flow.to_return(told)
+    assert flow.ret(rid).status is ReturnStatus.REFUNDED
+    assert flow.orders.order(order_id).completable  # once its return window closes
