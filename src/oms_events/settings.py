@@ -87,7 +87,7 @@ class KafkaSettings(BaseSettings):
     password: str = Field(
         "",
         description="Password of OMS_KAFKA_USERNAME; empty with the dev services: read from "
-        "<OMS_DEV_DATA_DIR>/kafka/credentials.json (0600)",
+        "<OMS_DEV_DATA_DIR>/credentials/kafka.json (0600)",
         json_schema_extra={"secret": True},
     )
     max_record_bytes: int = Field(

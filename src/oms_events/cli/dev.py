@@ -40,7 +40,7 @@ def up(
     run (safe to repeat).
 
     The first run resolves the Kafka broker from Maven Central into ~/.m2 and generates
-    the Kafka principals' passwords (OMS_DEV_DATA_DIR/kafka/credentials.json, 0600);
+    the Kafka principals' passwords (OMS_DEV_DATA_DIR/credentials/kafka.json, 0600);
     later runs start in seconds. A three-node cluster (三节点集群), every node broker
     and controller:
 

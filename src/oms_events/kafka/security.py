@@ -3,7 +3,7 @@
 One place maps ``settings.kafka`` (``OMS_KAFKA_USERNAME``, ``OMS_KAFKA_PASSWORD``,
 ``OMS_KAFKA_SECURITY_PROTOCOL``, ``OMS_KAFKA_SASL_MECHANISM``) to what both clients
 need. When the environment leaves them unset, the dev services fill them from the
-credentials ``oms dev up`` generated (``<OMS_DEV_DATA_DIR>/kafka/credentials.json``,
+credentials ``oms dev up`` generated (``<OMS_DEV_DATA_DIR>/credentials/kafka.json``,
 mode 0600): the user defaults to the admin principal (tests, topic creation and the
 dev tools), and a user named without a password (``OMS_KAFKA_USERNAME=warehouse``)
 takes that principal's password from the file. The file is consulted only for
@@ -85,7 +85,7 @@ PLAINTEXT = ClientSecurity("PLAINTEXT")
 
 def credentials_path(settings: Settings) -> Path:
     """Where ``oms dev up`` keeps the generated SCRAM passwords of every principal."""
-    return settings.dev.data_dir / "kafka" / "credentials.json"
+    return settings.dev.data_dir / "credentials" / "kafka.json"
 
 
 def read_credentials(path: Path) -> dict[str, str]:
@@ -109,7 +109,8 @@ def ensure_credentials(path: Path) -> dict[str, str]:
     known = read_credentials(path)
     wanted = {p: known.get(p) or secrets.token_hex(24) for p in PRINCIPALS}
     if any(p not in known for p in PRINCIPALS):
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # Beside the PostgreSQL roles' passwords, in a folder only its owner enters.
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         partial = path.with_suffix(".partial")
         partial.unlink(missing_ok=True)
         # Created 0600, never chmod-ed after: no moment where others could read it.
