@@ -7,12 +7,15 @@ import sys
 
 import structlog
 
+from oms_events.log_privacy import mask_personal_data
+
 
 def setup_logging(fmt: str = "auto", level: str = "info") -> None:
     """Configure structlog and the standard library's logging once for the process.
 
     ``fmt`` is ``json``, ``console`` or ``auto`` (console when stderr is a terminal).
     Library loggers (kafka-python, psycopg) go through the same renderer at WARNING.
+    Phones, names and addresses are masked in every line (``log_privacy``).
     """
     use_console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
     renderer: structlog.types.Processor = (
@@ -31,6 +34,7 @@ def setup_logging(fmt: str = "auto", level: str = "info") -> None:
             *shared,
             structlog.processors.StackInfoRenderer(),
             structlog.processors.format_exc_info,
+            mask_personal_data,  # last: exception texts quote values too
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
@@ -39,7 +43,9 @@ def setup_logging(fmt: str = "auto", level: str = "info") -> None:
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(processor=renderer, foreign_pre_chain=shared)
+        structlog.stdlib.ProcessorFormatter(
+            processor=renderer, foreign_pre_chain=[*shared, mask_personal_data]
+        )
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,3 +60,12 @@ def test_a_running_node_that_does_not_answer_is_waited_for_not_started_again(
     monkeypatch.setattr(kafka_broker, "port_open", lambda *_a, **_k: True)
     assert node.start(timeout=5) is False
     assert spawned == []
+
+
+def test_a_new_cluster_id_never_starts_with_a_dash_the_storage_tool_would_read_as_an_option(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The first uuid encodes to "-9aJcP17SI6HMXxtSphhBw" (a CI run's), the second not.
+    ids = iter([uuid.UUID("fbd68970-fd7b-488e-8731-7c6d4a986107"), uuid.UUID(int=7)])
+    monkeypatch.setattr(uuid, "uuid4", lambda: next(ids))
+    assert kafka_broker.new_cluster_id() == "AAAAAAAAAAAAAAAAAAAABw"

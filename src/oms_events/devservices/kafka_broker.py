@@ -86,6 +86,16 @@ class ClusterStatus:
         return self.nodes[0].version
 
 
+def new_cluster_id() -> str:
+    """A cluster id as Kafka's ``Uuid.randomUuid`` makes them: URL-safe base64 without
+    padding, never starting with '-' (which the storage tool's argument parser takes
+    for an option: one fresh data dir in 64 failed to format, as a CI run did)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 class KafkaBroker:
     """One dev node's files and process (node 1 under ``<data_dir>/kafka``, node n under
     ``<data_dir>/kafka/node-n``) in a cluster of ``nodes`` (see the module doc)."""
@@ -472,8 +482,7 @@ class KafkaCluster:
         meta = self.root / "data" / "meta.properties"
         if meta.exists():  # one node formatted before the record existed: formatted already
             return ""
-        # Kafka's Uuid prints as URL-safe base64 without padding.
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = new_cluster_id()
         self.root.mkdir(parents=True, exist_ok=True)
         # Formatted with the SCRAM credentials (KafkaBroker.format_storage): secured.
         self.record.write_text(f"nodes={self.count}\ncluster.id={cluster_id}\nsasl={MECHANISM}\n")
