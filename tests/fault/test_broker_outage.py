@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,6 +46,7 @@ from tests.integration.engine.harness import (
 )
 from tests.integration.intake.conftest import make_topics
 from tests.integration.intake.conftest import send as deliver
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECTIONS = ("inventory", "tracking")
@@ -66,12 +66,6 @@ pytestmark = pytest.mark.skip(
     reason="intermittent: after the restart the engine sometimes decides too slowly "
     "(115 orders undecided at the deadline in one CI run); see README, Tests"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

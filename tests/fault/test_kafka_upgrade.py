@@ -6,7 +6,6 @@ this test starts on its own ports and data directory, never the shared one."""
 from __future__ import annotations
 
 import shutil
-import socket
 import tempfile
 from pathlib import Path
 
@@ -19,12 +18,7 @@ from oms_events.kafka.connection import clients
 from oms_events.kafka.port import NewTopic, TopicPartition
 from oms_events.kafka.security import as_admin, credentials_path
 from oms_events.settings import Settings
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.ports import free_port
 
 
 def test_a_plaintext_data_dir_is_secured_and_keeps_its_records(dev_services: Settings) -> None:

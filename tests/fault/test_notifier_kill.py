@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ from tests.integration.conftest import pg
 from tests.integration.engine.harness import ROOT
 from tests.integration.projections import world as w
 from tests.integration.projections.conftest import schema, topics_ready
+from tests.ports import free_port
 
 __all__ = ["pg", "schema", "topics_ready"]
 
@@ -50,12 +50,6 @@ class Mailbox:
     def count(self) -> int:
         with self.lock:
             return len(self.mails)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,16 +30,11 @@ from oms_events.settings import Settings
 from oms_events.topics import Kind, registry
 from tests.integration.projections import world as w
 from tests.integration.projections.conftest import differences
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECTIONS = ("inventory", "analytics")
 TABLES = ("inventory_level", "inventory_sales_daily", "fact_order_line")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ with generated passwords, and the old tables reachable by them. A server of its 
 from __future__ import annotations
 
 import shutil
-import socket
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -18,15 +17,10 @@ from psycopg import errors
 from oms_events.devservices import postgres_roles as roles
 from oms_events.devservices.postgres_server import PostgresServer
 from oms_events.settings import Settings
+from tests.ports import free_port
 
 # What older versions wrote: initdb --auth-local=trust --auth-host=scram-sha-256.
 OLD_HBA = "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -11,13 +10,7 @@ import uuid
 import psycopg
 
 from oms_events.settings import Settings
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+from tests.ports import free_port
 
 
 def test_demo_places_orders_and_the_projection_shows_each_once(isolated: Settings) -> None:

@@ -8,13 +8,14 @@ so its subjects start empty.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 import uuid
 from pathlib import Path
 
 import httpx
+
+from tests.ports import free_port
 
 HERE = Path(__file__).parent
 VERSION = "apicurio-2.1.5.Final"
@@ -47,19 +48,13 @@ def build(data_dir: Path) -> Path:
     return home / RUNNER
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class RegistryServer:
     """One registry process on loopback; ``url`` is its Confluent API."""
 
     def __init__(self, jar: Path, log: Path) -> None:
         java = shutil.which("java")
         assert java, "a JDK 17 is needed"
-        port = _free_port()
+        port = free_port()
         self.url = f"http://127.0.0.1:{port}{API}"
         self.log = log
         with log.open("wb") as out:

@@ -6,7 +6,6 @@ second effect; a tampered one is refused in the provider's words and dead-letter
 
 from __future__ import annotations
 
-import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -40,6 +39,7 @@ from tests.integration.engine.harness import (
     send,
     wait_for,
 )
+from tests.ports import free_port
 from tests.unit.payments.conftest import APP_ID, MCHID, alipay_gateway, wechatpay_gateway
 
 # provider -> (the order's method, the sandbox, the merchant's gateway, a tamper, the
@@ -66,13 +66,6 @@ PROVIDERS: dict[str, tuple[str, Any, Any, Tamper, tuple[int, bytes]]] = {
 
 def notify_url(port: int, provider: str) -> str:
     return f"http://127.0.0.1:{port}/payments/{provider}/notify"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class Server:

@@ -13,12 +13,7 @@ from oms_events.devservices.payment_sandboxes import PaymentSandboxes
 from oms_events.devservices.process import ServiceError
 from oms_events.payments.providers import gateways
 from oms_events.settings import Settings
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.ports import free_port
 
 
 @pytest.fixture
