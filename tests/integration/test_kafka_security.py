@@ -5,6 +5,7 @@ nothing allowed without a rule), through both client implementations."""
 from __future__ import annotations
 
 import stat
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -19,7 +20,7 @@ from oms_events.kafka.acls import apply_acls
 from oms_events.kafka.admin import apply_topics
 from oms_events.kafka.connection import clients
 from oms_events.kafka.errors import KafkaError
-from oms_events.kafka.port import Clients, TopicPartition
+from oms_events.kafka.port import Clients, Producer, TopicPartition
 from oms_events.kafka.security import credentials_path
 from oms_events.settings import Settings
 from tests.integration.conftest import drop_topics
@@ -43,6 +44,9 @@ def secured(dev_services: Settings) -> Iterator[Settings]:
     settings = dev_services.replace(kafka={"topic_prefix": PREFIX, "partitions": 1})
     apply_topics(settings)
     assert apply_acls(settings)
+    # In effect once a principal they allow is let through (see allowed_at_last).
+    warehouse = as_user(settings, "warehouse", "confluent")
+    allowed_at_last(warehouse, PREFIX + topics.WAREHOUSE_UPDATES).close()
     yield settings
     drop_topics(settings)
 
@@ -83,6 +87,24 @@ def test_the_credentials_and_the_broker_configuration_are_private(
         KafkaBroker(dev_services).home / "server.properties",
     ):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def allowed_at_last(clients_of: Clients, topic: str) -> Producer:
+    """A producer that wrote one record to ``topic``: the broker applies new ACLs a
+    moment after CreateAcls answers (it replays the metadata record), so the first
+    allowed write may still be refused (a clean-clone CI run was). A fresh producer
+    each try: a refused client may keep the topic's refusal until its metadata ages."""
+    deadline = time.monotonic() + 30
+    while True:
+        p = clients_of.producer()
+        try:
+            p.send(topic, b"packed", key=b"shipment-1").get(10)
+            return p
+        except KafkaError as exc:
+            p.close()
+            if "AUTHORIZATION" not in str(exc).upper() or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 @pytest.mark.parametrize("client", ["confluent", "kafka-python"])
