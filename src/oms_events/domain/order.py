@@ -919,9 +919,13 @@ class Order(Aggregate):
         agreed: list[tuple[UUID, str]] = []
         for return_no, return_id, units, reason in self.refunds_waiting:
             lines = dict(units)
-            value = Money.sum(
-                (Money.from_dict(p["amount"]) for p in self._price_refund(lines)), self.currency
-            )
+            try:
+                parts = self._price_refund(lines)
+            except (PaymentAmountInvalid, UnknownLine):
+                # Refunded meanwhile some other way: it stays waiting, visibly, rather
+                # than refuse the payment that came in.
+                continue
+            value = Money.sum((Money.from_dict(p["amount"]) for p in parts), self.currency)
             if value <= self.amount_held:
                 self.agree_refund(return_no, lines, False, reason)
                 agreed.append((UUID(return_id), return_no))

@@ -359,3 +359,17 @@ def test_a_cod_return_inspected_before_the_courier_remits_is_refunded_when_the_c
     flow.to_return(told)
     assert flow.ret(rid).status is ReturnStatus.REFUNDED
     assert flow.orders.order(order_id).completable  # once its return window closes
+
+
+def test_a_waiting_refund_refunded_meanwhile_never_refuses_the_payment() -> None:
+    # The units were refunded another way while the refund waited: the courier's cash
+    # is still recorded (the refund stays waiting, visibly) rather than refused.
+    flow = Returns()
+    order_id = delivered(flow, "R1", timedelta(hours=1), method="cod")
+    order = flow.orders.order(order_id)
+    order.open_return(uuid.UUID(int=5), "RMA-5", {1: 2}, "quality")
+    order.refund_return("RMA-5", uuid.UUID(int=5), {1: 2}, "return: quality")
+    order.refunded_units = ((1, 1),)  # one of the two units refunded meanwhile
+    order.payments["cod:SF:SF1"] = order.total
+    assert order.agree_waiting_refunds() == []
+    assert [w[0] for w in order.refunds_waiting] == ["RMA-5"]
