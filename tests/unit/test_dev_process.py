@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from oms_events.devservices import kafka_broker
+from oms_events.devservices import kafka_broker, process
 from oms_events.devservices.kafka_broker import KafkaBroker, KafkaCluster
 from oms_events.devservices.process import ServiceError, read_pid
 from oms_events.settings import Settings
@@ -69,3 +69,15 @@ def test_a_new_cluster_id_never_starts_with_a_dash_the_storage_tool_would_read_a
     ids = iter([uuid.UUID("fbd68970-fd7b-488e-8731-7c6d4a986107"), uuid.UUID(int=7)])
     monkeypatch.setattr(uuid, "uuid4", lambda: next(ids))
     assert kafka_broker.new_cluster_id() == "AAAAAAAAAAAAAAAAAAAABw"
+
+
+def test_a_process_still_in_exec_is_ours_at_once(
+    tmp_path: Path, sleeper: subprocess.Popen[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Right after Popen returns, the child may still be in exec, its command line empty
+    # (the kernel lets the parent go on before it sets up the new arguments): a
+    # clean-clone run took the payment sandboxes for dead and failed 254 tests on it.
+    pid_file = tmp_path / "x.pid"
+    pid_file.write_text(str(sleeper.pid))
+    monkeypatch.setattr(process, "command_line", lambda _pid: b"")
+    assert read_pid(pid_file, "oms_events.payments.sandbox") == sleeper.pid

@@ -31,6 +31,11 @@ def pid_alive(pid: int) -> bool:
     return state != "Z"
 
 
+def command_line(pid: int) -> bytes:
+    """The process's arguments, space-separated (``/proc/PID/cmdline``)."""
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+
+
 def read_pid(pid_file: Path, command: str | None = None) -> int | None:
     """The pid in ``pid_file`` if that process still runs (and its command line holds
     ``command``, when given: after a reboot a stale pid file may name someone else's
@@ -43,10 +48,13 @@ def read_pid(pid_file: Path, command: str | None = None) -> int | None:
         return None
     if command is not None:
         try:
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+            argv = command_line(pid)
         except OSError:
             return pid  # no /proc to ask: trust the pid file
-        if command.encode() not in argv:
+        # Empty while the child is still in exec: its new arguments are set up after the
+        # kernel lets the spawning parent go on (a clean-clone run read it so, right
+        # after spawn()). Only other arguments name someone else's process.
+        if argv and command.encode() not in argv:
             return None
     return pid
 
