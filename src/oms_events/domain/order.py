@@ -864,8 +864,7 @@ class Order(Aggregate):
             return Money.zero(self.currency)
         parts = self._price_refund(lines)
         fee = self.shipping_fee if shipping and not self.shipping_refunded else None
-        total = Money.sum((Money.from_dict(p["amount"]) for p in parts), self.currency)
-        total = total + (fee or Money.zero(self.currency))
+        total = self._parts_value(parts) + (fee or Money.zero(self.currency))
         if total.amount <= 0 or total > self.amount_held:
             raise PaymentAmountInvalid(
                 action="refund", amount=str(total), limit=str(self.amount_held)
@@ -891,9 +890,7 @@ class Order(Aggregate):
         order and the order never completed."""
         if return_no in self.refunds_agreed or any(w[0] == return_no for w in self.refunds_waiting):
             return False
-        value = Money.sum(
-            (Money.from_dict(p["amount"]) for p in self._price_refund(lines)), self.currency
-        )
+        value = self._parts_value(self._price_refund(lines))
         coming = self.owed - self.paid_in
         if value > self.amount_held and coming.amount > 0 and value <= self.amount_held + coming:
             self._refund_waiting(
@@ -925,11 +922,14 @@ class Order(Aggregate):
                 # Refunded meanwhile some other way: it stays waiting, visibly, rather
                 # than refuse the payment that came in.
                 continue
-            value = Money.sum((Money.from_dict(p["amount"]) for p in parts), self.currency)
-            if value <= self.amount_held:
+            if self._parts_value(parts) <= self.amount_held:
                 self.agree_refund(return_no, lines, False, reason)
                 agreed.append((UUID(return_id), return_no))
         return agreed
+
+    def _parts_value(self, parts: Iterable[Mapping[str, Any]]) -> Money:
+        """What the refund parts of :meth:`_price_refund` come to."""
+        return Money.sum((Money.from_dict(p["amount"]) for p in parts), self.currency)
 
     def _price_refund(self, lines: Mapping[int, int]) -> list[dict[str, Any]]:
         # Each line's units at its net, prorated from the units refunded already (see
@@ -1193,9 +1193,7 @@ class Order(Aggregate):
             self._refund_all_paid()
             return
         lines = self.returned_lines()
-        value = Money.sum(
-            (Money.from_dict(p["amount"]) for p in self._price_refund(lines)), self.currency
-        )
+        value = self._parts_value(self._price_refund(lines))
         # Held beyond what the delivered goods are worth: paid for the returned ones.
         if lines and value.amount > 0 and value <= self.amount_held - self.owed:
             self.agree_refund(f"{self.order_no}-RTS", lines, False, f"returned to sender: {reason}")
