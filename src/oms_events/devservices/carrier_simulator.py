@@ -6,11 +6,15 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from oms_events.devservices.process import ServiceError, read_pid, spawn, stop_pid, tail
+from oms_events.devservices.process import (
+    await_ready,
+    read_pid,
+    spawn,
+    stop_pid,
+)
 from oms_events.kafka.security import environment as kafka_environment
 from oms_events.settings import Settings
 
@@ -85,18 +89,14 @@ class CarrierSimulatorProcess:
         return True
 
     def _await_following(self, pid: int, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.pid() is None:
-                raise ServiceError(
-                    f"the carrier simulator exited during start (pid {pid}):\n{tail(self.log)}"
-                )
-            if self._following(pid):
-                return
-            time.sleep(0.2)
-        raise ServiceError(
-            f"the carrier simulator did not follow its topics within {timeout:.0f}s:\n"
-            f"{tail(self.log)}"
+        await_ready(
+            "the carrier simulator",
+            pid,
+            lambda: self.pid() is not None,
+            lambda: self._following(pid) is not None,
+            "follow its topics",
+            self.log,
+            timeout,
         )
 
     def stop(self) -> bool:

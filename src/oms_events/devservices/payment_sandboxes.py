@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from oms_events.devservices.process import ServiceError, port_open, read_pid, spawn, stop_pid, tail
+from oms_events.devservices.process import (
+    ServiceError,
+    await_ready,
+    port_open,
+    read_pid,
+    spawn,
+    stop_pid,
+)
 from oms_events.payments.providers import alipay_url, wechatpay_url
 from oms_events.settings import Settings
 
@@ -76,17 +82,14 @@ class PaymentSandboxes:
         return True
 
     def _await_serving(self, pid: int, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.pid() is None:
-                raise ServiceError(
-                    f"the payment sandboxes exited during start (pid {pid}):\n{tail(self.log)}"
-                )
-            if self._serving():
-                return
-            time.sleep(0.2)
-        raise ServiceError(
-            f"the payment sandboxes did not serve within {timeout:.0f}s:\n{tail(self.log)}"
+        await_ready(
+            "the payment sandboxes",
+            pid,
+            lambda: self.pid() is not None,
+            self._serving,
+            "serve",
+            self.log,
+            timeout,
         )
 
     def stop(self) -> bool:

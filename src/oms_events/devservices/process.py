@@ -8,7 +8,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 
@@ -112,3 +112,24 @@ def tail(path: Path, lines: int = 20) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return f"(no log at {path})"
+
+
+def await_ready(
+    name: str,
+    pid: int,
+    running: Callable[[], bool],
+    ready: Callable[[], bool],
+    what: str,
+    log: Path,
+    timeout: float,
+) -> None:
+    """Wait until the service ``name`` (process ``pid``) is ``ready()``; ServiceError,
+    quoting its log, when it stops ``running()`` first or does not ``what`` in time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not running():
+            raise ServiceError(f"{name} exited during start (pid {pid}):\n{tail(log)}")
+        if ready():
+            return
+        time.sleep(0.2)
+    raise ServiceError(f"{name} did not {what} within {timeout:.0f}s:\n{tail(log)}")
