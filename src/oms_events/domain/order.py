@@ -1117,8 +1117,9 @@ class Order(Aggregate):
     def return_shipment(
         self, shipment_id: str, reason: str, received_back: bool, at: datetime
     ) -> bool:
-        """A parcel of the order comes back undelivered, not on our interception (拒收
-        refused, undeliverable after failed attempts): ``ShipmentReturnedToSender``; once
+        """A parcel of the order comes back undelivered (拒收 refused, undeliverable after
+        failed attempts, or intercepted for a cancellation refused since because another
+        parcel was delivered first): ``ShipmentReturnedToSender``; once
         the warehouse has it (``received_back``), ``ReturnedParcelReceived``. When no
         parcel is still on its way the order settles (see :meth:`_settle_returned_parcels`).
 

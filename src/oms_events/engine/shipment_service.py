@@ -160,9 +160,10 @@ class ShipmentService(Service):
                 out,
             )
         back = interception.parcel_returned(shipment, out, command.command_id)
-        if back and shipment.intercepting is None:
-            # Refused or undeliverable: the order settles once it has its goods back.
-            # (An intercepted parcel's order was cancelled on its returned scan.)
+        if back:
+            # The order settles once it has its goods back: refused or undeliverable, or
+            # intercepted for a cancellation the order had to refuse since (another
+            # parcel was delivered first). An order the interceptions cancelled ignores it.
             at = command.received_at or datetime.now(UTC)
             _tell_returned(shipment, out, f"{command.command_id}/back", at, received_back=True)
         out.events("shipment", partition, shipment, command.command_id)

@@ -11,8 +11,10 @@ from types import SimpleNamespace
 from oms_events import topics
 from oms_events.domain.order import OrderStatus
 from oms_events.engine.commands import (
+    CancelOrder,
     CreateShipment,
     DeliverShipment,
+    RecordInterception,
     RecordParcelReturned,
     RecordShipmentReturned,
     RequestRefund,
@@ -165,3 +167,45 @@ def test_the_warehouse_adapter_passes_on_when_the_parcel_came_back() -> None:
     assert command == RecordParcelReturned(
         command_id=f"{SHIPMENT}/returned", shipment_id=SHIPMENT, received_at=BACK_AT
     )
+
+
+def test_one_parcel_intercepted_one_delivered_first_ends_delivered_once_the_other_is_back() -> None:
+    # Cancelled after shipping: the carrier intercepted one parcel but delivered the other
+    # first, so the cancellation is refused. Once the intercepted parcel is back at the
+    # warehouse the order settles like a refused one (a CI run left it shipped for ever).
+    flow, oid, parcels = shipped("alipay", ["TEA", "COFFEE"])
+    flow.send(CancelOrder(command_id="cancel", order_id=oid, reason="顾客取消"))
+    flow.send(
+        RecordInterception(
+            command_id="i-coffee",
+            order_id=oid,
+            shipment_id=parcels["COFFEE"],
+            outcome="intercepted",
+        )
+    )
+    flow.send(
+        RecordInterception(
+            command_id="i-tea", order_id=oid, shipment_id=parcels["TEA"], outcome="delivered"
+        )
+    )
+    flow.send(
+        DeliverShipment(
+            command_id="scan-tea",
+            order_id=oid,
+            shipment_id=parcels["TEA"],
+            delivered_at=BACK_AT,
+            carrier="SF",
+            tracking_no="SF1",
+        )
+    )
+    assert flow.order(oid).status is OrderStatus.SHIPPED  # the coffee is on its way back
+    result = flow.send(returned(oid, parcels["COFFEE"], True))
+    assert result.events == [
+        "ShipmentReturnedToSender",
+        "ReturnedParcelReceived",
+        "RefundAgreed",
+        "OrderDelivered",
+    ]
+    (refund,) = result.commands(RequestRefund)
+    assert refund.amount == 1000  # the intercepted line's ¥10.00
+    assert flow.order(oid).completable
