@@ -18,10 +18,13 @@ translates types. What it adds:
 * ``metadata.recovery.strategy=none`` and a fresh admin client for a stale leader
   epoch: a restarted broker is met again without hanging or failing a lookup (see
   ``ConfluentClients`` and ``_STALE_LEADER``).
+* a deadline of its own on ``send_offsets_to_transaction`` and on ``close``, which
+  librdkafka and confluent-kafka leave without one (see ``ConfluentProducer``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -88,6 +91,10 @@ _STALE_LEADER = {
     ck.KafkaError.UNKNOWN_LEADER_EPOCH,
     ck.KafkaError.NOT_LEADER_FOR_PARTITION,
 }
+# How long past its own timeout send_offsets_to_transaction is waited for before its
+# producer is given up on (see ConfluentProducer): librdkafka answers a timed-out call
+# within milliseconds of its timeout when it answers at all.
+_STRANDED_GRACE_S = 2.0
 _LATEST = OffsetSpec.latest()  # type: ignore[no-untyped-call]
 _EARLIEST = OffsetSpec.earliest()  # type: ignore[no-untyped-call]
 
@@ -160,18 +167,39 @@ class _Delivery:
 
 
 class ConfluentProducer:
-    """The port's :class:`~oms_events.kafka.port.Producer` on ``confluent_kafka.Producer``."""
+    """The port's :class:`~oms_events.kafka.port.Producer` on ``confluent_kafka.Producer``.
+
+    ``send_offsets_to_transaction`` runs in a thread of its own and is given up on
+    ``_STRANDED_GRACE_S`` after its timeout. librdkafka sends the offsets to the group
+    coordinator through a request with no deadline (librdkafka #5456, open in 2.16):
+    caught by a broker restart, it waits for a broker state change that may never
+    come, and the call blocks past its timeout for good. A processor thread stuck
+    there decided nothing more (the broker-outage fault test: 115 orders undecided,
+    every process alive, nothing logged). A producer given up on is *stranded*: every
+    later call raises at once, and the thread still in librdkafka releases the client
+    if its call ever returns. Its transaction is aborted by the broker after the
+    transaction timeout, like a killed process's.
+    """
 
     def __init__(self, config: dict[str, Any]) -> None:
         self._p = ck.Producer(config)
+        self._transactional = "transactional.id" in config
+        self._lock = threading.Lock()
+        self._stranded: str | None = None  # why this producer was given up on
+
+    def _usable(self) -> None:
+        if self._stranded is not None:
+            raise KafkaError(self._stranded)
 
     def init_transactions(self, timeout_s: float = 30.0) -> None:
+        self._usable()
         try:
             self._p.init_transactions(timeout_s)
         except ck.KafkaException as exc:
             raise _error(exc) from exc
 
     def begin_transaction(self) -> None:
+        self._usable()
         try:
             self._p.begin_transaction()
         except ck.KafkaException as exc:
@@ -186,6 +214,7 @@ class ConfluentProducer:
         partition: int | None = None,
         headers: Headers | None = None,
     ) -> _Delivery:
+        self._usable()
         delivery = _Delivery(self._p)
         wire = cast(Any, headers)  # list[tuple[str, bytes]], which librdkafka takes
         while True:
@@ -213,39 +242,89 @@ class ConfluentProducer:
         group: GroupMetadata,
         timeout_s: float = 30.0,
     ) -> None:
-        try:
-            self._p.send_offsets_to_transaction(
-                [_tp(tp, offset) for tp, offset in offsets.items()], group.raw, timeout_s
-            )
-        except ck.KafkaException as exc:
-            raise _error(exc) from exc
+        self._usable()
+        parts = [_tp(tp, offset) for tp, offset in offsets.items()]
+        answer: list[BaseException | None] = []
+
+        def call() -> None:  # in its own thread: see the class doc
+            error: BaseException | None = None
+            try:
+                self._p.send_offsets_to_transaction(parts, group.raw, timeout_s)
+            except BaseException as exc:  # handed to the caller below
+                error = exc
+            with self._lock:
+                answer.append(error)
+                late = self._stranded is not None
+            if late:  # the caller gave up on this producer: nobody else may release it
+                self._release()
+
+        worker = threading.Thread(target=call, name="send-offsets", daemon=True)
+        worker.start()
+        worker.join(timeout_s + _STRANDED_GRACE_S)
+        with self._lock:
+            if not answer:
+                self._stranded = (
+                    f"send_offsets_to_transaction got no answer in {timeout_s:.0f} s "
+                    "(librdkafka #5456: the group coordinator request has no deadline); "
+                    "this producer is given up on"
+                )
+                raise KafkaTimeout(self._stranded)
+        error = answer[0]
+        if isinstance(error, ck.KafkaException):
+            raise _error(error) from error
+        if error is not None:
+            raise error
 
     def commit_transaction(self, timeout_s: float = 60.0) -> None:
+        self._usable()
         try:
             self._p.commit_transaction(timeout_s)
         except ck.KafkaException as exc:
             raise _error(exc) from exc
 
     def abort_transaction(self, timeout_s: float = 60.0) -> None:
+        self._usable()
         try:
             self._p.abort_transaction(timeout_s)
         except ck.KafkaException as exc:
             raise _error(exc) from exc
 
     def flush(self, timeout_s: float = 30.0) -> None:
+        self._usable()
         left = _flush(self._p, timeout_s)
         if left:
             raise KafkaTimeout(f"{left} records not acknowledged in {timeout_s} s")
 
     def close(self, timeout_s: float = 5.0) -> None:
+        with self._lock:
+            if self._stranded is not None:
+                return  # released by the thread still in librdkafka, if it ever returns
         # Best effort: a fenced producer fails its flush and its close-time abort, and
         # has nothing left to send.
         try:
             _flush(self._p, timeout_s)
         except KafkaError:
             log.info("producer closed without flushing", exc_info=True)
+        # Destroying a transactional client caught by a broker restart was seen to
+        # block for minutes (the broker-outage reproducer): its caller, a processor
+        # dropping its clients, must not. What outlasts the timeout ends in the
+        # background (a daemon thread: it never holds up the process's exit).
+        closer = threading.Thread(target=self._release, name="producer-close", daemon=True)
+        closer.start()
+        closer.join(timeout_s)
+        if closer.is_alive():
+            log.warning("producer close goes on in the background", waited_s=timeout_s)
+
+    def _release(self) -> None:
+        """Destroy the client. confluent-kafka's ``close`` flushes with no deadline, so a
+        transactional producer first drops what the broker has not acknowledged: it
+        belongs to a transaction that did not commit and is aborted anyway (with the
+        broker away it would otherwise wait out ``message.timeout.ms``)."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
+            if self._transactional:
+                with contextlib.suppress(ck.KafkaException):  # a fenced one may refuse
+                    self._p.purge()
             try:
                 self._p.close()
             except ck.KafkaException:

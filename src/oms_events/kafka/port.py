@@ -121,7 +121,9 @@ class Producer(Protocol):
         group: GroupMetadata,
         timeout_s: float = 30.0,
     ) -> None:
-        """Commit these next-offsets of ``group`` with the open transaction."""
+        """Commit these next-offsets of ``group`` with the open transaction. Returns or
+        raises within about ``timeout_s``; a producer whose call got no answer by then
+        is given up on (every later call raises): close it and make another."""
         ...
 
     def commit_transaction(self, timeout_s: float = 60.0) -> None:
@@ -137,7 +139,9 @@ class Producer(Protocol):
         ...
 
     def close(self, timeout_s: float = 5.0) -> None:
-        """Flush what is queued (up to the timeout) and release the client."""
+        """Flush what is queued (up to the timeout) and release the client, without
+        waiting longer: what a transactional producer still holds after the flush
+        belongs to a transaction that did not commit and is dropped."""
         ...
 
 
