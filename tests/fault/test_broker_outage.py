@@ -179,9 +179,8 @@ def wait_decided(
                 f"never placed, {Counter(outcomes.values())}; placed, undecided: {undecided[:10]}",
                 *(f"--- {n} (last lines)\n{tail_lines(log)}" for n, (_, log) in procs.items()),
             ]
-            engine = procs["engine"][0]
-            if engine.poll() is None:
-                story.append(f"--- engine threads\n{stacks(engine.pid)}")
+            alive = [(n, p.pid) for n, (p, _) in procs.items() if n not in exited]
+            story += [f"--- {n} threads\n{stacks(pid)}" for n, pid in alive]
             raise AssertionError("\n".join(story))
         time.sleep(1.0)
 
