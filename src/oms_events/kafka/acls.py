@@ -16,7 +16,11 @@ Every rule is an ALLOW; the dev broker denies whatever no rule allows
 * warehouse — reads allocations, writes warehouse updates (never a command topic);
 * carrier — reads carrier requests, writes carrier updates;
 * channel — writes the channels' intake topics, reads their ship calls and stock sync;
-* analyst — reads every topic, writes nothing.
+* analyst — reads every topic, writes nothing;
+* api — the HTTP server (``oms channel serve``: channel orders, payment notifications,
+  the operator API): reads every topic (answers come as events; dead letters are read
+  to re-drive them), writes the intake topics, every command topic and dead letters —
+  never an event, so a compromised API cannot rewrite the system of record.
 
 Topic rules are LITERAL on the registry's names for ``settings.kafka.topic_prefix``:
 ``oms topics apply`` writes them for the prefix it runs with, so a tenant or test
@@ -28,6 +32,7 @@ themselves (``<prefix>warehouse...``).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from typing import Literal
 
@@ -80,6 +85,7 @@ def acl_rules(settings: Settings) -> list[AclRule]:
         "carrier": named(topics.CARRIER_REQUESTS),
         "channel": channel_out,
         "analyst": anything,
+        "api": anything,
     }
     writes: dict[str, Pick] = {
         "engine": but_intake,
@@ -91,6 +97,7 @@ def acl_rules(settings: Settings) -> list[AclRule]:
         "carrier": named(topics.CARRIER_UPDATES),
         "channel": lambda s: s.kind is Kind.INTAKE,
         "analyst": lambda s: False,
+        "api": lambda s: is_intake(s) or s.kind is Kind.COMMANDS or deadletter(s),
     }
     groups: dict[str, tuple[str, ...]] = {
         "engine": (engine_group,),
@@ -101,6 +108,7 @@ def acl_rules(settings: Settings) -> list[AclRule]:
         "carrier": (p + "carrier",),
         "channel": (p + "channel",),
         "analyst": (p + "analyst",),
+        "api": (),
     }
     transactional: dict[str, tuple[str, ...]] = {
         "engine": (engine_group,),
@@ -133,13 +141,28 @@ def _topic_rules(
     return [AclRule(principal, "topic", s.name, operation) for s in specs if pick(s)]
 
 
-def apply_acls(settings: Settings) -> int | None:
-    """Write :func:`acl_rules` to the cluster (as the admin principal, normally);
-    the number of rules, or None when the cluster has no authorizer to hold them."""
+def apply_acls(settings: Settings, timeout_s: float = 30.0) -> int | None:
+    """Write :func:`acl_rules` to the cluster (as the admin principal, normally) and
+    return once the broker holds them all; the number of rules, or None when the
+    cluster has no authorizer to hold them.
+
+    CreateAcls answers before the broker has replayed the new metadata record, so a
+    process started right after (``oms topics apply && oms run``) could be refused its
+    first fetch; reading the rules back from the broker that authorizes closes that gap.
+    """
     rules = acl_rules(settings)
     client = admin(settings)
     try:
         client.create_acls(rules)
+        wanted = set(rules)
+        deadline = time.monotonic() + timeout_s
+        while missing := wanted - client.acls():
+            if time.monotonic() > deadline:
+                raise KafkaError(
+                    f"{len(missing)} ACL rules not in effect after {timeout_s:.0f} s "
+                    f"(e.g. {next(iter(missing))}): check the controller's log"
+                )
+            time.sleep(0.2)
     except KafkaError as exc:
         # confluent: SECURITY_DISABLED; kafka-python: SecurityDisabledError
         if "SECURITY_DISABLED" in str(exc) or "SecurityDisabled" in str(exc):

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from oms_events import topics
-from oms_events.kafka.acls import acl_rules
+from oms_events.kafka.acls import GROUPLESS, acl_rules
 from oms_events.kafka.security import (
     PRINCIPALS,
     KafkaCredentialsError,
+    as_service,
     client_security,
     credentials_path,
     ensure_credentials,
@@ -55,6 +56,24 @@ def test_the_dev_services_default_to_the_admin_and_fill_a_named_users_password(
     assert warehouse.kafka_python()["sasl_plain_username"] == "warehouse"
 
 
+def test_each_long_running_service_is_its_own_principal_unless_a_user_is_named(
+    dev: Settings, tmp_path: Path
+) -> None:
+    passwords = ensure_credentials(credentials_path(dev))
+    engine = client_security(as_service(dev, "engine"))
+    assert (engine.username, engine.password) == ("engine", passwords["engine"])
+    # OMS_KAFKA_USERNAME wins: an operator may run the engine as any principal.
+    named = dev.replace(kafka={"username": "admin"})
+    assert client_security(as_service(named, "engine")).username == "admin"
+    # No dev credentials (another cluster, PLAINTEXT): left as configured.
+    bare = dev.replace(dev={"data_dir": tmp_path / "none"})
+    assert as_service(bare, "engine") == bare
+    plain = dev.replace(kafka={"security_protocol": "PLAINTEXT"})
+    assert client_security(as_service(plain, "engine")).sasl is False
+    remote = dev.replace(kafka={"bootstrap_servers": "kafka-1.example.com:9092"})
+    assert as_service(remote, "engine") == remote
+
+
 def test_the_environment_wins_and_dev_credentials_stay_on_loopback(dev: Settings) -> None:
     own = client_security(dev.replace(kafka={"username": "engine", "password": "pw"}))
     assert (own.username, own.password) == ("engine", "pw")
@@ -88,10 +107,18 @@ def test_the_analyst_reads_every_topic_and_writes_none() -> None:
     assert not [r for r in acl_rules(s) if r.principal == "analyst" and r.operation != "read"]
 
 
-def test_only_intake_and_the_engine_write_commands_and_only_the_engine_events() -> None:
+def test_intake_the_api_and_the_engine_write_commands_and_only_the_engine_events() -> None:
     s = Settings()
     commands = {topics.commands(t) for t in topics.AGGREGATE_TYPES}
     events = {topics.events(t) for t in topics.AGGREGATE_TYPES}
     writers = {p for p in PRINCIPALS if commands & _allowed(s, p, "write")}
-    assert writers == {"engine", "intake"}
+    # The HTTP server (api) sends the operator's and the payment providers' commands.
+    assert writers == {"engine", "intake", "api"}
     assert {p for p in PRINCIPALS if events & _allowed(s, p, "write")} == {"engine"}
+
+
+def test_the_api_reads_everything_and_joins_no_group_nor_transaction() -> None:
+    s = Settings()
+    assert _allowed(s, "api", "read") == {spec.name for spec in topics.registry(s)}
+    held = {(r.resource, r.name) for r in acl_rules(s) if r.principal == "api"}
+    assert {name for kind, name in held if kind != "topic"} == {GROUPLESS}
