@@ -26,6 +26,7 @@ from psycopg import sql
 from oms_events.devservices.kafka_broker import KafkaBroker
 from oms_events.kafka.admin import apply_topics
 from oms_events.kafka.security import as_admin
+from oms_events.kafka.security import environment as kafka_environment
 from oms_events.projection.registry import select
 from oms_events.projection.runner import connect
 from oms_events.projection.status import PartitionLag, lags
@@ -103,6 +104,7 @@ def start(settings: Settings, name: str, *args: str) -> tuple[subprocess.Popen[b
     """``python -m <args>`` against the test's broker, its log beside pytest's cache."""
     env = {
         **os.environ,
+        **kafka_environment(settings),  # as the admin of this broker, as the fixture is
         "OMS_KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
         "OMS_KAFKA_TOPIC_PREFIX": settings.kafka.topic_prefix,
         "OMS_KAFKA_PARTITIONS": str(settings.kafka.partitions),
