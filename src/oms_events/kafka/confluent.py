@@ -309,7 +309,7 @@ class ConfluentProducer:
         except KafkaError:
             log.info("producer closed without flushing", exc_info=True)
         # Destroying a transactional client caught by a broker restart was seen to
-        # block for minutes (the broker-outage reproducer): its caller, a processor
+        # block for over a minute (the broker-outage reproducer): its caller, a processor
         # dropping its clients, must not. What outlasts the timeout ends in the
         # background (a daemon thread: it never holds up the process's exit).
         closer = threading.Thread(target=self._release, name="producer-close", daemon=True)
