@@ -125,6 +125,7 @@ class Processor(threading.Thread):
         self._producer: Producer | None = None
         self._replay: Consumer | None = None  # group-less: replays and log ends
         self._unsettled: set[int] = set()  # events partitions waited on (logged once)
+        self._outside_since: float | None = None  # since when not a member (see _membership)
         self._next_tick = 0.0
         self.clock = clock
         # Looks of the timers completed (their transaction, if any, committed): a what-if
@@ -174,6 +175,7 @@ class Processor(threading.Thread):
 
     def _iterate(self) -> None:
         batch = self._collect()
+        self._membership()
         if batch and self.quarantine.single:
             batch = self._narrow(batch)
         if self.pending:
@@ -187,6 +189,31 @@ class Processor(threading.Thread):
         committed = self._transact(batch, ticking, now=now) if batch or ticking else True
         if now is not None and committed and not self.pending:
             self.timer_looks += 1
+
+    def _membership(self) -> None:
+        """Join again with new clients after twice the rebalance timeout outside the group.
+
+        After a broker restart on a busy machine, every consumer of an engine (or an
+        intake) was seen to stay outside its group for good: its session timed out
+        while no coordinator was known ("broker -1"), and librdkafka never joined again
+        although the broker served (the broker-outage fault test beside the unit tests:
+        nothing decided for 90 s). A new consumer finds the coordinator and joins. A
+        member without partitions (more members than partitions) is still a member,
+        so only a consumer with no member id at all counts.
+        """
+        assert self._consumer is not None
+        if self.partitions or self.pending or self._consumer.group_metadata() is not None:
+            self._outside_since = None
+            return
+        now = time.monotonic()
+        limit = 2 * max(self.engine.rebalance_timeout_ms, self.engine.session_timeout_ms) / 1000
+        if self._outside_since is None:
+            self._outside_since = now
+        elif now - self._outside_since > limit:
+            self._outside_since = None
+            raise KafkaUnavailable(
+                f"not a member of group {self.group} for {limit:.0f} s: joining with new clients"
+            )
 
     def _narrow(
         self, batch: dict[TopicPartition, list[Record]]
@@ -208,6 +235,7 @@ class Processor(threading.Thread):
                     client.close()
         self._consumer = self._replay = None
         self._producer = None
+        self._outside_since = None
         for number in list(self.partitions):
             self.service.revoked(number)
         self.partitions.clear()
