@@ -1,0 +1,303 @@
+"""The order keys: one AES-256 key per order, kept in PostgreSQL, wrapped by a master key.
+
+* ``order_key`` holds each order's key wrapped (AES-GCM) by the master key, which lives
+  in a file (``<data dir>/credentials/privacy.key``, 0600, made on first use): a dump of
+  the database alone opens nothing.
+* ``customer_order`` links a customer to their orders through HMAC-SHA256 of their
+  phone or account (keyed by the master key): the store never holds a phone.
+* Forgetting a customer (:mod:`oms_events.privacy.forget`) deletes the keys of their
+  orders; the rows stay, key-less, so a later record of such an order is written
+  redacted instead of getting a new key.
+
+Keys are cached in memory for ``privacy.key_ttl_s``: a process opens a forgotten
+customer's records at most that long after ``oms customer forget``.
+
+Why a key per order rather than per customer: every sealed record names its order
+(allocations, address changes and snapshots carry no customer), so the key is found
+from the record alone, in one step, and a change of phone keeps the order's key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+from uuid import UUID
+
+import psycopg
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from oms_events.avro.codec import CodecUnavailable
+from oms_events.privacy.seal import KEY_BYTES
+from oms_events.settings import Settings
+
+KEYS_SQL = "043_privacy_keys.sql"
+
+
+class KeyStoreUnavailable(CodecUnavailable):
+    """The key store could not be reached: not the record's fault, so the process retries
+    (or stops for its supervisor) instead of dead-lettering it."""
+
+
+class Keys(Protocol):
+    """Where the vault gets order keys (None: the order's customer was forgotten)."""
+
+    def key_for(self, subject: str, identities: Sequence[str]) -> AESGCM | None:
+        """The key sealing ``subject``'s records, made on first use and linked to the
+        customer's ``identities``."""
+        ...
+
+    def key(self, subject: str) -> AESGCM | None:
+        """The key of ``subject`` if it has one (to open its tokens)."""
+        ...
+
+
+def master_key_path(settings: Settings) -> Path:
+    """The master key file: ``privacy.master_key_file`` or under the dev data dir."""
+    configured = settings.privacy.master_key_file
+    return Path(configured) if configured else settings.dev.data_dir / "credentials" / "privacy.key"
+
+
+def master_key(path: Path) -> bytes:
+    """The master key in ``path``, generated (0600, never rewritten) when missing.
+
+    Two processes starting at once both try; the first link wins and both read it.
+    """
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(KEY_BYTES) + "\n")
+        try:
+            os.link(partial, path)
+        except FileExistsError:
+            pass
+        finally:
+            partial.unlink()
+    key = bytes.fromhex(path.read_text().strip())
+    if len(key) != KEY_BYTES:
+        raise ValueError(f"{path} does not hold a {KEY_BYTES}-byte hex key")
+    return key
+
+
+_PHONE = re.compile(r"\+?[\d\s\-()]{7,}")
+
+
+def normal_identity(identity: str) -> str:
+    """One spelling of a phone or account: ``+86 138-0013-8000``, ``13800138000`` and
+    ``+8613800138000`` are the same customer; accounts compare without case."""
+    text = identity.strip()
+    for kind in ("phone:", "account:"):  # the merge rules' form (MergeReported identities)
+        if text.startswith(kind):
+            text = text[len(kind) :]
+    if _PHONE.fullmatch(text):
+        digits = re.sub(r"\D", "", text)
+        if len(digits) == 11 and digits.startswith("1"):
+            digits = "86" + digits  # a mainland mobile without its country code
+        return digits
+    return text.lower()
+
+
+class Sealer:
+    """The master key's two uses: wrapping order keys and naming customers."""
+
+    def __init__(self, master: bytes) -> None:
+        self._wrap = AESGCM(hmac.new(master, b"oms-privacy-wrap", hashlib.sha256).digest())
+        self._name = hmac.new(master, b"oms-privacy-identity", hashlib.sha256).digest()
+
+    def identity(self, identity: str) -> bytes:
+        """HMAC-SHA256 of a normalised phone or account: how the store names a customer."""
+        return hmac.new(self._name, normal_identity(identity).encode(), hashlib.sha256).digest()
+
+    def wrap(self, subject: str, key: bytes) -> bytes:
+        """``key`` encrypted by the master key, bound to its order."""
+        nonce = os.urandom(12)
+        return nonce + self._wrap.encrypt(nonce, key, subject.encode())
+
+    def unwrap(self, subject: str, wrapped: bytes) -> AESGCM:
+        """The order key in ``wrapped`` (ValueError under another master key)."""
+        try:
+            return AESGCM(self._wrap.decrypt(wrapped[:12], wrapped[12:], subject.encode()))
+        except InvalidTag as exc:
+            raise ValueError(f"order key of {subject} is not wrapped by this master key") from exc
+
+
+class _Cache:
+    """Recently used keys (and known absences) for ``ttl`` seconds, at most ``size``."""
+
+    def __init__(self, ttl: float, size: int) -> None:
+        self.ttl, self.size = ttl, size
+        self._items: OrderedDict[str, tuple[float, AESGCM | None]] = OrderedDict()
+        self.linked: OrderedDict[tuple[str, bytes], None] = OrderedDict()
+
+    def get(self, subject: str) -> tuple[bool, AESGCM | None]:
+        hit = self._items.get(subject)
+        if hit is None or hit[0] < time.monotonic():
+            return False, None
+        return True, hit[1]
+
+    def put(self, subject: str, key: AESGCM | None) -> None:
+        self._items[subject] = (time.monotonic() + self.ttl, key)
+        self._items.move_to_end(subject)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+    def link(self, subject: str, identity: bytes) -> None:
+        self.linked[(subject, identity)] = None
+        while len(self.linked) > self.size:
+            self.linked.popitem(last=False)
+
+
+# One round trip: make the order's key unless it has one, link the customer, and answer
+# the key the order has (the new one, or the one a race or an earlier process made).
+_KEY_FOR = """
+WITH made AS (
+    INSERT INTO order_key (order_id, wrapped_key) VALUES (%(order)s, %(wrapped)s)
+    ON CONFLICT (order_id) DO NOTHING
+    RETURNING wrapped_key
+), linked AS (
+    INSERT INTO customer_order (identity, order_id)
+    SELECT i, %(order)s FROM unnest(%(identities)s::bytea[]) AS i
+    ON CONFLICT DO NOTHING
+)
+SELECT wrapped_key FROM made
+UNION ALL
+SELECT wrapped_key FROM order_key WHERE order_id = %(order)s
+LIMIT 1
+"""
+
+
+class KeyStore:
+    """Order keys in PostgreSQL (schema ``privacy.schema_name``), cached in memory."""
+
+    def __init__(self, settings: Settings, sealer: Sealer | None = None) -> None:
+        self.settings = settings
+        self.schema = settings.privacy.schema_name
+        self.sealer = sealer or Sealer(master_key(master_key_path(settings)))
+        self.cache = _Cache(settings.privacy.key_ttl_s, settings.privacy.key_cache_size)
+        self._conn: psycopg.Connection[Any] | None = None
+        self._lock = threading.Lock()  # the engine's processors share one codec
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            ensure_schema(self.settings)
+            self._conn = psycopg.connect(
+                self.settings.postgres.dsn,
+                autocommit=True,
+                application_name="oms-keystore",
+                options=f"-c search_path={self.schema}",
+                connect_timeout=5,
+            )
+        return self._conn
+
+    def _query(self, query: str, params: dict[str, Any]) -> bytes | None:
+        try:
+            row = self._connection().execute(query, params, prepare=True).fetchone()
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            if self._conn is not None:
+                self._conn.close()
+            where = f"key store (PostgreSQL schema {self.schema})"
+            raise KeyStoreUnavailable(f"{where}: {exc}") from exc
+        return None if row is None or row[0] is None else bytes(row[0])
+
+    def key_for(self, subject: str, identities: Sequence[str]) -> AESGCM | None:
+        """See :class:`Keys`."""
+        names = [self.sealer.identity(i) for i in identities]
+        with self._lock:
+            known, key = self.cache.get(subject)
+            if known and all((subject, n) in self.cache.linked for n in names):
+                return key
+            new = secrets.token_bytes(KEY_BYTES)
+            wrapped = self._query(
+                _KEY_FOR,
+                {
+                    "order": UUID(subject),
+                    "wrapped": self.sealer.wrap(subject, new),
+                    "identities": names,
+                },
+            )
+            key = None if wrapped is None else self.sealer.unwrap(subject, wrapped)
+            self.cache.put(subject, key)
+            for n in names:
+                self.cache.link(subject, n)
+            return key
+
+    def key(self, subject: str) -> AESGCM | None:
+        """See :class:`Keys`."""
+        with self._lock:
+            known, key = self.cache.get(subject)
+            if known:
+                return key
+            wrapped = self._query(
+                "SELECT wrapped_key FROM order_key WHERE order_id = %(order)s",
+                {"order": UUID(subject)},
+            )
+            key = None if wrapped is None else self.sealer.unwrap(subject, wrapped)
+            self.cache.put(subject, key)
+            return key
+
+    def close(self) -> None:
+        """Close the connection (a later call opens another)."""
+        if self._conn is not None:
+            self._conn.close()
+
+
+class MemoryKeys:
+    """Order keys in a dict: unit tests and benches of the vault, no PostgreSQL."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, AESGCM | None] = {}
+        self.customers: dict[str, set[str]] = {}
+
+    def key_for(self, subject: str, identities: Sequence[str]) -> AESGCM | None:
+        """See :class:`Keys`."""
+        if subject not in self.keys:
+            self.keys[subject] = AESGCM(secrets.token_bytes(KEY_BYTES))
+        for identity in identities:
+            self.customers.setdefault(normal_identity(identity), set()).add(subject)
+        return self.keys[subject]
+
+    def key(self, subject: str) -> AESGCM | None:
+        """See :class:`Keys`."""
+        return self.keys.get(subject)
+
+    def forget(self, identity: str) -> int:
+        """Drop the keys of ``identity``'s orders; how many there were."""
+        subjects = self.customers.pop(normal_identity(identity), set())
+        for subject in subjects:
+            self.keys[subject] = None
+        return len(subjects)
+
+
+_migrated: set[tuple[str, str]] = set()
+
+
+def ensure_schema(settings: Settings) -> None:
+    """Create the key store's schema and tables once per process (as the migrator, the
+    owner of schema objects, like the projections' supervisor does)."""
+    from oms_events.projection.migrate import migrate_files
+
+    where = (settings.postgres.migrator_dsn, settings.privacy.schema_name)
+    if where in _migrated:
+        return
+    try:
+        with psycopg.connect(
+            settings.postgres.migrator_dsn,
+            autocommit=True,
+            application_name="oms-keystore-migrate",
+            connect_timeout=5,
+        ) as conn:
+            migrate_files(conn, settings.privacy.schema_name, [(KEYS_SQL, "privacy")])
+    except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+        raise KeyStoreUnavailable(f"key store (PostgreSQL): {exc}") from exc
+    _migrated.add(where)

@@ -1,0 +1,146 @@
+"""Personal data sealed per order (oms_events.privacy), without Kafka or PostgreSQL: the
+token, the vault codec over the real schemas, snapshots, and what forgetting does."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from eventsourcing.domain import Snapshot
+from hypothesis import given
+from hypothesis import strategies as st
+
+from oms_events import eventlog
+from oms_events.avro.catalog import crc64_fingerprint, default_catalog
+from oms_events.avro.codec import SingleObjectCodec
+from oms_events.engine.records import CommandWriter
+from oms_events.privacy import seal
+from oms_events.privacy.keystore import MemoryKeys, Sealer, master_key, normal_identity
+from oms_events.privacy.marks import catalog_marks
+from oms_events.privacy.vault import Vault
+from oms_events.settings import Settings
+from tests.unit.domain.samples import order
+from tests.unit.engine.flow import place
+
+SUBJECT = "0" * 31 + "1"
+KEY = AESGCM(bytes(32))
+PERSONAL = ("张三", "13800000000", "文三路 90 号")
+
+
+@given(st.text())
+def test_a_sealed_value_opens_to_itself(value: str) -> None:
+    token = seal.seal(KEY, SUBJECT, value)
+    assert seal.is_sealed(token) and seal.subject_of(token) == SUBJECT
+    assert seal.open_token(KEY, token) == value
+
+
+def test_a_token_without_its_key_or_under_another_or_altered_reads_redacted() -> None:
+    token = seal.seal(KEY, SUBJECT, "13800000000")
+    assert seal.open_token(None, token) == seal.REDACTED
+    assert seal.open_token(AESGCM(bytes([1]) * 32), token) == seal.REDACTED
+    moved = token.replace(SUBJECT, "0" * 31 + "2")  # the same ciphertext under another order
+    assert seal.open_token(KEY, moved) == seal.REDACTED
+    assert seal.open_token(KEY, token[:-4] + "AAAA") == seal.REDACTED
+
+
+def _strip(raw: Any) -> Any:
+    if isinstance(raw, dict):
+        return {k: _strip(v) for k, v in raw.items() if not k.startswith("pii")}
+    if isinstance(raw, list):
+        return [_strip(v) for v in raw]
+    return raw
+
+
+def test_the_marks_leave_every_fingerprint_as_it_was() -> None:
+    """``pii`` attributes are not in the Parsing Canonical Form: records written before
+    them keep their writer schema, and ``oms schemas check`` sees no change."""
+    from fastavro import parse_schema
+
+    catalog = default_catalog()
+    marked = catalog_marks(catalog)
+    assert {
+        "oms.order.OrderPlaced",
+        "oms.order.commands.PlaceOrder",
+        "oms.eventstore.Snapshot",
+    } <= set(marked)
+    for name in marked:
+        schema = catalog.get(name)
+        assert crc64_fingerprint(parse_schema(_strip(copy.deepcopy(schema.raw)))) == (
+            schema.fingerprint
+        ), name
+
+
+def _placed() -> tuple[Vault, MemoryKeys, bytes]:
+    keys = MemoryKeys()
+    vault = Vault(SingleObjectCodec(), keys)
+    command = place("PII-1")
+    return vault, keys, CommandWriter(Settings(), vault).record(command).value
+
+
+def test_a_command_on_the_wire_holds_tokens_that_any_avro_reader_reads_as_strings() -> None:
+    vault, _, value = _placed()
+    for text in ("张三", "13800000000"):
+        assert text.encode() not in value
+    # fastavro alone (no vault) reads the record: its personal fields are the tokens.
+    _, raw = SingleObjectCodec().decode(value)
+    assert seal.is_sealed(raw["customer"]["name"]) and seal.is_sealed(raw["address"]["line1"])
+    assert raw["address"]["city"] == "杭州市"  # the region stays readable for analysts
+    _, opened = vault.decode(value)
+    assert opened["customer"]["name"] == "张三"
+    assert opened["customer"]["phone"] == "13800000000"
+
+
+def test_forgetting_the_customer_redacts_every_record_of_their_orders() -> None:
+    vault, keys, value = _placed()
+    assert keys.forget("+86 138-0000-0000") == 1  # the same phone, spelled otherwise
+    _, opened = vault.decode(value)
+    assert opened["customer"] == {"name": "[forgotten]", "phone": "[forgotten]", "account": None}
+    assert opened["address"]["line1"] == "[forgotten]"
+    # A later record of that order is written redacted, not under a new key.
+    again = CommandWriter(Settings(), vault).record(place("PII-1")).value
+    _, raw = SingleObjectCodec().decode(again)
+    assert raw["customer"]["name"] == "[forgotten]"
+
+
+def test_a_record_written_before_sealing_reads_as_it_was() -> None:
+    plain = CommandWriter(Settings(), SingleObjectCodec()).record(place("OLD-1")).value
+    _, opened = Vault(SingleObjectCodec(), MemoryKeys()).decode(plain)
+    assert opened["customer"]["name"] == "张三"
+
+
+def test_an_order_snapshot_is_sealed_and_restores_redacted_once_forgotten() -> None:
+    keys = MemoryKeys()
+    log = eventlog.EventLog(Vault(SingleObjectCodec(), keys))
+    placed = order(external_id="SNAP-1")
+    log.encode(placed.collect_events()[0])  # the order's first record makes its key
+    _, value, _ = log.encode_snapshot(Snapshot.take(placed), "order")
+    assert "张三".encode() not in value and b"zhangsan" not in value
+    snapshot, _ = log.snapshot(value)
+    restored = snapshot.mutate(None)
+    assert restored.customer == placed.customer and restored.address == placed.address
+    keys.forget("zhangsan")
+    gone = log.snapshot(value)[0].mutate(None)
+    assert gone.customer.name == "[forgotten]" and gone.address.line1 == "[forgotten]"
+    assert gone.address.city == placed.address.city
+
+
+def test_phones_and_accounts_name_one_customer_however_spelled() -> None:
+    same = {"+8613800138000", "13800138000", "+86 138-0013-8000", "phone:13800138000"}
+    assert {normal_identity(p) for p in same} == {"8613800138000"}
+    assert normal_identity("Li.Lei@Example.com") == normal_identity("account:li.lei@example.com")
+    sealer = Sealer(bytes(32))
+    assert sealer.identity("13800138000") == sealer.identity("+8613800138000")
+    assert b"13800138000" not in sealer.identity("13800138000")
+
+
+def test_the_master_key_is_made_once_readable_by_its_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "credentials" / "privacy.key"
+    first = master_key(path)
+    assert master_key(path) == first and len(first) == 32
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert json.dumps(sorted(p.name for p in path.parent.iterdir())) == '["privacy.key"]'
