@@ -122,13 +122,17 @@ def _redact_rows(conn: psycopg.Connection[Any], schema: str, orders: list[UUID])
         if not present or "order_id" not in existing.get(table, set()):
             continue
         sets: list[sql.Composable] = [
-            sql.SQL("{c} = CASE WHEN {c} IS NULL THEN NULL ELSE %s END").format(c=sql.Identifier(c))
+            sql.SQL("{c} = CASE WHEN {c} IS NULL THEN NULL ELSE %s::text END").format(
+                c=sql.Identifier(c)
+            )
             for c in present
         ]
         params: list[Any] = [REDACTED] * len(present)
         if table == "notification":
             # The idempotency key ends in the recipient: keep it unique, drop the phone.
-            sets.append(sql.SQL("key = concat_ws(':', event_key, channel, %s, left(md5(key), 8))"))
+            sets.append(
+                sql.SQL("key = concat_ws(':', event_key, channel, %s::text, left(md5(key), 8))")
+            )
             params.append(REDACTED)
         query = sql.SQL("UPDATE {t} SET {sets} WHERE order_id = ANY(%s)").format(
             t=sql.Identifier(schema, table), sets=sql.SQL(", ").join(sets)
