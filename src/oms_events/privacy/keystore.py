@@ -40,7 +40,7 @@ from oms_events.avro.codec import CodecUnavailable
 from oms_events.privacy.seal import KEY_BYTES
 from oms_events.settings import Settings
 
-KEYS_SQL = "043_privacy_keys.sql"
+KEYS_SQL = "keystore/001_keys.sql"  # applied to the key store's own schema only
 
 
 class KeyStoreUnavailable(CodecUnavailable):
@@ -138,7 +138,8 @@ class _Cache:
     def __init__(self, ttl: float, size: int) -> None:
         self.ttl, self.size = ttl, size
         self._items: OrderedDict[str, tuple[float, AESGCM | None]] = OrderedDict()
-        self.linked: OrderedDict[tuple[str, bytes], None] = OrderedDict()
+        # (order, phone or account) already linked in the store by this process.
+        self.linked: OrderedDict[tuple[str, str], None] = OrderedDict()
 
     def get(self, subject: str) -> tuple[bool, AESGCM | None]:
         hit = self._items.get(subject)
@@ -152,7 +153,7 @@ class _Cache:
         while len(self._items) > self.size:
             self._items.popitem(last=False)
 
-    def link(self, subject: str, identity: bytes) -> None:
+    def link(self, subject: str, identity: str) -> None:
         self.linked[(subject, identity)] = None
         while len(self.linked) > self.size:
             self.linked.popitem(last=False)
@@ -203,20 +204,23 @@ class KeyStore:
     def _query(self, query: str, params: dict[str, Any]) -> bytes | None:
         try:
             row = self._connection().execute(query, params, prepare=True).fetchone()
-        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+        except psycopg.Error as exc:
+            # Down, or its tables gone (a dropped schema): the store's problem, never the
+            # record's. The next attempt reconnects and creates what is missing.
             if self._conn is not None:
                 self._conn.close()
+            _migrated.discard((self.settings.postgres.migrator_dsn, self.schema))
             where = f"key store (PostgreSQL schema {self.schema})"
             raise KeyStoreUnavailable(f"{where}: {exc}") from exc
         return None if row is None or row[0] is None else bytes(row[0])
 
     def key_for(self, subject: str, identities: Sequence[str]) -> AESGCM | None:
         """See :class:`Keys`."""
-        names = [self.sealer.identity(i) for i in identities]
         with self._lock:
             known, key = self.cache.get(subject)
-            if known and all((subject, n) in self.cache.linked for n in names):
+            if known and all((subject, i) in self.cache.linked for i in identities):
                 return key
+            names = [self.sealer.identity(i) for i in identities]
             new = secrets.token_bytes(KEY_BYTES)
             wrapped = self._query(
                 _KEY_FOR,
@@ -228,8 +232,8 @@ class KeyStore:
             )
             key = None if wrapped is None else self.sealer.unwrap(subject, wrapped)
             self.cache.put(subject, key)
-            for n in names:
-                self.cache.link(subject, n)
+            for identity in identities:
+                self.cache.link(subject, identity)
             return key
 
     def key(self, subject: str) -> AESGCM | None:
@@ -298,6 +302,6 @@ def ensure_schema(settings: Settings) -> None:
             connect_timeout=5,
         ) as conn:
             migrate_files(conn, settings.privacy.schema_name, [(KEYS_SQL, "privacy")])
-    except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+    except psycopg.Error as exc:
         raise KeyStoreUnavailable(f"key store (PostgreSQL): {exc}") from exc
     _migrated.add(where)

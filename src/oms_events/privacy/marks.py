@@ -49,7 +49,9 @@ class Marks:
         if len(self.subject) == 2:
             return natural_id("order", record[self.subject[0]], record[self.subject[1]]).hex
         value = record[self.subject[0]]
-        return (value if isinstance(value, UUID) else UUID(str(value))).hex
+        if isinstance(value, UUID):
+            return value.hex
+        return UUID(value).hex
 
     def identities(self, record: Mapping[str, Any]) -> list[str]:
         """The customer's phone and account (or the listed identities) in ``record``."""

@@ -11,9 +11,8 @@ the topics, and whoever reads them raw, see tokens.
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
-
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from oms_events.avro.catalog import Catalog, default_catalog
 from oms_events.avro.codec import Codec
@@ -43,11 +42,9 @@ class Vault:
         """Decode, opening every token (``[forgotten]`` where the key is gone)."""
         name, record = self.inner.decode(data, reader)
         marks = self.marks.get(name)
-        if marks is None:
-            return name, record
-        opened: dict[str, Any] = rewrite(
-            record, marks.plan, lambda kind, v: self._open(marks, kind, v)
-        )
+        if marks is None or tokens.MARK not in data:
+            return name, record  # nothing sealed in it (written before sealing existed)
+        opened: dict[str, Any] = rewrite(record, marks.plan, partial(self._open, marks))
         return name, opened
 
     # --- sealing ------------------------------------------------------------------------
@@ -76,17 +73,14 @@ class Vault:
         return sealed
 
     def _open(self, marks: Marks, kind: str, value: Any) -> Any:
-        def one(token: str) -> str:
-            if not tokens.is_sealed(token):
-                return token  # written before sealing, or already redacted
-            return tokens.open_token(self._key(tokens.subject_of(token)), token)
-
         if kind == SEAL:
-            return strings(value, one)
-        return _state(value, marks, one) if isinstance(value, bytes) else value
+            return strings(value, self._open_one)
+        return _state(value, marks, self._open_one) if isinstance(value, bytes) else value
 
-    def _key(self, subject: str) -> AESGCM | None:
-        return self.keys.key(subject)
+    def _open_one(self, token: str) -> str:
+        if not tokens.is_sealed(token):
+            return token  # written before sealing, or already redacted
+        return tokens.open_token(self.keys.key(tokens.subject_of(token)), token)
 
 
 def _personal_state(state: bytes, marks: Marks) -> bool:

@@ -1,5 +1,6 @@
--- The key store of personal data (oms_events.privacy): applied to its own schema
--- (OMS_PRIVACY_SCHEMA_NAME, default oms_privacy), never to a projection schema. Keys
+-- The key store of personal data (oms_events.privacy), in a folder of its own: applied
+-- to its own schema (OMS_PRIVACY_SCHEMA_NAME, default oms_privacy), never to a
+-- projection schema (oms db migrate, or the first process that seals). Keys
 -- are wrapped by the master key kept outside the database; customers are named only by
 -- HMACs of their phones and accounts. `oms customer forget` deletes keys here.
 CREATE TABLE order_key (
