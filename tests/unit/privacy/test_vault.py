@@ -10,6 +10,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.domain import Snapshot
 from hypothesis import given
@@ -18,9 +19,22 @@ from hypothesis import strategies as st
 from oms_events import eventlog
 from oms_events.avro.catalog import crc64_fingerprint, default_catalog
 from oms_events.avro.codec import SingleObjectCodec
+from oms_events.domain.workflow import Workflow
+from oms_events.engine.handling import Step
+from oms_events.engine.order_saga import OrderSaga
+from oms_events.engine.order_service import OrderService
+from oms_events.engine.outbox import Outbox
+from oms_events.engine.partition import Partition
 from oms_events.engine.records import CommandWriter
+from oms_events.engine.sourcing import StockView
 from oms_events.privacy import seal
-from oms_events.privacy.keystore import MemoryKeys, Sealer, master_key, normal_identity
+from oms_events.privacy.keystore import (
+    KeyStoreUnavailable,
+    MemoryKeys,
+    Sealer,
+    master_key,
+    normal_identity,
+)
 from oms_events.privacy.marks import catalog_marks
 from oms_events.privacy.vault import Vault
 from oms_events.settings import Settings
@@ -144,3 +158,35 @@ def test_the_master_key_is_made_once_readable_by_its_owner_only(tmp_path: Path) 
     assert master_key(path) == first and len(first) == 32
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert json.dumps(sorted(p.name for p in path.parent.iterdir())) == '["privacy.key"]'
+
+
+class _Down:
+    """A key store that cannot be reached."""
+
+    def key_for(self, subject: str, identities: Any) -> AESGCM | None:
+        raise KeyStoreUnavailable("key store (PostgreSQL): connection refused")
+
+    def key(self, subject: str) -> AESGCM | None:
+        raise KeyStoreUnavailable("key store (PostgreSQL): connection refused")
+
+
+@pytest.mark.parametrize("down_at", ["decode", "encode"])
+def test_an_unreachable_key_store_stops_the_transaction_and_dead_letters_nothing(
+    down_at: str,
+) -> None:
+    """Not the record's fault: the engine's step raises (the processor waits the store
+    out and reads the batch again), it never dead-letters the command as bad input."""
+    settings = Settings().replace(kafka={"topic_prefix": "", "partitions": 1})
+    up = Vault(SingleObjectCodec(), MemoryKeys())
+    written = CommandWriter(settings, up).record(place("DOWN-1"))
+    # Down when opening the command's tokens, or (written plain) when sealing its events.
+    value = written.value
+    if down_at == "encode":
+        value = CommandWriter(settings, SingleObjectCodec()).record(place("DOWN-1")).value
+    codec = Vault(SingleObjectCodec(), _Down())
+    step = Step(OrderService(OrderSaga(Workflow(), StockView())), settings, codec)
+    out = Outbox(settings, codec)
+    record = eventlog.Record(value, written.key, written.headers, topic=written.topic, partition=0)
+    with pytest.raises(KeyStoreUnavailable):
+        step(record, Partition(0), out)
+    assert not any(o.topic.endswith("deadletter") for o in out.records)
