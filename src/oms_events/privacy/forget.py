@@ -30,14 +30,16 @@ from oms_events.privacy.marks import catalog_marks, rewrite, strings
 from oms_events.privacy.seal import REDACTED
 from oms_events.settings import Settings
 
-# Projection columns holding personal data, by table; every table is keyed by order_id.
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "order_tracking": ("customer_name", "phone", "customer_account"),
-    "delivery_address": ("line1", "postcode"),
-    "notify_order": ("customer_name", "phone", "email", "account"),
-    "notification": ("recipient", "body"),
-    "shipment_tracking": ("signer",),
-    "shipment_scan": ("signer",),
+# Projection columns holding personal data, by table (each has order_id), and what they
+# become: the redaction, or NULL where a value would be used to reach the customer (the
+# notifier must not text "[forgotten]").
+COLUMNS: dict[str, dict[str, str | None]] = {
+    "order_tracking": {"customer_name": REDACTED, "phone": REDACTED, "customer_account": REDACTED},
+    "delivery_address": {"line1": REDACTED, "postcode": REDACTED},
+    "notify_order": {"customer_name": REDACTED, "phone": None, "email": None, "account": None},
+    "notification": {"recipient": REDACTED, "body": REDACTED},
+    "shipment_tracking": {"signer": REDACTED},
+    "shipment_scan": {"signer": REDACTED},
 }
 
 
@@ -127,13 +129,17 @@ def _redact_rows(conn: psycopg.Connection[Any], schema: str, orders: list[UUID])
             )
             for c in present
         ]
-        params: list[Any] = [REDACTED] * len(present)
+        params: list[Any] = [columns[c] for c in present]
         if table == "notification":
-            # The idempotency key ends in the recipient: keep it unique, drop the phone.
+            # The idempotency key ends in the recipient: keep it unique, drop the phone;
+            # and what was not sent yet never will be.
             sets.append(
                 sql.SQL("key = concat_ws(':', event_key, channel, %s::text, left(md5(key), 8))")
             )
             params.append(REDACTED)
+            sets.append(
+                sql.SQL("status = CASE WHEN status = 'pending' THEN 'skipped' ELSE status END")
+            )
         query = sql.SQL("UPDATE {t} SET {sets} WHERE order_id = ANY(%s)").format(
             t=sql.Identifier(schema, table), sets=sql.SQL(", ").join(sets)
         )

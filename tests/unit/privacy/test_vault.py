@@ -190,3 +190,11 @@ def test_an_unreachable_key_store_stops_the_transaction_and_dead_letters_nothing
     with pytest.raises(KeyStoreUnavailable):
         step(record, Partition(0), out)
     assert not any(o.topic.endswith("deadletter") for o in out.records)
+
+
+def test_a_forgotten_customer_has_no_phone_or_mail_to_be_told_by() -> None:
+    from consumers.notifications import contact
+
+    redacted = {"name": seal.REDACTED, "phone": seal.REDACTED, "account": seal.REDACTED}
+    who = contact({"customer": redacted, "address": {"country": "CN"}})
+    assert (who["phone"], who["email"]) == (None, None)
