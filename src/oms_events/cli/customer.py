@@ -90,8 +90,11 @@ def forget(
     schema: str | None = SCHEMA,
 ) -> None:
     """Forget a customer: delete the keys of their orders (every sealed name, phone and
-    address of theirs on Kafka then reads [forgotten], in replays too) and redact their
+    address of theirs on Kafka then reads \\[forgotten], in replays too) and redact their
     rows in the projections, in one transaction. Cannot be undone.
+
+    遗忘客户：删除其订单的密钥（Kafka 上的姓名、电话、地址从此无法解密），
+    并在同一事务中脱敏投影表中的行。不可撤销。
 
     Running processes may still open the customer's records for OMS_PRIVACY_KEY_TTL_S
     seconds (their key cache); raw channel input and dead letters age out after
