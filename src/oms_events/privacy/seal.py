@@ -27,8 +27,14 @@ _BODY = len(PREFIX) + 33  # where the base64 starts: after the prefix, subject a
 
 
 def is_sealed(value: object) -> bool:
-    """True for a string written by :func:`seal`."""
-    return isinstance(value, str) and value.startswith(PREFIX)
+    """True for a string shaped as :func:`seal` writes them (a customer called "pii1:x"
+    is sealed like any other)."""
+    return (
+        isinstance(value, str)
+        and value.startswith(PREFIX)
+        and len(value) > _BODY
+        and value[_BODY - 1] == ":"
+    )
 
 
 def subject_of(token: str) -> str:

@@ -18,7 +18,7 @@ from oms_events.avro.catalog import Catalog, default_catalog
 from oms_events.avro.codec import Codec
 from oms_events.privacy import seal as tokens
 from oms_events.privacy.keystore import Keys
-from oms_events.privacy.marks import SEAL, Marks, catalog_marks, rewrite, strings
+from oms_events.privacy.marks import SEAL, STATE, Marks, catalog_marks, rewrite, strings
 
 _TAG, _VALUE = "_t", "_v"  # statecodec's tags
 
@@ -51,7 +51,7 @@ class Vault:
 
     def _seal(self, marks: Marks, record: dict[str, Any]) -> dict[str, Any]:
         subject = marks.subject_of(record)
-        if any(k == "state" for k in marks.plan.values()):
+        if STATE in marks.plan.values():
             # A snapshot: only an aggregate holding personal dataclasses needs a key
             # (an order's; a stock item's has none and makes none).
             state = record.get("state")

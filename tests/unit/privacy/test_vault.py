@@ -4,6 +4,7 @@ token, the vault codec over the real schemas, snapshots, and what forgetting doe
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 import stat
@@ -198,3 +199,14 @@ def test_a_forgotten_customer_has_no_phone_or_mail_to_be_told_by() -> None:
     redacted = {"name": seal.REDACTED, "phone": seal.REDACTED, "account": seal.REDACTED}
     who = contact({"customer": redacted, "address": {"country": "CN"}})
     assert (who["phone"], who["email"]) == (None, None)
+
+
+def test_a_name_that_merely_starts_like_a_token_is_sealed_too() -> None:
+    vault = Vault(SingleObjectCodec(), MemoryKeys())
+    command = place("PII-2")
+    odd = dataclasses.replace(
+        command, customer=dataclasses.replace(command.customer, name="pii1:x")
+    )
+    value = CommandWriter(Settings(), vault).record(odd).value
+    assert b"pii1:x" not in value
+    assert vault.decode(value)[1]["customer"]["name"] == "pii1:x"
