@@ -45,6 +45,7 @@ from oms_events.avro.registry import codec_from_settings
 from oms_events.engine.commands import ReceiveStock
 from oms_events.engine.records import CommandWriter, Outgoing
 from oms_events.engine.runner import PROCESSORS
+from oms_events.kafka.acls import apply_acls
 from oms_events.kafka.admin import apply_topics
 from oms_events.kafka.connection import READ_TO_END_WAIT_MS, admin, consumer, producer
 from oms_events.kafka.follower import Follower
@@ -677,6 +678,9 @@ class Bench:
         s = self.settings
         self.say(f"topic prefix {s.kafka.topic_prefix}  schema {self.schema}  logs {self.logs}")
         apply_topics(s)
+        # The engine and projections run as their own principals (as_service): this
+        # run's prefix gets its rules, as `oms topics apply` writes them.
+        apply_acls(s)
         self.producer = producer(s)
         # A short fetch wait keeps the measured latencies close to the commit times.
         follow = [

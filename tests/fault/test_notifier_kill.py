@@ -19,6 +19,7 @@ import psycopg
 import pytest
 from aiosmtpd.controller import Controller
 
+from oms_events.kafka.security import environment as kafka_environment
 from oms_events.settings import Settings
 from tests.integration.conftest import pg
 from tests.integration.engine.harness import ROOT
@@ -64,6 +65,7 @@ def mailbox() -> Iterator[tuple[Mailbox, int]]:
 def start(settings: Settings, schema: str, smtp_port: int) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
+        **kafka_environment(settings),  # as the admin: these topics have no ACLs
         "OMS_KAFKA_TOPIC_PREFIX": settings.kafka.topic_prefix,
         "OMS_KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
         "OMS_POSTGRES_DSN": settings.postgres.dsn,

@@ -22,6 +22,7 @@ from psycopg import sql
 from oms_events.devservices import postgres_roles as pg_roles
 from oms_events.devservices.postgres_server import PostgresServer
 from oms_events.kafka.admin import apply_topics
+from oms_events.kafka.security import environment as kafka_environment
 from oms_events.projection.registry import select
 from oms_events.projection.replay import rebuild
 from oms_events.projection.runner import connect
@@ -95,6 +96,7 @@ def test_postgres_restart_under_oms_project_is_waited_out_and_applies_nothing_tw
     log.parent.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
+        **kafka_environment(settings),  # as the admin: these topics have no ACLs
         "OMS_KAFKA_TOPIC_PREFIX": settings.kafka.topic_prefix,
         "OMS_KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
         "OMS_POSTGRES_DSN": settings.postgres.dsn,

@@ -30,6 +30,7 @@ from oms_events.cli.demo_payments import collect_and_refund
 from oms_events.cli.errors import one_line_errors
 from oms_events.cli.project import SCHEMA, schema_or_setting
 from oms_events.devservices import services
+from oms_events.kafka.acls import apply_acls
 from oms_events.kafka.admin import apply_topics
 from oms_events.projection.migrate import migrate_as_owner
 from oms_events.projection.registry import load_projections, projected
@@ -152,6 +153,9 @@ def demo(
         services.up(settings)
     states = apply_topics(settings)
     out.print(f"topics: {len(states)} ({sum(s.action == 'created' for s in states)} created)")
+    # The engine and projections below run as their own Kafka principals (as_service):
+    # this prefix's rules first, as `oms topics apply` writes them.
+    apply_acls(settings)
     applied = migrate_as_owner(settings, schema, list(load_projections().values()))
     out.print(f"projections: schema {schema}, {len(applied)} migration(s) applied now")
     procs = [

@@ -13,6 +13,7 @@ from oms_events.cli.shutdown import on_shutdown
 from oms_events.intake.adapter import ChannelAdapter, run_channels
 from oms_events.intake.state import intake_specs
 from oms_events.kafka.admin import apply_topics
+from oms_events.kafka.security import as_service
 from oms_events.settings import get_settings
 
 out = Console(stderr=True)
@@ -47,7 +48,7 @@ def intake(
             param_hint="--channel",
         )
     channels = channel or list(topics.CHANNELS)
-    settings = get_settings()
+    settings = as_service(get_settings(), "intake")
     apply_topics(settings, intake_specs(settings, channels))
     stop = on_shutdown()
     out.print(f"intake running for {', '.join(channels)} (Ctrl-C stops)")

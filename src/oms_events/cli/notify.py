@@ -18,6 +18,7 @@ from rich.table import Table
 from oms_events.cli.errors import one_line_errors
 from oms_events.cli.project import SCHEMA, schema_or_setting
 from oms_events.cli.shutdown import on_shutdown
+from oms_events.kafka.security import as_service
 from oms_events.notifications.notifier import Notifier, connect_in
 from oms_events.projection.migrate import migrate_as_owner
 from oms_events.projection.registry import select
@@ -39,7 +40,7 @@ def run(schema: str | None = SCHEMA) -> None:
 
     Example: OMS_NOTIFIER_SMTP_HOST=mail.example.com oms notify run
     """
-    settings = get_settings()
+    settings = as_service(get_settings(), "notifier")
     stop = on_shutdown()  # finish the message in hand, then leave
     schema = schema_or_setting(schema)
     notifier = Notifier(settings, schema, stop.is_set)

@@ -21,6 +21,7 @@ from oms_events.avro.registry import codec_from_settings
 from oms_events.cli.errors import one_line_errors
 from oms_events.cli.shutdown import on_shutdown
 from oms_events.kafka.port import TopicPartition
+from oms_events.kafka.security import as_service
 from oms_events.projection import replay as replays
 from oms_events.projection.registry import projected, select
 from oms_events.projection.runner import Runner, connect
@@ -67,7 +68,7 @@ def project(
 
     Example: oms project inventory tracking --schema oms
     """
-    settings = get_settings()
+    settings = as_service(get_settings(), "projections")
     schema = schema_or_setting(schema)
     projections = select(names) if names else projected()
     stop = on_shutdown()  # finish the batch in hand, then leave

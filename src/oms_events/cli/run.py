@@ -14,6 +14,7 @@ import typer
 from oms_events.cli.errors import one_line_errors
 from oms_events.engine.runner import PROCESSORS, Engine
 from oms_events.kafka.admin import apply_topics
+from oms_events.kafka.security import as_service
 from oms_events.logging import setup_logging
 from oms_events.settings import get_settings
 
@@ -30,7 +31,7 @@ def run(
 ) -> None:
     """Start the engine and run until SIGTERM."""
     only = only or []
-    settings = get_settings()
+    settings = as_service(get_settings(), "engine")
     if apply:
         apply_topics(settings)
     engine = Engine(settings, only)

@@ -28,6 +28,7 @@ themselves (``<prefix>warehouse...``).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from typing import Literal
 
@@ -133,13 +134,28 @@ def _topic_rules(
     return [AclRule(principal, "topic", s.name, operation) for s in specs if pick(s)]
 
 
-def apply_acls(settings: Settings) -> int | None:
-    """Write :func:`acl_rules` to the cluster (as the admin principal, normally);
-    the number of rules, or None when the cluster has no authorizer to hold them."""
+def apply_acls(settings: Settings, timeout_s: float = 30.0) -> int | None:
+    """Write :func:`acl_rules` to the cluster (as the admin principal, normally) and
+    return once the broker holds them all; the number of rules, or None when the
+    cluster has no authorizer to hold them.
+
+    CreateAcls answers before the broker has replayed the new metadata record, so a
+    process started right after (``oms topics apply && oms run``) could be refused its
+    first fetch; reading the rules back from the broker that authorizes closes that gap.
+    """
     rules = acl_rules(settings)
     client = admin(settings)
     try:
         client.create_acls(rules)
+        wanted = set(rules)
+        deadline = time.monotonic() + timeout_s
+        while missing := wanted - client.acls():
+            if time.monotonic() > deadline:
+                raise KafkaError(
+                    f"{len(missing)} ACL rules not in effect after {timeout_s:.0f} s "
+                    f"(e.g. {next(iter(missing))}): check the controller's log"
+                )
+            time.sleep(0.2)
     except KafkaError as exc:
         # confluent: SECURITY_DISABLED; kafka-python: SecurityDisabledError
         if "SECURITY_DISABLED" in str(exc) or "SecurityDisabled" in str(exc):

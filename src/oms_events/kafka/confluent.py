@@ -33,6 +33,8 @@ import confluent_kafka as ck
 import structlog
 from confluent_kafka.admin import (  # type: ignore[attr-defined]
     AclBinding,
+    AclBindingFilter,
+    AclOperation,
     AclPermissionType,
     AdminClient,
     AlterConfigOpType,
@@ -50,6 +52,7 @@ from confluent_kafka.admin import NewTopic as CkNewTopic  # type: ignore[attr-de
 
 from oms_events.kafka.errors import KafkaError, KafkaTimeout, ProducerFenced, TransactionAborted
 from oms_events.kafka.port import (
+    ACL_RESOURCES,
     AclRule,
     GroupMetadata,
     Headers,
@@ -631,6 +634,34 @@ class ConfluentAdmin:
                 f.result()
             except ck.KafkaException as exc:
                 raise _error(exc) from exc
+
+    def acls(self) -> set[AclRule]:
+        # None matches any name, principal and host (the filter's documented meaning;
+        # the type hints say str).
+        every = AclBindingFilter(
+            ResourceType.ANY,
+            None,  # type: ignore[arg-type]
+            ResourcePatternType.ANY,
+            None,  # type: ignore[arg-type]
+            None,  # type: ignore[arg-type]
+            AclOperation.ANY,
+            AclPermissionType.ALLOW,
+        )
+        try:
+            bindings = self._a.describe_acls(every, request_timeout=30).result()
+        except ck.KafkaException as exc:
+            raise _error(exc) from exc
+        return {
+            AclRule(
+                b.principal.removeprefix("User:"),
+                b.restype.name.lower(),
+                b.name,
+                b.operation.name.lower(),
+                b.resource_pattern_type == ResourcePatternType.PREFIXED,
+            )
+            for b in bindings
+            if b.restype.name.lower() in ACL_RESOURCES
+        }
 
     def set_scram_credentials(self, passwords: Mapping[str, str], mechanism: str) -> None:
         info = ScramCredentialInfo(ScramMechanism[mechanism.replace("-", "_")], 4096)

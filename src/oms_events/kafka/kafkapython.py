@@ -37,12 +37,14 @@ import kafka.errors as ke
 import structlog
 from kafka.admin import (
     ACL,
+    ACLFilter,
     ACLOperation,
     ACLPermissionType,
     ACLResourcePatternType,
     ConfigResource,
     ConfigResourceType,
     ResourcePattern,
+    ResourcePatternFilter,
     ResourceType,
     ScramMechanism,
     UserScramCredentialUpsertion,
@@ -53,6 +55,7 @@ from kafka.structs import OffsetAndMetadata
 
 from oms_events.kafka.errors import KafkaError, KafkaTimeout, ProducerFenced, TransactionAborted
 from oms_events.kafka.port import (
+    ACL_RESOURCES,
     AclRule,
     GroupMetadata,
     Headers,
@@ -451,6 +454,34 @@ class KafkaPythonAdmin:
             raise _error(exc) from exc
         if failed:  # error classes, one per refused rule
             raise KafkaError(f"creating ACLs failed: {failed[0].__name__}")
+
+    def acls(self) -> set[AclRule]:
+        every = ACLFilter(
+            principal=None,
+            host=None,
+            operation=ACLOperation.ANY,
+            permission_type=ACLPermissionType.ALLOW,
+            resource_pattern=ResourcePatternFilter(
+                ResourceType.ANY, None, ACLResourcePatternType.ANY
+            ),
+        )
+        try:
+            found, error = self._a.describe_acls(every)
+        except ke.KafkaError as exc:
+            raise _error(exc) from exc
+        if error is not ke.NoError:
+            raise KafkaError(f"describing ACLs failed: {error.__name__}")
+        return {
+            AclRule(
+                a.principal.removeprefix("User:"),
+                a.resource_pattern.resource_type.name.lower(),
+                a.resource_pattern.resource_name,
+                a.operation.name.lower(),
+                a.resource_pattern.pattern_type == ACLResourcePatternType.PREFIXED,
+            )
+            for a in found
+            if a.resource_pattern.resource_type.name.lower() in ACL_RESOURCES
+        }
 
     def set_scram_credentials(self, passwords: Mapping[str, str], mechanism: str) -> None:
         kind = ScramMechanism[mechanism.replace("-", "_")]

@@ -228,6 +228,10 @@ class Consumer(Protocol):
         ...
 
 
+# What AclRule.resource can name (a cluster also holds cluster and user ACLs).
+ACL_RESOURCES = frozenset({"topic", "group", "transactional_id"})
+
+
 @dataclass(frozen=True)
 class AclRule:
     """One ALLOW rule: ``principal`` may do ``operation`` on the resource ``name`` (the
@@ -273,6 +277,11 @@ class Admin(Protocol):
 
     def create_acls(self, rules: Sequence[AclRule]) -> None:
         """Add ALLOW rules (rules that exist already are kept as they are)."""
+        ...
+
+    def acls(self) -> set[AclRule]:
+        """Every ALLOW rule the cluster holds for topics, groups and transactional ids
+        (as the broker answering sees them)."""
         ...
 
     def set_scram_credentials(self, passwords: Mapping[str, str], mechanism: str) -> None:

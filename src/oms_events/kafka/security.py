@@ -4,10 +4,12 @@ One place maps ``settings.kafka`` (``OMS_KAFKA_USERNAME``, ``OMS_KAFKA_PASSWORD`
 ``OMS_KAFKA_SECURITY_PROTOCOL``, ``OMS_KAFKA_SASL_MECHANISM``) to what both clients
 need. When the environment leaves them unset, the dev services fill them from the
 credentials ``oms dev up`` generated (``<OMS_DEV_DATA_DIR>/credentials/kafka.json``,
-mode 0600): the user defaults to the admin principal (tests, topic creation and the
-dev tools), and a user named without a password (``OMS_KAFKA_USERNAME=warehouse``)
-takes that principal's password from the file. The file is consulted only for
-loopback bootstrap servers, so dev credentials never travel to another cluster.
+mode 0600): a long-running service runs as its own principal (:func:`as_service`:
+``oms run`` as engine, ``oms intake`` as intake...), anything else as the admin
+principal (topic creation and the dev tools), and a user named without a password
+(``OMS_KAFKA_USERNAME=warehouse``) takes that principal's password from the file.
+The file is consulted only for loopback bootstrap servers, so dev credentials never
+travel to another cluster.
 """
 
 from __future__ import annotations
@@ -168,6 +170,20 @@ def as_admin(settings: Settings) -> Settings:
     """``settings`` as the dev cluster's admin principal (its password from the
     credentials file), whatever user the environment names."""
     return settings.replace(kafka={"username": ADMIN, "password": "", "security_protocol": ""})
+
+
+def as_service(settings: Settings, principal: str) -> Settings:
+    """``settings`` as the service ``principal`` (one of :data:`SERVICES`) when nothing
+    names the Kafka user and the dev credentials know that principal: each long-running
+    process then holds only its own rights (acls.py), never the admin's. A user the
+    environment names (``OMS_KAFKA_USERNAME``) wins, and a cluster without the dev
+    credentials (PLAINTEXT, another host) is left as configured."""
+    k = settings.kafka
+    if k.username or k.security_protocol == "PLAINTEXT" or not _loopback(k.bootstrap_servers):
+        return settings
+    if principal not in read_credentials(credentials_path(settings)):
+        return settings
+    return settings.replace(kafka={"username": principal})
 
 
 def environment(settings: Settings) -> dict[str, str]:

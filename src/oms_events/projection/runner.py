@@ -30,6 +30,7 @@ from oms_events.avro.registry import codec_from_settings
 from oms_events.kafka import port
 from oms_events.kafka.connection import consumer, producer
 from oms_events.kafka.port import Consumer, Producer, TopicPartition
+from oms_events.kafka.security import client_security
 from oms_events.projection import offsets
 from oms_events.projection.metrics import Metrics
 from oms_events.projection.migrate import use_schema
@@ -112,7 +113,12 @@ class Runner:
             found = self.consumer.partitions_for_topic(topic)
             if not found:
                 self.consumer.close()
-                raise MissingTopic(f"topic {topic} does not exist: run `oms topics apply`")
+                # Kafka answers a topic this principal may not describe as unknown.
+                user = client_security(settings).username or "(none)"
+                raise MissingTopic(
+                    f"topic {topic} does not exist, or the Kafka user {user} may not read it: "
+                    "run `oms topics apply` (it writes the prefix's ACLs too)"
+                )
             self.partitions += [TopicPartition(topic, p) for p in sorted(found)]
         self.consumer.assign(self.partitions)
         self.positions: dict[TopicPartition, int] = {}

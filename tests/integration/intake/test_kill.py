@@ -15,6 +15,7 @@ import pytest
 from oms_events import topics
 from oms_events.kafka.connection import consumer
 from oms_events.kafka.port import Consumer, TopicPartition
+from oms_events.kafka.security import environment as kafka_environment
 from oms_events.settings import Settings
 from tests.integration.intake.conftest import make_topics, placed, send, wait_for
 
@@ -37,6 +38,7 @@ def batch(store: str, receipts: range) -> tuple[str, bytes]:
 def start(settings: Settings) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
+        **kafka_environment(settings),  # as the admin: these topics have no ACLs
         "OMS_KAFKA_TOPIC_PREFIX": settings.kafka.topic_prefix,
         "OMS_LOG_LEVEL": "warning",
     }

@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from oms_events.kafka.security import environment as kafka_environment
 from oms_events.projection.registry import projected
 from oms_events.projection.replay import rebuild
 from oms_events.projection.runner import connect
@@ -38,6 +39,7 @@ TABLES = (
 def start(settings: Settings, schema: str) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
+        **kafka_environment(settings),  # as the admin: these topics have no ACLs
         "OMS_KAFKA_TOPIC_PREFIX": settings.kafka.topic_prefix,
         "OMS_KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
         "OMS_POSTGRES_DSN": settings.postgres.dsn,

@@ -13,6 +13,7 @@ from oms_events.kafka.acls import acl_rules
 from oms_events.kafka.security import (
     PRINCIPALS,
     KafkaCredentialsError,
+    as_service,
     client_security,
     credentials_path,
     ensure_credentials,
@@ -53,6 +54,24 @@ def test_the_dev_services_default_to_the_admin_and_fill_a_named_users_password(
     warehouse = client_security(dev.replace(kafka={"username": "warehouse"}))
     assert warehouse.password == passwords["warehouse"]
     assert warehouse.kafka_python()["sasl_plain_username"] == "warehouse"
+
+
+def test_each_long_running_service_is_its_own_principal_unless_a_user_is_named(
+    dev: Settings, tmp_path: Path
+) -> None:
+    passwords = ensure_credentials(credentials_path(dev))
+    engine = client_security(as_service(dev, "engine"))
+    assert (engine.username, engine.password) == ("engine", passwords["engine"])
+    # OMS_KAFKA_USERNAME wins: an operator may run the engine as any principal.
+    named = dev.replace(kafka={"username": "admin"})
+    assert client_security(as_service(named, "engine")).username == "admin"
+    # No dev credentials (another cluster, PLAINTEXT): left as configured.
+    bare = dev.replace(dev={"data_dir": tmp_path / "none"})
+    assert as_service(bare, "engine") == bare
+    plain = dev.replace(kafka={"security_protocol": "PLAINTEXT"})
+    assert client_security(as_service(plain, "engine")).sasl is False
+    remote = dev.replace(kafka={"bootstrap_servers": "kafka-1.example.com:9092"})
+    assert as_service(remote, "engine") == remote
 
 
 def test_the_environment_wins_and_dev_credentials_stay_on_loopback(dev: Settings) -> None:
