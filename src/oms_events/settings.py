@@ -952,7 +952,14 @@ class Settings(BaseModel):
         postgres = data.get("postgres")
         if not isinstance(postgres, PostgresSettings):
             postgres = PostgresSettings(**(postgres or {}))
-        return {**data, "dev": dev, "postgres": postgres.filled(dev)}
+        # Likewise the master key: every process of a deployment must read the same one.
+        privacy = data.get("privacy")
+        if not isinstance(privacy, PrivacySettings):
+            privacy = PrivacySettings(**(privacy or {}))
+        if not privacy.master_key_file:
+            default = dev.data_dir / "credentials" / "privacy.key"
+            privacy = privacy.model_copy(update={"master_key_file": str(default)})
+        return {**data, "dev": dev, "postgres": postgres.filled(dev), "privacy": privacy}
 
     def replace(self, **sections: dict[str, Any]) -> Settings:
         """A copy with some fields of some sections changed, e.g.

@@ -154,7 +154,8 @@ def _redact_rows(conn: psycopg.Connection[Any], schema: str, orders: list[UUID])
 def forget(settings: Settings, customer: str, projection_schema: str) -> Forgotten:
     """Forget ``customer`` (a phone or account): see the module."""
     ensure_schema(settings)
-    sealer = Sealer(master_key(master_key_path(settings)))
+    path = master_key_path(settings)
+    sealer = Sealer(master_key(path), path)
     identity = sealer.identity(customer)
     keys = settings.privacy.schema_name
     with (

@@ -48,6 +48,11 @@ class KeyStoreUnavailable(CodecUnavailable):
     (or stops for its supervisor) instead of dead-lettering it."""
 
 
+class WrongMasterKey(KeyStoreUnavailable):
+    """An order key wrapped by another master key than this process reads: every process
+    must read the same OMS_PRIVACY_MASTER_KEY_FILE. A deployment's fault, not a record's."""
+
+
 class Keys(Protocol):
     """Where the vault gets order keys (None: the order's customer was forgotten)."""
 
@@ -62,9 +67,9 @@ class Keys(Protocol):
 
 
 def master_key_path(settings: Settings) -> Path:
-    """The master key file: ``privacy.master_key_file`` or under the dev data dir."""
-    configured = settings.privacy.master_key_file
-    return Path(configured) if configured else settings.dev.data_dir / "credentials" / "privacy.key"
+    """The master key file: ``privacy.master_key_file`` (the settings fill it from the
+    dev data dir when the environment leaves it unset)."""
+    return Path(settings.privacy.master_key_file)
 
 
 def master_key(path: Path) -> bytes:
@@ -111,7 +116,8 @@ def normal_identity(identity: str) -> str:
 class Sealer:
     """The master key's two uses: wrapping order keys and naming customers."""
 
-    def __init__(self, master: bytes) -> None:
+    def __init__(self, master: bytes, path: Path | str = "the given master key") -> None:
+        self.path = path
         self._wrap = AESGCM(hmac.new(master, b"oms-privacy-wrap", hashlib.sha256).digest())
         self._name = hmac.new(master, b"oms-privacy-identity", hashlib.sha256).digest()
 
@@ -129,7 +135,10 @@ class Sealer:
         try:
             return AESGCM(self._wrap.decrypt(wrapped[:12], wrapped[12:], subject.encode()))
         except InvalidTag as exc:
-            raise ValueError(f"order key of {subject} is not wrapped by this master key") from exc
+            raise WrongMasterKey(
+                f"order key of {subject} is wrapped by another master key than "
+                f"{self.path}; give every process the same OMS_PRIVACY_MASTER_KEY_FILE"
+            ) from exc
 
 
 class _Cache:
@@ -184,7 +193,8 @@ class KeyStore:
     def __init__(self, settings: Settings, sealer: Sealer | None = None) -> None:
         self.settings = settings
         self.schema = settings.privacy.schema_name
-        self.sealer = sealer or Sealer(master_key(master_key_path(settings)))
+        path = master_key_path(settings)
+        self.sealer = sealer or Sealer(master_key(path), path)
         self.cache = _Cache(settings.privacy.key_ttl_s, settings.privacy.key_cache_size)
         self._conn: psycopg.Connection[Any] | None = None
         self._lock = threading.Lock()  # the engine's processors share one codec
