@@ -170,6 +170,14 @@ def test_no_topic_but_the_raw_intake_holds_a_name_phone_or_address(world: World)
             sql.SQL("SELECT t::text FROM {} t").format(sql.Identifier(world.keys, "customer_order"))
         ).fetchall()
     assert len(rows) >= 2 and not any(s in r[0] for s in LI_LEI + HAN_MEIMEI for r in rows)
+    # ... and the analysts' role reads none of it.
+    with (
+        psycopg.connect(world.settings.postgres.analyst_dsn) as analyst,
+        pytest.raises(psycopg.errors.InsufficientPrivilege),
+    ):
+        analyst.execute(
+            sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(world.keys, "order_key"))
+        )
 
 
 def test_a_forgotten_customer_is_gone_from_replays_tables_and_logs(world: World) -> None:
