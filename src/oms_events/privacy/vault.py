@@ -83,16 +83,48 @@ class Vault:
         return tokens.open_token(self.keys.key(tokens.subject_of(token)), token)
 
 
+def _needles(marks: Marks) -> tuple[bytes, ...]:
+    # What a tagged-JSON state holding personal data must contain: a dataclass named like
+    # a marked record (its topic ends ":Customer"), or a dict key of one (["phone",).
+    names = [f':{name}"'.encode() for name in marks.records]
+    keys = {f'["{f}",'.encode() for fields in marks.records.values() for f in fields}
+    return (*names, *sorted(keys))
+
+
 def _personal_state(state: bytes, marks: Marks) -> bool:
-    # Cheap test before parsing: the dataclass topics end in their class names.
-    return any(f':{name}"'.encode() in state for name in marks.records)
+    """True when the snapshot state holds a personal value (cheap test first)."""
+    if not any(n in state for n in _needles(marks)):
+        return False
+    found = False
+
+    def note(value: str) -> str:
+        nonlocal found
+        found = True
+        return value
+
+    _state(state, marks, note)
+    return found
+
+
+def _strings(value: Any, one: Any) -> Any:
+    # A value of a personal field in tagged JSON: a string, a list of them, or a tagged
+    # tuple / set of them (a merge member's identities).
+    if isinstance(value, str):
+        return one(value)
+    if isinstance(value, list):
+        return [one(v) if isinstance(v, str) else v for v in value]
+    if isinstance(value, dict) and value.get(_TAG) in ("tuple", "set", "frozenset"):
+        return {_TAG: value[_TAG], _VALUE: _strings(value[_VALUE], one)}
+    return value
 
 
 def _state(state: bytes, marks: Marks, one: Any) -> bytes:
-    """A snapshot's tagged JSON with the personal fields of its dataclasses passed
-    through ``one`` (sealed or opened)."""
-    if not _personal_state(state, marks):
-        return state
+    """A snapshot's tagged JSON with its personal values passed through ``one`` (sealed
+    or opened): the marked fields of dataclasses named like a marked record (Customer,
+    Address), and of dicts holding every personal field of one (a merge lead's facts of
+    its members: identities, address)."""
+    records = marks.records
+    shapes = [fields for fields in records.values() if fields]
 
     def walk(node: Any) -> Any:
         if isinstance(node, list):
@@ -100,20 +132,25 @@ def _state(state: bytes, marks: Marks, one: Any) -> bytes:
         if not isinstance(node, dict):
             return node
         value: Any = node.get(_VALUE)
-        if node.get(_TAG) == "dataclass":
+        kind = node.get(_TAG)
+        if kind == "dataclass":
             topic, fields = value
-            personal = marks.records.get(str(topic).rsplit(":", 1)[-1], frozenset())
+            personal = records.get(str(topic).rsplit(":", 1)[-1], frozenset())
             return {
-                _TAG: "dataclass",
+                _TAG: kind,
                 _VALUE: [
                     topic,
-                    {
-                        k: one(v) if k in personal and isinstance(v, str) else walk(v)
-                        for k, v in fields.items()
-                    },
+                    {k: _strings(v, one) if k in personal else walk(v) for k, v in fields.items()},
                 ],
             }
-        return {_TAG: node.get(_TAG), _VALUE: walk(value)}
+        if kind == "dict":
+            keys = {k for k, _ in value if isinstance(k, str)}
+            personal = frozenset().union(*(f for f in shapes if f <= keys))
+            return {
+                _TAG: kind,
+                _VALUE: [[k, _strings(v, one) if k in personal else walk(v)] for k, v in value],
+            }
+        return {_TAG: kind, _VALUE: walk(value)}
 
     tree = walk(json.loads(state))
     return json.dumps(tree, separators=(",", ":"), ensure_ascii=False).encode()

@@ -39,7 +39,7 @@ from oms_events.privacy.keystore import (
 from oms_events.privacy.marks import catalog_marks
 from oms_events.privacy.vault import Vault
 from oms_events.settings import Settings
-from tests.unit.domain.samples import order
+from tests.unit.domain.samples import item, order
 from tests.unit.engine.flow import place
 
 SUBJECT = "0" * 31 + "1"
@@ -133,15 +133,32 @@ def test_an_order_snapshot_is_sealed_and_restores_redacted_once_forgotten() -> N
     log = eventlog.EventLog(Vault(SingleObjectCodec(), keys))
     placed = order(external_id="SNAP-1")
     log.encode(placed.collect_events()[0])  # the order's first record makes its key
+    # A merge lead keeps its members' facts (MergeReported) in its state too.
+    member = {"order_no": "SO-2", "identities": ["phone:13800000000"], "address": "西湖路 1 号"}
+    placed.merge_facts = ({**member, "order_id": "m-1", "kind": "joined", "reason": ""},)
     _, value, _ = log.encode_snapshot(Snapshot.take(placed), "order")
-    assert "张三".encode() not in value and b"zhangsan" not in value
+    for text in ("张三", "zhangsan", "13800000000", "西湖路"):
+        assert text.encode() not in value, text
     snapshot, _ = log.snapshot(value)
     restored = snapshot.mutate(None)
     assert restored.customer == placed.customer and restored.address == placed.address
+    assert restored.merge_facts == placed.merge_facts
     keys.forget("zhangsan")
     gone = log.snapshot(value)[0].mutate(None)
     assert gone.customer.name == "[forgotten]" and gone.address.line1 == "[forgotten]"
     assert gone.address.city == placed.address.city
+    assert gone.merge_facts[0]["identities"] == ["[forgotten]"]
+    assert gone.merge_facts[0]["order_no"] == "SO-2"
+
+
+def test_a_stock_item_snapshot_is_left_plain_and_makes_no_key() -> None:
+    keys = MemoryKeys()
+    log = eventlog.EventLog(Vault(SingleObjectCodec(), keys))
+    stock = item()
+    _, value, _ = log.encode_snapshot(Snapshot.take(stock), "inventory")
+    assert keys.keys == {}
+    assert seal.MARK not in value
+    assert log.snapshot(value)[0].mutate(None).sku == stock.sku
 
 
 def test_phones_and_accounts_name_one_customer_however_spelled() -> None:
