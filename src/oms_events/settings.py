@@ -894,7 +894,8 @@ class PrivacySettings(BaseSettings):
         7,
         gt=0,
         description="How long Kafka keeps records that cannot be sealed field by field: "
-        "the channels' raw orders (oms.intake.<channel>) and dead letters (oms.deadletter); "
+        "the channels' raw orders (oms.intake.<channel>), carriers' scans "
+        "(oms.carrier.updates) and dead letters (oms.deadletter); "
         "`oms topics apply` sets it",
     )
 

@@ -29,9 +29,9 @@ INPUT_CONFIG: dict[str, str] = {"cleanup.policy": "delete", "retention.ms": str(
 
 def raw_config(settings: Settings) -> dict[str, str]:
     """Topics of records that cannot be sealed field by field (the channels' raw orders,
-    dead letters holding raw payloads): kept ``privacy.raw_retention_days``, then gone,
-    so a forgotten customer's raw input does not outlive that bound (README, "Personal
-    data")."""
+    carriers' raw scans, dead letters holding raw payloads): kept
+    ``privacy.raw_retention_days``, then gone, so a forgotten customer's raw input does
+    not outlive that bound (README, "Personal data")."""
     days = settings.privacy.raw_retention_days
     return {"cleanup.policy": "delete", "retention.ms": str(int(days * 86_400_000))}
 
@@ -293,7 +293,7 @@ def registry(settings: Settings) -> list[TopicSpec]:
             Kind.INTEGRATION,
             "tracking number",
             n,
-            INPUT_CONFIG,
+            raw_config(settings),  # carriers' own JSON: a signer's name in clear
             "tracking updates from carriers",
         ),
         TopicSpec(
