@@ -82,7 +82,8 @@ class KafkaSettings(BaseSettings):
     username: str = Field(
         "",
         description="Kafka principal of this process (engine, intake, projections, notifier, "
-        "warehouse, carrier, channel, analyst, admin); empty with the dev services: admin",
+        "warehouse, carrier, channel, analyst, api, admin); empty with the dev services: the "
+        "service's own (oms run: engine, oms channel serve: api...), else admin",
     )
     password: str = Field(
         "",

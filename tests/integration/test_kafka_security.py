@@ -120,6 +120,19 @@ def test_the_warehouse_writes_its_updates_but_not_order_commands(
         p.close()
 
 
+def test_the_api_writes_commands_and_channel_input_but_never_an_event(secured: Settings) -> None:
+    """The HTTP server's user (`oms channel serve` runs as api): a compromised API may
+    send commands or orders, each checked by the engine, but cannot forge history."""
+    p = as_user(secured, "api", "confluent").producer()
+    try:
+        for base in (topics.commands("payment"), topics.intake("web"), topics.DEADLETTER):
+            p.send(PREFIX + base, b"probe", key=b"order-1").get(10)
+        with pytest.raises(KafkaError, match=r"TOPIC_AUTHORIZATION_FAILED"):
+            p.send(PREFIX + topics.events("order"), b"forged", key=b"order-1").get(10)
+    finally:
+        p.close()
+
+
 @pytest.mark.parametrize("client", ["confluent", "kafka-python"])
 def test_the_analyst_reads_but_cannot_produce_anywhere(secured: Settings, client: str) -> None:
     analyst = as_user(secured, "analyst", client)

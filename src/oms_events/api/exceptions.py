@@ -182,6 +182,16 @@ def republish(
     p = producer(settings)
     try:
         meta = p.send(topic, record.value, key=record.key, headers=headers).get(30)
+    except KafkaError as exc:
+        if "AUTHORIZATION" not in str(exc).upper():
+            raise
+        # The API's Kafka user writes commands, channel input and dead letters, never
+        # events (kafka/acls.py): an event a projection refused is fixed by a replay.
+        raise HTTPException(
+            403,
+            f"the API may not write {topic}: re-drive commands and channel input only; "
+            "for a projection's dead letter fix it and run `oms project replay NAME`",
+        ) from exc
     finally:
         p.close()
     return meta.partition, meta.offset

@@ -20,6 +20,7 @@ from oms_events.intake.state import intake_specs
 from oms_events.intake.tables import Tables
 from oms_events.kafka.admin import apply_topics
 from oms_events.kafka.connection import producer
+from oms_events.kafka.security import as_service
 from oms_events.settings import get_settings
 
 app = typer.Typer(
@@ -91,7 +92,7 @@ def serve(host: Host = None, port: Port = None) -> None:
     the notify URLs of settings.payments)."""
     from oms_events.intake.http import serve as run
 
-    settings = get_settings()
+    settings = as_service(get_settings(), "api")
     run(settings, host or settings.http.host, port or settings.http.port)
 
 

@@ -517,6 +517,25 @@ class KafkaCluster:
         with self.record.open("a") as f:
             f.write(f"sasl={MECHANISM}\n")
 
+    def add_principals(self) -> None:
+        """Give every principal of the credentials file its SCRAM credential on the
+        running cluster (as the admin): a data dir formatted before a principal existed
+        (``api`` came later) learns it at the next start. Writing an existing one again
+        changes nothing its clients notice."""
+        if not self.secured():
+            return
+        from oms_events.kafka.confluent import ConfluentClients
+
+        passwords = self.passwords()
+        client = ConfluentClients(
+            self.bootstrap_servers,
+            ClientSecurity("SASL_PLAINTEXT", MECHANISM, ADMIN, passwords[ADMIN]),
+        ).admin()
+        try:
+            client.set_scram_credentials(passwords, MECHANISM)
+        finally:
+            client.close()
+
     @property
     def bootstrap_servers(self) -> str:
         """Every node's client address, comma-separated (OMS_KAFKA_BOOTSTRAP_SERVERS)."""

@@ -40,7 +40,8 @@ def up(settings: Settings, brokers: int | None = None) -> tuple[bool, bool, bool
             # A PLAINTEXT cluster about to be secured: its simulator would be refused.
             CarrierSimulatorProcess(settings).stop()
         kafka = cluster.start()
-        if kafka:  # rules the registry gained since are written at the next start
+        if kafka:  # principals and rules added since are written at the next start
+            cluster.add_principals()
             apply_acls(as_admin(settings))
         payments = PaymentSandboxes(settings).start()
         carriers = CarrierSimulatorProcess(settings).start()  # a Kafka client: after Kafka

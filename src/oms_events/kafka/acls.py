@@ -16,7 +16,11 @@ Every rule is an ALLOW; the dev broker denies whatever no rule allows
 * warehouse — reads allocations, writes warehouse updates (never a command topic);
 * carrier — reads carrier requests, writes carrier updates;
 * channel — writes the channels' intake topics, reads their ship calls and stock sync;
-* analyst — reads every topic, writes nothing.
+* analyst — reads every topic, writes nothing;
+* api — the HTTP server (``oms channel serve``: channel orders, payment notifications,
+  the operator API): reads every topic (answers come as events; dead letters are read
+  to re-drive them), writes the intake topics, every command topic and dead letters —
+  never an event, so a compromised API cannot rewrite the system of record.
 
 Topic rules are LITERAL on the registry's names for ``settings.kafka.topic_prefix``:
 ``oms topics apply`` writes them for the prefix it runs with, so a tenant or test
@@ -81,6 +85,7 @@ def acl_rules(settings: Settings) -> list[AclRule]:
         "carrier": named(topics.CARRIER_REQUESTS),
         "channel": channel_out,
         "analyst": anything,
+        "api": anything,
     }
     writes: dict[str, Pick] = {
         "engine": but_intake,
@@ -92,6 +97,7 @@ def acl_rules(settings: Settings) -> list[AclRule]:
         "carrier": named(topics.CARRIER_UPDATES),
         "channel": lambda s: s.kind is Kind.INTAKE,
         "analyst": lambda s: False,
+        "api": lambda s: is_intake(s) or s.kind is Kind.COMMANDS or deadletter(s),
     }
     groups: dict[str, tuple[str, ...]] = {
         "engine": (engine_group,),
@@ -102,6 +108,7 @@ def acl_rules(settings: Settings) -> list[AclRule]:
         "carrier": (p + "carrier",),
         "channel": (p + "channel",),
         "analyst": (p + "analyst",),
+        "api": (),
     }
     transactional: dict[str, tuple[str, ...]] = {
         "engine": (engine_group,),

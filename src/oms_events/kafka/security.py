@@ -5,7 +5,7 @@ One place maps ``settings.kafka`` (``OMS_KAFKA_USERNAME``, ``OMS_KAFKA_PASSWORD`
 need. When the environment leaves them unset, the dev services fill them from the
 credentials ``oms dev up`` generated (``<OMS_DEV_DATA_DIR>/credentials/kafka.json``,
 mode 0600): a long-running service runs as its own principal (:func:`as_service`:
-``oms run`` as engine, ``oms intake`` as intake...), anything else as the admin
+``oms run`` as engine, ``oms channel serve`` as api...), anything else as the admin
 principal (topic creation and the dev tools), and a user named without a password
 (``OMS_KAFKA_USERNAME=warehouse``) takes that principal's password from the file.
 The file is consulted only for loopback bootstrap servers, so dev credentials never
@@ -33,6 +33,7 @@ SERVICES: tuple[str, ...] = (
     "carrier",
     "channel",
     "analyst",
+    "api",
 )
 PRINCIPALS: tuple[str, ...] = (ADMIN, *SERVICES)
 MECHANISM = "SCRAM-SHA-512"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from oms_events import topics
-from oms_events.kafka.acls import acl_rules
+from oms_events.kafka.acls import GROUPLESS, acl_rules
 from oms_events.kafka.security import (
     PRINCIPALS,
     KafkaCredentialsError,
@@ -107,10 +107,18 @@ def test_the_analyst_reads_every_topic_and_writes_none() -> None:
     assert not [r for r in acl_rules(s) if r.principal == "analyst" and r.operation != "read"]
 
 
-def test_only_intake_and_the_engine_write_commands_and_only_the_engine_events() -> None:
+def test_intake_the_api_and_the_engine_write_commands_and_only_the_engine_events() -> None:
     s = Settings()
     commands = {topics.commands(t) for t in topics.AGGREGATE_TYPES}
     events = {topics.events(t) for t in topics.AGGREGATE_TYPES}
     writers = {p for p in PRINCIPALS if commands & _allowed(s, p, "write")}
-    assert writers == {"engine", "intake"}
+    # The HTTP server (api) sends the operator's and the payment providers' commands.
+    assert writers == {"engine", "intake", "api"}
     assert {p for p in PRINCIPALS if events & _allowed(s, p, "write")} == {"engine"}
+
+
+def test_the_api_reads_everything_and_joins_no_group_nor_transaction() -> None:
+    s = Settings()
+    assert _allowed(s, "api", "read") == {spec.name for spec in topics.registry(s)}
+    held = {(r.resource, r.name) for r in acl_rules(s) if r.principal == "api"}
+    assert {name for kind, name in held if kind != "topic"} == {GROUPLESS}
