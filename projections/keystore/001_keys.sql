@@ -24,6 +24,14 @@ COMMENT ON TABLE customer_order IS 'Which orders a customer placed, found by HMA
 COMMENT ON COLUMN customer_order.identity IS 'HMAC-SHA256 (keyed by the master key) of the normalised phone or account; never the phone itself.';
 COMMENT ON COLUMN customer_order.order_id IS 'An order of that customer; join order_key.';
 
+CREATE TABLE order_alias (
+    alias    uuid PRIMARY KEY,
+    order_id uuid NOT NULL
+);
+COMMENT ON TABLE order_alias IS 'Ids whose personal fields are sealed with an order''s key: its shipments (a signer''s name), linked when its allocation is sealed.';
+COMMENT ON COLUMN order_alias.alias IS 'Shipment id; sealed tokens name it.';
+COMMENT ON COLUMN order_alias.order_id IS 'The order whose key seals it; join order_key.';
+
 CREATE TABLE forgotten_customer (
     identity      bytea       NOT NULL,
     forgotten_at  timestamptz NOT NULL DEFAULT now(),
@@ -44,16 +52,17 @@ DO $$
 BEGIN
     IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'oms_writer') THEN
         EXECUTE format('GRANT USAGE ON SCHEMA %I TO oms_writer', current_schema());
-        GRANT SELECT, INSERT, UPDATE, DELETE ON order_key, customer_order, forgotten_customer
-            TO oms_writer;
+        GRANT SELECT, INSERT, UPDATE, DELETE
+            ON order_key, customer_order, order_alias, forgotten_customer TO oms_writer;
     END IF;
     IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'oms_api') THEN
         EXECUTE format('GRANT USAGE ON SCHEMA %I TO oms_api', current_schema());
-        GRANT SELECT, INSERT ON order_key, customer_order TO oms_api;
+        GRANT SELECT, INSERT ON order_key, customer_order, order_alias TO oms_api;
         REVOKE ALL ON forgotten_customer FROM oms_api;
     END IF;
     IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'oms_analyst') THEN
-        REVOKE ALL ON order_key, customer_order, forgotten_customer FROM oms_analyst;
+        REVOKE ALL ON order_key, customer_order, order_alias, forgotten_customer
+            FROM oms_analyst;
         EXECUTE format('REVOKE ALL ON SCHEMA %I FROM oms_analyst', current_schema());
     END IF;
 END $$;

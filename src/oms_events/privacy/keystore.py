@@ -5,6 +5,8 @@
   the database alone opens nothing.
 * ``customer_order`` links a customer to their orders through HMAC-SHA256 of their
   phone or account (keyed by the master key): the store never holds a phone.
+* ``order_alias`` names the order of a shipment, whose records (a signer's name) are
+  sealed with its order's key.
 * Forgetting a customer (:mod:`oms_events.privacy.forget`) deletes the keys of their
   orders; the rows stay, key-less, so a later record of such an order is written
   redacted instead of getting a new key.
@@ -56,9 +58,12 @@ class WrongMasterKey(KeyStoreUnavailable):
 class Keys(Protocol):
     """Where the vault gets order keys (None: the order's customer was forgotten)."""
 
-    def key_for(self, subject: str, identities: Sequence[str]) -> AESGCM | None:
+    def key_for(
+        self, subject: str, identities: Sequence[str], aliases: Sequence[str] = ()
+    ) -> AESGCM | None:
         """The key sealing ``subject``'s records, made on first use and linked to the
-        customer's ``identities``."""
+        customer's ``identities``; ``aliases`` (an order's shipments) are sealed with it
+        from now on, so forgetting the order forgets them."""
         ...
 
     def key(self, subject: str) -> AESGCM | None:
@@ -168,22 +173,36 @@ class _Cache:
             self.linked.popitem(last=False)
 
 
-# One round trip: make the order's key unless it has one, link the customer, and answer
-# the key the order has (the new one, or the one a race or an earlier process made).
+# One round trip: the order the subject is (itself, or the order a shipment alias names);
+# make its key unless it has one, link the customer and the aliases, and answer the key
+# the order has (the new one, or the one a race or an earlier process made).
 _KEY_FOR = """
-WITH made AS (
-    INSERT INTO order_key (order_id, wrapped_key) VALUES (%(order)s, %(wrapped)s)
+WITH target AS (
+    SELECT coalesce(
+        (SELECT order_id FROM order_alias WHERE alias = %(subject)s), %(subject)s
+    ) AS order_id
+), made AS (
+    INSERT INTO order_key (order_id, wrapped_key) SELECT order_id, %(wrapped)s FROM target
     ON CONFLICT (order_id) DO NOTHING
-    RETURNING wrapped_key
+    RETURNING order_id, wrapped_key
 ), linked AS (
     INSERT INTO customer_order (identity, order_id)
-    SELECT i, %(order)s FROM unnest(%(identities)s::bytea[]) AS i
+    SELECT i, t.order_id FROM unnest(%(identities)s::bytea[]) AS i, target t
+    ON CONFLICT DO NOTHING
+), aliased AS (
+    INSERT INTO order_alias (alias, order_id)
+    SELECT a, t.order_id FROM unnest(%(aliases)s::uuid[]) AS a, target t
     ON CONFLICT DO NOTHING
 )
-SELECT wrapped_key FROM made
+SELECT order_id, wrapped_key FROM made
 UNION ALL
-SELECT wrapped_key FROM order_key WHERE order_id = %(order)s
+SELECT k.order_id, k.wrapped_key FROM order_key k JOIN target t USING (order_id)
 LIMIT 1
+"""
+_KEY = """
+SELECT order_id, wrapped_key FROM order_key WHERE order_id = coalesce(
+    (SELECT order_id FROM order_alias WHERE alias = %(subject)s), %(subject)s
+)
 """
 
 
@@ -211,7 +230,8 @@ class KeyStore:
             )
         return self._conn
 
-    def _query(self, query: str, params: dict[str, Any]) -> bytes | None:
+    def _query(self, query: str, params: dict[str, Any]) -> AESGCM | None:
+        """The key a query answers as (order id, wrapped key); None: no key (forgotten)."""
         try:
             row = self._connection().execute(query, params, prepare=True).fetchone()
         except psycopg.Error as exc:
@@ -222,42 +242,43 @@ class KeyStore:
             _migrated.discard((self.settings.postgres.migrator_dsn, self.schema))
             where = f"key store (PostgreSQL schema {self.schema})"
             raise KeyStoreUnavailable(f"{where}: {exc}") from exc
-        return None if row is None or row[0] is None else bytes(row[0])
+        if row is None or row[1] is None:
+            return None
+        return self.sealer.unwrap(UUID(str(row[0])).hex, bytes(row[1]))
 
-    def key_for(self, subject: str, identities: Sequence[str]) -> AESGCM | None:
+    def key_for(
+        self, subject: str, identities: Sequence[str], aliases: Sequence[str] = ()
+    ) -> AESGCM | None:
         """See :class:`Keys`."""
+        links = [*identities, *(f"alias:{a}" for a in aliases)]
         with self._lock:
             known, key = self.cache.get(subject)
-            if known and all((subject, i) in self.cache.linked for i in identities):
+            if known and all((subject, i) in self.cache.linked for i in links):
                 return key
-            names = [self.sealer.identity(i) for i in identities]
-            new = secrets.token_bytes(KEY_BYTES)
-            wrapped = self._query(
+            # Wrapped for the subject: used only when the subject is the order itself
+            # (an alias's order has its key already).
+            wrapped = self.sealer.wrap(subject, secrets.token_bytes(KEY_BYTES))
+            key = self._query(
                 _KEY_FOR,
                 {
-                    "order": UUID(subject),
-                    "wrapped": self.sealer.wrap(subject, new),
-                    "identities": names,
+                    "subject": UUID(subject),
+                    "wrapped": wrapped,
+                    "identities": [self.sealer.identity(i) for i in identities],
+                    "aliases": [UUID(a) for a in aliases],
                 },
             )
-            key = None if wrapped is None else self.sealer.unwrap(subject, wrapped)
             self.cache.put(subject, key)
-            for identity in identities:
-                self.cache.link(subject, identity)
+            for link in links:
+                self.cache.link(subject, link)
             return key
 
     def key(self, subject: str) -> AESGCM | None:
         """See :class:`Keys`."""
         with self._lock:
             known, key = self.cache.get(subject)
-            if known:
-                return key
-            wrapped = self._query(
-                "SELECT wrapped_key FROM order_key WHERE order_id = %(order)s",
-                {"order": UUID(subject)},
-            )
-            key = None if wrapped is None else self.sealer.unwrap(subject, wrapped)
-            self.cache.put(subject, key)
+            if not known:
+                key = self._query(_KEY, {"subject": UUID(subject)})
+                self.cache.put(subject, key)
             return key
 
     def close(self) -> None:
@@ -272,18 +293,24 @@ class MemoryKeys:
     def __init__(self) -> None:
         self.keys: dict[str, AESGCM | None] = {}
         self.customers: dict[str, set[str]] = {}
+        self.aliases: dict[str, str] = {}
 
-    def key_for(self, subject: str, identities: Sequence[str]) -> AESGCM | None:
+    def key_for(
+        self, subject: str, identities: Sequence[str], aliases: Sequence[str] = ()
+    ) -> AESGCM | None:
         """See :class:`Keys`."""
-        if subject not in self.keys:
-            self.keys[subject] = AESGCM(secrets.token_bytes(KEY_BYTES))
+        order = self.aliases.get(subject, subject)
+        if order not in self.keys:
+            self.keys[order] = AESGCM(secrets.token_bytes(KEY_BYTES))
         for identity in identities:
-            self.customers.setdefault(normal_identity(identity), set()).add(subject)
-        return self.keys[subject]
+            self.customers.setdefault(normal_identity(identity), set()).add(order)
+        for alias in aliases:
+            self.aliases.setdefault(alias, order)
+        return self.keys[order]
 
     def key(self, subject: str) -> AESGCM | None:
         """See :class:`Keys`."""
-        return self.keys.get(subject)
+        return self.keys.get(self.aliases.get(subject, subject))
 
     def forget(self, identity: str) -> int:
         """Drop the keys of ``identity``'s orders; how many there were."""

@@ -10,6 +10,8 @@ of the Parsing Canonical Form, so fingerprints and ``oms schemas check`` do not 
 * ``"pii_subject"`` on the record: the field naming the order whose key seals it
   (``"order_id"``, ``"originator_id"``), or ``["channel", "external_id"]``, from which
   the order id derives (``PlaceOrder``, ``ChangeOrder``);
+* ``"pii_links"`` on the record: fields naming ids (an allocation's shipment) whose own
+  records are sealed with this order's key from now on;
 * ``"pii_customer"`` on the record: the dotted path of the customer (a record with
   ``phone`` and ``account``) or of a list of identities, linking the order to the
   customer so that forgetting the customer reaches it.
@@ -40,6 +42,7 @@ class Marks:
     plan: Plan
     subject: tuple[str, ...]
     customer: tuple[str, ...] = ()
+    links: tuple[str, ...] = ()  # fields naming ids sealed with this order's key
     # Short record name -> its personal fields (Customer -> name, phone, account): what
     # a snapshot's dataclasses of that name have sealed.
     records: dict[str, frozenset[str]] = field(default_factory=dict)
@@ -52,6 +55,15 @@ class Marks:
         if isinstance(value, UUID):
             return value.hex
         return UUID(value).hex
+
+    def aliases(self, record: Mapping[str, Any]) -> list[str]:
+        """The ids (32 hex) of ``pii_links`` in ``record``: a shipment of the order."""
+        found = []
+        for name in self.links:
+            value = record.get(name)
+            if value:
+                found.append((value if isinstance(value, UUID) else UUID(str(value))).hex)
+        return found
 
     def identities(self, record: Mapping[str, Any]) -> list[str]:
         """The customer's phone and account (or the listed identities) in ``record``."""
@@ -115,7 +127,8 @@ def compile_marks(schema: Schema) -> tuple[Marks | None, dict[str, set[str]]]:
         if schema.raw.get("pii_customer")
         else ()
     )
-    return Marks(schema.name, plan, subject, customer), records
+    links = tuple(schema.raw.get("pii_links") or ())
+    return Marks(schema.name, plan, subject, customer, links), records
 
 
 def catalog_marks(catalog: Catalog, extra: Iterable[Schema] = ()) -> dict[str, Marks]:
@@ -129,7 +142,10 @@ def catalog_marks(catalog: Catalog, extra: Iterable[Schema] = ()) -> dict[str, M
         if marks is not None:
             found[schema.name] = marks
     frozen = {name: frozenset(fields) for name, fields in records.items()}
-    return {name: Marks(m.name, m.plan, m.subject, m.customer, frozen) for name, m in found.items()}
+    return {
+        name: Marks(m.name, m.plan, m.subject, m.customer, m.links, frozen)
+        for name, m in found.items()
+    }
 
 
 def rewrite(value: Any, plan: Plan, leaf: Callable[[str, Any], Any]) -> Any:

@@ -57,7 +57,7 @@ class Vault:
             state = record.get("state")
             if not isinstance(state, bytes) or not _personal_state(state, marks):
                 return record
-        cipher = self.keys.key_for(subject, marks.identities(record))
+        cipher = self.keys.key_for(subject, marks.identities(record), marks.aliases(record))
 
         def one(value: str) -> str:
             if tokens.is_sealed(value) or value == tokens.REDACTED:

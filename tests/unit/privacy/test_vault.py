@@ -8,6 +8,7 @@ import dataclasses
 import json
 import os
 import stat
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from hypothesis import strategies as st
 from oms_events import eventlog
 from oms_events.avro.catalog import crc64_fingerprint, default_catalog
 from oms_events.avro.codec import SingleObjectCodec
+from oms_events.domain.ids import natural_id
 from oms_events.domain.workflow import Workflow
 from oms_events.engine.handling import Step
 from oms_events.engine.order_saga import OrderSaga
@@ -181,7 +183,7 @@ def test_the_master_key_is_made_once_readable_by_its_owner_only(tmp_path: Path) 
 class _Down:
     """A key store that cannot be reached."""
 
-    def key_for(self, subject: str, identities: Any) -> AESGCM | None:
+    def key_for(self, subject: str, identities: Any, aliases: Any = ()) -> AESGCM | None:
         raise KeyStoreUnavailable("key store (PostgreSQL): connection refused")
 
     def key(self, subject: str) -> AESGCM | None:
@@ -227,3 +229,21 @@ def test_a_name_that_merely_starts_like_a_token_is_sealed_too() -> None:
     value = CommandWriter(Settings(), vault).record(odd).value
     assert b"pii1:x" not in value
     assert vault.decode(value)[1]["customer"]["name"] == "pii1:x"
+
+
+def test_a_signer_is_sealed_with_the_key_of_the_order_its_parcel_ships() -> None:
+    """A shipment's records name no customer: its allocation links it to its order, so
+    forgetting the customer forgets who signed for the parcel too."""
+    keys = MemoryKeys()
+    vault = Vault(SingleObjectCodec(), keys)
+    CommandWriter(Settings(), vault).record(place("SIGN-1"))  # the order's key
+    order_id = natural_id("order", "web", "SIGN-1")
+    shipment_id = uuid.uuid4()
+    allocation = vault.marks["oms.allocation.Allocation"]
+    keys.key_for(order_id.hex, [], allocation.aliases({"shipment_id": str(shipment_id)}))
+    scan = {"shipment_id": str(shipment_id), "signer": "张三"}
+    sealed = vault._seal(vault.marks["oms.shipment.commands.RecordCarrierUpdate"], scan)
+    assert seal.is_sealed(sealed["signer"]) and seal.subject_of(sealed["signer"]) == shipment_id.hex
+    assert vault._open_one(sealed["signer"]) == "张三"
+    keys.forget("13800000000")
+    assert vault._open_one(sealed["signer"]) == "[forgotten]"
