@@ -326,7 +326,7 @@ _migrated: set[tuple[str, str]] = set()
 def ensure_schema(settings: Settings) -> None:
     """Create the key store's schema and tables once per process (as the migrator, the
     owner of schema objects, like the projections' supervisor does)."""
-    from oms_events.projection.migrate import migrate_files
+    from oms_events.projection.migrate import MigrationChanged, migrate_files
 
     where = (settings.postgres.migrator_dsn, settings.privacy.schema_name)
     if where in _migrated:
@@ -339,6 +339,8 @@ def ensure_schema(settings: Settings) -> None:
             connect_timeout=5,
         ) as conn:
             migrate_files(conn, settings.privacy.schema_name, [(KEYS_SQL, "privacy")])
-    except psycopg.Error as exc:
+    except (psycopg.Error, MigrationChanged) as exc:
+        # A deployment's problem (down, or its SQL edited after it was applied): waited
+        # out and logged by the process, never a record's fault.
         raise KeyStoreUnavailable(f"key store (PostgreSQL): {exc}") from exc
     _migrated.add(where)
