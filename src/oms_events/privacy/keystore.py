@@ -199,6 +199,9 @@ UNION ALL
 SELECT k.order_id, k.wrapped_key FROM order_key k JOIN target t USING (order_id)
 LIMIT 1
 """
+_ALIAS = """
+INSERT INTO order_alias (alias, order_id) VALUES (%(alias)s, %(order)s) ON CONFLICT DO NOTHING
+"""
 _KEY = """
 SELECT order_id, wrapped_key FROM order_key WHERE order_id = coalesce(
     (SELECT order_id FROM order_alias WHERE alias = %(subject)s), %(subject)s
@@ -232,8 +235,15 @@ class KeyStore:
 
     def _query(self, query: str, params: dict[str, Any]) -> AESGCM | None:
         """The key a query answers as (order id, wrapped key); None: no key (forgotten)."""
+        row = self._execute(query, params)
+        if row is None or row[1] is None:
+            return None
+        return self.sealer.unwrap(UUID(str(row[0])).hex, bytes(row[1]))
+
+    def _execute(self, query: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
         try:
-            row = self._connection().execute(query, params, prepare=True).fetchone()
+            cursor = self._connection().execute(query, params, prepare=True)
+            return cursor.fetchone() if cursor.description else None
         except psycopg.Error as exc:
             # Down, or its tables gone (a dropped schema): the store's problem, never the
             # record's. The next attempt reconnects and creates what is missing.
@@ -242,9 +252,6 @@ class KeyStore:
             _migrated.discard((self.settings.postgres.migrator_dsn, self.schema))
             where = f"key store (PostgreSQL schema {self.schema})"
             raise KeyStoreUnavailable(f"{where}: {exc}") from exc
-        if row is None or row[1] is None:
-            return None
-        return self.sealer.unwrap(UUID(str(row[0])).hex, bytes(row[1]))
 
     def key_for(
         self, subject: str, identities: Sequence[str], aliases: Sequence[str] = ()
@@ -253,7 +260,15 @@ class KeyStore:
         links = [*identities, *(f"alias:{a}" for a in aliases)]
         with self._lock:
             known, key = self.cache.get(subject)
-            if known and all((subject, i) in self.cache.linked for i in links):
+            missing = [i for i in links if (subject, i) not in self.cache.linked]
+            if known and not missing:
+                return key
+            if known and key is not None and not identities:
+                # An allocation's shipments, its order's key in hand: one plain insert
+                # (a third of the CPU of the statement below).
+                for alias in aliases:
+                    self._execute(_ALIAS, {"alias": UUID(alias), "order": UUID(subject)})
+                    self.cache.link(subject, f"alias:{alias}")
                 return key
             # Wrapped for the subject: used only when the subject is the order itself
             # (an alias's order has its key already).
