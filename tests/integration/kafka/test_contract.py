@@ -18,6 +18,7 @@ import pytest
 from oms_events.kafka.connection import clients
 from oms_events.kafka.errors import KafkaError
 from oms_events.kafka.port import (
+    AclRule,
     Clients,
     Consumer,
     GroupMetadata,
@@ -347,6 +348,24 @@ def test_admin_creates_describes_configures_and_deletes(kafka: Clients, isolated
         deadline = time.monotonic() + 30
         while name in admin.list_topics():
             assert time.monotonic() < deadline, "the topic was never deleted"
+            time.sleep(0.2)
+    finally:
+        admin.close()
+
+
+def test_acl_rules_written_are_read_back(kafka: Clients) -> None:
+    # Fixed names: written again each run, the broker's rules do not grow.
+    rules = [
+        AclRule("analyst", "topic", "contract-acl", "read"),
+        AclRule("engine", "group", "contract-acl-", "read", prefixed=True),
+        AclRule("intake", "transactional_id", "contract-acl-", "write", prefixed=True),
+    ]
+    admin = kafka.admin()
+    try:
+        admin.create_acls(rules)
+        deadline = time.monotonic() + 30
+        while missing := set(rules) - admin.acls():  # the broker applies them a moment later
+            assert time.monotonic() < deadline, f"never read back: {missing}"
             time.sleep(0.2)
     finally:
         admin.close()
