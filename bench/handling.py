@@ -21,6 +21,12 @@ records an order can cost: nothing is batched).
     python -m bench.handling --orders 3000 --per-record
     python -m bench.handling --orders 3000 --to-shipped
     python -m bench.handling --orders 2000 --profile      # the top functions too
+    python -m bench.handling --orders 2000 --keys none    # personal data not sealed
+
+Personal fields are sealed as every process seals them (oms_events.privacy.vault), with
+order keys held in memory by default (``--keys memory``: the cost of sealing and opening
+alone), or in the key store of the dev PostgreSQL (``--keys postgres``: one query per
+new order per process as well), or not at all (``--keys none``: the cost before).
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ from uuid import UUID
 from bench.e2e.workload import Kind, Mix, Workload
 
 from oms_events import eventlog, topics
-from oms_events.avro.codec import SingleObjectCodec
+from oms_events.avro.codec import Codec, SingleObjectCodec
 from oms_events.domain.workflow import Workflow
 from oms_events.engine import snapshots
 from oms_events.engine.commands import ReceiveStock
@@ -55,6 +61,8 @@ from oms_events.engine.shipment_service import ShipmentService
 from oms_events.engine.snapshots import Stub
 from oms_events.engine.sourcing import StockView
 from oms_events.engine.warehouse_adapter import WAREHOUSE_UPDATE, WarehouseAdapter
+from oms_events.privacy.keystore import KeyStore, MemoryKeys
+from oms_events.privacy.vault import Vault
 from oms_events.settings import Settings
 
 
@@ -62,10 +70,10 @@ class SnapshotShelf:
     """The snapshots topics, on disk (sqlite) so that what left the engine's memory is
     not counted in it; reloads an aggregate as the processor's SnapshotLoader does."""
 
-    def __init__(self) -> None:
+    def __init__(self, codec: Codec | None = None) -> None:
         self.db = sqlite3.connect(tempfile.mkstemp(suffix=".db")[1])
         self.db.execute("CREATE TABLE s (id TEXT, version INT, value BLOB, PRIMARY KEY (id))")
-        self.log = eventlog.EventLog(SingleObjectCodec())
+        self.log = eventlog.EventLog(codec or SingleObjectCodec())
 
     def put(self, record: Any) -> None:
         """Keep a snapshot record (the checkpoint has no version: not needed here)."""
@@ -99,11 +107,12 @@ class Engine:
         per_record: bool = False,
         to_shipped: bool = False,
         shelf: SnapshotShelf | None = None,
+        codec: Codec | None = None,
     ):
         self.settings = settings
         self.shelf = shelf
         self.per_record = per_record
-        self.codec = SingleObjectCodec()
+        self.codec = codec or SingleObjectCodec()
         self.events = eventlog.EventLog(self.codec, settings=settings)
         self.view = StockView()
         self.services = {
@@ -249,9 +258,16 @@ def receipts(workload: Workload) -> list[ReceiveStock]:
     ]
 
 
-def run(orders: int, profile: bool, per_record: bool, to_shipped: bool) -> None:
+def codec_for(settings: Settings, keys: str) -> Codec:
+    """The codec of ``--keys``: sealing with keys in memory or PostgreSQL, or plain."""
+    if keys == "none":
+        return SingleObjectCodec()
+    return Vault(SingleObjectCodec(), MemoryKeys() if keys == "memory" else KeyStore(settings))
+
+
+def run(orders: int, profile: bool, per_record: bool, to_shipped: bool, keys: str) -> None:
     settings = Settings().replace(kafka={"topic_prefix": "", "partitions": 6})
-    engine = Engine(settings, per_record, to_shipped)
+    engine = Engine(settings, per_record, to_shipped, codec=codec_for(settings, keys))
     workload = Workload(Mix(), "h")
     writer = CommandWriter(settings, engine.codec)
     for receipt in receipts(workload):
@@ -276,6 +292,7 @@ def run(orders: int, profile: bool, per_record: bool, to_shipped: bool) -> None:
     total = sum(engine.seconds.values())
     mode = "one transaction per record" if per_record else "one transaction per poll"
     mode += ", to shipped" if to_shipped else ", to allocated"
+    mode += f", keys: {keys}"
     print(f"{n} orders, {sum(len(d.order.lines) for d in deliveries) / n:.2f} lines each ({mode})")
     for name, seconds in engine.seconds.most_common():
         print(f"  {name:<12} {seconds / n * 1e6:8.0f} µs CPU per order")
@@ -308,8 +325,14 @@ def main() -> None:
         action="store_true",
         help="go on to shipped: shipment service, warehouse adapter and a warehouse",
     )
+    parser.add_argument(
+        "--keys",
+        choices=("memory", "postgres", "none"),
+        default="memory",
+        help="where order keys come from (none: personal data not sealed)",
+    )
     args = parser.parse_args()
-    run(args.orders, args.profile, args.per_record, args.to_shipped)
+    run(args.orders, args.profile, args.per_record, args.to_shipped, args.keys)
 
 
 if __name__ == "__main__":

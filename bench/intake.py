@@ -27,6 +27,7 @@ from pathlib import Path
 import httpx
 
 from oms_events import topics
+from oms_events.avro.codec import SingleObjectCodec
 from oms_events.deadletter import Source
 from oms_events.intake.adapter import ChannelAdapter
 from oms_events.intake.channel import CHINA
@@ -81,7 +82,7 @@ def pure(count: int) -> None:
     tables = Tables.load()
     for channel in ("web", "tmall", "jd", "pos", "pdd", "douyin"):
         raws = deliveries(channel, count)
-        processor = IntakeProcessor(tables)
+        processor = IntakeProcessor(SingleObjectCodec(), tables)
         started = time.perf_counter()
         placed = 0
         for raw in raws:

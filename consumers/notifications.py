@@ -29,6 +29,7 @@ from oms_events.eventlog import EventRecord
 from oms_events.notifications.channels import token
 from oms_events.notifications.feedback import Shipped, shipping_message
 from oms_events.notifications.templates import Step, render
+from oms_events.privacy.seal import REDACTED
 from oms_events.projection.rowcache import RowCache
 from oms_events.projection.spec import Projection, Record
 
@@ -74,7 +75,8 @@ def contact(payload: Mapping[str, Any]) -> dict[str, Any]:
     masked = payload.get("receiver_masked", False)
     return {
         "customer_name": customer["name"],
-        "phone": None if masked else customer.get("phone"),
+        # A forgotten customer's phone reads [forgotten] (oms customer forget): no one to text.
+        "phone": None if masked or customer.get("phone") == REDACTED else customer.get("phone"),
         "email": account if account and _EMAIL.fullmatch(account) else None,
         "account": account,
         "locale": "zh" if payload["address"]["country"] == "CN" else "en",

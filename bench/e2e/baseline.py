@@ -84,7 +84,7 @@ class Baseline:
         with psycopg.connect(self.settings.postgres.migrator_dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.schema)))
         self.app = Shop(env=self.env)
-        self.codec = codec_from_settings(self.settings.registry)
+        self.codec = codec_from_settings(self.settings)
         self.workload = Workload(mix, self.tag)
         self.stock = stock
         self.available: dict[tuple[str, str], int] = {}

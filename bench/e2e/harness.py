@@ -209,7 +209,7 @@ class Bench:
         self.tag = uuid.uuid4().hex[:6]
         self.settings = Settings().replace(kafka={"topic_prefix": f"bench{self.tag}."})
         self.schema = f"bench_{self.tag}"
-        self.codec: Codec = codec_from_settings(self.settings.registry)
+        self.codec: Codec = codec_from_settings(self.settings)
         self.writer = CommandWriter(self.settings, self.codec)
         self.workload = Workload(options.mix, self.tag)
         self.state = State()

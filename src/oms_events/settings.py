@@ -866,6 +866,41 @@ class NotifierSettings(BaseSettings):
         return frozenset(c.strip() for c in self.channels.split(",") if c.strip())
 
 
+class PrivacySettings(BaseSettings):
+    """Personal data sealed per order, forgotten per customer (``OMS_PRIVACY_*``)."""
+
+    model_config = _section("OMS_PRIVACY_")
+
+    schema_name: str = Field(
+        "oms_privacy",
+        description="PostgreSQL schema of the key store (order keys, customer links, "
+        "forgotten customers); the analysts' role cannot read it",
+    )
+    master_key_file: str = Field(
+        "",
+        description="File of the master key that wraps the order keys (hex, mode 0600, made "
+        "on first use). Empty: <OMS_DEV_DATA_DIR>/credentials/privacy.key. Every process "
+        "must read the same file: without it no sealed field opens",
+    )
+    key_ttl_s: float = Field(
+        300,
+        gt=0,
+        description="How long a process keeps an order key in memory: after `oms customer "
+        "forget` a running process may still open that customer's records this long",
+    )
+    key_cache_size: int = Field(
+        100_000, ge=1, description="Order keys each process keeps in memory at most"
+    )
+    raw_retention_days: float = Field(
+        7,
+        gt=0,
+        description="How long Kafka keeps records that cannot be sealed field by field: "
+        "the channels' raw orders (oms.intake.<channel>), carriers' scans "
+        "(oms.carrier.updates) and dead letters (oms.deadletter); "
+        "`oms topics apply` sets it",
+    )
+
+
 class LogSettings(BaseSettings):
     """Logging (``OMS_LOG_*``)."""
 
@@ -903,6 +938,7 @@ class Settings(BaseModel):
     review: ReviewSettings = Field(default_factory=ReviewSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     notifier: NotifierSettings = Field(default_factory=NotifierSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
     @model_validator(mode="before")
@@ -918,7 +954,14 @@ class Settings(BaseModel):
         postgres = data.get("postgres")
         if not isinstance(postgres, PostgresSettings):
             postgres = PostgresSettings(**(postgres or {}))
-        return {**data, "dev": dev, "postgres": postgres.filled(dev)}
+        # Likewise the master key: every process of a deployment must read the same one.
+        privacy = data.get("privacy")
+        if not isinstance(privacy, PrivacySettings):
+            privacy = PrivacySettings(**(privacy or {}))
+        if not privacy.master_key_file:
+            default = dev.data_dir / "credentials" / "privacy.key"
+            privacy = privacy.model_copy(update={"master_key_file": str(default)})
+        return {**data, "dev": dev, "postgres": postgres.filled(dev), "privacy": privacy}
 
     def replace(self, **sections: dict[str, Any]) -> Settings:
         """A copy with some fields of some sections changed, e.g.

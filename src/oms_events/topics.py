@@ -25,6 +25,17 @@ EVENT_CONFIG: dict[str, str] = {
 }
 # Inputs and integration topics: long retention, but they are not the record.
 INPUT_CONFIG: dict[str, str] = {"cleanup.policy": "delete", "retention.ms": str(30 * 86_400_000)}
+
+
+def raw_config(settings: Settings) -> dict[str, str]:
+    """Topics of records that cannot be sealed field by field (the channels' raw orders,
+    carriers' raw scans, dead letters holding raw payloads): kept
+    ``privacy.raw_retention_days``, then gone, so a forgotten customer's raw input does
+    not outlive that bound (README, "Personal data")."""
+    days = settings.privacy.raw_retention_days
+    return {"cleanup.policy": "delete", "retention.ms": str(int(days * 86_400_000))}
+
+
 # Snapshots: only the latest per aggregate id matters.
 SNAPSHOT_CONFIG: dict[str, str] = {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
 # An adapter's own state (e.g. intake dedup): the last value per key, kept forever.
@@ -188,7 +199,7 @@ def registry(settings: Settings) -> list[TopicSpec]:
                 Kind.INTAKE,
                 "channel order id",
                 n,
-                INPUT_CONFIG,
+                raw_config(settings),
                 f"orders from the {channel} channel in its native format",
             )
         )
@@ -282,7 +293,7 @@ def registry(settings: Settings) -> list[TopicSpec]:
             Kind.INTEGRATION,
             "tracking number",
             n,
-            INPUT_CONFIG,
+            raw_config(settings),  # carriers' own JSON: a signer's name in clear
             "tracking updates from carriers",
         ),
         TopicSpec(
@@ -314,7 +325,7 @@ def registry(settings: Settings) -> list[TopicSpec]:
             Kind.DEADLETTER,
             "as received",
             n,
-            EVENT_CONFIG,
+            raw_config(settings),
             "inputs that could not be processed, with the reason in headers",
         ),
     ]

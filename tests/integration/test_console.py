@@ -25,6 +25,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from oms_events.api.services import Services
 from oms_events.api.users import add_user
+from oms_events.avro.codec import SingleObjectCodec
 from oms_events.engine.commands import CustomerDetails, PlaceOrder
 from oms_events.intake.dedup import DedupIndex
 from oms_events.intake.http import create_app
@@ -95,7 +96,11 @@ def world(dev_services: Settings) -> Iterator[World]:
         )
         nowhere = Nowhere()
         app = create_app(
-            IntakeProcessor(), nowhere, DedupIndex(), Notifications({}, nowhere), api=api
+            IntakeProcessor(SingleObjectCodec()),
+            nowhere,
+            DedupIndex(),
+            Notifications({}, nowhere),
+            api=api,
         )
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
         thread = threading.Thread(target=server.run, daemon=True)

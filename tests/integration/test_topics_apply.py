@@ -16,6 +16,7 @@ from oms_events.kafka.port import NewTopic
 from oms_events.kafka.security import client_security
 from oms_events.settings import Settings
 from oms_events.topics import Kind, registry
+from tests.integration.engine.harness import wait_for
 
 
 def test_apply_creates_every_topic_then_is_idempotent(isolated: Settings) -> None:
@@ -37,6 +38,32 @@ def test_event_topics_keep_events_forever(isolated: Settings) -> None:
     for name in events:
         assert configs[name]["retention.ms"] == "-1", name
         assert configs[name]["cleanup.policy"] == "delete", name
+
+
+def test_raw_input_is_kept_the_privacy_bound_and_a_changed_bound_is_applied(
+    isolated: Settings,
+) -> None:
+    """Channels' raw orders and dead letters cannot be sealed: their topics keep records
+    OMS_PRIVACY_RAW_RETENTION_DAYS, and apply sets a new bound on the existing topics."""
+    apply_topics(isolated.replace(privacy={"raw_retention_days": 30}))
+    states = apply_topics(isolated)
+    raw = [
+        s.name
+        for s in registry(isolated)
+        if s.kind in (Kind.INTAKE, Kind.DEADLETTER) or s.name.endswith(".carrier.updates")
+    ]
+    assert {s.name for s in states if s.action == "updated"} == set(raw)
+    client = admin(isolated)
+
+    def retention() -> set[str]:
+        configs = client.topic_configs(raw)
+        return {configs[name]["retention.ms"] for name in raw}
+
+    try:
+        # A broker answers from its copy of the metadata, which follows within moments.
+        assert wait_for(lambda: retention() == {str(7 * 86_400_000)}, 15, 0.2), retention()
+    finally:
+        client.close()
 
 
 def test_wrong_partition_count_is_an_error_not_a_fix(isolated: Settings) -> None:

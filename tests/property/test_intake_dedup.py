@@ -13,6 +13,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from oms_events.avro.codec import SingleObjectCodec
 from oms_events.deadletter import Source
 from oms_events.intake.dedup import DedupIndex
 from oms_events.intake.processor import Command, IntakeProcessor, Seen
@@ -66,7 +67,7 @@ def test_any_interleaving_of_redeliveries_and_crashes_places_each_order_once(
 
     committed_commands: list[Command] = []
     changelog: list[Seen] = []
-    processor = IntakeProcessor(TABLES)
+    processor = IntakeProcessor(SingleObjectCodec(), TABLES)
     position = 0
     while position < len(queue):
         size = data.draw(st.integers(1, 4), label="batch size")
@@ -81,7 +82,7 @@ def test_any_interleaving_of_redeliveries_and_crashes_places_each_order_once(
             index = DedupIndex()
             for entry in changelog:
                 index.load(entry.channel, entry.external_id, *entry.history)
-            processor = IntakeProcessor(TABLES, index=index)
+            processor = IntakeProcessor(SingleObjectCodec(), TABLES, index=index)
             continue
         committed_commands += [o for o in outputs if isinstance(o, Command)]
         changelog += [o for o in outputs if isinstance(o, Seen)]

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from oms_events.avro.codec import SingleObjectCodec
 from oms_events.deadletter import Source
 from oms_events.intake.errors import Code
 from oms_events.intake.processor import IntakeProcessor, Refused
@@ -23,7 +24,7 @@ from oms_events.intake.tables import Tables
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "channels"
 CHANNELS = ("web", "tmall", "jd", "pos", "pdd", "douyin")
-PROCESSOR = IntakeProcessor(Tables.load())
+PROCESSOR = IntakeProcessor(SingleObjectCodec(), Tables.load())
 VALID = {
     c: [
         p.read_bytes()

@@ -36,7 +36,7 @@ class CommandDesk:
     def __init__(self, settings: Settings, db: Database, watchers: int = 8) -> None:
         self.settings = settings
         self.db = db
-        self.codec = codec_from_settings(settings.registry)
+        self.codec = codec_from_settings(settings)
         self._producer: Any | None = None
         self._lock = threading.Lock()
         self.pool = ThreadPoolExecutor(watchers, thread_name_prefix="oms-api-answer")

@@ -32,6 +32,12 @@ class DecodeError(ValueError):
     """Bytes that are not a record this codec can read; the message says why."""
 
 
+class CodecUnavailable(RuntimeError):
+    """Something the codec needs (the schema registry, the key store) could not be
+    reached. Not a problem of the record at hand: processes stop or retry on it
+    instead of dead-lettering every record they try to read or write."""
+
+
 class Codec(Protocol):
     """Encodes a record under a named schema and decodes it back."""
 

@@ -15,16 +15,17 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from oms_events.avro.catalog import Schema, SchemaNotFound, from_raw
+from oms_events.avro.codec import CodecUnavailable
 
 if TYPE_CHECKING:
     from oms_events.avro.codec import Codec
-    from oms_events.settings import RegistrySettings
+    from oms_events.settings import Settings
 
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 REFUSALS = (409, 422)  # incompatible with the subject's versions; invalid schema or level
 
 
-class RegistryError(RuntimeError):
+class RegistryError(CodecUnavailable):
     """The registry could not be reached or failed; the message names the URL.
 
     Not a problem of the record at hand: the engine stops on it instead of
@@ -130,12 +131,17 @@ class SchemaRegistry:
         return self._schemas[schema_id]
 
 
-def codec_from_settings(registry: RegistrySettings) -> Codec:
-    """The codec the settings ask for: Confluent with a registry, single-object otherwise."""
+def codec_from_settings(settings: Settings) -> Codec:
+    """The codec the settings ask for: Confluent with a registry, single-object otherwise,
+    sealing personal data under the key store's order keys (oms_events.privacy.vault)."""
     from oms_events.avro.codec import ConfluentCodec, SingleObjectCodec
+    from oms_events.privacy.keystore import KeyStore
+    from oms_events.privacy.vault import Vault
 
+    registry = settings.registry
+    inner: Codec = SingleObjectCodec()
     if registry.url:
-        return ConfluentCodec(
+        inner = ConfluentCodec(
             SchemaRegistry(registry.url, registry.compatibility), registry.subject_strategy
         )
-    return SingleObjectCodec()
+    return Vault(inner, KeyStore(settings))

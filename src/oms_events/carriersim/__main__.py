@@ -34,7 +34,7 @@ def main() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    sim = CarrierSimulator(settings, codec_from_settings(settings.registry))
+    sim = CarrierSimulator(settings, codec_from_settings(settings))
     loop = threading.Thread(target=sim.run, args=(stop,), name="carrier-simulator")
     loop.start()
     sim.ready.wait()

@@ -49,7 +49,7 @@ def life(
     prefix = f"SIM-{run}-" if run else ""
     found = audit_live(
         settings,
-        codec_from_settings(settings.registry),
+        codec_from_settings(settings),
         None if no_projection else schema_or_setting(schema),
         order_no_prefix=prefix,
         sku_prefix=prefix,

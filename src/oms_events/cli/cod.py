@@ -413,7 +413,7 @@ def _not_recorded(conn: psycopg.Connection[Any], letters: list[DeadLetter]) -> l
 def _send(
     settings: Any, sent: Sequence[RecordCodRemittance], letters: Sequence[DeadLetter]
 ) -> None:
-    writer = CommandWriter(settings, codec_from_settings(settings.registry))
+    writer = CommandWriter(settings, codec_from_settings(settings))
     p = producer(settings)
     try:
         futures = []

@@ -185,7 +185,7 @@ def demo(
             time_scale=0.0,
         )
         with out.status("collecting payments in the Alipay / WeChat Pay sandboxes…"):
-            collect_and_refund(settings, codec_from_settings(settings.registry), schema, out)
+            collect_and_refund(settings, codec_from_settings(settings), schema, out)
         with out.status("waiting for the projections to catch up…"):
             lag = _wait_caught_up(settings, schema, timeout=120)
         if lag:

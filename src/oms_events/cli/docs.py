@@ -98,7 +98,7 @@ def make_wave(
                 f"no carrier rule takes the parcel of order {parcel.order_no} "
                 f"({rules.facts(parcel)}): add a [[carriers]] rule to OMS_FULFILMENT_RULES",
             )
-    writer = CommandWriter(settings, codec_from_settings(settings.registry))
+    writer = CommandWriter(settings, codec_from_settings(settings))
     p = producer(settings)
     try:
         for parcel in candidates:
@@ -305,7 +305,7 @@ def verify_parcel(
 
 def _publish_packed(settings: Settings, parcel: Parcel) -> None:
     """The warehouse's updates for a verified parcel: picked (when not yet) and packed."""
-    codec = codec_from_settings(settings.registry)
+    codec = codec_from_settings(settings)
     topic = topics.name(settings, topics.WAREHOUSE_UPDATES)
     statuses = ["picked", "packed"] if parcel.status == "created" else ["packed"]
     p = producer(settings)

@@ -310,7 +310,7 @@ def cancel(
         out.print(SAID[lang]["already"])
         return
     command = operator_commands.cancel(order["order_id"], reason)
-    codec = codec_from_settings(settings.registry)
+    codec = codec_from_settings(settings)
     answer = send_and_wait(settings, codec, command, wait)
     topic = topics.name(settings, topics.commands("order"))
     out.print(SAID[lang]["sent"].format(order_no=order_no, topic=topic))

@@ -261,7 +261,7 @@ def send(command: Command, currency: str, wait: float | None, lang: str) -> list
     Returns the answer's events."""
     settings = get_settings()
     wait_s = wait if wait is not None else settings.review.answer_wait_s
-    codec = codec_from_settings(settings.registry)
+    codec = codec_from_settings(settings)
     answer = send_and_wait(settings, codec, command, wait_s)
     if answer is None:
         out.print(SAID[lang]["silent"].format(wait=wait_s))

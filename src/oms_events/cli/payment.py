@@ -111,7 +111,7 @@ def refund(
         )
     except operator_commands.ActionRefused as error:
         raise typer.BadParameter(f"--{error}") from None
-    writer = CommandWriter(settings, codec_from_settings(settings.registry))
+    writer = CommandWriter(settings, codec_from_settings(settings))
     record = writer.record(command)
     p = producer(settings)
     try:

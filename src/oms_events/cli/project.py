@@ -73,7 +73,7 @@ def project(
     projections = select(names) if names else projected()
     stop = on_shutdown()  # finish the batch in hand, then leave
     # One decode per event for all projections reading it (three read the order events).
-    codec = SharedDecodes(codec_from_settings(settings.registry))
+    codec = SharedDecodes(codec_from_settings(settings))
     supervisor = Supervisor(
         settings,
         projections,

@@ -99,7 +99,7 @@ class ReturnRefused(typer.BadParameter):
 
 
 def _send(settings: Settings, command: Command) -> str:
-    writer = CommandWriter(settings, codec_from_settings(settings.registry))
+    writer = CommandWriter(settings, codec_from_settings(settings))
     record = writer.record(command)
     p = producer(settings)
     try:

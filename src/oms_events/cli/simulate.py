@@ -116,7 +116,7 @@ def simulate(
         raise typer.BadParameter(str(exc)) from None
     settings = get_settings()
     apply_topics(settings)
-    sim = Simulation(settings, codec_from_settings(settings.registry), plan)
+    sim = Simulation(settings, codec_from_settings(settings), plan)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),

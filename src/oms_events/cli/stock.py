@@ -210,7 +210,7 @@ def _send(command: StockCommand, wait: float | None) -> Answer | None:
     settings = get_settings()
     t = LABELS[language()]
     wait_s = settings.stock.answer_wait_s if wait is None else wait
-    codec = codec_from_settings(settings.registry)
+    codec = codec_from_settings(settings)
     answer = send_and_wait(settings, codec, command, wait_s) if wait_s > 0 else None
     if wait_s <= 0:
         out.print(f"{command.name} {command.sku} @ {command.location} sent ({command.command_id})")

@@ -21,8 +21,9 @@ out = Console()
 @app.command()
 @one_line_errors
 def apply() -> None:
-    """Create missing topics and verify existing ones; a difference (say, another
-    partition count) is reported as an error and nothing is changed. Then write the
+    """Create missing topics and verify existing ones; a topic's retention is set to the
+    registry's (raw input: OMS_PRIVACY_RAW_RETENTION_DAYS), any other difference (say,
+    another partition count) is reported as an error and nothing is changed. Then write the
     ACLs of every service principal on these topics (OMS_KAFKA_TOPIC_PREFIX's
     names), when the cluster has an authorizer; run it as the admin principal.
 
@@ -31,9 +32,10 @@ def apply() -> None:
     settings = get_settings()
     states = apply_topics(settings)
     created = [s for s in states if s.action == "created"]
+    updated = [s for s in states if s.action == "updated"]
     for s in states:
         out.print(f"{s.action:8} {s.name}  ({s.partitions} partitions)")
-    out.print(f"{len(states)} topics, {len(created)} created")
+    out.print(f"{len(states)} topics, {len(created)} created, {len(updated)} retention updated")
     rules = apply_acls(settings)
     if rules is None:
         out.print("no ACLs written: the cluster has no authorizer (集群未启用授权)")

@@ -76,6 +76,11 @@ class CarrierSimulatorProcess:
             "OMS_KAFKA_PARTITIONS": str(s.kafka.partitions),
             **kafka_environment(s),
             "OMS_LOG_FORMAT": "json",
+            # It reads customers' names from OrderPlaced: the same key store and master key.
+            "OMS_POSTGRES_DSN": s.postgres.dsn,
+            "OMS_POSTGRES_MIGRATOR_DSN": s.postgres.migrator_dsn,
+            "OMS_PRIVACY_SCHEMA_NAME": s.privacy.schema_name,
+            "OMS_PRIVACY_MASTER_KEY_FILE": s.privacy.master_key_file,
             **{
                 f"OMS_CARRIERSIM_{name.upper()}": str(value)
                 for name, value in s.carriersim.model_dump().items()

@@ -23,8 +23,7 @@ from typing import Any
 import structlog
 
 from oms_events import topics
-from oms_events.avro.codec import Codec, DecodeError
-from oms_events.avro.registry import RegistryError
+from oms_events.avro.codec import Codec, CodecUnavailable, DecodeError
 from oms_events.deadletter import WHOLE, DeadLetter, Reason, Source, technical
 from oms_events.domain.errors import DomainError
 from oms_events.engine.commands import Command, UnknownCommand
@@ -100,8 +99,10 @@ class Step:
         except (KeyError, ValueError, TypeError) as exc:
             _taint(partition, target)
             return self._dead(out, record, technical("command.invalid", exc))
-        except (KafkaError, RegistryError):
-            raise  # not the command's fault: abort the transaction, stop the processor
+        except (KafkaError, CodecUnavailable):
+            # Not the command's fault: abort the transaction; the processor stops (the
+            # registry) or waits for the key store and reads the batch again.
+            raise
         except Exception as exc:
             # A bug must not block the partition; it is logged and dead-lettered.
             self.log.exception("command failed", command=command.name)

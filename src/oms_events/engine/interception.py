@@ -138,7 +138,9 @@ def scanned(shipment: Shipment, command: RecordCarrierUpdate, out: Outbox) -> No
     if shipment.status is ShipmentStatus.RETURNED:
         _outcome(shipment, "intercepted", command.reason or "", out, command.command_id)
     elif shipment.status is ShipmentStatus.DELIVERED:
-        reason = command.reason or (f"signed by {command.signer}" if command.signer else "")
+        # Not the signer's name: this reason goes into the order's events, which hold
+        # personal data only in the fields the schemas seal.
+        reason = command.reason or ("signed for" if command.signer else "")
         _outcome(shipment, "delivered", reason or "delivered", out, command.command_id)
 
 

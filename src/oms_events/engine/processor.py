@@ -64,6 +64,7 @@ from oms_events.kafka.errors import (
     TransactionAborted,
 )
 from oms_events.kafka.port import Consumer, GroupMetadata, Producer, Record, TopicPartition
+from oms_events.privacy.keystore import KeyStoreUnavailable
 from oms_events.recovery import Backoff
 from oms_events.settings import Settings
 
@@ -172,6 +173,11 @@ class Processor(threading.Thread):
             except (KafkaError, KafkaUnavailable) as exc:
                 self._drop_clients()
                 backoff.wait("Kafka", exc)
+            except KeyStoreUnavailable as exc:
+                # Records cannot be sealed or opened: the open transaction is dropped
+                # with the clients and the batch read again from committed offsets.
+                self._drop_clients()
+                backoff.wait("PostgreSQL key store", exc)
 
     def _iterate(self) -> None:
         batch = self._collect()

@@ -72,7 +72,7 @@ class Engine:
         self.settings = settings
         self.engine = settings.engine
         self.names = [n for n in PROCESSORS if not only or n in only]
-        self.codec = codec or codec_from_settings(settings.registry)
+        self.codec = codec or codec_from_settings(settings)
         self.stop_event = threading.Event()
         self.stock = StockView()
         # Read once, before any thread starts: a bad file stops `oms run` with one line.

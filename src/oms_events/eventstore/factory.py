@@ -79,7 +79,7 @@ class KafkaFactory(InfrastructureFactory[TrackingRecorder]):
     ) -> None:
         super().__init__(env)
         self.settings = settings_from_env(self.env)
-        self.codec = codec or codec_from_settings(self.settings.registry)
+        self.codec = codec or codec_from_settings(self.settings)
         types = types or EventTypes()
         store = self.settings.eventstore
         # A registry built with its own default (tests, scripts) keeps it; else the setting.

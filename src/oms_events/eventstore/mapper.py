@@ -53,7 +53,7 @@ class AvroMapper(Mapper[UUID]):
         # Defaults let MAPPER_TOPIC=oms_events.eventstore.mapper:AvroMapper work alone.
         settings = settings or get_settings()
         self.types = types or EventTypes()
-        codec = codec or codec_from_settings(settings.registry)
+        codec = codec or codec_from_settings(settings)
         self.log = EventLog(codec, self.types, settings)
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:

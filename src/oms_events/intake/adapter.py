@@ -58,10 +58,10 @@ class IntakeService(Service):
         self.channel = channel
         self.index = DedupIndex()
         self.commands = topics.name(settings, topics.commands("order"))
-        self.codec = codec_from_settings(settings.registry)
+        self.codec = codec_from_settings(settings)
         self.processor = IntakeProcessor(
-            tables,
             self.codec,
+            tables,
             index=self.index,
             is_changeable=is_changeable,
             commands_topic=self.commands,

@@ -57,6 +57,7 @@ from oms_events import console, topics, waits
 from oms_events.api.channel_keys import KeyRefused
 from oms_events.api.routes import operator_api
 from oms_events.api.services import Services
+from oms_events.avro.codec import SingleObjectCodec
 from oms_events.deadletter import DeadLetter, Source
 from oms_events.engine.commands import PaymentCommand
 from oms_events.intake.dedup import DedupIndex
@@ -426,7 +427,8 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8081) -> None
         try:
             load_index(settings, topics.CHANNELS, seen)
             publisher = KafkaPublisher(settings)
-            sink = KafkaNotificationSink(settings, codec_from_settings(settings.registry))
+            codec = codec_from_settings(settings)
+            sink = KafkaNotificationSink(settings, codec)
             break
         except (KafkaError, KafkaUnavailable) as exc:
             seen = DedupIndex()
@@ -434,7 +436,8 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8081) -> None
     backoff.recovered()
     gateways = {str(n): g for n, g in providers.gateways(settings).items()}
     notifications = Notifications(gateways, sink)
-    processor = IntakeProcessor(max_record_bytes=settings.kafka.max_record_bytes)
+    # Its size check encodes PlaceOrder as the adapter will, personal data sealed.
+    processor = IntakeProcessor(codec, max_record_bytes=settings.kafka.max_record_bytes)
     # PostgreSQL down at start (the operator API's read models, the channels' keys):
     # wait for it too.
     while True:
@@ -477,7 +480,9 @@ class _NoSink:
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI document the app serves (``docs/openapi.json`` keeps a copy)."""
     notifications = Notifications({}, _NoSink())
-    return create_app(IntakeProcessor(), _NoPublisher(), DedupIndex(), notifications).openapi()
+    # Only the routes are read: the processor never encodes here.
+    processor = IntakeProcessor(SingleObjectCodec())
+    return create_app(processor, _NoPublisher(), DedupIndex(), notifications).openapi()
 
 
 if __name__ == "__main__":  # python -m oms_events.intake.http > docs/openapi.json

@@ -25,8 +25,7 @@ from uuid import UUID
 import structlog
 
 from oms_events import topics
-from oms_events.avro.codec import Codec, SingleObjectCodec
-from oms_events.avro.registry import RegistryError
+from oms_events.avro.codec import Codec, CodecUnavailable
 from oms_events.deadletter import DeadLetter, Reason, Source
 from oms_events.engine import commands
 from oms_events.intake import acceptance
@@ -130,8 +129,8 @@ class IntakeProcessor:
 
     def __init__(
         self,
+        codec: Codec,
         tables: Tables | None = None,
-        codec: Codec | None = None,
         index: DedupIndex | None = None,
         is_changeable: IsChangeable = always_changeable,
         clock: Callable[[], datetime] = _now,
@@ -139,7 +138,9 @@ class IntakeProcessor:
         max_record_bytes: int = 900_000,
     ) -> None:
         self.tables = tables or Tables.load()
-        self.codec = codec or SingleObjectCodec()
+        # The process's codec (avro.registry.codec_from_settings): commands it encodes
+        # carry the customer's personal data sealed (oms_events.privacy).
+        self.codec = codec
         self.commands_topic = commands_topic  # where the encoded commands go (registry subject)
         self.index = index if index is not None else DedupIndex()
         self.is_changeable = is_changeable
@@ -206,8 +207,8 @@ class IntakeProcessor:
                     outputs.extend(self._decide_return(item))
                 else:
                     outputs.extend(self._decide(item, raw, source))
-            except RegistryError:
-                raise  # the registry's problem, not the order's: never dead-letter for it
+            except CodecUnavailable:
+                raise  # the registry's or key store's problem, not the order's: no dead letter
             except Exception as exc:  # an encoding bug: dead-letter the order, go on
                 log.exception("intake.encode_bug", channel=channel, external_id=item.external_id)
                 bug = Rejection(

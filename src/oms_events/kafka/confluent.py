@@ -40,6 +40,8 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     AclOperation,
     AclPermissionType,
     AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
     ConfigResource,
     OffsetSpec,
     ResourcePatternType,
@@ -654,6 +656,18 @@ class ConfluentAdmin:
                 resource.name: {k: v.value for k, v in f.result().items()}
                 for resource, f in futures.items()
             }
+        except ck.KafkaException as exc:
+            raise _error(exc) from exc
+
+    def set_topic_config(self, name: str, config: Mapping[str, str]) -> None:
+        entries = [
+            ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)
+            for k, v in config.items()
+        ]
+        resource = ConfigResource(ResourceType.TOPIC, name, incremental_configs=entries)
+        try:
+            for f in self._a.incremental_alter_configs([resource]).values():
+                f.result()
         except ck.KafkaException as exc:
             raise _error(exc) from exc
 

@@ -402,6 +402,14 @@ class KafkaPythonAdmin:
             for topic, entries in result["topic"].items()
         }
 
+    def set_topic_config(self, name: str, config: Mapping[str, str]) -> None:
+        resource = ConfigResource(ConfigResourceType.TOPIC, name, configs=dict(config))
+        try:
+            # Incremental (SET): the plain AlterConfigs would reset every other key.
+            self._a.alter_configs([resource], incremental=True)
+        except ke.KafkaError as exc:
+            raise _error(exc) from exc
+
     def list_topics(self) -> set[str]:
         return set(self._a.list_topics())
 

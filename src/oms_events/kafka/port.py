@@ -263,6 +263,10 @@ class Admin(Protocol):
         """Every configuration value of each topic (defaults included)."""
         ...
 
+    def set_topic_config(self, name: str, config: Mapping[str, str]) -> None:
+        """Set these configuration values of a topic, leaving the others as they are."""
+        ...
+
     def list_topics(self) -> set[str]:
         """Every topic's name."""
         ...

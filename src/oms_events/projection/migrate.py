@@ -107,13 +107,25 @@ def migrate(
     Runs in one transaction under an advisory lock on the schema, so two
     migrators never interleave and a failed file leaves nothing half-applied.
     """
+    return migrate_files(conn, schema, plan(projections), sql_dir, views=True)
+
+
+def migrate_files(
+    conn: psycopg.Connection[Any],
+    schema: str,
+    files: Sequence[tuple[str, str]],
+    sql_dir: Path | None = None,
+    views: bool = False,
+) -> list[Applied]:
+    """Apply the missing ``(file, owner)`` of ``files`` to ``schema`` (see :func:`migrate`);
+    the key store's schema (oms_events.privacy) takes its one file this way."""
     results: list[Applied] = []
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"migrate:{schema}",))
         use_schema(conn, schema)
         conn.execute(_MIGRATIONS_TABLE)
         done = dict(conn.execute("SELECT version, checksum FROM schema_migration").fetchall())
-        for version, owner in plan(projections):
+        for version, owner in files:
             path = (sql_dir or resources.sql()) / version
             checksum = _checksum(path)
             if version in done:
@@ -130,7 +142,8 @@ def migrate(
                 (version, owner, checksum),
             )
             results.append(Applied(version, owner, True))
-        refresh_views(conn, sql_dir)
+        if views:
+            refresh_views(conn, sql_dir)
     return results
 
 

@@ -25,7 +25,7 @@ import structlog
 from psycopg import sql
 
 from oms_events import deadletter, eventlog, topics
-from oms_events.avro.codec import Codec, DecodeError
+from oms_events.avro.codec import Codec, CodecUnavailable, DecodeError
 from oms_events.avro.registry import codec_from_settings
 from oms_events.kafka import port
 from oms_events.kafka.connection import consumer, producer
@@ -102,7 +102,7 @@ class Runner:
         self.batch_size = batch_size
         self.max_wait = max_wait
         self.as_of = as_of
-        self.codec: Codec = codec or codec_from_settings(settings.registry)
+        self.codec: Codec = codec or codec_from_settings(settings)
         self.events = eventlog.EventLog(self.codec, settings=settings)
         self.metrics = Metrics()
         self.cache = RowCache(settings.projections.row_cache_size)
@@ -259,7 +259,11 @@ class Runner:
             return 0
         self._quiet_since = time.monotonic()
         started = time.perf_counter()
-        records, last = self._decode(raw)
+        try:
+            records, last = self._decode(raw)
+        except CodecUnavailable:
+            self._rewind()  # the key store is down: read the batch again once it is back
+            raise
         by_offset = {(r.topic, r.partition, r.offset): r for r in raw}
         moves = {
             (tp.topic, tp.partition): offsets.Advance(

@@ -20,6 +20,7 @@ import structlog
 from oms_events import waits
 from oms_events.avro.codec import Codec
 from oms_events.kafka.errors import KafkaError, KafkaUnavailable
+from oms_events.privacy.keystore import KeyStoreUnavailable
 from oms_events.projection.migrate import migrate_as_owner
 from oms_events.projection.runner import Runner, connect
 from oms_events.projection.spec import Projection
@@ -110,7 +111,7 @@ class Supervisor:
                 if self.each_round is not None:
                     self.each_round()
                 self.backoff.recovered()
-            except POSTGRES_DOWN as error:
+            except (*POSTGRES_DOWN, KeyStoreUnavailable) as error:
                 self._lost = True
                 self.backoff.wait("PostgreSQL", error)
             except (KafkaError, KafkaUnavailable) as error:

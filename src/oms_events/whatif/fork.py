@@ -442,7 +442,7 @@ def whatif(
             "--to must be after --from; give a window such as --from 2026-11-01 --to 2026-12-01"
         )
     parsed = rules_file.load(rules)
-    codec = codec_from_settings(live.registry)
+    codec = codec_from_settings(live)
     history = read_history(live, codec, first_ms, last_ms)
     if not history.orders:
         raise WhatIfError(

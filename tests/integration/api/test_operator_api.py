@@ -32,6 +32,7 @@ from oms_events.api.channel_keys import add_key, signed_headers
 from oms_events.api.roles import Role
 from oms_events.api.services import Services
 from oms_events.api.users import add_user
+from oms_events.avro.codec import SingleObjectCodec
 from oms_events.intake.dedup import DedupIndex
 from oms_events.intake.http import create_app
 from oms_events.intake.processor import IntakeProcessor
@@ -132,7 +133,7 @@ def world(dev_services: Settings) -> Iterator[World]:
         api = Services.start(settings, engine.schema)
         sent = Sent()
         app = create_app(
-            IntakeProcessor(),
+            IntakeProcessor(SingleObjectCodec()),
             sent,
             DedupIndex(),
             Notifications({}, NoSink()),

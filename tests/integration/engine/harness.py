@@ -214,6 +214,11 @@ def engine_process(
             **kafka_environment(settings),
             **{f"OMS_ENGINE_{k.upper()}": str(v) for k, v in TEST_TIMEOUTS.items()},
             "OMS_LOG_FORMAT": "json",
+            # The key store sealing personal data, as the test's settings reach it.
+            "OMS_POSTGRES_DSN": settings.postgres.dsn,
+            "OMS_POSTGRES_MIGRATOR_DSN": settings.postgres.migrator_dsn,
+            "OMS_PRIVACY_SCHEMA_NAME": settings.privacy.schema_name,
+            "OMS_PRIVACY_MASTER_KEY_FILE": settings.privacy.master_key_file,
         }
     )
     env.update(extra_env or {})

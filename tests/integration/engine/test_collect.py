@@ -17,6 +17,7 @@ import pytest
 import uvicorn
 
 from oms_events import deadletter, topics
+from oms_events.avro.codec import SingleObjectCodec
 from oms_events.domain.ids import order_of_trade
 from oms_events.engine.commands import RefundOrder
 from oms_events.engine.runner import Engine
@@ -73,7 +74,9 @@ class Server:
 
     def __init__(self, port: int, notifications: Notifications) -> None:
         self.port = port
-        app = create_app(IntakeProcessor(), _NoOrders(), DedupIndex(), notifications)
+        app = create_app(
+            IntakeProcessor(SingleObjectCodec()), _NoOrders(), DedupIndex(), notifications
+        )
         self.server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
         )

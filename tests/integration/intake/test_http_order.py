@@ -16,6 +16,7 @@ from psycopg import sql
 from oms_events import topics
 from oms_events.api.channel_keys import add_key, signed_headers
 from oms_events.api.services import Services
+from oms_events.avro.codec import SingleObjectCodec
 from oms_events.engine.runner import Engine
 from oms_events.intake.adapter import ChannelAdapter
 from oms_events.intake.dedup import DedupIndex
@@ -36,7 +37,7 @@ def test_the_web_fixture_posted_over_http_becomes_a_placed_order(isolated: Setti
     try:
         key_id, secret = add_key(api.db, "web", by="test")
         app = create_app(
-            IntakeProcessor(),
+            IntakeProcessor(SingleObjectCodec()),
             publisher,
             DedupIndex(),
             Notifications({}, Letters()),

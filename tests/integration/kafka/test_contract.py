@@ -338,6 +338,12 @@ def test_admin_creates_describes_configures_and_deletes(kafka: Clients, isolated
         assert admin.describe_topics([name, name + "-missing"]) == {name: 3}
         assert name in admin.list_topics()
         assert admin.topic_configs([name])[name]["cleanup.policy"] == "compact"
+        admin.set_topic_config(name, {"retention.ms": "604800000"})
+        deadline = time.monotonic() + 15  # brokers apply the change within moments
+        while admin.topic_configs([name])[name]["retention.ms"] != "604800000":
+            assert time.monotonic() < deadline, "the retention was never set"
+            time.sleep(0.2)
+        assert admin.topic_configs([name])[name]["cleanup.policy"] == "compact"  # kept
         admin.delete_topics([name])
         deadline = time.monotonic() + 30
         while name in admin.list_topics():

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from oms_events.avro.codec import SingleObjectCodec
 from oms_events.intake.processor import IntakeProcessor
 from oms_events.intake.tables import Tables
 
@@ -25,4 +26,6 @@ def tables() -> Tables:
 
 @pytest.fixture
 def processor(tables: Tables) -> IntakeProcessor:
-    return IntakeProcessor(tables, clock=lambda: datetime(2024, 6, 20, tzinfo=UTC))
+    return IntakeProcessor(
+        SingleObjectCodec(), tables, clock=lambda: datetime(2024, 6, 20, tzinfo=UTC)
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+from oms_events.avro.codec import SingleObjectCodec
 from oms_events.deadletter import Source
 from oms_events.engine import commands
 from oms_events.engine.commands import RequestReturn
@@ -23,7 +24,7 @@ SOURCE = Source("oms.intake.tmall", 0, 1)
 
 def request(outputs: list) -> RequestReturn:  # type: ignore[type-arg]
     [command] = [o for o in outputs if isinstance(o, Command)]
-    decoded = commands.decode(IntakeProcessor().codec, command.value)
+    decoded = commands.decode(IntakeProcessor(SingleObjectCodec()).codec, command.value)
     assert isinstance(decoded, RequestReturn) and command.kind == "return"
     return decoded
 
@@ -39,7 +40,7 @@ def test_a_tmall_refund_with_goods_is_a_return_of_the_trade(tables: Tables) -> N
         "no_reason_7d",
     )
     command = request(
-        IntakeProcessor(tables).handle(
+        IntakeProcessor(SingleObjectCodec(), tables).handle(
             "tmall", fixture("tmall", "refund_3891234567890123456.json"), SOURCE
         )
     )
@@ -51,14 +52,14 @@ def test_a_tmall_refund_with_goods_is_a_return_of_the_trade(tables: Tables) -> N
 
 def test_a_tmall_refund_without_goods_is_refund_only(tables: Tables) -> None:
     raw = fixture("tmall", "refund_only_missing.json")
-    command = request(IntakeProcessor(tables).handle("tmall", raw, SOURCE))
+    command = request(IntakeProcessor(SingleObjectCodec(), tables).handle("tmall", raw, SOURCE))
     assert command.refund_only and command.reason == "missing"
     assert command.lines[0].sku == "SKU-MUG-001"  # by num_iid: no outer_id
 
 
 def test_a_jd_after_sale_exchange_sends_the_same_sku_again(tables: Tables) -> None:
     raw = fixture("jd", "afs_exchange_281234567890.xml")
-    command = request(IntakeProcessor(tables).handle("jd", raw, SOURCE))
+    command = request(IntakeProcessor(SingleObjectCodec(), tables).handle("jd", raw, SOURCE))
     assert command.order_id == order_id("jd", "281234567890")
     assert command.reason == "damaged"
     assert [(x.sku, x.quantity) for x in command.exchange_lines] == [("SKU-TEA-001", 1)]
@@ -67,7 +68,7 @@ def test_a_jd_after_sale_exchange_sends_the_same_sku_again(tables: Tables) -> No
 def test_the_same_return_again_or_moved_on_at_the_platform_is_taken_once(
     tables: Tables,
 ) -> None:
-    processor = IntakeProcessor(tables)
+    processor = IntakeProcessor(SingleObjectCodec(), tables)
     raw = fixture("tmall", "refund_3891234567890123456.json")
     request(processor.handle("tmall", raw, SOURCE))
     processor.index.commit()
@@ -83,7 +84,9 @@ def test_the_same_return_again_or_moved_on_at_the_platform_is_taken_once(
 def test_a_reason_we_cannot_map_is_dead_lettered_naming_the_field(tables: Tables) -> None:
     doc = json.loads(fixture("tmall", "refund_only_missing.json"))
     doc["reason"] = "心情不好"
-    [refused] = IntakeProcessor(tables).handle("tmall", json.dumps(doc).encode(), SOURCE)
+    [refused] = IntakeProcessor(SingleObjectCodec(), tables).handle(
+        "tmall", json.dumps(doc).encode(), SOURCE
+    )
     assert isinstance(refused, Refused)
     assert (refused.code, refused.rejection.field) == (Code.BAD_VALUE, "reason")
     assert isinstance(refused.rejection, Rejection) and refused.rejection.zh

@@ -39,7 +39,7 @@ def test_redelivery_is_a_duplicate_and_command_ids_are_stable(
     again = processor.handle("tmall", fixture("tmall", TRADE), SOURCE)
     assert [type(o) for o in again] == [Duplicate]
     # A fresh processor (a restart without the index) would emit the same command id.
-    other = IntakeProcessor(processor.tables)
+    other = IntakeProcessor(SingleObjectCodec(), processor.tables)
     assert commands(other.handle("tmall", fixture("tmall", TRADE), SOURCE))[0].value == (
         first[0].value
     )
@@ -136,7 +136,7 @@ def test_the_shopify_web_fixture_has_no_district_and_is_accepted(
 
 def test_an_order_whose_command_would_not_fit_a_record_is_refused(tables: Tables) -> None:
     # A limit below this order's command stands for a huge order under the real limit.
-    small = IntakeProcessor(tables, max_record_bytes=200)
+    small = IntakeProcessor(SingleObjectCodec(), tables, max_record_bytes=200)
     (refused,) = small.handle("tmall", fixture("tmall", TRADE), SOURCE)
     assert isinstance(refused, Refused)
     assert refused.code.value == "intake.too_large"
@@ -175,6 +175,6 @@ def test_a_cancellation_of_an_order_never_placed_still_reaches_the_order(
     name, record = SingleObjectCodec().decode(command.value)
     assert name == "oms.order.commands.CancelOrder"
     # A restart without the index sends the same command id: the engine applies it once.
-    other = IntakeProcessor(processor.tables)
+    other = IntakeProcessor(SingleObjectCodec(), processor.tables)
     again = commands(other.handle("web", fixture("web", "order_1002_voided.json"), SOURCE))
     assert SingleObjectCodec().decode(again[0].value)[1]["command_id"] == record["command_id"]

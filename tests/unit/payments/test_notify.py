@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import pytest
 from fastapi.testclient import TestClient
 
+from oms_events.avro.codec import SingleObjectCodec
 from oms_events.deadletter import WHOLE, DeadLetter
 from oms_events.domain.ids import trade_no
 from oms_events.domain.order import PaymentMethod
@@ -68,7 +69,9 @@ def sink() -> Letters:
 def client(keyring: KeyRing, sink: Letters) -> TestClient:
     gateways = {"alipay": alipay_gateway(keyring), "wechatpay": wechatpay_gateway(keyring)}
     notifications = Notifications(gateways, sink)
-    return TestClient(create_app(IntakeProcessor(), NoPublisher(), DedupIndex(), notifications))
+    return TestClient(
+        create_app(IntakeProcessor(SingleObjectCodec()), NoPublisher(), DedupIndex(), notifications)
+    )
 
 
 def alipay_paid(keyring: KeyRing, out_trade_no: str, signer: object = None) -> bytes:

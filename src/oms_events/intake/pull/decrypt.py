@@ -127,7 +127,7 @@ class DecryptService(Service):
     ) -> None:
         intake = settings.intake
         self.settings = settings
-        self.codec = codec_from_settings(settings.registry)
+        self.codec = codec_from_settings(settings)
         self.events = eventlog.EventLog(self.codec, settings=settings)
         self.writer = CommandWriter(settings, self.codec)
         self.creds = creds or Credentials(
