@@ -109,8 +109,12 @@ def start(settings: Settings, name: str, *args: str) -> tuple[subprocess.Popen[b
         "OMS_KAFKA_TOPIC_PREFIX": settings.kafka.topic_prefix,
         "OMS_KAFKA_PARTITIONS": str(settings.kafka.partitions),
         "OMS_DEV_DATA_DIR": str(settings.dev.data_dir),
-        # The data dir above is the broker's: PostgreSQL's roles are not found from it.
+        # The data dir above is the broker's: PostgreSQL's roles and the key store's
+        # master key are not found from it.
         "OMS_POSTGRES_DSN": settings.postgres.dsn,
+        "OMS_POSTGRES_MIGRATOR_DSN": settings.postgres.migrator_dsn,
+        "OMS_PRIVACY_SCHEMA_NAME": settings.privacy.schema_name,
+        "OMS_PRIVACY_MASTER_KEY_FILE": settings.privacy.master_key_file,
         **{f"OMS_ENGINE_{k.upper()}": str(v) for k, v in TEST_TIMEOUTS.items()},
         "OMS_RECOVERY_MAX_BACKOFF_S": "2",
         "OMS_LOG_FORMAT": "json",
