@@ -45,6 +45,6 @@ test: lint typecheck  ## ruff, mypy and every test
 	# the services start once, under a lock); then the fault tests alone, since they
 	# kill processes and wait on recoveries. Both runs always happen; the first failure
 	# decides the exit code.
-	pytest -q -n 2 --dist loadfile -m "not fault" tests; a=$$?; \
-	pytest -q -m "fault and not cluster" tests; b=$$?; \
+	pytest -q --durations=15 -n 2 --dist loadfile -m "not fault" tests; a=$$?; \
+	pytest -q --durations=15 -m "fault and not cluster" tests; b=$$?; \
 	if [ $$a -ne 0 ]; then exit $$a; fi; exit $$b

@@ -29,6 +29,7 @@ from oms_events.avro.registry import RegistryRefused, SchemaRegistry
 from oms_events.cli.demo import PLACE_ORDER, sample_order
 from oms_events.engine.records import CommandWriter
 from oms_events.kafka.connection import producer
+from oms_events.kafka.security import environment as kafka_environment
 from oms_events.settings import Settings
 from tests.integration.avro.java_reader import read_from_registry
 from tests.integration.engine.harness import (
@@ -155,6 +156,7 @@ def test_engine_stops_with_one_line_when_the_registry_refuses(
     p.close()
     env = {
         **os.environ,
+        **kafka_environment(settings),  # as the admin: this test's topics have no ACLs
         "OMS_KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
         "OMS_KAFKA_TOPIC_PREFIX": settings.kafka.topic_prefix,
         "OMS_KAFKA_PARTITIONS": str(settings.kafka.partitions),
