@@ -503,16 +503,10 @@ class KafkaCluster:
         (PLAINTEXT, no authorizer) unless they run, add every principal's SCRAM
         credential through the admin API, stop them, and record it; the next start
         is secured. Topics, events and offsets are kept."""
-        from oms_events.kafka.confluent import ConfluentClients
-
         marks = [(b, b.launch(self, secure=False)) for b in self.brokers]
         for broker, mark in marks:
             broker.wait_started(mark, timeout)
-        client = ConfluentClients(self.bootstrap_servers, ClientSecurity("PLAINTEXT")).admin()
-        try:
-            client.set_scram_credentials(self.passwords(), MECHANISM)
-        finally:
-            client.close()
+        self._write_credentials(ClientSecurity("PLAINTEXT"))
         self.stop()
         with self.record.open("a") as f:
             f.write(f"sasl={MECHANISM}\n")
@@ -522,17 +516,17 @@ class KafkaCluster:
         running cluster (as the admin): a data dir formatted before a principal existed
         (``api`` came later) learns it at the next start. Writing an existing one again
         changes nothing its clients notice."""
-        if not self.secured():
-            return
+        if self.secured():
+            admin = ClientSecurity("SASL_PLAINTEXT", MECHANISM, ADMIN, self.passwords()[ADMIN])
+            self._write_credentials(admin)
+
+    def _write_credentials(self, security: ClientSecurity) -> None:
+        """Every principal's SCRAM credential, written through the admin API as ``security``."""
         from oms_events.kafka.confluent import ConfluentClients
 
-        passwords = self.passwords()
-        client = ConfluentClients(
-            self.bootstrap_servers,
-            ClientSecurity("SASL_PLAINTEXT", MECHANISM, ADMIN, passwords[ADMIN]),
-        ).admin()
+        client = ConfluentClients(self.bootstrap_servers, security).admin()
         try:
-            client.set_scram_credentials(passwords, MECHANISM)
+            client.set_scram_credentials(self.passwords(), MECHANISM)
         finally:
             client.close()
 

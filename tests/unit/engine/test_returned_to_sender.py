@@ -99,6 +99,17 @@ def returned(oid: uuid.UUID, shipment_id: uuid.UUID, back: bool) -> RecordShipme
     )
 
 
+def delivered(oid: uuid.UUID, shipment_id: uuid.UUID, command_id: str) -> DeliverShipment:
+    return DeliverShipment(
+        command_id=command_id,
+        order_id=oid,
+        shipment_id=shipment_id,
+        delivered_at=BACK_AT,
+        carrier="SF",
+        tracking_no="SF1",
+    )
+
+
 def test_a_prepaid_order_refused_ends_returned_to_sender_and_is_refunded_in_full() -> None:
     flow, oid, parcels = shipped("alipay", ["TEA"])
     assert flow.send(returned(oid, parcels["TEA"], False)).events == ["ShipmentReturnedToSender"]
@@ -127,16 +138,7 @@ def test_a_cod_order_refused_closes_and_voids_its_cod_tender() -> None:
 
 def test_one_parcel_delivered_one_refused_refunds_its_lines_then_completes() -> None:
     flow, oid, parcels = shipped("alipay", ["TEA", "COFFEE"])
-    flow.send(
-        DeliverShipment(
-            command_id="scan-80",
-            order_id=oid,
-            shipment_id=parcels["TEA"],
-            delivered_at=BACK_AT,
-            carrier="SF",
-            tracking_no="SF1",
-        )
-    )
+    flow.send(delivered(oid, parcels["TEA"], "scan-80"))
     flow.send(returned(oid, parcels["COFFEE"], False))
     result = flow.send(returned(oid, parcels["COFFEE"], True))
     assert result.events == ["ReturnedParcelReceived", "RefundAgreed", "OrderDelivered"]
@@ -188,16 +190,7 @@ def test_one_parcel_intercepted_one_delivered_first_ends_delivered_once_the_othe
             command_id="i-tea", order_id=oid, shipment_id=parcels["TEA"], outcome="delivered"
         )
     )
-    flow.send(
-        DeliverShipment(
-            command_id="scan-tea",
-            order_id=oid,
-            shipment_id=parcels["TEA"],
-            delivered_at=BACK_AT,
-            carrier="SF",
-            tracking_no="SF1",
-        )
-    )
+    flow.send(delivered(oid, parcels["TEA"], "scan-tea"))
     assert flow.order(oid).status is OrderStatus.SHIPPED  # the coffee is on its way back
     result = flow.send(returned(oid, parcels["COFFEE"], True))
     assert result.events == [
