@@ -25,6 +25,7 @@ from the record alone, in one step, and a change of phone keeps the order's key.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -246,33 +247,40 @@ JOIN order_key k ON k.order_id = coalesce(
     (SELECT order_id FROM order_alias WHERE alias = s.subject), s.subject
 )
 """
-# A batch's writes, in one statement: the keys it made (unless the order has one already,
-# or the subject is a shipment alias), its customers' links and its shipment aliases
-# (named by a subject that may itself be an alias). Answers the keys that went in: the
-# others lost to a key already there.
-_SETTLE = """
-WITH made AS (
+# A batch's writes, in one statement holding only the parts it has (fewer parameters to
+# send: most batches only link shipments): the keys it made (unless the order has one
+# already, or the subject is a shipment alias), its customers' links and its shipment
+# aliases (named by a subject that may itself be an alias). Answers the keys that went
+# in: the others lost to a key already there.
+_MADE = """made AS (
     INSERT INTO order_key (order_id, wrapped_key)
     SELECT m.subject, m.wrapped
     FROM unnest(%(made)s::uuid[], %(wrapped)s::bytea[]) AS m(subject, wrapped)
     WHERE NOT EXISTS (SELECT FROM order_alias a WHERE a.alias = m.subject)
     ON CONFLICT (order_id) DO NOTHING
     RETURNING order_id
-), linked AS (
+)"""
+_LINKED = """linked AS (
     INSERT INTO customer_order (identity, order_id)
     SELECT l.identity,
            coalesce((SELECT order_id FROM order_alias WHERE alias = l.subject), l.subject)
     FROM unnest(%(identities)s::bytea[], %(linked)s::uuid[]) AS l(identity, subject)
     ON CONFLICT DO NOTHING
-), aliased AS (
+)"""
+_ALIASED = """aliased AS (
     INSERT INTO order_alias (alias, order_id)
     SELECT x.alias,
            coalesce((SELECT order_id FROM order_alias WHERE alias = x.subject), x.subject)
     FROM unnest(%(aliases)s::uuid[], %(owners)s::uuid[]) AS x(alias, subject)
     ON CONFLICT DO NOTHING
-)
-SELECT order_id FROM made
-"""
+)"""
+
+
+@functools.cache
+def _settle_sql(made: bool, linked: bool, aliased: bool) -> str:
+    parts = [sql for sql, used in ((_MADE, made), (_LINKED, linked), (_ALIASED, aliased)) if used]
+    answer = "SELECT order_id FROM made" if made else "SELECT NULL::uuid WHERE false"
+    return "WITH " + ",\n".join(parts) + "\n" + answer
 
 
 @dataclass
@@ -493,17 +501,16 @@ class KeyStore:
         aliases: list[tuple[str, str]],
     ) -> set[str]:
         """Write a batch (one statement); the subjects whose key went in."""
-        rows = self._rows(
-            _SETTLE,
-            {
-                "made": [UUID(s) for s in made],
-                "wrapped": list(made.values()),
-                "identities": [identity for identity, _ in links],
-                "linked": [UUID(s) for _, s in links],
-                "aliases": [UUID(a) for a, _ in aliases],
-                "owners": [UUID(s) for _, s in aliases],
-            },
-        )
+        params: dict[str, Any] = {}
+        if made:
+            params.update(made=[UUID(s) for s in made], wrapped=list(made.values()))
+        if links:
+            params.update(identities=[i for i, _ in links], linked=[UUID(s) for _, s in links])
+        if aliases:
+            params.update(
+                aliases=[UUID(a) for a, _ in aliases], owners=[UUID(s) for _, s in aliases]
+            )
+        rows = self._rows(_settle_sql(bool(made), bool(links), bool(aliases)), params)
         return {UUID(str(order)).hex for (order,) in rows}
 
     def close(self) -> None:
