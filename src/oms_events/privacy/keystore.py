@@ -76,6 +76,10 @@ class Keys(Protocol):
         """The key of ``subject`` if it has one (to open its tokens)."""
         ...
 
+    def prefetch(self, subjects: Iterable[str]) -> None:
+        """Read the keys of ``subjects`` in one go (a reader's batch: nothing is made)."""
+        ...
+
     def begin(self, subjects: Iterable[str]) -> None:
         """Open this thread's batch (one Kafka transaction): the keys of ``subjects`` are
         read in one go, and keys and links made until :meth:`flush` wait for it."""
@@ -413,13 +417,21 @@ class KeyStore:
     # committed record of an order opens with the one key in the store. A transaction
     # that aborts after its flush leaves an orphan key: harmless.
 
-    def begin(self, subjects: Iterable[str]) -> None:
+    def prefetch(self, subjects: Iterable[str]) -> None:
         """See :class:`Keys`: one query for the keys of ``subjects`` not in the cache."""
         with self._lock:
             wanted = [s for s in dict.fromkeys(subjects) if not self.cache.get(s)[0]]
             if wanted:
                 for subject, key in self._fetch(wanted).items():
                     self.cache.put(subject, key)
+
+    def begin(self, subjects: Iterable[str]) -> None:
+        """See :class:`Keys`."""
+        if threading.get_ident() in self._batches:
+            # Its keys would be lost with records sealed under them: a caller's bug.
+            raise RuntimeError("a key batch is already open on this thread")
+        self.prefetch(subjects)
+        with self._lock:
             self._batches[threading.get_ident()] = _Batch()
 
     def flush(self) -> dict[str, Conflict]:
@@ -543,6 +555,9 @@ class MemoryKeys:
     def key(self, subject: str) -> AESGCM | None:
         """See :class:`Keys`."""
         return self.keys.get(self.aliases.get(subject, subject))
+
+    def prefetch(self, subjects: Iterable[str]) -> None:
+        """Nothing to read ahead: a dict answers at once."""
 
     def begin(self, subjects: Iterable[str]) -> None:
         """Nothing to batch: a dict answers at once."""

@@ -25,7 +25,7 @@ from typing import Any, Protocol, TypeVar
 from cryptography.exceptions import InvalidTag
 
 from oms_events.avro.catalog import Catalog, default_catalog
-from oms_events.avro.codec import Codec
+from oms_events.avro.codec import Codec, SharedDecodes
 from oms_events.privacy import seal as tokens
 from oms_events.privacy.keystore import Conflict, Keys
 from oms_events.privacy.marks import SEAL, STATE, Marks, catalog_marks, rewrite, strings
@@ -51,6 +51,10 @@ W = TypeVar("W", bound=Written)
 class Sealing(Protocol):
     """The key batch of one Kafka transaction, as a processor drives it."""
 
+    def prefetch(self, values: Iterable[bytes | None]) -> None:
+        """A reader's batch (a projection's poll): read the keys of its tokens at once."""
+        ...
+
     def begin(self, values: Iterable[bytes | None]) -> None:
         """Before handling: read the keys of the tokens in the batch's records."""
         ...
@@ -67,6 +71,9 @@ class Sealing(Protocol):
 class _Plain:
     """No sealing (a plain codec): nothing to batch."""
 
+    def prefetch(self, values: Iterable[bytes | None]) -> None:
+        """Nothing to read."""
+
     def begin(self, values: Iterable[bytes | None]) -> None:
         """Nothing to read."""
 
@@ -79,7 +86,10 @@ class _Plain:
 
 
 def sealing(codec: Codec) -> Sealing:
-    """The key batch of ``codec``: a vault's, or one that does nothing."""
+    """The key batch of ``codec``: a vault's (shared decodes or not), or one that does
+    nothing."""
+    if isinstance(codec, SharedDecodes):
+        codec = codec.inner
     return codec if isinstance(codec, Vault) else _Plain()
 
 
@@ -115,11 +125,11 @@ class Vault:
         command names without a token: most ids a command is keyed by have no key (a
         payment's, a shipment's), and an order whose key this process no longer holds
         is rare enough for the conflict path (keystore.Conflict) to take."""
-        found: dict[str, None] = {}
-        for value in values:
-            if value and tokens.MARK in value:
-                found.update((m.decode(), None) for m in _SUBJECTS.findall(value))
-        self.keys.begin(found)
+        self.keys.begin(_subjects(values))
+
+    def prefetch(self, values: Iterable[bytes | None]) -> None:
+        """Read, in one query, the keys of the tokens in a reader's batch (``values``)."""
+        self.keys.prefetch(_subjects(values))
 
     def settle(self, records: list[W]) -> list[W]:
         """Write the keys and links the batch made (one statement), then seal again the
@@ -198,6 +208,15 @@ class Vault:
         if not tokens.is_sealed(token):
             return token  # written before sealing, or already redacted
         return tokens.open_token(self.keys.key(tokens.subject_of(token)), token)
+
+
+def _subjects(values: Iterable[bytes | None]) -> list[str]:
+    """The orders (32 hex) whose tokens are in ``values``, each once."""
+    found: dict[str, None] = {}
+    for value in values:
+        if value and tokens.MARK in value:
+            found.update((m.decode(), None) for m in _SUBJECTS.findall(value))
+    return list(found)
 
 
 def _needles(marks: Marks) -> tuple[bytes, ...]:

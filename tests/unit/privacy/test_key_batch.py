@@ -12,9 +12,10 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from oms_events.avro.codec import SingleObjectCodec
+from oms_events.avro.codec import SharedDecodes, SingleObjectCodec
 from oms_events.domain.ids import natural_id
 from oms_events.engine.records import CommandWriter, Outgoing
 from oms_events.privacy import keystore, seal
@@ -242,3 +243,28 @@ def test_a_plain_codec_has_nothing_to_batch() -> None:
     records = [Outgoing("t", None, b"v")]
     assert plain.settle(records) is records
     plain.abandon()
+
+
+def test_a_reader_behind_shared_decodes_reads_a_batch_of_keys_at_once() -> None:
+    """A projection's poll (``oms project`` shares decodes between projections)."""
+    writer = FakeStore()
+    values = [_placed(Vault(SingleObjectCodec(), writer), f"P-{n}").value for n in range(10)]
+    store = FakeStore(writer.sealer)
+    store.rows = writer.rows
+    codec = SharedDecodes(Vault(SingleObjectCodec(), store))
+    sealing(codec).prefetch(values)
+    for value in values:
+        assert value is not None
+        assert codec.decode(value)[1]["customer"]["name"] == "张三"
+    assert store.trips == 1
+
+
+def test_a_second_batch_on_one_thread_is_refused_rather_than_losing_keys() -> None:
+    store = FakeStore()
+    vault = Vault(SingleObjectCodec(), store)
+    vault.begin([])
+    _placed(vault, "TWICE-1")
+    with pytest.raises(RuntimeError, match="already open"):
+        vault.begin([])
+    vault.settle([])
+    assert _order_id("TWICE-1") in store.rows
