@@ -314,6 +314,7 @@ class KeyStore:
         # Open batches by thread: each processor is one thread with its own transaction;
         # other threads (the HTTP API, a CLI) write at once as before.
         self._batches: dict[int, _Batch] = {}
+        self.statements = 0  # sent to PostgreSQL (benches count round trips with it)
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:
@@ -339,6 +340,7 @@ class KeyStore:
         return rows[0] if rows else None
 
     def _rows(self, query: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        self.statements += 1
         try:
             cursor = self._connection().execute(query, params, prepare=True)
             return cursor.fetchall() if cursor.description else []
