@@ -26,7 +26,7 @@ from tests.integration.engine.harness import wait_for
 ORDERS = 400
 RATE = 40.0
 
-# Not in `make test` (see README, Tests): `make test-cluster` runs these.
+# Fault tests (`make test` runs them after the others); `make test-cluster` runs them alone.
 pytestmark = pytest.mark.cluster
 
 
