@@ -32,7 +32,7 @@ from oms_events.privacy.marks import SEAL, STATE, Marks, catalog_marks, rewrite,
 
 _TAG, _VALUE = "_t", "_v"  # statecodec's tags
 # The subject of every token in a record's bytes (a token is a plain Avro string).
-_SUBJECTS = re.compile(rb"pii1:([0-9a-f]{32}):")
+_SUBJECTS = re.compile(re.escape(tokens.MARK) + rb"([0-9a-f]{32}):")
 
 
 class Written(Protocol):
