@@ -38,6 +38,7 @@ from tests.integration.engine.harness import (
     read_events,
     wait_for,
 )
+from tests.integration.intake.conftest import pos_batch as receipts
 from tests.integration.intake.conftest import send as deliver
 
 Process = tuple[subprocess.Popen[bytes], Path]
@@ -52,20 +53,6 @@ RESTART_S = 300
 # Decisions after the restart are waited for as long as they keep coming; this long
 # without one (the broker serving) is a stuck engine, and the test says where it stands.
 STALL_S = 90
-HEADER = (
-    "store_id,receipt_no,sold_at,barcode,qty,unit_price,promo_codes,paid_total,payment,"
-    "member_name,member_phone,province,city,district,address,delivery\n"
-)
-
-
-def receipts(store: str, numbers: range) -> tuple[str, bytes]:
-    """One POS batch file (key, bytes): a one-line receipt per number."""
-    rows = "".join(
-        f"{store},{n:06d},2024-06-18 15:00:00,6901234567892,1,125.00,,125.00,card,"
-        f"周杰,13800138000,浙江省,杭州市,西湖区,延安路 {n} 号,\n"
-        for n in numbers
-    )
-    return store, (HEADER + rows).encode()
 
 
 def start(settings: Settings, name: str, *args: str) -> tuple[subprocess.Popen[bytes], Path]:

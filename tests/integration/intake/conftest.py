@@ -21,6 +21,23 @@ from oms_events.settings import Settings
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "channels"
 
 
+POS_HEADER = (
+    "store_id,receipt_no,sold_at,barcode,qty,unit_price,promo_codes,paid_total,payment,"
+    "member_name,member_phone,province,city,district,address,delivery\n"
+)
+
+
+def pos_batch(store: str, receipts: range) -> tuple[str, bytes]:
+    """One POS batch file (key, bytes): a one-line receipt per number, of the SKU the
+    barcode 6901234567892 maps to (intake/skus.json)."""
+    rows = "".join(
+        f"{store},{n:06d},2024-06-18 15:00:00,6901234567892,1,125.00,,125.00,card,"
+        f"周杰,13800138000,浙江省,杭州市,西湖区,延安路 {n} 号,\n"
+        for n in receipts
+    )
+    return store, (POS_HEADER + rows).encode()
+
+
 def make_topics(settings: Settings, channel: str) -> None:
     """The intake's topics for one channel, under the test's unique prefix."""
     apply_topics(settings, intake_specs(settings, [channel]))

@@ -18,21 +18,7 @@ from oms_events.kafka.port import Consumer, TopicPartition
 from oms_events.kafka.security import environment as kafka_environment
 from oms_events.settings import Settings
 from tests.integration.intake.conftest import make_topics, placed, send, wait_for
-
-HEADER = (
-    "store_id,receipt_no,sold_at,barcode,qty,unit_price,promo_codes,paid_total,payment,"
-    "member_name,member_phone,province,city,district,address,delivery\n"
-)
-
-
-def batch(store: str, receipts: range) -> tuple[str, bytes]:
-    """One POS batch file: a receipt per number, one line each."""
-    rows = "".join(
-        f"{store},{n:06d},2024-06-18 15:00:00,6901234567892,1,125.00,,125.00,card,"
-        f"周杰,13800138000,浙江省,杭州市,西湖区,延安路 {n} 号,\n"
-        for n in receipts
-    )
-    return store, (HEADER + rows).encode()
+from tests.integration.intake.conftest import pos_batch as batch
 
 
 def start(settings: Settings) -> subprocess.Popen[bytes]:
