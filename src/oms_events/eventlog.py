@@ -32,7 +32,7 @@ from uuid import UUID
 from eventsourcing.domain import DomainEventProtocol, Snapshot
 
 from oms_events import statecodec, topics
-from oms_events.avro.codec import Codec
+from oms_events.avro.codec import Codec, DecodeError
 from oms_events.eventtypes import SNAPSHOT, EventTypes, domain_types
 from oms_events.settings import Settings, get_settings
 
@@ -98,9 +98,18 @@ class EventLog:
     """Encodes domain events and snapshots for Kafka and decodes them back, current."""
 
     def __init__(
-        self, codec: Codec, types: EventTypes | None = None, settings: Settings | None = None
+        self,
+        codec: Codec,
+        types: EventTypes | None = None,
+        settings: Settings | None = None,
+        *,
+        text_uuids: bool = False,
     ) -> None:
+        """``text_uuids``: :meth:`record` leaves the payload's uuid fields as ``str``
+        (``originator_id`` stays a ``UUID``), for readers that only write them out;
+        domain events (:meth:`event`) always get ``UUID`` objects."""
         self.codec = codec
+        self.text_uuids = text_uuids
         self.types = types or domain_types()
         # Names the topics written to (a registry codec's subjects are per topic).
         self.settings = settings or get_settings()
@@ -136,7 +145,7 @@ class EventLog:
     def record(self, r: Any) -> EventRecord:
         """An :class:`EventRecord` of a consumer record (``.value``, and ``.topic``,
         ``.partition``, ``.offset`` when it has them); the projections' view."""
-        aggregate_type, name, state = self._decode(r.value)
+        aggregate_type, name, state = self._decode(r.value, self.text_uuids)
         try:
             cls = self.types.event_class(aggregate_type, name)
         except KeyError:
@@ -167,12 +176,15 @@ class EventLog:
         )
         return self._build(cls, record.aggregate_type, state)
 
-    def _decode(self, value: bytes) -> tuple[str, str, dict[str, Any]]:
-        full, state = self.codec.decode(value)
+    def _decode(self, value: bytes, text_uuids: bool = False) -> tuple[str, str, dict[str, Any]]:
+        full, state = self.codec.decode(value, text_uuids=text_uuids)
         _, aggregate_type, name = full.split(".", 2)
         originator_id = state["originator_id"]
         if not isinstance(originator_id, UUID):
-            state["originator_id"] = UUID(originator_id)
+            try:
+                state["originator_id"] = UUID(originator_id)
+            except (TypeError, ValueError) as exc:  # only text uuids get here unchecked
+                raise DecodeError(f"{full}: originator_id {originator_id!r}: {exc}") from exc
         return aggregate_type, name, state
 
     @staticmethod

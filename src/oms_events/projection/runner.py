@@ -103,7 +103,9 @@ class Runner:
         self.max_wait = max_wait
         self.as_of = as_of
         self.codec: Codec = codec or codec_from_settings(settings)
-        self.events = eventlog.EventLog(self.codec, settings=settings)
+        self.events = eventlog.EventLog(
+            self.codec, settings=settings, text_uuids=projection.text_uuids
+        )
         self.metrics = Metrics()
         self.cache = RowCache(settings.projections.row_cache_size)
         self.dead_letter_topic = topics.name(settings, topics.DEADLETTER)
