@@ -41,6 +41,7 @@ Headers = list[tuple[str, bytes]]
 SNAPSHOT_SCHEMA = "oms.eventstore.Snapshot"
 CHECKPOINT_SCHEMA = "oms.eventstore.SnapshotCheckpoint"
 CHECKPOINT = "SnapshotCheckpoint"  # key and event header of a snapshots partition's checkpoint
+ORIGINATOR_IDS = 50_000  # originator ids a text-uuid EventLog keeps parsed
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,9 @@ class EventLog:
         domain events (:meth:`event`) always get ``UUID`` objects."""
         self.codec = codec
         self.text_uuids = text_uuids
+        # Text uuids: originator ids seen lately, as UUID objects. An aggregate has many
+        # events, so most come from here instead of parsing the string again.
+        self._ids: dict[str, UUID] = {}
         self.types = types or domain_types()
         # Names the topics written to (a registry codec's subjects are per topic).
         self.settings = settings or get_settings()
@@ -181,11 +185,20 @@ class EventLog:
         _, aggregate_type, name = full.split(".", 2)
         originator_id = state["originator_id"]
         if not isinstance(originator_id, UUID):
-            try:
-                state["originator_id"] = UUID(originator_id)
-            except (TypeError, ValueError) as exc:  # only text uuids get here unchecked
-                raise DecodeError(f"{full}: originator_id {originator_id!r}: {exc}") from exc
+            state["originator_id"] = self._id(full, originator_id)
         return aggregate_type, name, state
+
+    def _id(self, full: str, text: str) -> UUID:
+        found = self._ids.get(text)
+        if found is None:
+            try:
+                found = UUID(text)
+            except (TypeError, ValueError) as exc:  # only text uuids get here unchecked
+                raise DecodeError(f"{full}: originator_id {text!r}: {exc}") from exc
+            if len(self._ids) >= ORIGINATOR_IDS:
+                self._ids.clear()  # bounded; a cleared entry costs one parse again
+            self._ids[text] = found
+        return found
 
     @staticmethod
     def _upcast(cls: type[Any], state: dict[str, Any]) -> dict[str, Any]:

@@ -143,11 +143,12 @@ def rebuild(
             targets = runner.end_offsets()
             if on_start is not None:
                 on_start(runner, targets)
-            runner.catch_up(targets, progress)
+            # Overlapped: the next batches are polled and decoded while one is written.
+            runner.catch_up(targets, progress, overlap=True)
             if as_of is None:
                 # Events kept arriving during the build: take them too, so the live
                 # runner has little left to redo after the swap.
-                runner.catch_up(None, progress)
+                runner.catch_up(None, progress, overlap=True)
         finally:
             runner.close()
         migrate(conn, target, [])
