@@ -29,10 +29,10 @@ class Metrics:
     batch_seconds: list[float] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
 
-    def record_batch(self, events: int, seconds: float) -> None:
-        """Count one committed batch (``skipped`` is counted as records are decoded: in
-        an overlapped catch-up by the other thread, so this one must not write it)."""
+    def record_batch(self, events: int, skipped: int, seconds: float) -> None:
+        """Count one committed batch."""
         self.events += events
+        self.skipped += skipped
         self.batches += 1
         # Bounded memory for long runs: keep the latest 10,000 latencies.
         if len(self.batch_seconds) >= 10_000:

@@ -143,12 +143,11 @@ def rebuild(
             targets = runner.end_offsets()
             if on_start is not None:
                 on_start(runner, targets)
-            # Overlapped: the next batches are polled and decoded while one is written.
-            runner.catch_up(targets, progress, overlap=True)
+            runner.catch_up(targets, progress)
             if as_of is None:
                 # Events kept arriving during the build: take them too, so the live
                 # runner has little left to redo after the swap.
-                runner.catch_up(None, progress, overlap=True)
+                runner.catch_up(None, progress)
         finally:
             runner.close()
         migrate(conn, target, [])

@@ -15,11 +15,8 @@ on the input, so a repeat adds nothing), and the projection moves on.
 from __future__ import annotations
 
 import contextlib
-import queue
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,24 +53,6 @@ NOT_THE_RECORD = (psycopg.OperationalError, psycopg.InterfaceError, offsets.Offs
 # a whole run while the tracking one, in the same process, read on); a new consumer
 # reads them. After this long without a record the runner looks whether it is behind.
 STALLED_S = 20.0
-
-
-# Batches the overlapped catch-up's fetch thread may hold decoded ahead of the writer.
-AHEAD = 2
-
-Refusal = tuple[Any, deadletter.Reason]  # a raw record and why it goes to the dead letters
-
-
-@dataclass(frozen=True)
-class Batch:
-    """A polled, decoded batch waiting to be written with the offsets it reaches."""
-
-    raw: list[port.Record]
-    records: list[Record]
-    moved: dict[TopicPartition, int]  # the partitions it advances, to these positions
-    moves: dict[tuple[str, int], offsets.Advance]
-    refused: list[Refusal]  # filled while decoding and writing; sent before the commit
-    started: float  # perf_counter() when decoding began (the batch latency's start)
 
 
 class MissingTopic(LookupError):
@@ -117,6 +96,7 @@ class Runner:
         self.projection = projection
         self.processor = f"projection.{projection.name}"  # who refused it, in dead letters
         self.dead_letters = dead_letters
+        self._refused: list[tuple[Any, deadletter.Reason]] = []
         self._letters: Producer | None = None
         self.conn = conn
         self.batch_size = batch_size
@@ -158,15 +138,14 @@ class Runner:
             max_partition_fetch_bytes=8 * 1024 * 1024,
         )
 
-    def _unstall(self, positions: dict[TopicPartition, int]) -> None:
+    def _unstall(self) -> None:
         """Read on with a new consumer when the old one brought nothing for STALLED_S
-        while the partitions hold records past ``positions`` (see STALLED_S)."""
+        while the partitions hold records past the positions (see STALLED_S)."""
         now = time.monotonic()
         if now - self._quiet_since < STALLED_S:
             return
         self._quiet_since = now  # looked: the next look after another STALLED_S
-        ends = self.end_offsets()
-        behind = sum(max(0, ends[tp] - positions[tp]) for tp in self.partitions)
+        behind = self.lag()
         if not behind:
             return
         log.warning(
@@ -178,7 +157,7 @@ class Runner:
         self.consumer.close()
         self.consumer = self._consumer()
         self.consumer.assign(self.partitions)
-        self._rewind(positions)
+        self._rewind()
 
     def reset(self) -> None:
         """Seek every partition to the offset the database holds (creating rows at 0).
@@ -197,11 +176,9 @@ class Runner:
             self.positions[tp] = stored[(tp.topic, tp.partition)]
         self._rewind()
 
-    def _rewind(self, positions: dict[TopicPartition, int] | None = None) -> None:
-        """Seek every partition to ``positions`` (default: the committed ones)."""
-        positions = positions or self.positions
+    def _rewind(self) -> None:
         for tp in self.partitions:
-            self.consumer.seek(tp, positions[tp])
+            self.consumer.seek(tp, self.positions[tp])
 
     def reconnect(self, conn: psycopg.Connection[Any]) -> None:
         """Go on over ``conn`` after the old connection was lost: the offsets committed
@@ -239,7 +216,7 @@ class Runner:
         return records
 
     def _decode(
-        self, raw: list[port.Record], refused: list[Refusal]
+        self, raw: list[port.Record]
     ) -> tuple[list[Record], dict[tuple[str, int], datetime]]:
         wanted = self.projection.events
         out: list[Record] = []
@@ -260,7 +237,7 @@ class Runner:
                     record = self.events.record(r)
                 except DecodeError as exc:
                     self.metrics.decode_errors += 1
-                    self._refuse(r, deadletter.technical("projection.decode", exc), refused)
+                    self._refuse(r, deadletter.technical("projection.decode", exc))
                     continue
                 at = record.timestamp
                 if record.name not in wanted:
@@ -273,78 +250,50 @@ class Runner:
             out.append(record)
         return out, last
 
-    def _fetch(self, positions: dict[TopicPartition, int]) -> Batch | None:
-        """Poll and decode the batch that follows ``positions`` (None if none came).
-
-        Touches the consumer but not the database: the overlapped catch-up runs it in a
-        thread of its own, ``positions`` then being where the previous fetch ended.
-        """
-        raw = self._poll()
-        moved = {tp: self.consumer.position(tp) for tp in self.partitions}
-        moved = {tp: pos for tp, pos in moved.items() if pos != positions[tp]}
-        if not moved:
-            self._unstall(positions)
-            return None
-        self._quiet_since = time.monotonic()
-        started = time.perf_counter()
-        refused: list[Refusal] = []
-        records, last = self._decode(raw, refused)
-        moves = {
-            (tp.topic, tp.partition): offsets.Advance(
-                positions[tp], pos, last.get((tp.topic, tp.partition))
-            )
-            for tp, pos in moved.items()
-        }
-        return Batch(raw, records, moved, moves, refused, started)
-
-    def _apply(self, batch: Batch) -> int:
-        """Write ``batch`` and its offsets in one transaction; returns records consumed.
-
-        Raises :class:`offsets.OffsetConflict` when the stored offsets are not where the
-        batch starts (so a batch is never applied twice nor after a gap). Leaves the
-        consumer alone: on an error the caller seeks back to ``self.positions``.
-        """
-        # A rolled-back transaction also drops the rows its fold changed in the cache.
-        with self.cache.batch(), self.conn.transaction():
-            if batch.records:
-                self._write(batch.records, batch.raw, batch.refused)
-            # Before the offsets pass them: a crash now repeats them, never loses them.
-            self._send_refused(batch.refused)
-            offsets.advance(self.conn, self.projection.name, batch.moves)
-        self.positions.update(batch.moved)
-        self.metrics.record_batch(len(batch.records), time.perf_counter() - batch.started)
-        return len(batch.raw)
-
     def step(self) -> int:
         """Poll one batch and apply it in one transaction; returns records consumed."""
+        self._refused.clear()  # a failed step's refusals come back with its records
+        raw = self._poll()
+        moved = {tp: self.consumer.position(tp) for tp in self.partitions}
+        moved = {tp: pos for tp, pos in moved.items() if pos != self.positions[tp]}
+        if not moved:
+            self._unstall()
+            return 0
+        self._quiet_since = time.monotonic()
+        started = time.perf_counter()
         try:
-            batch = self._fetch(self.positions)
+            records, last = self._decode(raw)
         except CodecUnavailable:
             self._rewind()  # the key store is down: read the batch again once it is back
             raise
-        if batch is None:
-            return 0
+        moves = {
+            (tp.topic, tp.partition): offsets.Advance(
+                self.positions[tp], pos, last.get((tp.topic, tp.partition))
+            )
+            for tp, pos in moved.items()
+        }
         try:
-            return self._apply(batch)
+            # A rolled-back transaction also drops the rows its fold changed in the cache.
+            with self.cache.batch(), self.conn.transaction():
+                if records:
+                    self._write(records, raw)
+                # Before the offsets pass them: a crash now repeats them, never loses them.
+                self._send_refused()
+                offsets.advance(self.conn, self.projection.name, moves)
         except offsets.OffsetConflict as exc:
-            self._conflict(exc)
+            self.metrics.conflicts += 1
+            log.warning("offsets moved underneath; re-reading them", error=str(exc))
+            self.reset()
             return 0
         except BaseException:
             # Nothing of the batch was committed: read it again rather than skip it.
             self._rewind()
             raise
+        self.positions.update(moved)
+        self.metrics.record_batch(len(records), 0, time.perf_counter() - started)
+        return len(raw)
 
-    def _conflict(self, exc: offsets.OffsetConflict) -> None:
-        self.metrics.conflicts += 1
-        log.warning("offsets moved underneath; re-reading them", error=str(exc))
-        self.reset()
-
-    def _write(
-        self,
-        records: list[Record],
-        raw: list[port.Record],
-        refused: list[Refusal],
-    ) -> None:
+    def _write(self, records: list[Record], raw: list[port.Record]) -> None:
         try:
             # A savepoint: a failed batch leaves nothing, in the tables or the cache.
             with self.cache.batch(), self.conn.transaction():
@@ -365,16 +314,14 @@ class Runner:
             except Exception as exc:
                 self.metrics.fold_errors += 1
                 where = (record.topic, record.partition, record.offset)
-                self._refuse(
-                    by_offset[where], deadletter.technical("projection.fold", exc), refused
-                )
+                self._refuse(by_offset[where], deadletter.technical("projection.fold", exc))
 
     @property
     def name(self) -> str:
         """The projection's name."""
         return self.projection.name
 
-    def _refuse(self, record: Any, reason: deadletter.Reason, refused: list[Refusal]) -> None:
+    def _refuse(self, record: Any, reason: deadletter.Reason) -> None:
         log.warning(
             "record refused",
             projection=self.name,
@@ -386,14 +333,14 @@ class Runner:
         )
         # A dead letter is never dead-lettered again (no loop): it is logged and skipped.
         if self.dead_letters and record.topic != self.dead_letter_topic:
-            refused.append((record, reason))
+            self._refused.append((record, reason))
 
-    def _send_refused(self, refused: list[Refusal]) -> None:
-        if not refused:
+    def _send_refused(self) -> None:
+        if not self._refused:
             return
         if self._letters is None:
             self._letters = producer(self.settings, client_id=f"{self.projection.group}-dlq")
-        for record, reason in refused:
+        for record, reason in self._refused:
             source = deadletter.Source(record.topic, record.partition, record.offset)
             letter = deadletter.DeadLetter(reason, source, self.processor)
             self._letters.send(
@@ -403,6 +350,7 @@ class Runner:
                 headers=letter.headers(record.headers or []),
             )
         self._letters.flush(30)
+        self._refused.clear()
 
     def run(self, stop: Callable[[], bool]) -> None:
         """Apply batches until ``stop()`` is true."""
@@ -410,81 +358,14 @@ class Runner:
             self.step()
 
     def catch_up(
-        self,
-        targets: dict[TopicPartition, int] | None = None,
-        progress: Progress | None = None,
-        *,
-        overlap: bool = False,
+        self, targets: dict[TopicPartition, int] | None = None, progress: Progress | None = None
     ) -> None:
-        """Apply batches until every partition reaches ``targets`` (default: the end now).
-
-        ``overlap``: poll and decode the next batches in a second thread while this one
-        writes (see :meth:`_overlapped`), for rebuilds.
-        """
+        """Apply batches until every partition reaches ``targets`` (default: the end now)."""
         targets = targets or self.end_offsets()
         while any(self.positions[tp] < end for tp, end in targets.items()):
-            if overlap:
-                self._overlapped(targets, progress)
-                continue
             n = self.step()
             if progress is not None:
                 progress(self, n)
-
-    def _overlapped(self, targets: dict[TopicPartition, int], progress: Progress | None) -> None:
-        """Catch up with a fetch thread polling and decoding up to AHEAD batches ahead
-        while this thread writes them, in order, each in its own transaction.
-
-        Exactly once as :meth:`step`: each batch commits its rows with its offsets, and
-        ``offsets.advance`` refuses a batch that does not start where the stored offsets
-        are. Only the fetch thread touches the consumer until it has ended; on an error
-        in either thread both stop, the batches not committed are dropped and the
-        consumer seeks back to the committed positions, so they are read again.
-        """
-        ahead: queue.Queue[Batch | BaseException | None] = queue.Queue(maxsize=AHEAD)
-        stop = threading.Event()
-
-        def hand_over(item: Batch | BaseException | None) -> None:
-            while not stop.is_set():
-                try:
-                    ahead.put(item, timeout=0.1)
-                    return
-                except queue.Full:
-                    continue
-
-        def fetch() -> None:
-            fetched = dict(self.positions)
-            try:
-                while not stop.is_set() and any(fetched[tp] < t for tp, t in targets.items()):
-                    batch = self._fetch(fetched)
-                    if batch is not None:
-                        fetched.update(batch.moved)
-                        hand_over(batch)
-            except BaseException as exc:  # handed to the writer, which raises it
-                hand_over(exc)
-                return
-            hand_over(None)
-
-        fetcher = threading.Thread(target=fetch, name=f"fetch-{self.name}", daemon=True)
-        fetcher.start()
-        try:
-            while (item := ahead.get()) is not None:
-                if isinstance(item, BaseException):
-                    raise item
-                n = self._apply(item)
-                if progress is not None:
-                    progress(self, n)
-        except offsets.OffsetConflict as exc:
-            stop.set()
-            fetcher.join()
-            self._conflict(exc)  # seeks to the stored offsets; the caller goes on
-        except BaseException:
-            stop.set()
-            fetcher.join()
-            self._rewind()
-            raise
-        finally:
-            stop.set()
-            fetcher.join()
 
     def close(self) -> None:
         """Close the Kafka clients (the connection belongs to the caller)."""

@@ -8,15 +8,12 @@ fresh replay, row by row.
 from __future__ import annotations
 
 import dataclasses
-import threading
 from typing import Any
 
 import psycopg
 import pytest
 from psycopg import sql
 
-from oms_events.avro.codec import CodecUnavailable
-from oms_events.projection import offsets
 from oms_events.projection.migrate import migrate
 from oms_events.projection.registry import select
 from oms_events.projection.replay import rebuild
@@ -158,48 +155,4 @@ def test_a_second_writer_moving_the_offsets_clears_the_cache(
         finally:
             a.close()
             b.close()
-    assert_equals_a_fresh_replay(topics_ready, pg, schema, projection)
-
-
-@pytest.mark.parametrize("failing_thread", ["writer", "fetcher"])
-def test_an_overlapped_catch_up_that_fails_keeps_exactly_the_committed_batches(
-    topics_ready: Settings, pg: psycopg.Connection, schema: str, failing_thread: str
-) -> None:
-    """A rebuild's catch-up decodes ahead in a second thread: when either thread fails,
-    both stop, the stored offsets are those of the batches committed, and the same
-    runner then goes on from there to the same tables as a fresh replay."""
-    world = w.build(120)
-    w.produce(topics_ready, world.events)
-    (projection,) = select(["inventory"])
-    error: Exception = psycopg.OperationalError("server closed the connection")
-    if failing_thread == "writer":
-        projection = dataclasses.replace(projection, write=failing_once(projection.write, 3, error))
-    with connect(topics_ready.postgres.dsn, schema, "test-overlap") as conn:
-        migrate(conn, schema, [projection])
-        runner = Runner(topics_ready, projection, conn, batch_size=100)
-        if failing_thread == "fetcher":
-            error = CodecUnavailable("key store unreachable")
-            decode, calls = runner.events.record, 0
-
-            def record(r: Any) -> Any:
-                nonlocal calls
-                calls += 1
-                if calls == 350:  # in the fourth batch, while the writer is behind
-                    raise error
-                return decode(r)
-
-            runner.events.record = record  # type: ignore[method-assign]
-        try:
-            with pytest.raises(type(error)):
-                runner.catch_up(overlap=True)
-            assert not [t for t in threading.enumerate() if t.name.startswith("fetch-")]
-            stored = offsets.load(conn, projection.name)
-            assert {(tp.topic, tp.partition): p for tp, p in runner.positions.items()} == stored
-            assert 0 < sum(stored.values()) < sum(runner.end_offsets().values())
-            if failing_thread == "fetcher":
-                runner.events.record = decode  # type: ignore[method-assign]
-            runner.catch_up(overlap=True)
-            assert runner.metrics.fold_errors == 0
-        finally:
-            runner.close()
     assert_equals_a_fresh_replay(topics_ready, pg, schema, projection)
