@@ -37,14 +37,14 @@ test-unit: install  ## fast tests, no services
 test-integration: install  ## real Kafka and PostgreSQL (started by the session fixture)
 	pytest -q -m "integration or fault" tests
 
-test-cluster: install  ## the three-broker fault tests (a cluster of their own; see README, Tests)
+test-cluster: install  ## the three-broker fault tests alone (also in make test; see README, Tests)
 	pytest -q -m cluster tests
 
 test: lint typecheck  ## ruff, mypy and every test
 	# Two workers, a test file each at a time (every test has its own topics and schema;
 	# the services start once, under a lock); then the fault tests alone, since they
-	# kill processes and wait on recoveries. Both runs always happen; the first failure
-	# decides the exit code.
+	# kill processes and wait on recoveries (the three-broker cluster's among them). Both
+	# runs always happen; the first failure decides the exit code.
 	pytest -q --durations=15 -n 2 --dist loadfile -m "not fault" tests; a=$$?; \
-	pytest -q --durations=15 -m "fault and not cluster" tests; b=$$?; \
+	pytest -q --durations=15 -rP -m fault tests; b=$$?; \
 	if [ $$a -ne 0 ]; then exit $$a; fi; exit $$b

@@ -94,6 +94,7 @@ class Cluster:
 
     def __init__(self, shared: Settings, nodes: int, heap: str = "384m") -> None:
         self.home = Path(tempfile.mkdtemp(prefix="oms-cluster-"))
+        self.unsettled = "not asked yet"  # why settled() last answered False
         base = _free_ports(2 * nodes)
         dev = {
             "data_dir": self.home,
@@ -123,7 +124,7 @@ class Cluster:
         warm = self.settings.replace(kafka={"topic_prefix": "warmup."})
         apply_topics(warm)
         assert wait_for(lambda: _groups_answer(warm), 120, 1), "no group coordinator"
-        assert wait_for(self.settled, 120, 0.5), "the cluster did not settle"
+        assert wait_for(self.settled, 120, 0.5), f"the cluster did not settle: {self.unsettled}"
         drop_topics(warm)
 
     def knows(self, names: list[str]) -> bool:
@@ -146,12 +147,26 @@ class Cluster:
                 {"bootstrap.servers": broker.address, **client_security(self.settings).librdkafka()}
             ).list_topics(timeout=10)
             if meta.orig_broker_id != broker.node:
+                self.unsettled = f"node {broker.node} did not answer"
                 return False
-            partitions = [p for t in meta.topics.values() for p in t.partitions.values()]
+            partitions = [(t.topic, p) for t in meta.topics.values() for p in t.partitions.values()]
             if "__consumer_offsets" not in meta.topics or len(meta.brokers) != self.kafka.count:
+                self.unsettled = (
+                    f"node {broker.node} knows {len(meta.brokers)} nodes, "
+                    f"groups' topic {'made' if '__consumer_offsets' in meta.topics else 'missing'}"
+                )
                 return False
-            if not all(p.leader >= 0 and len(p.isrs) == len(p.replicas) for p in partitions):
+            lagging = [
+                f"{topic}[{p.id}] leader {p.leader} isr {list(p.isrs)} of {list(p.replicas)}"
+                for topic, p in partitions
+                if p.leader < 0 or len(p.isrs) != len(p.replicas)
+            ]
+            if lagging:
+                self.unsettled = f"node {broker.node}: {len(lagging)} partitions, e.g. " + (
+                    "; ".join(lagging[:3])
+                )
                 return False
+        self.unsettled = ""
         return True
 
     def close(self) -> None:
@@ -310,7 +325,7 @@ def run(
     settings = cluster.settings.replace(kafka={"topic_prefix": prefix, "partitions": partitions})
     apply_topics(settings)
     # Created is not yet led everywhere: a client asking at once finds no leader.
-    assert wait_for(cluster.settled, 60, 0.2), "the new topics got no leaders"
+    assert wait_for(cluster.settled, 60, 0.2), f"the new topics got no leaders: {cluster.unsettled}"
     engines = Engines(settings)
     sim = Simulation(settings, CODEC, plan)
     outcome = Outcome(settings, sim, sim.summary)

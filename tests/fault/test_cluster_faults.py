@@ -7,6 +7,7 @@ committed events. The bigger runs and their figures: ``python -m tests.fault.clu
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -18,15 +19,17 @@ from oms_events.kafka.connection import admin
 from oms_events.kafka.security import client_security
 from oms_events.settings import Settings
 from tests.fault.cluster_run import Cluster, Fault, check, cluster_of, contended, run
+from tests.fault.outage import CHANNEL_SKU, PROJECTIONS, check_orders, ride_out, start, stop_all
 from tests.integration.conftest import drop_topics
-from tests.integration.engine.harness import wait_for
+from tests.integration.engine.harness import STOCK, receive, wait_for
+from tests.integration.intake.conftest import make_topics
 
 # Sized for CI (a run ~40 s on 2 idle cores: the kill, ~10 s of outage, the takeover);
 # python -m tests.fault.cluster_run runs thousands.
 ORDERS = 400
 RATE = 40.0
 
-# Not in `make test` (see README, Tests): `make test-cluster` runs these.
+# Fault tests (`make test` runs them after the others); `make test-cluster` runs them alone.
 pytestmark = pytest.mark.cluster
 
 
@@ -87,3 +90,58 @@ def test_orders_are_decided_once_through_a_broker_loss(cluster: Cluster, fault: 
         drop_topics(outcome.settings)
     # SIGTERM stops every engine cleanly: a process that rode out the loss is a working one.
     assert exits == [-9 if fault.engine_too else 0, 0, 0, 0]
+
+
+def test_two_processes_of_every_role_ride_out_the_loss_of_the_busiest_broker(
+    cluster: Cluster,
+) -> None:
+    """The deployment the issue describes, unchanged but for the servers: `oms intake`
+    and `oms run` twice each, `oms project` once per projection, on the three nodes. The
+    node leading the most partitions is SIGKILLed once orders are being decided and
+    restarted 10 s later; orders go on arriving as commands and through the POS
+    channel. Every order is placed and decided once, the contested stock is shared
+    exactly, the projections catch up, and no process exits."""
+    prefix = f"c{uuid.uuid4().hex[:8]}."
+    settings = cluster.settings.replace(kafka={"topic_prefix": prefix, "partitions": 3})
+    apply_topics(settings)
+    make_topics(settings, "pos")
+    assert wait_for(cluster.settled, 60, 0.2), f"the new topics got no leaders: {cluster.unsettled}"
+    receive(settings, {**STOCK, (CHANNEL_SKU, "SH"): 100})
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    procs = {
+        **{
+            f"engine{n}": start(settings, f"engine{n}", "oms_events.cli.run", "--no-apply-topics")
+            for n in (1, 2)
+        },
+        **{
+            f"intake{n}": start(settings, f"intake{n}", "oms_events.cli.intake", "--channel", "pos")
+            for n in (1, 2)
+        },
+        **{
+            f"project-{name}": start(
+                settings, f"project-{name}", "oms_events.projection", name, "--schema", schema
+            )
+            for name in PROJECTIONS
+        },
+    }
+    node = 0
+
+    def kill() -> None:
+        nonlocal node
+        node = cluster.leaders().most_common(1)[0][0]
+        cluster.kill(node)
+
+    def restart() -> None:
+        time.sleep(10)  # decisions go on with two of three copies meanwhile
+        cluster.broker(node).start(timeout=600)
+
+    try:
+        try:
+            figures = ride_out(settings, schema, procs, kill, restart)
+            print(f"node {node} SIGKILLed: {figures}")  # shown with -rP
+        finally:
+            codes = stop_all(settings, schema, procs)
+        assert set(codes.values()) == {0}, codes  # SIGTERM stopped every one cleanly
+        check_orders(settings)
+    finally:
+        drop_topics(settings)  # a restarted node loads every partition it holds

@@ -24,12 +24,16 @@ from oms_events.avro.codec import Codec
 from oms_events.engine import snapshots
 from oms_events.engine.snapshots import CLOCK_STEP_MS, Partition, Stub
 from oms_events.eventlog import EventLog
+from oms_events.kafka.errors import KafkaTimeout
 from oms_events.kafka.port import Consumer, TopicPartition
 from oms_events.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 __all__ = ["Partition", "SnapshotLoader", "rebuild", "records_since"]
+
+# How long a read of committed records may get nothing while behind (see records_since).
+READ_STALL_S = 30.0
 
 
 def rebuild(
@@ -120,11 +124,22 @@ def records_since(consumer: Consumer, tp: TopicPartition, since_ms: int | None) 
     else:
         found = consumer.offsets_for_times({tp: max(0, since_ms)})[tp]
         consumer.seek(tp, found if found is not None else end)
-    while consumer.position(tp) < end:
+    at, moved = consumer.position(tp), time.monotonic()
+    while at < end:
         for records in consumer.poll(timeout_ms=500, max_records=5000).values():
             for r in records:
                 if r.offset < end:
                     yield r
+        if consumer.position(tp) > at:
+            at, moved = consumer.position(tp), time.monotonic()
+        elif time.monotonic() - moved > READ_STALL_S:
+            # Nothing can hold a read of committed records this long but a fetch that
+            # never happens (a leader gone, librdkafka #5153): the caller starts over
+            # with new clients rather than wait here for ever.
+            raise KafkaTimeout(
+                f"{tp.topic}[{tp.partition}] read nothing for {READ_STALL_S:.0f} s at "
+                f"offset {at} of {end}: reading again with new clients"
+            )
 
 
 class _Progress:

@@ -85,6 +85,9 @@ _SETTLING = {
     ck.KafkaError.UNKNOWN_TOPIC_OR_PART,
 }
 _UNSETTLED = {ck.KafkaError._STATE, ck.KafkaError._OUTDATED}
+# How often every client refreshes its cluster metadata (see ConfluentClients).
+METADATA_REFRESH_MS = 10_000
+
 # Answers to an admin client whose metadata predates a leader change (a broker
 # restarted) or has no leader yet (_NOENT "No leaders found", a busy broker just up):
 # librdkafka's ListOffsets sends the leader epoch it cached and fails the request on
@@ -782,6 +785,13 @@ class ConfluentClients:
             # #5511, open in 2.16). Without it the clients reconnect to the brokers they
             # know, which are the bootstrap servers of every deployment of ours.
             "metadata.recovery.strategy": "none",
+            # A partition's leader learned just before its broker died stays cached until
+            # the next periodic refresh (librdkafka's default: 300 s): a consumer assigned
+            # such a partition meanwhile fetches from the dead node, reconnecting to it in
+            # a loop, and reads nothing. On the three-node cluster every broker-loss run
+            # waited those 300 s (issue 20). Ten seconds bounds it at a metadata request
+            # per client every ten seconds.
+            "topic.metadata.refresh.interval.ms": METADATA_REFRESH_MS,
         }
 
     def producer(
