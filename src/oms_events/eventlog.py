@@ -156,18 +156,26 @@ class EventLog:
             state.pop("class_version", None)  # no class, so nothing to upcast with
         else:
             state = self._upcast(cls, state)
-        originator_id = state.pop("originator_id")
-        return EventRecord(
-            aggregate_type=aggregate_type,
-            name=name,
-            originator_id=originator_id,
-            originator_version=int(state.pop("originator_version")),
-            timestamp=state.pop("timestamp"),
-            payload=state,
-            topic=getattr(r, "topic", ""),
-            partition=getattr(r, "partition", -1),
-            offset=getattr(r, "offset", -1),
+        # Every field set at once, as ``_build`` does for events: a frozen dataclass's
+        # __init__ sets its nine fields one object.__setattr__ at a time, which cost
+        # more than a third of this method beside the Avro decoding (1.6 of ~4 µs).
+        record = object.__new__(EventRecord)
+        object.__setattr__(
+            record,
+            "__dict__",
+            {
+                "aggregate_type": aggregate_type,
+                "name": name,
+                "originator_id": state.pop("originator_id"),
+                "originator_version": int(state.pop("originator_version")),
+                "timestamp": state.pop("timestamp"),
+                "payload": state,
+                "topic": getattr(r, "topic", ""),
+                "partition": getattr(r, "partition", -1),
+                "offset": getattr(r, "offset", -1),
+            },
         )
+        return record
 
     def to_domain_event(self, record: EventRecord) -> DomainEventProtocol[Any]:
         """The domain event of an (already upcast) :class:`EventRecord`."""

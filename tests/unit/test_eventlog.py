@@ -3,6 +3,7 @@ writer's record comes back as the current event through the class's upcasters.""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -47,6 +48,20 @@ def test_every_event_kind_round_trips_through_avro() -> None:
         seen.add(record.name)
     every = {name for classes in events_by_aggregate_type().values() for name in classes}
     assert seen == every, f"no sample for {sorted(every - seen)}"
+
+
+def test_a_record_is_the_event_record_its_constructor_would_make() -> None:
+    # record() fills the frozen dataclass without calling __init__ (for speed): a field
+    # added to EventRecord must be set there too.
+    log = eventlog.EventLog(SingleObjectCodec())
+    event = InventoryItem.register("SKU-1", "WH-1", 5).collect_events()[0]
+    raw = eventlog.Record(log.encode(event)[1], topic="t", partition=2, offset=7)
+    record = log.record(raw)
+    assert set(record.__dict__) == {f.name for f in dataclasses.fields(eventlog.EventRecord)}
+    assert record == eventlog.EventRecord(**record.__dict__)
+    assert (record.topic, record.partition, record.offset) == ("t", 2, 7)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record.name = "changed"  # type: ignore[misc]
 
 
 def _uuids_as_text(value: Any) -> Any:
