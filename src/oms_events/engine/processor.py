@@ -65,6 +65,7 @@ from oms_events.kafka.errors import (
 )
 from oms_events.kafka.port import Consumer, GroupMetadata, Producer, Record, TopicPartition
 from oms_events.privacy.keystore import KeyStoreUnavailable
+from oms_events.privacy.vault import sealing
 from oms_events.recovery import Backoff
 from oms_events.settings import Settings
 
@@ -93,6 +94,7 @@ class Processor(threading.Thread):
         self.settings = settings
         self.engine = settings.engine
         self.codec = codec
+        self.sealing = sealing(codec)  # the key batch of each transaction
         self.stop_event = stop
         self.group = f"{settings.kafka.topic_prefix}{settings.engine.group}.{service.name}"
         self.input_topic = topics.name(settings, service.input_topic())
@@ -442,6 +444,8 @@ class Processor(threading.Thread):
         began = time.perf_counter()
         self._in_flight = []
         try:
+            # The order keys the batch's records name, in one query (privacy.vault).
+            self.sealing.begin(r.value for records in batch.values() for r in records)
             self._producer.begin_transaction()
             for tp, records in batch.items():
                 partition = self.partitions.get(tp.partition)
@@ -454,6 +458,9 @@ class Processor(threading.Thread):
             if ticking:
                 self.service.tick(self.clock() if now is None else now, self.partitions, out)
             settlements = self._snapshots(out, final)
+            # Every key and link the batch made, durable (one statement) before a
+            # record sealed with them is sent; records whose key lost a race sealed again.
+            out.records[:] = self.sealing.settle(out.records)
             handled = time.perf_counter()
             for o in out.records:
                 self._producer.send(
@@ -486,6 +493,8 @@ class Processor(threading.Thread):
             self.quarantine.failed(self._in_flight, exc)
             self._recover(exc)
             return False
+        finally:
+            self.sealing.abandon()  # settled already, or its keys never go out
         self.quarantine.committed(self._in_flight)
         self.service.committed()
         done = time.perf_counter()

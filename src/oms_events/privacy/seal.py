@@ -55,8 +55,13 @@ def open_token(cipher: AESGCM | None, token: str) -> str:
     if cipher is None:
         return REDACTED
     try:
-        raw = binascii.a2b_base64(token[_BODY:])
-        aad = token[len(PREFIX) : _BODY - 1].encode()
-        return cipher.decrypt(raw[:_NONCE], raw[_NONCE:], aad).decode()
+        return opened_by(cipher, token)
     except (InvalidTag, ValueError):
         return REDACTED
+
+
+def opened_by(cipher: AESGCM, token: str) -> str:
+    """The value in ``token``; InvalidTag (or ValueError) unless ``cipher`` sealed it."""
+    raw = binascii.a2b_base64(token[_BODY:])
+    aad = token[len(PREFIX) : _BODY - 1].encode()
+    return cipher.decrypt(raw[:_NONCE], raw[_NONCE:], aad).decode()

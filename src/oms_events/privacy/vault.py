@@ -6,21 +6,91 @@
 deleted (the customer was forgotten) read as ``[forgotten]``. Plain values written before
 sealing existed pass through. The domain, the projections and the sagas see plain text;
 the topics, and whoever reads them raw, see tokens.
+
+A processor brackets each Kafka transaction with :meth:`Vault.begin` (the keys its
+records name, read in one query) and :meth:`Vault.settle` (the keys and links it made,
+written in one statement before anything is sent) or :meth:`Vault.abandon`; see
+:func:`sealing` and the key store's ``begin``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
+from collections.abc import Iterable
 from functools import partial
-from typing import Any
+from typing import Any, Protocol, TypeVar
+
+from cryptography.exceptions import InvalidTag
 
 from oms_events.avro.catalog import Catalog, default_catalog
-from oms_events.avro.codec import Codec
+from oms_events.avro.codec import Codec, SharedDecodes
 from oms_events.privacy import seal as tokens
-from oms_events.privacy.keystore import Keys
+from oms_events.privacy.keystore import Conflict, Keys
 from oms_events.privacy.marks import SEAL, STATE, Marks, catalog_marks, rewrite, strings
 
 _TAG, _VALUE = "_t", "_v"  # statecodec's tags
+# The subject of every token in a record's bytes (a token is a plain Avro string).
+_SUBJECTS = re.compile(re.escape(tokens.MARK) + rb"([0-9a-f]{32}):")
+
+
+class Written(Protocol):
+    """A record a transaction will send (engine.records.Outgoing)."""
+
+    @property
+    def topic(self) -> str: ...
+
+    @property
+    def value(self) -> bytes | None: ...
+
+
+W = TypeVar("W", bound=Written)
+
+
+class Sealing(Protocol):
+    """The key batch of one Kafka transaction, as a processor drives it."""
+
+    def prefetch(self, values: Iterable[bytes | None]) -> None:
+        """A reader's batch (a projection's poll): read the keys of its tokens at once."""
+        ...
+
+    def begin(self, values: Iterable[bytes | None]) -> None:
+        """Before handling: read the keys of the tokens in the batch's records."""
+        ...
+
+    def settle(self, records: list[W]) -> list[W]:
+        """Before sending: make the batch's keys durable; ``records`` as they must go."""
+        ...
+
+    def abandon(self) -> None:
+        """The transaction aborts: forget what the batch made."""
+        ...
+
+
+class _Plain:
+    """No sealing (a plain codec): nothing to batch."""
+
+    def prefetch(self, values: Iterable[bytes | None]) -> None:
+        """Nothing to read."""
+
+    def begin(self, values: Iterable[bytes | None]) -> None:
+        """Nothing to read."""
+
+    def settle(self, records: list[W]) -> list[W]:
+        """Nothing to write."""
+        return records
+
+    def abandon(self) -> None:
+        """Nothing to forget."""
+
+
+def sealing(codec: Codec) -> Sealing:
+    """The key batch of ``codec``: a vault's (shared decodes or not), or one that does
+    nothing."""
+    if isinstance(codec, SharedDecodes):
+        codec = codec.inner
+    return codec if isinstance(codec, Vault) else _Plain()
 
 
 class Vault:
@@ -48,6 +118,63 @@ class Vault:
             return name, record  # nothing sealed in it (written before sealing existed)
         opened: dict[str, Any] = rewrite(record, marks.plan, partial(self._open, marks))
         return name, opened
+
+    # --- one batch per Kafka transaction (see Sealing) ----------------------------------
+
+    def begin(self, values: Iterable[bytes | None]) -> None:
+        """Read, in one query, the keys of the tokens in the batch's records (``values``),
+        so opening them asks the store nothing more. Keys are not read for the orders a
+        command names without a token: most ids a command is keyed by have no key (a
+        payment's, a shipment's), and an order whose key this process no longer holds
+        is rare enough for the conflict path (keystore.Conflict) to take."""
+        self.keys.begin(_subjects(values))
+
+    def prefetch(self, values: Iterable[bytes | None]) -> None:
+        """Read, in one query, the keys of the tokens in a reader's batch (``values``)."""
+        self.keys.prefetch(_subjects(values))
+
+    def settle(self, records: list[W]) -> list[W]:
+        """Write the keys and links the batch made (one statement), then seal again the
+        records whose order's key another process made first (see keystore.Conflict)."""
+        conflicts = self.keys.flush()
+        if not conflicts:
+            return records
+        return [self._reseal(r, conflicts) for r in records]
+
+    def abandon(self) -> None:
+        """Forget the batch's keys: nothing sealed with them is sent."""
+        self.keys.abandon()
+
+    def _reseal(self, record: W, conflicts: dict[str, Conflict]) -> W:
+        value = record.value
+        if not value or tokens.MARK not in value:
+            return record
+        if not any(m.decode() in conflicts for m in _SUBJECTS.findall(value)):
+            return record
+        name, plain = self.inner.decode(value)
+        marks = self.marks[name]
+
+        def one(token: str) -> str:
+            conflict = conflicts.get(tokens.subject_of(token)) if tokens.is_sealed(token) else None
+            if conflict is None:
+                return token
+            try:
+                opened = tokens.opened_by(conflict.mine, token)
+            except (InvalidTag, ValueError):
+                return token  # not sealed by this batch (a forwarded input): as it came
+            if conflict.theirs is None:
+                return tokens.REDACTED
+            return tokens.seal(conflict.theirs, tokens.subject_of(token), opened)
+
+        def leaf(kind: str, leaf_value: Any) -> Any:
+            if kind == SEAL:
+                return strings(leaf_value, one)
+            return _state(leaf_value, marks, one) if isinstance(leaf_value, bytes) else leaf_value
+
+        resealed = rewrite(plain, marks.plan, leaf)
+        return dataclasses.replace(  # type: ignore[type-var]
+            record, value=self.inner.encode(name, resealed, topic=record.topic)
+        )
 
     # --- sealing ------------------------------------------------------------------------
 
@@ -83,6 +210,15 @@ class Vault:
         if not tokens.is_sealed(token):
             return token  # written before sealing, or already redacted
         return tokens.open_token(self.keys.key(tokens.subject_of(token)), token)
+
+
+def _subjects(values: Iterable[bytes | None]) -> list[str]:
+    """The orders (32 hex) whose tokens are in ``values``, each once."""
+    found: dict[str, None] = {}
+    for value in values:
+        if value and tokens.MARK in value:
+            found.update((m.decode(), None) for m in _SUBJECTS.findall(value))
+    return list(found)
 
 
 def _needles(marks: Marks) -> tuple[bytes, ...]:

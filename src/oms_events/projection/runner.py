@@ -31,6 +31,7 @@ from oms_events.kafka import port
 from oms_events.kafka.connection import consumer, producer
 from oms_events.kafka.port import Consumer, Producer, TopicPartition
 from oms_events.kafka.security import client_security
+from oms_events.privacy.vault import sealing
 from oms_events.projection import offsets
 from oms_events.projection.metrics import Metrics
 from oms_events.projection.migrate import use_schema
@@ -103,6 +104,7 @@ class Runner:
         self.max_wait = max_wait
         self.as_of = as_of
         self.codec: Codec = codec or codec_from_settings(settings)
+        self.sealing = sealing(self.codec)
         self.events = eventlog.EventLog(
             self.codec, settings=settings, text_uuids=projection.text_uuids
         )
@@ -221,6 +223,8 @@ class Runner:
         wanted = self.projection.events
         out: list[Record] = []
         last: dict[tuple[str, int], datetime] = {}
+        # The order keys of the batch's tokens, in one query rather than one per order.
+        self.sealing.prefetch(r.value for r in raw if r.topic != self.dead_letter_topic)
         for r in raw:
             if r.topic == self.dead_letter_topic:
                 at = datetime.fromtimestamp(r.timestamp / 1000, UTC)

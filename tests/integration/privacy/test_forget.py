@@ -21,12 +21,17 @@ import pytest
 from psycopg import sql
 
 from oms_events import topics
+from oms_events.avro.codec import SingleObjectCodec
 from oms_events.avro.registry import codec_from_settings
+from oms_events.domain.ids import natural_id
 from oms_events.engine.partition import Partition
+from oms_events.engine.records import CommandWriter
 from oms_events.eventlog import EventLog
 from oms_events.intake.adapter import ChannelAdapter
 from oms_events.kafka.connection import admin, producer
 from oms_events.kafka.security import environment as kafka_environment
+from oms_events.privacy.keystore import KeyStore
+from oms_events.privacy.vault import Vault
 from oms_events.projection.migrate import migrate
 from oms_events.projection.registry import select
 from oms_events.projection.runner import Runner, connect
@@ -40,6 +45,7 @@ from tests.integration.engine.harness import (
     wait_for,
 )
 from tests.integration.intake.conftest import FIXTURES
+from tests.unit.engine.flow import place
 
 # The web shop's variants 4401 and 4402, as the intake's tables map them.
 STOCK = {("SKU-TEA-001", "SH"): 10, ("SKU-MUG-001", "SH"): 10}
@@ -173,6 +179,18 @@ def test_no_topic_but_the_raw_intake_holds_a_name_phone_or_address(world: World)
             sql.SQL("SELECT t::text FROM {} t").format(sql.Identifier(world.keys, "customer_order"))
         ).fetchall()
     assert len(rows) >= 2 and not any(s in r[0] for s in LI_LEI + HAN_MEIMEI for r in rows)
+    # One key per order (the intake's batch made them; the engine's batches found them),
+    # and each order's shipment linked to it.
+    with psycopg.connect(world.settings.postgres.dsn) as conn:
+        keyed = conn.execute(
+            sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(world.keys, "order_key"))
+        ).fetchone()
+        aliased = conn.execute(
+            sql.SQL("SELECT count(DISTINCT order_id) FROM {}").format(
+                sql.Identifier(world.keys, "order_alias")
+            )
+        ).fetchone()
+    assert keyed == (2,) and aliased == (2,)
     # ... and the analysts' role reads none of it.
     with (
         psycopg.connect(world.settings.postgres.analyst_dsn) as analyst,
@@ -181,6 +199,49 @@ def test_no_topic_but_the_raw_intake_holds_a_name_phone_or_address(world: World)
         analyst.execute(
             sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(world.keys, "order_key"))
         )
+
+
+def test_two_processes_racing_for_an_order_key_commit_records_under_one(world: World) -> None:
+    """Each seals a new order in its own transaction's batch; the second to flush loses
+    the race and seals its records again with the key the first stored (issue 13)."""
+    keys = f"t_keys_{uuid.uuid4().hex[:8]}"  # its own store: the world's counts stay
+    settings = world.settings.replace(privacy={"schema_name": keys})
+    first, second = KeyStore(settings), KeyStore(settings)
+    try:
+        a, b = Vault(SingleObjectCodec(), first), Vault(SingleObjectCodec(), second)
+        a.begin([])
+        b.begin([])
+        ours = CommandWriter(settings, a).record(place("RACE-PG-1"))
+        theirs = CommandWriter(settings, b).record(place("RACE-PG-1"))
+        [sent_a] = a.settle([ours])
+        [sent_b] = b.settle([theirs])
+        assert sent_a == ours and sent_b.value != theirs.value  # b sealed again
+        # Whoever reads the store opens both, with the one key it holds.
+        reader = KeyStore(settings)
+        try:
+            for sent in (sent_a, sent_b):
+                assert sent.value is not None
+                _, opened = Vault(SingleObjectCodec(), reader).decode(sent.value)
+                assert opened["customer"]["name"] == "张三"
+        finally:
+            reader.close()
+        # A forgotten order this process has not seen is written redacted, not re-keyed.
+        gone = natural_id("order", "web", "RACE-PG-2")
+        with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
+            table = sql.Identifier(keys, "order_key")
+            conn.execute(
+                sql.SQL("INSERT INTO {} (order_id, wrapped_key) VALUES (%s, NULL)").format(table),
+                (gone,),
+            )
+        b.begin([])
+        [late] = b.settle([CommandWriter(settings, b).record(place("RACE-PG-2"))])
+        assert late.value is not None
+        assert SingleObjectCodec().decode(late.value)[1]["customer"]["name"] == "[forgotten]"
+    finally:
+        first.close()
+        second.close()
+        with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(keys)))
 
 
 def test_a_forgotten_customer_is_gone_from_replays_tables_and_logs(world: World) -> None:
