@@ -18,7 +18,8 @@ touches rows that earlier batches wrote. Then times, in one run:
 
 Prints events/s, the ratio to the baseline, p50/p99 batch latency, the live run's
 CPU per event (this process and its PostgreSQL backend, read from ``/proc``: the
-figures to compare before/after on a busy machine) and peak RSS.
+figures to compare before/after on a busy machine), the replay's CPU per event in
+this process, and peak RSS.
 Needs the dev services (``oms dev up``); cleans up its topics and schemas.
 """
 
@@ -218,9 +219,10 @@ def main() -> None:
         live = run_live(settings, args.projection, schemas[0], args.batch_size)
         live_rate = live.runner.metrics.events / (time.monotonic() - live.runner.metrics.started)
 
-        t = time.monotonic()
+        t, cpu = time.monotonic(), time.process_time()
         result = rebuild(settings, select([args.projection])[0], schemas[1])
         replay_rate = result.events / (time.monotonic() - t)
+        replay_cpu = (time.process_time() - cpu) / result.events * 1e6
 
         base = run_live(settings, args.projection, schemas[2], 1, limit=args.baseline)
         base_rate = base.runner.metrics.events / (time.monotonic() - base.runner.metrics.started)
@@ -236,7 +238,8 @@ def main() -> None:
             "PostgreSQL backend (less sensitive to the machine's load than events/s)"
         )
         print(
-            f"replay    {replay_rate:>10,.0f} events/s  ({result.events:,} events, rebuild + swap)"
+            f"replay    {replay_rate:>10,.0f} events/s  ({result.events:,} events, rebuild + swap; "
+            f"{replay_cpu:.1f} µs/event of CPU in this process, all threads)"
         )
         print(
             f"baseline  {base_rate:>10,.0f} events/s  ({base.runner.metrics.events:,} events, "

@@ -251,4 +251,7 @@ PROJECTION = Projection(
     migrations=("001_inventory.sql", "007_stock_ledger.sql", "019_inventory_business_days.sql"),
     events=frozenset(HANDLERS),
     write=write,
+    # The payload's ids (order, reservation, return, transfer) only become the
+    # ledger's text reference: no UUID object needed.
+    text_uuids=True,
 )

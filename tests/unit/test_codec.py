@@ -158,9 +158,11 @@ def test_shared_decodes_decode_each_value_once_and_hand_out_separate_dicts() -> 
     calls: list[bytes] = []
 
     class Counting(SingleObjectCodec):
-        def decode(self, data: bytes, reader: str | None = None) -> tuple[str, dict[str, Any]]:
+        def decode(
+            self, data: bytes, reader: str | None = None, *, text_uuids: bool = False
+        ) -> tuple[str, dict[str, Any]]:
             calls.append(data)
-            return super().decode(data, reader)
+            return super().decode(data, reader, text_uuids=text_uuids)
 
     inner = Counting()
     shared = SharedDecodes(inner, size=2)
@@ -180,7 +182,7 @@ def test_shared_decodes_decode_each_value_once_and_hand_out_separate_dicts() -> 
         for n in range(3)
     ]
     assert [shared.decode(v)[1]["command_id"] for v in others] == ["c-0", "c-1", "c-2"]
-    assert list(shared._memo) == others[1:]
+    assert [data for data, _ in shared._memo] == others[1:]
     calls.clear()
     shared.decode(others[2])  # still held
     shared.decode(others[0])  # evicted: decoded again

@@ -3,17 +3,20 @@ writer's record comes back as the current event through the class's upcasters.""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections import defaultdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from fastavro import schemaless_writer
 
 from oms_events import eventlog
 from oms_events.avro import catalog
-from oms_events.avro.codec import SINGLE_OBJECT_MAGIC, SingleObjectCodec
+from oms_events.avro.codec import SINGLE_OBJECT_MAGIC, DecodeError, SharedDecodes, SingleObjectCodec
 from oms_events.domain.events import event_name, events_by_aggregate_type
 from oms_events.domain.inventory import InventoryItem
 from oms_events.domain.order import OrderStatus
@@ -45,6 +48,66 @@ def test_every_event_kind_round_trips_through_avro() -> None:
         seen.add(record.name)
     every = {name for classes in events_by_aggregate_type().values() for name in classes}
     assert seen == every, f"no sample for {sorted(every - seen)}"
+
+
+def test_a_record_is_the_event_record_its_constructor_would_make() -> None:
+    # record() fills the frozen dataclass without calling __init__ (for speed): a field
+    # added to EventRecord must be set there too.
+    log = eventlog.EventLog(SingleObjectCodec())
+    event = InventoryItem.register("SKU-1", "WH-1", 5).collect_events()[0]
+    raw = eventlog.Record(log.encode(event)[1], topic="t", partition=2, offset=7)
+    record = log.record(raw)
+    assert set(record.__dict__) == {f.name for f in dataclasses.fields(eventlog.EventRecord)}
+    assert record == eventlog.EventRecord(**record.__dict__)
+    assert (record.topic, record.partition, record.offset) == ("t", 2, 7)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record.name = "changed"  # type: ignore[misc]
+
+
+def _uuids_as_text(value: Any) -> Any:
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _uuids_as_text(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_uuids_as_text(v) for v in value)
+    return value
+
+
+def test_text_uuids_change_only_the_payloads_uuids_and_only_for_that_reader() -> None:
+    codec = SharedDecodes(SingleObjectCodec())  # one memo for both readers, as oms project
+    objects = eventlog.EventLog(codec)
+    text = eventlog.EventLog(codec, text_uuids=True)
+    uuids_seen = 0
+    for event in events_of_every_kind():
+        _, value, _ = objects.encode(event)
+        as_text = text.record(eventlog.Record(value))
+        as_objects = objects.record(eventlog.Record(value))
+        assert isinstance(as_text.originator_id, UUID)
+        assert as_text.originator_id == as_objects.originator_id
+        assert as_text.payload == _uuids_as_text(as_objects.payload)
+        assert not any(isinstance(v, UUID) for v in as_text.payload.values())
+        uuids_seen += sum(isinstance(v, UUID) for v in as_objects.payload.values())
+        # Domain events of the same log, and the other reader's records, keep UUIDs.
+        assert text.event(value).__dict__ == event.__dict__
+        assert objects.record(eventlog.Record(value)) == as_objects
+    assert uuids_seen > 0
+
+
+def test_text_uuids_refuse_a_bad_originator_id_as_a_decode_error() -> None:
+    codec = SingleObjectCodec()
+    value = codec.encode(
+        "oms.inventory.ThresholdSet",
+        {
+            "originator_id": "not-a-uuid",
+            "originator_version": 2,
+            "timestamp": datetime.now(UTC),
+            "threshold": 3,
+        },
+        topic="oms.inventory.events",
+    )
+    with pytest.raises(DecodeError, match="originator_id"):
+        eventlog.EventLog(codec, text_uuids=True).record(eventlog.Record(value))
 
 
 def test_aggregates_rebuilt_from_decoded_records_equal_the_originals() -> None:

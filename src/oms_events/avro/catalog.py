@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +38,27 @@ class Schema:
     parsed: Any
     fingerprint: bytes  # CRC-64-AVRO of the parsing canonical form, little-endian
 
+    @cached_property
+    def parsed_text_uuids(self) -> Any:
+        """``parsed`` with every ``uuid`` logical type dropped, so its strings read as
+        ``str``, not ``uuid.UUID`` (the bytes on the wire are the same). Parsed on
+        first use only: just the readers that ask for text uuids need it."""
+        return parse_schema(_without_uuids(self.raw))
+
     @property
     def legacy_fingerprint(self) -> bytes:
         """The fingerprint in the reversed byte order written before the wire fix."""
         return self.fingerprint[::-1]
+
+
+def _without_uuids(raw: Any) -> Any:
+    if isinstance(raw, dict):
+        return {
+            k: _without_uuids(v) for k, v in raw.items() if not (k == "logicalType" and v == "uuid")
+        }
+    if isinstance(raw, list):
+        return [_without_uuids(v) for v in raw]
+    return raw
 
 
 def full_name(raw: dict[str, Any]) -> str:

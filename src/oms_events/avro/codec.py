@@ -43,7 +43,9 @@ class Codec(Protocol):
 
     def encode(self, name: str, record: dict[str, Any], *, topic: str) -> bytes: ...
 
-    def decode(self, data: bytes, reader: str | None = None) -> tuple[str, dict[str, Any]]: ...
+    def decode(
+        self, data: bytes, reader: str | None = None, *, text_uuids: bool = False
+    ) -> tuple[str, dict[str, Any]]: ...
 
 
 def _write(schema: Schema, record: dict[str, Any]) -> bytes:
@@ -52,9 +54,17 @@ def _write(schema: Schema, record: dict[str, Any]) -> bytes:
     return buf.getvalue()
 
 
-def _read(body: bytes, writer: Schema, reader: Schema) -> dict[str, Any]:
+def _read(body: bytes, writer: Schema, reader: Schema, text_uuids: bool) -> dict[str, Any]:
+    # Text uuids: fastavro applies the writer schema's logical types, so reading with
+    # the uuid-less forms keeps each uuid the string it is on the wire (building a
+    # UUID object cost more than the Avro decoding of an inventory event).
+    w, r = (
+        (writer.parsed_text_uuids, reader.parsed_text_uuids)
+        if text_uuids
+        else (writer.parsed, reader.parsed)
+    )
     try:
-        return schemaless_reader(io.BytesIO(body), writer.parsed, reader.parsed)  # type: ignore[return-value]
+        return schemaless_reader(io.BytesIO(body), w, r)  # type: ignore[return-value]
     except Exception as exc:
         raise DecodeError(f"cannot read {writer.name} as {reader.name}: {exc}") from exc
 
@@ -70,8 +80,13 @@ class SingleObjectCodec:
         schema = self.catalog.get(name)
         return SINGLE_OBJECT_MAGIC + schema.fingerprint + _write(schema, record)
 
-    def decode(self, data: bytes, reader: str | None = None) -> tuple[str, dict[str, Any]]:
-        """Return (schema name, record); the reader defaults to the writer's current version."""
+    def decode(
+        self, data: bytes, reader: str | None = None, *, text_uuids: bool = False
+    ) -> tuple[str, dict[str, Any]]:
+        """Return (schema name, record); the reader defaults to the writer's current version.
+
+        ``text_uuids``: ``uuid`` fields come as ``str`` instead of ``uuid.UUID``.
+        """
         if len(data) < 10 or data[:2] != SINGLE_OBJECT_MAGIC:
             raise DecodeError("not Avro single-object encoding (missing C3 01 marker)")
         try:
@@ -79,7 +94,7 @@ class SingleObjectCodec:
         except KeyError as exc:
             raise DecodeError(str(exc)) from exc
         target = self.catalog.get(reader or writer.name)
-        return target.name, _read(data[10:], writer, target)
+        return target.name, _read(data[10:], writer, target, text_uuids)
 
 
 class SchemaIds(Protocol):
@@ -125,8 +140,11 @@ class ConfluentCodec:
         schema_id = self.ids.id_for(subject_name(self.strategy, topic, schema.name), schema)
         return CONFLUENT_MAGIC + struct.pack(">I", schema_id) + _write(schema, record)
 
-    def decode(self, data: bytes, reader: str | None = None) -> tuple[str, dict[str, Any]]:
-        """Fetch the writer schema by id and resolve it to the current reader schema."""
+    def decode(
+        self, data: bytes, reader: str | None = None, *, text_uuids: bool = False
+    ) -> tuple[str, dict[str, Any]]:
+        """Fetch the writer schema by id and resolve it to the current reader schema
+        (``text_uuids``: ``uuid`` fields as ``str``)."""
         if len(data) < 5 or data[:1] != CONFLUENT_MAGIC:
             raise DecodeError("not Confluent wire format (missing 00 magic byte)")
         (schema_id,) = struct.unpack(">I", data[1:5])
@@ -135,7 +153,7 @@ class ConfluentCodec:
         except KeyError as exc:  # an id the registry never gave: a bad record
             raise DecodeError(str(exc)) from exc
         target = self.catalog.get(reader or writer.name)
-        return target.name, _read(data[5:], writer, target)
+        return target.name, _read(data[5:], writer, target, text_uuids)
 
 
 class SharedDecodes:
@@ -155,19 +173,23 @@ class SharedDecodes:
     def __init__(self, inner: Codec, size: int = 10_000) -> None:
         self.inner = inner
         self.size = size
-        self._memo: OrderedDict[bytes, tuple[str, dict[str, Any]]] = OrderedDict()
+        self._memo: OrderedDict[tuple[bytes, bool], tuple[str, dict[str, Any]]] = OrderedDict()
 
     def encode(self, name: str, record: dict[str, Any], *, topic: str) -> bytes:
         """Encode with the wrapped codec."""
         return self.inner.encode(name, record, topic=topic)
 
-    def decode(self, data: bytes, reader: str | None = None) -> tuple[str, dict[str, Any]]:
-        """Decode once per distinct value (a reader other than the writer's bypasses it)."""
+    def decode(
+        self, data: bytes, reader: str | None = None, *, text_uuids: bool = False
+    ) -> tuple[str, dict[str, Any]]:
+        """Decode once per distinct value (a reader other than the writer's bypasses it;
+        text and object uuids are held apart)."""
         if reader is not None:
-            return self.inner.decode(data, reader)
-        hit = self._memo.get(data)
+            return self.inner.decode(data, reader, text_uuids=text_uuids)
+        key = (data, text_uuids)
+        hit = self._memo.get(key)
         if hit is None:
             if len(self._memo) >= self.size:
                 self._memo.popitem(last=False)
-            hit = self._memo[data] = self.inner.decode(data)
+            hit = self._memo[key] = self.inner.decode(data, text_uuids=text_uuids)
         return hit[0], dict(hit[1])

@@ -108,9 +108,11 @@ class Vault:
             record = self._seal(marks, record)
         return self.inner.encode(name, record, topic=topic)
 
-    def decode(self, data: bytes, reader: str | None = None) -> tuple[str, dict[str, Any]]:
+    def decode(
+        self, data: bytes, reader: str | None = None, *, text_uuids: bool = False
+    ) -> tuple[str, dict[str, Any]]:
         """Decode, opening every token (``[forgotten]`` where the key is gone)."""
-        name, record = self.inner.decode(data, reader)
+        name, record = self.inner.decode(data, reader, text_uuids=text_uuids)
         marks = self.marks.get(name)
         if marks is None or tokens.MARK not in data:
             return name, record  # nothing sealed in it (written before sealing existed)

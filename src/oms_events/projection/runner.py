@@ -105,7 +105,9 @@ class Runner:
         self.as_of = as_of
         self.codec: Codec = codec or codec_from_settings(settings)
         self.sealing = sealing(self.codec)
-        self.events = eventlog.EventLog(self.codec, settings=settings)
+        self.events = eventlog.EventLog(
+            self.codec, settings=settings, text_uuids=projection.text_uuids
+        )
         self.metrics = Metrics()
         self.cache = RowCache(settings.projections.row_cache_size)
         self.dead_letter_topic = topics.name(settings, topics.DEADLETTER)
@@ -268,7 +270,6 @@ class Runner:
         except CodecUnavailable:
             self._rewind()  # the key store is down: read the batch again once it is back
             raise
-        by_offset = {(r.topic, r.partition, r.offset): r for r in raw}
         moves = {
             (tp.topic, tp.partition): offsets.Advance(
                 self.positions[tp], pos, last.get((tp.topic, tp.partition))
@@ -279,7 +280,7 @@ class Runner:
             # A rolled-back transaction also drops the rows its fold changed in the cache.
             with self.cache.batch(), self.conn.transaction():
                 if records:
-                    self._write(records, by_offset)
+                    self._write(records, raw)
                 # Before the offsets pass them: a crash now repeats them, never loses them.
                 self._send_refused()
                 offsets.advance(self.conn, self.projection.name, moves)
@@ -296,7 +297,7 @@ class Runner:
         self.metrics.record_batch(len(records), 0, time.perf_counter() - started)
         return len(raw)
 
-    def _write(self, records: list[Record], raw: dict[tuple[str, int, int], Any]) -> None:
+    def _write(self, records: list[Record], raw: list[port.Record]) -> None:
         try:
             # A savepoint: a failed batch leaves nothing, in the tables or the cache.
             with self.cache.batch(), self.conn.transaction():
@@ -307,6 +308,7 @@ class Runner:
         except Exception:
             log.warning("batch failed; applying its records one by one", projection=self.name)
         # Some record spoils the batch: apply each alone, in order, refusing those that fail.
+        by_offset = {(r.topic, r.partition, r.offset): r for r in raw}  # only needed here
         for record in records:
             try:
                 with self.cache.batch(), self.conn.transaction():
@@ -316,7 +318,7 @@ class Runner:
             except Exception as exc:
                 self.metrics.fold_errors += 1
                 where = (record.topic, record.partition, record.offset)
-                self._refuse(raw[where], deadletter.technical("projection.fold", exc))
+                self._refuse(by_offset[where], deadletter.technical("projection.fold", exc))
 
     @property
     def name(self) -> str:

@@ -49,6 +49,10 @@ class Projection:
     ``runs_alone``: a projection whose rows are sent to the outside world (the
     notifications): run by its own command, not by ``oms project`` without names, and
     never replayed (a rebuild would plan every message again).
+
+    ``text_uuids``: the payload's uuid fields reach ``write`` as ``str`` (the
+    ``originator_id`` stays a ``UUID``): for a projection that only writes them out,
+    it saves building a UUID object per field (the largest cost of decoding).
     """
 
     name: str
@@ -59,3 +63,4 @@ class Projection:
     write: Writer
     reads_dead_letters: bool = False
     runs_alone: bool = False
+    text_uuids: bool = False
