@@ -658,14 +658,23 @@ class ConfluentAdmin:
     def topic_configs(self, names: Sequence[str]) -> dict[str, dict[str, str]]:
         if not names:
             return {}
-        futures = self._a.describe_configs([ConfigResource(ResourceType.TOPIC, n) for n in names])
-        try:
-            return {
-                resource.name: {k: v.value for k, v in f.result().items()}
-                for resource, f in futures.items()
-            }
-        except ck.KafkaException as exc:
-            raise _error(exc) from exc
+        # DescribeConfigs goes to any node, whose metadata may not know a topic another
+        # node created a moment ago (UNKNOWN_TOPIC_OR_PART on a three-node cluster, right
+        # after `apply_topics`): asked again until it does, for as long as creation waits.
+        deadline = time.monotonic() + 30
+        while True:
+            resources = [ConfigResource(ResourceType.TOPIC, n) for n in names]
+            futures = self._a.describe_configs(resources)
+            try:
+                return {
+                    resource.name: {k: v.value for k, v in f.result().items()}
+                    for resource, f in futures.items()
+                }
+            except ck.KafkaException as exc:
+                unknown = exc.args[0].code() == ck.KafkaError.UNKNOWN_TOPIC_OR_PART
+                if not unknown or time.monotonic() > deadline:
+                    raise _error(exc) from exc
+                time.sleep(0.1)
 
     def set_topic_config(self, name: str, config: Mapping[str, str]) -> None:
         entries = [
