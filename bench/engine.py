@@ -27,12 +27,16 @@ def main(name: str, seconds: float) -> None:
     engine = Engine(settings, others)
     engine.start()
     if name == "order":  # the saga's stock view is started with the order processor
-        engine.watcher = StockWatcher(settings, engine.codec, engine.stock, engine.stop_event)
+        engine.watcher = StockWatcher(
+            settings,
+            engine.codec,
+            engine.stock,
+            engine.stop_event,
+            settings.engine.fetch_max_wait_ms,
+        )
         engine.watcher.start()
         engine.watcher.caught_up.wait(60)
-    profiled = Processor(
-        engine._service(name), settings, engine.engine, engine.codec, engine.stop_event
-    )
+    profiled = Processor(engine.service(name), settings, engine.codec, engine.stop_event)
     threading.Timer(seconds, engine.stop_event.set).start()
     profiler = Profiler(interval=0.001)
     profiler.start()

@@ -50,6 +50,7 @@ from oms_events.kafka.admin import apply_topics
 from oms_events.kafka.connection import READ_TO_END_WAIT_MS, admin, consumer, producer
 from oms_events.kafka.follower import Follower
 from oms_events.kafka.port import Producer, Record
+from oms_events.privacy.vault import sealing
 from oms_events.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -169,6 +170,40 @@ def _cpu_s(pid: int) -> float:
         return 0.0
 
 
+def _stat(pid: int) -> list[str]:
+    # Fields of /proc/<pid>/stat after the command name (which may hold spaces).
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _tree_cpu_s(pid: int) -> float:
+    """CPU seconds of ``pid`` and its children, reaped (PostgreSQL's backends that
+    ended) and alive (its open connections): a server's whole cost."""
+    try:
+        fields = _stat(pid)
+        ticks = sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            child = _stat(int(entry.name))
+            if int(child[1]) == pid:
+                ticks += int(child[11]) + int(child[12])
+        except (OSError, IndexError, ValueError):
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _cores(samples: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """Cores each process used on average between the first and last of ``samples``."""
+    if len(samples) < 2 or samples[-1]["t"] <= samples[0]["t"]:
+        return {}
+    first, last = samples[0]["cpu_s"], samples[-1]["cpu_s"]
+    span = samples[-1]["t"] - samples[0]["t"]
+    return {n: (last[n] - first[n]) / span for n in last if n in first}
+
+
 def _per_cpu_second(count: int, cpu_seconds: float) -> dict[str, float]:
     # Wall-clock rates move with whatever else the shared machine runs; the CPU time
     # of the replaying thread (decode, fold, kafka-python's record parsing) does not
@@ -201,6 +236,15 @@ def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
+def _dev_servers(settings: Settings) -> dict[str, int]:
+    """The pids of the dev broker and database (``oms dev up``) that are running."""
+    from oms_events.devservices.kafka_broker import KafkaBroker
+    from oms_events.devservices.postgres_server import PostgresServer
+
+    found = {"kafka": KafkaBroker(settings).pid(), "postgres": PostgresServer(settings).pid()}
+    return {name: pid for name, pid in found.items() if pid is not None}
+
+
 class Bench:
     """One ``oms bench`` run against the engine."""
 
@@ -215,6 +259,7 @@ class Bench:
         self.state = State()
         self.stop = threading.Event()
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.servers = _dev_servers(self.settings)
         self.logs = Path(tempfile.mkdtemp(prefix=f"oms-bench-{self.tag}-"))
         self.producer: Producer | None = None
         self.t0 = 0.0
@@ -369,6 +414,9 @@ class Bench:
                     "cpu_s": {
                         **{n: _cpu_s(p.pid) for n, p in self.procs.items()},
                         "driver": _cpu_s(os.getpid()),
+                        # The broker and the database share the two cores too; counted
+                        # when they are the dev services this machine runs.
+                        **{n: _tree_cpu_s(pid) for n, pid in self.servers.items()},
                     },
                     "load": loadavg(),
                 }
@@ -424,11 +472,20 @@ class Bench:
         """Publish at ``rate`` for ``seconds`` (open loop), drain, and measure."""
         offsets = make_schedule(rate, seconds)
         records = []
-        with self.state.lock:
-            for d in self.workload.take(len(offsets)):
-                order_id, r = self._record(d)
-                self.state.tracks[order_id] = Track(d.kind, name, d.external_id)
-                records.append((order_id, r))
+        # The orders' keys written in one statement, as intake's transactions do, not
+        # one per order: the driver builds a stage's records before its clock starts.
+        keys = sealing(self.codec)
+        keys.begin([])
+        try:
+            with self.state.lock:
+                for d in self.workload.take(len(offsets)):
+                    order_id, r = self._record(d)
+                    self.state.tracks[order_id] = Track(d.kind, name, d.external_id)
+                    records.append((order_id, r))
+            settled = keys.settle([r for _, r in records])
+        finally:
+            keys.abandon()
+        records = [(order_id, r) for (order_id, _), r in zip(records, settled, strict=True)]
         assert self.producer is not None
         started = time.monotonic()
         sent, slip = 0, 0.0
@@ -538,6 +595,7 @@ class Bench:
             "projection_lag": summary_ms(proj_lag),
             "projection_lag_records_p99": sorted(lags)[int(0.99 * (len(lags) - 1))] if lags else 0,
             "tracking_lag_records_max": max(tracking_lag, default=0),
+            "cores": _cores(samples),
             "load": loadavg(),
         }
         self.say(

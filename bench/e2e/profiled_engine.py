@@ -36,7 +36,13 @@ def main(stem: Path, names: list[str]) -> None:
         helper.stop_event = engine.stop_event
         helper.start()
     if hot == "order":  # the saga's stock view, as Engine.start does
-        engine.watcher = StockWatcher(settings, engine.codec, engine.stock, engine.stop_event)
+        engine.watcher = StockWatcher(
+            settings,
+            engine.codec,
+            engine.stock,
+            engine.stop_event,
+            settings.engine.fetch_max_wait_ms,
+        )
         engine.watcher.start()
         engine.watcher.caught_up.wait(60)
 
@@ -45,9 +51,7 @@ def main(stem: Path, names: list[str]) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    processor = Processor(
-        engine._service(hot), settings, engine.engine, engine.codec, engine.stop_event
-    )
+    processor = Processor(engine.service(hot), settings, engine.codec, engine.stop_event)
     profiler = Profiler(interval=0.001)
     profiler.start()
     processor.run()

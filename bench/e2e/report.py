@@ -40,6 +40,9 @@ def headline(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+SERVERS = ("kafka", "postgres")  # the services' CPU, sampled beside our processes
+
+
 def cpu_ms_per_order(result: dict[str, Any]) -> dict[str, float]:
     """CPU milliseconds per confirmed order of each subprocess, from the 1 Hz samples
     taken during the measured stages (first and last sample of ``t`` > 0)."""
@@ -76,6 +79,13 @@ def table(result: dict[str, Any]) -> str:
             f"{s['dead_lettered']:>4}/{s['invalid']:<2}{s['cancelled']:>4}/{s['cancels']:<2}"
             f"  {s['verdict']} (load {s['load']})"
         )
+    for s in result.get("stages", []):
+        if s.get("cores"):
+            lines.append(
+                f"{s['stage']:<10}cores used: "
+                + ", ".join(f"{n} {c:.2f}" for n, c in s["cores"].items())
+                + f" (all {sum(s['cores'].values()):.2f} of 2)"
+            )
     lines.append("  (ms; conf = publish->confirmed (OrderAllocated) read back; vis = publish->")
     lines.append("   order_tracking row with confirmed_at; lag = vis - conf per order; lag rec =")
     lines.append("   summed offsets lag of all projections, 1 Hz samples; dead = dead-lettered/")
@@ -112,11 +122,22 @@ def table(result: dict[str, Any]) -> str:
     ]
     cpu = cpu_ms_per_order(result)
     if cpu:
+        servers = {n: ms for n, ms in cpu.items() if n in SERVERS}
+        ours = {n: ms for n, ms in cpu.items() if n not in SERVERS}
         lines.append(
             "CPU per confirmed order: "
-            + ", ".join(f"{name} {ms:.2f} ms" for name, ms in cpu.items())
-            + f" (total {sum(cpu.values()):.2f} ms; Kafka and PostgreSQL not counted)"
+            + ", ".join(f"{name} {ms:.2f} ms" for name, ms in ours.items())
+            + f" (total {sum(ours.values()):.2f} ms)"
         )
+        if servers:
+            lines.append(
+                "  and the services it runs on: "
+                + ", ".join(f"{name} {ms:.2f} ms" for name, ms in servers.items())
+                + f"; everything {sum(cpu.values()):.2f} ms = at most "
+                f"{2000 / sum(cpu.values()):,.0f} orders/s on 2 cores"
+            )
+        else:
+            lines.append("  (Kafka and PostgreSQL not counted: not the dev services)")
     if "driver_cpu_s" in result:
         lines.append(
             f"driver ({result.get('kafka_client', '?')} client): {result['driver_cpu_s']:.1f} CPU s"

@@ -86,7 +86,7 @@ class Engine:
         self.processors: list[Processor] = []
         self.clock = clock
 
-    def _service(self, name: str) -> Service:
+    def service(self, name: str) -> Service:
         if name == "inventory":
             return InventoryService()
         if name == "order":
@@ -142,7 +142,7 @@ class Engine:
             self.desk = PaymentDesk(self.settings, self.codec, gateways, self.stop_event)
             self.desk.start()
         for name in self.names:
-            service = self._service(name)
+            service = self.service(name)
             step = service.step if isinstance(service, CarrierAdapter) else None
             p = Processor(
                 service, self.settings, self.codec, self.stop_event, step=step, clock=self.clock
