@@ -53,12 +53,17 @@ def _tree(obj: Any) -> Any:
     raise TypeError(f"cannot snapshot a {type(obj).__name__}: add it to statecodec")
 
 
-def _obj(tree: Any) -> Any:
-    if isinstance(tree, list):
-        return [_obj(v) for v in tree]
-    if not isinstance(tree, dict):
-        return tree
-    kind, value = tree[_TAG], tree[_VALUE]
+def encode(state: dict[str, Any]) -> bytes:
+    """An aggregate's ``__dict__`` as tagged JSON bytes."""
+    return json.dumps(_tree(state), separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _hook(node: dict[str, Any]) -> Any:
+    # json.loads calls this for every object, innermost first: a tagged value's parts
+    # are typed already. A dataclass's fields are the one untagged object.
+    if _TAG not in node:
+        return node
+    kind, value = node[_TAG], node[_VALUE]
     if kind == "uuid":
         return UUID(value)
     if kind == "datetime":
@@ -68,33 +73,29 @@ def _obj(tree: Any) -> Any:
     if kind == "decimal":
         return Decimal(value)
     if kind == "tuple":
-        return tuple(_obj(v) for v in value)
+        return tuple(value)
     if kind == "set":
-        return {_obj(v) for v in value}
+        return set(value)
     if kind == "frozenset":
-        return frozenset(_obj(v) for v in value)
+        return frozenset(value)
     if kind == "dict":
-        return {_obj(k): _obj(v) for k, v in value}
+        return dict(value)
     if kind == "enum":
-        return resolve_topic(value[0])(_obj(value[1]))
+        return resolve_topic(value[0])(value[1])
     if kind == "dataclass":
         cls = resolve_topic(value[0])
         instance = object.__new__(cls)
         # object.__setattr__ also works on frozen and slotted dataclasses.
         for name, field_value in value[1].items():
-            object.__setattr__(instance, name, _obj(field_value))
+            object.__setattr__(instance, name, field_value)
         return instance
     raise ValueError(f"unknown tag {kind!r} in snapshot state")
 
 
-def encode(state: dict[str, Any]) -> bytes:
-    """An aggregate's ``__dict__`` as tagged JSON bytes."""
-    return json.dumps(_tree(state), separators=(",", ":"), ensure_ascii=False).encode()
-
-
 def decode(data: bytes) -> dict[str, Any]:
-    """The attributes :func:`encode` wrote, with their types."""
-    state = _obj(json.loads(data))
+    """The attributes :func:`encode` wrote, with their types (typed while parsing:
+    json's object hook runs in the parser's loop, not a second walk in Python)."""
+    state = json.loads(data, object_hook=_hook)
     if not isinstance(state, dict):
         raise ValueError("snapshot state is not a mapping")
     return state

@@ -52,6 +52,7 @@ from oms_events.domain.order import Order, OrderStatus
 from oms_events.domain.shipment import Shipment
 from oms_events.eventlog import CHECKPOINT, EventLog, header
 from oms_events.eventtypes import SNAPSHOT
+from oms_events.privacy.vault import sealing
 
 Encoded = tuple[bytes, bytes, list[tuple[str, bytes]]]
 
@@ -61,6 +62,7 @@ CLOSED = "closed"  # header of a snapshot written as its aggregate left memory
 # header alone, without reading the snapshot back, and arms the timer again.
 WAKE = "wake"
 CLOCK_STEP_MS = 1_000
+_KEY_BATCH = 1_000  # snapshots whose order keys are read in one query on a rebuild
 
 # Orders the engine still drives by itself: reservations, payment timers, review.
 _ACTIVE_ORDERS = frozenset(
@@ -413,10 +415,16 @@ def _replay(
     load: Loader,
 ) -> Rebuilt:
     partition = Partition(number)
-    for aggregate_id, (written, value) in newest.items():
-        partition.snapshots[aggregate_id] = written
-        if value is not None:
-            partition.aggregates[aggregate_id], _ = restore(log, value)
+    keys = sealing(log.codec)
+    kept = list(newest.items())
+    for start in range(0, len(kept), _KEY_BATCH):
+        chunk = kept[start : start + _KEY_BATCH]
+        # The order keys their tokens need, one query per chunk instead of one per order.
+        keys.prefetch(value for _, (_, value) in chunk if value is not None)
+        for aggregate_id, (written, value) in chunk:
+            partition.snapshots[aggregate_id] = written
+            if value is not None:
+                partition.aggregates[aggregate_id], _ = restore(log, value)
     newest.clear()  # the values are in the aggregates now
     result = Rebuilt(partition)
     for r in events:

@@ -153,6 +153,19 @@ def test_an_order_snapshot_is_sealed_and_restores_redacted_once_forgotten() -> N
     assert gone.merge_facts[0]["order_no"] == "SO-2"
 
 
+@given(st.text().filter(str.strip))
+def test_an_order_snapshot_restores_any_personal_text_exactly(name: str) -> None:
+    """Tokens in a snapshot's JSON are opened in place (not by walking the tree): a
+    name with quotes, backslashes, newlines or any script must come back as it was."""
+    log = eventlog.EventLog(Vault(SingleObjectCodec(), MemoryKeys()))
+    placed = order(external_id="SNAP-2")
+    placed.customer = dataclasses.replace(placed.customer, name=name)
+    log.encode(placed.collect_events()[0])
+    _, value, _ = log.encode_snapshot(Snapshot.take(placed), "order")
+    restored = log.snapshot(value)[0].mutate(None)
+    assert restored.customer == placed.customer and restored.address == placed.address
+
+
 def test_a_stock_item_snapshot_is_left_plain_and_makes_no_key() -> None:
     keys = MemoryKeys()
     log = eventlog.EventLog(Vault(SingleObjectCodec(), keys))
