@@ -23,6 +23,7 @@ from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from oms_events.avro.catalog import Catalog, default_catalog
 from oms_events.avro.codec import Codec, SharedDecodes
@@ -102,6 +103,7 @@ class Vault:
         self.inner = inner
         self.keys = keys
         self.marks = catalog_marks(catalog or default_catalog())
+        self.needles = {name: _needles(marks) for name, marks in self.marks.items()}
 
     def encode(self, name: str, record: dict[str, Any], *, topic: str) -> bytes:
         """Encode ``record`` with its personal fields sealed (``record`` is not changed)."""
@@ -182,17 +184,27 @@ class Vault:
 
     def _seal(self, marks: Marks, record: dict[str, Any]) -> dict[str, Any]:
         subject = marks.subject_of(record)
-        if STATE in marks.plan.values():
+        snapshot = STATE in marks.plan.values()
+        if snapshot:
             # A snapshot: only an aggregate holding personal dataclasses needs a key
             # (an order's; a stock item's has none and makes none).
             state = record.get("state")
-            if not isinstance(state, bytes) or not _personal_state(state, marks):
+            needles = self.needles[marks.name]
+            if not isinstance(state, bytes) or not any(n in state for n in needles):
                 return record
-        cipher = self.keys.key_for(subject, marks.identities(record), marks.aliases(record))
+        # The key is asked for on the first personal value met: a snapshot's state is
+        # walked once, and one that holds none (the needles matched a plain key) makes
+        # no key and is sent as it was.
+        ciphers: list[AESGCM | None] = []
 
         def one(value: str) -> str:
             if tokens.is_sealed(value) or value == tokens.REDACTED:
                 return value
+            if not ciphers:
+                ciphers.append(
+                    self.keys.key_for(subject, marks.identities(record), marks.aliases(record))
+                )
+            cipher = ciphers[0]
             return tokens.REDACTED if cipher is None else tokens.seal(cipher, subject, value)
 
         def leaf(kind: str, value: Any) -> Any:
@@ -201,6 +213,12 @@ class Vault:
             return _state(value, marks, one)
 
         sealed: dict[str, Any] = rewrite(record, marks.plan, leaf)
+        if snapshot and not ciphers:
+            return record
+        if not ciphers:
+            # A record whose personal fields are all empty still links its order to
+            # its customer (forgetting the customer must reach the order).
+            self.keys.key_for(subject, marks.identities(record), marks.aliases(record))
         return sealed
 
     def _open(self, marks: Marks, kind: str, value: Any) -> Any:
@@ -241,21 +259,6 @@ def _needles(marks: Marks) -> tuple[bytes, ...]:
     names = [f':{name}"'.encode() for name in marks.records]
     keys = {f'["{f}",'.encode() for fields in marks.records.values() for f in fields}
     return (*names, *sorted(keys))
-
-
-def _personal_state(state: bytes, marks: Marks) -> bool:
-    """True when the snapshot state holds a personal value (cheap test first)."""
-    if not any(n in state for n in _needles(marks)):
-        return False
-    found = False
-
-    def note(value: str) -> str:
-        nonlocal found
-        found = True
-        return value
-
-    _state(state, marks, note)
-    return found
 
 
 def _strings(value: Any, one: Any) -> Any:
