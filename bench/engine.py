@@ -15,7 +15,6 @@ from pyinstrument import Profiler
 
 from oms_events.engine.processor import Processor
 from oms_events.engine.runner import PROCESSORS, Engine
-from oms_events.engine.stock_watcher import StockWatcher
 from oms_events.logging import setup_logging
 from oms_events.settings import get_settings
 
@@ -27,15 +26,7 @@ def main(name: str, seconds: float) -> None:
     engine = Engine(settings, others)
     engine.start()
     if name == "order":  # the saga's stock view is started with the order processor
-        engine.watcher = StockWatcher(
-            settings,
-            engine.codec,
-            engine.stock,
-            engine.stop_event,
-            settings.engine.fetch_max_wait_ms,
-        )
-        engine.watcher.start()
-        engine.watcher.caught_up.wait(60)
+        engine.start_stock_view()
     profiled = Processor(engine.service(name), settings, engine.codec, engine.stop_event)
     threading.Timer(seconds, engine.stop_event.set).start()
     profiler = Profiler(interval=0.001)

@@ -20,7 +20,6 @@ from pyinstrument import Profiler
 
 from oms_events.engine.processor import Processor
 from oms_events.engine.runner import Engine
-from oms_events.engine.stock_watcher import StockWatcher
 from oms_events.logging import setup_logging
 from oms_events.settings import get_settings
 
@@ -36,15 +35,7 @@ def main(stem: Path, names: list[str]) -> None:
         helper.stop_event = engine.stop_event
         helper.start()
     if hot == "order":  # the saga's stock view, as Engine.start does
-        engine.watcher = StockWatcher(
-            settings,
-            engine.codec,
-            engine.stock,
-            engine.stop_event,
-            settings.engine.fetch_max_wait_ms,
-        )
-        engine.watcher.start()
-        engine.watcher.caught_up.wait(60)
+        engine.start_stock_view()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
         engine.stop_event.set()

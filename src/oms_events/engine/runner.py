@@ -109,18 +109,22 @@ class Engine:
             return CarrierAdapter(self.waybills, self.settings, self.codec)
         return WarehouseAdapter()
 
+    def start_stock_view(self) -> None:
+        """Start the order saga's stock view and wait (up to 60 s) for it to catch up."""
+        self.watcher = StockWatcher(
+            self.settings,
+            self.codec,
+            self.stock,
+            self.stop_event,
+            self.engine.fetch_max_wait_ms,
+        )
+        self.watcher.start()
+        self.watcher.caught_up.wait(timeout=60)
+
     def start(self) -> None:
         """Start the threads; the order saga waits for its stock view to catch up first."""
         if "order" in self.names:
-            self.watcher = StockWatcher(
-                self.settings,
-                self.codec,
-                self.stock,
-                self.stop_event,
-                self.engine.fetch_max_wait_ms,
-            )
-            self.watcher.start()
-            self.watcher.caught_up.wait(timeout=60)
+            self.start_stock_view()
         if "carrier" in self.names:
             # Scans routed before the index knows the window would all be parked.
             self.waybill_watcher = WaybillWatcher(
