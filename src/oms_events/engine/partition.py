@@ -34,6 +34,7 @@ __all__ = ["Partition", "SnapshotLoader", "rebuild", "records_since"]
 
 # How long a read of committed records may get nothing while behind (see records_since).
 READ_STALL_S = 30.0
+_END_POLL_MS = 20  # the wait of each poll of a read to the end (see records_since)
 
 
 def rebuild(
@@ -126,7 +127,10 @@ def records_since(consumer: Consumer, tp: TopicPartition, since_ms: int | None) 
         consumer.seek(tp, found if found is not None else end)
     at, moved = consumer.position(tp), time.monotonic()
     while at < end:
-        for records in consumer.poll(timeout_ms=500, max_records=5000).values():
+        # A short wait: the last records are followed by a transaction marker, which no
+        # poll returns, so the read learns it is done from its position, at the next
+        # poll's end (500 ms made every rebuild wait 0.5 s per partition read).
+        for records in consumer.poll(timeout_ms=_END_POLL_MS, max_records=5000).values():
             for r in records:
                 if r.offset < end:
                     yield r

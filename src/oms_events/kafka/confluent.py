@@ -441,11 +441,6 @@ class ConfluentConsumer:
                     return {}
                 if self._take(first, out):
                     break
-                error = first.error()
-                if error is not None and error.code() == _EOF:
-                    # At the end of a partition (its position moved past a marker): the
-                    # caller reading to an end offset is done now, not at the timeout.
-                    return {}
                 if time.monotonic() >= deadline:
                     return {}
             if limit > 1:
