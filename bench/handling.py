@@ -69,7 +69,7 @@ from oms_events.engine.snapshots import Stub
 from oms_events.engine.sourcing import StockView
 from oms_events.engine.warehouse_adapter import WAREHOUSE_UPDATE, WarehouseAdapter
 from oms_events.privacy.keystore import KeyStore, MemoryKeys
-from oms_events.privacy.vault import Vault, sealing
+from oms_events.privacy.vault import Vault, sealed_in_one_batch, sealing
 from oms_events.settings import Settings
 
 
@@ -328,10 +328,12 @@ def run(
         profiler.enable()
     for start in range(0, len(deliveries), per_poll):
         group = deliveries[start : start + per_poll]
-        sealing(intake).begin([])
         # Keyed by order id, as the intake writes it (another key costs a forward).
-        for placed in sealing(intake).settle([writer.record(d.order) for d in group]):
-            engine.publish(placed)
+        placed = sealed_in_one_batch(
+            intake, lambda group=group: [writer.record(d.order) for d in group]
+        )
+        for record in placed:
+            engine.publish(record)
         written = engine.drain()
         if per_poll == 1 and group[0].kind is Kind.ORDER:
             by_lines[len(group[0].order.lines)].append(written)

@@ -50,7 +50,7 @@ from oms_events.kafka.admin import apply_topics
 from oms_events.kafka.connection import READ_TO_END_WAIT_MS, admin, consumer, producer
 from oms_events.kafka.follower import Follower
 from oms_events.kafka.port import Producer, Record
-from oms_events.privacy.vault import sealing
+from oms_events.privacy.vault import sealed_in_one_batch
 from oms_events.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -161,18 +161,18 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of ``pid`` from /proc (0 if gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
 def _stat(pid: int) -> list[str]:
     # Fields of /proc/<pid>/stat after the command name (which may hold spaces).
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` from /proc (0 if gone)."""
+    try:
+        fields = _stat(pid)
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def _tree_cpu_s(pid: int) -> float:
@@ -471,21 +471,22 @@ class Bench:
     def run_stage(self, name: str, rate: float, seconds: float) -> dict[str, Any]:
         """Publish at ``rate`` for ``seconds`` (open loop), drain, and measure."""
         offsets = make_schedule(rate, seconds)
-        records = []
-        # The orders' keys written in one statement, as intake's transactions do, not
-        # one per order: the driver builds a stage's records before its clock starts.
-        keys = sealing(self.codec)
-        keys.begin([])
-        try:
+        order_ids: list[str] = []
+
+        def build() -> list[Outgoing]:
+            built = []
             with self.state.lock:
                 for d in self.workload.take(len(offsets)):
                     order_id, r = self._record(d)
                     self.state.tracks[order_id] = Track(d.kind, name, d.external_id)
-                    records.append((order_id, r))
-            settled = keys.settle([r for _, r in records])
-        finally:
-            keys.abandon()
-        records = [(order_id, r) for (order_id, _), r in zip(records, settled, strict=True)]
+                    order_ids.append(order_id)
+                    built.append(r)
+            return built
+
+        # The orders' keys written in one statement, as intake's transactions do, not
+        # one per order: the driver builds a stage's records before its clock starts.
+        sealed = sealed_in_one_batch(self.codec, build)
+        records = list(zip(order_ids, sealed, strict=True))
         assert self.producer is not None
         started = time.monotonic()
         sent, slip = 0, 0.0
