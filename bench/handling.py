@@ -27,6 +27,7 @@ then not told apart).
     python -m bench.handling --orders 2000 --keys none    # personal data not sealed
     python -m bench.handling --orders 2000 --keys postgres --orders-per-poll 200
     python -m bench.handling --orders 2000 --keys postgres --orders-per-poll 200 --no-key-batch
+    python -m bench.handling --orders 2000 --orders-per-poll 200 --lines 2  # under load
 
 Personal fields are sealed as every process seals them (oms_events.privacy.vault), with
 order keys held in memory by default (``--keys memory``: the cost of sealing and opening
@@ -55,7 +56,7 @@ from bench.e2e.workload import Kind, Mix, Workload
 from oms_events import eventlog, topics
 from oms_events.avro.codec import Codec, SingleObjectCodec
 from oms_events.domain.workflow import Workflow
-from oms_events.engine import snapshots
+from oms_events.engine import bundles, snapshots
 from oms_events.engine.commands import ReceiveStock
 from oms_events.engine.handling import Step
 from oms_events.engine.inventory_service import InventoryService
@@ -217,7 +218,8 @@ class Engine:
         else:
             out = outboxes.setdefault(service, Outbox(self.settings, self.codec))
         began = time.process_time()
-        self.services[service](record, partition, out)
+        for part in bundles.parts(self.codec, record):
+            self.services[service](part, partition, out)
         self.seconds[service] += time.process_time() - began
         return out
 
@@ -252,7 +254,7 @@ class Engine:
             out.records[:], written = written[: len(out.records)], written[len(out.records) :]
         for service, out in outboxes.items():
             settled = settlements[service]
-            for o in out.records:
+            for o in out.bundled():
                 self.publish(o)
             out.records.clear()
             for partition, settlement in settled:
@@ -301,13 +303,14 @@ def run(
     keys: str,
     per_poll: int = 1,
     key_batch: bool = True,
+    lines: int = 0,
 ) -> None:
     settings = Settings().replace(kafka={"topic_prefix": "", "partitions": 6})
     codec = codec_for(settings, keys)
     engine = Engine(settings, per_record, to_shipped, codec=codec, key_batch=key_batch)
     # With PostgreSQL, orders new to the key store (as the intake's are): the same run id
     # again would find the keys the last run made.
-    workload = Workload(Mix(), f"h{uuid4().hex[:6]}" if keys == "postgres" else "h")
+    workload = Workload(Mix(lines=lines), f"h{uuid4().hex[:6]}" if keys == "postgres" else "h")
     # The intake is another process: with PostgreSQL, its own key store (the engine finds
     # each order's key through the store, not in a cache it shares with the writer). Its
     # keys are made in a batch per poll too, outside the CPU counted here.
@@ -345,12 +348,15 @@ def run(
     mode += ", to shipped" if to_shipped else ", to allocated"
     mode += f", keys: {keys}, {per_poll} order(s) per poll"
     mode += "" if key_batch or keys == "none" else ", no key batch"
+    mode += f", every order {lines} line(s)" if lines else ""
     print(f"{n} orders, {sum(len(d.order.lines) for d in deliveries) / n:.2f} lines each ({mode})")
     for name, seconds in engine.seconds.most_common():
         print(f"  {name:<12} {seconds / n * 1e6:8.0f} µs CPU per order")
     print(f"  {'total':<12} {total / n * 1e6:8.0f} µs CPU per order  ({n / total:,.0f} orders/s)")
     print(
-        "  records per order: " + ", ".join(f"{k} {v / n:.2f}" for k, v in engine.records.items())
+        f"  records per order: {engine.records.total() / n:.2f} ("
+        + ", ".join(f"{k} {v / n:.2f}" for k, v in engine.records.items())
+        + ")"
     )
     if by_lines:
         print(
@@ -397,6 +403,14 @@ def main() -> None:
         action="store_true",
         help="write each order key and link as it is sealed (the cost before batching)",
     )
+    parser.add_argument(
+        "--lines",
+        type=int,
+        default=0,
+        choices=range(6),
+        metavar="N",
+        help="every order has N lines (1-5; default 0: 1-5 lines as the bench workload)",
+    )
     args = parser.parse_args()
     run(
         args.orders,
@@ -406,6 +420,7 @@ def main() -> None:
         args.keys,
         args.orders_per_poll,
         not args.no_key_batch,
+        args.lines,
     )
 
 

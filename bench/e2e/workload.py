@@ -112,6 +112,7 @@ class Mix:
     cancel_ratio: float = 0.05
     invalid_ratio: float = 0.02
     seed: int = 8
+    lines: int = 0  # lines of every order; 0: 1..5 by LINE_WEIGHTS
 
 
 class Workload:
@@ -126,7 +127,9 @@ class Workload:
         self.count = 0
 
     def lines(self) -> int:
-        """Lines of the next order (1..5)."""
+        """Lines of the next order (1..5, or ``mix.lines`` of every order)."""
+        if self.mix.lines:
+            return self.mix.lines
         return self.rng.choices(range(1, len(LINE_WEIGHTS) + 1), LINE_WEIGHTS)[0]
 
     def kind(self) -> Kind:

@@ -11,6 +11,7 @@ from eventsourcing.domain import Aggregate
 
 from oms_events import eventlog, topics
 from oms_events.avro.codec import Codec
+from oms_events.engine import bundles
 from oms_events.engine.commands import Command, ReservationAnswer, ReservationsAnswered
 from oms_events.engine.records import CommandWriter, Outgoing
 from oms_events.engine.snapshots import Partition, Settlement, Wake, never, settle
@@ -33,6 +34,8 @@ class Outbox:
         # order id -> (index in records, the reply so far): one reply per order per
         # transaction, however many of its ReserveLines the transaction handled.
         self._replies: dict[UUID, tuple[int, ReservationsAnswered]] = {}
+        # Indices of the follow-up commands among the records: what ``bundled`` packs.
+        self._follow_ups: set[int] = set()
 
     def add(self, record: Outgoing) -> None:
         """Queue any record."""
@@ -48,9 +51,11 @@ class Outbox:
         """Drop the records queued from index ``since`` on (one command's output)."""
         del self.records[since:]
         self._replies = {k: v for k, v in self._replies.items() if v[0] < since}
+        self._follow_ups = {i for i in self._follow_ups if i < since}
 
     def command(self, command: Command) -> None:
         """Queue a command for another (or this) processor, keyed by its aggregate."""
+        self._follow_ups.add(len(self.records))
         self.records.append(self.commands.record(command))
 
     def answer(self, order_id: UUID, answers: Sequence[ReservationAnswer], cause_id: str) -> None:
@@ -67,6 +72,7 @@ class Outbox:
             reply = ReservationsAnswered(
                 command_id=f"{cause_id}/answer", order_id=order_id, answers=tuple(answers)
             )
+            self._follow_ups.add(index)
             self.records.append(self.commands.record(reply))
         else:
             reply = ReservationsAnswered(
@@ -76,6 +82,12 @@ class Outbox:
             )
             self.records[index] = self.commands.record(reply)
         self._replies[order_id] = (index, reply)
+
+    def bundled(self) -> list[Outgoing]:
+        """The records as they go out, once sealing has settled them: the commands to
+        each partition in bundles (see bundles.py), everything else as queued."""
+        limit = self.settings.kafka.max_record_bytes * 3 // 4
+        return bundles.pack(self.records, self._follow_ups, self.codec, limit)
 
     def events(
         self, aggregate_type: str, partition: Partition, aggregate: Aggregate, command_id: str

@@ -49,7 +49,7 @@ from oms_events import topics, waits
 from oms_events.avro.codec import Codec
 from oms_events.avro.registry import RegistryError
 from oms_events.deadletter import WHOLE, Reason
-from oms_events.engine import snapshots
+from oms_events.engine import bundles, snapshots
 from oms_events.engine.handling import Outcome, Step, dead_letter
 from oms_events.engine.outbox import Outbox
 from oms_events.engine.partition import Partition, rebuild
@@ -453,24 +453,24 @@ class Processor(threading.Thread):
                     continue
                 for record in records:
                     self._in_flight.append(record)
-                    self._handle(record, partition, out)
-                commands += len(records)
+                    commands += self._handle(record, partition, out)
             if ticking:
                 self.service.tick(self.clock() if now is None else now, self.partitions, out)
             settlements = self._snapshots(out, final)
             # Every key and link the batch made, durable (one statement) before a
             # record sealed with them is sent; records whose key lost a race sealed again.
             out.records[:] = self.sealing.settle(out.records)
+            sent = out.bundled()
             handled = time.perf_counter()
-            for o in out.records:
+            for o in sent:
                 self._producer.send(
                     o.topic, o.value, key=o.key, headers=o.headers, partition=o.partition
                 )
-            if self.engine.commit_delay_ms and out.records:
+            if self.engine.commit_delay_ms and sent:
                 self._producer.flush()
                 # Fault tests wait for this line to pause a process that holds an open
                 # transaction with records already on the log.
-                self.log.info("holding the transaction open", records=len(out.records))
+                self.log.info("holding the transaction open", records=len(sent))
                 time.sleep(self.engine.commit_delay_ms / 1000)
             # Positions of every owned partition, not only those in the batch: each
             # transaction then passes the generation check, timers' ones included.
@@ -552,19 +552,23 @@ class Processor(threading.Thread):
         self._transact({}, False, final=True)
         self.log.info("final snapshots written", snapshots=self.stats["snapshots"])
 
-    def _handle(self, record: Record, partition: Partition, out: Outbox) -> None:
-        """One command through the pure step (handling.py); only the counting is here."""
+    def _handle(self, record: Record, partition: Partition, out: Outbox) -> int:
+        """One record's commands (a bundle's parts, see bundles.py) through the pure step
+        (handling.py); only the counting is here. Returns how many commands it held."""
         condemned = self.quarantine.condemned(record)
         if condemned is not None:
             self._dead_poison(record, out, condemned)
-            return
-        outcome = self.step(record, partition, out)
-        if outcome is Outcome.DUPLICATE:
-            self.stats["duplicates"] += 1
-        elif outcome is Outcome.DEAD:
-            self.stats["dead_letters"] += 1
-        elif outcome is Outcome.REJECTED:
-            self.stats["rejected"] += 1
+            return 1
+        parts = bundles.parts(self.codec, record)
+        for part in parts:
+            outcome = self.step(part, partition, out)
+            if outcome is Outcome.DUPLICATE:
+                self.stats["duplicates"] += 1
+            elif outcome is Outcome.DEAD:
+                self.stats["dead_letters"] += 1
+            elif outcome is Outcome.REJECTED:
+                self.stats["rejected"] += 1
+        return len(parts)
 
     def _dead_poison(self, record: Record, out: Outbox, error: str) -> None:
         # Its own transactions failed poison_attempts times: only its dead letter goes.

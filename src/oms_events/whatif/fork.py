@@ -31,6 +31,7 @@ from oms_events import eventlog, topics
 from oms_events.avro.codec import Codec
 from oms_events.avro.registry import codec_from_settings
 from oms_events.domain.inventory import InventoryItem
+from oms_events.engine import bundles
 from oms_events.engine.commands import ReceiveStock
 from oms_events.engine.records import CommandWriter
 from oms_events.engine.runner import Engine
@@ -151,7 +152,9 @@ def _commands(settings: Settings, codec: Codec, first_ms: int, last_ms: int) -> 
     recorded: list[Recorded] = []
     for aggregate_type, names in (("inventory", SUPPLY), ("order", DEMAND)):
         topic = topics.name(settings, topics.commands(aggregate_type))
-        for r in _read(settings, topic, first_ms):
+        # A bundle's parts (engine/bundles.py): an ExpectTransfer, a RecordPayment.
+        read = _read(settings, topic, first_ms)
+        for r in (part for record in read for part in bundles.parts(codec, record)):
             if r.timestamp >= last_ms or r.value is None:
                 continue
             try:
