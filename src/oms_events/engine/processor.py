@@ -555,11 +555,14 @@ class Processor(threading.Thread):
     def _handle(self, record: Record, partition: Partition, out: Outbox) -> int:
         """One record's commands (a bundle's parts, see bundles.py) through the pure step
         (handling.py); only the counting is here. Returns how many commands it held."""
+        parts = bundles.parts(self.codec, record)
         condemned = self.quarantine.condemned(record)
         if condemned is not None:
-            self._dead_poison(record, out, condemned)
-            return 1
-        parts = bundles.parts(self.codec, record)
+            # A bundle's parts each get a letter of their own: an operator replays the
+            # good ones alone, not the one that broke every transaction beside them.
+            for part in parts:
+                self._dead_poison(part, out, condemned)
+            return len(parts)
         for part in parts:
             outcome = self.step(part, partition, out)
             if outcome is Outcome.DUPLICATE:

@@ -6,20 +6,25 @@ good command after it is applied, by one engine that never stops.
 * a receipt of 2^62 units: over the domain's limit (10^9), refused by the rule;
 * an order whose OrderPlaced the broker refuses (the events topic's max.message.bytes
   set below kafka.max_record_bytes): every transaction holding it aborts, so the
-  processor narrows to one record per transaction and dead-letters it (record.poison).
+  processor narrows to one record per transaction and dead-letters it (record.poison);
+  such an order in a command bundle: each part of the bundle gets its own dead letter.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 
 from oms_events import deadletter, topics
+from oms_events.engine import bundles
 from oms_events.engine.commands import PlaceOrder, ReceiveStock
+from oms_events.engine.records import CommandWriter
 from oms_events.engine.runner import Engine
-from oms_events.kafka.connection import admin
+from oms_events.kafka.connection import admin, producer
 from oms_events.kafka.port import NewTopic
 from oms_events.settings import Settings
 from tests.integration.engine.harness import (
+    CODEC,
     engine_settings,
     light,
     place_order,
@@ -58,6 +63,18 @@ def test_poison_commands_are_dead_lettered_and_the_next_ones_applied(
         ],
     )
     send(settings, [big, refused, place_order("GOOD-1", "TEA")])
+    # A bundle whose first part the broker refuses too: every transaction holding the
+    # bundle fails, so each of its parts is dead-lettered alone, its own bytes kept.
+    writer = CommandWriter(settings, CODEC)
+    parts = [
+        writer.record(labelled("REFUSED-2", "满100减10" * 1000)),
+        writer.record(place_order("BESIDE-1", "TEA")),
+    ]
+    (bundle,) = bundles.pack(parts, range(2), CODEC, limit=100_000)
+    p = producer(settings)
+    p.send(bundle.topic, key=bundle.key, value=bundle.value, headers=bundle.headers)
+    p.flush()
+    p.close()
     engine = Engine(engine_settings(settings, poison_attempts=2))
     engine.start()
     letters_topic = topics.name(settings, topics.DEADLETTER)
@@ -65,14 +82,17 @@ def test_poison_commands_are_dead_lettered_and_the_next_ones_applied(
 
         def settled() -> bool:
             placed = [e for e in read_events(settings, "order") if e.name == "OrderPlaced"]
-            return len(read_topic(settings, letters_topic)) >= 3 and len(placed) >= 1
+            return len(read_topic(settings, letters_topic)) >= 5 and len(placed) >= 1
 
         wait_for(settled, 90)
     finally:
         engine.stop()
     assert not engine.failed()
-    letters = {deadletter.read(r.headers).reason.code for r in read_topic(settings, letters_topic)}
-    assert letters == {"quantity.over_limit", "record.too_large", "record.poison"}
+    read = read_topic(settings, letters_topic)
+    letters = Counter(deadletter.read(r.headers).reason.code for r in read)
+    assert letters == {"quantity.over_limit": 1, "record.too_large": 1, "record.poison": 3}
+    poison = [r.value for r in read if deadletter.read(r.headers).reason.code == "record.poison"]
+    assert parts[0].value in poison and parts[1].value in poison
     received = [
         e.payload["quantity"]
         for e in read_events(settings, "inventory")
