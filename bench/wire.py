@@ -16,10 +16,11 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 
+from oms_events import eventlog
 from oms_events.avro.codec import SingleObjectCodec
 from oms_events.engine import bundles
-from oms_events.kafka.connection import admin, consumer
-from oms_events.kafka.port import Record, TopicPartition
+from oms_events.kafka.connection import admin, read_to_end
+from oms_events.kafka.port import Record
 from oms_events.settings import Settings
 
 
@@ -30,20 +31,7 @@ def read(settings: Settings, prefix: str) -> list[tuple[str, Record]]:
         names = sorted(t for t in client.list_topics() if t.startswith(prefix))
     finally:
         client.close()
-    c = consumer(settings, group_id=None, fetch_max_wait_ms=10, max_poll_records=5000)
-    found: list[tuple[str, Record]] = []
-    try:
-        for topic in names:
-            parts = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic))]
-            c.assign(parts)
-            c.seek_to_beginning(*parts)
-            ends = c.end_offsets(parts)
-            while any(c.position(tp) < ends[tp] for tp in parts):
-                for batch in c.poll(timeout_ms=200).values():
-                    found.extend((topic[len(prefix) :], r) for r in batch)
-    finally:
-        c.close()
-    return found
+    return [(topic[len(prefix) :], r) for topic in names for r in read_to_end(settings, topic)]
 
 
 def main() -> None:
@@ -57,7 +45,7 @@ def main() -> None:
     records = read(Settings(), args.prefix)
 
     def placed(r: Record) -> bool:
-        return dict(r.headers or []).get("command") == b"PlaceOrder"
+        return eventlog.header(r.headers, "command") == "PlaceOrder"
 
     per_second = Counter(r.timestamp // 1000 for _, r in records if placed(r))
     fast = [s for s, n in per_second.items() if n >= args.min_rate]

@@ -29,8 +29,7 @@ from psycopg import sql
 
 from oms_events import eventlog, topics
 from oms_events.avro.codec import Codec
-from oms_events.kafka.connection import consumer
-from oms_events.kafka.port import TopicPartition
+from oms_events.kafka.connection import read_to_end
 from oms_events.settings import Settings
 
 Item = tuple[str, str]  # (sku, location)
@@ -108,19 +107,7 @@ def read_events(
     """Every committed event of ``aggregate_type``, up to the end offsets of now."""
     log = eventlog.EventLog(codec, settings=settings)
     topic = topics.name(settings, topics.events(aggregate_type))
-    c = consumer(settings, group_id=None, fetch_max_wait_ms=10)
-    try:
-        parts = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic))]
-        c.assign(parts)
-        c.seek_to_beginning(*parts)
-        ends = c.end_offsets(parts)
-        found: list[eventlog.EventRecord] = []
-        while any(c.position(tp) < ends[tp] for tp in parts):
-            for batch in c.poll(timeout_ms=500, max_records=5000).values():
-                found.extend(log.record(r) for r in batch)
-        return found
-    finally:
-        c.close()
+    return [log.record(r) for r in read_to_end(settings, topic)]
 
 
 # Inventory events that move no stock: the fold has nothing to add for them.

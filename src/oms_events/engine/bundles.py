@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
+from oms_events import eventlog
 from oms_events.avro.codec import Codec, DecodeError
 from oms_events.engine.records import Outgoing
 from oms_events.kafka.port import Record
@@ -67,14 +68,13 @@ def _bundle(group: list[Outgoing], codec: Codec) -> Outgoing:
     first = group[0]
     if len(group) == 1:
         return first
-    parts = [{"name": _name(r), "key": r.key or b"", "value": r.value} for r in group]
+    parts = [
+        {"name": eventlog.header(r.headers, "command") or "", "key": r.key or b"", "value": r.value}
+        for r in group
+    ]
     value = codec.encode(BUNDLE, {"parts": parts}, topic=first.topic)
     # Keyed by the first part: every part's key hashes to this partition anyway.
     return Outgoing(first.topic, first.key, value, [HEADER], first.partition)
-
-
-def _name(record: Outgoing) -> str:
-    return next((v.decode() for k, v in record.headers if k == "command"), "")
 
 
 def parts(codec: Codec, record: Any) -> list[Any]:

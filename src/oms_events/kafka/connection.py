@@ -13,7 +13,7 @@ import socket
 from typing import Any
 
 from oms_events.kafka.errors import KafkaUnavailable
-from oms_events.kafka.port import Admin, Clients, Consumer, Producer
+from oms_events.kafka.port import Admin, Clients, Consumer, Producer, Record, TopicPartition
 from oms_events.kafka.security import client_security
 from oms_events.settings import Settings
 
@@ -68,3 +68,29 @@ def consumer(settings: Settings, **config: Any) -> Consumer:
     """A consumer that only ever sees committed transactions (unless told otherwise)."""
     check_reachable(settings.kafka.bootstrap_servers)
     return clients(settings).consumer(**config)
+
+
+def read_to_end(settings: Settings, topic: str, since_ms: int | None = None) -> list[Record]:
+    """The committed records of ``topic`` (from ``since_ms`` when given) up to its last
+    stable offsets as they are now, partition by partition in log order; nothing is
+    committed (a group-less reader)."""
+    c = consumer(
+        settings, group_id=None, fetch_max_wait_ms=READ_TO_END_WAIT_MS, max_poll_records=5000
+    )
+    try:
+        parts = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic))]
+        if not parts:
+            return []
+        c.assign(parts)
+        c.seek_to_beginning(*parts)
+        ends = c.end_offsets(parts)
+        if since_ms is not None:
+            for tp, offset in c.offsets_for_times(dict.fromkeys(parts, since_ms)).items():
+                c.seek(tp, ends[tp] if offset is None else offset)
+        found: dict[TopicPartition, list[Record]] = {tp: [] for tp in parts}
+        while any(c.position(tp) < ends[tp] for tp in parts):
+            for tp, batch in c.poll(timeout_ms=200).items():
+                found[tp].extend(r for r in batch if r.offset < ends[tp])
+        return [r for tp in parts for r in found[tp]]
+    finally:
+        c.close()

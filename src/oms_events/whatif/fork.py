@@ -38,7 +38,7 @@ from oms_events.engine.runner import Engine
 from oms_events.engine.snapshots import Partition
 from oms_events.fulfilment import rules as rules_file
 from oms_events.kafka.admin import apply_topics
-from oms_events.kafka.connection import admin, consumer, producer
+from oms_events.kafka.connection import admin, consumer, producer, read_to_end
 from oms_events.kafka.errors import KafkaError
 from oms_events.kafka.port import Consumer, Headers, Record, TopicPartition
 from oms_events.projection.migrate import migrate
@@ -125,35 +125,12 @@ class Result:
 # --- reading the live log ----------------------------------------------------------------
 
 
-def _read(settings: Settings, topic: str, since_ms: int | None = None) -> list[Record]:
-    """Records of ``topic`` (from ``since_ms`` when given) up to its last stable offsets,
-    partition by partition in log order; nothing is committed."""
-    c = consumer(settings, group_id=None, fetch_max_wait_ms=10, max_poll_records=5000)
-    try:
-        parts = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic))]
-        if not parts:
-            return []
-        c.assign(parts)
-        c.seek_to_beginning(*parts)
-        ends = c.end_offsets(parts)
-        if since_ms is not None:
-            for tp, offset in c.offsets_for_times(dict.fromkeys(parts, since_ms)).items():
-                c.seek(tp, ends[tp] if offset is None else offset)
-        found: dict[TopicPartition, list[Record]] = {tp: [] for tp in parts}
-        while any(c.position(tp) < ends[tp] for tp in parts):
-            for tp, batch in c.poll(timeout_ms=200).items():
-                found[tp].extend(r for r in batch if r.offset < ends[tp])
-        return [r for tp in parts for r in found[tp]]
-    finally:
-        c.close()
-
-
 def _commands(settings: Settings, codec: Codec, first_ms: int, last_ms: int) -> list[Recorded]:
     recorded: list[Recorded] = []
     for aggregate_type, names in (("inventory", SUPPLY), ("order", DEMAND)):
         topic = topics.name(settings, topics.commands(aggregate_type))
         # A bundle's parts (engine/bundles.py): an ExpectTransfer, a RecordPayment.
-        read = _read(settings, topic, first_ms)
+        read = read_to_end(settings, topic, first_ms)
         for r in (part for record in read for part in bundles.parts(codec, record)):
             if r.timestamp >= last_ms or r.value is None:
                 continue
@@ -209,13 +186,13 @@ def read_history(settings: Settings, codec: Codec, first_ms: int, last_ms: int) 
     opened with, and what its orders and stock came to by its end."""
     log = eventlog.EventLog(codec, settings=settings)
     records = _commands(settings, codec, first_ms, last_ms)
-    inventory = _read(settings, topics.name(settings, topics.events("inventory")))
+    inventory = read_to_end(settings, topics.name(settings, topics.events("inventory")))
     opening, samples = _samples(inventory, log, first_ms)
     in_window = [s for at, s in samples if at < last_ms]
     placed = {r.key.decode() for r in records if r.name == "PlaceOrder" and r.key}
     order_events = [
         log.record(r)
-        for r in _read(settings, topics.name(settings, topics.events("order")))
+        for r in read_to_end(settings, topics.name(settings, topics.events("order")))
         if r.timestamp < last_ms and r.key is not None and r.key.decode() in placed
     ]
     return History(
@@ -391,10 +368,12 @@ def fork_outcomes(
     """What the window's orders came to in the fork, and its stock-outs."""
     log = eventlog.EventLog(codec, settings=fork)
     orders = order_outcomes(
-        [log.record(r) for r in _read(fork, topics.name(fork, topics.events("order")))],
+        [log.record(r) for r in read_to_end(fork, topics.name(fork, topics.events("order")))],
         history.orders,
     )
-    _, samples = _samples(_read(fork, topics.name(fork, topics.events("inventory"))), log, None)
+    _, samples = _samples(
+        read_to_end(fork, topics.name(fork, topics.events("inventory"))), log, None
+    )
     return orders, stock_outs((s for _, s in samples), history.opening)
 
 
