@@ -551,7 +551,7 @@ class ConfluentConsumer:
                     isolation_level=isolation,
                     request_timeout=30,
                 )
-                return {
+                found = {
                     TopicPartition(k.topic, k.partition): int(f.result().offset)
                     for k, f in futures.items()
                 }
@@ -567,6 +567,19 @@ class ConfluentConsumer:
                 if stale:  # see _STALE_LEADER: ask again over fresh metadata
                     admin = self._admin_client(replacing=admin)
                 time.sleep(0.05)
+                continue
+            unknown = sorted(f"{tp.topic}[{tp.partition}]" for tp, at in found.items() if at < 0)
+            if not unknown:
+                return found
+            # A broker answers an earliest or latest offset with a real one; a negative
+            # one (OFFSET_INVALID, -1001, seen right after a broker was killed) means the
+            # client did not get an answer. Taken as an offset it made a rebuild wait for
+            # ever on an "open transaction" and would end a read to the end before it
+            # began: ask again over fresh metadata instead.
+            if time.monotonic() > deadline:
+                raise KafkaTimeout(f"no offset for {', '.join(unknown)} within 30 s")
+            admin = self._admin_client(replacing=admin)
+            time.sleep(0.05)
 
     def _admin_client(self, replacing: AdminClient | None = None) -> AdminClient:
         """The admin client for offset lookups; a new one instead of ``replacing``."""
