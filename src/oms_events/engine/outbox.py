@@ -36,19 +36,33 @@ class Outbox:
         self._replies: dict[UUID, tuple[int, ReservationsAnswered]] = {}
         # Indices of the follow-up commands among the records: what ``bundled`` packs.
         self._follow_ups: set[int] = set()
+        # Each reply rewritten in place: (records queued then, order id, the reply
+        # before), so a truncate can give an earlier command's reply back as it was.
+        self._merges: list[tuple[int, UUID, ReservationsAnswered]] = []
 
     def add(self, record: Outgoing) -> None:
         """Queue any record."""
         self.records.append(record)
 
     def oversized(self, since: int, limit: int) -> int:
-        """The size of the largest record queued from index ``since`` on, if over ``limit``
-        (else 0): the broker would refuse it and with it the whole transaction."""
+        """The size of the largest record queued or rewritten from index ``since`` on,
+        if over ``limit`` (else 0): the broker would refuse it and with it the whole
+        transaction."""
         largest = max((len(r.value or b"") for r in self.records[since:]), default=0)
+        for at, order_id, _ in reversed(self._merges):  # newest first; ``at`` only grows
+            if at < since:
+                break
+            largest = max(largest, len(self.records[self._replies[order_id][0]].value or b""))
         return largest if largest > limit else 0
 
     def truncate(self, since: int) -> None:
-        """Drop the records queued from index ``since`` on (one command's output)."""
+        """Drop what was queued from index ``since`` on (one command's output), and give
+        back the replies it had joined as they were before."""
+        while self._merges and self._merges[-1][0] >= since:
+            _, order_id, before = self._merges.pop()
+            index = self._replies[order_id][0]
+            self.records[index] = self.commands.record(before)
+            self._replies[order_id] = (index, before)
         del self.records[since:]
         self._replies = {k: v for k, v in self._replies.items() if v[0] < since}
         self._follow_ups = {i for i in self._follow_ups if i < since}
@@ -75,6 +89,7 @@ class Outbox:
             self._follow_ups.add(index)
             self.records.append(self.commands.record(reply))
         else:
+            self._merges.append((len(self.records), order_id, reply))
             reply = ReservationsAnswered(
                 command_id=reply.command_id,
                 order_id=order_id,
