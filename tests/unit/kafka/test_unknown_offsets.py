@@ -6,7 +6,7 @@ a broker was killed, and a read to the end would have stopped before it began.""
 from __future__ import annotations
 
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, ClassVar
 
 import confluent_kafka as ck
 import pytest
@@ -22,7 +22,7 @@ class Admin:
     """Stands in for librdkafka's admin client: the first one made answers -1001, as
     one did after the broker was killed; any later one the offset."""
 
-    made: list[Admin] = []
+    made: ClassVar[list[Admin]] = []
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.asked = 0
