@@ -77,6 +77,7 @@ class KafkaAggregateRecorder(AggregateRecorder):
         )
         self._write_lock = threading.Lock()
         self._producer: Producer | None = None
+        self._caught_up = False  # since this recorder's producer fenced the others
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -97,14 +98,15 @@ class KafkaAggregateRecorder(AggregateRecorder):
                     f"({', '.join(self.topics)}); add its type to OMS_EVENTSTORE_TYPES"
                 )
         with self._write_lock:
-            if self._producer is None:
-                # Once per writer, after init_transactions fenced every earlier
+            if not self._caught_up:
+                # Once per producer, after init_transactions fenced every earlier
                 # instance and settled what it had open: from then on only this
                 # writer commits here, and it indexes its own commits (add_own), so a
                 # ListOffsets before every write (a fifth of a single save) would
                 # learn nothing a check needs. Reads still catch up as they did.
                 self._writer()
                 self._index.catch_up()
+                self._caught_up = True
             self._index.check_unique(stored_events)
             metadata = self._send_in_transaction(records)
             # Committed: index our own write now, the caller may select at once.
@@ -162,6 +164,7 @@ class KafkaAggregateRecorder(AggregateRecorder):
         return metadata
 
     def _drop_producer(self) -> None:
+        self._caught_up = False  # a new producer fences again, then catches up again
         if self._producer is not None:
             with contextlib.suppress(Exception):
                 self._producer.close(5)

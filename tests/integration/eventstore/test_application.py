@@ -143,3 +143,35 @@ def test_a_newer_instance_fences_the_older_writer(store_settings: Settings) -> N
     assert new.item(item_id).on_hand == 3
     old.close()
     new.close()
+
+
+def test_a_writer_taking_over_refuses_a_version_its_predecessor_wrote(
+    store_settings: Settings,
+) -> None:
+    # The new writer reads nothing before its first save: the version check must still
+    # know what the instance it fenced committed (it catches up once, after fencing),
+    # and then every save of its own (it reads no offsets before later writes).
+    old = warehouse(store_settings)
+    item_id = old.register("SKU-6", "SH-01")
+    stale = old.item(item_id)  # version 1
+    old.receive(item_id, 2)  # version 2, by the old writer
+    new = warehouse(store_settings)  # same application name: same transactional id
+    stale.receive(5, "written on a copy older than the old writer's last save")
+    with pytest.raises(IntegrityError):
+        new.save(stale)
+    new.receive(item_id, 4)  # version 3, by the new writer
+    again = new.item(item_id)
+    mine = new.item(item_id)
+    mine.receive(1, "first")
+    new.save(mine)  # version 4
+    again.receive(1, "second copy of version 3")
+    with pytest.raises(IntegrityError):
+        new.save(again)
+    assert new.item(item_id).on_hand == 2 + 4 + 1
+    versions = [
+        int(eventlog.header(r.headers, "version") or 0)
+        for r in read_topic(store_settings, _events_topic(store_settings))
+    ]
+    assert sorted(versions) == [1, 2, 3, 4]
+    old.close()
+    new.close()
