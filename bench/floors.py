@@ -123,7 +123,8 @@ def main() -> None:
         f"replay floors: {n:,} order events ({source}), one thread; read wall "
         f"{read_wall:.2f} s for {read_cpu:.2f} CPU s"
     )
-    print(f"{'stage':<44}{'µs/event':>10}{'cumulative':>12}{'events/s at most':>18}")
+    heading = f"{'stage (CPU of this thread)':<44}{'µs/event':>10}{'cumulative':>12}"
+    print(f"{heading}{'events/s at most':>18}")
     total = 0.0
     for name, seconds in rows:
         total += seconds
