@@ -10,7 +10,7 @@ from typing import Any
 from oms_events import eventlog, topics
 from oms_events.avro.codec import SingleObjectCodec
 from oms_events.domain.events import event_name
-from oms_events.kafka.connection import producer
+from oms_events.kafka.connection import admin, producer
 from oms_events.kafka.port import Producer
 from oms_events.settings import Settings
 
@@ -33,3 +33,15 @@ def produce(settings: Settings, events: list[Any], per_transaction: int = 1000) 
             )
         p.commit_transaction()
     p.close()
+
+
+def drop_topics(settings: Settings) -> None:
+    """Delete every topic under ``settings``' topic prefix: what a run made for itself."""
+    client = admin(settings)
+    try:
+        prefix = settings.kafka.topic_prefix
+        names = [n for n in client.list_topics() if n.startswith(prefix)]
+        if names:
+            client.delete_topics(names)
+    finally:
+        client.close()

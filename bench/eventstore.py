@@ -25,6 +25,7 @@ import uuid
 from typing import Any
 
 from bench.e2e.baseline import postgres_environment
+from bench.events import drop_topics
 from eventsourcing.application import Application
 
 from oms_events.domain import InventoryItem
@@ -107,15 +108,7 @@ def run_backend(
 
 def _cleanup(backend: str, settings: Settings, tag: str) -> None:
     if backend == "kafka":
-        from oms_events.kafka.connection import admin
-
-        client = admin(settings)
-        try:
-            names = [n for n in client.list_topics() if n.startswith(f"bench{tag}.")]
-            if names:
-                client.delete_topics(names)
-        finally:
-            client.close()
+        drop_topics(settings.replace(kafka={"topic_prefix": f"bench{tag}."}))
     else:
         import psycopg
 

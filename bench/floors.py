@@ -27,7 +27,7 @@ import time
 import uuid
 from typing import Any
 
-from bench.events import produce
+from bench.events import drop_topics, produce
 from bench.projections import order_events
 
 from oms_events import topics
@@ -35,7 +35,7 @@ from oms_events.avro.codec import Codec, SingleObjectCodec
 from oms_events.avro.registry import codec_from_settings
 from oms_events.eventlog import EventLog
 from oms_events.kafka.admin import apply_topics
-from oms_events.kafka.connection import admin, read_to_end
+from oms_events.kafka.connection import read_to_end
 from oms_events.kafka.port import Record
 from oms_events.privacy.vault import sealing
 from oms_events.settings import Settings
@@ -111,13 +111,7 @@ def main() -> None:
         rows = [("read (librdkafka, port Record)", read_cpu), *stages(records, codec)]
     finally:
         if not args.prefix:
-            client = admin(settings)
-            try:
-                client.delete_topics(
-                    [n for n in client.list_topics() if n.startswith(settings.kafka.topic_prefix)]
-                )
-            finally:
-                client.close()
+            drop_topics(settings)
     n = len(records)
     print(
         f"replay floors: {n:,} order events ({source}), one thread; read wall "

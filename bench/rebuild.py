@@ -22,6 +22,7 @@ import uuid
 from typing import Any
 
 from bench.e2e.workload import Kind, Mix, Workload
+from bench.events import drop_topics
 from bench.handling import receipts
 
 from oms_events import topics
@@ -32,7 +33,7 @@ from oms_events.engine.records import CommandWriter
 from oms_events.engine.runner import Engine
 from oms_events.eventlog import EventLog
 from oms_events.kafka.admin import apply_topics
-from oms_events.kafka.connection import READ_TO_END_WAIT_MS, admin, consumer, producer
+from oms_events.kafka.connection import READ_TO_END_WAIT_MS, consumer, producer
 from oms_events.kafka.port import TopicPartition
 from oms_events.settings import Settings
 
@@ -137,10 +138,7 @@ def main() -> None:
                 + (f"  events read {events}" if events >= 0 else "")
             )
     finally:
-        client = admin(settings)
-        names = [n for n in client.list_topics() if n.startswith(settings.kafka.topic_prefix)]
-        client.delete_topics(names)
-        client.close()
+        drop_topics(settings)
 
 
 if __name__ == "__main__":

@@ -22,12 +22,12 @@ from typing import Any
 
 import psycopg
 from bench.e2e.baseline import postgres_environment
+from bench.events import drop_topics
 from eventsourcing.persistence import AggregateRecorder, StoredEvent
 from eventsourcing.postgres import PostgresFactory
 from eventsourcing.utils import Environment
 
 from oms_events.eventstore import Factory, environment
-from oms_events.kafka.connection import admin
 from oms_events.settings import Settings
 
 
@@ -60,13 +60,7 @@ def _kafka(settings: Settings, client: str) -> tuple[AggregateRecorder, Callable
 
     def close() -> None:
         factory.close()
-        client_ = admin(s)
-        try:
-            names = [n for n in client_.list_topics() if n.startswith(s.kafka.topic_prefix)]
-            if names:
-                client_.delete_topics(names)
-        finally:
-            client_.close()
+        drop_topics(s)
 
     return recorder, close
 

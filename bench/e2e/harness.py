@@ -37,6 +37,7 @@ import psycopg
 from bench.e2e.stats import summary_ms, verdict
 from bench.e2e.workload import UNDECODABLE, Delivery, Kind, Mix, Workload, cancel_order, due
 from bench.e2e.workload import schedule as make_schedule
+from bench.events import drop_topics
 from psycopg import sql
 
 from oms_events import eventlog, topics
@@ -47,7 +48,7 @@ from oms_events.engine.records import CommandWriter, Outgoing
 from oms_events.engine.runner import PROCESSORS
 from oms_events.kafka.acls import apply_acls
 from oms_events.kafka.admin import apply_topics
-from oms_events.kafka.connection import READ_TO_END_WAIT_MS, admin, consumer, producer
+from oms_events.kafka.connection import READ_TO_END_WAIT_MS, consumer, producer
 from oms_events.kafka.follower import Follower
 from oms_events.kafka.port import Producer, Record
 from oms_events.privacy.vault import sealed_in_one_batch
@@ -851,12 +852,4 @@ class Bench:
             conn.execute(
                 sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.schema))
             )
-        client = admin(self.settings)
-        try:
-            names = [
-                n for n in client.list_topics() if n.startswith(self.settings.kafka.topic_prefix)
-            ]
-            if names:
-                client.delete_topics(names)
-        finally:
-            client.close()
+        drop_topics(self.settings)
