@@ -36,6 +36,7 @@ from oms_events.projection.registry import select
 from oms_events.projection.runner import Runner, connect
 from oms_events.settings import Settings
 from tests.integration.conftest import drop_topics
+from tests.integration.topic_reader import read_to_end
 from tests.unit.engine.flow import place
 
 CODEC = SingleObjectCodec()
@@ -123,15 +124,7 @@ def read_topic(
     offsets, partition by partition in log order."""
     c = consumer(settings, group_id=None, isolation=isolation_level, fetch_max_wait_ms=10)
     try:
-        parts = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic))]
-        c.assign(parts)
-        c.seek_to_beginning(*parts)
-        ends = c.end_offsets(parts)
-        records: list[Record] = []
-        while any(c.position(tp) < ends[tp] for tp in parts):
-            for batch in c.poll(timeout_ms=500).values():
-                records.extend(batch)
-        return records
+        return read_to_end(c, topic)
     finally:
         c.close()
 

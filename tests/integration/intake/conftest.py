@@ -15,8 +15,8 @@ from oms_events.intake.adapter import ChannelAdapter
 from oms_events.intake.state import intake_specs
 from oms_events.kafka.admin import apply_topics
 from oms_events.kafka.connection import consumer, producer
-from oms_events.kafka.port import Record, TopicPartition
 from oms_events.settings import Settings
+from tests.integration.topic_reader import read_to_end
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "channels"
 
@@ -55,18 +55,9 @@ def send(settings: Settings, channel: str, deliveries: list[tuple[str, bytes]]) 
 
 def read(settings: Settings, base: str) -> list[Any]:
     """Every committed record of a topic (read_committed), all partitions."""
-    name = topics.name(settings, base)
     c = consumer(settings, group_id=None, fetch_max_wait_ms=10)
     try:
-        parts = [TopicPartition(name, n) for n in sorted(c.partitions_for_topic(name))]
-        c.assign(parts)
-        c.seek_to_beginning(*parts)
-        end = c.end_offsets(parts)
-        out: list[Record] = []
-        while any(c.position(tp) < end[tp] for tp in parts):
-            for records in c.poll(timeout_ms=500).values():
-                out.extend(records)
-        return out
+        return read_to_end(c, topics.name(settings, base))
     finally:
         c.close()
 

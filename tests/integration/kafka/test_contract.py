@@ -9,6 +9,7 @@ and log-end offsets).
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from oms_events.kafka.port import (
     TopicPartition,
 )
 from oms_events.settings import Settings
+from tests.integration.topic_reader import read_to_end
 
 IMPLEMENTATIONS = ("confluent", "kafka-python")
 
@@ -58,17 +60,7 @@ def read_all(kafka: Clients, topic: str, isolation: str = "read_committed") -> l
     """Every record of ``topic`` up to its end, partition by partition."""
     c = kafka.consumer(isolation=isolation, fetch_max_wait_ms=10)  # type: ignore[arg-type]
     try:
-        parts = [TopicPartition(topic, n) for n in sorted(c.partitions_for_topic(topic))]
-        c.assign(parts)
-        c.seek_to_beginning(*parts)
-        end = c.end_offsets(parts)
-        out: list[Record] = []
-        deadline = time.monotonic() + 30
-        while any(c.position(tp) < end[tp] for tp in parts):
-            assert time.monotonic() < deadline, "the end of the topic was never reached"
-            for records in c.poll(timeout_ms=500).values():
-                out.extend(records)
-        return sorted(out, key=lambda r: (r.partition, r.offset))
+        return sorted(read_to_end(c, topic), key=lambda r: (r.partition, r.offset))
     finally:
         c.close()
 
@@ -144,11 +136,12 @@ def test_an_open_transaction_holds_the_stable_offset_back(kafka: Clients, new_to
     p.begin_transaction()
     p.send(topic, b"first")
     p.commit_transaction()
-    p.begin_transaction()
-    p.send(topic, b"open")
-    p.flush()
     c = kafka.consumer()
     try:
+        assert [r.value for r in read_to_end(c, topic)] == [b"first"]  # its marker is written
+        p.begin_transaction()
+        p.send(topic, b"open")
+        p.flush()
         stable = c.end_offsets([tp])[tp]
         log_end = c.end_offsets([tp], stable=False)[tp]
         assert stable < log_end  # the open record is past the last stable offset
@@ -238,13 +231,29 @@ def test_a_zombie_is_fenced_after_a_rebalance(kafka: Clients, new_topic) -> None
     stale: GroupMetadata | None = zombie.group_metadata()
     assert stale is not None
 
-    # A second member joins: a new generation splits the partitions between them.
+    # A second member joins: a new generation splits the partitions between them. Each
+    # member polls on a thread of its own, as members of a group are separate processes:
+    # kafka-python's poll waits inside a JoinGroup until every member has joined, and one
+    # thread polling both waited out the rebalance timeout twice (40 s).
     newcomer, newcomer_assigned = _member(kafka, group, source)
+    rebalanced = threading.Event()
+
+    def poll_until_rebalanced(member: Consumer) -> None:
+        while not rebalanced.is_set() and time.monotonic() < deadline:
+            member.poll(timeout_ms=100)
+
+    pollers = [
+        threading.Thread(target=poll_until_rebalanced, args=(m,)) for m in (zombie, newcomer)
+    ]
     try:
+        for poller in pollers:
+            poller.start()
         while not (newcomer_assigned and newcomer_assigned[-1] and len(zombie_assigned) > 1):
             assert time.monotonic() < deadline, (zombie_assigned, newcomer_assigned)
-            newcomer.poll(timeout_ms=100)
-            zombie.poll(timeout_ms=100)
+            time.sleep(0.05)
+        rebalanced.set()
+        for poller in pollers:
+            poller.join()
 
         tx = kafka.producer(transactional_id=f"zombie-{uuid.uuid4()}")
         tx.init_transactions()
@@ -258,6 +267,10 @@ def test_a_zombie_is_fenced_after_a_rebalance(kafka: Clients, new_topic) -> None
         assert read_all(kafka, sink) == []
         assert newcomer.committed(TopicPartition(source, 0)) is None
     finally:
+        rebalanced.set()
+        for poller in pollers:
+            if poller.is_alive():
+                poller.join()
         newcomer.close()
         zombie.close()
 
