@@ -32,6 +32,9 @@ from tests.integration.engine.harness import STOCK, receive
 from tests.integration.intake.conftest import make_topics
 from tests.ports import free_port
 
+# Its recovery is measured: `make test` runs it alone, after the rest (with the cluster's).
+pytestmark = pytest.mark.broker_loss
+
 
 @pytest.fixture
 def own_broker(isolated: Settings) -> Iterator[tuple[Settings, KafkaBroker]]:

@@ -32,8 +32,9 @@ from tests.integration.intake.conftest import make_topics
 ORDERS = 400
 RATE = 40.0
 
-# Fault tests (`make test` runs them after the others); `make test-cluster` runs them alone.
-pytestmark = pytest.mark.cluster
+# Fault tests that lose a broker (`make test` runs them alone, after the rest);
+# `make test-cluster` runs this file alone.
+pytestmark = [pytest.mark.cluster, pytest.mark.broker_loss]
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -9,6 +10,15 @@ import pytest
 from oms_events.settings import Settings
 from tests.integration.avro.java_reader import classpath
 from tests.integration.avro.registry_server import RegistryServer, build
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start building the registry as the session starts when a test will use it: the
+    build (about 2 min on a fresh machine, mostly Maven waiting on downloads) then runs
+    beside the other tests instead of holding a worker (the fixture waits for it)."""
+    if any("registry_url" in getattr(item, "fixturenames", ()) for item in session.items):
+        data_dir = Settings().dev.data_dir
+        threading.Thread(target=build, args=(data_dir,), name="registry-build", daemon=True).start()
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ so its subjects start empty.
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import subprocess
 import time
@@ -24,27 +25,31 @@ API = "/apis/ccompat/v6"  # Confluent's REST API
 
 
 def build(data_dir: Path) -> Path:
-    """The registry's runner jar, built unless already there (concurrent builds are safe:
-    each builds in its own folder and the first to finish is kept)."""
+    """The registry's runner jar, built unless already there. One build at a time: a
+    second caller (another worker, the session's early start in conftest.py) waits for
+    the first's jar; a build killed midway leaves only its staging folder."""
     home = data_dir / "schema-registry" / VERSION
     if (home / RUNNER).exists():
         return home / RUNNER
-    mvn = shutil.which("mvn")
-    assert mvn, "Maven is needed (apt-get install -y maven)"
-    staging = home.with_name(f"{VERSION}.{uuid.uuid4().hex[:8]}")
-    staging.mkdir(parents=True)
-    shutil.copyfile(HERE / "registry-pom.xml", staging / "pom.xml")
-    result = subprocess.run(
-        [mvn, "-q", "-B", "package", "-DskipTests", "-f", str(staging / "pom.xml")],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    assert result.returncode == 0, f"building the registry failed:\n{result.stdout[-3000:]}"
-    try:
+    home.parent.mkdir(parents=True, exist_ok=True)
+    with (home.parent / f"{VERSION}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (home / RUNNER).exists():
+            return home / RUNNER
+        mvn = shutil.which("mvn")
+        assert mvn, "Maven is needed (apt-get install -y maven)"
+        staging = home.with_name(f"{VERSION}.{uuid.uuid4().hex[:8]}")
+        staging.mkdir()
+        shutil.copyfile(HERE / "registry-pom.xml", staging / "pom.xml")
+        result = subprocess.run(
+            [mvn, "-q", "-B", "package", "-DskipTests", "-f", str(staging / "pom.xml")],
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
+        assert result.returncode == 0, f"building the registry failed:\n{result.stdout[-3000:]}"
+        shutil.rmtree(home, ignore_errors=True)  # a partial folder of an older layout
         staging.rename(home)
-    except OSError:  # another session finished first
-        shutil.rmtree(staging, ignore_errors=True)
     return home / RUNNER
 
 
