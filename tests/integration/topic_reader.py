@@ -12,12 +12,13 @@ def read_to_end(c: Consumer, topic: str, settle: float = 10.0) -> list[Record]:
     read up to the end of each partition, in log order per partition.
 
     A commit or abort returns once the transaction coordinator has decided; the markers
-    reach the partitions after that (KIP-98: "we can respond to the client immediately
-    and continue to write the txn markers"), and until they do the last stable offset
-    stops before the transaction's records. So the read waits, up to ``settle`` seconds,
-    for the stable offset to pass what was on the log when it began: a read right after
-    a commit sees that commit. A transaction left open longer (a killed writer's, until
-    its timeout) keeps what it holds back hidden, as from any read_committed reader."""
+    reach the partitions after that (Kafka's TransactionCoordinator: "we can respond to
+    the client immediately and continue to write the txn markers"), and until they do
+    the last stable offset stops before the transaction's records. So the read waits, up
+    to ``settle`` seconds, for the stable offset to pass what was on the log when it
+    began: a read right after a commit sees that commit. A transaction left open longer
+    (a killed writer's, until its timeout) keeps what it holds back hidden, as from any
+    read_committed reader."""
     parts = [TopicPartition(topic, n) for n in sorted(c.partitions_for_topic(topic))]
     c.assign(parts)
     c.seek_to_beginning(*parts)
