@@ -28,7 +28,7 @@ from oms_events.engine.commands import (
 from oms_events.engine.records import CommandWriter
 from oms_events.engine.runner import Engine
 from oms_events.kafka.admin import apply_topics
-from oms_events.kafka.connection import consumer, producer
+from oms_events.kafka.connection import consumer, producer, read_to_end_with
 from oms_events.kafka.port import Consumer, Record, TopicPartition
 from oms_events.kafka.security import environment as kafka_environment
 from oms_events.projection.migrate import migrate
@@ -36,7 +36,6 @@ from oms_events.projection.registry import select
 from oms_events.projection.runner import Runner, connect
 from oms_events.settings import Settings
 from tests.integration.conftest import drop_topics
-from tests.integration.topic_reader import read_to_end
 from tests.unit.engine.flow import place
 
 CODEC = SingleObjectCodec()
@@ -124,7 +123,8 @@ def read_topic(
     offsets, partition by partition in log order."""
     c = consumer(settings, group_id=None, isolation=isolation_level, fetch_max_wait_ms=10)
     try:
-        return read_to_end(c, topic)
+        # settle_s: a read right after a commit waits for the commit's markers.
+        return read_to_end_with(c, topic, settle_s=10, timeout_s=30)
     finally:
         c.close()
 

@@ -14,9 +14,9 @@ from oms_events.avro.codec import SingleObjectCodec
 from oms_events.intake.adapter import ChannelAdapter
 from oms_events.intake.state import intake_specs
 from oms_events.kafka.admin import apply_topics
-from oms_events.kafka.connection import consumer, producer
+from oms_events.kafka.connection import producer
 from oms_events.settings import Settings
-from tests.integration.topic_reader import read_to_end
+from tests.integration.engine.harness import read_topic
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "channels"
 
@@ -55,11 +55,7 @@ def send(settings: Settings, channel: str, deliveries: list[tuple[str, bytes]]) 
 
 def read(settings: Settings, base: str) -> list[Any]:
     """Every committed record of a topic (read_committed), all partitions."""
-    c = consumer(settings, group_id=None, fetch_max_wait_ms=10)
-    try:
-        return read_to_end(c, topics.name(settings, base))
-    finally:
-        c.close()
+    return read_topic(settings, topics.name(settings, base))
 
 
 def placed(settings: Settings) -> list[tuple[str, dict[str, Any]]]:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from oms_events.kafka.connection import clients
+from oms_events.kafka.connection import clients, read_to_end_with
 from oms_events.kafka.errors import KafkaError
 from oms_events.kafka.port import (
     AclRule,
@@ -28,7 +28,6 @@ from oms_events.kafka.port import (
     TopicPartition,
 )
 from oms_events.settings import Settings
-from tests.integration.topic_reader import read_to_end
 
 IMPLEMENTATIONS = ("confluent", "kafka-python")
 
@@ -60,7 +59,8 @@ def read_all(kafka: Clients, topic: str, isolation: str = "read_committed") -> l
     """Every record of ``topic`` up to its end, partition by partition."""
     c = kafka.consumer(isolation=isolation, fetch_max_wait_ms=10)  # type: ignore[arg-type]
     try:
-        return sorted(read_to_end(c, topic), key=lambda r: (r.partition, r.offset))
+        # settle_s: a read right after a commit waits for the commit's markers.
+        return read_to_end_with(c, topic, settle_s=10, timeout_s=30)
     finally:
         c.close()
 
@@ -138,7 +138,8 @@ def test_an_open_transaction_holds_the_stable_offset_back(kafka: Clients, new_to
     p.commit_transaction()
     c = kafka.consumer()
     try:
-        assert [r.value for r in read_to_end(c, topic)] == [b"first"]  # its marker is written
+        # Its marker written: the stable offset below is the open transaction's doing.
+        assert [r.value for r in read_to_end_with(c, topic, settle_s=10)] == [b"first"]
         p.begin_transaction()
         p.send(topic, b"open")
         p.flush()
